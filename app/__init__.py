@@ -1,0 +1,1 @@
+"""The web application (Flask) for members, alliance leads and operators."""

@@ -1,0 +1,170 @@
+"""Command line for operators and alliance leads.
+
+``python cli.py standards validate PATH...``, ``standards show PATH`` and
+``score --standards PATH --answers PATH`` form the stable scoring interface:
+bad input exits 1 with a clear message on stderr, never a traceback, and
+``score`` prints nothing on stdout unless it succeeds.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+import rules
+from rules.model import StandardsSet
+
+
+def fail(lines: list[str] | str) -> NoReturn:
+    for line in [lines] if isinstance(lines, str) else lines:
+        click.echo(line, err=True)
+    sys.exit(1)
+
+
+def load_or_fail(path: str) -> StandardsSet:
+    try:
+        return rules.load_standards(path)
+    except rules.StandardsError as exc:
+        fail(exc.problems)
+
+
+def read_json(path: str, what: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"{path}:1: cannot read the {what} file: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        fail(f"{path}:1: the {what} file is not valid UTF-8 text")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{path}:{exc.lineno}: the {what} file is not valid JSON: {exc.msg} (column {exc.colno})")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Accreditation for NHS provider alliances."""
+
+
+@main.group()
+def standards() -> None:
+    """Validate and inspect standards files."""
+
+
+@standards.command("validate")
+@click.argument("paths", nargs=-1, required=True)
+def standards_validate(paths: tuple[str, ...]) -> None:
+    """Check standards files against the format; one summary line per valid file."""
+    ok = True
+    for path in paths:
+        try:
+            loaded = rules.load_standards(path)
+        except rules.StandardsError as exc:
+            ok = False
+            for line in exc.problems:
+                click.echo(line, err=True)
+            continue
+        types: dict[str, int] = {}
+        for criterion in loaded.criteria:
+            types[criterion.type] = types.get(criterion.type, 0) + 1
+        click.echo(
+            f"{path}: valid: {loaded.id} {loaded.version} ({loaded.title}), "
+            f"{len(loaded.domains)} domains, {len(loaded.standards)} standards, {len(loaded.criteria)} criteria, "
+            f"routes {', '.join(loaded.route_ids)}"
+        )
+    sys.exit(0 if ok else 1)
+
+
+def _applies_text(applies: rules.model.Applies) -> str:
+    parts = []
+    if applies.routes is not None:
+        parts.append("routes " + ", ".join(applies.routes))
+    if applies.specialties is not None:
+        parts.append("specialties " + ", ".join(applies.specialties))
+    if applies.org_types is not None:
+        parts.append("org types " + ", ".join(applies.org_types))
+    return "; ".join(parts) if parts else "every member"
+
+
+def outline(loaded: StandardsSet) -> list[str]:
+    """A readable outline of a standards version, for people checking a file."""
+    lines = [
+        f"{loaded.title}",
+        f"  set {loaded.id}, version {loaded.version}, {loaded.alliance}, effective from {loaded.effective_from.isoformat()}",
+        f"  pass mark {loaded.pass_mark}%; ratings: " + ", ".join(f"{b.rating} >= {b.min}" for b in loaded.ratings),
+        "  routes: " + ", ".join(f"{r.id} ({r.title})" for r in loaded.routes),
+    ]
+    if loaded.core_proposition:
+        lines.append("  core proposition:")
+        for offer in loaded.core_proposition:
+            routes = ", ".join(offer.routes) if offer.routes else "every route"
+            lines.append(f"    - {offer.id}: {offer.title} [{routes}]")
+    for domain in loaded.domains:
+        lines.append("")
+        lines.append(f"Domain {domain.id}: {domain.title} (weight {domain.weight})")
+        for standard in domain.standards:
+            must = ", must meet" if standard.must_meet else ""
+            lines.append(f"  Standard {standard.id}: {standard.title} (weight {standard.weight}{must})")
+            lines.append(f"    applies to: {_applies_text(standard.applies)}")
+            for c in standard.criteria:
+                extra = []
+                if c.type == "level":
+                    extra.append("levels: " + " / ".join(f"{i} {name}" for i, name in enumerate(c.levels or ())))
+                if c.type == "metric" and c.benchmark:
+                    b = c.benchmark
+                    sign = ">=" if b.direction == "higher" else "<="
+                    unit = c.unit or ""
+                    extra.append(f"target {sign} {b.target}{unit}, {b.direction} is better, amber {b.amber}")
+                flags = [f"weight {c.weight}", "required" if c.required else "optional"]
+                if c.allow_na:
+                    flags.append("na allowed")
+                if c.evidence != "none":
+                    flags.append(f"evidence {c.evidence}")
+                lines.append(f"    - {c.id} [{c.type}] {c.text} ({', '.join(flags)})")
+                lines.extend(f"        {e}" for e in extra)
+    if loaded.rules:
+        lines.append("")
+        lines.append("Extra rules:")
+        for rule in loaded.rules:
+            lines.append(f"  - {rule.id} [{rule.severity}] {rule.message}")
+    return lines
+
+
+@standards.command("show")
+@click.argument("path")
+def standards_show(path: str) -> None:
+    """Print a readable outline: domains, standards, criteria, targets, applicability."""
+    for line in outline(load_or_fail(path)):
+        click.echo(line)
+
+
+@main.command("score")
+@click.option("--standards", "standards_path", required=True, help="standards YAML file")
+@click.option("--answers", "answers_path", required=True, help="answers JSON file")
+def score_command(standards_path: str, answers_path: str) -> None:
+    """Score one set of answers and print the result as JSON."""
+    loaded = load_or_fail(standards_path)
+    doc = read_json(answers_path, "answers")
+    try:
+        result = rules.score(loaded, doc)
+    except rules.AnswersError as exc:
+        fail([f"{answers_path}: {problem}" for problem in exc.problems])
+    except rules.RulesEngineError as exc:
+        fail(f"the rules engine failed: {exc}")
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    try:
+        main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)

@@ -1,0 +1,16 @@
+"""The standards engine: load standards files and score self-assessments.
+
+Pure Python (no Flask, no database) so the CLI, the web app and batch jobs all
+call the same code.
+"""
+from .answers import AnswersError, Member, Submission, check_answer, read_submission
+from .durable_engine import RulesEngineError
+from .loader import StandardsError, load_standards, parse_standards
+from .model import StandardsSet
+from .scoring import compiled, release, score, score_submission
+
+__all__ = [
+    "AnswersError", "Member", "RulesEngineError", "StandardsError", "StandardsSet", "Submission",
+    "check_answer", "compiled", "load_standards", "parse_standards", "read_submission", "release",
+    "score", "score_submission",
+]

@@ -1,0 +1,144 @@
+"""Checking a member's answers against a standards version.
+
+Every problem names the criterion (or the member field) it is about: a wrong
+type or an out-of-range answer is an error, never a silent 0. The per-answer
+check is shared by the CLI, the web forms and the API.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from . import model as m
+
+NA = "na"
+
+
+class AnswersError(Exception):
+    """Answers that cannot be scored; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Member:
+    """Who is being assessed: what decides which standards apply."""
+
+    route: str
+    specialty: Optional[str] = None
+    org_type: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Submission:
+    member: Member
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if value is None:
+        return "null"
+    if isinstance(value, (dict, list)):
+        return "a JSON " + ("object" if isinstance(value, dict) else "list")
+    return repr(value)
+
+
+def check_answer(criterion: m.Criterion, value: Any) -> tuple[Any, Optional[str]]:
+    """The clean answer, or an error text saying what this criterion accepts.
+
+    ``None`` (and, for text, a blank string) means unanswered and is returned
+    as ``None`` with no error.
+    """
+    if value is None:
+        return None, None
+    if value == NA and isinstance(value, str):
+        if criterion.allow_na:
+            return NA, None
+        return None, '"na" is not allowed for this criterion (allow_na is false)'
+    na_hint = ' or "na"' if criterion.allow_na else ""
+    if criterion.type in m.CHOICES:
+        options = m.CHOICES[criterion.type]
+        if isinstance(value, str) and value in options:
+            return value, None
+        listed = ", ".join(f'"{o}"' for o in options)
+        return None, f"expected one of {listed}{na_hint}, got {_shown(value)}"
+    if criterion.type == "level":
+        top = len(criterion.levels or ()) - 1
+        if _is_number(value) and math.isfinite(value) and float(value).is_integer() and 0 <= value <= top:
+            return int(value), None
+        return None, f"expected a level index, a whole number from 0 to {top}{na_hint}, got {_shown(value)}"
+    if criterion.type == "metric":
+        if _is_number(value) and math.isfinite(value):
+            return value, None
+        unit = f" ({criterion.unit})" if criterion.unit else ""
+        return None, f"expected a finite number{unit}{na_hint}, got {_shown(value)}"
+    if isinstance(value, str):
+        return (value if value.strip() else None), None
+    return None, f"expected text{na_hint}, got {_shown(value)}"
+
+
+def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], list[str]]:
+    problems: list[str] = []
+    if not isinstance(doc, dict):
+        return None, ["answers file: expected a JSON object with route, specialty, org_type and answers"]
+    route = doc.get("route")
+    specialty = doc.get("specialty")
+    org_type = doc.get("org_type")
+    routes = ", ".join(standards.route_ids)
+    if not isinstance(route, str):
+        problems.append(f"route: required; one of {routes}, got {_shown(route)}")
+    elif route not in standards.route_ids:
+        problems.append(f'route: "{route}" is not a route of {standards.label}; routes are {routes}')
+    if specialty is not None and (not isinstance(specialty, str) or not specialty.strip()):
+        problems.append(f"specialty: expected a specialty name or null, got {_shown(specialty)}")
+    elif route == "specialty" and specialty is None:
+        problems.append('specialty: required for the specialty route (the clinical specialty of the membership)')
+    if org_type is not None and (not isinstance(org_type, str) or not org_type.strip()):
+        problems.append(f"org_type: expected an organisation type such as acute, got {_shown(org_type)}")
+    if problems:
+        return None, problems
+    return Member(route=route, specialty=specialty, org_type=org_type), []
+
+
+def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
+    """Validate an answers document (the CLI's JSON shape); raises AnswersError."""
+    member, problems = read_member(standards, doc)
+    raw = doc.get("answers", {}) if isinstance(doc, dict) else {}
+    if isinstance(doc, dict) and "answers" not in doc:
+        problems.append('answers: missing; expected an object of criterion id to answer ({} for none yet)')
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append(f"answers: expected an object of criterion id to answer, got {_shown(raw)}")
+        raw = {}
+    by_id = {c.id: (s, c) for s in standards.standards for c in s.criteria}
+    unknown = [key for key in raw if key not in by_id]
+    for key in unknown:
+        problems.append(f'answers: "{key}" is not a criterion of {standards.label}')
+    clean: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in by_id:
+            continue
+        standard, criterion = by_id[key]
+        if member is not None and not standard.applies.covers(member.route, member.specialty, member.org_type):
+            continue  # answers to standards that do not apply are ignored
+        answer, problem = check_answer(criterion, value)
+        if problem:
+            problems.append(f"answers: criterion {key} ({criterion.type}): {problem}")
+        elif answer is not None:
+            clean[key] = answer
+    if problems:
+        raise AnswersError(problems)
+    assert member is not None
+    return Submission(member=member, answers=clean)

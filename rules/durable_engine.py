@@ -1,0 +1,140 @@
+"""The one place that talks to durable-rules.
+
+durable-rules 2.0.28 is unmaintained and several of its failures are silent
+or kill the process, so this module drives its C core directly and keeps
+every hazard behind a small surface:
+
+- No ``Host``: the stock host starts background timer threads, keeps a global
+  name directory that refuses re-registration, and swallows exceptions raised
+  in actions. We create rulesets by handle, run the matched actions ourselves
+  (synchronously, in the caller's thread) and let exceptions propagate.
+- Every ruleset gets a unique name, so any number of standards versions (two
+  versions of one set included) live side by side in one process; ``close``
+  frees a ruleset's memory in the C core.
+- Each run uses a fresh state id, deleted in a ``finally`` once an action has
+  run (deleting a state that never ran one crashes the core), so live states
+  never pile up towards the core's limit of 1,024.
+- Numbers are written without exponents (the core rejects ``1e-07``) and
+  specs are serialised, never mutated.
+- A lock per ruleset serialises runs: the core never releases the GIL, so
+  threads lose nothing and cannot interleave one ruleset's calls.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from decimal import Decimal
+from typing import Any, Iterable
+
+import durable_rules_engine as _core
+
+_names = itertools.count(1)
+_state_ids = itertools.count(1)
+_EXPONENT_NUMBER = re.compile(r'(?<=[:\[,] )-?\d+(?:\.\d+)?[eE][+-]?\d+|(?<=[:\[,])-?\d+(?:\.\d+)?[eE][+-]?\d+')
+
+Match = tuple[str, dict]
+
+
+class RulesEngineError(RuntimeError):
+    """The rules engine refused or failed on something it was given."""
+
+
+def dumps(value: Any) -> str:
+    """JSON for the core: plain decimals only, never exponent notation."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    if "e" in text or "E" in text:
+        text = _EXPONENT_NUMBER.sub(lambda found: format(Decimal(found.group()), "f"), text)
+    return text
+
+
+class Ruleset:
+    """A compiled ruleset living in the durable-rules core.
+
+    ``spec`` maps rule names to durable-rules JSON rules (``all``/``any``,
+    ``pri``, ``cap``); there are no ``run`` callbacks: ``run`` returns what
+    matched and the caller decides what it means.
+    """
+
+    def __init__(self, label: str, spec: dict[str, dict]):
+        self.name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}#{next(_names)}"
+        self.rule_names = tuple(spec)
+        self._lock = threading.Lock()
+        try:
+            self._handle: int | None = _core.create_ruleset(self.name, dumps(spec))
+        except Exception as exc:  # the core reports bad specs as bare errors
+            raise RulesEngineError(f"durable-rules refused ruleset {self.name}: {exc}") from exc
+
+    def session(self) -> "Session":
+        return Session(self)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                _core.delete_ruleset(self._handle)
+                self._handle = None
+
+    def _check_open(self) -> int:
+        if self._handle is None:
+            raise RulesEngineError(f"ruleset {self.name} has been closed")
+        return self._handle
+
+
+class Session:
+    """One assessment's run through a ruleset: facts in, matches out.
+
+    Use as a context manager; facts may be asserted in several stages, each
+    returning the rule matches it caused, in the order the core fired them.
+    """
+
+    def __init__(self, ruleset: Ruleset):
+        self.ruleset = ruleset
+        self.sid = f"s{next(_state_ids)}"
+        self._ran_action = False
+        self._fact_ids = itertools.count(1)
+
+    def __enter__(self) -> "Session":
+        self.ruleset._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            handle = self.ruleset._handle
+            if self._ran_action and handle is not None:
+                _core.delete_state(handle, self.sid)
+        finally:
+            self.ruleset._lock.release()
+
+    def assert_facts(self, facts: Iterable[dict]) -> list[Match]:
+        """Assert facts (each gets ``sid`` and a unique ``id``) and run every matched action."""
+        batch = []
+        for fact in facts:
+            fact["sid"] = self.sid
+            fact["id"] = next(self._fact_ids)
+            batch.append(fact)
+        if not batch:
+            return []
+        handle = self.ruleset._check_open()
+        try:
+            code, state_handle = _core.assert_facts(handle, dumps(batch))
+        except Exception as exc:
+            raise RulesEngineError(f"durable-rules rejected facts: {exc}") from exc
+        if code == 1:
+            raise RulesEngineError(f"no rule of {self.ruleset.name} matches one of these facts: {dumps(batch)[:500]}")
+        if code not in (0, 3):
+            raise RulesEngineError(f"durable-rules answered code {code} to facts of {self.ruleset.name}")
+        matches: list[Match] = []
+        started = _core.start_action_for_state(handle, state_handle)
+        if not started:
+            return matches
+        self._ran_action = True
+        message = started[1]
+        while message:
+            for rule_name, matched in json.loads(message).items():
+                if isinstance(matched, list):
+                    matches.extend((rule_name, one["m"]) for one in matched)
+                else:
+                    matches.append((rule_name, matched["m"]))
+            message = _core.complete_and_start_action(handle, state_handle)
+        return matches

@@ -1,0 +1,522 @@
+"""Load and validate standards files against the standards-format contract.
+
+A file is accepted whole or not at all: every problem is collected and
+reported together as ``FILE:LINE: message`` so an alliance lead can fix a
+file in one pass. Nothing here touches Flask or a database.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from packaging.version import InvalidVersion, Version
+
+from . import model as m
+from .yamlnodes import Mapping, Node, Scalar, Sequence, YamlSyntaxError, parse, plain
+
+SET_ID = re.compile(r"[a-z0-9-]+\Z")
+SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+
+TOP_KEYS = {
+    "schema": True, "id": True, "version": True, "title": True, "alliance": True,
+    "effective_from": True, "pass_mark": False, "ratings": False, "routes": True,
+    "core_proposition": False, "domains": True, "rules": False,
+}
+DOMAIN_KEYS = {"id": True, "title": True, "weight": False, "standards": True}
+STANDARD_KEYS = {
+    "id": True, "title": True, "weight": False, "must_meet": False, "applies": False,
+    "criteria": True,
+}
+CRITERION_KEYS = {
+    "id": True, "text": True, "type": True, "weight": False, "required": False,
+    "allow_na": False, "evidence": False, "guidance": False, "levels": False, "unit": False,
+    "benchmark": False,
+}
+TYPE_ONLY_KEYS = {"levels": "level", "unit": "metric", "benchmark": "metric"}
+BENCHMARK_KEYS = {"target": True, "direction": True, "amber": False}
+APPLIES_KEYS = {"routes": False, "specialties": False, "org_types": False}
+ROUTE_KEYS = {"title": False}
+OFFER_KEYS = {"id": True, "title": True, "routes": False}
+RATING_KEYS = {"rating": True, "min": True}
+FLAG_KEYS = {"id": True, "severity": True, "message": True, "when": True}
+
+
+class StandardsError(Exception):
+    """A standards file that breaks the contract; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_standards(path: str | Path) -> m.StandardsSet:
+    """Load one standards file from disk."""
+    path = Path(path)
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise StandardsError([f"{name}:1: cannot read file: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise StandardsError([f"{name}:{line}: file is not valid UTF-8 text"]) from None
+    return parse_standards(text, filename=name)
+
+
+def parse_standards(text: str, filename: str = "<string>") -> m.StandardsSet:
+    """Parse standards YAML text; raises StandardsError listing every problem."""
+    try:
+        root = parse(text)
+    except YamlSyntaxError as exc:
+        raise StandardsError([f"{filename}:{exc.line}: {exc.message}"]) from None
+    checker = _Checker()
+    result = checker.standards_set(root, filename)
+    if checker.problems:
+        ordered = sorted(checker.problems, key=lambda p: p[0])
+        raise StandardsError([f"{filename}:{line}: {message}" for line, message in ordered])
+    assert result is not None
+    return result
+
+
+def content_hash(document: Any) -> str:
+    """Hash of the file's meaning: formatting and comments do not change it."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"not serialisable: {value!r}")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, Sequence):
+        return "a list"
+    value = value.value if isinstance(value, Scalar) else value
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return f"the date {value.isoformat()}"
+    return repr(value)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class _Checker:
+    """Walks the parsed file, collecting problems instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[int, str]] = []
+        self.seen_ids: dict[str, tuple[str, int]] = {}
+
+    def error(self, line: int, message: str) -> None:
+        self.problems.append((line, message))
+
+    # -- generic field checks -------------------------------------------------
+
+    def mapping(self, node: Node | None, where: str, line: int) -> Optional[Mapping]:
+        if isinstance(node, Mapping):
+            return node
+        self.error(node.line if node is not None else line, f"{where} must be a mapping, got {_describe(node)}")
+        return None
+
+    def keys(self, node: Mapping, spec: dict[str, bool], where: str) -> None:
+        for key, line in node.duplicates:
+            self.error(line, f"{where}: duplicate key '{key}'")
+        for key, line in node.bad_keys:
+            self.error(line, f"{where}: keys must be text, got {_describe(key)}")
+        for key, entry in node.entries.items():
+            if key not in spec:
+                hint = difflib.get_close_matches(key, list(spec), n=1)
+                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+                allowed = ", ".join(spec)
+                self.error(entry.key_line, f"{where}: unknown key '{key}'{suggestion}; allowed keys: {allowed}")
+        for key, required in spec.items():
+            if required and key not in node:
+                self.error(node.line, f"{where}: missing required key '{key}'")
+
+    def field(self, node: Mapping, key: str, where: str, check: Callable[[Any], Optional[str]],
+              default: Any = None) -> Any:
+        """Value of a scalar key, or default; ``check`` returns an error text or None."""
+        value_node = node.get(key)
+        if value_node is None:
+            return default
+        if not isinstance(value_node, Scalar):
+            self.error(value_node.line, f"{where}: '{key}' {check(_Unset)}, got {_describe(value_node)}")
+            return default
+        problem = check(value_node.value)
+        if problem:
+            self.error(value_node.line, f"{where}: '{key}' {problem}, got {_describe(value_node)}")
+            return default
+        return value_node.value
+
+    def text(self, node: Mapping, key: str, where: str, default: Optional[str] = None) -> Optional[str]:
+        return self.field(node, key, where, _text_check, default)
+
+    def number(self, node: Mapping, key: str, where: str, default: Any, minimum: float | None = None,
+               strict: bool = False, maximum: float | None = None) -> Any:
+        def check(value: Any) -> Optional[str]:
+            bound = ""
+            if minimum is not None:
+                bound = f" {'>' if strict else '>='} {minimum:g}"
+            if maximum is not None:
+                bound += f"{' and' if bound else ''} <= {maximum:g}"
+            if value is _Unset or not is_number(value):
+                return f"must be a number{bound}"
+            if minimum is not None and (value <= minimum if strict else value < minimum):
+                return f"must be a number{bound}"
+            if maximum is not None and value > maximum:
+                return f"must be a number{bound}"
+            return None
+
+        return self.field(node, key, where, check, default)
+
+    def boolean(self, node: Mapping, key: str, where: str, default: bool) -> bool:
+        return self.field(node, key, where, lambda v: None if isinstance(v, bool) else "must be true or false", default)
+
+    def choice(self, node: Mapping, key: str, where: str, options: tuple[str, ...], default: Any) -> Any:
+        listed = " | ".join(options)
+        return self.field(node, key, where, lambda v: None if isinstance(v, str) and v in options else f"must be one of {listed}", default)
+
+    def slug_list(self, node: Mapping, key: str, where: str, allowed: tuple[str, ...] | None = None) -> Optional[tuple[str, ...]]:
+        value_node = node.get(key)
+        if value_node is None:
+            return None
+        if not isinstance(value_node, Sequence):
+            self.error(value_node.line, f"{where}: '{key}' must be a list, got {_describe(value_node)}")
+            return None
+        if not value_node.items:
+            self.error(value_node.line, f"{where}: '{key}' must list at least one entry (leave it out to mean any)")
+            return None
+        values: list[str] = []
+        ok = True
+        for item in value_node.items:
+            value = item.value if isinstance(item, Scalar) else item
+            if not isinstance(value, str) or not value.strip():
+                self.error(item.line, f"{where}: '{key}' entries must be text, got {_describe(item)}")
+                ok = False
+            elif allowed is not None and value not in allowed:
+                self.error(item.line, f"{where}: '{key}' names unknown route '{value}'; routes are: {', '.join(allowed)}")
+                ok = False
+            elif value in values:
+                self.error(item.line, f"{where}: '{key}' lists '{value}' twice")
+                ok = False
+            else:
+                values.append(value)
+        return tuple(values) if ok else None
+
+    def identifier(self, node: Mapping, kind: str, where: str) -> Optional[str]:
+        ident = self.text(node, "id", where)
+        if ident is None:
+            return None
+        line = node.entries["id"].node.line
+        if ident != ident.strip() or any(ch.isspace() for ch in ident):
+            self.error(line, f"{where}: id {ident!r} must not contain spaces")
+            return None
+        if ident in self.seen_ids:
+            other_kind, other_line = self.seen_ids[ident]
+            self.error(line, f"{kind} id '{ident}' is already used by the {other_kind} on line {other_line}; ids must be unique in the file")
+            return ident
+        self.seen_ids[ident] = (kind, line)
+        return ident
+
+    def sequence(self, node: Mapping, key: str, where: str, required: bool) -> list[Node]:
+        value_node = node.get(key)
+        if value_node is None:
+            return []
+        if not isinstance(value_node, Sequence):
+            self.error(value_node.line, f"{where}: '{key}' must be a list, got {_describe(value_node)}")
+            return []
+        if required and not value_node.items:
+            self.error(value_node.line, f"{where}: '{key}' must list at least one entry")
+        return value_node.items
+
+    # -- the contract ----------------------------------------------------------
+
+    def standards_set(self, root: Node | None, filename: str) -> Optional[m.StandardsSet]:
+        if root is None:
+            self.error(1, "the file is empty; expected a standards set mapping")
+            return None
+        top = self.mapping(root, "the standards file", 1)
+        if top is None:
+            return None
+        self.keys(top, TOP_KEYS, "standards set")
+        where = "standards set"
+        schema = self.field(top, "schema", where, lambda v: None if v == 1 and not isinstance(v, bool) else "must be 1 (the only format version this engine reads)")
+        set_id = self.field(top, "id", where, lambda v: None if isinstance(v, str) and SET_ID.match(v) else "must be a slug of a-z, 0-9 and '-'")
+        version = self.field(top, "version", where, _version_check)
+        title = self.text(top, "title", where)
+        alliance = self.text(top, "alliance", where)
+        effective = self.field(top, "effective_from", where, _date_check)
+        pass_mark = self.number(top, "pass_mark", where, m.DEFAULT_PASS_MARK, minimum=0, maximum=100)
+        ratings = self.ratings(top)
+        routes = self.routes(top)
+        route_ids = tuple(r.id for r in routes) if routes is not None else None
+        offers = self.core_proposition(top, route_ids)
+        domains = self.domains(top, route_ids)
+        flag_rules = self.flag_rules(top, domains)
+        if self.problems:
+            return None
+        return m.StandardsSet(
+            schema_version=schema, id=set_id, version=version, title=title, alliance=alliance,
+            effective_from=_to_date(effective), pass_mark=pass_mark, ratings=ratings,
+            routes=routes, core_proposition=offers, domains=domains, rules=flag_rules,
+            content_hash=content_hash(plain(top)), source=filename,
+        )
+
+    def ratings(self, top: Mapping) -> tuple[m.RatingBand, ...]:
+        node = top.get("ratings")
+        if node is None:
+            return tuple(m.RatingBand(rating=r, min=v) for r, v in m.DEFAULT_RATINGS)
+        items = self.sequence(top, "ratings", "standards set", required=True)
+        bands: list[m.RatingBand] = []
+        names: dict[str, int] = {}
+        mins: dict[float, int] = {}
+        for item in items:
+            band = self.mapping(item, "a ratings entry", item.line)
+            if band is None:
+                continue
+            self.keys(band, RATING_KEYS, "ratings entry")
+            name = self.field(band, "rating", "ratings entry", lambda v: None if isinstance(v, str) and SLUG.match(v) else "must be a lower-case name such as met or not_met")
+            low = self.number(band, "min", "ratings entry", None, minimum=0, maximum=100)
+            if name is not None and name in names:
+                self.error(band.entries["rating"].node.line, f"rating '{name}' is already defined on line {names[name]}")
+                continue
+            if low is not None and low in mins:
+                self.error(band.entries["min"].node.line, f"ratings entry: min {low:g} is already used by the band on line {mins[low]}")
+                continue
+            if name is not None and low is not None:
+                names[name] = band.line
+                mins[low] = band.line
+                bands.append(m.RatingBand(rating=name, min=low))
+        return tuple(sorted(bands, key=lambda b: b.min, reverse=True))
+
+    def routes(self, top: Mapping) -> Optional[tuple[m.Route, ...]]:
+        node = top.get("routes")
+        if node is None:
+            return None
+        if not isinstance(node, Mapping):
+            self.error(node.line, f"standards set: 'routes' must be a mapping of route name to {{title: ...}}, got {_describe(node)}")
+            return None
+        self.keys(node, {key: False for key in node.entries}, "routes")
+        if not node.entries:
+            self.error(node.line, "standards set: 'routes' must define at least one membership route")
+            return None
+        routes = []
+        for key, entry in node.entries.items():
+            where = f"route '{key}'"
+            if not SLUG.match(key):
+                self.error(entry.key_line, f"{where}: route names must be lower-case slugs such as full or specialty")
+                continue
+            title = key.replace("_", " ").replace("-", " ").capitalize() + " membership"
+            if isinstance(entry.node, Scalar) and entry.node.value is None:
+                routes.append(m.Route(id=key, title=title))
+                continue
+            body = self.mapping(entry.node, where, entry.key_line)
+            if body is None:
+                continue
+            self.keys(body, ROUTE_KEYS, where)
+            routes.append(m.Route(id=key, title=self.text(body, "title", where, title) or title))
+        return tuple(routes)
+
+    def core_proposition(self, top: Mapping, route_ids: tuple[str, ...] | None) -> tuple[m.CoreOffer, ...]:
+        offers = []
+        for item in self.sequence(top, "core_proposition", "standards set", required=False):
+            body = self.mapping(item, "a core_proposition entry", item.line)
+            if body is None:
+                continue
+            self.keys(body, OFFER_KEYS, "core_proposition entry")
+            ident = self.identifier(body, "core proposition entry", "core_proposition entry")
+            where = f"core proposition '{ident}'" if ident else "core_proposition entry"
+            title = self.text(body, "title", where)
+            routes = self.slug_list(body, "routes", where, route_ids)
+            if ident and title is not None:
+                offers.append(m.CoreOffer(id=ident, title=title, routes=routes))
+        return tuple(offers)
+
+    def domains(self, top: Mapping, route_ids: tuple[str, ...] | None) -> tuple[m.Domain, ...]:
+        domains = []
+        for item in self.sequence(top, "domains", "standards set", required=True):
+            body = self.mapping(item, "a domains entry", item.line)
+            if body is None:
+                continue
+            self.keys(body, DOMAIN_KEYS, "domain")
+            ident = self.identifier(body, "domain", "domain")
+            where = f"domain '{ident}'" if ident else "domain"
+            title = self.text(body, "title", where)
+            weight = self.number(body, "weight", where, 1, minimum=0, strict=True)
+            standards = tuple(
+                s for s in (self.standard(s_node, ident or "", route_ids)
+                            for s_node in self.sequence(body, "standards", where, required=True))
+                if s is not None
+            )
+            if ident and title is not None and weight is not None:
+                domains.append(m.Domain(id=ident, title=title, weight=weight, standards=standards, line=body.line))
+        return tuple(domains)
+
+    def standard(self, node: Node, domain_id: str, route_ids: tuple[str, ...] | None) -> Optional[m.Standard]:
+        body = self.mapping(node, "a standards entry", node.line)
+        if body is None:
+            return None
+        self.keys(body, STANDARD_KEYS, "standard")
+        ident = self.identifier(body, "standard", "standard")
+        where = f"standard '{ident}'" if ident else "standard"
+        title = self.text(body, "title", where)
+        weight = self.number(body, "weight", where, 1, minimum=0, strict=True)
+        must_meet = self.boolean(body, "must_meet", where, False)
+        applies = m.Applies()
+        applies_node = body.get("applies")
+        if applies_node is not None:
+            applies_body = self.mapping(applies_node, f"{where}: 'applies'", applies_node.line)
+            if applies_body is not None:
+                self.keys(applies_body, APPLIES_KEYS, f"{where} applies")
+                applies = m.Applies(
+                    routes=self.slug_list(applies_body, "routes", f"{where} applies", route_ids),
+                    specialties=self.slug_list(applies_body, "specialties", f"{where} applies"),
+                    org_types=self.slug_list(applies_body, "org_types", f"{where} applies"),
+                )
+        criteria = tuple(
+            c for c in (self.criterion(c_node) for c_node in self.sequence(body, "criteria", where, required=True))
+            if c is not None
+        )
+        if ident is None or title is None or weight is None:
+            return None
+        return m.Standard(id=ident, title=title, domain=domain_id, weight=weight, must_meet=must_meet,
+                          applies=applies, criteria=criteria, line=body.line)
+
+    def criterion(self, node: Node) -> Optional[m.Criterion]:
+        body = self.mapping(node, "a criteria entry", node.line)
+        if body is None:
+            return None
+        self.keys(body, CRITERION_KEYS, "criterion")
+        ident = self.identifier(body, "criterion", "criterion")
+        where = f"criterion '{ident}'" if ident else "criterion"
+        text = self.text(body, "text", where)
+        ctype = self.choice(body, "type", where, m.CRITERION_TYPES, None)
+        weight = self.number(body, "weight", where, 1, minimum=0)
+        required = self.boolean(body, "required", where, True)
+        allow_na = self.boolean(body, "allow_na", where, False)
+        evidence = self.choice(body, "evidence", where, m.EVIDENCE_LEVELS, "none")
+        guidance = self.text(body, "guidance", where)
+        for key, owner in TYPE_ONLY_KEYS.items():
+            if key in body and ctype is not None and ctype != owner:
+                self.error(body.entries[key].key_line, f"{where}: '{key}' is only allowed on {owner} criteria, this one is {ctype}")
+        levels = None
+        unit = None
+        benchmark = None
+        if ctype == "level":
+            levels = self.levels(body, where)
+        elif ctype == "metric":
+            unit = self.text(body, "unit", where)
+            benchmark = self.benchmark(body, where)
+        if ident is None or text is None or ctype is None or weight is None:
+            return None
+        return m.Criterion(id=ident, text=text, type=ctype, weight=weight, required=required, allow_na=allow_na,
+                           evidence=evidence, guidance=guidance, levels=levels, unit=unit, benchmark=benchmark,
+                           line=body.line)
+
+    def levels(self, body: Mapping, where: str) -> Optional[tuple[str, ...]]:
+        node = body.get("levels")
+        if node is None:
+            self.error(body.line, f"{where}: level criteria need 'levels' (a list of at least two level names)")
+            return None
+        if not isinstance(node, Sequence):
+            self.error(node.line, f"{where}: 'levels' must be a list of level names, got {_describe(node)}")
+            return None
+        if len(node.items) < 2:
+            self.error(node.line, f"{where}: 'levels' must list at least two levels, got {len(node.items)}")
+            return None
+        names = []
+        for item in node.items:
+            value = item.value if isinstance(item, Scalar) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = str(value)
+            if not isinstance(value, str) or not value.strip():
+                self.error(item.line, f"{where}: each level must be a name, got {_describe(item)}")
+                return None
+            names.append(value)
+        return tuple(names)
+
+    def benchmark(self, body: Mapping, where: str) -> Optional[m.Benchmark]:
+        node = body.get("benchmark")
+        if node is None:
+            self.error(body.line, f"{where}: metric criteria need a 'benchmark' ({{target, direction, amber}})")
+            return None
+        bench = self.mapping(node, f"{where}: 'benchmark'", node.line)
+        if bench is None:
+            return None
+        self.keys(bench, BENCHMARK_KEYS, f"{where} benchmark")
+        target = self.number(bench, "target", f"{where} benchmark", None)
+        direction = self.choice(bench, "direction", f"{where} benchmark", m.DIRECTIONS, None)
+        amber = self.number(bench, "amber", f"{where} benchmark", 0, minimum=0)
+        if target is None or direction is None or amber is None:
+            return None
+        return m.Benchmark(target=target, direction=direction, amber=amber)
+
+    def flag_rules(self, top: Mapping, domains: tuple[m.Domain, ...]) -> tuple[m.FlagRule, ...]:
+        from .flags import FlagRuleReader  # the optional extension lives with its compiler
+
+        if "rules" not in top:
+            return ()
+        reader = FlagRuleReader(self, domains)
+        return reader.read(self.sequence(top, "rules", "standards set", required=False))
+
+
+class _UnsetType:
+    pass
+
+
+_Unset: Any = _UnsetType()
+
+
+def _text_check(value: Any) -> Optional[str]:
+    if value is not _Unset and isinstance(value, (int, float, dt.date)):
+        return "must be text (put it in quotes)"
+    if value is _Unset or not isinstance(value, str):
+        return "must be text"
+    if not value.strip():
+        return "must not be empty"
+    return None
+
+
+def _version_check(value: Any) -> Optional[str]:
+    if value is _Unset or not isinstance(value, str):
+        return 'must be a quoted string such as "2026.1"'
+    try:
+        Version(value)
+    except InvalidVersion:
+        return 'must be a version that sorts (PEP 440 or calendar style, e.g. "2026.1")'
+    return None
+
+
+def _date_check(value: Any) -> Optional[str]:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return None
+    if isinstance(value, str):
+        try:
+            dt.date.fromisoformat(value)
+            return None
+        except ValueError:
+            pass
+    return "must be a date written YYYY-MM-DD"
+
+
+def _to_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)

@@ -1,0 +1,175 @@
+"""The in-memory standards model: what a validated standards file means.
+
+Everything here is frozen so one loaded version can be shared by the CLI, the
+web app and batch workers (and across threads) without anyone changing it.
+The loader builds these objects only from input it has already validated.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict
+
+Number = Union[int, float]
+
+CRITERION_TYPES = ("yes_no", "yes_partial_no", "level", "metric", "text")
+EVIDENCE_LEVELS = ("required", "optional", "none")
+DIRECTIONS = ("higher", "lower")
+FLAG_SEVERITIES = ("info", "warning", "critical")
+STANDARD_STATUSES = ("met", "not_met", "not_scored", "not_applicable")
+RAG = ("green", "amber", "red")
+BREACH_SEVERITIES = ("minor", "major")
+
+DEFAULT_PASS_MARK = 75
+DEFAULT_RATINGS = (("exemplary", 90), ("met", 75), ("approaching", 50), ("not_met", 0))
+
+#: Which criterion types accept which string answers (besides "na").
+CHOICES = {"yes_no": ("yes", "no"), "yes_partial_no": ("yes", "partial", "no")}
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Benchmark(Frozen):
+    target: Number
+    direction: Literal["higher", "lower"]
+    amber: Number = 0
+
+
+class Criterion(Frozen):
+    id: str
+    text: str
+    type: Literal["yes_no", "yes_partial_no", "level", "metric", "text"]
+    weight: Number = 1
+    required: bool = True
+    allow_na: bool = False
+    evidence: Literal["required", "optional", "none"] = "none"
+    guidance: Optional[str] = None
+    levels: Optional[tuple[str, ...]] = None
+    unit: Optional[str] = None
+    benchmark: Optional[Benchmark] = None
+    line: int = 0
+
+    @property
+    def scored(self) -> bool:
+        return self.type != "text"
+
+
+class Applies(Frozen):
+    routes: Optional[tuple[str, ...]] = None
+    specialties: Optional[tuple[str, ...]] = None
+    org_types: Optional[tuple[str, ...]] = None
+
+    def covers(self, route: str, specialty: Optional[str], org_type: Optional[str]) -> bool:
+        if self.routes is not None and route not in self.routes:
+            return False
+        if self.org_types is not None and org_type not in self.org_types:
+            return False
+        if route == "specialty" and self.specialties is not None and specialty not in self.specialties:
+            return False
+        return True
+
+
+class Standard(Frozen):
+    id: str
+    title: str
+    domain: str
+    weight: Number = 1
+    must_meet: bool = False
+    applies: Applies = Applies()
+    criteria: tuple[Criterion, ...]
+    line: int = 0
+
+
+class Domain(Frozen):
+    id: str
+    title: str
+    weight: Number = 1
+    standards: tuple[Standard, ...]
+    line: int = 0
+
+
+class Route(Frozen):
+    id: str
+    title: str
+
+
+class CoreOffer(Frozen):
+    """One entry of the core proposition: support a route's members receive."""
+
+    id: str
+    title: str
+    routes: Optional[tuple[str, ...]] = None
+
+    def offered_to(self, route: str) -> bool:
+        return self.routes is None or route in self.routes
+
+
+class RatingBand(Frozen):
+    rating: str
+    min: Number
+
+
+class Condition(Frozen):
+    """A leaf test of a flag rule, on one criterion or one standard.
+
+    ``test`` is one of: answer, answered, rag, breach (criterion) or status
+    (standard);
+    ``op`` is eq, ne, lt, lte, gt or gte; ``value`` is what is compared.
+    """
+
+    target: Literal["criterion", "standard"]
+    ref: str
+    test: Literal["answer", "answered", "rag", "breach", "status"]
+    op: Literal["eq", "ne", "lt", "lte", "gt", "gte", "in"]
+    value: Union[str, int, float, tuple[Union[str, int, float], ...]]
+
+
+class Combination(Frozen):
+    mode: Literal["all", "any"]
+    items: tuple[Union["Combination", Condition], ...]
+
+
+class FlagRule(Frozen):
+    id: str
+    severity: Literal["info", "warning", "critical"]
+    message: str
+    when: Combination
+    line: int = 0
+
+
+class StandardsSet(Frozen):
+    """One version of one standards set, as loaded from one file."""
+
+    schema_version: int
+    id: str
+    version: str
+    title: str
+    alliance: str
+    effective_from: dt.date
+    pass_mark: Number = DEFAULT_PASS_MARK
+    ratings: tuple[RatingBand, ...]
+    routes: tuple[Route, ...]
+    core_proposition: tuple[CoreOffer, ...] = ()
+    domains: tuple[Domain, ...]
+    rules: tuple[FlagRule, ...] = ()
+    content_hash: str
+    source: str = "<string>"
+
+    @property
+    def standards(self) -> tuple[Standard, ...]:
+        return tuple(s for d in self.domains for s in d.standards)
+
+    @property
+    def criteria(self) -> tuple[Criterion, ...]:
+        return tuple(c for s in self.standards for c in s.criteria)
+
+    @property
+    def route_ids(self) -> tuple[str, ...]:
+        return tuple(r.id for r in self.routes)
+
+    @property
+    def label(self) -> str:
+        return f"{self.id} {self.version}"

@@ -1,0 +1,116 @@
+"""YAML parsing that keeps line numbers, so every problem can name its line.
+
+PyYAML's composer gives nodes with positions; we turn them into small wrappers
+(``Mapping``, ``Sequence``, ``Scalar``) that remember the line of each key and
+value. Duplicate keys, which PyYAML would silently collapse, are reported.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import yaml
+
+
+@dataclass
+class Problem:
+    line: int
+    message: str
+
+
+class YamlSyntaxError(Exception):
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+@dataclass
+class Scalar:
+    value: Any
+    line: int
+
+
+@dataclass
+class Sequence:
+    items: list["Node"]
+    line: int
+
+
+@dataclass
+class Entry:
+    key_line: int
+    node: "Node"
+
+
+@dataclass
+class Mapping:
+    entries: dict[str, Entry]
+    line: int
+    duplicates: list[tuple[str, int]] = field(default_factory=list)
+    bad_keys: list[tuple[Any, int]] = field(default_factory=list)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.entries
+
+    def get(self, key: str) -> "Node | None":
+        entry = self.entries.get(key)
+        return entry.node if entry else None
+
+
+Node = Union[Scalar, Sequence, Mapping]
+
+
+def plain(node: Node | None) -> Any:
+    """The node's value with line information stripped (for hashing and tests)."""
+    if node is None:
+        return None
+    if isinstance(node, Scalar):
+        return node.value
+    if isinstance(node, Sequence):
+        return [plain(item) for item in node.items]
+    return {key: plain(entry.node) for key, entry in node.entries.items()}
+
+
+def parse(text: str) -> Node | None:
+    """Parse one YAML document; None for an empty one. Raises YamlSyntaxError."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        return _convert(root, loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        message = exc.problem or str(exc)
+        if exc.context and exc.problem:
+            message = f"{exc.context}, {exc.problem}"
+        raise YamlSyntaxError(line, f"YAML syntax error: {message}") from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(1, f"YAML syntax error: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _convert(node: yaml.Node, loader: yaml.SafeLoader) -> Node:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        return Scalar(loader.construct_object(node, deep=True), line)
+    if isinstance(node, yaml.SequenceNode):
+        return Sequence([_convert(item, loader) for item in node.value], line)
+    mapping = Mapping({}, line)
+    for key_node, value_node in node.value:
+        key_line = key_node.start_mark.line + 1
+        if not isinstance(key_node, yaml.ScalarNode):
+            mapping.bad_keys.append(("a mapping or list", key_line))
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            mapping.bad_keys.append((key, key_line))
+            continue
+        if key in mapping.entries:
+            mapping.duplicates.append((key, key_line))
+            continue
+        mapping.entries[key] = Entry(key_line, _convert(value_node, loader))
+    return mapping
