@@ -88,6 +88,16 @@ def check_answer(criterion: m.Criterion, value: Any) -> tuple[Any, Optional[str]
     return None, f"expected text{na_hint}, got {_shown(value)}"
 
 
+def _plainly_valid(criterion: m.Criterion, value: Any) -> bool:
+    """The common well-formed answers, accepted without building an error text."""
+    kind = criterion.type
+    if kind == "metric":
+        return type(value) in (int, float) and math.isfinite(value)
+    if kind == "level":
+        return type(value) is int and 0 <= value < len(criterion.levels or ())
+    return type(value) is str and value != NA and (kind == "text" and value.strip() != "" or value in m.CHOICES.get(kind, ()))
+
+
 def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], list[str]]:
     problems: list[str] = []
     if not isinstance(doc, dict):
@@ -122,17 +132,22 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     if not isinstance(raw, dict):
         problems.append(f"answers: expected an object of criterion id to answer, got {_shown(raw)}")
         raw = {}
-    by_id = {c.id: (s, c) for s in standards.standards for c in s.criteria}
-    unknown = [key for key in raw if key not in by_id]
-    for key in unknown:
-        problems.append(f'answers: "{key}" is not a criterion of {standards.label}')
+    lookup = standards.criterion_lookup
+    applies = None
+    if member is not None:
+        applies = {s.id for s in standards.standards if s.applies.covers(member.route, member.specialty, member.org_type)}
     clean: dict[str, Any] = {}
     for key, value in raw.items():
-        if key not in by_id:
+        found = lookup.get(key)
+        if found is None:
+            problems.append(f'answers: "{key}" is not a criterion of {standards.label}')
             continue
-        standard, criterion = by_id[key]
-        if member is not None and not standard.applies.covers(member.route, member.specialty, member.org_type):
+        standard, criterion = found
+        if applies is not None and standard.id not in applies:
             continue  # answers to standards that do not apply are ignored
+        if _plainly_valid(criterion, value):
+            clean[key] = value
+            continue
         answer, problem = check_answer(criterion, value)
         if problem:
             problems.append(f"answers: criterion {key} ({criterion.type}): {problem}")

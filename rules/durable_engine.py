@@ -34,7 +34,8 @@ _names = itertools.count(1)
 _state_ids = itertools.count(1)
 _EXPONENT_NUMBER = re.compile(r'(?<=[:\[,] )-?\d+(?:\.\d+)?[eE][+-]?\d+|(?<=[:\[,])-?\d+(?:\.\d+)?[eE][+-]?\d+')
 
-Match = tuple[str, dict]
+# A matched fact's id in an action message (the core echoes facts as they were sent)
+_FACT_ID = re.compile(r'"id": ?(\d+)')
 
 
 class RulesEngineError(RuntimeError):
@@ -44,9 +45,26 @@ class RulesEngineError(RuntimeError):
 def dumps(value: Any) -> str:
     """JSON for the core: plain decimals only, never exponent notation."""
     text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    if "e" in text or "E" in text:
-        text = _EXPONENT_NUMBER.sub(lambda found: format(Decimal(found.group()), "f"), text)
+    if "e-" in text or "e+" in text:  # json writes exponents as 1e-07 / 1e+16
+        text = _EXPONENT_NUMBER.sub(_plain_decimal, text)
     return text
+
+
+def number_text(value: float) -> str:
+    """One number as the core accepts it (see ``dumps``)."""
+    text = repr(float(value))
+    if "e" in text:
+        text = _plain_decimal_text(text)
+    return text
+
+
+def _plain_decimal_text(text: str) -> str:
+    text = format(Decimal(text), "f")
+    return text if "." in text else text + ".0"  # keep it a float: digits alone overflow the core's integers
+
+
+def _plain_decimal(found: re.Match) -> str:
+    return _plain_decimal_text(found.group())
 
 
 class Ruleset:
@@ -92,7 +110,7 @@ class Session:
         self.ruleset = ruleset
         self.sid = f"s{next(_state_ids)}"
         self._ran_action = False
-        self._fact_ids = itertools.count(1)
+        self._fact_ids = itertools.count(10_000_000)
 
     def __enter__(self) -> "Session":
         self.ruleset._lock.acquire()
@@ -106,35 +124,40 @@ class Session:
         finally:
             self.ruleset._lock.release()
 
-    def assert_facts(self, facts: Iterable[dict]) -> list[Match]:
-        """Assert facts (each gets ``sid`` and a unique ``id``) and run every matched action."""
-        batch = []
-        for fact in facts:
-            fact["sid"] = self.sid
-            fact["id"] = next(self._fact_ids)
-            batch.append(fact)
-        if not batch:
-            return []
+    def assert_facts(self, facts: str | Iterable[dict]) -> list[tuple[str, int]]:
+        """Assert facts, run every matched action; returns (rule, fact id) pairs.
+
+        ``facts`` is JSON text (the fast path: each fact already carrying this
+        session's ``sid`` and a unique integer ``id``) or dicts, which get the
+        ``sid`` and, unless they have one, an ``id``.
+        """
+        if not isinstance(facts, str):
+            batch = []
+            for fact in facts:
+                fact["sid"] = self.sid
+                if "id" not in fact:
+                    fact["id"] = next(self._fact_ids)
+                batch.append(fact)
+            if not batch:
+                return []
+            facts = dumps(batch)
         handle = self.ruleset._check_open()
         try:
-            code, state_handle = _core.assert_facts(handle, dumps(batch))
+            code, state_handle = _core.assert_facts(handle, facts)
         except Exception as exc:
             raise RulesEngineError(f"durable-rules rejected facts: {exc}") from exc
         if code == 1:
-            raise RulesEngineError(f"no rule of {self.ruleset.name} matches one of these facts: {dumps(batch)[:500]}")
+            raise RulesEngineError(f"no rule of {self.ruleset.name} matches one of these facts: {facts[:500]}")
         if code not in (0, 3):
             raise RulesEngineError(f"durable-rules answered code {code} to facts of {self.ruleset.name}")
-        matches: list[Match] = []
+        matches: list[tuple[str, int]] = []
         started = _core.start_action_for_state(handle, state_handle)
         if not started:
             return matches
         self._ran_action = True
         message = started[1]
-        while message:
-            for rule_name, matched in json.loads(message).items():
-                if isinstance(matched, list):
-                    matches.extend((rule_name, one["m"]) for one in matched)
-                else:
-                    matches.append((rule_name, matched["m"]))
+        while message:  # {"rule":[{"m":{...}}, ...]} or {"rule":{"m":{...}}}
+            rule = message[2:message.index('"', 2)]
+            matches.extend((rule, int(found)) for found in _FACT_ID.findall(message))
             message = _core.complete_and_start_action(handle, state_handle)
         return matches

@@ -7,6 +7,7 @@ The loader builds these objects only from input it has already validated.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict
@@ -158,15 +159,20 @@ class StandardsSet(Frozen):
     content_hash: str
     source: str = "<string>"
 
-    @property
+    @cached_property
     def standards(self) -> tuple[Standard, ...]:
         return tuple(s for d in self.domains for s in d.standards)
 
-    @property
+    @cached_property
     def criteria(self) -> tuple[Criterion, ...]:
         return tuple(c for s in self.standards for c in s.criteria)
 
-    @property
+    @cached_property
+    def criterion_lookup(self) -> dict[str, tuple[Standard, Criterion]]:
+        """Criterion id -> (its standard, the criterion)."""
+        return {c.id: (s, c) for s in self.standards for c in s.criteria}
+
+    @cached_property
     def route_ids(self) -> tuple[str, ...]:
         return tuple(r.id for r in self.routes)
 

@@ -1,33 +1,41 @@
 """Scoring a member's self-assessment against one standards version.
 
 A standards version is compiled once into a durable-rules ruleset of
-data-driven rules: the thresholds travel in the facts, so the ruleset stays
-small however many criteria the file has. One assessment runs in three stages
+data-driven rules: thresholds travel in the facts, so the ruleset stays small
+however many criteria the file has. One assessment runs in three stages
 through one engine session:
 
-1. criterion facts: the rules decide each criterion's credit and, for
-   metrics, its RAG (and so any breach and its severity);
+1. criterion facts: the rules decide each criterion's credit band and so, for
+   metrics, its RAG and any breach with its severity. Every graded answer is
+   put "higher is better" (value, full-credit threshold, half-credit
+   threshold): yes/partial/no carry 1/0.5/0 against 1 and 0.5; a metric
+   carries its value against the target and the amber edge, negated when
+   lower is better (negation is exact, so the comparisons are the contract's);
 2. standard facts (score, pass mark, major breaches) and the rating fact
-   (overall score): the rules decide each standard's status (and so support
-   needs) and the rating band;
+   (overall score): the rules decide each standard's status, so the support
+   needs, and the rating band;
 3. the outcome fact and, when the file has extra rules, the summary fact:
    the rules decide the outcome and which flags fire.
 
-Python does only the plain arithmetic between stages (weighted means, at full
-precision) and rounds at output. See the contract in docs/standards.md.
+Between stages Python does only plain arithmetic (weighted means, at full
+precision); numbers are rounded only in the result.
 """
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from . import model as m
-from .answers import NA, Member, Submission, read_submission
-from .durable_engine import Ruleset
+from .answers import NA, Submission, read_submission
+from .durable_engine import Ruleset, number_text
 from .flags import compile_flag_rule, criterion_field, standard_field
 
 CAP = 1000
-CREDIT = {"criterion_full": 1, "criterion_half": 0.5, "criterion_zero": 0}
+NO_RATING = -1
+# Fact types: c graded criterion, l level, u unanswered required, s scored standard,
+# n standard with nothing to score, r rating, o outcome, f summary for extra rules.
+CREDIT_OF_RULE = {"criterion_full": 1, "criterion_half": 0.5, "criterion_zero": 0}
+SCORE_OF_RULE = {"criterion_full": 100.0, "criterion_half": 50.0, "criterion_zero": 0.0}
 RAG_OF_RULE = {"criterion_full": "green", "criterion_half": "amber", "criterion_zero": "red"}
 SEVERITY_OF_RAG = {"amber": "minor", "red": "major"}
 STATUS_OF_RULE = {"standard_met": "met", "standard_not_met": "not_met", "standard_not_scored": "not_scored"}
@@ -37,11 +45,15 @@ OUTCOME_OF_RULE = {
     "outcome_accredited_with_conditions": "accredited_with_conditions",
     "outcome_accredited": "accredited",
 }
-NO_RATING = -1
+CHOICE_VALUE = {"yes": "1.0", "partial": "0.5", "no": "0.0"}  # as fact text
+CHOICE_WORDS = {"yes": "full credit (1)", "partial": "half credit (0.5)", "no": "no credit (0)"}
+FACT_ID_STANDARDS = 1_000_000  # fact ids: criteria by position, then standards, then single facts
+FACT_ID_RATING, FACT_ID_OUTCOME, FACT_ID_SUMMARY = 2_000_000, 2_000_001, 2_000_002
 
 
-def _one(fact_type: str, *tests: dict, cap: bool = False) -> dict:
-    rule: dict[str, Any] = {"all": [{"m": {"$and": [{"t": fact_type}, *tests]}}]}
+def _rule(fact_type: str, *tests: dict, cap: bool = True) -> dict:
+    match = {"$and": [{"t": fact_type}, *tests]} if tests else {"t": fact_type}
+    rule: dict[str, Any] = {"all": [{"m": match}]}
     if cap:
         rule["cap"] = CAP
     return rule
@@ -61,70 +73,141 @@ def _none_of(field: str, values: list[int]) -> dict:
 
 def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
     """The durable-rules ruleset for one standards version."""
-    higher, lower = {"k": "mh"}, {"k": "ml"}
     spec: dict[str, dict] = {
-        # Stage 1: criterion credit. k: ch (choice), lv (level), mh/ml (metric, higher/lower better), un (unanswered required).
-        "criterion_full": _one("c", {"$or": [
-            {"a": "yes"},
-            {"$and": [higher, _same("$gte", "v", "tg")]},
-            {"$and": [lower, _same("$lte", "v", "tg")]},
-        ]}, cap=True),
-        "criterion_half": _one("c", {"$or": [
-            {"a": "partial"},
-            {"$and": [higher, _same("$lt", "v", "tg"), _same("$gte", "v", "lo")]},
-            {"$and": [lower, _same("$gt", "v", "tg"), _same("$lte", "v", "hi")]},
-        ]}, cap=True),
-        "criterion_zero": _one("c", {"$or": [
-            {"a": "no"},
-            {"k": "un"},
-            {"$and": [higher, _same("$lt", "v", "lo")]},
-            {"$and": [lower, _same("$gt", "v", "hi")]},
-        ]}, cap=True),
-        "criterion_level": _one("c", {"k": "lv"}, cap=True),
-        # Stage 2: standard status and rating band.
-        "standard_met": _one("s", {"ns": 0}, {"mj": 0}, _same("$gte", "sc", "pm"), cap=True),
-        "standard_not_met": _one("s", {"ns": 0}, {"$or": [_same("$lt", "sc", "pm"), {"$gt": {"mj": 0}}]}, cap=True),
-        "standard_not_scored": _one("s", {"ns": 1}, cap=True),
+        "criterion_full": _rule("c", _same("$gte", "v", "tg")),
+        "criterion_half": _rule("c", _same("$lt", "v", "tg"), _same("$gte", "v", "lo")),
+        "criterion_zero": _rule("c", _same("$lt", "v", "lo")),
+        "criterion_level": _rule("l"),
+        "criterion_unanswered": _rule("u"),
+        "standard_met": _rule("s", {"mj": 0}, _same("$gte", "sc", "pm")),
+        "standard_not_met": _rule("s", {"$or": [_same("$lt", "sc", "pm"), {"$gt": {"mj": 0}}]}),
+        "standard_not_scored": _rule("n"),
     }
     bands = standards.ratings  # highest min first
     for index, band in enumerate(bands):
         tests: list[dict] = [{"has": 1}, {"$gte": {"ov": float(band.min)}}]
         if index > 0:
             tests.append({"$lt": {"ov": float(bands[index - 1].min)}})
-        spec[f"rating_{index}"] = _one("r", *tests)
-    lowest = float(bands[-1].min) if bands else None
-    no_rating = [{"has": 0}] + ([{"$lt": {"ov": lowest}}] if lowest is not None else [{"has": 1}])
-    spec["rating_none"] = _one("r", {"$or": no_rating})
-    # Stage 3: outcome, first that holds (written as exclusive conditions).
+        spec[f"rating_{index}"] = _rule("r", *tests, cap=False)
+    spec["rating_none"] = _rule("r", {"$or": [{"has": 0}, {"$lt": {"ov": float(bands[-1].min)}}]}, cap=False)
+    # Outcome, "first that holds", written as exclusive conditions.
     failing = [NO_RATING] + [i for i, b in enumerate(bands) if b.rating == "not_met"]
     approaching = [i for i, b in enumerate(bands) if b.rating == "approaching"]
     passing = _none_of("rt", failing)
     towards: list[dict] = [{"$gt": {"mmf": 0}}] + ([_any_of("rt", approaching)] if approaching else [])
     settled = [passing, {"mmf": 0}] + ([_none_of("rt", approaching)] if approaching else [])
-    spec["outcome_not_accredited"] = _one("o", _any_of("rt", failing))
-    spec["outcome_working_towards"] = _one("o", passing, {"$or": towards})
-    spec["outcome_accredited_with_conditions"] = _one("o", *settled, {"$gt": {"br": 0}})
-    spec["outcome_accredited"] = _one("o", *settled, {"br": 0})
+    spec["outcome_not_accredited"] = _rule("o", _any_of("rt", failing), cap=False)
+    spec["outcome_working_towards"] = _rule("o", passing, {"$or": towards}, cap=False)
+    spec["outcome_accredited_with_conditions"] = _rule("o", *settled, {"$gt": {"br": 0}}, cap=False)
+    spec["outcome_accredited"] = _rule("o", *settled, {"br": 0}, cap=False)
     if standards.rules:
         criterion_index = {c.id: i for i, c in enumerate(standards.criteria)}
         standard_index = {s.id: i for i, s in enumerate(standards.standards)}
         for index, rule in enumerate(standards.rules):
             spec[f"flag_{index}"] = compile_flag_rule(rule, criterion_index, standard_index)
-        spec["flags_checked"] = _one("f")
+        spec["flags_checked"] = _rule("f", cap=False)
     return spec
 
 
+def _num(value: Any) -> str:
+    """A number as people write it: 85 not 85.0."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _round(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(value, 1)
+
+
+class _Plan(NamedTuple):
+    """What scoring needs to know about one criterion, worked out once per version."""
+
+    id: str
+    index: int
+    standard: str
+    standard_pos: int
+    type: str
+    required: bool
+    weight: float
+    top: int  # highest level index (level criteria)
+    thresholds: tuple[float, float]  # full-credit and half-credit thresholds, higher is better
+    negate: bool  # lower-is-better metric
+    explain: dict[str, str]  # fixed explanation texts by answer or RAG
+    fact: str  # the start of this criterion's stage-1 fact, as JSON text
+    detail: dict[str, Any]  # the result entry's fixed part, copied per assessment
+
+
+def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos: int) -> _Plan:
+    thresholds, negate, explain, top = (1.0, 0.5), False, {}, 0
+    if criterion.type in m.CHOICES:
+        thresholds = (1.0, 0.5) if criterion.type == "yes_partial_no" else (1.0, 1.0)
+        explain = {a: f'answered "{a}": {CHOICE_WORDS[a]}' for a in m.CHOICES[criterion.type]}
+    elif criterion.type == "level":
+        levels = criterion.levels or ()
+        top = len(levels) - 1
+        explain = {str(i): f'level {i} of 0..{top} ("{name}"): {i}/{top} = {_num(round(i / top, 3))}'
+                   for i, name in enumerate(levels)}
+    elif criterion.type == "metric":
+        bench = criterion.benchmark
+        assert bench is not None
+        unit = criterion.unit or ""
+        target, amber = _num(bench.target), _num(bench.amber)
+        if bench.direction == "higher":
+            edge = bench.target - bench.amber
+            thresholds = (float(bench.target), float(edge))
+            below = f" and below the amber band (>= {_num(edge)})" if bench.amber else ""
+            explain = {"green": f" >= target {target}{unit}: green, benchmark met",
+                       "amber": f" < target {target}{unit}, within amber {amber} (>= {_num(edge)}): amber, minor breach",
+                       "red": f" < target {target}{unit}{below}: red, major breach"}
+        else:
+            edge = bench.target + bench.amber
+            thresholds, negate = (-float(bench.target), -float(edge)), True
+            above = f" and above the amber band (<= {_num(edge)})" if bench.amber else ""
+            explain = {"green": f" <= target {target}{unit}: green, benchmark met",
+                       "amber": f" > target {target}{unit}, within amber {amber} (<= {_num(edge)}): amber, minor breach",
+                       "red": f" > target {target}{unit}{above}: red, major breach"}
+        explain["unit"] = unit
+    if criterion.type in ("level", "text"):
+        fact = f'{{"t":"l","id":{index}'
+    else:
+        fact = f'{{"t":"c","id":{index},"tg":{number_text(thresholds[0])},"lo":{number_text(thresholds[1])},"v":'
+    detail = {"standard": standard.id, "type": criterion.type, "answer": None, "status": None,
+              "rag": None, "breach": None, "explanation": None, "score": None}
+    return _Plan(criterion.id, index, standard.id, standard_pos, criterion.type, criterion.required,
+                 criterion.weight, top, thresholds, negate, explain, fact, detail)
+
+
 class CompiledStandards:
-    """A standards version with its ruleset registered in the engine."""
+    """A standards version with its ruleset registered in the engine and its scoring plan."""
 
     def __init__(self, standards: m.StandardsSet):
         self.standards = standards
-        self.criteria = standards.criteria
         self.standard_list = standards.standards
+        self.plans: list[_Plan] = []
+        self.standard_plans: list[tuple[m.Standard, list[_Plan]]] = []
+        index = 0
+        for pos, standard in enumerate(self.standard_list):
+            plans = []
+            for criterion in standard.criteria:
+                plans.append(_plan(criterion, index, standard, pos))
+                index += 1
+            self.plans.extend(plans)
+            self.standard_plans.append((standard, plans))
+        self.benchmarks = {c.id: c.benchmark for c in standards.criteria if c.benchmark is not None}
+        self._applicability: dict[tuple, tuple[bool, ...]] = {}
         self.ruleset = Ruleset(f"{standards.id}@{standards.version}@{standards.content_hash[:12]}", build_spec(standards))
 
     def close(self) -> None:
         self.ruleset.close()
+
+    def applicable(self, route: str, specialty: Optional[str], org_type: Optional[str]) -> tuple[bool, ...]:
+        key = (route, specialty if route == "specialty" else None, org_type)
+        found = self._applicability.get(key)
+        if found is None:
+            found = tuple(s.applies.covers(route, specialty, org_type) for s in self.standard_list)
+            self._applicability[key] = found
+        return found
 
     def score(self, submission: Submission) -> dict:
         return _Assessment(self, submission).run()
@@ -135,13 +218,17 @@ _compiled_lock = threading.Lock()
 
 
 def compiled(standards: m.StandardsSet) -> CompiledStandards:
-    """The compiled ruleset for a version, compiled on first use and kept (keyed by content hash)."""
+    """The compiled ruleset for a version, compiled on first use and kept.
+
+    Keyed by content hash: the same content loaded twice (from another path,
+    with other comments) shares one ruleset.
+    """
     found = _compiled.get(standards.content_hash)
-    if found is not None and found.standards == standards:
+    if found is not None:
         return found
     with _compiled_lock:
         found = _compiled.get(standards.content_hash)
-        if found is None or found.standards != standards:
+        if found is None:
             found = CompiledStandards(standards)
             _compiled[standards.content_hash] = found
         return found
@@ -164,17 +251,8 @@ def score(standards: m.StandardsSet, answers_doc: Any) -> dict:
 
 
 def score_submission(standards: m.StandardsSet, submission: Submission) -> dict:
+    """Score answers already checked by ``read_submission`` (or the web forms)."""
     return compiled(standards).score(submission)
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return str(value)
-
-
-def _round(value: Optional[float]) -> Optional[float]:
-    return None if value is None else round(value, 1)
 
 
 class _Assessment:
@@ -183,246 +261,225 @@ class _Assessment:
     def __init__(self, compiled_set: CompiledStandards, submission: Submission):
         self.compiled = compiled_set
         self.standards = compiled_set.standards
-        self.member: Member = submission.member
+        self.member = submission.member
         self.answers = submission.answers
-        self.applicable = {
-            s.id: s.applies.covers(self.member.route, self.member.specialty, self.member.org_type)
-            for s in compiled_set.standard_list
-        }
-        # Per criterion: answer, credit, rag, status, explanation.
-        self.criteria: dict[str, dict[str, Any]] = {}
+        self.applicable = compiled_set.applicable(self.member.route, self.member.specialty, self.member.org_type)
+        self.details: dict[str, dict[str, Any]] = {}  # per criterion, in file order
+        self.credit: dict[str, float] = {}
+        self.majors: set[str] = set()  # standards with a major breach
         self.breaches: list[dict] = []
         self.unanswered: list[str] = []
 
     # -- stage 1 --------------------------------------------------------------
 
-    def criterion_facts(self) -> list[dict]:
+    def criterion_facts(self, sid: str) -> str:
+        """Stage-1 facts as JSON text (built from each criterion's precomputed start)."""
         facts = []
-        for index, criterion in enumerate(self.compiled.criteria):
-            standard_id = self._standard_of[criterion.id]
-            detail: dict[str, Any] = {"standard": standard_id, "type": criterion.type,
-                                      "answer": self.answers.get(criterion.id)}
-            self.criteria[criterion.id] = detail
-            if not self.applicable[standard_id]:
-                detail.update(status="not_applicable", explanation="the standard does not apply to this member")
-                continue
-            answer = detail["answer"]
-            if answer is None:
-                if criterion.required:
-                    self.unanswered.append(criterion.id)
-                    if criterion.scored:
-                        facts.append({"t": "c", "i": index, "k": "un"})
-                        continue
-                    detail.update(status="unanswered", explanation="required text answer missing (text is not scored)")
+        end = f',"sid":"{sid}"}}'
+        answers, applicable, details = self.answers, self.applicable, self.details
+        for plan in self.compiled.plans:
+            answer = answers.get(plan.id)
+            detail = plan.detail.copy()
+            detail["answer"] = answer
+            details[plan.id] = detail
+            if not applicable[plan.standard_pos]:
+                detail["status"] = "not_applicable"
+                detail["explanation"] = "the standard does not apply to this member"
+            elif answer is None:
+                if not plan.required:
+                    detail["status"] = "not_answered"
+                    detail["explanation"] = "optional and not answered: left out of the score"
+                    continue
+                self.unanswered.append(plan.id)
+                detail["status"] = "unanswered"
+                if plan.type == "text":
+                    detail["explanation"] = "required text answer missing (text is not scored)"
                 else:
-                    detail.update(status="not_answered", explanation="optional and not answered: left out of the score")
-                continue
-            if answer == NA:
-                detail.update(status="na", explanation='answered "na": left out of the score')
-                continue
-            if criterion.type == "text":
-                detail.update(status="not_scored", explanation="text answer: not scored")
-                continue
-            if criterion.type in m.CHOICES:
-                facts.append({"t": "c", "i": index, "k": "ch", "a": answer})
-            elif criterion.type == "level":
-                facts.append({"t": "c", "i": index, "k": "lv"})
+                    facts.append(f'{{"t":"u","id":{plan.index}{end}')
+            elif answer == NA:
+                detail["status"] = "na"
+                detail["explanation"] = 'answered "na": left out of the score'
+            elif plan.type == "text":
+                detail["status"] = "not_scored"
+                detail["explanation"] = "text answer: not scored"
+            elif plan.type == "level":
+                facts.append(plan.fact + end)
+            elif plan.type == "metric":
+                facts.append(plan.fact + number_text(-answer if plan.negate else answer) + end)
             else:
-                bench = criterion.benchmark
-                assert bench is not None
-                target = float(bench.target)
-                fact = {"t": "c", "i": index, "v": float(answer), "tg": target}
-                if bench.direction == "higher":
-                    fact.update(k="mh", lo=target - bench.amber)
-                else:
-                    fact.update(k="ml", hi=target + bench.amber)
-                facts.append(fact)
-        return facts
+                facts.append(plan.fact + CHOICE_VALUE[answer] + end)
+        return "[" + ",".join(facts) + "]" if facts else ""
 
-    def take_criterion_matches(self, matches: list[tuple[str, dict]]) -> None:
-        for rule, fact in matches:
-            criterion = self.compiled.criteria[fact["i"]]
-            detail = self.criteria[criterion.id]
-            if fact["k"] == "un":
-                detail.update(status="unanswered", credit=0, explanation="required but not answered: scores 0")
+    def take_criterion_matches(self, matches: list[tuple[str, int]]) -> None:
+        plans, details, credit = self.compiled.plans, self.details, self.credit
+        found_breaches = []
+        for rule, fact_id in matches:
+            plan = plans[fact_id]
+            detail = details[plan.id]
+            if rule == "criterion_unanswered":
+                credit[plan.id] = 0
+                detail["score"] = 0.0
+                detail["explanation"] = "required but not answered: scores 0"
                 continue
+            detail["status"] = "scored"
+            answer = detail["answer"]
             if rule == "criterion_level":
-                top = len(criterion.levels or ()) - 1
-                answer = detail["answer"]
-                credit = answer / top
-                name = (criterion.levels or ())[answer]
-                detail.update(status="scored", credit=credit,
-                              explanation=f'level {answer} of 0..{top} ("{name}"): {answer}/{top} = {_num(round(credit, 3))}')
-                continue
-            credit = CREDIT[rule]
-            if fact["k"] == "ch":
-                word = {1: "full credit", 0.5: "half credit", 0: "no credit"}[credit]
-                detail.update(status="scored", credit=credit, explanation=f'answered "{fact["a"]}": {word} ({_num(credit)})')
-                continue
-            rag = RAG_OF_RULE[rule]
-            detail.update(status="scored", credit=credit, rag=rag,
-                          explanation=self._metric_explanation(criterion, detail["answer"], rag))
-            severity = SEVERITY_OF_RAG.get(rag)
-            if severity:
-                bench = criterion.benchmark
-                assert bench is not None
-                detail["breach"] = severity
-                self.breaches.append({
-                    "criterion": criterion.id, "standard": detail["standard"], "value": detail["answer"],
-                    "target": bench.target, "direction": bench.direction, "severity": severity,
-                })
-
-    @staticmethod
-    def _metric_explanation(criterion: m.Criterion, value: Any, rag: str) -> str:
-        bench = criterion.benchmark
-        assert bench is not None
-        v, target, amber = _num(value), _num(bench.target), _num(bench.amber)
-        unit = criterion.unit or ""
-        if bench.direction == "higher":
-            edge = _num(bench.target - bench.amber)
-            if rag == "green":
-                return f"{v}{unit} >= target {target}{unit}: green, benchmark met"
-            if rag == "amber":
-                return f"{v}{unit} < target {target}{unit}, within amber {amber} (>= {edge}): amber, minor breach"
-            band = f" and below the amber band (>= {edge})" if bench.amber else ""
-            return f"{v}{unit} < target {target}{unit}{band}: red, major breach"
-        edge = _num(bench.target + bench.amber)
-        if rag == "green":
-            return f"{v}{unit} <= target {target}{unit}: green, benchmark met"
-        if rag == "amber":
-            return f"{v}{unit} > target {target}{unit}, within amber {amber} (<= {edge}): amber, minor breach"
-        band = f" and above the amber band (<= {edge})" if bench.amber else ""
-        return f"{v}{unit} > target {target}{unit}{band}: red, major breach"
+                credit[plan.id] = answer / plan.top
+                detail["score"] = round(100 * answer / plan.top, 1)
+                detail["explanation"] = plan.explain[str(answer)]
+            elif plan.type != "metric":
+                credit[plan.id] = CREDIT_OF_RULE[rule]
+                detail["score"] = SCORE_OF_RULE[rule]
+                detail["explanation"] = plan.explain[answer]
+            else:
+                credit[plan.id] = CREDIT_OF_RULE[rule]
+                detail["score"] = SCORE_OF_RULE[rule]
+                rag = RAG_OF_RULE[rule]
+                detail["rag"] = rag
+                detail["explanation"] = f"{_num(answer)}{plan.explain['unit']}{plan.explain[rag]}"
+                severity = SEVERITY_OF_RAG.get(rag)
+                if severity:
+                    detail["breach"] = severity
+                    if severity == "major":
+                        self.majors.add(plan.standard)
+                    found_breaches.append((plan.index, plan, answer, severity))
+        found_breaches.sort(key=lambda b: b[0])  # file order
+        for _, plan, answer, severity in found_breaches:
+            bench = self.compiled.benchmarks[plan.id]
+            self.breaches.append({"criterion": plan.id, "standard": plan.standard, "value": answer,
+                                  "target": bench.target, "direction": bench.direction, "severity": severity})
 
     # -- stage 2 --------------------------------------------------------------
 
     def standard_scores(self) -> dict[str, Optional[float]]:
+        """Applicable standards' scores at full precision (None: nothing to score)."""
         scores: dict[str, Optional[float]] = {}
-        for standard in self.compiled.standard_list:
-            if not self.applicable[standard.id]:
+        credit = self.credit
+        for pos, (standard, plans) in enumerate(self.compiled.standard_plans):
+            if not self.applicable[pos]:
                 continue
-            counted = [(c.weight, self.criteria[c.id]["credit"]) for c in standard.criteria
-                       if "credit" in self.criteria[c.id]]
+            counted = [(p.weight, credit[p.id]) for p in plans if p.id in credit]
             total = sum(w for w, _ in counted)
             scores[standard.id] = 100 * sum(w * s for w, s in counted) / total if counted and total != 0 else None
         return scores
 
-    def standard_facts(self, scores: dict[str, Optional[float]]) -> list[dict]:
+    def standard_facts(self, scores: dict[str, Optional[float]], overall: Optional[float], sid: str) -> str:
+        """Stage-2 facts as JSON text: one per applicable standard, and the rating fact."""
+        end = f',"sid":"{sid}"}}'
+        pass_mark = f',"pm":{number_text(self.standards.pass_mark)}'
         facts = []
-        pass_mark = float(self.standards.pass_mark)
-        for index, standard in enumerate(self.compiled.standard_list):
+        for pos, standard in enumerate(self.compiled.standard_list):
             if standard.id not in scores:
                 continue
-            score_value = scores[standard.id]
-            if score_value is None:
-                facts.append({"t": "s", "i": index, "ns": 1})
-                continue
-            majors = sum(1 for c in standard.criteria if self.criteria[c.id].get("breach") == "major")
-            facts.append({"t": "s", "i": index, "ns": 0, "sc": float(score_value), "pm": pass_mark, "mj": majors})
-        return facts
+            value = scores[standard.id]
+            if value is None:
+                facts.append(f'{{"t":"n","id":{FACT_ID_STANDARDS + pos}{end}')
+            else:
+                facts.append(f'{{"t":"s","id":{FACT_ID_STANDARDS + pos},"sc":{number_text(value)}{pass_mark}'
+                             f',"mj":{int(standard.id in self.majors)}{end}')
+        has = int(overall is not None)
+        facts.append(f'{{"t":"r","id":{FACT_ID_RATING},"has":{has},"ov":{number_text(overall or 0)}{end}')
+        return "[" + ",".join(facts) + "]"
 
     def means(self, scores: dict[str, Optional[float]]) -> tuple[dict[str, float], Optional[float]]:
         domains: dict[str, float] = {}
+        weights: list[tuple[float, float]] = []
         for domain in self.standards.domains:
             counted = [(s.weight, scores[s.id]) for s in domain.standards if scores.get(s.id) is not None]
             if counted:
                 domains[domain.id] = sum(w * v for w, v in counted) / sum(w for w, _ in counted)
-        weights = {d.id: d.weight for d in self.standards.domains}
-        if not domains:
+                weights.append((domain.weight, domains[domain.id]))
+        if not weights:
             return domains, None
-        overall = sum(weights[d] * v for d, v in domains.items()) / sum(weights[d] for d in domains)
-        return domains, overall
+        return domains, sum(w * v for w, v in weights) / sum(w for w, _ in weights)
 
     # -- the run --------------------------------------------------------------
 
     def run(self) -> dict:
-        self._standard_of = {c.id: s.id for s in self.compiled.standard_list for c in s.criteria}
         statuses: dict[str, str] = {}
         rating_index = NO_RATING
         outcome = None
         flags: list[dict] = []
+        fired: list[int] = []
+        standard_list = self.compiled.standard_list
         with self.compiled.ruleset.session() as session:
-            self.take_criterion_matches(session.assert_facts(self.criterion_facts()))
+            facts = self.criterion_facts(session.sid)
+            if facts:
+                self.take_criterion_matches(session.assert_facts(facts))
             scores = self.standard_scores()
             domain_scores, overall = self.means(scores)
-            stage2 = self.standard_facts(scores)
-            stage2.append({"t": "r", "has": int(overall is not None), "ov": float(overall or 0)})
-            for rule, fact in session.assert_facts(stage2):
-                if fact["t"] == "s":
-                    statuses[self.compiled.standard_list[fact["i"]].id] = STATUS_OF_RULE[rule]
-                elif rule != "rating_none":
-                    rating_index = int(rule.rsplit("_", 1)[1])
-            must_meet_failed = sum(1 for s in self.compiled.standard_list
-                                   if s.must_meet and statuses.get(s.id) == "not_met")
-            stage3 = [{"t": "o", "rt": rating_index, "mmf": must_meet_failed, "br": len(self.breaches)}]
+            for rule, fact_id in session.assert_facts(self.standard_facts(scores, overall, session.sid)):
+                if fact_id == FACT_ID_RATING:
+                    if rule != "rating_none":
+                        rating_index = int(rule.rsplit("_", 1)[1])
+                else:
+                    statuses[standard_list[fact_id - FACT_ID_STANDARDS].id] = STATUS_OF_RULE[rule]
+            must_meet_failed = sum(1 for s in standard_list if s.must_meet and statuses.get(s.id) == "not_met")
+            stage3 = [{"t": "o", "id": FACT_ID_OUTCOME, "rt": rating_index, "mmf": must_meet_failed,
+                       "br": len(self.breaches)}]
             if self.standards.rules:
                 stage3.append(self.summary_fact(statuses))
-            for rule, fact in session.assert_facts(stage3):
-                if fact["t"] == "o":
+            for rule, fact_id in session.assert_facts(stage3):
+                if fact_id == FACT_ID_OUTCOME:
                     outcome = OUTCOME_OF_RULE[rule]
                 elif rule.startswith("flag_"):
-                    flag_rule = self.standards.rules[int(rule.split("_", 1)[1])]
-                    flags.append({"id": flag_rule.id, "severity": flag_rule.severity, "message": flag_rule.message})
+                    fired.append(int(rule.split("_", 1)[1]))
         if outcome is None:
             raise RuntimeError("the rules engine decided no outcome")
+        for index in sorted(fired):  # file order
+            flag_rule = self.standards.rules[index]
+            flags.append({"id": flag_rule.id, "severity": flag_rule.severity, "message": flag_rule.message})
         return self.result(scores, statuses, domain_scores, overall, rating_index, outcome, flags)
 
     def summary_fact(self, statuses: dict[str, str]) -> dict:
-        fact: dict[str, Any] = {"t": "f"}
-        for index, criterion in enumerate(self.compiled.criteria):
-            detail = self.criteria[criterion.id]
-            if detail["status"] == "not_applicable":
+        fact: dict[str, Any] = {"t": "f", "id": FACT_ID_SUMMARY}
+        for plan in self.compiled.plans:
+            detail = self.details[plan.id]
+            status = detail["status"]
+            if status == "not_applicable":
                 continue
-            fact[criterion_field("answered", index)] = int(detail["status"] in ("unanswered", "not_answered"))
+            index = plan.index
+            fact[criterion_field("answered", index)] = int(status in ("unanswered", "not_answered"))
             answer = detail["answer"]
-            if answer is None or criterion.type == "text":
+            if answer is None or plan.type == "text":
                 continue
-            if answer == NA:
-                fact[criterion_field("answer", index)] = NA
-                continue
-            if criterion.type in m.CHOICES:
+            if answer == NA or plan.type in m.CHOICES:
                 fact[criterion_field("answer", index)] = answer
             else:
                 fact[criterion_field("answer", index)] = "="
                 fact[criterion_field("answer", index, numeric=True)] = float(answer)
-            if "rag" in detail:
+            if detail["rag"] is not None:
                 fact[criterion_field("rag", index)] = detail["rag"]
-                fact[criterion_field("breach", index)] = detail.get("breach", "none")
+                fact[criterion_field("breach", index)] = detail["breach"] or "none"
         for index, standard in enumerate(self.compiled.standard_list):
             fact[standard_field(index)] = statuses.get(standard.id, "not_applicable")
         return fact
 
     def result(self, scores: dict[str, Optional[float]], statuses: dict[str, str], domain_scores: dict[str, float],
                overall: Optional[float], rating_index: int, outcome: str, flags: list[dict]) -> dict:
-        standard_results = {}
-        for standard in self.compiled.standard_list:
-            status = statuses.get(standard.id, "not_applicable")
-            standard_results[standard.id] = {"score": _round(scores.get(standard.id)), "status": status}
-        rating = self.standards.ratings[rating_index].rating if rating_index != NO_RATING else None
-        support_needs = [s.id for s in self.compiled.standard_list if statuses.get(s.id) == "not_met"]
+        standard_list = self.compiled.standard_list
+        standard_results = {
+            s.id: {"score": _round(scores.get(s.id)), "status": statuses.get(s.id, "not_applicable")}
+            for s in standard_list
+        }
         core = [] if outcome == "not_accredited" else [
             offer.id for offer in self.standards.core_proposition if offer.offered_to(self.member.route)
         ]
-        criteria = {}
-        for criterion_id, detail in self.criteria.items():
-            shown = {key: detail.get(key) for key in ("standard", "type", "answer", "status", "rag", "breach", "explanation")}
-            shown["score"] = _round(100.0 * detail["credit"]) if "credit" in detail else None
-            criteria[criterion_id] = shown
         return {
             "standards": {"id": self.standards.id, "version": self.standards.version},
             "route": self.member.route,
             "specialty": self.member.specialty,
             "org_type": self.member.org_type,
             "overall": _round(overall),
-            "rating": rating,
+            "rating": self.standards.ratings[rating_index].rating if rating_index != NO_RATING else None,
             "outcome": outcome,
-            "domains": {d: _round(v) for d, v in domain_scores.items()},
+            "domains": {d: round(v, 1) for d, v in domain_scores.items()},
             "standard_results": standard_results,
             "breaches": self.breaches,
             "unanswered": self.unanswered,
-            "support_needs": support_needs,
+            "support_needs": [s.id for s in standard_list if statuses.get(s.id) == "not_met"],
             "core_proposition": core,
             "flags": flags,
-            "criteria": criteria,
+            "criteria": self.details,
             "standards_hash": self.standards.content_hash,
         }
