@@ -157,6 +157,48 @@ def score_command(standards_path: str, answers_path: str) -> None:
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
+@main.group("db")
+def db_group() -> None:
+    """Database schema (DATABASE_URL selects the database; SQLite by default)."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema, or upgrade it to this code's version."""
+    from app import db
+
+    db.upgrade()
+    click.echo(f"database schema at revision {db.current_revision()} ({db.database_url().split('@')[-1]})")
+
+
+def require_schema() -> None:
+    """Refuse to work on a database whose schema is not this code's."""
+    from app import db
+
+    try:
+        db.check_schema()
+    except db.SchemaOutOfDate as exc:
+        fail(f"error: {exc}")
+
+
+@main.group("demo")
+def demo_group() -> None:
+    """Demonstration data."""
+
+
+@demo_group.command("load")
+def demo_load() -> None:
+    """Fill the database with a realistic alliance world (loading twice adds nothing)."""
+    from app import db
+    from app.demo import load_demo
+
+    require_schema()
+    with db.session_scope() as session:
+        report = load_demo(session)
+    for line in report.lines():
+        click.echo(line)
+
+
 if __name__ == "__main__":
     try:
         main(standalone_mode=False)

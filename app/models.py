@@ -1,0 +1,232 @@
+"""The database model of the alliance world, in one module.
+
+Schema changes go through Alembic migrations (``migrations/``); a test checks
+that these models and the migrated schema agree.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+# Vocabulary shared by models, services and views.
+ROLES = ("member", "lead", "admin")
+ROUTES = ("full", "specialty")
+VERSION_STATES = ("draft", "published", "retired")
+ASSESSMENT_STATES = ("draft", "submitted", "under_review", "decided")
+BUDDY_STATES = ("proposed", "accepted", "active", "completed", "withdrawn")
+
+
+class Alliance(SQLModel, table=True):
+    """An alliance of providers that accredits its members against one standards set."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    standards_set: str = Field(max_length=64, description="id of the standards set this alliance accredits against")
+    # Retention policy (NOA model): benchmark targets every member must meet to retain membership.
+    at_risk_on_major_breach: bool = True
+    suspension_after_cycles: int = Field(default=2, description="consecutive cycles with a major breach on one standard before suspension is recommended")
+    max_buddy_mentees: int = 3
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class StandardsVersion(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("set_id", "version"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    set_id: str = Field(max_length=64, index=True)
+    version: str = Field(max_length=32)
+    title: str = Field(max_length=300)
+    content_hash: str = Field(max_length=64)
+    source_name: str = Field(max_length=300)
+    source_text: str = Field(sa_column=Column(Text, nullable=False))
+    effective_from: dt.date
+    state: str = Field(default="draft", max_length=16)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    published_at: Optional[dt.datetime] = None
+
+
+class Organisation(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    ods_code: str = Field(max_length=16, unique=True, description="ODS-style organisation code")
+    org_type: str = Field(max_length=32)
+    region: str = Field(max_length=100)
+    latitude: Optional[float] = None
+    longitude: Optional[float] = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Membership(SQLModel, table=True):
+    """An organisation's membership of an alliance on one route (and, for specialty, one specialty)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    route: str = Field(max_length=16)
+    specialty: Optional[str] = Field(default=None, max_length=64)
+    status: str = Field(default="applicant", max_length=32)
+    suspension_recommended: bool = False
+    joined_on: Optional[dt.date] = None
+    left_on: Optional[dt.date] = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class MembershipStatusChange(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    membership_id: int = Field(foreign_key="membership.id", index=True)
+    from_status: Optional[str] = Field(default=None, max_length=32)
+    to_status: str = Field(max_length=32)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    changed_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    changed_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class AssessmentCycle(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("alliance_id", "name"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    name: str = Field(max_length=32, description="e.g. 2026/27")
+    opens_on: dt.date
+    closes_on: dt.date
+
+
+class Assessment(SQLModel, table=True):
+    """A membership's self-assessment for one cycle against one standards version."""
+
+    __table_args__ = (UniqueConstraint("membership_id", "cycle_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    membership_id: int = Field(foreign_key="membership.id", index=True)
+    cycle_id: int = Field(foreign_key="assessmentcycle.id", index=True)
+    standards_version_id: int = Field(foreign_key="standardsversion.id", index=True)
+    status: str = Field(default="draft", max_length=16)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    submitted_at: Optional[dt.datetime] = None
+    decided_at: Optional[dt.datetime] = None
+
+
+class Answer(SQLModel, table=True):
+    """One criterion's answer; one row per criterion so concurrent saves of different criteria never collide."""
+
+    __table_args__ = (UniqueConstraint("assessment_id", "criterion_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    criterion_id: str = Field(max_length=64)
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    updated_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Evidence(SQLModel, table=True):
+    """A file or link backing an answer; file bytes live in the upload store, metadata here."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    criterion_id: str = Field(max_length=64)
+    kind: str = Field(max_length=8, description="file or link")
+    url: Optional[str] = Field(default=None, max_length=2000)
+    filename: Optional[str] = Field(default=None, max_length=255)
+    content_type: Optional[str] = Field(default=None, max_length=100)
+    size: Optional[int] = None
+    storage_key: Optional[str] = Field(default=None, max_length=255)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    uploaded_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class AssessmentResult(SQLModel, table=True):
+    """The engine's result for an assessment, with the standards hash it was computed with."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    standards_version_id: int = Field(foreign_key="standardsversion.id")
+    standards_hash: str = Field(max_length=64)
+    result: Any = Field(sa_column=Column(JSON, nullable=False))
+    overall: Optional[float] = None
+    rating: Optional[str] = Field(default=None, max_length=32)
+    outcome: str = Field(max_length=32)
+    is_current: bool = Field(default=True, index=True)
+    computed_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Breach(SQLModel, table=True):
+    """A benchmark breach of a stored result, queryable across members."""
+
+    __table_args__ = (Index("ix_breach_standard_severity", "standard_id", "severity"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    result_id: int = Field(foreign_key="assessmentresult.id", index=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    criterion_id: str = Field(max_length=64)
+    standard_id: str = Field(max_length=64)
+    value: float
+    target: float
+    direction: str = Field(max_length=8)
+    severity: str = Field(max_length=8)
+
+
+class Decision(SQLModel, table=True):
+    """An alliance lead's accreditation decision on an assessment."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    kind: str = Field(max_length=32)
+    conditions: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    due_on: Optional[dt.date] = None
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    decided_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    decided_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class BuddyAssignment(SQLModel, table=True):
+    """A pairing of a member needing support on a standard with a peer that meets it."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    cycle_id: int = Field(foreign_key="assessmentcycle.id")
+    mentee_membership_id: int = Field(foreign_key="membership.id", index=True)
+    buddy_membership_id: Optional[int] = Field(default=None, foreign_key="membership.id", index=True)
+    standard_id: str = Field(max_length=64)
+    status: str = Field(default="proposed", max_length=16)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    """A person: a member user (one organisation), an alliance lead (one alliance) or an admin."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16)
+    organisation_id: Optional[int] = Field(default=None, foreign_key="organisation.id")
+    alliance_id: Optional[int] = Field(default=None, foreign_key="alliance.id")
+    active: bool = True
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of every state change: who, when, what, before and after."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    occurred_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    actor_id: Optional[int] = Field(default=None, foreign_key="user.id")
+    actor: str = Field(max_length=254, description="who acted: a user's email, or 'cli' / 'system'")
+    action: str = Field(max_length=64, index=True)
+    entity_type: str = Field(max_length=32)
+    entity_id: Optional[int] = None
+    before: Any = Field(default=None, sa_column=Column(JSON))
+    after: Any = Field(default=None, sa_column=Column(JSON))

@@ -1,0 +1,266 @@
+"""Self-assessments: open, answer, attach evidence, submit, score."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, delete, select
+
+import rules
+from rules.model import StandardsSet
+
+from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, Breach, Evidence, Membership,
+                      Organisation, StandardsVersion, utcnow)
+from .common import Actor, ServiceError, audit, get_or_404, snapshot
+from .standards import latest_published, parsed
+
+EDITABLE = ("draft",)
+
+
+@dataclass
+class SaveOutcome:
+    """What a save did: valid answers are kept even when others are refused."""
+
+    saved: list[str] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class SubmissionRefused(ServiceError):
+    """Submission blocked; ``missing`` lists each required answer or evidence still needed."""
+
+    def __init__(self, missing: list[dict[str, str]]):
+        self.missing = missing
+        listed = "; ".join(f"{m['criterion']}: {m['reason']}" for m in missing)
+        super().__init__(f"cannot submit yet, {len(missing)} item(s) missing: {listed}")
+
+
+@dataclass(frozen=True)
+class AssessmentContext:
+    assessment: Assessment
+    membership: Membership
+    organisation: Organisation
+    version: StandardsVersion
+    standards: StandardsSet
+
+    @property
+    def member(self) -> rules.Member:
+        return rules.Member(route=self.membership.route, specialty=self.membership.specialty,
+                            org_type=self.organisation.org_type)
+
+    def applicable_criteria(self) -> list[tuple[Any, Any]]:
+        member = self.member
+        return [(s, c) for s in self.standards.standards
+                if s.applies.covers(member.route, member.specialty, member.org_type) for c in s.criteria]
+
+
+def context(session: Session, assessment_id: int) -> AssessmentContext:
+    assessment = get_or_404(session, Assessment, assessment_id, "assessment")
+    membership = get_or_404(session, Membership, assessment.membership_id)
+    organisation = get_or_404(session, Organisation, membership.organisation_id)
+    version = get_or_404(session, StandardsVersion, assessment.standards_version_id)
+    return AssessmentContext(assessment, membership, organisation, version, parsed(version))
+
+
+def open_assessment(session: Session, actor: Actor, *, membership_id: int, cycle_id: int,
+                    standards_version_id: Optional[int] = None) -> Assessment:
+    """Start a membership's self-assessment for a cycle (one per cycle), on the latest published version."""
+    membership = get_or_404(session, Membership, membership_id, "membership")
+    cycle = get_or_404(session, AssessmentCycle, cycle_id, "cycle")
+    if cycle.alliance_id != membership.alliance_id:
+        raise ServiceError(f"cycle {cycle.name} belongs to another alliance")
+    if membership.status in ("lapsed", "withdrawn", "declined"):
+        raise ServiceError(f"a {membership.status} membership cannot open an assessment")
+    existing = session.exec(select(Assessment).where(Assessment.membership_id == membership.id,
+                                                     Assessment.cycle_id == cycle.id)).first()
+    if existing is not None:
+        raise ServiceError(f"this membership already has an assessment for {cycle.name} (assessment {existing.id})")
+    alliance = get_or_404(session, Alliance, membership.alliance_id)
+    if standards_version_id is None:
+        version = latest_published(session, alliance.standards_set)
+        if version is None:
+            raise ServiceError(f"{alliance.name} has no published standards yet")
+    else:
+        version = get_or_404(session, StandardsVersion, standards_version_id, "standards version")
+        if version.set_id != alliance.standards_set:
+            raise ServiceError(f"{version.set_id} is not the standards set of {alliance.name}")
+    assessment = Assessment(membership_id=membership.id, cycle_id=cycle.id, standards_version_id=version.id)
+    session.add(assessment)
+    session.flush()
+    audit(session, actor, "assessment.opened", assessment, after=snapshot(assessment))
+    return assessment
+
+
+def answers_of(session: Session, assessment_id: int) -> dict[str, Any]:
+    rows = session.exec(select(Answer).where(Answer.assessment_id == assessment_id)).all()
+    return {row.criterion_id: row.value for row in rows}
+
+
+def _require_editable(assessment: Assessment) -> None:
+    if assessment.status not in EDITABLE:
+        raise ServiceError(f"assessment {assessment.id} is {assessment.status}; only a draft can be changed")
+
+
+def _upsert_answer(session: Session, assessment_id: int, criterion_id: str, value: Any, note: Optional[str],
+                   actor: Actor) -> None:
+    """Insert or replace one criterion's answer atomically: concurrent saves never lose a write
+    (the last writer wins per criterion)."""
+    values = {"assessment_id": assessment_id, "criterion_id": criterion_id, "value": value,
+              "note": note or "", "updated_by": actor.user_id, "updated_at": utcnow()}
+    changes = {"value": value, "updated_by": actor.user_id, "updated_at": values["updated_at"]}
+    if note is not None:
+        changes["note"] = note
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Answer).values(**values).on_conflict_do_update(
+        index_elements=["assessment_id", "criterion_id"], set_=changes)
+    session.execute(statement)
+
+
+def save_answers(session: Session, actor: Actor, assessment_id: int, answers: dict[str, Any],
+                 notes: Optional[dict[str, str]] = None) -> SaveOutcome:
+    """Save a draft's answers: each valid answer is stored, each invalid one is reported by criterion
+    and the stored answer for it is left as it was. ``None`` (or blank text) clears an answer."""
+    ctx = context(session, assessment_id)
+    _require_editable(ctx.assessment)
+    notes = notes or {}
+    applicable = {c.id: c for _, c in ctx.applicable_criteria()}
+    every = ctx.standards.criterion_lookup
+    outcome = SaveOutcome()
+    before = answers_of(session, assessment_id)
+    order = {cid: index for index, cid in enumerate(every)}
+    for criterion_id in sorted(set(answers) | set(notes), key=lambda cid: order.get(cid, -1)):
+        criterion = applicable.get(criterion_id)
+        if criterion is None:
+            outcome.errors[criterion_id] = ("this criterion does not apply to this membership"
+                                            if criterion_id in every else "no such criterion in these standards")
+            continue
+        raw = answers.get(criterion_id, before.get(criterion_id))
+        value, problem = rules.check_answer(criterion, raw)
+        if problem:
+            outcome.errors[criterion_id] = problem
+            continue
+        note = notes.get(criterion_id)
+        if value is None and not note:
+            if criterion_id in before:
+                session.execute(delete(Answer).where(col(Answer.assessment_id) == assessment_id,
+                                                     col(Answer.criterion_id) == criterion_id))
+                outcome.cleared.append(criterion_id)
+            continue
+        _upsert_answer(session, assessment_id, criterion_id, value, note, actor)
+        outcome.saved.append(criterion_id)
+    if outcome.saved or outcome.cleared:
+        after = {cid: answers.get(cid) for cid in outcome.saved + outcome.cleared}
+        audit(session, actor, "answers.saved", ctx.assessment,
+              before={cid: before.get(cid) for cid in after}, after=after)
+    return outcome
+
+
+def add_evidence(session: Session, actor: Actor, assessment_id: int, criterion_id: str, *, kind: str,
+                 url: Optional[str] = None, filename: Optional[str] = None, content_type: Optional[str] = None,
+                 size: Optional[int] = None, storage_key: Optional[str] = None, note: str = "") -> Evidence:
+    """Record evidence (a link, or a file already placed in the upload store) against a criterion."""
+    ctx = context(session, assessment_id)
+    _require_editable(ctx.assessment)
+    if criterion_id not in {c.id for _, c in ctx.applicable_criteria()}:
+        raise ServiceError(f"{criterion_id}: no such criterion applies to this membership")
+    if kind == "link":
+        if not url or not url.startswith(("https://", "http://")):
+            raise ServiceError(f"{criterion_id}: a link must start with https:// or http://")
+    elif kind == "file":
+        if not (filename and storage_key):
+            raise ServiceError(f"{criterion_id}: a file needs its name and stored location")
+    else:
+        raise ServiceError(f"{criterion_id}: evidence is a file or a link")
+    evidence = Evidence(assessment_id=assessment_id, criterion_id=criterion_id, kind=kind, url=url,
+                        filename=filename, content_type=content_type, size=size, storage_key=storage_key,
+                        note=note, uploaded_by=actor.user_id)
+    session.add(evidence)
+    session.flush()
+    audit(session, actor, "evidence.added", evidence, after=snapshot(evidence))
+    return evidence
+
+
+def missing_for_submission(session: Session, ctx: AssessmentContext) -> list[dict[str, str]]:
+    """Every required answer and required evidence still missing, in file order."""
+    answers = answers_of(session, ctx.assessment.id)
+    with_evidence = set(session.exec(select(Evidence.criterion_id).where(
+        Evidence.assessment_id == ctx.assessment.id)).all())
+    missing = []
+    for standard, criterion in ctx.applicable_criteria():
+        answer = answers.get(criterion.id)
+        if answer is None or (isinstance(answer, str) and not answer.strip()):
+            if criterion.required:
+                missing.append({"criterion": criterion.id, "standard": standard.id, "reason": "answer required"})
+            continue
+        if criterion.evidence == "required" and answer != "na" and criterion.id not in with_evidence:
+            missing.append({"criterion": criterion.id, "standard": standard.id, "reason": "evidence required"})
+    return missing
+
+
+def submit(session: Session, actor: Actor, assessment_id: int) -> AssessmentResult:
+    """Submit a draft for review: refused, with everything missing listed, until it is complete."""
+    ctx = context(session, assessment_id)
+    _require_editable(ctx.assessment)
+    missing = missing_for_submission(session, ctx)
+    if missing:
+        raise SubmissionRefused(missing)
+    # Claim the draft atomically: of two concurrent submissions only one changes the row.
+    submitted_at = utcnow()
+    claimed = session.execute(update(Assessment).where(
+        col(Assessment.id) == assessment_id, col(Assessment.status) == "draft"
+    ).values(status="submitted", submitted_at=submitted_at))
+    if claimed.rowcount != 1:
+        raise ServiceError(f"assessment {assessment_id} has just been submitted by someone else")
+    assessment = ctx.assessment
+    session.refresh(assessment)
+    result = store_result(session, actor, ctx)
+    audit(session, actor, "assessment.submitted", assessment,
+          before={"status": "draft"}, after={"status": "submitted", "outcome": result.outcome})
+    return result
+
+
+def score(session: Session, assessment_id: int) -> dict:
+    """Score an assessment as it stands (a draft too) without storing anything."""
+    ctx = context(session, assessment_id)
+    return _score(session, ctx)
+
+
+def _score(session: Session, ctx: AssessmentContext) -> dict:
+    answers = {k: v for k, v in answers_of(session, ctx.assessment.id).items() if v is not None}
+    return rules.score_submission(ctx.standards, rules.Submission(member=ctx.member, answers=answers))
+
+
+def store_result(session: Session, actor: Actor, ctx: AssessmentContext) -> AssessmentResult:
+    """Score with the engine and store the result and its breaches as the assessment's current result."""
+    result = _score(session, ctx)
+    session.execute(update(AssessmentResult).where(
+        col(AssessmentResult.assessment_id) == ctx.assessment.id, col(AssessmentResult.is_current).is_(True)
+    ).values(is_current=False))
+    stored = AssessmentResult(
+        assessment_id=ctx.assessment.id, standards_version_id=ctx.version.id, standards_hash=ctx.version.content_hash,
+        result=result, overall=result["overall"], rating=result["rating"], outcome=result["outcome"],
+    )
+    session.add(stored)
+    session.flush()
+    for breach in result["breaches"]:
+        session.add(Breach(result_id=stored.id, assessment_id=ctx.assessment.id, criterion_id=breach["criterion"],
+                           standard_id=breach["standard"], value=breach["value"], target=breach["target"],
+                           direction=breach["direction"], severity=breach["severity"]))
+    audit(session, actor, "result.stored", stored,
+          after={"overall": stored.overall, "rating": stored.rating, "outcome": stored.outcome,
+                 "breaches": len(result["breaches"]), "standards_hash": stored.standards_hash})
+    return stored
+
+
+def current_result(session: Session, assessment_id: int) -> Optional[AssessmentResult]:
+    return session.exec(select(AssessmentResult).where(
+        AssessmentResult.assessment_id == assessment_id, AssessmentResult.is_current == True)  # noqa: E712
+    ).first()

@@ -1,0 +1,60 @@
+"""Standards versions in the database, and their parsed form for the engine."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Optional
+
+from sqlmodel import Session, select
+
+import rules
+from rules.model import StandardsSet
+
+from ..models import StandardsVersion, utcnow
+from .common import Actor, ServiceError, audit, snapshot
+
+_parsed: dict[str, StandardsSet] = {}
+_parsed_lock = threading.Lock()
+
+
+def parsed(version: StandardsVersion) -> StandardsSet:
+    """The engine's model of a stored version, parsed once per process (keyed by content hash)."""
+    found = _parsed.get(version.content_hash)
+    if found is None:
+        found = rules.parse_standards(version.source_text, filename=version.source_name)
+        with _parsed_lock:
+            _parsed.setdefault(version.content_hash, found)
+    return found
+
+
+def register_version(session: Session, path: str | Path, actor: Actor, state: str = "published") -> StandardsVersion:
+    """Store a standards file as a version; the same content again is a no-op, different content under
+    the same id and version is refused (a stored version never changes)."""
+    path = Path(path)
+    loaded = rules.load_standards(path)  # raises StandardsError listing every problem
+    existing = session.exec(select(StandardsVersion).where(
+        StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version)).first()
+    if existing is not None:
+        if existing.content_hash != loaded.content_hash:
+            raise ServiceError(
+                f"{loaded.id} {loaded.version} is already registered with different content; "
+                "give the changed file a new version")
+        return existing
+    version = StandardsVersion(
+        set_id=loaded.id, version=loaded.version, title=loaded.title, content_hash=loaded.content_hash,
+        source_name=path.name, source_text=path.read_text(encoding="utf-8"), effective_from=loaded.effective_from,
+        state=state, published_at=utcnow() if state == "published" else None,
+    )
+    session.add(version)
+    session.flush()
+    audit(session, actor, "standards.registered", version,
+          after=snapshot(version, "set_id", "version", "content_hash", "state"))
+    return version
+
+
+def latest_published(session: Session, set_id: str) -> Optional[StandardsVersion]:
+    from packaging.version import Version
+
+    versions = session.exec(select(StandardsVersion).where(
+        StandardsVersion.set_id == set_id, StandardsVersion.state == "published")).all()
+    return max(versions, key=lambda v: Version(v.version), default=None)
