@@ -149,11 +149,14 @@ def score_command(standards_path: str, answers_path: str) -> None:
     loaded = load_or_fail(standards_path)
     doc = read_json(answers_path, "answers")
     try:
-        result = rules.score(loaded, doc)
+        submission = rules.read_submission(loaded, doc)
+        result = rules.score_submission(loaded, submission)
     except rules.AnswersError as exc:
         fail([f"{answers_path}: {problem}" for problem in exc.problems])
     except rules.RulesEngineError as exc:
         fail(f"the rules engine failed: {exc}")
+    for warning in submission.warnings:
+        click.echo(f"{answers_path}: warning: {warning}", err=True)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 

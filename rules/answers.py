@@ -13,6 +13,7 @@ from typing import Any, Optional
 from . import model as m
 
 NA = "na"
+ANSWERS_KEYS = ("route", "specialty", "org_type", "answers")
 
 
 class AnswersError(Exception):
@@ -36,6 +37,8 @@ class Member:
 class Submission:
     member: Member
     answers: dict[str, Any] = field(default_factory=dict)
+    #: Things worth telling the person that do not stop scoring (e.g. a key the format does not know).
+    warnings: tuple[str, ...] = ()
 
 
 def _is_number(value: Any) -> bool:
@@ -156,4 +159,7 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     if problems:
         raise AnswersError(problems)
     assert member is not None
-    return Submission(member=member, answers=clean)
+    # Unknown top-level keys are ignored, not refused: the format may grow, but a typo should be seen.
+    warnings = tuple(f"answers file: unknown key {_shown(key)} ignored; the keys are {', '.join(ANSWERS_KEYS)}"
+                     for key in doc if key not in ANSWERS_KEYS)
+    return Submission(member=member, answers=clean, warnings=warnings)
