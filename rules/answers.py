@@ -42,7 +42,13 @@ class Submission:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float that fits a float (JSON allows integers of any length)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _shown(value: Any) -> str:
@@ -78,11 +84,11 @@ def check_answer(criterion: m.Criterion, value: Any) -> tuple[Any, Optional[str]
         return None, f"expected one of {listed}{na_hint}, got {_shown(value)}"
     if criterion.type == "level":
         top = len(criterion.levels or ()) - 1
-        if _is_number(value) and math.isfinite(value) and float(value).is_integer() and 0 <= value <= top:
+        if _is_number(value) and float(value).is_integer() and 0 <= value <= top:
             return int(value), None
         return None, f"expected a level index, a whole number from 0 to {top}{na_hint}, got {_shown(value)}"
     if criterion.type == "metric":
-        if _is_number(value) and math.isfinite(value):
+        if _is_number(value):
             return value, None
         unit = f" ({criterion.unit})" if criterion.unit else ""
         return None, f"expected a finite number{unit}{na_hint}, got {_shown(value)}"
@@ -95,7 +101,7 @@ def _plainly_valid(criterion: m.Criterion, value: Any) -> bool:
     """The common well-formed answers, accepted without building an error text."""
     kind = criterion.type
     if kind == "metric":
-        return type(value) in (int, float) and math.isfinite(value)
+        return type(value) is float and math.isfinite(value) or type(value) is int and -2**63 < value < 2**63
     if kind == "level":
         return type(value) is int and 0 <= value < len(criterion.levels or ())
     return type(value) is str and value != NA and (kind == "text" and value.strip() != "" or value in m.CHOICES.get(kind, ()))

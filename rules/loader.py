@@ -22,6 +22,7 @@ from .yamlnodes import Mapping, Node, Scalar, Sequence, YamlSyntaxError, parse, 
 
 SET_ID = re.compile(r"[a-z0-9-]+\Z")
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 TOP_KEYS = {
     "schema": True, "id": True, "version": True, "title": True, "alliance": True,
@@ -116,7 +117,13 @@ def _describe(value: Any) -> str:
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float that fits a float (a 400-digit integer does not)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 class _Checker:
@@ -251,7 +258,7 @@ class _Checker:
     # -- the contract ----------------------------------------------------------
 
     def standards_set(self, root: Node | None, filename: str) -> Optional[m.StandardsSet]:
-        if root is None:
+        if root is None or isinstance(root, Scalar) and root.value is None:  # nothing, or only "---"
             self.error(1, "the file is empty; expected a standards set mapping")
             return None
         top = self.mapping(root, "the standards file", 1)
@@ -342,7 +349,7 @@ class _Checker:
             body = self.mapping(item, "a core_proposition entry", item.line)
             if body is None:
                 continue
-            self.keys(body, OFFER_KEYS, "core_proposition entry")
+            self.keys(body, OFFER_KEYS, _named(body, "core proposition"))
             ident = self.identifier(body, "core proposition entry", "core_proposition entry")
             where = f"core proposition '{ident}'" if ident else "core_proposition entry"
             title = self.text(body, "title", where)
@@ -353,18 +360,18 @@ class _Checker:
 
     def domains(self, top: Mapping, route_ids: tuple[str, ...] | None) -> tuple[m.Domain, ...]:
         domains = []
-        for item in self.sequence(top, "domains", "standards set", required=True):
+        for item in self.sequence(top, "domains", "standards set", required=False):
             body = self.mapping(item, "a domains entry", item.line)
             if body is None:
                 continue
-            self.keys(body, DOMAIN_KEYS, "domain")
+            self.keys(body, DOMAIN_KEYS, _named(body, "domain"))
             ident = self.identifier(body, "domain", "domain")
             where = f"domain '{ident}'" if ident else "domain"
             title = self.text(body, "title", where)
             weight = self.number(body, "weight", where, 1, minimum=0, strict=True)
             standards = tuple(
                 s for s in (self.standard(s_node, ident or "", route_ids)
-                            for s_node in self.sequence(body, "standards", where, required=True))
+                            for s_node in self.sequence(body, "standards", where, required=False))
                 if s is not None
             )
             if ident and title is not None and weight is not None:
@@ -375,7 +382,7 @@ class _Checker:
         body = self.mapping(node, "a standards entry", node.line)
         if body is None:
             return None
-        self.keys(body, STANDARD_KEYS, "standard")
+        self.keys(body, STANDARD_KEYS, _named(body, "standard"))
         ident = self.identifier(body, "standard", "standard")
         where = f"standard '{ident}'" if ident else "standard"
         title = self.text(body, "title", where)
@@ -393,7 +400,7 @@ class _Checker:
                     org_types=self.slug_list(applies_body, "org_types", f"{where} applies"),
                 )
         criteria = tuple(
-            c for c in (self.criterion(c_node) for c_node in self.sequence(body, "criteria", where, required=True))
+            c for c in (self.criterion(c_node) for c_node in self.sequence(body, "criteria", where, required=False))
             if c is not None
         )
         if ident is None or title is None or weight is None:
@@ -405,7 +412,7 @@ class _Checker:
         body = self.mapping(node, "a criteria entry", node.line)
         if body is None:
             return None
-        self.keys(body, CRITERION_KEYS, "criterion")
+        self.keys(body, CRITERION_KEYS, _named(body, "criterion"))
         ident = self.identifier(body, "criterion", "criterion")
         where = f"criterion '{ident}'" if ident else "criterion"
         text = self.text(body, "text", where)
@@ -479,6 +486,14 @@ class _Checker:
         return reader.read(self.sequence(top, "rules", "standards set", required=False))
 
 
+def _named(body: Mapping, kind: str) -> str:
+    """'criterion 'Q1.1'' when the entry has a readable id, so key problems say which entry."""
+    ident = body.get("id")
+    if isinstance(ident, Scalar) and isinstance(ident.value, str) and ident.value.strip():
+        return f"{kind} '{ident.value}'"
+    return kind
+
+
 class _UnsetType:
     pass
 
@@ -509,7 +524,7 @@ def _version_check(value: Any) -> Optional[str]:
 def _date_check(value: Any) -> Optional[str]:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return None
-    if isinstance(value, str):
+    if isinstance(value, str) and ISO_DATE.match(value):
         try:
             dt.date.fromisoformat(value)
             return None

@@ -17,13 +17,19 @@ through one engine session:
 3. the outcome fact and, when the file has extra rules, the summary fact:
    the rules decide the outcome and which flags fire.
 
-Between stages Python does only plain arithmetic (weighted means, at full
-precision); numbers are rounded only in the result.
+Between stages Python does only plain arithmetic (weighted means). It is
+exact: every number means what is written (``0.1`` is one tenth, not the
+nearest binary fraction), scores are kept as integer fractions, and they reach
+the engine as floats that keep the exact score's side of every threshold, so a
+score of exactly 75 meets a pass mark of 75 whatever the weights. Numbers are
+rounded only in the result.
 """
 from __future__ import annotations
 
+import math
 import threading
-from typing import Any, NamedTuple, Optional
+from fractions import Fraction
+from typing import Any, NamedTuple, Optional, Sequence
 
 from . import model as m
 from .answers import NA, Submission, read_submission
@@ -34,7 +40,7 @@ CAP = 1000
 NO_RATING = -1
 # Fact types: c graded criterion, l level, u unanswered required, s scored standard,
 # n standard with nothing to score, r rating, o outcome, f summary for extra rules.
-CREDIT_OF_RULE = {"criterion_full": 1, "criterion_half": 0.5, "criterion_zero": 0}
+CREDIT_HALVES = {"criterion_full": 2, "criterion_half": 1, "criterion_zero": 0}
 SCORE_OF_RULE = {"criterion_full": 100.0, "criterion_half": 50.0, "criterion_zero": 0.0}
 RAG_OF_RULE = {"criterion_full": "green", "criterion_half": "amber", "criterion_zero": "red"}
 SEVERITY_OF_RAG = {"amber": "minor", "red": "major"}
@@ -116,8 +122,40 @@ def _num(value: Any) -> str:
     return str(value)
 
 
-def _round(value: Optional[float]) -> Optional[float]:
-    return None if value is None else round(value, 1)
+def exact(value: Any) -> Fraction:
+    """A number as written: a float means its shortest decimal form (0.1 is one tenth)."""
+    return Fraction(value) if isinstance(value, int) else Fraction(repr(value))
+
+
+def _lcm_of_denominators(values: Sequence[Fraction]) -> int:
+    return math.lcm(1, *(v.denominator for v in values))
+
+
+Ratio = tuple[int, int]  # an exact non-negative score as (numerator, denominator > 0)
+
+
+def _reduced(num: int, den: int) -> Ratio:
+    common = math.gcd(num, den)
+    return num // common, den // common
+
+
+def _round(value: Optional[Ratio]) -> Optional[float]:
+    return None if value is None else round(value[0] / value[1], 1)
+
+
+def _engine_float(value: Ratio, thresholds: Sequence[tuple[Fraction, float]]) -> float:
+    """The score as a float for the engine, kept on its exact side of every threshold.
+
+    Integer division rounds correctly, so only a score below a threshold but
+    closer to it than float precision could compare as equal; it is moved one
+    step down.
+    """
+    num, den = value
+    result = num / den
+    for threshold, as_float in thresholds:
+        if result == as_float and num * threshold.denominator < threshold.numerator * den:
+            result = math.nextafter(as_float, -math.inf)
+    return result
 
 
 class _Plan(NamedTuple):
@@ -129,7 +167,8 @@ class _Plan(NamedTuple):
     standard_pos: int
     type: str
     required: bool
-    weight: float
+    units: int  # the weight in whole units of its standard's common weight denominator
+    full: int  # full credit in whole units of its standard's common credit denominator
     top: int  # highest level index (level criteria)
     thresholds: tuple[float, float]  # full-credit and half-credit thresholds, higher is better
     negate: bool  # lower-is-better metric
@@ -138,7 +177,8 @@ class _Plan(NamedTuple):
     detail: dict[str, Any]  # the result entry's fixed part, copied per assessment
 
 
-def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos: int) -> _Plan:
+def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos: int, units: int,
+          full: int) -> _Plan:
     thresholds, negate, explain, top = (1.0, 0.5), False, {}, 0
     if criterion.type in m.CHOICES:
         thresholds = (1.0, 0.5) if criterion.type == "yes_partial_no" else (1.0, 1.0)
@@ -154,15 +194,15 @@ def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos
         unit = criterion.unit or ""
         target, amber = _num(bench.target), _num(bench.amber)
         if bench.direction == "higher":
-            edge = bench.target - bench.amber
-            thresholds = (float(bench.target), float(edge))
+            edge = float(exact(bench.target) - exact(bench.amber))
+            thresholds = (float(bench.target), edge)
             below = f" and below the amber band (>= {_num(edge)})" if bench.amber else ""
             explain = {"green": f" >= target {target}{unit}: green, benchmark met",
                        "amber": f" < target {target}{unit}, within amber {amber} (>= {_num(edge)}): amber, minor breach",
                        "red": f" < target {target}{unit}{below}: red, major breach"}
         else:
-            edge = bench.target + bench.amber
-            thresholds, negate = (-float(bench.target), -float(edge)), True
+            edge = float(exact(bench.target) + exact(bench.amber))
+            thresholds, negate = (-float(bench.target), -edge), True
             above = f" and above the amber band (<= {_num(edge)})" if bench.amber else ""
             explain = {"green": f" <= target {target}{unit}: green, benchmark met",
                        "amber": f" > target {target}{unit}, within amber {amber} (<= {_num(edge)}): amber, minor breach",
@@ -175,7 +215,7 @@ def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos
     detail = {"standard": standard.id, "type": criterion.type, "answer": None, "status": None,
               "rag": None, "breach": None, "explanation": None, "score": None}
     return _Plan(criterion.id, index, standard.id, standard_pos, criterion.type, criterion.required,
-                 criterion.weight, top, thresholds, negate, explain, fact, detail)
+                 units, full, top, thresholds, negate, explain, fact, detail)
 
 
 class CompiledStandards:
@@ -185,15 +225,29 @@ class CompiledStandards:
         self.standards = standards
         self.standard_list = standards.standards
         self.plans: list[_Plan] = []
-        self.standard_plans: list[tuple[m.Standard, list[_Plan]]] = []
+        self.standard_plans: list[tuple[m.Standard, list[_Plan], int]] = []
         index = 0
         for pos, standard in enumerate(self.standard_list):
+            weights = [exact(c.weight) for c in standard.criteria]
+            scale = _lcm_of_denominators(weights)
+            full = math.lcm(2, *(len(c.levels or ()) - 1 for c in standard.criteria if c.type == "level"))
             plans = []
-            for criterion in standard.criteria:
-                plans.append(_plan(criterion, index, standard, pos))
+            for criterion, weight in zip(standard.criteria, weights):
+                plans.append(_plan(criterion, index, standard, pos, int(weight * scale), full))
                 index += 1
             self.plans.extend(plans)
-            self.standard_plans.append((standard, plans))
+            self.standard_plans.append((standard, plans, full))
+        # Standard weights in whole units per domain, domain weights in whole units per file.
+        self.domain_plans: list[tuple[str, int, list[tuple[str, int]]]] = []
+        domain_weights = [exact(d.weight) for d in standards.domains]
+        domain_scale = _lcm_of_denominators(domain_weights)
+        for domain, weight in zip(standards.domains, domain_weights):
+            standard_weights = [exact(s.weight) for s in domain.standards]
+            scale = _lcm_of_denominators(standard_weights)
+            self.domain_plans.append((domain.id, int(weight * domain_scale),
+                                      [(s.id, int(w * scale)) for s, w in zip(domain.standards, standard_weights)]))
+        self.pass_mark = [(exact(standards.pass_mark), float(standards.pass_mark))]
+        self.band_mins = [(exact(b.min), float(b.min)) for b in standards.ratings]
         self.benchmarks = {c.id: c.benchmark for c in standards.criteria if c.benchmark is not None}
         self._applicability: dict[tuple, tuple[bool, ...]] = {}
         self.ruleset = Ruleset(f"{standards.id}@{standards.version}@{standards.content_hash[:12]}", build_spec(standards))
@@ -265,7 +319,7 @@ class _Assessment:
         self.answers = submission.answers
         self.applicable = compiled_set.applicable(self.member.route, self.member.specialty, self.member.org_type)
         self.details: dict[str, dict[str, Any]] = {}  # per criterion, in file order
-        self.credit: dict[str, float] = {}
+        self.credit: dict[str, int] = {}  # in units of the plan's full credit
         self.majors: set[str] = set()  # standards with a major breach
         self.breaches: list[dict] = []
         self.unanswered: list[str] = []
@@ -324,15 +378,15 @@ class _Assessment:
             detail["status"] = "scored"
             answer = detail["answer"]
             if rule == "criterion_level":
-                credit[plan.id] = answer / plan.top
+                credit[plan.id] = answer * plan.full // plan.top
                 detail["score"] = round(100 * answer / plan.top, 1)
                 detail["explanation"] = plan.explain[str(answer)]
             elif plan.type != "metric":
-                credit[plan.id] = CREDIT_OF_RULE[rule]
+                credit[plan.id] = plan.full * CREDIT_HALVES[rule] // 2
                 detail["score"] = SCORE_OF_RULE[rule]
                 detail["explanation"] = plan.explain[answer]
             else:
-                credit[plan.id] = CREDIT_OF_RULE[rule]
+                credit[plan.id] = plan.full * CREDIT_HALVES[rule] // 2
                 detail["score"] = SCORE_OF_RULE[rule]
                 rag = RAG_OF_RULE[rule]
                 detail["rag"] = rag
@@ -351,19 +405,24 @@ class _Assessment:
 
     # -- stage 2 --------------------------------------------------------------
 
-    def standard_scores(self) -> dict[str, Optional[float]]:
-        """Applicable standards' scores at full precision (None: nothing to score)."""
-        scores: dict[str, Optional[float]] = {}
+    def standard_scores(self) -> dict[str, Optional[Ratio]]:
+        """Applicable standards' exact scores (None: nothing to score)."""
+        scores: dict[str, Optional[Ratio]] = {}
         credit = self.credit
-        for pos, (standard, plans) in enumerate(self.compiled.standard_plans):
+        for pos, (standard, plans, full) in enumerate(self.compiled.standard_plans):
             if not self.applicable[pos]:
                 continue
-            counted = [(p.weight, credit[p.id]) for p in plans if p.id in credit]
-            total = sum(w for w, _ in counted)
-            scores[standard.id] = 100 * sum(w * s for w, s in counted) / total if counted and total != 0 else None
+            counted, got, units = False, 0, 0
+            for plan in plans:
+                found = credit.get(plan.id)
+                if found is not None:
+                    counted = True
+                    got += plan.units * found
+                    units += plan.units
+            scores[standard.id] = _reduced(100 * got, units * full) if counted and units else None
         return scores
 
-    def standard_facts(self, scores: dict[str, Optional[float]], overall: Optional[float], sid: str) -> str:
+    def standard_facts(self, scores: dict[str, Optional[Ratio]], overall: Optional[Ratio], sid: str) -> str:
         """Stage-2 facts as JSON text: one per applicable standard, and the rating fact."""
         end = f',"sid":"{sid}"}}'
         pass_mark = f',"pm":{number_text(self.standards.pass_mark)}'
@@ -375,23 +434,33 @@ class _Assessment:
             if value is None:
                 facts.append(f'{{"t":"n","id":{FACT_ID_STANDARDS + pos}{end}')
             else:
-                facts.append(f'{{"t":"s","id":{FACT_ID_STANDARDS + pos},"sc":{number_text(value)}{pass_mark}'
+                score = _engine_float(value, self.compiled.pass_mark)
+                facts.append(f'{{"t":"s","id":{FACT_ID_STANDARDS + pos},"sc":{number_text(score)}{pass_mark}'
                              f',"mj":{int(standard.id in self.majors)}{end}')
         has = int(overall is not None)
-        facts.append(f'{{"t":"r","id":{FACT_ID_RATING},"has":{has},"ov":{number_text(overall or 0)}{end}')
+        ov = _engine_float(overall, self.compiled.band_mins) if overall is not None else 0
+        facts.append(f'{{"t":"r","id":{FACT_ID_RATING},"has":{has},"ov":{number_text(ov)}{end}')
         return "[" + ",".join(facts) + "]"
 
-    def means(self, scores: dict[str, Optional[float]]) -> tuple[dict[str, float], Optional[float]]:
-        domains: dict[str, float] = {}
-        weights: list[tuple[float, float]] = []
-        for domain in self.standards.domains:
-            counted = [(s.weight, scores[s.id]) for s in domain.standards if scores.get(s.id) is not None]
-            if counted:
-                domains[domain.id] = sum(w * v for w, v in counted) / sum(w for w, _ in counted)
-                weights.append((domain.weight, domains[domain.id]))
-        if not weights:
+    def means(self, scores: dict[str, Optional[Ratio]]) -> tuple[dict[str, Ratio], Optional[Ratio]]:
+        """Exact weighted means: each domain over its scored standards, overall over scored domains."""
+        domains: dict[str, Ratio] = {}
+        total_num, total_den, total_weight = 0, 1, 0
+        for domain_id, domain_weight, members in self.compiled.domain_plans:
+            num, den, weight = 0, 1, 0
+            for standard_id, standard_weight in members:
+                found = scores.get(standard_id)
+                if found is not None:
+                    num, den = num * found[1] + standard_weight * found[0] * den, den * found[1]
+                    weight += standard_weight
+            if weight:
+                num, den = _reduced(num, den * weight)
+                domains[domain_id] = (num, den)
+                total_num, total_den = _reduced(total_num * den + domain_weight * num * total_den, total_den * den)
+                total_weight += domain_weight
+        if not total_weight:
             return domains, None
-        return domains, sum(w * v for w, v in weights) / sum(w for w, _ in weights)
+        return domains, _reduced(total_num, total_den * total_weight)
 
     # -- the run --------------------------------------------------------------
 
@@ -426,7 +495,7 @@ class _Assessment:
                     fired.append(int(rule.split("_", 1)[1]))
         if outcome is None:
             raise RuntimeError("the rules engine decided no outcome")
-        for index in sorted(fired):  # file order
+        for index in sorted(set(fired)):  # file order; an "any" rule fires once per condition that holds
             flag_rule = self.standards.rules[index]
             flags.append({"id": flag_rule.id, "severity": flag_rule.severity, "message": flag_rule.message})
         return self.result(scores, statuses, domain_scores, overall, rating_index, outcome, flags)
@@ -455,8 +524,8 @@ class _Assessment:
             fact[standard_field(index)] = statuses.get(standard.id, "not_applicable")
         return fact
 
-    def result(self, scores: dict[str, Optional[float]], statuses: dict[str, str], domain_scores: dict[str, float],
-               overall: Optional[float], rating_index: int, outcome: str, flags: list[dict]) -> dict:
+    def result(self, scores: dict[str, Optional[Ratio]], statuses: dict[str, str], domain_scores: dict[str, Ratio],
+               overall: Optional[Ratio], rating_index: int, outcome: str, flags: list[dict]) -> dict:
         standard_list = self.compiled.standard_list
         standard_results = {
             s.id: {"score": _round(scores.get(s.id)), "status": statuses.get(s.id, "not_applicable")}
@@ -473,7 +542,7 @@ class _Assessment:
             "overall": _round(overall),
             "rating": self.standards.ratings[rating_index].rating if rating_index != NO_RATING else None,
             "outcome": outcome,
-            "domains": {d: round(v, 1) for d, v in domain_scores.items()},
+            "domains": {d: _round(v) for d, v in domain_scores.items()},
             "standard_results": standard_results,
             "breaches": self.breaches,
             "unanswered": self.unanswered,

@@ -11,6 +11,8 @@ from typing import Any, Union
 
 import yaml
 
+TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
 
 @dataclass
 class Problem:
@@ -79,38 +81,62 @@ def parse(text: str) -> Node | None:
         root = loader.get_single_node()
         if root is None:
             return None
-        return _convert(root, loader)
+        return _convert(root, loader, set())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         message = exc.problem or str(exc)
         if exc.context and exc.problem:
-            message = f"{exc.context}, {exc.problem}"
+            context = exc.context
+            if exc.context_mark and exc.context_mark.line + 1 != line:
+                context += f" (started on line {exc.context_mark.line + 1})"
+            message = f"{context}, {exc.problem}"
         raise YamlSyntaxError(line, f"YAML syntax error: {message}") from None
+    except RecursionError:
+        raise YamlSyntaxError(1, "YAML syntax error: the document is nested too deeply") from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(1, f"YAML syntax error: {exc}") from None
     finally:
         loader.dispose()
 
 
-def _convert(node: yaml.Node, loader: yaml.SafeLoader) -> Node:
+def _convert(node: yaml.Node, loader: yaml.SafeLoader, inside: set[int]) -> Node:
+    """``inside`` holds the collections being converted, so an alias that loops back is caught."""
     line = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
-        return Scalar(loader.construct_object(node, deep=True), line)
+        try:
+            return Scalar(loader.construct_object(node, deep=True), line)
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            if node.tag == TIMESTAMP:  # 2026-02-30 looks like a date but is none: the checks report the text
+                return Scalar(node.value, line)
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise YamlSyntaxError(line, f"YAML syntax error: {node.value!r} cannot be read as {kind}") from None
     if isinstance(node, yaml.SequenceNode):
-        return Sequence([_convert(item, loader) for item in node.value], line)
+        if id(node) in inside:
+            raise YamlSyntaxError(line, "YAML syntax error: an alias refers to a list that contains it")
+        inside.add(id(node))
+        items = [_convert(item, loader, inside) for item in node.value]
+        inside.discard(id(node))
+        return Sequence(items, line)
+    if id(node) in inside:
+        raise YamlSyntaxError(line, "YAML syntax error: an alias refers to a mapping that contains it")
+    inside.add(id(node))
     mapping = Mapping({}, line)
     for key_node, value_node in node.value:
         key_line = key_node.start_mark.line + 1
         if not isinstance(key_node, yaml.ScalarNode):
             mapping.bad_keys.append(("a mapping or list", key_line))
             continue
-        key = loader.construct_object(key_node, deep=True)
+        try:
+            key = loader.construct_object(key_node, deep=True)
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            key = key_node.value
         if not isinstance(key, str):
             mapping.bad_keys.append((key, key_line))
             continue
         if key in mapping.entries:
             mapping.duplicates.append((key, key_line))
             continue
-        mapping.entries[key] = Entry(key_line, _convert(value_node, loader))
+        mapping.entries[key] = Entry(key_line, _convert(value_node, loader, inside))
+    inside.discard(id(node))
     return mapping
