@@ -57,6 +57,13 @@ class Criterion(Frozen):
     def scored(self) -> bool:
         return self.type != "text"
 
+    @property
+    def unit_suffix(self) -> str:
+        """The unit as written after a number: "85%" but "3 days"."""
+        if not self.unit:
+            return ""
+        return self.unit if self.unit.startswith("%") else f" {self.unit}"
+
 
 class Applies(Frozen):
     routes: Optional[tuple[str, ...]] = None

@@ -115,7 +115,7 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
     return spec
 
 
-def _num(value: Any) -> str:
+def plain_number(value: Any) -> str:
     """A number as people write it: 85 not 85.0."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -186,26 +186,26 @@ def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos
     elif criterion.type == "level":
         levels = criterion.levels or ()
         top = len(levels) - 1
-        explain = {str(i): f'level {i} of 0..{top} ("{name}"): {i}/{top} = {_num(round(i / top, 3))}'
+        explain = {str(i): f'level {i} of 0..{top} ("{name}"): {i}/{top} = {plain_number(round(i / top, 3))}'
                    for i, name in enumerate(levels)}
     elif criterion.type == "metric":
         bench = criterion.benchmark
         assert bench is not None
-        unit = criterion.unit or ""
-        target, amber = _num(bench.target), _num(bench.amber)
+        unit = criterion.unit_suffix
+        target, amber = plain_number(bench.target), plain_number(bench.amber)
         if bench.direction == "higher":
             edge = float(exact(bench.target) - exact(bench.amber))
             thresholds = (float(bench.target), edge)
-            below = f" and below the amber band (>= {_num(edge)})" if bench.amber else ""
+            below = f" and below the amber band (>= {plain_number(edge)})" if bench.amber else ""
             explain = {"green": f" >= target {target}{unit}: green, benchmark met",
-                       "amber": f" < target {target}{unit}, within amber {amber} (>= {_num(edge)}): amber, minor breach",
+                       "amber": f" < target {target}{unit}, within amber {amber} (>= {plain_number(edge)}): amber, minor breach",
                        "red": f" < target {target}{unit}{below}: red, major breach"}
         else:
             edge = float(exact(bench.target) + exact(bench.amber))
             thresholds, negate = (-float(bench.target), -edge), True
-            above = f" and above the amber band (<= {_num(edge)})" if bench.amber else ""
+            above = f" and above the amber band (<= {plain_number(edge)})" if bench.amber else ""
             explain = {"green": f" <= target {target}{unit}: green, benchmark met",
-                       "amber": f" > target {target}{unit}, within amber {amber} (<= {_num(edge)}): amber, minor breach",
+                       "amber": f" > target {target}{unit}, within amber {amber} (<= {plain_number(edge)}): amber, minor breach",
                        "red": f" > target {target}{unit}{above}: red, major breach"}
         explain["unit"] = unit
     if criterion.type in ("level", "text"):
@@ -390,7 +390,7 @@ class _Assessment:
                 detail["score"] = SCORE_OF_RULE[rule]
                 rag = RAG_OF_RULE[rule]
                 detail["rag"] = rag
-                detail["explanation"] = f"{_num(answer)}{plan.explain['unit']}{plan.explain[rag]}"
+                detail["explanation"] = f"{plain_number(answer)}{plan.explain['unit']}{plan.explain[rag]}"
                 severity = SEVERITY_OF_RAG.get(rag)
                 if severity:
                     detail["breach"] = severity

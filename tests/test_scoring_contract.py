@@ -116,6 +116,13 @@ def test_explanations_say_what_was_decided_and_why():
     assert "not answered" in result["criteria"]["C3"]["explanation"]
 
 
+def test_explanations_space_word_units_from_numbers():
+    doc = one_standard(criterion("C1", "metric", unit="days", benchmark={"target": 3.0, "direction": "lower", "amber": 0.5}))
+    result = score(doc, {"C1": 3.3})
+    assert result["criteria"]["C1"]["explanation"] == (
+        "3.3 days > target 3 days, within amber 0.5 (<= 3.5): amber, minor breach")
+
+
 # -- na and unanswered -----------------------------------------------------------------
 
 def test_na_is_excluded_from_the_score():
