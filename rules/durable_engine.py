@@ -125,7 +125,11 @@ class Session:
             self.ruleset._lock.release()
 
     def assert_facts(self, facts: str | Iterable[dict]) -> list[tuple[str, int]]:
-        """Assert facts, run every matched action; returns (rule, fact id) pairs.
+        """Assert facts, run every matched action; returns (rule, fact id) pairs in firing order."""
+        return [(rule, fact_id) for rule, fact_ids in self.assert_grouped(facts) for fact_id in fact_ids]
+
+    def assert_grouped(self, facts: str | Iterable[dict]) -> list[tuple[str, list[int]]]:
+        """Assert facts, run every matched action; returns (rule, ids of the facts it matched) per action.
 
         ``facts`` is JSON text (the fast path: each fact already carrying this
         session's ``sid`` and a unique integer ``id``) or dicts, which get the
@@ -150,14 +154,14 @@ class Session:
             raise RulesEngineError(f"no rule of {self.ruleset.name} matches one of these facts: {facts[:500]}")
         if code not in (0, 3):
             raise RulesEngineError(f"durable-rules answered code {code} to facts of {self.ruleset.name}")
-        matches: list[tuple[str, int]] = []
+        matches: list[tuple[str, list[int]]] = []
         started = _core.start_action_for_state(handle, state_handle)
         if not started:
             return matches
         self._ran_action = True
         message = started[1]
+        find_ids, complete = _FACT_ID.findall, _core.complete_and_start_action
         while message:  # {"rule":[{"m":{...}}, ...]} or {"rule":{"m":{...}}}
-            rule = message[2:message.index('"', 2)]
-            matches.extend((rule, int(found)) for found in _FACT_ID.findall(message))
-            message = _core.complete_and_start_action(handle, state_handle)
+            matches.append((message[2:message.index('"', 2)], list(map(int, find_ids(message)))))
+            message = complete(handle, state_handle)
         return matches

@@ -69,14 +69,6 @@ def _same(op: str, field: str, other: str) -> dict:
     return {op: {field: {"$m": other}}}
 
 
-def _any_of(field: str, values: list[int]) -> dict:
-    return {"$or": [{field: v} for v in values]} if len(values) > 1 else {field: values[0]}
-
-
-def _none_of(field: str, values: list[int]) -> dict:
-    return {"$and": [{"$neq": {field: v}} for v in values]} if len(values) > 1 else {"$neq": {field: values[0]}}
-
-
 def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
     """The durable-rules ruleset for one standards version."""
     spec: dict[str, dict] = {
@@ -96,16 +88,37 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
             tests.append({"$lt": {"ov": float(bands[index - 1].min)}})
         spec[f"rating_{index}"] = _rule("r", *tests, cap=False)
     spec["rating_none"] = _rule("r", {"$or": [{"has": 0}, {"$lt": {"ov": float(bands[-1].min)}}]}, cap=False)
-    # Outcome, "first that holds", written as exclusive conditions.
-    failing = [NO_RATING] + [i for i, b in enumerate(bands) if b.rating == "not_met"]
-    approaching = [i for i, b in enumerate(bands) if b.rating == "approaching"]
-    passing = _none_of("rt", failing)
-    towards: list[dict] = [{"$gt": {"mmf": 0}}] + ([_any_of("rt", approaching)] if approaching else [])
-    settled = [passing, {"mmf": 0}] + ([_none_of("rt", approaching)] if approaching else [])
-    spec["outcome_not_accredited"] = _rule("o", _any_of("rt", failing), cap=False)
-    spec["outcome_working_towards"] = _rule("o", passing, {"$or": towards}, cap=False)
-    spec["outcome_accredited_with_conditions"] = _rule("o", *settled, {"$gt": {"br": 0}}, cap=False)
-    spec["outcome_accredited"] = _rule("o", *settled, {"br": 0}, cap=False)
+    # Outcome, "first that holds", written as exclusive conditions on the outcome fact, which carries
+    # the overall score (as the rating fact does) and each must-meet standard's score and major breaches
+    # (as its standard fact does), so the outcome is decided in the same pass as ratings and statuses.
+    def band(index: int) -> list[dict]:
+        tests: list[dict] = [{"$gte": {"ov": float(bands[index].min)}}]
+        if index > 0:
+            tests.append({"$lt": {"ov": float(bands[index - 1].min)}})
+        return tests
+
+    def outside(index: int) -> dict:
+        tests: list[dict] = [{"$lt": {"ov": float(bands[index].min)}}]
+        if index > 0:
+            tests.append({"$gte": {"ov": float(bands[index - 1].min)}})
+        return {"$or": tests} if len(tests) > 1 else tests[0]
+
+    failing_bands = [i for i, b in enumerate(bands) if b.rating == "not_met"]
+    approaching_bands = [i for i, b in enumerate(bands) if b.rating == "approaching"]
+    pass_mark = float(standards.pass_mark)
+    must_meet = range(sum(1 for st in standards.standards if st.must_meet))
+    failing = {"$or": [{"has": 0}, {"$lt": {"ov": float(bands[-1].min)}},
+                       *({"$and": [{"has": 1}, *band(i)]} for i in failing_bands)]}
+    passing = [{"has": 1}, {"$gte": {"ov": float(bands[-1].min)}}, *(outside(i) for i in failing_bands)]
+    held_back = [{"$and": band(i)} for i in approaching_bands]
+    held_back += [test for k in must_meet for test in ({"$lt": {f"q{k}": pass_mark}}, {"$gt": {f"j{k}": 0}})]
+    settled = [*(outside(i) for i in approaching_bands),
+               *(test for k in must_meet for test in ({"$gte": {f"q{k}": pass_mark}}, {f"j{k}": 0}))]
+    spec["outcome_not_accredited"] = _rule("o", failing, cap=False)
+    if held_back:
+        spec["outcome_working_towards"] = _rule("o", *passing, {"$or": held_back}, cap=False)
+    spec["outcome_accredited_with_conditions"] = _rule("o", *passing, *settled, {"$gt": {"br": 0}}, cap=False)
+    spec["outcome_accredited"] = _rule("o", *passing, *settled, {"br": 0}, cap=False)
     if standards.rules:
         criterion_index = {c.id: i for i, c in enumerate(standards.criteria)}
         standard_index = {s.id: i for i, s in enumerate(standards.standards)}
@@ -174,7 +187,8 @@ class _Plan(NamedTuple):
     negate: bool  # lower-is-better metric
     explain: dict[str, str]  # fixed explanation texts by answer or RAG
     fact: str  # the start of this criterion's stage-1 fact, as JSON text
-    detail: dict[str, Any]  # the result entry's fixed part, copied per assessment
+    facts: dict[Any, str]  # choice criteria: the whole fact but its end, by answer
+    level_scores: tuple[float, ...]  # level criteria: the rounded score of each level
 
 
 def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos: int, units: int,
@@ -212,10 +226,10 @@ def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos
         fact = f'{{"t":"l","id":{index}'
     else:
         fact = f'{{"t":"c","id":{index},"tg":{number_text(thresholds[0])},"lo":{number_text(thresholds[1])},"v":'
-    detail = {"standard": standard.id, "type": criterion.type, "answer": None, "status": None,
-              "rag": None, "breach": None, "explanation": None, "score": None}
+    facts = {a: fact + CHOICE_VALUE[a] for a in m.CHOICES.get(criterion.type, ())}
+    level_scores = tuple(round(100 * i / top, 1) for i in range(top + 1)) if criterion.type == "level" else ()
     return _Plan(criterion.id, index, standard.id, standard_pos, criterion.type, criterion.required,
-                 units, full, top, thresholds, negate, explain, fact, detail)
+                 units, full, top, thresholds, negate, explain, fact, facts, level_scores)
 
 
 class CompiledStandards:
@@ -327,73 +341,86 @@ class _Assessment:
     # -- stage 1 --------------------------------------------------------------
 
     def criterion_facts(self, sid: str) -> str:
-        """Stage-1 facts as JSON text (built from each criterion's precomputed start)."""
+        """Stage-1 facts as JSON text (built from each criterion's precomputed start).
+
+        Criteria the engine will decide get their result entry when it has
+        (``take_criterion_matches``); their place in file order is held here.
+        """
         facts = []
         end = f',"sid":"{sid}"}}'
         answers, applicable, details = self.answers, self.applicable, self.details
         for plan in self.compiled.plans:
             answer = answers.get(plan.id)
-            detail = plan.detail.copy()
-            detail["answer"] = answer
-            details[plan.id] = detail
             if not applicable[plan.standard_pos]:
-                detail["status"] = "not_applicable"
-                detail["explanation"] = "the standard does not apply to this member"
+                details[plan.id] = self.entry(plan, answer, "not_applicable", "the standard does not apply to this member")
             elif answer is None:
                 if not plan.required:
-                    detail["status"] = "not_answered"
-                    detail["explanation"] = "optional and not answered: left out of the score"
+                    details[plan.id] = self.entry(plan, None, "not_answered",
+                                                  "optional and not answered: left out of the score")
                     continue
                 self.unanswered.append(plan.id)
-                detail["status"] = "unanswered"
                 if plan.type == "text":
-                    detail["explanation"] = "required text answer missing (text is not scored)"
+                    details[plan.id] = self.entry(plan, None, "unanswered",
+                                                  "required text answer missing (text is not scored)")
                 else:
+                    details[plan.id] = None
                     facts.append(f'{{"t":"u","id":{plan.index}{end}')
             elif answer == NA:
-                detail["status"] = "na"
-                detail["explanation"] = 'answered "na": left out of the score'
+                details[plan.id] = self.entry(plan, NA, "na", 'answered "na": left out of the score')
             elif plan.type == "text":
-                detail["status"] = "not_scored"
-                detail["explanation"] = "text answer: not scored"
-            elif plan.type == "level":
-                facts.append(plan.fact + end)
-            elif plan.type == "metric":
-                facts.append(plan.fact + number_text(-answer if plan.negate else answer) + end)
+                details[plan.id] = self.entry(plan, answer, "not_scored", "text answer: not scored")
             else:
-                facts.append(plan.fact + CHOICE_VALUE[answer] + end)
+                details[plan.id] = None
+                if plan.type == "metric":
+                    facts.append(plan.fact + number_text(-answer if plan.negate else answer) + end)
+                elif plan.type == "level":
+                    facts.append(plan.fact + end)
+                else:
+                    facts.append(plan.facts[answer] + end)
         return "[" + ",".join(facts) + "]" if facts else ""
 
-    def take_criterion_matches(self, matches: list[tuple[str, int]]) -> None:
-        plans, details, credit = self.compiled.plans, self.details, self.credit
+    @staticmethod
+    def entry(plan: _Plan, answer: Any, status: str, explanation: str, score: Optional[float] = None,
+              rag: Optional[str] = None, breach: Optional[str] = None) -> dict[str, Any]:
+        """One criterion's part of the result: what was answered, decided and why."""
+        return {"standard": plan.standard, "type": plan.type, "answer": answer, "status": status, "rag": rag,
+                "breach": breach, "explanation": explanation, "score": score}
+
+    def take_criterion_matches(self, matches: list[tuple[str, list[int]]]) -> None:
+        plans, details, credit, answers, entry = self.compiled.plans, self.details, self.credit, self.answers, self.entry
         found_breaches = []
-        for rule, fact_id in matches:
-            plan = plans[fact_id]
-            detail = details[plan.id]
+        for rule, fact_ids in matches:
             if rule == "criterion_unanswered":
-                credit[plan.id] = 0
-                detail["score"] = 0.0
-                detail["explanation"] = "required but not answered: scores 0"
+                for fact_id in fact_ids:
+                    plan = plans[fact_id]
+                    credit[plan.id] = 0
+                    details[plan.id] = entry(plan, None, "unanswered", "required but not answered: scores 0", 0.0)
                 continue
-            detail["status"] = "scored"
-            answer = detail["answer"]
             if rule == "criterion_level":
-                credit[plan.id] = answer * plan.full // plan.top
-                detail["score"] = round(100 * answer / plan.top, 1)
-                detail["explanation"] = plan.explain[str(answer)]
-            elif plan.type != "metric":
-                credit[plan.id] = plan.full * CREDIT_HALVES[rule] // 2
-                detail["score"] = SCORE_OF_RULE[rule]
-                detail["explanation"] = plan.explain[answer]
-            else:
-                credit[plan.id] = plan.full * CREDIT_HALVES[rule] // 2
-                detail["score"] = SCORE_OF_RULE[rule]
-                rag = RAG_OF_RULE[rule]
-                detail["rag"] = rag
-                detail["explanation"] = f"{plain_number(answer)}{plan.explain['unit']}{plan.explain[rag]}"
-                severity = SEVERITY_OF_RAG.get(rag)
+                for fact_id in fact_ids:
+                    plan = plans[fact_id]
+                    answer = answers[plan.id]
+                    credit[plan.id] = answer * plan.full // plan.top
+                    details[plan.id] = entry(plan, answer, "scored", plan.explain[str(answer)],
+                                             plan.level_scores[answer])
+                continue
+            halves, score, rag = CREDIT_HALVES[rule], SCORE_OF_RULE[rule], RAG_OF_RULE[rule]
+            severity = SEVERITY_OF_RAG.get(rag)
+            for fact_id in fact_ids:
+                plan = plans[fact_id]
+                answer = answers[plan.id]
+                credit[plan.id] = plan.full * halves // 2
+                if plan.type != "metric":  # the hot path: entry() written out
+                    details[plan.id] = {"standard": plan.standard, "type": plan.type, "answer": answer,
+                                        "status": "scored", "rag": None, "breach": None,
+                                        "explanation": plan.explain[answer], "score": score}
+                    continue
+                shown = str(answer) if type(answer) is int else plain_number(answer)
+                details[plan.id] = {"standard": plan.standard, "type": "metric", "answer": answer,
+                                    "status": "scored", "rag": rag, "breach": severity,
+                                    "explanation": f"{shown}{plan.explain['unit']}{plan.explain[rag]}",
+                                    "score": score}
                 if severity:
-                    detail["breach"] = severity
                     if severity == "major":
                         self.majors.add(plan.standard)
                     found_breaches.append((plan.index, plan, answer, severity))
@@ -423,23 +450,29 @@ class _Assessment:
         return scores
 
     def standard_facts(self, scores: dict[str, Optional[Ratio]], overall: Optional[Ratio], sid: str) -> str:
-        """Stage-2 facts as JSON text: one per applicable standard, and the rating fact."""
+        """Stage-2 facts as JSON text: one per applicable standard, the rating fact and the outcome fact."""
         end = f',"sid":"{sid}"}}'
         pass_mark = f',"pm":{number_text(self.standards.pass_mark)}'
-        facts = []
+        neutral = f'{number_text(self.standards.pass_mark)},"j{{}}":0'  # a must-meet standard that cannot hold back
+        facts, must_meet = [], []
         for pos, standard in enumerate(self.compiled.standard_list):
-            if standard.id not in scores:
-                continue
-            value = scores[standard.id]
+            value = scores.get(standard.id)
             if value is None:
-                facts.append(f'{{"t":"n","id":{FACT_ID_STANDARDS + pos}{end}')
-            else:
-                score = _engine_float(value, self.compiled.pass_mark)
-                facts.append(f'{{"t":"s","id":{FACT_ID_STANDARDS + pos},"sc":{number_text(score)}{pass_mark}'
-                             f',"mj":{int(standard.id in self.majors)}{end}')
+                if standard.must_meet:
+                    must_meet.append(f',"q{len(must_meet)}":' + neutral.format(len(must_meet)))
+                if standard.id in scores:
+                    facts.append(f'{{"t":"n","id":{FACT_ID_STANDARDS + pos}{end}')
+                continue
+            score = number_text(_engine_float(value, self.compiled.pass_mark))
+            major = int(standard.id in self.majors)
+            if standard.must_meet:
+                must_meet.append(f',"q{len(must_meet)}":{score},"j{len(must_meet)}":{major}')
+            facts.append(f'{{"t":"s","id":{FACT_ID_STANDARDS + pos},"sc":{score}{pass_mark},"mj":{major}{end}')
         has = int(overall is not None)
-        ov = _engine_float(overall, self.compiled.band_mins) if overall is not None else 0
-        facts.append(f'{{"t":"r","id":{FACT_ID_RATING},"has":{has},"ov":{number_text(ov)}{end}')
+        ov = number_text(_engine_float(overall, self.compiled.band_mins) if overall is not None else 0)
+        facts.append(f'{{"t":"r","id":{FACT_ID_RATING},"has":{has},"ov":{ov}{end}')
+        facts.append(f'{{"t":"o","id":{FACT_ID_OUTCOME},"has":{has},"ov":{ov},"br":{len(self.breaches)}'
+                     f'{"".join(must_meet)}{end}')
         return "[" + ",".join(facts) + "]"
 
     def means(self, scores: dict[str, Optional[Ratio]]) -> tuple[dict[str, Ratio], Optional[Ratio]]:
@@ -474,25 +507,21 @@ class _Assessment:
         with self.compiled.ruleset.session() as session:
             facts = self.criterion_facts(session.sid)
             if facts:
-                self.take_criterion_matches(session.assert_facts(facts))
+                self.take_criterion_matches(session.assert_grouped(facts))
             scores = self.standard_scores()
             domain_scores, overall = self.means(scores)
             for rule, fact_id in session.assert_facts(self.standard_facts(scores, overall, session.sid)):
                 if fact_id == FACT_ID_RATING:
                     if rule != "rating_none":
                         rating_index = int(rule.rsplit("_", 1)[1])
+                elif fact_id == FACT_ID_OUTCOME:
+                    outcome = OUTCOME_OF_RULE[rule]
                 else:
                     statuses[standard_list[fact_id - FACT_ID_STANDARDS].id] = STATUS_OF_RULE[rule]
-            must_meet_failed = sum(1 for s in standard_list if s.must_meet and statuses.get(s.id) == "not_met")
-            stage3 = [{"t": "o", "id": FACT_ID_OUTCOME, "rt": rating_index, "mmf": must_meet_failed,
-                       "br": len(self.breaches)}]
             if self.standards.rules:
-                stage3.append(self.summary_fact(statuses))
-            for rule, fact_id in session.assert_facts(stage3):
-                if fact_id == FACT_ID_OUTCOME:
-                    outcome = OUTCOME_OF_RULE[rule]
-                elif rule.startswith("flag_"):
-                    fired.append(int(rule.split("_", 1)[1]))
+                for rule, fact_id in session.assert_facts([self.summary_fact(statuses)]):
+                    if rule.startswith("flag_"):
+                        fired.append(int(rule.split("_", 1)[1]))
         if outcome is None:
             raise RuntimeError("the rules engine decided no outcome")
         for index in sorted(set(fired)):  # file order; an "any" rule fires once per condition that holds
