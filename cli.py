@@ -16,6 +16,7 @@ import click
 
 import rules
 from rules.model import StandardsSet
+from rules.scoring import plain_number
 
 
 def fail(lines: list[str] | str) -> NoReturn:
@@ -33,7 +34,7 @@ def load_or_fail(path: str) -> StandardsSet:
 
 def read_json(path: str, what: str) -> Any:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark from Windows editors is fine
     except OSError as exc:
         fail(f"{path}:1: cannot read the {what} file: {exc.strerror or exc}")
     except UnicodeDecodeError:
@@ -42,6 +43,10 @@ def read_json(path: str, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         fail(f"{path}:{exc.lineno}: the {what} file is not valid JSON: {exc.msg} (column {exc.colno})")
+    except RecursionError:
+        fail(f"{path}:1: the {what} file is nested too deeply to read")
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        fail(f"{path}:1: the {what} file cannot be read: {exc}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,8 +121,8 @@ def outline(loaded: StandardsSet) -> list[str]:
                 if c.type == "metric" and c.benchmark:
                     b = c.benchmark
                     sign = ">=" if b.direction == "higher" else "<="
-                    unit = c.unit or ""
-                    extra.append(f"target {sign} {b.target}{unit}, {b.direction} is better, amber {b.amber}")
+                    extra.append(f"target {sign} {plain_number(b.target)}{c.unit_suffix}, {b.direction} is better, "
+                                 f"amber {plain_number(b.amber)}")
                 flags = [f"weight {c.weight}", "required" if c.required else "optional"]
                 if c.allow_na:
                     flags.append("na allowed")
@@ -170,8 +175,31 @@ def db_upgrade() -> None:
     """Create the schema, or upgrade it to this code's version."""
     from app import db
 
-    db.upgrade()
-    click.echo(f"database schema at revision {db.current_revision()} ({db.database_url().split('@')[-1]})")
+    try:
+        before = db.current_revision()
+        db.upgrade()
+    except Exception as exc:  # noqa: BLE001  (unreachable server, unwritable file, unknown revision)
+        fail(f"error: cannot upgrade the database {db.describe()}: {_first_line(exc)}")
+    after = db.current_revision()
+    change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    click.echo(f"database {db.describe()}: schema {change} revision {after}")
+
+
+@db_group.command("status")
+def db_status() -> None:
+    """Say whether the schema is this code's version (exit 1 if not)."""
+    from app import db
+
+    try:
+        db.check_schema()
+    except db.SchemaOutOfDate as exc:
+        fail(f"error: {exc}")
+    click.echo(f"database {db.describe()}: schema at revision {db.current_revision()}, up to date")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def require_schema() -> None:
@@ -194,10 +222,16 @@ def demo_load() -> None:
     """Fill the database with a realistic alliance world (loading twice adds nothing)."""
     from app import db
     from app.demo import load_demo
+    from app.services import ServiceError
 
     require_schema()
-    with db.session_scope() as session:
-        report = load_demo(session)
+    try:
+        with db.session_scope() as session:
+            report = load_demo(session)
+    except rules.StandardsError as exc:
+        fail(["error: a bundled standards pack is not valid:", *exc.problems])
+    except ServiceError as exc:
+        fail(f"error: {exc}")
     for line in report.lines():
         click.echo(line)
 

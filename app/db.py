@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -26,6 +27,13 @@ _lock = threading.Lock()
 
 class SchemaOutOfDate(RuntimeError):
     """The database schema is not what this code expects."""
+
+
+class NestedUnitOfWork(RuntimeError):
+    """A thread opened a second SQLite transaction while holding one (it would block on itself)."""
+
+
+_sqlite_held = threading.local()
 
 
 def database_url(url: str | None = None) -> str:
@@ -56,14 +64,43 @@ def _make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
+            # The driver's own transaction handling starts transactions late (and never for
+            # SELECT or DDL); we emit BEGIN ourselves below.
+            connection.isolation_level = None
             cursor = connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection) -> None:  # noqa: ANN001
+            # Take the write lock at the start of every unit of work: a transaction that read first
+            # and wrote later would otherwise fail at once ("database is locked") when another
+            # writer committed in between, losing that save; this way it waits its turn.
+            held = _sqlite_held.__dict__.setdefault(url, weakref.WeakSet())
+            if any(other is not connection and not other.closed and other.in_transaction() for other in held):
+                raise NestedUnitOfWork(
+                    "a second unit of work was opened on this SQLite database while this thread's first one "
+                    "is still open; it would wait for itself. Finish the first, or pass its session along.")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            held.add(connection)
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_end(connection) -> None:  # noqa: ANN001
+            _sqlite_held.__dict__.setdefault(url, weakref.WeakSet()).discard(connection)
+
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def dispose_engine(url: str | None = None) -> None:
+    """Close one database's connections (e.g. before its file is removed)."""
+    with _lock:
+        engine = _engines.pop(database_url(url), None)
+    if engine is not None:
+        engine.dispose()
 
 
 def dispose_engines() -> None:
@@ -119,13 +156,39 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config(database_url())).get_current_head()
 
 
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(_alembic_config(database_url())).walk_revisions()}
+
+
 def check_schema(url: str | None = None) -> None:
     """Raise SchemaOutOfDate, naming the command to run, unless the schema is at head."""
-    current, head = current_revision(url), head_revision()
+    try:
+        current = current_revision(url)
+    except Exception as exc:  # noqa: BLE001  (unreachable server, bad URL, unreadable file)
+        raise SchemaOutOfDate(f"cannot open the database {describe(url)}: {exc.__class__.__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    head = head_revision()
     if current == head:
         return
     if current is None:
-        raise SchemaOutOfDate(f"the database has no schema yet: run `{UPGRADE_COMMAND}` first")
+        raise SchemaOutOfDate(f"the database {describe(url)} has no schema yet: run `{UPGRADE_COMMAND}` first")
+    if current not in known_revisions():
+        raise SchemaOutOfDate(
+            f"the database {describe(url)} is at schema revision {current}, which this code does not know "
+            f"(it needs {head}): it was upgraded by a newer version of the application")
     raise SchemaOutOfDate(
-        f"the database schema is out of date (at {current}, this code needs {head}): run `{UPGRADE_COMMAND}`"
+        f"the database schema of {describe(url)} is out of date (at {current}, this code needs {head}): "
+        f"run `{UPGRADE_COMMAND}`"
     )
+
+
+def describe(url: str | None = None) -> str:
+    """The database's URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(database_url(url)).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "(unreadable DATABASE_URL)"

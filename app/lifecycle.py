@@ -2,7 +2,9 @@
 
 applicant -> working_towards -> accredited / accredited_with_conditions ->
 at_risk -> suspended -> lapsed / withdrawn; a declined application ends in
-``declined``. Members who have left may apply again.
+``declined``. A lead may reinstate a suspended member (to an accredited or
+working-towards status, or to at_risk while its breaches stand). Members who
+have left may apply again.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "accredited": frozenset((_ACTIVE - {"accredited"}) | {"at_risk", "suspended"} | _LEAVING),
     "accredited_with_conditions": frozenset((_ACTIVE - {"accredited_with_conditions"}) | {"at_risk", "suspended"} | _LEAVING),
     "at_risk": frozenset(_ACTIVE | {"suspended"} | _LEAVING),
-    "suspended": frozenset(_ACTIVE | _LEAVING),
+    "suspended": frozenset(_ACTIVE | {"at_risk"} | _LEAVING),
     "lapsed": frozenset({"applicant"}),
     "withdrawn": frozenset({"applicant"}),
     "declined": frozenset({"applicant"}),

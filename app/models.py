@@ -6,14 +6,33 @@ that these models and the migrated schema agree.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator, Optional
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
+_clock: ContextVar[Optional[dt.datetime]] = ContextVar("alliance_clock", default=None)
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    """The current time, or the time set by ``clock_at`` (demo history is recorded as it happened)."""
+    fixed = _clock.get()
+    return fixed if fixed is not None else dt.datetime.now(dt.timezone.utc)
+
+
+@contextmanager
+def clock_at(moment: dt.datetime) -> Iterator[None]:
+    """Stamp everything done inside (in this thread) with ``moment``, which must be timezone-aware."""
+    if moment.utcoffset() is None:
+        raise ValueError("clock_at needs a timezone-aware datetime")
+    token = _clock.set(moment)
+    try:
+        yield
+    finally:
+        _clock.reset(token)
 
 
 # Vocabulary shared by models, services and views.
@@ -141,6 +160,7 @@ class Evidence(SQLModel, table=True):
     content_type: Optional[str] = Field(default=None, max_length=100)
     size: Optional[int] = None
     storage_key: Optional[str] = Field(default=None, max_length=255)
+    sha256: Optional[str] = Field(default=None, max_length=64, description="checksum of a stored file's bytes")
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     uploaded_by: Optional[int] = Field(default=None, foreign_key="user.id")
     created_at: dt.datetime = Field(default_factory=utcnow)

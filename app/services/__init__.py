@@ -5,17 +5,24 @@ its audit events in the caller's transaction (``app.db.session_scope``), so a
 change and its audit record land together or not at all.
 """
 from .accounts import authenticate, create_user
-from .assessments import (SaveOutcome, SubmissionRefused, add_evidence, answers_of, current_result,
-                          missing_for_submission, open_assessment, save_answers, score, store_result, submit)
+from .alliances import create_alliance, cycles_of, open_cycle, set_retention_policy
+from .assessments import (SaveOutcome, SubmissionRefused, add_evidence, answers_of, current_result, evidence_of,
+                          missing_for_submission, open_assessment, remove_evidence, return_to_draft, save_answers,
+                          score, start_review, store_result, submit)
 from .common import CLI, SYSTEM, Actor, NotFound, ServiceError, audit
-from .decisions import DECISIONS, apply_retention_policy, consecutive_major_breaches, record_decision
-from .membership import apply_for_membership, change_status, register_organisation
-from .standards import latest_published, parsed, register_version
+from .decisions import (DECISIONS, apply_retention_policy, consecutive_major_breaches,
+                        dismiss_suspension_recommendation, record_decision, suspension_recommendations)
+from .membership import (TransitionRefused, apply_for_membership, change_membership_status, change_status, history,
+                         register_organisation)
+from .standards import latest_published, parsed, register_version, set_version_state
 
 __all__ = [
     "CLI", "DECISIONS", "SYSTEM", "Actor", "NotFound", "SaveOutcome", "ServiceError", "SubmissionRefused",
-    "add_evidence", "answers_of", "apply_for_membership", "apply_retention_policy", "audit", "authenticate",
-    "change_status", "consecutive_major_breaches", "create_user", "current_result", "latest_published",
-    "missing_for_submission", "open_assessment", "parsed", "record_decision", "register_organisation",
-    "register_version", "save_answers", "score", "store_result", "submit",
+    "TransitionRefused", "add_evidence", "answers_of", "apply_for_membership", "apply_retention_policy", "audit",
+    "authenticate", "change_membership_status", "change_status", "consecutive_major_breaches", "create_alliance",
+    "create_user", "current_result", "cycles_of", "dismiss_suspension_recommendation", "evidence_of", "history",
+    "latest_published", "missing_for_submission", "open_assessment", "open_cycle", "parsed", "record_decision",
+    "register_organisation", "register_version", "remove_evidence", "return_to_draft", "save_answers", "score",
+    "set_retention_policy", "set_version_state", "start_review", "store_result", "submit",
+    "suspension_recommendations",
 ]

@@ -19,8 +19,10 @@ def hash_password(password: str) -> str:
 
 
 def create_user(session: Session, actor: Actor, *, email: str, name: str, password: str, role: str,
-                organisation_id: Optional[int] = None, alliance_id: Optional[int] = None) -> User:
-    """A member user belongs to one organisation, a lead to one alliance; an admin to neither."""
+                organisation_id: Optional[int] = None, alliance_id: Optional[int] = None,
+                password_hash: Optional[str] = None) -> User:
+    """A member user belongs to one organisation, a lead to one alliance; an admin to neither.
+    ``password_hash``, when given, must be ``hash_password(password)`` computed ahead (bulk loads)."""
     email = email.strip().lower()
     problems = []
     if not EMAIL.match(email):
@@ -43,8 +45,8 @@ def create_user(session: Session, actor: Actor, *, email: str, name: str, passwo
         get_or_404(session, Organisation, organisation_id, "organisation")
     if alliance_id is not None:
         get_or_404(session, Alliance, alliance_id, "alliance")
-    user = User(email=email, name=name.strip() or email, password_hash=hash_password(password), role=role,
-                organisation_id=organisation_id, alliance_id=alliance_id)
+    user = User(email=email, name=name.strip() or email, password_hash=password_hash or hash_password(password),
+                role=role, organisation_id=organisation_id, alliance_id=alliance_id)
     session.add(user)
     session.flush()
     audit(session, actor, "user.created", user, after=snapshot(user, "email", "role", "organisation_id", "alliance_id"))

@@ -14,7 +14,7 @@ from rules.model import StandardsSet
 
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, Breach, Evidence, Membership,
                       Organisation, StandardsVersion, utcnow)
-from .common import Actor, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .standards import latest_published, parsed
 
 EDITABLE = ("draft",)
@@ -61,8 +61,20 @@ class AssessmentContext:
                 if s.applies.covers(member.route, member.specialty, member.org_type) for c in s.criteria]
 
 
-def context(session: Session, assessment_id: int) -> AssessmentContext:
-    assessment = get_or_404(session, Assessment, assessment_id, "assessment")
+def _locked(session: Session, assessment_id: int) -> Assessment:
+    """The assessment row, fresh from the database and locked for this transaction, so saves,
+    evidence, submission and decisions on one assessment take turns and never interleave."""
+    found = session.exec(select(Assessment).where(Assessment.id == assessment_id).with_for_update()
+                         .execution_options(populate_existing=True)).first()
+    if found is None:
+        raise NotFound(f"assessment {assessment_id} does not exist")
+    return found
+
+
+def context(session: Session, assessment_id: int, lock: bool = False) -> AssessmentContext:
+    """An assessment with its membership, organisation and standards; ``lock`` for a change to it."""
+    assessment = (_locked(session, assessment_id) if lock
+                  else get_or_404(session, Assessment, assessment_id, "assessment"))
     membership = get_or_404(session, Membership, assessment.membership_id)
     organisation = get_or_404(session, Organisation, membership.organisation_id)
     version = get_or_404(session, StandardsVersion, assessment.standards_version_id)
@@ -108,33 +120,54 @@ def _require_editable(assessment: Assessment) -> None:
         raise ServiceError(f"assessment {assessment.id} is {assessment.status}; only a draft can be changed")
 
 
-def _upsert_answer(session: Session, assessment_id: int, criterion_id: str, value: Any, note: Optional[str],
-                   actor: Actor) -> None:
-    """Insert or replace one criterion's answer atomically: concurrent saves never lose a write
-    (the last writer wins per criterion)."""
-    values = {"assessment_id": assessment_id, "criterion_id": criterion_id, "value": value,
-              "note": note or "", "updated_by": actor.user_id, "updated_at": utcnow()}
-    changes = {"value": value, "updated_by": actor.user_id, "updated_at": values["updated_at"]}
-    if note is not None:
-        changes["note"] = note
+def _upsert_answers(session: Session, assessment_id: int, rows: list[tuple[str, Any, Optional[str]]],
+                    actor: Actor) -> None:
+    """Insert or replace answers atomically, in the order given: concurrent saves never lose a write
+    (the last writer wins per criterion), and writing every save in file order means two saves never
+    wait on each other's rows in opposite orders. A note of None keeps the stored note."""
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Answer).values(**values).on_conflict_do_update(
-        index_elements=["assessment_id", "criterion_id"], set_=changes)
-    session.execute(statement)
+    now = utcnow()
+    # Consecutive rows that treat the note alike share one statement; order is kept across statements.
+    runs: list[tuple[bool, list[tuple[str, Any, Optional[str]]]]] = []
+    for row in rows:
+        keeps_note = row[2] is None
+        if runs and runs[-1][0] == keeps_note:
+            runs[-1][1].append(row)
+        else:
+            runs.append((keeps_note, [row]))
+    for keeps_note, run in runs:
+        statement = insert(Answer).values([
+            {"assessment_id": assessment_id, "criterion_id": criterion_id, "value": value, "note": note or "",
+             "updated_by": actor.user_id, "updated_at": now} for criterion_id, value, note in run])
+        changes = {"value": statement.excluded.value, "updated_by": statement.excluded.updated_by,
+                   "updated_at": statement.excluded.updated_at}
+        if not keeps_note:
+            changes["note"] = statement.excluded.note
+        session.execute(statement.on_conflict_do_update(index_elements=["assessment_id", "criterion_id"],
+                                                        set_=changes))
 
 
 def save_answers(session: Session, actor: Actor, assessment_id: int, answers: dict[str, Any],
                  notes: Optional[dict[str, str]] = None) -> SaveOutcome:
     """Save a draft's answers: each valid answer is stored, each invalid one is reported by criterion
-    and the stored answer for it is left as it was. ``None`` (or blank text) clears an answer."""
-    ctx = context(session, assessment_id)
+    and the stored answer for it is left as it was. ``None`` (or blank text) clears an answer.
+
+    Each criterion's answer is its own row, written with an atomic upsert, and saves to one assessment
+    take turns (the assessment row is locked): concurrent saves of different criteria all persist,
+    and for one criterion the last writer wins."""
+    ctx = context(session, assessment_id, lock=True)
     _require_editable(ctx.assessment)
     notes = notes or {}
     applicable = {c.id: c for _, c in ctx.applicable_criteria()}
     every = ctx.standards.criterion_lookup
     outcome = SaveOutcome()
     before = answers_of(session, assessment_id)
+    stored: dict[str, Any] = {}
+    writes: list[tuple[str, Any, Optional[str]]] = []
+    clears: list[str] = []
     order = {cid: index for index, cid in enumerate(every)}
     for criterion_id in sorted(set(answers) | set(notes), key=lambda cid: order.get(cid, -1)):
         criterion = applicable.get(criterion_id)
@@ -150,14 +183,18 @@ def save_answers(session: Session, actor: Actor, assessment_id: int, answers: di
         note = notes.get(criterion_id)
         if value is None and not note:
             if criterion_id in before:
-                session.execute(delete(Answer).where(col(Answer.assessment_id) == assessment_id,
-                                                     col(Answer.criterion_id) == criterion_id))
+                clears.append(criterion_id)
                 outcome.cleared.append(criterion_id)
             continue
-        _upsert_answer(session, assessment_id, criterion_id, value, note, actor)
+        writes.append((criterion_id, value, note))
         outcome.saved.append(criterion_id)
+        stored[criterion_id] = value
+    _upsert_answers(session, assessment_id, writes, actor)
+    if clears:
+        session.execute(delete(Answer).where(col(Answer.assessment_id) == assessment_id,
+                                             col(Answer.criterion_id).in_(clears)))
     if outcome.saved or outcome.cleared:
-        after = {cid: answers.get(cid) for cid in outcome.saved + outcome.cleared}
+        after = {cid: stored.get(cid) for cid in outcome.saved + outcome.cleared}
         audit(session, actor, "answers.saved", ctx.assessment,
               before={cid: before.get(cid) for cid in after}, after=after)
     return outcome
@@ -165,9 +202,10 @@ def save_answers(session: Session, actor: Actor, assessment_id: int, answers: di
 
 def add_evidence(session: Session, actor: Actor, assessment_id: int, criterion_id: str, *, kind: str,
                  url: Optional[str] = None, filename: Optional[str] = None, content_type: Optional[str] = None,
-                 size: Optional[int] = None, storage_key: Optional[str] = None, note: str = "") -> Evidence:
+                 size: Optional[int] = None, storage_key: Optional[str] = None, note: str = "",
+                 sha256: Optional[str] = None) -> Evidence:
     """Record evidence (a link, or a file already placed in the upload store) against a criterion."""
-    ctx = context(session, assessment_id)
+    ctx = context(session, assessment_id, lock=True)
     _require_editable(ctx.assessment)
     if criterion_id not in {c.id for _, c in ctx.applicable_criteria()}:
         raise ServiceError(f"{criterion_id}: no such criterion applies to this membership")
@@ -181,7 +219,7 @@ def add_evidence(session: Session, actor: Actor, assessment_id: int, criterion_i
         raise ServiceError(f"{criterion_id}: evidence is a file or a link")
     evidence = Evidence(assessment_id=assessment_id, criterion_id=criterion_id, kind=kind, url=url,
                         filename=filename, content_type=content_type, size=size, storage_key=storage_key,
-                        note=note, uploaded_by=actor.user_id)
+                        sha256=sha256, note=note, uploaded_by=actor.user_id)
     session.add(evidence)
     session.flush()
     audit(session, actor, "evidence.added", evidence, after=snapshot(evidence))
@@ -207,7 +245,7 @@ def missing_for_submission(session: Session, ctx: AssessmentContext) -> list[dic
 
 def submit(session: Session, actor: Actor, assessment_id: int) -> AssessmentResult:
     """Submit a draft for review: refused, with everything missing listed, until it is complete."""
-    ctx = context(session, assessment_id)
+    ctx = context(session, assessment_id, lock=True)
     _require_editable(ctx.assessment)
     missing = missing_for_submission(session, ctx)
     if missing:
@@ -264,3 +302,53 @@ def current_result(session: Session, assessment_id: int) -> Optional[AssessmentR
     return session.exec(select(AssessmentResult).where(
         AssessmentResult.assessment_id == assessment_id, AssessmentResult.is_current == True)  # noqa: E712
     ).first()
+
+
+def evidence_of(session: Session, assessment_id: int, criterion_id: Optional[str] = None) -> list[Evidence]:
+    query = select(Evidence).where(Evidence.assessment_id == assessment_id)
+    if criterion_id is not None:
+        query = query.where(Evidence.criterion_id == criterion_id)
+    return list(session.exec(query.order_by(col(Evidence.id))).all())
+
+
+def remove_evidence(session: Session, actor: Actor, evidence_id: int) -> Evidence:
+    """Take evidence off a draft. The row goes; the audit log keeps what it was. A stored file is
+    left for the caller to delete from the upload store once this commits."""
+    evidence = get_or_404(session, Evidence, evidence_id, "evidence")
+    ctx = context(session, evidence.assessment_id, lock=True)
+    _require_editable(ctx.assessment)
+    before = snapshot(evidence)
+    session.delete(evidence)
+    session.flush()
+    audit(session, actor, "evidence.removed", entity_type="evidence", entity_id=evidence_id, before=before)
+    return evidence
+
+
+def _move(session: Session, actor: Actor, assessment_id: int, allowed_from: tuple[str, ...], to_status: str,
+          action: str, note: str = "") -> Assessment:
+    assessment = _locked(session, assessment_id)
+    if assessment.status not in allowed_from:
+        raise ServiceError(f"assessment {assessment.id} is {assessment.status}; "
+                           f"only {' or '.join(allowed_from)} can become {to_status.replace('_', ' ')}")
+    before = snapshot(assessment, "status")
+    assessment.status = to_status
+    if to_status == "draft":
+        assessment.submitted_at = None
+    session.add(assessment)
+    session.flush()
+    audit(session, actor, action, assessment, before=before,
+          after={"status": to_status, **({"note": note.strip()} if note.strip() else {})})
+    return assessment
+
+
+def start_review(session: Session, actor: Actor, assessment_id: int) -> Assessment:
+    """A lead takes a submitted assessment into review."""
+    return _move(session, actor, assessment_id, ("submitted",), "under_review", "assessment.review_started")
+
+
+def return_to_draft(session: Session, actor: Actor, assessment_id: int, note: str = "") -> Assessment:
+    """A lead sends a submitted assessment back to the member for changes; its answers are kept."""
+    if not note.strip():
+        raise ServiceError("note: tell the member what to change")
+    return _move(session, actor, assessment_id, ("submitted", "under_review"), "draft",
+                 "assessment.returned", note)

@@ -5,7 +5,9 @@ A decision moves the membership through the lifecycle. The retention policy
 then applies, with thresholds set per alliance: a member whose decided result
 has a major breach becomes at_risk; a major breach on the same standard in
 consecutive cycles puts "suspension recommended" in front of the lead, who
-decides. Nothing is suspended automatically.
+decides. Nothing is suspended automatically. "Consecutive" counts the
+member's decided assessments in cycle order, so skipping a cycle does not
+reset a streak.
 """
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from typing import Optional
 
 from sqlmodel import Session, select
 
+from ..lifecycle import allowed
 from ..models import Alliance, Assessment, AssessmentCycle, AssessmentResult, Breach, Decision, Membership
 from .assessments import context, current_result
-from .common import Actor, ServiceError, audit, get_or_404, snapshot
-from .membership import change_status
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
+from .membership import change_status, require_transition
 
 #: Decision kind -> the membership status it leads to (reinstate: see ``_reinstated_status``).
 DECISIONS = {
@@ -40,11 +43,15 @@ def record_decision(session: Session, actor: Actor, assessment_id: int, kind: st
                     due_on: Optional[dt.date] = None, notes: str = "") -> Decision:
     if kind not in DECISIONS:
         raise ServiceError(f"decision: {kind!r} is not one of {', '.join(DECISIONS)}")
-    ctx = context(session, assessment_id)
+    ctx = context(session, assessment_id, lock=True)
     assessment, membership = ctx.assessment, ctx.membership
     if kind in ("suspend", "reinstate"):
         if assessment.status != "decided":
             raise ServiceError("suspend and reinstate apply to a decided assessment")
+        if (kind == "reinstate") != (membership.status == "suspended"):
+            raise ServiceError(f"the membership is {membership.status.replace('_', ' ')}: "
+                               + ("only a suspended membership can be reinstated" if kind == "reinstate"
+                                  else "it is already suspended"))
     elif assessment.status not in DECIDABLE:
         raise ServiceError(f"assessment {assessment.id} is {assessment.status}; only a submitted assessment can be decided")
     if kind == "accredit_with_conditions" and (not conditions.strip() or due_on is None):
@@ -52,18 +59,22 @@ def record_decision(session: Session, actor: Actor, assessment_id: int, kind: st
     result = current_result(session, assessment.id)
     target = DECISIONS[kind] or _reinstated_status(result.outcome if result else None)
     reason = f"decision: {kind}" + (f" ({notes.strip()})" if notes.strip() else "")
-    change_status(session, membership, target, actor, reason)  # raises LifecycleError when not allowed
+    require_transition(membership, target)  # before anything is written: a refused decision leaves no trace
     decision = Decision(assessment_id=assessment.id, kind=kind, conditions=conditions.strip(), due_on=due_on,
                         notes=notes.strip(), decided_by=actor.user_id)
     session.add(decision)
     before = snapshot(assessment, "status")
-    assessment.status = "decided"
-    assessment.decided_at = decision.decided_at
+    if assessment.status != "decided":
+        assessment.status = "decided"
+        assessment.decided_at = decision.decided_at
     session.add(assessment)
     session.flush()
     audit(session, actor, "decision.recorded", decision, before=before, after=snapshot(decision))
-    if kind not in ("decline", "suspend"):
-        apply_retention_policy(session, actor, membership)
+    if kind in ("decline", "suspend"):
+        change_status(session, membership, target, actor, reason)
+    else:
+        apply_retention_policy(session, actor, membership, decided_status=target, reason=reason,
+                               recommend=kind != "reinstate")
     return decision
 
 
@@ -96,17 +107,56 @@ def consecutive_major_breaches(session: Session, membership_id: int) -> dict[str
     return streaks
 
 
-def apply_retention_policy(session: Session, actor: Actor, membership: Membership) -> None:
+def apply_retention_policy(session: Session, actor: Actor, membership: Membership, *,
+                           decided_status: Optional[str] = None, reason: str = "", recommend: bool = True) -> None:
+    """Settle a membership's status after a decision: the decided status, or at_risk while the latest
+    decided assessment has a major breach; and recommend (or withdraw the recommendation of) suspension."""
     alliance = get_or_404(session, Alliance, membership.alliance_id)
     streaks = consecutive_major_breaches(session, membership.id)
-    if streaks and alliance.at_risk_on_major_breach and membership.status != "at_risk":
-        standards = ", ".join(sorted(streaks))
-        change_status(session, membership, "at_risk", actor, f"retention policy: major benchmark breach on {standards}")
+    at_risk = bool(streaks) and alliance.at_risk_on_major_breach
+    policy = f"retention policy: major benchmark breach on {', '.join(sorted(streaks))}"
+    if at_risk and membership.status != "at_risk":
+        if allowed(membership.status, "at_risk"):
+            change_status(session, membership, "at_risk", actor, f"{reason}; {policy}" if reason else policy)
+        elif decided_status:  # an applicant, say: first the decided status, then at_risk
+            change_status(session, membership, decided_status, actor, reason)
+            change_status(session, membership, "at_risk", actor, policy)
+    elif not at_risk and decided_status:
+        change_status(session, membership, decided_status, actor, reason)
     repeated = sorted(s for s, n in streaks.items() if n >= alliance.suspension_after_cycles)
-    if repeated and not membership.suspension_recommended:
-        membership.suspension_recommended = True
-        session.add(membership)
-        audit(session, actor, "membership.suspension_recommended", membership,
-              before={"suspension_recommended": False},
-              after={"suspension_recommended": True, "standards": repeated,
-                     "cycles": alliance.suspension_after_cycles})
+    if repeated and recommend and not membership.suspension_recommended:
+        _set_recommendation(session, actor, membership, True,
+                            {"standards": repeated, "cycles": alliance.suspension_after_cycles})
+    elif not repeated and membership.suspension_recommended:
+        _set_recommendation(session, actor, membership, False, {"reason": "no longer a repeated major breach"})
+
+
+def _set_recommendation(session: Session, actor: Actor, membership: Membership, value: bool, detail: dict) -> None:
+    membership.suspension_recommended = value
+    session.add(membership)
+    audit(session, actor, "membership.suspension_recommended" if value else "membership.suspension_recommendation_cleared",
+          membership, before={"suspension_recommended": not value},
+          after={"suspension_recommended": value, **detail})
+
+
+def dismiss_suspension_recommendation(session: Session, actor: Actor, membership_id: int, notes: str) -> Membership:
+    """The lead decides not to suspend; the member stays at its status. A further cycle with the same
+    major breach recommends suspension again."""
+    membership = session.exec(select(Membership).where(Membership.id == membership_id).with_for_update()
+                              .execution_options(populate_existing=True)).first()
+    if membership is None:
+        raise NotFound(f"membership {membership_id} does not exist")
+    if not membership.suspension_recommended:
+        raise ServiceError(f"membership {membership_id} has no suspension recommendation")
+    if not notes.strip():
+        raise ServiceError("notes: record why the member is not suspended")
+    _set_recommendation(session, actor, membership, False, {"reason": notes.strip(), "dismissed": True})
+    return membership
+
+
+def suspension_recommendations(session: Session, alliance_id: int) -> list[tuple[Membership, dict[str, int]]]:
+    """Memberships of an alliance awaiting the lead's decision on suspension, with their breach streaks."""
+    rows = session.exec(select(Membership).where(Membership.alliance_id == alliance_id,
+                                                 Membership.suspension_recommended == True)  # noqa: E712
+                        .order_by(Membership.id)).all()
+    return [(m, consecutive_major_breaches(session, m.id)) for m in rows]

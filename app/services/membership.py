@@ -6,9 +6,9 @@ from typing import Optional
 
 from sqlmodel import Session, select
 
-from ..lifecycle import MEMBER_STATUSES, check_transition
+from ..lifecycle import MEMBER_STATUSES, LifecycleError, check_transition
 from ..models import Alliance, Membership, MembershipStatusChange, Organisation, utcnow
-from .common import Actor, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .standards import latest_published, parsed
 
 ODS_CODE = re.compile(r"[A-Z0-9]{3,10}\Z")
@@ -75,11 +75,25 @@ def apply_for_membership(session: Session, actor: Actor, *, organisation_id: int
     return membership
 
 
+class TransitionRefused(ServiceError, LifecycleError):
+    """A status change the membership lifecycle does not allow."""
+
+
+def require_transition(membership: Membership, to_status: str) -> None:
+    """Raise TransitionRefused unless the membership may move to ``to_status`` (or is there already)."""
+    if membership.status == to_status:
+        return
+    try:
+        check_transition(membership.status, to_status)
+    except LifecycleError as exc:
+        raise TransitionRefused(str(exc)) from exc
+
+
 def change_status(session: Session, membership: Membership, to_status: str, actor: Actor, reason: str) -> None:
     """Move a membership through the lifecycle (refused unless allowed), with history and audit."""
     if membership.status == to_status:
         return
-    check_transition(membership.status, to_status)
+    require_transition(membership, to_status)
     before = snapshot(membership, "status", "joined_on", "left_on", "suspension_recommended")
     session.add(MembershipStatusChange(membership_id=membership.id, from_status=membership.status,
                                        to_status=to_status, reason=reason, changed_by=actor.user_id))
@@ -96,3 +110,22 @@ def change_status(session: Session, membership: Membership, to_status: str, acto
     session.add(membership)
     audit(session, actor, "membership.status_changed", membership, before=before,
           after={**snapshot(membership, "status", "joined_on", "left_on", "suspension_recommended"), "reason": reason})
+
+
+def change_membership_status(session: Session, actor: Actor, membership_id: int, to_status: str,
+                             reason: str) -> Membership:
+    """An operator's or lead's direct status change (withdrawal, lapse, re-application), with a reason."""
+    membership = session.exec(select(Membership).where(Membership.id == membership_id)
+                              .with_for_update().execution_options(populate_existing=True)).first()
+    if membership is None:
+        raise NotFound(f"membership {membership_id} does not exist")
+    if not reason.strip():
+        raise ServiceError("reason: say why the status changes")
+    change_status(session, membership, to_status, actor, reason.strip())
+    return membership
+
+
+def history(session: Session, membership_id: int) -> list[MembershipStatusChange]:
+    """The membership's status changes, oldest first."""
+    return list(session.exec(select(MembershipStatusChange).where(
+        MembershipStatusChange.membership_id == membership_id).order_by(MembershipStatusChange.id)).all())

@@ -11,7 +11,7 @@ import rules
 from rules.model import StandardsSet
 
 from ..models import StandardsVersion, utcnow
-from .common import Actor, ServiceError, audit, snapshot
+from .common import Actor, NotFound, ServiceError, audit, snapshot
 
 _parsed: dict[str, StandardsSet] = {}
 _parsed_lock = threading.Lock()
@@ -58,3 +58,26 @@ def latest_published(session: Session, set_id: str) -> Optional[StandardsVersion
     versions = session.exec(select(StandardsVersion).where(
         StandardsVersion.set_id == set_id, StandardsVersion.state == "published")).all()
     return max(versions, key=lambda v: Version(v.version), default=None)
+
+
+VERSION_MOVES = {"draft": ("published",), "published": ("retired",), "retired": ()}
+
+
+def set_version_state(session: Session, actor: Actor, version_id: int, state: str) -> StandardsVersion:
+    """Publish a draft version or retire a published one; a version's content never changes."""
+    version = session.get(StandardsVersion, version_id)
+    if version is None:
+        raise NotFound(f"standards version {version_id} does not exist")
+    if state == version.state:
+        return version
+    if state not in VERSION_MOVES.get(version.state, ()):
+        raise ServiceError(f"{version.set_id} {version.version} is {version.state}; it cannot become {state}")
+    before = snapshot(version, "state", "published_at")
+    version.state = state
+    if state == "published":
+        version.published_at = utcnow()
+    session.add(version)
+    session.flush()
+    audit(session, actor, "standards.state_changed", version, before=before,
+          after=snapshot(version, "state", "published_at"))
+    return version

@@ -1,0 +1,150 @@
+"""The demonstration world, loaded into a fresh database through the real services and engine."""
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import Counter
+
+import pytest
+from sqlmodel import SQLModel, func, select
+
+from app import services
+from app.demo import ALLIANCES, DemoError, load_demo
+from app.models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, Decision,
+                        Evidence, Membership, Organisation, User)
+from app.storage import UploadStore
+
+FOUNDING_NOA = ("Robert Jones and Agnes Hunt Orthopaedic Hospital", "Royal National Orthopaedic Hospital",
+                "Royal Orthopaedic Hospital", "Oxford University Hospitals", "Wrightington, Wigan and Leigh")
+OUTCOMES = {"accredited", "accredited_with_conditions", "working_towards", "not_accredited"}
+
+
+def table_counts(session) -> dict[str, int]:
+    return {table.name: session.exec(select(func.count()).select_from(table)).one()
+            for table in SQLModel.metadata.sorted_tables}
+
+
+def memberships_of(session, slug: str) -> list[tuple[Membership, Organisation]]:
+    return list(session.exec(select(Membership, Organisation)
+                             .join(Organisation, Organisation.id == Membership.organisation_id)
+                             .join(Alliance, Alliance.id == Membership.alliance_id)
+                             .where(Alliance.slug == slug)).all())
+
+
+@pytest.fixture
+def demo(session_factory):
+    started = time.perf_counter()
+    with session_factory() as session:
+        report = load_demo(session)
+    return report, time.perf_counter() - started
+
+
+def test_the_demo_world(demo, session_factory):
+    report, seconds = demo
+    assert report.added and seconds < 30
+    with session_factory() as session:
+        # The alliances, their founding members and 20+ other members across regions.
+        assert sorted(session.exec(select(Alliance.slug)).all()) == ["healthcare-alliance", "noa"]
+        noa = memberships_of(session, "noa")
+        assert len(noa) >= 26
+        founders = [o.name for m, o in noa if m.route == "full"]
+        for name in FOUNDING_NOA:
+            assert any(name in founder for founder in founders), name
+        assert len({o.region for _, o in noa}) >= 12
+        healthcare = memberships_of(session, "healthcare-alliance")
+        dartford = [m for m, o in healthcare if o.name == "Dartford and Gravesham NHS Trust"]
+        assert len(dartford) == 1 and dartford[0].route == "full"
+        assert sum(1 for m, _ in healthcare if m.route == "specialty") >= 3
+        for org in session.exec(select(Organisation)).all():
+            assert re.fullmatch(r"[A-Z0-9]{3,5}", org.ods_code) and org.latitude and org.longitude
+            assert 49.5 < org.latitude < 56 and -6 < org.longitude < 2
+
+        # Two cycles: 2025/26 all decided; 2026/27 in every state.
+        states: dict[str, Counter] = {}
+        for cycle, assessment in session.exec(select(AssessmentCycle, Assessment)
+                                              .join(Assessment, Assessment.cycle_id == AssessmentCycle.id)).all():
+            states.setdefault(cycle.name, Counter())[assessment.status] += 1
+        assert set(states) == {"2025/26", "2026/27"}
+        assert set(states["2025/26"]) == {"decided"} and states["2025/26"]["decided"] >= 25
+        assert set(states["2026/27"]) == {"decided", "under_review", "submitted", "draft"}
+
+        # Every outcome, both breach severities, stored results that the engine reproduces.
+        results = session.exec(select(AssessmentResult).where(AssessmentResult.is_current == True)).all()  # noqa: E712
+        assert {r.outcome for r in results} == OUTCOMES
+        decided = session.exec(select(AssessmentResult).join(Assessment, Assessment.id == AssessmentResult.assessment_id)
+                               .where(Assessment.status == "decided")).all()
+        assert {r.outcome for r in decided} == OUTCOMES
+        for stored in results:
+            again = services.score(session, stored.assessment_id)
+            assert again == stored.result
+            assert [(b.criterion_id, b.severity) for b in session.exec(
+                select(Breach).where(Breach.result_id == stored.id).order_by(Breach.id)).all()] == [
+                (b["criterion"], b["severity"]) for b in stored.result["breaches"]]
+        assert set(session.exec(select(Breach.severity)).all()) == {"minor", "major"}
+
+        # Whatever was submitted was complete; drafts still have something missing.
+        for assessment in session.exec(select(Assessment)).all():
+            ctx = services.assessments.context(session, assessment.id)
+            missing = services.missing_for_submission(session, ctx)
+            assert (missing == []) == (assessment.status != "draft"), assessment.id
+
+        # Retention: members at risk, one suspension recommendation awaiting the lead, and suspension
+        # only ever by the lead's decision.
+        statuses = Counter(m.status for m, _ in noa + healthcare)
+        assert statuses["at_risk"] >= 3 and statuses["applicant"] >= 1
+        recommended = session.exec(select(Membership).where(Membership.suspension_recommended == True)).all()  # noqa: E712
+        assert len(recommended) == 1
+        assert max(services.consecutive_major_breaches(session, recommended[0].id).values()) >= 2
+        for membership in session.exec(select(Membership).where(Membership.status == "suspended")).all():
+            kinds = session.exec(select(Decision.kind).join(Assessment, Assessment.id == Decision.assessment_id)
+                                 .where(Assessment.membership_id == membership.id)).all()
+            assert "suspend" in kinds
+
+        # Evidence: links, and files in the upload store with their checksums.
+        files = session.exec(select(Evidence).where(Evidence.kind == "file")).all()
+        assert files and session.exec(select(func.count()).select_from(Evidence).where(Evidence.kind == "link")).one()
+        store = UploadStore()
+        for evidence in files:
+            data = store.path(evidence.storage_key).read_bytes()
+            assert data.startswith(b"%PDF-") and hashlib.sha256(data).hexdigest() == evidence.sha256
+
+        # Users for every role, with the printed passwords.
+        roles = Counter(session.exec(select(User.role)).all())
+        assert roles["admin"] == 1 and roles["lead"] == len(ALLIANCES) and roles["member"] >= 10
+        printed = "\n".join(report.lines())
+        for role, email, password, _ in report.users:
+            assert email in printed and password in printed and len(password) >= 12
+        for role, email, password, _ in [u for u in report.users if u[0] != "member"] + report.users[-2:]:
+            assert services.authenticate(session, email, password).role == role
+        lead = session.exec(select(User).where(User.role == "lead", User.email.like("%noa%"))).one()
+        assert lead.alliance_id == session.exec(select(Alliance.id).where(Alliance.slug == "noa")).one()
+
+        # The history reads like one: decisions are the leads', and 2025/26 came before 2026/27.
+        deciders = set(session.exec(select(User.role).join(Decision, Decision.decided_by == User.id)).all())
+        assert deciders == {"lead"}
+        first = session.exec(select(func.max(Assessment.decided_at)).join(AssessmentCycle).where(
+            AssessmentCycle.name == "2025/26")).one()
+        second = session.exec(select(func.min(Assessment.submitted_at)).join(AssessmentCycle).where(
+            AssessmentCycle.name == "2026/27")).one()
+        assert first < second
+
+
+def test_loading_twice_adds_nothing(demo, session_factory):
+    with session_factory() as session:
+        before = table_counts(session)
+    with session_factory() as session:
+        again = load_demo(session)
+    assert not again.added and again.lines()[0] == "demo data already loaded: nothing added"
+    with session_factory() as session:
+        assert table_counts(session) == before
+        assert session.exec(select(func.count()).select_from(AuditEvent)
+                            .where(AuditEvent.action == "demo.loaded")).one() == 1
+
+
+def test_missing_standards_are_reported_and_nothing_is_written(session_factory, tmp_path):
+    with pytest.raises(DemoError, match="noa-orthopaedics-2026.1.yaml: missing"):
+        with session_factory() as session:
+            load_demo(session, standards_dir=tmp_path)
+    with session_factory() as session:
+        assert all(n == 0 for name, n in table_counts(session).items() if name != "alembic_version")

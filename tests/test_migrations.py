@@ -1,0 +1,127 @@
+"""Alembic migrations against the test database (SQLite, or PostgreSQL via TEST_DATABASE_URL), and the
+guard that stops the CLI on a schema that is not this code's."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from click.testing import CliRunner
+from sqlalchemy import inspect, text
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401  (registers every table)
+import cli
+from app import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def schema_diff(url: str) -> list:
+    with db.get_engine(url).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                               "compare_server_default": True})
+        return compare_metadata(context, SQLModel.metadata)
+
+
+def test_one_linear_history_ending_at_head():
+    scripts = ScriptDirectory.from_config(db._alembic_config(db.database_url()))
+    assert len(scripts.get_heads()) == 1
+    revisions = list(scripts.walk_revisions())
+    assert [r.revision for r in reversed(revisions)] == ["0001", "0002"]
+    assert db.head_revision() == "0002"
+
+
+def test_upgrade_from_empty_to_head_matches_the_models(empty_database_url):
+    assert db.current_revision(empty_database_url) is None
+    db.upgrade(empty_database_url)
+    assert db.current_revision(empty_database_url) == db.head_revision()
+    tables = set(inspect(db.get_engine(empty_database_url)).get_table_names())
+    assert set(SQLModel.metadata.tables) <= tables
+    assert schema_diff(empty_database_url) == []
+
+
+def test_the_per_test_database_is_at_head_and_matches_the_models(database_url):
+    assert db.current_revision(database_url) == db.head_revision()
+    assert schema_diff(database_url) == []
+
+
+def test_upgrade_keeps_data_and_downgrade_returns_to_empty(empty_database_url):
+    db.upgrade(empty_database_url, "0001")
+    with db.get_engine(empty_database_url).begin() as connection:
+        connection.execute(text(
+            "INSERT INTO alliance (slug, name, standards_set, at_risk_on_major_breach, suspension_after_cycles, "
+            "max_buddy_mentees, created_at) VALUES ('noa', 'NOA', 'noa-orthopaedics', true, 2, 3, "
+            "'2026-01-01 00:00:00+00:00')"))
+    db.upgrade(empty_database_url)
+    with db.get_engine(empty_database_url).connect() as connection:
+        assert connection.execute(text("SELECT slug FROM alliance")).scalars().all() == ["noa"]
+        columns = {c["name"] for c in inspect(connection).get_columns("evidence")}
+    assert "sha256" in columns
+    from alembic import command
+
+    config = db._alembic_config(empty_database_url)
+    with db.get_engine(empty_database_url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+    remaining = set(inspect(db.get_engine(empty_database_url)).get_table_names())
+    assert remaining <= {"alembic_version"}
+    db.upgrade(empty_database_url)
+    assert schema_diff(empty_database_url) == []
+
+
+# --- the guard ---------------------------------------------------------------------------------------
+
+
+def run_cli(*args: str, url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": url}
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_refuses_a_database_without_schema_and_names_the_command(empty_database_url):
+    done = run_cli("demo", "load", url=empty_database_url)
+    assert done.returncode == 1 and done.stdout == ""
+    assert "has no schema yet: run `python cli.py db upgrade` first" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert db.current_revision(empty_database_url) is None     # nothing was created behind the user's back
+
+
+def test_cli_refuses_an_out_of_date_schema_until_upgraded(empty_database_url, monkeypatch):
+    db.upgrade(empty_database_url, "0001")
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    runner = CliRunner()
+    for command in (["demo", "load"], ["db", "status"]):
+        refused = runner.invoke(cli.main, command)
+        assert refused.exit_code == 1
+        assert "out of date (at 0001, this code needs 0002): run `python cli.py db upgrade`" in refused.output
+    upgraded = runner.invoke(cli.main, ["db", "upgrade"])
+    assert upgraded.exit_code == 0 and "upgraded from 0001 to revision 0002" in upgraded.output
+    status = runner.invoke(cli.main, ["db", "status"])
+    assert status.exit_code == 0 and "up to date" in status.output
+
+
+def test_db_upgrade_on_a_fresh_machine_creates_the_default_sqlite_file(tmp_path, monkeypatch):
+    assert db.DEFAULT_URL == f"sqlite:///{ROOT / 'instance' / 'alliance.db'}"
+    target = tmp_path / "checkout" / "instance" / "alliance.db"
+    monkeypatch.setattr(db, "DEFAULT_URL", f"sqlite:///{target}")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    try:
+        done = CliRunner().invoke(cli.main, ["db", "upgrade"])
+        assert done.exit_code == 0, done.output
+        assert target.is_file() and db.current_revision() == db.head_revision()
+    finally:
+        db.dispose_engine(f"sqlite:///{target}")
+
+
+def test_unknown_revision_is_reported_as_newer_code(empty_database_url):
+    db.upgrade(empty_database_url)
+    with db.get_engine(empty_database_url).begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(db.SchemaOutOfDate, match="at schema revision 0099, which this code does not know"):
+        db.check_schema(empty_database_url)
