@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install, validate the bundled standards packs, and score the example self-assessments.
+# Install, validate the bundled standards packs, score the example self-assessments, then load the demo
+# world and start the web application on http://127.0.0.1:5000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,3 +18,12 @@ for answers in examples/answers/*.json; do
     echo; echo "== $answers against $set_file"
     $py cli.py score --standards "$set_file" --answers "$answers" | $py -c "$summary"
 done
+
+# The web application on SQLite with the demo world loaded (the users and passwords are listed above).
+export DATABASE_URL="${DEMO_DATABASE_URL:-sqlite:///$PWD/instance/alliance.db}"
+$py cli.py db upgrade
+$py cli.py demo load
+echo
+echo "== the web application: http://127.0.0.1:${PORT:-5000} (sign in with a demo user above; Ctrl-C stops it)"
+export APP_ENV=development SECRET_KEY="${SECRET_KEY:-demo-only-development-secret}"
+exec $py -m flask --app wsgi:app run --host 127.0.0.1 --port "${PORT:-5000}"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create the project's virtual environment in .venv and install the project into it.
+# Create the project's virtual environment in .venv, install the project into it, and install the web
+# front-end assets (NHS.UK frontend from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -8,3 +9,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+bash scripts/assets.sh

@@ -1,0 +1,93 @@
+"""Settings of the web application, read from the environment.
+
+``APP_ENV`` is ``production`` (the default), ``development`` or ``testing``.
+Production refuses to start without ``SECRET_KEY``: a guessable key would let
+anyone forge a session. Cookies are sent over HTTPS only, except in
+development and testing (override with ``SESSION_COOKIE_SECURE``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any, Mapping, Optional
+
+from .db import ROOT, database_url
+
+ENVIRONMENTS = ("production", "development", "testing")
+MEGABYTE = 1024 * 1024
+
+
+class ConfigError(RuntimeError):
+    """Settings the application cannot start with."""
+
+
+def _flag(value: Optional[str], name: str) -> Optional[bool]:
+    if value is None or value == "":
+        return None
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
+def _int(value: Optional[str], name: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{name}: must be greater than 0, got {number}")
+    return number
+
+
+def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+    """The configuration: the environment first, then ``overrides`` (tests and scripts pass theirs)."""
+    env = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    app_env = str(overrides.get("APP_ENV") or env.get("APP_ENV") or "production").strip().lower()
+    if app_env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV: one of {', '.join(ENVIRONMENTS)}, got {app_env!r}")
+    testing = app_env == "testing"
+    development = app_env == "development"
+    upload_max = _int(env.get("UPLOAD_MAX_BYTES"), "UPLOAD_MAX_BYTES", 10 * MEGABYTE)
+    secure = _flag(env.get("SESSION_COOKIE_SECURE"), "SESSION_COOKIE_SECURE")
+    if secure is None:
+        secure = not (testing or development)
+    config: dict[str, Any] = {
+        "APP_ENV": app_env,
+        "TESTING": testing,
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "DATABASE_URL": database_url(env.get("DATABASE_URL")),
+        "UPLOAD_DIR": env.get("UPLOAD_DIR") or str(ROOT / "instance" / "uploads"),
+        "UPLOAD_MAX_BYTES": upload_max,
+        "SESSION_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "__Host-session" if secure else "session",
+        "REMEMBER_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=_int(env.get("SESSION_HOURS"), "SESSION_HOURS", 8)),
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), "RATELIMIT_ENABLED") is not False,
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "5 per minute",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "BENCHMARK_MIN_PEERS": _int(env.get("BENCHMARK_MIN_PEERS"), "BENCHMARK_MIN_PEERS", 3),
+        "CHECK_SCHEMA": True,
+    }
+    config.update(overrides)
+    config["APP_ENV"] = app_env
+    # A little over the file limit, so a slightly oversized file gets a message on the form, not a bare 413.
+    config.setdefault("MAX_CONTENT_LENGTH", int(config["UPLOAD_MAX_BYTES"]) + MEGABYTE)
+    if not config["SECRET_KEY"]:
+        if app_env == "production":
+            raise ConfigError("SECRET_KEY is not set: set it in the environment to a long random value, e.g. "
+                              "`export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')`")
+        config["SECRET_KEY"] = f"{app_env}-only-not-secret"
+    return config

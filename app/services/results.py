@@ -1,0 +1,75 @@
+"""A self-assessment's result as a member reads it: the engine's result joined to the standards' words.
+
+A submitted assessment shows its stored result (what the lead reviews); a
+draft shows a provisional score of its answers so far, stored nowhere.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlmodel import Session
+
+from rules.model import CoreOffer, Criterion, Domain, Standard
+
+from .assessments import AssessmentContext, current_result, score
+from .benchmarks import DEFAULT_MIN_PEERS, MetricBenchmark, metric_benchmarks
+
+
+@dataclass(frozen=True)
+class StandardLine:
+    standard: Standard
+    score: Optional[float]
+    status: str
+    criteria: list[tuple[Criterion, dict[str, Any]]]  # each criterion with the engine's detail for it
+
+
+@dataclass(frozen=True)
+class DomainLine:
+    domain: Domain
+    score: Optional[float]
+    standards: list[StandardLine]
+
+
+@dataclass(frozen=True)
+class ResultView:
+    result: dict[str, Any]
+    provisional: bool
+    computed_at: Optional[dt.datetime]
+    domains: list[DomainLine]
+    breaches: list[tuple[dict[str, Any], Criterion, Standard]]
+    support_needs: list[Standard]
+    core_proposition: list[CoreOffer]
+    benchmarks: list[MetricBenchmark]
+
+
+def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAULT_MIN_PEERS) -> ResultView:
+    stored = current_result(session, ctx.assessment.id)
+    if stored is not None and ctx.assessment.status != "draft":
+        result, provisional, computed_at = stored.result, False, stored.computed_at
+    else:
+        result, provisional, computed_at = score(session, ctx.assessment.id), True, None
+    standards = ctx.standards
+    details = result.get("criteria") or {}
+    domains = []
+    for domain in standards.domains:
+        lines = []
+        for standard in domain.standards:
+            outcome = result["standard_results"].get(standard.id) or {}
+            if outcome.get("status", "not_applicable") == "not_applicable":
+                continue
+            lines.append(StandardLine(standard, outcome.get("score"), outcome["status"],
+                                      [(c, details.get(c.id) or {}) for c in standard.criteria]))
+        if lines:
+            domains.append(DomainLine(domain, result["domains"].get(domain.id), lines))
+    lookup = standards.criterion_lookup
+    breaches = [(b, lookup[b["criterion"]][1], lookup[b["criterion"]][0]) for b in result["breaches"]]
+    by_id = {s.id: s for s in standards.standards}
+    offers = {o.id: o for o in standards.core_proposition}
+    return ResultView(
+        result=result, provisional=provisional, computed_at=computed_at, domains=domains, breaches=breaches,
+        support_needs=[by_id[s] for s in result["support_needs"] if s in by_id],
+        core_proposition=[offers[o] for o in result["core_proposition"] if o in offers],
+        benchmarks=metric_benchmarks(session, ctx, result, min_peers),
+    )

@@ -1,0 +1,85 @@
+"""Start page, sign in and out, and registration of an applicant organisation."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from ..services import ServiceError, authenticate
+from ..services.common import Actor
+from ..services.portal import register_applicant
+from .access import SignedIn, public, roles, safe_next, unit_of_work
+from .forms import LoginForm, RegisterForm, show_service_error
+from .limits import limiter, sign_in_key, sign_in_limit
+
+bp = Blueprint("auth", __name__)
+HOMES = {"member": "member.home", "lead": "review.home", "admin": "admin.home"}
+REGISTER_FIELDS = {"name": "organisation_name", "ods_code": "ods_code", "org_type": "org_type", "region": "region",
+                   "email": "email", "password": "password"}
+
+
+def home_of(user: SignedIn) -> str:
+    return url_for(HOMES[user.role])
+
+
+@bp.get("/")
+@public
+def start():
+    if current_user.is_authenticated:
+        return redirect(home_of(current_user))
+    return render_template("auth/start.html")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(sign_in_limit, key_func=sign_in_key, methods=["POST"],
+               deduct_when=lambda response: response.status_code != 302)
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        with unit_of_work() as db_session:
+            user = authenticate(db_session, form.email.data, form.password.data)
+            signed_in = SignedIn.of(user) if user is not None else None
+        if signed_in is None:
+            form.form_errors.append("Enter a correct email address and password")
+        else:
+            target = safe_next(request.args.get("next"))
+            session.clear()  # a fresh session on sign-in: no fixation
+            login_user(signed_in)
+            session.permanent = True
+            return redirect(target or home_of(signed_in))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@roles("member", "lead", "admin")
+def logout():
+    logout_user()
+    session.clear()
+    flash("You have signed out.", "success")
+    return redirect(url_for("auth.start"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+def register():
+    if current_user.is_authenticated:
+        return redirect(home_of(current_user))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as db_session:
+                _, user = register_applicant(
+                    db_session, Actor(form.email.data.strip().lower()),
+                    organisation={"name": form.organisation_name.data, "ods_code": form.ods_code.data,
+                                  "org_type": form.org_type.data, "region": form.region.data},
+                    user={"email": form.email.data, "name": form.name.data, "password": form.password.data})
+                signed_in = SignedIn.of(user)
+        except ServiceError as exc:
+            show_service_error(form, str(exc), REGISTER_FIELDS)
+        else:
+            session.clear()
+            login_user(signed_in)
+            session.permanent = True
+            flash("Your organisation is registered. Now apply for membership of an alliance.", "success")
+            return redirect(url_for("member.apply"))
+    return render_template("auth/register.html", form=form)

@@ -1,0 +1,271 @@
+"""The application's forms, and the self-assessment forms built from a standards file.
+
+A domain's form has one field per applicable criterion. What the member typed
+is turned into an answer (a choice, a level index, a number, text or "na")
+and checked by ``rules.check_answer``: the same check the engine, the CLI and
+``save_answers`` use, so the web never accepts what the engine would refuse.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, Field, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+import rules
+from rules.model import Criterion, StandardsSet
+
+from ..services.accounts import EMAIL, MIN_PASSWORD
+from ..services.membership import ODS_CODE
+
+NA = "na"
+OTHER = "__other__"
+ORG_TYPES = ("acute", "specialist", "community", "mental-health", "primary-care", "social-care", "teaching")
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+
+
+class ChoiceField(StringField):
+    """A choice rendered by the page's own radios or select; ``choices`` holds (value, label) pairs and the
+    form's ``validate_<name>`` checks the value against them."""
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.choices = list(choices or [])
+
+    def offered(self, value: Optional[str]) -> bool:
+        return any(value == choice for choice, _ in self.choices if choice)
+
+
+class LoginForm(FlaskForm):
+    email = StringField("Email address", validators=[DataRequired("Enter your email address")])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password")])
+
+
+class RegisterForm(FlaskForm):
+    organisation_name = StringField("Organisation name", validators=[
+        DataRequired("Enter the organisation's name"), Length(max=200, message="Use 200 characters or fewer")])
+    ods_code = StringField("ODS code", validators=[DataRequired("Enter the organisation's ODS code")])
+    org_type = ChoiceField("Type of organisation", validators=[DataRequired("Choose the type of organisation")])
+    region = StringField("Region", validators=[
+        DataRequired("Enter the region"), Length(max=100, message="Use 100 characters or fewer")])
+    name = StringField("Your full name", validators=[
+        DataRequired("Enter your full name"), Length(max=200, message="Use 200 characters or fewer")])
+    email = StringField("Email address", validators=[
+        DataRequired("Enter your email address"), Length(max=254, message="Use 254 characters or fewer")])
+    password = PasswordField("Create a password", validators=[
+        DataRequired("Enter a password"),
+        Length(min=MIN_PASSWORD, max=200, message=f"Use at least {MIN_PASSWORD} characters for your password")])
+    confirm = PasswordField("Confirm your password", validators=[
+        DataRequired("Enter your password again"), EqualTo("password", "The passwords do not match")])
+
+    def __init__(self, *args: Any, org_types: tuple[str, ...] = ORG_TYPES, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.org_type.choices = [("", "Choose a type")] + [(t, t.replace("-", " ").capitalize()) for t in org_types]
+
+    def validate_org_type(self, field: Field) -> None:
+        if field.data and not field.offered(field.data):
+            raise ValidationError("Choose a type of organisation from the list")
+
+    def validate_email(self, field: Field) -> None:
+        if field.data and not EMAIL.match(field.data.strip()):
+            raise ValidationError("Enter an email address in the correct format, like name@nhs.net")
+
+    def validate_ods_code(self, field: Field) -> None:
+        if field.data and not ODS_CODE.match(field.data.strip().upper()):
+            raise ValidationError("Enter an ODS code of 3 to 10 letters or digits, like RRJ")
+
+
+class ApplyForm(FlaskForm):
+    route = ChoiceField("Membership route", validators=[DataRequired("Choose a membership route")])
+    specialty = ChoiceField("Specialty")
+    specialty_other = StringField("Other specialty")
+
+    def __init__(self, *args: Any, routes: list[tuple[str, str]], specialties: list[str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.route.choices = routes
+        self.specialty.choices = ([("", "Choose a specialty")] + [(s, s.replace("-", " ").capitalize()) for s in specialties]
+                                  + [(OTHER, "Another specialty")])
+
+    def validate_route(self, field: Field) -> None:
+        if field.data and not field.offered(field.data):
+            raise ValidationError("Choose a membership route from the list")
+
+    def validate_specialty(self, field: Field) -> None:
+        if self.route.data != "specialty":
+            return
+        if not field.data:
+            raise ValidationError("Choose the specialty of the membership")
+        if not field.offered(field.data):
+            raise ValidationError("Choose a specialty from the list")
+
+    def validate_specialty_other(self, field: Field) -> None:
+        if self.route.data != "specialty" or self.specialty.data != OTHER:
+            return
+        text = (field.data or "").strip().lower()
+        if not text:
+            raise ValidationError("Enter the specialty")
+        if not SLUG.match(text):
+            raise ValidationError("Enter the specialty in lower-case letters, digits and hyphens, like hand-surgery")
+
+    @property
+    def chosen_specialty(self) -> Optional[str]:
+        if self.route.data != "specialty":
+            return None
+        if self.specialty.data == OTHER:
+            return (self.specialty_other.data or "").strip().lower()
+        return self.specialty.data
+
+
+class EvidenceForm(FlaskForm):
+    kind = ChoiceField("What kind of evidence?", choices=[("file", "Upload a file"), ("link", "Give a link")],
+                       validators=[DataRequired("Choose whether to upload a file or give a link")])
+    upload = FileField("Upload a file")
+    url = StringField("Link to the evidence")
+    note = TextAreaField("Note (optional)", validators=[Length(max=2000, message="Use 2000 characters or fewer")])
+
+    def validate_kind(self, field: Field) -> None:
+        if field.data and not field.offered(field.data):
+            raise ValidationError("Choose whether to upload a file or give a link")
+
+    def validate_upload(self, field: Field) -> None:
+        if self.kind.data == "file" and (field.data is None or not getattr(field.data, "filename", "")):
+            raise ValidationError("Choose a file to upload")
+
+    def validate_url(self, field: Field) -> None:
+        if self.kind.data != "link":
+            return
+        url = (field.data or "").strip()
+        if not url:
+            raise ValidationError("Enter the link to the evidence")
+        if not url.startswith(("https://", "http://")) or len(url) > 2000 or any(ch.isspace() for ch in url):
+            raise ValidationError("Enter a full link starting with https://, like https://example.nhs.uk/policy.pdf")
+
+
+# -- self-assessment forms --------------------------------------------------------------------------------
+
+
+def field_names(standards: StandardsSet) -> dict[str, str]:
+    """A form field name (and HTML id) for every criterion: readable, unique within the file."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for index, criterion in enumerate(standards.criteria):
+        base = "c-" + (re.sub(r"[^A-Za-z0-9]+", "-", criterion.id).strip("-") or str(index))
+        name = base if base not in used else f"{base}-{index}"
+        used.add(name)
+        names[criterion.id] = name
+    return names
+
+
+def _raw_answer(criterion: Criterion, text: Optional[str], na_ticked: bool) -> tuple[Any, Optional[str]]:
+    """What the member typed, as the answer it stands for (still to be checked)."""
+    text = (text or "").strip() if criterion.type != "text" else (text or "")
+    if na_ticked:
+        if text.strip():
+            return None, "Either give an answer or choose not applicable, not both"
+        return NA, None
+    if not text.strip():
+        return None, None
+    if criterion.type == "level" and re.fullmatch(r"-?\d+", text):
+        return int(text), None
+    if criterion.type == "metric":
+        number = _number(text)
+        return (text if number is None else number), None
+    return text, None
+
+
+def _number(text: str) -> int | float | None:
+    cleaned = text.replace(",", "") if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", text) else text
+    try:
+        return int(cleaned)
+    except ValueError:
+        pass
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+class AnswerField(StringField):
+    """One criterion's answer; ``answer`` holds the checked value once the form validates it."""
+
+    def __init__(self, *args: Any, criterion: Criterion, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.criterion = criterion
+        self.answer: Any = None
+        self.na_field: Optional[BooleanField] = None
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        na_ticked = bool(self.na_field is not None and self.na_field.data)
+        raw, problem = _raw_answer(self.criterion, self.data, na_ticked)
+        if problem:
+            raise ValidationError(problem)
+        value, problem = rules.check_answer(self.criterion, raw)
+        if problem:
+            raise ValidationError(problem)
+        self.answer = value
+
+
+def _shown_value(criterion: Criterion, value: Any) -> tuple[str, bool]:
+    """A stored answer as the form shows it: the field's text, and whether "not applicable" is ticked."""
+    if value is None:
+        return "", False
+    if value == NA:
+        return ("", True) if criterion.type in ("metric", "text") else (NA, False)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)), False
+    return str(value), False
+
+
+def domain_form_class(criteria: list[Criterion], names: dict[str, str]) -> type[FlaskForm]:
+    """A form class for one domain page: an answer field (and, where allowed, a "not applicable" box) per criterion."""
+
+    class DomainForm(FlaskForm):
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            for criterion in criteria:
+                field = self[names[criterion.id]]
+                field.na_field = self._fields.get(names[criterion.id] + "-na")
+
+        @property
+        def answer_fields(self) -> list[AnswerField]:
+            return [self[names[c.id]] for c in criteria]
+
+        def answers(self) -> dict[str, Any]:
+            """The checked answers of the fields that passed (the others keep what was stored)."""
+            return {f.criterion.id: f.answer for f in self.answer_fields if not f.errors}
+
+    for criterion in criteria:
+        name = names[criterion.id]
+        setattr(DomainForm, name, AnswerField(criterion.text, criterion=criterion))
+        if criterion.allow_na and criterion.type in ("metric", "text"):
+            setattr(DomainForm, name + "-na", BooleanField("Not applicable"))
+    return DomainForm
+
+
+def domain_form(criteria: list[Criterion], names: dict[str, str], stored: dict[str, Any]) -> FlaskForm:
+    """The form for a domain page, filled with the stored answers (or, on a POST, with what was sent)."""
+    data: dict[str, Any] = {}
+    for criterion in criteria:
+        text, na = _shown_value(criterion, stored.get(criterion.id))
+        data[names[criterion.id]] = text
+        if criterion.allow_na and criterion.type in ("metric", "text"):
+            data[names[criterion.id] + "-na"] = na
+    return domain_form_class(criteria, names)(data=data)
+
+
+def show_service_error(form: FlaskForm, message: str, fields: dict[str, str]) -> None:
+    """Put a service's refusal ("field: problem; field: problem") on the form fields it names.
+
+    ``fields`` maps the service's field names to the form's; a problem naming no known field goes on the
+    form as a whole (``form.form_errors``).
+    """
+    for part in (p.strip() for p in message.split("; ") if p.strip()):
+        key, sep, text = part.partition(": ")
+        target = fields.get(key) if sep else None
+        if target is not None and target in form._fields:
+            form[target].errors = [*form[target].errors, text[:1].upper() + text[1:]]
+        else:
+            form.form_errors.append(part[:1].upper() + part[1:])

@@ -1,0 +1,233 @@
+"""A member organisation's pages: memberships, the self-assessment, evidence, submission and the result.
+
+Every route is for member users only, and every lookup is scoped to the
+user's own organisation (``app.services.portal``): another organisation's
+membership or assessment is a 404, for reading and for writing alike.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from ..services import (NotFound, ServiceError, SubmissionRefused, add_evidence, apply_for_membership, evidence_of,
+                        submit)
+from ..services import portal
+from ..services.progress import progress
+from ..services.results import result_view
+from ..storage import UploadRefused, allowed_extensions, attach_file, detach_file
+from .access import actor, roles, unit_of_work
+from .forms import ApplyForm, EvidenceForm, domain_form, field_names, show_service_error
+
+bp = Blueprint("member", __name__, url_prefix="/member")
+
+
+def _organisation_id() -> int:
+    return current_user.organisation_id
+
+
+def _store():
+    return current_app.extensions["upload_store"]
+
+
+@bp.get("/")
+@roles("member")
+def home():
+    with unit_of_work() as session:
+        organisation = portal.get_organisation(session, _organisation_id())
+        memberships = portal.memberships_of(session, _organisation_id())
+    return render_template("member/home.html", organisation=organisation, memberships=memberships)
+
+
+@bp.get("/apply")
+@roles("member")
+def apply():
+    with unit_of_work() as session:
+        offers = portal.alliances_open(session)
+    return render_template("member/apply.html", offers=offers)
+
+
+@bp.route("/apply/<slug>", methods=["GET", "POST"])
+@roles("member")
+def apply_to(slug: str):
+    with unit_of_work() as session:
+        offer = portal.alliance_offer(session, slug)
+    form = ApplyForm(routes=[(r.id, r.title) for r in offer.standards.routes], specialties=offer.specialties)
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as session:
+                membership = apply_for_membership(
+                    session, actor(), organisation_id=_organisation_id(), alliance_id=offer.alliance.id,
+                    route=form.route.data, specialty=form.chosen_specialty)
+                membership_id = membership.id
+        except ServiceError as exc:
+            show_service_error(form, str(exc), {"route": "route", "specialty": "specialty"})
+        else:
+            flash(f"You have applied for {form.route.data} membership of {offer.alliance.name}.", "success")
+            return redirect(url_for("member.membership", membership_id=membership_id))
+    return render_template("member/apply_to.html", form=form, offer=offer)
+
+
+@bp.get("/memberships/<int:membership_id>")
+@roles("member")
+def membership(membership_id: int):
+    with unit_of_work() as session:
+        overview = portal.membership_overview(session, _organisation_id(), membership_id)
+    return render_template("member/membership.html", overview=overview)
+
+
+@bp.post("/memberships/<int:membership_id>/assessments")
+@roles("member")
+def start_assessment(membership_id: int):
+    try:
+        with unit_of_work() as session:
+            assessment = portal.start_assessment(session, actor(), _organisation_id(), membership_id)
+            assessment_id = assessment.id
+    except NotFound:
+        raise
+    except ServiceError as exc:
+        flash(f"The self-assessment could not be started: {exc}", "error")
+        return redirect(url_for("member.membership", membership_id=membership_id))
+    return redirect(url_for("member.assessment", assessment_id=assessment_id))
+
+
+@bp.get("/assessments/<int:assessment_id>")
+@roles("member")
+def assessment(assessment_id: int):
+    with unit_of_work() as session:
+        ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
+        state = progress(session, ctx)
+        overview = portal.membership_overview(session, _organisation_id(), ctx.membership.id)
+    return render_template("member/assessment.html", ctx=ctx, progress=state, overview=overview)
+
+
+@bp.route("/assessments/<int:assessment_id>/domains/<path:domain_id>", methods=["GET", "POST"])
+@roles("member")
+def domain(assessment_id: int, domain_id: str):
+    with unit_of_work() as session:
+        ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
+        state = progress(session, ctx)
+    row = state.domain(domain_id)
+    if row is None:
+        abort(404)
+    names = field_names(ctx.standards)
+    form = domain_form(row.criteria, names, state.answers)
+    editable = ctx.assessment.status == "draft"
+    saved = 0
+    if request.method == "POST":
+        if not editable:
+            raise ServiceError(f"this self-assessment is {ctx.assessment.status.replace('_', ' ')}; "
+                               "only a draft can be changed")
+        form.validate()
+        with unit_of_work() as session:
+            outcome = portal.save_changed_answers(session, actor(), assessment_id, form.answers())
+            state = progress(session, ctx)
+        row = state.domain(domain_id)
+        saved = len(outcome.saved) + len(outcome.cleared)
+        for criterion_id, problem in outcome.errors.items():
+            field = form[names[criterion_id]]
+            field.errors = [*field.errors, problem]
+        if not form.errors:
+            flash(f"{row.domain.title}: your answers are saved.", "success")
+            following = state.next_domain(domain_id)
+            if request.form.get("action") == "continue" and following:
+                return redirect(url_for("member.domain", assessment_id=assessment_id, domain_id=following))
+            return redirect(url_for("member.assessment", assessment_id=assessment_id))
+    return render_template("member/domain.html", ctx=ctx, progress=state, row=row, form=form, names=names,
+                           editable=editable, saved=saved)
+
+
+@bp.route("/assessments/<int:assessment_id>/criteria/<path:criterion_id>/evidence", methods=["GET", "POST"])
+@roles("member")
+def evidence(assessment_id: int, criterion_id: str):
+    with unit_of_work() as session:
+        ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
+        applicable = {c.id: (s, c) for s, c in ctx.applicable_criteria()}
+        if criterion_id not in applicable:
+            abort(404)
+        items = evidence_of(session, assessment_id, criterion_id)
+    standard, criterion = applicable[criterion_id]
+    editable = ctx.assessment.status == "draft"
+    form = EvidenceForm()
+    if request.method == "POST":
+        if not editable:
+            raise ServiceError(f"this self-assessment is {ctx.assessment.status.replace('_', ' ')}; "
+                               "evidence can be added to a draft only")
+        if form.validate():
+            note = (form.note.data or "").strip()
+            try:
+                with unit_of_work() as session:
+                    if form.kind.data == "file":
+                        upload = form.upload.data
+                        attach_file(session, actor(), assessment_id, criterion_id, data=upload.stream,
+                                    filename=upload.filename, content_type=upload.mimetype, note=note, store=_store())
+                    else:
+                        add_evidence(session, actor(), assessment_id, criterion_id, kind="link",
+                                     url=form.url.data.strip(), note=note)
+            except UploadRefused as exc:
+                form.upload.errors = [*form.upload.errors, str(exc)]
+            except ServiceError as exc:
+                show_service_error(form, str(exc), {})
+            else:
+                flash(f"Evidence added to {criterion_id}.", "success")
+                return redirect(url_for("member.evidence", assessment_id=assessment_id, criterion_id=criterion_id))
+    domain_id = standard.domain
+    return render_template("member/evidence.html", ctx=ctx, standard=standard, criterion=criterion, items=items,
+                           form=form, editable=editable, domain_id=domain_id, names=field_names(ctx.standards),
+                           store=_store(), allowed_types=allowed_extensions())
+
+
+@bp.get("/assessments/<int:assessment_id>/evidence/<int:evidence_id>")
+@roles("member")
+def evidence_file(assessment_id: int, evidence_id: int):
+    with unit_of_work() as session:
+        item = portal.own_evidence(session, _organisation_id(), assessment_id, evidence_id)
+    if item.kind != "file" or not item.storage_key:
+        abort(404)
+    try:
+        stream = _store().open(item.storage_key)
+    except UploadRefused:
+        abort(404)
+    return send_file(stream, mimetype=item.content_type or "application/octet-stream", as_attachment=True,
+                     download_name=item.filename or "evidence")
+
+
+@bp.post("/assessments/<int:assessment_id>/evidence/<int:evidence_id>/remove")
+@roles("member")
+def remove_evidence(assessment_id: int, evidence_id: int):
+    with unit_of_work() as session:
+        item = portal.own_evidence(session, _organisation_id(), assessment_id, evidence_id)
+        criterion_id = item.criterion_id
+        detach_file(session, actor(), evidence_id, store=_store())
+    flash(f"Evidence removed from {criterion_id}.", "success")
+    return redirect(url_for("member.evidence", assessment_id=assessment_id, criterion_id=criterion_id))
+
+
+@bp.route("/assessments/<int:assessment_id>/submit", methods=["GET", "POST"])
+@roles("member")
+def submit_assessment(assessment_id: int):
+    with unit_of_work() as session:
+        ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
+        state = progress(session, ctx)
+    missing = state.missing
+    refused = False
+    if request.method == "POST":
+        try:
+            with unit_of_work() as session:
+                submit(session, actor(), assessment_id)
+        except SubmissionRefused as exc:
+            missing, refused = exc.missing, True
+        else:
+            flash("Your self-assessment is submitted. The alliance lead will review it.", "success")
+            return redirect(url_for("member.result", assessment_id=assessment_id))
+    return render_template("member/submit.html", ctx=ctx, progress=state, missing=missing, refused=refused,
+                           names=field_names(ctx.standards), page_has_errors=refused)
+
+
+@bp.get("/assessments/<int:assessment_id>/result")
+@roles("member")
+def result(assessment_id: int):
+    min_peers = current_app.config["BENCHMARK_MIN_PEERS"]
+    with unit_of_work() as session:
+        ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
+        view = result_view(session, ctx, min_peers)
+    return render_template("member/result.html", ctx=ctx, view=view, min_peers=min_peers)

@@ -1,0 +1,171 @@
+"""Fixtures for the web tests: the app on the project's fresh migrated database per test (``database_url``
+from tests/conftest.py: SQLite, or PostgreSQL through TEST_DATABASE_URL), and an alliance world (two member
+organisations, a lead and an admin) built through the service layer."""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from app import create_app, db
+from app.services.accounts import hash_password
+from app.models import utcnow
+from app.services import (CLI, Actor, add_evidence, apply_for_membership, create_alliance, create_user, open_assessment,
+                          open_cycle, register_organisation, register_version, save_answers, submit)
+
+HERE = Path(__file__).resolve().parent
+STANDARDS = HERE / "standards" / "web-test-2026.1.yaml"
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@functools.lru_cache(maxsize=None)
+def password_hash(password: str) -> str:
+    """scrypt is slow on purpose: the world's users share one hash across tests."""
+    return hash_password(password)
+
+
+def current_cycle_name(today: dt.date) -> tuple[str, dt.date, dt.date]:
+    """The financial year that contains today, as the alliance names its cycles."""
+    start = today.year if today.month >= 4 else today.year - 1
+    return f"{start}/{(start + 1) % 100:02d}", dt.date(start, 4, 1), dt.date(start + 1, 3, 31)
+
+
+@dataclass
+class World:
+    url: str
+    alliance_id: int
+    cycle_id: int
+    version_id: int
+    organisations: dict[str, int] = field(default_factory=dict)
+    memberships: dict[str, int] = field(default_factory=dict)
+    assessments: dict[str, int] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)
+    user_ids: dict[str, int] = field(default_factory=dict)
+
+    def actor(self, who: str) -> Actor:
+        return Actor(self.emails[who], self.user_ids[who])
+
+
+def build_world(url: str, standards: Path = STANDARDS) -> World:
+    with db.session_scope(url) as session:
+        version = register_version(session, standards, CLI)
+        alliance = create_alliance(session, CLI, slug="web-test", name="Web Test Alliance", standards_set=version.set_id)
+        name, opens, closes = current_cycle_name(utcnow().date())
+        cycle = open_cycle(session, CLI, alliance_id=alliance.id, name=name, opens_on=opens, closes_on=closes)
+        world = World(url, alliance.id, cycle.id, version.id)
+        for key, org_name, ods in (("a", "Dartford and Gravesham NHS Trust", "RN7"),
+                                   ("b", "King's College Hospital NHS Foundation Trust", "RJZ")):
+            organisation = register_organisation(session, CLI, name=org_name, ods_code=ods, org_type="acute",
+                                                 region="South East London")
+            user = create_user(session, CLI, email=f"lead.{ods.lower()}@nhs.test", name=f"Member {key.upper()}",
+                               password=PASSWORD, role="member", organisation_id=organisation.id,
+                               password_hash=password_hash(PASSWORD))
+            membership = apply_for_membership(session, CLI, organisation_id=organisation.id, alliance_id=alliance.id,
+                                              route="full")
+            assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=cycle.id)
+            world.organisations[key] = organisation.id
+            world.memberships[key] = membership.id
+            world.assessments[key] = assessment.id
+            world.emails[f"member_{key}"] = user.email
+            world.user_ids[f"member_{key}"] = user.id
+        lead = create_user(session, CLI, email="lead@alliance.test", name="Alliance Lead", password=PASSWORD,
+                           role="lead", alliance_id=alliance.id, password_hash=password_hash(PASSWORD))
+        admin = create_user(session, CLI, email="admin@alliance.test", name="Operator", password=PASSWORD, role="admin",
+                            password_hash=password_hash(PASSWORD))
+        world.emails.update(lead=lead.email, admin=admin.email)
+        world.user_ids.update(lead=lead.id, admin=admin.id)
+    return world
+
+
+COMPLETE_ANSWERS = {"C1.1": "yes", "C1.2": "partial", "C1.3": 2, "C2.1": 88, "C2.2": 7.5, "C4.1": "yes",
+                    "P1.1": 9, "P1.2": "A shared talent pool with the alliance."}
+
+
+def submit_peer(url: str, world: World, key: str, ods: str, answers: dict[str, Any],
+                org_type: str = "acute") -> int:
+    """Another member that has answered everything and submitted: its result feeds the benchmarks."""
+    with db.session_scope(url) as session:
+        organisation = register_organisation(session, CLI, name=f"Peer {key} NHS Trust", ods_code=ods,
+                                             org_type=org_type, region="Peer region")
+        membership = apply_for_membership(session, CLI, organisation_id=organisation.id,
+                                          alliance_id=world.alliance_id, route="full")
+        assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=world.cycle_id)
+        outcome = save_answers(session, CLI, assessment.id, answers)
+        assert outcome.ok, outcome.errors
+        add_evidence(session, CLI, assessment.id, "C1.1", kind="link", url="https://example.nhs.uk/job-plan.pdf")
+        submit(session, CLI, assessment.id)
+        world.organisations[key] = organisation.id
+        world.memberships[key] = membership.id
+        world.assessments[key] = assessment.id
+        return assessment.id
+
+
+@pytest.fixture
+def world(database_url: str) -> World:
+    return build_world(database_url)
+
+
+@pytest.fixture
+def app(database_url: str, world: World, tmp_path: Path):
+    application = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+                              "UPLOAD_DIR": str(tmp_path / "uploads"), "UPLOAD_MAX_BYTES": 64 * 1024})
+    return application
+
+
+class Visitor:
+    """A person at a browser, through Flask's test client: fetches CSRF tokens the way a form would."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+        self._token: Optional[str] = None
+
+    def token(self) -> str:
+        if self._token is None:
+            page = self.client.get("/login")
+            found = CSRF.search(page.get_data(as_text=True))
+            assert found, "no CSRF token on the sign-in page"
+            self._token = found.group(1)
+        return self._token
+
+    def get(self, url: str, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def post(self, url: str, data: Optional[dict] = None, csrf: bool = True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.token())
+        response = self.client.post(url, data=data, **kwargs)
+        return response
+
+    def login(self, email: str, password: str = PASSWORD):
+        response = self.post("/login", {"email": email, "password": password})
+        self._token = None  # a new session after signing in
+        return response
+
+    def logout(self):
+        response = self.post("/logout")
+        self._token = None
+        return response
+
+
+@pytest.fixture
+def visitor(app) -> Visitor:
+    return Visitor(app)
+
+
+def signed_in(app, world: World, who: str) -> Visitor:
+    person = Visitor(app)
+    response = person.login(world.emails[who])
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    return person
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)

@@ -1,0 +1,211 @@
+"""Signing in and out, the sign-in rate limit, and registering an applicant organisation."""
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from sqlmodel import select
+
+from app import db
+from app.models import AuditEvent, Organisation, User
+
+from .conftest import PASSWORD, Visitor, signed_in, text
+
+
+def error_list(response) -> list[tuple[str, str]]:
+    """The error summary's entries as (link, text)."""
+    body = text(response)
+    found = re.search(r'nhsuk-error-summary__list">(.*?)</ul>', body, re.S)
+    if not found:
+        return []
+    return [(html.unescape(href), html.unescape(" ".join(words.split()))) for href, words in
+            re.findall(r'<a href="([^"]*)"\s*>\s*(.*?)\s*</a>', found.group(1), re.S)]
+
+
+def test_start_page_for_anonymous_visitors(visitor):
+    response = visitor.get("/")
+    assert response.status_code == 200
+    body = text(response)
+    assert "Accreditation for NHS provider alliances" in body
+    assert 'href="/login"' in body and 'href="/register"' in body
+
+
+@pytest.mark.parametrize("who, home", [("member_a", "/member/"), ("lead", "/review/"), ("admin", "/admin/")])
+def test_sign_in_goes_to_the_role_home(app, world, who, home):
+    person = Visitor(app)
+    response = person.login(world.emails[who])
+    assert response.status_code == 302 and response.headers["Location"] == home
+    assert person.get("/").headers["Location"] == home
+    assert person.get(home).status_code == 200
+
+
+def test_sign_in_accepts_the_email_in_any_case(app, world):
+    person = Visitor(app)
+    response = person.post("/login", {"email": "  " + world.emails["member_a"].upper(), "password": PASSWORD})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("email, password, message, anchor", [
+    ("", PASSWORD, "Enter your email address", "#email"),
+    ("lead.rn7@nhs.test", "", "Enter your password", "#password"),
+    ("lead.rn7@nhs.test", "not the password", "Enter a correct email address and password", "#email"),
+    ("nobody@nhs.test", PASSWORD, "Enter a correct email address and password", "#email"),
+])
+def test_sign_in_errors(visitor, world, email, password, message, anchor):
+    response = visitor.post("/login", {"email": email, "password": password})
+    assert response.status_code == 200
+    assert (anchor, message) in error_list(response)
+    assert "<title>Error: Sign in" in text(response)
+
+
+def test_a_deactivated_user_cannot_sign_in(app, world):
+    with db.session_scope(world.url) as session:
+        user = session.get(User, world.user_ids["member_b"])
+        user.active = False
+    response = Visitor(app).login(world.emails["member_b"])
+    assert response.status_code == 200
+    assert ("#email", "Enter a correct email address and password") in error_list(response)
+
+
+def test_a_deactivated_user_loses_the_session(app, world):
+    person = signed_in(app, world, "member_b")
+    with db.session_scope(world.url) as session:
+        session.get(User, world.user_ids["member_b"]).active = False
+    response = person.get("/member/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_sign_in_returns_to_a_page_on_this_site_only(app, world):
+    person = Visitor(app)
+    target = f"/member/assessments/{world.assessments['a']}"
+    redirected = person.get(target)
+    assert redirected.status_code == 302
+    assert redirected.headers["Location"] == f"/login?next={target}"
+    response = person.post(f"/login?next={target}", {"email": world.emails["member_a"], "password": PASSWORD})
+    assert response.headers["Location"] == target
+    for outside in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        other = Visitor(app)
+        response = other.post("/login?next=" + outside, {"email": world.emails["member_a"], "password": PASSWORD})
+        assert response.headers["Location"] == "/member/", outside
+
+
+def test_sign_in_starts_a_fresh_session(app, world):
+    person = Visitor(app)
+    person.get("/login")
+    with person.client.session_transaction() as session:
+        session["planted"] = "by someone else"
+    person.login(world.emails["member_a"])
+    with person.client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["_user_id"] == str(world.user_ids["member_a"])
+
+
+def test_sign_in_is_rate_limited_per_address_and_email(app, world):
+    person = Visitor(app)
+    email = world.emails["member_a"]
+    for _ in range(5):
+        assert person.post("/login", {"email": email, "password": "wrong password"}).status_code == 200
+    refused = person.post("/login", {"email": email, "password": PASSWORD})
+    assert refused.status_code == 429
+    assert "Too many attempts" in text(refused) and "Wait a minute" in text(refused)
+    # Another account from the same address is not locked out.
+    assert person.post("/login", {"email": world.emails["member_b"], "password": PASSWORD}).status_code == 302
+
+
+def test_successful_sign_ins_do_not_count_towards_the_limit(app, world):
+    person = Visitor(app)
+    for _ in range(7):
+        assert person.login(world.emails["lead"]).status_code == 302
+        assert person.logout().status_code == 302
+
+
+def test_sign_out_needs_a_post_with_a_csrf_token(app, world):
+    person = signed_in(app, world, "member_a")
+    assert person.get("/logout").status_code == 405
+    assert person.post("/logout", csrf=False).status_code == 400
+    assert person.get("/member/").status_code == 200  # still signed in
+    response = person.logout()
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "You have signed out." in text(person.get("/"))
+    assert person.get("/member/").status_code == 302
+
+
+def test_sign_out_form_is_in_the_header_with_a_token(app, world):
+    person = signed_in(app, world, "member_a")
+    body = text(person.get("/member/"))
+    header = body.split("</header>")[0]
+    assert 'action="/logout" method="post"' in header and 'name="csrf_token"' in header
+    assert "Member A (member)" in header
+
+
+REGISTRATION = {
+    "organisation_name": "Oxleas NHS Foundation Trust", "ods_code": "rpg", "org_type": "community",
+    "region": "South East London", "name": "Sam Patel", "email": "Sam.Patel@nhs.test",
+    "password": "a long enough password", "confirm": "a long enough password",
+}
+
+
+def test_register_an_organisation_and_its_first_user(app, world):
+    person = Visitor(app)
+    page = person.get("/register")
+    assert page.status_code == 200
+    for label in ("Organisation name", "ODS code", "Type of organisation", "Region", "Your full name",
+                  "Email address", "Create a password", "Confirm your password"):
+        assert label in text(page)
+    response = person.post("/register", REGISTRATION)
+    assert response.status_code == 302 and response.headers["Location"] == "/member/apply"
+    with db.session_scope(world.url) as session:
+        organisation = session.exec(select(Organisation).where(Organisation.ods_code == "RPG")).one()
+        user = session.exec(select(User).where(User.email == "sam.patel@nhs.test")).one()
+        assert (organisation.name, organisation.org_type) == ("Oxleas NHS Foundation Trust", "community")
+        assert (user.role, user.organisation_id) == ("member", organisation.id)
+        assert user.password_hash.startswith("scrypt:") and "a long enough password" not in user.password_hash
+        actions = {e.action for e in session.exec(select(AuditEvent).where(AuditEvent.actor == "sam.patel@nhs.test"))}
+        assert {"organisation.registered", "user.created"} <= actions
+    assert "Your organisation is registered" in text(person.get("/member/apply"))
+    assert "Oxleas NHS Foundation Trust" in text(person.get("/member/"))
+
+
+@pytest.mark.parametrize("changes, anchor, message", [
+    ({"organisation_name": ""}, "#organisation_name", "Enter the organisation's name"),
+    ({"organisation_name": "x" * 201}, "#organisation_name", "Use 200 characters or fewer"),
+    ({"ods_code": ""}, "#ods_code", "Enter the organisation's ODS code"),
+    ({"ods_code": "R!"}, "#ods_code", "Enter an ODS code of 3 to 10 letters or digits, like RRJ"),
+    ({"org_type": ""}, "#org_type", "Choose the type of organisation"),
+    ({"org_type": "spaceship"}, "#org_type", "Choose a type of organisation from the list"),
+    ({"region": ""}, "#region", "Enter the region"),
+    ({"region": "r" * 101}, "#region", "Use 100 characters or fewer"),
+    ({"name": ""}, "#name", "Enter your full name"),
+    ({"name": "n" * 201}, "#name", "Use 200 characters or fewer"),
+    ({"email": ""}, "#email", "Enter your email address"),
+    ({"email": "a" * 250 + "@nhs.test"}, "#email", "Use 254 characters or fewer"),
+    ({"email": "not-an-email"}, "#email", "Enter an email address in the correct format, like name@nhs.net"),
+    ({"password": "short", "confirm": "short"}, "#password", "Use at least 12 characters for your password"),
+    ({"password": ""}, "#password", "Enter a password"),
+    ({"confirm": ""}, "#confirm", "Enter your password again"),
+    ({"confirm": "a different password"}, "#confirm", "The passwords do not match"),
+    ({"ods_code": "RN7"}, "#ods_code", "An organisation with code RN7 is already registered"),
+    ({"email": "lead.rn7@nhs.test"}, "#email", "Lead.rn7@nhs.test already has an account"),
+])
+def test_register_errors(app, world, changes, anchor, message):
+    person = Visitor(app)
+    response = person.post("/register", {**REGISTRATION, **changes})
+    assert response.status_code == 200
+    assert (anchor, message) in error_list(response)
+    body = html.unescape(text(response))
+    assert 'class="nhsuk-error-message"' in body and message in body.split("nhsuk-error-summary__list")[1]
+    with db.session_scope(world.url) as session:
+        assert session.exec(select(Organisation).where(Organisation.ods_code == "RPG")).first() is None
+
+
+def test_register_keeps_what_was_typed_but_not_the_password(app, world):
+    response = Visitor(app).post("/register", {**REGISTRATION, "confirm": "mismatch here!"})
+    body = text(response)
+    assert 'value="Oxleas NHS Foundation Trust"' in body
+    assert "a long enough password" not in body
+
+
+def test_a_signed_in_user_is_sent_home_from_register(app, world):
+    person = signed_in(app, world, "member_a")
+    assert person.get("/register").headers["Location"] == "/member/"

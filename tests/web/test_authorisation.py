@@ -1,0 +1,214 @@
+"""The authorisation matrix: every route x (anonymous, member of org A, member of org B, lead, admin).
+
+Org A's pages are reached with A's ids. Member B must get 404 for every one of them, reading or writing, and
+nothing of A's may change; leads and admins get 403 on member pages; anonymous visitors are sent to sign in.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Optional
+
+import pytest
+from sqlmodel import select
+
+from app import db
+from app.models import Answer, Assessment, AuditEvent, Evidence, Membership
+from app.services import CLI, add_evidence, save_answers
+from app.storage import attach_file
+
+from .conftest import Visitor
+
+PERSONAS = ("anonymous", "member_a", "member_b", "lead", "admin")
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    endpoint: str
+    method: str
+    path: str
+    expected: dict[str, int]
+    data: Optional[dict] = None
+
+
+def member_only(a: int, b: int = 404) -> dict[str, int]:
+    """A member route on org A's data: anonymous to sign-in, A allowed, B not found, staff forbidden."""
+    return {"anonymous": 302, "member_a": a, "member_b": b, "lead": 403, "admin": 403}
+
+
+@pytest.fixture
+def setup(app, world):
+    """Org A has answers, a link and a file as evidence; B has its own assessment and evidence."""
+    a, b = world.assessments["a"], world.assessments["b"]
+    with db.session_scope(world.url) as session:
+        save_answers(session, CLI, a, {"C1.1": "yes", "C2.1": 88})
+        link = add_evidence(session, CLI, a, "C1.1", kind="link", url="https://example.nhs.uk/a-plan")
+        document = attach_file(session, CLI, a, "C1.1", data=PDF, filename="a-plan.pdf",
+                               content_type="application/pdf", store=app.extensions["upload_store"])
+        b_link = add_evidence(session, CLI, b, "C1.1", kind="link", url="https://example.nhs.uk/b-plan")
+        ids = {"link": link.id, "file": document.id, "b_link": b_link.id}
+    people = {"anonymous": Visitor(app)}
+    for who in PERSONAS[1:]:
+        person = Visitor(app)
+        assert person.login(world.emails[who]).status_code == 302
+        people[who] = person
+    return ids, people
+
+
+def cases(world, ids) -> list[Case]:
+    a, b = world.assessments["a"], world.assessments["b"]
+    ma = world.memberships["a"]
+    base = f"/member/assessments/{a}"
+    everyone_member = {"anonymous": 302, "member_a": 200, "member_b": 200, "lead": 403, "admin": 403}
+    return [
+        Case("member.home", "GET", "/member/", everyone_member),
+        Case("member.apply", "GET", "/member/apply", everyone_member),
+        Case("member.apply_to", "GET", "/member/apply/web-test", everyone_member),
+        # Both already hold a full membership: the application is refused on the page (200), for their own org.
+        Case("member.apply_to", "POST", "/member/apply/web-test", everyone_member, {"route": "full"}),
+        Case("member.membership", "GET", f"/member/memberships/{ma}", member_only(200)),
+        Case("member.start_assessment", "POST", f"/member/memberships/{ma}/assessments", member_only(302)),
+        Case("member.assessment", "GET", base, member_only(200)),
+        Case("member.domain", "GET", f"{base}/domains/care", member_only(200)),
+        Case("member.domain", "POST", f"{base}/domains/care", member_only(302),
+             {"c-C1-2": "no", "c-C2-1": "10", "action": "save"}),
+        Case("member.evidence", "GET", f"{base}/criteria/C1.1/evidence", member_only(200)),
+        Case("member.evidence", "POST", f"{base}/criteria/C1.1/evidence", member_only(302),
+             {"kind": "link", "url": "https://attacker.example/"}),
+        Case("member.evidence_file", "GET", f"{base}/evidence/{ids['file']}", member_only(200)),
+        Case("member.submit_assessment", "GET", f"{base}/submit", member_only(200)),
+        Case("member.submit_assessment", "POST", f"{base}/submit", member_only(200)),  # refused: incomplete
+        Case("member.result", "GET", f"{base}/result", member_only(200)),
+        Case("member.remove_evidence", "POST", f"{base}/evidence/{ids['link']}/remove", member_only(302)),
+        # B's own assessment in the path with A's evidence: still not found.
+        Case("member.evidence_file", "GET", f"/member/assessments/{b}/evidence/{ids['file']}", member_only(404, 404)),
+        Case("member.remove_evidence", "POST", f"/member/assessments/{b}/evidence/{ids['file']}/remove",
+             member_only(404, 404)),
+        Case("api.assessment_result", "GET", f"/api/assessments/{a}/result",
+             {"anonymous": 401, "member_a": 200, "member_b": 404, "lead": 403, "admin": 403}),
+        Case("api.home", "GET", "/api/", {"anonymous": 401, "member_a": 200, "member_b": 200, "lead": 200,
+                                          "admin": 200}),
+        Case("api.health", "GET", "/api/health", dict.fromkeys(PERSONAS, 200)),
+        Case("review.home", "GET", "/review/", {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 200,
+                                                "admin": 403}),
+        Case("admin.home", "GET", "/admin/", {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403,
+                                              "admin": 200}),
+        Case("auth.start", "GET", "/", {"anonymous": 200, **dict.fromkeys(PERSONAS[1:], 302)}),
+        Case("auth.login", "GET", "/login", dict.fromkeys(PERSONAS, 200)),
+        Case("auth.register", "GET", "/register", {"anonymous": 200, **dict.fromkeys(PERSONAS[1:], 302)}),
+    ]
+
+
+def snapshot_of_a(world) -> dict:
+    a = world.assessments["a"]
+    with db.session_scope(world.url) as session:
+        return {
+            "answers": sorted((r.criterion_id, r.value) for r in session.exec(select(Answer).where(Answer.assessment_id == a))),
+            "evidence": sorted((e.id, e.url, e.filename) for e in session.exec(select(Evidence).where(Evidence.assessment_id == a))),
+            "status": session.get(Assessment, a).status,
+            "memberships": sorted(m.id for m in session.exec(select(Membership).where(
+                Membership.organisation_id == world.organisations["a"]))),
+            "assessments": sorted(x.id for x in session.exec(select(Assessment).where(
+                Assessment.membership_id == world.memberships["a"]))),
+        }
+
+
+def request(person: Visitor, case: Case):
+    if case.method == "GET":
+        return person.get(case.path)
+    return person.post(case.path, case.data or {})
+
+
+def test_authorisation_matrix(app, world, setup):
+    ids, people = setup
+    matrix = cases(world, ids)
+    before = snapshot_of_a(world)
+    seen: dict[tuple[str, str, str], int] = {}
+    # Everyone but member A first (A's own writes come last, so they cannot hide anyone else's).
+    for who in ("anonymous", "member_b", "lead", "admin"):
+        for case in matrix:
+            seen[(case.method, case.path, who)] = request(people[who], case).status_code
+    assert snapshot_of_a(world) == before, "someone other than org A changed org A's data"
+    for case in matrix:
+        seen[(case.method, case.path, "member_a")] = request(people["member_a"], case).status_code
+    expected = {(c.method, c.path, who): c.expected[who] for c in matrix for who in PERSONAS}
+    wrong = {key: (seen[key], want) for key, want in expected.items() if seen[key] != want}
+    assert wrong == {}, "(method, path, persona): (got, expected)"
+
+
+def test_the_matrix_covers_every_route(app, world, setup):
+    ids, _ = setup
+    covered = {case.endpoint for case in cases(world, ids)}
+    for blueprint in ("member", "api", "review", "admin"):
+        routes = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint + ".")}
+        assert routes <= covered, routes - covered
+    methods = {(c.endpoint, c.method) for c in cases(world, ids)}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("member."):
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                assert (rule.endpoint, method) in methods, (rule.endpoint, method)
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_and_back(app, world, setup):
+    _, people = setup
+    response = people["anonymous"].get(f"/member/assessments/{world.assessments['a']}/result")
+    assert response.headers["Location"] == f"/login?next=/member/assessments/{world.assessments['a']}/result"
+
+
+def test_member_b_reaches_nothing_of_a_and_leaves_no_trace(app, world, setup):
+    ids, people = setup
+    b = people["member_b"]
+    a = world.assessments["a"]
+    attempts = [
+        b.post(f"/member/assessments/{a}/domains/care", {"c-C1-1": "no", "action": "save"}),
+        b.post(f"/member/assessments/{a}/criteria/C1.1/evidence", {"kind": "link", "url": "https://x.example/"}),
+        b.post(f"/member/assessments/{a}/criteria/C1.1/evidence",
+               {"kind": "file", "upload": (io.BytesIO(PDF), "x.pdf", "application/pdf")},
+               content_type="multipart/form-data"),
+        b.post(f"/member/assessments/{a}/evidence/{ids['file']}/remove"),
+        b.post(f"/member/assessments/{a}/submit"),
+        b.post(f"/member/memberships/{world.memberships['a']}/assessments"),
+        b.get(f"/member/assessments/{a}/evidence/{ids['file']}"),
+    ]
+    assert [r.status_code for r in attempts] == [404] * len(attempts)
+    for response in attempts:
+        body = response.get_data(as_text=True)
+        assert "Page not found" in body and "Dartford" not in body
+    with db.session_scope(world.url) as session:
+        by_b = session.exec(select(AuditEvent).where(AuditEvent.actor_id == world.user_ids["member_b"])).all()
+        assert by_b == []
+    # B's own evidence is still B's to manage.
+    mine = b.post(f"/member/assessments/{world.assessments['b']}/evidence/{ids['b_link']}/remove")
+    assert mine.status_code == 302
+
+
+def test_staff_see_no_member_pages_but_their_own_landing(app, world, setup):
+    _, people = setup
+    lead_page = people["lead"].get("/review/").get_data(as_text=True)
+    assert "Web Test Alliance" in lead_page and "Self-assessments to review" in lead_page
+    admin_page = people["admin"].get("/admin/").get_data(as_text=True)
+    assert "Administration" in admin_page and "Organisations" in admin_page
+    forbidden = people["lead"].get("/member/").get_data(as_text=True)
+    assert "You do not have access to this page" in forbidden
+
+
+def test_every_form_post_needs_a_csrf_token(app, world, setup):
+    ids, people = setup
+    member_a = people["member_a"]
+    for case in cases(world, ids):
+        if case.method == "POST":
+            response = member_a.post(case.path, case.data or {}, csrf=False)
+            assert response.status_code == 400, case.path
+            assert "did not come from this service" in response.get_data(as_text=True)
+    for path in ("/logout", "/login", "/register"):
+        assert member_a.post(path, {}, csrf=False).status_code == 400, path
+
+
+def test_the_lead_sees_the_alliance_submissions_to_review(app, world):
+    from .conftest import COMPLETE_ANSWERS, signed_in, submit_peer
+
+    submit_peer(world.url, world, "p1", "PEER1", COMPLETE_ANSWERS)
+    body = " ".join(signed_in(app, world, "lead").get("/review/").get_data(as_text=True).split())
+    assert "Peer p1 NHS Trust" in body and "Submitted" in body
+    assert "Dartford" not in body  # a draft is not for review yet
