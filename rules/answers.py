@@ -41,16 +41,6 @@ class Submission:
     warnings: tuple[str, ...] = ()
 
 
-def _is_number(value: Any) -> bool:
-    """A finite int or float that fits a float (JSON allows integers of any length)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
@@ -84,11 +74,11 @@ def check_answer(criterion: m.Criterion, value: Any) -> tuple[Any, Optional[str]
         return None, f"expected one of {listed}{na_hint}, got {_shown(value)}"
     if criterion.type == "level":
         top = len(criterion.levels or ()) - 1
-        if _is_number(value) and float(value).is_integer() and 0 <= value <= top:
+        if m.is_number(value) and float(value).is_integer() and 0 <= value <= top:
             return int(value), None
         return None, f"expected a level index, a whole number from 0 to {top}{na_hint}, got {_shown(value)}"
     if criterion.type == "metric":
-        if _is_number(value):
+        if m.is_number(value):
             return value, None
         unit = f" ({criterion.unit})" if criterion.unit else ""
         return None, f"expected a finite number{unit}{na_hint}, got {_shown(value)}"

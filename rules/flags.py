@@ -140,7 +140,7 @@ class FlagRuleReader:
         values = value if isinstance(value, tuple) else (value,)
         for one in values:
             if op in NUMERIC_OPERATORS:
-                if criterion.type not in ("level", "metric") or not _is_number(one):
+                if criterion.type not in ("level", "metric") or not m.is_number(one):
                     self.checker.error(value_node.line, f"{where}: '{op}' compares numbers; it needs a number and a level or metric criterion ('{ref}' is {criterion.type})")
                     return None
             elif not self._value_allowed(one, allowed, criterion):
@@ -216,12 +216,8 @@ class FlagRuleReader:
         if criterion.type in m.CHOICES:
             return value in m.CHOICES[criterion.type]
         if criterion.type == "level":
-            return _is_number(value) and float(value).is_integer() and 0 <= value < len(criterion.levels or ())
-        return _is_number(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+            return m.is_number(value) and float(value).is_integer() and 0 <= value < len(criterion.levels or ())
+        return m.is_number(value)
 
 
 # -- compiling to durable-rules -------------------------------------------------
@@ -244,7 +240,7 @@ def _compile(node: Union[m.Combination, m.Condition], crit: dict[str, int], std:
     if node.test == "answer":
         values = node.value if isinstance(node.value, tuple) else (node.value,)
         op = "eq" if node.op == "in" else node.op
-        parts = [_leaf(criterion_field("answer", index, _is_number(v)), op, v, _is_number(v)) for v in values]
+        parts = [_leaf(criterion_field("answer", index, m.is_number(v)), op, v, m.is_number(v)) for v in values]
         return parts[0] if len(parts) == 1 else {"$or": parts}
     return _leaf(criterion_field(node.test, index), node.op, node.value)
 

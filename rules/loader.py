@@ -10,7 +10,6 @@ import datetime as dt
 import difflib
 import hashlib
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -116,16 +115,6 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def is_number(value: Any) -> bool:
-    """A finite int or float that fits a float (a 400-digit integer does not)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
 class _Checker:
     """Walks the parsed file, collecting problems instead of stopping at the first."""
 
@@ -185,7 +174,7 @@ class _Checker:
                 bound = f" {'>' if strict else '>='} {minimum:g}"
             if maximum is not None:
                 bound += f"{' and' if bound else ''} <= {maximum:g}"
-            if value is _Unset or not is_number(value):
+            if value is _Unset or not m.is_number(value):
                 return f"must be a number{bound}"
             if minimum is not None and (value <= minimum if strict else value < minimum):
                 return f"must be a number{bound}"

@@ -7,6 +7,7 @@ The loader builds these objects only from input it has already validated.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from functools import cached_property
 from typing import Literal, Optional, Union
 
@@ -27,6 +28,16 @@ DEFAULT_RATINGS = (("exemplary", 90), ("met", 75), ("approaching", 50), ("not_me
 
 #: Which criterion types accept which string answers (besides "na").
 CHOICES = {"yes_no": ("yes", "no"), "yes_partial_no": ("yes", "partial", "no")}
+
+
+def is_number(value: object) -> bool:
+    """A finite int or float that fits a float: what the engine can compare (JSON and YAML allow more)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return False
 
 
 class Frozen(BaseModel):
