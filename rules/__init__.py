@@ -8,9 +8,12 @@ from .durable_engine import RulesEngineError
 from .loader import StandardsError, load_standards, parse_standards
 from .model import StandardsSet
 from .scoring import compiled, release, score, score_submission
+from .overrides import (CriterionOverride, DroppedOverride, Overrides, OverridesError, StandardOverride,
+                        check_overrides, split_overrides)
 
 __all__ = [
-    "AnswersError", "Member", "RulesEngineError", "StandardsError", "StandardsSet", "Submission",
-    "check_answer", "compiled", "load_standards", "parse_standards", "read_submission", "release",
-    "score", "score_submission",
+    "AnswersError", "CriterionOverride", "DroppedOverride", "Member", "Overrides", "OverridesError",
+    "RulesEngineError", "StandardOverride", "StandardsError", "StandardsSet", "Submission",
+    "check_answer", "check_overrides", "compiled", "load_standards", "parse_standards", "read_submission",
+    "release", "score", "score_submission", "split_overrides",
 ]

@@ -17,6 +17,13 @@ through one engine session:
 3. the outcome fact and, when the file has extra rules, the summary fact:
    the rules decide the outcome and which flags fire.
 
+An alliance lead's overrides (``rules.overrides``) reach the same rules in
+the facts: an overridden criterion's fact carries the lead's score s instead
+of the answer, graded like yes/partial/no (full credit at 1, half at 0.5); a
+standard whose status the lead has set is a standard fact carrying that
+status instead of a score; the outcome fact counts must-meet standards set to
+not met. No rule is added for them that every fact would pass through.
+
 Between stages Python does only plain arithmetic (weighted means). It is
 exact: every number means what is written (``0.1`` is one tenth, not the
 nearest binary fraction), scores are kept as integer fractions, and they reach
@@ -39,12 +46,14 @@ from .flags import compile_flag_rule, criterion_field, standard_field
 CAP = 1000
 NO_RATING = -1
 # Fact types: c graded criterion, l level, u unanswered required, s scored standard,
-# n standard with nothing to score, r rating, o outcome, f summary for extra rules.
+# n standard decided without a score (nothing to score, or status set by a lead), r rating, o outcome,
+# f summary for extra rules.
 CREDIT_HALVES = {"criterion_full": 2, "criterion_half": 1, "criterion_zero": 0}
 SCORE_OF_RULE = {"criterion_full": 100.0, "criterion_half": 50.0, "criterion_zero": 0.0}
 RAG_OF_RULE = {"criterion_full": "green", "criterion_half": "amber", "criterion_zero": "red"}
 SEVERITY_OF_RAG = {"amber": "minor", "red": "major"}
-STATUS_OF_RULE = {"standard_met": "met", "standard_not_met": "not_met", "standard_not_scored": "not_scored"}
+STATUS_OF_RULE = {"standard_met": "met", "standard_not_met": "not_met", "standard_not_scored": "not_scored",
+                  "standard_set_met": "met", "standard_set_not_met": "not_met"}
 OUTCOME_OF_RULE = {
     "outcome_not_accredited": "not_accredited",
     "outcome_working_towards": "working_towards",
@@ -79,7 +88,9 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
         "criterion_unanswered": _rule("u"),
         "standard_met": _rule("s", {"mj": 0}, _same("$gte", "sc", "pm")),
         "standard_not_met": _rule("s", {"$or": [_same("$lt", "sc", "pm"), {"$gt": {"mj": 0}}]}),
-        "standard_not_scored": _rule("n"),
+        "standard_not_scored": _rule("n", {"st": "not_scored"}),
+        "standard_set_met": _rule("n", {"st": "met"}),
+        "standard_set_not_met": _rule("n", {"st": "not_met"}),
     }
     bands = standards.ratings  # highest min first
     for index, band in enumerate(bands):
@@ -112,11 +123,11 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
     passing = [{"has": 1}, {"$gte": {"ov": float(bands[-1].min)}}, *(outside(i) for i in failing_bands)]
     held_back = [{"$and": band(i)} for i in approaching_bands]
     held_back += [test for k in must_meet for test in ({"$lt": {f"q{k}": pass_mark}}, {"$gt": {f"j{k}": 0}})]
+    held_back.append({"$gt": {"pn": 0}})  # must-meet standards a lead has set to not met
     settled = [*(outside(i) for i in approaching_bands),
-               *(test for k in must_meet for test in ({"$gte": {f"q{k}": pass_mark}}, {f"j{k}": 0}))]
+               *(test for k in must_meet for test in ({"$gte": {f"q{k}": pass_mark}}, {f"j{k}": 0})), {"pn": 0}]
     spec["outcome_not_accredited"] = _rule("o", failing, cap=False)
-    if held_back:
-        spec["outcome_working_towards"] = _rule("o", *passing, {"$or": held_back}, cap=False)
+    spec["outcome_working_towards"] = _rule("o", *passing, {"$or": held_back}, cap=False)
     spec["outcome_accredited_with_conditions"] = _rule("o", *passing, *settled, {"$gt": {"br": 0}}, cap=False)
     spec["outcome_accredited"] = _rule("o", *passing, *settled, {"br": 0}, cap=False)
     if standards.rules:
@@ -277,7 +288,11 @@ class CompiledStandards:
             self._applicability[key] = found
         return found
 
-    def score(self, submission: Submission) -> dict:
+    def score(self, submission: Submission, overrides: Any = None) -> dict:
+        """The result; with ``overrides`` (``rules.overrides.Overrides``) the lead's overrides applied."""
+        if overrides is not None:
+            from .overrides import score_overridden
+            return score_overridden(self, submission, overrides)
         return _Assessment(self, submission).run()
 
 
@@ -310,17 +325,18 @@ def release(standards: m.StandardsSet) -> None:
         found.close()
 
 
-def score(standards: m.StandardsSet, answers_doc: Any) -> dict:
+def score(standards: m.StandardsSet, answers_doc: Any, overrides: Any = None) -> dict:
     """Score an answers document (``{"route", "specialty", "org_type", "answers"}``).
 
-    Raises AnswersError when the answers cannot be scored.
+    Raises AnswersError when the answers cannot be scored, OverridesError when
+    ``overrides`` name criteria or standards that do not exist or do not apply.
     """
-    return compiled(standards).score(read_submission(standards, answers_doc))
+    return compiled(standards).score(read_submission(standards, answers_doc), overrides)
 
 
-def score_submission(standards: m.StandardsSet, submission: Submission) -> dict:
+def score_submission(standards: m.StandardsSet, submission: Submission, overrides: Any = None) -> dict:
     """Score answers already checked by ``read_submission`` (or the web forms)."""
-    return compiled(standards).score(submission)
+    return compiled(standards).score(submission, overrides)
 
 
 class _Assessment:
@@ -337,11 +353,17 @@ class _Assessment:
         self.majors: set[str] = set()  # standards with a major breach
         self.breaches: list[dict] = []
         self.unanswered: list[str] = []
+        self.pinned: dict[str, str] = {}  # standard id -> status a lead has set
 
     # -- stage 1 --------------------------------------------------------------
 
     def criterion_facts(self, sid: str) -> str:
-        """Stage-1 facts as JSON text (built from each criterion's precomputed start).
+        """Stage-1 facts as JSON text (built from each criterion's precomputed start)."""
+        facts = self.criterion_fact_list(sid, self.compiled.plans)
+        return "[" + ",".join(facts) + "]" if facts else ""
+
+    def criterion_fact_list(self, sid: str, plans: Sequence[_Plan]) -> list[str]:
+        """The stage-1 facts of these criteria.
 
         Criteria the engine will decide get their result entry when it has
         (``take_criterion_matches``); their place in file order is held here.
@@ -349,7 +371,7 @@ class _Assessment:
         facts = []
         end = f',"sid":"{sid}"}}'
         answers, applicable, details = self.answers, self.applicable, self.details
-        for plan in self.compiled.plans:
+        for plan in plans:
             answer = answers.get(plan.id)
             if not applicable[plan.standard_pos]:
                 details[plan.id] = self.entry(plan, answer, "not_applicable", "the standard does not apply to this member")
@@ -377,7 +399,7 @@ class _Assessment:
                     facts.append(plan.fact + end)
                 else:
                     facts.append(plan.facts[answer] + end)
-        return "[" + ",".join(facts) + "]" if facts else ""
+        return facts
 
     @staticmethod
     def entry(plan: _Plan, answer: Any, status: str, explanation: str, score: Optional[float] = None,
@@ -455,13 +477,21 @@ class _Assessment:
         pass_mark = f',"pm":{number_text(self.standards.pass_mark)}'
         neutral = f'{number_text(self.standards.pass_mark)},"j{{}}":0'  # a must-meet standard that cannot hold back
         facts, must_meet = [], []
+        pinned, pinned_not_met = self.pinned, 0
         for pos, standard in enumerate(self.compiled.standard_list):
+            if pinned and standard.id in pinned:
+                status = pinned[standard.id]
+                if standard.must_meet:  # held back (or not) by the count of pinned not-met standards alone
+                    must_meet.append(f',"q{len(must_meet)}":' + neutral.format(len(must_meet)))
+                    pinned_not_met += status == "not_met"
+                facts.append(f'{{"t":"n","id":{FACT_ID_STANDARDS + pos},"st":"{status}"{end}')
+                continue
             value = scores.get(standard.id)
             if value is None:
                 if standard.must_meet:
                     must_meet.append(f',"q{len(must_meet)}":' + neutral.format(len(must_meet)))
                 if standard.id in scores:
-                    facts.append(f'{{"t":"n","id":{FACT_ID_STANDARDS + pos}{end}')
+                    facts.append(f'{{"t":"n","id":{FACT_ID_STANDARDS + pos},"st":"not_scored"{end}')
                 continue
             score = number_text(_engine_float(value, self.compiled.pass_mark))
             major = int(standard.id in self.majors)
@@ -472,7 +502,7 @@ class _Assessment:
         ov = number_text(_engine_float(overall, self.compiled.band_mins) if overall is not None else 0)
         facts.append(f'{{"t":"r","id":{FACT_ID_RATING},"has":{has},"ov":{ov}{end}')
         facts.append(f'{{"t":"o","id":{FACT_ID_OUTCOME},"has":{has},"ov":{ov},"br":{len(self.breaches)}'
-                     f'{"".join(must_meet)}{end}')
+                     f',"pn":{pinned_not_met}{"".join(must_meet)}{end}')
         return "[" + ",".join(facts) + "]"
 
     def means(self, scores: dict[str, Optional[Ratio]]) -> tuple[dict[str, Ratio], Optional[Ratio]]:
@@ -537,8 +567,8 @@ class _Assessment:
             if status == "not_applicable":
                 continue
             index = plan.index
-            fact[criterion_field("answered", index)] = int(status in ("unanswered", "not_answered"))
             answer = detail["answer"]
+            fact[criterion_field("answered", index)] = int(answer is None)  # the member's answer, overridden or not
             if answer is None or plan.type == "text":
                 continue
             if answer == NA or plan.type in m.CHOICES:
