@@ -134,7 +134,7 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     lookup = standards.criterion_lookup
     applies = None
     if member is not None:
-        applies = {s.id for s in standards.standards if s.applies.covers(member.route, member.specialty, member.org_type)}
+        applies = standards.applicable_ids(member.route, member.specialty, member.org_type)
     clean: dict[str, Any] = {}
     for key, value in raw.items():
         found = lookup.get(key)

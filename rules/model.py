@@ -194,6 +194,19 @@ class StandardsSet(Frozen):
     def route_ids(self) -> tuple[str, ...]:
         return tuple(r.id for r in self.routes)
 
+    @cached_property
+    def applicability_cache(self) -> dict[tuple, frozenset[str]]:
+        return {}
+
+    def applicable_ids(self, route: str, specialty: Optional[str], org_type: Optional[str]) -> frozenset[str]:
+        """Ids of the standards that apply to such a member (worked out once per kind of member)."""
+        key = (route, specialty if route == "specialty" else None, org_type)
+        found = self.applicability_cache.get(key)
+        if found is None:
+            found = frozenset(s.id for s in self.standards if s.applies.covers(route, specialty, org_type))
+            self.applicability_cache[key] = found
+        return found
+
     @property
     def label(self) -> str:
         return f"{self.id} {self.version}"

@@ -2,8 +2,8 @@
 
 A standards version is compiled once into a durable-rules ruleset of
 data-driven rules: thresholds travel in the facts, so the ruleset stays small
-however many criteria the file has. One assessment runs in three stages
-through one engine session:
+however many criteria the file has. One assessment runs in two stages (three
+when the file has extra rules) through one engine session:
 
 1. criterion facts: the rules decide each criterion's credit band and so, for
    metrics, its RAG and any breach with its severity. Every graded answer is
@@ -11,11 +11,12 @@ through one engine session:
    threshold): yes/partial/no carry 1/0.5/0 against 1 and 0.5; a metric
    carries its value against the target and the amber edge, negated when
    lower is better (negation is exact, so the comparisons are the contract's);
-2. standard facts (score, pass mark, major breaches) and the rating fact
-   (overall score): the rules decide each standard's status, so the support
-   needs, and the rating band;
-3. the outcome fact and, when the file has extra rules, the summary fact:
-   the rules decide the outcome and which flags fire.
+   a required criterion left unanswered carries nothing (0 against 1);
+2. standard facts (score, pass mark, major breaches), the rating fact and the
+   outcome fact (overall score, breaches, each must-meet standard's score and
+   major breaches): the rules decide each standard's status, so the support
+   needs, the rating band and the outcome;
+3. with extra rules, the summary fact: the rules decide which flags fire.
 
 An alliance lead's overrides (``rules.overrides``) reach the same rules in
 the facts: an overridden criterion's fact carries the lead's score s instead
@@ -45,7 +46,7 @@ from .flags import compile_flag_rule, criterion_field, standard_field
 
 CAP = 1000
 NO_RATING = -1
-# Fact types: c graded criterion, l level, u unanswered required, s scored standard,
+# Fact types: c graded criterion (an unanswered required one too), l level, s scored standard,
 # n standard decided without a score (nothing to score, or status set by a lead), r rating, o outcome,
 # f summary for extra rules.
 CREDIT_HALVES = {"criterion_full": 2, "criterion_half": 1, "criterion_zero": 0}
@@ -85,7 +86,6 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
         "criterion_half": _rule("c", _same("$lt", "v", "tg"), _same("$gte", "v", "lo")),
         "criterion_zero": _rule("c", _same("$lt", "v", "lo")),
         "criterion_level": _rule("l"),
-        "criterion_unanswered": _rule("u"),
         "standard_met": _rule("s", {"mj": 0}, _same("$gte", "sc", "pm")),
         "standard_not_met": _rule("s", {"$or": [_same("$lt", "sc", "pm"), {"$gt": {"mj": 0}}]}),
         "standard_not_scored": _rule("n", {"st": "not_scored"}),
@@ -200,6 +200,7 @@ class _Plan(NamedTuple):
     fact: str  # the start of this criterion's stage-1 fact, as JSON text
     facts: dict[Any, str]  # choice criteria: the whole fact but its end, by answer
     level_scores: tuple[float, ...]  # level criteria: the rounded score of each level
+    entries: dict[tuple[str, Any], dict[str, Any]]  # choice and level criteria: the result entry by (rule, answer)
 
 
 def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos: int, units: int,
@@ -239,8 +240,18 @@ def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos
         fact = f'{{"t":"c","id":{index},"tg":{number_text(thresholds[0])},"lo":{number_text(thresholds[1])},"v":'
     facts = {a: fact + CHOICE_VALUE[a] for a in m.CHOICES.get(criterion.type, ())}
     level_scores = tuple(round(100 * i / top, 1) for i in range(top + 1)) if criterion.type == "level" else ()
+    entries: dict[tuple[str, Any], dict[str, Any]] = {}
+    for answer in m.CHOICES.get(criterion.type, ()):
+        for rule, score in SCORE_OF_RULE.items():
+            entries[rule, answer] = {"standard": standard.id, "type": criterion.type, "answer": answer,
+                                     "status": "scored", "rag": None, "breach": None,
+                                     "explanation": explain[answer], "score": score}
+    for level, score in enumerate(level_scores):
+        entries["criterion_level", level] = {"standard": standard.id, "type": "level", "answer": level,
+                                             "status": "scored", "rag": None, "breach": None,
+                                             "explanation": explain[str(level)], "score": score}
     return _Plan(criterion.id, index, standard.id, standard_pos, criterion.type, criterion.required,
-                 units, full, top, thresholds, negate, explain, fact, facts, level_scores)
+                 units, full, top, thresholds, negate, explain, fact, facts, level_scores, entries)
 
 
 class CompiledStandards:
@@ -386,7 +397,7 @@ class _Assessment:
                                                   "required text answer missing (text is not scored)")
                 else:
                     details[plan.id] = None
-                    facts.append(f'{{"t":"u","id":{plan.index}{end}')
+                    facts.append(f'{{"t":"c","id":{plan.index},"tg":1.0,"lo":1.0,"v":0.0{end}')
             elif answer == NA:
                 details[plan.id] = self.entry(plan, NA, "na", 'answered "na": left out of the score')
             elif plan.type == "text":
@@ -412,30 +423,24 @@ class _Assessment:
         plans, details, credit, answers, entry = self.compiled.plans, self.details, self.credit, self.answers, self.entry
         found_breaches = []
         for rule, fact_ids in matches:
-            if rule == "criterion_unanswered":
-                for fact_id in fact_ids:
-                    plan = plans[fact_id]
-                    credit[plan.id] = 0
-                    details[plan.id] = entry(plan, None, "unanswered", "required but not answered: scores 0", 0.0)
-                continue
             if rule == "criterion_level":
                 for fact_id in fact_ids:
                     plan = plans[fact_id]
                     answer = answers[plan.id]
                     credit[plan.id] = answer * plan.full // plan.top
-                    details[plan.id] = entry(plan, answer, "scored", plan.explain[str(answer)],
-                                             plan.level_scores[answer])
+                    details[plan.id] = plan.entries[rule, answer].copy()
                 continue
             halves, score, rag = CREDIT_HALVES[rule], SCORE_OF_RULE[rule], RAG_OF_RULE[rule]
             severity = SEVERITY_OF_RAG.get(rag)
             for fact_id in fact_ids:
                 plan = plans[fact_id]
-                answer = answers[plan.id]
+                answer = answers.get(plan.id)
                 credit[plan.id] = plan.full * halves // 2
-                if plan.type != "metric":  # the hot path: entry() written out
-                    details[plan.id] = {"standard": plan.standard, "type": plan.type, "answer": answer,
-                                        "status": "scored", "rag": None, "breach": None,
-                                        "explanation": plan.explain[answer], "score": score}
+                if answer is None:  # required and unanswered: the rules gave it no credit
+                    details[plan.id] = entry(plan, None, "unanswered", "required but not answered: scores 0", score)
+                    continue
+                if plan.type != "metric":
+                    details[plan.id] = plan.entries[rule, answer].copy()
                     continue
                 shown = str(answer) if type(answer) is int else plain_number(answer)
                 details[plan.id] = {"standard": plan.standard, "type": "metric", "answer": answer,
