@@ -233,7 +233,7 @@ def _plan(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos
             explain = {"green": f" <= target {target}{unit}: green, benchmark met",
                        "amber": f" > target {target}{unit}, within amber {amber} (<= {plain_number(edge)}): amber, minor breach",
                        "red": f" > target {target}{unit}{above}: red, major breach"}
-        explain["unit"] = unit
+        explain = {rag: unit + text for rag, text in explain.items()}  # what follows the value, by RAG
     if criterion.type in ("level", "text"):
         fact = f'{{"t":"l","id":{index}'
     else:
@@ -442,11 +442,13 @@ class _Assessment:
                 if plan.type != "metric":
                     details[plan.id] = plan.entries[rule, answer].copy()
                     continue
-                shown = str(answer) if type(answer) is int else plain_number(answer)
+                if type(answer) is int:
+                    shown = str(answer)
+                else:
+                    shown = repr(answer) if not answer.is_integer() else plain_number(answer)
                 details[plan.id] = {"standard": plan.standard, "type": "metric", "answer": answer,
                                     "status": "scored", "rag": rag, "breach": severity,
-                                    "explanation": f"{shown}{plan.explain['unit']}{plan.explain[rag]}",
-                                    "score": score}
+                                    "explanation": shown + plan.explain[rag], "score": score}
                 if severity:
                     if severity == "major":
                         self.majors.add(plan.standard)
