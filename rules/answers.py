@@ -87,14 +87,22 @@ def check_answer(criterion: m.Criterion, value: Any) -> tuple[Any, Optional[str]
     return None, f"expected text{na_hint}, got {_shown(value)}"
 
 
-def _plainly_valid(criterion: m.Criterion, value: Any) -> bool:
-    """The common well-formed answers, accepted without building an error text."""
-    kind = criterion.type
-    if kind == "metric":
-        return type(value) is float and math.isfinite(value) or type(value) is int and -2**63 < value < 2**63
-    if kind == "level":
-        return type(value) is int and 0 <= value < len(criterion.levels or ())
-    return type(value) is str and value != NA and (kind == "text" and value.strip() != "" or value in m.CHOICES.get(kind, ()))
+def _plain_forms(standards: m.StandardsSet) -> dict[str, tuple[str, m.Criterion, str, Any]]:
+    """Per criterion id: its standard, the criterion, and what a common well-formed answer looks like
+    (kept on the standards set, so reading answers checks them without building any error text)."""
+    found = standards.answer_forms
+    if not found:
+        forms = {}
+        for standard, criterion in standards.criterion_lookup.values():
+            kind = criterion.type
+            accepted: Any = None
+            if kind in m.CHOICES:
+                kind, accepted = "choice", frozenset(m.CHOICES[kind])
+            elif kind == "level":
+                accepted = len(criterion.levels or ())
+            forms[criterion.id] = (standard.id, criterion, kind, accepted)
+        found.update(forms)  # all at once: a reader in another thread never sees it half filled
+    return found
 
 
 def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], list[str]]:
@@ -131,20 +139,29 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     if not isinstance(raw, dict):
         problems.append(f"answers: expected an object of criterion id to answer, got {_shown(raw)}")
         raw = {}
-    lookup = standards.criterion_lookup
+    forms = _plain_forms(standards)
     applies = None
     if member is not None:
         applies = standards.applicable_ids(member.route, member.specialty, member.org_type)
     clean: dict[str, Any] = {}
     for key, value in raw.items():
-        found = lookup.get(key)
+        found = forms.get(key)
         if found is None:
             problems.append(f'answers: "{key}" is not a criterion of {standards.label}')
             continue
-        standard, criterion = found
-        if applies is not None and standard.id not in applies:
+        standard_id, criterion, kind, accepted = found
+        if applies is not None and standard_id not in applies:
             continue  # answers to standards that do not apply are ignored
-        if _plainly_valid(criterion, value):
+        plain = type(value)
+        if kind == "metric":  # the common well-formed answers first, with no error text built
+            ok = plain is float and math.isfinite(value) or plain is int and -2**63 < value < 2**63
+        elif kind == "choice":
+            ok = plain is str and value in accepted
+        elif kind == "level":
+            ok = plain is int and 0 <= value < accepted
+        else:
+            ok = plain is str and value != NA and value.strip() != ""
+        if ok:
             clean[key] = value
             continue
         answer, problem = check_answer(criterion, value)

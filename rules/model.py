@@ -198,6 +198,11 @@ class StandardsSet(Frozen):
     def applicability_cache(self) -> dict[tuple, frozenset[str]]:
         return {}
 
+    @cached_property
+    def answer_forms(self) -> dict[str, tuple]:
+        """Filled by ``rules.answers`` on first use: how to recognise each criterion's common answers."""
+        return {}
+
     def applicable_ids(self, route: str, specialty: Optional[str], org_type: Optional[str]) -> frozenset[str]:
         """Ids of the standards that apply to such a member (worked out once per kind of member)."""
         key = (route, specialty if route == "specialty" else None, org_type)
