@@ -236,6 +236,57 @@ def demo_load() -> None:
         click.echo(line)
 
 
+@main.group("buddy")
+def buddy_group() -> None:
+    """Buddying: pair members that need support with peers that meet the standard."""
+
+
+@buddy_group.command("match")
+@click.option("--alliance", "alliance_ref", required=True, help="alliance id or slug")
+@click.option("--cycle", "cycle_name", required=True, help="assessment cycle, e.g. 2026/27")
+@click.option("--dry-run/--apply", default=True, help="show the proposals (default) or store them")
+def buddy_match(alliance_ref: str, cycle_name: str, dry_run: bool) -> None:
+    """Propose buddies for every need of the members' latest decided results."""
+    from app import db
+    from app.services import CLI, ServiceError
+    from app.services import buddying
+
+    require_schema()
+    try:
+        with db.session_scope() as session:
+            alliance = buddying.find_alliance(session, alliance_ref)
+            plan = buddying.plan_buddying(session, alliance.id, buddying.find_cycle(session, alliance, cycle_name).id)
+            stored = [] if dry_run else buddying.apply_plan(session, CLI, plan)
+    except ServiceError as exc:
+        fail(f"error: {exc}")
+    for line in buddy_table(plan):
+        click.echo(line)
+    if dry_run:
+        click.echo("dry run: nothing stored (use --apply to store these proposals)")
+    else:
+        click.echo(f"stored {len(stored)} pair(s) as proposed")
+
+
+def buddy_table(plan) -> list[str]:  # noqa: ANN001  (app.services.buddying.BuddyPlan)
+    """The proposals as a plain table, then the needs nobody can take."""
+    names = plan.names
+    rows = [("member", "standard", "need", "proposed buddy", "why")]
+    for proposal in plan.matching.proposals:
+        need = proposal.need
+        rows.append((names[need.membership_id], need.standard, need.reason.replace("_", " "),
+                     names[proposal.buddy_membership_id], "; ".join(proposal.reasons)))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [f"{plan.alliance.name}, cycle {plan.cycle.name}: {plan.needs} need(s), "
+             f"{len(plan.matching.proposals)} proposal(s), {len(plan.matching.no_buddy)} without a buddy, "
+             f"{len(plan.covered)} already covered by a pair", ""]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+    if plan.matching.no_buddy:
+        lines += ["", "no buddy available (for the alliance lead):"]
+        lines += [f"  {names[need.membership_id]}  {need.standard}  {need.reason.replace('_', ' ')}"
+                  for need in plan.matching.no_buddy]
+    return lines
+
+
 if __name__ == "__main__":
     try:
         main(standalone_mode=False)
