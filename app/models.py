@@ -250,3 +250,64 @@ class AuditEvent(SQLModel, table=True):
     entity_id: Optional[int] = None
     before: Any = Field(default=None, sa_column=Column(JSON))
     after: Any = Field(default=None, sa_column=Column(JSON))
+
+
+class ReviewComment(SQLModel, table=True):
+    """A lead's comment to a member on its self-assessment, shown to the member with the assessment."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    criterion_id: Optional[str] = Field(default=None, max_length=64, description="the question it is about, if any")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    author_id: Optional[int] = Field(default=None, foreign_key="user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Notification(SQLModel, table=True):
+    """An in-app message to a member organisation (every user of it sees it) until one marks it read."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    assessment_id: Optional[int] = Field(default=None, foreign_key="assessment.id")
+    kind: str = Field(max_length=32, description="decision or comment")
+    title: str = Field(max_length=200)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    read_at: Optional[dt.datetime] = None
+    read_by: Optional[int] = Field(default=None, foreign_key="user.id")
+
+
+class ImprovementPlan(SQLModel, table=True):
+    """A member's plan to close one gap of an assessment: a standard not met, or a benchmark breach."""
+
+    __table_args__ = (UniqueConstraint("assessment_id", "gap"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    gap: str = Field(max_length=80, description="standard:<id> for a standard not met, breach:<criterion id>")
+    standard_id: str = Field(max_length=64)
+    criterion_id: Optional[str] = Field(default=None, max_length=64)
+    actions: str = Field(sa_column=Column(Text, nullable=False))
+    owner: str = Field(max_length=200)
+    due_on: dt.date
+    progress: str = Field(default="not_started", max_length=16)
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    updated_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ResultOverride(SQLModel, table=True):
+    """A lead's override of a criterion's score or a standard's status, kept by id so it stays attached to
+    its criterion or standard whenever the assessment is scored again."""
+
+    __table_args__ = (UniqueConstraint("assessment_id", "kind", "target_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    kind: str = Field(max_length=16, description="criterion or standard")
+    target_id: str = Field(max_length=64, description="the criterion or standard id")
+    value: Any = Field(sa_column=Column(JSON, nullable=False), description="a score from 0 to 1, or met / not_met")
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)

@@ -272,8 +272,10 @@ def score(session: Session, assessment_id: int) -> dict:
 
 
 def _score(session: Session, ctx: AssessmentContext) -> dict:
+    from .overrides import kept_overrides  # a lead's overrides apply whenever the assessment is scored
     answers = {k: v for k, v in answers_of(session, ctx.assessment.id).items() if v is not None}
-    return rules.score_submission(ctx.standards, rules.Submission(member=ctx.member, answers=answers))
+    return rules.score_submission(ctx.standards, rules.Submission(member=ctx.member, answers=answers),
+                                  kept_overrides(session, ctx))
 
 
 def store_result(session: Session, actor: Actor, ctx: AssessmentContext) -> AssessmentResult:

@@ -12,6 +12,7 @@ from flask_login import current_user
 from ..services import (NotFound, ServiceError, SubmissionRefused, add_evidence, apply_for_membership, evidence_of,
                         submit)
 from ..services import portal
+from ..services import review as review_service
 from ..services.progress import progress
 from ..services.results import result_view
 from ..storage import UploadRefused, allowed_extensions, attach_file, detach_file
@@ -35,7 +36,17 @@ def home():
     with unit_of_work() as session:
         organisation = portal.get_organisation(session, _organisation_id())
         memberships = portal.memberships_of(session, _organisation_id())
-    return render_template("member/home.html", organisation=organisation, memberships=memberships)
+        notifications = review_service.notifications_of(session, _organisation_id())
+    return render_template("member/home.html", organisation=organisation, memberships=memberships,
+                           notifications=notifications)
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+@roles("member")
+def read_notification(notification_id: int):
+    with unit_of_work() as session:
+        review_service.mark_read(session, actor(), _organisation_id(), notification_id)
+    return redirect(url_for("member.home", _anchor="notifications"))
 
 
 @bp.get("/apply")
@@ -97,7 +108,8 @@ def assessment(assessment_id: int):
         ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
         state = progress(session, ctx)
         overview = portal.membership_overview(session, _organisation_id(), ctx.membership.id)
-    return render_template("member/assessment.html", ctx=ctx, progress=state, overview=overview)
+        comments = review_service.member_comments(session, assessment_id)
+    return render_template("member/assessment.html", ctx=ctx, progress=state, overview=overview, comments=comments)
 
 
 @bp.route("/assessments/<int:assessment_id>/domains/<path:domain_id>", methods=["GET", "POST"])
@@ -230,4 +242,5 @@ def result(assessment_id: int):
     with unit_of_work() as session:
         ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
         view = result_view(session, ctx, min_peers)
-    return render_template("member/result.html", ctx=ctx, view=view, min_peers=min_peers)
+        comments = review_service.member_comments(session, assessment_id)
+    return render_template("member/result.html", ctx=ctx, view=view, min_peers=min_peers, comments=comments)

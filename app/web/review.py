@@ -1,19 +1,291 @@
-"""Alliance leads' pages: the review of submitted self-assessments (decisions come in a later release)."""
+"""Alliance leads' pages: the review queue, one assessment in full, comments and decisions.
+
+Every route is for leads only, and every lookup goes through
+``app.services.review`` with the lead's own alliance: another alliance's
+assessment or evidence is a 404, for reading and for writing alike.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
+                   url_for)
 from flask_login import current_user
 
-from ..services import overview
-from .access import roles, unit_of_work
+from ..services import ServiceError, overview
+from ..services import audit_trail
+from ..services import dashboard as dashboards
+from ..services import exports
+from ..services import plans as plan_service
+from ..services import review as service
+from ..storage import UploadRefused
+from .access import actor, roles, unit_of_work
 
 bp = Blueprint("review", __name__, url_prefix="/review")
+
+
+def _alliance_id():
+    return current_user.alliance_id
+
+
+def field_problems(message: str) -> dict[str, str]:
+    """A service refusal ("field: problem; field: problem") as a message per form field."""
+    found: dict[str, str] = {}
+    for part in (p.strip() for p in message.split("; ") if p.strip()):
+        key, sep, text = part.partition(": ")
+        if not sep or " " in key:
+            return {"form": message[:1].upper() + message[1:]}
+        found[key] = text[:1].upper() + text[1:]
+    return found
+
+
+def _words(value: str) -> str:
+    return value.replace("_", " ").replace("-", " ").capitalize()
+
+
+def _filter_options(queue: service.Queue) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    either = [("", "Either"), ("yes", "Yes"), ("no", "No")]
+    options = [
+        ("cycle", "Cycle", [("", "Any cycle")] + [(str(c.id), c.name) for c in queue.cycles]),
+        ("status", "Status", [("", "Any status")] + [(s, _words(s)) for s in service.QUEUE_STATES]),
+        ("outcome", "Engine outcome", [("", "Any outcome")] + [(o, _words(o)) for o in service.OUTCOMES]),
+        ("route", "Route", [("", "Any route"), ("full", "Full"), ("specialty", "Specialty")]),
+    ]
+    if queue.specialties:
+        options.append(("specialty", "Specialty", [("", "Any specialty")] + [(s, _words(s)) for s in queue.specialties]))
+    options += [
+        ("major_breach", "Has a major breach", either),
+        ("at_risk", "Member at risk", either),
+        ("sort", "Sort by", list(service.SORTS.items())),
+        ("order", "Order", [("asc", "Ascending"), ("desc", "Descending")]),
+    ]
+    return options
 
 
 @bp.get("/")
 @roles("lead")
 def home():
     with unit_of_work() as session:
-        alliance = overview.alliance(session, current_user.alliance_id)
-        queue = overview.review_queue(session, current_user.alliance_id) if alliance else []
-    return render_template("review/home.html", alliance=alliance, queue=queue)
+        alliance = overview.alliance(session, _alliance_id())
+        if alliance is None:
+            return render_template("review/home.html", alliance=None, queue=None, filters=None, errors={},
+                                   recommended=[], at_risk=[])
+        cycles = service.review_queue(session, alliance.id).cycles
+        filters, errors = service.parse_filters(request.args, cycles)
+        queue = service.review_queue(session, alliance.id, filters)
+        recommended, at_risk = service.retention_cases(session, alliance.id)
+    return render_template("review/home.html", alliance=alliance, queue=queue, filters=filters, errors=errors,
+                           recommended=recommended, at_risk=at_risk, options=_filter_options(queue),
+                           states=service.QUEUE_STATES, args=request.args, page_has_errors=bool(errors))
+
+
+def _render_assessment(assessment_id: int, errors: dict[str, str] | None = None, form: dict | None = None):
+    min_peers = current_app.config["BENCHMARK_MIN_PEERS"]
+    with unit_of_work() as session:
+        page = service.review_page(session, _alliance_id(), assessment_id, min_peers)
+    return render_template("review/assessment.html", page=page, ctx=page.ctx, view=page.view, min_peers=min_peers,
+                           errors=errors or {}, entered=form or {}, words=service.DECISION_WORDS,
+                           page_has_errors=bool(errors))
+
+
+@bp.get("/assessments/<int:assessment_id>")
+@roles("lead")
+def assessment(assessment_id: int):
+    return _render_assessment(assessment_id)
+
+
+@bp.get("/assessments/<int:assessment_id>/evidence/<int:evidence_id>")
+@roles("lead")
+def evidence_file(assessment_id: int, evidence_id: int):
+    with unit_of_work() as session:
+        item = service.lead_evidence(session, _alliance_id(), assessment_id, evidence_id)
+    if item.kind != "file" or not item.storage_key:
+        abort(404)
+    try:
+        stream = current_app.extensions["upload_store"].open(item.storage_key)
+    except UploadRefused:
+        abort(404)
+    return send_file(stream, mimetype=item.content_type or "application/octet-stream", as_attachment=True,
+                     download_name=item.filename or "evidence")
+
+
+@bp.post("/assessments/<int:assessment_id>/comments")
+@roles("lead")
+def comment(assessment_id: int):
+    try:
+        with unit_of_work() as session:
+            service.add_comment(session, actor(), _alliance_id(), assessment_id, request.form.get("comment", ""),
+                                request.form.get("criterion") or None)
+    except ServiceError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        return _render_assessment(assessment_id, field_problems(str(exc)), dict(request.form))
+    flash("Your comment is sent to the member.", "success")
+    return redirect(url_for("review.assessment", assessment_id=assessment_id, _anchor="comments"))
+
+
+@bp.post("/assessments/<int:assessment_id>/decision")
+@roles("lead")
+def decide(assessment_id: int):
+    form = request.form
+    try:
+        due_on = service.parse_due_date(form.get("due_on-day", ""), form.get("due_on-month", ""),
+                                        form.get("due_on-year", ""))
+        with unit_of_work() as session:
+            decision = service.decide(session, actor(), _alliance_id(), assessment_id, form.get("kind", ""),
+                                      conditions=form.get("conditions", ""), due_on=due_on,
+                                      notes=form.get("notes", ""))
+            kind = decision.kind
+    except ServiceError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        return _render_assessment(assessment_id, field_problems(str(exc)), dict(form))
+    flash(f"Decision recorded: {service.DECISION_WORDS[kind]}. The member has been notified.", "success")
+    return redirect(url_for("review.assessment", assessment_id=assessment_id))
+
+
+@bp.get("/exports")
+@roles("lead")
+def exports_page():
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        cycles = service.review_queue(session, alliance.id).cycles if alliance else []
+    return render_template("review/exports.html", alliance=alliance, cycles=cycles, kinds=exports.KINDS)
+
+
+@bp.get("/cycles/<int:cycle_id>/<kind>.<fmt>")
+@roles("lead")
+def export(cycle_id: int, kind: str, fmt: str):
+    if fmt not in exports.FORMATS:
+        abort(404)
+    with unit_of_work() as session:
+        cycle, table = exports.table(session, _alliance_id(), cycle_id, kind)
+    body = exports.as_csv(table) if fmt == "csv" else exports.as_json(cycle, table)
+    mimetype = "text/csv" if fmt == "csv" else "application/json"
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{exports.filename(cycle, kind, fmt)}"'})
+
+
+@bp.get("/assessments/<int:assessment_id>/summary")
+@roles("lead")
+def summary(assessment_id: int):
+    min_peers = current_app.config["BENCHMARK_MIN_PEERS"]
+    with unit_of_work() as session:
+        page = service.review_page(session, _alliance_id(), assessment_id, min_peers)
+    return render_template("review/summary.html", page=page, ctx=page.ctx, view=page.view,
+                           words=service.DECISION_WORDS)
+
+
+@bp.get("/dashboard")
+@roles("lead")
+def dashboard():
+    raw = (request.args.get("cycle") or "").strip()
+    error = None
+    if raw and not raw.isdigit():
+        error, raw = f"Cycle: '{raw}' is not a cycle of this alliance", ""
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        board = dashboards.dashboard(session, alliance.id, int(raw) if raw else None) if alliance else None
+        members = dashboards.memberships_of(session, alliance.id) if alliance else []
+    return render_template("review/dashboard.html", alliance=alliance, board=board, members=members, error=error,
+                           page_has_errors=bool(error))
+
+
+@bp.get("/members/<int:membership_id>")
+@roles("lead")
+def member_timeline(membership_id: int):
+    with unit_of_work() as session:
+        timeline = dashboards.member_timeline(session, _alliance_id(), membership_id)
+    return render_template("review/timeline.html", timeline=timeline)
+
+
+@bp.get("/audit")
+@roles("lead")
+def audit():
+    filters, errors = audit_trail.parse_filters(request.args)
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        trail = audit_trail.audit_trail(session, alliance.id, filters) if alliance else None
+    return render_template("review/audit.html", alliance=alliance, trail=trail, args=request.args, errors=errors,
+                           limit=audit_trail.LIMIT, page_has_errors=bool(errors))
+
+
+@bp.get("/plans")
+@roles("lead")
+def plans():
+    overdue = (request.args.get("overdue") or "") == "yes"
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        tracked = plan_service.alliance_plans(session, alliance.id, overdue_only=overdue) if alliance else []
+    return render_template("review/plans.html", alliance=alliance, tracked=tracked, overdue=overdue)
+
+
+@bp.post("/assessments/<int:assessment_id>/overrides")
+@roles("lead")
+def set_override(assessment_id: int):
+    form = request.form
+    kind = form.get("kind", "")
+    try:
+        with unit_of_work() as session:
+            service.override(session, actor(), _alliance_id(), assessment_id, kind,
+                             form.get("criterion" if kind == "criterion" else "standard", ""),
+                             form.get("score" if kind == "criterion" else "status", ""), form.get("reason", ""))
+    except ServiceError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        errors = {f"override-{k}": v for k, v in field_problems(str(exc)).items()}
+        return _render_assessment(assessment_id, errors, dict(form))
+    flash("Override recorded and the result scored again.", "success")
+    return redirect(url_for("review.assessment", assessment_id=assessment_id, _anchor="overrides"))
+
+
+@bp.post("/assessments/<int:assessment_id>/overrides/<int:override_id>/remove")
+@roles("lead")
+def remove_override(assessment_id: int, override_id: int):
+    with unit_of_work() as session:
+        service.remove_override(session, actor(), _alliance_id(), assessment_id, override_id,
+                                request.form.get("reason", ""))
+    flash("Override removed and the result scored again.", "success")
+    return redirect(url_for("review.assessment", assessment_id=assessment_id, _anchor="overrides"))
+
+
+@bp.post("/members/<int:membership_id>/keep")
+@roles("lead")
+def keep_member(membership_id: int):
+    back = request.form.get("assessment_id", "")
+    try:
+        with unit_of_work() as session:
+            service.keep_member(session, actor(), _alliance_id(), membership_id, request.form.get("notes", ""))
+    except ServiceError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        if back.isdigit():
+            return _render_assessment(int(back), {"keep": field_problems(str(exc)).get("notes", str(exc))})
+        flash(str(exc), "error")
+        return redirect(url_for("review.home"))
+    flash("Suspension not recommended any more: the member keeps its status. A further cycle with the same "
+          "major breach recommends it again.", "success")
+    if back.isdigit():
+        return redirect(url_for("review.assessment", assessment_id=int(back)))
+    return redirect(url_for("review.home"))
+
+
+@bp.post("/assessments/<int:assessment_id>/start")
+@roles("lead")
+def start(assessment_id: int):
+    with unit_of_work() as session:
+        service.take_into_review(session, actor(), _alliance_id(), assessment_id)
+    flash("The self-assessment is under review.", "success")
+    return redirect(url_for("review.assessment", assessment_id=assessment_id))
+
+
+@bp.post("/assessments/<int:assessment_id>/return")
+@roles("lead")
+def return_assessment(assessment_id: int):
+    try:
+        with unit_of_work() as session:
+            service.return_to_member(session, actor(), _alliance_id(), assessment_id, request.form.get("note", ""))
+    except ServiceError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        return _render_assessment(assessment_id, {"return": field_problems(str(exc)).get("note", str(exc))})
+    flash("The self-assessment is returned to the member for changes. The member has been notified.", "success")
+    return redirect(url_for("review.home"))

@@ -1,0 +1,159 @@
+"""The review authorisation matrix: every review route x (anonymous, a member user, the lead of alliance X, the
+lead of alliance Y, admin), on alliance X's data.
+
+The lead of Y gets 404 for every page of X's, reading or writing, and nothing of X's changes; member users and
+admins get 403; anonymous visitors are sent to sign in. Each lead reaches its own alliance's assessments only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pytest
+from sqlmodel import select
+
+from app import db
+from app.models import Assessment, AuditEvent, Decision, Membership, Notification, ResultOverride, ReviewComment
+from app.services.review import override
+
+from .conftest import Visitor, text
+from .reviewing import build_review_world
+
+PERSONAS = ("anonymous", "member_clean", "lead", "lead_y", "admin")
+
+
+@dataclass(frozen=True)
+class Case:
+    endpoint: str
+    method: str
+    path: str
+    expected: dict[str, int]
+    data: Optional[dict] = None
+
+
+def lead_only(ok: int) -> dict[str, int]:
+    """A route on X's data: X's lead allowed, Y's lead not found, everyone else forbidden or sent to sign in."""
+    return {"anonymous": 302, "member_clean": 403, "lead": ok, "lead_y": 404, "admin": 403}
+
+
+@pytest.fixture
+def setup(app, world):
+    rw = build_review_world(world, app.extensions["upload_store"])
+    with db.session_scope(world.url) as session:
+        rw.override_id = override(session, world.actor("lead"), world.alliance_id, rw.assessments["clean"],
+                                  "criterion", "C2.1", 1, "Seen on the visit").id
+    people = {"anonymous": Visitor(app)}
+    for who in PERSONAS[1:]:
+        person = Visitor(app)
+        assert person.login(world.emails[who]).status_code == 302
+        people[who] = person
+    return rw, people
+
+
+def cases(rw) -> list[Case]:
+    a = rw.assessments["clean"]
+    base = f"/review/assessments/{a}"
+    return [
+        Case("review.home", "GET", "/review/",
+             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        Case("review.assessment", "GET", base, lead_only(200)),
+        Case("review.assessment", "GET", f"/review/assessments/{rw.assessments['breach_earlier']}", lead_only(200)),
+        Case("review.evidence_file", "GET", f"{base}/evidence/{rw.evidence['clean']}", lead_only(200)),
+        Case("review.comment", "POST", f"{base}/comments", lead_only(302), {"comment": "Please add the audit."}),
+        # Overrides before the decision: a decided assessment can no longer be overridden.
+        Case("review.set_override", "POST", f"{base}/overrides", lead_only(302),
+             {"kind": "criterion", "criterion": "C2.1", "score": "0.5", "reason": "Seen on the visit"}),
+        Case("review.remove_override", "POST", f"{base}/overrides/{rw.override_id}/remove", lead_only(302)),
+        Case("review.decide", "POST", f"{base}/decision", lead_only(302), {"kind": "working_towards"}),
+        Case("review.summary", "GET", f"{base}/summary", lead_only(200)),
+        Case("review.plans", "GET", "/review/plans",
+             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        Case("review.audit", "GET", "/review/audit",
+             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        Case("review.dashboard", "GET", "/review/dashboard",
+             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        Case("review.dashboard", "GET", f"/review/dashboard?cycle={rw.previous_cycle_id}", lead_only(200)),
+        Case("review.member_timeline", "GET", f"/review/members/{rw.memberships['breach']}", lead_only(200)),
+        # Breach Trust has no recommendation yet: refused on the queue page (a redirect), nothing changes.
+        # On Breach Trust's current assessment, last: returning it makes it a draft again.
+        Case("review.start", "POST", f"/review/assessments/{rw.assessments['breach']}/start", lead_only(302)),
+        Case("review.return_assessment", "POST", f"/review/assessments/{rw.assessments['breach']}/return",
+             lead_only(302), {"note": "Please recheck C2.1 against the national definition."}),
+        Case("review.keep_member", "POST", f"/review/members/{rw.memberships['breach']}/keep", lead_only(302),
+             {"notes": "Recovery plan agreed"}),
+        Case("review.exports_page", "GET", "/review/exports",
+             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        Case("review.export", "GET", f"/review/cycles/{rw.world.cycle_id}/results.csv", lead_only(200)),
+        Case("review.export", "GET", f"/review/cycles/{rw.previous_cycle_id}/decisions.json", lead_only(200)),
+    ]
+
+
+def snapshot_of_x(rw) -> dict:
+    with db.session_scope(rw.world.url) as session:
+        return {
+            "decisions": sorted(d.id for d in session.exec(select(Decision))),
+            "comments": sorted(c.id for c in session.exec(select(ReviewComment))),
+            "notifications": sorted(n.id for n in session.exec(select(Notification))),
+            "statuses": sorted((m.id, m.status) for m in session.exec(select(Membership))),
+            "assessments": sorted((a.id, a.status) for a in session.exec(select(Assessment))),
+            "overrides": sorted((o.id, o.value, o.reason) for o in session.exec(select(ResultOverride))),
+        }
+
+
+def request(person: Visitor, case: Case):
+    if case.method == "GET":
+        return person.get(case.path)
+    return person.post(case.path, case.data or {})
+
+
+def test_review_authorisation_matrix(app, world, setup):
+    rw, people = setup
+    matrix = cases(rw)
+    before = snapshot_of_x(rw)
+    seen: dict[tuple[str, str, str], int] = {}
+    for who in ("anonymous", "member_clean", "lead_y", "admin"):
+        for case in matrix:
+            seen[(case.method, case.path, who)] = request(people[who], case).status_code
+    assert snapshot_of_x(rw) == before, "someone other than X's lead changed X's review data"
+    with db.session_scope(world.url) as session:
+        assert session.exec(select(AuditEvent).where(AuditEvent.actor_id == world.user_ids["lead_y"])).all() == []
+    for case in matrix:
+        seen[(case.method, case.path, "lead")] = request(people["lead"], case).status_code
+    expected = {(c.method, c.path, who): c.expected[who] for c in matrix for who in PERSONAS}
+    wrong = {key: (seen[key], want) for key, want in expected.items() if seen[key] != want}
+    assert wrong == {}, "(method, path, persona): (got, expected)"
+
+
+def test_the_matrix_covers_every_review_route(app, world, setup):
+    rw, _ = setup
+    covered = {(c.endpoint, c.method) for c in cases(rw)}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("review."):
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                assert (rule.endpoint, method) in covered, (rule.endpoint, method)
+
+
+def test_each_lead_sees_only_its_own_alliance(app, world, setup):
+    rw, people = setup
+    mine = text(people["lead_y"].get("/review/"))
+    assert "Other Alliance" in mine and "Other Trust" in mine
+    assert "Clean Trust" not in mine and "Breach Trust" not in mine and "Web Test Alliance" not in mine
+    assert people["lead_y"].get(f"/review/assessments/{rw.assessments['other']}").status_code == 200
+    assert people["lead"].get(f"/review/assessments/{rw.assessments['other']}").status_code == 404
+    assert people["lead"].get(
+        f"/review/assessments/{rw.assessments['other']}/evidence/{rw.evidence['other']}").status_code == 404
+    # X's lead cannot reach Y's evidence by putting it under X's assessment either.
+    assert people["lead"].get(
+        f"/review/assessments/{rw.assessments['clean']}/evidence/{rw.evidence['other']}").status_code == 404
+    refused = people["lead_y"].post(f"/review/assessments/{rw.assessments['clean']}/decision", {"kind": "accredit"})
+    assert refused.status_code == 404 and "Clean Trust" not in text(refused)
+    # A cycle filter naming X's cycle is not one of Y's.
+    assert "is not a cycle of this alliance" in text(people["lead_y"].get(f"/review/?cycle={rw.previous_cycle_id}"))
+
+
+def test_every_review_post_needs_a_csrf_token(app, world, setup):
+    rw, people = setup
+    for case in cases(rw):
+        if case.method == "POST":
+            response = people["lead"].post(case.path, case.data or {}, csrf=False)
+            assert response.status_code == 400, case.path
