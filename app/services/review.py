@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from ..models import (ASSESSMENT_STATES, ROUTES, Alliance, Assessment, AssessmentCycle, AssessmentResult, Breach,
                       Decision, Evidence, Membership, Notification, Organisation, ReviewComment, User, utcnow)
+from .alliances import cycles_of
 from .assessments import AssessmentContext, answers_of, context, current_result, return_to_draft, start_review
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .decisions import DECISIONS, consecutive_major_breaches, dismiss_suspension_recommendation, record_decision
@@ -176,8 +177,7 @@ def review_queue(session: Session, alliance_id: int, filters: QueueFilters = Que
     matching = [i for i in everything if _matches(i, filters)]
     matching.sort(key=_sort_key(filters.sort), reverse=filters.descending)
     counts = Counter(i.assessment.status for i in everything if _matches(i, filters, ignore_status=True))
-    cycles = sorted(session.exec(select(AssessmentCycle).where(AssessmentCycle.alliance_id == alliance_id)).all(),
-                    key=lambda c: c.opens_on, reverse=True)
+    cycles = cycles_of(session, alliance_id)
     specialties = sorted({s for s in session.exec(select(Membership.specialty).where(
         Membership.alliance_id == alliance_id)).all() if s})
     return Queue(matching, {state: counts.get(state, 0) for state in QUEUE_STATES}, len(matching), cycles,

@@ -10,7 +10,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
                    url_for)
 from flask_login import current_user
 
-from ..services import ServiceError, overview
+from ..services import ServiceError, cycles_of, overview
 from ..services import audit_trail
 from ..services import dashboard as dashboards
 from ..services import exports
@@ -68,8 +68,7 @@ def home():
         if alliance is None:
             return render_template("review/home.html", alliance=None, queue=None, filters=None, errors={},
                                    recommended=[], at_risk=[])
-        cycles = service.review_queue(session, alliance.id).cycles
-        filters, errors = service.parse_filters(request.args, cycles)
+        filters, errors = service.parse_filters(request.args, cycles_of(session, alliance.id))
         queue = service.review_queue(session, alliance.id, filters)
         recommended, at_risk = service.retention_cases(session, alliance.id)
     return render_template("review/home.html", alliance=alliance, queue=queue, filters=filters, errors=errors,
@@ -147,7 +146,7 @@ def decide(assessment_id: int):
 def exports_page():
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
-        cycles = service.review_queue(session, alliance.id).cycles if alliance else []
+        cycles = cycles_of(session, alliance.id) if alliance else []
     return render_template("review/exports.html", alliance=alliance, cycles=cycles, kinds=exports.KINDS)
 
 
