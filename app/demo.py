@@ -14,6 +14,12 @@ failing) drawn with a fixed seed, and is re-drawn until the real engine gives
 the profile's outcome, so every outcome, benchmark breach, at-risk member and
 one "suspension recommended" case appear on every load, identically.
 
+The lead's review work is there too: comments to members (one on a
+question), overrides with reasons on assessments under review, a notification
+for every decision and comment, members' improvement plans for the gaps of
+their 2025/26 results (overdue, in progress, and closed by a 2026/27 result),
+and buddying proposals for the National Orthopaedic Alliance's 2026/27 cycle.
+
 Everything goes through the service layer, at the time it happens in the
 story (``clock_at``), so audit log, status histories and dates read like a real
 history. Loading twice adds nothing.
@@ -35,9 +41,12 @@ from rules.model import Criterion, StandardsSet
 
 from . import services
 from .db import ROOT
-from .models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, Membership, Organisation, User,
-                     clock_at)
+from .models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment, Membership,
+                     Notification, Organisation, ResultOverride, ReviewComment, User, clock_at)
 from .services import Actor
+from .services import buddying as buddy_service
+from .services import plans as plan_service
+from .services import review as review_service
 from .services.accounts import hash_password
 from .storage import UploadStore, attach_file, default_store
 
@@ -195,6 +204,43 @@ ALLIANCES = (NOA, HEALTHCARE)
 CYCLES = (("2025/26", dt.date(2025, 4, 1), dt.date(2026, 3, 31)), ("2026/27", dt.date(2026, 4, 1), dt.date(2027, 3, 31)))
 ADMIN = (f"admin@{EMAIL_DOMAIN}", "Platform administrator", "demo-admin-password")
 PORTAL_OPENED = dt.date(2025, 4, 1)
+
+#: (alliance, member) -> the lead's comments on its 2026/27 self-assessment:
+#: (days after submission, about the member's headline measure?, text)
+COMMENTS = {
+    ("noa", "RTH"): ((4, False, "Thank you for submitting early. Before the panel, please replace the link to the "
+                               "theatre utilisation report: it opens a sign-in page, not the document."),),
+    ("noa", "RRJ"): ((12, True, "Please confirm the period this figure covers: the panel compares April to September "
+                               "across members, and yours looks like a full year."),
+                     (14, False, "The peer review visit is booked for the second week of next month; the clinical "
+                                 "practice group would like to see the new enhanced recovery pathway.")),
+    ("noa", "RWG"): ((13, False, "This is the second cycle with a major breach of the same benchmark. Please "
+                                 "bring the recovery trajectory to the panel, with its owner and milestones."),),
+    ("healthcare-alliance", "RPG"): ((12, False, "Thank you. The community MSK waiting times are a focus for the "
+                                                 "alliance this year; please add the latest board report."),),
+    ("healthcare-alliance", "RJZ"): ((5, False, "Received. The cardiology specialty lead will review this with "
+                                                "you at the quarterly specialty meeting."),),
+}
+
+#: (alliance, member) -> the lead's override on its 2026/27 self-assessment under review: (kind, reason)
+OVERRIDES = {
+    ("noa", "RM3"): ("criterion", "Seen fully in place at the peer review visit on {day}; the evidence uploaded was "
+                                  "last year's version, so the answer undersold it. Full credit."),
+    ("noa", "RWW"): ("standard", "Met: the board ratified the policy after the submission, and the minutes were seen "
+                                 "at the peer review visit on {day}."),
+}
+
+#: Members that record improvement plans for the gaps of their 2025/26 result.
+PLAN_WRITERS = (("noa", "RNL"), ("noa", "RWG"), ("noa", "RW6"), ("noa", "RBD"), ("noa", "RFS"), ("noa", "RJ2"),
+                ("healthcare-alliance", "RV5"))
+#: For each member's first three gaps: (due, progress); the first is overdue unless 2026/27 closed the gap.
+PLAN_SHAPES = ((dt.date(2026, 9, 30), "in_progress"), (dt.date(2027, 3, 31), "in_progress"),
+               (dt.date(2026, 12, 31), "not_started"))
+PLAN_OWNERS = ("Clinical director, trauma and orthopaedics", "Divisional director of nursing",
+               "Head of quality and governance")
+PLANS_RECORDED = dt.date(2026, 4, 14)
+PLANS_CLOSED = dt.date(2026, 11, 16)
+BUDDIES_PROPOSED = dt.date(2026, 11, 18)
 
 TEXT_ANSWERS = (
     "Reviewed every quarter at the divisional quality meeting; actions are tracked on the risk register.",
@@ -383,11 +429,13 @@ class _Member:
     index: int
     membership_id: Optional[int] = None
     assessments: dict[int, int] = field(default_factory=dict)
+    expected: dict[int, dict] = field(default_factory=dict)  # cycle number -> the engine's result for its answers
 
 
 class _Loader:
-    def __init__(self, session: Session, standards_dir: Path, store: UploadStore):
+    def __init__(self, session: Session, standards_dir: Path, store: UploadStore, buddies: bool = True):
         self.session = session
+        self.buddies = buddies
         self.standards_dir = standards_dir
         self.store = store
         self.events: list[tuple[dt.datetime, int, Callable[[], None]]] = []
@@ -478,6 +526,13 @@ class _Loader:
         for index, plan in enumerate(alliance.plans):
             self.plan_member(_Member(alliance, plan, index), loaded, lead)
 
+        if alliance is NOA and self.buddies:
+            def propose_buddies() -> None:
+                found = buddy_service.plan_buddying(self.session, self.alliance_ids[alliance.slug],
+                                                    self.cycle_ids[(alliance.slug, 1)])
+                buddy_service.apply_plan(self.session, lead(), found)
+            self.at(_moment(BUDDIES_PROPOSED, 10), propose_buddies)
+
     def plan_member(self, m: _Member, standards: StandardsSet, lead: Callable[[], Actor]) -> None:
         plan, slug = m.plan, m.alliance.slug
         org = ORGANISATIONS[plan.ods]
@@ -510,12 +565,72 @@ class _Loader:
         if plan.cycle2 is not None:
             profile, state = plan.cycle2
             self.plan_assessment(m, 1, profile, state, standards, member, lead)
+        if (slug, plan.ods) in PLAN_WRITERS:
+            self.plan_improvement(m)
+
+    def plan_improvement(self, m: _Member) -> None:
+        """The member plans for its 2025/26 gaps (a breach first, then standards not met), and marks a plan
+        completed once a later result shows the gap closed."""
+        member_actor = lambda: self.member_actor(m.plan.ods)  # noqa: E731
+        later = m.expected.get(1) if m.plan.cycle2 and m.plan.cycle2[1] != DRAFT else None
+
+        def record() -> None:
+            assessment_id = m.assessments[0]
+            ctx = services.assessments.context(self.session, assessment_id)
+            gaps = plan_service.gaps_of(ctx, services.current_result(self.session, assessment_id).result)
+            gaps = [g for g in gaps if g.kind == "breach"][:1] + [g for g in gaps if g.kind == "not_met"]
+            for position, (gap, (due, progress)) in enumerate(zip(gaps, PLAN_SHAPES)):
+                if gap.kind == "breach":
+                    actions = (f"Weekly review of {gap.criterion_id} at the divisional performance meeting; "
+                               "recovery trajectory agreed with the alliance clinical practice group.")
+                else:
+                    actions = (f"Gap analysis against {gap.standard_id} with the clinical lead; missing policies "
+                               "drafted and taken to the quality committee for approval.")
+                plan_service.save_plan(self.session, member_actor(), ctx, gap.key, {
+                    "actions": actions, "owner": PLAN_OWNERS[position], "due_on": due, "progress": progress,
+                    "evidence": "Monthly report to the trust board" if progress == "in_progress" else ""})
+        self.at(_moment(PLANS_RECORDED + dt.timedelta(days=m.index % 10), 11), record)
+
+        def close() -> None:
+            ctx = services.assessments.context(self.session, m.assessments[0])
+            for line in plan_service.plan_lines(self.session, ctx):
+                if line.plan is not None and line.closed_by is not None and line.plan.progress != "completed":
+                    plan = line.plan
+                    plan_service.save_plan(self.session, member_actor(), ctx, line.gap.key, {
+                        "actions": plan.actions, "owner": plan.owner, "due_on": plan.due_on, "progress": "completed",
+                        "evidence": f"Closed: the {line.closed_by.name} self-assessment no longer shows the gap"})
+        if later is not None:
+            self.at(_moment(PLANS_CLOSED, 11), close)
+
+    def plan_review_work(self, m: _Member, number: int, submitted: dt.date, reviewed: dt.date,
+                         standards: StandardsSet, member: rules.Member, lead: Callable[[], Actor]) -> None:
+        """The lead's comments and overrides on a 2026/27 self-assessment awaiting a decision."""
+        if number != 1:
+            return
+        key = (m.alliance.slug, m.plan.ods)
+        for days, on_headline, text in COMMENTS.get(key, ()):
+            criterion_id = headline_metric(standards, member).id if on_headline else None
+
+            def comment(text: str = text, criterion_id: Optional[str] = criterion_id) -> None:
+                review_service.add_comment(self.session, lead(), self.alliance_ids[m.alliance.slug],
+                                           m.assessments[number], text, criterion_id)
+            self.at(_moment(submitted + dt.timedelta(days=days), 15), comment)
+        if key in OVERRIDES:
+            kind, reason = OVERRIDES[key]
+            visit = reviewed + dt.timedelta(days=1)
+
+            def override() -> None:
+                assessment_id = m.assessments[number]
+                target, value = _override_target(self.session, assessment_id, kind)
+                review_service.override(self.session, lead(), self.alliance_ids[m.alliance.slug], assessment_id,
+                                        kind, target, value, reason.format(day=f"{visit.day} {visit:%B %Y}"))
+            self.at(_moment(visit + dt.timedelta(days=1), 10), override)
 
     def plan_assessment(self, m: _Member, number: int, profile: str, state: str, standards: StandardsSet,
                         member: rules.Member, lead: Callable[[], Actor]) -> None:
         plan, slug, i = m.plan, m.alliance.slug, m.index
         seed = f"{slug}/{plan.ods}/{CYCLES[number][0]}"
-        answers, _ = generate_answers(standards, member, profile, seed)
+        answers, m.expected[number] = generate_answers(standards, member, profile, seed)
         rng = random.Random(seed + "/progress")
         start = CYCLES[number][1]
         late_joiner = plan.applied > start
@@ -568,6 +683,8 @@ class _Loader:
         if state == DRAFT:
             return
         self.at(_moment(submitted, 16), lambda: services.submit(self.session, member_actor(), m.assessments[number]))
+        if state in (SUBMITTED, UNDER_REVIEW):
+            self.plan_review_work(m, number, submitted, reviewed, standards, member, lead)
         if state == SUBMITTED:
             return
         self.at(_moment(reviewed, 9), lambda: services.start_review(self.session, lead(), m.assessments[number]))
@@ -578,13 +695,30 @@ class _Loader:
             assessment_id = m.assessments[number]
             result = services.current_result(self.session, assessment_id)
             kind, conditions, due = _decision_for(self.session, result, m.membership_id, CYCLES[number][2])
-            services.record_decision(self.session, lead(), assessment_id, kind, conditions=conditions, due_on=due,
-                                     notes=f"{CYCLES[number][0]} accreditation panel")
+            review_service.decide(self.session, lead(), self.alliance_ids[slug], assessment_id, kind,
+                                  conditions=conditions, due_on=due, notes=f"{CYCLES[number][0]} accreditation panel")
         self.at(_moment(decided, 14), decide)
         if plan.suspend and number == 1:
-            self.at(_moment(decided + dt.timedelta(days=7), 10), lambda: services.record_decision(
-                self.session, lead(), m.assessments[number], "suspend",
+            self.at(_moment(decided + dt.timedelta(days=7), 10), lambda: review_service.decide(
+                self.session, lead(), self.alliance_ids[slug], m.assessments[number], "suspend",
                 notes="major breach of the same benchmark in consecutive cycles; improvement plan requested"))
+
+
+def _override_target(session: Session, assessment_id: int, kind: str) -> tuple[str, Any]:
+    """What the lead overrides: the first question answered in part (to full credit), or the first standard
+    not met (to met)."""
+    ctx = services.assessments.context(session, assessment_id)
+    result = services.current_result(session, assessment_id).result
+    if kind == "criterion":
+        for _, criterion in ctx.applicable_criteria():
+            score = (result["criteria"].get(criterion.id) or {}).get("score")
+            if criterion.type != "metric" and isinstance(score, (int, float)) and 0 < score < 100:
+                return criterion.id, 1
+    else:
+        for standard in ctx.standards.standards:
+            if (result["standard_results"].get(standard.id) or {}).get("status") == "not_met":
+                return standard.id, "met"
+    raise DemoError(f"assessment {assessment_id}: nothing for a {kind} override to change")
 
 
 def _decision_for(session: Session, result: AssessmentResult, membership_id: int,
@@ -631,11 +765,11 @@ def _pdf(title: str) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
-def load_demo(session: Session, *, standards_dir: Optional[Path] = None,
-              store: Optional[UploadStore] = None) -> DemoReport:
+def load_demo(session: Session, *, standards_dir: Optional[Path] = None, store: Optional[UploadStore] = None,
+              buddies: bool = True) -> DemoReport:
     """Load the demonstration world into the session's database; an alliance already there is left
-    as it is, so loading twice adds nothing."""
-    loader = _Loader(session, Path(standards_dir or STANDARDS_DIR), store or default_store())
+    as it is, so loading twice adds nothing. ``buddies=False`` leaves the buddy match for a later run."""
+    loader = _Loader(session, Path(standards_dir or STANDARDS_DIR), store or default_store(), buddies)
     existing = set(session.exec(select(Alliance.slug)).all())
     todo = [a for a in ALLIANCES if a.slug not in existing]
     users = demo_users()
@@ -680,4 +814,25 @@ def _notes(session: Session) -> list[str]:
     ]
     if recommended:
         notes.append("suspension recommended, awaiting the lead: " + "; ".join(recommended))
+    notes += _review_notes(session)
     return notes
+
+
+def _review_notes(session: Session) -> list[str]:
+    """One line per kind of the lead's review work, as the screens will show it."""
+    comments = session.exec(select(ReviewComment)).all()
+    notices = Counter(session.exec(select(Notification.kind)).all())
+    overrides = Counter(session.exec(select(ResultOverride.kind)).all())
+    tracked = [t for alliance_id in session.exec(select(Alliance.id)).all()
+               for t in plan_service.alliance_plans(session, alliance_id)]
+    pairs = session.exec(select(BuddyAssignment)).all()
+    return [
+        f"lead comments: {len(comments)} ({sum(1 for c in comments if c.criterion_id)} on a question)",
+        "lead overrides: " + ", ".join(f"{n} {kind}" for kind, n in sorted(overrides.items())),
+        "notifications to members: " + ", ".join(f"{n} {kind}" for kind, n in sorted(notices.items())),
+        f"improvement plans: {len(tracked)} ({sum(t.overdue for t in tracked)} overdue, "
+        f"{sum(1 for t in tracked if t.plan.progress == 'in_progress' and not t.overdue)} in progress, "
+        f"{sum(1 for t in tracked if t.closed_by is not None)} closed by a later cycle)",
+        f"buddying proposals: {sum(1 for p in pairs if p.buddy_membership_id)} pairs, "
+        f"{sum(1 for p in pairs if not p.buddy_membership_id)} needs without a buddy",
+    ]

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def demo_world(session_factory):
     with session_factory() as session:
-        load_demo(session)
+        load_demo(session, buddies=False)
     return session_factory
 
 

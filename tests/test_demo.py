@@ -1,6 +1,7 @@
 """The demonstration world, loaded into a fresh database through the real services and engine."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import time
@@ -9,10 +10,13 @@ from collections import Counter
 import pytest
 from sqlmodel import SQLModel, func, select
 
+import rules
 from app import services
 from app.demo import ALLIANCES, DemoError, load_demo
-from app.models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, Decision,
-                        Evidence, Membership, Organisation, User)
+from app.models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, BuddyAssignment,
+                        Decision, Evidence, ImprovementPlan, Membership, Notification, Organisation, ResultOverride,
+                        ReviewComment, User)
+from app.services import buddying, plans
 from app.storage import UploadStore
 
 FOUNDING_NOA = ("Robert Jones and Agnes Hunt Orthopaedic Hospital", "Royal National Orthopaedic Hospital",
@@ -130,9 +134,98 @@ def test_the_demo_world(demo, session_factory):
         assert first < second
 
 
+def test_the_lead_review_work(demo, session_factory):
+    report, _ = demo
+    # The moment the demo story reaches (its last event is the buddy match in mid-November 2026).
+    story_now = dt.date(2026, 11, 25)
+    with session_factory() as session:
+        def organisation_of(assessment_id: int) -> int:
+            return session.get(Membership, session.get(Assessment, assessment_id).membership_id).organisation_id
+
+        def lead_of(assessment_id: int) -> int:
+            return session.get(Membership, session.get(Assessment, assessment_id).membership_id).alliance_id
+
+        # Comments from the member's own alliance lead on assessments awaiting a decision, one on a question;
+        # the member is told of each.
+        comments = session.exec(select(ReviewComment)).all()
+        assert len(comments) >= 4
+        on_question = [c for c in comments if c.criterion_id]
+        assert len(on_question) >= 1
+        for comment in comments:
+            assert session.get(Assessment, comment.assessment_id).status in ("submitted", "under_review")
+            author = session.get(User, comment.author_id)
+            assert author.role == "lead" and author.alliance_id == lead_of(comment.assessment_id)
+            notices = session.exec(select(Notification).where(
+                Notification.kind == "comment", Notification.assessment_id == comment.assessment_id,
+                Notification.organisation_id == organisation_of(comment.assessment_id))).all()
+            assert comment.body in [n.body for n in notices]
+        for comment in on_question:
+            ctx = services.assessments.context(session, comment.assessment_id)
+            assert comment.criterion_id in ctx.standards.criterion_lookup
+
+        # Overrides of a criterion score and a standard status, with reasons, that the stored result shows
+        # and that change what the engine gives without them.
+        overrides = session.exec(select(ResultOverride)).all()
+        assert {o.kind for o in overrides} == {"criterion", "standard"}
+        for row in overrides:
+            assert session.get(Assessment, row.assessment_id).status == "under_review" and len(row.reason) > 20
+            ctx = services.assessments.context(session, row.assessment_id)
+            stored = services.current_result(session, row.assessment_id).result
+            answers = {k: v for k, v in services.answers_of(session, row.assessment_id).items() if v is not None}
+            plain = rules.score_submission(ctx.standards, rules.Submission(member=ctx.member, answers=answers))
+            if row.kind == "criterion":
+                assert stored["criteria"][row.target_id]["status"] == "overridden"
+                assert stored["criteria"][row.target_id]["score"] == row.value * 100
+                assert plain["criteria"][row.target_id]["score"] != row.value * 100
+            else:
+                assert stored["standard_results"][row.target_id]["status"] == row.value
+                assert plain["standard_results"][row.target_id]["status"] != row.value
+
+        # Every decision reached the member as a notification.
+        decisions = session.exec(select(Decision)).all()
+        decision_notices = session.exec(select(Notification).where(Notification.kind == "decision")).all()
+        assert len(decision_notices) == len(decisions)
+        assert sorted((d.assessment_id, organisation_of(d.assessment_id)) for d in decisions) == sorted(
+            (n.assessment_id, n.organisation_id) for n in decision_notices)
+
+        # Improvement plans for gaps of 2025/26 results: breaches and standards not met, some overdue, some in
+        # progress, at least one closed by a 2026/27 result.
+        rows = session.exec(select(ImprovementPlan)).all()
+        assert len(rows) >= 10
+        assert {p.gap.split(":")[0] for p in rows} == {"standard", "breach"}
+        for plan in rows:
+            cycle = session.get(AssessmentCycle, session.get(Assessment, plan.assessment_id).cycle_id)
+            assert cycle.name == "2025/26" and plan.actions and plan.owner
+            plans.find_gap(session, services.assessments.context(session, plan.assessment_id), plan.gap)
+        tracked = [t for alliance_id in session.exec(select(Alliance.id)).all()
+                   for t in plans.alliance_plans(session, alliance_id)]
+        assert any(t.closed_by is None and t.plan.progress != "completed" and t.plan.due_on < story_now
+                   for t in tracked)
+        assert any(t.closed_by is None and t.plan.progress == "in_progress" and t.plan.due_on > story_now
+                   for t in tracked)
+        closed = [t for t in tracked if t.closed_by is not None]
+        assert closed and all(t.closed_by.name == "2026/27" and t.plan.progress == "completed" for t in closed)
+
+        # Buddying proposals for the NOA's 2026/27 cycle; matching again proposes nothing new.
+        noa = buddying.find_alliance(session, "noa")
+        cycle = buddying.find_cycle(session, noa, "2026/27")
+        pairs = session.exec(select(BuddyAssignment)).all()
+        assert pairs and all((p.alliance_id, p.cycle_id, p.status) == (noa.id, cycle.id, "proposed") for p in pairs)
+        assert any(p.buddy_membership_id for p in pairs)
+        assert all(p.buddy_membership_id != p.mentee_membership_id for p in pairs)
+        assert buddying.plan_buddying(session, noa.id, cycle.id).matching.proposals == ()
+
+    printed = "\n".join(report.lines())
+    for kind in ("lead comments:", "lead overrides:", "notifications to members:", "improvement plans:",
+                 "buddying proposals:"):
+        assert kind in printed
+
+
 def test_loading_twice_adds_nothing(demo, session_factory):
     with session_factory() as session:
         before = table_counts(session)
+    assert all(before[table] > 0 for table in ("reviewcomment", "resultoverride", "notification", "improvementplan",
+                                               "buddyassignment"))
     with session_factory() as session:
         again = load_demo(session)
     assert not again.added and again.lines()[0] == "demo data already loaded: nothing added"
