@@ -220,6 +220,11 @@ class BuddyAssignment(SQLModel, table=True):
     buddy_membership_id: Optional[int] = Field(default=None, foreign_key="membership.id", index=True)
     standard_id: str = Field(max_length=64)
     status: str = Field(default="proposed", max_length=16)
+    lead_accepted_at: Optional[dt.datetime] = None
+    buddy_accepted_at: Optional[dt.datetime] = None
+    started_at: Optional[dt.datetime] = None
+    ended_at: Optional[dt.datetime] = None
+    end_reason: str = Field(default="", max_length=500)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 

@@ -8,6 +8,10 @@ count against a buddy organisation's capacity and are not proposed again, so
 running the match twice adds nothing the second time. A need nobody can take
 is stored as a pair without a buddy: the "no buddy available" flag the alliance
 lead sees.
+
+A stored pair then lives through the lifecycle below (acceptance by the lead and
+the buddy organisation, start, completion by a later decided result, withdrawal,
+reassignment), every step audited; capacity is re-checked at acceptance.
 """
 from __future__ import annotations
 
@@ -73,12 +77,16 @@ def _latest_result(session: Session, membership_id: int, cycle: AssessmentCycle)
     return None
 
 
-def plan_buddying(session: Session, alliance_id: int, cycle_id: int) -> BuddyPlan:
-    """Needs and proposed buddies for an alliance's cycle, without storing anything."""
-    alliance = get_or_404(session, Alliance, alliance_id, "alliance")
-    cycle = get_or_404(session, AssessmentCycle, cycle_id, "cycle")
-    if cycle.alliance_id != alliance.id:
-        raise ServiceError(f"cycle {cycle.name} belongs to another alliance")
+@dataclass
+class _World:
+    """An alliance's members as matching sees them as of one cycle."""
+
+    profiles: list[MemberProfile]
+    results: dict[int, dict]
+    names: dict[int, str]
+
+
+def _world(session: Session, alliance: Alliance, cycle: AssessmentCycle) -> _World:
     rows = session.exec(select(Membership, Organisation).join(
         Organisation, Organisation.id == Membership.organisation_id).where(
         Membership.alliance_id == alliance.id, col(Membership.status).in_(MEMBER_STATUSES))
@@ -86,11 +94,9 @@ def plan_buddying(session: Session, alliance_id: int, cycle_id: int) -> BuddyPla
     open_pairs = session.exec(select(BuddyAssignment).where(
         BuddyAssignment.alliance_id == alliance.id, col(BuddyAssignment.status).in_(OPEN_PAIRS))).all()
     mentees_of: dict[int, set[int]] = defaultdict(set)
-    covered_keys = set()
     for pair in open_pairs:
         if pair.buddy_membership_id is not None:
             mentees_of[pair.buddy_membership_id].add(pair.mentee_membership_id)
-            covered_keys.add((pair.mentee_membership_id, pair.standard_id))
     results: dict[int, dict] = {}
     profiles: list[MemberProfile] = []
     names: dict[int, str] = {}
@@ -106,6 +112,20 @@ def plan_buddying(session: Session, alliance_id: int, cycle_id: int) -> BuddyPla
         profiles.append(profile)
         if result is not None:
             results[membership.id] = result
+    return _World(profiles, results, names)
+
+
+def plan_buddying(session: Session, alliance_id: int, cycle_id: int) -> BuddyPlan:
+    """Needs and proposed buddies for an alliance's cycle, without storing anything."""
+    alliance = get_or_404(session, Alliance, alliance_id, "alliance")
+    cycle = get_or_404(session, AssessmentCycle, cycle_id, "cycle")
+    if cycle.alliance_id != alliance.id:
+        raise ServiceError(f"cycle {cycle.name} belongs to another alliance")
+    world = _world(session, alliance, cycle)
+    profiles, results, names = world.profiles, world.results, world.names
+    covered_keys = {(p.mentee_membership_id, p.standard_id) for p in session.exec(select(BuddyAssignment).where(
+        BuddyAssignment.alliance_id == alliance.id, col(BuddyAssignment.status).in_(OPEN_PAIRS),
+        col(BuddyAssignment.buddy_membership_id).is_not(None))).all()}
     needs = matching.derive_needs(results)
     covered = [need for need in needs if (need.membership_id, need.standard) in covered_keys]
     open_needs = [need for need in needs if (need.membership_id, need.standard) not in covered_keys]
@@ -150,3 +170,307 @@ def apply_plan(session: Session, actor: Actor, plan: BuddyPlan) -> list[BuddyAss
               after={**snapshot(pair, "mentee_membership_id", "standard_id", "status"), "reason": need.reason})
         stored.append(pair)
     return stored
+
+
+# -- lifecycle ---------------------------------------------------------------------------------------
+# proposed -> accepted (once the lead and the buddy organisation have both accepted) -> active
+# -> completed (the mentee's standard met in a later decided result); any open pair may be withdrawn.
+
+LEAD, BUDDY, MENTEE = "lead", "buddy", "mentee"
+HELD = ("accepted", "active")  # pairs that use a buddy organisation's capacity
+PAIR_FIELDS = ("status", "buddy_membership_id", "lead_accepted_at", "buddy_accepted_at", "started_at",
+               "ended_at", "end_reason")
+
+
+def _pair(session: Session, pair_id: int, *, alliance_id: Optional[int] = None,
+          organisation_id: Optional[int] = None, lock: bool = False) -> tuple[BuddyAssignment, str]:
+    """A pair as the lead of its alliance or one of its two organisations sees it, and from which side.
+
+    Anyone else gets NotFound, so another alliance's or organisation's pairs do not show they exist.
+    ``lock`` takes the alliance row first: every change that can use capacity waits its turn there.
+    """
+    missing = NotFound(f"buddy pair {pair_id} does not exist")
+    pair = session.get(BuddyAssignment, pair_id)
+    if pair is None:
+        raise missing
+    if lock:
+        session.exec(select(Alliance).where(Alliance.id == pair.alliance_id).with_for_update()).one()
+        pair = session.exec(select(BuddyAssignment).where(BuddyAssignment.id == pair_id).with_for_update()
+                            .execution_options(populate_existing=True)).one()
+    if alliance_id is not None:
+        if pair.alliance_id != alliance_id:
+            raise missing
+        return pair, LEAD
+    if organisation_id is not None:
+        if pair.buddy_membership_id is not None and \
+                session.get(Membership, pair.buddy_membership_id).organisation_id == organisation_id:
+            return pair, BUDDY
+        if session.get(Membership, pair.mentee_membership_id).organisation_id == organisation_id:
+            return pair, MENTEE
+    raise missing
+
+
+def held_mentees(session: Session, alliance_id: int, organisation_id: int) -> set[int]:
+    """The distinct members an organisation buddies in an alliance through accepted or active pairs."""
+    return set(session.exec(select(BuddyAssignment.mentee_membership_id).join(
+        Membership, Membership.id == BuddyAssignment.buddy_membership_id).where(
+        BuddyAssignment.alliance_id == alliance_id, Membership.organisation_id == organisation_id,
+        col(BuddyAssignment.status).in_(HELD))).all())
+
+
+def _check_capacity(session: Session, pair: BuddyAssignment) -> None:
+    alliance = session.get(Alliance, pair.alliance_id)
+    buddy = session.get(Membership, pair.buddy_membership_id)
+    held = held_mentees(session, alliance.id, buddy.organisation_id)
+    if pair.mentee_membership_id not in held and len(held) >= alliance.max_buddy_mentees:
+        name = session.get(Organisation, buddy.organisation_id).name
+        raise ServiceError(f"{name} already buddies {len(held)} member{'s' if len(held) != 1 else ''}, "
+                           f"the alliance's limit of {alliance.max_buddy_mentees}: it cannot take another")
+
+
+def _change(session: Session, actor: Actor, pair: BuddyAssignment, action: str, before: dict, **extra) -> None:
+    pair.updated_at = utcnow()
+    session.add(pair)
+    session.flush()
+    audit(session, actor, action, pair, before=before, after={**snapshot(pair, *PAIR_FIELDS), **extra})
+
+
+def accept(session: Session, actor: Actor, pair_id: int, *, alliance_id: Optional[int] = None,
+           organisation_id: Optional[int] = None) -> BuddyAssignment:
+    """The lead's or the buddy organisation's acceptance; with both the pair is accepted.
+
+    Capacity is checked under the alliance row's lock, so two acceptances at once cannot both take the
+    buddy organisation's last place.
+    """
+    pair, side = _pair(session, pair_id, alliance_id=alliance_id, organisation_id=organisation_id, lock=True)
+    if side == MENTEE:
+        raise ServiceError("only the alliance lead and the buddy organisation accept a pair")
+    if pair.buddy_membership_id is None:
+        raise ServiceError("this need has no buddy yet: reassign it to a buddy first")
+    if pair.status != "proposed":
+        raise ServiceError(f"the pair is {pair.status}; only a proposed pair can be accepted")
+    if (pair.lead_accepted_at if side == LEAD else pair.buddy_accepted_at) is not None:
+        raise ServiceError(f"the {'alliance lead' if side == LEAD else 'buddy organisation'} has already accepted")
+    _check_capacity(session, pair)
+    before = snapshot(pair, *PAIR_FIELDS)
+    if side == LEAD:
+        pair.lead_accepted_at = utcnow()
+    else:
+        pair.buddy_accepted_at = utcnow()
+    if pair.lead_accepted_at is not None and pair.buddy_accepted_at is not None:
+        pair.status = "accepted"
+    _change(session, actor, pair, "buddy.accepted", before, by=side)
+    return pair
+
+
+def start(session: Session, actor: Actor, pair_id: int, *, alliance_id: Optional[int] = None,
+          organisation_id: Optional[int] = None) -> BuddyAssignment:
+    pair, side = _pair(session, pair_id, alliance_id=alliance_id, organisation_id=organisation_id, lock=True)
+    if side == MENTEE:
+        raise ServiceError("only the alliance lead and the buddy organisation start a pair")
+    if pair.status != "accepted":
+        raise ServiceError(f"the pair is {pair.status}; only an accepted pair can start")
+    before = snapshot(pair, *PAIR_FIELDS)
+    pair.status, pair.started_at = "active", utcnow()
+    _change(session, actor, pair, "buddy.started", before, by=side)
+    return pair
+
+
+def _end(session: Session, actor: Actor, pair: BuddyAssignment, status: str, reason: str, action: str,
+         **extra) -> None:
+    before = snapshot(pair, *PAIR_FIELDS)
+    pair.status, pair.ended_at, pair.end_reason = status, utcnow(), reason[:500]
+    _change(session, actor, pair, action, before, **extra)
+
+
+def withdraw(session: Session, actor: Actor, pair_id: int, reason: str, *, alliance_id: Optional[int] = None,
+             organisation_id: Optional[int] = None) -> BuddyAssignment:
+    """The lead or either organisation ends an open pair, saying why."""
+    pair, side = _pair(session, pair_id, alliance_id=alliance_id, organisation_id=organisation_id, lock=True)
+    if pair.status not in OPEN_PAIRS:
+        raise ServiceError(f"the pair is {pair.status}; only a proposed, accepted or active pair can be withdrawn")
+    if not reason.strip():
+        raise ServiceError("reason: give a reason for withdrawing")
+    if len(reason.strip()) > 500:
+        raise ServiceError("reason: the reason must be 500 characters or fewer")
+    _end(session, actor, pair, "withdrawn", reason.strip(), "buddy.withdrawn", by=side)
+    return pair
+
+
+def candidates(session: Session, pair: BuddyAssignment, world: Optional[_World] = None) -> list[matching.Proposal]:
+    """Who else could buddy this need, best first by the matching rules (and within capacity)."""
+    alliance = session.get(Alliance, pair.alliance_id)
+    if world is None:
+        world = _world(session, alliance, session.get(AssessmentCycle, pair.cycle_id))
+    if pair.mentee_membership_id not in {p.membership_id for p in world.profiles}:
+        return []
+    current = session.get(Membership, pair.buddy_membership_id) if pair.buddy_membership_id else None
+    need = Need(pair.mentee_membership_id, pair.standard_id, "not_met")
+
+    def without(profiles: list[MemberProfile], organisation_id: int) -> list[MemberProfile]:
+        return [dataclasses.replace(p, statuses={}) if p.organisation_id == organisation_id else p
+                for p in profiles]
+
+    profiles = without(world.profiles, current.organisation_id) if current else list(world.profiles)
+    ranked: list[matching.Proposal] = []
+    while True:
+        found = matching.match([need], profiles, capacity=alliance.max_buddy_mentees).proposals
+        if not found:
+            return ranked
+        ranked.append(found[0])
+        profiles = without(profiles, found[0].buddy_organisation_id)
+
+
+def reassign(session: Session, actor: Actor, alliance_id: int, pair_id: int, buddy_membership_id: int,
+             reason: str = "") -> BuddyAssignment:
+    """The lead gives a need another buddy: a need without one gets it, an open pair is withdrawn and a
+    new one proposed (the buddy re-checked against the matching rules and capacity)."""
+    pair, _ = _pair(session, pair_id, alliance_id=alliance_id, lock=True)
+    if pair.status not in OPEN_PAIRS:
+        raise ServiceError(f"the pair is {pair.status}; only an open pair can be reassigned")
+    offered = {p.buddy_membership_id: p for p in candidates(session, pair)}
+    if buddy_membership_id not in offered:
+        raise ServiceError("buddy: that member cannot buddy this need (it must meet the standard in its latest "
+                           "decided result, be another organisation in scope, and have room)")
+    why = offered[buddy_membership_id].reasons
+    if pair.buddy_membership_id is None:
+        before = snapshot(pair, *PAIR_FIELDS)
+        pair.buddy_membership_id = buddy_membership_id
+        _change(session, actor, pair, "buddy.reassigned", before, why=why)
+        return pair
+    if not reason.strip():
+        raise ServiceError("reason: give a reason for reassigning")
+    _end(session, actor, pair, "withdrawn", f"reassigned: {reason.strip()}", "buddy.withdrawn", by=LEAD)
+    new = BuddyAssignment(alliance_id=pair.alliance_id, cycle_id=pair.cycle_id,
+                          mentee_membership_id=pair.mentee_membership_id, buddy_membership_id=buddy_membership_id,
+                          standard_id=pair.standard_id)
+    session.add(new)
+    session.flush()
+    audit(session, actor, "buddy.reassigned", new, before={"replaces": pair.id},
+          after={**snapshot(new, *PAIR_FIELDS), "why": why})
+    return new
+
+
+def settle_met_needs(session: Session, actor: Actor, assessment_id: int) -> list[BuddyAssignment]:
+    """After a decision: the mentee's open pairs whose standard its result now meets (without a major
+    breach) end: accepted or active ones are completed, proposals are withdrawn as no longer needed."""
+    from ..models import Assessment
+
+    assessment = session.get(Assessment, assessment_id)
+    stored = current_result(session, assessment_id)
+    if stored is None or assessment.status != "decided":
+        return []
+    result = stored.result
+    majors = {b["standard"] for b in result.get("breaches", ()) if b.get("severity") == "major"}
+    met = {sid for sid, r in result.get("standard_results", {}).items() if r.get("status") == "met"} - majors
+    cycle = session.get(AssessmentCycle, assessment.cycle_id)
+    ended = []
+    for pair in session.exec(select(BuddyAssignment).where(
+            BuddyAssignment.mentee_membership_id == assessment.membership_id,
+            col(BuddyAssignment.status).in_(OPEN_PAIRS), col(BuddyAssignment.standard_id).in_(met))
+            .order_by(col(BuddyAssignment.id))).all():
+        if session.get(AssessmentCycle, pair.cycle_id).opens_on > cycle.opens_on:
+            continue  # an earlier cycle's result says nothing about a later need
+        reason = f"{pair.standard_id} met in the decided result of {cycle.name}"
+        if pair.status in HELD:
+            _end(session, actor, pair, "completed", reason, "buddy.completed", assessment_id=assessment_id)
+        else:
+            _end(session, actor, pair, "withdrawn", reason + ": no longer needed", "buddy.withdrawn",
+                 by="system", assessment_id=assessment_id)
+        ended.append(pair)
+    return ended
+
+
+# -- what the pages show -----------------------------------------------------------------------------
+
+@dataclass
+class PairLine:
+    pair: BuddyAssignment
+    mentee: str
+    buddy: Optional[str]
+    cycle: str
+    options: list[tuple[int, str]] = field(default_factory=list)  # reassign: (buddy membership, name and why)
+
+
+@dataclass
+class Capacity:
+    organisation: str
+    used: int
+    limit: int
+    proposed: int
+
+
+@dataclass
+class Board:
+    alliance: Alliance
+    no_buddy: list[PairLine]
+    proposals: list[PairLine]
+    held: list[PairLine]
+    ended: list[PairLine]
+    capacity: list[Capacity]
+
+
+def _names(session: Session, membership_ids: set[int]) -> dict[int, str]:
+    if not membership_ids:
+        return {}
+    return {m.id: o.name + (f" ({m.specialty})" if m.specialty else "") for m, o in session.exec(
+        select(Membership, Organisation).join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(col(Membership.id).in_(membership_ids))).all()}
+
+
+def _lines(session: Session, pairs: list[BuddyAssignment]) -> list[PairLine]:
+    names = _names(session, {p.mentee_membership_id for p in pairs}
+                   | {p.buddy_membership_id for p in pairs if p.buddy_membership_id})
+    cycles = {c.id: c.name for c in session.exec(select(AssessmentCycle).where(
+        col(AssessmentCycle.id).in_({p.cycle_id for p in pairs} or {0}))).all()}
+    return [PairLine(p, names[p.mentee_membership_id], names.get(p.buddy_membership_id), cycles[p.cycle_id])
+            for p in pairs]
+
+
+def board(session: Session, alliance_id: int) -> Board:
+    """The lead's buddying board: needs without a buddy, proposals, pairs under way, capacity."""
+    alliance = get_or_404(session, Alliance, alliance_id, "alliance")
+    pairs = session.exec(select(BuddyAssignment).where(BuddyAssignment.alliance_id == alliance.id)
+                         .order_by(col(BuddyAssignment.id))).all()
+    lines = _lines(session, list(pairs))
+    worlds: dict[int, _World] = {}
+    for line in lines:
+        if line.pair.status == "proposed":
+            cycle_id = line.pair.cycle_id
+            if cycle_id not in worlds:
+                worlds[cycle_id] = _world(session, alliance, session.get(AssessmentCycle, cycle_id))
+            line.options = [(c.buddy_membership_id, f"{worlds[cycle_id].names[c.buddy_membership_id]}: "
+                             + "; ".join(c.reasons)) for c in candidates(session, line.pair, worlds[cycle_id])]
+    by_org: dict[int, tuple[set[int], set[int]]] = defaultdict(lambda: (set(), set()))
+    organisation_of = {m.id: (m.organisation_id, o.name) for m, o in session.exec(
+        select(Membership, Organisation).join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.alliance_id == alliance.id)).all()}
+    org_names = {}
+    for pair in pairs:
+        if pair.buddy_membership_id is None or pair.status not in OPEN_PAIRS:
+            continue
+        organisation_id, name = organisation_of[pair.buddy_membership_id]
+        org_names[organisation_id] = name
+        by_org[organisation_id][0 if pair.status in HELD else 1].add(pair.mentee_membership_id)
+    capacity = sorted((Capacity(org_names[o], len(h), alliance.max_buddy_mentees, len(p - h))
+                       for o, (h, p) in by_org.items()), key=lambda c: c.organisation)
+    return Board(alliance,
+                 [x for x in lines if x.pair.status == "proposed" and x.pair.buddy_membership_id is None],
+                 [x for x in lines if x.pair.status == "proposed" and x.pair.buddy_membership_id is not None],
+                 [x for x in lines if x.pair.status in HELD],
+                 [x for x in lines if x.pair.status not in OPEN_PAIRS][-20:],
+                 capacity)
+
+
+def organisation_pairs(session: Session, organisation_id: int) -> tuple[list[PairLine], list[PairLine]]:
+    """An organisation's pairs with a buddy: (its buddies, the members it buddies), open ones first."""
+    mine = set(session.exec(select(Membership.id).where(Membership.organisation_id == organisation_id)).all())
+    if not mine:
+        return [], []
+    pairs = session.exec(select(BuddyAssignment).where(
+        col(BuddyAssignment.buddy_membership_id).is_not(None),
+        (col(BuddyAssignment.mentee_membership_id).in_(mine)) | (col(BuddyAssignment.buddy_membership_id).in_(mine)))
+        .order_by(col(BuddyAssignment.id))).all()
+    lines = sorted(_lines(session, list(pairs)), key=lambda x: (x.pair.status not in OPEN_PAIRS, x.pair.id))
+    return ([x for x in lines if x.pair.mentee_membership_id in mine],
+            [x for x in lines if x.pair.buddy_membership_id in mine])

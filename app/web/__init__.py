@@ -35,14 +35,14 @@ ERROR_TITLES = {
 
 
 def register(app: Flask) -> None:
-    from . import admin, api, auth, member, plans, review
+    from . import admin, api, auth, buddying, member, plans, review
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, admin.bp, api.bp):
+    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, api.bp):
         app.register_blueprint(blueprint)
     _vendor_routes(app)
     _error_pages(app)

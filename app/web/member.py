@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from ..services import (NotFound, ServiceError, SubmissionRefused, add_evidence, apply_for_membership, evidence_of,
                         submit)
+from ..services import buddying as buddy_service
 from ..services import portal
 from ..services import review as review_service
 from ..services.progress import progress
@@ -37,8 +38,9 @@ def home():
         organisation = portal.get_organisation(session, _organisation_id())
         memberships = portal.memberships_of(session, _organisation_id())
         notifications = review_service.notifications_of(session, _organisation_id())
+        buddies, buddying = buddy_service.organisation_pairs(session, _organisation_id())
     return render_template("member/home.html", organisation=organisation, memberships=memberships,
-                           notifications=notifications)
+                           notifications=notifications, buddies=buddies, buddying=buddying)
 
 
 @bp.post("/notifications/<int:notification_id>/read")
