@@ -56,7 +56,7 @@ def main() -> None:
 
 @main.group()
 def standards() -> None:
-    """Validate and inspect standards files."""
+    """Validate, inspect, publish and compare standards files."""
 
 
 @standards.command("validate")
@@ -144,6 +144,94 @@ def standards_show(path: str) -> None:
     """Print a readable outline: domains, standards, criteria, targets, applicability."""
     for line in outline(load_or_fail(path)):
         click.echo(line)
+
+
+@standards.command("publish")
+@click.argument("path")
+def standards_publish(path: str) -> None:
+    """Register a standards file as a published version; a published version never changes."""
+    from sqlalchemy.exc import IntegrityError
+    from sqlmodel import select
+
+    from app import db
+    from app.models import StandardsVersion
+    from app.services import CLI, ServiceError, register_version, set_version_state
+
+    loaded = load_or_fail(path)
+    require_schema()
+    try:
+        with db.session_scope() as session:
+            existing = session.exec(select(StandardsVersion).where(
+                StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version)).first()
+            if existing is not None and existing.content_hash == loaded.content_hash:
+                if existing.state == "retired":
+                    raise ServiceError(f"{loaded.label} is retired; a retired version cannot be published again")
+                if existing.state == "published":
+                    click.echo(f"{loaded.label} is already published with this content "
+                               f"(hash {existing.content_hash[:12]}); nothing changed")
+                    return
+                version = set_version_state(session, CLI, existing.id, "published")
+            else:
+                version = register_version(session, path, CLI, state="published")
+    except rules.StandardsError as exc:  # the file changed between checking and storing it
+        fail(exc.problems)
+    except ServiceError as exc:
+        fail(f"error: {path}: {exc}")
+    except IntegrityError:
+        fail(f"error: {path}: {loaded.label} was registered by someone else at the same moment; run publish again "
+             "to see whether it holds this content")
+    click.echo(f"published {version.set_id} {version.version} ({version.title}), effective from "
+               f"{version.effective_from.isoformat()}, hash {version.content_hash[:12]}")
+
+
+@standards.command("list")
+def standards_list() -> None:
+    """Every registered standards version with its state, newest version of each set first."""
+    from packaging.version import Version
+    from sqlmodel import select
+
+    from app import db
+    from app.models import StandardsVersion
+
+    require_schema()
+    with db.session_scope() as session:
+        versions = session.exec(select(StandardsVersion)).all()
+    if not versions:
+        click.echo("no standards versions registered (use `python cli.py standards publish PATH`)")
+        return
+    versions = sorted(versions, key=lambda v: Version(v.version), reverse=True)
+    versions.sort(key=lambda v: v.set_id)
+    rows = [("set", "version", "state", "effective from", "hash", "title")]
+    rows += [(v.set_id, v.version, v.state, v.effective_from.isoformat(), v.content_hash[:12], v.title)
+             for v in versions]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths)) + "  " + row[5])
+
+
+@standards.command("diff")
+@click.argument("old_path", metavar="OLD")
+@click.argument("new_path", metavar="NEW")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="readable text, or JSON for machines")
+def standards_diff(old_path: str, new_path: str, output: str) -> None:
+    """What changed from one standards version to another: domains, standards, criteria, targets, rules."""
+    from rules.diff import diff_standards
+
+    loaded, problems = [], []
+    for path in (old_path, new_path):
+        try:
+            loaded.append(rules.load_standards(path))
+        except rules.StandardsError as exc:
+            problems += exc.problems
+    if problems:
+        fail(problems)
+    found = diff_standards(*loaded)
+    if output == "json":
+        click.echo(json.dumps(found.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in found.lines():
+            click.echo(line)
 
 
 @main.command("score")
