@@ -306,6 +306,14 @@ def current_result(session: Session, assessment_id: int) -> Optional[AssessmentR
     ).first()
 
 
+def one_evidence(session: Session, assessment_id: int, evidence_id: int) -> Evidence:
+    """One evidence item, reached only through its own assessment (the caller has checked who may see that)."""
+    item = session.get(Evidence, evidence_id)
+    if item is None or item.assessment_id != assessment_id:
+        raise NotFound(f"evidence {evidence_id} does not exist")
+    return item
+
+
 def evidence_of(session: Session, assessment_id: int, criterion_id: Optional[str] = None) -> list[Evidence]:
     query = select(Evidence).where(Evidence.assessment_id == assessment_id)
     if criterion_id is not None:

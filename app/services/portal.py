@@ -18,7 +18,8 @@ from ..models import (Alliance, Assessment, AssessmentCycle, Evidence, Membershi
                       utcnow)
 from .accounts import create_user
 from .alliances import cycles_of
-from .assessments import AssessmentContext, SaveOutcome, answers_of, context, open_assessment, save_answers
+from .assessments import (AssessmentContext, SaveOutcome, answers_of, context, one_evidence, open_assessment,
+                          save_answers)
 from .common import Actor, NotFound, ServiceError
 from .membership import register_organisation
 from .standards import latest_published, parsed
@@ -56,10 +57,7 @@ def own_assessment(session: Session, organisation_id: int, assessment_id: int) -
 def own_evidence(session: Session, organisation_id: int, assessment_id: int, evidence_id: int) -> Evidence:
     """Evidence of one of the organisation's assessments, reached through that assessment only."""
     own_assessment(session, organisation_id, assessment_id)
-    item = session.get(Evidence, evidence_id)
-    if item is None or item.assessment_id != assessment_id:
-        raise NotFound(f"evidence {evidence_id} not found")
-    return item
+    return one_evidence(session, assessment_id, evidence_id)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from sqlmodel import Session, col, select
 from ..models import (ASSESSMENT_STATES, ROUTES, Alliance, Assessment, AssessmentCycle, AssessmentResult, Breach,
                       Decision, Evidence, Membership, Notification, Organisation, ReviewComment, User, utcnow)
 from .alliances import cycles_of
-from .assessments import AssessmentContext, answers_of, context, current_result, return_to_draft, start_review
+from .assessments import (AssessmentContext, answers_of, context, current_result, one_evidence, return_to_draft,
+                          start_review)
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .decisions import DECISIONS, consecutive_major_breaches, dismiss_suspension_recommendation, record_decision
 from . import overrides as override_service
@@ -198,10 +199,7 @@ def lead_assessment(session: Session, alliance_id: Optional[int], assessment_id:
 
 def lead_evidence(session: Session, alliance_id: Optional[int], assessment_id: int, evidence_id: int) -> Evidence:
     lead_assessment(session, alliance_id, assessment_id)
-    item = session.get(Evidence, evidence_id)
-    if item is None or item.assessment_id != assessment_id:
-        raise NotFound(f"evidence {evidence_id} does not exist")
-    return item
+    return one_evidence(session, assessment_id, evidence_id)
 
 
 @dataclass(frozen=True)
