@@ -6,8 +6,6 @@ nothing of A's may change; leads and admins get 403 on member pages; anonymous v
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from typing import Optional
 
 import pytest
 from sqlmodel import select
@@ -19,18 +17,12 @@ from app.services.review import notify
 from app.storage import attach_file
 
 from .conftest import Visitor
+from .matrix import Case, Seen, mismatches, uncovered, visit
 
 PERSONAS = ("anonymous", "member_a", "member_b", "lead", "admin")
 PDF = b"%PDF-1.4\n%%EOF\n"
 
 
-@dataclass(frozen=True)
-class Case:
-    endpoint: str
-    method: str
-    path: str
-    expected: dict[str, int]
-    data: Optional[dict] = None
 
 
 def member_only(a: int, b: int = 404) -> dict[str, int]:
@@ -117,27 +109,16 @@ def snapshot_of_a(world) -> dict:
         }
 
 
-def request(person: Visitor, case: Case):
-    if case.method == "GET":
-        return person.get(case.path)
-    return person.post(case.path, case.data or {})
-
-
 def test_authorisation_matrix(app, world, setup):
     ids, people = setup
     matrix = cases(world, ids)
     before = snapshot_of_a(world)
-    seen: dict[tuple[str, str, str], int] = {}
+    seen: Seen = {}
     # Everyone but member A first (A's own writes come last, so they cannot hide anyone else's).
-    for who in ("anonymous", "member_b", "lead", "admin"):
-        for case in matrix:
-            seen[(case.method, case.path, who)] = request(people[who], case).status_code
+    visit(people, matrix, ("anonymous", "member_b", "lead", "admin"), seen)
     assert snapshot_of_a(world) == before, "someone other than org A changed org A's data"
-    for case in matrix:
-        seen[(case.method, case.path, "member_a")] = request(people["member_a"], case).status_code
-    expected = {(c.method, c.path, who): c.expected[who] for c in matrix for who in PERSONAS}
-    wrong = {key: (seen[key], want) for key, want in expected.items() if seen[key] != want}
-    assert wrong == {}, "(method, path, persona): (got, expected)"
+    visit(people, matrix, ("member_a",), seen)
+    assert mismatches(matrix, seen, PERSONAS) == {}, "(method, path, persona): (got, expected)"
 
 
 def test_the_matrix_covers_every_route(app, world, setup):
@@ -146,11 +127,7 @@ def test_the_matrix_covers_every_route(app, world, setup):
     for blueprint in ("member", "api", "admin"):  # review routes: tests/web/test_review_authorisation.py
         routes = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint + ".")}
         assert routes <= covered, routes - covered
-    methods = {(c.endpoint, c.method) for c in cases(world, ids)}
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("member."):
-            for method in rule.methods - {"HEAD", "OPTIONS"}:
-                assert (rule.endpoint, method) in methods, (rule.endpoint, method)
+    assert uncovered(app, "member", cases(world, ids)) == []
 
 
 def test_anonymous_visitors_are_sent_to_sign_in_and_back(app, world, setup):

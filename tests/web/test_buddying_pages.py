@@ -6,8 +6,6 @@ alliance or a member organisation outside the pair gets 404 and changes nothing.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
-from typing import Optional
 
 import pytest
 from sqlmodel import select
@@ -18,18 +16,12 @@ from app.services import CLI, create_alliance, create_user
 
 from ..test_buddy_lifecycle import BuddyWorld, build_buddy_world
 from .conftest import PASSWORD, Visitor, password_hash, signed_in, text
+from .matrix import Case, Seen, mismatches, send, uncovered, visit
 
 OUTSIDERS = ("anonymous", "member_a", "member_y", "lead_y", "admin")
 INSIDERS = ("lead", "member_x", "member_m")
 
 
-@dataclass(frozen=True)
-class Case:
-    endpoint: str
-    method: str
-    path: str
-    expected: dict[str, int]
-    data: Optional[dict] = None
 
 
 def lead_route(ok: int) -> dict[str, int]:
@@ -82,17 +74,11 @@ def people(app, bw: BuddyWorld) -> dict[str, Visitor]:
     return found
 
 
-def send(person: Visitor, case: Case):
-    return person.get(case.path) if case.method == "GET" else person.post(case.path, case.data or {})
-
-
 def test_buddying_authorisation_matrix(app, bw):
     everyone, matrix = people(app, bw), cases(bw)
     before = state(bw)
-    seen = {}
-    for who in OUTSIDERS:
-        for case in matrix:
-            seen[(case.method, case.path, who)] = send(everyone[who], case).status_code
+    seen: Seen = {}
+    visit(everyone, matrix, OUTSIDERS, seen)
     assert state(bw) == before, "someone outside the pairs changed them"
     with db.session_scope(bw.world.url) as session:
         outsiders = [bw.world.user_ids[w] for w in OUTSIDERS[1:]]
@@ -100,8 +86,7 @@ def test_buddying_authorisation_matrix(app, bw):
     for case in matrix:  # case by case: the buddy's acceptance comes after the lead's, the withdrawal last
         for who in INSIDERS:
             seen[(case.method, case.path, who)] = send(everyone[who], case).status_code
-    expected = {(c.method, c.path, who): c.expected[who] for c in matrix for who in OUTSIDERS + INSIDERS}
-    assert {k: (seen[k], v) for k, v in expected.items() if seen[k] != v} == {}
+    assert mismatches(matrix, seen, OUTSIDERS + INSIDERS) == {}
     # The lead accepted, x accepted and started, then the lead withdrew: the insiders' steps took effect.
     first = bw.pairs("m")[0]
     assert first.status == "withdrawn" and first.end_reason == "Try again next cycle"
@@ -110,11 +95,7 @@ def test_buddying_authorisation_matrix(app, bw):
 
 
 def test_the_matrix_covers_every_buddying_route(app, bw):
-    covered = {(c.endpoint, c.method) for c in cases(bw)}
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("buddying."):
-            for method in rule.methods - {"HEAD", "OPTIONS"}:
-                assert (rule.endpoint, method) in covered, (rule.endpoint, method)
+    assert uncovered(app, "buddying", cases(bw)) == []
 
 
 def test_every_buddying_post_needs_a_csrf_token(app, bw):

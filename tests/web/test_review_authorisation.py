@@ -6,8 +6,6 @@ admins get 403; anonymous visitors are sent to sign in. Each lead reaches its ow
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
 
 import pytest
 from sqlmodel import select
@@ -17,18 +15,12 @@ from app.models import Assessment, AuditEvent, Decision, Membership, Notificatio
 from app.services.review import override
 
 from .conftest import Visitor, text
+from .matrix import Case, Seen, mismatches, uncovered, visit
 from .reviewing import build_review_world
 
 PERSONAS = ("anonymous", "member_clean", "lead", "lead_y", "admin")
 
 
-@dataclass(frozen=True)
-class Case:
-    endpoint: str
-    method: str
-    path: str
-    expected: dict[str, int]
-    data: Optional[dict] = None
 
 
 def lead_only(ok: int) -> dict[str, int]:
@@ -100,37 +92,22 @@ def snapshot_of_x(rw) -> dict:
         }
 
 
-def request(person: Visitor, case: Case):
-    if case.method == "GET":
-        return person.get(case.path)
-    return person.post(case.path, case.data or {})
-
-
 def test_review_authorisation_matrix(app, world, setup):
     rw, people = setup
     matrix = cases(rw)
     before = snapshot_of_x(rw)
-    seen: dict[tuple[str, str, str], int] = {}
-    for who in ("anonymous", "member_clean", "lead_y", "admin"):
-        for case in matrix:
-            seen[(case.method, case.path, who)] = request(people[who], case).status_code
+    seen: Seen = {}
+    visit(people, matrix, ("anonymous", "member_clean", "lead_y", "admin"), seen)
     assert snapshot_of_x(rw) == before, "someone other than X's lead changed X's review data"
     with db.session_scope(world.url) as session:
         assert session.exec(select(AuditEvent).where(AuditEvent.actor_id == world.user_ids["lead_y"])).all() == []
-    for case in matrix:
-        seen[(case.method, case.path, "lead")] = request(people["lead"], case).status_code
-    expected = {(c.method, c.path, who): c.expected[who] for c in matrix for who in PERSONAS}
-    wrong = {key: (seen[key], want) for key, want in expected.items() if seen[key] != want}
-    assert wrong == {}, "(method, path, persona): (got, expected)"
+    visit(people, matrix, ("lead",), seen)
+    assert mismatches(matrix, seen, PERSONAS) == {}, "(method, path, persona): (got, expected)"
 
 
 def test_the_matrix_covers_every_review_route(app, world, setup):
     rw, _ = setup
-    covered = {(c.endpoint, c.method) for c in cases(rw)}
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("review."):
-            for method in rule.methods - {"HEAD", "OPTIONS"}:
-                assert (rule.endpoint, method) in covered, (rule.endpoint, method)
+    assert uncovered(app, "review", cases(rw)) == []
 
 
 def test_each_lead_sees_only_its_own_alliance(app, world, setup):
