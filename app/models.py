@@ -316,3 +316,34 @@ class ResultOverride(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     created_by: Optional[int] = Field(default=None, foreign_key="user.id")
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class RescoreRun(SQLModel, table=True):
+    """An applied rescore of a standards set's assessments against one version: the work list that every
+    worker of the run (processes here, or on other machines) claims its batches from."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    set_id: str = Field(max_length=64, index=True)
+    to_version_id: int = Field(foreign_key="standardsversion.id")
+    cycle_name: Optional[str] = Field(default=None, max_length=32, description="only this cycle's assessments")
+    status: str = Field(default="running", max_length=16, description="running or finished")
+    total: int = 0
+    started_by: str = Field(max_length=254)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    finished_at: Optional[dt.datetime] = None
+
+
+class RescoreItem(SQLModel, table=True):
+    """One assessment of a rescore run; ``done`` is set in the same transaction that stores its new result,
+    so an item is never done without its result nor rescored twice."""
+
+    __table_args__ = (UniqueConstraint("run_id", "assessment_id"), Index("ix_rescoreitem_run_state", "run_id", "state"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="rescorerun.id")
+    assessment_id: int = Field(foreign_key="assessment.id")
+    state: str = Field(default="pending", max_length=16, description="pending, claimed or done")
+    worker: Optional[str] = Field(default=None, max_length=200, description="host:pid of the claiming worker")
+    claimed_at: Optional[dt.datetime] = None
+    done_at: Optional[dt.datetime] = None
+    change: Any = Field(default=None, sa_column=Column(JSON), description="the report line: old and new result")
