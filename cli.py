@@ -355,6 +355,83 @@ def buddy_match(alliance_ref: str, cycle_name: str, dry_run: bool) -> None:
         click.echo(f"stored {len(stored)} pair(s) as proposed")
 
 
+@main.command("rescore")
+@click.option("--set", "set_id", required=True, help="standards set id, e.g. noa-orthopaedics")
+@click.option("--to-version", "version", required=True, help="the registered version to rescore against")
+@click.option("--cycle", "cycle_name", default=None, help="only this assessment cycle, e.g. 2026/27")
+@click.option("--dry-run/--apply", default=True, help="report what would change (default), or store it")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="worker processes")
+@click.option("--report", "report_path", default=None, help="write the per-member report to PATH (.csv or .json)")
+@click.option("--batch-size", type=click.IntRange(1, 10000), default=100, show_default=True,
+              help="assessments a worker claims at a time")
+@click.option("--lease", "lease_seconds", type=click.FloatRange(1, None), default=300.0, show_default=True,
+              help="seconds after which a claim of a worker on another machine that stopped is taken back")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: bool, jobs: int,
+                    report_path: str | None, batch_size: int, lease_seconds: float, quiet: bool) -> None:
+    """Rescore every assessment of a standards set against another of its versions.
+
+    Answers carry over by criterion id. A dry run stores nothing. --apply stores each new result in its own
+    transaction with an audit event and refreshes buddying; a run stopped at any point resumes when the same
+    command is run again, and more workers (here with --jobs, or on other machines sharing the PostgreSQL
+    database) join it.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from app import db, rescoring
+    from app.services import ServiceError
+    from rules.rescore import summary_text
+
+    require_schema()
+    request = rescoring.Request(set_id=set_id, version=version, cycle=cycle_name, batch=batch_size,
+                                lease_seconds=lease_seconds)
+    bar = rescoring.Bar(enabled=not quiet)
+    try:
+        rescoring.check_report_path(report_path)
+        target, waiting = rescoring.count(request)
+        scope = f"{set_id}{f' cycle {cycle_name}' if cycle_name else ''}"
+        if dry_run:
+            click.echo(f"dry run: {waiting} assessment(s) of {scope} to rescore against {version}; nothing will be "
+                       "stored", err=True)
+            outcome = rescoring.dry_run(request, jobs, bar)
+        else:
+            click.echo(f"applying: rescoring {scope} against {version} ({waiting} assessment(s) not on it yet)",
+                       err=True)
+            outcome = rescoring.apply(request, jobs, bar)
+    except (ServiceError, rescoring.RescoreFailed) as exc:
+        bar.close()
+        fail(f"error: {exc}")
+    except db.SchemaOutOfDate as exc:
+        bar.close()
+        fail(f"error: {exc}")
+    except KeyboardInterrupt:
+        bar.close()
+        fail("stopped: every batch stored so far is kept; run the same command again to resume")
+    except DBAPIError as exc:
+        bar.close()
+        fail(f"error: the database failed ({_first_line(exc.orig or exc)}); every batch stored so far is kept: "
+             "run the same command again to resume")
+    bar.close()
+    if report_path:
+        meta = {"set": set_id, "to_version": version, "cycle": cycle_name, "mode": "dry-run" if dry_run else "apply",
+                "run": outcome.run_id}
+        try:
+            rescoring.write_report(report_path, meta, outcome)
+        except OSError as exc:
+            fail(f"error: --report {report_path}: cannot write the report: {exc.strerror or exc}")
+    mode = "dry run (nothing stored)" if dry_run else f"applied (run {outcome.run_id})"
+    click.echo(f"rescore of {scope} against {target.version.version}: {mode}")
+    for line in summary_text(outcome.summary):
+        click.echo(line)
+    if report_path:
+        click.echo(f"report: {report_path}")
+    if outcome.failures:
+        click.echo(f"{len(outcome.failures)} assessment(s) could not be rescored and stay on their version:", err=True)
+        for failure in outcome.failures:
+            click.echo(f"  assessment {failure['assessment']}: {failure['error']}", err=True)
+        sys.exit(1)
+
+
 def buddy_table(plan) -> list[str]:  # noqa: ANN001  (app.services.buddying.BuddyPlan)
     """The proposals as a plain table, then the needs nobody can take."""
     names = plan.names

@@ -36,6 +36,10 @@ class NestedUnitOfWork(RuntimeError):
 _sqlite_held = threading.local()
 
 
+#: Execution option of a unit of work that only reads (``read_scope``).
+READ_ONLY = "alliance_read_only"
+
+
 def database_url(url: str | None = None) -> str:
     return url or os.environ.get("DATABASE_URL") or DEFAULT_URL
 
@@ -70,6 +74,9 @@ def _make_engine(url: str) -> Engine:
             cursor = connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL never corrupts the database; a power cut may lose the last commits, not an
+            # application crash (SQLite's recommended setting for WAL).
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
@@ -78,6 +85,9 @@ def _make_engine(url: str) -> Engine:
             # Take the write lock at the start of every unit of work: a transaction that read first
             # and wrote later would otherwise fail at once ("database is locked") when another
             # writer committed in between, losing that save; this way it waits its turn.
+            if connection.get_execution_options().get(READ_ONLY):
+                connection.exec_driver_sql("BEGIN")  # a reader: WAL lets it run beside the writer
+                return
             held = _sqlite_held.__dict__.setdefault(url, weakref.WeakSet())
             if any(other is not connection and not other.closed and other.in_transaction() for other in held):
                 raise NestedUnitOfWork(
@@ -121,6 +131,19 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        session.close()
+
+
+@contextmanager
+def read_scope(url: str | None = None) -> Iterator[Session]:
+    """A unit of work that only reads: on SQLite it does not take the write lock, so readers run beside
+    writers (batch jobs read their next batch while another worker writes); it is rolled back at the end."""
+    session = Session(get_engine(url).execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.expunge_all()  # what was read stays readable after the rollback
+        session.rollback()
         session.close()
 
 

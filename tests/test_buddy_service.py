@@ -35,7 +35,7 @@ def test_every_need_of_a_latest_decided_result_is_planned(demo_world):
         plan = noa_plan(session)
         memberships = {m.id: m for m in session.exec(select(Membership)).all()}
         for membership_id in {p.need.membership_id for p in plan.matching.proposals}:
-            result = buddying._latest_result(session, membership_id, plan.cycle)
+            result = buddying._latest_results(session, [membership_id], plan.cycle)[membership_id]
             expected = {sid for sid, r in result["standard_results"].items() if r["status"] == "not_met"}
             expected |= {b["standard"] for b in result["breaches"] if b["severity"] == "major"}
             planned = {p.need.standard for p in plan.matching.proposals if p.need.membership_id == membership_id}

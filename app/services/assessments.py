@@ -1,16 +1,18 @@
 """Self-assessments: open, answer, attach evidence, submit, score."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete, select
 
 import rules
 from rules.model import StandardsSet
+from rules.rescore import carry_over
 
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, Breach, Evidence, Membership,
                       Organisation, StandardsVersion, utcnow)
@@ -273,7 +275,8 @@ def score(session: Session, assessment_id: int) -> dict:
 
 def _score(session: Session, ctx: AssessmentContext) -> dict:
     from .overrides import kept_overrides  # a lead's overrides apply whenever the assessment is scored
-    answers = {k: v for k, v in answers_of(session, ctx.assessment.id).items() if v is not None}
+    # Answers kept from an earlier standards version that no longer fit this one are left out, not scored.
+    answers, _ = carry_over(ctx.standards, answers_of(session, ctx.assessment.id))
     return rules.score_submission(ctx.standards, rules.Submission(member=ctx.member, answers=answers),
                                   kept_overrides(session, ctx))
 
@@ -281,23 +284,34 @@ def _score(session: Session, ctx: AssessmentContext) -> dict:
 def store_result(session: Session, actor: Actor, ctx: AssessmentContext) -> AssessmentResult:
     """Score with the engine and store the result and its breaches as the assessment's current result."""
     result = _score(session, ctx)
-    session.execute(update(AssessmentResult).where(
-        col(AssessmentResult.assessment_id) == ctx.assessment.id, col(AssessmentResult.is_current).is_(True)
-    ).values(is_current=False))
-    stored = AssessmentResult(
-        assessment_id=ctx.assessment.id, standards_version_id=ctx.version.id, standards_hash=ctx.version.content_hash,
-        result=result, overall=result["overall"], rating=result["rating"], outcome=result["outcome"],
-    )
-    session.add(stored)
-    session.flush()
-    for breach in result["breaches"]:
-        session.add(Breach(result_id=stored.id, assessment_id=ctx.assessment.id, criterion_id=breach["criterion"],
-                           standard_id=breach["standard"], value=breach["value"], target=breach["target"],
-                           direction=breach["direction"], severity=breach["severity"]))
+    stored = session.get(AssessmentResult, write_results(session, ctx.version, [(ctx.assessment.id, result)])[0])
     audit(session, actor, "result.stored", stored,
           after={"overall": stored.overall, "rating": stored.rating, "outcome": stored.outcome,
                  "breaches": len(result["breaches"]), "standards_hash": stored.standards_hash})
     return stored
+
+
+def write_results(session: Session, version: StandardsVersion, results: list[tuple[int, dict]],
+                  computed_at: Optional[dt.datetime] = None) -> list[int]:
+    """Store engine results and their breaches as their assessments' current results (each previous one is
+    kept, no longer current); returns the new results' ids. Many at once take a few statements in all."""
+    if not results:
+        return []
+    computed_at = computed_at or utcnow()
+    session.execute(update(AssessmentResult).where(
+        col(AssessmentResult.assessment_id).in_([assessment_id for assessment_id, _ in results]),
+        col(AssessmentResult.is_current).is_(True)).values(is_current=False))
+    ids = session.connection().execute(insert(AssessmentResult).returning(AssessmentResult.id, sort_by_parameter_order=True), [
+        {"assessment_id": assessment_id, "standards_version_id": version.id, "standards_hash": version.content_hash,
+         "result": result, "overall": result["overall"], "rating": result["rating"], "outcome": result["outcome"],
+         "is_current": True, "computed_at": computed_at} for assessment_id, result in results]).scalars().all()
+    breaches = [{"result_id": result_id, "assessment_id": assessment_id, "criterion_id": b["criterion"],
+                 "standard_id": b["standard"], "value": b["value"], "target": b["target"],
+                 "direction": b["direction"], "severity": b["severity"]}
+                for result_id, (assessment_id, result) in zip(ids, results) for b in result["breaches"]]
+    if breaches:
+        session.connection().execute(insert(Breach), breaches)
+    return list(ids)
 
 
 def current_result(session: Session, assessment_id: int) -> Optional[AssessmentResult]:

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Optional
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 import rules.buddying as matching
@@ -27,8 +28,7 @@ from rules.buddying import Matching, MemberProfile, Need
 
 from ..lifecycle import MEMBER_STATUSES
 from ..models import Alliance, AssessmentCycle, BuddyAssignment, Membership, Organisation, utcnow
-from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
-from .decisions import decided_history
+from .common import Actor, NotFound, ServiceError, audit, audit_many, get_or_404, snapshot
 from .assessments import current_result
 
 OPEN_PAIRS = ("proposed", "accepted", "active")
@@ -68,13 +68,27 @@ def find_cycle(session: Session, alliance: Alliance, name: str) -> AssessmentCyc
     return found
 
 
-def _latest_result(session: Session, membership_id: int, cycle: AssessmentCycle) -> Optional[dict]:
-    """The membership's latest decided result in this cycle or an earlier one."""
-    for earlier, assessment in decided_history(session, membership_id):
-        if earlier.opens_on <= cycle.opens_on:
-            stored = current_result(session, assessment.id)
-            return stored.result if stored is not None else None
-    return None
+def _latest_results(session: Session, membership_ids: list[int], cycle: AssessmentCycle) -> dict[int, dict]:
+    """Each membership's latest decided result in this cycle or an earlier one (two queries for them all):
+    its standard results and breaches, which is what needs and matching read."""
+    from ..models import Assessment, AssessmentResult
+
+    latest: dict[int, tuple] = {}
+    for membership_id, opens_on, assessment_id in session.exec(
+            select(Assessment.membership_id, AssessmentCycle.opens_on, Assessment.id)
+            .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
+            .where(col(Assessment.membership_id).in_(membership_ids), Assessment.status == "decided",
+                   AssessmentCycle.opens_on <= cycle.opens_on)):
+        if membership_id not in latest or opens_on > latest[membership_id][0]:
+            latest[membership_id] = (opens_on, assessment_id)
+    wanted = {assessment_id: membership_id for membership_id, (_, assessment_id) in latest.items()}
+    if not wanted:
+        return {}
+    stored = AssessmentResult.__table__.c  # only the parts matching reads, not the whole result
+    return {wanted[assessment_id]: {"standard_results": standard_results or {}, "breaches": breaches or []}
+            for assessment_id, standard_results, breaches in session.execute(
+                select(stored.assessment_id, stored.result["standard_results"], stored.result["breaches"]).where(
+                    stored.assessment_id.in_(list(wanted)), stored.is_current.is_(True)))}
 
 
 @dataclass
@@ -100,9 +114,10 @@ def _world(session: Session, alliance: Alliance, cycle: AssessmentCycle) -> _Wor
     results: dict[int, dict] = {}
     profiles: list[MemberProfile] = []
     names: dict[int, str] = {}
+    latest = _latest_results(session, [membership.id for membership, _ in rows], cycle)
     for membership, organisation in rows:
         names[membership.id] = organisation.name + (f" ({membership.specialty})" if membership.specialty else "")
-        result = _latest_result(session, membership.id, cycle)
+        result = latest.get(membership.id)
         profile = MemberProfile.from_result(
             membership.id, organisation.id, result, route=membership.route, specialty=membership.specialty,
             region=organisation.region, latitude=organisation.latitude, longitude=organisation.longitude,
@@ -133,42 +148,53 @@ def plan_buddying(session: Session, alliance_id: int, cycle_id: int) -> BuddyPla
     return BuddyPlan(alliance, cycle, found, covered, names)
 
 
-def apply_plan(session: Session, actor: Actor, plan: BuddyPlan) -> list[BuddyAssignment]:
-    """Store a plan's proposals (status proposed) and its needs without a buddy, each audited."""
+def apply_plan(session: Session, actor: Actor, plan: BuddyPlan) -> list[int]:
+    """Store a plan's proposals (status proposed) and its needs without a buddy, each audited; returns the
+    ids of the pairs stored or updated. New pairs go in one statement, so a large alliance stays quick."""
     flagged = {(pair.mentee_membership_id, pair.standard_id): pair for pair in session.exec(
         select(BuddyAssignment).where(BuddyAssignment.alliance_id == plan.alliance.id,
                                       BuddyAssignment.status == "proposed",
                                       col(BuddyAssignment.buddy_membership_id).is_(None))).all()}
-    stored = []
+    now = utcnow()
+    stored: list[int] = []
+    fresh: list[dict] = []   # new pairs, in plan order
+    why: list[tuple[str, dict]] = []  # their audit action and extra detail
     for proposal in plan.matching.proposals:
         need = proposal.need
         pair = flagged.get((need.membership_id, need.standard))
         if pair is not None:  # a need flagged earlier has found a buddy
             before = snapshot(pair, "buddy_membership_id", "status")
             pair.buddy_membership_id = proposal.buddy_membership_id
-            pair.updated_at = utcnow()
-        else:
-            before = None
-            pair = BuddyAssignment(alliance_id=plan.alliance.id, cycle_id=plan.cycle.id,
-                                   mentee_membership_id=need.membership_id,
-                                   buddy_membership_id=proposal.buddy_membership_id, standard_id=need.standard)
-        session.add(pair)
-        session.flush()
-        audit(session, actor, "buddy.proposed", pair, before=before,
-              after={**snapshot(pair, "mentee_membership_id", "buddy_membership_id", "standard_id", "status"),
-                     "reason": need.reason, "why": proposal.reasons})
-        stored.append(pair)
+            pair.updated_at = now
+            session.add(pair)
+            session.flush()
+            audit(session, actor, "buddy.proposed", pair, before=before,
+                  after={**snapshot(pair, "mentee_membership_id", "buddy_membership_id", "standard_id", "status"),
+                         "reason": need.reason, "why": proposal.reasons})
+            stored.append(pair.id)
+            continue
+        fresh.append({"mentee_membership_id": need.membership_id, "buddy_membership_id": proposal.buddy_membership_id,
+                      "standard_id": need.standard})
+        why.append(("buddy.proposed", {"reason": need.reason, "why": proposal.reasons}))
     for need in plan.matching.no_buddy:
         if (need.membership_id, need.standard) in flagged:
             continue
-        pair = BuddyAssignment(alliance_id=plan.alliance.id, cycle_id=plan.cycle.id,
-                               mentee_membership_id=need.membership_id, buddy_membership_id=None,
-                               standard_id=need.standard)
-        session.add(pair)
-        session.flush()
-        audit(session, actor, "buddy.none_available", pair,
-              after={**snapshot(pair, "mentee_membership_id", "standard_id", "status"), "reason": need.reason})
-        stored.append(pair)
+        fresh.append({"mentee_membership_id": need.membership_id, "buddy_membership_id": None,
+                      "standard_id": need.standard})
+        why.append(("buddy.none_available", {"reason": need.reason}))
+    if fresh:
+        rows = [{**row, "alliance_id": plan.alliance.id, "cycle_id": plan.cycle.id, "status": "proposed",
+                 "end_reason": "", "created_at": now, "updated_at": now} for row in fresh]
+        ids = session.connection().execute(  # Core: no ORM bookkeeping for rows it does not hold
+            insert(BuddyAssignment).returning(BuddyAssignment.id, sort_by_parameter_order=True), rows).scalars().all()
+        for action in ("buddy.proposed", "buddy.none_available"):
+            audit_many(session, actor, action, "buddyassignment", [
+                (pair_id, None, {"mentee_membership_id": row["mentee_membership_id"],
+                                 **({"buddy_membership_id": row["buddy_membership_id"]} if row["buddy_membership_id"]
+                                    else {}),
+                                 "standard_id": row["standard_id"], "status": "proposed", **extra})
+                for pair_id, row, (kind, extra) in zip(ids, fresh, why) if kind == action])
+        stored.extend(ids)
     return stored
 
 
@@ -379,6 +405,27 @@ def settle_met_needs(session: Session, actor: Actor, assessment_id: int) -> list
                  by="system", assessment_id=assessment_id)
         ended.append(pair)
     return ended
+
+
+def refresh_needs(session: Session, actor: Actor, alliance_id: int, cycle_id: int, why: str) -> tuple[int, int]:
+    """Bring an alliance cycle's pairs in line with its members' current results (after they were rescored):
+    proposals whose need has gone are withdrawn, then new needs get proposals or a "no buddy" flag, as
+    ``buddy match --apply`` would. Pairs already accepted or active are left to the lead. Returns
+    (withdrawn, stored)."""
+    proposed = session.exec(select(BuddyAssignment).where(
+        BuddyAssignment.alliance_id == alliance_id, BuddyAssignment.cycle_id == cycle_id,
+        BuddyAssignment.status == "proposed").order_by(col(BuddyAssignment.id))).all()
+    gone = []
+    if proposed:
+        cycle = get_or_404(session, AssessmentCycle, cycle_id, "cycle")
+        needed = {(n.membership_id, n.standard) for n in matching.derive_needs(_latest_results(
+            session, sorted({pair.mentee_membership_id for pair in proposed}), cycle))}
+        gone = [pair for pair in proposed if (pair.mentee_membership_id, pair.standard_id) not in needed]
+        for pair in gone:
+            _end(session, actor, pair, "withdrawn", f"no longer needed: {why}", "buddy.withdrawn", by="system")
+        session.flush()
+    # Planned after the withdrawals, which free their buddies' capacity.
+    return len(gone), len(apply_plan(session, actor, plan_buddying(session, alliance_id, cycle_id)))
 
 
 # -- what the pages show -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
 
+from sqlalchemy import insert
 from sqlmodel import Session, SQLModel
 
 from ..models import AuditEvent, utcnow
@@ -55,13 +56,27 @@ def _json_safe(value: Any) -> Any:
 
 def audit(session: Session, actor: Actor, action: str, entity: SQLModel | None = None, *,
           entity_type: str | None = None, entity_id: int | None = None,
-          before: Any = None, after: Any = None) -> AuditEvent:
+          before: Any = None, after: Any = None) -> None:
     """Append an audit event in the caller's transaction (so it lands with the change or not at all)."""
-    event = AuditEvent(
-        occurred_at=utcnow(), actor_id=actor.user_id, actor=actor.label, action=action,
-        entity_type=entity_type or (type(entity).__name__.lower() if entity is not None else "none"),
-        entity_id=entity_id if entity_id is not None else getattr(entity, "id", None),
-        before=before, after=after,
-    )
-    session.add(event)
-    return event
+    session.execute(_INSERT_EVENT, {
+        "occurred_at": utcnow(), "actor_id": actor.user_id, "actor": actor.label, "action": action,
+        "entity_type": entity_type or (type(entity).__name__.lower() if entity is not None else "none"),
+        "entity_id": entity_id if entity_id is not None else getattr(entity, "id", None),
+        "before": before, "after": after,
+    })
+
+
+
+def audit_many(session: Session, actor: Actor, action: str, entity_type: str,
+               events: list[tuple[Optional[int], Any, Any]]) -> None:
+    """Append many audit events of one kind at once: (entity id, before, after) each."""
+    if events:
+        now = utcnow()
+        session.connection().execute(_INSERT_EVENT, [
+            {"occurred_at": now, "actor_id": actor.user_id, "actor": actor.label, "action": action,
+             "entity_type": entity_type, "entity_id": entity_id, "before": before, "after": after}
+            for entity_id, before, after in events])
+
+
+# One statement, compiled once: the values travel as parameters.
+_INSERT_EVENT = insert(AuditEvent)

@@ -32,6 +32,18 @@ def register_version(session: Session, path: str | Path, actor: Actor, state: st
     the same id and version is refused (a stored version never changes)."""
     path = Path(path)
     loaded = rules.load_standards(path)  # raises StandardsError listing every problem
+    return _register(session, loaded, path.read_text(encoding="utf-8"), path.name, actor, state)
+
+
+def register_text(session: Session, text: str, source_name: str, actor: Actor,
+                  state: str = "draft") -> StandardsVersion:
+    """Store standards text (an uploaded file) as a version, as ``register_version`` does a file."""
+    loaded = rules.parse_standards(text, filename=source_name)  # raises StandardsError listing every problem
+    return _register(session, loaded, text, source_name, actor, state)
+
+
+def _register(session: Session, loaded: StandardsSet, text: str, source_name: str, actor: Actor,
+              state: str) -> StandardsVersion:
     existing = session.exec(select(StandardsVersion).where(
         StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version)).first()
     if existing is not None:
@@ -42,7 +54,7 @@ def register_version(session: Session, path: str | Path, actor: Actor, state: st
         return existing
     version = StandardsVersion(
         set_id=loaded.id, version=loaded.version, title=loaded.title, content_hash=loaded.content_hash,
-        source_name=path.name, source_text=path.read_text(encoding="utf-8"), effective_from=loaded.effective_from,
+        source_name=source_name, source_text=text, effective_from=loaded.effective_from,
         state=state, published_at=utcnow() if state == "published" else None,
     )
     session.add(version)

@@ -9,15 +9,18 @@ from __future__ import annotations
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
                    url_for)
 from flask_login import current_user
+from werkzeug.utils import secure_filename
 
 from ..services import ServiceError, cycles_of, overview
 from ..services import audit_trail
 from ..services import dashboard as dashboards
 from ..services import exports
 from ..services import plans as plan_service
+from ..services import rescore
 from ..services import review as service
 from ..storage import UploadRefused
 from .access import actor, roles, unit_of_work
+from .forms import StandardsUploadForm
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -288,3 +291,41 @@ def return_assessment(assessment_id: int):
         return _render_assessment(assessment_id, {"return": field_problems(str(exc)).get("note", str(exc))})
     flash("The self-assessment is returned to the member for changes. The member has been notified.", "success")
     return redirect(url_for("review.home"))
+
+
+# -- standards versions and the impact of a new one -------------------------------------------------
+
+@bp.route("/standards", methods=["GET", "POST"])
+@roles("lead")
+def standards():
+    """The alliance's standards versions, and an upload of a draft version to preview."""
+    form = StandardsUploadForm()
+    problems: list[str] = []
+    if request.method == "POST" and form.validate_on_submit():
+        upload = form.standards_file.data
+        name = secure_filename(upload.filename or "") or "standards.yaml"
+        try:
+            with unit_of_work() as session:
+                version = rescore.upload_draft(session, actor(), _alliance_id(), upload.stream.read(
+                    rescore.MAX_UPLOAD_BYTES + 1), name)
+                version_id = version.id
+        except rescore.DraftRefused as exc:
+            problems = exc.problems
+        else:
+            return redirect(url_for("review.impact", version_id=version_id))
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        versions = rescore.versions_of(session, _alliance_id())
+    status = 400 if request.method == "POST" else 200
+    return render_template("review/standards.html", alliance=alliance, versions=versions, form=form,
+                           problems=problems, page_has_errors=bool(problems or form.errors)), status
+
+
+@bp.get("/standards/<int:version_id>/impact")
+@roles("lead")
+def impact(version_id: int):
+    """The dry run of rescoring the alliance's assessments against a version: nothing is stored."""
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        found = rescore.impact(session, _alliance_id(), version_id)
+    return render_template("review/impact.html", alliance=alliance, impact=found)

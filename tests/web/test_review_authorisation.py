@@ -77,6 +77,13 @@ def cases(rw) -> list[Case]:
              {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
         Case("review.export", "GET", f"/review/cycles/{rw.world.cycle_id}/results.csv", lead_only(200)),
         Case("review.export", "GET", f"/review/cycles/{rw.previous_cycle_id}/decisions.json", lead_only(200)),
+        # Both alliances accredit against web-test: each lead previews its own members on the set's versions.
+        Case("review.standards", "GET", "/review/standards",
+             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        Case("review.standards", "POST", "/review/standards",  # no file: refused on the page
+             {"anonymous": 302, "member_clean": 403, "lead": 400, "lead_y": 400, "admin": 403}),
+        Case("review.impact", "GET", f"/review/standards/{rw.world.version_id}/impact",
+             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
     ]
 
 

@@ -1,0 +1,504 @@
+"""Rescoring a standards set's assessments against another of its versions.
+
+A dry run reads and scores, and changes nothing. An applied run is a
+``RescoreRun`` with one ``RescoreItem`` per assessment: workers claim batches
+of items (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write
+lock serialises claims), then rescore each assessment in its own transaction
+that also marks its item done. So a run can be killed at any point and started
+again (it picks up its unfinished items; claims of a dead worker are taken
+back), several workers on several machines can share it, and no assessment is
+rescored twice. Answers carry over by criterion id (``rules.rescore``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from sqlalchemy import JSON, bindparam, func, insert, text, type_coerce, update
+from sqlmodel import Session, col, select
+
+import rules
+from rules import rescore as changes
+from rules.model import StandardsSet
+
+from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment,
+                      Membership, Organisation, RescoreItem, RescoreRun, ResultOverride, StandardsVersion, utcnow)
+from .assessments import write_results
+from .buddying import OPEN_PAIRS
+from .common import Actor, NotFound, ServiceError, audit, audit_many
+from .overrides import _as_overrides
+from .standards import parsed
+
+PUBLISH_HINT = "python cli.py standards publish PATH"
+FINISHED = ("done", "failed")  # item states that count as handled
+
+
+@dataclass(frozen=True)
+class Target:
+    """The version a run moves assessments to, and which assessments it covers."""
+
+    version: StandardsVersion
+    standards: StandardsSet
+    cycle_name: Optional[str] = None
+    alliance_id: Optional[int] = None  # a lead's preview covers their own alliance only
+
+    @property
+    def set_id(self) -> str:
+        return self.version.set_id
+
+
+def find_target(session: Session, set_id: str, version: str, cycle_name: Optional[str] = None,
+                alliance_id: Optional[int] = None) -> Target:
+    """The registered version ``version`` of ``set_id``; names the versions there are when it is not one."""
+    found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == set_id,
+                                                        StandardsVersion.version == version)).first()
+    if found is None:
+        known = session.exec(select(StandardsVersion.version).where(StandardsVersion.set_id == set_id)).all()
+        if not known:
+            raise NotFound(f"no standards set {set_id!r} is registered (see `python cli.py standards list`)")
+        raise NotFound(f"{set_id} has no version {version!r} (it has {', '.join(sorted(known))}); "
+                       f"register a new version with `{PUBLISH_HINT}`")
+    if cycle_name is not None:
+        cycles = select(AssessmentCycle.id).join(Alliance, Alliance.id == AssessmentCycle.alliance_id).where(
+            Alliance.standards_set == set_id, AssessmentCycle.name == cycle_name)
+        if session.exec(cycles).first() is None:
+            raise NotFound(f"no alliance accrediting against {set_id} has a cycle {cycle_name!r}")
+    return Target(found, parsed(found), cycle_name, alliance_id)
+
+
+def affected(session: Session, target: Target) -> list[int]:
+    """The ids of the assessments of the set (and cycle) that are not on the target version yet."""
+    query = (select(Assessment.id)
+             .join(StandardsVersion, StandardsVersion.id == Assessment.standards_version_id)
+             .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
+             .where(StandardsVersion.set_id == target.set_id, Assessment.standards_version_id != target.version.id))
+    if target.cycle_name is not None:
+        query = query.where(AssessmentCycle.name == target.cycle_name)
+    if target.alliance_id is not None:
+        query = query.where(AssessmentCycle.alliance_id == target.alliance_id)
+    return list(session.exec(query.order_by(col(Assessment.id))).all())
+
+
+@dataclass
+class Loaded:
+    """One assessment with all that rescoring reads (plain values: it travels between processes)."""
+
+    id: int
+    status: str
+    route: str
+    specialty: Optional[str]
+    organisation: str
+    ods_code: str
+    org_type: str
+    alliance: str
+    cycle: str
+    version: StandardsVersion
+    answers: dict[str, Any]
+    overrides: list[ResultOverride]
+    current_id: Optional[int]
+    current: Optional[dict]  # the stored result's headline, breaches and support needs
+
+    @property
+    def member(self) -> rules.Member:
+        return rules.Member(route=self.route, specialty=self.specialty, org_type=self.org_type)
+
+
+def _answers_object(session: Session):
+    """An assessment's answers as one JSON object built by the database (one decode, not one per answer)."""
+    if session.get_bind().dialect.name == "postgresql":
+        built = func.json_object_agg(Answer.criterion_id, Answer.value)
+    else:
+        built = func.json_group_object(Answer.criterion_id, func.json(Answer.value))
+    return type_coerce(built, JSON)
+
+
+def load(session: Session, ids: list[int]) -> list[Loaded]:
+    """Everything rescoring needs of these assessments, in a handful of queries. Of a stored result only
+    what the report compares is read, not the whole result."""
+    if not ids:
+        return []
+    rows = session.exec(
+        select(Assessment.id, Assessment.status, Assessment.standards_version_id, Membership.route,
+               Membership.specialty, Organisation.name, Organisation.ods_code, Organisation.org_type,
+               AssessmentCycle.name, Alliance.name)
+        .join(Membership, Membership.id == Assessment.membership_id)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
+        .join(Alliance, Alliance.id == AssessmentCycle.alliance_id)
+        .where(col(Assessment.id).in_(ids)).order_by(col(Assessment.id))).all()
+    answers: dict[int, dict[str, Any]] = {i: {} for i in ids}
+    for assessment_id, values in session.execute(select(Answer.assessment_id, _answers_object(session)).where(
+            col(Answer.assessment_id).in_(ids)).group_by(Answer.assessment_id)):
+        answers[assessment_id] = values
+    overrides: dict[int, list[ResultOverride]] = {i: [] for i in ids}
+    for row in session.exec(select(ResultOverride).where(col(ResultOverride.assessment_id).in_(ids))):
+        overrides[row.assessment_id].append(row)
+    stored = AssessmentResult.__table__.c
+    current = {row[0]: (row[1], {"overall": row[2], "rating": row[3], "outcome": row[4], "breaches": row[5] or [],
+                                 "support_needs": row[6] or []})
+               for row in session.execute(select(
+                   stored.assessment_id, stored.id, stored.overall, stored.rating, stored.outcome,
+                   stored.result["breaches"], stored.result["support_needs"]).where(
+                   stored.assessment_id.in_(ids), stored.is_current.is_(True)))}
+    versions = {v.id: v for v in session.exec(select(StandardsVersion).where(
+        col(StandardsVersion.id).in_({row[2] for row in rows})))}
+    return [Loaded(a_id, status, route, specialty, org, ods, org_type, alliance, cycle, versions[version_id],
+                   answers[a_id], overrides[a_id], *current.get(a_id, (None, None)))
+            for a_id, status, version_id, route, specialty, org, ods, org_type, cycle, alliance in rows]
+
+
+def _score(standards: StandardsSet, loaded: Loaded, answers: dict[str, Any]) -> dict:
+    member = loaded.member
+    kept = None
+    if loaded.overrides:
+        kept, _ = rules.split_overrides(standards, _as_overrides(loaded.overrides), member)
+    return rules.score_submission(standards, rules.Submission(member=member, answers=answers), kept or None)
+
+
+def rescore_one(loaded: Loaded, target: Target) -> tuple[dict, dict]:
+    """The assessment's new result on the target version, and its report line (old -> new)."""
+    if loaded.current is not None and loaded.status != "draft":
+        old = loaded.current
+    else:  # a draft's result is provisional: score it as it stands on its own version
+        old_standards = parsed(loaded.version)
+        old = _score(old_standards, loaded, changes.carry_over(old_standards, loaded.answers)[0])
+    kept, dropped = changes.carry_over(target.standards, loaded.answers)
+    new = _score(target.standards, loaded, kept)
+    line = {
+        "assessment": loaded.id, "organisation": loaded.organisation, "ods_code": loaded.ods_code,
+        "alliance": loaded.alliance, "membership": loaded.route + (f" ({loaded.specialty})" if loaded.specialty else ""),
+        "cycle": loaded.cycle, "status": loaded.status,
+        "from_version": loaded.version.version, "to_version": target.version.version,
+        **changes.compare(old, new).to_dict(),
+        "answers_not_carried": [f"{cid}: {why}" for cid, why in dropped.items()],
+    }
+    return new, line
+
+
+def dry_run(session: Session, target: Target, ids: list[int]) -> tuple[list[dict], list[dict]]:
+    """Report lines for these assessments, and those that could not be scored; stores nothing."""
+    prepared, failures = prepare(load(session, ids), target)
+    return ([prepared[i].line for i in ids if i in prepared],
+            [{"assessment": i, "error": error} for i, error in failures.items()])
+
+
+# -- applied runs ------------------------------------------------------------------------------------
+
+def worker_name(suffix: str = "") -> str:
+    """``host:pid``, and a suffix for several workers in one process."""
+    return f"{socket.gethostname()}:{os.getpid()}{suffix}"
+
+
+def _dead_here(worker: Optional[str]) -> bool:
+    """Whether a worker named ``host:pid`` ran on this machine and has stopped."""
+    host, _, pid = (worker or "").rpartition(":")
+    pid = pid.split("/")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def open_run(session: Session, actor: Actor, target: Target) -> Optional[RescoreRun]:
+    """The unfinished run for this target (a run started again resumes it), or a new one listing every
+    assessment still to move (None when there is none). Concurrent starts take turns on the version row, so they share one run."""
+    if target.version.state != "published":
+        raise ServiceError(f"{target.set_id} {target.version.version} is {target.version.state}: publish it "
+                           f"before applying a rescore (a dry run works on a draft)")
+    session.exec(select(StandardsVersion).where(StandardsVersion.id == target.version.id).with_for_update()).first()
+    query = select(RescoreRun).where(RescoreRun.set_id == target.set_id, RescoreRun.status == "running",
+                                     RescoreRun.to_version_id == target.version.id)
+    query = query.where(col(RescoreRun.cycle_name).is_(None) if target.cycle_name is None
+                        else RescoreRun.cycle_name == target.cycle_name)
+    existing = session.exec(query.order_by(col(RescoreRun.id))).first()
+    if existing is not None:
+        return existing
+    ids = affected(session, target)
+    if not ids:
+        return None  # nothing to move: a run started again after it finished changes nothing
+    run = RescoreRun(set_id=target.set_id, to_version_id=target.version.id, cycle_name=target.cycle_name,
+                     total=len(ids), started_by=actor.label)
+    session.add(run)
+    session.flush()
+    for start in range(0, len(ids), 1000):
+        session.execute(insert(RescoreItem), [{"run_id": run.id, "assessment_id": i, "state": "pending"}
+                                              for i in ids[start:start + 1000]])
+    audit(session, actor, "rescore.started", run,
+          after={"set_id": run.set_id, "to_version": target.version.version, "cycle": run.cycle_name,
+                 "assessments": run.total})
+    return run
+
+
+def claim(session: Session, run_id: int, worker: str, size: int, lease: dt.timedelta) -> list[tuple[int, int]]:
+    """Claim up to ``size`` items of the run for ``worker``: pending ones, and claimed ones whose worker
+    has stopped (on this machine) or whose claim is older than ``lease`` (a worker elsewhere that died).
+    Returns (item id, assessment id) pairs."""
+    claimed_by = session.exec(select(RescoreItem.worker).where(
+        RescoreItem.run_id == run_id, RescoreItem.state == "claimed").distinct()).all()
+    dead = [w for w in claimed_by if _dead_here(w)]
+    takeable = (col(RescoreItem.state) == "pending") | (
+        (col(RescoreItem.state) == "claimed") & ((col(RescoreItem.claimed_at) < utcnow() - lease)
+                                                 | col(RescoreItem.worker).in_(dead)))
+    rows = session.exec(select(RescoreItem.id, RescoreItem.assessment_id)
+                        .where(RescoreItem.run_id == run_id, takeable)
+                        .order_by(col(RescoreItem.id)).limit(size)
+                        .with_for_update(skip_locked=True)).all()
+    if rows:
+        session.execute(update(RescoreItem).where(col(RescoreItem.id).in_([r[0] for r in rows]))
+                        .values(state="claimed", worker=worker, claimed_at=utcnow()))
+    return [(item_id, assessment_id) for item_id, assessment_id in rows]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An assessment scored on the target version ahead of its write transaction."""
+
+    loaded: Loaded
+    result: dict
+    line: dict
+
+
+def prepare(loaded: list[Loaded], target: Target) -> tuple[dict[int, Prepared], dict[int, str]]:
+    """Score a batch outside any transaction; returns what scored, and why each other one could not."""
+    prepared: dict[int, Prepared] = {}
+    failures: dict[int, str] = {}
+    for one in loaded:
+        try:
+            prepared[one.id] = Prepared(one, *rescore_one(one, target))
+        except Exception as exc:  # noqa: BLE001  (one assessment's failure is recorded, the others go on)
+            failures[one.id] = f"{exc.__class__.__name__}: {exc}"
+    return prepared, failures
+
+
+def apply_batch(session: Session, actor: Actor, target: Target, worker: str, claimed: list[tuple[int, int]],
+                prepared: dict[int, Prepared], failures: dict[int, str]) -> list[dict]:
+    """Store the new results of a claimed batch in the caller's one transaction: per assessment its new
+    result and breaches, its move to the target version, an audit event and its item marked done, so an
+    assessment is never half-written and a killed run redoes exactly the batches that did not commit.
+
+    What was scored ahead (``prepared``) is used only while nothing it was scored from has changed
+    (status, version, current result, a draft's answers); anything else is read and scored again here.
+    Items another worker has taken over are left alone. Returns the report lines written."""
+    if not claimed:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        # Safe here: a commit lost in a crash leaves its items unfinished, so the resumed run redoes them.
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    item_ids = [item_id for item_id, _ in claimed]
+    rows = session.execute(
+        select(RescoreItem.id, RescoreItem.state, RescoreItem.worker, RescoreItem.run_id, Assessment.id,
+               Assessment.status, Assessment.standards_version_id, Assessment.membership_id)
+        .join(Assessment, Assessment.id == RescoreItem.assessment_id)
+        .where(col(RescoreItem.id).in_(item_ids)).order_by(col(RescoreItem.id)).with_for_update()).all()
+    ours = [row for row in rows if row[1] == "claimed" and row[2] == worker]
+    moving = [row for row in ours if row[6] != target.version.id and row[4] not in failures]
+    ids = [row[4] for row in moving]
+    current = dict(session.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
+        col(AssessmentResult.assessment_id).in_(ids), col(AssessmentResult.is_current).is_(True))).all()) if ids else {}
+    drafts = [row[4] for row in moving if row[5] == "draft"]
+    answers: dict[int, dict] = {i: {} for i in drafts}
+    if drafts:
+        for assessment_id, criterion_id, value in session.execute(select(
+                Answer.assessment_id, Answer.criterion_id, Answer.value).where(col(Answer.assessment_id).in_(drafts))):
+            answers[assessment_id][criterion_id] = value
+    stale = []
+    for _, _, _, _, assessment_id, status, version_id, _ in moving:
+        ahead = prepared.get(assessment_id)
+        if (ahead is None or ahead.loaded.status != status or ahead.loaded.version.id != version_id
+                or current.get(assessment_id) != ahead.loaded.current_id
+                or (status == "draft" and answers[assessment_id] != ahead.loaded.answers)):
+            stale.append(assessment_id)
+    if stale:
+        again, failed = prepare(load(session, stale), target)
+        prepared = {**prepared, **again}
+        failures = {**failures, **failed}
+        moving = [row for row in moving if row[4] not in failed]
+        ids = [row[4] for row in moving]
+    now = utcnow()
+    lines = [prepared[i].line for i in ids]
+    if ids:
+        session.execute(update(Assessment).where(col(Assessment.id).in_(ids))
+                        .values(standards_version_id=target.version.id))
+    scored = [row for row in moving if row[5] != "draft"]
+    if scored:
+        write_results(session, target.version, [(row[4], prepared[row[4]].result) for row in scored], now)
+    audit_many(session, actor, "assessment.rescored", "assessment", [
+        (row[4], {"standards_version": line["from_version"], "overall": line["old_overall"],
+                  "rating": line["old_rating"], "outcome": line["old_outcome"]},
+         {"standards_version": target.version.version, "overall": line["new_overall"], "rating": line["new_rating"],
+          "outcome": line["new_outcome"], "run": row[3], "breaches_added": line["breaches_added"],
+          "breaches_resolved": line["breaches_resolved"]})
+        for row, line in zip(moving, lines)])
+    decided = {row[7]: row[4] for row in moving if row[5] == "decided"}
+    if decided:
+        from .buddying import settle_met_needs  # needs now met end their buddy pairs
+        for membership_id in sorted(set(session.execute(select(BuddyAssignment.mentee_membership_id).where(
+                col(BuddyAssignment.mentee_membership_id).in_(list(decided)),
+                col(BuddyAssignment.status).in_(OPEN_PAIRS))).scalars())):
+            settle_met_needs(session, actor, decided[membership_id])
+    changes_of = dict(zip(ids, lines))
+    session.connection().execute(
+        update(RescoreItem).where(col(RescoreItem.id) == bindparam("item"))
+        .values(state=bindparam("new_state"), done_at=bindparam("at"), change=bindparam("line")),
+        [{"item": row[0], "at": now,
+          "new_state": "failed" if row[4] in failures else "done",
+          "line": ({"assessment": row[4], "error": failures[row[4]]} if row[4] in failures
+                   else changes_of.get(row[4]))} for row in ours])
+    return lines
+
+
+def progress(session: Session, run_id: int) -> tuple[int, int]:
+    """(done, total) of a run."""
+    run = session.get(RescoreRun, run_id)
+    if run is None:
+        raise NotFound(f"rescore run {run_id} does not exist")
+    done = session.exec(select(func.count()).select_from(RescoreItem).where(
+        RescoreItem.run_id == run_id, col(RescoreItem.state).in_(FINISHED))).one()
+    return done, run.total
+
+
+def finish(session: Session, actor: Actor, run_id: int) -> bool:
+    """Close a run whose items are all done, once: refresh the buddying needs of the alliances whose decided
+    results it changed, and audit. False while items remain."""
+    done, total = progress(session, run_id)
+    if done < total:
+        return False
+    closed = session.execute(update(RescoreRun).where(col(RescoreRun.id) == run_id,
+                                                      col(RescoreRun.status) == "running")
+                             .values(status="finished", finished_at=utcnow()))
+    if closed.rowcount != 1:
+        return True  # another worker closed it
+    from .buddying import refresh_needs
+    run = session.get(RescoreRun, run_id)
+    version = session.get(StandardsVersion, run.to_version_id)
+    alliances = session.exec(select(AssessmentCycle.alliance_id).distinct()
+                             .join(Assessment, Assessment.cycle_id == AssessmentCycle.id)
+                             .join(RescoreItem, RescoreItem.assessment_id == Assessment.id)
+                             .where(RescoreItem.run_id == run_id, Assessment.status == "decided")).all()
+    withdrawn = stored = 0
+    for alliance_id in sorted(alliances):
+        # Needs feed the cycles that have pairs, and the alliance's latest cycle.
+        cycles = session.exec(select(AssessmentCycle).where(AssessmentCycle.alliance_id == alliance_id)
+                              .order_by(col(AssessmentCycle.opens_on))).all()
+        with_pairs = set(session.exec(select(BuddyAssignment.cycle_id).distinct().where(
+            BuddyAssignment.alliance_id == alliance_id, col(BuddyAssignment.status).in_(OPEN_PAIRS))).all())
+        for cycle in cycles:
+            if cycle.id in with_pairs or cycle is cycles[-1]:
+                gone, added = refresh_needs(session, actor, alliance_id, cycle.id,
+                                            f"rescored against {version.set_id} {version.version}")
+                withdrawn, stored = withdrawn + gone, stored + added
+    audit(session, actor, "rescore.finished", run,
+          after={"assessments": run.total, "buddy_proposals_withdrawn": withdrawn, "buddy_pairs_stored": stored})
+    return True
+
+
+def report_lines(session: Session, run_id: int) -> tuple[list[dict], list[dict]]:
+    """The report of a run: a line per assessment it moved, and the failures, in assessment order."""
+    rows = session.exec(select(RescoreItem.state, RescoreItem.change).where(
+        RescoreItem.run_id == run_id, col(RescoreItem.state).in_(FINISHED))
+        .order_by(col(RescoreItem.assessment_id))).all()
+    return ([change for state, change in rows if state == "done" and change],
+            [change for state, change in rows if state == "failed" and change])
+
+
+def runs(session: Session, set_id: Optional[str] = None) -> list[RescoreRun]:
+    query = select(RescoreRun)
+    if set_id is not None:
+        query = query.where(RescoreRun.set_id == set_id)
+    return list(session.exec(query.order_by(col(RescoreRun.id).desc())).all())
+
+
+def summary(lines: Iterable[dict]) -> dict:
+    return changes.summarise(lines).to_dict()
+
+
+# -- a lead's impact preview -------------------------------------------------------------------------
+
+MAX_UPLOAD_BYTES = 1024 * 1024
+#: Report fields that make a member's line worth showing a lead.
+AFFECTING = ("breaches_added", "breaches_resolved", "breaches_changed", "support_needs_added", "support_needs_resolved")
+
+
+class DraftRefused(ServiceError):
+    """An uploaded standards file that cannot be loaded; ``problems`` are ``FILE:LINE: message`` lines."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass
+class Impact:
+    """What moving an alliance's assessments to a version would change, before it is published."""
+
+    version: StandardsVersion
+    current: Optional[StandardsVersion]  # the alliance's latest published version
+    diff: Any  # rules.diff.StandardsDiff from ``current``, or None
+    lines: list[dict]
+    summary: changes.Summary
+    standard_titles: dict[str, str]
+    failures: list[dict]  # self-assessments the engine could not score against the version
+
+
+def upload_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, filename: str) -> StandardsVersion:
+    """Register an uploaded standards file of the alliance's set as a draft version (the same content again
+    finds the version already stored)."""
+    alliance = session.get(Alliance, alliance_id)
+    if alliance is None:
+        raise NotFound(f"alliance {alliance_id} does not exist")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise DraftRefused([f"{filename}:1: the file is larger than {MAX_UPLOAD_BYTES // 1024} KB"])
+    try:
+        source = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DraftRefused([f"{filename}:1: the file is not UTF-8 text"]) from None
+    try:
+        loaded = rules.parse_standards(source, filename=filename)
+    except rules.StandardsError as exc:
+        raise DraftRefused(exc.problems) from None
+    if loaded.id != alliance.standards_set:
+        raise DraftRefused([f"{filename}:1: this file is standards set {loaded.id!r}; {alliance.name} accredits "
+                            f"against {alliance.standards_set!r}"])
+    from .standards import register_text
+    return register_text(session, source, filename, actor, state="draft")
+
+
+def impact(session: Session, alliance_id: int, version_id: int) -> Impact:
+    """The dry run of moving this alliance's assessments to a version of its set (any state)."""
+    from rules.diff import diff_standards
+
+    from .standards import latest_published
+    alliance = session.get(Alliance, alliance_id)
+    version = session.get(StandardsVersion, version_id)
+    if alliance is None or version is None or version.set_id != alliance.standards_set:
+        raise NotFound(f"standards version {version_id} does not exist")
+    target = Target(version, parsed(version), None, alliance_id)
+    lines, failures = dry_run(session, target, affected(session, target))
+    for line in lines:
+        line["affected"] = bool(line["outcome_changed"] or any(line[k] for k in AFFECTING))
+    lines.sort(key=lambda line: (not line["outcome_changed"], line["organisation"], line["cycle"]))
+    current = latest_published(session, alliance.standards_set)
+    diff = diff_standards(parsed(current), target.standards) if current is not None and current.id != version.id else None
+    titles = {s.id: s.title for s in target.standards.standards}
+    if current is not None:
+        titles = {**{s.id: s.title for s in parsed(current).standards}, **titles}
+    return Impact(version, current, diff, lines, changes.summarise(lines), titles, failures)
+
+
+def versions_of(session: Session, alliance_id: int) -> list[StandardsVersion]:
+    """The versions of the alliance's standards set, newest first."""
+    from packaging.version import Version
+
+    alliance = session.get(Alliance, alliance_id)
+    if alliance is None:
+        return []
+    found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == alliance.standards_set)).all()
+    return sorted(found, key=lambda v: Version(v.version), reverse=True)
