@@ -79,6 +79,9 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "5 per minute",
         "RATELIMIT_HEADERS_ENABLED": True,
         "BENCHMARK_MIN_PEERS": _int(env.get("BENCHMARK_MIN_PEERS"), "BENCHMARK_MIN_PEERS", 3),
+        # Reverse proxies in front (each adds X-Forwarded-For/-Proto): 0 trusts none of those headers.
+        "TRUSTED_PROXIES": (0 if (env.get("TRUSTED_PROXIES") or "0").strip() == "0"
+                            else _int(env.get("TRUSTED_PROXIES"), "TRUSTED_PROXIES", 0)),
         "CHECK_SCHEMA": True,
     }
     config.update(overrides)

@@ -347,3 +347,22 @@ class RescoreItem(SQLModel, table=True):
     claimed_at: Optional[dt.datetime] = None
     done_at: Optional[dt.datetime] = None
     change: Any = Field(default=None, sa_column=Column(JSON), description="the report line: old and new result")
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token another system uses for the JSON API, scoped to one organisation or one alliance.
+
+    Only a SHA-256 of the token is kept: the token itself is shown once, when it is created, so a copy of
+    the database lets nobody call the API. ``prefix`` is its first characters, for telling tokens apart."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, description="what the token is for, e.g. the system that uses it")
+    prefix: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True, description="SHA-256 of the token, hex")
+    organisation_id: Optional[int] = Field(default=None, foreign_key="organisation.id", index=True)
+    alliance_id: Optional[int] = Field(default=None, foreign_key="alliance.id", index=True)
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_used_at: Optional[dt.datetime] = None
+    revoked_at: Optional[dt.datetime] = None
+    revoked_by: Optional[int] = Field(default=None, foreign_key="user.id")

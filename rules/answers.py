@@ -6,6 +6,7 @@ check is shared by the CLI, the web forms and the API.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -45,7 +46,7 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, str):
-        return f'"{value}"'
+        return json.dumps(value, ensure_ascii=False)  # quoted, a line break shown as \n: one problem, one line
     if value is None:
         return "null"
     if isinstance(value, (dict, list)):
@@ -116,7 +117,7 @@ def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], 
     if not isinstance(route, str):
         problems.append(f"route: required; one of {routes}, got {_shown(route)}")
     elif route not in standards.route_ids:
-        problems.append(f'route: "{route}" is not a route of {standards.label}; routes are {routes}')
+        problems.append(f'route: {_shown(route)} is not a route of {standards.label}; routes are {routes}')
     if specialty is not None and (not isinstance(specialty, str) or not specialty.strip()):
         problems.append(f"specialty: expected a specialty name or null, got {_shown(specialty)}")
     elif route == "specialty" and specialty is None:
@@ -147,7 +148,7 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     for key, value in raw.items():
         found = forms.get(key)
         if found is None:
-            problems.append(f'answers: "{key}" is not a criterion of {standards.label}')
+            problems.append(f'answers: {_shown(key)} is not a criterion of {standards.label}')
             continue
         standard_id, criterion, kind, accepted = found
         if applies is not None and standard_id not in applies:

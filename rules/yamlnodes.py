@@ -12,6 +12,7 @@ from typing import Any, Union
 import yaml
 
 TIMESTAMP = "tag:yaml.org,2002:timestamp"
+MAX_NODES = 200_000  # values in one file; the largest pack has a few thousand
 
 
 @dataclass
@@ -76,12 +77,17 @@ def plain(node: Node | None) -> Any:
 
 def parse(text: str) -> Node | None:
     """Parse one YAML document; None for an empty one. Raises YamlSyntaxError."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character anywhere: refused before parsing starts
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlSyntaxError(line, f"YAML syntax error: the control character {exc.character:#04x} is not "
+                                    "allowed in a YAML file") from None
     try:
         root = loader.get_single_node()
         if root is None:
             return None
-        return _convert(root, loader, set())
+        return _convert(root, loader, set(), [MAX_NODES])
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -100,9 +106,14 @@ def parse(text: str) -> Node | None:
         loader.dispose()
 
 
-def _convert(node: yaml.Node, loader: yaml.SafeLoader, inside: set[int]) -> Node:
-    """``inside`` holds the collections being converted, so an alias that loops back is caught."""
+def _convert(node: yaml.Node, loader: yaml.SafeLoader, inside: set[int], budget: list[int]) -> Node:
+    """``inside`` holds the collections being converted, so an alias that loops back is caught; ``budget``
+    counts the values left to convert, so aliases of aliases cannot expand a few lines into billions."""
     line = node.start_mark.line + 1
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise YamlSyntaxError(line, f"YAML syntax error: the document expands to more than {MAX_NODES:,} values "
+                                    "(aliases that repeat aliases)")
     if isinstance(node, yaml.ScalarNode):
         try:
             return Scalar(loader.construct_object(node, deep=True), line)
@@ -115,7 +126,7 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, inside: set[int]) -> Node
         if id(node) in inside:
             raise YamlSyntaxError(line, "YAML syntax error: an alias refers to a list that contains it")
         inside.add(id(node))
-        items = [_convert(item, loader, inside) for item in node.value]
+        items = [_convert(item, loader, inside, budget) for item in node.value]
         inside.discard(id(node))
         return Sequence(items, line)
     if id(node) in inside:
@@ -137,6 +148,6 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, inside: set[int]) -> Node
         if key in mapping.entries:
             mapping.duplicates.append((key, key_line))
             continue
-        mapping.entries[key] = Entry(key_line, _convert(value_node, loader, inside))
+        mapping.entries[key] = Entry(key_line, _convert(value_node, loader, inside, budget))
     inside.discard(id(node))
     return mapping

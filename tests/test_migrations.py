@@ -33,8 +33,8 @@ def test_one_linear_history_ending_at_head():
     scripts = ScriptDirectory.from_config(db._alembic_config(db.database_url()))
     assert len(scripts.get_heads()) == 1
     revisions = list(scripts.walk_revisions())
-    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005"]
-    assert db.head_revision() == "0005"
+    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005", "0006"]
+    assert db.head_revision() == "0006"
 
 
 def test_upgrade_from_empty_to_head_matches_the_models(empty_database_url):
@@ -99,9 +99,9 @@ def test_cli_refuses_an_out_of_date_schema_until_upgraded(empty_database_url, mo
     for command in (["demo", "load"], ["db", "status"]):
         refused = runner.invoke(cli.main, command)
         assert refused.exit_code == 1
-        assert "out of date (at 0001, this code needs 0005): run `python cli.py db upgrade`" in refused.output
+        assert "out of date (at 0001, this code needs 0006): run `python cli.py db upgrade`" in refused.output
     upgraded = runner.invoke(cli.main, ["db", "upgrade"])
-    assert upgraded.exit_code == 0 and "upgraded from 0001 to revision 0005" in upgraded.output
+    assert upgraded.exit_code == 0 and "upgraded from 0001 to revision 0006" in upgraded.output
     status = runner.invoke(cli.main, ["db", "status"])
     assert status.exit_code == 0 and "up to date" in status.output
 

@@ -14,7 +14,7 @@ from ..db import ROOT
 from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
 from ..storage import UploadStore
-from . import charts
+from . import charts, faults, request_log
 from .access import check_every_route_is_marked, login_manager, public
 from .limits import limiter
 
@@ -35,17 +35,19 @@ ERROR_TITLES = {
 
 
 def register(app: Flask) -> None:
-    from . import admin, api, auth, buddying, member, plans, review
+    from . import admin, api, api_v1, auth, buddying, member, plans, review
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, api.bp):
+    request_log.init_app(app)
+    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, api.bp, api_v1.bp):
         app.register_blueprint(blueprint)
     _vendor_routes(app)
     _error_pages(app)
+    faults.init_app(app)
     _page_context(app)
     check_every_route_is_marked(app)
 

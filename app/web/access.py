@@ -1,6 +1,6 @@
 """Who may see what: sign-in, roles on every route, and the unit of work for a request.
 
-Every view carries an ``access`` mark (``@public`` or ``@roles(...)``);
+Every view carries an ``access`` mark (``@public``, ``@roles(...)``, or ``@token_scoped`` for the JSON API);
 ``check_every_route_is_marked`` refuses to start an application with a route
 that has none, so a new page cannot be reachable by accident.
 """
@@ -12,13 +12,14 @@ from functools import wraps
 from typing import Callable, Iterator, Optional
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, jsonify, redirect, request, url_for
+from flask import Flask, abort, current_app, g, jsonify, redirect, request, url_for
 from flask_login import LoginManager, UserMixin, current_user
 from sqlmodel import Session
 
 from .. import db
 from ..models import User
 from ..services import Actor
+from ..services.api_tokens import TokenScope, authenticate_token
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -101,11 +102,42 @@ def roles(*allowed: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def token_scoped(view: Callable) -> Callable:
+    """The JSON API: only a live token in ``Authorization: Bearer <token>`` lets a request in (a signed-in
+    browser's session cookie does not), and the view works in the token's scope (``token_scope()``)."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _token_refused("send an API token in the Authorization header: Bearer <token>")
+        with unit_of_work() as session:
+            scope = authenticate_token(session, token.strip())
+        if scope is None:
+            return _token_refused("the API token is not valid: it is unknown or has been revoked")
+        g.token_scope = scope
+        return view(*args, **kwargs)
+
+    guarded.access = ("token",)
+    return guarded
+
+
+def token_scope() -> TokenScope:
+    return g.token_scope
+
+
+def _token_refused(message: str):
+    response = jsonify({"error": message, "status": 401})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
 def check_every_route_is_marked(app: Flask) -> None:
     unmarked = sorted(endpoint for endpoint, view in app.view_functions.items()
                       if endpoint != "static" and not getattr(view, "access", None))
     if unmarked:
-        raise RuntimeError(f"routes without an access rule (@public or @roles): {', '.join(unmarked)}")
+        raise RuntimeError(f"routes without an access rule (@public, @roles or @token_scoped): {', '.join(unmarked)}")
 
 
 def safe_next(target: Optional[str]) -> Optional[str]:

@@ -1,10 +1,12 @@
-"""Operators' pages (administration comes in a later release)."""
+"""Operators' pages: what the service holds, and the API tokens other systems use."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, url_for
 
-from ..services import overview
-from .access import roles, unit_of_work
+from ..services import ServiceError, overview
+from ..services import api_tokens
+from .access import actor, roles, unit_of_work
+from .forms import ApiTokenForm, show_service_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -15,3 +17,41 @@ def home():
     with unit_of_work() as session:
         figures = overview.counts(session)
     return render_template("admin/home.html", figures=figures)
+
+
+@bp.get("/tokens")
+@roles("admin")
+def tokens():
+    with unit_of_work() as session:
+        lines = api_tokens.token_lines(session)
+    return render_template("admin/tokens.html", lines=lines)
+
+
+@bp.route("/tokens/new", methods=["GET", "POST"])
+@roles("admin")
+def new_token():
+    with unit_of_work() as session:
+        organisations, alliances = api_tokens.scope_choices(session)
+    form = ApiTokenForm(organisations=organisations, alliances=alliances)
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as session:
+                row, token = api_tokens.create_token(session, actor(), name=form.name.data, **form.chosen)
+                created = {"name": row.name, "prefix": row.prefix}
+        except ServiceError as exc:
+            show_service_error(form, str(exc), {"name": "name", "scope": "scope"})
+        else:
+            # Shown on this response only (never flashed or kept in the session): it cannot be shown again.
+            return render_template("admin/token_created.html", created=created, token=token,
+                                   scope=dict(form.scope.choices)[form.scope.data])
+    return render_template("admin/token_new.html", form=form)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@roles("admin")
+def revoke_token(token_id: int):
+    with unit_of_work() as session:
+        row = api_tokens.revoke_token(session, actor(), token_id)
+        name = row.name
+    flash(f"The token “{name}” is revoked: it no longer opens the API.", "success")
+    return redirect(url_for("admin.tokens"))

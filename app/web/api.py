@@ -1,9 +1,10 @@
 """JSON for other systems: who is signed in, and a member's own results (more in a later release)."""
 from __future__ import annotations
 
-from flask import Blueprint, url_for
+from flask import Blueprint, current_app, url_for
 from flask_login import current_user
 
+from .. import db
 from ..services import current_result, portal
 from .access import public, roles, unit_of_work
 
@@ -13,7 +14,22 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 @bp.get("/health")
 @public
 def health():
-    return {"status": "ok"}
+    """For the load balancer and monitoring: up only when the database answers."""
+    try:
+        connection = db.get_engine(current_app.config["DATABASE_URL"]).raw_connection()
+        try:
+            # The driver's own connection: no unit of work, so SQLite's write lock is not taken.
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()
+    except Exception as exc:  # noqa: BLE001  (unreachable server, unreadable file, bad URL)
+        current_app.logger.warning("health: the database %s does not answer: %s: %s", db.describe(
+            current_app.config["DATABASE_URL"]), exc.__class__.__name__, str(exc).splitlines()[0] if str(exc) else "")
+        return {"status": "unavailable", "database": f"unreachable ({exc.__class__.__name__})"}, 503
+    return {"status": "ok", "database": "ok"}
 
 
 @bp.get("/")

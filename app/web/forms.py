@@ -269,3 +269,38 @@ def show_service_error(form: FlaskForm, message: str, fields: dict[str, str]) ->
             form[target].errors = [*form[target].errors, text[:1].upper() + text[1:]]
         else:
             form.form_errors.append(part[:1].upper() + part[1:])
+
+
+class ApiTokenForm(FlaskForm):
+    """A new API token: what it is for, and the one organisation or alliance it may reach."""
+
+    name = StringField("What is the token for?", validators=[
+        DataRequired("Enter what the token is for"), Length(max=100, message="Use 100 characters or fewer")])
+    scope = ChoiceField("Who the token acts for", validators=[DataRequired("Choose an organisation or an alliance")])
+
+    def __init__(self, *args: Any, organisations: list[tuple[int, str]], alliances: list[tuple[int, str]],
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.scope.choices = ([("", "Choose an organisation or an alliance")]
+                              + [(f"organisation:{i}", f"Organisation: {name}") for i, name in organisations]
+                              + [(f"alliance:{i}", f"Alliance (as its lead): {name}") for i, name in alliances])
+
+    def validate_scope(self, field: Field) -> None:
+        if field.data and not field.offered(field.data):
+            raise ValidationError("Choose an organisation or an alliance from the list")
+
+    @property
+    def chosen(self) -> dict[str, int]:
+        """``organisation_id`` or ``alliance_id`` for the token service."""
+        kind, _, ident = (self.scope.data or "").partition(":")
+        return {f"{kind}_id": int(ident)}
+
+
+class StandardsUploadForm(FlaskForm):
+    """A draft version of the alliance's standards file, to preview its impact before it is published."""
+
+    standards_file = FileField("Standards file (YAML)")
+
+    def validate_standards_file(self, field: Field) -> None:
+        if field.data is None or not getattr(field.data, "filename", ""):
+            raise ValidationError("Choose a standards file to upload")

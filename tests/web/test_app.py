@@ -201,7 +201,8 @@ def test_a_request_over_the_size_limit_gets_the_too_large_page(app, world):
 
 
 def test_health_and_api_landing(app, world, visitor):
-    assert visitor.get("/api/health").get_json() == {"status": "ok"}
+    health = visitor.get("/api/health")
+    assert health.status_code == 200 and health.get_json() == {"status": "ok", "database": "ok"}
     anonymous = visitor.get("/api/")
     assert anonymous.status_code == 401 and anonymous.get_json() == {"error": "sign in first"}
     person = signed_in(app, world, "lead")
@@ -243,7 +244,7 @@ def test_gunicorn_serves_the_wsgi_entry_point(database_url):
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as reply:
-                    assert reply.status == 200 and reply.read() == b'{"status":"ok"}\n'
+                    assert reply.status == 200 and reply.read() == b'{"database":"ok","status":"ok"}\n'
                     break
             except OSError:
                 assert server.poll() is None, server.stdout.read().decode()

@@ -1,0 +1,172 @@
+"""What an API token reads and writes, with the same rules as the pages.
+
+An organisation's token acts as a member user of that organisation: its own memberships, assessments
+(drafts too), results and buddying pairs, through ``portal``. An alliance's token acts as that alliance's
+lead: every membership and submitted assessment of the alliance, through ``review``, and it never answers
+for a member. Anything outside the scope is ``NotFound``, exactly as if it did not exist.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlmodel import Session, col, select
+
+from rules.model import StandardsSet
+
+from ..models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment, Membership,
+                      Organisation, StandardsVersion)
+from . import buddying, portal, review
+from .api_tokens import TokenScope
+from .assessments import (AssessmentContext, SaveOutcome, answers_of, current_result, missing_for_submission,
+                          save_answers, submit)
+from .common import NotFound, ServiceError, get_or_404
+from .results import ResultView, result_view
+from .standards import parsed
+
+
+class MemberOnly(ServiceError):
+    """A write only a member organisation's token may make (an alliance's lead never answers for a member)."""
+
+
+# -- standards -------------------------------------------------------------------------------------------------
+
+def _used_versions(session: Session, scope: TokenScope) -> set[int]:
+    return {line.assessment.standards_version_id for line in assessments(session, scope)}
+
+
+def standards_versions(session: Session, scope: TokenScope) -> list[StandardsVersion]:
+    """The versions a token may read: published and retired versions of the sets its pages show (every open
+    alliance's for a member, as on the apply page; its own alliance's for a lead), and any its assessments use."""
+    if scope.organisation_id is not None:
+        sets = {a.standards_set for a in session.exec(select(Alliance)).all()}
+    else:
+        sets = {get_or_404(session, Alliance, scope.alliance_id, "alliance").standards_set}
+    used = _used_versions(session, scope)
+    rows = session.exec(select(StandardsVersion).where(
+        (col(StandardsVersion.set_id).in_(sets or {""}) & col(StandardsVersion.state).in_(("published", "retired")))
+        | col(StandardsVersion.id).in_(used or {-1}))).all()
+    return sorted(rows, key=lambda v: (v.set_id, v.effective_from, v.id))
+
+
+def standards_version(session: Session, scope: TokenScope, version_id: int) -> tuple[StandardsVersion, StandardsSet]:
+    found = next((v for v in standards_versions(session, scope) if v.id == version_id), None)
+    if found is None:
+        raise NotFound(f"standards version {version_id} not found")
+    return found, parsed(found)
+
+
+# -- memberships and assessments -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MembershipLine:
+    membership: Membership
+    organisation: Organisation
+    alliance: Alliance
+
+
+def memberships(session: Session, scope: TokenScope) -> list[MembershipLine]:
+    if scope.organisation_id is not None:
+        organisation = portal.get_organisation(session, scope.organisation_id)
+        return [MembershipLine(row.membership, organisation, row.alliance)
+                for row in portal.memberships_of(session, scope.organisation_id)]
+    alliance = get_or_404(session, Alliance, scope.alliance_id, "alliance")
+    rows = session.exec(select(Membership, Organisation)
+                        .join(Organisation, Organisation.id == Membership.organisation_id)
+                        .where(Membership.alliance_id == alliance.id)
+                        .order_by(col(Organisation.name), col(Membership.id))).all()
+    return [MembershipLine(m, o, alliance) for m, o in rows]
+
+
+@dataclass(frozen=True)
+class AssessmentLine:
+    assessment: Assessment
+    membership: Membership
+    organisation: Organisation
+    cycle: AssessmentCycle
+    result: Optional[AssessmentResult]
+
+
+def assessments(session: Session, scope: TokenScope) -> list[AssessmentLine]:
+    """A member's own assessments (newest cycle first), or the alliance's submitted ones (the lead's queue)."""
+    if scope.organisation_id is not None:
+        organisation = portal.get_organisation(session, scope.organisation_id)
+        return [AssessmentLine(row.assessment, line.membership, organisation, row.cycle,
+                               current_result(session, row.assessment.id))
+                for line in portal.memberships_of(session, scope.organisation_id) for row in line.assessments]
+    queue = review.review_queue(session, scope.alliance_id)
+    return [AssessmentLine(i.assessment, i.membership, i.organisation, i.cycle, i.result) for i in queue.items]
+
+
+def assessment(session: Session, scope: TokenScope, assessment_id: int) -> AssessmentContext:
+    if scope.organisation_id is not None:
+        return portal.own_assessment(session, scope.organisation_id, assessment_id)
+    return review.lead_assessment(session, scope.alliance_id, assessment_id)
+
+
+@dataclass(frozen=True)
+class AssessmentDetail:
+    ctx: AssessmentContext
+    cycle: AssessmentCycle
+    result: Optional[AssessmentResult]
+    answers: dict[str, Any]
+    missing: list[dict[str, str]]  # what submission still needs (drafts only)
+
+
+def assessment_detail(session: Session, scope: TokenScope, assessment_id: int) -> AssessmentDetail:
+    ctx = assessment(session, scope, assessment_id)
+    draft = ctx.assessment.status == "draft"
+    return AssessmentDetail(ctx, get_or_404(session, AssessmentCycle, ctx.assessment.cycle_id),
+                            current_result(session, assessment_id), answers_of(session, assessment_id),
+                            missing_for_submission(session, ctx) if draft else [])
+
+
+def result(session: Session, scope: TokenScope, assessment_id: int, min_peers: int) -> tuple[AssessmentContext,
+                                                                                               ResultView]:
+    """The stored result of a submitted assessment, or a draft's provisional score (as the result page shows)."""
+    ctx = assessment(session, scope, assessment_id)
+    return ctx, result_view(session, ctx, min_peers)
+
+
+# -- buddying ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PairView:
+    line: buddying.PairLine
+    role: Optional[str]  # for a member: "mentee" (its buddy) or "buddy" (a member it buddies); None for a lead
+
+
+def pairs(session: Session, scope: TokenScope) -> list[PairView]:
+    """A member's pairs with a buddy (as its home page shows them), or every pair of the lead's alliance."""
+    if scope.organisation_id is not None:
+        buddies, buddying_for = buddying.organisation_pairs(session, scope.organisation_id)
+        return [PairView(line, "mentee") for line in buddies] + [PairView(line, "buddy") for line in buddying_for]
+    found = session.exec(select(BuddyAssignment).where(BuddyAssignment.alliance_id == scope.alliance_id)
+                         .order_by(col(BuddyAssignment.id))).all()
+    return [PairView(line, None) for line in buddying._lines(session, list(found))]  # noqa: SLF001 (one naming)
+
+
+# -- writing ---------------------------------------------------------------------------------------------------
+
+def _member_assessment(session: Session, scope: TokenScope, assessment_id: int) -> AssessmentContext:
+    if scope.organisation_id is None:
+        raise MemberOnly("only a member organisation's token can answer or submit its self-assessment")
+    return portal.own_assessment(session, scope.organisation_id, assessment_id)
+
+
+def save(session: Session, scope: TokenScope, assessment_id: int, answers: dict[str, Any],
+         notes: dict[str, str]) -> SaveOutcome:
+    """Save a member's answers: valid ones are stored, each refused one is reported by criterion."""
+    _member_assessment(session, scope, assessment_id)
+    return save_answers(session, scope.actor, assessment_id, answers, notes)
+
+
+def submit_for_review(session: Session, scope: TokenScope, assessment_id: int) -> AssessmentResult:
+    """Submit a member's draft (``SubmissionRefused`` lists everything still missing)."""
+    _member_assessment(session, scope, assessment_id)
+    return submit(session, scope.actor, assessment_id)
+
+
+def status_of(session: Session, scope: TokenScope, assessment_id: int) -> str:
+    return assessment(session, scope, assessment_id).assessment.status
+

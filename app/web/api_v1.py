@@ -1,0 +1,306 @@
+"""The JSON API for other systems (``/api/v1``): read standards, memberships, self-assessments, results,
+breaches and buddying pairs; answer and submit a member's self-assessment.
+
+Only an API token authenticates here (``@token_scoped``), never a browser's session cookie, so these routes
+need no CSRF token. A token sees exactly what its pages would show (``app.services.api``); anything else is
+404. The OpenAPI document (``openapi.py``) describes every route.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from ..models import Alliance, AssessmentCycle, AssessmentResult, Organisation, StandardsVersion
+from ..services import NotFound, ServiceError, SubmissionRefused
+from ..services import api as service
+from ..services.assessments import AssessmentContext
+from ..services.common import get_or_404
+from . import csrf, openapi
+from .access import public, token_scope, token_scoped, unit_of_work
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # no cookie authenticates here: a request without a valid bearer token is refused
+ID = f"int(min=1, max={openapi.MAX_ID})"  # larger ids cannot exist (and would overflow the database's integer)
+
+
+def _problem(status: int, message: str, **extra: Any):
+    response = jsonify({"error": message, "status": status, **extra})
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(NotFound)
+def _not_found(exc: NotFound):
+    return _problem(404, "not found")
+
+
+@bp.errorhandler(service.MemberOnly)
+def _member_only(exc: service.MemberOnly):
+    return _problem(403, str(exc))
+
+
+@bp.errorhandler(ServiceError)
+def _refused(exc: ServiceError):
+    return _problem(409, str(exc))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return _problem(exc.code or 500, (exc.name or "error").lower())
+
+
+@bp.errorhandler(500)
+def _server_error(exc):
+    current_app.logger.error("unhandled error on %s %s", request.method, request.path,
+                             exc_info=getattr(exc, "original_exception", exc))
+    return _problem(500, "internal server error")
+
+
+@bp.after_request
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- shapes ----------------------------------------------------------------------------------------------------
+
+def _when(value: Optional[dt.date]) -> Optional[str]:
+    return value.isoformat() if value is not None else None
+
+
+def _organisation(organisation: Organisation) -> dict:
+    return {"id": organisation.id, "name": organisation.name, "ods_code": organisation.ods_code}
+
+
+def _alliance(alliance: Alliance) -> dict:
+    return {"id": alliance.id, "slug": alliance.slug, "name": alliance.name}
+
+
+def _cycle(cycle: AssessmentCycle) -> dict:
+    return {"id": cycle.id, "name": cycle.name, "opens_on": _when(cycle.opens_on), "closes_on": _when(cycle.closes_on)}
+
+
+def _version(version: StandardsVersion) -> dict:
+    return {"id": version.id, "set_id": version.set_id, "version": version.version, "title": version.title,
+            "state": version.state, "effective_from": _when(version.effective_from),
+            "published_at": _when(version.published_at), "content_hash": version.content_hash}
+
+
+def _summary(result: Optional[AssessmentResult]) -> Optional[dict]:
+    if result is None:
+        return None
+    return {"overall": result.overall, "rating": result.rating, "outcome": result.outcome,
+            "computed_at": _when(result.computed_at)}
+
+
+def _assessment(line: service.AssessmentLine) -> dict:
+    a = line.assessment
+    return {"id": a.id, "membership_id": a.membership_id, "organisation": _organisation(line.organisation),
+            "cycle": _cycle(line.cycle), "standards_version_id": a.standards_version_id, "status": a.status,
+            "created_at": _when(a.created_at), "submitted_at": _when(a.submitted_at),
+            "decided_at": _when(a.decided_at), "result": _summary(line.result)}
+
+
+def _links(assessment_id: int) -> dict:
+    return {"self": url_for("api_v1.assessment", assessment_id=assessment_id),
+            "result": url_for("api_v1.result", assessment_id=assessment_id),
+            "breaches": url_for("api_v1.breaches", assessment_id=assessment_id),
+            "answers": url_for("api_v1.answers", assessment_id=assessment_id)}
+
+
+def _criterion(c) -> dict:
+    return {"id": c.id, "text": c.text, "type": c.type, "weight": c.weight, "required": c.required,
+            "allow_na": c.allow_na, "evidence": c.evidence, "guidance": c.guidance,
+            "levels": list(c.levels) if c.levels is not None else None, "unit": c.unit,
+            "benchmark": c.benchmark.model_dump() if c.benchmark is not None else None}
+
+
+def _optional_list(values) -> Optional[list]:
+    return list(values) if values is not None else None
+
+
+def _standard(s) -> dict:
+    return {"id": s.id, "title": s.title, "weight": s.weight, "must_meet": s.must_meet,
+            "applies": {"routes": _optional_list(s.applies.routes),
+                        "specialties": _optional_list(s.applies.specialties),
+                        "org_types": _optional_list(s.applies.org_types)},
+            "criteria": [_criterion(c) for c in s.criteria]}
+
+
+def _pair(view: service.PairView) -> dict:
+    line, pair = view.line, view.line.pair
+    return {"id": pair.id, "standard_id": pair.standard_id, "cycle": line.cycle, "status": pair.status,
+            "role": view.role, "mentee": {"membership_id": pair.mentee_membership_id, "name": line.mentee},
+            "buddy": ({"membership_id": pair.buddy_membership_id, "name": line.buddy}
+                      if pair.buddy_membership_id is not None else None),
+            "lead_accepted_at": _when(pair.lead_accepted_at), "buddy_accepted_at": _when(pair.buddy_accepted_at),
+            "started_at": _when(pair.started_at), "ended_at": _when(pair.ended_at), "end_reason": pair.end_reason}
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+
+@bp.get("/openapi.json")
+@public
+def openapi_document():
+    return jsonify(openapi.document())
+
+
+@bp.get("/token")
+@token_scoped
+def token():
+    scope = token_scope()
+    with unit_of_work() as session:
+        organisation = (_organisation(get_or_404(session, Organisation, scope.organisation_id))
+                        if scope.organisation_id is not None else None)
+        alliance = _alliance(get_or_404(session, Alliance, scope.alliance_id)) if scope.alliance_id else None
+    links = {name: url_for(f"api_v1.{name}") for name in ("standards", "memberships", "assessments", "pairs")}
+    links["openapi"] = url_for("api_v1.openapi_document")
+    return {"token": {"id": scope.token_id, "name": scope.name},
+            "scope": {"kind": scope.kind, "organisation": organisation, "alliance": alliance}, "links": links}
+
+
+@bp.get("/standards")
+@token_scoped
+def standards():
+    with unit_of_work() as session:
+        versions = [_version(v) for v in service.standards_versions(session, token_scope())]
+    return {"versions": versions}
+
+
+@bp.get(f"/standards/<{ID}:version_id>")
+@token_scoped
+def standards_version(version_id: int):
+    with unit_of_work() as session:
+        version, content = service.standards_version(session, token_scope(), version_id)
+        shown = _version(version)
+    return {"version": shown, "alliance": content.alliance, "pass_mark": content.pass_mark,
+            "routes": [{"id": r.id, "title": r.title} for r in content.routes],
+            "ratings": [{"rating": r.rating, "min": r.min} for r in content.ratings],
+            "core_proposition": [{"id": o.id, "title": o.title, "routes": _optional_list(o.routes)}
+                                 for o in content.core_proposition],
+            "domains": [{"id": d.id, "title": d.title, "weight": d.weight,
+                         "standards": [_standard(s) for s in d.standards]} for d in content.domains]}
+
+
+@bp.get("/memberships")
+@token_scoped
+def memberships():
+    with unit_of_work() as session:
+        found = [{"id": line.membership.id, "organisation": _organisation(line.organisation),
+                  "alliance": _alliance(line.alliance), "route": line.membership.route,
+                  "specialty": line.membership.specialty, "status": line.membership.status,
+                  "suspension_recommended": line.membership.suspension_recommended,
+                  "joined_on": _when(line.membership.joined_on), "left_on": _when(line.membership.left_on)}
+                 for line in service.memberships(session, token_scope())]
+    return {"memberships": found}
+
+
+@bp.get("/assessments")
+@token_scoped
+def assessments():
+    with unit_of_work() as session:
+        found = [_assessment(line) for line in service.assessments(session, token_scope())]
+    return {"assessments": found}
+
+
+@bp.get(f"/assessments/<{ID}:assessment_id>")
+@token_scoped
+def assessment(assessment_id: int):
+    with unit_of_work() as session:
+        detail = service.assessment_detail(session, token_scope(), assessment_id)
+        ctx = detail.ctx
+        shown = _assessment(service.AssessmentLine(ctx.assessment, ctx.membership, ctx.organisation, detail.cycle,
+                                                   detail.result))
+    return {**shown, "answers": detail.answers, "missing": detail.missing, "links": _links(assessment_id)}
+
+
+def _result_of(assessment_id: int) -> tuple[AssessmentContext, Any]:
+    with unit_of_work() as session:
+        return service.result(session, token_scope(), assessment_id, current_app.config["BENCHMARK_MIN_PEERS"])
+
+
+@bp.get(f"/assessments/<{ID}:assessment_id>/result")
+@token_scoped
+def result(assessment_id: int):
+    ctx, view = _result_of(assessment_id)
+    return {"assessment_id": assessment_id, "status": ctx.assessment.status, "provisional": view.provisional,
+            "computed_at": _when(view.computed_at), "result": view.result}
+
+
+@bp.get(f"/assessments/<{ID}:assessment_id>/breaches")
+@token_scoped
+def breaches(assessment_id: int):
+    _, view = _result_of(assessment_id)
+    lines = [{**breach, "criterion_text": criterion.text, "standard_title": standard.title, "unit": criterion.unit}
+             for breach, criterion, standard in view.breaches]
+    return {"assessment_id": assessment_id, "provisional": view.provisional, "breaches": lines}
+
+
+@bp.get("/buddying/pairs")
+@token_scoped
+def pairs():
+    with unit_of_work() as session:
+        found = [_pair(view) for view in service.pairs(session, token_scope())]
+    return {"pairs": found}
+
+
+# -- writing ---------------------------------------------------------------------------------------------------
+
+def _has_nul(value: Any) -> bool:
+    return isinstance(value, str) and "\x00" in value
+
+
+def _read_answers(body: Any) -> tuple[dict, dict, bool, list[dict]]:
+    """(answers, notes, submit, errors): what the body asks, and each part of it refused before saving."""
+    errors: list[dict] = []
+    unknown = sorted(set(body) - {"answers", "notes", "submit"})
+    for key in unknown:
+        errors.append({"criterion": key, "message": f"{key}: not a field of this request (answers, notes, submit)"})
+    answers, notes, submit = body.get("answers", {}), body.get("notes", {}), body.get("submit", False)
+    if not isinstance(answers, dict):
+        errors.append({"criterion": "answers", "message": "answers: expected an object of criterion id -> answer"})
+        answers = {}
+    if not isinstance(notes, dict):
+        errors.append({"criterion": "notes", "message": "notes: expected an object of criterion id -> text"})
+        notes = {}
+    if not isinstance(submit, bool):
+        errors.append({"criterion": "submit", "message": "submit: expected true or false"})
+        submit = False
+    for criterion_id in [k for k, v in answers.items() if _has_nul(v)]:
+        errors.append({"criterion": criterion_id, "message": "text cannot contain NUL characters"})
+        del answers[criterion_id]
+    for criterion_id in [k for k, v in notes.items() if not isinstance(v, str) or _has_nul(v)]:
+        errors.append({"criterion": criterion_id, "message": "a note is text without NUL characters"})
+        del notes[criterion_id]
+    return answers, notes, submit, errors
+
+
+@bp.post(f"/assessments/<{ID}:assessment_id>/answers")
+@token_scoped
+def answers(assessment_id: int):
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        return _problem(400, 'the body must be a JSON object, like {"answers": {"C1.1": "yes"}}')
+    scope = token_scope()
+    answers, notes, submit, errors = _read_answers(body)
+    with unit_of_work() as session:  # valid answers are kept whatever else is refused
+        outcome = service.save(session, scope, assessment_id, answers, notes)
+    errors += [{"criterion": cid, "message": message} for cid, message in outcome.errors.items()]
+    done = {"saved": outcome.saved, "cleared": outcome.cleared, "submitted": False}
+    if errors:
+        return _problem(422, f"{len(errors)} answer(s) refused; the others are saved", errors=errors, missing=[],
+                        **done)
+    stored = None
+    if submit:
+        try:
+            with unit_of_work() as session:
+                stored = _summary(service.submit_for_review(session, scope, assessment_id))
+        except SubmissionRefused as exc:
+            return _problem(422, str(exc), errors=[], missing=exc.missing, **done)
+        done["submitted"] = True
+    with unit_of_work() as session:
+        status = service.status_of(session, scope, assessment_id)
+    return {"assessment_id": assessment_id, "status": status, **done, "result": stored}

@@ -1,0 +1,277 @@
+"""The OpenAPI 3.0 document of the JSON API (``/api/v1``), written here by hand and served at
+``/api/v1/openapi.json``. Tests keep it true: every route is documented, every documented path exists, and
+real responses validate against these schemas."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+MAX_ID = 2_147_483_647  # ids are 32-bit integers in the database
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict) -> dict:
+    """In OpenAPI 3.0 ``nullable`` beside a ``$ref`` is ignored, so a nullable reference is written out."""
+    if "$ref" in schema:
+        schema = SCHEMAS[schema["$ref"].rsplit("/", 1)[1]]
+    return {**schema, "nullable": True}
+
+
+def _array(items: dict) -> dict:
+    return {"type": "array", "items": items}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict:
+    """An object with these properties, all required unless listed otherwise."""
+    required = list(properties) if required is None else required
+    return {"type": "object", "properties": properties, **({"required": required} if required else {}), **extra}
+
+
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
+NUMBER = {"type": "number"}
+BOOLEAN = {"type": "boolean"}
+DATE = {"type": "string", "format": "date"}
+DATETIME = {"type": "string", "format": "date-time"}
+ANY: dict = {}
+
+SCHEMAS: dict[str, dict] = {
+    "OrganisationRef": _object({"id": INTEGER, "name": STRING, "ods_code": STRING}),
+    "AllianceRef": _object({"id": INTEGER, "slug": STRING, "name": STRING}),
+    "MembershipRef": _object({"membership_id": INTEGER, "name": STRING}),
+    "ResultSummary": _object({
+        "overall": _nullable(NUMBER), "rating": _nullable(STRING), "outcome": STRING, "computed_at": DATETIME,
+    }),
+}
+SCHEMAS.update({
+    "Error": _object({
+        "error": {**STRING, "description": "what went wrong, in words"},
+        "status": {**INTEGER, "description": "the HTTP status code"},
+    }),
+    "AnswersRefused": _object({
+        "error": STRING,
+        "status": INTEGER,
+        "errors": _array(_object({"criterion": STRING, "message": STRING})),
+        "missing": _array(_object({"criterion": STRING, "standard": STRING, "reason": STRING})),
+        "saved": _array(STRING),
+        "cleared": _array(STRING),
+        "submitted": BOOLEAN,
+    }, required=["error", "status", "errors", "missing", "saved", "cleared", "submitted"],
+        description="422: answers refused (``errors``, per criterion) or submission refused (``missing``). "
+                    "Valid answers of the same request are saved and listed in ``saved``."),
+    "Token": _object({
+        "token": _object({"id": INTEGER, "name": STRING}),
+        "scope": _object({
+            "kind": {"type": "string", "enum": ["organisation", "alliance"]},
+            "organisation": _nullable(_ref("OrganisationRef")),
+            "alliance": _nullable(_ref("AllianceRef")),
+        }),
+        "links": {"type": "object", "additionalProperties": STRING},
+    }),
+    "CycleRef": _object({"id": INTEGER, "name": STRING, "opens_on": DATE, "closes_on": DATE}),
+    "StandardsVersion": _object({
+        "id": INTEGER, "set_id": STRING, "version": STRING, "title": STRING,
+        "state": {"type": "string", "enum": ["draft", "published", "retired"]},
+        "effective_from": DATE, "published_at": _nullable(DATETIME), "content_hash": STRING,
+    }),
+    "StandardsVersionList": _object({"versions": _array(_ref("StandardsVersion"))}),
+    "Criterion": _object({
+        "id": STRING, "text": STRING,
+        "type": {"type": "string", "enum": ["yes_no", "yes_partial_no", "level", "metric", "text"]},
+        "weight": NUMBER, "required": BOOLEAN, "allow_na": BOOLEAN,
+        "evidence": {"type": "string", "enum": ["required", "optional", "none"]},
+        "guidance": _nullable(STRING), "levels": _nullable(_array(STRING)), "unit": _nullable(STRING),
+        "benchmark": _nullable(_object({"target": NUMBER, "direction": {"type": "string",
+                                                                       "enum": ["higher", "lower"]},
+                                        "amber": NUMBER})),
+    }),
+    "Standard": _object({
+        "id": STRING, "title": STRING, "weight": NUMBER, "must_meet": BOOLEAN,
+        "applies": _object({"routes": _nullable(_array(STRING)), "specialties": _nullable(_array(STRING)),
+                            "org_types": _nullable(_array(STRING))}),
+        "criteria": _array(_ref("Criterion")),
+    }),
+    "Domain": _object({"id": STRING, "title": STRING, "weight": NUMBER, "standards": _array(_ref("Standard"))}),
+    "StandardsContent": _object({
+        "version": _ref("StandardsVersion"),
+        "alliance": STRING,
+        "pass_mark": NUMBER,
+        "routes": _array(_object({"id": STRING, "title": STRING})),
+        "ratings": _array(_object({"rating": STRING, "min": NUMBER})),
+        "core_proposition": _array(_object({"id": STRING, "title": STRING,
+                                            "routes": _nullable(_array(STRING))})),
+        "domains": _array(_ref("Domain")),
+    }),
+    "Membership": _object({
+        "id": INTEGER, "organisation": _ref("OrganisationRef"), "alliance": _ref("AllianceRef"),
+        "route": STRING, "specialty": _nullable(STRING), "status": STRING,
+        "suspension_recommended": BOOLEAN, "joined_on": _nullable(DATE), "left_on": _nullable(DATE),
+    }),
+    "MembershipList": _object({"memberships": _array(_ref("Membership"))}),
+    "Assessment": _object({
+        "id": INTEGER, "membership_id": INTEGER, "organisation": _ref("OrganisationRef"), "cycle": _ref("CycleRef"),
+        "standards_version_id": INTEGER,
+        "status": {"type": "string", "enum": ["draft", "submitted", "under_review", "decided"]},
+        "created_at": DATETIME, "submitted_at": _nullable(DATETIME), "decided_at": _nullable(DATETIME),
+        "result": _nullable(_ref("ResultSummary")),
+    }),
+    "AssessmentList": _object({"assessments": _array(_ref("Assessment"))}),
+    "AssessmentDetail": {"allOf": [_ref("Assessment"), _object({
+        "answers": {"type": "object", "additionalProperties": ANY,
+                    "description": "criterion id -> the stored answer"},
+        "missing": _array(_object({"criterion": STRING, "standard": STRING, "reason": STRING})),
+        "links": {"type": "object", "additionalProperties": STRING},
+    })]},
+    "Breach": _object({
+        "criterion": STRING, "standard": STRING, "value": NUMBER, "target": NUMBER,
+        "direction": {"type": "string", "enum": ["higher", "lower"]},
+        "severity": {"type": "string", "enum": ["major", "minor"]},
+    }, required=["criterion", "standard", "value", "target", "direction", "severity"]),
+    "EngineResult": _object({
+        "overall": _nullable(NUMBER), "rating": _nullable(STRING), "outcome": STRING,
+        "domains": {"type": "object", "additionalProperties": _nullable(NUMBER)},
+        "standard_results": {"type": "object", "additionalProperties": _object(
+            {"score": _nullable(NUMBER), "status": STRING})},
+        "breaches": _array(_ref("Breach")),
+        "unanswered": _array(STRING), "support_needs": _array(STRING), "core_proposition": _array(STRING),
+        "flags": _array({"type": "object"}),
+        "criteria": {"type": "object", "additionalProperties": {"type": "object"}},
+    }, description="The rules engine's result (more fields may be added; see docs/standards.md)."),
+    "Result": _object({
+        "assessment_id": INTEGER, "status": STRING,
+        "provisional": {**BOOLEAN, "description": "true for a draft: scored as it stands, stored nowhere"},
+        "computed_at": _nullable(DATETIME), "result": _ref("EngineResult"),
+    }),
+    "BreachLine": {"allOf": [_ref("Breach"), _object({"criterion_text": STRING, "standard_title": STRING,
+                                                      "unit": _nullable(STRING)})]},
+    "BreachList": _object({"assessment_id": INTEGER, "provisional": BOOLEAN,
+                           "breaches": _array(_ref("BreachLine"))}),
+    "Pair": _object({
+        "id": INTEGER, "standard_id": STRING, "cycle": STRING,
+        "status": {"type": "string", "enum": ["proposed", "accepted", "active", "completed", "withdrawn"]},
+        "role": _nullable({"type": "string", "enum": ["mentee", "buddy", None]}),
+        "mentee": _ref("MembershipRef"), "buddy": _nullable(_ref("MembershipRef")),
+        "lead_accepted_at": _nullable(DATETIME), "buddy_accepted_at": _nullable(DATETIME),
+        "started_at": _nullable(DATETIME), "ended_at": _nullable(DATETIME), "end_reason": STRING,
+    }),
+    "PairList": _object({"pairs": _array(_ref("Pair"))}),
+    "AnswersRequest": _object({
+        "answers": {"type": "object", "additionalProperties": ANY,
+                    "description": 'criterion id -> answer: "yes"/"no", "yes"/"partial"/"no", a level index, '
+                                   'a number, text, or "na" where allowed; null clears an answer'},
+        "notes": {"type": "object", "additionalProperties": STRING, "description": "criterion id -> note"},
+        "submit": {**BOOLEAN, "description": "submit for review once every answer is saved"},
+    }, required=[], additionalProperties=False),
+    "AnswersSaved": _object({
+        "assessment_id": INTEGER, "status": STRING, "saved": _array(STRING), "cleared": _array(STRING),
+        "submitted": BOOLEAN, "result": _nullable(_ref("ResultSummary")),
+    }),
+})
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _ok(schema: str, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+UNAUTHORISED = _error("No token, or a token that is unknown or revoked")
+NOT_FOUND = _error("Not found, or outside the token's scope")
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+def _id_parameter(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": ID}
+
+
+def _read(summary: str, schema: str, *, parameter: str | None = None, description: str = "") -> dict:
+    responses = {"200": _ok(schema), "401": UNAUTHORISED}
+    if parameter:
+        responses["404"] = NOT_FOUND
+    operation = {"summary": summary, "description": description, "responses": responses}
+    if parameter:
+        operation["parameters"] = [_id_parameter(parameter)]
+    return {"get": operation}
+
+
+PATHS = {
+    "/api/v1/openapi.json": {"get": {
+        "summary": "This document", "security": [],
+        "responses": {"200": {"description": "The OpenAPI document",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }},
+    "/api/v1/token": _read("The token in use and its scope", "Token"),
+    "/api/v1/standards": _read(
+        "Standards versions the token may read", "StandardsVersionList",
+        description="Published and retired versions of the sets the token's pages show (every alliance's for "
+                    "an organisation token, its own alliance's for an alliance token), and any version its "
+                    "assessments use."),
+    "/api/v1/standards/{version_id}": _read("One standards version: domains, standards and criteria",
+                                            "StandardsContent", parameter="version_id"),
+    "/api/v1/memberships": _read("Memberships: the organisation's own, or every one of the alliance",
+                                 "MembershipList"),
+    "/api/v1/assessments": _read(
+        "Self-assessments", "AssessmentList",
+        description="An organisation token: its own, drafts included, newest cycle first. An alliance token: "
+                    "its alliance's submitted ones (drafts are the member's own until submitted)."),
+    "/api/v1/assessments/{assessment_id}": _read("One self-assessment with its answers", "AssessmentDetail",
+                                                 parameter="assessment_id"),
+    "/api/v1/assessments/{assessment_id}/result": _read(
+        "The assessment's current result", "Result", parameter="assessment_id",
+        description="The stored result of a submitted assessment; a draft's provisional score otherwise."),
+    "/api/v1/assessments/{assessment_id}/breaches": _read("Benchmark breaches of the current result",
+                                                          "BreachList", parameter="assessment_id"),
+    "/api/v1/assessments/{assessment_id}/answers": {"post": {
+        "summary": "Save a draft's answers, and optionally submit it for review",
+        "description": "Organisation tokens only. Each valid answer is saved even when others are refused; "
+                       "refused answers are listed by criterion (422). With \"submit\": true and every answer "
+                       "valid, the assessment is submitted; a submission refused lists each missing answer or "
+                       "evidence (422), the answers staying saved.",
+        "parameters": [_id_parameter("assessment_id")],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AnswersRequest")}}},
+        "responses": {
+            "200": _ok("AnswersSaved"),
+            "400": _error("The body is not a JSON object"),
+            "401": UNAUTHORISED,
+            "403": _error("An alliance token: only a member organisation answers its self-assessment"),
+            "404": NOT_FOUND,
+            "409": _error("The assessment is not a draft (already submitted)"),
+            "422": {"description": "Answers or submission refused",
+                    "content": {"application/json": {"schema": _ref("AnswersRefused")}}},
+        },
+    }},
+    "/api/v1/buddying/pairs": _read(
+        "Buddying pairs", "PairList",
+        description="An organisation token: the pairs with a buddy it is in, as mentee or buddy. An alliance "
+                    "token: every pair of the alliance, including needs without a buddy."),
+}
+
+DOCUMENT: dict = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "Alliance accreditation API",
+        "version": "1.0.0",
+        "description": "Read standards, memberships, self-assessments, results, breaches and buddying pairs, "
+                       "and answer a member's self-assessment. Authenticate with an API token from an "
+                       "administrator: `Authorization: Bearer <token>`. See docs/api.md.",
+    },
+    "servers": [{"url": "/"}],
+    "security": [{"bearerToken": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"bearerToken": {"type": "http", "scheme": "bearer",
+                                            "description": "An API token, scoped to one organisation or one "
+                                                           "alliance"}},
+        "schemas": SCHEMAS,
+    },
+}
+
+
+def document() -> dict:
+    """A copy of the document (callers may change theirs)."""
+    return copy.deepcopy(DOCUMENT)

@@ -1,0 +1,69 @@
+"""Fuzzing the JSON API from its OpenAPI document (schemathesis, in process through WSGI): with a valid
+token, data that fits the document and data that does not never make a server error, and every response
+keeps to the document (status codes and schemas).
+
+Each operation is fuzzed with generated ids and with the ids of real objects, so the cases reach the views'
+work and not only their 404s. The example counts are kept small so the suite stays quick; set
+``API_FUZZ_EXAMPLES`` (examples per operation and mode, 12 by default) to fuzz harder.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+from app import db
+from app.services import CLI, api_tokens
+from app.web import openapi
+
+from .conftest import COMPLETE_ANSWERS, submit_peer
+
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES") or 12)
+
+
+def strategies(schema, real_ids: dict[str, int]):
+    """Per operation and generation mode: cases with generated ids, and with the ids of real objects."""
+    for found in schema.get_all_operations():
+        operation = found.ok()
+        names = {p.name for p in operation.path_parameters}
+        pinned = {name: real_ids[name] for name in names}
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            choices = [operation.as_strategy(generation_mode=mode)]
+            if pinned:
+                choices.append(operation.as_strategy(generation_mode=mode, path_parameters=pinned))
+            yield operation.label, mode, st.one_of(choices)
+
+
+@pytest.mark.parametrize("scope", ["organisation", "alliance"])
+def test_no_server_errors_and_responses_keep_to_the_document(app, world, scope):
+    submit_peer(world.url, world, "p1", "PEER1", {**COMPLETE_ANSWERS, "C2.1": 70})
+    with db.session_scope(world.url) as session:
+        _, token = api_tokens.create_token(session, CLI, name="fuzz", **(
+            {"organisation_id": world.organisations["a"]} if scope == "organisation"
+            else {"alliance_id": world.alliance_id}))
+    real_ids = {"assessment_id": world.assessments["a" if scope == "organisation" else "p1"],
+                "version_id": world.version_id}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    schema.validate()  # the document itself against the OpenAPI 3.0 meta-schema
+    headers = {"Authorization": f"Bearer {token}"}
+    checks = [not_a_server_error, status_code_conformance, response_schema_conformance]
+    ran = []
+    for label, mode, strategy in strategies(schema, real_ids):
+
+        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=strategy)
+        def fuzz(case):
+            case.call_and_validate(headers=headers, checks=checks)
+
+        fuzz()
+        ran.append((label, mode))
+    documented = {f"{method.upper()} {path}" for path, operations in openapi.DOCUMENT["paths"].items()
+                  for method in operations} - {"GET /api/v1/openapi.json"}  # the document itself is not fuzzed
+    assert {label for label, _ in ran} == documented and len(ran) == 2 * len(documented)
