@@ -176,11 +176,34 @@ def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) 
             done, total = service.progress(session, run_id)
         if done < total:
             time.sleep(1)  # items held by workers elsewhere: wait for them to finish or their claims to lapse
-    with db.session_scope(request.url) as session:
-        service.finish(session, actor, run_id)
+    _finish(request, run_id, jobs)
     with db.session_scope(request.url) as session:
         lines, failures = service.report_lines(session, run_id)
     return Outcome(lines, failures, run_id)
+
+
+def _refresh(job: tuple[Request, int, int, int]) -> tuple[int, int]:
+    request, run_id, alliance_id, cycle_id = job
+    with db.session_scope(request.url) as session:
+        return service.refresh_alliance(session, Actor(request.actor), run_id, alliance_id, cycle_id)
+
+
+def _finish(request: Request, run_id: int, jobs: int) -> None:
+    """Refresh the buddying needs the run changed, an alliance cycle per transaction (spread over ``jobs``
+    processes on PostgreSQL; SQLite's one writer would only make them queue), then close the run."""
+    with db.session_scope(request.url) as session:
+        wanted = service.needs_to_refresh(session, run_id)
+        parallel = jobs > 1 and session.get_bind().dialect.name == "postgresql"
+    if wanted is None:
+        return
+    refreshes = [(request, run_id, alliance_id, cycle_id) for alliance_id, cycle_id in wanted]
+    if parallel and len(refreshes) > 1:
+        with multiprocessing.get_context("spawn").Pool(min(jobs, len(refreshes))) as pool:
+            counts = pool.map(_refresh, refreshes)
+    else:
+        counts = [_refresh(refresh) for refresh in refreshes]
+    with db.session_scope(request.url) as session:
+        service.close(session, Actor(request.actor), run_id, sum(c[0] for c in counts), sum(c[1] for c in counts))
 
 
 def _run_processes(request: Request, run_id: int, jobs: int, total: int, progress: Optional[Progress]) -> None:

@@ -4,7 +4,8 @@ For each database (SQLite file, PostgreSQL on 127.0.0.1:5432), on a fresh
 database: registers a synthetic standards set (default 60 criteria) and a
 second version of it (every metric target moved, one criterion added, one
 removed), seeds N assessments (default 10,000: 100 alliances of 100 members
-sharing the set) with stored results of the first version, then times ``python cli.py rescore --apply --jobs J``, checks
+sharing the set) with stored results of the first version and each
+alliance's buddy match applied (as a live alliance has), then times ``python cli.py rescore --apply --jobs J``, checks
 that every assessment was moved exactly once, and prints wall time,
 assessments/s, peak RSS and, measured in the same run on the same answers,
 the pure engine rate (the new version scored in one process with no database).
@@ -144,6 +145,10 @@ def seed(url: str, workdir: Path, n: int, criteria: int) -> tuple[dict, dict]:
                         for aid, r in zip(ids, results) for b in r["breaches"]]
             if breaches:
                 connection.execute(insert(Breach), breaches)
+    from app.services import buddying
+    for alliance_id, cycle_id in cycles:  # each alliance has run its buddy match for the cycle, as live ones have
+        with db.session_scope(url) as session:
+            buddying.apply_plan(session, services.CLI, buddying.plan_buddying(session, alliance_id, cycle_id))
     db.dispose_engine(url)
     return doc, new_doc
 

@@ -84,7 +84,8 @@ class Change:
             "old_outcome": self.old_outcome, "new_outcome": self.new_outcome,
             "outcome_changed": self.outcome_changed,
             "breaches_added": self.breaches_added, "breaches_resolved": self.breaches_resolved,
-            "breaches_changed": self.breaches_changed, "added_by_standard": self.added_by_standard, "resolved_by_standard": self.resolved_by_standard,
+            "breaches_changed": self.breaches_changed,
+            "added_by_standard": self.added_by_standard, "resolved_by_standard": self.resolved_by_standard,
             "support_needs_added": self.support_needs_added, "support_needs_resolved": self.support_needs_resolved,
         }
 
@@ -126,11 +127,14 @@ class Summary:
     breaches_changed: int = 0
     answers_not_carried: int = 0
 
+    def moves(self) -> list[tuple[tuple[Optional[str], str], int]]:
+        """(old outcome, new outcome) and count, in a stable order (a draft's old outcome may be None)."""
+        return sorted(self.outcome_moves.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "assessments": self.assessments, "outcome_changed": self.outcome_changed,
-            "outcome_moves": [{"from": old, "to": new, "count": n}
-                              for (old, new), n in sorted(self.outcome_moves.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))],
+            "outcome_moves": [{"from": old, "to": new, "count": n} for (old, new), n in self.moves()],
             "breaches_added_by_standard": dict(sorted(self.breaches_added.items())),
             "breaches_resolved_by_standard": dict(sorted(self.breaches_resolved.items())),
             "support_needs_added_by_standard": dict(sorted(self.support_needs_added.items())),
@@ -163,7 +167,7 @@ def summary_text(summary: Summary) -> list[str]:
         lines.append("")
         width = max(len(str(old)) for old, _ in summary.outcome_moves) + 2
         lines.append(f"{'old outcome':<{width}} {'new outcome':<26} assessments")
-        for (old, new), count in sorted(summary.outcome_moves.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        for (old, new), count in summary.moves():
             lines.append(f"{str(old):<{width}} {new:<26} {count:>11}")
     for title, counter in (("breaches added", summary.breaches_added),
                            ("breaches resolved", summary.breaches_resolved),

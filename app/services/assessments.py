@@ -301,7 +301,8 @@ def write_results(session: Session, version: StandardsVersion, results: list[tup
     session.execute(update(AssessmentResult).where(
         col(AssessmentResult.assessment_id).in_([assessment_id for assessment_id, _ in results]),
         col(AssessmentResult.is_current).is_(True)).values(is_current=False))
-    ids = session.connection().execute(insert(AssessmentResult).returning(AssessmentResult.id, sort_by_parameter_order=True), [
+    returning = insert(AssessmentResult).returning(AssessmentResult.id, sort_by_parameter_order=True)
+    ids = session.connection().execute(returning, [
         {"assessment_id": assessment_id, "standards_version_id": version.id, "standards_hash": version.content_hash,
          "result": result, "overall": result["overall"], "rating": result["rating"], "outcome": result["outcome"],
          "is_current": True, "computed_at": computed_at} for assessment_id, result in results]).scalars().all()

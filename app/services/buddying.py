@@ -386,16 +386,31 @@ def settle_met_needs(session: Session, actor: Actor, assessment_id: int) -> list
     stored = current_result(session, assessment_id)
     if stored is None or assessment.status != "decided":
         return []
-    result = stored.result
-    majors = {b["standard"] for b in result.get("breaches", ()) if b.get("severity") == "major"}
-    met = {sid for sid, r in result.get("standard_results", {}).items() if r.get("status") == "met"} - majors
-    cycle = session.get(AssessmentCycle, assessment.cycle_id)
+    return settle_many(session, actor, [(assessment.id, assessment.membership_id, assessment.cycle_id,
+                                         stored.result)])
+
+
+def settle_many(session: Session, actor: Actor,
+                decided: list[tuple[int, int, int, dict]]) -> list[BuddyAssignment]:
+    """``settle_met_needs`` for many decided results at once: (assessment, membership, cycle, result) each."""
+    met: dict[int, tuple[int, int, set[str]]] = {}  # membership -> (assessment, cycle, standards met)
+    for assessment_id, membership_id, cycle_id, result in decided:
+        majors = {b["standard"] for b in result.get("breaches", ()) if b.get("severity") == "major"}
+        met[membership_id] = (assessment_id, cycle_id, {sid for sid, r in result.get("standard_results", {}).items()
+                                                        if r.get("status") == "met"} - majors)
+    pairs = session.exec(select(BuddyAssignment).where(
+        col(BuddyAssignment.mentee_membership_id).in_(list(met)), col(BuddyAssignment.status).in_(OPEN_PAIRS))
+        .order_by(col(BuddyAssignment.id))).all() if met else []
+    pairs = [pair for pair in pairs if pair.standard_id in met[pair.mentee_membership_id][2]]
+    if not pairs:
+        return []
+    cycles = {c.id: c for c in session.exec(select(AssessmentCycle).where(col(AssessmentCycle.id).in_(
+        {pair.cycle_id for pair in pairs} | {met[pair.mentee_membership_id][1] for pair in pairs})))}
     ended = []
-    for pair in session.exec(select(BuddyAssignment).where(
-            BuddyAssignment.mentee_membership_id == assessment.membership_id,
-            col(BuddyAssignment.status).in_(OPEN_PAIRS), col(BuddyAssignment.standard_id).in_(met))
-            .order_by(col(BuddyAssignment.id))).all():
-        if session.get(AssessmentCycle, pair.cycle_id).opens_on > cycle.opens_on:
+    for pair in pairs:
+        assessment_id, cycle_id, _ = met[pair.mentee_membership_id]
+        cycle = cycles[cycle_id]
+        if cycles[pair.cycle_id].opens_on > cycle.opens_on:
             continue  # an earlier cycle's result says nothing about a later need
         reason = f"{pair.standard_id} met in the decided result of {cycle.name}"
         if pair.status in HELD:

@@ -7,6 +7,7 @@ not exist, so nobody learns what other members have.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -213,8 +214,20 @@ def same_answer(new: Any, old: Any) -> bool:
     return type(new) is type(old) and new == old
 
 
-def save_changed_answers(session: Session, actor: Actor, assessment_id: int, answers: dict[str, Any]) -> SaveOutcome:
-    """Save the answers that differ from what is stored: saving an unchanged page writes nothing."""
-    stored = answers_of(session, assessment_id)
-    changed = {cid: value for cid, value in answers.items() if not same_answer(value, stored.get(cid))}
+def shown_answers(text: str) -> Optional[dict[str, Any]]:
+    """The answers a page showed, as it sent them back (None when missing or unreadable)."""
+    try:
+        found = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def save_changed_answers(session: Session, actor: Actor, assessment_id: int, answers: dict[str, Any],
+                         shown: Optional[dict[str, Any]] = None) -> SaveOutcome:
+    """Save the answers that differ from what the page showed (``shown``), or else from what is stored:
+    saving an unchanged page writes nothing, and a page opened before a colleague saved does not undo
+    the colleague's answers it did not touch."""
+    before = answers_of(session, assessment_id) if shown is None else shown
+    changed = {cid: value for cid, value in answers.items() if not same_answer(value, before.get(cid))}
     return save_answers(session, actor, assessment_id, changed) if changed else SaveOutcome()

@@ -169,7 +169,8 @@ def rescore_one(loaded: Loaded, target: Target) -> tuple[dict, dict]:
     new = _score(target.standards, loaded, kept)
     line = {
         "assessment": loaded.id, "organisation": loaded.organisation, "ods_code": loaded.ods_code,
-        "alliance": loaded.alliance, "membership": loaded.route + (f" ({loaded.specialty})" if loaded.specialty else ""),
+        "alliance": loaded.alliance,
+        "membership": loaded.route + (f" ({loaded.specialty})" if loaded.specialty else ""),
         "cycle": loaded.cycle, "status": loaded.status,
         "from_version": loaded.version.version, "to_version": target.version.version,
         **changes.compare(old, new).to_dict(),
@@ -209,7 +210,8 @@ def _dead_here(worker: Optional[str]) -> bool:
 
 def open_run(session: Session, actor: Actor, target: Target) -> Optional[RescoreRun]:
     """The unfinished run for this target (a run started again resumes it), or a new one listing every
-    assessment still to move (None when there is none). Concurrent starts take turns on the version row, so they share one run."""
+    assessment still to move (None when there is none). Concurrent starts take turns on the version row, so
+    they share one run."""
     if target.version.state != "published":
         raise ServiceError(f"{target.set_id} {target.version.version} is {target.version.state}: publish it "
                            f"before applying a rescore (a dry run works on a draft)")
@@ -295,7 +297,7 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
     item_ids = [item_id for item_id, _ in claimed]
     rows = session.execute(
         select(RescoreItem.id, RescoreItem.state, RescoreItem.worker, RescoreItem.run_id, Assessment.id,
-               Assessment.status, Assessment.standards_version_id, Assessment.membership_id)
+               Assessment.status, Assessment.standards_version_id, Assessment.membership_id, Assessment.cycle_id)
         .join(Assessment, Assessment.id == RescoreItem.assessment_id)
         .where(col(RescoreItem.id).in_(item_ids)).order_by(col(RescoreItem.id)).with_for_update()).all()
     ours = [row for row in rows if row[1] == "claimed" and row[2] == worker]
@@ -310,7 +312,7 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
                 Answer.assessment_id, Answer.criterion_id, Answer.value).where(col(Answer.assessment_id).in_(drafts))):
             answers[assessment_id][criterion_id] = value
     stale = []
-    for _, _, _, _, assessment_id, status, version_id, _ in moving:
+    for _, _, _, _, assessment_id, status, version_id, _, _ in moving:
         ahead = prepared.get(assessment_id)
         if (ahead is None or ahead.loaded.status != status or ahead.loaded.version.id != version_id
                 or current.get(assessment_id) != ahead.loaded.current_id
@@ -337,13 +339,10 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
           "outcome": line["new_outcome"], "run": row[3], "breaches_added": line["breaches_added"],
           "breaches_resolved": line["breaches_resolved"]})
         for row, line in zip(moving, lines)])
-    decided = {row[7]: row[4] for row in moving if row[5] == "decided"}
+    decided = [(row[4], row[7], row[8], prepared[row[4]].result) for row in moving if row[5] == "decided"]
     if decided:
-        from .buddying import settle_met_needs  # needs now met end their buddy pairs
-        for membership_id in sorted(set(session.execute(select(BuddyAssignment.mentee_membership_id).where(
-                col(BuddyAssignment.mentee_membership_id).in_(list(decided)),
-                col(BuddyAssignment.status).in_(OPEN_PAIRS))).scalars())):
-            settle_met_needs(session, actor, decided[membership_id])
+        from .buddying import settle_many  # needs now met end their buddy pairs
+        settle_many(session, actor, decided)
     changes_of = dict(zip(ids, lines))
     session.connection().execute(
         update(RescoreItem).where(col(RescoreItem.id) == bindparam("item"))
@@ -365,38 +364,60 @@ def progress(session: Session, run_id: int) -> tuple[int, int]:
     return done, run.total
 
 
-def finish(session: Session, actor: Actor, run_id: int) -> bool:
-    """Close a run whose items are all done, once: refresh the buddying needs of the alliances whose decided
-    results it changed, and audit. False while items remain."""
+def needs_to_refresh(session: Session, run_id: int) -> Optional[list[tuple[int, int]]]:
+    """The (alliance, cycle) pairs whose buddying needs a run that has done all its items must refresh: the
+    cycles with open pairs, and the latest cycle, of each alliance whose decided results it changed. None
+    while items remain or once the run is closed."""
     done, total = progress(session, run_id)
-    if done < total:
-        return False
-    closed = session.execute(update(RescoreRun).where(col(RescoreRun.id) == run_id,
-                                                      col(RescoreRun.status) == "running")
-                             .values(status="finished", finished_at=utcnow()))
-    if closed.rowcount != 1:
-        return True  # another worker closed it
-    from .buddying import refresh_needs
-    run = session.get(RescoreRun, run_id)
-    version = session.get(StandardsVersion, run.to_version_id)
+    if done < total or session.get(RescoreRun, run_id).status != "running":
+        return None
     alliances = session.exec(select(AssessmentCycle.alliance_id).distinct()
                              .join(Assessment, Assessment.cycle_id == AssessmentCycle.id)
                              .join(RescoreItem, RescoreItem.assessment_id == Assessment.id)
                              .where(RescoreItem.run_id == run_id, Assessment.status == "decided")).all()
-    withdrawn = stored = 0
+    wanted = []
     for alliance_id in sorted(alliances):
-        # Needs feed the cycles that have pairs, and the alliance's latest cycle.
-        cycles = session.exec(select(AssessmentCycle).where(AssessmentCycle.alliance_id == alliance_id)
+        cycles = session.exec(select(AssessmentCycle.id).where(AssessmentCycle.alliance_id == alliance_id)
                               .order_by(col(AssessmentCycle.opens_on))).all()
         with_pairs = set(session.exec(select(BuddyAssignment.cycle_id).distinct().where(
             BuddyAssignment.alliance_id == alliance_id, col(BuddyAssignment.status).in_(OPEN_PAIRS))).all())
-        for cycle in cycles:
-            if cycle.id in with_pairs or cycle is cycles[-1]:
-                gone, added = refresh_needs(session, actor, alliance_id, cycle.id,
-                                            f"rescored against {version.set_id} {version.version}")
-                withdrawn, stored = withdrawn + gone, stored + added
+        wanted += [(alliance_id, cycle_id) for cycle_id in cycles if cycle_id in with_pairs or cycle_id == cycles[-1]]
+    return wanted
+
+
+def refresh_alliance(session: Session, actor: Actor, run_id: int, alliance_id: int, cycle_id: int) -> tuple[int, int]:
+    """Refresh one alliance cycle's buddying needs after a run (its own transaction: several may run at once;
+    each alliance's take turns on its row, so a refresh run twice adds nothing). Returns (withdrawn, stored)."""
+    from .buddying import refresh_needs
+    session.exec(select(Alliance).where(Alliance.id == alliance_id).with_for_update()).first()
+    version = session.get(StandardsVersion, session.get(RescoreRun, run_id).to_version_id)
+    return refresh_needs(session, actor, alliance_id, cycle_id, f"rescored against {version.set_id} {version.version}")
+
+
+def close(session: Session, actor: Actor, run_id: int, withdrawn: int = 0, stored: int = 0) -> bool:
+    """Mark a run whose items are all done finished, once, with its audit event. False if it was already."""
+    closed = session.execute(update(RescoreRun).where(col(RescoreRun.id) == run_id,
+                                                      col(RescoreRun.status) == "running")
+                             .values(status="finished", finished_at=utcnow()))
+    if closed.rowcount != 1:
+        return False
+    run = session.get(RescoreRun, run_id)
     audit(session, actor, "rescore.finished", run,
           after={"assessments": run.total, "buddy_proposals_withdrawn": withdrawn, "buddy_pairs_stored": stored})
+    return True
+
+
+def finish(session: Session, actor: Actor, run_id: int) -> bool:
+    """Refresh the buddying needs a run changed and close it, in one transaction (``app.rescoring`` does
+    the same with the refreshes spread over processes). False while items remain."""
+    wanted = needs_to_refresh(session, run_id)
+    if wanted is None:
+        return progress(session, run_id)[0] >= progress(session, run_id)[1]
+    withdrawn = stored = 0
+    for alliance_id, cycle_id in wanted:
+        gone, added = refresh_alliance(session, actor, run_id, alliance_id, cycle_id)
+        withdrawn, stored = withdrawn + gone, stored + added
+    close(session, actor, run_id, withdrawn, stored)
     return True
 
 
@@ -486,7 +507,9 @@ def impact(session: Session, alliance_id: int, version_id: int) -> Impact:
         line["affected"] = bool(line["outcome_changed"] or any(line[k] for k in AFFECTING))
     lines.sort(key=lambda line: (not line["outcome_changed"], line["organisation"], line["cycle"]))
     current = latest_published(session, alliance.standards_set)
-    diff = diff_standards(parsed(current), target.standards) if current is not None and current.id != version.id else None
+    diff = None
+    if current is not None and current.id != version.id:
+        diff = diff_standards(parsed(current), target.standards)
     titles = {s.id: s.title for s in target.standards.standards}
     if current is not None:
         titles = {**{s.id: s.title for s in parsed(current).standards}, **titles}

@@ -6,6 +6,8 @@ membership or assessment is a 404, for reading and for writing alike.
 """
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
@@ -127,13 +129,18 @@ def domain(assessment_id: int, domain_id: str):
     form = domain_form(row.criteria, names, state.answers)
     editable = ctx.assessment.status == "draft"
     saved = 0
+    # The answers this page showed travel with it, so a save changes only what this person changed and
+    # never clears an answer a colleague saved since the page was opened.
+    shown = json.dumps({c.id: state.answers.get(c.id) for c in row.criteria}, separators=(",", ":"))
     if request.method == "POST":
+        shown = request.form.get("shown", "")
         if not editable:
             raise ServiceError(f"this self-assessment is {ctx.assessment.status.replace('_', ' ')}; "
                                "only a draft can be changed")
         form.validate()
         with unit_of_work() as session:
-            outcome = portal.save_changed_answers(session, actor(), assessment_id, form.answers())
+            outcome = portal.save_changed_answers(session, actor(), assessment_id, form.answers(),
+                                                  shown=portal.shown_answers(shown))
             state = progress(session, ctx)
         row = state.domain(domain_id)
         saved = len(outcome.saved) + len(outcome.cleared)
@@ -147,7 +154,7 @@ def domain(assessment_id: int, domain_id: str):
                 return redirect(url_for("member.domain", assessment_id=assessment_id, domain_id=following))
             return redirect(url_for("member.assessment", assessment_id=assessment_id))
     return render_template("member/domain.html", ctx=ctx, progress=state, row=row, form=form, names=names,
-                           editable=editable, saved=saved)
+                           editable=editable, saved=saved, shown=shown)
 
 
 @bp.route("/assessments/<int:assessment_id>/criteria/<path:criterion_id>/evidence", methods=["GET", "POST"])
