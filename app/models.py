@@ -342,11 +342,27 @@ class RescoreItem(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="rescorerun.id")
     assessment_id: int = Field(foreign_key="assessment.id")
+    alliance_id: int = Field(foreign_key="alliance.id", description="items are claimed alliance by alliance")
     state: str = Field(default="pending", max_length=16, description="pending, claimed or done")
     worker: Optional[str] = Field(default=None, max_length=200, description="host:pid of the claiming worker")
     claimed_at: Optional[dt.datetime] = None
     done_at: Optional[dt.datetime] = None
     change: Any = Field(default=None, sa_column=Column(JSON), description="the report line: old and new result")
+
+
+class RescoreRefresh(SQLModel, table=True):
+    """An alliance cycle whose buddying needs a rescore run has refreshed (once its self-assessments were
+    all rescored), so a resumed or shared run refreshes each one once."""
+
+    __table_args__ = (UniqueConstraint("run_id", "alliance_id", "cycle_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="rescorerun.id", index=True)
+    alliance_id: int = Field(foreign_key="alliance.id")
+    cycle_id: int = Field(foreign_key="assessmentcycle.id")
+    withdrawn: int = 0
+    stored: int = 0
+    refreshed_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class ApiToken(SQLModel, table=True):

@@ -126,11 +126,12 @@ def work(request: Request, run_id: int, progress: Optional[Callable[[int], None]
         if not batch:
             return handled
         with db.read_scope(request.url) as session:  # read the batch, then score it outside any transaction
-            loaded = service.load(session, [assessment_id for _, assessment_id in batch])
+            loaded = service.load(session, [assessment_id for _, assessment_id, _ in batch])
         prepared, failures = service.prepare(loaded, target)
         with db.session_scope(request.url) as session:
             service.apply_batch(session, actor, target, worker, batch, prepared, failures)
         handled += len(batch)
+        refresh(request, run_id, {alliance_id for _, _, alliance_id in batch})
         if progress:
             progress(len(batch))
 
@@ -182,28 +183,29 @@ def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) 
     return Outcome(lines, failures, run_id)
 
 
-def _refresh(job: tuple[Request, int, int, int]) -> tuple[int, int]:
-    request, run_id, alliance_id, cycle_id = job
-    with db.session_scope(request.url) as session:
-        return service.refresh_alliance(session, Actor(request.actor), run_id, alliance_id, cycle_id)
+def refresh(request: Request, run_id: int, alliance_ids: Optional[set[int]] = None) -> None:
+    """Refresh the buddying needs of the run's alliances whose self-assessments are all rescored (of
+    ``alliance_ids``, or all): each worked out from a read, then stored in a short transaction of its own,
+    so workers refresh finished alliances while others are still being scored."""
+    actor = Actor(request.actor)
+    with db.read_scope(request.url) as session:
+        due = service.refreshes_due(session, run_id, alliance_ids)
+    for alliance_id, cycle_id in due:
+        with db.read_scope(request.url) as session:
+            ahead = service.plan_refresh(session, alliance_id, cycle_id)
+        with db.session_scope(request.url) as session:
+            service.refresh_alliance(session, actor, run_id, alliance_id, cycle_id, ahead)
 
 
 def _finish(request: Request, run_id: int, jobs: int) -> None:
-    """Refresh the buddying needs the run changed, an alliance cycle per transaction (spread over ``jobs``
-    processes on PostgreSQL; SQLite's one writer would only make them queue), then close the run."""
+    """Refresh what the workers left (after a resume, say), then close the run."""
     with db.session_scope(request.url) as session:
         wanted = service.needs_to_refresh(session, run_id)
-        parallel = jobs > 1 and session.get_bind().dialect.name == "postgresql"
     if wanted is None:
         return
-    refreshes = [(request, run_id, alliance_id, cycle_id) for alliance_id, cycle_id in wanted]
-    if parallel and len(refreshes) > 1:
-        with multiprocessing.get_context("spawn").Pool(min(jobs, len(refreshes))) as pool:
-            counts = pool.map(_refresh, refreshes)
-    else:
-        counts = [_refresh(refresh) for refresh in refreshes]
+    refresh(request, run_id)
     with db.session_scope(request.url) as session:
-        service.close(session, Actor(request.actor), run_id, sum(c[0] for c in counts), sum(c[1] for c in counts))
+        service.close(session, Actor(request.actor), run_id)
 
 
 def _run_processes(request: Request, run_id: int, jobs: int, total: int, progress: Optional[Progress]) -> None:

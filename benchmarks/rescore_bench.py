@@ -4,11 +4,13 @@ For each database (SQLite file, PostgreSQL on 127.0.0.1:5432), on a fresh
 database: registers a synthetic standards set (default 60 criteria) and a
 second version of it (every metric target moved, one criterion added, one
 removed), seeds N assessments (default 10,000: 100 alliances of 100 members
-sharing the set) with stored results of the first version and each
-alliance's buddy match applied (as a live alliance has), then times ``python cli.py rescore --apply --jobs J``, checks
-that every assessment was moved exactly once, and prints wall time,
-assessments/s, peak RSS and, measured in the same run on the same answers,
-the pure engine rate (the new version scored in one process with no database).
+sharing the set, 70% decided, 30% submitted) with stored results of the
+first version and each alliance's buddy match applied (as a live alliance
+has), then times ``python cli.py rescore --dry-run`` and ``--apply`` with
+``--jobs J``, checks that every assessment was moved exactly once and that a
+second apply changes nothing, and prints wall time, assessments/s, peak RSS
+and, measured in the same run on the same answers, the pure engine rate (the
+new version scored in one process, no database).
 
     python benchmarks/rescore_bench.py [--assessments 10000] [--criteria 60] [--jobs 2]
                                         [--database sqlite|postgresql|both]

@@ -361,11 +361,11 @@ def test_claims_of_a_stopped_worker_are_taken_back(bw):
     with db.session_scope(url) as session:
         mine = service.claim(session, run_id, service.worker_name(), 10, dt.timedelta(minutes=5))
         # the dead local worker's items come back, the live-looking remote worker keeps its own
-        assert {i for i, _ in first} <= {i for i, _ in mine}
-        assert not {i for i, _ in second} & {i for i, _ in mine}
+        assert {i for i, *_ in first} <= {i for i, *_ in mine}
+        assert not {i for i, *_ in second} & {i for i, *_ in mine}
     with db.session_scope(url) as session:
         later = service.claim(session, run_id, service.worker_name(), 10, dt.timedelta(seconds=0))
-        assert {i for i, _ in second} <= {i for i, _ in later}  # a claim older than the lease lapses
+        assert {i for i, *_ in second} <= {i for i, *_ in later}  # a claim older than the lease lapses
 
 
 def test_an_assessment_that_cannot_be_rescored_is_reported_and_the_others_go_on(bw, monkeypatch):

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import insert, update
+from sqlalchemy import JSON, Text, bindparam, cast, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete, select
@@ -291,21 +292,32 @@ def store_result(session: Session, actor: Actor, ctx: AssessmentContext) -> Asse
     return stored
 
 
+def result_json(result: dict) -> str:
+    """A result as the JSON text it is stored as (made ahead, outside the transaction that stores it)."""
+    return json.dumps(result, separators=(",", ":"))
+
+
 def write_results(session: Session, version: StandardsVersion, results: list[tuple[int, dict]],
-                  computed_at: Optional[dt.datetime] = None) -> list[int]:
+                  computed_at: Optional[dt.datetime] = None, texts: Optional[list[str]] = None) -> list[int]:
     """Store engine results and their breaches as their assessments' current results (each previous one is
-    kept, no longer current); returns the new results' ids. Many at once take a few statements in all."""
+    kept, no longer current); returns the new results' ids. Many at once take a few statements in all.
+    ``texts``: the results as ``result_json`` made them, if made ahead."""
     if not results:
         return []
     computed_at = computed_at or utcnow()
+    texts = texts or [result_json(result) for _, result in results]
     session.execute(update(AssessmentResult).where(
         col(AssessmentResult.assessment_id).in_([assessment_id for assessment_id, _ in results]),
         col(AssessmentResult.is_current).is_(True)).values(is_current=False))
-    returning = insert(AssessmentResult).returning(AssessmentResult.id, sort_by_parameter_order=True)
+    text_param = bindparam("result_text", type_=Text)
+    stored_as = cast(text_param, JSON) if session.get_bind().dialect.name == "postgresql" else text_param
+    returning = (insert(AssessmentResult).values(result=stored_as)
+                 .returning(AssessmentResult.id, sort_by_parameter_order=True))
     ids = session.connection().execute(returning, [
         {"assessment_id": assessment_id, "standards_version_id": version.id, "standards_hash": version.content_hash,
-         "result": result, "overall": result["overall"], "rating": result["rating"], "outcome": result["outcome"],
-         "is_current": True, "computed_at": computed_at} for assessment_id, result in results]).scalars().all()
+         "result_text": text, "overall": result["overall"], "rating": result["rating"], "outcome": result["outcome"],
+         "is_current": True, "computed_at": computed_at}
+        for (assessment_id, result), text in zip(results, texts)]).scalars().all()
     breaches = [{"result_id": result_id, "assessment_id": assessment_id, "criterion_id": b["criterion"],
                  "standard_id": b["standard"], "value": b["value"], "target": b["target"],
                  "direction": b["direction"], "severity": b["severity"]}

@@ -100,13 +100,16 @@ class _World:
     names: dict[int, str]
 
 
-def _world(session: Session, alliance: Alliance, cycle: AssessmentCycle) -> _World:
+def _world(session: Session, alliance: Alliance, cycle: AssessmentCycle, ignoring: frozenset[int] = frozenset()
+           ) -> _World:
+    """``ignoring``: pairs to leave out, as if already withdrawn."""
     rows = session.exec(select(Membership, Organisation).join(
         Organisation, Organisation.id == Membership.organisation_id).where(
         Membership.alliance_id == alliance.id, col(Membership.status).in_(MEMBER_STATUSES))
         .order_by(col(Membership.id))).all()
-    open_pairs = session.exec(select(BuddyAssignment).where(
+    open_pairs = [pair for pair in session.exec(select(BuddyAssignment).where(
         BuddyAssignment.alliance_id == alliance.id, col(BuddyAssignment.status).in_(OPEN_PAIRS))).all()
+        if pair.id not in ignoring]
     mentees_of: dict[int, set[int]] = defaultdict(set)
     for pair in open_pairs:
         if pair.buddy_membership_id is not None:
@@ -130,17 +133,19 @@ def _world(session: Session, alliance: Alliance, cycle: AssessmentCycle) -> _Wor
     return _World(profiles, results, names)
 
 
-def plan_buddying(session: Session, alliance_id: int, cycle_id: int) -> BuddyPlan:
-    """Needs and proposed buddies for an alliance's cycle, without storing anything."""
+def plan_buddying(session: Session, alliance_id: int, cycle_id: int,
+                  ignoring: frozenset[int] = frozenset()) -> BuddyPlan:
+    """Needs and proposed buddies for an alliance's cycle, without storing anything (``ignoring``: pairs
+    to plan as if they were withdrawn)."""
     alliance = get_or_404(session, Alliance, alliance_id, "alliance")
     cycle = get_or_404(session, AssessmentCycle, cycle_id, "cycle")
     if cycle.alliance_id != alliance.id:
         raise ServiceError(f"cycle {cycle.name} belongs to another alliance")
-    world = _world(session, alliance, cycle)
+    world = _world(session, alliance, cycle, ignoring)
     profiles, results, names = world.profiles, world.results, world.names
     covered_keys = {(p.mentee_membership_id, p.standard_id) for p in session.exec(select(BuddyAssignment).where(
         BuddyAssignment.alliance_id == alliance.id, col(BuddyAssignment.status).in_(OPEN_PAIRS),
-        col(BuddyAssignment.buddy_membership_id).is_not(None))).all()}
+        col(BuddyAssignment.buddy_membership_id).is_not(None))).all() if p.id not in ignoring}
     needs = matching.derive_needs(results)
     covered = [need for need in needs if (need.membership_id, need.standard) in covered_keys]
     open_needs = [need for need in needs if (need.membership_id, need.standard) not in covered_keys]
@@ -422,25 +427,57 @@ def settle_many(session: Session, actor: Actor,
     return ended
 
 
-def refresh_needs(session: Session, actor: Actor, alliance_id: int, cycle_id: int, why: str) -> tuple[int, int]:
-    """Bring an alliance cycle's pairs in line with its members' current results (after they were rescored):
-    proposals whose need has gone are withdrawn, then new needs get proposals or a "no buddy" flag, as
-    ``buddy match --apply`` would. Pairs already accepted or active are left to the lead. Returns
-    (withdrawn, stored)."""
+@dataclass
+class NeedsRefresh:
+    """What bringing an alliance cycle's pairs in line with its members' current results will do, worked
+    out from a read (it can be, outside the transaction that stores it): the proposals whose need has gone,
+    and the plan for the needs that are new."""
+
+    alliance_id: int
+    cycle_id: int
+    gone: list[int]
+    plan: BuddyPlan
+    seen: list[tuple]  # the alliance's pairs as they were when this was worked out
+
+
+def _pairs_now(session: Session, alliance_id: int) -> list[tuple]:
+    return [tuple(row) for row in session.exec(select(
+        BuddyAssignment.id, BuddyAssignment.status, BuddyAssignment.buddy_membership_id).where(
+        BuddyAssignment.alliance_id == alliance_id).order_by(col(BuddyAssignment.id))).all()]
+
+
+def plan_refresh(session: Session, alliance_id: int, cycle_id: int) -> NeedsRefresh:
+    """Work out a refresh of an alliance cycle's needs (stores nothing)."""
+    seen = _pairs_now(session, alliance_id)
     proposed = session.exec(select(BuddyAssignment).where(
         BuddyAssignment.alliance_id == alliance_id, BuddyAssignment.cycle_id == cycle_id,
         BuddyAssignment.status == "proposed").order_by(col(BuddyAssignment.id))).all()
-    gone = []
+    gone: list[int] = []
     if proposed:
         cycle = get_or_404(session, AssessmentCycle, cycle_id, "cycle")
         needed = {(n.membership_id, n.standard) for n in matching.derive_needs(_latest_results(
             session, sorted({pair.mentee_membership_id for pair in proposed}), cycle))}
-        gone = [pair for pair in proposed if (pair.mentee_membership_id, pair.standard_id) not in needed]
-        for pair in gone:
-            _end(session, actor, pair, "withdrawn", f"no longer needed: {why}", "buddy.withdrawn", by="system")
-        session.flush()
-    # Planned after the withdrawals, which free their buddies' capacity.
-    return len(gone), len(apply_plan(session, actor, plan_buddying(session, alliance_id, cycle_id)))
+        gone = [pair.id for pair in proposed if (pair.mentee_membership_id, pair.standard_id) not in needed]
+    # Planned as if the withdrawals were done: they free their buddies' capacity.
+    return NeedsRefresh(alliance_id, cycle_id, gone, plan_buddying(session, alliance_id, cycle_id, frozenset(gone)),
+                        seen)
+
+
+def refresh_needs(session: Session, actor: Actor, alliance_id: int, cycle_id: int, why: str,
+                  ahead: Optional[NeedsRefresh] = None) -> tuple[int, int]:
+    """Bring an alliance cycle's pairs in line with its members' current results (after they were rescored):
+    proposals whose need has gone are withdrawn, then new needs get proposals or a "no buddy" flag, as
+    ``buddy match --apply`` would. Pairs already accepted or active are left to the lead.
+
+    The caller holds the alliance's row. ``ahead`` (worked out before this transaction) is stored when the
+    alliance's pairs are still as it saw them, else it is worked out again here. Returns (withdrawn, stored)."""
+    if ahead is None or ahead.cycle_id != cycle_id or ahead.seen != _pairs_now(session, alliance_id):
+        ahead = plan_refresh(session, alliance_id, cycle_id)
+    for pair_id in ahead.gone:
+        _end(session, actor, session.get(BuddyAssignment, pair_id), "withdrawn", f"no longer needed: {why}",
+             "buddy.withdrawn", by="system")
+    session.flush()
+    return len(ahead.gone), len(apply_plan(session, actor, ahead.plan))
 
 
 # -- what the pages show -----------------------------------------------------------------------------

@@ -25,8 +25,9 @@ from rules import rescore as changes
 from rules.model import StandardsSet
 
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment,
-                      Membership, Organisation, RescoreItem, RescoreRun, ResultOverride, StandardsVersion, utcnow)
-from .assessments import write_results
+                      Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
+                      StandardsVersion, utcnow)
+from .assessments import result_json, write_results
 from .buddying import OPEN_PAIRS
 from .common import Actor, NotFound, ServiceError, audit, audit_many
 from .overrides import _as_overrides
@@ -226,37 +227,42 @@ def open_run(session: Session, actor: Actor, target: Target) -> Optional[Rescore
     ids = affected(session, target)
     if not ids:
         return None  # nothing to move: a run started again after it finished changes nothing
+    alliance_of = dict(session.exec(select(Assessment.id, AssessmentCycle.alliance_id).join(
+        AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id).where(col(Assessment.id).in_(ids))).all())
+    ids.sort(key=lambda i: (alliance_of[i], i))  # claimed in this order: alliances finish one after another
     run = RescoreRun(set_id=target.set_id, to_version_id=target.version.id, cycle_name=target.cycle_name,
                      total=len(ids), started_by=actor.label)
     session.add(run)
     session.flush()
     for start in range(0, len(ids), 1000):
-        session.execute(insert(RescoreItem), [{"run_id": run.id, "assessment_id": i, "state": "pending"}
-                                              for i in ids[start:start + 1000]])
+        session.connection().execute(insert(RescoreItem), [
+            {"run_id": run.id, "assessment_id": i, "alliance_id": alliance_of[i], "state": "pending"}
+            for i in ids[start:start + 1000]])
     audit(session, actor, "rescore.started", run,
           after={"set_id": run.set_id, "to_version": target.version.version, "cycle": run.cycle_name,
                  "assessments": run.total})
     return run
 
 
-def claim(session: Session, run_id: int, worker: str, size: int, lease: dt.timedelta) -> list[tuple[int, int]]:
+def claim(session: Session, run_id: int, worker: str, size: int,
+          lease: dt.timedelta) -> list[tuple[int, int, int]]:
     """Claim up to ``size`` items of the run for ``worker``: pending ones, and claimed ones whose worker
     has stopped (on this machine) or whose claim is older than ``lease`` (a worker elsewhere that died).
-    Returns (item id, assessment id) pairs."""
+    Returns (item id, assessment id, alliance id) of each."""
     claimed_by = session.exec(select(RescoreItem.worker).where(
         RescoreItem.run_id == run_id, RescoreItem.state == "claimed").distinct()).all()
     dead = [w for w in claimed_by if _dead_here(w)]
     takeable = (col(RescoreItem.state) == "pending") | (
         (col(RescoreItem.state) == "claimed") & ((col(RescoreItem.claimed_at) < utcnow() - lease)
                                                  | col(RescoreItem.worker).in_(dead)))
-    rows = session.exec(select(RescoreItem.id, RescoreItem.assessment_id)
+    rows = session.exec(select(RescoreItem.id, RescoreItem.assessment_id, RescoreItem.alliance_id)
                         .where(RescoreItem.run_id == run_id, takeable)
                         .order_by(col(RescoreItem.id)).limit(size)
                         .with_for_update(skip_locked=True)).all()
     if rows:
         session.execute(update(RescoreItem).where(col(RescoreItem.id).in_([r[0] for r in rows]))
                         .values(state="claimed", worker=worker, claimed_at=utcnow()))
-    return [(item_id, assessment_id) for item_id, assessment_id in rows]
+    return [tuple(row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -266,6 +272,7 @@ class Prepared:
     loaded: Loaded
     result: dict
     line: dict
+    text: str  # the result as stored (``result_json``)
 
 
 def prepare(loaded: list[Loaded], target: Target) -> tuple[dict[int, Prepared], dict[int, str]]:
@@ -274,13 +281,14 @@ def prepare(loaded: list[Loaded], target: Target) -> tuple[dict[int, Prepared], 
     failures: dict[int, str] = {}
     for one in loaded:
         try:
-            prepared[one.id] = Prepared(one, *rescore_one(one, target))
+            result, line = rescore_one(one, target)
+            prepared[one.id] = Prepared(one, result, line, result_json(result))
         except Exception as exc:  # noqa: BLE001  (one assessment's failure is recorded, the others go on)
             failures[one.id] = f"{exc.__class__.__name__}: {exc}"
     return prepared, failures
 
 
-def apply_batch(session: Session, actor: Actor, target: Target, worker: str, claimed: list[tuple[int, int]],
+def apply_batch(session: Session, actor: Actor, target: Target, worker: str, claimed: list[tuple[int, ...]],
                 prepared: dict[int, Prepared], failures: dict[int, str]) -> list[dict]:
     """Store the new results of a claimed batch in the caller's one transaction: per assessment its new
     result and breaches, its move to the target version, an audit event and its item marked done, so an
@@ -294,7 +302,7 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
     if session.get_bind().dialect.name == "postgresql":
         # Safe here: a commit lost in a crash leaves its items unfinished, so the resumed run redoes them.
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    item_ids = [item_id for item_id, _ in claimed]
+    item_ids = [item[0] for item in claimed]
     rows = session.execute(
         select(RescoreItem.id, RescoreItem.state, RescoreItem.worker, RescoreItem.run_id, Assessment.id,
                Assessment.status, Assessment.standards_version_id, Assessment.membership_id, Assessment.cycle_id)
@@ -331,7 +339,8 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
                         .values(standards_version_id=target.version.id))
     scored = [row for row in moving if row[5] != "draft"]
     if scored:
-        write_results(session, target.version, [(row[4], prepared[row[4]].result) for row in scored], now)
+        write_results(session, target.version, [(row[4], prepared[row[4]].result) for row in scored], now,
+                      [prepared[row[4]].text for row in scored])
     audit_many(session, actor, "assessment.rescored", "assessment", [
         (row[4], {"standards_version": line["from_version"], "overall": line["old_overall"],
                   "rating": line["old_rating"], "outcome": line["old_outcome"]},
@@ -364,37 +373,67 @@ def progress(session: Session, run_id: int) -> tuple[int, int]:
     return done, run.total
 
 
+def _cycles_to_refresh(session: Session, alliance_id: int) -> list[int]:
+    """An alliance's cycles whose needs a rescore changes: those with open pairs, and the latest."""
+    cycles = session.exec(select(AssessmentCycle.id).where(AssessmentCycle.alliance_id == alliance_id)
+                          .order_by(col(AssessmentCycle.opens_on))).all()
+    with_pairs = set(session.exec(select(BuddyAssignment.cycle_id).distinct().where(
+        BuddyAssignment.alliance_id == alliance_id, col(BuddyAssignment.status).in_(OPEN_PAIRS))).all())
+    return [cycle_id for cycle_id in cycles if cycle_id in with_pairs or cycle_id == cycles[-1]]
+
+
+def refreshes_due(session: Session, run_id: int, alliance_ids: Optional[Iterable[int]] = None
+                  ) -> list[tuple[int, int]]:
+    """The (alliance, cycle) pairs whose buddying needs the run must refresh now: of the alliances whose
+    decided results it changed (or of ``alliance_ids`` only), those with every self-assessment rescored,
+    not yet refreshed."""
+    decided = (select(RescoreItem.alliance_id).distinct()
+               .join(Assessment, Assessment.id == RescoreItem.assessment_id)
+               .where(RescoreItem.run_id == run_id, Assessment.status == "decided"))
+    if alliance_ids is not None:
+        decided = decided.where(col(RescoreItem.alliance_id).in_(list(alliance_ids)))
+    unfinished = set(session.exec(select(RescoreItem.alliance_id).distinct().where(
+        RescoreItem.run_id == run_id, col(RescoreItem.state).not_in(FINISHED))).all())
+    done = set(session.exec(select(RescoreRefresh.alliance_id, RescoreRefresh.cycle_id).where(
+        RescoreRefresh.run_id == run_id)).all())
+    return [(alliance_id, cycle_id) for alliance_id in sorted(set(session.exec(decided).all()) - unfinished)
+            for cycle_id in _cycles_to_refresh(session, alliance_id) if (alliance_id, cycle_id) not in done]
+
+
 def needs_to_refresh(session: Session, run_id: int) -> Optional[list[tuple[int, int]]]:
-    """The (alliance, cycle) pairs whose buddying needs a run that has done all its items must refresh: the
-    cycles with open pairs, and the latest cycle, of each alliance whose decided results it changed. None
-    while items remain or once the run is closed."""
+    """What a run that has done all its items still has to refresh; None while items remain or once the
+    run is closed."""
     done, total = progress(session, run_id)
     if done < total or session.get(RescoreRun, run_id).status != "running":
         return None
-    alliances = session.exec(select(AssessmentCycle.alliance_id).distinct()
-                             .join(Assessment, Assessment.cycle_id == AssessmentCycle.id)
-                             .join(RescoreItem, RescoreItem.assessment_id == Assessment.id)
-                             .where(RescoreItem.run_id == run_id, Assessment.status == "decided")).all()
-    wanted = []
-    for alliance_id in sorted(alliances):
-        cycles = session.exec(select(AssessmentCycle.id).where(AssessmentCycle.alliance_id == alliance_id)
-                              .order_by(col(AssessmentCycle.opens_on))).all()
-        with_pairs = set(session.exec(select(BuddyAssignment.cycle_id).distinct().where(
-            BuddyAssignment.alliance_id == alliance_id, col(BuddyAssignment.status).in_(OPEN_PAIRS))).all())
-        wanted += [(alliance_id, cycle_id) for cycle_id in cycles if cycle_id in with_pairs or cycle_id == cycles[-1]]
-    return wanted
+    return refreshes_due(session, run_id)
 
 
-def refresh_alliance(session: Session, actor: Actor, run_id: int, alliance_id: int, cycle_id: int) -> tuple[int, int]:
-    """Refresh one alliance cycle's buddying needs after a run (its own transaction: several may run at once;
-    each alliance's take turns on its row, so a refresh run twice adds nothing). Returns (withdrawn, stored)."""
+def plan_refresh(session: Session, alliance_id: int, cycle_id: int):  # noqa: ANN201 (buddying.NeedsRefresh)
+    """Work out an alliance cycle's refresh from a read, before the transaction that stores it."""
+    from .buddying import plan_refresh as plan
+    return plan(session, alliance_id, cycle_id)
+
+
+def refresh_alliance(session: Session, actor: Actor, run_id: int, alliance_id: int, cycle_id: int,
+                     ahead=None) -> tuple[int, int]:  # noqa: ANN001 (buddying.NeedsRefresh)
+    """Refresh one alliance cycle's buddying needs for a run, once (its own transaction; each alliance's
+    refreshes take turns on its row, so two workers finishing it at once refresh it once).
+    Returns (withdrawn, stored)."""
     from .buddying import refresh_needs
     session.exec(select(Alliance).where(Alliance.id == alliance_id).with_for_update()).first()
+    if session.exec(select(RescoreRefresh.id).where(RescoreRefresh.run_id == run_id, RescoreRefresh.alliance_id
+                                                    == alliance_id, RescoreRefresh.cycle_id == cycle_id)).first():
+        return 0, 0
     version = session.get(StandardsVersion, session.get(RescoreRun, run_id).to_version_id)
-    return refresh_needs(session, actor, alliance_id, cycle_id, f"rescored against {version.set_id} {version.version}")
+    withdrawn, stored = refresh_needs(session, actor, alliance_id, cycle_id,
+                                      f"rescored against {version.set_id} {version.version}", ahead)
+    session.add(RescoreRefresh(run_id=run_id, alliance_id=alliance_id, cycle_id=cycle_id, withdrawn=withdrawn,
+                               stored=stored))
+    return withdrawn, stored
 
 
-def close(session: Session, actor: Actor, run_id: int, withdrawn: int = 0, stored: int = 0) -> bool:
+def close(session: Session, actor: Actor, run_id: int) -> bool:
     """Mark a run whose items are all done finished, once, with its audit event. False if it was already."""
     closed = session.execute(update(RescoreRun).where(col(RescoreRun.id) == run_id,
                                                       col(RescoreRun.status) == "running")
@@ -402,6 +441,9 @@ def close(session: Session, actor: Actor, run_id: int, withdrawn: int = 0, store
     if closed.rowcount != 1:
         return False
     run = session.get(RescoreRun, run_id)
+    withdrawn, stored = session.exec(select(func.coalesce(func.sum(RescoreRefresh.withdrawn), 0),
+                                            func.coalesce(func.sum(RescoreRefresh.stored), 0))
+                                     .where(RescoreRefresh.run_id == run_id)).one()
     audit(session, actor, "rescore.finished", run,
           after={"assessments": run.total, "buddy_proposals_withdrawn": withdrawn, "buddy_pairs_stored": stored})
     return True
@@ -413,11 +455,9 @@ def finish(session: Session, actor: Actor, run_id: int) -> bool:
     wanted = needs_to_refresh(session, run_id)
     if wanted is None:
         return progress(session, run_id)[0] >= progress(session, run_id)[1]
-    withdrawn = stored = 0
     for alliance_id, cycle_id in wanted:
-        gone, added = refresh_alliance(session, actor, run_id, alliance_id, cycle_id)
-        withdrawn, stored = withdrawn + gone, stored + added
-    close(session, actor, run_id, withdrawn, stored)
+        refresh_alliance(session, actor, run_id, alliance_id, cycle_id)
+    close(session, actor, run_id)
     return True
 
 

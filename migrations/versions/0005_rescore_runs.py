@@ -1,5 +1,5 @@
 """Rescore runs: the shared work list of an applied batch rescore, so a run can be resumed and shared by
-several workers.
+several workers, and the alliance cycles whose buddying needs it has refreshed.
 
 Revision ID: 0005
 Revises: 0004
@@ -39,11 +39,13 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=False),
     sa.Column('assessment_id', sa.Integer(), nullable=False),
+    sa.Column('alliance_id', sa.Integer(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('worker', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('claimed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('done_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('change', sa.JSON(), nullable=True),
+    sa.ForeignKeyConstraint(['alliance_id'], ['alliance.id'], ),
     sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], ),
     sa.ForeignKeyConstraint(['run_id'], ['rescorerun.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -52,8 +54,28 @@ def upgrade() -> None:
     with op.batch_alter_table('rescoreitem', schema=None) as batch_op:
         batch_op.create_index('ix_rescoreitem_run_state', ['run_id', 'state'], unique=False)
 
+    op.create_table('rescorerefresh',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('alliance_id', sa.Integer(), nullable=False),
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('withdrawn', sa.Integer(), nullable=False),
+    sa.Column('stored', sa.Integer(), nullable=False),
+    sa.Column('refreshed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['alliance_id'], ['alliance.id'], ),
+    sa.ForeignKeyConstraint(['cycle_id'], ['assessmentcycle.id'], ),
+    sa.ForeignKeyConstraint(['run_id'], ['rescorerun.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('run_id', 'alliance_id', 'cycle_id')
+    )
+    with op.batch_alter_table('rescorerefresh', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rescorerefresh_run_id'), ['run_id'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('rescorerefresh', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rescorerefresh_run_id'))
+    op.drop_table('rescorerefresh')
     with op.batch_alter_table('rescoreitem', schema=None) as batch_op:
         batch_op.drop_index('ix_rescoreitem_run_state')
     op.drop_table('rescoreitem')
