@@ -82,7 +82,7 @@ def _dry_chunk(job: tuple[Request, list[int]]) -> tuple[list[dict], list[dict]]:
     with db.read_scope(request.url) as session:  # read, then score outside the transaction
         target = _target(session, request)
         loaded = service.load(session, ids)
-    prepared, failures = service.prepare(loaded, target)
+    prepared, failures = service.prepare(loaded, target, to_store=False)
     return ([prepared[i].line for i in ids if i in prepared],
             [{"assessment": i, "error": error} for i, error in failures.items()])
 

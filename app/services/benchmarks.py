@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from rules.model import Criterion, Standard
 
@@ -86,9 +86,11 @@ def _number(value: Any) -> Optional[float]:
 
 
 def peer_results(session: Session, ctx: AssessmentContext) -> list[tuple[AssessmentResult, StandardsVersion]]:
-    """The latest current result of each other organisation's membership of the same alliance."""
+    """The latest current result of each other organisation's membership of the same alliance (the latest
+    are picked first, so only their results are read in full)."""
     rows = session.exec(
-        select(AssessmentResult, Assessment, Membership, AssessmentCycle)
+        select(AssessmentResult.id, Membership.id, Membership.status, AssessmentCycle.opens_on,
+               AssessmentResult.computed_at, AssessmentResult.standards_version_id)
         .join(Assessment, Assessment.id == AssessmentResult.assessment_id)
         .join(Membership, Membership.id == Assessment.membership_id)
         .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
@@ -98,21 +100,19 @@ def peer_results(session: Session, ctx: AssessmentContext) -> list[tuple[Assessm
                AssessmentResult.is_current == True)  # noqa: E712
     ).all()
     latest: dict[int, tuple] = {}
-    for result, _assessment, membership, cycle in rows:
-        if membership.status in LEFT:
+    for result_id, membership_id, status, opens_on, computed_at, version_id in rows:
+        if status in LEFT:
             continue
-        key = (cycle.opens_on, result.computed_at, result.id)
-        if membership.id not in latest or key > latest[membership.id][0]:
-            latest[membership.id] = (key, result)
-    versions: dict[int, StandardsVersion] = {}
-    found = []
-    for _, result in latest.values():
-        version = versions.get(result.standards_version_id)
-        if version is None:
-            version = versions[result.standards_version_id] = session.get(StandardsVersion, result.standards_version_id)
-        if version.set_id == ctx.version.set_id:
-            found.append((result, version))
-    return found
+        key = (opens_on, computed_at, result_id)
+        if membership_id not in latest or key > latest[membership_id][0]:
+            latest[membership_id] = (key, version_id)
+    versions = {v.id: v for v in session.exec(select(StandardsVersion).where(
+        col(StandardsVersion.id).in_({version_id for _, version_id in latest.values()})))}
+    wanted = [key[2] for key, version_id in latest.values() if versions[version_id].set_id == ctx.version.set_id]
+    if not wanted:
+        return []
+    results = session.exec(select(AssessmentResult).where(col(AssessmentResult.id).in_(wanted))).all()
+    return [(result, versions[result.standards_version_id]) for result in sorted(results, key=lambda r: r.id)]
 
 
 def metric_benchmarks(session: Session, ctx: AssessmentContext, result: dict,

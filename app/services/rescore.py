@@ -3,11 +3,12 @@
 A dry run reads and scores, and changes nothing. An applied run is a
 ``RescoreRun`` with one ``RescoreItem`` per assessment: workers claim batches
 of items (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write
-lock serialises claims), then rescore each assessment in its own transaction
-that also marks its item done. So a run can be killed at any point and started
-again (it picks up its unfinished items; claims of a dead worker are taken
-back), several workers on several machines can share it, and no assessment is
-rescored twice. Answers carry over by criterion id (``rules.rescore``).
+lock serialises claims), score a batch outside any transaction, then write it
+in one: every assessment's new result, audit event and done item together.
+So a run can be killed at any point and started again (it picks up its
+unfinished items; claims of a dead worker are taken back), several workers on
+several machines can share it, and no assessment is rescored twice. Answers
+carry over by criterion id (``rules.rescore``).
 """
 from __future__ import annotations
 
@@ -182,7 +183,7 @@ def rescore_one(loaded: Loaded, target: Target) -> tuple[dict, dict]:
 
 def dry_run(session: Session, target: Target, ids: list[int]) -> tuple[list[dict], list[dict]]:
     """Report lines for these assessments, and those that could not be scored; stores nothing."""
-    prepared, failures = prepare(load(session, ids), target)
+    prepared, failures = prepare(load(session, ids), target, to_store=False)
     return ([prepared[i].line for i in ids if i in prepared],
             [{"assessment": i, "error": error} for i, error in failures.items()])
 
@@ -275,14 +276,15 @@ class Prepared:
     text: str  # the result as stored (``result_json``)
 
 
-def prepare(loaded: list[Loaded], target: Target) -> tuple[dict[int, Prepared], dict[int, str]]:
-    """Score a batch outside any transaction; returns what scored, and why each other one could not."""
+def prepare(loaded: list[Loaded], target: Target, to_store: bool = True) -> tuple[dict[int, Prepared], dict[int, str]]:
+    """Score a batch outside any transaction (and, ``to_store``, make the JSON it will be stored as);
+    returns what scored, and why each other one could not."""
     prepared: dict[int, Prepared] = {}
     failures: dict[int, str] = {}
     for one in loaded:
         try:
             result, line = rescore_one(one, target)
-            prepared[one.id] = Prepared(one, result, line, result_json(result))
+            prepared[one.id] = Prepared(one, result, line, result_json(result) if to_store else "")
         except Exception as exc:  # noqa: BLE001  (one assessment's failure is recorded, the others go on)
             failures[one.id] = f"{exc.__class__.__name__}: {exc}"
     return prepared, failures

@@ -182,6 +182,7 @@ def _ok(schema: str, description: str = "OK") -> dict:
 
 UNAUTHORISED = _error("No token, or a token that is unknown or revoked")
 NOT_FOUND = _error("Not found, or outside the token's scope")
+UNAVAILABLE = _error("The database cannot be reached: try again later (the response says when in Retry-After)")
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
@@ -193,6 +194,7 @@ def _read(summary: str, schema: str, *, parameter: str | None = None, descriptio
     responses = {"200": _ok(schema), "401": UNAUTHORISED}
     if parameter:
         responses["404"] = NOT_FOUND
+    responses["503"] = UNAVAILABLE
     operation = {"summary": summary, "description": description, "responses": responses}
     if parameter:
         operation["parameters"] = [_id_parameter(parameter)]
@@ -243,6 +245,7 @@ PATHS = {
             "409": _error("The assessment is not a draft (already submitted)"),
             "422": {"description": "Answers or submission refused",
                     "content": {"application/json": {"schema": _ref("AnswersRefused")}}},
+            "503": UNAVAILABLE,
         },
     }},
     "/api/v1/buddying/pairs": _read(
