@@ -378,7 +378,7 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
     """
     from sqlalchemy.exc import DBAPIError
 
-    from app import db, rescoring
+    from app import rescoring
     from app.services import ServiceError
     from rules.rescore import summary_text
 
@@ -399,19 +399,18 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
                        err=True)
             outcome = rescoring.apply(request, jobs, bar)
     except (ServiceError, rescoring.RescoreFailed) as exc:
-        bar.close()
-        fail(f"error: {exc}")
-    except db.SchemaOutOfDate as exc:
-        bar.close()
-        fail(f"error: {exc}")
+        problem = f"error: {exc}"
     except KeyboardInterrupt:
-        bar.close()
-        fail("stopped: every batch stored so far is kept; run the same command again to resume")
+        problem = "stopped: every batch stored so far is kept; run the same command again to resume"
     except DBAPIError as exc:
-        bar.close()
-        fail(f"error: the database failed ({_first_line(exc.orig or exc)}); every batch stored so far is kept: "
-             "run the same command again to resume")
-    bar.close()
+        problem = (f"error: the database failed ({_first_line(exc.orig or exc)}); every batch stored so far is "
+                   "kept: run the same command again to resume")
+    else:
+        problem = None
+    finally:
+        bar.close()  # before any message, so the message is not drawn over
+    if problem:
+        fail(problem)
     if report_path:
         meta = {"set": set_id, "to_version": version, "cycle": cycle_name, "mode": "dry-run" if dry_run else "apply",
                 "run": outcome.run_id}

@@ -23,6 +23,7 @@ from rules import rescore as changes
 
 from . import db
 from .services import Actor
+from .services import buddying
 from .services import rescore as service
 
 REPORT_FORMATS = (".csv", ".json")
@@ -177,7 +178,7 @@ def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) 
             done, total = service.progress(session, run_id)
         if done < total:
             time.sleep(1)  # items held by workers elsewhere: wait for them to finish or their claims to lapse
-    _finish(request, run_id, jobs)
+    finish(request, run_id)
     with db.session_scope(request.url) as session:
         lines, failures = service.report_lines(session, run_id)
     return Outcome(lines, failures, run_id)
@@ -192,17 +193,14 @@ def refresh(request: Request, run_id: int, alliance_ids: Optional[set[int]] = No
         due = service.refreshes_due(session, run_id, alliance_ids)
     for alliance_id, cycle_id in due:
         with db.read_scope(request.url) as session:
-            ahead = service.plan_refresh(session, alliance_id, cycle_id)
+            ahead = buddying.plan_refresh(session, alliance_id, cycle_id)
         with db.session_scope(request.url) as session:
             service.refresh_alliance(session, actor, run_id, alliance_id, cycle_id, ahead)
 
 
-def _finish(request: Request, run_id: int, jobs: int) -> None:
-    """Refresh what the workers left (after a resume, say), then close the run."""
-    with db.session_scope(request.url) as session:
-        wanted = service.needs_to_refresh(session, run_id)
-    if wanted is None:
-        return
+def finish(request: Request, run_id: int) -> None:
+    """Close a run whose items are all done: refresh what the workers left (after a resume, say), then mark
+    it finished (once, however many workers get here)."""
     refresh(request, run_id)
     with db.session_scope(request.url) as session:
         service.close(session, Actor(request.actor), run_id)

@@ -340,8 +340,9 @@ def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(da
         thread.join(timeout=300)
     assert errors == []
     assert sum(handled.values()) == len(ids) and all(handled.values())  # every worker took part
+    rescoring.finish(req, run_id)
     with db.session_scope(database_url) as session:
-        assert service.finish(session, CLI, run_id)
+        assert session.get(RescoreRun, run_id).status == "finished"
     moved_exactly_once(database_url, ids)
     with db.session_scope(database_url) as session:
         workers = Counter(session.exec(select(RescoreItem.worker)).all())

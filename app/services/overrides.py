@@ -30,13 +30,17 @@ def _as_overrides(rows: list[ResultOverride]) -> rules.Overrides:
         standards={r.target_id: rules.StandardOverride(r.value, r.reason) for r in rows if r.kind == "standard"})
 
 
-def kept_overrides(session: Session, ctx) -> Optional[rules.Overrides]:
-    """The stored overrides that fit this assessment's standards and member (None when there are none)."""
-    rows = rows_of(session, ctx.assessment.id)
+def kept(standards: rules.StandardsSet, rows: list[ResultOverride], member: rules.Member) -> Optional[rules.Overrides]:
+    """The overrides among ``rows`` that fit these standards and this member (None when none do)."""
     if not rows:
         return None
-    kept, _ = rules.split_overrides(ctx.standards, _as_overrides(rows), ctx.member)
-    return kept if kept else None
+    found, _ = rules.split_overrides(standards, _as_overrides(rows), member)
+    return found if found else None
+
+
+def kept_overrides(session: Session, ctx) -> Optional[rules.Overrides]:
+    """The stored overrides that fit this assessment's standards and member (None when there are none)."""
+    return kept(ctx.standards, rows_of(session, ctx.assessment.id), ctx.member)
 
 
 def _value(kind: str, raw: Any) -> Any:

@@ -29,9 +29,9 @@ from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentR
                       Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
                       StandardsVersion, utcnow)
 from .assessments import result_json, write_results
-from .buddying import OPEN_PAIRS
+from .buddying import OPEN_PAIRS, NeedsRefresh, refresh_needs, settle_many
 from .common import Actor, NotFound, ServiceError, audit, audit_many
-from .overrides import _as_overrides
+from .overrides import kept
 from .standards import parsed
 
 PUBLISH_HINT = "python cli.py standards publish PATH"
@@ -108,13 +108,18 @@ class Loaded:
         return rules.Member(route=self.route, specialty=self.specialty, org_type=self.org_type)
 
 
-def _answers_object(session: Session):
-    """An assessment's answers as one JSON object built by the database (one decode, not one per answer)."""
+def _answers_by_assessment(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each assessment's answers, each built by the database as one JSON object (one decode, not one per
+    answer)."""
     if session.get_bind().dialect.name == "postgresql":
         built = func.json_object_agg(Answer.criterion_id, Answer.value)
     else:
         built = func.json_group_object(Answer.criterion_id, func.json(Answer.value))
-    return type_coerce(built, JSON)
+    answers: dict[int, dict[str, Any]] = {i: {} for i in ids}
+    if ids:
+        answers.update(session.execute(select(Answer.assessment_id, type_coerce(built, JSON)).where(
+            col(Answer.assessment_id).in_(ids)).group_by(Answer.assessment_id)).all())
+    return answers
 
 
 def load(session: Session, ids: list[int]) -> list[Loaded]:
@@ -131,10 +136,7 @@ def load(session: Session, ids: list[int]) -> list[Loaded]:
         .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
         .join(Alliance, Alliance.id == AssessmentCycle.alliance_id)
         .where(col(Assessment.id).in_(ids)).order_by(col(Assessment.id))).all()
-    answers: dict[int, dict[str, Any]] = {i: {} for i in ids}
-    for assessment_id, values in session.execute(select(Answer.assessment_id, _answers_object(session)).where(
-            col(Answer.assessment_id).in_(ids)).group_by(Answer.assessment_id)):
-        answers[assessment_id] = values
+    answers = _answers_by_assessment(session, ids)
     overrides: dict[int, list[ResultOverride]] = {i: [] for i in ids}
     for row in session.exec(select(ResultOverride).where(col(ResultOverride.assessment_id).in_(ids))):
         overrides[row.assessment_id].append(row)
@@ -154,10 +156,8 @@ def load(session: Session, ids: list[int]) -> list[Loaded]:
 
 def _score(standards: StandardsSet, loaded: Loaded, answers: dict[str, Any]) -> dict:
     member = loaded.member
-    kept = None
-    if loaded.overrides:
-        kept, _ = rules.split_overrides(standards, _as_overrides(loaded.overrides), member)
-    return rules.score_submission(standards, rules.Submission(member=member, answers=answers), kept or None)
+    return rules.score_submission(standards, rules.Submission(member=member, answers=answers),
+                                  kept(standards, loaded.overrides, member))
 
 
 def rescore_one(loaded: Loaded, target: Target) -> tuple[dict, dict]:
@@ -304,64 +304,60 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
     if session.get_bind().dialect.name == "postgresql":
         # Safe here: a commit lost in a crash leaves its items unfinished, so the resumed run redoes them.
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    item_ids = [item[0] for item in claimed]
     rows = session.execute(
-        select(RescoreItem.id, RescoreItem.state, RescoreItem.worker, RescoreItem.run_id, Assessment.id,
-               Assessment.status, Assessment.standards_version_id, Assessment.membership_id, Assessment.cycle_id)
+        select(RescoreItem.id.label("item"), RescoreItem.state, RescoreItem.worker, RescoreItem.run_id,
+               Assessment.id.label("assessment"), Assessment.status, Assessment.standards_version_id.label("version"),
+               Assessment.membership_id.label("membership"), Assessment.cycle_id.label("cycle"))
         .join(Assessment, Assessment.id == RescoreItem.assessment_id)
-        .where(col(RescoreItem.id).in_(item_ids)).order_by(col(RescoreItem.id)).with_for_update()).all()
-    ours = [row for row in rows if row[1] == "claimed" and row[2] == worker]
-    moving = [row for row in ours if row[6] != target.version.id and row[4] not in failures]
-    ids = [row[4] for row in moving]
+        .where(col(RescoreItem.id).in_([item[0] for item in claimed])).order_by(col(RescoreItem.id))
+        .with_for_update()).all()
+    ours = [row for row in rows if row.state == "claimed" and row.worker == worker]
+    moving = [row for row in ours if row.version != target.version.id and row.assessment not in failures]
+    ids = [row.assessment for row in moving]
     current = dict(session.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
         col(AssessmentResult.assessment_id).in_(ids), col(AssessmentResult.is_current).is_(True))).all()) if ids else {}
-    drafts = [row[4] for row in moving if row[5] == "draft"]
-    answers: dict[int, dict] = {i: {} for i in drafts}
-    if drafts:
-        for assessment_id, criterion_id, value in session.execute(select(
-                Answer.assessment_id, Answer.criterion_id, Answer.value).where(col(Answer.assessment_id).in_(drafts))):
-            answers[assessment_id][criterion_id] = value
+    answers = _answers_by_assessment(session, [row.assessment for row in moving if row.status == "draft"])
     stale = []
-    for _, _, _, _, assessment_id, status, version_id, _, _ in moving:
-        ahead = prepared.get(assessment_id)
-        if (ahead is None or ahead.loaded.status != status or ahead.loaded.version.id != version_id
-                or current.get(assessment_id) != ahead.loaded.current_id
-                or (status == "draft" and answers[assessment_id] != ahead.loaded.answers)):
-            stale.append(assessment_id)
+    for row in moving:
+        ahead = prepared.get(row.assessment)
+        if (ahead is None or ahead.loaded.status != row.status or ahead.loaded.version.id != row.version
+                or current.get(row.assessment) != ahead.loaded.current_id
+                or (row.status == "draft" and answers[row.assessment] != ahead.loaded.answers)):
+            stale.append(row.assessment)
     if stale:
         again, failed = prepare(load(session, stale), target)
         prepared = {**prepared, **again}
         failures = {**failures, **failed}
-        moving = [row for row in moving if row[4] not in failed]
-        ids = [row[4] for row in moving]
+        moving = [row for row in moving if row.assessment not in failed]
+        ids = [row.assessment for row in moving]
     now = utcnow()
     lines = [prepared[i].line for i in ids]
     if ids:
         session.execute(update(Assessment).where(col(Assessment.id).in_(ids))
                         .values(standards_version_id=target.version.id))
-    scored = [row for row in moving if row[5] != "draft"]
+    scored = [prepared[row.assessment] for row in moving if row.status != "draft"]
     if scored:
-        write_results(session, target.version, [(row[4], prepared[row[4]].result) for row in scored], now,
-                      [prepared[row[4]].text for row in scored])
+        write_results(session, target.version, [(ahead.loaded.id, ahead.result) for ahead in scored], now,
+                      [ahead.text for ahead in scored])
     audit_many(session, actor, "assessment.rescored", "assessment", [
-        (row[4], {"standards_version": line["from_version"], "overall": line["old_overall"],
-                  "rating": line["old_rating"], "outcome": line["old_outcome"]},
+        (row.assessment, {"standards_version": line["from_version"], "overall": line["old_overall"],
+                          "rating": line["old_rating"], "outcome": line["old_outcome"]},
          {"standards_version": target.version.version, "overall": line["new_overall"], "rating": line["new_rating"],
-          "outcome": line["new_outcome"], "run": row[3], "breaches_added": line["breaches_added"],
+          "outcome": line["new_outcome"], "run": row.run_id, "breaches_added": line["breaches_added"],
           "breaches_resolved": line["breaches_resolved"]})
         for row, line in zip(moving, lines)])
-    decided = [(row[4], row[7], row[8], prepared[row[4]].result) for row in moving if row[5] == "decided"]
+    decided = [(row.assessment, row.membership, row.cycle, prepared[row.assessment].result)
+               for row in moving if row.status == "decided"]
     if decided:
-        from .buddying import settle_many  # needs now met end their buddy pairs
-        settle_many(session, actor, decided)
+        settle_many(session, actor, decided)  # needs now met end their buddy pairs
     changes_of = dict(zip(ids, lines))
     session.connection().execute(
         update(RescoreItem).where(col(RescoreItem.id) == bindparam("item"))
         .values(state=bindparam("new_state"), done_at=bindparam("at"), change=bindparam("line")),
-        [{"item": row[0], "at": now,
-          "new_state": "failed" if row[4] in failures else "done",
-          "line": ({"assessment": row[4], "error": failures[row[4]]} if row[4] in failures
-                   else changes_of.get(row[4]))} for row in ours])
+        [{"item": row.item, "at": now,
+          "new_state": "failed" if row.assessment in failures else "done",
+          "line": ({"assessment": row.assessment, "error": failures[row.assessment]} if row.assessment in failures
+                   else changes_of.get(row.assessment))} for row in ours])
     return lines
 
 
@@ -402,27 +398,11 @@ def refreshes_due(session: Session, run_id: int, alliance_ids: Optional[Iterable
             for cycle_id in _cycles_to_refresh(session, alliance_id) if (alliance_id, cycle_id) not in done]
 
 
-def needs_to_refresh(session: Session, run_id: int) -> Optional[list[tuple[int, int]]]:
-    """What a run that has done all its items still has to refresh; None while items remain or once the
-    run is closed."""
-    done, total = progress(session, run_id)
-    if done < total or session.get(RescoreRun, run_id).status != "running":
-        return None
-    return refreshes_due(session, run_id)
-
-
-def plan_refresh(session: Session, alliance_id: int, cycle_id: int):  # noqa: ANN201 (buddying.NeedsRefresh)
-    """Work out an alliance cycle's refresh from a read, before the transaction that stores it."""
-    from .buddying import plan_refresh as plan
-    return plan(session, alliance_id, cycle_id)
-
-
 def refresh_alliance(session: Session, actor: Actor, run_id: int, alliance_id: int, cycle_id: int,
-                     ahead=None) -> tuple[int, int]:  # noqa: ANN001 (buddying.NeedsRefresh)
+                     ahead: Optional[NeedsRefresh] = None) -> tuple[int, int]:
     """Refresh one alliance cycle's buddying needs for a run, once (its own transaction; each alliance's
     refreshes take turns on its row, so two workers finishing it at once refresh it once).
     Returns (withdrawn, stored)."""
-    from .buddying import refresh_needs
     session.exec(select(Alliance).where(Alliance.id == alliance_id).with_for_update()).first()
     if session.exec(select(RescoreRefresh.id).where(RescoreRefresh.run_id == run_id, RescoreRefresh.alliance_id
                                                     == alliance_id, RescoreRefresh.cycle_id == cycle_id)).first():
@@ -451,18 +431,6 @@ def close(session: Session, actor: Actor, run_id: int) -> bool:
     return True
 
 
-def finish(session: Session, actor: Actor, run_id: int) -> bool:
-    """Refresh the buddying needs a run changed and close it, in one transaction (``app.rescoring`` does
-    the same with the refreshes spread over processes). False while items remain."""
-    wanted = needs_to_refresh(session, run_id)
-    if wanted is None:
-        return progress(session, run_id)[0] >= progress(session, run_id)[1]
-    for alliance_id, cycle_id in wanted:
-        refresh_alliance(session, actor, run_id, alliance_id, cycle_id)
-    close(session, actor, run_id)
-    return True
-
-
 def report_lines(session: Session, run_id: int) -> tuple[list[dict], list[dict]]:
     """The report of a run: a line per assessment it moved, and the failures, in assessment order."""
     rows = session.exec(select(RescoreItem.state, RescoreItem.change).where(
@@ -470,17 +438,6 @@ def report_lines(session: Session, run_id: int) -> tuple[list[dict], list[dict]]
         .order_by(col(RescoreItem.assessment_id))).all()
     return ([change for state, change in rows if state == "done" and change],
             [change for state, change in rows if state == "failed" and change])
-
-
-def runs(session: Session, set_id: Optional[str] = None) -> list[RescoreRun]:
-    query = select(RescoreRun)
-    if set_id is not None:
-        query = query.where(RescoreRun.set_id == set_id)
-    return list(session.exec(query.order_by(col(RescoreRun.id).desc())).all())
-
-
-def summary(lines: Iterable[dict]) -> dict:
-    return changes.summarise(lines).to_dict()
 
 
 # -- a lead's impact preview -------------------------------------------------------------------------
