@@ -15,6 +15,8 @@ from .db import ROOT, database_url
 
 ENVIRONMENTS = ("production", "development", "testing")
 MEGABYTE = 1024 * 1024
+#: Where evidence files are kept unless ``UPLOAD_DIR`` says otherwise (outside the served static files).
+DEFAULT_UPLOAD_DIR = ROOT / "instance" / "uploads"
 
 
 class ConfigError(RuntimeError):
@@ -62,7 +64,7 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         "TESTING": testing,
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         "DATABASE_URL": database_url(env.get("DATABASE_URL")),
-        "UPLOAD_DIR": env.get("UPLOAD_DIR") or str(ROOT / "instance" / "uploads"),
+        "UPLOAD_DIR": env.get("UPLOAD_DIR") or str(DEFAULT_UPLOAD_DIR),
         "UPLOAD_MAX_BYTES": upload_max,
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -13,19 +13,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${PYTHON:-$( [ -x "$ROOT/.venv/bin/python" ] && echo "$ROOT/.venv/bin/python" || echo python3 )}"
 umask 077
 
-settings="$(cd "$ROOT" && "$PYTHON" - <<'EOF'
-import os
-from app.db import ROOT, database_url
-from sqlalchemy.engine import make_url
-url = make_url(database_url())
-kind = "postgresql" if url.drivername.startswith("postgres") else "sqlite" if url.drivername.startswith("sqlite") else "?"
-print(kind)
-print(url.set(drivername="postgresql", password=None).render_as_string() if kind == "postgresql"
-      else os.path.abspath(url.database or ""))
-print(os.path.abspath(os.environ.get("UPLOAD_DIR") or ROOT / "instance" / "uploads"))
-print(url.password or "")
-EOF
-)"
+settings="$(cd "$ROOT" && "$PYTHON" scripts/locations.py)"
 { read -r kind; read -r target; read -r uploads; read -r password || true; } <<<"$settings"
 # The password goes to pg_dump through its environment, not its command line (which anyone can list).
 if [ -n "$password" ]; then export PGPASSWORD="$password"; fi
