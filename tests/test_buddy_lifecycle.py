@@ -128,7 +128,8 @@ def test_both_sides_accept_then_start_and_a_later_decision_completes(bw):
                                      "buddy.completed"]
     with db.session_scope(url) as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.entity_id == pair.id,
-                                                       AuditEvent.action == "buddy.accepted")).all()
+                                                       AuditEvent.action == "buddy.accepted")
+                              .order_by(AuditEvent.id)).all()
         assert [e.after["by"] for e in events] == ["lead", "buddy"]
         assert [e.actor for e in events] == [bw.world.emails["lead"], bw.world.emails["member_x"]]
     with db.session_scope(url) as session, pytest.raises(ServiceError, match="only a proposed, accepted or active"):
