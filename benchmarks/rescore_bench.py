@@ -6,7 +6,8 @@ second version of it (every metric target moved, one criterion added, one
 removed), seeds N assessments (default 10,000: 100 alliances of 100 members
 sharing the set, 70% decided, 30% submitted) with stored results of the
 first version and each alliance's buddy match applied (as a live alliance
-has), then times ``python cli.py rescore --dry-run`` and ``--apply`` with
+has; on PostgreSQL the tables are then analysed, as autovacuum keeps a live
+database's planner statistics), then times ``python cli.py rescore --dry-run`` and ``--apply`` with
 ``--jobs J``, checks that every assessment was moved exactly once and that a
 second apply changes nothing, and prints wall time, assessments/s, peak RSS
 and, measured in the same run on the same answers, the pure engine rate (the
@@ -151,6 +152,9 @@ def seed(url: str, workdir: Path, n: int, criteria: int) -> tuple[dict, dict]:
     for alliance_id, cycle_id in cycles:  # each alliance has run its buddy match for the cycle, as live ones have
         with db.session_scope(url) as session:
             buddying.apply_plan(session, services.CLI, buddying.plan_buddying(session, alliance_id, cycle_id))
+    if url.startswith("postgresql"):  # planner statistics, as autovacuum keeps them on a live database
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))
     db.dispose_engine(url)
     return doc, new_doc
 

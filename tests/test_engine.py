@@ -107,3 +107,14 @@ def test_threads_score_correctly_at_once():
         thread.join()
     assert not errors
     assert [got[n] for n in range(len(cases))] == expected
+
+
+def test_heap_headroom_is_kept_on_glibc_and_skipped_elsewhere(monkeypatch):
+    import ctypes.util
+    import platform
+    import sys
+
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" and ctypes.util.find_library("c"):
+        assert durable_engine.keep_heap_headroom() is True
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert durable_engine.keep_heap_headroom() is False

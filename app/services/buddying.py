@@ -100,74 +100,97 @@ class _World:
     names: dict[int, str]
 
 
-def _world(session: Session, alliance: Alliance, cycle: AssessmentCycle, ignoring: frozenset[int] = frozenset()
-           ) -> _World:
-    """``ignoring``: pairs to leave out, as if already withdrawn."""
-    rows = session.exec(select(Membership, Organisation).join(
-        Organisation, Organisation.id == Membership.organisation_id).where(
-        Membership.alliance_id == alliance.id, col(Membership.status).in_(MEMBER_STATUSES))
+def _alliance_pairs(session: Session, alliance_id: int) -> list:
+    """The alliance's pairs as plain rows, in id order: what planning reads of them (no ORM objects, so a
+    large alliance plans quickly)."""
+    pairs = BuddyAssignment.__table__.c
+    return session.execute(select(pairs.id, pairs.cycle_id, pairs.mentee_membership_id, pairs.buddy_membership_id,
+                                  pairs.standard_id, pairs.status)
+                           .where(pairs.alliance_id == alliance_id).order_by(pairs.id)).all()
+
+
+def _members(session: Session, alliance: Alliance) -> list:
+    """The alliance's current members with what matching reads of each, in membership order."""
+    return session.execute(select(
+        Membership.id, Membership.status, Membership.route, Membership.specialty, Membership.organisation_id,
+        Organisation.name, Organisation.region, Organisation.latitude, Organisation.longitude)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.alliance_id == alliance.id, col(Membership.status).in_(MEMBER_STATUSES))
         .order_by(col(Membership.id))).all()
-    open_pairs = [pair for pair in session.exec(select(BuddyAssignment).where(
-        BuddyAssignment.alliance_id == alliance.id, col(BuddyAssignment.status).in_(OPEN_PAIRS))).all()
-        if pair.id not in ignoring]
+
+
+def _assemble(alliance: Alliance, members: list, latest: dict[int, dict], pairs: list,
+              ignoring: frozenset[int] = frozenset()) -> _World:
+    """The world from its parts (``ignoring``: pairs left out, as if already withdrawn)."""
     mentees_of: dict[int, set[int]] = defaultdict(set)
-    for pair in open_pairs:
-        if pair.buddy_membership_id is not None:
+    for pair in pairs:
+        if pair.status in OPEN_PAIRS and pair.buddy_membership_id is not None and pair.id not in ignoring:
             mentees_of[pair.buddy_membership_id].add(pair.mentee_membership_id)
     results: dict[int, dict] = {}
     profiles: list[MemberProfile] = []
     names: dict[int, str] = {}
-    latest = _latest_results(session, [membership.id for membership, _ in rows], cycle)
-    for membership, organisation in rows:
-        names[membership.id] = organisation.name + (f" ({membership.specialty})" if membership.specialty else "")
-        result = latest.get(membership.id)
+    for member in members:
+        names[member.id] = member.name + (f" ({member.specialty})" if member.specialty else "")
+        result = latest.get(member.id)
         profile = MemberProfile.from_result(
-            membership.id, organisation.id, result, route=membership.route, specialty=membership.specialty,
-            region=organisation.region, latitude=organisation.latitude, longitude=organisation.longitude,
-            mentees=mentees_of[membership.id], alliance_id=alliance.id)
-        if membership.status not in GIVING_STATUSES:
+            member.id, member.organisation_id, result, route=member.route, specialty=member.specialty,
+            region=member.region, latitude=member.latitude, longitude=member.longitude,
+            mentees=mentees_of[member.id], alliance_id=alliance.id)
+        if member.status not in GIVING_STATUSES:
             profile = dataclasses.replace(profile, statuses={})
         profiles.append(profile)
         if result is not None:
-            results[membership.id] = result
+            results[member.id] = result
     return _World(profiles, results, names)
 
 
-def plan_buddying(session: Session, alliance_id: int, cycle_id: int,
-                  ignoring: frozenset[int] = frozenset()) -> BuddyPlan:
-    """Needs and proposed buddies for an alliance's cycle, without storing anything (``ignoring``: pairs
-    to plan as if they were withdrawn)."""
+def _world(session: Session, alliance: Alliance, cycle: AssessmentCycle) -> _World:
+    members = _members(session, alliance)
+    return _assemble(alliance, members, _latest_results(session, [m.id for m in members], cycle),
+                     _alliance_pairs(session, alliance.id))
+
+
+def _plan(alliance: Alliance, cycle: AssessmentCycle, world: _World, pairs: list, needs: list[Need],
+          ignoring: frozenset[int] = frozenset()) -> BuddyPlan:
+    """Match the needs not already covered by an open pair with a buddy."""
+    covered_keys = {(p.mentee_membership_id, p.standard_id) for p in pairs
+                    if p.status in OPEN_PAIRS and p.buddy_membership_id is not None and p.id not in ignoring}
+    covered = [need for need in needs if (need.membership_id, need.standard) in covered_keys]
+    open_needs = [need for need in needs if (need.membership_id, need.standard) not in covered_keys]
+    found = matching.match(open_needs, world.profiles, capacity=alliance.max_buddy_mentees)
+    return BuddyPlan(alliance, cycle, found, covered, world.names)
+
+
+def _alliance_cycle(session: Session, alliance_id: int, cycle_id: int) -> tuple[Alliance, AssessmentCycle]:
     alliance = get_or_404(session, Alliance, alliance_id, "alliance")
     cycle = get_or_404(session, AssessmentCycle, cycle_id, "cycle")
     if cycle.alliance_id != alliance.id:
         raise ServiceError(f"cycle {cycle.name} belongs to another alliance")
-    world = _world(session, alliance, cycle, ignoring)
-    profiles, results, names = world.profiles, world.results, world.names
-    covered_keys = {(p.mentee_membership_id, p.standard_id) for p in session.exec(select(BuddyAssignment).where(
-        BuddyAssignment.alliance_id == alliance.id, col(BuddyAssignment.status).in_(OPEN_PAIRS),
-        col(BuddyAssignment.buddy_membership_id).is_not(None))).all() if p.id not in ignoring}
-    needs = matching.derive_needs(results)
-    covered = [need for need in needs if (need.membership_id, need.standard) in covered_keys]
-    open_needs = [need for need in needs if (need.membership_id, need.standard) not in covered_keys]
-    found = matching.match(open_needs, profiles, capacity=alliance.max_buddy_mentees)
-    return BuddyPlan(alliance, cycle, found, covered, names)
+    return alliance, cycle
+
+
+def plan_buddying(session: Session, alliance_id: int, cycle_id: int) -> BuddyPlan:
+    """Needs and proposed buddies for an alliance's cycle, without storing anything."""
+    alliance, cycle = _alliance_cycle(session, alliance_id, cycle_id)
+    world = _world(session, alliance, cycle)
+    return _plan(alliance, cycle, world, _alliance_pairs(session, alliance.id), matching.derive_needs(world.results))
 
 
 def apply_plan(session: Session, actor: Actor, plan: BuddyPlan) -> list[int]:
     """Store a plan's proposals (status proposed) and its needs without a buddy, each audited; returns the
     ids of the pairs stored or updated. New pairs go in one statement, so a large alliance stays quick."""
-    flagged = {(pair.mentee_membership_id, pair.standard_id): pair for pair in session.exec(
-        select(BuddyAssignment).where(BuddyAssignment.alliance_id == plan.alliance.id,
-                                      BuddyAssignment.status == "proposed",
-                                      col(BuddyAssignment.buddy_membership_id).is_(None))).all()}
+    flagged = dict(((mentee, standard), pair_id) for pair_id, mentee, standard in session.execute(
+        select(BuddyAssignment.id, BuddyAssignment.mentee_membership_id, BuddyAssignment.standard_id).where(
+            BuddyAssignment.alliance_id == plan.alliance.id, BuddyAssignment.status == "proposed",
+            col(BuddyAssignment.buddy_membership_id).is_(None))))
     now = utcnow()
     stored: list[int] = []
     fresh: list[dict] = []   # new pairs, in plan order
     why: list[tuple[str, dict]] = []  # their audit action and extra detail
     for proposal in plan.matching.proposals:
         need = proposal.need
-        pair = flagged.get((need.membership_id, need.standard))
-        if pair is not None:  # a need flagged earlier has found a buddy
+        if (need.membership_id, need.standard) in flagged:  # a need flagged earlier has found a buddy
+            pair = session.get(BuddyAssignment, flagged[need.membership_id, need.standard])
             before = snapshot(pair, "buddy_membership_id", "status")
             pair.buddy_membership_id = proposal.buddy_membership_id
             pair.updated_at = now
@@ -403,12 +426,14 @@ def settle_many(session: Session, actor: Actor,
         majors = {b["standard"] for b in result.get("breaches", ()) if b.get("severity") == "major"}
         met[membership_id] = (assessment_id, cycle_id, {sid for sid, r in result.get("standard_results", {}).items()
                                                         if r.get("status") == "met"} - majors)
-    pairs = session.exec(select(BuddyAssignment).where(
-        col(BuddyAssignment.mentee_membership_id).in_(list(met)), col(BuddyAssignment.status).in_(OPEN_PAIRS))
-        .order_by(col(BuddyAssignment.id))).all() if met else []
-    pairs = [pair for pair in pairs if pair.standard_id in met[pair.mentee_membership_id][2]]
-    if not pairs:
+    ending = [pair_id for pair_id, mentee, standard in session.execute(
+        select(BuddyAssignment.id, BuddyAssignment.mentee_membership_id, BuddyAssignment.standard_id).where(
+            col(BuddyAssignment.mentee_membership_id).in_(list(met)), col(BuddyAssignment.status).in_(OPEN_PAIRS))
+        .order_by(col(BuddyAssignment.id))) if standard in met[mentee][2]] if met else []
+    if not ending:
         return []
+    pairs = session.exec(select(BuddyAssignment).where(col(BuddyAssignment.id).in_(ending))
+                         .order_by(col(BuddyAssignment.id))).all()
     cycles = {c.id: c for c in session.exec(select(AssessmentCycle).where(col(AssessmentCycle.id).in_(
         {pair.cycle_id for pair in pairs} | {met[pair.mentee_membership_id][1] for pair in pairs})))}
     ended = []
@@ -441,26 +466,26 @@ class NeedsRefresh:
 
 
 def _pairs_now(session: Session, alliance_id: int) -> list[tuple]:
-    return [tuple(row) for row in session.exec(select(
-        BuddyAssignment.id, BuddyAssignment.status, BuddyAssignment.buddy_membership_id).where(
-        BuddyAssignment.alliance_id == alliance_id).order_by(col(BuddyAssignment.id))).all()]
+    return [(row.id, row.status, row.buddy_membership_id) for row in _alliance_pairs(session, alliance_id)]
 
 
 def plan_refresh(session: Session, alliance_id: int, cycle_id: int) -> NeedsRefresh:
-    """Work out a refresh of an alliance cycle's needs (stores nothing)."""
-    seen = _pairs_now(session, alliance_id)
-    proposed = session.exec(select(BuddyAssignment).where(
-        BuddyAssignment.alliance_id == alliance_id, BuddyAssignment.cycle_id == cycle_id,
-        BuddyAssignment.status == "proposed").order_by(col(BuddyAssignment.id))).all()
-    gone: list[int] = []
-    if proposed:
-        cycle = get_or_404(session, AssessmentCycle, cycle_id, "cycle")
-        needed = {(n.membership_id, n.standard) for n in matching.derive_needs(_latest_results(
-            session, sorted({pair.mentee_membership_id for pair in proposed}), cycle))}
-        gone = [pair.id for pair in proposed if (pair.mentee_membership_id, pair.standard_id) not in needed]
+    """Work out a refresh of an alliance cycle's needs (stores nothing): the members' latest results are
+    read once, and their needs derived once, for both the proposals that have gone and the new plan."""
+    alliance, cycle = _alliance_cycle(session, alliance_id, cycle_id)
+    pairs = _alliance_pairs(session, alliance_id)
+    members = _members(session, alliance)
+    latest = _latest_results(session, [m.id for m in members], cycle)
+    proposed = [pair for pair in pairs if pair.cycle_id == cycle_id and pair.status == "proposed"]
+    former = sorted({pair.mentee_membership_id for pair in proposed} - {m.id for m in members})
+    needs = matching.derive_needs({**latest, **_latest_results(session, former, cycle)} if former else latest)
+    needed = {(n.membership_id, n.standard) for n in needs}
+    gone = frozenset(pair.id for pair in proposed if (pair.mentee_membership_id, pair.standard_id) not in needed)
     # Planned as if the withdrawals were done: they free their buddies' capacity.
-    return NeedsRefresh(alliance_id, cycle_id, gone, plan_buddying(session, alliance_id, cycle_id, frozenset(gone)),
-                        seen)
+    world = _assemble(alliance, members, latest, pairs, gone)
+    plan = _plan(alliance, cycle, world, pairs, [n for n in needs if n.membership_id in world.results], gone)
+    return NeedsRefresh(alliance_id, cycle_id, sorted(gone), plan, [(p.id, p.status, p.buddy_membership_id)
+                                                                    for p in pairs])
 
 
 def refresh_needs(session: Session, actor: Actor, alliance_id: int, cycle_id: int, why: str,
