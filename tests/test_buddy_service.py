@@ -102,3 +102,19 @@ def test_cli_prints_the_table_and_applies(demo_world, database_url):
                              text=True)
     assert unknown.returncode == 1 and "alliance 'nope' does not exist" in unknown.stderr
     assert unknown.stdout == "" and "Traceback" not in unknown.stderr
+
+
+def test_a_refresh_plans_what_a_match_plans_and_nothing_once_applied(demo_world):
+    with demo_world() as session:
+        plan = noa_plan(session)
+        ahead = buddying.plan_refresh(session, plan.alliance.id, plan.cycle.id)
+        assert ahead.gone == []
+        assert ahead.plan.matching == plan.matching and ahead.plan.covered == plan.covered
+        assert ahead.plan.matching.proposals, "the demo alliance has needs to plan"
+        buddying.apply_plan(session, services.CLI, plan)
+    with demo_world() as session:
+        again = buddying.plan_refresh(session, plan.alliance.id, plan.cycle.id)
+        assert again.gone == [] and again.plan.matching.proposals == ()
+        assert {(n.membership_id, n.standard) for n in again.plan.matching.no_buddy} == {
+            (n.membership_id, n.standard) for n in plan.matching.no_buddy}
+        assert buddying.refresh_needs(session, services.CLI, plan.alliance.id, plan.cycle.id, "test", again) == (0, 0)

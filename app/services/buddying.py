@@ -475,7 +475,8 @@ def plan_refresh(session: Session, alliance_id: int, cycle_id: int) -> NeedsRefr
     alliance, cycle = _alliance_cycle(session, alliance_id, cycle_id)
     pairs = _alliance_pairs(session, alliance_id)
     members = _members(session, alliance)
-    latest = _latest_results(session, [m.id for m in members], cycle)
+    found = _latest_results(session, [m.id for m in members], cycle)
+    latest = {m.id: found[m.id] for m in members if m.id in found}  # membership order, as matching takes needs
     proposed = [pair for pair in pairs if pair.cycle_id == cycle_id and pair.status == "proposed"]
     former = sorted({pair.mentee_membership_id for pair in proposed} - {m.id for m in members})
     needs = matching.derive_needs({**latest, **_latest_results(session, former, cycle)} if former else latest)
