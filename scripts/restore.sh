@@ -28,6 +28,8 @@ case "$kind" in
     # One transaction: a restore that fails leaves the database as it was.
     pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction --exit-on-error \
       --dbname "$target" "$backup/database.pgdump"
+    # A dump holds no planner statistics: gather them now rather than wait for autovacuum.
+    psql --dbname "$target" --quiet --no-psqlrc --command ANALYZE
     ;;
   sqlite)
     [ -f "$backup/database.sqlite" ] || { echo "error: $backup holds no SQLite database" >&2; exit 1; }

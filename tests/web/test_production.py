@@ -279,3 +279,65 @@ def test_a_damaged_backup_is_refused_and_nothing_is_replaced(tmp_path):
     assert "does not match its SHA256SUMS" in refused.stderr
     assert sqlite_state(url) == before
     assert script("restore.sh", str(backup), env=env).returncode == 2  # --replace is required
+
+
+@pytest.mark.db
+def test_a_backup_of_postgresql_restores_to_the_same_state_with_planner_statistics(databases, tmp_path):
+    """On a database of its own (a dump covers the whole database), with the server's own pg_dump and
+    pg_restore; the restore gathers planner statistics, which a dump does not hold."""
+    import uuid
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from app.services import save_answers
+    from app.storage import UploadStore, attach_file
+
+    from .conftest import build_world
+
+    if databases.kind != "postgresql":
+        pytest.skip("PostgreSQL backups: run the database tests with TEST_DATABASE_URL set to PostgreSQL")
+    name = f"backup_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    server = db.get_engine(databases.base_url)
+    with server.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(databases.base_url).set(database=name).render_as_string(hide_password=False)
+
+    def state() -> list[tuple]:
+        with db.get_engine(url).connect() as connection:
+            return [tuple(row) for row in connection.execute(text(
+                "SELECT assessment_id, criterion_id, value::text FROM answer ORDER BY assessment_id, criterion_id"))]
+
+    try:
+        db.upgrade(url)
+        world = build_world(url)
+        uploads = tmp_path / "uploads"
+        with db.session_scope(url) as session:
+            save_answers(session, world.actor("member_a"), world.assessments["a"], {"C1.1": "yes"})
+            attach_file(session, world.actor("member_a"), world.assessments["a"], "C1.1", data=b"%PDF-1.4 plan\n",
+                        filename="plan.pdf", content_type="application/pdf", store=UploadStore(uploads))
+        env = {**os.environ, "DATABASE_URL": url, "UPLOAD_DIR": str(uploads)}
+        made = script("backup.sh", str(tmp_path / "backups"), env=env)
+        assert made.returncode == 0, made.stderr
+        [backup] = (tmp_path / "backups").iterdir()
+        assert sorted(p.name for p in backup.iterdir()) == ["SHA256SUMS", "database.pgdump", "schema-revision",
+                                                           "uploads.tar.gz"]
+        then = state()
+        assert ("C1.1", '"yes"') in {(row[1], row[2]) for row in then if row[0] == world.assessments["a"]}
+        with db.session_scope(url) as session:
+            save_answers(session, world.actor("member_a"), world.assessments["a"], {"C1.1": "no"})
+        assert state() != then
+
+        db.dispose_engine(url)  # pg_restore drops and recreates the tables this process holds open
+        restored = script("restore.sh", str(backup), "--replace", env=env)
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        assert "checked: all 1 evidence files present and intact" in restored.stdout
+        assert state() == then
+        with db.get_engine(url).connect() as connection:
+            analysed = connection.execute(text(
+                "SELECT COUNT(*) FROM pg_stats WHERE schemaname = 'public' AND tablename = 'answer'")).scalar()
+        assert analysed > 0
+    finally:
+        db.dispose_engine(url)
+        with server.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
