@@ -27,7 +27,6 @@ every hazard behind a small surface:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import itertools
 import json
 import re
@@ -57,8 +56,7 @@ def keep_heap_headroom(size: int = HEAP_HEADROOM) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_TOP_PAD, size))
+        return bool(ctypes.CDLL(None).mallopt(_M_TOP_PAD, size))  # the C library this process runs on
     except (OSError, AttributeError):
         return False
 
