@@ -11,6 +11,8 @@ import datetime as dt
 import os
 from typing import Any, Mapping, Optional
 
+from limits import parse_many
+
 from .db import ROOT, database_url
 
 ENVIRONMENTS = ("production", "development", "testing")
@@ -46,6 +48,17 @@ def _int(value: Optional[str], name: str, default: int) -> int:
     return number
 
 
+def _rate(value: Optional[str], name: str, default: str) -> str:
+    """A rate limit such as ``300 per minute`` (Flask-Limiter's notation), checked now rather than on a request."""
+    if value is None or value.strip() == "":
+        return default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a rate like '300 per minute' or '10/second', got {value!r}") from None
+    return value.strip()
+
+
 def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """The configuration: the environment first, then ``overrides`` (tests and scripts pass theirs)."""
     env = os.environ if environ is None else environ
@@ -79,6 +92,8 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), "RATELIMIT_ENABLED") is not False,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "5 per minute",
+        # Requests to /api/v1 per token (per address without one); the OpenAPI document is not limited.
+        "API_RATE_LIMIT": _rate(env.get("API_RATE_LIMIT"), "API_RATE_LIMIT", "300 per minute"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "BENCHMARK_MIN_PEERS": _int(env.get("BENCHMARK_MIN_PEERS"), "BENCHMARK_MIN_PEERS", 3),
         # Reverse proxies in front (each adds X-Forwarded-For/-Proto): 0 trusts none of those headers.

@@ -14,12 +14,13 @@ from sqlmodel import Session, col, select
 
 from rules.model import StandardsSet
 
-from ..models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment, Membership,
+from ..models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment, Evidence, Membership,
                       Organisation, StandardsVersion)
+from ..storage import UploadStore, attach_file, detach_file
 from . import buddying, portal, review
 from .api_tokens import TokenScope
-from .assessments import (AssessmentContext, SaveOutcome, answers_of, current_result, missing_for_submission,
-                          save_answers, submit)
+from .assessments import (AssessmentContext, SaveOutcome, add_evidence, answers_of, check_evidence, current_result,
+                          evidence_of, missing_for_submission, one_evidence, require_editable, save_answers, submit)
 from .common import NotFound, ServiceError, get_or_404
 from .results import ResultView, result_view
 from .standards import parsed
@@ -128,6 +129,18 @@ def result(session: Session, scope: TokenScope, assessment_id: int, min_peers: i
     return ctx, result_view(session, ctx, min_peers)
 
 
+def evidence(session: Session, scope: TokenScope, assessment_id: int) -> list[Evidence]:
+    """The evidence of an assessment the token may read (as the member's or the lead's pages list it)."""
+    assessment(session, scope, assessment_id)
+    return evidence_of(session, assessment_id)
+
+
+def evidence_item(session: Session, scope: TokenScope, assessment_id: int, evidence_id: int) -> Evidence:
+    """One evidence item, reached only through an assessment the token may read."""
+    assessment(session, scope, assessment_id)
+    return one_evidence(session, assessment_id, evidence_id)
+
+
 # -- buddying ---------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -150,7 +163,8 @@ def pairs(session: Session, scope: TokenScope) -> list[PairView]:
 
 def _member_assessment(session: Session, scope: TokenScope, assessment_id: int) -> AssessmentContext:
     if scope.organisation_id is None:
-        raise MemberOnly("only a member organisation's token can answer or submit its self-assessment")
+        raise MemberOnly("only a member organisation's token can answer, submit or change the evidence of its "
+                         "self-assessment")
     return portal.own_assessment(session, scope.organisation_id, assessment_id)
 
 
@@ -170,3 +184,32 @@ def submit_for_review(session: Session, scope: TokenScope, assessment_id: int) -
 def status_of(session: Session, scope: TokenScope, assessment_id: int) -> str:
     return assessment(session, scope, assessment_id).assessment.status
 
+
+def evidence_writable(session: Session, scope: TokenScope, assessment_id: int) -> None:
+    """Refuse an evidence change before its request is read: a member's token, its own assessment, a draft."""
+    require_editable(_member_assessment(session, scope, assessment_id).assessment)
+
+
+def add_link(session: Session, scope: TokenScope, assessment_id: int, criterion_id: str, url: str,
+             note: str = "") -> Evidence:
+    """Link evidence to a criterion of a member's draft (``EvidenceRefused`` names the part at fault)."""
+    _member_assessment(session, scope, assessment_id)
+    return add_evidence(session, scope.actor, assessment_id, criterion_id, kind="link", url=url, note=note)
+
+
+def add_file(session: Session, scope: TokenScope, assessment_id: int, criterion_id: str, *, data: Any,
+             filename: str, content_type: Optional[str], note: str, store: UploadStore) -> Evidence:
+    """Store a file as evidence for a criterion of a member's draft. The draft and the criterion are checked
+    before the file is stored; the store refuses types and sizes it does not take (``UploadRefused``)."""
+    ctx = _member_assessment(session, scope, assessment_id)
+    check_evidence(ctx, criterion_id, note)
+    return attach_file(session, scope.actor, assessment_id, criterion_id, data=data, filename=filename,
+                       content_type=content_type, note=note, store=store)
+
+
+def remove_evidence(session: Session, scope: TokenScope, assessment_id: int, evidence_id: int,
+                    store: UploadStore) -> Evidence:
+    """Take evidence off a member's draft; a stored file goes once the removal commits."""
+    _member_assessment(session, scope, assessment_id)
+    one_evidence(session, assessment_id, evidence_id)
+    return detach_file(session, scope.actor, evidence_id, store=store)

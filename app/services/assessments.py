@@ -21,6 +21,8 @@ from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .standards import latest_published, parsed
 
 EDITABLE = ("draft",)
+LINK_MAX = 2000  # characters of a link (the column's size)
+NOTE_MAX = 2000  # characters of a note on evidence
 
 
 @dataclass
@@ -43,6 +45,15 @@ class SubmissionRefused(ServiceError):
         self.missing = missing
         listed = "; ".join(f"{m['criterion']}: {m['reason']}" for m in missing)
         super().__init__(f"cannot submit yet, {len(missing)} item(s) missing: {listed}")
+
+
+class EvidenceRefused(ServiceError):
+    """Evidence not taken, with the part of it at fault (``criterion``, ``url``, ``file``, ``note`` or ``kind``),
+    so a form or an API response can put the message beside it."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -118,7 +129,7 @@ def answers_of(session: Session, assessment_id: int) -> dict[str, Any]:
     return {row.criterion_id: row.value for row in rows}
 
 
-def _require_editable(assessment: Assessment) -> None:
+def require_editable(assessment: Assessment) -> None:
     if assessment.status not in EDITABLE:
         raise ServiceError(f"assessment {assessment.id} is {assessment.status}; only a draft can be changed")
 
@@ -162,7 +173,7 @@ def save_answers(session: Session, actor: Actor, assessment_id: int, answers: di
     take turns (the assessment row is locked): concurrent saves of different criteria all persist,
     and for one criterion the last writer wins."""
     ctx = context(session, assessment_id, lock=True)
-    _require_editable(ctx.assessment)
+    require_editable(ctx.assessment)
     notes = notes or {}
     applicable = {c.id: c for _, c in ctx.applicable_criteria()}
     every = ctx.standards.criterion_lookup
@@ -203,23 +214,40 @@ def save_answers(session: Session, actor: Actor, assessment_id: int, answers: di
     return outcome
 
 
+def is_link(url: Optional[str]) -> bool:
+    """A full web address an assessor can open: http(s)://, no spaces or control characters, not too long."""
+    return (bool(url) and url.startswith(("https://", "http://")) and len(url) <= LINK_MAX
+            and all(ch.isprintable() and not ch.isspace() for ch in url))
+
+
+def check_evidence(ctx: AssessmentContext, criterion_id: str, note: str = "") -> None:
+    """What any evidence must meet, checked before a file is stored: a draft (else ``ServiceError``), a
+    criterion that applies to the membership and a note that fits (else ``EvidenceRefused``)."""
+    require_editable(ctx.assessment)
+    if criterion_id not in {c.id for _, c in ctx.applicable_criteria()}:
+        raise EvidenceRefused("criterion", f"{criterion_id}: no such criterion applies to this membership")
+    if len(note) > NOTE_MAX:
+        raise EvidenceRefused("note", f"{criterion_id}: a note is at most {NOTE_MAX} characters")
+    if "\x00" in note:
+        raise EvidenceRefused("note", f"{criterion_id}: a note cannot contain NUL characters")
+
+
 def add_evidence(session: Session, actor: Actor, assessment_id: int, criterion_id: str, *, kind: str,
                  url: Optional[str] = None, filename: Optional[str] = None, content_type: Optional[str] = None,
                  size: Optional[int] = None, storage_key: Optional[str] = None, note: str = "",
                  sha256: Optional[str] = None) -> Evidence:
     """Record evidence (a link, or a file already placed in the upload store) against a criterion."""
     ctx = context(session, assessment_id, lock=True)
-    _require_editable(ctx.assessment)
-    if criterion_id not in {c.id for _, c in ctx.applicable_criteria()}:
-        raise ServiceError(f"{criterion_id}: no such criterion applies to this membership")
+    check_evidence(ctx, criterion_id, note)
     if kind == "link":
-        if not url or not url.startswith(("https://", "http://")):
-            raise ServiceError(f"{criterion_id}: a link must start with https:// or http://")
+        if not is_link(url):
+            raise EvidenceRefused("url", f"{criterion_id}: a link must start with https:// or http://, without "
+                                         f"spaces, in at most {LINK_MAX} characters")
     elif kind == "file":
         if not (filename and storage_key):
-            raise ServiceError(f"{criterion_id}: a file needs its name and stored location")
+            raise EvidenceRefused("file", f"{criterion_id}: a file needs its name and stored location")
     else:
-        raise ServiceError(f"{criterion_id}: evidence is a file or a link")
+        raise EvidenceRefused("kind", f"{criterion_id}: evidence is a file or a link")
     evidence = Evidence(assessment_id=assessment_id, criterion_id=criterion_id, kind=kind, url=url,
                         filename=filename, content_type=content_type, size=size, storage_key=storage_key,
                         sha256=sha256, note=note, uploaded_by=actor.user_id)
@@ -249,7 +277,7 @@ def missing_for_submission(session: Session, ctx: AssessmentContext) -> list[dic
 def submit(session: Session, actor: Actor, assessment_id: int) -> AssessmentResult:
     """Submit a draft for review: refused, with everything missing listed, until it is complete."""
     ctx = context(session, assessment_id, lock=True)
-    _require_editable(ctx.assessment)
+    require_editable(ctx.assessment)
     missing = missing_for_submission(session, ctx)
     if missing:
         raise SubmissionRefused(missing)
@@ -353,7 +381,7 @@ def remove_evidence(session: Session, actor: Actor, evidence_id: int) -> Evidenc
     left for the caller to delete from the upload store once this commits."""
     evidence = get_or_404(session, Evidence, evidence_id, "evidence")
     ctx = context(session, evidence.assessment_id, lock=True)
-    _require_editable(ctx.assessment)
+    require_editable(ctx.assessment)
     before = snapshot(evidence)
     session.delete(evidence)
     session.flush()

@@ -1,29 +1,44 @@
 """The JSON API for other systems (``/api/v1``): read standards, memberships, self-assessments, results,
-breaches and buddying pairs; answer and submit a member's self-assessment.
+breaches and buddying pairs; answer and submit a member's self-assessment and add or remove its evidence.
 
 Only an API token authenticates here (``@token_scoped``), never a browser's session cookie, so these routes
 need no CSRF token. A token sees exactly what its pages would show (``app.services.api``); anything else is
-404. The OpenAPI document (``openapi.py``) describes every route.
+404. Requests are rate limited per token (``API_RATE_LIMIT``), all but the OpenAPI document (``openapi.py``),
+which describes every route.
 """
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Optional
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, send_file, url_for
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from ..models import Alliance, AssessmentCycle, AssessmentResult, Organisation, StandardsVersion
+from ..models import Alliance, AssessmentCycle, AssessmentResult, Evidence, Organisation, StandardsVersion
 from ..services import NotFound, ServiceError, SubmissionRefused
 from ..services import api as service
-from ..services.assessments import AssessmentContext
+from ..services.assessments import AssessmentContext, EvidenceRefused
 from ..services.common import get_or_404
+from ..storage import UploadRefused
 from . import csrf, openapi
 from .access import public, token_scope, token_scoped, unit_of_work
+from .limits import api_key, api_limit, api_refused_key, limiter
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # no cookie authenticates here: a request without a valid bearer token is refused
 ID = f"int(min=1, max={openapi.MAX_ID})"  # larger ids cannot exist (and would overflow the database's integer)
+
+
+def _unlimited() -> bool:
+    return request.endpoint == "api_v1.openapi_document"
+
+
+# Every request, to any route, counts against its token (its address without one). Requests refused for their
+# token count against their address as well, so making up a new token for each request buys no fresh allowance.
+limiter.shared_limit(api_limit, "api_v1", key_func=api_key, exempt_when=_unlimited)(bp)
+limiter.shared_limit(api_limit, "api_v1_refused", key_func=api_refused_key, exempt_when=_unlimited,
+                     deduct_when=lambda response: response.status_code == 401)(bp)
 
 
 def _problem(status: int, message: str, **extra: Any):
@@ -45,6 +60,12 @@ def _member_only(exc: service.MemberOnly):
 @bp.errorhandler(ServiceError)
 def _refused(exc: ServiceError):
     return _problem(409, str(exc))
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _too_many(exc: RateLimitExceeded):
+    return _problem(429, f"too many requests: at most {exc.limit.limit} per token (per address without a valid "
+                         "token); wait the number of seconds in Retry-After")
 
 
 @bp.errorhandler(HTTPException)
@@ -108,7 +129,17 @@ def _links(assessment_id: int) -> dict:
     return {"self": url_for("api_v1.assessment", assessment_id=assessment_id),
             "result": url_for("api_v1.result", assessment_id=assessment_id),
             "breaches": url_for("api_v1.breaches", assessment_id=assessment_id),
-            "answers": url_for("api_v1.answers", assessment_id=assessment_id)}
+            "answers": url_for("api_v1.answers", assessment_id=assessment_id),
+            "evidence": url_for("api_v1.evidence", assessment_id=assessment_id)}
+
+
+def _evidence(item: Evidence) -> dict:
+    shown = {"id": item.id, "assessment_id": item.assessment_id, "criterion": item.criterion_id, "kind": item.kind,
+             "url": item.url, "filename": item.filename, "content_type": item.content_type, "size": item.size,
+             "sha256": item.sha256, "note": item.note, "added_at": _when(item.created_at), "download": None}
+    if item.kind == "file":
+        shown["download"] = url_for("api_v1.evidence_file", assessment_id=item.assessment_id, evidence_id=item.id)
+    return shown
 
 
 def _criterion(c) -> dict:
@@ -304,3 +335,121 @@ def answers(assessment_id: int):
     with unit_of_work() as session:
         status = service.status_of(session, scope, assessment_id)
     return {"assessment_id": assessment_id, "status": status, **done, "result": stored}
+
+
+# -- evidence --------------------------------------------------------------------------------------------------
+
+def _store():
+    return current_app.extensions["upload_store"]
+
+
+# One rule for both methods: with two, an id out of range would be a 405 for one of them instead of a 404.
+@bp.route(f"/assessments/<{ID}:assessment_id>/evidence", methods=["GET", "POST"])
+@token_scoped
+def evidence(assessment_id: int):
+    if request.method == "POST":
+        return _add_evidence(assessment_id)
+    with unit_of_work() as session:
+        found = [_evidence(item) for item in service.evidence(session, token_scope(), assessment_id)]
+    return {"assessment_id": assessment_id, "evidence": found}
+
+
+@bp.get(f"/assessments/<{ID}:assessment_id>/evidence/<{ID}:evidence_id>/file")
+@token_scoped
+def evidence_file(assessment_id: int, evidence_id: int):
+    with unit_of_work() as session:
+        item = service.evidence_item(session, token_scope(), assessment_id, evidence_id)
+    if item.kind != "file" or not item.storage_key:
+        return _problem(404, f"evidence {evidence_id} is a link, not a file: follow its url")
+    try:
+        stream = _store().open(item.storage_key)
+    except UploadRefused:
+        current_app.logger.error("evidence %s: its file %s is missing from the upload store", item.id,
+                                 item.storage_key)
+        return _problem(404, f"the file of evidence {evidence_id} is no longer in the upload store")
+    return send_file(stream, mimetype=item.content_type or "application/octet-stream", as_attachment=True,
+                     download_name=item.filename or "evidence")
+
+
+def _evidence_refused(message: str, criterion: Optional[str], errors: list[dict]):
+    return _problem(422, message, criterion=criterion or None, errors=errors)
+
+
+def _text_field(body: Any, name: str, errors: list[dict], required: bool = True) -> str:
+    """A text field of the request (JSON or form), or "" with the problem added to ``errors``."""
+    value = body.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.append({"field": name, "message": f"{name}: required"})
+        return ""
+    if not isinstance(value, str):
+        errors.append({"field": name, "message": f"{name}: expected text"})
+        return ""
+    if "\x00" in value:
+        errors.append({"field": name, "message": f"{name}: cannot contain NUL characters"})
+        return ""
+    return value.strip()
+
+
+def _read_evidence() -> Optional[tuple[str, str, str, Any, list[dict]]]:
+    """(criterion, url, note, upload, errors) of a link (a JSON object) or a file (multipart/form-data), each
+    problem named by its field; None when the body is neither."""
+    errors: list[dict] = []
+    if request.mimetype == "multipart/form-data":
+        body, fields, upload = request.form, ("criterion", "file", "note"), request.files.get("file")
+        given = set(request.form) | set(request.files)
+        if upload is None or not upload.filename:
+            errors.append({"field": "file", "message": "file: choose a file to upload (send a link as JSON)"})
+            upload = None
+    else:
+        body, fields, upload = request.get_json(force=True, silent=True), ("criterion", "url", "note"), None
+        if not isinstance(body, dict):
+            return None
+        given = set(body)
+    for key in sorted(given - set(fields)):
+        errors.append({"field": key, "message": f"{key}: not a field of this request ({', '.join(fields)})"})
+    criterion = _text_field(body, "criterion", errors)
+    url = _text_field(body, "url", errors) if "url" in fields else ""
+    note = _text_field(body, "note", errors, required=False)
+    return criterion, url, note, upload, errors
+
+
+def _add_evidence(assessment_id: int):
+    """A link (JSON) or a file (multipart/form-data) for a criterion of the token's own draft."""
+    scope = token_scope()
+    with unit_of_work() as session:  # who may change it, and whether it is a draft, before what is asked
+        service.evidence_writable(session, scope, assessment_id)
+    read = _read_evidence()
+    if read is None:
+        return _problem(400, 'the body must be a JSON object, like {"criterion": "C1.1", "url": "https://..."}, '
+                             "or multipart/form-data with the fields criterion and file")
+    criterion, url, note, upload, errors = read
+    if errors:
+        return _evidence_refused(f"{len(errors)} problem(s) with this evidence: "
+                                 + "; ".join(e["message"] for e in errors), criterion, errors)
+    try:
+        with unit_of_work() as session:
+            if upload is not None:
+                item = service.add_file(session, scope, assessment_id, criterion, data=upload.stream,
+                                        filename=upload.filename, content_type=upload.mimetype, note=note,
+                                        store=_store())
+            else:
+                item = service.add_link(session, scope, assessment_id, criterion, url, note)
+            shown = _evidence(item)
+    except EvidenceRefused as exc:
+        return _evidence_refused(str(exc), criterion, [{"field": exc.field, "message": str(exc)}])
+    except UploadRefused as exc:
+        return _evidence_refused(str(exc), criterion, [{"field": "file", "message": str(exc)}])
+    response = jsonify(shown)
+    response.status_code = 201
+    response.headers["Location"] = url_for("api_v1.evidence", assessment_id=assessment_id)
+    return response
+
+
+@bp.delete(f"/assessments/<{ID}:assessment_id>/evidence/<{ID}:evidence_id>")
+@token_scoped
+def remove_evidence(assessment_id: int, evidence_id: int):
+    with unit_of_work() as session:
+        item = service.remove_evidence(session, token_scope(), assessment_id, evidence_id, _store())
+        shown = {**_evidence(item), "download": None}
+    return {"assessment_id": assessment_id, "removed": shown}

@@ -19,6 +19,7 @@ import rules
 from rules.model import Criterion, StandardsSet
 
 from ..services.accounts import EMAIL, MIN_PASSWORD
+from ..services.assessments import NOTE_MAX, is_link
 from ..services.membership import ODS_CODE
 
 NA = "na"
@@ -124,7 +125,8 @@ class EvidenceForm(FlaskForm):
                        validators=[DataRequired("Choose whether to upload a file or give a link")])
     upload = FileField("Upload a file")
     url = StringField("Link to the evidence")
-    note = TextAreaField("Note (optional)", validators=[Length(max=2000, message="Use 2000 characters or fewer")])
+    note = TextAreaField("Note (optional)", validators=[Length(max=NOTE_MAX,
+                                                               message=f"Use {NOTE_MAX} characters or fewer")])
 
     def validate_kind(self, field: Field) -> None:
         if field.data and not field.offered(field.data):
@@ -140,7 +142,7 @@ class EvidenceForm(FlaskForm):
         url = (field.data or "").strip()
         if not url:
             raise ValidationError("Enter the link to the evidence")
-        if not url.startswith(("https://", "http://")) or len(url) > 2000 or any(ch.isspace() for ch in url):
+        if not is_link(url):
             raise ValidationError("Enter a full link starting with https://, like https://example.nhs.uk/policy.pdf")
 
 

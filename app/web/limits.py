@@ -1,6 +1,8 @@
 """Rate limits (Flask-Limiter): in memory by default, shared through ``RATELIMIT_STORAGE_URI`` when set."""
 from __future__ import annotations
 
+import hashlib
+
 from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -15,3 +17,21 @@ def sign_in_key() -> str:
 
 def sign_in_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def api_key() -> str:
+    """API requests are counted per token (a hash of it, so the limiter's storage never holds a usable token),
+    and requests without one per address."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token:
+        return "api-token:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"api-address:{get_remote_address()}"
+
+
+def api_refused_key() -> str:
+    return f"api-refused:{get_remote_address()}"
+
+
+def api_limit() -> str:
+    return current_app.config["API_RATE_LIMIT"]

@@ -165,6 +165,40 @@ SCHEMAS.update({
         "notes": {"type": "object", "additionalProperties": STRING, "description": "criterion id -> note"},
         "submit": {**BOOLEAN, "description": "submit for review once every answer is saved"},
     }, required=[], additionalProperties=False),
+    "Evidence": _object({
+        "id": INTEGER, "assessment_id": INTEGER, "criterion": STRING,
+        "kind": {"type": "string", "enum": ["file", "link"]},
+        "url": {**_nullable(STRING), "description": "a link's address (null for a file)"},
+        "filename": {**_nullable(STRING), "description": "a file's name (null for a link)"},
+        "content_type": _nullable(STRING), "size": {**_nullable(INTEGER), "description": "a file's size in bytes"},
+        "sha256": {**_nullable(STRING), "description": "the SHA-256 of a file's bytes"},
+        "note": STRING, "added_at": DATETIME,
+        "download": {**_nullable(STRING), "description": "where to download a file (null for a link)"},
+    }),
+    "EvidenceList": _object({"assessment_id": INTEGER, "evidence": _array(_ref("Evidence"))}),
+    "EvidenceRemoved": _object({"assessment_id": INTEGER, "removed": _ref("Evidence")}),
+    "EvidenceLink": _object({
+        "criterion": {**STRING, "description": "the criterion id, e.g. C1.1"},
+        "url": {**STRING, "description": "a full link starting with https:// or http://, without spaces, at most "
+                                         "2000 characters"},
+        "note": {**STRING, "description": "optional, at most 2000 characters"},
+    }, required=["criterion", "url"], additionalProperties=False),
+    "EvidenceFile": _object({
+        "criterion": {**STRING, "description": "the criterion id, e.g. C1.1"},
+        "file": {"type": "string", "format": "binary",
+                 "description": "a document or image (.pdf, .png, .jpg, .docx, .xlsx, .pptx, .doc, .xls, .odt, .ods, "
+                                ".csv, .txt), at most UPLOAD_MAX_BYTES"},
+        "note": {**STRING, "description": "optional, at most 2000 characters"},
+    }, required=["criterion", "file"], additionalProperties=False),
+    "EvidenceRefused": _object({
+        "error": STRING,
+        "status": INTEGER,
+        "criterion": {**_nullable(STRING), "description": "the criterion the evidence was for, when given"},
+        "errors": _array(_object({
+            "field": {**STRING, "description": "criterion, url, file, note, or a field the request cannot have"},
+            "message": STRING,
+        })),
+    }, description="422: the evidence is refused; each problem is named by its field."),
     "AnswersSaved": _object({
         "assessment_id": INTEGER, "status": STRING, "saved": _array(STRING), "cleared": _array(STRING),
         "submitted": BOOLEAN, "result": _nullable(_ref("ResultSummary")),
@@ -181,6 +215,9 @@ def _ok(schema: str, description: str = "OK") -> dict:
 
 
 UNAUTHORISED = _error("No token, or a token that is unknown or revoked")
+TOO_MANY = {**_error("Too many requests from this token (API_RATE_LIMIT; per address without a token)"),
+            "headers": {"Retry-After": {"description": "seconds to wait before the next request",
+                                        "schema": INTEGER}}}
 NOT_FOUND = _error("Not found, or outside the token's scope")
 UNAVAILABLE = _error("The database cannot be reached: try again later (the response says when in Retry-After)")
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -194,11 +231,18 @@ def _read(summary: str, schema: str, *, parameter: str | None = None, descriptio
     responses = {"200": _ok(schema), "401": UNAUTHORISED}
     if parameter:
         responses["404"] = NOT_FOUND
+    responses["429"] = TOO_MANY
     responses["503"] = UNAVAILABLE
     operation = {"summary": summary, "description": description, "responses": responses}
     if parameter:
         operation["parameters"] = [_id_parameter(parameter)]
     return {"get": operation}
+
+
+MEMBER_ONLY = _error("An alliance token: only a member organisation changes its self-assessment")
+NOT_A_DRAFT = _error("The assessment is not a draft (already submitted): only a draft can be changed")
+EVIDENCE = [_id_parameter("assessment_id")]
+ONE_EVIDENCE = [_id_parameter("assessment_id"), _id_parameter("evidence_id")]
 
 
 PATHS = {
@@ -245,6 +289,69 @@ PATHS = {
             "409": _error("The assessment is not a draft (already submitted)"),
             "422": {"description": "Answers or submission refused",
                     "content": {"application/json": {"schema": _ref("AnswersRefused")}}},
+            "429": TOO_MANY,
+            "503": UNAVAILABLE,
+        },
+    }},
+    "/api/v1/assessments/{assessment_id}/evidence": {
+        **_read("The assessment's evidence: links and files, by criterion", "EvidenceList",
+                parameter="assessment_id",
+                description="Every evidence item, oldest first. An organisation token: its own assessments. An "
+                            "alliance token: its alliance's submitted ones."),
+        "post": {
+            "summary": "Add evidence to a criterion of a draft: a link, or a file",
+            "description": "Organisation tokens only, on a draft. A link is a JSON object; a file is "
+                           "multipart/form-data with the fields criterion and file (and optionally note). The "
+                           "criterion must apply to the membership. A file must be an allowed type whose content "
+                           "matches it, and no larger than UPLOAD_MAX_BYTES. Each addition is audited.",
+            "parameters": EVIDENCE,
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("EvidenceLink")},
+                "multipart/form-data": {"schema": _ref("EvidenceFile")},
+            }},
+            "responses": {
+                "201": {**_ok("Evidence", "Added"),
+                        "headers": {"Location": {"description": "the assessment's evidence list",
+                                                 "schema": STRING}}},
+                "400": _error("The body is neither a JSON object nor multipart/form-data"),
+                "401": UNAUTHORISED,
+                "403": MEMBER_ONLY,
+                "404": NOT_FOUND,
+                "409": NOT_A_DRAFT,
+                "413": _error("The request is larger than the upload limit allows"),
+                "422": {"description": "The evidence is refused: each problem named by its field",
+                        "content": {"application/json": {"schema": _ref("EvidenceRefused")}}},
+                "429": TOO_MANY,
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    "/api/v1/assessments/{assessment_id}/evidence/{evidence_id}": {"delete": {
+        "summary": "Remove evidence from a draft",
+        "description": "Organisation tokens only, on a draft. A stored file is deleted with it. Audited.",
+        "parameters": ONE_EVIDENCE,
+        "responses": {
+            "200": _ok("EvidenceRemoved", "Removed"),
+            "401": UNAUTHORISED,
+            "403": MEMBER_ONLY,
+            "404": NOT_FOUND,
+            "409": NOT_A_DRAFT,
+            "429": TOO_MANY,
+            "503": UNAVAILABLE,
+        },
+    }},
+    "/api/v1/assessments/{assessment_id}/evidence/{evidence_id}/file": {"get": {
+        "summary": "Download an evidence file",
+        "description": "The stored bytes, with the file's own content type, as an attachment. A link has no "
+                       "file (404).",
+        "parameters": ONE_EVIDENCE,
+        "responses": {
+            "200": {"description": "The file, with the content type it was stored with (application/pdf, "
+                                   "image/png, ...)",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+            "401": UNAUTHORISED,
+            "404": NOT_FOUND,
+            "429": TOO_MANY,
             "503": UNAVAILABLE,
         },
     }},
@@ -260,8 +367,9 @@ DOCUMENT: dict = {
         "title": "Alliance accreditation API",
         "version": "1.0.0",
         "description": "Read standards, memberships, self-assessments, results, breaches and buddying pairs, "
-                       "and answer a member's self-assessment. Authenticate with an API token from an "
-                       "administrator: `Authorization: Bearer <token>`. See docs/api.md.",
+                       "answer a member's self-assessment and add or remove its evidence. Authenticate with an "
+                       "API token from an administrator: `Authorization: Bearer <token>`. Requests are rate "
+                       "limited per token (429 with Retry-After). See docs/api.md.",
     },
     "servers": [{"url": "/"}],
     "security": [{"bearerToken": []}],

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from app import db
 from app.models import Answer, ApiToken, Assessment, AuditEvent, BuddyAssignment
-from app.services import CLI, add_evidence, create_alliance
+from app.services import CLI, add_evidence, create_alliance, evidence_of
 from app.services import api_tokens
 from app.web import openapi
 
@@ -65,6 +65,10 @@ class Api:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
         return self.app.test_client().post(url, json=body, headers=headers, **kwargs)
 
+    def delete(self, url: str, who: str | None = None, **kwargs):
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return self.app.test_client().delete(url, headers=headers, **kwargs)
+
     def read(self, url: str, who: str, status: int = 200) -> dict:
         response = self.get(url, who)
         assert response.status_code == status, (url, who, response.get_data(as_text=True)[:500])
@@ -99,9 +103,14 @@ def test_every_route_is_documented_and_every_documented_path_exists(app):
     assert routes == documented
     for path, operations in DOC["paths"].items():
         for method, operation in operations.items():
-            assert "200" in operation["responses"], (path, method)
-            for response in operation["responses"].values():
-                assert "schema" in response["content"]["application/json"], (path, method)
+            assert {"200", "201"} & set(operation["responses"]), (path, method)
+            for status, response in operation["responses"].items():
+                if path.endswith("/file") and status == "200":  # the file itself, in its own type
+                    assert "schema" in response["content"]["*/*"], (path, method)
+                    continue
+                assert "schema" in response["content"]["application/json"], (path, method, status)
+            if path != "/api/v1/openapi.json":  # every route but the document is rate limited
+                assert "Retry-After" in operation["responses"]["429"]["headers"], (path, method)
     for name, schema in DOC["components"]["schemas"].items():
         OAS30Validator.check_schema(schema)
 
@@ -340,6 +349,8 @@ def test_bad_bodies_are_refused_clearly(api, world):
 
 def test_every_api_route_x_every_caller(app, world, api):
     a, peer = world.assessments["a"], world.assessments["p1"]
+    with db.session_scope(world.url) as session:
+        [peer_link] = [e.id for e in evidence_of(session, peer)]
     member_cookie = signed_in(app, world, "member_a")
     callers = ("none", "cookie", "revoked", "org_b", "alliance", "other_alliance", "org_a")
 
@@ -362,6 +373,14 @@ def test_every_api_route_x_every_caller(app, world, api):
         Case("api_v1.pairs", "GET", "/api/v1/buddying/pairs", expect(200, 200, 200, 200)),
         Case("api_v1.answers", "POST", f"/api/v1/assessments/{a}/answers", expect(200, 404, 403, 403),
              {"answers": {"C1.2": "partial"}}),
+        Case("api_v1.evidence", "GET", f"/api/v1/assessments/{a}/evidence", expect(200, 404, 404, 404)),
+        Case("api_v1.evidence", "GET", f"/api/v1/assessments/{peer}/evidence", expect(404, 404, 200, 404)),
+        Case("api_v1.evidence_file", "GET", f"/api/v1/assessments/{peer}/evidence/{peer_link}/file",
+             expect(404, 404, 404, 404)),  # a link has no file, for the lead too
+        Case("api_v1.evidence", "POST", f"/api/v1/assessments/{a}/evidence", expect(201, 404, 403, 403),
+             {"criterion": "C1.1", "url": "https://example.nhs.uk/job-plan.pdf"}),
+        Case("api_v1.remove_evidence", "DELETE", f"/api/v1/assessments/{peer}/evidence/{peer_link}",
+             expect(404, 404, 403, 403)),
     ]
     assert uncovered(app, "api_v1", cases) == []
     seen: Seen = {}
@@ -371,9 +390,11 @@ def test_every_api_route_x_every_caller(app, world, api):
         for case in cases:
             if who == "cookie":
                 client = member_cookie.client
-                response = (client.get(case.path) if case.method == "GET" else client.post(case.path, json=case.data))
+                response = client.open(case.path, method=case.method, json=case.data)
             elif case.method == "GET":
                 response = api.get(case.path, None if who == "none" else who)
+            elif case.method == "DELETE":
+                response = api.delete(case.path, None if who == "none" else who)
             else:
                 response = api.post(case.path, case.data, None if who == "none" else who)
             if case.endpoint != "api_v1.openapi_document":
@@ -381,6 +402,10 @@ def test_every_api_route_x_every_caller(app, world, api):
             seen[(case.method, case.path, who)] = response.status_code
     assert mismatches(cases, seen, callers) == {}, "(method, path, caller): (got, expected)"
     assert stored_answers(world) == {"C1.2": "partial"}
+    with db.session_scope(world.url) as session:
+        assert [(e.criterion_id, e.url) for e in evidence_of(session, a)] == [
+            ("C1.1", "https://example.nhs.uk/job-plan.pdf")]
+        assert [e.id for e in evidence_of(session, peer)] == [peer_link]
 
 
 # -- the admin's token pages ---------------------------------------------------------------------------------
