@@ -442,13 +442,17 @@ def _add_evidence(assessment_id: int):
         return _evidence_refused(str(exc), criterion, [{"field": "file", "message": str(exc)}])
     response = jsonify(shown)
     response.status_code = 201
-    response.headers["Location"] = url_for("api_v1.evidence", assessment_id=assessment_id)
+    response.headers["Location"] = url_for("api_v1.evidence_item", assessment_id=assessment_id,
+                                           evidence_id=shown["id"])
     return response
 
 
-@bp.delete(f"/assessments/<{ID}:assessment_id>/evidence/<{ID}:evidence_id>")
+@bp.route(f"/assessments/<{ID}:assessment_id>/evidence/<{ID}:evidence_id>", methods=["GET", "DELETE"])
 @token_scoped
-def remove_evidence(assessment_id: int, evidence_id: int):
+def evidence_item(assessment_id: int, evidence_id: int):
+    if request.method == "GET":
+        with unit_of_work() as session:
+            return _evidence(service.evidence_item(session, token_scope(), assessment_id, evidence_id))
     with unit_of_work() as session:
         item = service.remove_evidence(session, token_scope(), assessment_id, evidence_id, _store())
         shown = {**_evidence(item), "download": None}

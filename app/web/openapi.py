@@ -311,7 +311,7 @@ PATHS = {
             }},
             "responses": {
                 "201": {**_ok("Evidence", "Added"),
-                        "headers": {"Location": {"description": "the assessment's evidence list",
+                        "headers": {"Location": {"description": "the new evidence item",
                                                  "schema": STRING}}},
                 "400": _error("The body is neither a JSON object nor multipart/form-data"),
                 "401": UNAUTHORISED,
@@ -326,7 +326,13 @@ PATHS = {
             },
         },
     },
-    "/api/v1/assessments/{assessment_id}/evidence/{evidence_id}": {"delete": {
+    "/api/v1/assessments/{assessment_id}/evidence/{evidence_id}": {"get": {
+        "summary": "One evidence item",
+        "description": "As the assessment's evidence list shows it, to whoever may read the assessment.",
+        "parameters": ONE_EVIDENCE,
+        "responses": {"200": _ok("Evidence"), "401": UNAUTHORISED, "404": NOT_FOUND, "429": TOO_MANY,
+                      "503": UNAVAILABLE},
+    }, "delete": {
         "summary": "Remove evidence from a draft",
         "description": "Organisation tokens only, on a draft. A stored file is deleted with it. Audited.",
         "parameters": ONE_EVIDENCE,

@@ -58,7 +58,8 @@ def test_a_link_and_a_file_are_added_listed_downloaded_and_removed_and_audited(a
                             "note": "Page 3"}, "org_a")
     assert linked.status_code == 201, linked.get_json()
     link = conforms(linked, url, "post")
-    assert linked.headers["Location"] == url
+    assert linked.headers["Location"] == f"{url}/{link['id']}"
+    assert conforms(api.get(linked.headers["Location"], "org_a"), linked.headers["Location"]) == link
     assert (link["criterion"], link["kind"], link["url"], link["note"], link["filename"], link["download"]) == (
         "C1.1", "link", "https://example.nhs.uk/job-plan.pdf", "Page 3", None, None)
 

@@ -379,7 +379,9 @@ def test_every_api_route_x_every_caller(app, world, api):
              expect(404, 404, 404, 404)),  # a link has no file, for the lead too
         Case("api_v1.evidence", "POST", f"/api/v1/assessments/{a}/evidence", expect(201, 404, 403, 403),
              {"criterion": "C1.1", "url": "https://example.nhs.uk/job-plan.pdf"}),
-        Case("api_v1.remove_evidence", "DELETE", f"/api/v1/assessments/{peer}/evidence/{peer_link}",
+        Case("api_v1.evidence_item", "GET", f"/api/v1/assessments/{peer}/evidence/{peer_link}",
+             expect(404, 404, 200, 404)),
+        Case("api_v1.evidence_item", "DELETE", f"/api/v1/assessments/{peer}/evidence/{peer_link}",
              expect(404, 404, 403, 403)),
     ]
     assert uncovered(app, "api_v1", cases) == []
