@@ -19,6 +19,7 @@ import rules
 from rules.model import Criterion, StandardsSet
 
 from ..services.accounts import EMAIL, MIN_PASSWORD
+from ..services.api_tokens import NAME_MAX
 from ..services.assessments import NOTE_MAX, is_link
 from ..services.membership import ODS_CODE
 
@@ -277,7 +278,8 @@ class ApiTokenForm(FlaskForm):
     """A new API token: what it is for, and the one organisation or alliance it may reach."""
 
     name = StringField("What is the token for?", validators=[
-        DataRequired("Enter what the token is for"), Length(max=100, message="Use 100 characters or fewer")])
+        DataRequired("Enter what the token is for"),
+        Length(max=NAME_MAX, message=f"Use {NAME_MAX} characters or fewer")])
     scope = ChoiceField("Who the token acts for", validators=[DataRequired("Choose an organisation or an alliance")])
 
     def __init__(self, *args: Any, organisations: list[tuple[int, str]], alliances: list[tuple[int, str]],

@@ -1,11 +1,11 @@
 """Rate limits (Flask-Limiter): in memory by default, shared through ``RATELIMIT_STORAGE_URI`` when set."""
 from __future__ import annotations
 
-import hashlib
-
 from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+
+from ..services.api_tokens import digest
 
 limiter = Limiter(key_func=get_remote_address)
 
@@ -25,7 +25,7 @@ def api_key() -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() == "bearer" and token:
-        return "api-token:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        return "api-token:" + digest(token)
     return f"api-address:{get_remote_address()}"
 
 
