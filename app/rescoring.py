@@ -83,9 +83,7 @@ def _dry_chunk(job: tuple[Request, list[int]]) -> tuple[list[dict], list[dict]]:
     with db.read_scope(request.url) as session:  # read, then score outside the transaction
         target = _target(session, request)
         loaded = service.load(session, ids)
-    prepared, failures = service.prepare(loaded, target, to_store=False)
-    return ([prepared[i].line for i in ids if i in prepared],
-            [{"assessment": i, "error": error} for i, error in failures.items()])
+    return service.report_of(loaded, target)
 
 
 def dry_run(request: Request, jobs: int = 1, progress: Optional[Progress] = None) -> Outcome:

@@ -181,11 +181,16 @@ def rescore_one(loaded: Loaded, target: Target) -> tuple[dict, dict]:
     return new, line
 
 
+def report_of(loaded: list[Loaded], target: Target) -> tuple[list[dict], list[dict]]:
+    """Report lines for these loaded assessments, and those that could not be scored; stores nothing."""
+    prepared, failures = prepare(loaded, target, to_store=False)
+    return ([prepared[one.id].line for one in loaded if one.id in prepared],
+            [{"assessment": i, "error": error} for i, error in failures.items()])
+
+
 def dry_run(session: Session, target: Target, ids: list[int]) -> tuple[list[dict], list[dict]]:
     """Report lines for these assessments, and those that could not be scored; stores nothing."""
-    prepared, failures = prepare(load(session, ids), target, to_store=False)
-    return ([prepared[i].line for i in ids if i in prepared],
-            [{"assessment": i, "error": error} for i, error in failures.items()])
+    return report_of(load(session, ids), target)
 
 
 # -- applied runs ------------------------------------------------------------------------------------
@@ -488,7 +493,7 @@ def upload_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, 
         raise DraftRefused([f"{filename}:1: this file is standards set {loaded.id!r}; {alliance.name} accredits "
                             f"against {alliance.standards_set!r}"])
     from .standards import register_text
-    return register_text(session, source, filename, actor, state="draft")
+    return register_text(session, source, filename, actor, state="draft", loaded=loaded)
 
 
 def impact(session: Session, alliance_id: int, version_id: int) -> Impact:

@@ -35,10 +35,12 @@ def register_version(session: Session, path: str | Path, actor: Actor, state: st
     return _register(session, loaded, path.read_text(encoding="utf-8"), path.name, actor, state)
 
 
-def register_text(session: Session, text: str, source_name: str, actor: Actor,
-                  state: str = "draft") -> StandardsVersion:
-    """Store standards text (an uploaded file) as a version, as ``register_version`` does a file."""
-    loaded = rules.parse_standards(text, filename=source_name)  # raises StandardsError listing every problem
+def register_text(session: Session, text: str, source_name: str, actor: Actor, state: str = "draft",
+                  loaded: Optional[StandardsSet] = None) -> StandardsVersion:
+    """Store standards text (an uploaded file) as a version, as ``register_version`` does a file
+    (``loaded``: the text as the caller already parsed it)."""
+    if loaded is None:
+        loaded = rules.parse_standards(text, filename=source_name)  # raises StandardsError listing every problem
     return _register(session, loaded, text, source_name, actor, state)
 
 
