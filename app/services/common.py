@@ -54,6 +54,10 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+# One statement, compiled once: the values travel as parameters.
+_INSERT_EVENT = insert(AuditEvent)
+
+
 def audit(session: Session, actor: Actor, action: str, entity: SQLModel | None = None, *,
           entity_type: str | None = None, entity_id: int | None = None,
           before: Any = None, after: Any = None) -> None:
@@ -66,7 +70,6 @@ def audit(session: Session, actor: Actor, action: str, entity: SQLModel | None =
     })
 
 
-
 def audit_many(session: Session, actor: Actor, action: str, entity_type: str,
                events: list[tuple[Optional[int], Any, Any]]) -> None:
     """Append many audit events of one kind at once: (entity id, before, after) each."""
@@ -76,7 +79,3 @@ def audit_many(session: Session, actor: Actor, action: str, entity_type: str,
             {"occurred_at": now, "actor_id": actor.user_id, "actor": actor.label, "action": action,
              "entity_type": entity_type, "entity_id": entity_id, "before": before, "after": after}
             for entity_id, before, after in events])
-
-
-# One statement, compiled once: the values travel as parameters.
-_INSERT_EVENT = insert(AuditEvent)
