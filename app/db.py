@@ -6,13 +6,15 @@ database whose schema is not at the migrations' head and says what to run.
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
@@ -55,6 +57,21 @@ def get_engine(url: str | None = None) -> Engine:
         return engine
 
 
+def json_text(value: Any) -> str:
+    """JSON text of a value stored in a JSON column: orjson (results are about 14 KB and written in bulk,
+    where it is ten times faster), the standard library for what orjson declines (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def json_value(text: str | bytes) -> Any:
+    if not isinstance(text, (str, bytes)):  # as the standard library does: SQLite hands back bare numbers
+        raise TypeError(f"JSON text expected, not {type(text).__name__}")
+    return orjson.loads(text)
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
@@ -64,7 +81,8 @@ def _make_engine(url: str) -> Engine:
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               json_serializer=json_text, json_deserializer=json_value)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
@@ -102,7 +120,7 @@ def _make_engine(url: str) -> Engine:
             _sqlite_held.__dict__.setdefault(url, weakref.WeakSet()).discard(connection)
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_serializer=json_text, json_deserializer=json_value)
 
 
 def dispose_engine(url: str | None = None) -> None:
@@ -161,9 +179,22 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
 
     url = database_url(url)
     config = _alembic_config(url)
-    with get_engine(url).begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with get_engine(url).connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # a migration that rebuilds a table drops the old one; SQLite's own procedure for that
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise SchemaOutOfDate(f"the upgrade would leave {len(broken)} rows whose references "
+                                              f"do not exist (first: {tuple(broken[0])}); nothing was changed")
+        finally:
+            if sqlite:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(url: str | None = None) -> str | None:

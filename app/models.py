@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator, Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -167,18 +167,26 @@ class Evidence(SQLModel, table=True):
 
 
 class AssessmentResult(SQLModel, table=True):
-    """The engine's result for an assessment, with the standards hash it was computed with."""
+    """The engine's result for an assessment, with the standards hash it was computed with.
+
+    ``headline`` holds the parts other results are compared and matched on (``headline_of``), so those
+    reads skip the whole document; the document is the last column (SQLite reads a row's columns in order).
+    """
+
+    __table_args__ = (Index("ux_assessmentresult_current", "assessment_id", unique=True,
+                            sqlite_where=text("is_current"), postgresql_where=text("is_current")),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True)
     standards_version_id: int = Field(foreign_key="standardsversion.id")
     standards_hash: str = Field(max_length=64)
-    result: Any = Field(sa_column=Column(JSON, nullable=False))
     overall: Optional[float] = None
     rating: Optional[str] = Field(default=None, max_length=32)
     outcome: str = Field(max_length=32)
-    is_current: bool = Field(default=True, index=True)
+    is_current: bool = True
     computed_at: dt.datetime = Field(default_factory=utcnow)
+    headline: Any = Field(sa_column=Column(JSON, nullable=False))
+    result: Any = Field(sa_column=Column(JSON, nullable=False))
 
 
 class Breach(SQLModel, table=True):

@@ -86,6 +86,7 @@ def seed(url: str, workdir: Path, n: int, criteria: int) -> tuple[dict, dict]:
     from app import db, services
     from app.models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, Breach, Membership,
                             Organisation)
+    from app.services.assessments import headline_of
 
     db.upgrade(url)
     doc = synthetic_document(criteria)
@@ -139,7 +140,7 @@ def seed(url: str, workdir: Path, n: int, criteria: int) -> tuple[dict, dict]:
             connection.execute(insert(AssessmentResult), [
                 {"assessment_id": aid, "standards_version_id": old_id, "standards_hash": old_hash, "result": r,
                  "overall": r["overall"], "rating": r["rating"], "outcome": r["outcome"], "is_current": True,
-                 "computed_at": now} for aid, r in zip(ids, results)])
+                 "computed_at": now, "headline": headline_of(r)} for aid, r in zip(ids, results)])
             stored = dict(connection.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
                 AssessmentResult.assessment_id.in_(ids))).all())
             breaches = [{"result_id": stored[aid], "assessment_id": aid, "criterion_id": b["criterion"],

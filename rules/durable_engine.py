@@ -18,11 +18,13 @@ every hazard behind a small surface:
   specs are serialised, never mutated.
 - A lock per ruleset serialises runs: the core never releases the GIL, so
   threads lose nothing and cannot interleave one ruleset's calls.
-- Each run allocates and frees about 1 MB in small blocks. glibc hands the
-  freed top of the heap back to the kernel at once, so the next run faults
-  it in again: scoring ran 2-2.5x slower in a process with a small heap.
-  Loading this module keeps some headroom at the top of the heap
-  (``keep_heap_headroom``).
+- Each run allocates and frees about 1 MB, some of it in blocks of a few
+  hundred KB. glibc hands the freed top of the heap back to the kernel at
+  once, and serves large blocks with their own ``mmap`` (unmapped again on
+  free), so every run faulted the same memory in again: scoring ran 2-2.5x
+  slower in a process with a small heap, and spent a third of its time in
+  page faults. Loading this module keeps some headroom at the top of the
+  heap and serves blocks up to a few MB from the heap (``keep_heap_headroom``).
 """
 from __future__ import annotations
 
@@ -45,18 +47,22 @@ _EXPONENT_NUMBER = re.compile(r'(?<=[:\[,] )-?\d+(?:\.\d+)?[eE][+-]?\d+|(?<=[:\[
 _FACT_ID = re.compile(r'"id": ?(\d+)')
 
 
-#: glibc's ``M_TOP_PAD``: how much the heap keeps beyond what is in use when it grows or shrinks.
-_M_TOP_PAD = -2
+#: glibc's ``M_TOP_PAD`` (how much the heap keeps beyond what is in use when it grows or shrinks) and
+#: ``M_MMAP_THRESHOLD`` (the size from which a block gets its own mapping instead of heap memory).
+_M_TOP_PAD, _M_MMAP_THRESHOLD = -2, -3
 HEAP_HEADROOM = 4 * 1024 * 1024
+HEAP_BLOCK_LIMIT = 8 * 1024 * 1024
 
 
-def keep_heap_headroom(size: int = HEAP_HEADROOM) -> bool:
-    """Ask glibc to keep ``size`` bytes free at the top of the heap (see the module's notes); whether it
-    took. Elsewhere (another C library, another system) nothing changes."""
+def keep_heap_headroom(size: int = HEAP_HEADROOM, blocks_up_to: int = HEAP_BLOCK_LIMIT) -> bool:
+    """Ask glibc to keep ``size`` bytes free at the top of the heap and to serve blocks up to
+    ``blocks_up_to`` bytes from the heap (see the module's notes); whether it took. Elsewhere (another C
+    library, another system) nothing changes."""
     if not sys.platform.startswith("linux"):
         return False
     try:
-        return bool(ctypes.CDLL(None).mallopt(_M_TOP_PAD, size))  # the C library this process runs on
+        libc = ctypes.CDLL(None)  # the C library this process runs on
+        return bool(libc.mallopt(_M_TOP_PAD, size)) and bool(libc.mallopt(_M_MMAP_THRESHOLD, blocks_up_to))
     except (OSError, AttributeError):
         return False
 

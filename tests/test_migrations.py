@@ -2,6 +2,7 @@
 guard that stops the CLI on a schema that is not this code's."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers every table)
@@ -33,8 +35,8 @@ def test_one_linear_history_ending_at_head():
     scripts = ScriptDirectory.from_config(db._alembic_config(db.database_url()))
     assert len(scripts.get_heads()) == 1
     revisions = list(scripts.walk_revisions())
-    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005", "0006"]
-    assert db.head_revision() == "0006"
+    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+    assert db.head_revision() == "0007"
 
 
 def test_upgrade_from_empty_to_head_matches_the_models(empty_database_url):
@@ -75,6 +77,70 @@ def test_upgrade_keeps_data_and_downgrade_returns_to_empty(empty_database_url):
     assert schema_diff(empty_database_url) == []
 
 
+def _results_at_0006(url: str, results: list[tuple[dict, bool]]) -> None:
+    """An assessment with stored results (document, current or not), written as revision 0006 stored them."""
+    when = "'2026-01-01 00:00:00+00:00'"
+    statements = [
+        "INSERT INTO organisation (id, name, ods_code, org_type, region, created_at) "
+        f"VALUES (1, 'Trust', 'RXX', 'acute', 'London', {when})",
+        "INSERT INTO alliance (id, slug, name, standards_set, at_risk_on_major_breach, suspension_after_cycles, "
+        f"max_buddy_mentees, created_at) VALUES (1, 'noa', 'NOA', 'noa', true, 2, 3, {when})",
+        "INSERT INTO membership (id, organisation_id, alliance_id, route, status, suspension_recommended, "
+        f"created_at) VALUES (1, 1, 1, 'full', 'member', false, {when})",
+        "INSERT INTO assessmentcycle (id, alliance_id, name, opens_on, closes_on) "
+        "VALUES (1, 1, '2026/27', '2026-04-01', '2027-03-31')",
+        "INSERT INTO standardsversion (id, set_id, version, title, content_hash, source_name, source_text, "
+        f"effective_from, state, created_at) VALUES (1, 'noa', '1', 'NOA', 'h', 'noa.yaml', '', '2026-01-01', "
+        f"'published', {when})",
+        "INSERT INTO assessment (id, membership_id, cycle_id, standards_version_id, status, created_at) "
+        f"VALUES (1, 1, 1, 1, 'decided', {when})",
+    ]
+    with db.get_engine(url).begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+        for result, is_current in results:
+            connection.execute(text(
+                "INSERT INTO assessmentresult (assessment_id, standards_version_id, standards_hash, result, overall, "
+                f"rating, outcome, is_current, computed_at) VALUES (1, 1, 'h', :result, 62.5, 'good', 'accredited', "
+                f":current, {when})"), {"result": json.dumps(result), "current": is_current})
+
+
+def test_upgrade_to_0007_gives_stored_results_their_headline(empty_database_url):
+    result = {"overall": 62.5, "outcome": "accredited", "support_needs": ["S2"], "criteria": {"S1.1": {}},
+              "standard_results": {"S1": {"score": 100.0, "status": "met"}, "S2": {"score": 40.0, "status": "not_met"}},
+              "breaches": [{"criterion": "S2.1", "standard": "S2", "value": 70, "target": 85, "direction": "higher",
+                            "severity": "major"}]}
+    db.upgrade(empty_database_url, "0006")
+    _results_at_0006(empty_database_url, [(result, True), (result, False)])  # the current one and an earlier one
+    db.upgrade(empty_database_url)
+    with db.get_engine(empty_database_url).connect() as connection:
+        rows = connection.execute(text("SELECT is_current, overall, outcome, headline, result FROM assessmentresult "
+                                       "ORDER BY id")).all()
+        columns = [c["name"] for c in inspect(connection).get_columns("assessmentresult")]
+    assert [(bool(r[0]), r[1], r[2]) for r in rows] == [(True, 62.5, "accredited"), (False, 62.5, "accredited")]
+    headline = rows[0][3] if isinstance(rows[0][3], dict) else json.loads(rows[0][3])
+    assert headline == {"standard_results": result["standard_results"], "support_needs": ["S2"],
+                        "breaches": [{"criterion": "S2.1", "standard": "S2", "severity": "major"}]}
+    assert (rows[0][4] if isinstance(rows[0][4], dict) else json.loads(rows[0][4])) == result
+    if empty_database_url.startswith("sqlite"):  # SQLite reads columns in order: the document comes last
+        assert columns[-2:] == ["headline", "result"]
+    assert schema_diff(empty_database_url) == []
+
+
+def test_one_current_result_per_assessment_is_enforced(empty_database_url):
+    db.upgrade(empty_database_url, "0006")
+    _results_at_0006(empty_database_url, [({"standard_results": {}, "breaches": []}, True)])
+    db.upgrade(empty_database_url)
+    second = text("INSERT INTO assessmentresult (assessment_id, standards_version_id, standards_hash, result, "
+                  "headline, overall, rating, outcome, is_current, computed_at) VALUES (1, 1, 'h', '{}', '{}', 1, "
+                  "'good', 'accredited', :current, '2026-01-02 00:00:00+00:00')")
+    with db.get_engine(empty_database_url).begin() as connection:
+        connection.execute(second, {"current": False})  # history is fine
+    with pytest.raises(IntegrityError):
+        with db.get_engine(empty_database_url).begin() as connection:
+            connection.execute(second, {"current": True})
+
+
 # --- the guard ---------------------------------------------------------------------------------------
 
 
@@ -99,9 +165,9 @@ def test_cli_refuses_an_out_of_date_schema_until_upgraded(empty_database_url, mo
     for command in (["demo", "load"], ["db", "status"]):
         refused = runner.invoke(cli.main, command)
         assert refused.exit_code == 1
-        assert "out of date (at 0001, this code needs 0006): run `python cli.py db upgrade`" in refused.output
+        assert f"out of date (at 0001, this code needs {db.head_revision()}): run `python cli.py db upgrade`" in refused.output
     upgraded = runner.invoke(cli.main, ["db", "upgrade"])
-    assert upgraded.exit_code == 0 and "upgraded from 0001 to revision 0006" in upgraded.output
+    assert upgraded.exit_code == 0 and f"upgraded from 0001 to revision {db.head_revision()}" in upgraded.output
     status = runner.invoke(cli.main, ["db", "status"])
     assert status.exit_code == 0 and "up to date" in status.output
 

@@ -315,8 +315,19 @@ def test_a_worker_killed_mid_run_is_resumed_by_running_the_command_again(databas
         assert session.exec(select(RescoreRun.status)).all() == ["finished"]  # the same run, finished
 
 
-def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(database_url, tmp_path):
+def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(database_url, tmp_path, monkeypatch):
     ids = populate(database_url, 120, tmp_path)
+    holding = threading.Barrier(3, timeout=60)  # each worker's first batch is read once all three hold one
+    first = threading.local()
+    load = service.load
+
+    def load_when_all_hold_a_batch(session, assessment_ids):  # noqa: ANN001
+        if not getattr(first, "passed", False):
+            first.passed = True
+            holding.wait()
+        return load(session, assessment_ids)
+
+    monkeypatch.setattr(service, "load", load_when_all_hold_a_batch)
     req = request(database_url, batch=3)
     with db.session_scope(database_url) as session:
         target = service.find_target(session, "web-test", "2026.2")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -15,6 +14,7 @@ import rules
 from rules.model import StandardsSet
 from rules.rescore import carry_over
 
+from ..db import json_text
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, Breach, Evidence, Membership,
                       Organisation, StandardsVersion, utcnow)
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
@@ -320,9 +320,19 @@ def store_result(session: Session, actor: Actor, ctx: AssessmentContext) -> Asse
     return stored
 
 
+def headline_of(result: dict) -> dict:
+    """What other results are compared and matched on (rescoring's report, buddying needs and matching):
+    stored beside the result, so those reads take about 1 KB of a result and not the whole document."""
+    return {"standard_results": {sid: {"score": r.get("score"), "status": r.get("status")}
+                                 for sid, r in result["standard_results"].items()},
+            "breaches": [{"criterion": b["criterion"], "standard": b["standard"], "severity": b["severity"]}
+                         for b in result["breaches"]],
+            "support_needs": list(result.get("support_needs") or ())}
+
+
 def result_json(result: dict) -> str:
     """A result as the JSON text it is stored as (made ahead, outside the transaction that stores it)."""
-    return json.dumps(result, separators=(",", ":"))
+    return json_text(result)
 
 
 def write_results(session: Session, version: StandardsVersion, results: list[tuple[int, dict]],
@@ -344,7 +354,7 @@ def write_results(session: Session, version: StandardsVersion, results: list[tup
     ids = session.connection().execute(returning, [
         {"assessment_id": assessment_id, "standards_version_id": version.id, "standards_hash": version.content_hash,
          "result_text": text, "overall": result["overall"], "rating": result["rating"], "outcome": result["outcome"],
-         "is_current": True, "computed_at": computed_at}
+         "is_current": True, "computed_at": computed_at, "headline": headline_of(result)}
         for (assessment_id, result), text in zip(results, texts)]).scalars().all()
     breaches = [{"result_id": result_id, "assessment_id": assessment_id, "criterion_id": b["criterion"],
                  "standard_id": b["standard"], "value": b["value"], "target": b["target"],

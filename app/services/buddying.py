@@ -84,11 +84,10 @@ def _latest_results(session: Session, membership_ids: list[int], cycle: Assessme
     wanted = {assessment_id: membership_id for membership_id, (_, assessment_id) in latest.items()}
     if not wanted:
         return {}
-    stored = AssessmentResult.__table__.c  # only the parts matching reads, not the whole result
-    return {wanted[assessment_id]: {"standard_results": standard_results or {}, "breaches": breaches or []}
-            for assessment_id, standard_results, breaches in session.execute(
-                select(stored.assessment_id, stored.result["standard_results"], stored.result["breaches"]).where(
-                    stored.assessment_id.in_(list(wanted)), stored.is_current.is_(True)))}
+    stored = AssessmentResult.__table__.c  # the headline: what matching reads, not the whole result
+    return {wanted[assessment_id]: headline
+            for assessment_id, headline in session.execute(select(stored.assessment_id, stored.headline).where(
+                stored.assessment_id.in_(list(wanted)), stored.is_current.is_(True)))}
 
 
 @dataclass

@@ -141,12 +141,10 @@ def load(session: Session, ids: list[int]) -> list[Loaded]:
     for row in session.exec(select(ResultOverride).where(col(ResultOverride.assessment_id).in_(ids))):
         overrides[row.assessment_id].append(row)
     stored = AssessmentResult.__table__.c
-    current = {row[0]: (row[1], {"overall": row[2], "rating": row[3], "outcome": row[4], "breaches": row[5] or [],
-                                 "support_needs": row[6] or []})
+    current = {row[0]: (row[1], {"overall": row[2], "rating": row[3], "outcome": row[4], **row[5]})
                for row in session.execute(select(
-                   stored.assessment_id, stored.id, stored.overall, stored.rating, stored.outcome,
-                   stored.result["breaches"], stored.result["support_needs"]).where(
-                   stored.assessment_id.in_(ids), stored.is_current.is_(True)))}
+                   stored.assessment_id, stored.id, stored.overall, stored.rating, stored.outcome, stored.headline)
+                   .where(stored.assessment_id.in_(ids), stored.is_current.is_(True)))}
     versions = {v.id: v for v in session.exec(select(StandardsVersion).where(
         col(StandardsVersion.id).in_({row[2] for row in rows})))}
     return [Loaded(a_id, status, route, specialty, org, ods, org_type, alliance, cycle, versions[version_id],
