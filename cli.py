@@ -362,7 +362,7 @@ def buddy_match(alliance_ref: str, cycle_name: str, dry_run: bool) -> None:
 @click.option("--dry-run/--apply", default=True, help="report what would change (default), or store it")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="worker processes")
 @click.option("--report", "report_path", default=None, help="write the per-member report to PATH (.csv or .json)")
-@click.option("--batch-size", type=click.IntRange(1, 10000), default=100, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1, 10000), default=250, show_default=True,
               help="assessments a worker claims at a time")
 @click.option("--lease", "lease_seconds", type=click.FloatRange(1, None), default=300.0, show_default=True,
               help="seconds after which a claim of a worker on another machine that stopped is taken back")

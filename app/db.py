@@ -131,6 +131,15 @@ def dispose_engine(url: str | None = None) -> None:
         engine.dispose()
 
 
+def forget_engines() -> None:
+    """In a forked child: drop the engines inherited from the parent without closing their connections
+    (they are the parent's), so this process opens its own."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose(close=False)
+        _engines.clear()
+
+
 def dispose_engines() -> None:
     with _lock:
         for engine in _engines.values():

@@ -30,6 +30,16 @@ REPORT_FORMATS = (".csv", ".json")
 DRY_CHUNK = 200
 
 
+def _processes():
+    """Worker processes are forked where the system can (they start with everything already imported, which
+    takes a spawned one most of a second), spawned elsewhere."""
+    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+
+def _in_worker() -> None:
+    db.forget_engines()  # a forked worker must not use the parent's connections
+
+
 class RescoreFailed(RuntimeError):
     """A run could not finish; the message says why (its finished items stay done)."""
 
@@ -41,7 +51,7 @@ class Request:
     cycle: Optional[str] = None
     url: Optional[str] = None
     actor: str = "cli"
-    batch: int = 100
+    batch: int = 250
     lease_seconds: float = 300.0
 
 
@@ -94,7 +104,7 @@ def dry_run(request: Request, jobs: int = 1, progress: Optional[Progress] = None
     failures: list[dict] = []
     if progress:
         progress(0, len(ids))
-    with (multiprocessing.get_context("spawn").Pool(min(jobs, len(chunks))) if jobs > 1 and len(chunks) > 1
+    with (_processes().Pool(min(jobs, len(chunks)), initializer=_in_worker) if jobs > 1 and len(chunks) > 1
           else nullcontext()) as pool:
         for done, failed in (pool.imap_unordered(_dry_chunk, chunks) if pool else map(_dry_chunk, chunks)):
             lines.extend(done)
@@ -137,6 +147,7 @@ def work(request: Request, run_id: int, progress: Optional[Callable[[int], None]
 
 def _worker_process(request: Request, run_id: int) -> None:
     """A worker process: a failure is one line on stderr and exit status 1 (the run resumes later)."""
+    _in_worker()
     try:
         work(request, run_id)
     except KeyboardInterrupt:
@@ -205,7 +216,7 @@ def finish(request: Request, run_id: int) -> None:
 
 
 def _run_processes(request: Request, run_id: int, jobs: int, total: int, progress: Optional[Progress]) -> None:
-    context = multiprocessing.get_context("spawn")
+    context = _processes()
     workers = [context.Process(target=_worker_process, args=(request, run_id), daemon=True) for _ in range(jobs)]
     for process in workers:
         process.start()

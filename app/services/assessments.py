@@ -17,7 +17,7 @@ from rules.rescore import carry_over
 from ..db import json_text
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, Breach, Evidence, Membership,
                       Organisation, StandardsVersion, utcnow)
-from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, insert_rows, snapshot
 from .standards import latest_published, parsed
 
 EDITABLE = ("draft",)
@@ -360,8 +360,7 @@ def write_results(session: Session, version: StandardsVersion, results: list[tup
                  "standard_id": b["standard"], "value": b["value"], "target": b["target"],
                  "direction": b["direction"], "severity": b["severity"]}
                 for result_id, (assessment_id, result) in zip(ids, results) for b in result["breaches"]]
-    if breaches:
-        session.connection().execute(insert(Breach), breaches)
+    insert_rows(session, Breach.__table__, breaches)
     return list(ids)
 
 

@@ -465,7 +465,9 @@ class NeedsRefresh:
 
 
 def _pairs_now(session: Session, alliance_id: int) -> list[tuple]:
-    return [(row.id, row.status, row.buddy_membership_id) for row in _alliance_pairs(session, alliance_id)]
+    pairs = BuddyAssignment.__table__.c
+    return [tuple(row) for row in session.execute(select(pairs.id, pairs.status, pairs.buddy_membership_id)
+                                                  .where(pairs.alliance_id == alliance_id).order_by(pairs.id))]
 
 
 def plan_refresh(session: Session, alliance_id: int, cycle_id: int) -> NeedsRefresh:

@@ -36,6 +36,7 @@ from .standards import parsed
 
 PUBLISH_HINT = "python cli.py standards publish PATH"
 FINISHED = ("done", "failed")  # item states that count as handled
+UNFINISHED = ("pending", "claimed")
 
 
 @dataclass(frozen=True)
@@ -248,11 +249,20 @@ def open_run(session: Session, actor: Actor, target: Target) -> Optional[Rescore
     return run
 
 
+def _commit_without_waiting(session: Session) -> None:
+    """On PostgreSQL, let this transaction's commit return before its WAL reaches the disk. Safe for a run's
+    claims, batches and refreshes: one lost in a crash of the server leaves its items (or its refresh) to
+    do, and the resumed run does them; it never half-writes anything."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
 def claim(session: Session, run_id: int, worker: str, size: int,
           lease: dt.timedelta) -> list[tuple[int, int, int]]:
     """Claim up to ``size`` items of the run for ``worker``: pending ones, and claimed ones whose worker
     has stopped (on this machine) or whose claim is older than ``lease`` (a worker elsewhere that died).
     Returns (item id, assessment id, alliance id) of each."""
+    _commit_without_waiting(session)
     claimed_by = session.exec(select(RescoreItem.worker).where(
         RescoreItem.run_id == run_id, RescoreItem.state == "claimed").distinct()).all()
     dead = [w for w in claimed_by if _dead_here(w)]
@@ -304,9 +314,7 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
     Items another worker has taken over are left alone. Returns the report lines written."""
     if not claimed:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        # Safe here: a commit lost in a crash leaves its items unfinished, so the resumed run redoes them.
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    _commit_without_waiting(session)
     rows = session.execute(
         select(RescoreItem.id.label("item"), RescoreItem.state, RescoreItem.worker, RescoreItem.run_id,
                Assessment.id.label("assessment"), Assessment.status, Assessment.standards_version_id.label("version"),
@@ -393,8 +401,11 @@ def refreshes_due(session: Session, run_id: int, alliance_ids: Optional[Iterable
                .where(RescoreItem.run_id == run_id, Assessment.status == "decided"))
     if alliance_ids is not None:
         decided = decided.where(col(RescoreItem.alliance_id).in_(list(alliance_ids)))
-    unfinished = set(session.exec(select(RescoreItem.alliance_id).distinct().where(
-        RescoreItem.run_id == run_id, col(RescoreItem.state).not_in(FINISHED))).all())
+    unfinished = select(RescoreItem.alliance_id).distinct().where(RescoreItem.run_id == run_id,
+                                                                  col(RescoreItem.state).in_(UNFINISHED))
+    if alliance_ids is not None:
+        unfinished = unfinished.where(col(RescoreItem.alliance_id).in_(list(alliance_ids)))
+    unfinished = set(session.exec(unfinished).all())
     done = set(session.exec(select(RescoreRefresh.alliance_id, RescoreRefresh.cycle_id).where(
         RescoreRefresh.run_id == run_id)).all())
     return [(alliance_id, cycle_id) for alliance_id in sorted(set(session.exec(decided).all()) - unfinished)
@@ -406,6 +417,7 @@ def refresh_alliance(session: Session, actor: Actor, run_id: int, alliance_id: i
     """Refresh one alliance cycle's buddying needs for a run, once (its own transaction; each alliance's
     refreshes take turns on its row, so two workers finishing it at once refresh it once).
     Returns (withdrawn, stored)."""
+    _commit_without_waiting(session)
     session.exec(select(Alliance).where(Alliance.id == alliance_id).with_for_update()).first()
     if session.exec(select(RescoreRefresh.id).where(RescoreRefresh.run_id == run_id, RescoreRefresh.alliance_id
                                                     == alliance_id, RescoreRefresh.cycle_id == cycle_id)).first():
