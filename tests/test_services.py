@@ -272,6 +272,33 @@ def test_submit_scores_with_the_engine_and_stores_result_and_breaches(session, w
     assert actions(session)[-2:] == ["result.stored", "assessment.submitted"]
 
 
+def test_submitted_result_has_its_headline_and_rows_inserted_many_at_once_read_back_as_written(session, world):
+    from app.services.common import audit_many, insert_rows
+
+    assessment_id = world.open(session)
+    complete(session, world, assessment_id, {**PERFECT, "Q1.3": 82})
+    stored = services.submit(session, world.member, assessment_id)
+    assert stored.headline == {"standard_results": {sid: {"score": r["score"], "status": r["status"]}
+                                                    for sid, r in stored.result["standard_results"].items()},
+                               "breaches": [{"criterion": "Q1.3", "standard": "Q1", "severity": "minor"}],
+                               "support_needs": stored.result["support_needs"]}
+    rows = [{"result_id": stored.id, "assessment_id": assessment_id, "criterion_id": f"X{i}", "standard_id": "Q9",
+             "value": value, "target": 90, "direction": "higher", "severity": "major"}
+            for i, value in enumerate([85, 7.5, 0, 1e-7])]  # whole and decimal numbers in one column
+    insert_rows(session, Breach.__table__, rows)
+    got = session.exec(select(Breach.criterion_id, Breach.value, Breach.target).where(Breach.standard_id == "Q9")
+                       .order_by(Breach.criterion_id)).all()
+    assert [tuple(g) for g in got] == [("X0", 85, 90), ("X1", 7.5, 90), ("X2", 0, 90), ("X3", 1e-7, 90)]
+    audit_many(session, services.CLI, "probe.many", "assessment", [(assessment_id, None, {"note": "l'été \\ \""})])
+    services.audit(session, services.CLI, "probe.one", entity_type="assessment", entity_id=assessment_id,
+                   after={"note": "l'été \\ \""})
+    events = session.exec(select(AuditEvent).where(AuditEvent.action.in_(["probe.many", "probe.one"]))
+                          .order_by(AuditEvent.id)).all()
+    assert [(e.entity_id, e.before, e.after) for e in events] == [(assessment_id, None, {"note": "l'été \\ \""})] * 2
+    raw = session.execute(text("SELECT before FROM auditevent WHERE action IN ('probe.many', 'probe.one')")).all()
+    assert raw[0] == raw[1]  # stored the same way whichever function wrote it
+
+
 def test_score_of_a_draft_shows_what_is_missing_without_storing(session, world):
     assessment_id = world.open(session)
     services.save_answers(session, world.member, assessment_id, {"Q1.1": "yes", "Q1.2": 4, "Q1.3": 70})

@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Text, bindparam, cast, insert, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete, select
@@ -347,15 +347,15 @@ def write_results(session: Session, version: StandardsVersion, results: list[tup
     session.execute(update(AssessmentResult).where(
         col(AssessmentResult.assessment_id).in_([assessment_id for assessment_id, _ in results]),
         col(AssessmentResult.is_current).is_(True)).values(is_current=False))
-    text_param = bindparam("result_text", type_=Text)
-    stored_as = cast(text_param, JSON) if session.get_bind().dialect.name == "postgresql" else text_param
-    returning = (insert(AssessmentResult).values(result=stored_as)
-                 .returning(AssessmentResult.id, sort_by_parameter_order=True))
-    ids = session.connection().execute(returning, [
+    insert_rows(session, AssessmentResult.__table__, [
         {"assessment_id": assessment_id, "standards_version_id": version.id, "standards_hash": version.content_hash,
-         "result_text": text, "overall": result["overall"], "rating": result["rating"], "outcome": result["outcome"],
+         "result": text, "overall": result["overall"], "rating": result["rating"], "outcome": result["outcome"],
          "is_current": True, "computed_at": computed_at, "headline": headline_of(result)}
-        for (assessment_id, result), text in zip(results, texts)]).scalars().all()
+        for (assessment_id, result), text in zip(results, texts)], stored_as_is=frozenset({"result"}))
+    stored = dict(session.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
+        col(AssessmentResult.assessment_id).in_([assessment_id for assessment_id, _ in results]),
+        col(AssessmentResult.is_current).is_(True))).all())  # one current result each (a unique index)
+    ids = [stored[assessment_id] for assessment_id, _ in results]
     breaches = [{"result_id": result_id, "assessment_id": assessment_id, "criterion_id": b["criterion"],
                  "standard_id": b["standard"], "value": b["value"], "target": b["target"],
                  "direction": b["direction"], "severity": b["severity"]}
