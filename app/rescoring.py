@@ -129,20 +129,21 @@ def work(request: Request, run_id: int, progress: Optional[Callable[[int], None]
     with db.session_scope(request.url) as session:
         target = _target(session, request)
     handled = 0
-    while True:
-        with db.session_scope(request.url) as session:
-            batch = service.claim(session, run_id, worker, request.batch, lease)
-        if not batch:
-            return handled
+    with db.session_scope(request.url) as session:
+        batch = service.claim(session, run_id, worker, request.batch, lease)
+    while batch:
         with db.read_scope(request.url) as session:  # read the batch, then score it outside any transaction
             loaded = service.load(session, [assessment_id for _, assessment_id, _ in batch])
         prepared, failures = service.prepare(loaded, target)
-        with db.session_scope(request.url) as session:
+        with db.session_scope(request.url) as session:  # store it, and claim the next in the same transaction
             service.apply_batch(session, actor, target, worker, batch, prepared, failures)
+            following = service.claim(session, run_id, worker, request.batch, lease)
         handled += len(batch)
         refresh(request, run_id, {alliance_id for _, _, alliance_id in batch})
         if progress:
             progress(len(batch))
+        batch = following
+    return handled
 
 
 def _worker_process(request: Request, run_id: int) -> None:
