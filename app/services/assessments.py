@@ -330,28 +330,36 @@ def headline_of(result: dict) -> dict:
             "support_needs": list(result.get("support_needs") or ())}
 
 
-def result_json(result: dict) -> str:
-    """A result as the JSON text it is stored as (made ahead, outside the transaction that stores it)."""
-    return json_text(result)
+@dataclass(frozen=True)
+class StoredForm:
+    """A result as it is stored, its JSON text and its headline: made ahead, outside the transaction that
+    stores it (a transaction on SQLite holds the one write lock)."""
+
+    text: str
+    headline: dict
+
+
+def stored_form(result: dict) -> StoredForm:
+    return StoredForm(json_text(result), headline_of(result))
 
 
 def write_results(session: Session, version: StandardsVersion, results: list[tuple[int, dict]],
-                  computed_at: Optional[dt.datetime] = None, texts: Optional[list[str]] = None) -> list[int]:
+                  computed_at: Optional[dt.datetime] = None, forms: Optional[list[StoredForm]] = None) -> list[int]:
     """Store engine results and their breaches as their assessments' current results (each previous one is
     kept, no longer current); returns the new results' ids. Many at once take a few statements in all.
-    ``texts``: the results as ``result_json`` made them, if made ahead."""
+    ``forms``: the results' stored forms, if made ahead."""
     if not results:
         return []
     computed_at = computed_at or utcnow()
-    texts = texts or [result_json(result) for _, result in results]
+    forms = forms or [stored_form(result) for _, result in results]
     session.execute(update(AssessmentResult).where(
         col(AssessmentResult.assessment_id).in_([assessment_id for assessment_id, _ in results]),
         col(AssessmentResult.is_current).is_(True)).values(is_current=False))
     insert_rows(session, AssessmentResult.__table__, [
         {"assessment_id": assessment_id, "standards_version_id": version.id, "standards_hash": version.content_hash,
-         "result": text, "overall": result["overall"], "rating": result["rating"], "outcome": result["outcome"],
-         "is_current": True, "computed_at": computed_at, "headline": headline_of(result)}
-        for (assessment_id, result), text in zip(results, texts)], stored_as_is=frozenset({"result"}))
+         "result": form.text, "overall": result["overall"], "rating": result["rating"], "outcome": result["outcome"],
+         "is_current": True, "computed_at": computed_at, "headline": form.headline}
+        for (assessment_id, result), form in zip(results, forms)], stored_as_is=frozenset({"result"}))
     stored = dict(session.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
         col(AssessmentResult.assessment_id).in_([assessment_id for assessment_id, _ in results]),
         col(AssessmentResult.is_current).is_(True))).all())  # one current result each (a unique index)

@@ -28,7 +28,7 @@ from rules.model import StandardsSet
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment,
                       Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
                       StandardsVersion, utcnow)
-from .assessments import result_json, write_results
+from .assessments import StoredForm, stored_form, write_results
 from .buddying import OPEN_PAIRS, NeedsRefresh, refresh_needs, settle_many
 from .common import Actor, NotFound, ServiceError, audit, audit_many
 from .overrides import kept
@@ -286,7 +286,7 @@ class Prepared:
     loaded: Loaded
     result: dict
     line: dict
-    text: str  # the result as stored (``result_json``)
+    stored: Optional[StoredForm]  # as it will be stored (when it is to be)
 
 
 def prepare(loaded: list[Loaded], target: Target, to_store: bool = True) -> tuple[dict[int, Prepared], dict[int, str]]:
@@ -297,7 +297,7 @@ def prepare(loaded: list[Loaded], target: Target, to_store: bool = True) -> tupl
     for one in loaded:
         try:
             result, line = rescore_one(one, target)
-            prepared[one.id] = Prepared(one, result, line, result_json(result) if to_store else "")
+            prepared[one.id] = Prepared(one, result, line, stored_form(result) if to_store else None)
         except Exception as exc:  # noqa: BLE001  (one assessment's failure is recorded, the others go on)
             failures[one.id] = f"{exc.__class__.__name__}: {exc}"
     return prepared, failures
@@ -349,7 +349,7 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
     scored = [prepared[row.assessment] for row in moving if row.status != "draft"]
     if scored:
         write_results(session, target.version, [(ahead.loaded.id, ahead.result) for ahead in scored], now,
-                      [ahead.text for ahead in scored])
+                      [ahead.stored for ahead in scored])
     audit_many(session, actor, "assessment.rescored", "assessment", [
         (row.assessment, {"standards_version": line["from_version"], "overall": line["old_overall"],
                           "rating": line["old_rating"], "outcome": line["old_outcome"]},
