@@ -31,9 +31,9 @@ DRY_CHUNK = 200
 
 
 def _processes():
-    """Worker processes are forked where the system can (they start with everything already imported, which
-    takes a spawned one most of a second), spawned elsewhere."""
-    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    """Worker processes are forked on Linux (they start with everything already imported, which takes a
+    spawned one most of a second), spawned elsewhere (forking is unsafe on macOS, absent on Windows)."""
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
 def _in_worker() -> None:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import signal
+import sys
 import subprocess
 import sys
 import threading
@@ -401,3 +402,34 @@ def test_an_assessment_that_cannot_be_rescored_is_reported_and_the_others_go_on(
     again = rescoring.apply(request(url))  # a new run picks up what is still to move
     assert [line["assessment"] for line in again.lines] == [broken] and again.failures == []
     assert set(versions(url).values()) == {"2026.2"}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+def test_a_forked_worker_opens_its_own_connections(database_url):
+    """A forked worker that used the parent's pooled connection would share one database session with it."""
+    from sqlalchemy import text
+
+    def session_id(engine) -> object:  # noqa: ANN001
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                return connection.execute(text("SELECT pg_backend_pid()")).scalar()
+            return connection.connection.dbapi_connection
+
+    parents = db.get_engine(database_url)
+    mine = session_id(parents)  # the parent's pool now holds a connection
+    context = rescoring._processes()
+    assert context.get_start_method() == "fork"
+    queue = context.Queue()
+
+    def child() -> None:
+        rescoring._in_worker()
+        engine = db.get_engine(database_url)
+        theirs = session_id(engine)
+        queue.put((engine is not parents, theirs is not mine and theirs != mine))
+
+    process = context.Process(target=child)
+    process.start()
+    assert queue.get(timeout=60) == (True, True)
+    process.join(timeout=60)
+    assert process.exitcode == 0
+    assert session_id(db.get_engine(database_url)) == mine  # the parent's connection is still its own
