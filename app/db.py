@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
-import time
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,31 +57,6 @@ def get_engine(url: str | None = None) -> Engine:
         return engine
 
 
-#: How long a unit of work waits for SQLite's write lock before it fails ("database is locked").
-SQLITE_LOCK_WAIT = 30.0
-
-
-def _take_write_lock(raw) -> None:  # noqa: ANN001
-    """``BEGIN IMMEDIATE``, waiting for another writer in steps of a few milliseconds. SQLite's own wait
-    sleeps up to 100 ms at a time, so a writer often slept on long after the lock was free: two rescore
-    workers lost a tenth of their time that way."""
-    deadline = time.monotonic() + SQLITE_LOCK_WAIT
-    pause = 0.0005
-    raw.execute("PRAGMA busy_timeout=0")
-    try:
-        while True:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.004)
-    finally:
-        raw.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
-
-
 def json_text(value: Any) -> str:
     """JSON text of a value stored in a JSON column: orjson (results are about 14 KB and written in bulk,
     where it is ten times faster), the standard library for what orjson declines (integers beyond 64 bits)."""
@@ -122,7 +95,7 @@ def _make_engine(url: str) -> Engine:
             # In WAL mode NORMAL never corrupts the database; a power cut may lose the last commits, not an
             # application crash (SQLite's recommended setting for WAL).
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
+            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -138,7 +111,7 @@ def _make_engine(url: str) -> Engine:
                 raise NestedUnitOfWork(
                     "a second unit of work was opened on this SQLite database while this thread's first one "
                     "is still open; it would wait for itself. Finish the first, or pass its session along.")
-            _take_write_lock(connection.connection.dbapi_connection)
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
             held.add(connection)
 
         @event.listens_for(engine, "commit")
