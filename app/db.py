@@ -186,20 +186,33 @@ def _alembic_config(url: str):
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     from alembic import command
 
+    _migrate(url, command.upgrade, revision)
+
+
+def downgrade(url: str | None = None, revision: str = "-1") -> None:
+    from alembic import command
+
+    _migrate(url, command.downgrade, revision)
+
+
+def _migrate(url: str | None, step, revision: str) -> None:  # noqa: ANN001
+    """Run an Alembic step in one transaction. On SQLite foreign keys are off while it runs (a step that
+    rebuilds a table drops the old one, which they would refuse) and checked before it commits: SQLite's
+    own procedure for changing a table."""
     url = database_url(url)
     config = _alembic_config(url)
     with get_engine(url).connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
-        if sqlite:  # a migration that rebuilds a table drops the old one; SQLite's own procedure for that
+        if sqlite:
             connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
                 config.attributes["connection"] = connection
-                command.upgrade(config, revision)
+                step(config, revision)
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                     if broken:
-                        raise SchemaOutOfDate(f"the upgrade would leave {len(broken)} rows whose references "
+                        raise SchemaOutOfDate(f"the migration would leave {len(broken)} rows whose references "
                                               f"do not exist (first: {tuple(broken[0])}); nothing was changed")
         finally:
             if sqlite:

@@ -65,12 +65,7 @@ def test_upgrade_keeps_data_and_downgrade_returns_to_empty(empty_database_url):
         assert connection.execute(text("SELECT slug FROM alliance")).scalars().all() == ["noa"]
         columns = {c["name"] for c in inspect(connection).get_columns("evidence")}
     assert "sha256" in columns
-    from alembic import command
-
-    config = db._alembic_config(empty_database_url)
-    with db.get_engine(empty_database_url).begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "base")
+    db.downgrade(empty_database_url, "base")
     remaining = set(inspect(db.get_engine(empty_database_url)).get_table_names())
     assert remaining <= {"alembic_version"}
     db.upgrade(empty_database_url)
@@ -103,6 +98,9 @@ def _results_at_0006(url: str, results: list[tuple[dict, bool]]) -> None:
                 "INSERT INTO assessmentresult (assessment_id, standards_version_id, standards_hash, result, overall, "
                 f"rating, outcome, is_current, computed_at) VALUES (1, 1, 'h', :result, 62.5, 'good', 'accredited', "
                 f":current, {when})"), {"result": json.dumps(result), "current": is_current})
+        connection.execute(text(  # a breach refers to the first result: rebuilding the table must keep it valid
+            "INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, target, direction, "
+            "severity) SELECT MIN(id), 1, 'S2.1', 'S2', 70, 85, 'higher', 'major' FROM assessmentresult"))
 
 
 def test_upgrade_to_0007_gives_stored_results_their_headline(empty_database_url):
@@ -124,6 +122,21 @@ def test_upgrade_to_0007_gives_stored_results_their_headline(empty_database_url)
     assert (rows[0][4] if isinstance(rows[0][4], dict) else json.loads(rows[0][4])) == result
     if empty_database_url.startswith("sqlite"):  # SQLite reads columns in order: the document comes last
         assert columns[-2:] == ["headline", "result"]
+    assert schema_diff(empty_database_url) == []
+
+
+def test_0007_downgrades_with_its_data_and_upgrades_again(empty_database_url):
+    result = {"standard_results": {"S1": {"score": 100.0, "status": "met"}}, "breaches": [], "support_needs": []}
+    db.upgrade(empty_database_url, "0006")
+    _results_at_0006(empty_database_url, [(result, True)])
+    db.upgrade(empty_database_url)
+    db.downgrade(empty_database_url, "0006")  # rebuilds the table that breaches and overrides refer to
+    assert db.current_revision(empty_database_url) == "0006"
+    with db.get_engine(empty_database_url).connect() as connection:
+        stored = connection.execute(text("SELECT result FROM assessmentresult")).scalar()
+        assert "headline" not in {c["name"] for c in inspect(connection).get_columns("assessmentresult")}
+    assert (stored if isinstance(stored, dict) else json.loads(stored)) == result
+    db.upgrade(empty_database_url)
     assert schema_diff(empty_database_url) == []
 
 
