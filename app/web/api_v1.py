@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from flask import Blueprint, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
@@ -23,6 +23,7 @@ from ..services.common import get_or_404
 from ..storage import UploadRefused
 from . import csrf, openapi
 from .access import public, token_scope, token_scoped, unit_of_work
+from .downloads import NoEvidenceFile, evidence_download
 from .limits import api_key, api_limit, api_refused_key, limiter
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -359,16 +360,10 @@ def evidence(assessment_id: int):
 def evidence_file(assessment_id: int, evidence_id: int):
     with unit_of_work() as session:
         item = service.evidence_item(session, token_scope(), assessment_id, evidence_id)
-    if item.kind != "file" or not item.storage_key:
-        return _problem(404, f"evidence {evidence_id} is a link, not a file: follow its url")
     try:
-        stream = _store().open(item.storage_key)
-    except UploadRefused:
-        current_app.logger.error("evidence %s: its file %s is missing from the upload store", item.id,
-                                 item.storage_key)
-        return _problem(404, f"the file of evidence {evidence_id} is no longer in the upload store")
-    return send_file(stream, mimetype=item.content_type or "application/octet-stream", as_attachment=True,
-                     download_name=item.filename or "evidence")
+        return evidence_download(item)
+    except NoEvidenceFile as exc:
+        return _problem(404, str(exc))
 
 
 def _evidence_refused(message: str, criterion: Optional[str], errors: list[dict]):

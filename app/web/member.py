@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..services import (NotFound, ServiceError, SubmissionRefused, add_evidence, apply_for_membership, evidence_of,
@@ -20,6 +20,7 @@ from ..services.progress import progress
 from ..services.results import result_view
 from ..storage import UploadRefused, allowed_extensions, attach_file, detach_file
 from .access import actor, roles, unit_of_work
+from .downloads import NoEvidenceFile, evidence_download
 from .forms import ApplyForm, EvidenceForm, domain_form, field_names, show_service_error
 
 bp = Blueprint("member", __name__, url_prefix="/member")
@@ -202,14 +203,10 @@ def evidence(assessment_id: int, criterion_id: str):
 def evidence_file(assessment_id: int, evidence_id: int):
     with unit_of_work() as session:
         item = portal.own_evidence(session, _organisation_id(), assessment_id, evidence_id)
-    if item.kind != "file" or not item.storage_key:
-        abort(404)
     try:
-        stream = _store().open(item.storage_key)
-    except UploadRefused:
+        return evidence_download(item)
+    except NoEvidenceFile:
         abort(404)
-    return send_file(stream, mimetype=item.content_type or "application/octet-stream", as_attachment=True,
-                     download_name=item.filename or "evidence")
 
 
 @bp.post("/assessments/<int:assessment_id>/evidence/<int:evidence_id>/remove")

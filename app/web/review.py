@@ -6,8 +6,7 @@ assessment or evidence is a 404, for reading and for writing alike.
 """
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
-                   url_for)
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
@@ -18,8 +17,8 @@ from ..services import exports
 from ..services import plans as plan_service
 from ..services import rescore
 from ..services import review as service
-from ..storage import UploadRefused
 from .access import actor, roles, unit_of_work
+from .downloads import NoEvidenceFile, evidence_download
 from .forms import StandardsUploadForm
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -99,14 +98,10 @@ def assessment(assessment_id: int):
 def evidence_file(assessment_id: int, evidence_id: int):
     with unit_of_work() as session:
         item = service.lead_evidence(session, _alliance_id(), assessment_id, evidence_id)
-    if item.kind != "file" or not item.storage_key:
-        abort(404)
     try:
-        stream = current_app.extensions["upload_store"].open(item.storage_key)
-    except UploadRefused:
+        return evidence_download(item)
+    except NoEvidenceFile:
         abort(404)
-    return send_file(stream, mimetype=item.content_type or "application/octet-stream", as_attachment=True,
-                     download_name=item.filename or "evidence")
 
 
 @bp.post("/assessments/<int:assessment_id>/comments")
