@@ -118,13 +118,18 @@ def _members(session: Session, alliance: Alliance) -> list:
         .order_by(col(Membership.id))).all()
 
 
+def _held(pairs: list, ignoring: frozenset[int]) -> list:
+    """The open pairs that have a buddy, less those planned as withdrawn (``ignoring``)."""
+    return [pair for pair in pairs
+            if pair.status in OPEN_PAIRS and pair.buddy_membership_id is not None and pair.id not in ignoring]
+
+
 def _assemble(alliance: Alliance, members: list, latest: dict[int, dict], pairs: list,
               ignoring: frozenset[int] = frozenset()) -> _World:
     """The world from its parts (``ignoring``: pairs left out, as if already withdrawn)."""
     mentees_of: dict[int, set[int]] = defaultdict(set)
-    for pair in pairs:
-        if pair.status in OPEN_PAIRS and pair.buddy_membership_id is not None and pair.id not in ignoring:
-            mentees_of[pair.buddy_membership_id].add(pair.mentee_membership_id)
+    for pair in _held(pairs, ignoring):
+        mentees_of[pair.buddy_membership_id].add(pair.mentee_membership_id)
     results: dict[int, dict] = {}
     profiles: list[MemberProfile] = []
     names: dict[int, str] = {}
@@ -152,8 +157,7 @@ def _world(session: Session, alliance: Alliance, cycle: AssessmentCycle) -> _Wor
 def _plan(alliance: Alliance, cycle: AssessmentCycle, world: _World, pairs: list, needs: list[Need],
           ignoring: frozenset[int] = frozenset()) -> BuddyPlan:
     """Match the needs not already covered by an open pair with a buddy."""
-    covered_keys = {(p.mentee_membership_id, p.standard_id) for p in pairs
-                    if p.status in OPEN_PAIRS and p.buddy_membership_id is not None and p.id not in ignoring}
+    covered_keys = {(p.mentee_membership_id, p.standard_id) for p in _held(pairs, ignoring)}
     covered = [need for need in needs if (need.membership_id, need.standard) in covered_keys]
     open_needs = [need for need in needs if (need.membership_id, need.standard) not in covered_keys]
     found = matching.match(open_needs, world.profiles, capacity=alliance.max_buddy_mentees)
