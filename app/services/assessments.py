@@ -352,8 +352,9 @@ def write_results(session: Session, version: StandardsVersion, results: list[tup
         return []
     computed_at = computed_at or utcnow()
     forms = forms or [stored_form(result) for _, result in results]
+    assessment_ids = [assessment_id for assessment_id, _ in results]
     session.execute(update(AssessmentResult).where(
-        col(AssessmentResult.assessment_id).in_([assessment_id for assessment_id, _ in results]),
+        col(AssessmentResult.assessment_id).in_(assessment_ids),
         col(AssessmentResult.is_current).is_(True)).values(is_current=False))
     insert_rows(session, AssessmentResult.__table__, [
         {"assessment_id": assessment_id, "standards_version_id": version.id, "standards_hash": version.content_hash,
@@ -361,9 +362,9 @@ def write_results(session: Session, version: StandardsVersion, results: list[tup
          "is_current": True, "computed_at": computed_at, "headline": form.headline}
         for (assessment_id, result), form in zip(results, forms)], stored_as_is=frozenset({"result"}))
     stored = dict(session.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
-        col(AssessmentResult.assessment_id).in_([assessment_id for assessment_id, _ in results]),
+        col(AssessmentResult.assessment_id).in_(assessment_ids),
         col(AssessmentResult.is_current).is_(True))).all())  # one current result each (a unique index)
-    ids = [stored[assessment_id] for assessment_id, _ in results]
+    ids = [stored[assessment_id] for assessment_id in assessment_ids]
     breaches = [{"result_id": result_id, "assessment_id": assessment_id, "criterion_id": b["criterion"],
                  "standard_id": b["standard"], "value": b["value"], "target": b["target"],
                  "direction": b["direction"], "severity": b["severity"]}
