@@ -222,6 +222,16 @@ def script(name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedPr
                           text=True, timeout=120)
 
 
+def backed_up(backups: Path, env: dict[str, str], database_file: str) -> Path:
+    """Run the backup script into ``backups``; the one backup it made, checked to hold what a backup holds."""
+    made = script("backup.sh", str(backups), env=env)
+    assert made.returncode == 0, made.stderr
+    [backup] = backups.iterdir()
+    assert sorted(p.name for p in backup.iterdir()) == sorted(["SHA256SUMS", database_file, "schema-revision",
+                                                               "uploads.tar.gz"])
+    return backup
+
+
 def test_a_backup_of_sqlite_and_uploads_restores_to_the_same_state(tmp_path):
     from app.services import save_answers
     from app.storage import UploadStore, attach_file
@@ -237,11 +247,7 @@ def test_a_backup_of_sqlite_and_uploads_restores_to_the_same_state(tmp_path):
         attach_file(session, world.actor("member_a"), world.assessments["a"], "C1.1", data=b"%PDF-1.4 job plan\n",
                     filename="job-plan.pdf", content_type="application/pdf", store=store)
     env = {**os.environ, "DATABASE_URL": url, "UPLOAD_DIR": str(uploads)}
-    made = script("backup.sh", str(tmp_path / "backups"), env=env)
-    assert made.returncode == 0, made.stderr
-    [backup] = (tmp_path / "backups").iterdir()
-    assert sorted(p.name for p in backup.iterdir()) == ["SHA256SUMS", "database.sqlite", "schema-revision",
-                                                       "uploads.tar.gz"]
+    backup = backed_up(tmp_path / "backups", env, "database.sqlite")
     assert oct(backup.stat().st_mode & 0o777) == "0o700"
     database_then, files_then = sqlite_state(url), files_state(uploads)
     assert len(files_then) == 1
@@ -317,11 +323,7 @@ def test_a_backup_of_postgresql_restores_to_the_same_state_with_planner_statisti
             attach_file(session, world.actor("member_a"), world.assessments["a"], "C1.1", data=b"%PDF-1.4 plan\n",
                         filename="plan.pdf", content_type="application/pdf", store=UploadStore(uploads))
         env = {**os.environ, "DATABASE_URL": url, "UPLOAD_DIR": str(uploads)}
-        made = script("backup.sh", str(tmp_path / "backups"), env=env)
-        assert made.returncode == 0, made.stderr
-        [backup] = (tmp_path / "backups").iterdir()
-        assert sorted(p.name for p in backup.iterdir()) == ["SHA256SUMS", "database.pgdump", "schema-revision",
-                                                           "uploads.tar.gz"]
+        backup = backed_up(tmp_path / "backups", env, "database.pgdump")
         then = state()
         assert ("C1.1", '"yes"') in {(row[1], row[2]) for row in then if row[0] == world.assessments["a"]}
         with db.session_scope(url) as session:
