@@ -5,8 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
 
-from sqlalchemy import JSON, Table, Text, bindparam, cast, func, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, insert
 from sqlmodel import Session, SQLModel
 
 from ..models import AuditEvent, utcnow
@@ -76,37 +75,25 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]],
     """Insert many rows (each with the same keys) in the caller's transaction. ``stored_as_is``: JSON columns
     whose values are already JSON text.
 
-    SQLite runs in this process: the driver's own ``executemany`` takes them. On PostgreSQL rows of plain
-    values go as one statement over arrays (``unnest``), so the server plans and runs one statement, not one
-    per row; rows with JSON go one statement per row (the driver escapes JSON text in arrays slowly)."""
+    Both go below SQLAlchemy's per-row work: SQLite runs in this process, and its driver's own ``executemany``
+    takes the rows; PostgreSQL takes them as one ``COPY`` (no statement to parse, plan and run per row)."""
     if not rows:
         return
     names = list(rows[0])
     dialect = session.get_bind().dialect
-    if dialect.name == "postgresql":
-        if any(isinstance(table.c[name].type, JSON) for name in names):
-            as_is = {name: cast(bindparam(name, type_=Text), table.c[name].type) for name in stored_as_is}
-            session.connection().execute(insert(table).values(as_is) if as_is else insert(table), rows)
-            return
-        arrays = [bindparam(f"column_{i}", _one_type([row[name] for row in rows], table.c[name].type),
-                            type_=ARRAY(table.c[name].type)) for i, name in enumerate(names)]
-        unnested = func.unnest(*arrays).table_valued(*names).render_derived()
-        session.connection().execute(insert(table).from_select(names, select(*[unnested.c[n] for n in names])))
-        return
     convert = [None if name in stored_as_is else table.c[name].type.bind_processor(dialect) for name in names]
+    values = [tuple(value if to_stored is None else to_stored(value)
+                    for to_stored, value in zip(convert, (row[name] for name in names))) for row in rows]
     quote = dialect.identifier_preparer.quote
-    statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
-                 f"VALUES ({', '.join('?' for _ in names)})")
-    session.connection().exec_driver_sql(statement, [
-        tuple(value if to_stored is None else to_stored(value)
-              for to_stored, value in zip(convert, (row[name] for name in names))) for row in rows])
-
-
-def _one_type(values: list, column_type: Any) -> list:
-    """An array's values all of one type, as the driver requires (a float column's 95 and 7.5 as floats)."""
-    if getattr(column_type, "asdecimal", None) is False:  # Float
-        return [None if value is None else float(value) for value in values]
-    return values
+    columns = ", ".join(quote(name) for name in names)
+    if dialect.name == "postgresql":
+        with session.connection().connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(row)
+        return
+    session.connection().exec_driver_sql(
+        f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({', '.join('?' for _ in names)})", values)
 
 
 def audit_many(session: Session, actor: Actor, action: str, entity_type: str,
