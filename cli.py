@@ -393,11 +393,11 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
         if dry_run:
             click.echo(f"dry run: {waiting} assessment(s) of {scope} to rescore against {version}; nothing will be "
                        "stored", err=True)
-            outcome = rescoring.dry_run(request, jobs, bar)
+            outcome = rescoring.dry_run(request, jobs, None if quiet else bar)
         else:
             click.echo(f"applying: rescoring {scope} against {version} ({waiting} assessment(s) not on it yet)",
                        err=True)
-            outcome = rescoring.apply(request, jobs, bar)
+            outcome = rescoring.apply(request, jobs, None if quiet else bar)
     except (ServiceError, rescoring.RescoreFailed) as exc:
         problem = f"error: {exc}"
     except KeyboardInterrupt:

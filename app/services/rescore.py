@@ -18,7 +18,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import JSON, bindparam, func, insert, text, type_coerce, update
+from sqlalchemy import JSON, bindparam, func, insert, literal, text, type_coerce, update
 from sqlmodel import Session, col, select
 
 import rules
@@ -72,9 +72,9 @@ def find_target(session: Session, set_id: str, version: str, cycle_name: Optiona
     return Target(found, parsed(found), cycle_name, alliance_id)
 
 
-def affected(session: Session, target: Target) -> list[int]:
-    """The ids of the assessments of the set (and cycle) that are not on the target version yet."""
-    query = (select(Assessment.id)
+def _affected(target: Target, *columns):  # noqa: ANN002, ANN202
+    """The query for the assessments of the set (and cycle) that are not on the target version yet."""
+    query = (select(*columns)
              .join(StandardsVersion, StandardsVersion.id == Assessment.standards_version_id)
              .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
              .where(StandardsVersion.set_id == target.set_id, Assessment.standards_version_id != target.version.id))
@@ -82,7 +82,12 @@ def affected(session: Session, target: Target) -> list[int]:
         query = query.where(AssessmentCycle.name == target.cycle_name)
     if target.alliance_id is not None:
         query = query.where(AssessmentCycle.alliance_id == target.alliance_id)
-    return list(session.exec(query.order_by(col(Assessment.id))).all())
+    return query
+
+
+def affected(session: Session, target: Target) -> list[int]:
+    """The ids of the assessments of the set (and cycle) that are not on the target version yet."""
+    return list(session.exec(_affected(target, Assessment.id).order_by(col(Assessment.id))).all())
 
 
 @dataclass
@@ -229,20 +234,18 @@ def open_run(session: Session, actor: Actor, target: Target) -> Optional[Rescore
     existing = session.exec(query.order_by(col(RescoreRun.id))).first()
     if existing is not None:
         return existing
-    ids = affected(session, target)
-    if not ids:
+    total = session.exec(_affected(target, func.count(col(Assessment.id)))).one()
+    if not total:
         return None  # nothing to move: a run started again after it finished changes nothing
-    alliance_of = dict(session.exec(select(Assessment.id, AssessmentCycle.alliance_id).join(
-        AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id).where(col(Assessment.id).in_(ids))).all())
-    ids.sort(key=lambda i: (alliance_of[i], i))  # claimed in this order: alliances finish one after another
     run = RescoreRun(set_id=target.set_id, to_version_id=target.version.id, cycle_name=target.cycle_name,
-                     total=len(ids), started_by=actor.label)
+                     total=total, started_by=actor.label)
     session.add(run)
     session.flush()
-    for start in range(0, len(ids), 1000):
-        session.connection().execute(insert(RescoreItem), [
-            {"run_id": run.id, "assessment_id": i, "alliance_id": alliance_of[i], "state": "pending"}
-            for i in ids[start:start + 1000]])
+    # Items are numbered, and so claimed, alliance by alliance: alliances finish one after another.
+    listed = _affected(target, literal(run.id), Assessment.id, AssessmentCycle.alliance_id, literal("pending"))
+    session.execute(insert(RescoreItem).from_select(
+        ["run_id", "assessment_id", "alliance_id", "state"],
+        listed.order_by(col(AssessmentCycle.alliance_id), col(Assessment.id))))
     audit(session, actor, "rescore.started", run,
           after={"set_id": run.set_id, "to_version": target.version.version, "cycle": run.cycle_name,
                  "assessments": run.total})
@@ -382,13 +385,20 @@ def progress(session: Session, run_id: int) -> tuple[int, int]:
     return done, run.total
 
 
-def _cycles_to_refresh(session: Session, alliance_id: int) -> list[int]:
-    """An alliance's cycles whose needs a rescore changes: those with open pairs, and the latest."""
-    cycles = session.exec(select(AssessmentCycle.id).where(AssessmentCycle.alliance_id == alliance_id)
-                          .order_by(col(AssessmentCycle.opens_on))).all()
-    with_pairs = set(session.exec(select(BuddyAssignment.cycle_id).distinct().where(
-        BuddyAssignment.alliance_id == alliance_id, col(BuddyAssignment.status).in_(OPEN_PAIRS))).all())
-    return [cycle_id for cycle_id in cycles if cycle_id in with_pairs or cycle_id == cycles[-1]]
+def _cycles_to_refresh(session: Session, alliance_ids: list[int]) -> dict[int, list[int]]:
+    """Each alliance's cycles whose needs a rescore changes: those with open pairs, and the latest."""
+    if not alliance_ids:
+        return {}
+    cycles: dict[int, list[int]] = {alliance_id: [] for alliance_id in alliance_ids}
+    for alliance_id, cycle_id in session.execute(
+            select(AssessmentCycle.alliance_id, AssessmentCycle.id)
+            .where(col(AssessmentCycle.alliance_id).in_(alliance_ids))
+            .order_by(col(AssessmentCycle.alliance_id), col(AssessmentCycle.opens_on))).all():
+        cycles[alliance_id].append(cycle_id)
+    with_pairs = set(session.execute(select(BuddyAssignment.alliance_id, BuddyAssignment.cycle_id).distinct().where(
+        col(BuddyAssignment.alliance_id).in_(alliance_ids), col(BuddyAssignment.status).in_(OPEN_PAIRS))).all())
+    return {alliance_id: [cycle_id for cycle_id in ids if (alliance_id, cycle_id) in with_pairs or cycle_id == ids[-1]]
+            for alliance_id, ids in cycles.items()}
 
 
 def refreshes_due(session: Session, run_id: int, alliance_ids: Optional[Iterable[int]] = None
@@ -399,17 +409,19 @@ def refreshes_due(session: Session, run_id: int, alliance_ids: Optional[Iterable
     decided = (select(RescoreItem.alliance_id).distinct()
                .join(Assessment, Assessment.id == RescoreItem.assessment_id)
                .where(RescoreItem.run_id == run_id, Assessment.status == "decided"))
-    if alliance_ids is not None:
-        decided = decided.where(col(RescoreItem.alliance_id).in_(list(alliance_ids)))
     unfinished = select(RescoreItem.alliance_id).distinct().where(RescoreItem.run_id == run_id,
                                                                   col(RescoreItem.state).in_(UNFINISHED))
     if alliance_ids is not None:
+        decided = decided.where(col(RescoreItem.alliance_id).in_(list(alliance_ids)))
         unfinished = unfinished.where(col(RescoreItem.alliance_id).in_(list(alliance_ids)))
-    unfinished = set(session.exec(unfinished).all())
+    finished = sorted(set(session.exec(decided).all()) - set(session.exec(unfinished).all()))
+    if not finished:
+        return []
     done = set(session.exec(select(RescoreRefresh.alliance_id, RescoreRefresh.cycle_id).where(
         RescoreRefresh.run_id == run_id)).all())
-    return [(alliance_id, cycle_id) for alliance_id in sorted(set(session.exec(decided).all()) - unfinished)
-            for cycle_id in _cycles_to_refresh(session, alliance_id) if (alliance_id, cycle_id) not in done]
+    cycles = _cycles_to_refresh(session, finished)
+    return [(alliance_id, cycle_id) for alliance_id in finished for cycle_id in cycles[alliance_id]
+            if (alliance_id, cycle_id) not in done]
 
 
 def refresh_alliance(session: Session, actor: Actor, run_id: int, alliance_id: int, cycle_id: int,
