@@ -196,16 +196,13 @@ def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) 
 
 def refresh(request: Request, run_id: int, alliance_ids: Optional[set[int]] = None) -> None:
     """Refresh the buddying needs of the run's alliances whose self-assessments are all rescored (of
-    ``alliance_ids``, or all): each worked out from a read, then stored in a short transaction of its own,
-    so workers refresh finished alliances while others are still being scored."""
-    actor = Actor(request.actor)
+    ``alliance_ids``, or all): worked out together from one read, then stored in one short transaction, so
+    workers refresh finished alliances while others are still being scored."""
     with db.read_scope(request.url) as session:
-        due = service.refreshes_due(session, run_id, alliance_ids)
-    for alliance_id, cycle_id in due:
-        with db.read_scope(request.url) as session:
-            ahead = buddying.plan_refresh(session, alliance_id, cycle_id)
+        aheads = buddying.plan_refreshes(session, service.refreshes_due(session, run_id, alliance_ids))
+    if aheads:
         with db.session_scope(request.url) as session:
-            service.refresh_alliance(session, actor, run_id, alliance_id, cycle_id, ahead)
+            service.refresh_alliances(session, Actor(request.actor), run_id, aheads)
 
 
 def finish(request: Request, run_id: int) -> None:

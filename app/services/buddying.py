@@ -16,6 +16,7 @@ reassignment), every step audited; capacity is re-checked at acceptance.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Optional
@@ -71,23 +72,32 @@ def find_cycle(session: Session, alliance: Alliance, name: str) -> AssessmentCyc
 def _latest_results(session: Session, membership_ids: list[int], cycle: AssessmentCycle) -> dict[int, dict]:
     """Each membership's latest decided result in this cycle or an earlier one (two queries for them all):
     its standard results and breaches, which is what needs and matching read."""
+    return _latest_as_of(session, {cycle.opens_on: set(membership_ids)}).get(cycle.opens_on, {})
+
+
+def _latest_as_of(session: Session, wanted: dict[dt.date, set[int]]) -> dict[dt.date, dict[int, dict]]:
+    """For each cycle opening date, each of its memberships' latest decided result in a cycle opening then
+    or before (two queries for them all)."""
     from ..models import Assessment, AssessmentResult
 
-    latest: dict[int, tuple] = {}
-    for membership_id, opens_on, assessment_id in session.exec(
+    ids = set().union(*wanted.values()) if wanted else set()
+    if not ids:
+        return {}
+    decided: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
+    for membership_id, opens_on, assessment_id in session.execute(
             select(Assessment.membership_id, AssessmentCycle.opens_on, Assessment.id)
             .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
-            .where(col(Assessment.membership_id).in_(membership_ids), Assessment.status == "decided",
-                   AssessmentCycle.opens_on <= cycle.opens_on)):
-        if membership_id not in latest or opens_on > latest[membership_id][0]:
-            latest[membership_id] = (opens_on, assessment_id)
-    wanted = {assessment_id: membership_id for membership_id, (_, assessment_id) in latest.items()}
-    if not wanted:
-        return {}
+            .where(col(Assessment.membership_id).in_(ids), Assessment.status == "decided",
+                   AssessmentCycle.opens_on <= max(wanted))).all():
+        decided[membership_id].append((opens_on, assessment_id))
+    chosen = {as_of: {m: max(found for found in decided[m] if found[0] <= as_of)[1]
+                      for m in members if any(found[0] <= as_of for found in decided[m])}
+              for as_of, members in wanted.items()}
     stored = AssessmentResult.__table__.c  # the headline: what matching reads, not the whole result
-    return {wanted[assessment_id]: headline
-            for assessment_id, headline in session.execute(select(stored.assessment_id, stored.headline).where(
-                stored.assessment_id.in_(list(wanted)), stored.is_current.is_(True)))}
+    assessment_ids = {a for picked in chosen.values() for a in picked.values()}
+    headlines = dict(session.execute(select(stored.assessment_id, stored.headline).where(
+        stored.assessment_id.in_(assessment_ids), stored.is_current.is_(True))).all()) if assessment_ids else {}
+    return {as_of: {m: headlines[a] for m, a in picked.items() if a in headlines} for as_of, picked in chosen.items()}
 
 
 @dataclass
@@ -100,22 +110,37 @@ class _World:
 
 
 def _alliance_pairs(session: Session, alliance_id: int) -> list:
-    """The alliance's pairs as plain rows, in id order: what planning reads of them (no ORM objects, so a
+    return _pairs_by_alliance(session, [alliance_id])[alliance_id]
+
+
+def _pairs_by_alliance(session: Session, alliance_ids: list[int]) -> dict[int, list]:
+    """The alliances' pairs as plain rows, in id order: what planning reads of them (no ORM objects, so a
     large alliance plans quickly)."""
     pairs = BuddyAssignment.__table__.c
-    return session.execute(select(pairs.id, pairs.cycle_id, pairs.mentee_membership_id, pairs.buddy_membership_id,
-                                  pairs.standard_id, pairs.status)
-                           .where(pairs.alliance_id == alliance_id).order_by(pairs.id)).all()
+    found: dict[int, list] = {alliance_id: [] for alliance_id in alliance_ids}
+    for row in session.execute(select(pairs.alliance_id, pairs.id, pairs.cycle_id, pairs.mentee_membership_id,
+                                      pairs.buddy_membership_id, pairs.standard_id, pairs.status)
+                               .where(pairs.alliance_id.in_(alliance_ids)).order_by(pairs.id)).all():
+        found[row.alliance_id].append(row)
+    return found
 
 
 def _members(session: Session, alliance: Alliance) -> list:
-    """The alliance's current members with what matching reads of each, in membership order."""
-    return session.execute(select(
-        Membership.id, Membership.status, Membership.route, Membership.specialty, Membership.organisation_id,
-        Organisation.name, Organisation.region, Organisation.latitude, Organisation.longitude)
-        .join(Organisation, Organisation.id == Membership.organisation_id)
-        .where(Membership.alliance_id == alliance.id, col(Membership.status).in_(MEMBER_STATUSES))
-        .order_by(col(Membership.id))).all()
+    return _members_by_alliance(session, [alliance.id])[alliance.id]
+
+
+def _members_by_alliance(session: Session, alliance_ids: list[int]) -> dict[int, list]:
+    """The alliances' current members with what matching reads of each, in membership order."""
+    found: dict[int, list] = {alliance_id: [] for alliance_id in alliance_ids}
+    for row in session.execute(select(
+            Membership.alliance_id, Membership.id, Membership.status, Membership.route, Membership.specialty,
+            Membership.organisation_id, Organisation.name, Organisation.region, Organisation.latitude,
+            Organisation.longitude)
+            .join(Organisation, Organisation.id == Membership.organisation_id)
+            .where(col(Membership.alliance_id).in_(alliance_ids), col(Membership.status).in_(MEMBER_STATUSES))
+            .order_by(col(Membership.id))).all():
+        found[row.alliance_id].append(row)
+    return found
 
 
 def _held(pairs: list, ignoring: frozenset[int]) -> list:
@@ -165,11 +190,19 @@ def _plan(alliance: Alliance, cycle: AssessmentCycle, world: _World, pairs: list
 
 
 def _alliance_cycle(session: Session, alliance_id: int, cycle_id: int) -> tuple[Alliance, AssessmentCycle]:
-    alliance = get_or_404(session, Alliance, alliance_id, "alliance")
-    cycle = get_or_404(session, AssessmentCycle, cycle_id, "cycle")
+    alliance, cycle = session.get(Alliance, alliance_id), session.get(AssessmentCycle, cycle_id)
+    _check_alliance_cycle(alliance, cycle, alliance_id, cycle_id)
+    return alliance, cycle
+
+
+def _check_alliance_cycle(alliance: Optional[Alliance], cycle: Optional[AssessmentCycle], alliance_id: int,
+                          cycle_id: int) -> None:
+    if alliance is None:
+        raise NotFound(f"alliance {alliance_id} does not exist")
+    if cycle is None:
+        raise NotFound(f"cycle {cycle_id} does not exist")
     if cycle.alliance_id != alliance.id:
         raise ServiceError(f"cycle {cycle.name} belongs to another alliance")
-    return alliance, cycle
 
 
 def plan_buddying(session: Session, alliance_id: int, cycle_id: int) -> BuddyPlan:
@@ -468,30 +501,52 @@ class NeedsRefresh:
     seen: list[tuple]  # the alliance's pairs as they were when this was worked out
 
 
-def _pairs_now(session: Session, alliance_id: int) -> list[tuple]:
-    pairs = BuddyAssignment.__table__.c
-    return [tuple(row) for row in session.execute(select(pairs.id, pairs.status, pairs.buddy_membership_id)
-                                                  .where(pairs.alliance_id == alliance_id).order_by(pairs.id))]
+def _seen(pairs: list) -> list[tuple]:
+    """What a refresh checks has not changed since it was worked out: each pair's id, status and buddy."""
+    return [(pair.id, pair.status, pair.buddy_membership_id) for pair in pairs]
 
 
 def plan_refresh(session: Session, alliance_id: int, cycle_id: int) -> NeedsRefresh:
     """Work out a refresh of an alliance cycle's needs (stores nothing): the members' latest results are
     read once, and their needs derived once, for both the proposals that have gone and the new plan."""
-    alliance, cycle = _alliance_cycle(session, alliance_id, cycle_id)
-    pairs = _alliance_pairs(session, alliance_id)
-    members = _members(session, alliance)
-    found = _latest_results(session, [m.id for m in members], cycle)
+    return plan_refreshes(session, [(alliance_id, cycle_id)])[0]
+
+
+def plan_refreshes(session: Session, due: list[tuple[int, int]]) -> list[NeedsRefresh]:
+    """``plan_refresh`` for several (alliance, cycle) pairs, with what they read fetched for all at once."""
+    if not due:
+        return []
+    alliance_ids = sorted({alliance_id for alliance_id, _ in due})
+    alliances = {a.id: a for a in session.exec(select(Alliance).where(col(Alliance.id).in_(alliance_ids)))}
+    cycles = {c.id: c for c in session.exec(select(AssessmentCycle).where(
+        col(AssessmentCycle.id).in_({cycle_id for _, cycle_id in due})))}
+    for alliance_id, cycle_id in due:
+        _check_alliance_cycle(alliances.get(alliance_id), cycles.get(cycle_id), alliance_id, cycle_id)
+    pairs = _pairs_by_alliance(session, alliance_ids)
+    members = _members_by_alliance(session, alliance_ids)
+    proposed = {(a, c): [pair for pair in pairs[a] if pair.cycle_id == c and pair.status == "proposed"]
+                for a, c in due}
+    wanted: dict[dt.date, set[int]] = defaultdict(set)
+    for a, c in due:
+        wanted[cycles[c].opens_on] |= {m.id for m in members[a]} | {p.mentee_membership_id for p in proposed[a, c]}
+    latest = _latest_as_of(session, wanted)
+    return [_refresh_of(alliances[a], cycles[c], pairs[a], members[a], latest.get(cycles[c].opens_on, {}),
+                        proposed[a, c]) for a, c in due]
+
+
+def _refresh_of(alliance: Alliance, cycle: AssessmentCycle, pairs: list, members: list, found: dict[int, dict],
+                proposed: list) -> NeedsRefresh:
+    """One alliance cycle's refresh from what was read: needs derived once, for both the proposals that have
+    gone and the new plan."""
     latest = {m.id: found[m.id] for m in members if m.id in found}  # membership order, as matching takes needs
-    proposed = [pair for pair in pairs if pair.cycle_id == cycle_id and pair.status == "proposed"]
     former = sorted({pair.mentee_membership_id for pair in proposed} - {m.id for m in members})
-    needs = matching.derive_needs({**latest, **_latest_results(session, former, cycle)} if former else latest)
+    needs = matching.derive_needs({**latest, **{m: found[m] for m in former if m in found}} if former else latest)
     needed = {(n.membership_id, n.standard) for n in needs}
     gone = frozenset(pair.id for pair in proposed if (pair.mentee_membership_id, pair.standard_id) not in needed)
     # Planned as if the withdrawals were done: they free their buddies' capacity.
     world = _assemble(alliance, members, latest, pairs, gone)
     plan = _plan(alliance, cycle, world, pairs, [n for n in needs if n.membership_id in world.results], gone)
-    return NeedsRefresh(alliance_id, cycle_id, sorted(gone), plan, [(p.id, p.status, p.buddy_membership_id)
-                                                                    for p in pairs])
+    return NeedsRefresh(alliance.id, cycle.id, sorted(gone), plan, _seen(pairs))
 
 
 def refresh_needs(session: Session, actor: Actor, alliance_id: int, cycle_id: int, why: str,
@@ -502,13 +557,30 @@ def refresh_needs(session: Session, actor: Actor, alliance_id: int, cycle_id: in
 
     The caller holds the alliance's row. ``ahead`` (worked out before this transaction) is stored when the
     alliance's pairs are still as it saw them, else it is worked out again here. Returns (withdrawn, stored)."""
-    if ahead is None or ahead.cycle_id != cycle_id or ahead.seen != _pairs_now(session, alliance_id):
+    if ahead is None or (ahead.alliance_id, ahead.cycle_id) != (alliance_id, cycle_id):
         ahead = plan_refresh(session, alliance_id, cycle_id)
-    for pair_id in ahead.gone:
-        _end(session, actor, session.get(BuddyAssignment, pair_id), "withdrawn", f"no longer needed: {why}",
-             "buddy.withdrawn", by="system")
-    session.flush()
-    return len(ahead.gone), len(apply_plan(session, actor, ahead.plan))
+    return refresh_many(session, actor, [ahead], why)[0]
+
+
+def refresh_many(session: Session, actor: Actor, aheads: list[NeedsRefresh], why: str) -> list[tuple[int, int]]:
+    """``refresh_needs`` for several alliance cycles worked out ahead, in order, in the caller's transaction
+    (which holds their alliances' rows). Returns (withdrawn, stored) of each."""
+    now = {a: _seen(pairs) for a, pairs in _pairs_by_alliance(
+        session, sorted({ahead.alliance_id for ahead in aheads})).items()}
+    changed: set[int] = set()  # alliances whose pairs a refresh here has changed since they were read
+    done = []
+    for ahead in aheads:
+        if ahead.alliance_id in changed or ahead.seen != now[ahead.alliance_id]:
+            ahead = plan_refresh(session, ahead.alliance_id, ahead.cycle_id)
+        for pair_id in ahead.gone:
+            _end(session, actor, session.get(BuddyAssignment, pair_id), "withdrawn", f"no longer needed: {why}",
+                 "buddy.withdrawn", by="system")
+        session.flush()
+        stored = apply_plan(session, actor, ahead.plan)
+        if ahead.gone or stored:
+            changed.add(ahead.alliance_id)
+        done.append((len(ahead.gone), len(stored)))
+    return done
 
 
 # -- what the pages show -----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentR
                       Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
                       StandardsVersion, utcnow)
 from .assessments import StoredForm, stored_form, write_results
-from .buddying import OPEN_PAIRS, NeedsRefresh, refresh_needs, settle_many
+from .buddying import OPEN_PAIRS, NeedsRefresh, refresh_many, settle_many
 from .common import Actor, NotFound, ServiceError, audit, audit_many
 from .overrides import kept
 from .standards import parsed
@@ -424,22 +424,28 @@ def refreshes_due(session: Session, run_id: int, alliance_ids: Optional[Iterable
             if (alliance_id, cycle_id) not in done]
 
 
-def refresh_alliance(session: Session, actor: Actor, run_id: int, alliance_id: int, cycle_id: int,
-                     ahead: Optional[NeedsRefresh] = None) -> tuple[int, int]:
-    """Refresh one alliance cycle's buddying needs for a run, once (its own transaction; each alliance's
-    refreshes take turns on its row, so two workers finishing it at once refresh it once).
-    Returns (withdrawn, stored)."""
-    _commit_without_waiting(session)
-    session.exec(select(Alliance).where(Alliance.id == alliance_id).with_for_update()).first()
-    if session.exec(select(RescoreRefresh.id).where(RescoreRefresh.run_id == run_id, RescoreRefresh.alliance_id
-                                                    == alliance_id, RescoreRefresh.cycle_id == cycle_id)).first():
+def refresh_alliances(session: Session, actor: Actor, run_id: int, aheads: list[NeedsRefresh]) -> tuple[int, int]:
+    """Refresh alliance cycles' buddying needs for a run, each once, from refreshes worked out ahead (in one
+    transaction; each alliance's refreshes take turns on its row, so two workers finishing it at once refresh
+    it once). Returns (withdrawn, stored) in all."""
+    if not aheads:
         return 0, 0
-    version = session.get(StandardsVersion, session.get(RescoreRun, run_id).to_version_id)
-    withdrawn, stored = refresh_needs(session, actor, alliance_id, cycle_id,
-                                      f"rescored against {version.set_id} {version.version}", ahead)
-    session.add(RescoreRefresh(run_id=run_id, alliance_id=alliance_id, cycle_id=cycle_id, withdrawn=withdrawn,
-                               stored=stored))
-    return withdrawn, stored
+    _commit_without_waiting(session)
+    alliance_ids = sorted({ahead.alliance_id for ahead in aheads})
+    session.exec(select(Alliance.id).where(col(Alliance.id).in_(alliance_ids)).order_by(col(Alliance.id))
+                 .with_for_update()).all()
+    done = set(session.exec(select(RescoreRefresh.alliance_id, RescoreRefresh.cycle_id).where(
+        RescoreRefresh.run_id == run_id, col(RescoreRefresh.alliance_id).in_(alliance_ids))).all())
+    aheads = [ahead for ahead in aheads if (ahead.alliance_id, ahead.cycle_id) not in done]
+    if not aheads:
+        return 0, 0
+    set_id, version = session.exec(select(StandardsVersion.set_id, StandardsVersion.version).join(
+        RescoreRun, RescoreRun.to_version_id == StandardsVersion.id).where(RescoreRun.id == run_id)).one()
+    counts = refresh_many(session, actor, aheads, f"rescored against {set_id} {version}")
+    session.add_all([RescoreRefresh(run_id=run_id, alliance_id=ahead.alliance_id, cycle_id=ahead.cycle_id,
+                                    withdrawn=withdrawn, stored=stored)
+                     for ahead, (withdrawn, stored) in zip(aheads, counts)])
+    return sum(withdrawn for withdrawn, _ in counts), sum(stored for _, stored in counts)
 
 
 def close(session: Session, actor: Actor, run_id: int) -> bool:
