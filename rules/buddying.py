@@ -160,19 +160,23 @@ def _needs_ruleset() -> Ruleset:
 def derive_needs(results: Mapping[int, Mapping] | Iterable[tuple[int, Mapping]]) -> list[Need]:
     """The buddying needs of members' latest results (membership id -> scoring result).
 
-    In the order given, and per member in the result's standard order.
+    In the order given, and per member in the result's standard order. The rules read a standard's status
+    and its count of major breaches only, so standards alike in both are one fact to them: each distinct
+    fact is asserted once (an alliance's thousand standards are a dozen facts).
     """
     items = list(results.items() if isinstance(results, Mapping) else results)
-    keys: list[tuple[int, str, tuple[str, ...]]] = []  # fact id -> (membership, standard, breached criteria)
-    facts: list[dict] = []
+    keys: list[tuple[int, str, tuple[str, ...], int]] = []  # (membership, standard, breached criteria, fact id)
+    fact_ids: dict[tuple[str, int], int] = {}  # (status, major breaches) -> fact id
     for membership_id, result in items:
         majors: dict[str, list[str]] = defaultdict(list)
         for breach in result.get("breaches", ()):
             if breach["severity"] == "major":
                 majors[breach["standard"]].append(breach["criterion"])
         for standard_id, outcome in result["standard_results"].items():
-            facts.append({"t": "b", "id": len(keys), "st": outcome["status"], "mj": len(majors[standard_id])})
-            keys.append((membership_id, standard_id, tuple(majors[standard_id])))
+            fact_id = fact_ids.setdefault((outcome["status"], len(majors[standard_id])), len(fact_ids))
+            keys.append((membership_id, standard_id, tuple(majors[standard_id]), fact_id))
+    facts = [{"t": "b", "id": fact_id, "st": status, "mj": major}
+             for (status, major), fact_id in fact_ids.items()]
     reasons: dict[int, str] = {}
     ruleset = _needs_ruleset()
     for start in range(0, len(facts), FACTS_PER_SESSION):
@@ -181,7 +185,7 @@ def derive_needs(results: Mapping[int, Mapping] | Iterable[tuple[int, Mapping]])
                 if rule in REASON_OF_RULE:
                     reasons[fact_id] = REASON_OF_RULE[rule]
     return [Need(membership_id, standard_id, reasons[fact_id], criteria)
-            for fact_id, (membership_id, standard_id, criteria) in enumerate(keys) if fact_id in reasons]
+            for membership_id, standard_id, criteria, fact_id in keys if fact_id in reasons]
 
 
 def needs_for(membership_id: int, result: Mapping) -> list[Need]:
