@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator, Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, ForeignKeyConstraint, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -174,7 +174,8 @@ class AssessmentResult(SQLModel, table=True):
     """
 
     __table_args__ = (Index("ux_assessmentresult_current", "assessment_id", unique=True,
-                            sqlite_where=text("is_current"), postgresql_where=text("is_current")),)
+                            sqlite_where=text("is_current"), postgresql_where=text("is_current")),
+                      Index("ux_assessmentresult_id_assessment", "id", "assessment_id", unique=True))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True)
@@ -190,13 +191,21 @@ class AssessmentResult(SQLModel, table=True):
 
 
 class Breach(SQLModel, table=True):
-    """A benchmark breach of a stored result, queryable across members."""
+    """A benchmark breach of a stored result, queryable across members.
 
-    __table_args__ = (Index("ix_breach_standard_severity", "standard_id", "severity"),)
+    It refers to its result and that result's assessment with one key, so one lookup checks both, and is
+    found through its result (a result holds about ten breaches, written by the hundred thousand when a
+    standards set is rescored: each index and check counts).
+    """
+
+    __table_args__ = (Index("ix_breach_standard_severity", "standard_id", "severity"),
+                      ForeignKeyConstraint(["result_id", "assessment_id"],
+                                           ["assessmentresult.id", "assessmentresult.assessment_id"],
+                                           name="fk_breach_result_assessment"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    result_id: int = Field(foreign_key="assessmentresult.id", index=True)
-    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    result_id: int = Field(index=True)
+    assessment_id: int
     criterion_id: str = Field(max_length=64)
     standard_id: str = Field(max_length=64)
     value: float

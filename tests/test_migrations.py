@@ -35,8 +35,8 @@ def test_one_linear_history_ending_at_head():
     scripts = ScriptDirectory.from_config(db._alembic_config(db.database_url()))
     assert len(scripts.get_heads()) == 1
     revisions = list(scripts.walk_revisions())
-    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
-    assert db.head_revision() == "0007"
+    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+    assert db.head_revision() == "0008"
 
 
 def test_upgrade_from_empty_to_head_matches_the_models(empty_database_url):
@@ -152,6 +152,30 @@ def test_one_current_result_per_assessment_is_enforced(empty_database_url):
     with pytest.raises(IntegrityError):
         with db.get_engine(empty_database_url).begin() as connection:
             connection.execute(second, {"current": True})
+
+
+def test_a_breach_names_its_results_assessment_and_0008_downgrades_with_its_data(empty_database_url):
+    db.upgrade(empty_database_url, "0006")
+    _results_at_0006(empty_database_url, [({"standard_results": {}, "breaches": []}, True)])  # and one breach
+    db.upgrade(empty_database_url)
+    with db.get_engine(empty_database_url).begin() as connection:
+        connection.execute(text("INSERT INTO assessmentcycle (id, alliance_id, name, opens_on, closes_on) "
+                                "VALUES (2, 1, '2027/28', '2027-04-01', '2028-03-31')"))
+        connection.execute(text("INSERT INTO assessment (id, membership_id, cycle_id, standards_version_id, status, "
+                                "created_at) VALUES (2, 1, 2, 1, 'draft', '2026-01-02 00:00:00+00:00')"))
+    breach = text("INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, target, direction, "
+                  "severity) SELECT MIN(id), :assessment, 'S2.2', 'S2', 70, 85, 'higher', 'minor' FROM assessmentresult")
+    with pytest.raises(IntegrityError):  # the result is assessment 1's
+        with db.get_engine(empty_database_url).begin() as connection:
+            connection.execute(breach, {"assessment": 2})
+    with db.get_engine(empty_database_url).begin() as connection:
+        connection.execute(breach, {"assessment": 1})
+    db.downgrade(empty_database_url, "0007")
+    db.upgrade(empty_database_url)
+    with db.get_engine(empty_database_url).connect() as connection:
+        kept = connection.execute(text("SELECT criterion_id, assessment_id FROM breach ORDER BY id")).all()
+    assert [tuple(row) for row in kept] == [("S2.1", 1), ("S2.2", 1)]
+    assert schema_diff(empty_database_url) == []
 
 
 # --- the guard ---------------------------------------------------------------------------------------
