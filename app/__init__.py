@@ -6,13 +6,13 @@ secret key in production or on a database whose schema is not this code's.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
-
-from flask import Flask
-from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from . import config as app_config
 from . import db
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 class StartupError(RuntimeError):
@@ -20,6 +20,10 @@ class StartupError(RuntimeError):
 
 
 def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
+    # Flask comes in here, not with the package: the command line's workers use the services only.
+    from flask import Flask
+    from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
+
     from .web import register
 
     app = Flask(__name__, instance_relative_config=False)

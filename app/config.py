@@ -11,7 +11,6 @@ import datetime as dt
 import os
 from typing import Any, Mapping, Optional
 
-from limits import parse_many
 
 from .db import ROOT, database_url
 
@@ -53,6 +52,8 @@ def _rate(value: Optional[str], name: str, default: str) -> str:
     if value is None or value.strip() == "":
         return default
     try:
+        from limits import parse_many  # only where rate limits are read: it is slow to import
+
         parse_many(value)
     except ValueError:
         raise ConfigError(f"{name}: expected a rate like '300 per minute' or '10/second', got {value!r}") from None

@@ -198,10 +198,9 @@ class Breach(SQLModel, table=True):
     standards set is rescored: each index and check counts).
     """
 
-    __table_args__ = (Index("ix_breach_standard_severity", "standard_id", "severity"),
-                      ForeignKeyConstraint(["result_id", "assessment_id"],
+    __table_args__ = (ForeignKeyConstraint(["result_id", "assessment_id"],
                                            ["assessmentresult.id", "assessmentresult.assessment_id"],
-                                           name="fk_breach_result_assessment"))
+                                           name="fk_breach_result_assessment"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     result_id: int = Field(index=True)

@@ -501,11 +501,6 @@ class NeedsRefresh:
     seen: list[tuple]  # the alliance's pairs as they were when this was worked out
 
 
-def _seen(pairs: list) -> list[tuple]:
-    """What a refresh checks has not changed since it was worked out: each pair's id, status and buddy."""
-    return [(pair.id, pair.status, pair.buddy_membership_id) for pair in pairs]
-
-
 def plan_refresh(session: Session, alliance_id: int, cycle_id: int) -> NeedsRefresh:
     """Work out a refresh of an alliance cycle's needs (stores nothing): the members' latest results are
     read once, and their needs derived once, for both the proposals that have gone and the new plan."""
@@ -546,7 +541,7 @@ def _refresh_of(alliance: Alliance, cycle: AssessmentCycle, pairs: list, members
     # Planned as if the withdrawals were done: they free their buddies' capacity.
     world = _assemble(alliance, members, latest, pairs, gone)
     plan = _plan(alliance, cycle, world, pairs, [n for n in needs if n.membership_id in world.results], gone)
-    return NeedsRefresh(alliance.id, cycle.id, sorted(gone), plan, _seen(pairs))
+    return NeedsRefresh(alliance.id, cycle.id, sorted(gone), plan, pairs)
 
 
 def refresh_needs(session: Session, actor: Actor, alliance_id: int, cycle_id: int, why: str,
@@ -565,8 +560,7 @@ def refresh_needs(session: Session, actor: Actor, alliance_id: int, cycle_id: in
 def refresh_many(session: Session, actor: Actor, aheads: list[NeedsRefresh], why: str) -> list[tuple[int, int]]:
     """``refresh_needs`` for several alliance cycles worked out ahead, in order, in the caller's transaction
     (which holds their alliances' rows). Returns (withdrawn, stored) of each."""
-    now = {a: _seen(pairs) for a, pairs in _pairs_by_alliance(
-        session, sorted({ahead.alliance_id for ahead in aheads})).items()}
+    now = _pairs_by_alliance(session, sorted({ahead.alliance_id for ahead in aheads}))
     changed: set[int] = set()  # alliances whose pairs a refresh here has changed since they were read
     done = []
     for ahead in aheads:

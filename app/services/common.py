@@ -5,9 +5,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, text
 from sqlmodel import Session, SQLModel
 
+from ..db import json_text
 from ..models import AuditEvent, utcnow
 
 T = TypeVar("T", bound=SQLModel)
@@ -94,6 +95,31 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]],
         return
     session.connection().exec_driver_sql(
         f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({', '.join('?' for _ in names)})", values)
+
+
+def update_rows(session: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
+    """Update many rows of ``table`` found by their ``key`` column, each with values of its own (each row with
+    the same keys), in the caller's transaction.
+
+    SQLite takes them through its driver's own ``executemany``; PostgreSQL as one statement over the rows sent
+    as one JSON array (``json_to_recordset``), not a statement per row."""
+    if not rows:
+        return
+    names = [name for name in rows[0] if name != key]
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    if dialect.name == "postgresql":
+        fields = ", ".join(f"{quote(name)} {table.c[name].type.compile(dialect)}" for name in [key, *names])
+        session.execute(text(
+            f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(n)} = r.{quote(n)}' for n in names)} "
+            f"FROM json_to_recordset(CAST(:rows AS json)) AS r({fields}) "
+            f"WHERE {quote(table.name)}.{quote(key)} = r.{quote(key)}"), {"rows": json_text(rows)})
+        return
+    convert = [table.c[name].type.bind_processor(dialect) for name in [*names, key]]
+    session.connection().exec_driver_sql(
+        f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(n)} = ?' for n in names)} WHERE {quote(key)} = ?",
+        [tuple(value if to_stored is None else to_stored(value)
+               for to_stored, value in zip(convert, [*(row[name] for name in names), row[key]])) for row in rows])
 
 
 def audit_many(session: Session, actor: Actor, action: str, entity_type: str,

@@ -18,7 +18,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import JSON, bindparam, func, insert, literal, text, type_coerce, update
+from sqlalchemy import JSON, func, insert, literal, text, type_coerce, update
 from sqlmodel import Session, col, select
 
 import rules
@@ -30,7 +30,7 @@ from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentR
                       StandardsVersion, utcnow)
 from .assessments import StoredForm, stored_form, write_results
 from .buddying import OPEN_PAIRS, NeedsRefresh, refresh_many, settle_many
-from .common import Actor, NotFound, ServiceError, audit, audit_many
+from .common import Actor, NotFound, ServiceError, audit, audit_many, update_rows
 from .overrides import kept
 from .standards import parsed
 
@@ -365,13 +365,10 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
     if decided:
         settle_many(session, actor, decided)  # needs now met end their buddy pairs
     changes_of = dict(zip(ids, lines))
-    session.connection().execute(
-        update(RescoreItem).where(col(RescoreItem.id) == bindparam("item"))
-        .values(state=bindparam("new_state"), done_at=bindparam("at"), change=bindparam("line")),
-        [{"item": row.item, "at": now,
-          "new_state": "failed" if row.assessment in failures else "done",
-          "line": ({"assessment": row.assessment, "error": failures[row.assessment]} if row.assessment in failures
-                   else changes_of.get(row.assessment))} for row in ours])
+    update_rows(session, RescoreItem.__table__, "id", [
+        {"id": row.item, "done_at": now, "state": "failed" if row.assessment in failures else "done",
+         "change": ({"assessment": row.assessment, "error": failures[row.assessment]} if row.assessment in failures
+                    else changes_of.get(row.assessment))} for row in ours])
     return lines
 
 
