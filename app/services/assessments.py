@@ -17,7 +17,7 @@ from rules.rescore import carry_over
 from ..db import json_text
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, Breach, Evidence, Membership,
                       Organisation, StandardsVersion, utcnow)
-from .common import Actor, NotFound, ServiceError, audit, get_or_404, insert_rows, snapshot
+from .common import Actor, NotFound, ServiceError, among, audit, get_or_404, insert_rows, snapshot
 from .standards import latest_published, parsed
 
 EDITABLE = ("draft",)
@@ -354,7 +354,7 @@ def write_results(session: Session, version: StandardsVersion, results: list[tup
     forms = forms or [stored_form(result) for _, result in results]
     assessment_ids = [assessment_id for assessment_id, _ in results]
     session.execute(update(AssessmentResult).where(
-        col(AssessmentResult.assessment_id).in_(assessment_ids),
+        among(session, col(AssessmentResult.assessment_id), assessment_ids),
         col(AssessmentResult.is_current).is_(True)).values(is_current=False))
     insert_rows(session, AssessmentResult.__table__, [
         {"assessment_id": assessment_id, "standards_version_id": version.id, "standards_hash": version.content_hash,
@@ -362,7 +362,7 @@ def write_results(session: Session, version: StandardsVersion, results: list[tup
          "is_current": True, "computed_at": computed_at, "headline": form.headline}
         for (assessment_id, result), form in zip(results, forms)], stored_as_is=frozenset({"result"}))
     stored = dict(session.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
-        col(AssessmentResult.assessment_id).in_(assessment_ids),
+        among(session, col(AssessmentResult.assessment_id), assessment_ids),
         col(AssessmentResult.is_current).is_(True))).all())  # one current result each (a unique index)
     ids = [stored[assessment_id] for assessment_id in assessment_ids]
     breaches = [{"result_id": result_id, "assessment_id": assessment_id, "criterion_id": b["criterion"],

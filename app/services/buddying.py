@@ -29,7 +29,7 @@ from rules.buddying import Matching, MemberProfile, Need
 
 from ..lifecycle import MEMBER_STATUSES
 from ..models import Alliance, AssessmentCycle, BuddyAssignment, Membership, Organisation, utcnow
-from .common import Actor, NotFound, ServiceError, audit, audit_many, get_or_404, snapshot
+from .common import Actor, NotFound, ServiceError, among, audit, audit_many, get_or_404, snapshot
 from .assessments import current_result
 
 OPEN_PAIRS = ("proposed", "accepted", "active")
@@ -87,7 +87,7 @@ def _latest_as_of(session: Session, wanted: dict[dt.date, set[int]]) -> dict[dt.
     for membership_id, opens_on, assessment_id in session.execute(
             select(Assessment.membership_id, AssessmentCycle.opens_on, Assessment.id)
             .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
-            .where(col(Assessment.membership_id).in_(ids), Assessment.status == "decided",
+            .where(among(session, col(Assessment.membership_id), ids), Assessment.status == "decided",
                    AssessmentCycle.opens_on <= max(wanted))).all():
         decided[membership_id].append((opens_on, assessment_id))
     chosen = {as_of: {m: max(found for found in decided[m] if found[0] <= as_of)[1]
@@ -96,7 +96,7 @@ def _latest_as_of(session: Session, wanted: dict[dt.date, set[int]]) -> dict[dt.
     stored = AssessmentResult.__table__.c  # the headline: what matching reads, not the whole result
     assessment_ids = {a for picked in chosen.values() for a in picked.values()}
     headlines = dict(session.execute(select(stored.assessment_id, stored.headline).where(
-        stored.assessment_id.in_(assessment_ids), stored.is_current.is_(True))).all()) if assessment_ids else {}
+        among(session, stored.assessment_id, assessment_ids), stored.is_current.is_(True))).all())
     return {as_of: {m: headlines[a] for m, a in picked.items() if a in headlines} for as_of, picked in chosen.items()}
 
 
@@ -120,7 +120,7 @@ def _pairs_by_alliance(session: Session, alliance_ids: list[int]) -> dict[int, l
     found: dict[int, list] = {alliance_id: [] for alliance_id in alliance_ids}
     for row in session.execute(select(pairs.alliance_id, pairs.id, pairs.cycle_id, pairs.mentee_membership_id,
                                       pairs.buddy_membership_id, pairs.standard_id, pairs.status)
-                               .where(pairs.alliance_id.in_(alliance_ids)).order_by(pairs.id)).all():
+                               .where(among(session, pairs.alliance_id, alliance_ids)).order_by(pairs.id)).all():
         found[row.alliance_id].append(row)
     return found
 
@@ -137,7 +137,8 @@ def _members_by_alliance(session: Session, alliance_ids: list[int]) -> dict[int,
             Membership.organisation_id, Organisation.name, Organisation.region, Organisation.latitude,
             Organisation.longitude)
             .join(Organisation, Organisation.id == Membership.organisation_id)
-            .where(col(Membership.alliance_id).in_(alliance_ids), col(Membership.status).in_(MEMBER_STATUSES))
+            .where(among(session, col(Membership.alliance_id), alliance_ids),
+                   col(Membership.status).in_(MEMBER_STATUSES))
             .order_by(col(Membership.id))).all():
         found[row.alliance_id].append(row)
     return found
@@ -464,7 +465,7 @@ def settle_many(session: Session, actor: Actor,
                                                         if r.get("status") == "met"} - majors)
     ending = [pair_id for pair_id, mentee, standard in session.execute(
         select(BuddyAssignment.id, BuddyAssignment.mentee_membership_id, BuddyAssignment.standard_id).where(
-            col(BuddyAssignment.mentee_membership_id).in_(list(met)), col(BuddyAssignment.status).in_(OPEN_PAIRS))
+            among(session, col(BuddyAssignment.mentee_membership_id), met), col(BuddyAssignment.status).in_(OPEN_PAIRS))
         .order_by(col(BuddyAssignment.id))) if standard in met[mentee][2]] if met else []
     if not ending:
         return []

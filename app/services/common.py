@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Optional, TypeVar
+from typing import Any, Iterable, Optional, TypeVar
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table, any_, bindparam, insert, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, SQLModel
 
 from ..db import json_text
@@ -53,6 +54,16 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return value
+
+
+def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``: one parameter however many values, so a
+    statement reads the same each time and the driver and the server parse and plan it once, not once for
+    each number of values."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 # One statement, compiled once: the values travel as parameters.

@@ -30,7 +30,7 @@ from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentR
                       StandardsVersion, utcnow)
 from .assessments import StoredForm, stored_form, write_results
 from .buddying import OPEN_PAIRS, NeedsRefresh, refresh_many, settle_many
-from .common import Actor, NotFound, ServiceError, audit, audit_many, update_rows
+from .common import Actor, NotFound, ServiceError, among, audit, audit_many, update_rows
 from .overrides import kept
 from .standards import parsed
 
@@ -124,7 +124,7 @@ def _answers_by_assessment(session: Session, ids: list[int]) -> dict[int, dict[s
     answers: dict[int, dict[str, Any]] = {i: {} for i in ids}
     if ids:
         answers.update(session.execute(select(Answer.assessment_id, type_coerce(built, JSON)).where(
-            col(Answer.assessment_id).in_(ids)).group_by(Answer.assessment_id)).all())
+            among(session, col(Answer.assessment_id), ids)).group_by(Answer.assessment_id)).all())
     return answers
 
 
@@ -141,16 +141,16 @@ def load(session: Session, ids: list[int]) -> list[Loaded]:
         .join(Organisation, Organisation.id == Membership.organisation_id)
         .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
         .join(Alliance, Alliance.id == AssessmentCycle.alliance_id)
-        .where(col(Assessment.id).in_(ids)).order_by(col(Assessment.id))).all()
+        .where(among(session, col(Assessment.id), ids)).order_by(col(Assessment.id))).all()
     answers = _answers_by_assessment(session, ids)
     overrides: dict[int, list[ResultOverride]] = {i: [] for i in ids}
-    for row in session.exec(select(ResultOverride).where(col(ResultOverride.assessment_id).in_(ids))):
+    for row in session.exec(select(ResultOverride).where(among(session, col(ResultOverride.assessment_id), ids))):
         overrides[row.assessment_id].append(row)
     stored = AssessmentResult.__table__.c
     current = {row[0]: (row[1], {"overall": row[2], "rating": row[3], "outcome": row[4], **row[5]})
                for row in session.execute(select(
                    stored.assessment_id, stored.id, stored.overall, stored.rating, stored.outcome, stored.headline)
-                   .where(stored.assessment_id.in_(ids), stored.is_current.is_(True)))}
+                   .where(among(session, stored.assessment_id, ids), stored.is_current.is_(True)))}
     versions = {v.id: v for v in session.exec(select(StandardsVersion).where(
         col(StandardsVersion.id).in_({row[2] for row in rows})))}
     return [Loaded(a_id, status, route, specialty, org, ods, org_type, alliance, cycle, versions[version_id],
@@ -277,7 +277,7 @@ def claim(session: Session, run_id: int, worker: str, size: int,
                         .order_by(col(RescoreItem.id)).limit(size)
                         .with_for_update(skip_locked=True)).all()
     if rows:
-        session.execute(update(RescoreItem).where(col(RescoreItem.id).in_([r[0] for r in rows]))
+        session.execute(update(RescoreItem).where(among(session, col(RescoreItem.id), [r[0] for r in rows]))
                         .values(state="claimed", worker=worker, claimed_at=utcnow()))
     return [tuple(row) for row in rows]
 
@@ -323,13 +323,13 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
                Assessment.id.label("assessment"), Assessment.status, Assessment.standards_version_id.label("version"),
                Assessment.membership_id.label("membership"), Assessment.cycle_id.label("cycle"))
         .join(Assessment, Assessment.id == RescoreItem.assessment_id)
-        .where(col(RescoreItem.id).in_([item[0] for item in claimed])).order_by(col(RescoreItem.id))
+        .where(among(session, col(RescoreItem.id), [item[0] for item in claimed])).order_by(col(RescoreItem.id))
         .with_for_update()).all()
     ours = [row for row in rows if row.state == "claimed" and row.worker == worker]
     moving = [row for row in ours if row.version != target.version.id and row.assessment not in failures]
     ids = [row.assessment for row in moving]
     current = dict(session.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
-        col(AssessmentResult.assessment_id).in_(ids), col(AssessmentResult.is_current).is_(True))).all()) if ids else {}
+        among(session, col(AssessmentResult.assessment_id), ids), col(AssessmentResult.is_current).is_(True))).all())
     answers = _answers_by_assessment(session, [row.assessment for row in moving if row.status == "draft"])
     stale = []
     for row in moving:
@@ -347,7 +347,7 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
     now = utcnow()
     lines = [prepared[i].line for i in ids]
     if ids:
-        session.execute(update(Assessment).where(col(Assessment.id).in_(ids))
+        session.execute(update(Assessment).where(among(session, col(Assessment.id), ids))
                         .values(standards_version_id=target.version.id))
     scored = [prepared[row.assessment] for row in moving if row.status != "draft"]
     if scored:
