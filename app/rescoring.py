@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import json
 import multiprocessing
+import multiprocessing.connection
 import sys
 import time
 from contextlib import nullcontext
@@ -81,9 +82,9 @@ def _target(session, request: Request) -> service.Target:
 
 
 def count(request: Request) -> tuple[service.Target, int]:
-    with db.session_scope(request.url) as session:
+    with db.read_scope(request.url) as session:
         target = _target(session, request)
-        return target, len(service.affected(session, target))
+        return target, service.count_affected(session, target)
 
 
 # -- dry run -----------------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ def _run_processes(request: Request, run_id: int, jobs: int, total: int, progres
         process.start()
     try:
         while any(p.is_alive() for p in workers):
-            time.sleep(0.25)
+            multiprocessing.connection.wait([p.sentinel for p in workers if p.is_alive()], timeout=0.25)
             if progress:
                 with db.session_scope(request.url) as session:
                     progress(service.progress(session, run_id)[0], total)

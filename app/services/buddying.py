@@ -21,7 +21,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 import rules.buddying as matching
@@ -29,7 +28,8 @@ from rules.buddying import Matching, MemberProfile, Need
 
 from ..lifecycle import MEMBER_STATUSES
 from ..models import Alliance, AssessmentCycle, BuddyAssignment, Membership, Organisation, utcnow
-from .common import Actor, NotFound, ServiceError, among, audit, audit_many, get_or_404, snapshot
+from .common import (Actor, NotFound, ServiceError, among, audit, audit_many, get_or_404, insert_returning_ids,
+                     snapshot)
 from .assessments import current_result
 
 OPEN_PAIRS = ("proposed", "accepted", "active")
@@ -250,8 +250,8 @@ def apply_plan(session: Session, actor: Actor, plan: BuddyPlan) -> list[int]:
     if fresh:
         rows = [{**row, "alliance_id": plan.alliance.id, "cycle_id": plan.cycle.id, "status": "proposed",
                  "end_reason": "", "created_at": now, "updated_at": now} for row in fresh]
-        ids = session.connection().execute(  # Core: no ORM bookkeeping for rows it does not hold
-            insert(BuddyAssignment).returning(BuddyAssignment.id, sort_by_parameter_order=True), rows).scalars().all()
+        ids = insert_returning_ids(session, BuddyAssignment.__table__, rows,  # no ORM bookkeeping for them
+                                   distinct_by=("mentee_membership_id", "standard_id"))
         for action in ("buddy.proposed", "buddy.none_available"):
             audit_many(session, actor, action, "buddyassignment", [
                 (pair_id, None, {"mentee_membership_id": row["mentee_membership_id"],

@@ -120,10 +120,9 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict[str, A
     dialect = session.get_bind().dialect
     quote = dialect.identifier_preparer.quote
     if dialect.name == "postgresql":
-        fields = ", ".join(f"{quote(name)} {table.c[name].type.compile(dialect)}" for name in [key, *names])
         session.execute(text(
             f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(n)} = r.{quote(n)}' for n in names)} "
-            f"FROM json_to_recordset(CAST(:rows AS json)) AS r({fields}) "
+            f"FROM {_recordset(dialect, table, [key, *names])} "
             f"WHERE {quote(table.name)}.{quote(key)} = r.{quote(key)}"), {"rows": json_text(rows)})
         return
     convert = [table.c[name].type.bind_processor(dialect) for name in [*names, key]]
@@ -131,6 +130,33 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict[str, A
         f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(n)} = ?' for n in names)} WHERE {quote(key)} = ?",
         [tuple(value if to_stored is None else to_stored(value)
                for to_stored, value in zip(convert, [*(row[name] for name in names), row[key]])) for row in rows])
+
+
+def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]],
+                         distinct_by: tuple[str, ...]) -> list[int]:
+    """Insert many rows (each with the same keys) and return their ids in the rows' order; ``distinct_by``
+    names columns whose values tell the rows apart. On PostgreSQL the rows go as one JSON array, so the
+    statement reads the same however many there are; elsewhere as SQLAlchemy's insert with RETURNING."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        return list(session.connection().execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all())
+    names = list(rows[0])
+    quote = dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    found = {tuple(returned[1:]): returned[0] for returned in session.execute(text(
+        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {columns} FROM {_recordset(dialect, table, names)} "
+        f"RETURNING id, {', '.join(quote(name) for name in distinct_by)}"), {"rows": json_text(rows)})}
+    return [found[tuple(row[name] for name in distinct_by)] for row in rows]
+
+
+def _recordset(dialect: Any, table: Table, names: list[str]) -> str:
+    """``json_to_recordset`` over a JSON array parameter ``:rows``, as table ``r`` with these columns."""
+    quote = dialect.identifier_preparer.quote
+    fields = ", ".join(f"{quote(name)} {table.c[name].type.compile(dialect)}" for name in names)
+    return f"json_to_recordset(CAST(:rows AS json)) AS r({fields})"
 
 
 def audit_many(session: Session, actor: Actor, action: str, entity_type: str,

@@ -36,6 +36,7 @@ from .standards import parsed
 
 PUBLISH_HINT = "python cli.py standards publish PATH"
 FINISHED = ("done", "failed")  # item states that count as handled
+MIN_BATCH = 25  # the smallest batch a worker claims while more are pending
 UNFINISHED = ("pending", "claimed")
 
 
@@ -83,6 +84,10 @@ def _affected(target: Target, *columns):  # noqa: ANN002, ANN202
     if target.alliance_id is not None:
         query = query.where(AssessmentCycle.alliance_id == target.alliance_id)
     return query
+
+
+def count_affected(session: Session, target: Target) -> int:
+    return session.exec(_affected(target, func.count(col(Assessment.id)))).one()
 
 
 def affected(session: Session, target: Target) -> list[int]:
@@ -234,7 +239,7 @@ def open_run(session: Session, actor: Actor, target: Target) -> Optional[Rescore
     existing = session.exec(query.order_by(col(RescoreRun.id))).first()
     if existing is not None:
         return existing
-    total = session.exec(_affected(target, func.count(col(Assessment.id)))).one()
+    total = count_affected(session, target)
     if not total:
         return None  # nothing to move: a run started again after it finished changes nothing
     run = RescoreRun(set_id=target.set_id, to_version_id=target.version.id, cycle_name=target.cycle_name,
@@ -264,11 +269,17 @@ def claim(session: Session, run_id: int, worker: str, size: int,
           lease: dt.timedelta) -> list[tuple[int, int, int]]:
     """Claim up to ``size`` items of the run for ``worker``: pending ones, and claimed ones whose worker
     has stopped (on this machine) or whose claim is older than ``lease`` (a worker elsewhere that died).
-    Returns (item id, assessment id, alliance id) of each."""
+    Towards the end of a run batches get smaller (each worker's share of two rounds at most), so the workers
+    finish together rather than one finishing a whole batch alone. Returns (item id, assessment id,
+    alliance id) of each."""
     _commit_without_waiting(session)
     claimed_by = session.exec(select(RescoreItem.worker).where(
         RescoreItem.run_id == run_id, RescoreItem.state == "claimed").distinct()).all()
     dead = [w for w in claimed_by if _dead_here(w)]
+    pending = session.exec(select(func.count()).select_from(RescoreItem).where(
+        RescoreItem.run_id == run_id, RescoreItem.state == "pending")).one()
+    workers = len(set(claimed_by) - set(dead) | {worker})
+    size = min(size, max(MIN_BATCH, -(-pending // (2 * workers))))
     takeable = (col(RescoreItem.state) == "pending") | (
         (col(RescoreItem.state) == "claimed") & ((col(RescoreItem.claimed_at) < utcnow() - lease)
                                                  | col(RescoreItem.worker).in_(dead)))
