@@ -299,6 +299,28 @@ def test_submitted_result_has_its_headline_and_rows_inserted_many_at_once_read_b
     assert raw[0] == raw[1]  # stored the same way whichever function wrote it
 
 
+def test_rows_inserted_with_their_ids_and_updated_by_key_many_at_once(session, world):
+    from app.db import json_text
+    from app.services.common import insert_returning_ids, update_rows
+
+    now = dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.timezone.utc)
+    rows = [{"occurred_at": now, "actor": "cli", "action": "probe.ids", "entity_type": "probe", "entity_id": entity,
+             "before": None, "after": {"n": entity}} for entity in (30, 10, 20)]
+    ids = insert_returning_ids(session, AuditEvent.__table__, rows, distinct_by=("entity_id",))
+    assert [session.get(AuditEvent, i).entity_id for i in ids] == [30, 10, 20]
+    assessment_id = world.open(session)
+    services.save_answers(session, world.member, assessment_id, {"Q1.1": "yes", "Q1.2": 4, "Q1.3": 70})
+    answers = {a.criterion_id: a.id for a in session.exec(select(Answer).where(Answer.assessment_id == assessment_id))}
+    update_rows(session, Answer.__table__, "id", [
+        {"id": answers["Q1.3"], "value": 82.5, "note": "l'été \\ \""},
+        {"id": answers["Q1.1"], "value": None, "note": ""}])
+    session.expire_all()
+    found = {a.criterion_id: (a.value, a.note) for a in session.exec(select(Answer).where(
+        Answer.assessment_id == assessment_id))}
+    assert found == {"Q1.1": (None, ""), "Q1.2": (4, found["Q1.2"][1]), "Q1.3": (82.5, "l'été \\ \"")}
+    assert json_text({1: "a"}) == '{"1":"a"}' and json_text({"big": 2 ** 70}) == '{"big": 1180591620717411303424}'
+
+
 def test_score_of_a_draft_shows_what_is_missing_without_storing(session, world):
     assessment_id = world.open(session)
     services.save_answers(session, world.member, assessment_id, {"Q1.1": "yes", "Q1.2": 4, "Q1.3": 70})
