@@ -273,11 +273,9 @@ def match(needs: Sequence[Need], members: Sequence[MemberProfile], capacity: int
         best: Optional[tuple] = None
         for tier in tiers[need.standard]:
             for buddy in tier:
-                if not _suits(buddy, mentee):
-                    continue
                 mentees = taken[buddy.organisation_id]
                 already = mentee.membership_id in mentees
-                if not already and len(mentees) >= capacity:
+                if not already and len(mentees) >= capacity or not _suits(buddy, mentee):
                     continue
                 same_region = mentee.region is not None and buddy.region == mentee.region
                 distance = distance_km(mentee, buddy)

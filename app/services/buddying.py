@@ -144,17 +144,16 @@ def _members_by_alliance(session: Session, alliance_ids: list[int]) -> dict[int,
     return found
 
 
-def _held(pairs: list, ignoring: frozenset[int]) -> list:
+def _held(pairs: list, ignoring: frozenset[int] = frozenset()) -> list:
     """The open pairs that have a buddy, less those planned as withdrawn (``ignoring``)."""
     return [pair for pair in pairs
             if pair.status in OPEN_PAIRS and pair.buddy_membership_id is not None and pair.id not in ignoring]
 
 
-def _assemble(alliance: Alliance, members: list, latest: dict[int, dict], pairs: list,
-              ignoring: frozenset[int] = frozenset()) -> _World:
-    """The world from its parts (``ignoring``: pairs left out, as if already withdrawn)."""
+def _assemble(alliance: Alliance, members: list, latest: dict[int, dict], held: list) -> _World:
+    """The world from its parts (``held``: the pairs that use a buddy's capacity, ``_held``)."""
     mentees_of: dict[int, set[int]] = defaultdict(set)
-    for pair in _held(pairs, ignoring):
+    for pair in held:
         mentees_of[pair.buddy_membership_id].add(pair.mentee_membership_id)
     results: dict[int, dict] = {}
     profiles: list[MemberProfile] = []
@@ -174,16 +173,15 @@ def _assemble(alliance: Alliance, members: list, latest: dict[int, dict], pairs:
     return _World(profiles, results, names)
 
 
-def _world(session: Session, alliance: Alliance, cycle: AssessmentCycle) -> _World:
+def _world(session: Session, alliance: Alliance, cycle: AssessmentCycle, held: Optional[list] = None) -> _World:
     members = _members(session, alliance)
     return _assemble(alliance, members, _latest_results(session, [m.id for m in members], cycle),
-                     _alliance_pairs(session, alliance.id))
+                     _held(_alliance_pairs(session, alliance.id)) if held is None else held)
 
 
-def _plan(alliance: Alliance, cycle: AssessmentCycle, world: _World, pairs: list, needs: list[Need],
-          ignoring: frozenset[int] = frozenset()) -> BuddyPlan:
-    """Match the needs not already covered by an open pair with a buddy."""
-    covered_keys = {(p.mentee_membership_id, p.standard_id) for p in _held(pairs, ignoring)}
+def _plan(alliance: Alliance, cycle: AssessmentCycle, world: _World, held: list, needs: list[Need]) -> BuddyPlan:
+    """Match the needs not already covered by an open pair with a buddy (``held``, as ``_held`` gives)."""
+    covered_keys = {(p.mentee_membership_id, p.standard_id) for p in held}
     covered = [need for need in needs if (need.membership_id, need.standard) in covered_keys]
     open_needs = [need for need in needs if (need.membership_id, need.standard) not in covered_keys]
     found = matching.match(open_needs, world.profiles, capacity=alliance.max_buddy_mentees)
@@ -209,8 +207,9 @@ def _check_alliance_cycle(alliance: Optional[Alliance], cycle: Optional[Assessme
 def plan_buddying(session: Session, alliance_id: int, cycle_id: int) -> BuddyPlan:
     """Needs and proposed buddies for an alliance's cycle, without storing anything."""
     alliance, cycle = _alliance_cycle(session, alliance_id, cycle_id)
-    world = _world(session, alliance, cycle)
-    return _plan(alliance, cycle, world, _alliance_pairs(session, alliance.id), matching.derive_needs(world.results))
+    held = _held(_alliance_pairs(session, alliance.id))
+    world = _world(session, alliance, cycle, held)
+    return _plan(alliance, cycle, world, held, matching.derive_needs(world.results))
 
 
 def apply_plan(session: Session, actor: Actor, plan: BuddyPlan) -> list[int]:
@@ -540,8 +539,9 @@ def _refresh_of(alliance: Alliance, cycle: AssessmentCycle, pairs: list, members
     needed = {(n.membership_id, n.standard) for n in needs}
     gone = frozenset(pair.id for pair in proposed if (pair.mentee_membership_id, pair.standard_id) not in needed)
     # Planned as if the withdrawals were done: they free their buddies' capacity.
-    world = _assemble(alliance, members, latest, pairs, gone)
-    plan = _plan(alliance, cycle, world, pairs, [n for n in needs if n.membership_id in world.results], gone)
+    held = _held(pairs, gone)
+    world = _assemble(alliance, members, latest, held)
+    plan = _plan(alliance, cycle, world, held, [n for n in needs if n.membership_id in world.results])
     return NeedsRefresh(alliance.id, cycle.id, sorted(gone), plan, pairs)
 
 
