@@ -18,13 +18,14 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import JSON, func, insert, literal, text, type_coerce, update
+from sqlalchemy import JSON, Text, cast, func, insert, literal, text, type_coerce, update
 from sqlmodel import Session, col, select
 
 import rules
 from rules import rescore as changes
 from rules.model import StandardsSet
 
+from ..db import json_value
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment,
                       Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
                       StandardsVersion, utcnow)
@@ -473,12 +474,14 @@ def close(session: Session, actor: Actor, run_id: int) -> bool:
 
 
 def report_lines(session: Session, run_id: int) -> tuple[list[dict], list[dict]]:
-    """The report of a run: a line per assessment it moved, and the failures, in assessment order."""
-    rows = session.exec(select(RescoreItem.state, RescoreItem.change).where(
+    """The report of a run: a line per assessment it moved, and the failures, in assessment order. The lines
+    are read as text and parsed as one JSON array (one parse for ten thousand lines, not one each)."""
+    rows = session.execute(select(RescoreItem.state, cast(RescoreItem.change, Text)).where(
         RescoreItem.run_id == run_id, col(RescoreItem.state).in_(FINISHED))
         .order_by(col(RescoreItem.assessment_id))).all()
-    return ([change for state, change in rows if state == "done" and change],
-            [change for state, change in rows if state == "failed" and change])
+    changes = json_value("[" + ",".join(change or "null" for _, change in rows) + "]")
+    return ([change for (state, _), change in zip(rows, changes) if state == "done" and change],
+            [change for (state, _), change in zip(rows, changes) if state == "failed" and change])
 
 
 # -- a lead's impact preview -------------------------------------------------------------------------
