@@ -465,7 +465,7 @@ def settle_many(session: Session, actor: Actor,
     ending = [pair_id for pair_id, mentee, standard in session.execute(
         select(BuddyAssignment.id, BuddyAssignment.mentee_membership_id, BuddyAssignment.standard_id).where(
             among(session, col(BuddyAssignment.mentee_membership_id), met), col(BuddyAssignment.status).in_(OPEN_PAIRS))
-        .order_by(col(BuddyAssignment.id))) if standard in met[mentee][2]] if met else []
+        .order_by(col(BuddyAssignment.id))).all() if standard in met[mentee][2]] if met else []
     if not ending:
         return []
     pairs = session.exec(select(BuddyAssignment).where(col(BuddyAssignment.id).in_(ending))

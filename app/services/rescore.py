@@ -156,7 +156,7 @@ def load(session: Session, ids: list[int]) -> list[Loaded]:
     current = {row[0]: (row[1], {"overall": row[2], "rating": row[3], "outcome": row[4], **row[5]})
                for row in session.execute(select(
                    stored.assessment_id, stored.id, stored.overall, stored.rating, stored.outcome, stored.headline)
-                   .where(among(session, stored.assessment_id, ids), stored.is_current.is_(True)))}
+                   .where(among(session, stored.assessment_id, ids), stored.is_current.is_(True))).all()}
     versions = {v.id: v for v in session.exec(select(StandardsVersion).where(
         col(StandardsVersion.id).in_({row[2] for row in rows})))}
     return [Loaded(a_id, status, route, specialty, org, ods, org_type, alliance, cycle, versions[version_id],
