@@ -197,13 +197,16 @@ def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) 
 
 def refresh(request: Request, run_id: int, alliance_ids: Optional[set[int]] = None) -> None:
     """Refresh the buddying needs of the run's alliances whose self-assessments are all rescored (of
-    ``alliance_ids``, or all): worked out together from one read, then stored in one short transaction, so
-    workers refresh finished alliances while others are still being scored."""
+    ``alliance_ids``, or all), together in one transaction, so workers refresh finished alliances while
+    others are still being scored. On SQLite, where writers take turns, the refreshes are worked out from a
+    read beforehand, so the transaction that stores them is short; elsewhere they are worked out in it,
+    under their alliances' locks."""
     with db.read_scope(request.url) as session:
-        aheads = buddying.plan_refreshes(session, service.refreshes_due(session, run_id, alliance_ids))
-    if aheads:
+        due = service.refreshes_due(session, run_id, alliance_ids)
+        ahead = buddying.plan_refreshes(session, due) if due and session.get_bind().dialect.name == "sqlite" else None
+    if due:
         with db.session_scope(request.url) as session:
-            service.refresh_alliances(session, Actor(request.actor), run_id, aheads)
+            service.refresh_alliances(session, Actor(request.actor), run_id, due, ahead)
 
 
 def finish(request: Request, run_id: int) -> None:

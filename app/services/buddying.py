@@ -558,14 +558,16 @@ def refresh_needs(session: Session, actor: Actor, alliance_id: int, cycle_id: in
     return refresh_many(session, actor, [ahead], why)[0]
 
 
-def refresh_many(session: Session, actor: Actor, aheads: list[NeedsRefresh], why: str) -> list[tuple[int, int]]:
+def refresh_many(session: Session, actor: Actor, aheads: list[NeedsRefresh], why: str,
+                 worked_out_here: bool = False) -> list[tuple[int, int]]:
     """``refresh_needs`` for several alliance cycles worked out ahead, in order, in the caller's transaction
-    (which holds their alliances' rows). Returns (withdrawn, stored) of each."""
-    now = _pairs_by_alliance(session, sorted({ahead.alliance_id for ahead in aheads}))
+    (which holds their alliances' rows). Refreshes worked out before that transaction are checked against
+    the pairs as they are now; those worked out in it (``worked_out_here``) need not be."""
+    now = None if worked_out_here else _pairs_by_alliance(session, sorted({ahead.alliance_id for ahead in aheads}))
     changed: set[int] = set()  # alliances whose pairs a refresh here has changed since they were read
     done = []
     for ahead in aheads:
-        if ahead.alliance_id in changed or ahead.seen != now[ahead.alliance_id]:
+        if ahead.alliance_id in changed or (now is not None and ahead.seen != now[ahead.alliance_id]):
             ahead = plan_refresh(session, ahead.alliance_id, ahead.cycle_id)
         for pair_id in ahead.gone:
             _end(session, actor, session.get(BuddyAssignment, pair_id), "withdrawn", f"no longer needed: {why}",

@@ -30,7 +30,7 @@ from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentR
                       Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
                       StandardsVersion, utcnow)
 from .assessments import StoredForm, stored_form, write_results
-from .buddying import OPEN_PAIRS, NeedsRefresh, refresh_many, settle_many
+from .buddying import OPEN_PAIRS, NeedsRefresh, plan_refreshes, refresh_many, settle_many
 from .common import Actor, NotFound, ServiceError, among, audit, audit_many, update_rows
 from .overrides import kept
 from .standards import parsed
@@ -433,24 +433,31 @@ def refreshes_due(session: Session, run_id: int, alliance_ids: Optional[Iterable
             if (alliance_id, cycle_id) not in done]
 
 
-def refresh_alliances(session: Session, actor: Actor, run_id: int, aheads: list[NeedsRefresh]) -> tuple[int, int]:
-    """Refresh alliance cycles' buddying needs for a run, each once, from refreshes worked out ahead (in one
-    transaction; each alliance's refreshes take turns on its row, so two workers finishing it at once refresh
-    it once). Returns (withdrawn, stored) in all."""
-    if not aheads:
+def refresh_alliances(session: Session, actor: Actor, run_id: int, due: list[tuple[int, int]],
+                      aheads: Optional[list[NeedsRefresh]] = None) -> tuple[int, int]:
+    """Refresh these (alliance, cycle) pairs' buddying needs for a run, each once, in one transaction (each
+    alliance's refreshes take turns on its row, so two workers finishing it at once refresh it once): from
+    refreshes worked out ahead (``aheads``, checked against the pairs as they are now), or worked out here.
+    Returns (withdrawn, stored) in all."""
+    if not due:
         return 0, 0
     _commit_without_waiting(session)
-    alliance_ids = sorted({ahead.alliance_id for ahead in aheads})
+    alliance_ids = sorted({alliance_id for alliance_id, _ in due})
     session.exec(select(Alliance.id).where(col(Alliance.id).in_(alliance_ids)).order_by(col(Alliance.id))
                  .with_for_update()).all()
     done = set(session.exec(select(RescoreRefresh.alliance_id, RescoreRefresh.cycle_id).where(
         RescoreRefresh.run_id == run_id, col(RescoreRefresh.alliance_id).in_(alliance_ids))).all())
-    aheads = [ahead for ahead in aheads if (ahead.alliance_id, ahead.cycle_id) not in done]
+    if aheads is None:
+        aheads = plan_refreshes(session, [pair for pair in due if pair not in done])
+        worked_out_here = True
+    else:
+        aheads = [ahead for ahead in aheads if (ahead.alliance_id, ahead.cycle_id) not in done]
+        worked_out_here = False
     if not aheads:
         return 0, 0
     set_id, version = session.exec(select(StandardsVersion.set_id, StandardsVersion.version).join(
         RescoreRun, RescoreRun.to_version_id == StandardsVersion.id).where(RescoreRun.id == run_id)).one()
-    counts = refresh_many(session, actor, aheads, f"rescored against {set_id} {version}")
+    counts = refresh_many(session, actor, aheads, f"rescored against {set_id} {version}", worked_out_here)
     session.add_all([RescoreRefresh(run_id=run_id, alliance_id=ahead.alliance_id, cycle_id=ahead.cycle_id,
                                     withdrawn=withdrawn, stored=stored)
                      for ahead, (withdrawn, stored) in zip(aheads, counts)])
