@@ -42,11 +42,15 @@ class Submission:
     warnings: tuple[str, ...] = ()
 
 
+#: Line separators ``json.dumps`` leaves as they are (it escapes only those below U+0020).
+_LINE_SEPARATORS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # quoted, a line break shown as \n: one problem, one line
+    if isinstance(value, str):  # quoted, a line break shown as \n or \u2028: one problem, one line
+        return json.dumps(value, ensure_ascii=False).translate(_LINE_SEPARATORS)
     if value is None:
         return "null"
     if isinstance(value, (dict, list)):

@@ -40,6 +40,7 @@ PACKS = {"noa": rules.load_standards(NOA), "ha": rules.load_standards(HA)}
 PROBLEM = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<message>\S.*)$")
 MEMBER_PROBLEM = re.compile(r"^(answers file|route|specialty|org_type|answers): \S")
 CRITERION_PROBLEM = re.compile(r'^answers: criterion (?P<id>.+?) \((?P<type>[a-z_]+)\): \S')
+SEPARATORS_ESCAPED = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 UNKNOWN_PROBLEM = re.compile(r'^answers: (?P<id>".*") is not a criterion of ')
 
 FUZZ = settings(max_examples=150, deadline=None,
@@ -317,7 +318,7 @@ def check_answer_problems(loaded: rules.StandardsSet, doc: Any, problems: list[s
     assert problems, "refused without a reason"
     named: set[str] = set()
     for problem in problems:
-        assert isinstance(problem, str) and "\n" not in problem and "Traceback" not in problem, problem
+        assert isinstance(problem, str) and len(problem.splitlines()) == 1 and "Traceback" not in problem, problem
         assert MEMBER_PROBLEM.match(problem), problem
         found = CRITERION_PROBLEM.match(problem)
         if found:
@@ -335,7 +336,7 @@ def check_answer_problems(loaded: rules.StandardsSet, doc: Any, problems: list[s
                if member_ok else None)
     for key, value in answers.items():
         if key not in loaded.criterion_lookup:
-            shown = json.dumps(key, ensure_ascii=False)
+            shown = json.dumps(key, ensure_ascii=False).translate(SEPARATORS_ESCAPED)
             assert any(p.startswith(f"answers: {shown} is not a criterion") for p in problems), (key, problems)
             continue
         standard, criterion = loaded.criterion_lookup[key]
@@ -434,3 +435,12 @@ def test_the_command_line_refuses_bad_answers_cleanly(case):
     for line in done.stderr.splitlines():
         assert line.startswith(f"{answers}: "), line
         assert MEMBER_PROBLEM.match(line[len(f"{answers}: "):]), line
+
+
+def test_a_criterion_id_with_a_unicode_line_separator_is_one_problem_on_one_line():
+    for key in ("\x85", "a\u2028b", "c\u2029"):
+        with pytest.raises(rules.AnswersError) as refused:
+            rules.read_submission(PACKS["ha"], {"route": "full", "specialty": None, "org_type": "acute",
+                                                "answers": {key: None}})
+        assert [len(problem.splitlines()) for problem in refused.value.problems] == [1]
+        assert json.loads(UNKNOWN_PROBLEM.match(refused.value.problems[0])["id"]) == key
