@@ -11,7 +11,6 @@ import datetime as dt
 import os
 from typing import Any, Mapping, Optional
 
-
 from .db import ROOT, database_url
 
 ENVIRONMENTS = ("production", "development", "testing")

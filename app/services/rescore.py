@@ -37,8 +37,8 @@ from .standards import parsed
 
 PUBLISH_HINT = "python cli.py standards publish PATH"
 FINISHED = ("done", "failed")  # item states that count as handled
-MIN_BATCH = 25  # the smallest batch a worker claims while more are pending
 UNFINISHED = ("pending", "claimed")
+MIN_BATCH = 25  # the smallest batch a worker claims towards the end of a run
 
 
 @dataclass(frozen=True)
