@@ -117,4 +117,4 @@ def test_a_refresh_plans_what_a_match_plans_and_nothing_once_applied(demo_world)
         assert again.gone == [] and again.plan.matching.proposals == ()
         assert {(n.membership_id, n.standard) for n in again.plan.matching.no_buddy} == {
             (n.membership_id, n.standard) for n in plan.matching.no_buddy}
-        assert buddying.refresh_needs(session, services.CLI, plan.alliance.id, plan.cycle.id, "test", again) == (0, 0)
+        assert buddying.refresh_many(session, services.CLI, [again], "test") == [(0, 0)]

@@ -545,24 +545,16 @@ def _refresh_of(alliance: Alliance, cycle: AssessmentCycle, pairs: list, members
     return NeedsRefresh(alliance.id, cycle.id, sorted(gone), plan, pairs)
 
 
-def refresh_needs(session: Session, actor: Actor, alliance_id: int, cycle_id: int, why: str,
-                  ahead: Optional[NeedsRefresh] = None) -> tuple[int, int]:
-    """Bring an alliance cycle's pairs in line with its members' current results (after they were rescored):
-    proposals whose need has gone are withdrawn, then new needs get proposals or a "no buddy" flag, as
-    ``buddy match --apply`` would. Pairs already accepted or active are left to the lead.
-
-    The caller holds the alliance's row. ``ahead`` (worked out before this transaction) is stored when the
-    alliance's pairs are still as it saw them, else it is worked out again here. Returns (withdrawn, stored)."""
-    if ahead is None or (ahead.alliance_id, ahead.cycle_id) != (alliance_id, cycle_id):
-        ahead = plan_refresh(session, alliance_id, cycle_id)
-    return refresh_many(session, actor, [ahead], why)[0]
-
-
 def refresh_many(session: Session, actor: Actor, aheads: list[NeedsRefresh], why: str,
                  worked_out_here: bool = False) -> list[tuple[int, int]]:
-    """``refresh_needs`` for several alliance cycles worked out ahead, in order, in the caller's transaction
-    (which holds their alliances' rows). Refreshes worked out before that transaction are checked against
-    the pairs as they are now; those worked out in it (``worked_out_here``) need not be."""
+    """Bring alliance cycles' pairs in line with their members' current results (after they were rescored),
+    in order, in the caller's transaction (which holds their alliances' rows): proposals whose need has gone
+    are withdrawn, then new needs get proposals or a "no buddy" flag, as ``buddy match --apply`` would. Pairs
+    already accepted or active are left to the lead.
+
+    Refreshes worked out before that transaction are stored when their alliance's pairs are still as they
+    saw them, else worked out again here; those worked out in it (``worked_out_here``) need no check.
+    Returns (withdrawn, stored) of each."""
     now = None if worked_out_here else _pairs_by_alliance(session, sorted({ahead.alliance_id for ahead in aheads}))
     changed: set[int] = set()  # alliances whose pairs a refresh here has changed since they were read
     done = []

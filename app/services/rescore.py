@@ -447,12 +447,9 @@ def refresh_alliances(session: Session, actor: Actor, run_id: int, due: list[tup
                  .with_for_update()).all()
     done = set(session.exec(select(RescoreRefresh.alliance_id, RescoreRefresh.cycle_id).where(
         RescoreRefresh.run_id == run_id, col(RescoreRefresh.alliance_id).in_(alliance_ids))).all())
-    if aheads is None:
-        aheads = plan_refreshes(session, [pair for pair in due if pair not in done])
-        worked_out_here = True
-    else:
-        aheads = [ahead for ahead in aheads if (ahead.alliance_id, ahead.cycle_id) not in done]
-        worked_out_here = False
+    worked_out_here = aheads is None
+    aheads = (plan_refreshes(session, [pair for pair in due if pair not in done]) if worked_out_here
+              else [ahead for ahead in aheads if (ahead.alliance_id, ahead.cycle_id) not in done])
     if not aheads:
         return 0, 0
     set_id, version = session.exec(select(StandardsVersion.set_id, StandardsVersion.version).join(
