@@ -383,6 +383,7 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
     from rules.rescore import summary_text
 
     require_schema()
+    rescoring.tune_collector()
     request = rescoring.Request(set_id=set_id, version=version, cycle=cycle_name, batch=batch_size,
                                 lease_seconds=lease_seconds)
     bar = rescoring.Bar(enabled=not quiet)

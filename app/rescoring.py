@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -29,6 +30,8 @@ from .services import rescore as service
 
 REPORT_FORMATS = (".csv", ".json")
 DRY_CHUNK = 200
+#: The cyclic garbage collector's first threshold in a rescore's processes (CPython's default is 700).
+COLLECTOR_THRESHOLD = 50_000
 
 
 def _processes():
@@ -37,8 +40,18 @@ def _processes():
     return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
+def tune_collector() -> None:
+    """For a process that rescores: the objects it holds by then (modules, the ORM's tables, parsed
+    standards) live as long as it does, so the cyclic collector stops walking them (``gc.freeze``); and it
+    runs after many more allocations, since a batch's results and report lines are built and dropped by the
+    thousand and freed by reference counting. Collection took about a tenth of a worker's time before."""
+    gc.freeze()
+    gc.set_threshold(COLLECTOR_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def _in_worker() -> None:
     db.forget_engines()  # a forked worker must not use the parent's connections
+    tune_collector()
 
 
 class RescoreFailed(RuntimeError):
