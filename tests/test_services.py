@@ -299,6 +299,27 @@ def test_submitted_result_has_its_headline_and_rows_inserted_many_at_once_read_b
     assert raw[0] == raw[1]  # stored the same way whichever function wrote it
 
 
+def test_rows_go_to_postgresql_as_binary_copy_and_a_value_the_column_refuses_names_it(session, world):
+    from psycopg.errors import DataError
+
+    from app.services.common import _binary_copy_types, insert_rows
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("binary COPY is PostgreSQL's")
+    connection = session.connection()
+    for table in (AssessmentResult.__table__, Breach.__table__, AuditEvent.__table__):  # what rescoring writes
+        names = [c.name for c in table.columns if c.name != "id"]
+        assert _binary_copy_types(connection, table.name, names) is not None, table.name
+    assessment_id = world.open(session)
+    complete(session, world, assessment_id, {**PERFECT, "Q1.3": 82})
+    stored = services.submit(session, world.member, assessment_id)
+    row = {"result_id": stored.id, "assessment_id": assessment_id, "criterion_id": "X" * 65, "standard_id": "Q9",
+           "value": 1, "target": 2, "direction": "higher", "severity": "major"}
+    with pytest.raises(DataError, match="criterion_id"):
+        with session.begin_nested():
+            insert_rows(session, Breach.__table__, [row])
+
+
 def test_rows_inserted_with_their_ids_and_updated_by_key_many_at_once(session, world):
     from app.db import json_text
     from app.services.common import insert_returning_ids, update_rows
