@@ -353,7 +353,8 @@ class RescoreItem(SQLModel, table=True):
     """One assessment of a rescore run; ``done`` is set in the same transaction that stores its new result,
     so an item is never done without its result nor rescored twice."""
 
-    __table_args__ = (UniqueConstraint("run_id", "assessment_id"), Index("ix_rescoreitem_run_state", "run_id", "state"))
+    __table_args__ = (UniqueConstraint("run_id", "assessment_id"), Index("ix_rescoreitem_run_state", "run_id", "state"),
+                      Index("ix_rescoreitem_run_alliance", "run_id", "alliance_id"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="rescorerun.id")

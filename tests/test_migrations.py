@@ -35,8 +35,8 @@ def test_one_linear_history_ending_at_head():
     scripts = ScriptDirectory.from_config(db._alembic_config(db.database_url()))
     assert len(scripts.get_heads()) == 1
     revisions = list(scripts.walk_revisions())
-    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
-    assert db.head_revision() == "0008" == db._head_of_scripts()  # the guard's quick reading agrees
+    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
+    assert db.head_revision() == "0009" == db._head_of_scripts()  # the guard's quick reading agrees
 
 
 def test_upgrade_from_empty_to_head_matches_the_models(empty_database_url):
@@ -175,6 +175,19 @@ def test_a_breach_names_its_results_assessment_and_0008_downgrades_with_its_data
     with db.get_engine(empty_database_url).connect() as connection:
         kept = connection.execute(text("SELECT criterion_id, assessment_id FROM breach ORDER BY id")).all()
     assert [tuple(row) for row in kept] == [("S2.1", 1), ("S2.2", 1)]
+    assert schema_diff(empty_database_url) == []
+
+
+def test_0009_indexes_rescore_items_by_run_and_alliance_and_downgrades(empty_database_url):
+    def indexes() -> set[str]:
+        with db.get_engine(empty_database_url).connect() as connection:
+            return {index["name"] for index in inspect(connection).get_indexes("rescoreitem")}
+
+    db.upgrade(empty_database_url)
+    assert {"ix_rescoreitem_run_state", "ix_rescoreitem_run_alliance"} <= indexes()
+    db.downgrade(empty_database_url, "0008")
+    assert "ix_rescoreitem_run_alliance" not in indexes() and "ix_rescoreitem_run_state" in indexes()
+    db.upgrade(empty_database_url)
     assert schema_diff(empty_database_url) == []
 
 
