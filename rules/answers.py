@@ -92,7 +92,7 @@ def check_answer(criterion: m.Criterion, value: Any) -> tuple[Any, Optional[str]
     return None, f"expected text{na_hint}, got {_shown(value)}"
 
 
-def _plain_forms(standards: m.StandardsSet) -> dict[str, tuple[str, m.Criterion, str, Any]]:
+def plain_forms(standards: m.StandardsSet) -> dict[str, tuple[str, m.Criterion, str, Any]]:
     """Per criterion id: its standard, the criterion, and what a common well-formed answer looks like
     (kept on the standards set, so reading answers checks them without building any error text)."""
     found = standards.answer_forms
@@ -108,6 +108,20 @@ def _plain_forms(standards: m.StandardsSet) -> dict[str, tuple[str, m.Criterion,
             forms[criterion.id] = (standard.id, criterion, kind, accepted)
         found.update(forms)  # all at once: a reader in another thread never sees it half filled
     return found
+
+
+def is_plain(form: tuple[str, m.Criterion, str, Any], value: Any) -> bool:
+    """Whether ``value`` is a common well-formed answer to the criterion of ``form`` (from ``plain_forms``),
+    which ``check_answer`` would return unchanged: told apart without building any error text."""
+    _, _, kind, accepted = form
+    plain = type(value)
+    if kind == "metric":
+        return plain is float and math.isfinite(value) or plain is int and -2**63 < value < 2**63
+    if kind == "choice":
+        return plain is str and value in accepted
+    if kind == "level":
+        return plain is int and 0 <= value < accepted
+    return plain is str and value != NA and value.strip() != ""
 
 
 def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], list[str]]:
@@ -144,7 +158,7 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     if not isinstance(raw, dict):
         problems.append(f"answers: expected an object of criterion id to answer, got {_shown(raw)}")
         raw = {}
-    forms = _plain_forms(standards)
+    forms = plain_forms(standards)
     applies = None
     if member is not None:
         applies = standards.applicable_ids(member.route, member.specialty, member.org_type)
@@ -157,16 +171,7 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
         standard_id, criterion, kind, accepted = found
         if applies is not None and standard_id not in applies:
             continue  # answers to standards that do not apply are ignored
-        plain = type(value)
-        if kind == "metric":  # the common well-formed answers first, with no error text built
-            ok = plain is float and math.isfinite(value) or plain is int and -2**63 < value < 2**63
-        elif kind == "choice":
-            ok = plain is str and value in accepted
-        elif kind == "level":
-            ok = plain is int and 0 <= value < accepted
-        else:
-            ok = plain is str and value != NA and value.strip() != ""
-        if ok:
+        if is_plain(found, value):
             clean[key] = value
             continue
         answer, problem = check_answer(criterion, value)

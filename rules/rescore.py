@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
-from .answers import check_answer
+from .answers import check_answer, is_plain, plain_forms
 from .model import StandardsSet
 
 #: The columns of a report line, in order (the CSV header).
@@ -32,15 +32,18 @@ def carry_over(standards: StandardsSet, answers: Mapping[str, Any]) -> tuple[dic
     An answer to a criterion the version no longer has, or one its new type or range no longer accepts,
     is left out of the score (and kept where it is stored); a criterion new in the version is unanswered.
     """
-    lookup = standards.criterion_lookup
+    forms = plain_forms(standards)
     kept: dict[str, Any] = {}
     dropped: dict[str, str] = {}
     for criterion_id, value in answers.items():
         if value is None:
             continue
-        found = lookup.get(criterion_id)
+        found = forms.get(criterion_id)
         if found is None:
             dropped[criterion_id] = "criterion removed"
+            continue
+        if is_plain(found, value):
+            kept[criterion_id] = value
             continue
         clean, problem = check_answer(found[1], value)
         if problem:

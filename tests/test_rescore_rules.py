@@ -34,6 +34,21 @@ def test_an_answer_whose_criterion_changed_type_is_not_carried():
     assert dropped["Q2.2"].startswith("expected a level index")
 
 
+def test_an_answer_is_carried_or_left_exactly_as_checking_it_alone_says():
+    standards = version_two()
+    text = load(document([domain("d", [standard("T1", [criterion("T1.1", "text")])])]))
+    values = ["yes", "partial", "na", "", "  ", "note", 0, 1, 3, 4, -1, 2.0, 2.5, 87.5, float("nan"), float("inf"),
+              True, False, 2 ** 63, -2 ** 63 + 1, 2 ** 70, [], {}]
+    for set_, ids in ((standards, ("Q1.1", "Q1.2", "Q2.1", "Q2.2")), (text, ("T1.1",))):
+        for cid in ids:
+            for value in values:
+                clean, problem = rules.check_answer(set_.criterion_lookup[cid][1], value)
+                kept, dropped = carry_over(set_, {cid: value})
+                expected = {} if problem or clean is None else {cid: clean}
+                assert (kept, dropped) == (expected, {cid: problem} if problem else {}), (cid, value)
+                assert [type(v) for v in kept.values()] == [type(v) for v in expected.values()], (cid, value)
+
+
 def test_carried_answers_score_like_fresh_answers_to_the_new_version():
     standards = version_two()
     old_answers = {"Q1.1": "yes", "Q1.2": 88, "Q2.1": "yes", "Q2.2": 3, "OLD.1": "no"}
