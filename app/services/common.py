@@ -93,9 +93,12 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]],
         return
     names = list(rows[0])
     dialect = session.get_bind().dialect
-    convert = [None if name in stored_as_is else table.c[name].type.bind_processor(dialect) for name in names]
-    values = [tuple(value if to_stored is None else to_stored(value)
-                    for to_stored, value in zip(convert, (row[name] for name in names))) for row in rows]
+    by_column = []  # built column by column, each converter mapped over its column: no per-value Python loop
+    for name in names:
+        column = [row[name] for row in rows]
+        to_stored = None if name in stored_as_is else table.c[name].type.bind_processor(dialect)
+        by_column.append(column if to_stored is None else list(map(to_stored, column)))
+    values = list(zip(*by_column))
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in names)
     if dialect.name == "postgresql":
