@@ -11,7 +11,8 @@ database's planner statistics), then times ``python cli.py rescore --dry-run`` a
 ``--jobs J``, checks that every assessment was moved exactly once and that a
 second apply changes nothing, and prints wall time, assessments/s, peak RSS
 and, measured in the same run on the same answers, the pure engine rate (the
-new version scored in one process, no database).
+new version scored in one process, no database): the median of three
+measurements, before the dry run, between the two runs and after the apply.
 
     python benchmarks/rescore_bench.py [--assessments 10000] [--criteria 60] [--jobs 2]
                                         [--database sqlite|postgresql|both]
@@ -26,6 +27,7 @@ import copy
 import datetime as dt
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -218,16 +220,21 @@ def bench(kind: str, n: int, criteria: int, jobs: int) -> dict:
             began = time.perf_counter()
             doc, new_doc = seed(url, workdir, n, criteria)
             seeded = time.perf_counter() - began
-            rate = engine_rate(doc, new_doc, n)
+            # The machine's speed drifts within a minute: the engine is measured before, between and after
+            # the two timed runs, and its median is the rate they are compared with.
+            rates = [engine_rate(doc, new_doc, n)]
             dry_seconds, _ = run_cli(url, jobs, apply=False)
+            rates.append(engine_rate(doc, new_doc, n))
             seconds, output = run_cli(url, jobs, apply=True)
             rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            rates.append(engine_rate(doc, new_doc, n))
             check(url, n)
             again, output_again = run_cli(url, jobs, apply=True)
             assert "assessments rescored: 0" in output_again, output_again
         finally:
             drop_database(kind)
-    return {"database": kind, "seed_s": seeded, "engine_rate": rate, "dry_s": dry_seconds, "apply_s": seconds,
+    return {"database": kind, "seed_s": seeded, "engine_rate": statistics.median(rates), "engine_rates": rates,
+            "dry_s": dry_seconds, "apply_s": seconds,
             "rss_mb": rss, "again_s": again}
 
 
@@ -246,7 +253,8 @@ def main() -> None:
         apply_rate, dry_rate = n / r["apply_s"], n / r["dry_s"]
         print(f"\n{kind}:")
         print(f"  seeding (not timed)          {r['seed_s']:8.1f} s")
-        print(f"  pure engine, one process     {r['engine_rate']:8.0f} assessments/s")
+        print(f"  pure engine, one process     {r['engine_rate']:8.0f} assessments/s (median of "
+              f"{', '.join(f'{rate:.0f}' for rate in r['engine_rates'])}: before, between and after the runs)")
         print(f"  dry run                      {r['dry_s']:8.1f} s  {dry_rate:8.0f} assessments/s "
               f"({100 * dry_rate / r['engine_rate']:.1f}% of engine)")
         print(f"  apply, end to end            {r['apply_s']:8.1f} s  {apply_rate:8.0f} assessments/s "
