@@ -405,8 +405,10 @@ def test_an_assessment_that_cannot_be_rescored_is_reported_and_the_others_go_on(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
-def test_a_forked_worker_opens_its_own_connections(database_url):
-    """A forked worker that used the parent's pooled connection would share one database session with it."""
+def test_a_forked_worker_opens_its_own_connections_and_spares_its_collector(database_url):
+    """A forked worker that used the parent's pooled connection would share one database session with it. Its
+    cyclic collector leaves alone what it inherited and runs less often (``tune_collector``)."""
+    import gc
     from sqlalchemy import text
 
     def session_id(engine) -> object:  # noqa: ANN001
@@ -425,11 +427,13 @@ def test_a_forked_worker_opens_its_own_connections(database_url):
         rescoring._in_worker()
         engine = db.get_engine(database_url)
         theirs = session_id(engine)
-        queue.put((engine is not parents, theirs is not mine and theirs != mine))
+        queue.put((engine is not parents, theirs is not mine and theirs != mine,
+                   gc.get_freeze_count() > 0, gc.get_threshold()[0]))
 
     process = context.Process(target=child)
     process.start()
-    assert queue.get(timeout=60) == (True, True)
+    assert queue.get(timeout=60) == (True, True, True, rescoring.COLLECTOR_THRESHOLD)
+    assert gc.get_threshold()[0] < rescoring.COLLECTOR_THRESHOLD  # the parent, a test process, keeps its own
     process.join(timeout=60)
     assert process.exitcode == 0
     with parents.connect() as connection:  # and the child left the parent's connection open

@@ -479,13 +479,14 @@ def close(session: Session, actor: Actor, run_id: int) -> bool:
 
 def report_lines(session: Session, run_id: int) -> tuple[list[dict], list[dict]]:
     """The report of a run: a line per assessment it moved, and the failures, in assessment order. The lines
-    are read as text and parsed as one JSON array (one parse for ten thousand lines, not one each)."""
-    rows = session.execute(select(RescoreItem.state, cast(RescoreItem.change, Text)).where(
-        RescoreItem.run_id == run_id, col(RescoreItem.state).in_(FINISHED))
-        .order_by(col(RescoreItem.assessment_id))).all()
-    changes = json_value("[" + ",".join(change or "null" for _, change in rows) + "]")
-    return ([change for (state, _), change in zip(rows, changes) if state == "done" and change],
-            [change for (state, _), change in zip(rows, changes) if state == "failed" and change])
+    are read as text and parsed as one JSON array (one parse for ten thousand lines, not one each), and put
+    in order here (the database sorted their megabytes on disk)."""
+    rows = sorted(session.execute(select(RescoreItem.assessment_id, RescoreItem.state, cast(RescoreItem.change, Text))
+                                  .where(RescoreItem.run_id == run_id, col(RescoreItem.state).in_(FINISHED))).all(),
+                  key=lambda row: row[0])
+    changes = json_value("[" + ",".join(change or "null" for _, _, change in rows) + "]")
+    return ([change for (_, state, _), change in zip(rows, changes) if state == "done" and change],
+            [change for (_, state, _), change in zip(rows, changes) if state == "failed" and change])
 
 
 # -- a lead's impact preview -------------------------------------------------------------------------
