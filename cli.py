@@ -376,6 +376,11 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
     command is run again, and more workers (here with --jobs, or on other machines sharing the PostgreSQL
     database) join it.
     """
+    import gc
+
+    # What is imported next lives as long as the command: collecting while it is made would only walk it again
+    # and again (about a sixth of the start-up). tune_collector freezes it and switches the collector back on.
+    gc.disable()
     from sqlalchemy.exc import DBAPIError
 
     from app import rescoring

@@ -44,9 +44,11 @@ def tune_collector() -> None:
     """For a process that rescores: the objects it holds by then (modules, the ORM's tables, parsed
     standards) live as long as it does, so the cyclic collector stops walking them (``gc.freeze``); and it
     runs after many more allocations, since a batch's results and report lines are built and dropped by the
-    thousand and freed by reference counting. Collection took about a tenth of a worker's time before."""
+    thousand and freed by reference counting. Collection took about a tenth of a worker's time before. The
+    collector is switched on (the command switches it off while it imports)."""
     gc.freeze()
     gc.set_threshold(COLLECTOR_THRESHOLD, *gc.get_threshold()[1:])
+    gc.enable()
 
 
 def _in_worker() -> None:
