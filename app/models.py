@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator, Optional
 
-from sqlalchemy import JSON, Column, ForeignKeyConstraint, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -174,8 +174,7 @@ class AssessmentResult(SQLModel, table=True):
     """
 
     __table_args__ = (Index("ux_assessmentresult_current", "assessment_id", unique=True,
-                            sqlite_where=text("is_current"), postgresql_where=text("is_current")),
-                      Index("ux_assessmentresult_id_assessment", "id", "assessment_id", unique=True))
+                            sqlite_where=text("is_current"), postgresql_where=text("is_current")),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True)
@@ -193,14 +192,11 @@ class AssessmentResult(SQLModel, table=True):
 class Breach(SQLModel, table=True):
     """A benchmark breach of a stored result, queryable across members.
 
-    It refers to its result and that result's assessment with one key, so one lookup checks both, and is
-    found through its result (a result holds about ten breaches, written by the hundred thousand when a
-    standards set is rescored: each index and check counts).
+    A copy of one of its result's breaches, found through its result. It is written only with its result,
+    from the result itself, in the transaction that stores it (``write_results``), and results are never
+    deleted; so it has no key to check per row (a result holds about ten breaches, written by the hundred
+    thousand when a standards set is rescored: each index and check counts; migration 0010).
     """
-
-    __table_args__ = (ForeignKeyConstraint(["result_id", "assessment_id"],
-                                           ["assessmentresult.id", "assessmentresult.assessment_id"],
-                                           name="fk_breach_result_assessment"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     result_id: int = Field(index=True)

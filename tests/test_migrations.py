@@ -35,8 +35,9 @@ def test_one_linear_history_ending_at_head():
     scripts = ScriptDirectory.from_config(db._alembic_config(db.database_url()))
     assert len(scripts.get_heads()) == 1
     revisions = list(scripts.walk_revisions())
-    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
-    assert db.head_revision() == "0009" == db._head_of_scripts()  # the guard's quick reading agrees
+    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009",
+                                                           "0010"]
+    assert db.head_revision() == "0010" == db._head_of_scripts()  # the guard's quick reading agrees
 
 
 def test_upgrade_from_empty_to_head_matches_the_models(empty_database_url):
@@ -157,7 +158,7 @@ def test_one_current_result_per_assessment_is_enforced(empty_database_url):
 def test_a_breach_names_its_results_assessment_and_0008_downgrades_with_its_data(empty_database_url):
     db.upgrade(empty_database_url, "0006")
     _results_at_0006(empty_database_url, [({"standard_results": {}, "breaches": []}, True)])  # and one breach
-    db.upgrade(empty_database_url)
+    db.upgrade(empty_database_url, "0009")
     with db.get_engine(empty_database_url).begin() as connection:
         connection.execute(text("INSERT INTO assessmentcycle (id, alliance_id, name, opens_on, closes_on) "
                                 "VALUES (2, 1, '2027/28', '2027-04-01', '2028-03-31')"))
@@ -175,6 +176,31 @@ def test_a_breach_names_its_results_assessment_and_0008_downgrades_with_its_data
     with db.get_engine(empty_database_url).connect() as connection:
         kept = connection.execute(text("SELECT criterion_id, assessment_id FROM breach ORDER BY id")).all()
     assert [tuple(row) for row in kept] == [("S2.1", 1), ("S2.2", 1)]
+    assert schema_diff(empty_database_url) == []
+
+
+def test_0010_drops_the_breach_key_keeping_breaches_and_downgrades_to_it(empty_database_url):
+    def keys() -> list:
+        with db.get_engine(empty_database_url).connect() as connection:
+            return [(fk["name"], fk["constrained_columns"]) for fk in inspect(connection).get_foreign_keys("breach")]
+
+    db.upgrade(empty_database_url, "0006")
+    _results_at_0006(empty_database_url, [({"standard_results": {}, "breaches": []}, True)])  # and one breach
+    db.upgrade(empty_database_url, "0009")
+    assert keys() == [("fk_breach_result_assessment", ["result_id", "assessment_id"])]
+    db.upgrade(empty_database_url)
+    assert keys() == []
+    with db.get_engine(empty_database_url).connect() as connection:
+        assert [tuple(r) for r in connection.execute(text("SELECT criterion_id, assessment_id FROM breach"))] == [
+            ("S2.1", 1)]
+    db.downgrade(empty_database_url, "0009")
+    assert keys() == [("fk_breach_result_assessment", ["result_id", "assessment_id"])]
+    with pytest.raises(IntegrityError):  # the key is back and checks again
+        with db.get_engine(empty_database_url).begin() as connection:
+            connection.execute(text("INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, "
+                                    "target, direction, severity) VALUES (999, 1, 'S2.2', 'S2', 1, 2, 'higher', "
+                                    "'minor')"))
+    db.upgrade(empty_database_url)
     assert schema_diff(empty_database_url) == []
 
 

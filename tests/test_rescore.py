@@ -128,7 +128,10 @@ def test_apply_equals_scoring_from_scratch_and_running_it_again_changes_nothing(
             assert result.standards_version_id == new.id and result.standards_hash == new.content_hash
             assert result.result == score(session, assessment.id)  # the normal scoring path, overrides applied
             breaches = session.exec(select(Breach).where(Breach.result_id == result.id)).all()
-            assert sorted(b.criterion_id for b in breaches) == sorted(b["criterion"] for b in result.result["breaches"])
+            assert sorted((b.assessment_id, b.criterion_id, b.standard_id, b.value, b.target, b.direction, b.severity)
+                          for b in breaches) == sorted(
+                (result.assessment_id, b["criterion"], b["standard"], b["value"], b["target"], b["direction"],
+                 b["severity"]) for b in result.result["breaches"])  # its result's, and nothing else
             if assessment.id == a:
                 assert result.result["criteria"]["C1.3"]["score"] == 100.0  # the override stays attached
                 continue
@@ -143,6 +146,10 @@ def test_apply_equals_scoring_from_scratch_and_running_it_again_changes_nothing(
             AuditEvent.action == "assessment.rescored")))
         assert rescored == Counter({assessment_id: 1 for assessment_id in moved})
         assert session.exec(select(func.count()).select_from(AssessmentResult)).one() == old_results + 5
+        orphans = select(func.count()).select_from(Breach).outerjoin(AssessmentResult, (
+            AssessmentResult.id == Breach.result_id) & (AssessmentResult.assessment_id == Breach.assessment_id)).where(
+            AssessmentResult.id == None)  # noqa: E711
+        assert session.exec(orphans).one() == 0  # every breach, old and new, belongs to its result's assessment
         run = session.exec(select(RescoreRun)).one()
         assert run.status == "finished" and run.total == 6
     again_before = counts(url)
