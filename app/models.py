@@ -355,7 +355,8 @@ class RescoreItem(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="rescorerun.id")
     assessment_id: int = Field(foreign_key="assessment.id")
-    alliance_id: int = Field(foreign_key="alliance.id", description="items are claimed alliance by alliance")
+    alliance_id: int = Field(description="its assessment's alliance, copied when the run lists its items: they "
+                                         "are claimed alliance by alliance (not a key: migration 0009)")
     state: str = Field(default="pending", max_length=16, description="pending, claimed or done")
     worker: Optional[str] = Field(default=None, max_length=200, description="host:pid of the claiming worker")
     claimed_at: Optional[dt.datetime] = None

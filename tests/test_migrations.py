@@ -204,15 +204,21 @@ def test_0010_drops_the_breach_key_keeping_breaches_and_downgrades_to_it(empty_d
     assert schema_diff(empty_database_url) == []
 
 
-def test_0009_indexes_rescore_items_by_run_and_alliance_and_downgrades(empty_database_url):
+def test_0009_indexes_rescore_items_by_run_and_alliance_whose_copy_is_no_key_and_downgrades(empty_database_url):
     def indexes() -> set[str]:
         with db.get_engine(empty_database_url).connect() as connection:
             return {index["name"] for index in inspect(connection).get_indexes("rescoreitem")}
 
+    def keyed() -> list[str]:
+        with db.get_engine(empty_database_url).connect() as connection:
+            return sorted(fk["referred_table"] for fk in inspect(connection).get_foreign_keys("rescoreitem"))
+
     db.upgrade(empty_database_url)
     assert {"ix_rescoreitem_run_state", "ix_rescoreitem_run_alliance"} <= indexes()
+    assert keyed() == ["assessment", "rescorerun"]
     db.downgrade(empty_database_url, "0008")
     assert "ix_rescoreitem_run_alliance" not in indexes() and "ix_rescoreitem_run_state" in indexes()
+    assert keyed() == ["alliance", "assessment", "rescorerun"]
     db.upgrade(empty_database_url)
     assert schema_diff(empty_database_url) == []
 
