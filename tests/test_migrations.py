@@ -35,8 +35,7 @@ def test_one_linear_history_ending_at_head():
     scripts = ScriptDirectory.from_config(db._alembic_config(db.database_url()))
     assert len(scripts.get_heads()) == 1
     revisions = list(scripts.walk_revisions())
-    assert [r.revision for r in reversed(revisions)] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009",
-                                                           "0010"]
+    assert [r.revision for r in reversed(revisions)] == [f"{n:04d}" for n in range(1, 11)]
     assert db.head_revision() == "0010" == db._head_of_scripts()  # the guard's quick reading agrees
 
 
