@@ -168,7 +168,7 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
         if found is None:
             problems.append(f'answers: {_shown(key)} is not a criterion of {standards.label}')
             continue
-        standard_id, criterion, kind, accepted = found
+        standard_id, criterion, _, _ = found
         if applies is not None and standard_id not in applies:
             continue  # answers to standards that do not apply are ignored
         if is_plain(found, value):
