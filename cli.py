@@ -385,7 +385,7 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
 
     from app import rescoring
     from app.services import ServiceError
-    from rules.rescore import summary_text
+    from rules.changes import summary_text
 
     require_schema()
     rescoring.tune_collector()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from rules import rescore as changes
+from rules import changes
 
 from . import db
 from .services import Actor

@@ -189,7 +189,7 @@ def seed(url: str, workdir: Path, n: int, criteria: int) -> tuple[dict, dict]:
 
 def engine_rate(doc: dict, new_doc: dict, n: int) -> float:
     """The new version scored on the same answers (carried over) in this process: assessments/s."""
-    from rules.rescore import carry_over
+    from rules.answers import carry_over
 
     new = rules.parse_standards(yaml.safe_dump(new_doc, sort_keys=False), "bench-new.yaml")
     submissions = []

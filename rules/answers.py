@@ -1,15 +1,17 @@
-"""Checking a member's answers against a standards version.
+"""Checking a member's answers against a standards version, and carrying them over to another version.
 
 Every problem names the criterion (or the member field) it is about: a wrong
 type or an out-of-range answer is an error, never a silent 0. The per-answer
-check is shared by the CLI, the web forms and the API.
+check is shared by the CLI, the web forms and the API. ``carry_over`` keeps the
+answers that still fit a version (by criterion id): every scoring of stored
+answers goes through it, and so does rescoring.
 """
 from __future__ import annotations
 
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from . import model as m
 
@@ -186,3 +188,30 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     warnings = tuple(f"answers file: unknown key {_shown(key)} ignored; the keys are {', '.join(ANSWERS_KEYS)}"
                      for key in doc if key not in ANSWERS_KEYS)
     return Submission(member=member, answers=clean, warnings=warnings)
+
+
+def carry_over(standards: m.StandardsSet, answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The answers that still fit ``standards`` (matched by criterion id) and why each other one does not.
+
+    An answer to a criterion the version no longer has, or one its new type or range no longer accepts,
+    is left out of the score (and kept where it is stored); a criterion new in the version is unanswered.
+    """
+    forms = plain_forms(standards)
+    kept: dict[str, Any] = {}
+    dropped: dict[str, str] = {}
+    for criterion_id, value in answers.items():
+        if value is None:
+            continue
+        found = forms.get(criterion_id)
+        if found is None:
+            dropped[criterion_id] = "criterion removed"
+            continue
+        if is_plain(found, value):
+            kept[criterion_id] = value
+            continue
+        clean, problem = check_answer(found[1], value)
+        if problem:
+            dropped[criterion_id] = problem
+        elif clean is not None:
+            kept[criterion_id] = clean
+    return kept, dropped

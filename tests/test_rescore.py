@@ -35,7 +35,7 @@ from app.services import (CLI, NotFound, ServiceError, add_evidence, apply_for_m
 from app.services import rescore as service
 from app.services.overrides import set_override
 from app.services.assessments import context
-from rules.rescore import REPORT_FIELDS, summarise
+from rules.changes import REPORT_FIELDS, summarise
 from tests.test_buddy_lifecycle import build_buddy_world
 from tests.web.conftest import COMPLETE_ANSWERS, STANDARDS, build_world
 

@@ -1,8 +1,10 @@
-"""What rescoring changes, on plain data (``rules.rescore``): carried answers and the report's comparisons."""
+"""What rescoring changes, on plain data: carried answers (``rules.answers``) and the report's comparisons
+(``rules.changes``)."""
 from __future__ import annotations
 
 import rules
-from rules.rescore import REPORT_FIELDS, carry_over, compare, summarise, summary_text
+from rules.answers import carry_over
+from rules.changes import REPORT_FIELDS, compare, summarise, summary_text
 from tests.builders import answers, criterion, document, domain, load, standard
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete, select
 
 import rules
+from rules.answers import carry_over
 from rules.model import StandardsSet
-from rules.rescore import carry_over
 
 from ..db import json_text
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, Breach, Evidence, Membership,

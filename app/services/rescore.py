@@ -8,7 +8,8 @@ in one: every assessment's new result, audit event and done item together.
 So a run can be killed at any point and started again (it picks up its
 unfinished items; claims of a dead worker are taken back), several workers on
 several machines can share it, and no assessment is rescored twice. Answers
-carry over by criterion id (``rules.rescore``).
+carry over by criterion id (``rules.answers.carry_over``); what a move changes is
+worked out by ``rules.changes``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from sqlalchemy import JSON, Text, cast, func, insert, literal, text, type_coerc
 from sqlmodel import Session, col, select
 
 import rules
-from rules import rescore as changes
+from rules import changes
+from rules.answers import carry_over
 from rules.model import StandardsSet
 
 from ..db import json_value
@@ -176,8 +178,8 @@ def rescore_one(loaded: Loaded, target: Target) -> tuple[dict, dict]:
         old = loaded.current
     else:  # a draft's result is provisional: score it as it stands on its own version
         old_standards = parsed(loaded.version)
-        old = _score(old_standards, loaded, changes.carry_over(old_standards, loaded.answers)[0])
-    kept, dropped = changes.carry_over(target.standards, loaded.answers)
+        old = _score(old_standards, loaded, carry_over(old_standards, loaded.answers)[0])
+    kept, dropped = carry_over(target.standards, loaded.answers)
     new = _score(target.standards, loaded, kept)
     line = {
         "assessment": loaded.id, "organisation": loaded.organisation, "ods_code": loaded.ods_code,

@@ -1,19 +1,17 @@
-"""What rescoring against a new standards version changes for a member, and for an alliance in total.
+"""What moving to a new standards version changes for a member, and for an alliance in total.
 
-Pure: the database side (``app.services.rescore``) loads the answers and the
-stored result, scores them against the new version with the same engine as
-everything else, and asks this module which answers carry over and what the
-change means in the words of the report: old and new overall, rating and
-outcome, breaches and support needs added and resolved.
+Pure: the database side (``app.services.rescore``) loads the answers and
+the stored result, carries the answers over (``rules.answers.carry_over``),
+scores them against the new version with the same engine as everything else,
+and asks this module what the change means in the words of the report: old
+and new overall, rating and outcome, breaches and support needs added and
+resolved, and the totals over a run or a lead's preview.
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
-
-from .answers import check_answer, is_plain, plain_forms
-from .model import StandardsSet
 
 #: The columns of a report line, in order (the CSV header).
 REPORT_FIELDS = (
@@ -24,33 +22,6 @@ REPORT_FIELDS = (
 )
 LIST_FIELDS = ("breaches_added", "breaches_resolved", "breaches_changed", "support_needs_added",
                "support_needs_resolved", "answers_not_carried")
-
-
-def carry_over(standards: StandardsSet, answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The answers that still fit ``standards`` (matched by criterion id) and why each other one does not.
-
-    An answer to a criterion the version no longer has, or one its new type or range no longer accepts,
-    is left out of the score (and kept where it is stored); a criterion new in the version is unanswered.
-    """
-    forms = plain_forms(standards)
-    kept: dict[str, Any] = {}
-    dropped: dict[str, str] = {}
-    for criterion_id, value in answers.items():
-        if value is None:
-            continue
-        found = forms.get(criterion_id)
-        if found is None:
-            dropped[criterion_id] = "criterion removed"
-            continue
-        if is_plain(found, value):
-            kept[criterion_id] = value
-            continue
-        clean, problem = check_answer(found[1], value)
-        if problem:
-            dropped[criterion_id] = problem
-        elif clean is not None:
-            kept[criterion_id] = clean
-    return kept, dropped
 
 
 def _breaches(result: Optional[Mapping]) -> dict[str, tuple[str, str]]:
