@@ -1,7 +1,7 @@
 """Running a rescore from the command line: in this process or in ``--jobs`` worker processes, with a
 progress bar, and a report of what changed per member.
 
-The work itself is in ``app.services.rescore``; this module only shares it out.
+The work itself is in ``app.services.rescore_runs``; this module only shares it out.
 An applied run's workers share it through the database, so a second command
 started on another machine against the same PostgreSQL database joins the run
 instead of repeating it.
@@ -26,7 +26,7 @@ from rules import changes
 from . import db
 from .services import Actor
 from .services import buddying
-from .services import rescore as service
+from .services import rescore_runs as runs
 
 REPORT_FORMATS = (".csv", ".json")
 DRY_CHUNK = 200
@@ -92,14 +92,14 @@ def check_report_path(path: Optional[str]) -> None:
         raise RescoreFailed(f"--report {path}: the report is written as CSV or JSON: name it .csv or .json")
 
 
-def _target(session, request: Request) -> service.Target:
-    return service.find_target(session, request.set_id, request.version, request.cycle)
+def _target(session, request: Request) -> runs.Target:
+    return runs.find_target(session, request.set_id, request.version, request.cycle)
 
 
-def count(request: Request) -> tuple[service.Target, int]:
+def count(request: Request) -> tuple[runs.Target, int]:
     with db.read_scope(request.url) as session:
         target = _target(session, request)
-        return target, service.count_affected(session, target)
+        return target, runs.count_affected(session, target)
 
 
 # -- dry run -----------------------------------------------------------------------------------------
@@ -108,13 +108,13 @@ def _dry_chunk(job: tuple[Request, list[int]]) -> tuple[list[dict], list[dict]]:
     request, ids = job
     with db.read_scope(request.url) as session:  # read, then score outside the transaction
         target = _target(session, request)
-        loaded = service.load(session, ids)
-    return service.report_of(loaded, target)
+        loaded = runs.load(session, ids)
+    return runs.report_of(loaded, target)
 
 
 def dry_run(request: Request, jobs: int = 1, progress: Optional[Progress] = None) -> Outcome:
     with db.session_scope(request.url) as session:
-        ids = service.affected(session, _target(session, request))
+        ids = runs.affected(session, _target(session, request))
     chunks = [(request, ids[i:i + DRY_CHUNK]) for i in range(0, len(ids), DRY_CHUNK)]
     lines: list[dict] = []
     failures: list[dict] = []
@@ -139,21 +139,21 @@ def work(request: Request, run_id: int, progress: Optional[Callable[[int], None]
     """Claim and rescore batches of the run until none is left; returns how many items this worker did.
     Each batch is read, scored outside any transaction, then written in one transaction; an assessment the
     engine cannot rescore is recorded as failed and the worker goes on."""
-    worker = worker or service.worker_name()
+    worker = worker or runs.worker_name()
     actor = Actor(request.actor)
     lease = dt.timedelta(seconds=request.lease_seconds)
     with db.session_scope(request.url) as session:
         target = _target(session, request)
     handled = 0
     with db.session_scope(request.url) as session:
-        batch = service.claim(session, run_id, worker, request.batch, lease)
+        batch = runs.claim(session, run_id, worker, request.batch, lease)
     while batch:
         with db.read_scope(request.url) as session:  # read the batch, then score it outside any transaction
-            loaded = service.load(session, [assessment_id for _, assessment_id, _ in batch])
-        prepared, failures = service.prepare(loaded, target)
+            loaded = runs.load(session, [assessment_id for _, assessment_id, _ in batch])
+        prepared, failures = runs.prepare(loaded, target)
         with db.session_scope(request.url) as session:  # store it, and claim the next in the same transaction
-            service.apply_batch(session, actor, target, worker, batch, prepared, failures)
-            following = service.claim(session, run_id, worker, request.batch, lease)
+            runs.apply_batch(session, actor, target, worker, batch, prepared, failures)
+            following = runs.claim(session, run_id, worker, request.batch, lease)
         handled += len(batch)
         refresh(request, run_id, {alliance_id for _, _, alliance_id in batch})
         if progress:
@@ -171,7 +171,7 @@ def _worker_process(request: Request, run_id: int) -> None:
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"rescore worker {service.worker_name()}: {exc.__class__.__name__}: {first}", file=sys.stderr)
+        print(f"rescore worker {runs.worker_name()}: {exc.__class__.__name__}: {first}", file=sys.stderr)
         sys.exit(1)
 
 
@@ -179,13 +179,13 @@ def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) 
     """Start (or resume) the applied run for the request and see it through."""
     actor = Actor(request.actor)
     with db.session_scope(request.url) as session:
-        run = service.open_run(session, actor, _target(session, request))
+        run = runs.open_run(session, actor, _target(session, request))
         if run is None:
             return Outcome([])
         run_id = run.id
     while True:
         with db.session_scope(request.url) as session:
-            done, total = service.progress(session, run_id)
+            done, total = runs.progress(session, run_id)
         if progress:
             progress(done, total)
         if done >= total:
@@ -201,12 +201,12 @@ def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) 
         else:
             _run_processes(request, run_id, jobs, total, progress)
         with db.session_scope(request.url) as session:
-            done, total = service.progress(session, run_id)
+            done, total = runs.progress(session, run_id)
         if done < total:
             time.sleep(1)  # items held by workers elsewhere: wait for them to finish or their claims to lapse
     finish(request, run_id)
     with db.session_scope(request.url) as session:
-        lines, failures = service.report_lines(session, run_id)
+        lines, failures = runs.report_lines(session, run_id)
     return Outcome(lines, failures, run_id)
 
 
@@ -217,11 +217,11 @@ def refresh(request: Request, run_id: int, alliance_ids: Optional[set[int]] = No
     read beforehand, so the transaction that stores them is short; elsewhere they are worked out in it,
     under their alliances' locks."""
     with db.read_scope(request.url) as session:
-        due = service.refreshes_due(session, run_id, alliance_ids)
+        due = runs.refreshes_due(session, run_id, alliance_ids)
         ahead = buddying.plan_refreshes(session, due) if due and session.get_bind().dialect.name == "sqlite" else None
     if due:
         with db.session_scope(request.url) as session:
-            service.refresh_alliances(session, Actor(request.actor), run_id, due, ahead)
+            runs.refresh_alliances(session, Actor(request.actor), run_id, due, ahead)
 
 
 def finish(request: Request, run_id: int) -> None:
@@ -229,7 +229,7 @@ def finish(request: Request, run_id: int) -> None:
     it finished (once, however many workers get here)."""
     refresh(request, run_id)
     with db.session_scope(request.url) as session:
-        service.close(session, Actor(request.actor), run_id)
+        runs.close(session, Actor(request.actor), run_id)
 
 
 def _run_processes(request: Request, run_id: int, jobs: int, total: int, progress: Optional[Progress]) -> None:
@@ -242,7 +242,7 @@ def _run_processes(request: Request, run_id: int, jobs: int, total: int, progres
             multiprocessing.connection.wait([p.sentinel for p in workers if p.is_alive()], timeout=0.25)
             if progress:
                 with db.session_scope(request.url) as session:
-                    progress(service.progress(session, run_id)[0], total)
+                    progress(runs.progress(session, run_id)[0], total)
     finally:
         for process in workers:
             if process.is_alive():

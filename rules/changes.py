@@ -1,6 +1,6 @@
 """What moving to a new standards version changes for a member, and for an alliance in total.
 
-Pure: the database side (``app.services.rescore``) loads the answers and
+Pure: the database side (``app.services.rescore_runs``) loads the answers and
 the stored result, carries the answers over (``rules.answers.carry_over``),
 scores them against the new version with the same engine as everything else,
 and asks this module what the change means in the words of the report: old

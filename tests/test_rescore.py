@@ -32,7 +32,7 @@ from app.models import (Answer, Assessment, AssessmentCycle, AssessmentResult, A
                         Membership, Organisation, RescoreItem, RescoreRun, StandardsVersion)
 from app.services import (CLI, NotFound, ServiceError, add_evidence, apply_for_membership, open_assessment,
                           register_organisation, register_version, save_answers, score, submit)
-from app.services import rescore as service
+from app.services import rescore_runs as runs
 from app.services.overrides import set_override
 from app.services.assessments import context
 from rules.changes import REPORT_FIELDS, summarise
@@ -327,7 +327,7 @@ def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(da
     ids = populate(database_url, 120, tmp_path)
     holding = threading.Barrier(3, timeout=60)  # each worker's first batch is read once all three hold one
     first = threading.local()
-    load = service.load
+    load = runs.load
 
     def load_when_all_hold_a_batch(session, assessment_ids):  # noqa: ANN001
         if not getattr(first, "passed", False):
@@ -335,11 +335,11 @@ def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(da
             holding.wait()
         return load(session, assessment_ids)
 
-    monkeypatch.setattr(service, "load", load_when_all_hold_a_batch)
+    monkeypatch.setattr(runs, "load", load_when_all_hold_a_batch)
     req = request(database_url, batch=3)
     with db.session_scope(database_url) as session:
-        target = service.find_target(session, "web-test", "2026.2")
-        run_id = service.open_run(session, CLI, target).id
+        target = runs.find_target(session, "web-test", "2026.2")
+        run_id = runs.open_run(session, CLI, target).id
     rules.compiled(target.standards)  # compile before the threads start
     handled: dict[str, int] = {}
     errors: list[BaseException] = []
@@ -348,7 +348,7 @@ def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(da
     def worker(name: str) -> None:
         try:
             start.wait()
-            handled[name] = rescoring.work(req, run_id, worker=service.worker_name(name))
+            handled[name] = rescoring.work(req, run_id, worker=runs.worker_name(name))
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -371,41 +371,41 @@ def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(da
 def test_claims_of_a_stopped_worker_are_taken_back(bw):
     url = bw.world.url
     with db.session_scope(url) as session:
-        target = service.find_target(session, "web-test", "2026.2")
-        run_id = service.open_run(session, CLI, target).id
-        gone = f"{service.worker_name().rpartition(':')[0]}:999999999"  # this machine, no such process
+        target = runs.find_target(session, "web-test", "2026.2")
+        run_id = runs.open_run(session, CLI, target).id
+        gone = f"{runs.worker_name().rpartition(':')[0]}:999999999"  # this machine, no such process
         elsewhere = "another-host:123"
-        second = service.claim(session, run_id, elsewhere, 2, dt.timedelta(minutes=5))
-        first = service.claim(session, run_id, gone, 2, dt.timedelta(minutes=5))
+        second = runs.claim(session, run_id, elsewhere, 2, dt.timedelta(minutes=5))
+        first = runs.claim(session, run_id, gone, 2, dt.timedelta(minutes=5))
         assert len(first) == len(second) == 2
     with db.session_scope(url) as session:
-        mine = service.claim(session, run_id, service.worker_name(), 10, dt.timedelta(minutes=5))
+        mine = runs.claim(session, run_id, runs.worker_name(), 10, dt.timedelta(minutes=5))
         # the dead local worker's items come back, the live-looking remote worker keeps its own
         assert {i for i, *_ in first} <= {i for i, *_ in mine}
         assert not {i for i, *_ in second} & {i for i, *_ in mine}
     with db.session_scope(url) as session:
-        later = service.claim(session, run_id, service.worker_name(), 10, dt.timedelta(seconds=0))
+        later = runs.claim(session, run_id, runs.worker_name(), 10, dt.timedelta(seconds=0))
         assert {i for i, *_ in second} <= {i for i, *_ in later}  # a claim older than the lease lapses
 
 
 def test_an_assessment_that_cannot_be_rescored_is_reported_and_the_others_go_on(bw, monkeypatch):
     url = bw.world.url
     broken = bw.world.assessments["a"]
-    real = service.rescore_one
+    real = runs.rescore_one
 
     def failing(loaded, target):
         if loaded.id == broken:
             raise rules.RulesEngineError("the engine stopped on this one")
         return real(loaded, target)
 
-    monkeypatch.setattr(service, "rescore_one", failing)
+    monkeypatch.setattr(runs, "rescore_one", failing)
     outcome = rescoring.apply(request(url))
     assert outcome.failures == [{"assessment": broken,
                                  "error": "RulesEngineError: the engine stopped on this one"}]
     assert len(outcome.lines) == 5
     on = versions(url)
     assert on.pop(broken) == "2026.1" and set(on.values()) == {"2026.2"}  # left as it was
-    monkeypatch.setattr(service, "rescore_one", real)
+    monkeypatch.setattr(runs, "rescore_one", real)
     again = rescoring.apply(request(url))  # a new run picks up what is still to move
     assert [line["assessment"] for line in again.lines] == [broken] and again.failures == []
     assert set(versions(url).values()) == {"2026.2"}

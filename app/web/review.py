@@ -14,8 +14,8 @@ from ..services import ServiceError, cycles_of, overview
 from ..services import audit_trail
 from ..services import dashboard as dashboards
 from ..services import exports
+from ..services import impact as preview
 from ..services import plans as plan_service
-from ..services import rescore
 from ..services import review as service
 from .access import actor, roles, unit_of_work
 from .downloads import NoEvidenceFile, evidence_download
@@ -301,16 +301,16 @@ def standards():
         name = secure_filename(upload.filename or "") or "standards.yaml"
         try:
             with unit_of_work() as session:
-                version = rescore.upload_draft(session, actor(), _alliance_id(), upload.stream.read(
-                    rescore.MAX_UPLOAD_BYTES + 1), name)
+                version = preview.upload_draft(session, actor(), _alliance_id(), upload.stream.read(
+                    preview.MAX_UPLOAD_BYTES + 1), name)
                 version_id = version.id
-        except rescore.DraftRefused as exc:
+        except preview.DraftRefused as exc:
             problems = exc.problems
         else:
             return redirect(url_for("review.impact", version_id=version_id))
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
-        versions = rescore.versions_of(session, _alliance_id())
+        versions = preview.versions_of(session, _alliance_id())
     status = 400 if request.method == "POST" else 200
     return render_template("review/standards.html", alliance=alliance, versions=versions, form=form,
                            problems=problems, page_has_errors=bool(problems or form.errors)), status
@@ -322,5 +322,5 @@ def impact(version_id: int):
     """The dry run of rescoring the alliance's assessments against a version: nothing is stored."""
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
-        found = rescore.impact(session, _alliance_id(), version_id)
+        found = preview.impact(session, _alliance_id(), version_id)
     return render_template("review/impact.html", alliance=alliance, impact=found)

@@ -12,7 +12,9 @@ from sqlmodel import select
 
 from app import db, rescoring
 from app.models import AssessmentResult, AuditEvent, StandardsVersion
-from app.services import rescore
+from app.services import impact as preview
+from app.services import rescore_runs as runs
+from app.services.standards import parsed
 
 from .conftest import STANDARDS, signed_in, text
 from .reviewing import build_review_world
@@ -58,7 +60,7 @@ def test_a_lead_uploads_a_draft_and_sees_the_dry_run_of_their_own_members(app, w
     with db.session_scope(world.url) as session:
         version = session.exec(select(StandardsVersion).where(StandardsVersion.version == "2026.2")).one()
         assert version.state == "draft" and version.source_name == "web-test-2026.2.yaml"
-        expected = rescore.impact(session, world.alliance_id, version.id)
+        expected = preview.impact(session, world.alliance_id, version.id)
         registered = session.exec(select(AuditEvent).where(AuditEvent.action == "standards.registered",
                                                            AuditEvent.entity_id == version.id)).one()
         assert registered.actor == world.emails["lead"]
@@ -72,8 +74,8 @@ def test_a_lead_uploads_a_draft_and_sees_the_dry_run_of_their_own_members(app, w
     assert "C2.1" in page and "target: 85 -&gt; 65" in page.replace("→", "->")
     # The same figures as the command line's dry run over the same alliance's assessments.
     with db.session_scope(world.url) as session:
-        target = rescore.Target(version, rescore.parsed(version), None, world.alliance_id)
-        lines, failures = rescore.dry_run(session, target, rescore.affected(session, target))
+        target = runs.Target(version, parsed(version), None, world.alliance_id)
+        lines, failures = runs.dry_run(session, target, runs.affected(session, target))
     assert failures == [] == expected.failures
     assert sorted(line["assessment"] for line in lines) == sorted(line["assessment"] for line in expected.lines)
 
@@ -83,7 +85,7 @@ def test_each_lead_previews_only_their_alliance_and_another_set_is_not_found(app
     version_id = int(upload(lead, draft_text()).headers["Location"].split("/")[-2])
     theirs = text(other.get(f"/review/standards/{version_id}/impact"))
     with db.session_scope(world.url) as session:
-        ys = rescore.impact(session, rw.other_alliance_id, version_id)
+        ys = preview.impact(session, rw.other_alliance_id, version_id)
     assert {line["organisation"] for line in ys.lines} == {"Other Trust"}
     assert cell_after(theirs, "Self-assessments rescored") == str(len(ys.lines))
     assert "Breach Trust" not in theirs and "Clean Trust" not in theirs
@@ -131,7 +133,7 @@ def test_the_preview_matches_what_applying_then_does(app, world, rw):
     lead = signed_in(app, world, "lead")
     version_id = int(upload(lead, draft_text()).headers["Location"].split("/")[-2])
     with db.session_scope(world.url) as session:
-        previewed = rescore.impact(session, world.alliance_id, version_id)
+        previewed = preview.impact(session, world.alliance_id, version_id)
         session.get(StandardsVersion, version_id).state = "published"
     applied = rescoring.apply(rescoring.Request(set_id="web-test", version="2026.2", url=world.url))
     mine = [line for line in applied.lines if line["alliance"] == "Web Test Alliance"]

@@ -1,15 +1,19 @@
-"""Rescoring a standards set's assessments against another of its versions.
+"""Rescore runs: moving a standards set's assessments to another of its versions.
 
-A dry run reads and scores, and changes nothing. An applied run is a
+A dry run reads and scores, and changes nothing (the lead's preview in
+``app.services.impact`` is one, limited to an alliance). An applied run is a
 ``RescoreRun`` with one ``RescoreItem`` per assessment: workers claim batches
 of items (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write
 lock serialises claims), score a batch outside any transaction, then write it
-in one: every assessment's new result, audit event and done item together.
-So a run can be killed at any point and started again (it picks up its
-unfinished items; claims of a dead worker are taken back), several workers on
-several machines can share it, and no assessment is rescored twice. Answers
-carry over by criterion id (``rules.answers.carry_over``); what a move changes is
-worked out by ``rules.changes``.
+in one (``apply_batch``): every assessment's new result, audit event and done
+item together. Once an alliance's self-assessments are all moved, its buddying
+needs are refreshed, once per run (``refresh_alliances``). So a run can be
+killed at any point and started again (it picks up its unfinished items;
+claims of a dead worker are taken back), several workers on several machines
+can share it, and no assessment is rescored twice. Answers carry over by
+criterion id (``rules.answers.carry_over``); what a move changes is worked out
+by ``rules.changes``. The processes that share the work out are in
+``app.rescoring``.
 """
 from __future__ import annotations
 
@@ -489,89 +493,3 @@ def report_lines(session: Session, run_id: int) -> tuple[list[dict], list[dict]]
     changes = json_value("[" + ",".join(change or "null" for _, _, change in rows) + "]")
     return ([change for (_, state, _), change in zip(rows, changes) if state == "done" and change],
             [change for (_, state, _), change in zip(rows, changes) if state == "failed" and change])
-
-
-# -- a lead's impact preview -------------------------------------------------------------------------
-
-MAX_UPLOAD_BYTES = 1024 * 1024
-#: Report fields that make a member's line worth showing a lead.
-AFFECTING = ("breaches_added", "breaches_resolved", "breaches_changed", "support_needs_added", "support_needs_resolved")
-
-
-class DraftRefused(ServiceError):
-    """An uploaded standards file that cannot be loaded; ``problems`` are ``FILE:LINE: message`` lines."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("; ".join(problems))
-
-
-@dataclass
-class Impact:
-    """What moving an alliance's assessments to a version would change, before it is published."""
-
-    version: StandardsVersion
-    current: Optional[StandardsVersion]  # the alliance's latest published version
-    diff: Any  # rules.diff.StandardsDiff from ``current``, or None
-    lines: list[dict]
-    summary: changes.Summary
-    standard_titles: dict[str, str]
-    failures: list[dict]  # self-assessments the engine could not score against the version
-
-
-def upload_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, filename: str) -> StandardsVersion:
-    """Register an uploaded standards file of the alliance's set as a draft version (the same content again
-    finds the version already stored)."""
-    alliance = session.get(Alliance, alliance_id)
-    if alliance is None:
-        raise NotFound(f"alliance {alliance_id} does not exist")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise DraftRefused([f"{filename}:1: the file is larger than {MAX_UPLOAD_BYTES // 1024} KB"])
-    try:
-        source = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DraftRefused([f"{filename}:1: the file is not UTF-8 text"]) from None
-    try:
-        loaded = rules.parse_standards(source, filename=filename)
-    except rules.StandardsError as exc:
-        raise DraftRefused(exc.problems) from None
-    if loaded.id != alliance.standards_set:
-        raise DraftRefused([f"{filename}:1: this file is standards set {loaded.id!r}; {alliance.name} accredits "
-                            f"against {alliance.standards_set!r}"])
-    from .standards import register_text
-    return register_text(session, source, filename, actor, state="draft", loaded=loaded)
-
-
-def impact(session: Session, alliance_id: int, version_id: int) -> Impact:
-    """The dry run of moving this alliance's assessments to a version of its set (any state)."""
-    from rules.diff import diff_standards
-
-    from .standards import latest_published
-    alliance = session.get(Alliance, alliance_id)
-    version = session.get(StandardsVersion, version_id)
-    if alliance is None or version is None or version.set_id != alliance.standards_set:
-        raise NotFound(f"standards version {version_id} does not exist")
-    target = Target(version, parsed(version), None, alliance_id)
-    lines, failures = dry_run(session, target, affected(session, target))
-    for line in lines:
-        line["affected"] = bool(line["outcome_changed"] or any(line[k] for k in AFFECTING))
-    lines.sort(key=lambda line: (not line["outcome_changed"], line["organisation"], line["cycle"]))
-    current = latest_published(session, alliance.standards_set)
-    diff = None
-    if current is not None and current.id != version.id:
-        diff = diff_standards(parsed(current), target.standards)
-    titles = {s.id: s.title for s in target.standards.standards}
-    if current is not None:
-        titles = {**{s.id: s.title for s in parsed(current).standards}, **titles}
-    return Impact(version, current, diff, lines, changes.summarise(lines), titles, failures)
-
-
-def versions_of(session: Session, alliance_id: int) -> list[StandardsVersion]:
-    """The versions of the alliance's standards set, newest first."""
-    from packaging.version import Version
-
-    alliance = session.get(Alliance, alliance_id)
-    if alliance is None:
-        return []
-    found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == alliance.standards_set)).all()
-    return sorted(found, key=lambda v: Version(v.version), reverse=True)
