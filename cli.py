@@ -383,28 +383,28 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
     gc.disable()
     from sqlalchemy.exc import DBAPIError
 
-    from app import rescoring
+    from app.jobs import rescore
     from app.services import ServiceError
     from rules.changes import summary_text
 
     require_schema()
-    rescoring.tune_collector()
-    request = rescoring.Request(set_id=set_id, version=version, cycle=cycle_name, batch=batch_size,
-                                lease_seconds=lease_seconds)
-    bar = rescoring.Bar(enabled=not quiet)
+    rescore.tune_collector()
+    request = rescore.Request(set_id=set_id, version=version, cycle=cycle_name, batch=batch_size,
+                              lease_seconds=lease_seconds)
+    bar = rescore.Bar(enabled=not quiet)
     try:
-        rescoring.check_report_path(report_path)
-        target, waiting = rescoring.count(request)
+        rescore.check_report_path(report_path)
+        target, waiting = rescore.count(request)
         scope = f"{set_id}{f' cycle {cycle_name}' if cycle_name else ''}"
         if dry_run:
             click.echo(f"dry run: {waiting} assessment(s) of {scope} to rescore against {version}; nothing will be "
                        "stored", err=True)
-            outcome = rescoring.dry_run(request, jobs, None if quiet else bar)
+            outcome = rescore.dry_run(request, jobs, None if quiet else bar)
         else:
             click.echo(f"applying: rescoring {scope} against {version} ({waiting} assessment(s) not on it yet)",
                        err=True)
-            outcome = rescoring.apply(request, jobs, None if quiet else bar)
-    except (ServiceError, rescoring.RescoreFailed) as exc:
+            outcome = rescore.apply(request, jobs, None if quiet else bar)
+    except (ServiceError, rescore.RescoreFailed) as exc:
         problem = f"error: {exc}"
     except KeyboardInterrupt:
         problem = "stopped: every batch stored so far is kept; run the same command again to resume"
@@ -421,7 +421,7 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
         meta = {"set": set_id, "to_version": version, "cycle": cycle_name, "mode": "dry-run" if dry_run else "apply",
                 "run": outcome.run_id}
         try:
-            rescoring.write_report(report_path, meta, outcome)
+            rescore.write_report(report_path, meta, outcome)
         except OSError as exc:
             fail(f"error: --report {report_path}: cannot write the report: {exc.strerror or exc}")
     mode = "dry run (nothing stored)" if dry_run else f"applied (run {outcome.run_id})"

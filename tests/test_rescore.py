@@ -27,7 +27,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 import rules
-from app import db, rescoring
+from app import db
+from app.jobs import rescore
 from app.models import (Answer, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, BuddyAssignment,
                         Membership, Organisation, RescoreItem, RescoreRun, StandardsVersion)
 from app.services import (CLI, NotFound, ServiceError, add_evidence, apply_for_membership, open_assessment,
@@ -65,8 +66,8 @@ def bw(database_url, tmp_path):
     return world
 
 
-def request(url: str, **extra) -> rescoring.Request:
-    return rescoring.Request(set_id="web-test", version="2026.2", url=url, **extra)
+def request(url: str, **extra) -> rescore.Request:
+    return rescore.Request(set_id="web-test", version="2026.2", url=url, **extra)
 
 
 def counts(url: str) -> dict[str, int]:
@@ -84,7 +85,7 @@ def versions(url: str) -> dict[int, str]:
 def test_dry_run_reports_every_change_and_stores_nothing(bw):
     url = bw.world.url
     before, on = counts(url), versions(url)
-    outcome = rescoring.dry_run(request(url))
+    outcome = rescore.dry_run(request(url))
     assert counts(url) == before and versions(url) == on
     lines = {line["assessment"]: line for line in outcome.lines}
     assert set(lines) == set(on)  # every assessment of the set, drafts included
@@ -114,7 +115,7 @@ def test_apply_equals_scoring_from_scratch_and_running_it_again_changes_nothing(
         submit(session, CLI, a)
         set_override(session, CLI, context(session, a, lock=True), "criterion", "C1.3", 1, "Seen on the visit")
     old_results = counts(url)["AssessmentResult"]
-    outcome = rescoring.apply(request(url))
+    outcome = rescore.apply(request(url))
     assert outcome.failures == [] and len(outcome.lines) == 6
     moved = versions(url)
     assert set(moved.values()) == {"2026.2"}
@@ -153,7 +154,7 @@ def test_apply_equals_scoring_from_scratch_and_running_it_again_changes_nothing(
         run = session.exec(select(RescoreRun)).one()
         assert run.status == "finished" and run.total == 6
     again_before = counts(url)
-    again = rescoring.apply(request(url))
+    again = rescore.apply(request(url))
     assert again.lines == [] and again.run_id is None
     assert counts(url) == again_before
 
@@ -162,7 +163,7 @@ def test_applying_refreshes_buddying_needs(bw):
     url = bw.world.url
     proposals = {key: [p.id for p in bw.pairs(key)] for key in ("m", "n")}
     assert all(proposals.values())
-    rescoring.apply(request(url))
+    rescore.apply(request(url))
     with db.session_scope(url) as session:
         for key, ids in proposals.items():  # C2 is met under 2026.2: the proposals are no longer needed
             for pair_id in ids:
@@ -186,7 +187,7 @@ def test_a_cycle_limits_the_run_to_its_assessments(bw):
     url = bw.world.url
     with db.session_scope(url) as session:
         previous = session.get(AssessmentCycle, bw.previous_cycle_id).name
-    outcome = rescoring.apply(request(url, cycle=previous))
+    outcome = rescore.apply(request(url, cycle=previous))
     assert {line["cycle"] for line in outcome.lines} == {previous} and len(outcome.lines) == 4
     on = versions(url)
     assert on[bw.world.assessments["a"]] == on[bw.world.assessments["b"]] == "2026.1"
@@ -195,15 +196,15 @@ def test_a_cycle_limits_the_run_to_its_assessments(bw):
 def test_what_cannot_be_rescored_is_refused_with_a_reason(bw, tmp_path):
     url = bw.world.url
     with pytest.raises(NotFound, match=r"web-test has no version '2027.1' \(it has 2026.1, 2026.2\)"):
-        rescoring.count(rescoring.Request(set_id="web-test", version="2027.1", url=url))
+        rescore.count(rescore.Request(set_id="web-test", version="2027.1", url=url))
     with pytest.raises(NotFound, match="no alliance accrediting against web-test has a cycle '1999/00'"):
-        rescoring.count(request(url, cycle="1999/00"))
+        rescore.count(request(url, cycle="1999/00"))
     version_two(tmp_path / "draft.yaml", state="draft", url=url, version="2026.3")
     before = counts(url)
     with pytest.raises(ServiceError, match="web-test 2026.3 is draft: publish it before applying a rescore"):
-        rescoring.apply(rescoring.Request(set_id="web-test", version="2026.3", url=url))
+        rescore.apply(rescore.Request(set_id="web-test", version="2026.3", url=url))
     assert counts(url) == before
-    assert len(rescoring.dry_run(rescoring.Request(set_id="web-test", version="2026.3", url=url)).lines) == 6
+    assert len(rescore.dry_run(rescore.Request(set_id="web-test", version="2026.3", url=url)).lines) == 6
 
 
 def test_draft_answers_stay_where_they_are_and_score_on_the_new_version(bw):
@@ -211,7 +212,7 @@ def test_draft_answers_stay_where_they_are_and_score_on_the_new_version(bw):
     a = bw.world.assessments["a"]
     with db.session_scope(url) as session:
         assert save_answers(session, CLI, a, {"C1.2": "yes", "C2.1": 70}).ok
-    rescoring.apply(request(url))
+    rescore.apply(request(url))
     with db.session_scope(url) as session:
         kept = {r.criterion_id: r.value for r in session.exec(select(Answer).where(Answer.assessment_id == a))}
         assert kept == {"C1.2": "yes", "C2.1": 70}  # nothing saved is lost
@@ -348,7 +349,7 @@ def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(da
     def worker(name: str) -> None:
         try:
             start.wait()
-            handled[name] = rescoring.work(req, run_id, worker=runs.worker_name(name))
+            handled[name] = rescore.work(req, run_id, worker=runs.worker_name(name))
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -359,7 +360,7 @@ def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(da
         thread.join(timeout=300)
     assert errors == []
     assert sum(handled.values()) == len(ids) and all(handled.values())  # every worker took part
-    rescoring.finish(req, run_id)
+    rescore.finish(req, run_id)
     with db.session_scope(database_url) as session:
         assert session.get(RescoreRun, run_id).status == "finished"
     moved_exactly_once(database_url, ids)
@@ -399,14 +400,14 @@ def test_an_assessment_that_cannot_be_rescored_is_reported_and_the_others_go_on(
         return real(loaded, target)
 
     monkeypatch.setattr(runs, "rescore_one", failing)
-    outcome = rescoring.apply(request(url))
+    outcome = rescore.apply(request(url))
     assert outcome.failures == [{"assessment": broken,
                                  "error": "RulesEngineError: the engine stopped on this one"}]
     assert len(outcome.lines) == 5
     on = versions(url)
     assert on.pop(broken) == "2026.1" and set(on.values()) == {"2026.2"}  # left as it was
     monkeypatch.setattr(runs, "rescore_one", real)
-    again = rescoring.apply(request(url))  # a new run picks up what is still to move
+    again = rescore.apply(request(url))  # a new run picks up what is still to move
     assert [line["assessment"] for line in again.lines] == [broken] and again.failures == []
     assert set(versions(url).values()) == {"2026.2"}
 
@@ -426,12 +427,12 @@ def test_a_forked_worker_opens_its_own_connections_and_spares_its_collector(data
 
     parents = db.get_engine(database_url)
     mine = session_id(parents)  # the parent's pool now holds a connection
-    context = rescoring._processes()
+    context = rescore._processes()
     assert context.get_start_method() == "fork"
     queue = context.Queue()
 
     def child() -> None:
-        rescoring._in_worker()
+        rescore._in_worker()
         engine = db.get_engine(database_url)
         theirs = session_id(engine)
         queue.put((engine is not parents, theirs is not mine and theirs != mine,
@@ -439,8 +440,8 @@ def test_a_forked_worker_opens_its_own_connections_and_spares_its_collector(data
 
     process = context.Process(target=child)
     process.start()
-    assert queue.get(timeout=60) == (True, True, True, rescoring.COLLECTOR_THRESHOLD)
-    assert gc.get_threshold()[0] < rescoring.COLLECTOR_THRESHOLD  # the parent, a test process, keeps its own
+    assert queue.get(timeout=60) == (True, True, True, rescore.COLLECTOR_THRESHOLD)
+    assert gc.get_threshold()[0] < rescore.COLLECTOR_THRESHOLD  # the parent, a test process, keeps its own
     process.join(timeout=60)
     assert process.exitcode == 0
     with parents.connect() as connection:  # and the child left the parent's connection open

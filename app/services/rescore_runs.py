@@ -13,7 +13,7 @@ claims of a dead worker are taken back), several workers on several machines
 can share it, and no assessment is rescored twice. Answers carry over by
 criterion id (``rules.answers.carry_over``); what a move changes is worked out
 by ``rules.changes``. The processes that share the work out are in
-``app.rescoring``.
+``app.jobs.rescore``.
 """
 from __future__ import annotations
 

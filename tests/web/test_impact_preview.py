@@ -10,7 +10,8 @@ import yaml
 from sqlalchemy import func
 from sqlmodel import select
 
-from app import db, rescoring
+from app import db
+from app.jobs import rescore
 from app.models import AssessmentResult, AuditEvent, StandardsVersion
 from app.services import impact as preview
 from app.services import rescore_runs as runs
@@ -135,7 +136,7 @@ def test_the_preview_matches_what_applying_then_does(app, world, rw):
     with db.session_scope(world.url) as session:
         previewed = preview.impact(session, world.alliance_id, version_id)
         session.get(StandardsVersion, version_id).state = "published"
-    applied = rescoring.apply(rescoring.Request(set_id="web-test", version="2026.2", url=world.url))
+    applied = rescore.apply(rescore.Request(set_id="web-test", version="2026.2", url=world.url))
     mine = [line for line in applied.lines if line["alliance"] == "Web Test Alliance"]
     assert sorted(mine, key=lambda line: line["assessment"]) == sorted(
         ({k: v for k, v in line.items() if k != "affected"} for line in previewed.lines),

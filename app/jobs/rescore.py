@@ -23,10 +23,10 @@ from typing import Callable, Optional
 
 from rules import changes
 
-from . import db
-from .services import Actor
-from .services import buddying
-from .services import rescore_runs as runs
+from .. import db
+from ..services import Actor
+from ..services import buddying
+from ..services import rescore_runs as runs
 
 REPORT_FORMATS = (".csv", ".json")
 DRY_CHUNK = 200
