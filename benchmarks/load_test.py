@@ -79,8 +79,8 @@ def prepare(url: str, submitters: int) -> dict:
     from app.services import (CLI, add_evidence, apply_for_membership, create_user, open_assessment,
                               register_organisation, save_answers)
     from app.services.accounts import hash_password
-    from app.services.assessments import missing_for_submission
     from app.services.portal import own_assessment
+    from app.services.submission import missing_for_submission
 
     passwords = {email: password for _, email, password, _ in demo_users()}
     plan: dict = {"savers": [], "submitters": [], "leads": []}

@@ -113,7 +113,7 @@ def seed(url: str, workdir: Path, n: int, criteria: int) -> tuple[dict, dict]:
     """The two versions registered and N assessments with their first-version results stored."""
     from app import db, services
     from app.models import Answer, Assessment, AssessmentResult, Breach, Membership, Organisation
-    from app.services.assessments import headline_of
+    from app.services.scoring import headline_of
 
     db.upgrade(url)
     doc = synthetic_document(criteria)

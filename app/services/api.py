@@ -19,11 +19,13 @@ from ..models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, B
 from ..storage import UploadStore, attach_file, detach_file
 from . import buddying, portal, review
 from .api_tokens import TokenScope
-from .assessments import (AssessmentContext, SaveOutcome, add_evidence, answers_of, check_evidence, current_result,
-                          evidence_of, missing_for_submission, one_evidence, require_editable, save_answers, submit)
+from .assessments import (AssessmentContext, SaveOutcome, add_evidence, answers_of, check_evidence, evidence_of,
+                          one_evidence, require_editable, save_answers)
 from .common import NotFound, ServiceError, get_or_404
 from .results import ResultView, result_view
+from .scoring import current_result
 from .standards import parsed
+from .submission import missing_for_submission, submit
 
 
 class MemberOnly(ServiceError):

@@ -1,11 +1,10 @@
-"""Self-assessments: open, answer, attach evidence, submit, score."""
+"""Self-assessments: context, open, answer, attach evidence, status moves. Scoring and storing a result is
+``scoring``'s; submitting is ``submission``'s; both build on this module, which imports neither."""
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete, select
@@ -14,10 +13,9 @@ import rules
 from rules.answers import carry_over
 from rules.model import StandardsSet
 
-from ..db import json_text
-from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, Breach, Evidence, Membership,
-                      Organisation, StandardsVersion, utcnow)
-from .common import Actor, NotFound, ServiceError, among, audit, get_or_404, insert_rows, snapshot
+from ..models import (Alliance, Answer, Assessment, AssessmentCycle, Evidence, Membership, Organisation, StandardsVersion,
+                      utcnow)
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .standards import latest_published, parsed
 
 EDITABLE = ("draft",)
@@ -36,15 +34,6 @@ class SaveOutcome:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-class SubmissionRefused(ServiceError):
-    """Submission blocked; ``missing`` lists each required answer or evidence still needed."""
-
-    def __init__(self, missing: list[dict[str, str]]):
-        self.missing = missing
-        listed = "; ".join(f"{m['criterion']}: {m['reason']}" for m in missing)
-        super().__init__(f"cannot submit yet, {len(missing)} item(s) missing: {listed}")
 
 
 class EvidenceRefused(ServiceError):
@@ -255,128 +244,6 @@ def add_evidence(session: Session, actor: Actor, assessment_id: int, criterion_i
     session.flush()
     audit(session, actor, "evidence.added", evidence, after=snapshot(evidence))
     return evidence
-
-
-def missing_for_submission(session: Session, ctx: AssessmentContext) -> list[dict[str, str]]:
-    """Every required answer and required evidence still missing, in file order."""
-    answers = answers_of(session, ctx.assessment.id)
-    with_evidence = set(session.exec(select(Evidence.criterion_id).where(
-        Evidence.assessment_id == ctx.assessment.id)).all())
-    missing = []
-    for standard, criterion in ctx.applicable_criteria():
-        answer = answers.get(criterion.id)
-        if answer is None or (isinstance(answer, str) and not answer.strip()):
-            if criterion.required:
-                missing.append({"criterion": criterion.id, "standard": standard.id, "reason": "answer required"})
-            continue
-        if criterion.evidence == "required" and answer != "na" and criterion.id not in with_evidence:
-            missing.append({"criterion": criterion.id, "standard": standard.id, "reason": "evidence required"})
-    return missing
-
-
-def submit(session: Session, actor: Actor, assessment_id: int) -> AssessmentResult:
-    """Submit a draft for review: refused, with everything missing listed, until it is complete."""
-    ctx = context(session, assessment_id, lock=True)
-    require_editable(ctx.assessment)
-    missing = missing_for_submission(session, ctx)
-    if missing:
-        raise SubmissionRefused(missing)
-    # Claim the draft atomically: of two concurrent submissions only one changes the row.
-    submitted_at = utcnow()
-    claimed = session.execute(update(Assessment).where(
-        col(Assessment.id) == assessment_id, col(Assessment.status) == "draft"
-    ).values(status="submitted", submitted_at=submitted_at))
-    if claimed.rowcount != 1:
-        raise ServiceError(f"assessment {assessment_id} has just been submitted by someone else")
-    assessment = ctx.assessment
-    session.refresh(assessment)
-    result = store_result(session, actor, ctx)
-    audit(session, actor, "assessment.submitted", assessment,
-          before={"status": "draft"}, after={"status": "submitted", "outcome": result.outcome})
-    return result
-
-
-def score(session: Session, assessment_id: int) -> dict:
-    """Score an assessment as it stands (a draft too) without storing anything."""
-    ctx = context(session, assessment_id)
-    return _score(session, ctx)
-
-
-def _score(session: Session, ctx: AssessmentContext) -> dict:
-    from .overrides import kept_overrides  # a lead's overrides apply whenever the assessment is scored
-    # Answers kept from an earlier standards version that no longer fit this one are left out, not scored.
-    answers, _ = carry_over(ctx.standards, answers_of(session, ctx.assessment.id))
-    return rules.score_submission(ctx.standards, rules.Submission(member=ctx.member, answers=answers),
-                                  kept_overrides(session, ctx))
-
-
-def store_result(session: Session, actor: Actor, ctx: AssessmentContext) -> AssessmentResult:
-    """Score with the engine and store the result and its breaches as the assessment's current result."""
-    result = _score(session, ctx)
-    stored = session.get(AssessmentResult, write_results(session, ctx.version, [(ctx.assessment.id, result)])[0])
-    audit(session, actor, "result.stored", stored,
-          after={"overall": stored.overall, "rating": stored.rating, "outcome": stored.outcome,
-                 "breaches": len(result["breaches"]), "standards_hash": stored.standards_hash})
-    return stored
-
-
-def headline_of(result: dict) -> dict:
-    """What other results are compared and matched on (rescoring's report, buddying needs and matching):
-    stored beside the result, so those reads take about 1 KB of a result and not the whole document."""
-    return {"standard_results": {sid: {"score": r.get("score"), "status": r.get("status")}
-                                 for sid, r in result["standard_results"].items()},
-            "breaches": [{"criterion": b["criterion"], "standard": b["standard"], "severity": b["severity"]}
-                         for b in result["breaches"]],
-            "support_needs": list(result.get("support_needs") or ())}
-
-
-@dataclass(frozen=True)
-class StoredForm:
-    """A result as it is stored, its JSON text and its headline: made ahead, outside the transaction that
-    stores it (a transaction on SQLite holds the one write lock)."""
-
-    text: str
-    headline: dict
-
-
-def stored_form(result: dict) -> StoredForm:
-    return StoredForm(json_text(result), headline_of(result))
-
-
-def write_results(session: Session, version: StandardsVersion, results: list[tuple[int, dict]],
-                  computed_at: Optional[dt.datetime] = None, forms: Optional[list[StoredForm]] = None) -> list[int]:
-    """Store engine results and their breaches as their assessments' current results (each previous one is
-    kept, no longer current); returns the new results' ids. Many at once take a few statements in all.
-    ``forms``: the results' stored forms, if made ahead."""
-    if not results:
-        return []
-    computed_at = computed_at or utcnow()
-    forms = forms or [stored_form(result) for _, result in results]
-    assessment_ids = [assessment_id for assessment_id, _ in results]
-    session.execute(update(AssessmentResult).where(
-        among(session, col(AssessmentResult.assessment_id), assessment_ids),
-        col(AssessmentResult.is_current).is_(True)).values(is_current=False))
-    insert_rows(session, AssessmentResult.__table__, [
-        {"assessment_id": assessment_id, "standards_version_id": version.id, "standards_hash": version.content_hash,
-         "result": form.text, "overall": result["overall"], "rating": result["rating"], "outcome": result["outcome"],
-         "is_current": True, "computed_at": computed_at, "headline": form.headline}
-        for (assessment_id, result), form in zip(results, forms)], stored_as_is=frozenset({"result"}))
-    stored = dict(session.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
-        among(session, col(AssessmentResult.assessment_id), assessment_ids),
-        col(AssessmentResult.is_current).is_(True))).all())  # one current result each (a unique index)
-    ids = [stored[assessment_id] for assessment_id in assessment_ids]
-    breaches = [{"result_id": result_id, "assessment_id": assessment_id, "criterion_id": b["criterion"],
-                 "standard_id": b["standard"], "value": b["value"], "target": b["target"],
-                 "direction": b["direction"], "severity": b["severity"]}
-                for result_id, (assessment_id, result) in zip(ids, results) for b in result["breaches"]]
-    insert_rows(session, Breach.__table__, breaches)
-    return list(ids)
-
-
-def current_result(session: Session, assessment_id: int) -> Optional[AssessmentResult]:
-    return session.exec(select(AssessmentResult).where(
-        AssessmentResult.assessment_id == assessment_id, AssessmentResult.is_current == True)  # noqa: E712
-    ).first()
 
 
 def one_evidence(session: Session, assessment_id: int, evidence_id: int) -> Evidence:

@@ -30,7 +30,7 @@ from ..lifecycle import MEMBER_STATUSES
 from ..models import Alliance, AssessmentCycle, BuddyAssignment, Membership, Organisation, utcnow
 from .common import (Actor, NotFound, ServiceError, among, audit, audit_many, get_or_404, insert_returning_ids,
                      snapshot)
-from .assessments import current_result
+from .scoring import current_result
 
 OPEN_PAIRS = ("proposed", "accepted", "active")
 #: Membership statuses that may give support (a member at risk or suspended may only receive it).

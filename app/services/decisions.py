@@ -18,9 +18,10 @@ from sqlmodel import Session, select
 
 from ..lifecycle import allowed
 from ..models import Alliance, Assessment, AssessmentCycle, AssessmentResult, Breach, Decision, Membership
-from .assessments import context, current_result
+from .assessments import context
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .membership import change_status, require_transition
+from .scoring import current_result
 
 #: Decision kind -> the membership status it leads to (reinstate: see ``_reinstated_status``).
 DECISIONS = {

@@ -1,46 +1,25 @@
-"""A lead's overrides of an assessment's result: stored by criterion or standard id, applied by the rules
-engine every time the assessment is scored (``assessments._score``), so an override stays attached to its
-criterion through any later scoring; an override that no longer fits the standards is left out, not lost."""
+"""A lead's overrides of an assessment's result: set and removed here, stored by criterion or standard id, then
+the result stored again through ``scoring``, which applies every kept override each time the assessment is scored,
+so an override stays attached to its criterion through any later scoring; an override that no longer fits the
+standards is left out, not lost."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 import rules
 
 from ..models import ResultOverride, User
+from .assessments import AssessmentContext
 from .common import Actor, NotFound, ServiceError, audit, snapshot
+from .scoring import as_overrides, current_result, override_rows, store_result
 
 KINDS = ("criterion", "standard")
 OVERRIDABLE = ("submitted", "under_review")
 REASON_MAX = 5000
-
-
-def rows_of(session: Session, assessment_id: int) -> list[ResultOverride]:
-    return list(session.exec(select(ResultOverride).where(ResultOverride.assessment_id == assessment_id)
-                             .order_by(col(ResultOverride.kind), col(ResultOverride.target_id))).all())
-
-
-def _as_overrides(rows: list[ResultOverride]) -> rules.Overrides:
-    return rules.Overrides(
-        criteria={r.target_id: rules.CriterionOverride(r.value, r.reason) for r in rows if r.kind == "criterion"},
-        standards={r.target_id: rules.StandardOverride(r.value, r.reason) for r in rows if r.kind == "standard"})
-
-
-def kept(standards: rules.StandardsSet, rows: list[ResultOverride], member: rules.Member) -> Optional[rules.Overrides]:
-    """The overrides among ``rows`` that fit these standards and this member (None when none do)."""
-    if not rows:
-        return None
-    found, _ = rules.split_overrides(standards, _as_overrides(rows), member)
-    return found if found else None
-
-
-def kept_overrides(session: Session, ctx) -> Optional[rules.Overrides]:
-    """The stored overrides that fit this assessment's standards and member (None when there are none)."""
-    return kept(ctx.standards, rows_of(session, ctx.assessment.id), ctx.member)
 
 
 def _value(kind: str, raw: Any) -> Any:
@@ -58,7 +37,7 @@ def _value(kind: str, raw: Any) -> Any:
     return int(score) if score.is_integer() else score
 
 
-def _picture(ctx, result: dict, kind: str, target: str) -> dict:
+def _picture(ctx: AssessmentContext, result: dict, kind: str, target: str) -> dict:
     """What the result says about the overridden thing, and the headline, for the audit log."""
     if kind == "criterion":
         detail = (result.get("criteria") or {}).get(target) or {}
@@ -72,11 +51,10 @@ def _picture(ctx, result: dict, kind: str, target: str) -> dict:
             "breaches": len(result.get("breaches", []))}
 
 
-def set_override(session: Session, actor: Actor, ctx, kind: str, target_id: str, value: Any,
+def set_override(session: Session, actor: Actor, ctx: AssessmentContext, kind: str, target_id: str, value: Any,
                  reason: str) -> ResultOverride:
     """Override a criterion's score or a standard's status (the caller has scoped and locked ``ctx``), then
     score the assessment again through the engine with every override applied."""
-    from .assessments import current_result, store_result
     if ctx.assessment.status not in OVERRIDABLE:
         raise ServiceError(f"the self-assessment is {ctx.assessment.status.replace('_', ' ')}: "
                            "only a submitted self-assessment awaiting a decision can be overridden")
@@ -98,12 +76,12 @@ def set_override(session: Session, actor: Actor, ctx, kind: str, target_id: str,
         problems.append(f"reason: at most {REASON_MAX} characters")
     if problems:
         raise ServiceError("; ".join(problems))
-    rows = rows_of(session, ctx.assessment.id)
+    rows = override_rows(session, ctx.assessment.id)
     existing = next((r for r in rows if r.kind == kind and r.target_id == target_id), None)
     trial = [r for r in rows if r is not existing] + [ResultOverride(assessment_id=ctx.assessment.id, kind=kind,
                                                                      target_id=target_id, value=parsed_value,
                                                                      reason=reason)]
-    refused = rules.check_overrides(ctx.standards, ctx.member, _as_overrides(trial))
+    refused = rules.check_overrides(ctx.standards, ctx.member, as_overrides(trial))
     if refused:
         raise ServiceError(f"{kind}: " + "; ".join(p.split(": ", 1)[-1] for p in refused))
     before_result = current_result(session, ctx.assessment.id)
@@ -123,8 +101,7 @@ def set_override(session: Session, actor: Actor, ctx, kind: str, target_id: str,
     return existing
 
 
-def remove_override(session: Session, actor: Actor, ctx, override_id: int, reason: str = "") -> None:
-    from .assessments import current_result, store_result
+def remove_override(session: Session, actor: Actor, ctx: AssessmentContext, override_id: int, reason: str = "") -> None:
     row = session.get(ResultOverride, override_id)
     if row is None or row.assessment_id != ctx.assessment.id:
         raise NotFound(f"override {override_id} does not exist")
@@ -152,7 +129,7 @@ def lines_of(session: Session, assessment_id: int, result: Optional[dict]) -> li
     applied = {(o["kind"], o["id"]): o for o in (result or {}).get("overrides", [])}
     names = {}
     out = []
-    for row in rows_of(session, assessment_id):
+    for row in override_rows(session, assessment_id):
         if row.created_by not in names:
             user = session.get(User, row.created_by) if row.created_by else None
             names[row.created_by] = user.name if user else "Alliance lead"

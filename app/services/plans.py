@@ -14,8 +14,9 @@ from typing import Any, Mapping, Optional
 from sqlmodel import Session, col, select
 
 from ..models import (Assessment, AssessmentCycle, ImprovementPlan, Membership, Organisation, utcnow)
-from .assessments import AssessmentContext, context, current_result
+from .assessments import AssessmentContext, context
 from .common import Actor, NotFound, ServiceError, audit, snapshot
+from .scoring import current_result
 
 PROGRESS = {"not_started": "Not started", "in_progress": "In progress", "completed": "Completed"}
 TEXT_MAX = 5000

@@ -35,10 +35,9 @@ from ..db import json_value
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment,
                       Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
                       StandardsVersion, utcnow)
-from .assessments import StoredForm, stored_form, write_results
 from .buddying import OPEN_PAIRS, NeedsRefresh, plan_refreshes, refresh_many, settle_many
 from .common import Actor, NotFound, ServiceError, among, audit, audit_many, update_rows
-from .overrides import kept
+from .scoring import StoredForm, kept, stored_form, write_results
 from .standards import parsed
 
 PUBLISH_HINT = "python cli.py standards publish PATH"

@@ -13,8 +13,9 @@ from sqlmodel import Session
 
 from rules.model import CoreOffer, Criterion, Domain, Standard
 
-from .assessments import AssessmentContext, current_result, score
+from .assessments import AssessmentContext
 from .benchmarks import DEFAULT_MIN_PEERS, MetricBenchmark, metric_benchmarks
+from .scoring import current_result, score
 
 
 @dataclass(frozen=True)

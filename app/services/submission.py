@@ -1,0 +1,59 @@
+"""Submitting a self-assessment for review: what is still missing, and the submission itself, which claims
+the draft and stores its first result through ``scoring``."""
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from ..models import Assessment, AssessmentResult, Evidence, utcnow
+from .assessments import AssessmentContext, answers_of, context, require_editable
+from .common import Actor, ServiceError, audit
+from .scoring import store_result
+
+
+class SubmissionRefused(ServiceError):
+    """Submission blocked; ``missing`` lists each required answer or evidence still needed."""
+
+    def __init__(self, missing: list[dict[str, str]]):
+        self.missing = missing
+        listed = "; ".join(f"{m['criterion']}: {m['reason']}" for m in missing)
+        super().__init__(f"cannot submit yet, {len(missing)} item(s) missing: {listed}")
+
+
+def missing_for_submission(session: Session, ctx: AssessmentContext) -> list[dict[str, str]]:
+    """Every required answer and required evidence still missing, in file order."""
+    answers = answers_of(session, ctx.assessment.id)
+    with_evidence = set(session.exec(select(Evidence.criterion_id).where(
+        Evidence.assessment_id == ctx.assessment.id)).all())
+    missing = []
+    for standard, criterion in ctx.applicable_criteria():
+        answer = answers.get(criterion.id)
+        if answer is None or (isinstance(answer, str) and not answer.strip()):
+            if criterion.required:
+                missing.append({"criterion": criterion.id, "standard": standard.id, "reason": "answer required"})
+            continue
+        if criterion.evidence == "required" and answer != "na" and criterion.id not in with_evidence:
+            missing.append({"criterion": criterion.id, "standard": standard.id, "reason": "evidence required"})
+    return missing
+
+
+def submit(session: Session, actor: Actor, assessment_id: int) -> AssessmentResult:
+    """Submit a draft for review: refused, with everything missing listed, until it is complete."""
+    ctx = context(session, assessment_id, lock=True)
+    require_editable(ctx.assessment)
+    missing = missing_for_submission(session, ctx)
+    if missing:
+        raise SubmissionRefused(missing)
+    # Claim the draft atomically: of two concurrent submissions only one changes the row.
+    submitted_at = utcnow()
+    claimed = session.execute(update(Assessment).where(
+        col(Assessment.id) == assessment_id, col(Assessment.status) == "draft"
+    ).values(status="submitted", submitted_at=submitted_at))
+    if claimed.rowcount != 1:
+        raise ServiceError(f"assessment {assessment_id} has just been submitted by someone else")
+    assessment = ctx.assessment
+    session.refresh(assessment)
+    result = store_result(session, actor, ctx)
+    audit(session, actor, "assessment.submitted", assessment,
+          before={"status": "draft"}, after={"status": "submitted", "outcome": result.outcome})
+    return result
