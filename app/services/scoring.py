@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 import rules
-from rules.rescore import carry_over
+from rules.answers import carry_over
 
 from ..db import json_text
 from ..models import AssessmentResult, Breach, ResultOverride, StandardsVersion, utcnow
