@@ -6,12 +6,12 @@ change and its audit record land together or not at all.
 """
 from .accounts import authenticate, create_user
 from .alliances import create_alliance, cycles_of, open_cycle, set_retention_policy
-from .assessments import (SaveOutcome, SubmissionRefused, add_evidence, answers_of, current_result, evidence_of,
-                          missing_for_submission, open_assessment, remove_evidence, return_to_draft, save_answers,
-                          score, start_review, store_result, submit)
+from .assessments import (SaveOutcome, SubmissionRefused, answers_of, current_result, missing_for_submission,
+                          open_assessment, return_to_draft, save_answers, score, start_review, store_result, submit)
 from .common import CLI, SYSTEM, Actor, NotFound, ServiceError, audit
 from .decisions import (DECISIONS, apply_retention_policy, consecutive_major_breaches,
                         dismiss_suspension_recommendation, record_decision, suspension_recommendations)
+from .evidence import add_evidence, evidence_of, remove_evidence
 from .membership import (TransitionRefused, apply_for_membership, change_membership_status, change_status, history,
                          register_organisation)
 from .standards import latest_published, parsed, register_version, set_version_state

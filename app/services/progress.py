@@ -15,7 +15,8 @@ from sqlmodel import Session
 from rules.model import Criterion, Domain, Standard
 
 from ..models import Evidence
-from .assessments import AssessmentContext, answers_of, evidence_of, missing_for_submission
+from .assessments import AssessmentContext, answers_of, missing_for_submission
+from .evidence import evidence_of
 
 NOT_STARTED, IN_PROGRESS, COMPLETED = "not_started", "in_progress", "completed"
 

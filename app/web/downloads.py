@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, current_app, send_file
 
 from ..models import Evidence
-from ..storage import UploadRefused
+from ..uploads import UploadRefused
 
 
 class NoEvidenceFile(LookupError):
