@@ -1,4 +1,5 @@
-"""Evidence for a self-assessment's criteria: links and files added to a draft and taken off it.
+"""Evidence for a self-assessment's criteria: links and files added to a draft and taken off it, and the
+files read back for download.
 
 A file's bytes go through the upload store (``app.uploads``); its Evidence row is written in the caller's
 transaction. ``attach_file`` stores a file and records its row; if that transaction rolls back, the stored
@@ -6,6 +7,7 @@ file is removed, and a file detached with ``detach_file`` is removed only once t
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import BinaryIO, Optional, Union
 
 from sqlalchemy import event
@@ -13,7 +15,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from ..models import Evidence
-from ..uploads import UploadStore, default_store
+from ..uploads import UploadRefused, UploadStore, default_store
 from .assessments import AssessmentContext, context, require_editable
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 
@@ -28,6 +30,14 @@ class EvidenceRefused(ServiceError):
     def __init__(self, field: str, message: str):
         self.field = field
         super().__init__(message)
+
+
+class NoEvidenceFile(LookupError):
+    """There is no file to send; the message says why (the caller answers 404)."""
+
+
+class EvidenceFileLost(NoEvidenceFile):
+    """The database records a file the upload store no longer has (worth logging: it should be there)."""
 
 
 def is_link(url: Optional[str]) -> bool:
@@ -142,3 +152,23 @@ def _after_rollback(session: OrmSession) -> None:
     for store, key in session.info.pop("uploads_to_discard_on_rollback", ()):
         store.delete(key)
 
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """A stored file ready to send: its bytes (the caller closes them), type and name."""
+
+    stream: BinaryIO
+    content_type: str
+    filename: str
+
+
+def open_evidence_file(item: Evidence, store: UploadStore) -> EvidenceFile:
+    """The file of a piece of evidence the caller may read. ``NoEvidenceFile`` for a link, and
+    ``EvidenceFileLost`` for a file the upload store no longer has (the database says it should be there)."""
+    if item.kind != "file" or not item.storage_key:
+        raise NoEvidenceFile(f"evidence {item.id} is a link, not a file: follow its url")
+    try:
+        stream = store.open(item.storage_key)
+    except UploadRefused:
+        raise EvidenceFileLost(f"the file of evidence {item.id} is no longer in the upload store") from None
+    return EvidenceFile(stream, item.content_type or "application/octet-stream", item.filename or "evidence")

@@ -20,11 +20,11 @@ from ..services import NotFound, ServiceError, SubmissionRefused
 from ..services import api as service
 from ..services.assessments import AssessmentContext
 from ..services.common import get_or_404
-from ..services.evidence import EvidenceRefused
+from ..services.evidence import EvidenceRefused, NoEvidenceFile
 from ..uploads import UploadRefused
 from . import csrf, openapi
 from .access import public, token_scope, token_scoped, unit_of_work
-from .downloads import NoEvidenceFile, evidence_download
+from .downloads import evidence_download
 from .limits import api_key, api_limit, api_refused_key, limiter
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")

@@ -15,12 +15,12 @@ from ..services import NotFound, ServiceError, SubmissionRefused, apply_for_memb
 from ..services import buddying as buddy_service
 from ..services import portal
 from ..services import review as review_service
-from ..services.evidence import add_evidence, attach_file, detach_file, evidence_of
+from ..services.evidence import NoEvidenceFile, add_evidence, attach_file, detach_file, evidence_of
 from ..services.progress import progress
 from ..services.results import result_view
 from ..uploads import UploadRefused, allowed_extensions
 from .access import actor, roles, unit_of_work
-from .downloads import NoEvidenceFile, evidence_download
+from .downloads import evidence_download
 from .forms import ApplyForm, EvidenceForm, domain_form, field_names, show_service_error
 
 bp = Blueprint("member", __name__, url_prefix="/member")
