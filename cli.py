@@ -311,6 +311,7 @@ def demo_load() -> None:
     from app import db
     from app.demo import load_demo
     from app.services import ServiceError
+    from app.uploads import UploadRefused
 
     require_schema()
     try:
@@ -318,7 +319,7 @@ def demo_load() -> None:
             report = load_demo(session)
     except rules.StandardsError as exc:
         fail(["error: a bundled standards pack is not valid:", *exc.problems])
-    except ServiceError as exc:
+    except (ServiceError, UploadRefused) as exc:
         fail(f"error: {exc}")
     for line in report.lines():
         click.echo(line)

@@ -48,7 +48,8 @@ from .services import buddying as buddy_service
 from .services import plans as plan_service
 from .services import review as review_service
 from .services.accounts import hash_password
-from .storage import UploadStore, attach_file, default_store
+from .services.evidence import attach_file
+from .uploads import UploadStore, default_store
 
 STANDARDS_DIR = ROOT / "standards"
 EMAIL_DOMAIN = "demo.example"

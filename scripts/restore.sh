@@ -73,7 +73,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from app import db
 from app.models import Assessment, Evidence, Organisation, User
-from app.storage import UploadStore
+from app.uploads import UploadStore
 
 store = UploadStore(os.environ["UPLOAD_DIR"])
 problems, files = [], 0

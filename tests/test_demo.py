@@ -17,7 +17,7 @@ from app.models import (Alliance, Assessment, AssessmentCycle, AssessmentResult,
                         Decision, Evidence, ImprovementPlan, Membership, Notification, Organisation, ResultOverride,
                         ReviewComment, User)
 from app.services import buddying, plans
-from app.storage import UploadStore
+from app.uploads import UploadStore
 
 FOUNDING_NOA = ("Robert Jones and Agnes Hunt Orthopaedic Hospital", "Royal National Orthopaedic Hospital",
                 "Royal Orthopaedic Hospital", "Oxford University Hospitals", "Wrightington, Wigan and Leigh")

@@ -6,8 +6,11 @@ contract for the small test set in conftest, not copied from the engine.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -18,7 +21,8 @@ from app import db, services
 from app.models import (Answer, Assessment, AssessmentResult, AuditEvent, Breach, Decision, Evidence, Membership,
                         MembershipStatusChange, Organisation)
 from app.services import SubmissionRefused
-from app.storage import UploadRefused, UploadStore, attach_file, detach_file
+from app.services.evidence import attach_file, detach_file
+from app.uploads import UploadRefused, UploadStore
 from tests.conftest import PERFECT
 
 LINK = "https://documents.test.example/rrj/q1-1"
@@ -474,6 +478,14 @@ def test_an_upload_in_a_rolled_back_unit_of_work_leaves_no_file(session_factory,
 
 
 # --- the audit log ---------------------------------------------------------------------------------
+
+
+def test_the_upload_store_stands_alone_below_the_services():
+    """``app.uploads`` only keeps bytes: importing it loads no service (evidence rules live above it)."""
+    loaded = subprocess.run([sys.executable, "-c", "import sys, app.uploads; print(*sorted(sys.modules))"],
+                            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
+    modules = loaded.stdout.split()
+    assert "app.uploads" in modules and [m for m in modules if m.startswith("app.services")] == []
 
 
 def test_the_database_refuses_to_change_or_delete_audit_events(session_factory, world):

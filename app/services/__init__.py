@@ -6,11 +6,12 @@ change and its audit record land together or not at all.
 """
 from .accounts import authenticate, create_user
 from .alliances import create_alliance, cycles_of, open_cycle, set_retention_policy
-from .assessments import (SaveOutcome, add_evidence, answers_of, evidence_of, open_assessment, remove_evidence,
-                          return_to_draft, save_answers, start_review)
+from .assessments import (SaveOutcome, answers_of, open_assessment, return_to_draft, save_answers,
+                          start_review)
 from .common import CLI, SYSTEM, Actor, NotFound, ServiceError, audit
 from .decisions import (DECISIONS, apply_retention_policy, consecutive_major_breaches,
                         dismiss_suspension_recommendation, record_decision, suspension_recommendations)
+from .evidence import add_evidence, evidence_of, remove_evidence
 from .membership import (TransitionRefused, apply_for_membership, change_membership_status, change_status, history,
                          register_organisation)
 from .scoring import current_result, score, store_result

@@ -16,12 +16,12 @@ from rules.model import StandardsSet
 
 from ..models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment, Evidence, Membership,
                       Organisation, StandardsVersion)
-from ..storage import UploadStore, attach_file, detach_file
+from ..uploads import UploadStore
 from . import buddying, portal, review
 from .api_tokens import TokenScope
-from .assessments import (AssessmentContext, SaveOutcome, add_evidence, answers_of, check_evidence, evidence_of,
-                          one_evidence, require_editable, save_answers)
+from .assessments import AssessmentContext, SaveOutcome, answers_of, require_editable, save_answers
 from .common import NotFound, ServiceError, get_or_404
+from .evidence import add_evidence, attach_file, check_evidence, detach_file, evidence_of, one_evidence
 from .results import ResultView, result_view
 from .scoring import current_result
 from .standards import parsed

@@ -1,5 +1,5 @@
-"""Self-assessments: context, open, answer, attach evidence, status moves. Scoring and storing a result is
-``scoring``'s; submitting is ``submission``'s; both build on this module, which imports neither."""
+"""Self-assessments: context, open, answer, status moves. Scoring and storing a result is
+``scoring``'s; submitting is ``submission``'s; evidence is ``evidence``'s; both build on this module, which imports neither."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,17 +10,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete, select
 
 import rules
-from rules.answers import carry_over
 from rules.model import StandardsSet
 
-from ..models import (Alliance, Answer, Assessment, AssessmentCycle, Evidence, Membership, Organisation, StandardsVersion,
+from ..models import (Alliance, Answer, Assessment, AssessmentCycle, Membership, Organisation, StandardsVersion,
                       utcnow)
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .standards import latest_published, parsed
 
 EDITABLE = ("draft",)
-LINK_MAX = 2000  # characters of a link (the column's size)
-NOTE_MAX = 2000  # characters of a note on evidence
 
 
 @dataclass
@@ -34,15 +31,6 @@ class SaveOutcome:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-class EvidenceRefused(ServiceError):
-    """Evidence not taken, with the part of it at fault (``criterion``, ``url``, ``file``, ``note`` or ``kind``),
-    so a form or an API response can put the message beside it."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -203,75 +191,6 @@ def save_answers(session: Session, actor: Actor, assessment_id: int, answers: di
     return outcome
 
 
-def is_link(url: Optional[str]) -> bool:
-    """A full web address an assessor can open: http(s)://, no spaces or control characters, not too long."""
-    return (bool(url) and url.startswith(("https://", "http://")) and len(url) <= LINK_MAX
-            and all(ch.isprintable() and not ch.isspace() for ch in url))
-
-
-def check_evidence(ctx: AssessmentContext, criterion_id: str, note: str = "") -> None:
-    """What any evidence must meet, checked before a file is stored: a draft (else ``ServiceError``), a
-    criterion that applies to the membership and a note that fits (else ``EvidenceRefused``)."""
-    require_editable(ctx.assessment)
-    if criterion_id not in {c.id for _, c in ctx.applicable_criteria()}:
-        raise EvidenceRefused("criterion", f"{criterion_id}: no such criterion applies to this membership")
-    if len(note) > NOTE_MAX:
-        raise EvidenceRefused("note", f"{criterion_id}: a note is at most {NOTE_MAX} characters")
-    if "\x00" in note:
-        raise EvidenceRefused("note", f"{criterion_id}: a note cannot contain NUL characters")
-
-
-def add_evidence(session: Session, actor: Actor, assessment_id: int, criterion_id: str, *, kind: str,
-                 url: Optional[str] = None, filename: Optional[str] = None, content_type: Optional[str] = None,
-                 size: Optional[int] = None, storage_key: Optional[str] = None, note: str = "",
-                 sha256: Optional[str] = None) -> Evidence:
-    """Record evidence (a link, or a file already placed in the upload store) against a criterion."""
-    ctx = context(session, assessment_id, lock=True)
-    check_evidence(ctx, criterion_id, note)
-    if kind == "link":
-        if not is_link(url):
-            raise EvidenceRefused("url", f"{criterion_id}: a link must start with https:// or http://, without "
-                                         f"spaces, in at most {LINK_MAX} characters")
-    elif kind == "file":
-        if not (filename and storage_key):
-            raise EvidenceRefused("file", f"{criterion_id}: a file needs its name and stored location")
-    else:
-        raise EvidenceRefused("kind", f"{criterion_id}: evidence is a file or a link")
-    evidence = Evidence(assessment_id=assessment_id, criterion_id=criterion_id, kind=kind, url=url,
-                        filename=filename, content_type=content_type, size=size, storage_key=storage_key,
-                        sha256=sha256, note=note, uploaded_by=actor.user_id)
-    session.add(evidence)
-    session.flush()
-    audit(session, actor, "evidence.added", evidence, after=snapshot(evidence))
-    return evidence
-
-
-def one_evidence(session: Session, assessment_id: int, evidence_id: int) -> Evidence:
-    """One evidence item, reached only through its own assessment (the caller has checked who may see that)."""
-    item = session.get(Evidence, evidence_id)
-    if item is None or item.assessment_id != assessment_id:
-        raise NotFound(f"evidence {evidence_id} does not exist")
-    return item
-
-
-def evidence_of(session: Session, assessment_id: int, criterion_id: Optional[str] = None) -> list[Evidence]:
-    query = select(Evidence).where(Evidence.assessment_id == assessment_id)
-    if criterion_id is not None:
-        query = query.where(Evidence.criterion_id == criterion_id)
-    return list(session.exec(query.order_by(col(Evidence.id))).all())
-
-
-def remove_evidence(session: Session, actor: Actor, evidence_id: int) -> Evidence:
-    """Take evidence off a draft. The row goes; the audit log keeps what it was. A stored file is
-    left for the caller to delete from the upload store once this commits."""
-    evidence = get_or_404(session, Evidence, evidence_id, "evidence")
-    ctx = context(session, evidence.assessment_id, lock=True)
-    require_editable(ctx.assessment)
-    before = snapshot(evidence)
-    session.delete(evidence)
-    session.flush()
-    audit(session, actor, "evidence.removed", entity_type="evidence", entity_id=evidence_id, before=before)
-    return evidence
 
 
 def _move(session: Session, actor: Actor, assessment_id: int, allowed_from: tuple[str, ...], to_status: str,

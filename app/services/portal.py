@@ -19,9 +19,9 @@ from ..models import (Alliance, Assessment, AssessmentCycle, Evidence, Membershi
                       utcnow)
 from .accounts import create_user
 from .alliances import cycles_of
-from .assessments import (AssessmentContext, SaveOutcome, answers_of, context, one_evidence, open_assessment,
-                          save_answers)
+from .assessments import AssessmentContext, SaveOutcome, answers_of, context, open_assessment, save_answers
 from .common import Actor, NotFound, ServiceError
+from .evidence import one_evidence
 from .membership import register_organisation
 from .standards import latest_published, parsed
 

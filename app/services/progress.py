@@ -15,7 +15,8 @@ from sqlmodel import Session
 from rules.model import Criterion, Domain, Standard
 
 from ..models import Evidence
-from .assessments import AssessmentContext, answers_of, evidence_of
+from .assessments import AssessmentContext, answers_of
+from .evidence import evidence_of
 from .submission import missing_for_submission
 
 NOT_STARTED, IN_PROGRESS, COMPLETED = "not_started", "in_progress", "completed"

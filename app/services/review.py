@@ -16,9 +16,10 @@ from sqlmodel import Session, col, select
 from ..models import (ASSESSMENT_STATES, ROUTES, Alliance, Assessment, AssessmentCycle, AssessmentResult, Breach,
                       Decision, Evidence, Membership, Notification, Organisation, ReviewComment, User, utcnow)
 from .alliances import cycles_of
-from .assessments import AssessmentContext, answers_of, context, one_evidence, return_to_draft, start_review
+from .assessments import AssessmentContext, answers_of, context, return_to_draft, start_review
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .decisions import DECISIONS, consecutive_major_breaches, dismiss_suspension_recommendation, record_decision
+from .evidence import one_evidence
 from . import overrides as override_service
 from .plans import PlanLine, plan_lines
 from .progress import evidence_by_criterion

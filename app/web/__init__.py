@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from ..db import ROOT
 from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
-from ..storage import UploadStore
+from ..uploads import UploadRefused, UploadStore
 from . import charts, faults, request_log
 from .access import check_every_route_is_marked, login_manager, public
 from .limits import limiter
@@ -107,7 +107,8 @@ def _error_pages(app: Flask) -> None:
         return error_page(404)
 
     @app.errorhandler(ServiceError)
-    def refused(exc: ServiceError):
+    @app.errorhandler(UploadRefused)
+    def refused(exc: ServiceError | UploadRefused):
         if request.blueprint == "api":
             return {"error": str(exc), "status": 409}, 409
         return error_page(409, str(exc))

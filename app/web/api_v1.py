@@ -18,12 +18,13 @@ from werkzeug.exceptions import HTTPException
 from ..models import Alliance, AssessmentCycle, AssessmentResult, Evidence, Organisation, StandardsVersion
 from ..services import NotFound, ServiceError, SubmissionRefused
 from ..services import api as service
-from ..services.assessments import AssessmentContext, EvidenceRefused
+from ..services.assessments import AssessmentContext
 from ..services.common import get_or_404
-from ..storage import UploadRefused
+from ..services.evidence import EvidenceRefused, NoEvidenceFile
+from ..uploads import UploadRefused
 from . import csrf, openapi
 from .access import public, token_scope, token_scoped, unit_of_work
-from .downloads import NoEvidenceFile, evidence_download
+from .downloads import evidence_download
 from .limits import api_key, api_limit, api_refused_key, limiter
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -59,7 +60,8 @@ def _member_only(exc: service.MemberOnly):
 
 
 @bp.errorhandler(ServiceError)
-def _refused(exc: ServiceError):
+@bp.errorhandler(UploadRefused)
+def _refused(exc: ServiceError | UploadRefused):
     return _problem(409, str(exc))
 
 

@@ -20,7 +20,7 @@ from rules.model import Criterion, StandardsSet
 
 from ..services.accounts import EMAIL, MIN_PASSWORD
 from ..services.api_tokens import NAME_MAX
-from ..services.assessments import NOTE_MAX, is_link
+from ..services.evidence import NOTE_MAX, is_link
 from ..services.membership import ODS_CODE
 
 NA = "na"

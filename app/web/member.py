@@ -11,16 +11,16 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..services import (NotFound, ServiceError, SubmissionRefused, add_evidence, apply_for_membership, evidence_of,
-                        submit)
+from ..services import NotFound, ServiceError, SubmissionRefused, apply_for_membership, submit
 from ..services import buddying as buddy_service
 from ..services import portal
 from ..services import review as review_service
+from ..services.evidence import NoEvidenceFile, add_evidence, attach_file, detach_file, evidence_of
 from ..services.progress import progress
 from ..services.results import result_view
-from ..storage import UploadRefused, allowed_extensions, attach_file, detach_file
+from ..uploads import UploadRefused, allowed_extensions
 from .access import actor, roles, unit_of_work
-from .downloads import NoEvidenceFile, evidence_download
+from .downloads import evidence_download
 from .forms import ApplyForm, EvidenceForm, domain_form, field_names, show_service_error
 
 bp = Blueprint("member", __name__, url_prefix="/member")

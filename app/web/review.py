@@ -17,8 +17,9 @@ from ..services import exports
 from ..services import impact as preview
 from ..services import plans as plan_service
 from ..services import review as service
+from ..services.evidence import NoEvidenceFile
 from .access import actor, roles, unit_of_work
-from .downloads import NoEvidenceFile, evidence_download
+from .downloads import evidence_download
 from .forms import StandardsUploadForm
 
 bp = Blueprint("review", __name__, url_prefix="/review")

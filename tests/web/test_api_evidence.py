@@ -104,6 +104,17 @@ def test_a_link_and_a_file_are_added_listed_downloaded_and_removed_and_audited(a
     assert events[1].after["filename"] == "Job plan.pdf" and events[2].before["sha256"] == item["sha256"]
 
 
+def test_a_file_gone_from_the_upload_store_is_a_404_that_says_so(app, api, world):
+    url = f"/api/v1/assessments/{world.assessments['a']}/evidence"
+    item = upload(api, url, "org_a").get_json()
+    [on_disk] = files_in(app)
+    on_disk.unlink()
+    gone = api.get(item["download"], "org_a")
+    assert gone.status_code == 404
+    assert conforms(gone, item["download"])["error"] == \
+        f"the file of evidence {item['id']} is no longer in the upload store"
+
+
 def test_evidence_lets_a_draft_be_submitted_through_the_api(api, world):
     a = world.assessments["a"]
     answers = f"/api/v1/assessments/{a}/answers"

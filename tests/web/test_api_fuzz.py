@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from app import db
 from app.services import CLI, api_tokens, evidence_of
-from app.storage import attach_file
+from app.services.evidence import attach_file
 from app.web import openapi
 
 from .conftest import COMPLETE_ANSWERS, submit_peer

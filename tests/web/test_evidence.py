@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,16 @@ def test_a_link_cannot_be_downloaded(member, world):
     member.post(evidence_url(world), {"kind": "link", "url": "https://example.nhs.uk/plan"})
     [item] = attached(world)
     assert member.get(f"/member/assessments/{world.assessments['a']}/evidence/{item.id}").status_code == 404
+
+
+def test_a_file_gone_from_the_upload_store_is_not_found_and_logged(app, member, world, caplog):
+    upload(member, world, PDF, "Job plan.pdf")
+    [item] = attached(world)
+    (Path(app.config["UPLOAD_DIR"]) / item.storage_key[:2] / item.storage_key).unlink()
+    caplog.set_level(logging.ERROR, logger="app")
+    assert member.get(f"/member/assessments/{world.assessments['a']}/evidence/{item.id}").status_code == 404
+    assert [r.getMessage() for r in caplog.records if "upload store" in r.getMessage()] == [
+        f"evidence {item.id}: its file {item.storage_key} is missing from the upload store"]
 
 
 def test_evidence_of_a_submitted_assessment_is_read_only(app, member, world):

@@ -234,7 +234,8 @@ def backed_up(backups: Path, env: dict[str, str], database_file: str) -> Path:
 
 def test_a_backup_of_sqlite_and_uploads_restores_to_the_same_state(tmp_path):
     from app.services import save_answers
-    from app.storage import UploadStore, attach_file
+    from app.services.evidence import attach_file
+    from app.uploads import UploadStore
 
     from .conftest import build_world
 
@@ -297,7 +298,8 @@ def test_a_backup_of_postgresql_restores_to_the_same_state_with_planner_statisti
     from sqlalchemy.engine import make_url
 
     from app.services import save_answers
-    from app.storage import UploadStore, attach_file
+    from app.services.evidence import attach_file
+    from app.uploads import UploadStore
 
     from .conftest import build_world
 

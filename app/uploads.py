@@ -1,14 +1,11 @@
-"""The upload store for evidence files: the bytes on disk, the metadata in the database.
+"""The upload store: evidence files' bytes on disk, and nothing else (their Evidence rows, and when a
+stored file is kept or removed, belong to ``app.services.evidence``).
 
 Files live under ``UPLOAD_DIR`` (default ``instance/uploads``) under random
 storage keys, never under a name a member chose, so an upload can neither
 overwrite another nor escape the directory. Only document and image types an
 assessor can open are accepted, checked by extension, declared content type
 and the file's first bytes, up to ``UPLOAD_MAX_BYTES`` (default 10 MB).
-
-``attach_file`` stores a file and records its Evidence row in the caller's
-transaction; if that transaction rolls back, the stored file is removed, and a
-file detached with ``detach_file`` is removed only once the removal commits.
 """
 from __future__ import annotations
 
@@ -21,14 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Optional, Union
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session
-
 from .db import ROOT
-from .models import Evidence
-from .services.assessments import add_evidence, remove_evidence
-from .services.common import Actor, ServiceError
 
 DEFAULT_DIR = ROOT / "instance" / "uploads"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -67,7 +57,7 @@ TYPES: dict[str, FileType] = {
 GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream", "application/x-download")
 
 
-class UploadRefused(ServiceError):
+class UploadRefused(Exception):
     """An upload the store will not keep, with the reason for the member."""
 
 
@@ -187,43 +177,3 @@ def _megabytes(size: int) -> str:
 
 def default_store() -> UploadStore:
     return UploadStore()
-
-
-def attach_file(session: Session, actor: Actor, assessment_id: int, criterion_id: str, *,
-                data: Union[bytes, BinaryIO], filename: str, content_type: Optional[str] = None, note: str = "",
-                store: Optional[UploadStore] = None) -> Evidence:
-    """Store an uploaded file and record it as evidence for a criterion of a draft assessment."""
-    store = store or default_store()
-    stored = store.save(data, filename, content_type)
-    try:
-        evidence = add_evidence(session, actor, assessment_id, criterion_id, kind="file", filename=stored.filename,
-                                content_type=stored.content_type, size=stored.size, storage_key=stored.key,
-                                sha256=stored.sha256, note=note)
-    except BaseException:
-        store.delete(stored.key)
-        raise
-    session.info.setdefault("uploads_to_discard_on_rollback", []).append((store, stored.key))
-    return evidence
-
-
-def detach_file(session: Session, actor: Actor, evidence_id: int, store: Optional[UploadStore] = None) -> Evidence:
-    """Remove evidence from a draft; its stored file goes once the removal commits."""
-    evidence = remove_evidence(session, actor, evidence_id)
-    if evidence.storage_key:
-        session.info.setdefault("uploads_to_delete_on_commit", []).append((store or default_store(),
-                                                                            evidence.storage_key))
-    return evidence
-
-
-@event.listens_for(OrmSession, "after_commit")
-def _after_commit(session: OrmSession) -> None:
-    session.info.pop("uploads_to_discard_on_rollback", None)
-    for store, key in session.info.pop("uploads_to_delete_on_commit", ()):
-        store.delete(key)
-
-
-@event.listens_for(OrmSession, "after_rollback")
-def _after_rollback(session: OrmSession) -> None:
-    session.info.pop("uploads_to_delete_on_commit", None)
-    for store, key in session.info.pop("uploads_to_discard_on_rollback", ()):
-        store.delete(key)
