@@ -1,7 +1,7 @@
 """What a demo load reports: the counts and notes of what was added, and the demo users.
 
-``world_counts`` and ``world_notes`` read the database after the story has run, as the screens will show it; ``demo_users``
-lists every account of the world with its password (they are for the demonstration only).
+``world_counts`` and ``world_notes`` read the database after the story has run, as the screens will show
+it; ``demo_users`` lists every account of the world with its password (for the demonstration only).
 """
 from __future__ import annotations
 
@@ -27,15 +27,28 @@ class DemoReport:
     users: list[tuple[str, str, str, str]] = field(default_factory=list)  # role, email, password, where
 
     def lines(self) -> list[str]:
+        """What ``demo load`` prints: what was added, then the demo users as a table (last, so a script that
+        starts the server next leaves them in view)."""
         if self.added:
             out = ["demo data loaded: " + ", ".join(f"{n} {what}" for what, n in self.counts.items())]
         else:
             out = ["demo data already loaded: nothing added"]
         out += [f"  {note}" for note in self.notes]
         out.append("demo users (these passwords are for the demonstration only):")
-        width = max((len(email) for _, email, _, _ in self.users), default=0)
-        out += [f"  {role:<6} {email:<{width}}  {password:<26} {where}" for role, email, password, where in self.users]
+        rows = [("role", "email", "password", "for")]
+        rows += [(role, email, password, _short(where)) for role, email, password, where in self.users]
+        widths = [max(len(row[column]) for row in rows) for column in range(3)]
+        out += ["  " + "  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)) + "  " + row[3]
+                for row in rows]
         return out
+
+
+def _short(name: str) -> str:
+    """An organisation's name without its NHS trust suffix, so a row of the users table fits on one line."""
+    for suffix in (" NHS Foundation Trust", " NHS Trust"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def demo_users(world: Optional[World] = None) -> list[tuple[str, str, str, str]]:
