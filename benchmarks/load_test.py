@@ -74,7 +74,7 @@ def prepare(url: str, submitters: int) -> dict:
     from sqlmodel import select
 
     from app import db
-    from app.demo import ALLIANCES, demo_users
+    from app.demo import demo_users
     from app.models import Alliance, Assessment, AssessmentCycle, Membership, User
     from app.services import (CLI, add_evidence, apply_for_membership, create_user, open_assessment,
                               register_organisation, save_answers)
@@ -82,9 +82,10 @@ def prepare(url: str, submitters: int) -> dict:
     from app.services.portal import own_assessment
     from app.services.submission import missing_for_submission
 
-    passwords = {email: password for _, email, password, _ in demo_users()}
+    users = demo_users()
+    passwords = {email: password for _, email, password, _ in users}
     plan: dict = {"savers": [], "submitters": [], "leads": []}
-    plan["leads"] = [{"email": a.lead_email, "password": a.lead_password} for a in ALLIANCES]
+    plan["leads"] = [{"email": email, "password": password} for role, email, password, _ in users if role == "lead"]
     with db.session_scope(url) as session:
         drafts = session.exec(
             select(User.email, Assessment.id)

@@ -1,26 +1,43 @@
 #!/usr/bin/env bash
-# Install, validate the bundled standards packs, score the example self-assessments, then load the demo
-# world and start the web application on http://127.0.0.1:5000.
+# Install (scripts/setup.sh), validate the bundled standards packs, score the example self-assessments (one line
+# each), then load the demo world and start the web application on http://127.0.0.1:5000. The last lines before
+# the server starts are the demo users with their passwords and the URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 py=.venv/bin/python
-summary='import json, sys
+# One line per scored example: outcome, overall score and rating, breaches, unanswered questions, flags.
+summary=$(cat <<'PY'
+import json, sys
+from collections import Counter
 result = json.load(sys.stdin)
-keys = ("overall", "rating", "outcome", "domains", "breaches", "unanswered", "support_needs", "core_proposition", "flags")
-print(json.dumps({key: result[key] for key in keys}, indent=2))'
+breaches = Counter(breach["severity"] for breach in result["breaches"])
+flags = Counter(flag["severity"] for flag in result["flags"])
+name, outcome = sys.argv[1].removesuffix(".json"), result["outcome"].replace("_", " ")
+line = (f"  {name:<38}{outcome:<28}{result['overall']:>5} {result['rating']:<13}"
+        f"{len(result['breaches']):>2} breaches ({breaches['major']} major)")
+if result["unanswered"]:
+    line += f", {len(result['unanswered'])} unanswered"
+if flags:
+    line += ", flags: " + ", ".join(f"{n} {severity}" for severity, n in sorted(flags.items()))
+print(line)
+PY
+)
 $py cli.py standards validate standards/*.yaml
+echo
+echo "== the example self-assessments in examples/answers/, scored against their alliance's standards"
+echo "   (python cli.py score --standards FILE --answers FILE prints the whole result as JSON)"
 for answers in examples/answers/*.json; do
     case "$(basename "$answers")" in
         noa-*) set_file=standards/noa-orthopaedics-2026.1.yaml ;;
         *) set_file=standards/healthcare-alliance-2026.1.yaml ;;
     esac
-    echo; echo "== $answers against $set_file"
-    $py cli.py score --standards "$set_file" --answers "$answers" | $py -c "$summary"
+    $py cli.py score --standards "$set_file" --answers "$answers" | $py -c "$summary" "$(basename "$answers")"
 done
 
-# The web application on SQLite with the demo world loaded (the users and passwords are listed above).
+# The web application on SQLite with the demo world loaded; `demo load` ends with the demo users.
 export DATABASE_URL="${DEMO_DATABASE_URL:-sqlite:///$PWD/instance/alliance.db}"
+echo
 $py cli.py db upgrade
 $py cli.py demo load
 echo

@@ -6,13 +6,15 @@ import hashlib
 import re
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from sqlmodel import SQLModel, func, select
 
 import rules
 from app import services
-from app.demo import ALLIANCES, DemoError, load_demo
+from app.demo import DemoError, load_demo, read_world
+from app.demo.world import WORLD_FILE
 from app.models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, BuddyAssignment,
                         Decision, Evidence, ImprovementPlan, Membership, Notification, Organisation, ResultOverride,
                         ReviewComment, User)
@@ -113,12 +115,15 @@ def test_the_demo_world(demo, session_factory):
             data = store.path(evidence.storage_key).read_bytes()
             assert data.startswith(b"%PDF-") and hashlib.sha256(data).hexdigest() == evidence.sha256
 
-        # Users for every role, with the printed passwords.
+        # Users for every role, printed last as a table: one row each with role, email and password.
         roles = Counter(session.exec(select(User.role)).all())
-        assert roles["admin"] == 1 and roles["lead"] == len(ALLIANCES) and roles["member"] >= 10
-        printed = "\n".join(report.lines())
-        for role, email, password, _ in report.users:
-            assert email in printed and password in printed and len(password) >= 12
+        assert roles["admin"] == 1 and roles["lead"] == len(read_world().alliances) and roles["member"] >= 10
+        table = report.lines()[-len(report.users) - 1:]
+        assert table[0].split() == ["role", "email", "password", "for"]
+        assert [row.split()[:3] for row in table[1:]] == [[role, email, password]
+                                                         for role, email, password, _ in report.users]
+        assert sum(roles.values()) == len(report.users)
+        assert all(len(password) >= 12 for _, _, password, _ in report.users)
         for role, email, password, _ in [u for u in report.users if u[0] != "member"] + report.users[-2:]:
             assert services.authenticate(session, email, password).role == role
         lead = session.exec(select(User).where(User.role == "lead", User.email.like("%noa%"))).one()
@@ -241,3 +246,47 @@ def test_missing_standards_are_reported_and_nothing_is_written(session_factory, 
             load_demo(session, standards_dir=tmp_path)
     with session_factory() as session:
         assert all(n == 0 for name, n in table_counts(session).items() if name != "alembic_version")
+
+
+def broken_world(tmp_path, old: str, new: str) -> tuple[str, int]:
+    """The bundled world file with one change, written to a file of its own; the file's name and the changed line."""
+    text = WORLD_FILE.read_text()
+    assert text.count(old) == 1, old
+    path = tmp_path / "world.yaml"
+    path.write_text(text.replace(old, new))
+    return str(path), text[: text.index(old)].count("\n") + 1
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, draft]}",
+     "- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, draft}",
+     "YAML syntax error"),
+    ("- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, draft]}",
+     "- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, drafted]}",
+     "membership RAP of alliance noa: '2026/27' must be [profile, state]"),
+    ("- {ods: RAP, applied: 2018-01-08, 2025/26: major,", "- {ods: RAP, applied: 2018-01-08, 2025/26: mayor,",
+     "membership RAP of alliance noa: '2025/26' must be one of strong | typical | major | weak | failing, got 'mayor'"),
+    ("- {ods: RAP, applied: 2018-01-08,", "- {ods: RAPP, applied: 2018-01-08,",
+     "a membership of alliance noa: 'ods' must be the ODS code of one of the organisations, got 'RAPP'"),
+    ("- {ods: RAP, applied: 2018-01-08,", "- {ods: RAP, aplied: 2018-01-08,",
+     "membership of alliance noa: unknown key 'aplied' (did you mean 'applied'?)"),
+    ("- {ods: RAP, applied: 2018-01-08,", "- {ods: RAP, applied: 2018-01-32,",
+     "membership RAP of alliance noa: 'applied' must be a date (YYYY-MM-DD), got '2018-01-32'"),
+    ('  password: "demo-member-{ods}"', '  password: "demo-member-{code}"',
+     "member_account: 'password' may use {ods} and {organisation} only"),
+])
+def test_a_broken_world_file_is_refused_naming_its_file_and_line(tmp_path, old, new, message):
+    path, line = broken_world(tmp_path, old, new)
+    with pytest.raises(DemoError) as refused:
+        read_world(Path(path))
+    assert str(refused.value).startswith(f"{path}:{line}: ")
+    assert message in str(refused.value)
+
+
+def test_a_missing_key_names_the_mapping_that_lacks_it(tmp_path):
+    path, line = broken_world(tmp_path, "    lead: {email: lead.noa@demo.example, name: NOA alliance lead, "
+                                        "password: demo-lead-noa-pass}\n", "")
+    with pytest.raises(DemoError, match="alliance: missing key 'lead'") as refused:
+        read_world(Path(path))
+    slug_line = WORLD_FILE.read_text().splitlines().index("  - slug: noa") + 1
+    assert str(refused.value).startswith(f"{path}:{slug_line}: ")
