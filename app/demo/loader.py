@@ -31,7 +31,8 @@ from ..services import buddying as buddy_service
 from ..services import plans as plan_service
 from ..services import review as review_service
 from ..services.accounts import hash_password
-from ..storage import UploadStore, attach_file, default_store
+from ..services.evidence import attach_file
+from ..uploads import UploadStore, default_store
 from .answers import generate_answers, headline_metric
 from .report import DemoReport, demo_users, world_counts, world_notes
 from .world import DECIDED, DRAFT, SUBMITTED, UNDER_REVIEW, AllianceDemo, DemoError, MembershipStory, World, read_world
