@@ -16,7 +16,7 @@ import click
 
 import rules
 from rules.model import StandardsSet
-from rules.scoring import plain_number
+from rules.numbers import plain_number
 
 
 def fail(lines: list[str] | str) -> NoReturn:

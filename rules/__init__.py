@@ -7,9 +7,10 @@ from .answers import AnswersError, Member, Submission, check_answer, read_submis
 from .durable_engine import RulesEngineError
 from .loader import StandardsError, load_standards, parse_standards
 from .model import StandardsSet
-from .scoring import compiled, release, score, score_submission
+from .compiling import compiled, release
 from .overrides import (CriterionOverride, DroppedOverride, Overrides, OverridesError, StandardOverride,
                         check_overrides, split_overrides)
+from .scoring import score, score_submission
 
 __all__ = [
     "AnswersError", "CriterionOverride", "DroppedOverride", "Member", "Overrides", "OverridesError",

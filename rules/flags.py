@@ -8,13 +8,11 @@ See docs/standards.md for the syntax.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import Any, Optional, Union
 
 from . import model as m
+from .checking import Checker
 from .yamlnodes import Mapping, Node, Scalar, Sequence
-
-if TYPE_CHECKING:
-    from .loader import _Checker
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in")
 NUMERIC_OPERATORS = ("lt", "lte", "gt", "gte")
@@ -35,9 +33,9 @@ def standard_field(index: int) -> str:
 
 
 class FlagRuleReader:
-    """Validates the ``rules:`` section, reporting problems through the loader's checker."""
+    """Validates the ``rules:`` section, reporting problems through the file's checker."""
 
-    def __init__(self, checker: "_Checker", domains: tuple[m.Domain, ...]):
+    def __init__(self, checker: Checker, domains: tuple[m.Domain, ...]):
         self.checker = checker
         self.criteria = {c.id: c for d in domains for s in d.standards for c in s.criteria}
         self.standards = {s.id for d in domains for s in d.standards}

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import rules
-from rules import durable_engine, scoring
+from rules import compiling, durable_engine
 from tests.builders import answers, criterion, load, one_standard
 
 
@@ -55,17 +55,17 @@ def test_two_versions_of_one_set_live_in_one_process():
     for _ in range(3):
         assert rules.score(first, answers({"C1": 82}))["criteria"]["C1"]["rag"] == "red"
         assert rules.score(second, answers({"C1": 82}))["criteria"]["C1"]["rag"] == "green"
-    assert scoring.compiled(first).ruleset.name != scoring.compiled(second).ruleset.name
+    assert compiling.compiled(first).ruleset.name != compiling.compiled(second).ruleset.name
 
 
 def test_same_version_loaded_twice_shares_one_ruleset():
     doc = one_standard(criterion("C1"))
-    assert scoring.compiled(load(doc)) is scoring.compiled(load(doc))
+    assert compiling.compiled(load(doc)) is compiling.compiled(load(doc))
 
 
 def test_released_version_is_compiled_again_on_use():
     loaded = load(one_standard(criterion("C1"), criterion("C2")))
-    before = scoring.compiled(loaded)
+    before = compiling.compiled(loaded)
     rules.release(loaded)
     assert before.ruleset._handle is None
     assert rules.score(loaded, answers({"C1": "yes", "C2": "no"}))["overall"] == 50.0
@@ -79,7 +79,7 @@ def test_states_are_freed_past_the_core_limit_of_1024():
 
 def test_engine_recovers_after_a_failed_run():
     loaded = load(one_standard(criterion("C1")))
-    compiled = scoring.compiled(loaded)
+    compiled = compiling.compiled(loaded)
     with pytest.raises(durable_engine.RulesEngineError):
         with compiled.ruleset.session() as session:
             session.assert_facts([{"t": "nothing-matches-this"}])

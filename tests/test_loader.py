@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import rules
-from rules import scoring
+from rules import compiling
 from tests.builders import answers
 
 BASE = """\
@@ -537,9 +537,9 @@ def test_every_problem_is_reported_at_once_in_line_order(tmp_path):
 def test_nothing_is_loaded_from_a_bad_file(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(BASE, encoding="utf-8")
-    compiled_before = dict(scoring._compiled)
+    compiled_before = dict(compiling._compiled)
     problems_of(tmp_path, replace(BASE, "type: yes_no", "type: boolean"))
-    assert scoring._compiled == compiled_before
+    assert compiling._compiled == compiled_before
     assert rules.load_standards(good).criterion_lookup["Q1.1"][1].type == "yes_no"
 
 

@@ -1,0 +1,261 @@
+"""A standards version compiled for scoring: its durable-rules ruleset and its scoring plan.
+
+A version is compiled once (``compiled``, keyed by content hash) into a
+ruleset of data-driven rules: thresholds travel in the facts, so the ruleset
+stays small however many criteria the file has. The plan holds what every
+scoring run needs per criterion, worked out once: weights and full credit in
+whole units of its standard, the thresholds "higher is better", the start of
+its fact as JSON text, and its fixed explanations. One scoring run over it is
+``rules.scoring``; the rule names below are how the two speak.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any, NamedTuple, Optional
+
+from . import model as m
+from .durable_engine import Ruleset, number_text
+from .flags import compile_flag_rule
+from .numbers import exact, lcm_of_denominators, plain_number
+
+CAP = 1000
+NO_RATING = -1
+# Fact types: c graded criterion (an unanswered required one too), l level, s scored standard,
+# n standard decided without a score (nothing to score, or status set by a lead), r rating, o outcome,
+# f summary for extra rules.
+CREDIT_HALVES = {"criterion_full": 2, "criterion_half": 1, "criterion_zero": 0}
+SCORE_OF_RULE = {"criterion_full": 100.0, "criterion_half": 50.0, "criterion_zero": 0.0}
+RAG_OF_RULE = {"criterion_full": "green", "criterion_half": "amber", "criterion_zero": "red"}
+SEVERITY_OF_RAG = {"amber": "minor", "red": "major"}
+STATUS_OF_RULE = {"standard_met": "met", "standard_not_met": "not_met", "standard_not_scored": "not_scored",
+                  "standard_set_met": "met", "standard_set_not_met": "not_met"}
+OUTCOME_OF_RULE = {
+    "outcome_not_accredited": "not_accredited",
+    "outcome_working_towards": "working_towards",
+    "outcome_accredited_with_conditions": "accredited_with_conditions",
+    "outcome_accredited": "accredited",
+}
+CHOICE_VALUE = {"yes": "1.0", "partial": "0.5", "no": "0.0"}  # as fact text
+CHOICE_WORDS = {"yes": "full credit (1)", "partial": "half credit (0.5)", "no": "no credit (0)"}
+FACT_ID_STANDARDS = 1_000_000  # fact ids: criteria by position, then standards, then single facts
+FACT_ID_RATING, FACT_ID_OUTCOME, FACT_ID_SUMMARY = 2_000_000, 2_000_001, 2_000_002
+
+
+def _rule(fact_type: str, *tests: dict, cap: bool = True) -> dict:
+    match = {"$and": [{"t": fact_type}, *tests]} if tests else {"t": fact_type}
+    rule: dict[str, Any] = {"all": [{"m": match}]}
+    if cap:
+        rule["cap"] = CAP
+    return rule
+
+
+def _same(op: str, field: str, other: str) -> dict:
+    return {op: {field: {"$m": other}}}
+
+
+def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
+    """The durable-rules ruleset for one standards version."""
+    spec: dict[str, dict] = {
+        "criterion_full": _rule("c", _same("$gte", "v", "tg")),
+        "criterion_half": _rule("c", _same("$lt", "v", "tg"), _same("$gte", "v", "lo")),
+        "criterion_zero": _rule("c", _same("$lt", "v", "lo")),
+        "criterion_level": _rule("l"),
+        "standard_met": _rule("s", {"mj": 0}, _same("$gte", "sc", "pm")),
+        "standard_not_met": _rule("s", {"$or": [_same("$lt", "sc", "pm"), {"$gt": {"mj": 0}}]}),
+        "standard_not_scored": _rule("n", {"st": "not_scored"}),
+        "standard_set_met": _rule("n", {"st": "met"}),
+        "standard_set_not_met": _rule("n", {"st": "not_met"}),
+    }
+    bands = standards.ratings  # highest min first
+    for index, band in enumerate(bands):
+        tests: list[dict] = [{"has": 1}, {"$gte": {"ov": float(band.min)}}]
+        if index > 0:
+            tests.append({"$lt": {"ov": float(bands[index - 1].min)}})
+        spec[f"rating_{index}"] = _rule("r", *tests, cap=False)
+    spec["rating_none"] = _rule("r", {"$or": [{"has": 0}, {"$lt": {"ov": float(bands[-1].min)}}]}, cap=False)
+    # Outcome, "first that holds", written as exclusive conditions on the outcome fact, which carries
+    # the overall score (as the rating fact does) and each must-meet standard's score and major breaches
+    # (as its standard fact does), so the outcome is decided in the same pass as ratings and statuses.
+    def band(index: int) -> list[dict]:
+        tests: list[dict] = [{"$gte": {"ov": float(bands[index].min)}}]
+        if index > 0:
+            tests.append({"$lt": {"ov": float(bands[index - 1].min)}})
+        return tests
+
+    def outside(index: int) -> dict:
+        tests: list[dict] = [{"$lt": {"ov": float(bands[index].min)}}]
+        if index > 0:
+            tests.append({"$gte": {"ov": float(bands[index - 1].min)}})
+        return {"$or": tests} if len(tests) > 1 else tests[0]
+
+    failing_bands = [i for i, b in enumerate(bands) if b.rating == "not_met"]
+    approaching_bands = [i for i, b in enumerate(bands) if b.rating == "approaching"]
+    pass_mark = float(standards.pass_mark)
+    must_meet = range(sum(1 for st in standards.standards if st.must_meet))
+    failing = {"$or": [{"has": 0}, {"$lt": {"ov": float(bands[-1].min)}},
+                       *({"$and": [{"has": 1}, *band(i)]} for i in failing_bands)]}
+    passing = [{"has": 1}, {"$gte": {"ov": float(bands[-1].min)}}, *(outside(i) for i in failing_bands)]
+    held_back = [{"$and": band(i)} for i in approaching_bands]
+    held_back += [test for k in must_meet for test in ({"$lt": {f"q{k}": pass_mark}}, {"$gt": {f"j{k}": 0}})]
+    held_back.append({"$gt": {"pn": 0}})  # must-meet standards a lead has set to not met
+    settled = [*(outside(i) for i in approaching_bands),
+               *(test for k in must_meet for test in ({"$gte": {f"q{k}": pass_mark}}, {f"j{k}": 0})), {"pn": 0}]
+    spec["outcome_not_accredited"] = _rule("o", failing, cap=False)
+    spec["outcome_working_towards"] = _rule("o", *passing, {"$or": held_back}, cap=False)
+    spec["outcome_accredited_with_conditions"] = _rule("o", *passing, *settled, {"$gt": {"br": 0}}, cap=False)
+    spec["outcome_accredited"] = _rule("o", *passing, *settled, {"br": 0}, cap=False)
+    if standards.rules:
+        criterion_index = {c.id: i for i, c in enumerate(standards.criteria)}
+        standard_index = {s.id: i for i, s in enumerate(standards.standards)}
+        for index, rule in enumerate(standards.rules):
+            spec[f"flag_{index}"] = compile_flag_rule(rule, criterion_index, standard_index)
+        spec["flags_checked"] = _rule("f", cap=False)
+    return spec
+
+
+class CriterionPlan(NamedTuple):
+    """What scoring needs to know about one criterion, worked out once per version."""
+
+    id: str
+    index: int
+    standard: str
+    standard_pos: int
+    type: str
+    required: bool
+    units: int  # the weight in whole units of its standard's common weight denominator
+    full: int  # full credit in whole units of its standard's common credit denominator
+    top: int  # highest level index (level criteria)
+    thresholds: tuple[float, float]  # full-credit and half-credit thresholds, higher is better
+    negate: bool  # lower-is-better metric
+    explain: dict[str, str]  # fixed explanation texts by answer or RAG
+    fact: str  # the start of this criterion's stage-1 fact, as JSON text
+    facts: dict[Any, str]  # choice criteria: the whole fact but its end, by answer
+    level_scores: tuple[float, ...]  # level criteria: the rounded score of each level
+    entries: dict[tuple[str, Any], dict[str, Any]]  # choice and level criteria: the result entry by (rule, answer)
+
+
+def plan_criterion(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos: int, units: int,
+                   full: int) -> CriterionPlan:
+    thresholds, negate, explain, top = (1.0, 0.5), False, {}, 0
+    if criterion.type in m.CHOICES:
+        thresholds = (1.0, 0.5) if criterion.type == "yes_partial_no" else (1.0, 1.0)
+        explain = {a: f'answered "{a}": {CHOICE_WORDS[a]}' for a in m.CHOICES[criterion.type]}
+    elif criterion.type == "level":
+        levels = criterion.levels or ()
+        top = len(levels) - 1
+        explain = {str(i): f'level {i} of 0..{top} ("{name}"): {i}/{top} = {plain_number(round(i / top, 3))}'
+                   for i, name in enumerate(levels)}
+    elif criterion.type == "metric":
+        bench = criterion.benchmark
+        assert bench is not None
+        unit = criterion.unit_suffix
+        target, amber = plain_number(bench.target), plain_number(bench.amber)
+        if bench.direction == "higher":
+            edge = float(exact(bench.target) - exact(bench.amber))
+            thresholds = (float(bench.target), edge)
+            below = f" and below the amber band (>= {plain_number(edge)})" if bench.amber else ""
+            explain = {"green": f" >= target {target}{unit}: green, benchmark met",
+                       "amber": f" < target {target}{unit}, within amber {amber} (>= {plain_number(edge)}): amber, minor breach",
+                       "red": f" < target {target}{unit}{below}: red, major breach"}
+        else:
+            edge = float(exact(bench.target) + exact(bench.amber))
+            thresholds, negate = (-float(bench.target), -edge), True
+            above = f" and above the amber band (<= {plain_number(edge)})" if bench.amber else ""
+            explain = {"green": f" <= target {target}{unit}: green, benchmark met",
+                       "amber": f" > target {target}{unit}, within amber {amber} (<= {plain_number(edge)}): amber, minor breach",
+                       "red": f" > target {target}{unit}{above}: red, major breach"}
+        explain = {rag: unit + text for rag, text in explain.items()}  # what follows the value, by RAG
+    if criterion.type in ("level", "text"):
+        fact = f'{{"t":"l","id":{index}'
+    else:
+        fact = f'{{"t":"c","id":{index},"tg":{number_text(thresholds[0])},"lo":{number_text(thresholds[1])},"v":'
+    facts = {a: fact + CHOICE_VALUE[a] for a in m.CHOICES.get(criterion.type, ())}
+    level_scores = tuple(round(100 * i / top, 1) for i in range(top + 1)) if criterion.type == "level" else ()
+    entries: dict[tuple[str, Any], dict[str, Any]] = {}
+    for answer in m.CHOICES.get(criterion.type, ()):
+        for rule, score in SCORE_OF_RULE.items():
+            entries[rule, answer] = {"standard": standard.id, "type": criterion.type, "answer": answer,
+                                     "status": "scored", "rag": None, "breach": None,
+                                     "explanation": explain[answer], "score": score}
+    for level, score in enumerate(level_scores):
+        entries["criterion_level", level] = {"standard": standard.id, "type": "level", "answer": level,
+                                             "status": "scored", "rag": None, "breach": None,
+                                             "explanation": explain[str(level)], "score": score}
+    return CriterionPlan(criterion.id, index, standard.id, standard_pos, criterion.type, criterion.required,
+                         units, full, top, thresholds, negate, explain, fact, facts, level_scores, entries)
+
+
+class CompiledStandards:
+    """A standards version with its ruleset registered in the engine and its scoring plan."""
+
+    def __init__(self, standards: m.StandardsSet):
+        self.standards = standards
+        self.standard_list = standards.standards
+        self.plans: list[CriterionPlan] = []
+        self.standard_plans: list[tuple[m.Standard, list[CriterionPlan], int]] = []
+        index = 0
+        for pos, standard in enumerate(self.standard_list):
+            weights = [exact(c.weight) for c in standard.criteria]
+            scale = lcm_of_denominators(weights)
+            full = math.lcm(2, *(len(c.levels or ()) - 1 for c in standard.criteria if c.type == "level"))
+            plans = []
+            for criterion, weight in zip(standard.criteria, weights):
+                plans.append(plan_criterion(criterion, index, standard, pos, int(weight * scale), full))
+                index += 1
+            self.plans.extend(plans)
+            self.standard_plans.append((standard, plans, full))
+        # Standard weights in whole units per domain, domain weights in whole units per file.
+        self.domain_plans: list[tuple[str, int, list[tuple[str, int]]]] = []
+        domain_weights = [exact(d.weight) for d in standards.domains]
+        domain_scale = lcm_of_denominators(domain_weights)
+        for domain, weight in zip(standards.domains, domain_weights):
+            standard_weights = [exact(s.weight) for s in domain.standards]
+            scale = lcm_of_denominators(standard_weights)
+            self.domain_plans.append((domain.id, int(weight * domain_scale),
+                                      [(s.id, int(w * scale)) for s, w in zip(domain.standards, standard_weights)]))
+        self.pass_mark = [(exact(standards.pass_mark), float(standards.pass_mark))]
+        self.band_mins = [(exact(b.min), float(b.min)) for b in standards.ratings]
+        self.benchmarks = {c.id: c.benchmark for c in standards.criteria if c.benchmark is not None}
+        self._applicability: dict[tuple, tuple[bool, ...]] = {}
+        self.ruleset = Ruleset(f"{standards.id}@{standards.version}@{standards.content_hash[:12]}", build_spec(standards))
+
+    def close(self) -> None:
+        self.ruleset.close()
+
+    def applicable(self, route: str, specialty: Optional[str], org_type: Optional[str]) -> tuple[bool, ...]:
+        key = (route, specialty if route == "specialty" else None, org_type)
+        found = self._applicability.get(key)
+        if found is None:
+            found = tuple(s.applies.covers(route, specialty, org_type) for s in self.standard_list)
+            self._applicability[key] = found
+        return found
+
+
+_compiled: dict[str, CompiledStandards] = {}
+_compiled_lock = threading.Lock()
+
+
+def compiled(standards: m.StandardsSet) -> CompiledStandards:
+    """The compiled ruleset for a version, compiled on first use and kept.
+
+    Keyed by content hash: the same content loaded twice (from another path,
+    with other comments) shares one ruleset.
+    """
+    found = _compiled.get(standards.content_hash)
+    if found is not None:
+        return found
+    with _compiled_lock:
+        found = _compiled.get(standards.content_hash)
+        if found is None:
+            found = CompiledStandards(standards)
+            _compiled[standards.content_hash] = found
+        return found
+
+
+def release(standards: m.StandardsSet) -> None:
+    """Free a version's ruleset in the engine (for long-running processes that retire versions)."""
+    with _compiled_lock:
+        found = _compiled.pop(standards.content_hash, None)
+    if found is not None:
+        found.close()
