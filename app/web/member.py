@@ -16,6 +16,7 @@ from ..services import (NotFound, ServiceError, SubmissionRefused, add_evidence,
 from ..services import buddying as buddy_service
 from ..services import portal
 from ..services import review as review_service
+from ..services.notifications import mark_read, notifications_of
 from ..services.progress import progress
 from ..services.results import result_view
 from ..storage import UploadRefused, allowed_extensions, attach_file, detach_file
@@ -40,7 +41,7 @@ def home():
     with unit_of_work() as session:
         organisation = portal.get_organisation(session, _organisation_id())
         memberships = portal.memberships_of(session, _organisation_id())
-        notifications = review_service.notifications_of(session, _organisation_id())
+        notifications = notifications_of(session, _organisation_id())
         buddies, buddying = buddy_service.organisation_pairs(session, _organisation_id())
     return render_template("member/home.html", organisation=organisation, memberships=memberships,
                            notifications=notifications, buddies=buddies, buddying=buddying)
@@ -50,7 +51,7 @@ def home():
 @roles("member")
 def read_notification(notification_id: int):
     with unit_of_work() as session:
-        review_service.mark_read(session, actor(), _organisation_id(), notification_id)
+        mark_read(session, actor(), _organisation_id(), notification_id)
     return redirect(url_for("member.home", _anchor="notifications"))
 
 

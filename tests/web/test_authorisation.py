@@ -13,7 +13,7 @@ from sqlmodel import select
 from app import db
 from app.models import Answer, Assessment, AuditEvent, Evidence, Membership
 from app.services import CLI, add_evidence, save_answers
-from app.services.review import notify
+from app.services.notifications import notify
 from app.storage import attach_file
 
 from .conftest import Visitor
