@@ -25,7 +25,7 @@ from rules import rescore as changes
 
 from . import db
 from .services import Actor
-from .services import buddying
+from .services.buddying import planning as buddying
 from .services import rescore as service
 
 REPORT_FORMATS = (".csv", ".json")

@@ -17,7 +17,8 @@ from rules.model import StandardsSet
 from ..models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment, Evidence, Membership,
                       Organisation, StandardsVersion)
 from ..storage import UploadStore, attach_file, detach_file
-from . import buddying, portal, review
+from . import portal, review
+from .buddying import board
 from .api_tokens import TokenScope
 from .assessments import (AssessmentContext, SaveOutcome, add_evidence, answers_of, check_evidence, current_result,
                           evidence_of, missing_for_submission, one_evidence, require_editable, save_answers, submit)
@@ -145,18 +146,18 @@ def evidence_item(session: Session, scope: TokenScope, assessment_id: int, evide
 
 @dataclass(frozen=True)
 class PairView:
-    line: buddying.PairLine
+    line: board.PairLine
     role: Optional[str]  # for a member: "mentee" (its buddy) or "buddy" (a member it buddies); None for a lead
 
 
 def pairs(session: Session, scope: TokenScope) -> list[PairView]:
     """A member's pairs with a buddy (as its home page shows them), or every pair of the lead's alliance."""
     if scope.organisation_id is not None:
-        buddies, buddying_for = buddying.organisation_pairs(session, scope.organisation_id)
+        buddies, buddying_for = board.organisation_pairs(session, scope.organisation_id)
         return [PairView(line, "mentee") for line in buddies] + [PairView(line, "buddy") for line in buddying_for]
     found = session.exec(select(BuddyAssignment).where(BuddyAssignment.alliance_id == scope.alliance_id)
                          .order_by(col(BuddyAssignment.id))).all()
-    return [PairView(line, None) for line in buddying._lines(session, list(found))]  # noqa: SLF001 (one naming)
+    return [PairView(line, None) for line in board.pair_lines(session, list(found))]
 
 
 # -- writing ---------------------------------------------------------------------------------------------------

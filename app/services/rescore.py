@@ -30,7 +30,8 @@ from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentR
                       Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
                       StandardsVersion, utcnow)
 from .assessments import StoredForm, stored_form, write_results
-from .buddying import OPEN_PAIRS, NeedsRefresh, plan_refreshes, refresh_many, settle_many
+from .buddying.pairs import refresh_many, settle_many
+from .buddying.planning import OPEN_PAIRS, NeedsRefresh, plan_refreshes
 from .common import Actor, NotFound, ServiceError, among, audit, audit_many, update_rows
 from .overrides import kept
 from .standards import parsed

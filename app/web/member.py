@@ -13,9 +13,9 @@ from flask_login import current_user
 
 from ..services import (NotFound, ServiceError, SubmissionRefused, add_evidence, apply_for_membership, evidence_of,
                         submit)
-from ..services import buddying as buddy_service
 from ..services import portal
 from ..services import review as review_service
+from ..services.buddying.board import organisation_pairs
 from ..services.notifications import mark_read, notifications_of
 from ..services.progress import progress
 from ..services.results import result_view
@@ -42,7 +42,7 @@ def home():
         organisation = portal.get_organisation(session, _organisation_id())
         memberships = portal.memberships_of(session, _organisation_id())
         notifications = notifications_of(session, _organisation_id())
-        buddies, buddying = buddy_service.organisation_pairs(session, _organisation_id())
+        buddies, buddying = organisation_pairs(session, _organisation_id())
     return render_template("member/home.html", organisation=organisation, memberships=memberships,
                            notifications=notifications, buddies=buddies, buddying=buddying)
 
