@@ -2,9 +2,9 @@
 breaches and buddying pairs; answer and submit a member's self-assessment and add or remove its evidence.
 
 Only an API token authenticates here (``@token_scoped``), never a browser's session cookie, so these routes
-need no CSRF token. A token sees exactly what its pages would show (``app.services.api``); anything else is
-404. Requests are rate limited per token (``API_RATE_LIMIT``), all but the OpenAPI document (``openapi.py``),
-which describes every route.
+need no CSRF token. A token sees exactly what its pages would show (``app.services.token_access``); anything
+else is 404. Requests are rate limited per token (``API_RATE_LIMIT``), all but the OpenAPI document
+(``openapi.py``), which describes every route.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..models import Alliance, AssessmentCycle, AssessmentResult, Evidence, Organisation, StandardsVersion
 from ..services import NotFound, ServiceError, SubmissionRefused
-from ..services import api as service
+from ..services import token_access as service
 from ..services.assessments import AssessmentContext, EvidenceRefused
 from ..services.common import get_or_404
 from ..storage import UploadRefused

@@ -4,6 +4,8 @@ An organisation's token acts as a member user of that organisation: its own memb
 (drafts too), results and buddying pairs, through ``portal``. An alliance's token acts as that alliance's
 lead: every membership and submitted assessment of the alliance, through ``review``, and it never answers
 for a member. Anything outside the scope is ``NotFound``, exactly as if it did not exist.
+
+The token itself (issuing, revoking, authenticating, its ``TokenScope``) is ``api_tokens``.
 """
 from __future__ import annotations
 
