@@ -338,14 +338,14 @@ def buddy_match(alliance_ref: str, cycle_name: str, dry_run: bool) -> None:
     """Propose buddies for every need of the members' latest decided results."""
     from app import db
     from app.services import CLI, ServiceError
-    from app.services import buddying
+    from app.services.buddying import planning
 
     require_schema()
     try:
         with db.session_scope() as session:
-            alliance = buddying.find_alliance(session, alliance_ref)
-            plan = buddying.plan_buddying(session, alliance.id, buddying.find_cycle(session, alliance, cycle_name).id)
-            stored = [] if dry_run else buddying.apply_plan(session, CLI, plan)
+            alliance = planning.find_alliance(session, alliance_ref)
+            plan = planning.plan_buddying(session, alliance.id, planning.find_cycle(session, alliance, cycle_name).id)
+            stored = [] if dry_run else planning.apply_plan(session, CLI, plan)
     except ServiceError as exc:
         fail(f"error: {exc}")
     for line in buddy_table(plan):
@@ -438,7 +438,7 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
         sys.exit(1)
 
 
-def buddy_table(plan) -> list[str]:  # noqa: ANN001  (app.services.buddying.BuddyPlan)
+def buddy_table(plan) -> list[str]:  # noqa: ANN001  (app.services.buddying.planning.BuddyPlan)
     """The proposals as a plain table, then the needs nobody can take."""
     names = plan.names
     rows = [("member", "standard", "need", "proposed buddy", "why")]

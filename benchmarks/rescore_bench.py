@@ -176,10 +176,10 @@ def seed(url: str, workdir: Path, n: int, criteria: int) -> tuple[dict, dict]:
                         for aid, r in zip(ids, results) for b in r["breaches"]]
             if breaches:
                 connection.execute(insert(Breach), breaches)
-    from app.services import buddying
+    from app.services.buddying import planning
     for alliance_id, cycle_id in cycles:  # each alliance has run its buddy match for the cycle, as live ones have
         with db.session_scope(url) as session:
-            buddying.apply_plan(session, services.CLI, buddying.plan_buddying(session, alliance_id, cycle_id))
+            planning.apply_plan(session, services.CLI, planning.plan_buddying(session, alliance_id, cycle_id))
     if url.startswith("postgresql"):  # planner statistics, as autovacuum keeps them on a live database
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("ANALYZE"))

@@ -16,7 +16,7 @@ from app.models import AssessmentCycle, AuditEvent, BuddyAssignment, Membership
 from app.services import (CLI, add_evidence, apply_for_membership, create_user, open_assessment, open_cycle,
                           record_decision, register_organisation, save_answers, set_retention_policy, submit)
 from app.services import NotFound, ServiceError
-from app.services import buddying
+from app.services.buddying import pairs, planning
 
 from tests.web.conftest import COMPLETE_ANSWERS, PASSWORD, World, build_world, password_hash
 
@@ -38,7 +38,7 @@ class BuddyWorld:
                 BuddyAssignment.standard_id == standard).order_by(BuddyAssignment.id)).all()
 
     def pair(self, mentee: str, standard: str = "C2") -> BuddyAssignment:
-        found = [p for p in self.pairs(mentee, standard) if p.status in buddying.OPEN_PAIRS]
+        found = [p for p in self.pairs(mentee, standard) if p.status in planning.OPEN_PAIRS]
         assert len(found) == 1, found
         return found[0]
 
@@ -77,8 +77,8 @@ def build_buddy_world(world: World, capacity: int = 3) -> BuddyWorld:
             user = create_user(session, CLI, email=f"{key}@buddy.test", name=f"Member {key}", password=PASSWORD,
                                role="member", organisation_id=organisation_id, password_hash=password_hash(PASSWORD))
             world.emails[f"member_{key}"], world.user_ids[f"member_{key}"] = user.email, user.id
-        plan = buddying.plan_buddying(session, world.alliance_id, world.cycle_id)
-        buddying.apply_plan(session, CLI, plan)
+        plan = planning.plan_buddying(session, world.alliance_id, world.cycle_id)
+        planning.apply_plan(session, CLI, plan)
     return bw
 
 
@@ -103,17 +103,17 @@ def test_both_sides_accept_then_start_and_a_later_decision_completes(bw):
     pair = bw.pair("m")
     assert pair.buddy_membership_id == bw.memberships["x"]
     with db.session_scope(url) as session:
-        assert buddying.accept(session, lead, pair.id, alliance_id=bw.world.alliance_id).status == "proposed"
+        assert pairs.accept(session, lead, pair.id, alliance_id=bw.world.alliance_id).status == "proposed"
     with db.session_scope(url) as session, pytest.raises(ServiceError, match="already accepted"):
-        buddying.accept(session, lead, pair.id, alliance_id=bw.world.alliance_id)
+        pairs.accept(session, lead, pair.id, alliance_id=bw.world.alliance_id)
     with db.session_scope(url) as session, pytest.raises(ServiceError, match="only the alliance lead and the buddy"):
-        buddying.accept(session, bw.world.actor("member_m"), pair.id, organisation_id=bw.organisations["m"])
+        pairs.accept(session, bw.world.actor("member_m"), pair.id, organisation_id=bw.organisations["m"])
     with db.session_scope(url) as session, pytest.raises(ServiceError, match="only an accepted pair can start"):
-        buddying.start(session, lead, pair.id, alliance_id=bw.world.alliance_id)
+        pairs.start(session, lead, pair.id, alliance_id=bw.world.alliance_id)
     with db.session_scope(url) as session:
-        assert buddying.accept(session, bw.world.actor("member_x"), pair.id, organisation_id=x_org).status == "accepted"
+        assert pairs.accept(session, bw.world.actor("member_x"), pair.id, organisation_id=x_org).status == "accepted"
     with db.session_scope(url) as session:
-        assert buddying.start(session, bw.world.actor("member_x"), pair.id, organisation_id=x_org).status == "active"
+        assert pairs.start(session, bw.world.actor("member_x"), pair.id, organisation_id=x_org).status == "active"
     # n's pair stays a proposal; m's need on C1 has no buddy.
     n_pair, m_c1 = bw.pair("n"), bw.pair("m", "C1")
     assert m_c1.buddy_membership_id is None
@@ -133,7 +133,7 @@ def test_both_sides_accept_then_start_and_a_later_decision_completes(bw):
         assert [e.after["by"] for e in events] == ["lead", "buddy"]
         assert [e.actor for e in events] == [bw.world.emails["lead"], bw.world.emails["member_x"]]
     with db.session_scope(url) as session, pytest.raises(ServiceError, match="only a proposed, accepted or active"):
-        buddying.withdraw(session, lead, pair.id, "too late", alliance_id=bw.world.alliance_id)
+        pairs.withdraw(session, lead, pair.id, "too late", alliance_id=bw.world.alliance_id)
     assert n_pair.status == "proposed"
 
 
@@ -149,22 +149,22 @@ def test_withdrawal_needs_a_reason_and_comes_from_the_lead_or_either_organisatio
     url = bw.world.url
     m_pair, n_pair = bw.pair("m"), bw.pair("n")
     with db.session_scope(url) as session, pytest.raises(ServiceError, match="reason: give a reason"):
-        buddying.withdraw(session, bw.world.actor("member_m"), m_pair.id, "  ", organisation_id=bw.organisations["m"])
+        pairs.withdraw(session, bw.world.actor("member_m"), m_pair.id, "  ", organisation_id=bw.organisations["m"])
     # y is not part of m's pair, member a's organisation neither: the pair does not exist for them.
     for who in ("y", "a"):
         with db.session_scope(url) as session, pytest.raises(NotFound):
-            buddying.withdraw(session, bw.world.actor(f"member_{who}"), m_pair.id, "not ours",
+            pairs.withdraw(session, bw.world.actor(f"member_{who}"), m_pair.id, "not ours",
                               organisation_id=bw.organisations.get(who) or bw.world.organisations[who])
     with db.session_scope(url) as session, pytest.raises(NotFound):
-        buddying.accept(session, CLI, m_pair.id, alliance_id=bw.world.alliance_id + 1000)
+        pairs.accept(session, CLI, m_pair.id, alliance_id=bw.world.alliance_id + 1000)
     with db.session_scope(url) as session:
-        buddying.withdraw(session, bw.world.actor("member_m"), m_pair.id, "We have a plan with the network",
+        pairs.withdraw(session, bw.world.actor("member_m"), m_pair.id, "We have a plan with the network",
                           organisation_id=bw.organisations["m"])
-        buddying.withdraw(session, bw.world.actor("lead"), n_pair.id, "Merged with a regional programme",
+        pairs.withdraw(session, bw.world.actor("lead"), n_pair.id, "Merged with a regional programme",
                           alliance_id=bw.world.alliance_id)
     assert bw.pairs("m")[0].status == "withdrawn" and bw.pairs("m")[0].end_reason == "We have a plan with the network"
     with db.session_scope(url) as session, pytest.raises(ServiceError, match="only a proposed pair can be accepted"):
-        buddying.accept(session, bw.world.actor("member_x"), m_pair.id, organisation_id=bw.organisations["x"])
+        pairs.accept(session, bw.world.actor("member_x"), m_pair.id, organisation_id=bw.organisations["x"])
     assert actions(url, n_pair.id) == ["buddy.proposed", "buddy.withdrawn"]
 
 
@@ -172,22 +172,22 @@ def test_reassign_withdraws_and_proposes_another_buddy_that_fits(bw):
     url, lead, alliance_id = bw.world.url, bw.world.actor("lead"), bw.world.alliance_id
     pair = bw.pair("m")
     with db.session_scope(url) as session:
-        offered = [c.buddy_membership_id for c in buddying.candidates(session, session.get(BuddyAssignment, pair.id))]
+        offered = [c.buddy_membership_id for c in planning.candidates(session, session.get(BuddyAssignment, pair.id))]
     assert offered == [bw.memberships["y"]], "x is the current buddy; m and n do not meet C2"
     for buddy, problem in ((bw.memberships["n"], "cannot buddy this need"),
                            (bw.memberships["m"], "cannot buddy this need"),
                            (bw.memberships["y"], "reason: give a reason")):
         with db.session_scope(url) as session, pytest.raises(ServiceError, match=problem):
-            buddying.reassign(session, lead, alliance_id, pair.id, buddy)
+            pairs.reassign(session, lead, alliance_id, pair.id, buddy)
     with db.session_scope(url) as session:
-        new = buddying.reassign(session, lead, alliance_id, pair.id, bw.memberships["y"], "x has no theatre staff")
+        new = pairs.reassign(session, lead, alliance_id, pair.id, bw.memberships["y"], "x has no theatre staff")
     old, current = bw.pairs("m")
     assert old.status == "withdrawn" and old.end_reason == "reassigned: x has no theatre staff"
     assert (current.id, current.status, current.buddy_membership_id) == (new.id, "proposed", bw.memberships["y"])
     assert actions(url, old.id)[-1] == "buddy.withdrawn" and actions(url, new.id) == ["buddy.reassigned"]
     # Nobody meets C1: the need without a buddy cannot be given one.
     with db.session_scope(url) as session, pytest.raises(ServiceError, match="cannot buddy this need"):
-        buddying.reassign(session, lead, alliance_id, bw.pair("m", "C1").id, bw.memberships["x"])
+        pairs.reassign(session, lead, alliance_id, bw.pair("m", "C1").id, bw.memberships["x"])
 
 
 def test_reassign_respects_capacity(bw):
@@ -196,9 +196,9 @@ def test_reassign_respects_capacity(bw):
         set_retention_policy(session, CLI, bw.world.alliance_id, max_buddy_mentees=1)
     with db.session_scope(url) as session:
         pair = session.get(BuddyAssignment, bw.pair("m").id)
-        assert buddying.candidates(session, pair) == [], "y already has n: no room at a capacity of one"
+        assert planning.candidates(session, pair) == [], "y already has n: no room at a capacity of one"
         with pytest.raises(ServiceError, match="cannot buddy this need"):
-            buddying.reassign(session, bw.world.actor("lead"), bw.world.alliance_id, pair.id, bw.memberships["y"],
+            pairs.reassign(session, bw.world.actor("lead"), bw.world.alliance_id, pair.id, bw.memberships["y"],
                               "closer")
 
 
@@ -206,11 +206,11 @@ def _two_pairs_on_x_with_room_for_one(bw: BuddyWorld) -> tuple[int, int]:
     """m's and n's C2 pairs both with buddy x and x's acceptance, then a capacity of one."""
     url, lead = bw.world.url, bw.world.actor("lead")
     with db.session_scope(url) as session:
-        n_pair = buddying.reassign(session, lead, bw.world.alliance_id, bw.pair("n").id, bw.memberships["x"], "x")
+        n_pair = pairs.reassign(session, lead, bw.world.alliance_id, bw.pair("n").id, bw.memberships["x"], "x")
     ids = (bw.pair("m").id, n_pair.id)
     for pair_id in ids:
         with db.session_scope(url) as session:
-            buddying.accept(session, bw.world.actor("member_x"), pair_id, organisation_id=bw.organisations["x"])
+            pairs.accept(session, bw.world.actor("member_x"), pair_id, organisation_id=bw.organisations["x"])
     with db.session_scope(url) as session:
         set_retention_policy(session, CLI, bw.world.alliance_id, max_buddy_mentees=1)
         lead_2 = create_user(session, CLI, email="second.lead@alliance.test", name="Second Lead", password=PASSWORD,
@@ -222,9 +222,9 @@ def _two_pairs_on_x_with_room_for_one(bw: BuddyWorld) -> tuple[int, int]:
 def test_acceptance_beyond_capacity_is_refused(bw):
     first, second = _two_pairs_on_x_with_room_for_one(bw)
     with db.session_scope(bw.world.url) as session:
-        buddying.accept(session, bw.world.actor("lead"), first, alliance_id=bw.world.alliance_id)
+        pairs.accept(session, bw.world.actor("lead"), first, alliance_id=bw.world.alliance_id)
     with db.session_scope(bw.world.url) as session, pytest.raises(ServiceError, match="limit of 1"):
-        buddying.accept(session, bw.world.actor("lead"), second, alliance_id=bw.world.alliance_id)
+        pairs.accept(session, bw.world.actor("lead"), second, alliance_id=bw.world.alliance_id)
     with db.session_scope(bw.world.url) as session:
         assert session.get(BuddyAssignment, second).status == "proposed"
         assert session.get(BuddyAssignment, second).lead_accepted_at is None
@@ -232,7 +232,7 @@ def test_acceptance_beyond_capacity_is_refused(bw):
 
 def test_two_leads_accepting_at_the_same_moment_cannot_exceed_capacity(bw, monkeypatch):
     pair_ids = _two_pairs_on_x_with_room_for_one(bw)
-    counted = buddying.held_mentees
+    counted = pairs.held_mentees
 
     def slow_count(*args):
         """Hold the count a moment, so both acceptances would read it before either writes."""
@@ -240,7 +240,7 @@ def test_two_leads_accepting_at_the_same_moment_cannot_exceed_capacity(bw, monke
         time.sleep(0.3)
         return found
 
-    monkeypatch.setattr(buddying, "held_mentees", slow_count)
+    monkeypatch.setattr(pairs, "held_mentees", slow_count)
     barrier = threading.Barrier(2)
     outcomes: dict[int, str] = {}
 
@@ -248,7 +248,7 @@ def test_two_leads_accepting_at_the_same_moment_cannot_exceed_capacity(bw, monke
         barrier.wait()
         try:
             with db.session_scope(bw.world.url) as session:
-                buddying.accept(session, bw.world.actor(who), pair_id, alliance_id=bw.world.alliance_id)
+                pairs.accept(session, bw.world.actor(who), pair_id, alliance_id=bw.world.alliance_id)
         except ServiceError as exc:
             outcomes[pair_id] = str(exc)
         else:
@@ -263,6 +263,6 @@ def test_two_leads_accepting_at_the_same_moment_cannot_exceed_capacity(bw, monke
     assert len(outcomes) == 2 and list(outcomes.values()).count("accepted") == 1
     assert any("limit of 1" in outcome for outcome in outcomes.values())
     with db.session_scope(bw.world.url) as session:
-        assert len(buddying.held_mentees(session, bw.world.alliance_id, bw.organisations["x"])) == 1
+        assert len(pairs.held_mentees(session, bw.world.alliance_id, bw.organisations["x"])) == 1
         statuses = sorted(session.get(BuddyAssignment, i).status for i in pair_ids)
     assert statuses == ["accepted", "proposed"]

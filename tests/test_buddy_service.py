@@ -13,7 +13,8 @@ from sqlmodel import select
 from app import services
 from app.demo import load_demo
 from app.models import AuditEvent, BuddyAssignment, Membership
-from app.services import buddying
+from app.services.buddying import planning
+from app.services.buddying.pairs import refresh_many
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,9 +26,9 @@ def demo_world(session_factory):
     return session_factory
 
 
-def noa_plan(session) -> buddying.BuddyPlan:
-    alliance = buddying.find_alliance(session, "noa")
-    return buddying.plan_buddying(session, alliance.id, buddying.find_cycle(session, alliance, "2026/27").id)
+def noa_plan(session) -> planning.BuddyPlan:
+    alliance = planning.find_alliance(session, "noa")
+    return planning.plan_buddying(session, alliance.id, planning.find_cycle(session, alliance, "2026/27").id)
 
 
 def test_every_need_of_a_latest_decided_result_is_planned(demo_world):
@@ -35,7 +36,7 @@ def test_every_need_of_a_latest_decided_result_is_planned(demo_world):
         plan = noa_plan(session)
         memberships = {m.id: m for m in session.exec(select(Membership)).all()}
         for membership_id in {p.need.membership_id for p in plan.matching.proposals}:
-            result = buddying._latest_results(session, [membership_id], plan.cycle)[membership_id]
+            result = planning._latest_results(session, [membership_id], plan.cycle)[membership_id]
             expected = {sid for sid, r in result["standard_results"].items() if r["status"] == "not_met"}
             expected |= {b["standard"] for b in result["breaches"] if b["severity"] == "major"}
             planned = {p.need.standard for p in plan.matching.proposals if p.need.membership_id == membership_id}
@@ -46,7 +47,7 @@ def test_every_need_of_a_latest_decided_result_is_planned(demo_world):
     for proposal in plan.matching.proposals:
         buddy, mentee = memberships[proposal.buddy_membership_id], memberships[proposal.need.membership_id]
         assert buddy.organisation_id != mentee.organisation_id
-        assert buddy.status in buddying.GIVING_STATUSES
+        assert buddy.status in planning.GIVING_STATUSES
         assert buddy.route == "full" or (buddy.route, buddy.specialty) == (mentee.route, mentee.specialty)
         mentees_of[buddy.organisation_id].add(mentee.id)
     capacity = plan.alliance.max_buddy_mentees
@@ -56,7 +57,7 @@ def test_every_need_of_a_latest_decided_result_is_planned(demo_world):
 def test_apply_stores_proposals_with_audit_and_a_second_run_adds_nothing(demo_world):
     with demo_world() as session:
         plan = noa_plan(session)
-        stored = buddying.apply_plan(session, services.CLI, plan)
+        stored = planning.apply_plan(session, services.CLI, plan)
     assert len(stored) == len(plan.matching.proposals) + len(plan.matching.no_buddy)
     with demo_world() as session:
         pairs = session.exec(select(BuddyAssignment)).all()
@@ -69,12 +70,12 @@ def test_apply_stores_proposals_with_audit_and_a_second_run_adds_nothing(demo_wo
         again = noa_plan(session)
         assert again.matching.proposals == ()
         assert len(again.covered) == len(plan.matching.proposals)
-        assert buddying.apply_plan(session, services.CLI, again) == []
+        assert planning.apply_plan(session, services.CLI, again) == []
 
 
 def test_capacity_counts_pairs_already_proposed(demo_world):
     with demo_world() as session:
-        alliance = buddying.find_alliance(session, "noa")
+        alliance = planning.find_alliance(session, "noa")
         services.set_retention_policy(session, services.CLI, alliance.id, max_buddy_mentees=1)
     with demo_world() as session:
         plan = noa_plan(session)
@@ -107,14 +108,14 @@ def test_cli_prints_the_table_and_applies(demo_world, database_url):
 def test_a_refresh_plans_what_a_match_plans_and_nothing_once_applied(demo_world):
     with demo_world() as session:
         plan = noa_plan(session)
-        ahead = buddying.plan_refresh(session, plan.alliance.id, plan.cycle.id)
+        ahead = planning.plan_refresh(session, plan.alliance.id, plan.cycle.id)
         assert ahead.gone == []
         assert ahead.plan.matching == plan.matching and ahead.plan.covered == plan.covered
         assert ahead.plan.matching.proposals, "the demo alliance has needs to plan"
-        buddying.apply_plan(session, services.CLI, plan)
+        planning.apply_plan(session, services.CLI, plan)
     with demo_world() as session:
-        again = buddying.plan_refresh(session, plan.alliance.id, plan.cycle.id)
+        again = planning.plan_refresh(session, plan.alliance.id, plan.cycle.id)
         assert again.gone == [] and again.plan.matching.proposals == ()
         assert {(n.membership_id, n.standard) for n in again.plan.matching.no_buddy} == {
             (n.membership_id, n.standard) for n in plan.matching.no_buddy}
-        assert buddying.refresh_many(session, services.CLI, [again], "test") == [(0, 0)]
+        assert refresh_many(session, services.CLI, [again], "test") == [(0, 0)]

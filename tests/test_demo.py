@@ -18,7 +18,8 @@ from app.demo.world import WORLD_FILE
 from app.models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, BuddyAssignment,
                         Decision, Evidence, ImprovementPlan, Membership, Notification, Organisation, ResultOverride,
                         ReviewComment, User)
-from app.services import buddying, plans
+from app.services import plans
+from app.services.buddying import planning
 from app.uploads import UploadStore
 
 FOUNDING_NOA = ("Robert Jones and Agnes Hunt Orthopaedic Hospital", "Royal National Orthopaedic Hospital",
@@ -212,13 +213,13 @@ def test_the_lead_review_work(demo, session_factory):
         assert closed and all(t.closed_by.name == "2026/27" and t.plan.progress == "completed" for t in closed)
 
         # Buddying proposals for the NOA's 2026/27 cycle; matching again proposes nothing new.
-        noa = buddying.find_alliance(session, "noa")
-        cycle = buddying.find_cycle(session, noa, "2026/27")
+        noa = planning.find_alliance(session, "noa")
+        cycle = planning.find_cycle(session, noa, "2026/27")
         pairs = session.exec(select(BuddyAssignment)).all()
         assert pairs and all((p.alliance_id, p.cycle_id, p.status) == (noa.id, cycle.id, "proposed") for p in pairs)
         assert any(p.buddy_membership_id for p in pairs)
         assert all(p.buddy_membership_id != p.mentee_membership_id for p in pairs)
-        assert buddying.plan_buddying(session, noa.id, cycle.id).matching.proposals == ()
+        assert planning.plan_buddying(session, noa.id, cycle.id).matching.proposals == ()
 
     printed = "\n".join(report.lines())
     for kind in ("lead comments:", "lead overrides:", "notifications to members:", "improvement plans:",

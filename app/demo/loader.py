@@ -27,7 +27,7 @@ from .. import services
 from ..db import ROOT
 from ..models import Alliance, AssessmentResult, Membership, Organisation, User, clock_at
 from ..services import Actor
-from ..services import buddying as buddy_service
+from ..services.buddying import planning as buddy_service
 from ..services import plans as plan_service
 from ..services import review as review_service
 from ..services.accounts import hash_password

@@ -25,7 +25,7 @@ from rules import changes
 
 from .. import db
 from ..services import Actor
-from ..services import buddying
+from ..services.buddying import planning as buddying
 from ..services import rescore_runs as runs
 
 REPORT_FORMATS = (".csv", ".json")

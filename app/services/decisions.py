@@ -76,7 +76,7 @@ def record_decision(session: Session, actor: Actor, assessment_id: int, kind: st
     else:
         apply_retention_policy(session, actor, membership, decided_status=target, reason=reason,
                                recommend=kind != "reinstate")
-    from .buddying import settle_met_needs  # buddying reads decided results through this module
+    from .buddying.pairs import settle_met_needs  # buddying reads decided results through this module
     settle_met_needs(session, actor, assessment.id)
     return decision
 

@@ -35,7 +35,8 @@ from ..db import json_value
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment,
                       Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
                       StandardsVersion, utcnow)
-from .buddying import OPEN_PAIRS, NeedsRefresh, plan_refreshes, refresh_many, settle_many
+from .buddying.pairs import refresh_many, settle_many
+from .buddying.planning import OPEN_PAIRS, NeedsRefresh, plan_refreshes
 from .common import Actor, NotFound, ServiceError, among, audit, audit_many, update_rows
 from .scoring import StoredForm, kept, stored_form, write_results
 from .standards import parsed

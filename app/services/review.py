@@ -1,4 +1,5 @@
-"""An alliance lead's review: the queue, one assessment in full, comments and decisions.
+"""An alliance lead's review: the queue, one assessment in full, comments and decisions (the member hears of
+each comment, decision and return through ``notifications``).
 
 Every function takes the lead's alliance and refuses (``NotFound``) anything
 of another alliance, so a lead of one alliance can neither read nor change
@@ -14,12 +15,13 @@ from typing import Any, Mapping, Optional
 from sqlmodel import Session, col, select
 
 from ..models import (ASSESSMENT_STATES, ROUTES, Alliance, Assessment, AssessmentCycle, AssessmentResult, Breach,
-                      Decision, Evidence, Membership, Notification, Organisation, ReviewComment, User, utcnow)
+                      Decision, Evidence, Membership, Organisation, ReviewComment, User, utcnow)
 from .alliances import cycles_of
 from .assessments import AssessmentContext, answers_of, context, return_to_draft, start_review
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .decisions import DECISIONS, consecutive_major_breaches, dismiss_suspension_recommendation, record_decision
 from .evidence import one_evidence
+from .notifications import notify
 from . import overrides as override_service
 from .plans import PlanLine, plan_lines
 from .progress import evidence_by_criterion
@@ -296,16 +298,7 @@ def review_page(session: Session, alliance_id: Optional[int], assessment_id: int
     )
 
 
-# -- comments and notifications ----------------------------------------------------------------------------------
-
-def notify(session: Session, organisation_id: int, kind: str, title: str, body: str = "",
-           assessment_id: Optional[int] = None) -> Notification:
-    notice = Notification(organisation_id=organisation_id, assessment_id=assessment_id, kind=kind, title=title,
-                          body=body)
-    session.add(notice)
-    session.flush()
-    return notice
-
+# -- comments ----------------------------------------------------------------------------------------------------
 
 def add_comment(session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int, body: str,
                 criterion_id: Optional[str] = None) -> ReviewComment:
@@ -333,23 +326,6 @@ def add_comment(session: Session, actor: Actor, alliance_id: Optional[int], asse
 def member_comments(session: Session, assessment_id: int) -> list[CommentLine]:
     """Comments for the member's own pages (the caller has checked the assessment is theirs)."""
     return comments_on(session, assessment_id)
-
-
-def notifications_of(session: Session, organisation_id: int, unread_only: bool = False) -> list[Notification]:
-    query = select(Notification).where(Notification.organisation_id == organisation_id)
-    if unread_only:
-        query = query.where(col(Notification.read_at).is_(None))
-    return list(session.exec(query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc())).all())
-
-
-def mark_read(session: Session, actor: Actor, organisation_id: int, notification_id: int) -> Notification:
-    notice = session.get(Notification, notification_id)
-    if notice is None or notice.organisation_id != organisation_id:
-        raise NotFound(f"notification {notification_id} does not exist")
-    if notice.read_at is None:
-        notice.read_at, notice.read_by = utcnow(), actor.user_id
-        session.add(notice)
-    return notice
 
 
 # -- decisions ---------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Blueprints per audience (auth, member, review, admin, api) and what every page shares:
-sign-in, CSRF, rate limits, security headers, NHS.UK frontend assets and error pages."""
+"""Blueprints per audience (auth, member, plans, review, buddying, admin, the JSON API ``api_v1``, and ``health``
+for service status) and what every page shares: sign-in, CSRF, rate limits, security headers, NHS.UK frontend
+assets and error pages."""
 from __future__ import annotations
 
 import secrets
@@ -35,7 +36,7 @@ ERROR_TITLES = {
 
 
 def register(app: Flask) -> None:
-    from . import admin, api, api_v1, auth, buddying, member, plans, review
+    from . import admin, api_v1, auth, buddying, health, member, plans, review
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
@@ -43,7 +44,7 @@ def register(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     request_log.init_app(app)
-    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, api.bp, api_v1.bp):
+    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, health.bp, api_v1.bp):
         app.register_blueprint(blueprint)
     _vendor_routes(app)
     _error_pages(app)

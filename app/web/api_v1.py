@@ -2,26 +2,26 @@
 breaches and buddying pairs; answer and submit a member's self-assessment and add or remove its evidence.
 
 Only an API token authenticates here (``@token_scoped``), never a browser's session cookie, so these routes
-need no CSRF token. A token sees exactly what its pages would show (``app.services.api``); anything else is
-404. Requests are rate limited per token (``API_RATE_LIMIT``), all but the OpenAPI document (``openapi.py``),
-which describes every route.
+need no CSRF token. A token sees exactly what its pages would show (``app.services.token_access``); anything
+else is 404. Requests are rate limited per token (``API_RATE_LIMIT``), all but the OpenAPI document
+(``openapi.py``), which describes every route. Each resource's JSON shape is in ``api_v1_shapes``.
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Optional
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from ..models import Alliance, AssessmentCycle, AssessmentResult, Evidence, Organisation, StandardsVersion
+from ..models import Alliance, Organisation
 from ..services import NotFound, ServiceError, SubmissionRefused
-from ..services import api as service
+from ..services import token_access as service
 from ..services.assessments import AssessmentContext
 from ..services.common import get_or_404
 from ..services.evidence import EvidenceRefused, NoEvidenceFile
 from ..uploads import UploadRefused
+from . import api_v1_shapes as shapes
 from . import csrf, openapi
 from .access import public, token_scope, token_scoped, unit_of_work
 from .downloads import evidence_download
@@ -89,91 +89,6 @@ def _no_store(response):
     return response
 
 
-# -- shapes ----------------------------------------------------------------------------------------------------
-
-def _when(value: Optional[dt.date]) -> Optional[str]:
-    return value.isoformat() if value is not None else None
-
-
-def _organisation(organisation: Organisation) -> dict:
-    return {"id": organisation.id, "name": organisation.name, "ods_code": organisation.ods_code}
-
-
-def _alliance(alliance: Alliance) -> dict:
-    return {"id": alliance.id, "slug": alliance.slug, "name": alliance.name}
-
-
-def _cycle(cycle: AssessmentCycle) -> dict:
-    return {"id": cycle.id, "name": cycle.name, "opens_on": _when(cycle.opens_on), "closes_on": _when(cycle.closes_on)}
-
-
-def _version(version: StandardsVersion) -> dict:
-    return {"id": version.id, "set_id": version.set_id, "version": version.version, "title": version.title,
-            "state": version.state, "effective_from": _when(version.effective_from),
-            "published_at": _when(version.published_at), "content_hash": version.content_hash}
-
-
-def _summary(result: Optional[AssessmentResult]) -> Optional[dict]:
-    if result is None:
-        return None
-    return {"overall": result.overall, "rating": result.rating, "outcome": result.outcome,
-            "computed_at": _when(result.computed_at)}
-
-
-def _assessment(line: service.AssessmentLine) -> dict:
-    a = line.assessment
-    return {"id": a.id, "membership_id": a.membership_id, "organisation": _organisation(line.organisation),
-            "cycle": _cycle(line.cycle), "standards_version_id": a.standards_version_id, "status": a.status,
-            "created_at": _when(a.created_at), "submitted_at": _when(a.submitted_at),
-            "decided_at": _when(a.decided_at), "result": _summary(line.result)}
-
-
-def _links(assessment_id: int) -> dict:
-    return {"self": url_for("api_v1.assessment", assessment_id=assessment_id),
-            "result": url_for("api_v1.result", assessment_id=assessment_id),
-            "breaches": url_for("api_v1.breaches", assessment_id=assessment_id),
-            "answers": url_for("api_v1.answers", assessment_id=assessment_id),
-            "evidence": url_for("api_v1.evidence", assessment_id=assessment_id)}
-
-
-def _evidence(item: Evidence) -> dict:
-    shown = {"id": item.id, "assessment_id": item.assessment_id, "criterion": item.criterion_id, "kind": item.kind,
-             "url": item.url, "filename": item.filename, "content_type": item.content_type, "size": item.size,
-             "sha256": item.sha256, "note": item.note, "added_at": _when(item.created_at), "download": None}
-    if item.kind == "file":
-        shown["download"] = url_for("api_v1.evidence_file", assessment_id=item.assessment_id, evidence_id=item.id)
-    return shown
-
-
-def _criterion(c) -> dict:
-    return {"id": c.id, "text": c.text, "type": c.type, "weight": c.weight, "required": c.required,
-            "allow_na": c.allow_na, "evidence": c.evidence, "guidance": c.guidance,
-            "levels": list(c.levels) if c.levels is not None else None, "unit": c.unit,
-            "benchmark": c.benchmark.model_dump() if c.benchmark is not None else None}
-
-
-def _optional_list(values) -> Optional[list]:
-    return list(values) if values is not None else None
-
-
-def _standard(s) -> dict:
-    return {"id": s.id, "title": s.title, "weight": s.weight, "must_meet": s.must_meet,
-            "applies": {"routes": _optional_list(s.applies.routes),
-                        "specialties": _optional_list(s.applies.specialties),
-                        "org_types": _optional_list(s.applies.org_types)},
-            "criteria": [_criterion(c) for c in s.criteria]}
-
-
-def _pair(view: service.PairView) -> dict:
-    line, pair = view.line, view.line.pair
-    return {"id": pair.id, "standard_id": pair.standard_id, "cycle": line.cycle, "status": pair.status,
-            "role": view.role, "mentee": {"membership_id": pair.mentee_membership_id, "name": line.mentee},
-            "buddy": ({"membership_id": pair.buddy_membership_id, "name": line.buddy}
-                      if pair.buddy_membership_id is not None else None),
-            "lead_accepted_at": _when(pair.lead_accepted_at), "buddy_accepted_at": _when(pair.buddy_accepted_at),
-            "started_at": _when(pair.started_at), "ended_at": _when(pair.ended_at), "end_reason": pair.end_reason}
-
-
 # -- reading ---------------------------------------------------------------------------------------------------
 
 @bp.get("/openapi.json")
@@ -187,9 +102,9 @@ def openapi_document():
 def token():
     scope = token_scope()
     with unit_of_work() as session:
-        organisation = (_organisation(get_or_404(session, Organisation, scope.organisation_id))
+        organisation = (shapes.organisation(get_or_404(session, Organisation, scope.organisation_id))
                         if scope.organisation_id is not None else None)
-        alliance = _alliance(get_or_404(session, Alliance, scope.alliance_id)) if scope.alliance_id else None
+        alliance = shapes.alliance(get_or_404(session, Alliance, scope.alliance_id)) if scope.alliance_id else None
     links = {name: url_for(f"api_v1.{name}") for name in ("standards", "memberships", "assessments", "pairs")}
     links["openapi"] = url_for("api_v1.openapi_document")
     return {"token": {"id": scope.token_id, "name": scope.name},
@@ -200,7 +115,7 @@ def token():
 @token_scoped
 def standards():
     with unit_of_work() as session:
-        versions = [_version(v) for v in service.standards_versions(session, token_scope())]
+        versions = [shapes.version(v) for v in service.standards_versions(session, token_scope())]
     return {"versions": versions}
 
 
@@ -209,25 +124,25 @@ def standards():
 def standards_version(version_id: int):
     with unit_of_work() as session:
         version, content = service.standards_version(session, token_scope(), version_id)
-        shown = _version(version)
+        shown = shapes.version(version)
     return {"version": shown, "alliance": content.alliance, "pass_mark": content.pass_mark,
             "routes": [{"id": r.id, "title": r.title} for r in content.routes],
             "ratings": [{"rating": r.rating, "min": r.min} for r in content.ratings],
-            "core_proposition": [{"id": o.id, "title": o.title, "routes": _optional_list(o.routes)}
+            "core_proposition": [{"id": o.id, "title": o.title, "routes": shapes.optional_list(o.routes)}
                                  for o in content.core_proposition],
             "domains": [{"id": d.id, "title": d.title, "weight": d.weight,
-                         "standards": [_standard(s) for s in d.standards]} for d in content.domains]}
+                         "standards": [shapes.standard(s) for s in d.standards]} for d in content.domains]}
 
 
 @bp.get("/memberships")
 @token_scoped
 def memberships():
     with unit_of_work() as session:
-        found = [{"id": line.membership.id, "organisation": _organisation(line.organisation),
-                  "alliance": _alliance(line.alliance), "route": line.membership.route,
+        found = [{"id": line.membership.id, "organisation": shapes.organisation(line.organisation),
+                  "alliance": shapes.alliance(line.alliance), "route": line.membership.route,
                   "specialty": line.membership.specialty, "status": line.membership.status,
                   "suspension_recommended": line.membership.suspension_recommended,
-                  "joined_on": _when(line.membership.joined_on), "left_on": _when(line.membership.left_on)}
+                  "joined_on": shapes.when(line.membership.joined_on), "left_on": shapes.when(line.membership.left_on)}
                  for line in service.memberships(session, token_scope())]
     return {"memberships": found}
 
@@ -236,7 +151,7 @@ def memberships():
 @token_scoped
 def assessments():
     with unit_of_work() as session:
-        found = [_assessment(line) for line in service.assessments(session, token_scope())]
+        found = [shapes.assessment(line) for line in service.assessments(session, token_scope())]
     return {"assessments": found}
 
 
@@ -246,9 +161,9 @@ def assessment(assessment_id: int):
     with unit_of_work() as session:
         detail = service.assessment_detail(session, token_scope(), assessment_id)
         ctx = detail.ctx
-        shown = _assessment(service.AssessmentLine(ctx.assessment, ctx.membership, ctx.organisation, detail.cycle,
+        shown = shapes.assessment(service.AssessmentLine(ctx.assessment, ctx.membership, ctx.organisation, detail.cycle,
                                                    detail.result))
-    return {**shown, "answers": detail.answers, "missing": detail.missing, "links": _links(assessment_id)}
+    return {**shown, "answers": detail.answers, "missing": detail.missing, "links": shapes.links(assessment_id)}
 
 
 def _result_of(assessment_id: int) -> tuple[AssessmentContext, Any]:
@@ -261,7 +176,7 @@ def _result_of(assessment_id: int) -> tuple[AssessmentContext, Any]:
 def result(assessment_id: int):
     ctx, view = _result_of(assessment_id)
     return {"assessment_id": assessment_id, "status": ctx.assessment.status, "provisional": view.provisional,
-            "computed_at": _when(view.computed_at), "result": view.result}
+            "computed_at": shapes.when(view.computed_at), "result": view.result}
 
 
 @bp.get(f"/assessments/<{ID}:assessment_id>/breaches")
@@ -277,7 +192,7 @@ def breaches(assessment_id: int):
 @token_scoped
 def pairs():
     with unit_of_work() as session:
-        found = [_pair(view) for view in service.pairs(session, token_scope())]
+        found = [shapes.pair(view) for view in service.pairs(session, token_scope())]
     return {"pairs": found}
 
 
@@ -331,7 +246,7 @@ def answers(assessment_id: int):
     if submit:
         try:
             with unit_of_work() as session:
-                stored = _summary(service.submit_for_review(session, scope, assessment_id))
+                stored = shapes.summary(service.submit_for_review(session, scope, assessment_id))
         except SubmissionRefused as exc:
             return _problem(422, str(exc), errors=[], missing=exc.missing, **done)
         done["submitted"] = True
@@ -353,7 +268,7 @@ def evidence(assessment_id: int):
     if request.method == "POST":
         return _add_evidence(assessment_id)
     with unit_of_work() as session:
-        found = [_evidence(item) for item in service.evidence(session, token_scope(), assessment_id)]
+        found = [shapes.evidence(item) for item in service.evidence(session, token_scope(), assessment_id)]
     return {"assessment_id": assessment_id, "evidence": found}
 
 
@@ -432,7 +347,7 @@ def _add_evidence(assessment_id: int):
                                         store=_store())
             else:
                 item = service.add_link(session, scope, assessment_id, criterion, url, note)
-            shown = _evidence(item)
+            shown = shapes.evidence(item)
     except EvidenceRefused as exc:
         return _evidence_refused(str(exc), criterion, [{"field": exc.field, "message": str(exc)}])
     except UploadRefused as exc:
@@ -449,8 +364,8 @@ def _add_evidence(assessment_id: int):
 def evidence_item(assessment_id: int, evidence_id: int):
     if request.method == "GET":
         with unit_of_work() as session:
-            return _evidence(service.evidence_item(session, token_scope(), assessment_id, evidence_id))
+            return shapes.evidence(service.evidence_item(session, token_scope(), assessment_id, evidence_id))
     with unit_of_work() as session:
         item = service.remove_evidence(session, token_scope(), assessment_id, evidence_id, _store())
-        shown = {**_evidence(item), "download": None}
+        shown = {**shapes.evidence(item), "download": None}
     return {"assessment_id": assessment_id, "removed": shown}

@@ -7,7 +7,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..services import NotFound, ServiceError
-from ..services import buddying as service
+from ..services.buddying import pairs
+from ..services.buddying.board import board as board_of
 from .access import actor, roles, unit_of_work
 
 bp = Blueprint("buddying", __name__)
@@ -30,16 +31,16 @@ def _act(step: str, pair_id: int, back: str, **scope):
     try:
         with unit_of_work() as session:
             if step == "accept":
-                service.accept(session, actor(), pair_id, **scope)
+                pairs.accept(session, actor(), pair_id, **scope)
             elif step == "start":
-                service.start(session, actor(), pair_id, **scope)
+                pairs.start(session, actor(), pair_id, **scope)
             elif step == "withdraw":
-                service.withdraw(session, actor(), pair_id, request.form.get("reason", ""), **scope)
+                pairs.withdraw(session, actor(), pair_id, request.form.get("reason", ""), **scope)
             else:
                 buddy = request.form.get("buddy", "")
                 if not buddy.isdigit():
                     raise ServiceError("buddy: choose a buddy")
-                service.reassign(session, actor(), scope["alliance_id"], pair_id, int(buddy),
+                pairs.reassign(session, actor(), scope["alliance_id"], pair_id, int(buddy),
                                  request.form.get("reason", ""))
     except NotFound:
         raise
@@ -54,7 +55,7 @@ def _act(step: str, pair_id: int, back: str, **scope):
 @roles("lead")
 def board():
     with unit_of_work() as session:
-        found = service.board(session, current_user.alliance_id)
+        found = board_of(session, current_user.alliance_id)
     return render_template("buddying/board.html", board=found)
 
 

@@ -12,10 +12,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from ..services import NotFound, ServiceError, SubmissionRefused, apply_for_membership, submit
-from ..services import buddying as buddy_service
 from ..services import portal
 from ..services import review as review_service
+from ..services.buddying.board import organisation_pairs
 from ..services.evidence import NoEvidenceFile, add_evidence, attach_file, detach_file, evidence_of
+from ..services.notifications import mark_read, notifications_of
 from ..services.progress import progress
 from ..services.results import result_view
 from ..uploads import UploadRefused, allowed_extensions
@@ -40,8 +41,8 @@ def home():
     with unit_of_work() as session:
         organisation = portal.get_organisation(session, _organisation_id())
         memberships = portal.memberships_of(session, _organisation_id())
-        notifications = review_service.notifications_of(session, _organisation_id())
-        buddies, buddying = buddy_service.organisation_pairs(session, _organisation_id())
+        notifications = notifications_of(session, _organisation_id())
+        buddies, buddying = organisation_pairs(session, _organisation_id())
     return render_template("member/home.html", organisation=organisation, memberships=memberships,
                            notifications=notifications, buddies=buddies, buddying=buddying)
 
@@ -50,7 +51,7 @@ def home():
 @roles("member")
 def read_notification(notification_id: int):
     with unit_of_work() as session:
-        review_service.mark_read(session, actor(), _organisation_id(), notification_id)
+        mark_read(session, actor(), _organisation_id(), notification_id)
     return redirect(url_for("member.home", _anchor="notifications"))
 
 

@@ -14,7 +14,7 @@ from app import db
 from app.models import Answer, Assessment, AuditEvent, Evidence, Membership
 from app.services import CLI, add_evidence, save_answers
 from app.services.evidence import attach_file
-from app.services.review import notify
+from app.services.notifications import notify
 
 from .conftest import Visitor
 from .matrix import Case, Seen, mismatches, uncovered, visit

@@ -4,6 +4,8 @@ An organisation's token acts as a member user of that organisation: its own memb
 (drafts too), results and buddying pairs, through ``portal``. An alliance's token acts as that alliance's
 lead: every membership and submitted assessment of the alliance, through ``review``, and it never answers
 for a member. Anything outside the scope is ``NotFound``, exactly as if it did not exist.
+
+The token itself (issuing, revoking, authenticating, its ``TokenScope``) is ``api_tokens``.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from rules.model import StandardsSet
 from ..models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment, Evidence, Membership,
                       Organisation, StandardsVersion)
 from ..uploads import UploadStore
-from . import buddying, portal, review
+from . import portal, review
+from .buddying import board
 from .api_tokens import TokenScope
 from .assessments import AssessmentContext, SaveOutcome, answers_of, require_editable, save_answers
 from .common import NotFound, ServiceError, get_or_404
@@ -147,18 +150,18 @@ def evidence_item(session: Session, scope: TokenScope, assessment_id: int, evide
 
 @dataclass(frozen=True)
 class PairView:
-    line: buddying.PairLine
+    line: board.PairLine
     role: Optional[str]  # for a member: "mentee" (its buddy) or "buddy" (a member it buddies); None for a lead
 
 
 def pairs(session: Session, scope: TokenScope) -> list[PairView]:
     """A member's pairs with a buddy (as its home page shows them), or every pair of the lead's alliance."""
     if scope.organisation_id is not None:
-        buddies, buddying_for = buddying.organisation_pairs(session, scope.organisation_id)
+        buddies, buddying_for = board.organisation_pairs(session, scope.organisation_id)
         return [PairView(line, "mentee") for line in buddies] + [PairView(line, "buddy") for line in buddying_for]
     found = session.exec(select(BuddyAssignment).where(BuddyAssignment.alliance_id == scope.alliance_id)
                          .order_by(col(BuddyAssignment.id))).all()
-    return [PairView(line, None) for line in buddying._lines(session, list(found))]  # noqa: SLF001 (one naming)
+    return [PairView(line, None) for line in board.pair_lines(session, list(found))]
 
 
 # -- writing ---------------------------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""JSON for other systems: who is signed in, and a member's own results (more in a later release)."""
+"""Service status under ``/api``: ``/api/health`` for the load balancer and monitoring (the footer's "Service
+status" link), and two small JSON reads for a signed-in browser session: who is signed in (``/api/``) and a
+member's own stored result. The blueprint keeps the name ``api`` its endpoints have always had (``api.health``).
+Other systems use the token-authenticated JSON API, ``api_v1``."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, url_for
