@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 import cli
 import rules
@@ -57,7 +57,7 @@ def cli_process(*args: str | Path) -> subprocess.CompletedProcess:
     return done
 
 
-def run_import(library_path: Path, out: Path, *extra: str) -> "click.testing.Result":  # noqa: F821
+def run_import(library_path: Path, out: Path, *extra: str) -> Result:
     return CliRunner().invoke(cli.main, ["standards", "import", str(library_path), "--id", "imported", "--version",
                                          "2026.1", "--out", str(out), *extra])
 
