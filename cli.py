@@ -7,7 +7,9 @@ bad input exits 1 with a clear message on stderr, never a traceback, and
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -232,6 +234,46 @@ def standards_diff(old_path: str, new_path: str, output: str) -> None:
     else:
         for line in found.lines():
             click.echo(line)
+
+
+@standards.command("import")
+@click.argument("library_path", metavar="LIBRARY")
+@click.option("--id", "set_id", required=True, help="standards set id for the new file, e.g. ncsc-caf")
+@click.option("--version", "version", required=True, help='version of the new file, e.g. "2026.1"')
+@click.option("--out", "out_path", required=True, help="where to write the standards file")
+@click.option("--alliance", default=None, help="the alliance that will own the set (default: the library's provider)")
+@click.option("--effective-from", "effective_from", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="date the version takes effect, YYYY-MM-DD (default: today)")
+def standards_import(library_path: str, set_id: str, version: str, out_path: str, alliance: str | None,
+                     effective_from: dt.datetime | None) -> None:
+    """Convert a CISO Assistant framework library into a schema 2 standards file (a draft to review)."""
+    from rules.library_import import LibraryError, import_library_file
+
+    if Path(out_path).resolve() == Path(library_path).resolve():
+        fail(f"error: --out {out_path} is the library itself; write the standards file somewhere else")
+    try:
+        imported = import_library_file(library_path, set_id, version, alliance=alliance,
+                                       effective_from=effective_from.date() if effective_from else None)
+    except LibraryError as exc:
+        fail(exc.problems)
+    try:
+        write_atomically(Path(out_path), imported.text)
+    except OSError as exc:
+        fail(f"error: --out {out_path}: cannot write the standards file: {exc.strerror or exc}")
+    click.echo(f"{out_path}: imported {imported.summary()} from {library_path}")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write the whole text or nothing: a reader never sees half a file, a failure leaves none behind."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with partial.open("x", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @main.command("score")

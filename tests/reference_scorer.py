@@ -13,6 +13,18 @@ That is the contract's "computed at full precision".
 Where the contract is silent this follows docs/standards.md: ``None`` and a
 blank text answer are "not answered"; an overall score below every rating band
 has no rating and is not accredited.
+
+Schema 2 (the contract's "Schema 2" section): metric ranges (``min``/``max``)
+only limit answers, so they change no score; ``choice`` scores its option's
+``score`` (default 0) and ``multi_choice`` min(1, the sum of its chosen
+options' scores), the empty list included; a criterion with ``when`` is active
+only when the criterion it names (earlier in the file) is applicable, active
+and answered with a value in ``in`` (a level answer ``2.0`` is the index 2),
+and an inactive criterion counts for nothing, like one of a standard that does
+not apply; ``mapped`` gives every declared framework, in declaration order, its
+refs in order of first appearance, each ``not_met`` if a standard mapped to it
+is not met, else ``met`` if one is met, else ``not_assessed``. A schema 1 file
+has no ``frameworks``, so ``mapped`` is ``{}``.
 """
 from __future__ import annotations
 
@@ -55,6 +67,54 @@ def _applies(standard: dict, route: str, specialty: Optional[str], org_type: Opt
     return True
 
 
+def condition_value(criterion: dict, answer: Any) -> Any:
+    """What a ``when`` compares: the answer, a level's as a whole index; None when there is none to compare."""
+    if answer is None or answer == "na":
+        return None
+    if criterion["type"] == "level" and isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        return int(answer)
+    return answer
+
+
+def is_active(criterion: dict, values: dict[str, Any]) -> bool:
+    """For a criterion of an applicable standard; ``values`` holds the condition value of every earlier
+    applicable, active criterion (a criterion of a standard that does not apply is never active)."""
+    when = criterion.get("when")
+    if when is None:
+        return True
+    value = values.get(when["criterion"])
+    return value is not None and value in when["in"]
+
+
+def _option_scores(criterion: dict) -> dict[str, Fraction]:
+    return {option["id"]: exact(option.get("score", 0)) for option in criterion["options"]}
+
+
+def _credit(criterion: dict, answer: Any) -> Fraction:
+    """Score in [0, 1] of a valid answer to a scored, non-metric criterion."""
+    ctype = criterion["type"]
+    if ctype in ("yes_no", "yes_partial_no"):
+        return CHOICE_CREDIT[answer]
+    if ctype == "level":
+        return Fraction(int(answer), len(criterion["levels"]) - 1)
+    if ctype == "choice":
+        return _option_scores(criterion)[answer]
+    scores = _option_scores(criterion)
+    return min(Fraction(1), sum((scores[option] for option in answer), Fraction(0)))
+
+
+def _mapped(doc: dict, standard_results: dict[str, dict]) -> dict[str, dict[str, str]]:
+    statuses: dict[str, dict[str, list[str]]] = {framework: {} for framework in doc.get("frameworks") or {}}
+    for domain in doc.get("domains") or []:
+        for standard in domain.get("standards") or []:
+            for mapping in standard.get("maps_to") or []:
+                refs = statuses[mapping["framework"]]
+                refs.setdefault(mapping["ref"], []).append(standard_results[standard["id"]]["status"])
+    return {framework: {ref: "not_met" if "not_met" in found else "met" if "met" in found else "not_assessed"
+                        for ref, found in refs.items()}
+            for framework, refs in statuses.items()}
+
+
 def _unanswered(criterion: dict, answer: Any) -> bool:
     if answer is None:
         return True
@@ -87,6 +147,7 @@ def reference_score(doc: dict, answers_doc: dict) -> dict:
     support_needs: list[str] = []
     domain_scores: dict[str, Fraction] = {}
     domain_weights: dict[str, Fraction] = {}
+    values: dict[str, Any] = {}  # condition values of applicable, active criteria, for later `when`s
     must_meet_failed = False
 
     for domain in doc.get("domains") or []:
@@ -103,8 +164,11 @@ def reference_score(doc: dict, answers_doc: dict) -> dict:
             major = False
             for criterion in standard.get("criteria") or []:
                 cid, ctype = criterion["id"], criterion["type"]
+                if not is_active(criterion, values):
+                    continue  # inactive: neither required, scored, unanswered nor a breach; its answer ignored
                 weight = exact(criterion.get("weight", 1))
                 answer = answers.get(cid)
+                values[cid] = condition_value(criterion, answer)
                 if _unanswered(criterion, answer):
                     if criterion.get("required", True):
                         unanswered.append(cid)
@@ -114,10 +178,8 @@ def reference_score(doc: dict, answers_doc: dict) -> dict:
                     continue
                 if answer == "na" or ctype == "text":
                     continue
-                if ctype in ("yes_no", "yes_partial_no"):
-                    credit = CHOICE_CREDIT[answer]
-                elif ctype == "level":
-                    credit = Fraction(int(answer), len(criterion["levels"]) - 1)
+                if ctype != "metric":
+                    credit = _credit(criterion, answer)
                 else:
                     benchmark = criterion["benchmark"]
                     rag = _rag(answer, benchmark)
@@ -191,4 +253,5 @@ def reference_score(doc: dict, answers_doc: dict) -> dict:
         "unanswered": unanswered,
         "support_needs": support_needs,
         "core_proposition": core,
+        "mapped": _mapped(doc, standard_results),
     }
