@@ -10,11 +10,17 @@ result = json.load(sys.stdin)
 keys = ("overall", "rating", "outcome", "domains", "breaches", "unanswered", "support_needs", "core_proposition", "flags")
 print(json.dumps({key: result[key] for key in keys}, indent=2))'
 $py cli.py standards validate standards/*.yaml
+# An example's prefix names its standards set (noa- or ha-); a version after the prefix names the edition
+# (noa-2026.2-full-accredited.json is scored against noa-orthopaedics-2026.2.yaml), else it is 2026.1.
 for answers in examples/answers/*.json; do
-    case "$(basename "$answers")" in
-        noa-*) set_file=standards/noa-orthopaedics-2026.1.yaml ;;
-        *) set_file=standards/healthcare-alliance-2026.1.yaml ;;
+    name=$(basename "$answers")
+    case "$name" in
+        noa-*) set_id=noa-orthopaedics ;;
+        *) set_id=healthcare-alliance ;;
     esac
+    version=2026.1
+    if [[ "$name" =~ ^[a-z]+-([0-9]{4}\.[0-9]+)- ]]; then version=${BASH_REMATCH[1]}; fi
+    set_file=standards/$set_id-$version.yaml
     echo; echo "== $answers against $set_file"
     $py cli.py score --standards "$set_file" --answers "$answers" | $py -c "$summary"
 done
