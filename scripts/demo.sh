@@ -7,8 +7,9 @@ bash scripts/setup.sh
 py=.venv/bin/python
 summary='import json, sys
 result = json.load(sys.stdin)
-keys = ("overall", "rating", "outcome", "domains", "breaches", "unanswered", "support_needs", "core_proposition", "flags")
-print(json.dumps({key: result[key] for key in keys}, indent=2))'
+keys = ("overall", "rating", "outcome", "domains", "breaches", "unanswered", "support_needs", "core_proposition",
+        "flags", "mapped")
+print(json.dumps({key: result[key] for key in keys if key in result}, indent=2))'
 $py cli.py standards validate standards/*.yaml
 # An example's prefix names its standards set (noa- or ha-); a version after the prefix names the edition
 # (noa-2026.2-full-accredited.json is scored against noa-orthopaedics-2026.2.yaml), else it is 2026.1.
