@@ -20,6 +20,8 @@ from .limits import limiter
 
 csrf = CSRFProtect()
 NHSUK_DIST = ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"
+#: Files that are the same for every visitor: they stay cacheable, signed in or not.
+SHARED_FILES = ("static", "nhsuk_vendor", "nhsuk_assets")
 VENDOR_FILES = ("nhsuk-frontend.min.css", "nhsuk-frontend.min.css.map", "nhsuk-frontend.min.js",
                 "nhsuk-frontend.min.js.map")
 ERROR_TITLES = {
@@ -160,6 +162,7 @@ def _page_context(app: Flask) -> None:
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config["SESSION_COOKIE_SECURE"]:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if current_user.is_authenticated and response.mimetype in ("text/html", "application/json"):
+        if request.endpoint not in SHARED_FILES and ("token_scope" in g or current_user.is_authenticated):
+            # An answer to a signed-in person or an API token is theirs: pages, exports, evidence files, JSON.
             response.headers["Cache-Control"] = "no-store"
         return response

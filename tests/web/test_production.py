@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app, db
+from app.web import NHSUK_DIST
 from app.web.request_log import LOGGER_NAME
 
 from .conftest import signed_in
@@ -140,6 +141,36 @@ def test_security_headers_on_pages_json_and_errors(app, world, visitor):
         assert_security_headers(response)
         assert response.headers["Cache-Control"] == "no-store"
     assert "Strict-Transport-Security" not in anonymous_json.headers  # plain HTTP in testing
+
+
+def test_no_answer_to_a_signed_in_person_or_a_token_may_be_stored(app, world, visitor):
+    """Pages, CSV and JSON exports, evidence files, the JSON API and error pages: ``Cache-Control: no-store``.
+    The NHS.UK frontend's files are the same for everyone and stay cacheable."""
+    from app.services import CLI
+    from app.services.api_tokens import create_token
+    from app.services.evidence import attach_file
+
+    with db.session_scope(world.url) as session:
+        document = attach_file(session, CLI, world.assessments["a"], "C1.1", data=b"%PDF-1.4 plan\n",
+                               filename="plan.pdf", content_type="application/pdf",
+                               store=app.extensions["upload_store"])
+        _, token = create_token(session, CLI, name="Cache check", organisation_id=world.organisations["a"])
+    member, lead = signed_in(app, world, "member_a"), signed_in(app, world, "lead")
+    answers = {
+        "member page": member.get("/member/"),
+        "evidence file": member.get(f"/member/assessments/{world.assessments['a']}/evidence/{document.id}"),
+        "not found": member.get("/member/no-such-page"),
+        "csv export": lead.get(f"/review/cycles/{world.cycle_id}/results.csv"),
+        "json export": lead.get(f"/review/cycles/{world.cycle_id}/results.json"),
+        "api": visitor.get("/api/v1/memberships", headers={"Authorization": f"Bearer {token}"}),
+    }
+    assert {name: (r.status_code, r.headers.get("Cache-Control")) for name, r in answers.items()} == {
+        "member page": (200, "no-store"), "evidence file": (200, "no-store"), "not found": (404, "no-store"),
+        "csv export": (200, "no-store"), "json export": (200, "no-store"), "api": (200, "no-store")}
+    assert answers["csv export"].mimetype == "text/csv" and answers["evidence file"].mimetype == "application/pdf"
+    assert "no-store" not in (visitor.get("/login").headers.get("Cache-Control") or "")
+    if (NHSUK_DIST / "nhsuk-frontend.min.css").is_file():
+        assert "no-store" not in member.get("/vendor/nhsuk/nhsuk-frontend.min.css").headers["Cache-Control"]
 
 
 def test_https_only_in_production_sends_hsts(database_url, tmp_path):
