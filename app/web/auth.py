@@ -1,10 +1,16 @@
-"""Start page, sign in and out, and registration of an applicant organisation."""
+"""Start page, sign in and out, and registration of an applicant organisation.
+
+Pages anyone can reach do not tell which emails have an account: sign-in gives one message for a wrong
+password and an unknown email (and takes as long for both: ``services.accounts.authenticate``), and
+registration with an email that has an account is refused without saying so.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from ..services import ServiceError, authenticate
+from ..services.accounts import EmailTaken
 from ..services.common import Actor
 from ..services.portal import register_applicant
 from .access import SignedIn, public, roles, safe_next, unit_of_work
@@ -15,6 +21,8 @@ bp = Blueprint("auth", __name__)
 HOMES = {"member": "member.home", "lead": "review.home", "admin": "admin.home"}
 REGISTER_FIELDS = {"name": "organisation_name", "ods_code": "ods_code", "org_type": "org_type", "region": "region",
                    "email": "email", "password": "password"}
+#: Registration refused for an email that has an account, in words that do not say so.
+NOT_REGISTERED = "We could not register you with these details. If you already have an account, sign in instead."
 
 
 def home_of(user: SignedIn) -> str:
@@ -72,8 +80,11 @@ def register():
                     db_session, Actor(form.email.data.strip().lower()),
                     organisation={"name": form.organisation_name.data, "ods_code": form.ods_code.data,
                                   "org_type": form.org_type.data, "region": form.region.data},
-                    user={"email": form.email.data, "name": form.name.data, "password": form.password.data})
+                    user={"email": form.email.data, "name": form.name.data, "password": form.password.data,
+                          "others": [form.organisation_name.data, form.ods_code.data]})
                 signed_in = SignedIn.of(user)
+        except EmailTaken:
+            form.form_errors.append(NOT_REGISTERED)
         except ServiceError as exc:
             show_service_error(form, str(exc), REGISTER_FIELDS)
         else:
