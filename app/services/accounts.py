@@ -1,9 +1,9 @@
-"""User accounts and roles: who may sign in, and the passwords they may choose.
+"""User accounts and roles: who may sign in, the passwords they may choose, and ending their sessions.
 
 A password is at least ``MIN_PASSWORD`` characters and hard to guess: zxcvbn's estimate (which knows common
 and breached passwords, keyboard patterns, repeats, dates and the person's own name and email) must reach
 ``MIN_STRENGTH``. Signing in checks a password hash whether or not the email has an account, so the time
-taken does not tell which emails do.
+taken does not tell which emails do. ``User.session_generation`` moves on to end every session of a person.
 """
 from __future__ import annotations
 
@@ -113,3 +113,32 @@ def authenticate(session: Session, email: str, password: str) -> Optional[User]:
     if user is None or not matches or not user.active:
         return None
     return user
+
+
+def end_sessions(session: Session, actor: Actor, user_id: int) -> User:
+    """Every session of the user ends ("sign out everywhere"): none begun before is signed in any more."""
+    user = get_or_404(session, User, user_id, "user")
+    user.session_generation += 1
+    audit(session, actor, "user.sessions_ended", user)
+    return user
+
+
+def change_password(session: Session, actor: Actor, user_id: int, *, current: str, new: str) -> User:
+    """A new password, given the current one; every session of the user ends with the old password."""
+    user = get_or_404(session, User, user_id, "user")
+    if not check_password_hash(user.password_hash, current):
+        raise ServiceError("current: Enter your current password correctly")
+    weak = password_problem(new, email=user.email, name=user.name)
+    if weak:
+        raise ServiceError(f"password: {weak}")
+    if check_password_hash(user.password_hash, new):
+        raise ServiceError("password: Choose a password different from your current one")
+    user.password_hash = hash_password(new)
+    user.session_generation += 1
+    audit(session, actor, "user.password_changed", user)
+    return user
+
+
+def users(session: Session) -> list[User]:
+    """Every account, for operators: by role, then email."""
+    return list(session.exec(select(User).order_by(User.role, User.email)))

@@ -1,5 +1,5 @@
 """Blueprints per audience (auth, member, review, admin, api) and what every page shares:
-sign-in, CSRF, rate limits, security headers, NHS.UK frontend assets and error pages."""
+sessions on the server, sign-in, CSRF, rate limits, security headers, NHS.UK frontend assets and error pages."""
 from __future__ import annotations
 
 import secrets
@@ -14,7 +14,7 @@ from ..db import ROOT
 from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
 from ..uploads import UploadRefused, UploadStore
-from . import charts, faults, request_log
+from . import charts, faults, request_log, sessions
 from .access import check_every_route_is_marked, login_manager, public
 from .limits import limiter
 
@@ -41,6 +41,7 @@ def register(app: Flask) -> None:
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
+    sessions.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

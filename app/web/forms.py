@@ -81,6 +81,16 @@ class RegisterForm(FlaskForm):
             raise ValidationError("Enter an ODS code of 3 to 10 letters or digits, like RRJ")
 
 
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired("Enter your current password")])
+    password = PasswordField("New password", validators=[
+        DataRequired("Enter a new password"),
+        Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
+        Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password")])
+    confirm = PasswordField("Confirm your new password", validators=[
+        DataRequired("Enter your new password again"), EqualTo("password", "The passwords do not match")])
+
+
 class ApplyForm(FlaskForm):
     route = ChoiceField("Membership route", validators=[DataRequired("Choose a membership route")])
     specialty = ChoiceField("Specialty")

@@ -1,6 +1,7 @@
 """The application factory, its settings, headers, assets and error pages."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -61,6 +62,19 @@ def test_cookie_flags_in_production_and_in_testing(database_url):
     testing = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url})
     assert testing.config["SESSION_COOKIE_SECURE"] is False
     assert testing.config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+def test_session_settings_are_checked(monkeypatch):
+    settings = app_config.load({"APP_ENV": "testing"}, environ={})
+    assert settings["SESSION_STORE"] == "database"
+    assert (settings["SESSION_IDLE"], settings["PERMANENT_SESSION_LIFETIME"]) == (dt.timedelta(hours=1),
+                                                                                   dt.timedelta(hours=8))
+    redis_store = app_config.load({"APP_ENV": "testing"}, environ={"SESSION_STORE": "redis://127.0.0.1:6379/1",
+                                                                   "SESSION_IDLE_MINUTES": "20"})
+    assert (redis_store["SESSION_STORE"], redis_store["SESSION_IDLE"]) == ("redis://127.0.0.1:6379/1",
+                                                                          dt.timedelta(minutes=20))
+    with pytest.raises(app_config.ConfigError, match="SESSION_STORE: expected 'database' or a Redis URL"):
+        app_config.load({"APP_ENV": "testing"}, environ={"SESSION_STORE": "memcached://here"})
 
 
 def test_secure_cookies_can_be_forced_from_the_environment(monkeypatch):

@@ -1,5 +1,5 @@
-"""Signing in and out, the sign-in rate limit, registering an applicant organisation, passwords people may
-choose, and not telling which emails have an account."""
+"""Signing in and out, the sign-in and registration rate limits (in memory and in Redis), registering an
+applicant organisation, passwords people may choose, and not telling which emails have an account."""
 from __future__ import annotations
 
 import html
@@ -268,6 +268,17 @@ def test_registration_refuses_a_password_that_is_easy_to_guess(app, world, passw
     assert error_list(response) == [("#password", message)]
     with db.session_scope(world.url) as session:
         assert session.exec(select(Organisation).where(Organisation.ods_code == "RPG")).first() is None
+
+
+def test_a_new_password_must_be_hard_to_guess_too(app, world):
+    person = signed_in(app, world, "member_a")
+    response = person.post("/account/password", {"current": PASSWORD, "password": "qwerty123456",
+                                                  "confirm": "qwerty123456"})
+    assert response.status_code == 200 and ADVICE in html.unescape(text(response))
+    response = person.post("/account/password", {"current": PASSWORD, "password": PASSWORD, "confirm": PASSWORD})
+    assert "Choose a password different from your current one" in text(response)
+    with db.session_scope(world.url) as session:
+        assert authenticate(session, world.emails["member_a"], PASSWORD) is not None
 
 
 def test_every_way_of_making_an_account_refuses_a_weak_password(session_factory, world):
