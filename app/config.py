@@ -105,7 +105,12 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), "RATELIMIT_ENABLED") is not False,
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "5 per minute",
+        # Failed sign-ins per address and email, failed sign-ins per address whatever the email, and
+        # registrations per address.
+        "LOGIN_RATE_LIMIT": _rate(env.get("LOGIN_RATE_LIMIT"), "LOGIN_RATE_LIMIT", "5 per minute"),
+        "LOGIN_ADDRESS_RATE_LIMIT": _rate(env.get("LOGIN_ADDRESS_RATE_LIMIT"), "LOGIN_ADDRESS_RATE_LIMIT",
+                                          "10 per minute;50 per hour"),
+        "REGISTER_RATE_LIMIT": _rate(env.get("REGISTER_RATE_LIMIT"), "REGISTER_RATE_LIMIT", "10 per hour"),
         # Requests to /api/v1 per token (per address without one); the OpenAPI document is not limited.
         "API_RATE_LIMIT": _rate(env.get("API_RATE_LIMIT"), "API_RATE_LIMIT", "300 per minute"),
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -16,7 +16,7 @@ from ..services import NotFound, ServiceError
 from ..uploads import UploadRefused, UploadStore
 from . import charts, faults, request_log, sessions
 from .access import check_every_route_is_marked, login_manager, public
-from .limits import limiter
+from .limits import check_limiter_storage, limiter
 
 csrf = CSRFProtect()
 NHSUK_DIST = ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"
@@ -45,6 +45,7 @@ def register(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    check_limiter_storage(app)
     request_log.init_app(app)
     for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, api.bp, api_v1.bp):
         app.register_blueprint(blueprint)

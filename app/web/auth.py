@@ -16,7 +16,7 @@ from ..services.common import Actor
 from ..services.portal import register_applicant
 from .access import SignedIn, actor, keep_signed_in, public, roles, safe_next, sign_in, unit_of_work
 from .forms import ChangePasswordForm, LoginForm, RegisterForm, show_service_error
-from .limits import limiter, sign_in_key, sign_in_limit
+from .limits import address_key, address_limit, limiter, register_key, register_limit, sign_in_key, sign_in_limit
 from .sessions import end_sessions_of
 
 bp = Blueprint("auth", __name__)
@@ -47,6 +47,7 @@ def start():
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(sign_in_limit, key_func=sign_in_key, methods=["POST"], deduct_when=failed)
+@limiter.limit(address_limit, key_func=address_key, methods=["POST"], deduct_when=failed)
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -71,6 +72,7 @@ def logout():
 
 @bp.route("/register", methods=["GET", "POST"])
 @public
+@limiter.limit(register_limit, key_func=register_key, methods=["POST"])
 def register():
     if current_user.is_authenticated:
         return redirect(home_of(current_user))

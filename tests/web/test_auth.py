@@ -10,14 +10,14 @@ import time
 import pytest
 from sqlmodel import select
 
-from app import db
+from app import create_app, db
 from app.models import AuditEvent, Organisation, User
 from app.services import authenticate, create_user
 from app.services.accounts import ADVICE, password_problem
 from app.services.common import CLI, ServiceError
 from app.web.auth import NOT_REGISTERED
 
-from .conftest import PASSWORD, Visitor, signed_in, text
+from .conftest import PASSWORD, Visitor, redis_url, signed_in, text, unique_address
 
 
 def error_list(response) -> list[tuple[str, str]]:
@@ -247,6 +247,61 @@ def test_sign_in_takes_as_long_for_an_email_without_an_account(world):
     known = statistics.median(tries["known"])
     for other in ("unknown", "deactivated"):
         assert 1 / 3 < statistics.median(tries[other]) / known < 3, tries
+
+
+# --- rate limits, counted in memory (one process) and in Redis (shared by every gunicorn worker) --------------
+
+@pytest.fixture(params=["memory", "redis"])
+def limited(request, database_url, world, tmp_path):
+    """The app with its limits counted in memory or in the real Redis server, and a visitor from an address of
+    its own (counts in Redis outlive the test)."""
+    storage = "memory://" if request.param == "memory" else redis_url()
+    app = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+                      "UPLOAD_DIR": str(tmp_path / "uploads"), "RATELIMIT_STORAGE_URI": storage})
+    return app, from_address(app, unique_address())
+
+
+def from_address(app, address: str) -> Visitor:
+    person = Visitor(app)
+    person.client.environ_base["REMOTE_ADDR"] = address
+    return person
+
+
+def test_sign_in_is_limited_per_address_and_email_in_each_storage(limited, world):
+    app, person = limited
+    for _ in range(5):
+        assert person.post("/login", {"email": world.emails["member_a"], "password": "wrong password"}).status_code == 200
+    assert person.post("/login", {"email": world.emails["member_a"], "password": PASSWORD}).status_code == 429
+    assert person.post("/login", {"email": world.emails["member_b"], "password": PASSWORD}).status_code == 302
+
+
+def test_one_address_is_limited_across_every_email(limited, world):
+    app, person = limited
+    for n in range(10):
+        response = person.post("/login", {"email": f"guess.{n}@nhs.test", "password": "wrong password"})
+        assert response.status_code == 200, n
+    refused = person.post("/login", {"email": world.emails["member_a"], "password": PASSWORD})
+    assert refused.status_code == 429 and "Too many attempts" in text(refused)
+    assert from_address(app, unique_address()).login(world.emails["member_a"]).status_code == 302
+
+
+def test_registration_is_limited_per_address(limited, world):
+    app, person = limited
+    for n in range(10):
+        response = person.post("/register", {**REGISTRATION, "ods_code": f"RX{n}", "confirm": "not the same"})
+        assert response.status_code == 200, n
+    assert person.post("/register", REGISTRATION).status_code == 429
+    assert from_address(app, unique_address()).post("/register", REGISTRATION).status_code == 302
+
+
+def test_production_says_so_when_limits_are_counted_in_memory(database_url, tmp_path, caplog):
+    create_app({"APP_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "s" * 32,
+                "UPLOAD_DIR": str(tmp_path / "uploads")})
+    assert "rate limits are counted in memory, in this process only" in caplog.text
+    caplog.clear()
+    create_app({"APP_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "s" * 32,
+                "UPLOAD_DIR": str(tmp_path / "uploads"), "RATELIMIT_STORAGE_URI": redis_url()})
+    assert "rate limits are counted in memory" not in caplog.text
 
 
 # --- passwords ---------------------------------------------------------------------------------------------------

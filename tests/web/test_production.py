@@ -231,6 +231,104 @@ def test_gunicorn_stops_at_once_with_one_line_on_a_database_without_schema(empty
     assert "Booting worker" not in done.stderr and "Traceback" not in done.stderr
 
 
+def test_production_refuses_more_than_one_worker_with_limits_counted_in_memory(database_url, tmp_path):
+    """Each worker would count on its own: 4 workers let about 4 times as many sign-in attempts through."""
+    env = gunicorn_env(database_url, tmp_path, GUNICORN_BIND=f"127.0.0.1:{free_port()}")
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "--workers", "2", "wsgi:app"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert ("error: cannot start the web application: rate limits are counted in memory, by each of 2 workers"
+            in done.stderr)
+    assert "set RATELIMIT_STORAGE_URI=redis://" in done.stderr
+    assert "Booting worker" not in done.stderr and "Traceback" not in done.stderr
+
+
+class Browser:
+    """A browser from one address behind the proxy, a new connection for each request (so gunicorn's workers
+    share them out), keeping its session cookie."""
+
+    def __init__(self, port: int, address: str):
+        self.port, self.address, self.cookie = port, address, None
+
+    def send(self, method: str, path: str, form: dict | None = None) -> tuple[int, str, str]:
+        import http.client
+        import urllib.parse
+        from http.cookies import SimpleCookie
+
+        headers = {"X-Forwarded-For": self.address}
+        if self.cookie:
+            headers["Cookie"] = f"session={self.cookie}"
+        body = urllib.parse.urlencode(form) if form is not None else None
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            page = response.read().decode()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                cookie = SimpleCookie(header)
+                if "session" in cookie:
+                    self.cookie = cookie["session"].value or None
+            return response.status, response.getheader("Location") or "", page
+        finally:
+            connection.close()
+
+    def csrf(self) -> str:
+        from .conftest import CSRF
+
+        return CSRF.search(self.send("GET", "/login")[2]).group(1)
+
+
+def test_two_workers_share_sign_in_limits_and_sessions_through_redis(database_url, tmp_path):
+    import uuid
+
+    import redis
+
+    from .conftest import PASSWORD, build_world, redis_url, unique_address
+
+    world = build_world(database_url)
+    prefix = f"test-gunicorn:{uuid.uuid4().hex}:"
+    port = free_port()
+    env = gunicorn_env(database_url, tmp_path, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
+                       RATELIMIT_STORAGE_URI=redis_url(), SESSION_STORE=redis_url(), SESSION_KEY_PREFIX=prefix,
+                       TRUSTED_PROXIES="1", SESSION_COOKIE_SECURE="false")
+    stderr = (tmp_path / "gunicorn.err").open("w+")
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as reply:
+                    assert reply.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "gunicorn.err").read_text()
+                assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
+                time.sleep(0.2)
+        guesser = Browser(port, unique_address())
+        email = world.emails["member_a"]
+        statuses = [guesser.send("POST", "/login", {"email": email, "password": "wrong password",
+                                                    "csrf_token": guesser.csrf()})[0] for _ in range(6)]
+        assert statuses == [200] * 5 + [429]  # counted once for both workers
+        member = Browser(port, unique_address())
+        status, location, _ = member.send("POST", "/login", {"email": email, "password": PASSWORD,
+                                                             "csrf_token": member.csrf()})
+        assert (status, location) == (302, "/member/")
+        assert [member.send("GET", "/")[:2] for _ in range(6)] == [(302, "/member/")] * 6
+        status, _, _ = member.send("POST", "/logout", {"csrf_token": member.csrf()})
+        assert status == 302 and member.send("GET", "/")[0] == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        stderr.close()
+        store = redis.Redis.from_url(redis_url())
+        for key in store.scan_iter(prefix + "*"):
+            store.delete(key)
+    assert (tmp_path / "gunicorn.err").read_text().count("Booting worker") == 2
+
+
 # --- backup and restore -----------------------------------------------------------------------------------------
 
 def sqlite_state(url: str) -> list[str]:
