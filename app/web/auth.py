@@ -56,8 +56,8 @@ def login():
         if user is None:
             form.form_errors.append("Enter a correct email address and password")
         else:
-            target = safe_next(request.args.get("next"))
-            return redirect(target or home_of(sign_in(user)))
+            signed_in = sign_in(user)
+            return redirect(safe_next(request.args.get("next")) or home_of(signed_in))
     return render_template("auth/login.html", form=form)
 
 

@@ -91,6 +91,7 @@ def test_sign_in_returns_to_a_page_on_this_site_only(app, world):
     assert redirected.headers["Location"] == f"/login?next={target}"
     response = person.post(f"/login?next={target}", {"email": world.emails["member_a"], "password": PASSWORD})
     assert response.headers["Location"] == target
+    assert person.get(target).status_code == 200  # signed in there
     for outside in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
         other = Visitor(app)
         response = other.post("/login?next=" + outside, {"email": world.emails["member_a"], "password": PASSWORD})
