@@ -140,10 +140,11 @@ class ServerSession(SecureCookieSession):
     """The session of one request: Flask's session dict, with the id it came under and its stored record."""
 
     def __init__(self, initial: Optional[Mapping[str, Any]] = None, *, token: Optional[str] = None,
-                 stored: Optional[Stored] = None):
+                 stored: Optional[Stored] = None, failure: Optional[Exception] = None):
         super().__init__(initial)
         self.token = token
         self.stored = stored
+        self.failure = failure  # the store could not be read: the request fails with this
         self.new_id = False  # give it a new id when it is saved
         self.restart = False  # and begin its lifetime again
 
@@ -159,7 +160,10 @@ class ServerSessions(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         token = request.cookies.get(self.get_cookie_name(app), "")
         if TOKEN.match(token):
-            stored = self.store.load(digest(token))
+            try:
+                stored = self.store.load(digest(token))
+            except Exception as exc:  # noqa: BLE001  (raised again inside the request: _fail_with_the_store)
+                return ServerSession(failure=exc)
             if stored is not None and utcnow() < min(stored.expires_at, stored.ends_at):
                 return ServerSession(self.serializer.loads(stored.data), token=token, stored=stored)
         return ServerSession()
@@ -167,6 +171,8 @@ class ServerSessions(SessionInterface):
     def save_session(self, app: Flask, current: ServerSession, response: Response) -> None:  # noqa: D102
         if current.accessed:
             response.vary.add("Cookie")
+        if current.failure is not None:
+            return
         if not current:  # signed out, or nothing kept: the record goes, and the cookie with it
             if current.token is not None:
                 self.store.delete(digest(current.token))
@@ -210,6 +216,14 @@ def init_app(app: Flask) -> None:
     store: SessionStore = (DatabaseStore(app.config["DATABASE_URL"]) if where == "database"
                            else RedisStore(where, app.config["SESSION_KEY_PREFIX"], lifetime))
     app.session_interface = ServerSessions(store, idle, lifetime)
+    app.before_request(_fail_with_the_store)
+
+
+def _fail_with_the_store() -> None:
+    """A session its store could not read fails the request here, where the error pages can answer it (a
+    database that is down: the "try again" page of ``faults``), rather than before any handler runs."""
+    if session.failure is not None:
+        raise session.failure
 
 
 def renew_id(restart: bool = False) -> None:
