@@ -253,6 +253,9 @@ class User(SQLModel, table=True):
     alliance_id: Optional[int] = Field(default=None, foreign_key="alliance.id")
     active: bool = True
     created_at: dt.datetime = Field(default_factory=utcnow)
+    session_generation: int = Field(default=0, description="moves on to end every session of the user (sign out "
+                                                           "everywhere, a password change): a session begun "
+                                                           "under another generation is not signed in")
 
 
 class AuditEvent(SQLModel, table=True):
@@ -396,3 +399,18 @@ class ApiToken(SQLModel, table=True):
     last_used_at: Optional[dt.datetime] = None
     revoked_at: Optional[dt.datetime] = None
     revoked_by: Optional[int] = Field(default=None, foreign_key="user.id")
+
+
+class WebSession(SQLModel, table=True):
+    """A browser's session, kept on the server (app/web/sessions.py); the cookie holds only a random id.
+
+    Only a SHA-256 of that id is kept, so a copy of the database opens no session. ``expires_at`` moves on
+    with each use (the idle limit) but never past ``ends_at``, which is fixed when the session begins."""
+
+    id_hash: str = Field(primary_key=True, max_length=64, description="SHA-256 of the session id, hex")
+    user_id: Optional[int] = Field(default=None, foreign_key="user.id", index=True,
+                                   description="who is signed in, if anyone")
+    data: str = Field(sa_column=Column(Text, nullable=False), description="the session's values, as Flask tags them")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime = Field(index=True)
+    ends_at: dt.datetime

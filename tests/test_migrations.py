@@ -35,8 +35,8 @@ def test_one_linear_history_ending_at_head():
     scripts = ScriptDirectory.from_config(db._alembic_config(db.database_url()))
     assert len(scripts.get_heads()) == 1
     revisions = list(scripts.walk_revisions())
-    assert [r.revision for r in reversed(revisions)] == [f"{n:04d}" for n in range(1, 11)]
-    assert db.head_revision() == "0010" == db._head_of_scripts()  # the guard's quick reading agrees
+    assert [r.revision for r in reversed(revisions)] == [f"{n:04d}" for n in range(1, 12)]
+    assert db.head_revision() == "0011" == db._head_of_scripts()  # the guard's quick reading agrees
 
 
 def test_upgrade_from_empty_to_head_matches_the_models(empty_database_url):
@@ -218,6 +218,25 @@ def test_0009_indexes_rescore_items_by_run_and_alliance_whose_copy_is_no_key_and
     db.downgrade(empty_database_url, "0008")
     assert "ix_rescoreitem_run_alliance" not in indexes() and "ix_rescoreitem_run_state" in indexes()
     assert keyed() == ["alliance", "assessment", "rescorerun"]
+    db.upgrade(empty_database_url)
+    assert schema_diff(empty_database_url) == []
+
+
+def test_0011_adds_sessions_and_keeps_users_at_generation_0_and_downgrades(empty_database_url):
+    db.upgrade(empty_database_url, "0010")
+    with db.get_engine(empty_database_url).begin() as connection:
+        connection.execute(text(
+            "INSERT INTO \"user\" (email, name, password_hash, role, active, created_at) VALUES "
+            "('admin@nhs.test', 'Admin', 'scrypt:x', 'admin', true, '2026-01-01 00:00:00+00:00')"))
+    db.upgrade(empty_database_url)
+    with db.get_engine(empty_database_url).connect() as connection:
+        assert [tuple(r) for r in connection.execute(text('SELECT email, session_generation FROM "user"'))] == [
+            ("admin@nhs.test", 0)]
+        assert "websession" in inspect(connection).get_table_names()
+    db.downgrade(empty_database_url, "0010")
+    with db.get_engine(empty_database_url).connect() as connection:
+        assert "websession" not in inspect(connection).get_table_names()
+        assert connection.execute(text('SELECT email FROM "user"')).scalars().all() == ["admin@nhs.test"]
     db.upgrade(empty_database_url)
     assert schema_diff(empty_database_url) == []
 

@@ -1,6 +1,6 @@
 """Blueprints per audience (auth, member, plans, review, buddying, admin, the JSON API ``api_v1``, and ``health``
-for service status) and what every page shares: sign-in, CSRF, rate limits, security headers, NHS.UK frontend
-assets and error pages."""
+for service status) and what every page shares: sessions on the server, sign-in, CSRF, rate limits, security
+headers, NHS.UK frontend assets and error pages."""
 from __future__ import annotations
 
 import secrets
@@ -15,12 +15,14 @@ from ..db import ROOT
 from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
 from ..uploads import UploadRefused, UploadStore
-from . import charts, faults, request_log
+from . import charts, faults, request_log, sessions
 from .access import check_every_route_is_marked, login_manager, public
-from .limits import limiter
+from .limits import check_limiter_storage, limiter
 
 csrf = CSRFProtect()
 NHSUK_DIST = ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"
+#: Files that are the same for every visitor: they stay cacheable, signed in or not.
+SHARED_FILES = ("static", "nhsuk_vendor", "nhsuk_assets")
 VENDOR_FILES = ("nhsuk-frontend.min.css", "nhsuk-frontend.min.css.map", "nhsuk-frontend.min.js",
                 "nhsuk-frontend.min.js.map")
 ERROR_TITLES = {
@@ -40,9 +42,11 @@ def register(app: Flask) -> None:
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
+    sessions.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    check_limiter_storage(app)
     request_log.init_app(app)
     for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, health.bp, api_v1.bp):
         app.register_blueprint(blueprint)
@@ -161,6 +165,7 @@ def _page_context(app: Flask) -> None:
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config["SESSION_COOKIE_SECURE"]:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if current_user.is_authenticated and response.mimetype in ("text/html", "application/json"):
+        if request.endpoint not in SHARED_FILES and ("token_scope" in g or current_user.is_authenticated):
+            # An answer to a signed-in person or an API token is theirs: pages, exports, evidence files, JSON.
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 import rules
 from rules.model import Criterion, StandardsSet
 
-from ..services.accounts import EMAIL, MIN_PASSWORD
+from ..services.accounts import EMAIL, MAX_PASSWORD, MIN_PASSWORD
 from ..services.api_tokens import NAME_MAX
 from ..services.evidence import NOTE_MAX, is_link
 from ..services.membership import ODS_CODE
@@ -59,7 +59,8 @@ class RegisterForm(FlaskForm):
         DataRequired("Enter your email address"), Length(max=254, message="Use 254 characters or fewer")])
     password = PasswordField("Create a password", validators=[
         DataRequired("Enter a password"),
-        Length(min=MIN_PASSWORD, max=200, message=f"Use at least {MIN_PASSWORD} characters for your password")])
+        Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
+        Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password")])
     confirm = PasswordField("Confirm your password", validators=[
         DataRequired("Enter your password again"), EqualTo("password", "The passwords do not match")])
 
@@ -78,6 +79,16 @@ class RegisterForm(FlaskForm):
     def validate_ods_code(self, field: Field) -> None:
         if field.data and not ODS_CODE.match(field.data.strip().upper()):
             raise ValidationError("Enter an ODS code of 3 to 10 letters or digits, like RRJ")
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired("Enter your current password")])
+    password = PasswordField("New password", validators=[
+        DataRequired("Enter a new password"),
+        Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
+        Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password")])
+    confirm = PasswordField("Confirm your new password", validators=[
+        DataRequired("Enter your new password again"), EqualTo("password", "The passwords do not match")])
 
 
 class ApplyForm(FlaskForm):
