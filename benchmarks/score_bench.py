@@ -100,7 +100,7 @@ def answers_for(doc: dict, index: int) -> dict:
                     values[item["id"]] = rng.randint(0, 4)
                 elif ctype == "metric":
                     target = item["benchmark"]["target"]
-                    values[item["id"]] = round(target * rng.uniform(0.8, 1.2), 1)
+                    values[item["id"]] = min(100.0, round(target * rng.uniform(0.8, 1.2), 1))  # a "%" is 0..100
                 else:
                     values[item["id"]] = "Narrative"
     return {"route": "full", "specialty": None, "org_type": ORG_TYPES[index % 3], "answers": values}
