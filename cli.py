@@ -275,7 +275,8 @@ def db_upgrade() -> None:
 
 @db_group.command("status")
 def db_status() -> None:
-    """Say whether the schema is this code's version (exit 1 if not)."""
+    """Say whether the schema is this code's version and whether rows of tables without a key to check them
+    refer to rows that do not exist (exit 1 if either is wrong)."""
     from app import db
 
     try:
@@ -283,6 +284,13 @@ def db_status() -> None:
     except db.SchemaOutOfDate as exc:
         fail(f"error: {exc}")
     click.echo(f"database {db.describe()}: schema at revision {db.current_revision()}, up to date")
+    orphaned = db.orphaned_rows()
+    if orphaned:
+        fail([f"error: {count} {key.table} row(s) {key.problem} ({key.table}.{key.column})" for key, count in orphaned]
+             + ["these tables copy keys the database does not check; a row that names no row, or the wrong one, was "
+                "written around the application: find them with the query of app.db.COPIED_KEYS"])
+    tables = sorted({key.table for key in db.COPIED_KEYS})
+    click.echo(f"no orphaned rows in the tables whose keys are copies ({', '.join(tables)})")
 
 
 def _first_line(exc: BaseException) -> str:
