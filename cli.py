@@ -184,6 +184,32 @@ def standards_publish(path: str) -> None:
                f"{version.effective_from.isoformat()}, hash {version.content_hash[:12]}")
 
 
+@standards.command("delete-draft")
+@click.argument("set_id", metavar="SET")
+@click.argument("version")
+def standards_delete_draft(set_id: str, version: str) -> None:
+    """Delete a draft version a lead uploaded to preview, freeing its version number for publishing."""
+    from sqlmodel import select
+
+    from app import db
+    from app.models import StandardsVersion
+    from app.services import CLI, ServiceError
+    from app.services.standards import delete_draft, registered_by
+
+    require_schema()
+    try:
+        with db.session_scope() as session:
+            found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == set_id,
+                                                                StandardsVersion.version == version)).first()
+            if found is None:
+                raise ServiceError(f"{set_id} {version} is not registered (see `python cli.py standards list`)")
+            uploader = registered_by(session, found)
+            delete_draft(session, CLI, found.id, any_uploader=True)
+    except ServiceError as exc:
+        fail(f"error: {exc}")
+    click.echo(f"deleted the draft {set_id} {version} uploaded by {uploader}")
+
+
 @standards.command("list")
 def standards_list() -> None:
     """Every registered standards version with its state, newest version of each set first."""

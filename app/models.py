@@ -58,6 +58,9 @@ class Alliance(SQLModel, table=True):
 
 
 class StandardsVersion(SQLModel, table=True):
+    """A standards file as stored: published by an operator, or a draft a lead uploaded to preview its impact
+    (``created_by``: that lead; only a draft nothing is on can be deleted)."""
+
     __table_args__ = (UniqueConstraint("set_id", "version"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -71,6 +74,7 @@ class StandardsVersion(SQLModel, table=True):
     state: str = Field(default="draft", max_length=16)
     created_at: dt.datetime = Field(default_factory=utcnow)
     published_at: Optional[dt.datetime] = None
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id", description="who registered it (none: the CLI)")
 
 
 class Organisation(SQLModel, table=True):

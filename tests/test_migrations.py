@@ -35,8 +35,8 @@ def test_one_linear_history_ending_at_head():
     scripts = ScriptDirectory.from_config(db._alembic_config(db.database_url()))
     assert len(scripts.get_heads()) == 1
     revisions = list(scripts.walk_revisions())
-    assert [r.revision for r in reversed(revisions)] == [f"{n:04d}" for n in range(1, 11)] + ["0012"]
-    assert db.head_revision() == "0012" == db._head_of_scripts()  # the guard's quick reading agrees
+    assert [r.revision for r in reversed(revisions)] == [f"{n:04d}" for n in range(1, 11)] + ["0012", "0013"]
+    assert db.head_revision() == "0013" == db._head_of_scripts()  # the guard's quick reading agrees
 
 
 def test_upgrade_from_empty_to_head_matches_the_models(empty_database_url):
@@ -254,6 +254,35 @@ def test_0012_gives_breaches_a_key_to_their_result_dropping_orphans_and_downgrad
     assert _breach_keys(url) == []
     with db.get_engine(url).begin() as connection:
         connection.execute(text(BREACH), {"result": 999, "assessment": 1, "criterion": "S9.9"})
+    db.upgrade(url)
+    assert schema_diff(url) == []
+
+
+def test_0013_names_who_registered_each_version_from_the_audit_log_and_downgrades(empty_database_url):
+    url = empty_database_url
+    db.upgrade(url, "0006")
+    _results_at_0006(url, [({"standard_results": {}, "breaches": []}, True)])  # version 1, registered by the CLI
+    db.upgrade(url, "0012")
+    when = "'2026-01-01 00:00:00+00:00'"
+    with db.get_engine(url).begin() as connection:
+        connection.execute(text("INSERT INTO \"user\" (id, email, name, password_hash, role, alliance_id, active, "
+                                f"created_at) VALUES (5, 'lead@noa.test', 'Lead', 'x', 'lead', 1, true, {when})"))
+        connection.execute(text(
+            "INSERT INTO standardsversion (id, set_id, version, title, content_hash, source_name, source_text, "
+            f"effective_from, state, created_at) VALUES (2, 'noa', '2', 'NOA', 'h2', 'noa.yaml', '', '2026-01-01', "
+            f"'draft', {when})"))
+        connection.execute(text(
+            "INSERT INTO auditevent (occurred_at, actor_id, actor, action, entity_type, entity_id) VALUES "
+            f"({when}, 5, 'lead@noa.test', 'standards.registered', 'standardsversion', 2), "
+            f"({when}, NULL, 'cli', 'standards.registered', 'standardsversion', 1)"))
+    db.upgrade(url)
+    with db.get_engine(url).connect() as connection:
+        assert [tuple(r) for r in connection.execute(text("SELECT id, created_by FROM standardsversion ORDER BY id"))] \
+            == [(1, None), (2, 5)]
+    db.downgrade(url, "0012")
+    with db.get_engine(url).connect() as connection:
+        assert "created_by" not in {c["name"] for c in inspect(connection).get_columns("standardsversion")}
+        assert connection.execute(text("SELECT count(*) FROM standardsversion")).scalar() == 2
     db.upgrade(url)
     assert schema_diff(url) == []
 

@@ -312,9 +312,35 @@ def standards():
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
         versions = preview.versions_of(session, _alliance_id())
+        drafts = len(preview.drafts_of(session, _alliance_id()))
     status = 400 if request.method == "POST" else 200
     return render_template("review/standards.html", alliance=alliance, versions=versions, form=form,
-                           problems=problems, page_has_errors=bool(problems or form.errors)), status
+                           problems=problems, drafts=drafts, max_drafts=preview.MAX_DRAFTS,
+                           page_has_errors=bool(problems or form.errors)), status
+
+
+@bp.route("/standards/<int:version_id>/delete", methods=["GET", "POST"])
+@roles("lead")
+def delete_draft(version_id: int):
+    """Delete a draft the lead uploaded, after they confirm it (the version number is free again)."""
+    if request.method == "POST":
+        try:
+            with unit_of_work() as session:
+                version = preview.delete_draft(session, actor(), _alliance_id(), version_id)
+                label = f"{version.set_id} {version.version}"
+        except ServiceError as exc:
+            if isinstance(exc, service.NotFound):
+                raise
+            flash(f"The version cannot be deleted: {exc}", "error")
+        else:
+            flash(f"Draft {label} deleted. Its version number can be used again.", "success")
+        return redirect(url_for("review.standards"))
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        line = next((v for v in preview.versions_of(session, _alliance_id()) if v.version.id == version_id), None)
+    if line is None or line.version.state != "draft":
+        abort(404)
+    return render_template("review/standards_delete.html", alliance=alliance, line=line)
 
 
 @bp.get("/standards/<int:version_id>/impact")
