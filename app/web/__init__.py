@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from .. import wording
 from ..db import ROOT
 from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
@@ -73,10 +74,6 @@ def _vendor_routes(app: Flask) -> None:
     app.add_url_rule("/assets/<path:filename>", "nhsuk_assets", nhsuk_assets)
 
 
-def size_text(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB" if size >= 1024 * 1024 else f"{size / 1024:g} KB"
-
-
 def error_page(code: int, message: str = ""):
     return render_template("error.html", code=code, title=ERROR_TITLES.get(code, ERROR_TITLES[500]),
                            message=message), code
@@ -89,7 +86,7 @@ def _error_pages(app: Flask) -> None:
             return {"error": exc.name.lower(), "status": exc.code}, exc.code
         code = exc.code or 500
         messages = {
-            413: f"Files can be at most {size_text(app.config['UPLOAD_MAX_BYTES'])}. "
+            413: f"Files can be at most {wording.size_text(app.config['UPLOAD_MAX_BYTES'])}. "
                  "Go back and choose a smaller file.",
             429: "You have tried this too many times. Wait a minute, then try again.",
         }
@@ -132,7 +129,13 @@ def _page_context(app: Flask) -> None:
         g.csp_nonce = secrets.token_urlsafe(16)
 
     app.add_template_filter(charts.number, "num")
-    app.add_template_filter(size_text, "size")
+    app.add_template_filter(wording.size_text, "size")
+    app.add_template_filter(wording.label, "label")
+    app.add_template_filter(wording.in_sentence, "in_sentence")
+    app.add_template_filter(wording.with_article, "with_article")
+    app.add_template_filter(wording.with_unit, "with_unit")
+    app.add_template_filter(wording.decimal_text, "decimal")
+    app.add_template_filter(wording.tag_colour, "tag_colour")
     app.add_template_global(charts.strip, "chart_strip")
 
     @app.context_processor

@@ -21,7 +21,7 @@ from ..services.results import result_view
 from ..uploads import UploadRefused, allowed_extensions
 from .access import actor, roles, unit_of_work
 from .downloads import evidence_download
-from .forms import ApplyForm, EvidenceForm, domain_form, field_names, show_service_error
+from .forms import ApplyForm, EvidenceForm, domain_form, field_names, save_problem, show_service_error
 
 bp = Blueprint("member", __name__, url_prefix="/member")
 
@@ -145,9 +145,10 @@ def domain(assessment_id: int, domain_id: str):
             state = progress(session, ctx)
         row = state.domain(domain_id)
         saved = len(outcome.saved) + len(outcome.cleared)
+        sent = form.answers()
         for criterion_id, problem in outcome.errors.items():
             field = form[names[criterion_id]]
-            field.errors = [*field.errors, problem]
+            field.errors = [*field.errors, save_problem(field.criterion, sent.get(criterion_id), problem)]
         if not form.errors:
             flash(f"{row.domain.title}: your answers are saved.", "success")
             following = state.next_domain(domain_id)
