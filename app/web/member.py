@@ -210,13 +210,18 @@ def evidence_file(assessment_id: int, evidence_id: int):
         abort(404)
 
 
-@bp.post("/assessments/<int:assessment_id>/evidence/<int:evidence_id>/remove")
+@bp.route("/assessments/<int:assessment_id>/evidence/<int:evidence_id>/remove", methods=["GET", "POST"])
 @roles("member")
 def remove_evidence(assessment_id: int, evidence_id: int):
+    """Remove a piece of evidence once the member confirms it (the GET asks)."""
     with unit_of_work() as session:
+        ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
         item = portal.own_evidence(session, _organisation_id(), assessment_id, evidence_id)
         criterion_id = item.criterion_id
-        detach_file(session, actor(), evidence_id, store=_store())
+        if request.method == "POST":
+            detach_file(session, actor(), evidence_id, store=_store())
+    if request.method == "GET":
+        return render_template("member/evidence_remove.html", ctx=ctx, item=item)
     flash(f"Evidence removed from {criterion_id}.", "success")
     return redirect(url_for("member.evidence", assessment_id=assessment_id, criterion_id=criterion_id))
 
