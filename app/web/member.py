@@ -114,7 +114,9 @@ def assessment(assessment_id: int):
         state = progress(session, ctx)
         overview = portal.membership_overview(session, _organisation_id(), ctx.membership.id)
         comments = review_service.member_comments(session, assessment_id)
-    return render_template("member/assessment.html", ctx=ctx, progress=state, overview=overview, comments=comments)
+        returned = portal.returns_of(session, [ctx.assessment]).get(assessment_id)
+    return render_template("member/assessment.html", ctx=ctx, progress=state, overview=overview, comments=comments,
+                           returned=returned)
 
 
 @bp.route("/assessments/<int:assessment_id>/domains/<path:domain_id>", methods=["GET", "POST"])

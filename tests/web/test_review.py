@@ -176,6 +176,26 @@ def test_start_review_then_return_to_the_member_with_a_note(app, rw):
     assert "returned for changes" in text(signed_in(app, rw.world, "member_clean").get("/member/"))
 
 
+def test_a_returned_assessment_says_who_returned_it_when_and_why_on_the_overview_and_task_list(app, rw):
+    a = rw.assessments["clean"]
+    lead = signed_in(app, rw.world, "lead")
+    assert lead.post(f"/review/assessments/{a}/return", {"note": "Add the 2026 <audit>."}).status_code == 302
+    member = signed_in(app, rw.world, "member_clean")
+    today = dt.date.today()
+    on = f"{today.day} {today:%B %Y}"
+    pages = {"task list": squash(member.get(f"/member/assessments/{a}")),
+             "overview": squash(member.get(f"/member/memberships/{rw.memberships['clean']}"))}
+    for where, body in pages.items():
+        assert "Returned for changes</strong>" in body, where  # the status, not "Draft"
+        assert ">Draft</strong>" not in body, where
+        assert f"Alliance Lead returned this self-assessment to you on {on}, saying:" in body, where
+        assert f'<p class="app-returned-note">{escape("Add the 2026 <audit>.")}</p>' in body, where
+    home = squash(member.get("/member/"))
+    assert "Returned for changes</strong>" in home and f"By Alliance Lead on {on}" in home
+    never = squash(signed_in(app, rw.world, "member_a").get(f"/member/assessments/{rw.world.assessments['a']}"))
+    assert ">Draft</strong>" in never and "Returned for changes" not in never  # a draft never submitted
+
+
 def test_a_draft_is_not_for_review(app, rw):
     lead = signed_in(app, rw.world, "lead")
     assert lead.get(f"/review/assessments/{rw.world.assessments['a']}").status_code == 404
