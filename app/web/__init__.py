@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from flask import Flask, abort, g, render_template, request, send_from_directory
+from flask import Flask, abort, current_app, g, render_template, request, send_from_directory
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -16,7 +16,7 @@ from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
 from ..uploads import UploadRefused, UploadStore
 from . import charts, faults, request_log
-from .access import check_every_route_is_marked, login_manager, public
+from .access import check_every_route_is_marked, login_manager, public, safe_next
 from .limits import limiter
 
 csrf = CSRFProtect()
@@ -36,7 +36,7 @@ ERROR_TITLES = {
 
 
 def register(app: Flask) -> None:
-    from . import admin, api, api_v1, auth, buddying, member, plans, review
+    from . import admin, api, api_v1, auth, buddying, member, plans, review, status
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
@@ -44,7 +44,7 @@ def register(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     request_log.init_app(app)
-    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, api.bp, api_v1.bp):
+    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, api.bp, api_v1.bp, status.bp):
         app.register_blueprint(blueprint)
     _vendor_routes(app)
     _error_pages(app)
@@ -76,7 +76,25 @@ def _vendor_routes(app: Flask) -> None:
 
 def error_page(code: int, message: str = ""):
     return render_template("error.html", code=code, title=ERROR_TITLES.get(code, ERROR_TITLES[500]),
-                           message=message), code
+                           message=message, back=way_back()), code
+
+
+def way_back() -> str | None:
+    """Where the person was before this error: the form they sent (a POST to an address that also shows a
+    page), else the page that linked here on this site; None when neither is known."""
+    adapter = current_app.create_url_adapter(request)
+    if request.method == "POST" and adapter is not None:
+        try:
+            adapter.match(request.path, method="GET")
+        except HTTPException:
+            pass
+        else:
+            return request.path
+    referrer = request.referrer or ""
+    if referrer.startswith(request.host_url):
+        back = safe_next("/" + referrer[len(request.host_url):])
+        return back if back != request.full_path.rstrip("?") else None
+    return None
 
 
 def _error_pages(app: Flask) -> None:

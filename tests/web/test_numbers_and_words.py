@@ -115,3 +115,70 @@ def test_a_range_refusal_reads_as_a_person_would_write_it():
     assert answer_problem(percent, "abc", 'expected a finite number (%), got "abc"') == "Enter a number, like 82.5"
     days = Criterion(id="S1", text="Stay", type="metric", unit="days", allow_na=True)
     assert answer_problem(days, True, "expected a finite number") == "Enter a number, like 82.5, or choose not applicable"
+
+
+def test_codes_read_as_words_with_the_right_article(app, world):
+    import datetime as dt
+
+    from app.services import apply_for_membership, create_user, open_assessment, register_organisation
+    from app.services.review import decide
+
+    from .conftest import PASSWORD, password_hash
+    from .reviewing import build_review_world
+
+    rw = build_review_world(world, app.extensions["upload_store"])
+    with db.session_scope(world.url) as session:  # a specialty member, submitted, in the lead's queue
+        spine = register_organisation(session, CLI, name="Spine Trust", ods_code="SPN1", org_type="acute",
+                                      region="Test")
+        create_user(session, CLI, email="spine@member.test", name="Spine", password=PASSWORD, role="member",
+                    organisation_id=spine.id, password_hash=password_hash(PASSWORD))
+        membership = apply_for_membership(session, CLI, organisation_id=spine.id, alliance_id=world.alliance_id,
+                                          route="specialty", specialty="spinal")
+        assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=world.cycle_id)
+        save_answers(session, CLI, assessment.id, {**COMPLETE_ANSWERS, "C3.1": "yes"})
+        add_evidence(session, CLI, assessment.id, "C1.1", kind="link", url="https://example.nhs.uk/p")
+        submit(session, CLI, assessment.id)
+        decide(session, world.actor("lead"), world.alliance_id, rw.assessments["clean"], "accredit_with_conditions",
+               conditions="Publish the rota", due_on=dt.date.today() + dt.timedelta(days=30))
+    world.emails["member_spine"] = "spine@member.test"
+    member = signed_in(app, world, "member_spine")
+    overview = " ".join(text(member.get(f"/member/memberships/{membership.id}")).split())
+    assert "apply to an acute organisation on the specialty route (Spinal)" in overview
+    assert "a acute" not in overview and "Specialty membership" in overview
+    assert "specialty membership (Spinal)" in " ".join(text(member.get("/member/")).split())
+    lead = signed_in(app, world, "lead")
+    queue = " ".join(text(lead.get("/review/")).split())
+    assert "Specialty (Spinal)" in queue and "specialty (spinal)" not in queue
+    audit = text(lead.get("/review/audit"))
+    assert "Accredited with conditions" in audit
+    for code in ("accredit_with_conditions", "accredited_with_conditions", "under_review", "working_towards"):
+        assert code not in audit, code
+
+
+def test_an_error_page_leads_back_to_the_form_that_was_sent(app, world):
+    member = signed_in(app, world, "member_a")
+    form = f"/member/assessments/{world.assessments['a']}/criteria/C1.1/evidence"
+    too_large = member.post(form, {"kind": "note", "note": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)})
+    assert too_large.status_code == 413
+    assert f'<a href="{form}" id="way-back">Go back to the page you were on</a>' in text(too_large)
+    lost = member.get("/member/no-such-page", headers={"Referer": f"http://localhost/member/"})
+    assert lost.status_code == 404 and '<a href="/member/" id="way-back">' in text(lost)
+    elsewhere = member.get("/member/no-such-page", headers={"Referer": "https://evil.example/member/"})
+    assert 'id="way-back"' not in text(elsewhere)  # never back to another site
+
+
+@pytest.mark.parametrize("database_up", [True, False])
+def test_the_footers_service_status_is_a_page_not_json(app, visitor, database_up, tmp_path):
+    if not database_up:
+        app = create_app({"APP_ENV": "testing", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing",
+                          "SECRET_KEY": "test-secret", "CHECK_SCHEMA": False, "UPLOAD_DIR": str(tmp_path / "uploads")})
+        visitor = app.test_client()
+    assert re.search(r'<a class="nhsuk-footer__list-item-link" href="/status"\s*>Service status</a>', text(visitor.get("/")))
+    page = visitor.get("/status")
+    body = " ".join(text(page).split())
+    assert page.mimetype == "text/html" and "<h1>Service status</h1>" in body
+    if database_up:
+        assert page.status_code == 200 and "The service is working normally." in body and "Answering" in body
+    else:
+        assert page.status_code == 503 and "cannot reach its database" in body and "Not answering" in body
+    assert visitor.get("/api/health").mimetype == "application/json"  # monitoring keeps its JSON

@@ -109,8 +109,10 @@ def test_bad_filter_values_are_named_and_ignored():
                                             "sort": "colour", "order": "sideways"}, [])
     assert filters == review.QueueFilters()
     assert set(errors) == {"status", "cycle", "major_breach", "sort", "order"}
-    assert "'bogus' is not one of submitted, under_review, decided" in errors["status"]
-    assert "'999' is not a cycle of this alliance" in errors["cycle"]
+    assert errors["status"] == "Choose a status from the list: “bogus” is not one"
+    assert errors["cycle"] == "Choose a cycle from the list: “999” is not one of this alliance’s cycles"
+    assert errors["order"] == "Choose ascending or descending order"
+    assert not any("_" in message for message in errors.values())
 
 
 def test_the_queue_page_filters_sorts_counts_and_highlights(app, rw):
@@ -128,8 +130,8 @@ def test_the_queue_page_filters_sorts_counts_and_highlights(app, rw):
     refused = lead.get("/review/?status=bogus&at_risk=perhaps")
     assert refused.status_code == 200
     body = squash(refused)
-    assert "There is a problem" in body and "Status: &#39;bogus&#39; is not one of" in body.replace("status:", "Status:")
-    assert "at risk: &#39;perhaps&#39; is not one of yes, no" in body
+    assert "There is a problem" in body and "Choose a status from the list: “bogus” is not one" in body
+    assert "Choose yes or no for a member at risk from the list: “perhaps” is not one" in body
 
 
 # -- one assessment -----------------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ def test_only_the_uploader_deletes_a_draft_and_never_a_published_version(app, wo
     world.emails["second_lead"] = "second.lead@alliance.test"
     second = signed_in(app, world, "second_lead")
     assert f"/review/standards/{draft_id}/delete" not in text(second.get("/review/standards"))
+    assert second.get(f"/review/standards/{draft_id}/delete").status_code == 404  # not theirs to be asked about
     refused = second.post(f"/review/standards/{draft_id}/delete")
     assert refused.status_code == 302
     assert "was uploaded by Alliance Lead (lead@alliance.test): only they, or an administrator, can delete it" in text(
