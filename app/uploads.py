@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Optional, Union
 
 from .db import ROOT
-from .wording import size_text
+from .wording import size_text, with_article
 
 DEFAULT_DIR = ROOT / "instance" / "uploads"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -165,10 +165,10 @@ def _chunks(data: Union[bytes, BinaryIO]):
 def _content_problem(kind: FileType, head: bytes) -> Optional[str]:
     if kind.magic:
         if not any(head.startswith(magic) for magic in kind.magic):
-            return f"the content is not a {kind.label}"
+            return f"the content is not {with_article(kind.label)}"
         return None
     if b"\x00" in head:
-        return f"the content is not a {kind.label} (it holds binary data)"
+        return f"the content is not {with_article(kind.label)} (it holds binary data)"
     return None
 
 

@@ -324,13 +324,13 @@ def delete_draft(version_id: int):
         try:
             with unit_of_work() as session:
                 version = preview.delete_draft(session, actor(), _alliance_id(), version_id)
-                label = f"{version.set_id} {version.version}"
+                deleted = f"{version.set_id} {version.version}"
         except ServiceError as exc:
             if isinstance(exc, service.NotFound):
                 raise
             flash(f"The version cannot be deleted: {exc}", "error")
         else:
-            flash(f"Draft {label} deleted. Its version number can be used again.", "success")
+            flash(f"Draft {deleted} deleted. Its version number can be used again.", "success")
         return redirect(url_for("review.standards"))
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())

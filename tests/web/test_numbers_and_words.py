@@ -114,7 +114,8 @@ def test_a_range_refusal_reads_as_a_person_would_write_it():
     assert answer_problem(percent, -5, "below the minimum") == "Enter a number between 0 and 100"
     assert answer_problem(percent, "abc", 'expected a finite number (%), got "abc"') == "Enter a number, like 82.5"
     days = Criterion(id="S1", text="Stay", type="metric", unit="days", allow_na=True)
-    assert answer_problem(days, True, "expected a finite number") == "Enter a number, like 82.5, or choose not applicable"
+    assert answer_problem(days, True, "expected a finite number") == \
+        "Enter a number, like 82.5, or choose not applicable"
 
 
 def test_codes_read_as_words_with_the_right_article(app, world):
@@ -161,7 +162,7 @@ def test_an_error_page_leads_back_to_the_form_that_was_sent(app, world):
     too_large = member.post(form, {"kind": "note", "note": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)})
     assert too_large.status_code == 413
     assert f'<a href="{form}" id="way-back">Go back to the page you were on</a>' in text(too_large)
-    lost = member.get("/member/no-such-page", headers={"Referer": f"http://localhost/member/"})
+    lost = member.get("/member/no-such-page", headers={"Referer": "http://localhost/member/"})
     assert lost.status_code == 404 and '<a href="/member/" id="way-back">' in text(lost)
     elsewhere = member.get("/member/no-such-page", headers={"Referer": "https://evil.example/member/"})
     assert 'id="way-back"' not in text(elsewhere)  # never back to another site
@@ -173,7 +174,8 @@ def test_the_footers_service_status_is_a_page_not_json(app, visitor, database_up
         app = create_app({"APP_ENV": "testing", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing",
                           "SECRET_KEY": "test-secret", "CHECK_SCHEMA": False, "UPLOAD_DIR": str(tmp_path / "uploads")})
         visitor = app.test_client()
-    assert re.search(r'<a class="nhsuk-footer__list-item-link" href="/status"\s*>Service status</a>', text(visitor.get("/")))
+    footer = text(visitor.get("/"))
+    assert re.search(r'<a class="nhsuk-footer__list-item-link" href="/status"\s*>Service status</a>', footer)
     page = visitor.get("/status")
     body = " ".join(text(page).split())
     assert page.mimetype == "text/html" and "<h1>Service status</h1>" in body
@@ -182,3 +184,14 @@ def test_the_footers_service_status_is_a_page_not_json(app, visitor, database_up
     else:
         assert page.status_code == 503 and "cannot reach its database" in body and "Not answering" in body
     assert visitor.get("/api/health").mimetype == "application/json"  # monitoring keeps its JSON
+
+
+def test_a_refused_file_type_takes_the_article_it_is_said_with(app, world):
+    import io
+
+    member = signed_in(app, world, "member_a")
+    refused = member.post(f"/member/assessments/{world.assessments['a']}/criteria/C1.1/evidence",
+                          {"kind": "file", "upload": (io.BytesIO(b"plain words"), "sheet.xlsx",
+                                                       "application/octet-stream")},
+                          content_type="multipart/form-data")
+    assert ("#upload", "sheet.xlsx: the content is not an Excel workbook") in error_list(refused)
