@@ -310,12 +310,14 @@ class CopiedKey:
 
 COPIED_KEYS = (
     CopiedKey("breach", "result_id", "whose result does not exist",
-              "SELECT count(*) FROM breach b WHERE NOT EXISTS (SELECT 1 FROM assessmentresult r WHERE r.id = b.result_id)"),
+              "SELECT count(*) FROM breach b "
+              "WHERE NOT EXISTS (SELECT 1 FROM assessmentresult r WHERE r.id = b.result_id)"),
     CopiedKey("breach", "assessment_id", "whose assessment is not their result's",
               "SELECT count(*) FROM breach b JOIN assessmentresult r ON r.id = b.result_id "
               "WHERE r.assessment_id <> b.assessment_id"),
     CopiedKey("rescoreitem", "alliance_id", "whose alliance does not exist",
-              "SELECT count(*) FROM rescoreitem i WHERE NOT EXISTS (SELECT 1 FROM alliance a WHERE a.id = i.alliance_id)"),
+              "SELECT count(*) FROM rescoreitem i "
+              "WHERE NOT EXISTS (SELECT 1 FROM alliance a WHERE a.id = i.alliance_id)"),
     CopiedKey("rescoreitem", "alliance_id", "whose alliance is not their assessment's",
               "SELECT count(*) FROM rescoreitem i JOIN assessment s ON s.id = i.assessment_id "
               "JOIN membership m ON m.id = s.membership_id WHERE m.alliance_id <> i.alliance_id"),

@@ -74,7 +74,8 @@ class StandardsVersion(SQLModel, table=True):
     state: str = Field(default="draft", max_length=16)
     created_at: dt.datetime = Field(default_factory=utcnow)
     published_at: Optional[dt.datetime] = None
-    created_by: Optional[int] = Field(default=None, foreign_key="user.id", description="who registered it (none: the CLI)")
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id",
+                                      description="who registered it (none: the command line)")
 
 
 class Organisation(SQLModel, table=True):

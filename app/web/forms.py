@@ -229,7 +229,8 @@ def answer_problem(criterion: Criterion, value: Any, problem: str, na_choice: st
     return problem[:1].upper() + problem[1:]
 
 
-def checked_answer(criterion: Criterion, value: Any, na_choice: str = "choose not applicable") -> tuple[Any, Optional[str]]:
+def checked_answer(criterion: Criterion, value: Any,
+                   na_choice: str = "choose not applicable") -> tuple[Any, Optional[str]]:
     """``rules.check_answer`` with its refusal in a person's words."""
     clean, problem = rules.check_answer(criterion, value)
     return (None, answer_problem(criterion, value, problem, na_choice)) if problem else (clean, None)

@@ -140,7 +140,8 @@ def test_each_lead_sees_only_its_own_alliance(app, world, setup):
     refused = people["lead_y"].post(f"/review/assessments/{rw.assessments['clean']}/decision", {"kind": "accredit"})
     assert refused.status_code == 404 and "Clean Trust" not in text(refused)
     # A cycle filter naming X's cycle is not one of Y's.
-    assert "is not one of this alliance’s cycles" in text(people["lead_y"].get(f"/review/?cycle={rw.previous_cycle_id}"))
+    refused = text(people["lead_y"].get(f"/review/?cycle={rw.previous_cycle_id}"))
+    assert "is not one of this alliance’s cycles" in refused
 
 
 def test_every_review_post_needs_a_csrf_token(app, world, setup):
