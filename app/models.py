@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator, Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -58,6 +58,9 @@ class Alliance(SQLModel, table=True):
 
 
 class StandardsVersion(SQLModel, table=True):
+    """A standards file as stored: published by an operator, or a draft a lead uploaded to preview its impact
+    (``created_by``: that lead; only a draft nothing is on can be deleted)."""
+
     __table_args__ = (UniqueConstraint("set_id", "version"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -71,6 +74,8 @@ class StandardsVersion(SQLModel, table=True):
     state: str = Field(default="draft", max_length=16)
     created_at: dt.datetime = Field(default_factory=utcnow)
     published_at: Optional[dt.datetime] = None
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id",
+                                      description="who registered it (none: the command line)")
 
 
 class Organisation(SQLModel, table=True):
@@ -193,13 +198,15 @@ class Breach(SQLModel, table=True):
     """A benchmark breach of a stored result, queryable across members.
 
     A copy of one of its result's breaches, found through its result. It is written only with its result,
-    from the result itself, in the transaction that stores it (``write_results``), and results are never
-    deleted; so it has no key to check per row (a result holds about ten breaches, written by the hundred
-    thousand when a standards set is rescored: each index and check counts; migration 0010).
+    from the result itself, in the transaction that stores it (``write_results``). Its key to the result is
+    the one check per row it pays (a result holds about ten breaches, written by the hundred thousand when a
+    standards set is rescored), and a deleted result takes its breaches with it (migration 0012). Its
+    assessment is a copy of its result's, not a key: ``python cli.py db status`` checks it.
     """
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    result_id: int = Field(index=True)
+    result_id: int = Field(sa_column=Column(Integer, ForeignKey("assessmentresult.id", name="fk_breach_result",
+                                                                 ondelete="CASCADE"), index=True, nullable=False))
     assessment_id: int
     criterion_id: str = Field(max_length=64)
     standard_id: str = Field(max_length=64)
