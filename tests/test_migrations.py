@@ -285,7 +285,8 @@ def test_0013_names_who_registered_each_version_from_the_audit_log_and_downgrade
     when = "'2026-01-01 00:00:00+00:00'"
     with db.get_engine(url).begin() as connection:
         connection.execute(text("INSERT INTO \"user\" (id, email, name, password_hash, role, alliance_id, active, "
-                                f"created_at) VALUES (5, 'lead@noa.test', 'Lead', 'x', 'lead', 1, true, {when})"))
+                                f"created_at, session_generation) VALUES (5, 'lead@noa.test', 'Lead', 'x', 'lead', 1, "
+                                f"true, {when}, 0)"))
         connection.execute(text(
             "INSERT INTO standardsversion (id, set_id, version, title, content_hash, source_name, source_text, "
             f"effective_from, state, created_at) VALUES (2, 'noa', '2', 'NOA', 'h2', 'noa.yaml', '', '2026-01-01', "
