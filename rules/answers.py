@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from . import model as m
+from .text import text_problem
 
 NA = "na"
 ANSWERS_KEYS = ("route", "specialty", "org_type", "answers")
@@ -90,7 +91,10 @@ def check_answer(criterion: m.Criterion, value: Any) -> tuple[Any, Optional[str]
         unit = f" ({criterion.unit})" if criterion.unit else ""
         return None, f"expected a finite number{unit}{na_hint}, got {_shown(value)}"
     if isinstance(value, str):
-        return (value if value.strip() else None), None
+        if not value.strip():
+            return None, None
+        problem = text_problem(value)
+        return (None, f"expected plain text: the answer {problem}") if problem else (value, None)
     return None, f"expected text{na_hint}, got {_shown(value)}"
 
 
@@ -123,7 +127,13 @@ def is_plain(form: tuple[str, m.Criterion, str, Any], value: Any) -> bool:
         return plain is str and value in accepted
     if kind == "level":
         return plain is int and 0 <= value < accepted
-    return plain is str and value != NA and value.strip() != ""
+    return plain is str and value != NA and value.strip() != "" and text_problem(value) is None
+
+
+def _stored_text(form: tuple[str, m.Criterion, str, Any], value: Any) -> bool:
+    """A stored text answer: kept whatever it contains, since what text may contain is checked on the way in
+    (an answer stored before a check was added still counts)."""
+    return form[2] == "text" and type(value) is str and value != NA and value.strip() != ""
 
 
 def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], list[str]]:
@@ -206,7 +216,7 @@ def carry_over(standards: m.StandardsSet, answers: Mapping[str, Any]) -> tuple[d
         if found is None:
             dropped[criterion_id] = "criterion removed"
             continue
-        if is_plain(found, value):
+        if is_plain(found, value) or _stored_text(found, value):
             kept[criterion_id] = value
             continue
         clean, problem = check_answer(found[1], value)
