@@ -15,6 +15,8 @@ from sqlmodel import Session, select
 import rules
 from rules import changes
 from rules.diff import StandardsDiff, diff_standards
+from rules.model import StandardsSet
+from rules.yamlnodes import MAX_BYTES
 
 from ..models import Alliance, StandardsVersion
 from .common import Actor, NotFound, ServiceError
@@ -22,7 +24,7 @@ from .rescore_runs import Target, affected, dry_run
 from .standards import latest_published, parsed, register_text
 
 
-MAX_UPLOAD_BYTES = 1024 * 1024
+MAX_UPLOAD_BYTES = MAX_BYTES  # the largest standards file the engine reads
 #: Report fields that make a member's line worth showing a lead.
 AFFECTING = ("breaches_added", "breaches_resolved", "breaches_changed", "support_needs_added", "support_needs_resolved")
 
@@ -48,14 +50,20 @@ class Impact:
     failures: list[dict]  # self-assessments the engine could not score against the version
 
 
-def upload_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, filename: str) -> StandardsVersion:
-    """Register an uploaded standards file of the alliance's set as a draft version (the same content again
-    finds the version already stored)."""
-    alliance = session.get(Alliance, alliance_id)
-    if alliance is None:
-        raise NotFound(f"alliance {alliance_id} does not exist")
+@dataclass(frozen=True)
+class Draft:
+    """An uploaded standards file that loads: its text and the engine's model of it."""
+
+    source: str
+    filename: str
+    loaded: StandardsSet
+
+
+def read_draft(data: bytes, filename: str) -> Draft:
+    """Load an uploaded standards file, or raise DraftRefused with its problems. It needs no database: the
+    caller reads a file (up to a second for 1 MB) before it opens a transaction, so no one waits on it."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise DraftRefused([f"{filename}:1: the file is larger than {MAX_UPLOAD_BYTES // 1024} KB"])
+        raise DraftRefused([f"{filename}:1: the file is larger than {MAX_UPLOAD_BYTES // 1024:,} KB"])
     try:
         source = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -64,10 +72,20 @@ def upload_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, 
         loaded = rules.parse_standards(source, filename=filename)
     except rules.StandardsError as exc:
         raise DraftRefused(exc.problems) from None
+    return Draft(source, filename, loaded)
+
+
+def store_draft(session: Session, actor: Actor, alliance_id: int, draft: Draft) -> StandardsVersion:
+    """Register a loaded standards file of the alliance's set as a draft version (the same content again
+    finds the version already stored)."""
+    alliance = session.get(Alliance, alliance_id)
+    if alliance is None:
+        raise NotFound(f"alliance {alliance_id} does not exist")
+    loaded = draft.loaded
     if loaded.id != alliance.standards_set:
-        raise DraftRefused([f"{filename}:1: this file is standards set {loaded.id!r}; {alliance.name} accredits "
-                            f"against {alliance.standards_set!r}"])
-    return register_text(session, source, filename, actor, state="draft", loaded=loaded)
+        raise DraftRefused([f"{draft.filename}:1: this file is standards set {loaded.id!r}; {alliance.name} "
+                            f"accredits against {alliance.standards_set!r}"])
+    return register_text(session, draft.source, draft.filename, actor, state="draft", loaded=loaded)
 
 
 def impact(session: Session, alliance_id: int, version_id: int) -> Impact:

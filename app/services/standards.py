@@ -61,6 +61,9 @@ def _register(session: Session, loaded: StandardsSet, text: str, source_name: st
     )
     session.add(version)
     session.flush()
+    if loaded.source == source_name:  # read as ``parsed`` would read it: not parsed again for its pages
+        with _parsed_lock:
+            _parsed.setdefault(loaded.content_hash, loaded)
     audit(session, actor, "standards.registered", version,
           after=snapshot(version, "set_id", "version", "content_hash", "state"))
     return version
