@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from . import model as m
-from .text import text_problem
+from .text import escaped, text_problem
 
 NA = "na"
 ANSWERS_KEYS = ("route", "specialty", "org_type", "answers")
@@ -47,13 +48,15 @@ class Submission:
 
 #: Line separators ``json.dumps`` leaves as they are (it escapes only those below U+0020).
 _LINE_SEPARATORS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, str):  # quoted, a line break shown as \n or \u2028: one problem, one line
-        return json.dumps(value, ensure_ascii=False).translate(_LINE_SEPARATORS)
+        shown = json.dumps(value, ensure_ascii=False).translate(_LINE_SEPARATORS)
+        return _LONE_SURROGATE.sub(lambda found: escaped(found.group()), shown)  # no page or terminal can show one
     if value is None:
         return "null"
     if isinstance(value, (dict, list)):

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..models import ROLES, Alliance, Organisation, User
-from .common import Actor, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, ServiceError, audit, get_or_404, snapshot, text_problems
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 MIN_PASSWORD = 12
@@ -29,6 +29,7 @@ def create_user(session: Session, actor: Actor, *, email: str, name: str, passwo
         problems.append("email: not an email address")
     elif session.exec(select(User).where(User.email == email)).first():
         problems.append(f"email: {email} already has an account")
+    problems += text_problems({"email": email, "name": name}, single_line=True)
     if role not in ROLES:
         problems.append(f"role: one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:

@@ -29,7 +29,7 @@ from rules.buddying import Matching, MemberProfile, Need
 from ..lifecycle import MEMBER_STATUSES
 from ..models import Alliance, AssessmentCycle, BuddyAssignment, Membership, Organisation, utcnow
 from .common import (Actor, NotFound, ServiceError, among, audit, audit_many, get_or_404, insert_returning_ids,
-                     snapshot)
+                     require_text, snapshot)
 from .scoring import current_result
 
 OPEN_PAIRS = ("proposed", "accepted", "active")
@@ -368,6 +368,7 @@ def start(session: Session, actor: Actor, pair_id: int, *, alliance_id: Optional
 
 def _end(session: Session, actor: Actor, pair: BuddyAssignment, status: str, reason: str, action: str,
          **extra) -> None:
+    require_text({"reason": reason})
     before = snapshot(pair, *PAIR_FIELDS)
     pair.status, pair.ended_at, pair.end_reason = status, utcnow(), reason[:500]
     _change(session, actor, pair, action, before, **extra)
