@@ -24,12 +24,11 @@ def create_user(session: Session, actor: Actor, *, email: str, name: str, passwo
     """A member user belongs to one organisation, a lead to one alliance; an admin to neither.
     ``password_hash``, when given, must be ``hash_password(password)`` computed ahead (bulk loads)."""
     email = email.strip().lower()
-    problems = []
+    problems = text_problems({"email": email, "name": name}, single_line=True)  # before any query holds them
     if not EMAIL.match(email):
         problems.append("email: not an email address")
-    elif session.exec(select(User).where(User.email == email)).first():
+    elif not problems and session.exec(select(User).where(User.email == email)).first():
         problems.append(f"email: {email} already has an account")
-    problems += text_problems({"email": email, "name": name}, single_line=True)
     if role not in ROLES:
         problems.append(f"role: one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:

@@ -56,7 +56,7 @@ class ChoiceField(StringField):
 
 
 class LoginForm(FlaskForm):
-    email = StringField("Email address", validators=[DataRequired("Enter your email address")])
+    email = StringField("Email address", validators=[DataRequired("Enter your email address"), PlainText()])
     password = PasswordField("Password", validators=[DataRequired("Enter your password")])
 
 

@@ -177,3 +177,19 @@ def test_a_lone_surrogate_already_stored_breaks_no_page_and_no_rescore(app, worl
                           env={**os.environ, "DATABASE_URL": world.url}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "rescore of web-test against 2026.2: applied" in done.stdout
+
+
+@pytest.mark.parametrize("typed", ["lead@alliance.test\x00", "lead\x1b@alliance.test"])
+def test_signing_in_with_a_control_character_is_a_form_error_not_a_server_error(app, world, visitor, typed):
+    response = visitor.post("/login", {"email": typed, "password": "whatever it is"})
+    assert response.status_code == 200
+    assert "Cannot contain" in html.unescape(text(response))
+
+
+def test_an_audit_filter_that_is_not_text_is_a_form_error_and_queries_nothing(app, world):
+    lead = signed_in(app, world, "lead")
+    response = lead.get("/review/audit?actor=lead%00x&action=%1b[2J")
+    assert response.status_code == 200
+    page = html.unescape(text(response))
+    assert "Actor: cannot contain NUL characters" in page
+    assert "Action: cannot contain the control character \\x1b" in page
