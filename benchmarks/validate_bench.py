@@ -6,10 +6,11 @@ process (start-up included, as a person or an upload would see it), best and med
 - a valid pack: the NOA pack's opening, then domains of standards whose criteria have realistic text
   (about 7,000 criteria, 90,000 values);
 - a broken one: the pack followed by about 110,000 unknown keys of a few characters each, the file that
-  once took 22-55 s and answered with 25 MB of problems.
+  once took 22-55 s and answered with 25 MB of problems;
+- the same keys in one flow mapping on one line (``{k0: 0, k1: 0, ...}``), which no count of lines refuses.
 
-It also times the loader in this process at a quarter, a half and the whole of each file, to show that the
-time grows with the file's size and no faster.
+It also times the loader in this process on files of each kind a quarter, a half and all of that size, to
+show that the time grows with the file's size and no faster.
 
     python benchmarks/validate_bench.py [--runs 5]
 
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -92,6 +94,17 @@ def broken_pack(size: int) -> str:
     return text + "".join(keys)
 
 
+def flow_pack(size: int) -> str:
+    """The NOA pack followed by one flow mapping of unknown keys, to about ``size`` bytes."""
+    text = PACK.read_text(encoding="utf-8") + "extra: {"
+    keys, total, index = [], len(text), 0
+    while total < size - 2:
+        keys.append(f"{_base36(index)}: 0")
+        total += len(keys[-1]) + 2
+        index += 1
+    return text + ", ".join(keys) + "}\n"
+
+
 def _base36(number: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     found = ""
@@ -126,12 +139,12 @@ def in_process(text: str) -> float:
     return best
 
 
-def growth(text: str) -> list[str]:
-    """Load time at a quarter, a half and all of the file (cut at a line, kept valid only for the whole)."""
+def growth(build: Callable[[int], str]) -> list[str]:
+    """Load time of the same kind of file at a quarter, a half and all of the size."""
     rows = []
     for share in (0.25, 0.5, 1.0):
-        cut = text[:text.rfind("\n", 0, int(len(text) * share)) + 1] if share < 1 else text
-        rows.append(f"    {len(cut.encode()):>9,} bytes: {in_process(cut):6.3f} s")
+        text = build(int(SIZE * share))
+        rows.append(f"    {len(text.encode()):>9,} bytes: {in_process(text):6.3f} s")
     return rows
 
 
@@ -143,7 +156,10 @@ def main() -> None:
           f"target < {TARGET_SECONDS} s end to end")
     ok = True
     with tempfile.TemporaryDirectory() as folder:
-        for name, text in (("valid pack", valid_pack(SIZE)), ("110k unknown keys", broken_pack(SIZE))):
+        files = (("valid pack", valid_pack), ("110k unknown keys", broken_pack),
+                 ("110k keys in one flow mapping", flow_pack))
+        for name, build in files:
+            text = build(SIZE)
             path = Path(folder) / f"{name.replace(' ', '-')}.yaml"
             path.write_text(text, encoding="utf-8")
             best, median, done = end_to_end(path, args.runs)
@@ -154,7 +170,7 @@ def main() -> None:
             print(f"  exit {done.returncode}, {len(shown)} line(s) of output, {len(done.stdout + done.stderr):,} bytes; "
                   f"last: {shown[-1][:120] if shown else ''}")
             print("  in process, by size:")
-            for row in growth(text):
+            for row in growth(build):
                 print(row)
             ok = ok and median < TARGET_SECONDS
     sys.exit(0 if ok else 1)

@@ -4,11 +4,12 @@ PyYAML's composer gives nodes with positions; we turn them into small wrappers
 (``Mapping``, ``Sequence``, ``Scalar``) that remember the line of each key and
 value. Duplicate keys, which PyYAML would silently collapse, are reported.
 
-A file is bounded before anything is built from it: its size, the values it
-holds (aliases counted as often as they repeat) and how deep it nests; every
-text in it must be text (``rules.text``). Loading takes time in proportion to
-the file: libyaml composes the nodes when PyYAML has it (ten times faster than
-PyYAML's own reader), and the cyclic garbage collector waits while it does.
+A file is bounded before anything is built from it: its size and lines, the
+values it holds (aliases counted as often as they repeat) and how deep it
+nests; every text in it must be text (``rules.text``). Loading takes time in
+proportion to the file: libyaml composes the nodes when PyYAML has it (ten
+times faster than PyYAML's own reader), and the cyclic garbage collector waits
+while it does.
 """
 from __future__ import annotations
 
@@ -26,8 +27,11 @@ STR = "tag:yaml.org,2002:str"
 INT = "tag:yaml.org,2002:int"
 MAX_BYTES = 1024 * 1024  # of UTF-8 text in one file; the largest pack has about 40 KB
 MAX_NODES = 50_000  # values in one file; the largest pack has a few thousand, 1 MB of criteria about 25,000
+MAX_LINES = 50_000  # a 1 MB file of realistic criteria has about 15,000
 MAX_DEPTH = 40  # levels of nesting; a standards file needs about ten
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TOO_MANY = (f"YAML syntax error: the document holds more than {MAX_NODES:,} values (counting each repeat of an "
+             "alias); a standards file needs far fewer")
 
 
 @dataclass
@@ -93,19 +97,31 @@ def plain(node: Node | None) -> Any:
 def parse(text: str) -> Node | None:
     """Parse one YAML document; None for an empty one. Raises YamlSyntaxError."""
     data = _bounded(text)
+    with _collector_paused():
+        found, problem = _read(data, text)
+    if problem is not None:
+        raise YamlSyntaxError(*problem)
+    return found
+
+
+def _read(data: bytes, text: str) -> tuple[Node | None, tuple[int, str] | None]:
+    """(the document, None) or (None, (line, problem)). Nothing PyYAML made outlives the call (not even in a
+    traceback), so the collector, once it runs again, finds only what is returned."""
     loader = None
     try:
         loader = _Loader(data if _Loader is not yaml.SafeLoader else text)  # PyYAML's own checks text at once
-        with _collector_paused():
-            root = loader.get_single_node()
-            if root is None:
-                return None
-            return _convert(root, loader, set(), [MAX_NODES], 0)
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        _count_values(root)
+        return _convert(root, loader, set(), [MAX_NODES], 0), None
+    except YamlSyntaxError as exc:
+        return None, (exc.line, exc.message)
     except yaml.reader.ReaderError as exc:  # a control character anywhere: refused before it is parsed
         line = (data.count(b"\n", 0, exc.position) if _Loader is not yaml.SafeLoader
                 else text.count("\n", 0, exc.position)) + 1
-        raise YamlSyntaxError(line, f"YAML syntax error: the control character {exc.character:#04x} is not "
-                                    "allowed in a YAML file") from None
+        return None, (line, f"YAML syntax error: the control character {exc.character:#04x} is not allowed in a "
+                            "YAML file")
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -115,11 +131,11 @@ def parse(text: str) -> Node | None:
             if exc.context_mark and exc.context_mark.line + 1 != line:
                 context += f" (started on line {exc.context_mark.line + 1})"
             message = f"{context}, {exc.problem}"
-        raise YamlSyntaxError(line, f"YAML syntax error: {message}") from None
+        return None, (line, f"YAML syntax error: {message}")
     except RecursionError:
-        raise YamlSyntaxError(1, "YAML syntax error: the document is nested too deeply") from None
+        return None, (1, "YAML syntax error: the document is nested too deeply")
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(1, f"YAML syntax error: {exc}") from None
+        return None, (1, f"YAML syntax error: {exc}")
     finally:
         if loader is not None:
             loader.dispose()
@@ -135,6 +151,9 @@ def _bounded(text: str) -> bytes:
     if len(data) > MAX_BYTES:
         raise YamlSyntaxError(1, f"the file is larger than {MAX_BYTES // 1024:,} KB, the most a standards file "
                                  "can be")
+    if data.count(b"\n") > MAX_LINES:  # found at once, where composing the values would take a second
+        raise YamlSyntaxError(MAX_LINES + 1, f"the file has more than {MAX_LINES:,} lines; a standards file "
+                                             "needs far fewer")
     return data
 
 
@@ -151,14 +170,29 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _count_values(root: yaml.Node) -> None:
+    """Refuse a document of more than ``MAX_NODES`` values before any is converted (each node once: what
+    aliases repeat is counted as ``_convert`` expands it)."""
+    seen, waiting = {id(root)}, [root]
+    while waiting:
+        node = waiting.pop()
+        if len(seen) > MAX_NODES:
+            raise YamlSyntaxError(node.start_mark.line + 1, _TOO_MANY)
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        for child in (node.value if isinstance(node, yaml.SequenceNode) else (value for _, value in node.value)):
+            if id(child) not in seen:
+                seen.add(id(child))
+                waiting.append(child)
+
+
 def _convert(node: yaml.Node, loader: yaml.SafeLoader, inside: set[int], budget: list[int], depth: int) -> Node:
     """``inside`` holds the collections being converted, so an alias that loops back is caught; ``budget``
     counts the values left to convert, so aliases of aliases cannot expand a few lines into billions."""
     line = node.start_mark.line + 1
     budget[0] -= 1
     if budget[0] < 0:
-        raise YamlSyntaxError(line, f"YAML syntax error: the document holds more than {MAX_NODES:,} values "
-                                    "(counting each repeat of an alias); a standards file needs far fewer")
+        raise YamlSyntaxError(line, _TOO_MANY)
     if depth > MAX_DEPTH:
         raise YamlSyntaxError(line, f"YAML syntax error: the document is nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, yaml.ScalarNode):
