@@ -16,7 +16,7 @@ import pytest
 
 import rules
 from rules.checking import MAX_PROBLEMS
-from rules.yamlnodes import MAX_BYTES, MAX_DEPTH, MAX_NODES
+from rules.yamlnodes import MAX_BYTES, MAX_DEPTH, MAX_LINES, MAX_NODES
 
 ROOT = Path(__file__).resolve().parent.parent
 NOA = ROOT / "standards" / "noa-orthopaedics-2026.1.yaml"
@@ -100,6 +100,12 @@ def test_a_file_larger_than_the_bound_is_refused_before_it_is_parsed(tmp_path):
     assert refused.value.problems == [f"{path}:1: {message}"]
 
 
+def test_a_file_of_more_lines_than_the_bound_is_refused_before_it_is_parsed():
+    text = NOA_TEXT + "#\n" * MAX_LINES
+    assert problems(text) == [f"pack.yaml:{MAX_LINES + 1}: the file has more than {MAX_LINES:,} lines; a standards "
+                              "file needs far fewer"]
+
+
 def test_nesting_deeper_than_the_bound_is_refused():
     text = NOA_TEXT + "extra: " + "[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5) + "\n"
     [problem] = problems(text)
@@ -136,6 +142,16 @@ def test_a_1_mb_file_of_110_000_keys_is_refused_in_seconds_with_a_short_answer()
     found = problems(text)
     assert time.perf_counter() - started < 15
     assert len(found) <= MAX_PROBLEMS + 1 and sum(map(len, found)) < 40_000
+
+
+def test_100_000_keys_in_one_flow_mapping_are_refused_in_seconds():
+    keys = ",".join(f"{index:x}: 0" for index in range(105_000))
+    text = NOA_TEXT + "extra: {" + keys + "}\n"
+    assert len(text.encode()) < MAX_BYTES and text.count("\n") < MAX_LINES
+    started = time.perf_counter()
+    [problem] = problems(text)
+    assert time.perf_counter() - started < 15
+    assert f"the document holds more than {MAX_NODES:,} values" in problem
 
 
 def test_a_long_list_is_read_in_time_linear_in_its_length():
