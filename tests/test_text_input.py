@@ -29,10 +29,11 @@ from app.services import review
 from app.services.assessments import context
 from app.services.membership import change_membership_status
 from app.services.scoring import current_result
+from app.services.standards import register_text
 from app.uploads import UploadStore
 from tests.test_buddy_lifecycle import build_buddy_world
 from tests.test_rescore import version_two
-from tests.web.conftest import build_world
+from tests.web.conftest import STANDARDS, build_world
 from tests.web.reviewing import build_review_world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +113,8 @@ SINGLE_LINE = {
                                                 password="a long enough password")),
     "alliance name": ("name", lambda s, v: create_alliance(s, CLI, slug="new", name=v, standards_set="web-test")),
     "api token name": ("name", lambda s, v: api_tokens.create_token(s, CLI, name=v, organisation_id=1)),
+    "standards file name": ("file name", lambda s, v: register_text(s, STANDARDS.read_text(encoding="utf-8"),
+                                                                    f"{v}.yaml", CLI)),
 }
 
 
