@@ -75,9 +75,37 @@ def json_text(value: Any) -> str:
 
 
 def json_value(text: str | bytes) -> Any:
+    """The value of a JSON column's text: orjson, and the standard library for what orjson refuses, so a stored
+    value can always be read (see ``_leniently``)."""
     if not isinstance(text, (str, bytes)):  # as the standard library does: SQLite hands back bare numbers
         raise TypeError(f"JSON text expected, not {type(text).__name__}")
-    return orjson.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _leniently(text)
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _leniently(text: str | bytes) -> Any:
+    """JSON that orjson refuses but the standard library reads: a lone surrogate escape ("\\ud800", stored
+    before text was checked on the way in, or written by another program), NaN or an overflowing number. A
+    lone surrogate is no character (no page or file could encode it): it reads as U+FFFD, the replacement
+    character, so every page that shows the value still renders."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return _without_lone_surrogates(json.loads(text))
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+    return value
 
 
 def _make_engine(url: str) -> Engine:

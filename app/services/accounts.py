@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..models import ROLES, Alliance, Organisation, User
-from .common import Actor, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, ServiceError, audit, get_or_404, snapshot, text_problems
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 MIN_PASSWORD = 12
@@ -76,7 +76,7 @@ def create_user(session: Session, actor: Actor, *, email: str, name: str, passwo
     ``password_hash``, when given, must be ``hash_password(password)`` computed ahead (bulk loads); ``others``
     are more words the password must not be guessable from (``password_problem``)."""
     email = email.strip().lower()
-    problems = []
+    problems = text_problems({"email": email, "name": name}, single_line=True)  # before any query holds them
     if not EMAIL.match(email):
         problems.append("email: not an email address")
     if role not in ROLES:

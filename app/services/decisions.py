@@ -20,7 +20,7 @@ from ..lifecycle import allowed
 from ..models import Alliance, Assessment, AssessmentCycle, AssessmentResult, Breach, Decision, Membership
 from ..wording import in_sentence
 from .assessments import context
-from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, require_text, snapshot
 from .membership import change_status, require_transition
 from .scoring import current_result
 
@@ -45,6 +45,7 @@ def record_decision(session: Session, actor: Actor, assessment_id: int, kind: st
                     due_on: Optional[dt.date] = None, notes: str = "") -> Decision:
     if kind not in DECISIONS:
         raise ServiceError(f"decision: {kind!r} is not one of {', '.join(DECISIONS)}")
+    require_text({"conditions": conditions, "notes": notes})
     ctx = context(session, assessment_id, lock=True)
     assessment, membership = ctx.assessment, ctx.membership
     if kind in ("suspend", "reinstate"):
@@ -154,6 +155,7 @@ def dismiss_suspension_recommendation(session: Session, actor: Actor, membership
         raise ServiceError(f"membership {membership_id} has no suspension recommendation")
     if not notes.strip():
         raise ServiceError("notes: record why the member is not suspended")
+    require_text({"notes": notes})
     _set_recommendation(session, actor, membership, False, {"reason": notes.strip(), "dismissed": True})
     return membership
 

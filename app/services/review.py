@@ -18,7 +18,7 @@ from ..models import (ASSESSMENT_STATES, ROUTES, Alliance, Assessment, Assessmen
                       Decision, Evidence, Membership, Organisation, ReviewComment, User, utcnow)
 from .alliances import cycles_of
 from .assessments import AssessmentContext, answers_of, context, return_to_draft, start_review
-from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, require_text, snapshot
 from .decisions import DECISIONS, consecutive_major_breaches, dismiss_suspension_recommendation, record_decision
 from .evidence import one_evidence
 from .notifications import notify
@@ -320,6 +320,7 @@ def add_comment(session: Session, actor: Actor, alliance_id: Optional[int], asse
         raise ServiceError("comment: enter a comment for the member")
     if len(text) > COMMENT_MAX:
         raise ServiceError(f"comment: a comment can be at most {COMMENT_MAX} characters (this one has {len(text)})")
+    require_text({"comment": text})
     criterion_id = (criterion_id or "").strip() or None
     if criterion_id is not None and criterion_id not in ctx.standards.criterion_lookup:
         raise ServiceError(f"criterion: {criterion_id} is not a question of {ctx.standards.title}")

@@ -11,7 +11,7 @@ import rules
 from rules.model import StandardsSet
 
 from ..models import Assessment, AssessmentResult, RescoreRun, StandardsVersion, User, utcnow
-from .common import Actor, NotFound, ServiceError, audit, snapshot
+from .common import Actor, NotFound, ServiceError, audit, require_text, snapshot
 
 _parsed: dict[str, StandardsSet] = {}
 _parsed_lock = threading.Lock()
@@ -46,6 +46,7 @@ def register_text(session: Session, text: str, source_name: str, actor: Actor, s
 
 def _register(session: Session, loaded: StandardsSet, text: str, source_name: str, actor: Actor,
               state: str) -> StandardsVersion:
+    require_text({"file name": source_name}, single_line=True)  # a name on disk may be anything
     existing = session.exec(select(StandardsVersion).where(
         StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version)).first()
     if existing is not None:
@@ -59,6 +60,9 @@ def _register(session: Session, loaded: StandardsSet, text: str, source_name: st
     )
     session.add(version)
     session.flush()
+    if loaded.source == source_name:  # read as ``parsed`` would read it: not parsed again for its pages
+        with _parsed_lock:
+            _parsed.setdefault(loaded.content_hash, loaded)
     audit(session, actor, "standards.registered", version,
           after=snapshot(version, "set_id", "version", "content_hash", "state"))
     return version

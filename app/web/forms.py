@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 import rules
 from rules.model import CHOICES, Criterion, StandardsSet, is_number
+from rules.text import text_problem
 
 from ..services.accounts import EMAIL, MAX_PASSWORD, MIN_PASSWORD
 from ..services.api_tokens import NAME_MAX
@@ -30,6 +31,19 @@ NA = "na"
 OTHER = "__other__"
 ORG_TYPES = ("acute", "specialist", "community", "mental-health", "primary-care", "social-care", "teaching")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+
+
+class PlainText:
+    """What a text field may hold, checked as the services check it (``rules.text``): no control characters
+    or lone surrogates; ``single_line`` (names, titles, links) no line breaks or tabs either."""
+
+    def __init__(self, single_line: bool = True):
+        self.single_line = single_line
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        problem = text_problem(field.data, self.single_line) if isinstance(field.data, str) else None
+        if problem:
+            raise ValidationError(problem[:1].upper() + problem[1:])
 
 
 class ChoiceField(StringField):
@@ -45,21 +59,23 @@ class ChoiceField(StringField):
 
 
 class LoginForm(FlaskForm):
-    email = StringField("Email address", validators=[DataRequired("Enter your email address")])
+    email = StringField("Email address", validators=[DataRequired("Enter your email address"), PlainText()])
     password = PasswordField("Password", validators=[DataRequired("Enter your password")])
 
 
 class RegisterForm(FlaskForm):
     organisation_name = StringField("Organisation name", validators=[
-        DataRequired("Enter the organisation's name"), Length(max=200, message="Use 200 characters or fewer")])
+        DataRequired("Enter the organisation's name"), Length(max=200, message="Use 200 characters or fewer"),
+        PlainText()])
     ods_code = StringField("ODS code", validators=[DataRequired("Enter the organisation's ODS code")])
     org_type = ChoiceField("Type of organisation", validators=[DataRequired("Choose the type of organisation")])
     region = StringField("Region", validators=[
-        DataRequired("Enter the region"), Length(max=100, message="Use 100 characters or fewer")])
+        DataRequired("Enter the region"), Length(max=100, message="Use 100 characters or fewer"), PlainText()])
     name = StringField("Your full name", validators=[
-        DataRequired("Enter your full name"), Length(max=200, message="Use 200 characters or fewer")])
+        DataRequired("Enter your full name"), Length(max=200, message="Use 200 characters or fewer"), PlainText()])
     email = StringField("Email address", validators=[
-        DataRequired("Enter your email address"), Length(max=254, message="Use 254 characters or fewer")])
+        DataRequired("Enter your email address"), Length(max=254, message="Use 254 characters or fewer"),
+        PlainText()])
     password = PasswordField("Create a password", validators=[
         DataRequired("Enter a password"),
         Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
@@ -141,7 +157,8 @@ class EvidenceForm(FlaskForm):
     upload = FileField("Upload a file")
     url = StringField("Link to the evidence")
     note = TextAreaField("Note (optional)", validators=[Length(max=NOTE_MAX,
-                                                               message=f"Use {NOTE_MAX} characters or fewer")])
+                                                               message=f"Use {NOTE_MAX} characters or fewer"),
+                                                        PlainText(single_line=False)])
 
     def validate_kind(self, field: Field) -> None:
         if field.data and not field.offered(field.data):
@@ -342,7 +359,7 @@ class ApiTokenForm(FlaskForm):
 
     name = StringField("What is the token for?", validators=[
         DataRequired("Enter what the token is for"),
-        Length(max=NAME_MAX, message=f"Use {NAME_MAX} characters or fewer")])
+        Length(max=NAME_MAX, message=f"Use {NAME_MAX} characters or fewer"), PlainText()])
     scope = ChoiceField("Who the token acts for", validators=[DataRequired("Choose an organisation or an alliance")])
 
     def __init__(self, *args: Any, organisations: list[tuple[int, str]], alliances: list[tuple[int, str]],

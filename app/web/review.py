@@ -298,10 +298,9 @@ def standards():
         upload = form.standards_file.data
         name = secure_filename(upload.filename or "") or "standards.yaml"
         try:
+            draft = preview.read_draft(upload.stream.read(preview.MAX_UPLOAD_BYTES + 1), name)  # no transaction
             with unit_of_work() as session:
-                version = preview.upload_draft(session, actor(), _alliance_id(), upload.stream.read(
-                    preview.MAX_UPLOAD_BYTES + 1), name)
-                version_id = version.id
+                version_id = preview.store_draft(session, actor(), _alliance_id(), draft).id
         except preview.DraftRefused as exc:
             problems = exc.problems
         else:
