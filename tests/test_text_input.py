@@ -23,7 +23,8 @@ from sqlmodel import select
 from app import db
 from app.csvfiles import safe_cell, write_csv
 from app.models import AssessmentCycle, AuditEvent, BuddyAssignment, Organisation
-from app.services import CLI, ServiceError, api_tokens, buddying, create_alliance, create_user, register_organisation
+from app.services import CLI, ServiceError, api_tokens, create_alliance, create_user, register_organisation
+from app.services.buddying import pairs as buddying
 from app.services import plans as plan_service
 from app.services import review
 from app.services.assessments import context

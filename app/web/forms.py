@@ -235,6 +235,9 @@ def answer_problem(criterion: Criterion, value: Any, problem: str, na_choice: st
     from the criterion and the refused answer; ``na_choice``: how the person says "not applicable" (an API
     client sends "na")."""
     or_na = f", or {na_choice}" if criterion.allow_na else ""
+    unreadable = text_problem(value) if isinstance(value, str) else None
+    if unreadable:  # what is wrong with the text itself, whatever the question asks for
+        return f"Enter plain text: the answer {unreadable}"
     if isinstance(value, str) and value == NA:
         return "Give an answer: this question cannot be answered not applicable"
     if criterion.type in CHOICES:
