@@ -235,6 +235,32 @@ def standards_publish(path: str) -> None:
                f"{version.effective_from.isoformat()}, hash {version.content_hash[:12]}")
 
 
+@standards.command("delete-draft")
+@click.argument("set_id", metavar="SET")
+@click.argument("version")
+def standards_delete_draft(set_id: str, version: str) -> None:
+    """Delete a draft version a lead uploaded to preview, freeing its version number for publishing."""
+    from sqlmodel import select
+
+    from app import db
+    from app.models import StandardsVersion
+    from app.services import CLI, ServiceError
+    from app.services.standards import delete_draft, registered_by
+
+    require_schema()
+    try:
+        with db.session_scope() as session:
+            found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == set_id,
+                                                                StandardsVersion.version == version)).first()
+            if found is None:
+                raise ServiceError(f"{set_id} {version} is not registered (see `python cli.py standards list`)")
+            uploader = registered_by(session, found)
+            delete_draft(session, CLI, found.id, any_uploader=True)
+    except ServiceError as exc:
+        fail(f"error: {exc}")
+    click.echo(f"deleted the draft {set_id} {version} uploaded by {uploader}")
+
+
 @standards.command("list")
 def standards_list() -> None:
     """Every registered standards version with its state, newest version of each set first."""
@@ -366,7 +392,8 @@ def db_upgrade() -> None:
 
 @db_group.command("status")
 def db_status() -> None:
-    """Say whether the schema is this code's version (exit 1 if not)."""
+    """Say whether the schema is this code's version and whether rows of tables without a key to check them
+    refer to rows that do not exist (exit 1 if either is wrong)."""
     from app import db
 
     try:
@@ -374,6 +401,13 @@ def db_status() -> None:
     except db.SchemaOutOfDate as exc:
         fail(f"error: {exc}")
     click.echo(f"database {db.describe()}: schema at revision {db.current_revision()}, up to date")
+    orphaned = db.orphaned_rows()
+    if orphaned:
+        fail([f"error: {count} {key.table} row(s) {key.problem} ({key.table}.{key.column})" for key, count in orphaned]
+             + ["these tables copy keys the database does not check; a row that names no row, or the wrong one, was "
+                "written around the application: find them with the query of app.db.COPIED_KEYS"])
+    tables = sorted({key.table for key in db.COPIED_KEYS})
+    click.echo(f"no orphaned rows in the tables whose keys are copies ({', '.join(tables)})")
 
 
 def _first_line(exc: BaseException) -> str:

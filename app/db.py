@@ -12,6 +12,7 @@ import re
 import threading
 import weakref
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -294,6 +295,46 @@ def check_schema(url: str | None = None) -> None:
         f"the database schema of {describe(url)} is out of date (at {current}, this code needs {head}): "
         f"run `{UPGRADE_COMMAND}`"
     )
+
+
+@dataclass(frozen=True)
+class CopiedKey:
+    """A column that holds another row's key with no database key to check it (the migration that dropped
+    it says why), and the query counting the rows whose copy is wrong."""
+
+    table: str
+    column: str
+    problem: str
+    count_sql: str
+
+
+COPIED_KEYS = (
+    CopiedKey("breach", "result_id", "whose result does not exist",
+              "SELECT count(*) FROM breach b "
+              "WHERE NOT EXISTS (SELECT 1 FROM assessmentresult r WHERE r.id = b.result_id)"),
+    CopiedKey("breach", "assessment_id", "whose assessment is not their result's",
+              "SELECT count(*) FROM breach b JOIN assessmentresult r ON r.id = b.result_id "
+              "WHERE r.assessment_id <> b.assessment_id"),
+    CopiedKey("rescoreitem", "alliance_id", "whose alliance does not exist",
+              "SELECT count(*) FROM rescoreitem i "
+              "WHERE NOT EXISTS (SELECT 1 FROM alliance a WHERE a.id = i.alliance_id)"),
+    CopiedKey("rescoreitem", "alliance_id", "whose alliance is not their assessment's",
+              "SELECT count(*) FROM rescoreitem i JOIN assessment s ON s.id = i.assessment_id "
+              "JOIN membership m ON m.id = s.membership_id WHERE m.alliance_id <> i.alliance_id"),
+)
+
+
+def orphaned_rows(url: str | None = None) -> list[tuple[CopiedKey, int]]:
+    """Each check of ``COPIED_KEYS`` that finds rows, with how many (breaches' result key is checked too: a
+    tool writing to SQLite with foreign keys off bypasses it)."""
+    found = []
+    with get_engine(url).execution_options(**{READ_ONLY: True}).connect() as connection:
+        for key in COPIED_KEYS:
+            count = connection.exec_driver_sql(key.count_sql).scalar() or 0
+            if count:
+                found.append((key, count))
+        connection.rollback()
+    return found
 
 
 def describe(url: str | None = None) -> str:

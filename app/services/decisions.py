@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from ..lifecycle import allowed
 from ..models import Alliance, Assessment, AssessmentCycle, AssessmentResult, Breach, Decision, Membership
+from ..wording import in_sentence
 from .assessments import context
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
 from .membership import change_status, require_transition
@@ -59,7 +60,7 @@ def record_decision(session: Session, actor: Actor, assessment_id: int, kind: st
         raise ServiceError("conditions: accreditation with conditions needs the conditions and a due date")
     result = current_result(session, assessment.id)
     target = DECISIONS[kind] or _reinstated_status(result.outcome if result else None)
-    reason = f"decision: {kind}" + (f" ({notes.strip()})" if notes.strip() else "")
+    reason = f"decision: {in_sentence(kind)}" + (f" ({notes.strip()})" if notes.strip() else "")
     require_transition(membership, target)  # before anything is written: a refused decision leaves no trace
     decision = Decision(assessment_id=assessment.id, kind=kind, conditions=conditions.strip(), due_on=due_on,
                         notes=notes.strip(), decided_by=actor.user_id)

@@ -22,15 +22,18 @@ from rules.diff import KINDS, StandardsDiff, diff_standards
 from rules.library_import import LibraryError, convert_library, read_library
 from rules.model import SourceLibrary, StandardsSet
 
-from ..models import Alliance, StandardsVersion
+from ..models import Alliance, StandardsVersion, User
 from .common import Actor, NotFound, ServiceError
 from .rescore_runs import Target, affected, dry_run
-from .standards import latest_published, parsed, register_text
+from .standards import delete_draft as remove_draft
+from .standards import latest_published, parsed, register_text, registered_by
 
 
 MAX_UPLOAD_BYTES = 1024 * 1024
 #: A framework library is larger than the standards file made of it (translations, controls, threats...).
 MAX_LIBRARY_BYTES = 4 * 1024 * 1024
+#: Drafts the leads of one alliance may hold at once (each is a version number nobody else can publish).
+MAX_DRAFTS = 10
 #: Report fields that make a member's line worth showing a lead.
 AFFECTING = ("breaches_added", "breaches_resolved", "breaches_changed", "support_needs_added", "support_needs_resolved")
 
@@ -104,7 +107,35 @@ def upload_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, 
     if loaded.id != alliance.standards_set:
         raise DraftRefused([f"{filename}:1: this file is standards set {loaded.id!r}; {alliance.name} accredits "
                             f"against {alliance.standards_set!r}"])
-    return _register_draft(session, actor, source, filename, loaded)
+    held = len(drafts_of(session, alliance_id))
+    if held >= MAX_DRAFTS and not _already_stored(session, loaded):
+        raise DraftRefused([f"{filename}:1: {alliance.name} already has {held} draft versions, the most it can "
+                            "hold: delete a draft you no longer need, then upload this file again"])
+    try:
+        return register_text(session, source, filename, actor, state="draft", loaded=loaded)
+    except ServiceError as exc:  # the version number is taken by other content
+        raise DraftRefused([f"{filename}:1: {exc}"]) from None
+
+
+def _already_stored(session: Session, loaded: rules.StandardsSet) -> bool:
+    return session.exec(select(StandardsVersion.id).where(
+        StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version,
+        StandardsVersion.content_hash == loaded.content_hash)).first() is not None
+
+
+def drafts_of(session: Session, alliance_id: int) -> list[StandardsVersion]:
+    """The draft versions the alliance's leads uploaded (what ``MAX_DRAFTS`` bounds)."""
+    return list(session.exec(select(StandardsVersion).join(User, User.id == StandardsVersion.created_by).where(
+        StandardsVersion.state == "draft", User.alliance_id == alliance_id)).all())
+
+
+def delete_draft(session: Session, actor: Actor, alliance_id: int, version_id: int) -> StandardsVersion:
+    """A lead deletes a draft of the alliance's set that they uploaded (``standards.delete_draft``)."""
+    alliance = session.get(Alliance, alliance_id)
+    version = session.get(StandardsVersion, version_id)
+    if alliance is None or version is None or version.set_id != alliance.standards_set:
+        raise NotFound(f"standards version {version_id} does not exist")
+    return remove_draft(session, actor, version_id)
 
 
 def impact(session: Session, alliance_id: int, version_id: int) -> Impact:
@@ -184,22 +215,29 @@ def import_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, 
         loaded = rules.parse_standards(imported.text, filename=name)
     except rules.StandardsError as exc:  # the converter writes only valid files: say so if it ever does not
         raise DraftRefused([f"{filename}: the converted standards file is not valid:", *exc.problems]) from None
-    return _register_draft(session, actor, imported.text, name, loaded)
-
-
-def _register_draft(session: Session, actor: Actor, text: str, name: str, loaded: StandardsSet) -> StandardsVersion:
-    """Store a draft; the same content again finds the stored version, other content under its version is refused
-    as a problem with the version."""
+    held = len(drafts_of(session, alliance_id))
+    if held >= MAX_DRAFTS and not _already_stored(session, loaded):
+        raise DraftRefused([f"{alliance.name} already has {held} draft versions, the most it can hold: delete a "
+                            "draft you no longer need, then import the library again"])
     try:
-        return register_text(session, text, name, actor, state="draft", loaded=loaded)
-    except ServiceError as exc:
+        return register_text(session, imported.text, name, actor, state="draft", loaded=loaded)
+    except ServiceError as exc:  # the version number is taken by other content
         raise DraftRefused([str(exc)], "version") from None
 
 
-def versions_of(session: Session, alliance_id: int) -> list[StandardsVersion]:
-    """The versions of the alliance's standards set, newest first."""
+@dataclass(frozen=True)
+class VersionLine:
+    """A version of the alliance's set as the lead's list shows it."""
+
+    version: StandardsVersion
+    registered_by: str
+
+
+def versions_of(session: Session, alliance_id: int) -> list[VersionLine]:
+    """The versions of the alliance's standards set, newest first, with who registered each."""
     alliance = session.get(Alliance, alliance_id)
     if alliance is None:
         return []
     found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == alliance.standards_set)).all()
-    return sorted(found, key=lambda v: Version(v.version), reverse=True)
+    return [VersionLine(v, registered_by(session, v)) for v in sorted(found, key=lambda v: Version(v.version),
+                                                                       reverse=True)]

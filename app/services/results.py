@@ -1,18 +1,21 @@
 """A self-assessment's result as a member reads it: the engine's result joined to the standards' words.
 
 A submitted assessment shows its stored result (what the lead reviews); a
-draft shows a provisional score of its answers so far, stored nowhere.
+draft shows a provisional score of its answers so far, stored nowhere. Once
+the lead has decided, the decision comes first: the engine's outcome is what
+the answers scored, the decision (with its conditions) is what stands.
 """
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from rules.model import CoreOffer, Criterion, Domain, Standard
 
+from ..models import Decision
 from .assessments import AssessmentContext
 from .benchmarks import DEFAULT_MIN_PEERS, MetricBenchmark, metric_benchmarks
 from .scoring import current_result, score
@@ -43,6 +46,17 @@ class ResultView:
     support_needs: list[Standard]
     core_proposition: list[CoreOffer]
     benchmarks: list[MetricBenchmark]
+    decisions: list[Decision] = field(default_factory=list)  # the lead's, oldest first
+
+    @property
+    def decision(self) -> Optional[Decision]:
+        """The decision that stands: the latest."""
+        return self.decisions[-1] if self.decisions else None
+
+    @property
+    def conditions(self) -> list[Decision]:
+        """The decisions that set conditions, each with its due date."""
+        return [d for d in self.decisions if d.conditions]
 
 
 def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAULT_MIN_PEERS) -> ResultView:
@@ -73,4 +87,6 @@ def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAU
         support_needs=[by_id[s] for s in result["support_needs"] if s in by_id],
         core_proposition=[offers[o] for o in result["core_proposition"] if o in offers],
         benchmarks=metric_benchmarks(session, ctx, result, min_peers),
+        decisions=list(session.exec(select(Decision).where(Decision.assessment_id == ctx.assessment.id)
+                                    .order_by(col(Decision.decided_at), col(Decision.id))).all()),
     )

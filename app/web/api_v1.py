@@ -25,6 +25,7 @@ from . import api_v1_shapes as shapes
 from . import csrf, openapi
 from .access import public, token_scope, token_scoped, unit_of_work
 from .downloads import evidence_download
+from .forms import save_problem
 from .limits import api_key, api_limit, api_refused_key, limiter
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -237,7 +238,10 @@ def answers(assessment_id: int):
     answers, notes, submit, errors = _read_answers(body)
     with unit_of_work() as session:  # valid answers are kept whatever else is refused
         outcome = service.save(session, scope, assessment_id, answers, notes)
-    errors += [{"criterion": cid, "message": message} for cid, message in outcome.errors.items()]
+        lookup = service.assessment(session, scope, assessment_id).standards.criterion_lookup
+    errors += [{"criterion": cid, "message": save_problem(lookup[cid][1] if cid in lookup else None, answers.get(cid),
+                                                          message, na_choice='send "na"')}
+               for cid, message in outcome.errors.items()]
     done = {"saved": outcome.saved, "cleared": outcome.cleared, "submitted": False}
     if errors:
         return _problem(422, f"{len(errors)} answer(s) refused; the others are saved", errors=errors, missing=[],

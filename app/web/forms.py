@@ -4,6 +4,8 @@ A domain's form has one field per applicable criterion. What the member typed
 is turned into an answer (a choice, a level index, a number, text or "na")
 and checked by ``rules.check_answer``: the same check the engine, the CLI and
 ``save_answers`` use, so the web never accepts what the engine would refuse.
+A refusal reaches the member (and an API client) as a person would say it
+(``answer_problem``), and a stored number is shown in the digits it was written in.
 """
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ from wtforms import BooleanField, Field, PasswordField, StringField, TextAreaFie
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 import rules
-from rules.model import Criterion, StandardsSet
+from rules.model import CHOICES, Criterion, StandardsSet, is_number
 
-from ..services.accounts import EMAIL, MIN_PASSWORD
+from ..services.accounts import EMAIL, MAX_PASSWORD, MIN_PASSWORD
 from ..services.api_tokens import NAME_MAX
 from ..services.evidence import NOTE_MAX, is_link
 from ..services.membership import ODS_CODE
+from ..wording import decimal_text
 
 NA = "na"
 OTHER = "__other__"
@@ -59,7 +62,8 @@ class RegisterForm(FlaskForm):
         DataRequired("Enter your email address"), Length(max=254, message="Use 254 characters or fewer")])
     password = PasswordField("Create a password", validators=[
         DataRequired("Enter a password"),
-        Length(min=MIN_PASSWORD, max=200, message=f"Use at least {MIN_PASSWORD} characters for your password")])
+        Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
+        Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password")])
     confirm = PasswordField("Confirm your password", validators=[
         DataRequired("Enter your password again"), EqualTo("password", "The passwords do not match")])
 
@@ -78,6 +82,16 @@ class RegisterForm(FlaskForm):
     def validate_ods_code(self, field: Field) -> None:
         if field.data and not ODS_CODE.match(field.data.strip().upper()):
             raise ValidationError("Enter an ODS code of 3 to 10 letters or digits, like RRJ")
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired("Enter your current password")])
+    password = PasswordField("New password", validators=[
+        DataRequired("Enter a new password"),
+        Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
+        Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password")])
+    confirm = PasswordField("Confirm your new password", validators=[
+        DataRequired("Enter your new password again"), EqualTo("password", "The passwords do not match")])
 
 
 class ApplyForm(FlaskForm):
@@ -191,6 +205,57 @@ def _number(text: str) -> int | float | None:
         return None
 
 
+def metric_bounds(criterion: Criterion) -> tuple[Optional[float], Optional[float]]:
+    """The range a metric's answers must be in: its ``min`` and ``max``; a percentage without either is 0-100."""
+    low, high = getattr(criterion, "min", None), getattr(criterion, "max", None)
+    if low is None and high is None and (criterion.unit or "").strip() == "%":
+        return 0, 100
+    return low, high
+
+
+def answer_problem(criterion: Criterion, value: Any, problem: str, na_choice: str = "choose not applicable") -> str:
+    """A refusal of ``rules.check_answer`` as a person would write it ("Enter a number between 0 and 100"),
+    from the criterion and the refused answer; ``na_choice``: how the person says "not applicable" (an API
+    client sends "na")."""
+    or_na = f", or {na_choice}" if criterion.allow_na else ""
+    if isinstance(value, str) and value == NA:
+        return "Give an answer: this question cannot be answered not applicable"
+    if criterion.type in CHOICES:
+        options = [{"partial": "partly"}.get(o, o) for o in CHOICES[criterion.type]]
+        return f"Choose {', '.join(options[:-1])} or {options[-1]}{or_na}"
+    if criterion.type == "level":
+        return f"Choose a level from 0 to {len(criterion.levels or ()) - 1}{or_na}"
+    if criterion.type == "metric":
+        if is_number(value):
+            low, high = metric_bounds(criterion)
+            if low is not None and high is not None:
+                return f"Enter a number between {decimal_text(low)} and {decimal_text(high)}{or_na}"
+            if low is not None:
+                return f"Enter a number of {decimal_text(low)} or more{or_na}"
+            if high is not None:
+                return f"Enter a number of {decimal_text(high)} or less{or_na}"
+        return f"Enter a number, like 82.5{or_na}"
+    if criterion.type == "text":
+        return f"Enter your answer as text{or_na}"
+    return problem[:1].upper() + problem[1:]
+
+
+def checked_answer(criterion: Criterion, value: Any,
+                   na_choice: str = "choose not applicable") -> tuple[Any, Optional[str]]:
+    """``rules.check_answer`` with its refusal in a person's words."""
+    clean, problem = rules.check_answer(criterion, value)
+    return (None, answer_problem(criterion, value, problem, na_choice)) if problem else (clean, None)
+
+
+def save_problem(criterion: Optional[Criterion], value: Any, problem: str,
+                 na_choice: str = "choose not applicable") -> str:
+    """A refusal of a save (``SaveOutcome.errors``) in a person's words: the answer check's refusals are
+    reworded, the service's own (a criterion that does not apply) are kept."""
+    if criterion is not None and rules.check_answer(criterion, value)[1] == problem:
+        return answer_problem(criterion, value, problem, na_choice)
+    return problem
+
+
 class AnswerField(StringField):
     """One criterion's answer; ``answer`` holds the checked value once the form validates it."""
 
@@ -205,7 +270,7 @@ class AnswerField(StringField):
         raw, problem = _raw_answer(self.criterion, self.data, na_ticked)
         if problem:
             raise ValidationError(problem)
-        value, problem = rules.check_answer(self.criterion, raw)
+        value, problem = checked_answer(self.criterion, raw)
         if problem:
             raise ValidationError(problem)
         self.answer = value
@@ -217,9 +282,7 @@ def _shown_value(criterion: Criterion, value: Any) -> tuple[str, bool]:
         return "", False
     if value == NA:
         return ("", True) if criterion.type in ("metric", "text") else (NA, False)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value)), False
-    return str(value), False
+    return decimal_text(value), False
 
 
 def domain_form_class(criteria: list[Criterion], names: dict[str, str]) -> type[FlaskForm]:

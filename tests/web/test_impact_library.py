@@ -89,8 +89,8 @@ def test_an_import_that_cannot_be_used_names_the_problem_at_its_field_and_stores
         (dict(set_id="another-set"), "set_id", "Web Test Alliance accredits against standards set 'web-test', "
                                                "not 'another-set'"),
         (dict(version="next"), "version", "version 'next' does not sort as a version: write it like 2026.2"),
-        (dict(version="2026.1"), "version", "web-test 2026.1 is already registered with different content; "
-                                            "give the changed file a new version"),
+        (dict(version="2026.1"), "version", "web-test 2026.1 is already registered with different content "
+                                            "(published, "),
         (dict(version=""), "version", "Enter the version of the draft, for example 2026.2"),
         (dict(content=STANDARDS.read_bytes(), name="web-test.yaml"), "library_file", "web-test.yaml:3: not a CISO Assistant framework library: missing 'objects'"),
         (dict(content=b"\xff\xfe\x00bad", name="binary.yaml"), "library_file",
@@ -182,14 +182,20 @@ def test_the_preview_of_a_schema_2_version_names_option_condition_and_mapping_ch
     assert cell_after(page, "Answers that do not carry over") == "2"
 
 
-def test_a_standards_file_uploaded_again_under_its_version_with_other_content_is_a_form_error(app, world):
+
+def test_imported_drafts_count_towards_the_alliances_drafts_and_importing_again_finds_the_draft(app, world):
+    from .test_impact_preview import draft_text, upload
+
     lead = signed_in(app, world, "lead")
-    changed = STANDARDS.read_text(encoding="utf-8").replace("target: 85", "target: 80")
-    refused = lead.post("/review/standards", {"standards_file": (io.BytesIO(changed.encode()), "again.yaml")},
-                        content_type="multipart/form-data")
+    for n in range(preview.MAX_DRAFTS - 1):
+        assert upload(lead, draft_text(version=f"2027.{n}")).status_code == 302
+    imported = import_library(lead, HAND_WRITTEN.read_bytes(), version="2028.1")
+    assert imported.status_code == 302
+    again = import_library(lead, HAND_WRITTEN.read_bytes(), version="2028.1")
+    assert again.headers["Location"] == imported.headers["Location"]  # the same library, the same day: its draft
+    refused = import_library(lead, HAND_WRITTEN.read_bytes(), version="2028.2")
     assert refused.status_code == 400
-    assert ("web-test 2026.1 is already registered with different content; give the changed file a new version"
-            in html.unescape(text(refused)))
-    with pytest.raises(preview.DraftRefused) as refused_here, db.session_scope(world.url) as session:
-        preview.upload_draft(session, CLI, world.alliance_id, changed.encode(), "again.yaml")
-    assert refused_here.value.field == "version"
+    assert problems_of(text(refused), "library-problems") == [(
+        "library_file", f"Web Test Alliance already has {preview.MAX_DRAFTS} draft versions, the most it can hold: "
+                        "delete a draft you no longer need, then import the library again")]
+    assert versions(world.url) == 1 + preview.MAX_DRAFTS
