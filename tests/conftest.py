@@ -338,7 +338,7 @@ class World:
         return assessment.id
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _password_hash(password: str) -> str:
     """scrypt is slow on purpose; the fixture's users share their hashes across tests, made with a small
     work factor (signing in checks them as it checks any other; see tests/web/conftest.py)."""

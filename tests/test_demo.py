@@ -12,9 +12,24 @@ from sqlmodel import SQLModel, func, select
 import rules
 from app import services
 from app.demo import ALLIANCES, DemoError, load_demo
-from app.models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, BuddyAssignment,
-                        Decision, Evidence, ImprovementPlan, Membership, Notification, Organisation, ResultOverride,
-                        ReviewComment, User)
+from app.models import (
+    Alliance,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    AuditEvent,
+    Breach,
+    BuddyAssignment,
+    Decision,
+    Evidence,
+    ImprovementPlan,
+    Membership,
+    Notification,
+    Organisation,
+    ResultOverride,
+    ReviewComment,
+    User,
+)
 from app.services import buddying, plans
 from app.storage import UploadStore
 
@@ -114,7 +129,7 @@ def test_the_demo_world(demo, session_factory):
         roles = Counter(session.exec(select(User.role)).all())
         assert roles["admin"] == 1 and roles["lead"] == len(ALLIANCES) and roles["member"] >= 10
         printed = "\n".join(report.lines())
-        for role, email, password, _ in report.users:
+        for _role, email, password, _ in report.users:
             assert email in printed and password in printed and len(password) >= 12
         for role, email, password, _ in [u for u in report.users if u[0] != "member"] + report.users[-2:]:
             assert services.authenticate(session, email, password).role == role

@@ -15,12 +15,28 @@ from sqlmodel import Session, select
 
 from rules.model import CoreOffer, Domain, Standard, StandardsSet
 
-from ..models import (Alliance, Assessment, AssessmentCycle, Evidence, Membership, Organisation, StandardsVersion, User,
-                      utcnow)
+from ..models import (
+    Alliance,
+    Assessment,
+    AssessmentCycle,
+    Evidence,
+    Membership,
+    Organisation,
+    StandardsVersion,
+    User,
+    utcnow,
+)
 from .accounts import create_user
 from .alliances import cycles_of
-from .assessments import (AssessmentContext, SaveOutcome, answers_of, context, one_evidence, open_assessment,
-                          save_answers)
+from .assessments import (
+    AssessmentContext,
+    SaveOutcome,
+    answers_of,
+    context,
+    one_evidence,
+    open_assessment,
+    save_answers,
+)
 from .common import Actor, NotFound, ServiceError
 from .membership import register_organisation
 from .standards import latest_published, parsed

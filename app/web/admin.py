@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from ..services import ServiceError, overview
-from ..services import api_tokens
+from ..services import ServiceError, api_tokens, overview
 from .access import actor, roles, unit_of_work
 from .forms import ApiTokenForm, show_service_error
 

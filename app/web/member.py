@@ -11,10 +11,17 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..services import (NotFound, ServiceError, SubmissionRefused, add_evidence, apply_for_membership, evidence_of,
-                        submit)
+from ..services import (
+    NotFound,
+    ServiceError,
+    SubmissionRefused,
+    add_evidence,
+    apply_for_membership,
+    evidence_of,
+    portal,
+    submit,
+)
 from ..services import buddying as buddy_service
-from ..services import portal
 from ..services import review as review_service
 from ..services.progress import progress
 from ..services.results import result_view

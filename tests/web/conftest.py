@@ -16,8 +16,20 @@ from werkzeug.security import generate_password_hash
 
 from app import create_app, db
 from app.models import utcnow
-from app.services import (CLI, Actor, add_evidence, apply_for_membership, create_alliance, create_user, open_assessment,
-                          open_cycle, register_organisation, register_version, save_answers, submit)
+from app.services import (
+    CLI,
+    Actor,
+    add_evidence,
+    apply_for_membership,
+    create_alliance,
+    create_user,
+    open_assessment,
+    open_cycle,
+    register_organisation,
+    register_version,
+    save_answers,
+    submit,
+)
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,7 +48,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 FIXTURE_HASH = "scrypt:1024:8:1"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def password_hash(password: str) -> str:
     """The fixtures' users share one hash per password across tests, with the small work factor above."""
     return generate_password_hash(password, method=FIXTURE_HASH)
