@@ -130,6 +130,18 @@ class SqliteDatabases:
     def release(self, url: str) -> None:
         db.dispose_engine(url)
 
+    def kept(self, directory: Path, name: str) -> str:
+        """A migrated database that lives as long as the test process (filled once, copied into tests)."""
+        return self.fresh(directory)
+
+    def settle(self, url: str) -> None:
+        db.dispose_engine(url)  # closes the file, folding the write-ahead log into it
+
+    def copy(self, source: str, target: str) -> None:
+        """Replace the test's database ``target`` with a copy of ``source``."""
+        db.dispose_engine(target)
+        shutil.copyfile(make_url(source).database, make_url(target).database)
+
     def close(self) -> None:
         pass
 
@@ -180,10 +192,35 @@ class PostgresDatabases:
     def empty(self, directory: Path, name: str = "empty") -> str:
         return self.url(self.new_schema(f"{name}_{uuid.uuid4().hex[:6]}"))
 
+    @staticmethod
+    def schema_of(url: str) -> str:
+        return make_url(url).query.get("options", "").partition("=")[2]
+
     def release(self, url: str) -> None:
-        schema = make_url(url).query.get("options", "").partition("=")[2]
+        schema = self.schema_of(url)
         if schema and schema != self.schema:
             self.drop_schema(schema)
+
+    def kept(self, directory: Path, name: str) -> str:
+        """A migrated schema that lives as long as the test process (filled once, copied into tests)."""
+        url = self.url(self.new_schema(name))
+        db.upgrade(url)
+        return url
+
+    def settle(self, url: str) -> None:
+        pass
+
+    def copy(self, source: str, target: str) -> None:
+        """Copy every row of the schema ``source`` into the test's emptied tables (``target``, the main schema),
+        in the order their keys need, and move the id sequences on past the copied rows."""
+        schema = self.schema_of(source)
+        with db.get_engine(target).begin() as connection:
+            for table in SQLModel.metadata.sorted_tables:
+                name = table.name
+                connection.exec_driver_sql(f'INSERT INTO "{name}" SELECT * FROM "{schema}"."{name}"')
+                if "id" in table.c and table.c.id.primary_key:
+                    connection.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), "
+                                               f'(SELECT coalesce(max(id), 0) + 1 FROM "{name}"), false)')
 
     def close(self) -> None:
         for name in list(self.schemas):
@@ -215,42 +252,37 @@ def database_url(databases: SqliteDatabases | PostgresDatabases, tmp_path: Path,
 class DemoWorlds:
     """The demo world (``app.demo.load_demo``) for tests that start from it.
 
-    Loading it takes seconds (it scores every assessment through the engine), so on SQLite it is loaded
-    once per test process into a database of its own (one per ``buddies`` setting) and each test gets a
-    copy of that file and of its evidence files. On PostgreSQL each test loads it into its own emptied
-    tables."""
+    Loading it takes seconds (it scores every assessment through the engine), so it is loaded once per
+    test process into a database of its own (one per ``buddies`` setting) and each test gets a copy of
+    it and of its evidence files: the file on SQLite, the rows on PostgreSQL."""
 
     def __init__(self, databases: SqliteDatabases | PostgresDatabases, root: Path):
         self.databases = databases
         self.root = root
-        self.loaded: dict[bool, tuple[Path, Any, float]] = {}
+        self.loaded: dict[bool, tuple[str, Path, Any, float]] = {}
 
-    @staticmethod
-    def load(url: str, buddies: bool) -> tuple[Any, float]:
+    def load(self, buddies: bool) -> tuple[str, Path, Any, float]:
         from app.demo import load_demo
 
-        started = time.perf_counter()
-        with db.session_scope(url) as session:
-            report = load_demo(session, buddies=buddies)
-        return report, time.perf_counter() - started
+        directory = self.root / f"buddies-{buddies}"
+        directory.mkdir()
+        url = self.databases.kept(directory, f"demo_{int(buddies)}")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("UPLOAD_DIR", str(directory / "uploads"))
+            started = time.perf_counter()
+            with db.session_scope(url) as session:
+                report = load_demo(session, buddies=buddies)
+            seconds = time.perf_counter() - started
+        self.databases.settle(url)
+        return url, directory, report, seconds
 
     def into(self, url: str, buddies: bool = True) -> tuple[Any, float]:
         """Fill the test's database (``url``, just made by ``database_url``) and its UPLOAD_DIR with the demo
         world; the load's report and how long the load took, in seconds."""
-        if self.databases.kind != "sqlite":
-            return self.load(url, buddies)
         if buddies not in self.loaded:
-            directory = self.root / f"buddies-{buddies}"
-            directory.mkdir()
-            source = self.databases.fresh(directory)
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("UPLOAD_DIR", str(directory / "uploads"))
-                report, seconds = self.load(source, buddies)
-            self.databases.release(source)  # closes the file, folding the write-ahead log into it
-            self.loaded[buddies] = (directory, report, seconds)
-        directory, report, seconds = self.loaded[buddies]
-        db.dispose_engine(url)
-        shutil.copyfile(directory / "alliance.db", make_url(url).database)
+            self.loaded[buddies] = self.load(buddies)
+        source, directory, report, seconds = self.loaded[buddies]
+        self.databases.copy(source, url)
         if (directory / "uploads").is_dir():
             shutil.copytree(directory / "uploads", os.environ["UPLOAD_DIR"], dirs_exist_ok=True)
         return report, seconds
