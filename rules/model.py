@@ -232,7 +232,7 @@ class Condition(Frozen):
 
 class Combination(Frozen):
     mode: Literal["all", "any"]
-    items: tuple[Union["Combination", Condition], ...]
+    items: tuple[Union[Combination, Condition], ...]
 
 
 class FlagRule(Frozen):

@@ -10,8 +10,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from ..services import ServiceError, cycles_of, overview
-from ..services import audit_trail
+from ..services import ServiceError, audit_trail, cycles_of, exports, overview, rescore
 from ..services import dashboard as dashboards
 from ..services import exports
 from ..services import impact as preview

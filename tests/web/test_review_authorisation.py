@@ -6,7 +6,6 @@ admins get 403; anonymous visitors are sent to sign in. Each lead reaches its ow
 """
 from __future__ import annotations
 
-
 import pytest
 from sqlmodel import select
 
