@@ -14,9 +14,24 @@ import rules
 from app import services
 from app.demo import DemoError, load_demo, read_world
 from app.demo.world import WORLD_FILE
-from app.models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, BuddyAssignment,
-                        Decision, Evidence, ImprovementPlan, Membership, Notification, Organisation, ResultOverride,
-                        ReviewComment, User)
+from app.models import (
+    Alliance,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    AuditEvent,
+    Breach,
+    BuddyAssignment,
+    Decision,
+    Evidence,
+    ImprovementPlan,
+    Membership,
+    Notification,
+    Organisation,
+    ResultOverride,
+    ReviewComment,
+    User,
+)
 from app.services import plans
 from app.services.accounts import password_problem
 from app.services.buddying import planning

@@ -28,13 +28,36 @@ from sqlmodel import select
 import rules
 from app import db
 from app.jobs import rescore
-from app.models import (Answer, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, BuddyAssignment,
-                        Membership, Organisation, RescoreItem, RescoreRun, StandardsVersion)
-from app.services import (CLI, NotFound, ServiceError, add_evidence, apply_for_membership, open_assessment,
-                          register_organisation, register_version, save_answers, score, submit)
+from app.models import (
+    Answer,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    AuditEvent,
+    Breach,
+    BuddyAssignment,
+    Membership,
+    Organisation,
+    RescoreItem,
+    RescoreRun,
+    StandardsVersion,
+)
+from app.services import (
+    CLI,
+    NotFound,
+    ServiceError,
+    add_evidence,
+    apply_for_membership,
+    open_assessment,
+    register_organisation,
+    register_version,
+    save_answers,
+    score,
+    submit,
+)
 from app.services import rescore_runs as runs
-from app.services.overrides import set_override
 from app.services.assessments import context
+from app.services.overrides import set_override
 from rules.changes import REPORT_FIELDS, summarise
 from tests.test_buddy_lifecycle import build_buddy_world
 from tests.web.conftest import COMPLETE_ANSWERS, STANDARDS, build_world

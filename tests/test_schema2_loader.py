@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import rules
-from tests.test_loader import BASE as SCHEMA_1, PROBLEM, insert_after, line_of, problems_of, replace
+from tests.test_loader import BASE as SCHEMA_1
+from tests.test_loader import PROBLEM, insert_after, line_of, problems_of, replace
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -29,7 +29,6 @@ from .rescore_runs import Target, affected, dry_run
 from .standards import delete_draft as remove_draft
 from .standards import latest_published, parsed, register_text, registered_by
 
-
 MAX_UPLOAD_BYTES = MAX_BYTES  # the largest standards file the engine reads
 #: A framework library is larger than the standards file made of it (translations, controls, threats...).
 MAX_LIBRARY_BYTES = 4 * 1024 * 1024

@@ -32,9 +32,22 @@ from rules.answers import carry_over
 from rules.model import StandardsSet
 
 from ..db import json_value
-from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment,
-                      Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
-                      StandardsVersion, utcnow)
+from ..models import (
+    Alliance,
+    Answer,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    BuddyAssignment,
+    Membership,
+    Organisation,
+    RescoreItem,
+    RescoreRefresh,
+    RescoreRun,
+    ResultOverride,
+    StandardsVersion,
+    utcnow,
+)
 from .buddying.pairs import refresh_many, settle_many
 from .buddying.planning import OPEN_PAIRS, NeedsRefresh, plan_refreshes
 from .common import Actor, NotFound, ServiceError, among, audit, audit_many, update_rows

@@ -10,9 +10,8 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from ..services import ServiceError, audit_trail, cycles_of, exports, overview, rescore
+from ..services import ServiceError, audit_trail, cycles_of, exports, overview
 from ..services import dashboard as dashboards
-from ..services import exports
 from ..services import impact as preview
 from ..services import plans as plan_service
 from ..services import review as service
