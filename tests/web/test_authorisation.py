@@ -74,10 +74,13 @@ def cases(world, ids) -> list[Case]:
         Case("member.submit_assessment", "GET", f"{base}/submit", member_only(200)),
         Case("member.submit_assessment", "POST", f"{base}/submit", member_only(200)),  # refused: incomplete
         Case("member.result", "GET", f"{base}/result", member_only(200)),
+        Case("member.remove_evidence", "GET", f"{base}/evidence/{ids['link']}/remove", member_only(200)),  # asks
         Case("member.remove_evidence", "POST", f"{base}/evidence/{ids['link']}/remove", member_only(302)),
         Case("member.read_notification", "POST", f"/member/notifications/{ids['notice']}/read", member_only(302)),
         # B's own assessment in the path with A's evidence: still not found.
         Case("member.evidence_file", "GET", f"/member/assessments/{b}/evidence/{ids['file']}", member_only(404, 404)),
+        Case("member.remove_evidence", "GET", f"/member/assessments/{b}/evidence/{ids['file']}/remove",
+             member_only(404, 404)),
         Case("member.remove_evidence", "POST", f"/member/assessments/{b}/evidence/{ids['file']}/remove",
              member_only(404, 404)),
         Case("api.assessment_result", "GET", f"/api/assessments/{a}/result",
