@@ -1,7 +1,9 @@
 """A self-assessment's result as a member reads it: the engine's result joined to the standards' words.
 
 A submitted assessment shows its stored result (what the lead reviews); a
-draft shows a provisional score of its answers so far, stored nowhere.
+draft shows a provisional score of its answers so far, stored nowhere. The
+conditional questions the result left out as not asked say why, in the
+member's words (``questions.not_asked``, from the answers the result scored).
 """
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from typing import Any, Optional
 
 from sqlmodel import Session
 
-from rules.model import CoreOffer, Criterion, Domain, Standard
+from rules.model import CoreOffer, Criterion, Domain, Standard, StandardsSet
 
 from .assessments import AssessmentContext
 from .benchmarks import DEFAULT_MIN_PEERS, MetricBenchmark, metric_benchmarks
+from .questions import NotAsked, not_asked, option_scores_words
 from .scoring import current_result, score
 
 
@@ -43,6 +46,8 @@ class ResultView:
     support_needs: list[Standard]
     core_proposition: list[CoreOffer]
     benchmarks: list[MetricBenchmark]
+    not_asked: dict[str, NotAsked]  # criteria the result left out as not asked, in file order, with why
+    explanations: dict[str, str]  # how choice answers scored, by their options' texts (the engine's names ids)
 
 
 def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAULT_MIN_PEERS) -> ResultView:
@@ -68,9 +73,24 @@ def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAU
     breaches = [(b, lookup[b["criterion"]][1], lookup[b["criterion"]][0]) for b in result["breaches"]]
     by_id = {s.id: s for s in standards.standards}
     offers = {o.id: o for o in standards.core_proposition}
+    inactive = [cid for cid, detail in details.items() if detail and detail.get("status") == "inactive"]
+    reasons = not_asked(ctx, {cid: d.get("answer") for cid, d in details.items() if d}) if inactive else {}
     return ResultView(
         result=result, provisional=provisional, computed_at=computed_at, domains=domains, breaches=breaches,
         support_needs=[by_id[s] for s in result["support_needs"] if s in by_id],
         core_proposition=[offers[o] for o in result["core_proposition"] if o in offers],
         benchmarks=metric_benchmarks(session, ctx, result, min_peers),
+        not_asked={cid: reasons[cid] for cid in inactive if cid in reasons},
+        explanations=_option_explanations(standards, details),
     )
+
+
+def _option_explanations(standards: StandardsSet, details: dict[str, Any]) -> dict[str, str]:
+    found = {}
+    for criterion in standards.criteria:
+        detail = details.get(criterion.id) or {}
+        if criterion.options and detail.get("status") == "scored":
+            words = option_scores_words(criterion, detail.get("answer"), detail.get("score"))
+            if words:
+                found[criterion.id] = words
+    return found

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from ..db import ROOT
 from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
+from ..services.questions import answer_words
 from ..uploads import UploadRefused, UploadStore
 from . import charts, faults, request_log
 from .access import check_every_route_is_marked, login_manager, public
@@ -134,6 +135,7 @@ def _page_context(app: Flask) -> None:
 
     app.add_template_filter(charts.number, "num")
     app.add_template_filter(size_text, "size")
+    app.add_template_filter(answer_words, "answer")  # criterion | answer(value): an answer in the member's words
     app.add_template_global(charts.strip, "chart_strip")
 
     @app.context_processor
