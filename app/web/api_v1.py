@@ -125,8 +125,10 @@ def standards_version(version_id: int):
     with unit_of_work() as session:
         version, content = service.standards_version(session, token_scope(), version_id)
         shown = shapes.version(version)
-    return {"version": shown, "alliance": content.alliance, "pass_mark": content.pass_mark,
+    return {"version": shown, "schema": content.schema_version, "alliance": content.alliance,
+            "pass_mark": content.pass_mark,
             "routes": [{"id": r.id, "title": r.title} for r in content.routes],
+            "frameworks": [{"id": f.id, "title": f.title} for f in content.frameworks],
             "ratings": [{"rating": r.rating, "min": r.min} for r in content.ratings],
             "core_proposition": [{"id": o.id, "title": o.title, "routes": shapes.optional_list(o.routes)}
                                  for o in content.core_proposition],
@@ -163,7 +165,8 @@ def assessment(assessment_id: int):
         ctx = detail.ctx
         shown = shapes.assessment(service.AssessmentLine(ctx.assessment, ctx.membership, ctx.organisation, detail.cycle,
                                                    detail.result))
-    return {**shown, "answers": detail.answers, "missing": detail.missing, "links": shapes.links(assessment_id)}
+    return {**shown, "answers": detail.answers, "missing": detail.missing,
+            "not_asked": shapes.not_asked(detail.not_asked), "links": shapes.links(assessment_id)}
 
 
 def _result_of(assessment_id: int) -> tuple[AssessmentContext, Any]:
@@ -175,8 +178,9 @@ def _result_of(assessment_id: int) -> tuple[AssessmentContext, Any]:
 @token_scoped
 def result(assessment_id: int):
     ctx, view = _result_of(assessment_id)
+    # A result stored before framework mappings existed has no "mapped": its file had none to map.
     return {"assessment_id": assessment_id, "status": ctx.assessment.status, "provisional": view.provisional,
-            "computed_at": shapes.when(view.computed_at), "result": view.result}
+            "computed_at": shapes.when(view.computed_at), "result": {"mapped": {}, **view.result}}
 
 
 @bp.get(f"/assessments/<{ID}:assessment_id>/breaches")
