@@ -3,7 +3,9 @@
 A submitted assessment shows its stored result (what the lead reviews); a
 draft shows a provisional score of its answers so far, stored nowhere. The
 conditional questions the result left out as not asked say why, in the
-member's words (``questions.not_asked``, from the answers the result scored).
+member's words (``questions.not_asked``, from the answers the result scored),
+and each framework the standards are mapped to lists its refs with their
+status and the standards behind each.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any, Optional
 
 from sqlmodel import Session
 
-from rules.model import CoreOffer, Criterion, Domain, Standard, StandardsSet
+from rules.model import CoreOffer, Criterion, Domain, Framework, Standard, StandardsSet
 
 from .assessments import AssessmentContext
 from .benchmarks import DEFAULT_MIN_PEERS, MetricBenchmark, metric_benchmarks
@@ -37,6 +39,21 @@ class DomainLine:
 
 
 @dataclass(frozen=True)
+class MappedRef:
+    """One ref of a framework the standards are mapped to, how it stands, and the standards behind it."""
+
+    ref: str
+    status: str  # met, not_met or not_assessed
+    standards: list[tuple[Standard, str]]  # each mapped standard with its status in this result
+
+
+@dataclass(frozen=True)
+class FrameworkLine:
+    framework: Framework
+    refs: list[MappedRef]
+
+
+@dataclass(frozen=True)
 class ResultView:
     result: dict[str, Any]
     provisional: bool
@@ -48,6 +65,7 @@ class ResultView:
     benchmarks: list[MetricBenchmark]
     not_asked: dict[str, NotAsked]  # criteria the result left out as not asked, in file order, with why
     explanations: dict[str, str]  # how choice answers scored, by their options' texts (the engine's names ids)
+    frameworks: list[FrameworkLine]  # how the result evidences each framework the standards are mapped to
 
 
 def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAULT_MIN_PEERS) -> ResultView:
@@ -82,7 +100,21 @@ def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAU
         benchmarks=metric_benchmarks(session, ctx, result, min_peers),
         not_asked={cid: reasons[cid] for cid in inactive if cid in reasons},
         explanations=_option_explanations(standards, details),
+        frameworks=_frameworks(standards, result),
     )
+
+
+def _frameworks(standards: StandardsSet, result: dict[str, Any]) -> list[FrameworkLine]:
+    mapped = result.get("mapped") or {}
+    by_id = {s.id: s for s in standards.standards}
+    statuses = result["standard_results"]
+    lines = []
+    for framework in standards.frameworks:
+        refs = [MappedRef(ref, status, [(by_id[sid], (statuses.get(sid) or {}).get("status", "not_applicable"))
+                                        for sid in standards.mapped_refs.get(framework.id, {}).get(ref, ())])
+                for ref, status in (mapped.get(framework.id) or {}).items()]
+        lines.append(FrameworkLine(framework, refs))
+    return lines
 
 
 def _option_explanations(standards: StandardsSet, details: dict[str, Any]) -> dict[str, str]:

@@ -272,6 +272,21 @@ def test_the_result_shows_option_texts_and_lists_questions_not_asked(member, wor
     assert "Not asked" in row and "(your answer, kept: 90%)" in row and "Left out of the score." in row
 
 
+def test_the_result_says_what_it_evidences_for_each_framework(member, world):
+    save(world, {**PHONE_ANSWERS, "C5.1": "clinic", "C5.2": 85})
+    body = text(member.get(f"/member/assessments/{world.assessments['a']}/result"))
+    table = body[body.index('id="framework-cqc"'):]
+    table = table[:table.index("</table>")]
+    assert "CQC quality statements" in table
+    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r"<tr class=\"nhsuk-table__row\">(.*?)</tr>",
+                                                                                  table, re.S)]
+    assert rows == ["Well-led: capable, compassionate and inclusive leaders Met C1 Clinical leadership (met)",
+                    "Safe: safe systems, pathways and transitions Not met C5 Follow-up after discharge (not met)"]
+    result = provisional(world)
+    assert result["mapped"] == {"cqc": {"Well-led: capable, compassionate and inclusive leaders": "met",
+                                        "Safe: safe systems, pathways and transitions": "not_met"}}
+
+
 def test_a_submitted_assessment_shows_option_texts_and_not_asked_questions(member, world):
     save(world, {**PHONE_ANSWERS, "C5.2": 90})
     with db.session_scope(world.url) as session:
