@@ -104,6 +104,8 @@ def outline(loaded: StandardsSet) -> list[str]:
         f"  pass mark {loaded.pass_mark}%; ratings: " + ", ".join(f"{b.rating} >= {b.min}" for b in loaded.ratings),
         "  routes: " + ", ".join(f"{r.id} ({r.title})" for r in loaded.routes),
     ]
+    if loaded.frameworks:
+        lines.append("  mapped to: " + ", ".join(f"{f.id} ({f.title})" for f in loaded.frameworks))
     if loaded.core_proposition:
         lines.append("  core proposition:")
         for offer in loaded.core_proposition:
@@ -116,15 +118,27 @@ def outline(loaded: StandardsSet) -> list[str]:
             must = ", must meet" if standard.must_meet else ""
             lines.append(f"  Standard {standard.id}: {standard.title} (weight {standard.weight}{must})")
             lines.append(f"    applies to: {_applies_text(standard.applies)}")
+            if standard.maps_to:
+                lines.append("    maps to: " + "; ".join(f"{r.framework} {r.ref}" for r in standard.maps_to))
             for c in standard.criteria:
                 extra = []
                 if c.type == "level":
                     extra.append("levels: " + " / ".join(f"{i} {name}" for i, name in enumerate(c.levels or ())))
+                if c.options:
+                    extra.append("options: " + " / ".join(f"{o.id} {o.text} ({plain_number(o.score)})"
+                                                          for o in c.options))
                 if c.type == "metric" and c.benchmark:
                     b = c.benchmark
                     sign = ">=" if b.direction == "higher" else "<="
                     extra.append(f"target {sign} {plain_number(b.target)}{c.unit_suffix}, {b.direction} is better, "
                                  f"amber {plain_number(b.amber)}")
+                if (c.min, c.max) != (None, None) and not (c.unit == "%" and (c.min, c.max) == (0, 100)):
+                    low = "" if c.min is None else plain_number(c.min)
+                    high = "" if c.max is None else plain_number(c.max)
+                    extra.append(f"range {low}..{high}{c.unit_suffix}")
+                if c.when:
+                    values = ", ".join(str(v) for v in c.when.values)
+                    extra.append(f"asked only when {c.when.criterion} is one of: {values}")
                 flags = [f"weight {c.weight}", "required" if c.required else "optional"]
                 if c.allow_na:
                     flags.append("na allowed")

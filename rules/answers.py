@@ -5,6 +5,12 @@ type or an out-of-range answer is an error, never a silent 0. The per-answer
 check is shared by the CLI, the web forms and the API. ``carry_over`` keeps the
 answers that still fit a version (by criterion id): every scoring of stored
 answers goes through it, and so does rescoring.
+
+Answers to criteria that are not asked, because their standard does not
+apply or their ``when`` condition does not hold (schema 2), are ignored, even
+when malformed: ``not_asked`` works out which conditional criteria those are,
+to know which answers to check. What is scored is decided by the rules
+(``rules.scoring``), from the same answers.
 """
 from __future__ import annotations
 
@@ -73,6 +79,12 @@ def check_answer(criterion: m.Criterion, value: Any) -> tuple[Any, Optional[str]
             return NA, None
         return None, '"na" is not allowed for this criterion (allow_na is false)'
     na_hint = ' or "na"' if criterion.allow_na else ""
+    if criterion.type == "choice":
+        if isinstance(value, str) and value in criterion.option_ids:
+            return value, None
+        return None, f"expected one of the option ids {_listed(criterion.option_ids)}{na_hint}, got {_shown(value)}"
+    if criterion.type == "multi_choice":
+        return _check_options(criterion, value, na_hint)
     if criterion.type in m.CHOICES:
         options = m.CHOICES[criterion.type]
         if isinstance(value, str) and value in options:
@@ -85,13 +97,41 @@ def check_answer(criterion: m.Criterion, value: Any) -> tuple[Any, Optional[str]
             return int(value), None
         return None, f"expected a level index, a whole number from 0 to {top}{na_hint}, got {_shown(value)}"
     if criterion.type == "metric":
-        if m.is_number(value):
-            return value, None
         unit = f" ({criterion.unit})" if criterion.unit else ""
-        return None, f"expected a finite number{unit}{na_hint}, got {_shown(value)}"
+        if not m.is_number(value):
+            return None, f"expected a finite number{unit}{na_hint}, got {_shown(value)}"
+        if not criterion.in_range(value):
+            return None, f"expected a number {_range_text(criterion)}{unit}{na_hint}, got {_shown(value)}"
+        return value, None
     if isinstance(value, str):
         return (value if value.strip() else None), None
     return None, f"expected text{na_hint}, got {_shown(value)}"
+
+
+def _listed(values: Any) -> str:
+    return ", ".join(f'"{v}"' for v in values)
+
+
+def _range_text(criterion: m.Criterion) -> str:
+    low, high = criterion.min, criterion.max
+    if low is not None and high is not None:
+        return f"from {low:g} to {high:g}"
+    return f"of at least {low:g}" if low is not None else f"of at most {high:g}"
+
+
+def _check_options(criterion: m.Criterion, value: Any, na_hint: str) -> tuple[Any, Optional[str]]:
+    """A multi_choice answer: a list of distinct option ids ([] is an answer: none of them)."""
+    expected = f"expected a list of distinct option ids from {_listed(criterion.option_ids)}{na_hint}"
+    if not isinstance(value, (list, tuple)):
+        return None, f"{expected}, got {_shown(value)}"
+    chosen: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or item not in criterion.option_ids:
+            return None, f"{expected}, got {_shown(item)} in the list"
+        if item in chosen:
+            return None, f"{expected}, got {_shown(item)} twice"
+        chosen.append(item)
+    return chosen, None
 
 
 def plain_forms(standards: m.StandardsSet) -> dict[str, tuple[str, m.Criterion, str, Any]]:
@@ -105,8 +145,14 @@ def plain_forms(standards: m.StandardsSet) -> dict[str, tuple[str, m.Criterion, 
             accepted: Any = None
             if kind in m.CHOICES:
                 kind, accepted = "choice", frozenset(m.CHOICES[kind])
+            elif kind in m.OPTION_TYPES:
+                accepted = frozenset(criterion.option_ids)
             elif kind == "level":
                 accepted = len(criterion.levels or ())
+            elif kind == "metric" and (criterion.min is not None or criterion.max is not None):
+                kind = "ranged"
+                accepted = (-math.inf if criterion.min is None else criterion.min,
+                            math.inf if criterion.max is None else criterion.max)
             forms[criterion.id] = (standard.id, criterion, kind, accepted)
         found.update(forms)  # all at once: a reader in another thread never sees it half filled
     return found
@@ -123,7 +169,12 @@ def is_plain(form: tuple[str, m.Criterion, str, Any], value: Any) -> bool:
         return plain is str and value in accepted
     if kind == "level":
         return plain is int and 0 <= value < accepted
-    return plain is str and value != NA and value.strip() != ""
+    if kind == "ranged":
+        return (plain is float or plain is int) and accepted[0] <= value <= accepted[1]
+    if kind == "text":
+        return plain is str and value != NA and value.strip() != ""
+    # multi_choice: a list of distinct option ids
+    return plain is list and all(type(v) is str and v in accepted for v in value) and len(set(value)) == len(value)
 
 
 def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], list[str]]:
@@ -149,6 +200,25 @@ def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], 
     return Member(route=route, specialty=specialty, org_type=org_type), []
 
 
+def not_asked(standards: m.StandardsSet, applies: frozenset[str], answers: dict[str, Any]) -> frozenset[str]:
+    """Ids of the applicable conditional criteria whose condition does not hold with these (checked) answers.
+
+    Used to know which answers to check; the scoring rules decide the same
+    from the same answers.
+    """
+    asked: dict[str, bool] = {}
+    for standard in standards.standards:
+        for criterion in standard.criteria:
+            applicable = standard.id in applies
+            when = criterion.when
+            if when is None or not applicable:
+                asked[criterion.id] = applicable
+                continue
+            answer = answers.get(when.criterion)
+            asked[criterion.id] = asked[when.criterion] and answer != NA and answer in when.values
+    return frozenset(c.id for s in standards.standards if s.id in applies for c in s.criteria if not asked[c.id])
+
+
 def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     """Validate an answers document (the CLI's JSON shape); raises AnswersError."""
     member, problems = read_member(standards, doc)
@@ -165,6 +235,7 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     if member is not None:
         applies = standards.applicable_ids(member.route, member.specialty, member.org_type)
     clean: dict[str, Any] = {}
+    conditional: dict[str, str] = {}  # problems with answers to conditional criteria: kept if they are asked
     for key, value in raw.items():
         found = forms.get(key)
         if found is None:
@@ -178,9 +249,15 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
             continue
         answer, problem = check_answer(criterion, value)
         if problem:
-            problems.append(f"answers: criterion {key} ({criterion.type}): {problem}")
+            if criterion.when is None:
+                problems.append(f"answers: criterion {key} ({criterion.type}): {problem}")
+            else:
+                conditional[key] = f"answers: criterion {key} ({criterion.type}): {problem}"
         elif answer is not None:
             clean[key] = answer
+    if conditional and applies is not None:
+        ignored = not_asked(standards, applies, clean)
+        problems.extend(problem for key, problem in conditional.items() if key not in ignored)
     if problems:
         raise AnswersError(problems)
     assert member is not None

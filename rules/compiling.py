@@ -7,6 +7,13 @@ scoring run needs per criterion, worked out once: weights and full credit in
 whole units of its standard, the thresholds "higher is better", the start of
 its fact as JSON text, and its fixed explanations. One scoring run over it is
 ``rules.scoring``; the rule names below are how the two speak.
+
+Schema 2 adds rules only to the versions that use it: one for choice answers,
+two deciding whether a conditional criterion is asked (``rules.conditions``,
+with the conditional criteria grouped in waves by the depth of their chain
+of conditions) and three deciding each framework ref's status
+(``rules.mappings``). A schema 1 version compiles to the same ruleset as
+before.
 """
 from __future__ import annotations
 
@@ -15,15 +22,18 @@ import threading
 from typing import Any, NamedTuple, Optional
 
 from . import model as m
+from .conditions import answer_codes, condition_fact_start, condition_rules, depths
 from .durable_engine import Ruleset, number_text
 from .flags import compile_flag_rule
+from .mappings import mapping_rules
 from .numbers import exact, lcm_of_denominators, plain_number
 
 CAP = 1000
 NO_RATING = -1
-# Fact types: c graded criterion (an unanswered required one too), l level, s scored standard,
-# n standard decided without a score (nothing to score, or status set by a lead), r rating, o outcome,
-# f summary for extra rules.
+# Fact types: c graded criterion (an unanswered required one too), l level, choice or multi_choice answer,
+# w condition of a conditional criterion, s scored standard, n standard decided without a score (nothing to
+# score, or status set by a lead), r rating, o outcome, p framework ref (with the standards), f summary for
+# extra rules.
 CREDIT_HALVES = {"criterion_full": 2, "criterion_half": 1, "criterion_zero": 0}
 SCORE_OF_RULE = {"criterion_full": 100.0, "criterion_half": 50.0, "criterion_zero": 0.0}
 RAG_OF_RULE = {"criterion_full": "green", "criterion_half": "amber", "criterion_zero": "red"}
@@ -40,6 +50,7 @@ CHOICE_VALUE = {"yes": "1.0", "partial": "0.5", "no": "0.0"}  # as fact text
 CHOICE_WORDS = {"yes": "full credit (1)", "partial": "half credit (0.5)", "no": "no credit (0)"}
 FACT_ID_STANDARDS = 1_000_000  # fact ids: criteria by position, then standards, then single facts
 FACT_ID_RATING, FACT_ID_OUTCOME, FACT_ID_SUMMARY = 2_000_000, 2_000_001, 2_000_002
+FACT_ID_CONDITIONS, FACT_ID_MAPPED = 3_000_000, 4_000_000  # conditions by criterion position, refs in order
 
 
 def _rule(fact_type: str, *tests: dict, cap: bool = True) -> dict:
@@ -60,7 +71,7 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
         "criterion_full": _rule("c", _same("$gte", "v", "tg")),
         "criterion_half": _rule("c", _same("$lt", "v", "tg"), _same("$gte", "v", "lo")),
         "criterion_zero": _rule("c", _same("$lt", "v", "lo")),
-        "criterion_level": _rule("l"),
+        "criterion_listed": _rule("l"),  # level, choice and multi_choice answers, credited from the plan
         "standard_met": _rule("s", {"mj": 0}, _same("$gte", "sc", "pm")),
         "standard_not_met": _rule("s", {"$or": [_same("$lt", "sc", "pm"), {"$gt": {"mj": 0}}]}),
         "standard_not_scored": _rule("n", {"st": "not_scored"}),
@@ -111,6 +122,12 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
         for index, rule in enumerate(standards.rules):
             spec[f"flag_{index}"] = compile_flag_rule(rule, criterion_index, standard_index)
         spec["flags_checked"] = _rule("f", cap=False)
+    slots = max((len(c.when.values) for c in standards.criteria if c.when is not None), default=0)
+    if slots:
+        spec.update(condition_rules(slots))
+    slots = max((len(ids) for refs in standards.mapped_refs.values() for ids in refs.values()), default=0)
+    if slots:
+        spec.update(mapping_rules(slots, float(standards.pass_mark)))
     return spec
 
 
@@ -128,11 +145,20 @@ class CriterionPlan(NamedTuple):
     top: int  # highest level index (level criteria)
     thresholds: tuple[float, float]  # full-credit and half-credit thresholds, higher is better
     negate: bool  # lower-is-better metric
-    explain: dict[str, str]  # fixed explanation texts by answer or RAG
+    explain: dict[str, str]  # fixed explanation texts by answer or RAG (multi_choice: each option's score)
     fact: str  # the start of this criterion's stage-1 fact, as JSON text
     facts: dict[Any, str]  # choice criteria: the whole fact but its end, by answer
     level_scores: tuple[float, ...]  # level criteria: the rounded score of each level
     entries: dict[tuple[str, Any], dict[str, Any]]  # choice and level criteria: the result entry by (rule, answer)
+    credits: dict[str, int]  # choice and multi_choice criteria: each option's credit, in units of full credit
+
+
+class ConditionPlan(NamedTuple):
+    """What scoring needs to know about a conditional criterion's condition."""
+
+    controller: CriterionPlan  # the criterion the condition names
+    codes: dict[Any, int]  # the controller's answers that a condition can test, by answer
+    fact: str  # the start of the condition fact, as JSON text (see ``rules.conditions``)
 
 
 def plan_criterion(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos: int, units: int,
@@ -166,7 +192,7 @@ def plan_criterion(criterion: m.Criterion, index: int, standard: m.Standard, sta
                        "amber": f" > target {target}{unit}, within amber {amber} (<= {plain_number(edge)}): amber, minor breach",
                        "red": f" > target {target}{unit}{above}: red, major breach"}
         explain = {rag: unit + text for rag, text in explain.items()}  # what follows the value, by RAG
-    if criterion.type in ("level", "text"):
+    if criterion.type in ("level", "text", "choice", "multi_choice"):
         fact = f'{{"t":"l","id":{index}'
     else:
         fact = f'{{"t":"c","id":{index},"tg":{number_text(thresholds[0])},"lo":{number_text(thresholds[1])},"v":'
@@ -179,11 +205,21 @@ def plan_criterion(criterion: m.Criterion, index: int, standard: m.Standard, sta
                                      "status": "scored", "rag": None, "breach": None,
                                      "explanation": explain[answer], "score": score}
     for level, score in enumerate(level_scores):
-        entries["criterion_level", level] = {"standard": standard.id, "type": "level", "answer": level,
+        entries["criterion_listed", level] = {"standard": standard.id, "type": "level", "answer": level,
                                              "status": "scored", "rag": None, "breach": None,
                                              "explanation": explain[str(level)], "score": score}
+    options = {o.id: o for o in criterion.options or ()}
+    credits = {o.id: int(exact(o.score) * full) for o in options.values()}
+    if criterion.type == "multi_choice":
+        explain = {o.id: plain_number(o.score) for o in options.values()}  # each option's score as shown
+    if criterion.type == "choice":
+        for option in options.values():
+            entries["criterion_listed", option.id] = {
+                "standard": standard.id, "type": "choice", "answer": option.id, "status": "scored", "rag": None,
+                "breach": None, "explanation": f'option "{option.id}" ("{option.text}"): {plain_number(option.score)}',
+                "score": round(float(exact(option.score) * 100), 1)}
     return CriterionPlan(criterion.id, index, standard.id, standard_pos, criterion.type, criterion.required,
-                         units, full, top, thresholds, negate, explain, fact, facts, level_scores, entries)
+                         units, full, top, thresholds, negate, explain, fact, facts, level_scores, entries, credits)
 
 
 class CompiledStandards:
@@ -198,7 +234,8 @@ class CompiledStandards:
         for pos, standard in enumerate(self.standard_list):
             weights = [exact(c.weight) for c in standard.criteria]
             scale = lcm_of_denominators(weights)
-            full = math.lcm(2, *(len(c.levels or ()) - 1 for c in standard.criteria if c.type == "level"))
+            full = math.lcm(2, *(len(c.levels or ()) - 1 for c in standard.criteria if c.type == "level"),
+                            *(exact(o.score).denominator for c in standard.criteria for o in c.options or ()))
             plans = []
             for criterion, weight in zip(standard.criteria, weights):
                 plans.append(plan_criterion(criterion, index, standard, pos, int(weight * scale), full))
@@ -217,8 +254,43 @@ class CompiledStandards:
         self.pass_mark = [(exact(standards.pass_mark), float(standards.pass_mark))]
         self.band_mins = [(exact(b.min), float(b.min)) for b in standards.ratings]
         self.benchmarks = {c.id: c.benchmark for c in standards.criteria if c.benchmark is not None}
+        self.position = {plan.id: plan.index for plan in self.plans}
+        self.plan_conditions(standards)
+        # Framework refs in result order, with the positions of the standards mapped to each: (framework, ref,
+        # positions), and how many standards the ref facts make room for.
+        standard_pos = {s.id: pos for pos, s in enumerate(self.standard_list)}
+        self.mapped = [(fid, ref, tuple(standard_pos[i] for i in ids))
+                       for fid, refs in standards.mapped_refs.items() for ref, ids in refs.items()]
+        self.mapped_slots = max((len(positions) for _, _, positions in self.mapped), default=0)
+        self.ref_plans = [self.plan_ref(index, positions) for index, (_, _, positions) in enumerate(self.mapped)]
         self._applicability: dict[tuple, tuple[bool, ...]] = {}
         self.ruleset = Ruleset(f"{standards.id}@{standards.version}@{standards.content_hash[:12]}", build_spec(standards))
+
+    def plan_conditions(self, standards: m.StandardsSet) -> None:
+        """Conditional criteria in waves by depth (``waves[0]``: those naming an unconditional criterion)."""
+        self.conditions: dict[int, ConditionPlan] = {}
+        by_id = {plan.id: plan for plan in self.plans}
+        depth = depths(standards.criteria)
+        self.waves: list[list[CriterionPlan]] = [[] for _ in range(max(depth.values(), default=0))]
+        self.unconditional = [plan for plan in self.plans if plan.id not in depth]
+        slots = max((len(c.when.values) for c in standards.criteria if c.when is not None), default=0)
+        for index, criterion in enumerate(standards.criteria):
+            if criterion.when is None:
+                continue
+            controller = standards.criterion_lookup[criterion.when.criterion][1]
+            codes = answer_codes(controller)
+            fact = condition_fact_start(index, FACT_ID_CONDITIONS + index,
+                                        tuple(codes[v] for v in criterion.when.values), slots)
+            self.conditions[index] = ConditionPlan(by_id[controller.id], codes, fact)
+            self.waves[depth[criterion.id] - 1].append(self.plans[index])
+
+    def plan_ref(self, index: int, positions: tuple[int, ...]) -> tuple[str, list[tuple[int, str, str, str]], str]:
+        """A ref fact's start, its slots (standard position, score and major field names, neutral fields) and
+        the neutral fields of its unused slots (see ``rules.mappings``)."""
+        neutral = number_text(self.standards.pass_mark)  # a standard that can make a ref neither met nor not met
+        slots = [(pos, f',"q{k}":', f',"j{k}":', f',"q{k}":{neutral},"j{k}":0') for k, pos in enumerate(positions)]
+        padding = "".join(f',"q{k}":{neutral},"j{k}":0' for k in range(len(positions), self.mapped_slots))
+        return f'{{"t":"p","id":{FACT_ID_MAPPED + index}', slots, padding
 
     def close(self) -> None:
         self.ruleset.close()

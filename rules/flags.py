@@ -126,6 +126,10 @@ class FlagRuleReader:
         if test == "answer" and criterion.type == "text":
             self.checker.error(value_node.line, f"{where}: text answers are not scored and cannot be tested; '{ref}' is text")
             return None
+        if test == "answer" and criterion.type == "multi_choice":
+            self.checker.error(value_node.line, f"{where}: multi_choice answers are lists and cannot be tested "
+                                                f"(test 'answered' instead); '{ref}' is multi_choice")
+            return None
         if test == "answered":
             if not (isinstance(value_node, Scalar) and isinstance(value_node.value, bool)):
                 self.checker.error(value_node.line, f"{where}: 'answered' must be true or false")
@@ -199,6 +203,8 @@ class FlagRuleReader:
         na = ", or na" if criterion.allow_na else ""
         if criterion.type in m.CHOICES:
             return ", ".join(m.CHOICES[criterion.type]) + na
+        if criterion.type == "choice":
+            return "an option id: " + ", ".join(criterion.option_ids) + na
         if criterion.type == "level":
             return f"a level index 0..{len(criterion.levels or ()) - 1}{na}"
         return f"a number{na}"
@@ -213,6 +219,8 @@ class FlagRuleReader:
             return criterion.allow_na
         if criterion.type in m.CHOICES:
             return value in m.CHOICES[criterion.type]
+        if criterion.type == "choice":
+            return value in criterion.option_ids
         if criterion.type == "level":
             return m.is_number(value) and float(value).is_integer() and 0 <= value < len(criterion.levels or ())
         return m.is_number(value)

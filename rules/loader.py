@@ -3,6 +3,13 @@
 A file is accepted whole or not at all: every problem is collected and
 reported together as ``FILE:LINE: message`` so an alliance lead can fix a
 file in one pass. Nothing here touches Flask or a database.
+
+Schema 2 adds choice and multi_choice criteria (``options``, read by
+``rules.options``), conditional criteria (``when``, read by
+``rules.conditions``) and mappings to other frameworks (``frameworks``,
+``maps_to``, read by ``rules.mappings``); a
+schema 1 file using any of them is refused at that key's line. Metric ranges
+(``min``, ``max``) hold in both schemas.
 """
 from __future__ import annotations
 
@@ -17,7 +24,10 @@ from packaging.version import InvalidVersion, Version
 
 from . import model as m
 from .checking import UNSET, Checker, describe
+from .conditions import WhenReader
 from .flags import FlagRuleReader
+from .mappings import framework_names, read_frameworks, read_maps_to
+from .options import read_options
 from .yamlnodes import Mapping, Node, Scalar, Sequence, YamlSyntaxError, parse, plain
 
 SET_ID = re.compile(r"[a-z0-9-]+\Z")
@@ -27,19 +37,23 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 TOP_KEYS = {
     "schema": True, "id": True, "version": True, "title": True, "alliance": True,
     "effective_from": True, "pass_mark": False, "ratings": False, "routes": True,
-    "core_proposition": False, "domains": True, "rules": False,
+    "core_proposition": False, "domains": True, "rules": False, "frameworks": False,
 }
 DOMAIN_KEYS = {"id": True, "title": True, "weight": False, "standards": True}
 STANDARD_KEYS = {
     "id": True, "title": True, "weight": False, "must_meet": False, "applies": False,
-    "criteria": True,
+    "criteria": True, "maps_to": False,
 }
 CRITERION_KEYS = {
     "id": True, "text": True, "type": True, "weight": False, "required": False,
     "allow_na": False, "evidence": False, "guidance": False, "levels": False, "unit": False,
-    "benchmark": False,
+    "benchmark": False, "min": False, "max": False, "options": False, "when": False,
 }
-TYPE_ONLY_KEYS = {"levels": "level", "unit": "metric", "benchmark": "metric"}
+TYPE_ONLY_KEYS = {"levels": ("level",), "unit": ("metric",), "benchmark": ("metric",), "min": ("metric",),
+                  "max": ("metric",), "options": m.OPTION_TYPES}
+#: Keys only a schema 2 file may use, by where they are.
+SCHEMA_2_KEYS = {"standards set": ("frameworks",), "standard": ("maps_to",), "criterion": ("options", "when")}
+PERCENT_RANGE = (0, 100)
 BENCHMARK_KEYS = {"target": True, "direction": True, "amber": False}
 APPLIES_KEYS = {"routes": False, "specialties": False, "org_types": False}
 ROUTE_KEYS = {"title": False}
@@ -102,6 +116,29 @@ def _json_default(value: Any) -> Any:
 class _StandardsReader(Checker):
     """Reads one standards file against the contract, collecting every problem (see ``Checker``)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.schema: Optional[int] = None  # as declared; None when missing or not one this engine reads
+        self.frameworks: tuple[m.Framework, ...] = ()
+        self.framework_names: Optional[tuple[str, ...]] = ()  # as declared, readable or not
+        self.conditions = WhenReader(self)
+
+    def type_check(self, value: Any) -> Optional[str]:
+        """A criterion type; a schema 1 file is told of its own types (the schema 2 ones are refused apart)."""
+        if isinstance(value, str) and value in m.CRITERION_TYPES:
+            return None
+        types = [t for t in m.CRITERION_TYPES if self.schema != 1 or t not in m.SCHEMA_2_TYPES]
+        return f"must be one of {' | '.join(types)}"
+
+    def schema_2_keys(self, body: Mapping, kind: str, where: str) -> set[str]:
+        """In a schema 1 file, report each schema 2 key of ``body``; the keys to leave unread."""
+        if self.schema != 1:
+            return set()
+        found = {key for key in SCHEMA_2_KEYS[kind] if key in body}
+        for key in found:
+            self.error(body.entries[key].key_line, f"{where}: '{key}' needs schema: 2 (this file declares schema: 1)")
+        return found
+
     def standards_set(self, root: Node | None, filename: str) -> Optional[m.StandardsSet]:
         if root is None or isinstance(root, Scalar) and root.value is None:  # nothing, or only "---"
             self.error(1, "the file is empty; expected a standards set mapping")
@@ -111,7 +148,8 @@ class _StandardsReader(Checker):
             return None
         self.keys(top, TOP_KEYS, "standards set")
         where = "standards set"
-        schema = self.field(top, "schema", where, lambda v: None if v == 1 and not isinstance(v, bool) else "must be 1 (the only format version this engine reads)")
+        schema = self.field(top, "schema", where, lambda v: None if v in m.SCHEMAS and not isinstance(v, bool) else "must be 1 or 2 (the format versions this engine reads)")
+        self.schema = int(schema) if schema is not None else None
         set_id = self.field(top, "id", where, lambda v: None if isinstance(v, str) and SET_ID.match(v) else "must be a slug of a-z, 0-9 and '-'")
         version = self.field(top, "version", where, _version_check)
         title = self.text(top, "title", where)
@@ -122,6 +160,8 @@ class _StandardsReader(Checker):
         routes = self.routes(top)
         route_ids = tuple(r.id for r in routes) if routes is not None else None
         offers = self.core_proposition(top, route_ids)
+        if not self.schema_2_keys(top, "standards set", where):
+            self.frameworks, self.framework_names = read_frameworks(self, top), framework_names(top)
         domains = self.domains(top, route_ids)
         flag_rules = self.flag_rules(top, domains)
         if self.problems:
@@ -129,7 +169,7 @@ class _StandardsReader(Checker):
         return m.StandardsSet(
             schema_version=schema, id=set_id, version=version, title=title, alliance=alliance,
             effective_from=_to_date(effective), pass_mark=pass_mark, ratings=ratings,
-            routes=routes, core_proposition=offers, domains=domains, rules=flag_rules,
+            routes=routes, core_proposition=offers, domains=domains, rules=flag_rules, frameworks=self.frameworks,
             content_hash=content_hash(plain(top)), source=filename,
         )
 
@@ -244,6 +284,9 @@ class _StandardsReader(Checker):
                     specialties=self.slug_list(applies_body, "specialties", f"{where} applies"),
                     org_types=self.slug_list(applies_body, "org_types", f"{where} applies"),
                 )
+        maps_to: tuple[m.FrameworkRef, ...] = ()
+        if not self.schema_2_keys(body, "standard", where):
+            maps_to = read_maps_to(self, body, where, self.framework_names)
         criteria = tuple(
             c for c in (self.criterion(c_node) for c_node in self.sequence(body, "criteria", where, required=False))
             if c is not None
@@ -251,7 +294,7 @@ class _StandardsReader(Checker):
         if ident is None or title is None or weight is None:
             return None
         return m.Standard(id=ident, title=title, domain=domain_id, weight=weight, must_meet=must_meet,
-                          applies=applies, criteria=criteria, line=body.line)
+                          applies=applies, criteria=criteria, maps_to=maps_to, line=body.line)
 
     def criterion(self, node: Node) -> Optional[m.Criterion]:
         body = self.mapping(node, "a criteria entry", node.line)
@@ -261,28 +304,42 @@ class _StandardsReader(Checker):
         ident = self.identifier(body, "criterion", "criterion")
         where = f"criterion '{ident}'" if ident else "criterion"
         text = self.text(body, "text", where)
-        ctype = self.choice(body, "type", where, m.CRITERION_TYPES, None)
+        ctype = self.field(body, "type", where, self.type_check)
         weight = self.number(body, "weight", where, 1, minimum=0)
         required = self.boolean(body, "required", where, True)
         allow_na = self.boolean(body, "allow_na", where, False)
         evidence = self.choice(body, "evidence", where, m.EVIDENCE_LEVELS, "none")
         guidance = self.text(body, "guidance", where)
-        for key, owner in TYPE_ONLY_KEYS.items():
-            if key in body and ctype is not None and ctype != owner:
-                self.error(body.entries[key].key_line, f"{where}: '{key}' is only allowed on {owner} criteria, this one is {ctype}")
+        if ctype in m.SCHEMA_2_TYPES and self.schema == 1:
+            self.error(body.entries["type"].node.line, f"{where}: type '{ctype}' needs schema: 2 (this file declares schema: 1)")
+            ctype = None
+        unread = self.schema_2_keys(body, "criterion", where)
+        for key, owners in TYPE_ONLY_KEYS.items():
+            if key in body and key not in unread and ctype is not None and ctype not in owners:
+                self.error(body.entries[key].key_line, f"{where}: '{key}' is only allowed on {' and '.join(owners)} criteria, this one is {ctype}")
         levels = None
         unit = None
         benchmark = None
+        low = high = None
+        options = None
         if ctype == "level":
             levels = self.levels(body, where)
         elif ctype == "metric":
             unit = self.text(body, "unit", where)
-            benchmark = self.benchmark(body, where)
+            low, high = self.metric_range(body, where, unit)
+            benchmark = self.benchmark(body, where, low, high)
+        elif ctype in m.OPTION_TYPES and "options" not in unread:
+            options = read_options(self, body, where, ctype)
+        when = self.conditions.read(body, where, ident) if "when" in body and "when" not in unread else None
         if ident is None or text is None or ctype is None or weight is None:
             return None
-        return m.Criterion(id=ident, text=text, type=ctype, weight=weight, required=required, allow_na=allow_na,
-                           evidence=evidence, guidance=guidance, levels=levels, unit=unit, benchmark=benchmark,
-                           line=body.line)
+        if ctype in m.OPTION_TYPES and options is None or "when" in body and when is None:
+            return None
+        criterion = m.Criterion(id=ident, text=text, type=ctype, weight=weight, required=required, allow_na=allow_na,
+                                evidence=evidence, guidance=guidance, levels=levels, unit=unit, benchmark=benchmark,
+                                min=low, max=high, options=options, when=when, line=body.line)
+        self.conditions.add(criterion)
+        return criterion
 
     def levels(self, body: Mapping, where: str) -> Optional[tuple[str, ...]]:
         node = body.get("levels")
@@ -306,7 +363,19 @@ class _StandardsReader(Checker):
             names.append(value)
         return tuple(names)
 
-    def benchmark(self, body: Mapping, where: str) -> Optional[m.Benchmark]:
+    def metric_range(self, body: Mapping, where: str, unit: Optional[str]) -> tuple[Any, Any]:
+        """A metric's (min, max): as given, or 0 and 100 for a "%" metric that gives neither."""
+        if "min" not in body and "max" not in body:
+            return PERCENT_RANGE if unit == "%" else (None, None)
+        low = self.number(body, "min", where, None)
+        high = self.number(body, "max", where, None)
+        if low is not None and high is not None and low >= high:
+            self.error(body.entries["max"].node.line,
+                       f"{where}: 'max' must be greater than 'min', got min {low:g} and max {high:g}")
+            return None, None
+        return low, high
+
+    def benchmark(self, body: Mapping, where: str, low: Any = None, high: Any = None) -> Optional[m.Benchmark]:
         node = body.get("benchmark")
         if node is None:
             self.error(body.line, f"{where}: metric criteria need a 'benchmark' ({{target, direction, amber}})")
@@ -318,6 +387,12 @@ class _StandardsReader(Checker):
         target = self.number(bench, "target", f"{where} benchmark", None)
         direction = self.choice(bench, "direction", f"{where} benchmark", m.DIRECTIONS, None)
         amber = self.number(bench, "amber", f"{where} benchmark", 0, minimum=0)
+        if target is not None and (low is not None and target < low or high is not None and target > high):
+            shown = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+            percent = " (a % metric without min and max)" if "min" not in body and "max" not in body else ""
+            self.error(bench.entries["target"].node.line,
+                       f"{where} benchmark: 'target' {target:g} is outside the criterion's range {shown}{percent}")
+            return None
         if target is None or direction is None or amber is None:
             return None
         return m.Benchmark(target=target, direction=direction, amber=amber)

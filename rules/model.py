@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict
 
 Number = Union[int, float]
 
-CRITERION_TYPES = ("yes_no", "yes_partial_no", "level", "metric", "text")
+SCHEMAS = (1, 2)
+CRITERION_TYPES = ("yes_no", "yes_partial_no", "level", "metric", "text", "choice", "multi_choice")
+#: Types only a schema 2 file may use.
+SCHEMA_2_TYPES = ("choice", "multi_choice")
+#: Criterion types answered with one or several of the criterion's own options.
+OPTION_TYPES = ("choice", "multi_choice")
+#: Types a ``when`` condition may name: one answer, from a short fixed list.
+CONDITION_TYPES = ("yes_no", "yes_partial_no", "level", "choice")
 EVIDENCE_LEVELS = ("required", "optional", "none")
 DIRECTIONS = ("higher", "lower")
 FLAG_SEVERITIES = ("info", "warning", "critical")
@@ -50,10 +57,31 @@ class Benchmark(Frozen):
     amber: Number = 0
 
 
+class Option(Frozen):
+    """One option of a choice or multi_choice criterion."""
+
+    id: str
+    text: str
+    score: Number = 0
+    line: int = 0
+
+
+class When(Frozen):
+    """A conditional criterion's condition: asked only when ``criterion`` is answered with one of ``values``.
+
+    ``criterion`` is earlier in the file; ``values`` are answers it accepts
+    ("yes"/"partial"/"no", level indices or option ids).
+    """
+
+    criterion: str
+    values: tuple[Union[str, int], ...]
+    line: int = 0
+
+
 class Criterion(Frozen):
     id: str
     text: str
-    type: Literal["yes_no", "yes_partial_no", "level", "metric", "text"]
+    type: Literal["yes_no", "yes_partial_no", "level", "metric", "text", "choice", "multi_choice"]
     weight: Number = 1
     required: bool = True
     allow_na: bool = False
@@ -62,11 +90,27 @@ class Criterion(Frozen):
     levels: Optional[tuple[str, ...]] = None
     unit: Optional[str] = None
     benchmark: Optional[Benchmark] = None
+    #: A metric's range, as the file gives it (a "%" metric that gives neither has 0 and 100).
+    min: Optional[Number] = None
+    max: Optional[Number] = None
+    options: Optional[tuple[Option, ...]] = None
+    when: Optional[When] = None
     line: int = 0
 
     @property
     def scored(self) -> bool:
         return self.type != "text"
+
+    @cached_property
+    def option_ids(self) -> tuple[str, ...]:
+        return tuple(o.id for o in self.options or ())
+
+    def option(self, option_id: str) -> Optional[Option]:
+        return next((o for o in self.options or () if o.id == option_id), None)
+
+    def in_range(self, value: Number) -> bool:
+        """Whether a metric answer lies within [min, max] (either may be open)."""
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
     @property
     def unit_suffix(self) -> str:
@@ -91,6 +135,14 @@ class Applies(Frozen):
         return True
 
 
+class FrameworkRef(Frozen):
+    """One reference of another framework that a standard evidences (``maps_to``)."""
+
+    framework: str
+    ref: str
+    line: int = 0
+
+
 class Standard(Frozen):
     id: str
     title: str
@@ -99,6 +151,7 @@ class Standard(Frozen):
     must_meet: bool = False
     applies: Applies = Applies()
     criteria: tuple[Criterion, ...]
+    maps_to: tuple[FrameworkRef, ...] = ()
     line: int = 0
 
 
@@ -124,6 +177,13 @@ class CoreOffer(Frozen):
 
     def offered_to(self, route: str) -> bool:
         return self.routes is None or route in self.routes
+
+
+class Framework(Frozen):
+    """A framework the set is mapped to (``frameworks``): CQC quality statements, DSPT, ..."""
+
+    id: str
+    title: str
 
 
 class RatingBand(Frozen):
@@ -174,6 +234,7 @@ class StandardsSet(Frozen):
     core_proposition: tuple[CoreOffer, ...] = ()
     domains: tuple[Domain, ...]
     rules: tuple[FlagRule, ...] = ()
+    frameworks: tuple[Framework, ...] = ()
     content_hash: str
     source: str = "<string>"
 
@@ -189,6 +250,16 @@ class StandardsSet(Frozen):
     def criterion_lookup(self) -> dict[str, tuple[Standard, Criterion]]:
         """Criterion id -> (its standard, the criterion)."""
         return {c.id: (s, c) for s in self.standards for c in s.criteria}
+
+    @cached_property
+    def mapped_refs(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Framework id -> ref -> ids of the standards mapped to it: frameworks in declaration order, refs in
+        order of first appearance in the file (a framework nothing maps to has no refs)."""
+        found: dict[str, dict[str, list[str]]] = {f.id: {} for f in self.frameworks}
+        for standard in self.standards:
+            for mapping in standard.maps_to:
+                found[mapping.framework].setdefault(mapping.ref, []).append(standard.id)
+        return {fid: {ref: tuple(ids) for ref, ids in refs.items()} for fid, refs in found.items()}
 
     @cached_property
     def route_ids(self) -> tuple[str, ...]:

@@ -10,11 +10,23 @@ the file has extra rules) through one engine session:
    threshold): yes/partial/no carry 1/0.5/0 against 1 and 0.5; a metric
    carries its value against the target and the amber edge, negated when
    lower is better (negation is exact, so the comparisons are the contract's);
-   a required criterion left unanswered carries nothing (0 against 1);
+   a required criterion left unanswered carries nothing (0 against 1); a
+   level, choice or multi_choice answer is matched as such and credited by
+   its index or its options' scores (a multi_choice at most full credit).
+   With conditional criteria (schema 2) the rules also decide which are
+   asked, from one condition fact each (``rules.conditions``): the first
+   assert holds every criterion's fact and the condition facts of the
+   criteria whose condition names an unconditional one; each further step
+   down a chain of conditions is one more assert, its facts carrying what
+   the rules decided for the criterion named. What the rules graded for a
+   criterion they found not asked is left out: it is neither scored,
+   required, unanswered nor a breach;
 2. standard facts (score, pass mark, major breaches), the rating fact and the
    outcome fact (overall score, breaches, each must-meet standard's score and
-   major breaches): the rules decide each standard's status, so the support
-   needs, the rating band and the outcome;
+   major breaches), and with framework mappings one fact per framework ref
+   (each mapped standard's score and major breaches, ``rules.mappings``): the
+   rules decide each standard's status, so the support needs, the rating
+   band, the outcome and each ref's status (``mapped``);
 3. with extra rules, the summary fact: the rules decide which flags fire.
 
 An alliance lead's overrides (``rules.overrides``, plain data) are applied
@@ -54,11 +66,13 @@ from typing import Any, Optional, Sequence
 
 from . import model as m
 from .answers import NA, Submission, read_submission
-from .compiling import (CREDIT_HALVES, FACT_ID_OUTCOME, FACT_ID_RATING, FACT_ID_STANDARDS, FACT_ID_SUMMARY,
-                        NO_RATING, OUTCOME_OF_RULE, RAG_OF_RULE, SCORE_OF_RULE, SEVERITY_OF_RAG, STATUS_OF_RULE,
-                        CompiledStandards, CriterionPlan, compiled)
-from .durable_engine import number_text
+from .compiling import (CREDIT_HALVES, FACT_ID_CONDITIONS, FACT_ID_MAPPED, FACT_ID_OUTCOME, FACT_ID_RATING,
+                        FACT_ID_STANDARDS, FACT_ID_SUMMARY, NO_RATING, OUTCOME_OF_RULE, RAG_OF_RULE, SCORE_OF_RULE,
+                        SEVERITY_OF_RAG, STATUS_OF_RULE, CompiledStandards, CriterionPlan, compiled)
+from .conditions import ACTIVE_RULES, UNANSWERED, shown_answer
+from .durable_engine import Session, number_text
 from .flags import criterion_field, standard_field
+from .mappings import STATUS_OF_RULE as MAPPED_STATUS_OF_RULE
 from .numbers import Ratio, engine_float, exact, plain_number, reduced, rounded
 from .overrides import Overrides, OverridesError, check_overrides
 
@@ -117,23 +131,82 @@ class _Assessment:
         self.scores = {key: exact(o.score) for key, o in self.overrides.criteria.items()}  # criterion id -> s
         self.pinned = {key: o.status for key, o in self.overrides.standards.items()}  # standard id -> status
         self.engine, self.engine_result = engine, engine_result
+        self.asked: dict[str, bool] = {}  # applicable conditional criteria: whether the rules found them asked
 
     # -- stage 1 --------------------------------------------------------------
 
-    def criterion_facts(self, sid: str) -> str:
-        """Stage-1 facts as JSON text (built from each criterion's precomputed start)."""
-        plans = self.compiled.plans
+    def decide_criteria(self, session: Session) -> None:
+        """Stage 1: the rules decide each criterion's credit, and which conditional criteria are asked."""
+        compiled_set = self.compiled
+        facts = self.criterion_facts(session.sid, compiled_set.plans)
+        if not compiled_set.waves:
+            if facts:
+                self.take_criterion_matches(session.assert_grouped("[" + ",".join(facts) + "]"))
+            return
+        graded: list[tuple[str, list[int]]] = []
+        for wave in compiled_set.waves:  # the graded facts go with the first
+            facts += self.condition_facts(session.sid, wave)
+            if facts:
+                for rule, fact_ids in session.assert_grouped("[" + ",".join(facts) + "]"):
+                    if rule in ACTIVE_RULES:
+                        for fact_id in fact_ids:
+                            self.asked[compiled_set.plans[fact_id - FACT_ID_CONDITIONS].id] = ACTIVE_RULES[rule]
+                    else:
+                        graded.append((rule, fact_ids))
+            facts = []
+        not_asked = [plan for wave in compiled_set.waves for plan in wave if self.asked.get(plan.id) is False]
+        if not_asked:  # neither scored, required, unanswered nor a breach: what the rules graded is left out
+            for plan in not_asked:
+                self.details[plan.id] = self.entry(plan, self.answers.get(plan.id), "inactive", self.why_not_asked(plan))
+            left_out = {plan.index for plan in not_asked}
+            self.unanswered = [cid for cid in self.unanswered if compiled_set.position[cid] not in left_out]
+            graded = [(rule, [i for i in fact_ids if i not in left_out]) for rule, fact_ids in graded]
+        self.take_criterion_matches(graded)
+
+    def criterion_facts(self, sid: str, plans: Sequence[CriterionPlan]) -> list[str]:
+        """Stage-1 facts of these criteria as JSON text (built from each criterion's precomputed start)."""
         if not self.scores:
-            facts = self.criterion_fact_list(sid, plans)
+            return self.criterion_fact_list(sid, plans)
+        self.details.update((plan.id, None) for plan in plans)  # file order, whichever fact decides each
+        facts = self.criterion_fact_list(sid, [plan for plan in plans if plan.id not in self.scores])
+        end = f',"sid":"{sid}"}}'
+        for plan in plans:
+            if plan.id in self.scores:  # graded like yes/partial/no: full credit at 1, half at 0.5
+                score = number_text(float(self.scores[plan.id]))
+                facts.append(f'{{"t":"c","id":{plan.index},"tg":1.0,"lo":0.5,"v":{score}{end}')
+        return facts
+
+    def condition_facts(self, sid: str, wave: Sequence[CriterionPlan]) -> list[str]:
+        """The condition facts of a wave's applicable criteria: each condition's ``in`` codes, whether the
+        criterion it names is applicable and asked, and the code of its answer."""
+        facts = []
+        end = f',"sid":"{sid}"}}'
+        applicable, conditions = self.applicable, self.compiled.conditions
+        for plan in wave:
+            if not applicable[plan.standard_pos]:
+                continue
+            condition = conditions[plan.index]
+            controller = condition.controller
+            asked = applicable[controller.standard_pos] and self.asked.get(controller.id, True)
+            answer = self.answers.get(controller.id)
+            code = condition.codes.get(answer, UNANSWERED) if isinstance(answer, (str, int)) else UNANSWERED
+            facts.append(f'{condition.fact}"ca":{int(asked)},"x":{code}{end}')
+        return facts
+
+    def why_not_asked(self, plan: CriterionPlan) -> str:
+        controller = self.compiled.conditions[plan.index].controller
+        answer = self.answers.get(controller.id)
+        if not self.applicable[controller.standard_pos]:
+            state = "does not apply to this member"
+        elif self.asked.get(controller.id) is False:
+            state = "is not asked"
+        elif answer is None:
+            state = "is not answered"
         else:
-            self.details.update((plan.id, None) for plan in plans)  # file order, whichever fact decides each
-            facts = self.criterion_fact_list(sid, [plan for plan in plans if plan.id not in self.scores])
-            end = f',"sid":"{sid}"}}'
-            for plan in plans:
-                if plan.id in self.scores:  # graded like yes/partial/no: full credit at 1, half at 0.5
-                    score = number_text(float(self.scores[plan.id]))
-                    facts.append(f'{{"t":"c","id":{plan.index},"tg":1.0,"lo":0.5,"v":{score}{end}')
-        return "[" + ",".join(facts) + "]" if facts else ""
+            criterion = self.standards.criterion_lookup[controller.id][1]
+            state = "is answered \"na\"" if answer == NA else f"is {shown_answer(criterion, answer)}"
+        override = " (the alliance lead's override is not applied)" if plan.id in self.scores else ""
+        return f"not asked: {controller.id} {state}{override}"
 
     def criterion_fact_list(self, sid: str, plans: Sequence[CriterionPlan]) -> list[str]:
         """The stage-1 facts of these criteria.
@@ -168,10 +241,10 @@ class _Assessment:
                 details[plan.id] = None
                 if plan.type == "metric":
                     facts.append(plan.fact + number_text(-answer if plan.negate else answer) + end)
-                elif plan.type == "level":
-                    facts.append(plan.fact + end)
-                else:
+                elif plan.facts:  # yes_no, yes_partial_no
                     facts.append(plan.facts[answer] + end)
+                else:  # level, choice, multi_choice: matched as such, credited from the plan
+                    facts.append(plan.fact + end)
         return facts
 
     @staticmethod
@@ -187,11 +260,17 @@ class _Assessment:
         plans, details, credit, answers, entry = self.compiled.plans, self.details, self.credit, self.answers, self.entry
         found_breaches = []
         for rule, fact_ids in matches:
-            if rule == "criterion_level":
+            if rule == "criterion_listed":  # a level's index, an option's score: from the plan
                 for fact_id in fact_ids:
                     plan = plans[fact_id]
                     answer = answers[plan.id]
-                    credit[plan.id] = answer * plan.full // plan.top
+                    if plan.type == "level":
+                        credit[plan.id] = answer * plan.full // plan.top
+                    elif plan.type == "choice":
+                        credit[plan.id] = plan.credits[answer]
+                    else:
+                        self.take_options(plan, answer)
+                        continue
                     details[plan.id] = plan.entries[rule, answer].copy()
                 continue
             halves, score, rag = CREDIT_HALVES[rule], SCORE_OF_RULE[rule], RAG_OF_RULE[rule]
@@ -223,8 +302,27 @@ class _Assessment:
             self.breaches.append({"criterion": plan.id, "standard": plan.standard, "value": answer,
                                   "target": bench.target, "direction": bench.direction, "severity": severity})
         if self.scores:
-            position = {plan.id: plan.index for plan in plans}
+            position = self.compiled.position
             self.breaches.sort(key=lambda breach: position[breach["criterion"]])
+
+    def take_options(self, plan: CriterionPlan, answer: list[str]) -> None:
+        """Credit of a multi_choice answer: its options' scores added, at most full credit."""
+        credits, full = plan.credits, plan.full
+        total = 0
+        for option_id in answer:
+            total += credits[option_id]  # exact: in units of full credit
+        credit = total if total < full else full
+        self.credit[plan.id] = credit
+        if answer:
+            scores = " + ".join([plan.explain[option_id] for option_id in answer])
+            capped = ", capped at 1" if total > full else ""
+            chosen = '", "'.join(answer)
+            explanation = f'chose "{chosen}": {scores} = {plain_number(total / full)}{capped}'
+        else:
+            explanation = "chose none of the options: 0"
+        self.details[plan.id] = {"standard": plan.standard, "type": "multi_choice", "answer": list(answer),
+                                 "status": "scored", "rag": None, "breach": None, "explanation": explanation,
+                                 "score": round(100 * credit / full, 1)}
 
     def take_override_matches(self, matches: list[tuple[str, list[int]]]) -> list[tuple[str, list[int]]]:
         """Take the matches of overridden criteria's facts; the others' matches, to take as answers."""
@@ -304,15 +402,20 @@ class _Assessment:
         return scores
 
     def standard_facts(self, scores: dict[str, Optional[Ratio]], overall: Optional[Ratio], sid: str) -> str:
-        """Stage-2 facts as JSON text: one per applicable standard, the rating fact and the outcome fact."""
+        """Stage-2 facts as JSON text: one per applicable standard, the rating fact, the outcome fact and one per
+        framework ref."""
         end = f',"sid":"{sid}"}}'
         pass_mark = f',"pm":{number_text(self.standards.pass_mark)}'
         neutral = f'{number_text(self.standards.pass_mark)},"j{{}}":0'  # a must-meet standard that cannot hold back
         facts, must_meet = [], []
         pinned, pinned_not_met = self.pinned, 0
+        mapped = self.compiled.mapped
+        decided: dict[int, Any] = {}  # standard position -> its score and major breaches as fact text, or a set status
         for pos, standard in enumerate(self.compiled.standard_list):
             if pinned and standard.id in pinned:
                 status = pinned[standard.id]
+                if mapped:
+                    decided[pos] = status
                 if standard.must_meet:  # held back (or not) by the count of pinned not-met standards alone
                     must_meet.append(f',"q{len(must_meet)}":' + neutral.format(len(must_meet)))
                     pinned_not_met += status == "not_met"
@@ -329,13 +432,37 @@ class _Assessment:
             major = int(standard.id in self.majors)
             if standard.must_meet:
                 must_meet.append(f',"q{len(must_meet)}":{score},"j{len(must_meet)}":{major}')
+            if mapped:
+                decided[pos] = (score, major)
             facts.append(f'{{"t":"s","id":{FACT_ID_STANDARDS + pos},"sc":{score}{pass_mark},"mj":{major}{end}')
         has = int(overall is not None)
         ov = number_text(engine_float(overall, self.compiled.band_mins) if overall is not None else 0)
         facts.append(f'{{"t":"r","id":{FACT_ID_RATING},"has":{has},"ov":{ov}{end}')
         facts.append(f'{{"t":"o","id":{FACT_ID_OUTCOME},"has":{has},"ov":{ov},"br":{len(self.breaches)}'
                      f',"pn":{pinned_not_met}{"".join(must_meet)}{end}')
+        if mapped:
+            facts.extend(self.ref_facts(decided, end))
         return "[" + ",".join(facts) + "]"
+
+    def ref_facts(self, decided: dict[int, Any], end: str) -> list[str]:
+        """One fact per framework ref: each mapped standard's score and major breaches as its standard fact has
+        them, neutral for the others; how many are decided (scored or set by a lead), and set to not met."""
+        facts = []
+        for start, slots, padding in self.compiled.ref_plans:
+            fields, count, pinned_not_met = [], 0, 0
+            for pos, score_field, major_field, neutral in slots:
+                found = decided.get(pos)
+                if found is None:  # not scored, or not applicable
+                    fields.append(neutral)
+                    continue
+                count += 1
+                if type(found) is str:  # set by a lead
+                    fields.append(neutral)
+                    pinned_not_met += found == "not_met"
+                else:
+                    fields.append(f"{score_field}{found[0]}{major_field}{found[1]}")
+            facts.append(f'{start},"n":{count},"pn":{pinned_not_met}{"".join(fields)}{padding}{end}')
+        return facts
 
     def means(self, scores: dict[str, Optional[Ratio]]) -> tuple[dict[str, Ratio], Optional[Ratio]]:
         """Exact weighted means: each domain over its scored standards, overall over scored domains."""
@@ -366,14 +493,15 @@ class _Assessment:
         flags: list[dict] = []
         fired: list[int] = []
         standard_list = self.compiled.standard_list
+        mapped_statuses: dict[int, str] = {}
         with self.compiled.ruleset.session() as session:
-            facts = self.criterion_facts(session.sid)
-            if facts:
-                self.take_criterion_matches(session.assert_grouped(facts))
+            self.decide_criteria(session)
             scores = self.standard_scores()
             domain_scores, overall = self.means(scores)
             for rule, fact_id in session.assert_facts(self.standard_facts(scores, overall, session.sid)):
-                if fact_id == FACT_ID_RATING:
+                if fact_id >= FACT_ID_MAPPED:
+                    mapped_statuses[fact_id - FACT_ID_MAPPED] = MAPPED_STATUS_OF_RULE[rule]
+                elif fact_id == FACT_ID_RATING:
                     if rule != "rating_none":
                         rating_index = int(rule.rsplit("_", 1)[1])
                 elif fact_id == FACT_ID_OUTCOME:
@@ -389,22 +517,27 @@ class _Assessment:
         for index in sorted(set(fired)):  # file order; an "any" rule fires once per condition that holds
             flag_rule = self.standards.rules[index]
             flags.append({"id": flag_rule.id, "severity": flag_rule.severity, "message": flag_rule.message})
-        return self.result(scores, statuses, domain_scores, overall, rating_index, outcome, flags)
+        mapped: dict[str, dict[str, str]] = {framework.id: {} for framework in self.standards.frameworks}
+        for position, (framework_id, ref, _) in enumerate(self.compiled.mapped):
+            mapped[framework_id][ref] = mapped_statuses[position]
+        return self.result(scores, statuses, domain_scores, overall, rating_index, outcome, flags, mapped)
 
     def summary_fact(self, statuses: dict[str, str]) -> dict:
         fact: dict[str, Any] = {"t": "f", "id": FACT_ID_SUMMARY}
         for plan in self.compiled.plans:
             detail = self.details[plan.id]
             status = detail["status"]
-            if status == "not_applicable":
+            if status == "not_applicable" or status == "inactive":
                 continue
             index = plan.index
             answer = detail["answer"]
             fact[criterion_field("answered", index)] = int(answer is None)  # the member's answer, overridden or not
             if answer is None or plan.type == "text":
                 continue
-            if answer == NA or plan.type in m.CHOICES:
+            if answer == NA or plan.type in m.CHOICES or plan.type == "choice":
                 fact[criterion_field("answer", index)] = answer
+            elif plan.type == "multi_choice":
+                continue  # a list: flag rules test only whether it is answered
             else:
                 fact[criterion_field("answer", index)] = "="
                 fact[criterion_field("answer", index, numeric=True)] = float(answer)
@@ -416,7 +549,8 @@ class _Assessment:
         return fact
 
     def result(self, scores: dict[str, Optional[Ratio]], statuses: dict[str, str], domain_scores: dict[str, Ratio],
-               overall: Optional[Ratio], rating_index: int, outcome: str, flags: list[dict]) -> dict:
+               overall: Optional[Ratio], rating_index: int, outcome: str, flags: list[dict],
+               mapped: dict[str, dict[str, str]]) -> dict:
         standard_list = self.compiled.standard_list
         standard_results = {
             s.id: {"score": rounded(scores.get(s.id)), "status": statuses.get(s.id, "not_applicable")}
@@ -440,6 +574,7 @@ class _Assessment:
             "support_needs": [s.id for s in standard_list if statuses.get(s.id) == "not_met"],
             "core_proposition": core,
             "flags": flags,
+            "mapped": mapped,
             "criteria": self.details,
             "standards_hash": self.standards.content_hash,
             **({"overrides": self.applied_overrides()} if self.overrides else {}),
@@ -453,7 +588,7 @@ class _Assessment:
         for standard, plans, _ in self.compiled.standard_plans:
             for plan in plans:
                 override = self.overrides.criteria.get(plan.id)
-                if override is not None:
+                if override is not None and self.details[plan.id]["status"] == "overridden":
                     applied.append({"kind": "criterion", "id": plan.id, "standard": standard.id,
                                     "from": self.engine.criterion_score(plan), "to": override.score,
                                     "reason": override.reason})

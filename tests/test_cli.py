@@ -90,7 +90,7 @@ def test_validate_bad_file_lists_every_problem_with_its_line(tmp_path):
 
 def test_validate_good_and_bad_files_together(tmp_path):
     good = write(tmp_path / "good.yaml", BASE)
-    bad = write(tmp_path / "bad.yaml", replace(BASE, "schema: 1", "schema: 2"))
+    bad = write(tmp_path / "bad.yaml", replace(BASE, "schema: 1", "schema: 3"))
     missing = tmp_path / "missing.yaml"
     done = cli("standards", "validate", good, bad, missing)
     assert done.returncode == 1

@@ -208,6 +208,8 @@ def _variant(standards: rules.StandardsSet, base: dict, rng: random.Random) -> d
             answers[criterion.id] = rng.choice((edge, round(edge + rng.uniform(-3, 3), rng.choice((0, 1, 2)))))
             if rng.random() < 0.3:
                 answers[criterion.id] = int(round(answers[criterion.id]))
+            if not criterion.in_range(answers[criterion.id]):  # a "%" stays within 0..100
+                answers[criterion.id] = min(max(answers[criterion.id], criterion.min), criterion.max)
         else:
             answers[criterion.id] = rng.choice(("", "Audited quarterly.", "Plan agreed with the alliance."))
     return {**base, "answers": answers}

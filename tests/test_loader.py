@@ -247,7 +247,7 @@ def test_unknown_key_in_flow_mapping(tmp_path, needle, new):
 # -- wrong values: reported on the line of the value ---------------------------------------------------
 
 @pytest.mark.parametrize("needle, new, words", [
-    ("schema: 1", "schema: 2", ["'schema'", "must be 1"]),
+    ("schema: 1", "schema: 3", ["'schema'", "must be 1 or 2"]),
     ("schema: 1", 'schema: "1"', ["'schema'", "must be 1"]),
     ("schema: 1", "schema: true", ["'schema'"]),
     ("id: noa-orthopaedics", "id: NOA-orthopaedics", ["'id'", "slug"]),
