@@ -124,6 +124,19 @@ def test_choice_and_multi_choice_answers_are_saved_and_shown_again(member, world
     assert checked(body, "c-C5-5", "checkbox") == ["nhfd", "njr"]
 
 
+def test_not_applicable_is_a_box_of_its_own_where_allowed(member, world):
+    body = text(member.get(domain_url(world)))
+    assert values_of(body, "c-C5-6", "checkbox") == ["leaflet", "plan", "_none", "na"]
+    assert re.search(r'value="na"\s+data-behaviour="exclusive"', criterion_box(body, "c-C5-6"))
+    assert "Select all that apply. Optional." in criterion_box(body, "c-C5-6")
+    member.post(domain_url(world), {"c-C5-6": "na", "action": "save"})
+    assert stored(world) == {"C5.6": "na"}
+    assert checked(text(member.get(domain_url(world))), "c-C5-6", "checkbox") == ["na"]
+    refused = text(member.post(domain_url(world), {"c-C5-6": ["plan", "na"], "action": "save"}))
+    assert "C5.6: Either choose options or not applicable, not both" in refused
+    assert stored(world) == {"C5.6": "na"}
+
+
 def test_none_of_these_is_an_answer_and_unticking_every_box_clears_it(member, world):
     member.post(domain_url(world), {"c-C5-5": "_none", "action": "save"})
     assert stored(world) == {"C5.5": []}
@@ -235,9 +248,9 @@ def test_progress_and_submission_need_only_the_questions_asked(member, world):
     save(world, PHONE_ANSWERS)
     assert missing(world) == []  # C5.2, C5.4 and P1.2 (with its required evidence) are not asked
     overview = text(member.get(f"/member/assessments/{world.assessments['a']}"))
-    assert "8 of 8 questions answered" in overview and "1 of 1 questions answered" in overview
+    assert "8 of 9 questions answered" in overview and "1 of 1 questions answered" in overview  # C5.6 is optional
     care = text(member.get(domain_url(world)))
-    assert "8 of 8 questions answered." in care
+    assert "8 of 9 questions answered." in care
     # Clinic follow-up asks C5.2 and P1.2 (and its evidence): both are needed now.
     save(world, {"C5.1": "clinic"})
     assert missing(world) == ["C5.2 answer required", "P1.2 answer required"]
