@@ -19,11 +19,17 @@ import click
 import rules
 from rules.model import StandardsSet
 from rules.numbers import plain_number
+from rules.text import printable
+
+
+def say(line: str, err: bool = False) -> None:
+    """Print a line with what a terminal would act on escaped: names and titles come from people."""
+    click.echo(printable(line), err=err)
 
 
 def fail(lines: list[str] | str) -> NoReturn:
     for line in [lines] if isinstance(lines, str) else lines:
-        click.echo(line, err=True)
+        say(line, err=True)
     sys.exit(1)
 
 
@@ -72,12 +78,12 @@ def standards_validate(paths: tuple[str, ...]) -> None:
         except rules.StandardsError as exc:
             ok = False
             for line in exc.problems:
-                click.echo(line, err=True)
+                say(line, err=True)
             continue
         types: dict[str, int] = {}
         for criterion in loaded.criteria:
             types[criterion.type] = types.get(criterion.type, 0) + 1
-        click.echo(
+        say(
             f"{path}: valid: {loaded.id} {loaded.version} ({loaded.title}), "
             f"{len(loaded.domains)} domains, {len(loaded.standards)} standards, {len(loaded.criteria)} criteria, "
             f"routes {', '.join(loaded.route_ids)}"
@@ -159,7 +165,7 @@ def outline(loaded: StandardsSet) -> list[str]:
 def standards_show(path: str) -> None:
     """Print a readable outline: domains, standards, criteria, targets, applicability."""
     for line in outline(load_or_fail(path)):
-        click.echo(line)
+        say(line)
 
 
 @standards.command("publish")
@@ -183,7 +189,7 @@ def standards_publish(path: str) -> None:
                 if existing.state == "retired":
                     raise ServiceError(f"{loaded.label} is retired; a retired version cannot be published again")
                 if existing.state == "published":
-                    click.echo(f"{loaded.label} is already published with this content "
+                    say(f"{loaded.label} is already published with this content "
                                f"(hash {existing.content_hash[:12]}); nothing changed")
                     return
                 version = set_version_state(session, CLI, existing.id, "published")
@@ -196,8 +202,34 @@ def standards_publish(path: str) -> None:
     except IntegrityError:
         fail(f"error: {path}: {loaded.label} was registered by someone else at the same moment; run publish again "
              "to see whether it holds this content")
-    click.echo(f"published {version.set_id} {version.version} ({version.title}), effective from "
+    say(f"published {version.set_id} {version.version} ({version.title}), effective from "
                f"{version.effective_from.isoformat()}, hash {version.content_hash[:12]}")
+
+
+@standards.command("delete-draft")
+@click.argument("set_id", metavar="SET")
+@click.argument("version")
+def standards_delete_draft(set_id: str, version: str) -> None:
+    """Delete a draft version a lead uploaded to preview, freeing its version number for publishing."""
+    from sqlmodel import select
+
+    from app import db
+    from app.models import StandardsVersion
+    from app.services import CLI, ServiceError
+    from app.services.standards import delete_draft, registered_by
+
+    require_schema()
+    try:
+        with db.session_scope() as session:
+            found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == set_id,
+                                                                StandardsVersion.version == version)).first()
+            if found is None:
+                raise ServiceError(f"{set_id} {version} is not registered (see `python cli.py standards list`)")
+            uploader = registered_by(session, found)
+            delete_draft(session, CLI, found.id, any_uploader=True)
+    except ServiceError as exc:
+        fail(f"error: {exc}")
+    click.echo(f"deleted the draft {set_id} {version} uploaded by {uploader}")
 
 
 @standards.command("list")
@@ -213,16 +245,16 @@ def standards_list() -> None:
     with db.session_scope() as session:
         versions = session.exec(select(StandardsVersion)).all()
     if not versions:
-        click.echo("no standards versions registered (use `python cli.py standards publish PATH`)")
+        say("no standards versions registered (use `python cli.py standards publish PATH`)")
         return
     versions = sorted(versions, key=lambda v: Version(v.version), reverse=True)
     versions.sort(key=lambda v: v.set_id)
     rows = [("set", "version", "state", "effective from", "hash", "title")]
-    rows += [(v.set_id, v.version, v.state, v.effective_from.isoformat(), v.content_hash[:12], v.title)
+    rows += [(v.set_id, v.version, v.state, v.effective_from.isoformat(), v.content_hash[:12], printable(v.title))
              for v in versions]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths)) + "  " + row[5])
+        say("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths)) + "  " + row[5])
 
 
 @standards.command("diff")
@@ -247,7 +279,7 @@ def standards_diff(old_path: str, new_path: str, output: str) -> None:
         click.echo(json.dumps(found.to_dict(), indent=2, ensure_ascii=False))
     else:
         for line in found.lines():
-            click.echo(line)
+            say(line)
 
 
 @standards.command("import")
@@ -305,7 +337,7 @@ def score_command(standards_path: str, answers_path: str) -> None:
     except rules.RulesEngineError as exc:
         fail(f"the rules engine failed: {exc}")
     for warning in submission.warnings:
-        click.echo(f"{answers_path}: warning: {warning}", err=True)
+        say(f"{answers_path}: warning: {warning}", err=True)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
@@ -326,19 +358,27 @@ def db_upgrade() -> None:
         fail(f"error: cannot upgrade the database {db.describe()}: {_first_line(exc)}")
     after = db.current_revision()
     change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
-    click.echo(f"database {db.describe()}: schema {change} revision {after}")
+    say(f"database {db.describe()}: schema {change} revision {after}")
 
 
 @db_group.command("status")
 def db_status() -> None:
-    """Say whether the schema is this code's version (exit 1 if not)."""
+    """Say whether the schema is this code's version and whether rows of tables without a key to check them
+    refer to rows that do not exist (exit 1 if either is wrong)."""
     from app import db
 
     try:
         db.check_schema()
     except db.SchemaOutOfDate as exc:
         fail(f"error: {exc}")
-    click.echo(f"database {db.describe()}: schema at revision {db.current_revision()}, up to date")
+    say(f"database {db.describe()}: schema at revision {db.current_revision()}, up to date")
+    orphaned = db.orphaned_rows()
+    if orphaned:
+        fail([f"error: {count} {key.table} row(s) {key.problem} ({key.table}.{key.column})" for key, count in orphaned]
+             + ["these tables copy keys the database does not check; a row that names no row, or the wrong one, was "
+                "written around the application: find them with the query of app.db.COPIED_KEYS"])
+    tables = sorted({key.table for key in db.COPIED_KEYS})
+    say(f"no orphaned rows in the tables whose keys are copies ({', '.join(tables)})")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -378,7 +418,7 @@ def demo_load() -> None:
     except (ServiceError, UploadRefused) as exc:
         fail(f"error: {exc}")
     for line in report.lines():
-        click.echo(line)
+        say(line)
 
 
 @main.group("buddy")
@@ -405,11 +445,11 @@ def buddy_match(alliance_ref: str, cycle_name: str, dry_run: bool) -> None:
     except ServiceError as exc:
         fail(f"error: {exc}")
     for line in buddy_table(plan):
-        click.echo(line)
+        say(line)
     if dry_run:
-        click.echo("dry run: nothing stored (use --apply to store these proposals)")
+        say("dry run: nothing stored (use --apply to store these proposals)")
     else:
-        click.echo(f"stored {len(stored)} pair(s) as proposed")
+        say(f"stored {len(stored)} pair(s) as proposed")
 
 
 @main.command("rescore")
@@ -454,11 +494,11 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
         target, waiting = rescore.count(request)
         scope = f"{set_id}{f' cycle {cycle_name}' if cycle_name else ''}"
         if dry_run:
-            click.echo(f"dry run: {waiting} assessment(s) of {scope} to rescore against {version}; nothing will be "
+            say(f"dry run: {waiting} assessment(s) of {scope} to rescore against {version}; nothing will be "
                        "stored", err=True)
             outcome = rescore.dry_run(request, jobs, None if quiet else bar)
         else:
-            click.echo(f"applying: rescoring {scope} against {version} ({waiting} assessment(s) not on it yet)",
+            say(f"applying: rescoring {scope} against {version} ({waiting} assessment(s) not on it yet)",
                        err=True)
             outcome = rescore.apply(request, jobs, None if quiet else bar)
     except (ServiceError, rescore.RescoreFailed) as exc:
@@ -482,28 +522,28 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
         except OSError as exc:
             fail(f"error: --report {report_path}: cannot write the report: {exc.strerror or exc}")
     mode = "dry run (nothing stored)" if dry_run else f"applied (run {outcome.run_id})"
-    click.echo(f"rescore of {scope} against {target.version.version}: {mode}")
+    say(f"rescore of {scope} against {target.version.version}: {mode}")
     for line in summary_text(outcome.summary):
-        click.echo(line)
+        say(line)
     if report_path:
-        click.echo(f"report: {report_path}")
+        say(f"report: {report_path}")
     if outcome.failures:
-        click.echo(f"{len(outcome.failures)} assessment(s) could not be rescored and stay on their version:", err=True)
+        say(f"{len(outcome.failures)} assessment(s) could not be rescored and stay on their version:", err=True)
         for failure in outcome.failures:
-            click.echo(f"  assessment {failure['assessment']}: {failure['error']}", err=True)
+            say(f"  assessment {failure['assessment']}: {failure['error']}", err=True)
         sys.exit(1)
 
 
 def buddy_table(plan) -> list[str]:  # noqa: ANN001  (app.services.buddying.planning.BuddyPlan)
     """The proposals as a plain table, then the needs nobody can take."""
-    names = plan.names
+    names = {membership_id: printable(name) for membership_id, name in plan.names.items()}
     rows = [("member", "standard", "need", "proposed buddy", "why")]
     for proposal in plan.matching.proposals:
         need = proposal.need
         rows.append((names[need.membership_id], need.standard, need.reason.replace("_", " "),
                      names[proposal.buddy_membership_id], "; ".join(proposal.reasons)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [f"{plan.alliance.name}, cycle {plan.cycle.name}: {plan.needs} need(s), "
+    lines = [f"{printable(plan.alliance.name)}, cycle {plan.cycle.name}: {plan.needs} need(s), "
              f"{len(plan.matching.proposals)} proposal(s), {len(plan.matching.no_buddy)} without a buddy, "
              f"{len(plan.covered)} already covered by a pair", ""]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
@@ -523,5 +563,5 @@ if __name__ == "__main__":
         exc.show()
         sys.exit(1)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        say("aborted", err=True)
         sys.exit(1)

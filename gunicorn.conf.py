@@ -59,13 +59,17 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 def on_starting(server) -> None:  # noqa: ANN001
     """Check settings and schema once, before any worker starts: a worker that cannot start would
-    otherwise be restarted for ever, each time printing the same error."""
+    otherwise be restarted for ever, each time printing the same error. Production refuses more than one
+    worker with rate limits counted in memory (each worker would count on its own)."""
     from app import StartupError, create_app, db
+    from app.web.limits import unshared_limits
 
     try:
-        create_app()
+        problem = unshared_limits(create_app().config, server.cfg.workers)
     except StartupError as exc:
-        print(f"error: cannot start the web application: {exc}", file=sys.stderr)
-        sys.exit(1)
+        problem = str(exc)
     finally:
         db.dispose_engines()
+    if problem:
+        print(f"error: cannot start the web application: {problem}", file=sys.stderr)
+        sys.exit(1)

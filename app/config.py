@@ -59,6 +59,15 @@ def _rate(value: Optional[str], name: str, default: str) -> str:
     return value.strip()
 
 
+def _store(value: Optional[str], name: str) -> str:
+    """``database`` (the default) or a Redis URL."""
+    if value is None or value.strip() in ("", "database"):
+        return "database"
+    if not value.strip().startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{name}: expected 'database' or a Redis URL like redis://127.0.0.1:6379/0, got {value!r}")
+    return value.strip()
+
+
 def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """The configuration: the environment first, then ``overrides`` (tests and scripts pass theirs)."""
     env = os.environ if environ is None else environ
@@ -86,12 +95,22 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         "REMEMBER_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # A session ends SESSION_HOURS after sign-in however it is used, and sooner after SESSION_IDLE_MINUTES
+        # without a request (app/web/sessions.py); it is kept in the database, or in Redis (SESSION_STORE).
         "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=_int(env.get("SESSION_HOURS"), "SESSION_HOURS", 8)),
+        "SESSION_IDLE": dt.timedelta(minutes=_int(env.get("SESSION_IDLE_MINUTES"), "SESSION_IDLE_MINUTES", 60)),
+        "SESSION_STORE": _store(env.get("SESSION_STORE"), "SESSION_STORE"),
+        "SESSION_KEY_PREFIX": env.get("SESSION_KEY_PREFIX") or "alliance:session:",
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), "RATELIMIT_ENABLED") is not False,
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "5 per minute",
+        # Failed sign-ins per address and email, failed sign-ins per address whatever the email, and
+        # registrations per address.
+        "LOGIN_RATE_LIMIT": _rate(env.get("LOGIN_RATE_LIMIT"), "LOGIN_RATE_LIMIT", "5 per minute"),
+        "LOGIN_ADDRESS_RATE_LIMIT": _rate(env.get("LOGIN_ADDRESS_RATE_LIMIT"), "LOGIN_ADDRESS_RATE_LIMIT",
+                                          "10 per minute;50 per hour"),
+        "REGISTER_RATE_LIMIT": _rate(env.get("REGISTER_RATE_LIMIT"), "REGISTER_RATE_LIMIT", "10 per hour"),
         # Requests to /api/v1 per token (per address without one); the OpenAPI document is not limited.
         "API_RATE_LIMIT": _rate(env.get("API_RATE_LIMIT"), "API_RATE_LIMIT", "300 per minute"),
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -12,6 +12,7 @@ import re
 import threading
 import weakref
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -74,9 +75,37 @@ def json_text(value: Any) -> str:
 
 
 def json_value(text: str | bytes) -> Any:
+    """The value of a JSON column's text: orjson, and the standard library for what orjson refuses, so a stored
+    value can always be read (see ``_leniently``)."""
     if not isinstance(text, (str, bytes)):  # as the standard library does: SQLite hands back bare numbers
         raise TypeError(f"JSON text expected, not {type(text).__name__}")
-    return orjson.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _leniently(text)
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _leniently(text: str | bytes) -> Any:
+    """JSON that orjson refuses but the standard library reads: a lone surrogate escape ("\\ud800", stored
+    before text was checked on the way in, or written by another program), NaN or an overflowing number. A
+    lone surrogate is no character (no page or file could encode it): it reads as U+FFFD, the replacement
+    character, so every page that shows the value still renders."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return _without_lone_surrogates(json.loads(text))
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+    return value
 
 
 def _make_engine(url: str) -> Engine:
@@ -294,6 +323,46 @@ def check_schema(url: str | None = None) -> None:
         f"the database schema of {describe(url)} is out of date (at {current}, this code needs {head}): "
         f"run `{UPGRADE_COMMAND}`"
     )
+
+
+@dataclass(frozen=True)
+class CopiedKey:
+    """A column that holds another row's key with no database key to check it (the migration that dropped
+    it says why), and the query counting the rows whose copy is wrong."""
+
+    table: str
+    column: str
+    problem: str
+    count_sql: str
+
+
+COPIED_KEYS = (
+    CopiedKey("breach", "result_id", "whose result does not exist",
+              "SELECT count(*) FROM breach b "
+              "WHERE NOT EXISTS (SELECT 1 FROM assessmentresult r WHERE r.id = b.result_id)"),
+    CopiedKey("breach", "assessment_id", "whose assessment is not their result's",
+              "SELECT count(*) FROM breach b JOIN assessmentresult r ON r.id = b.result_id "
+              "WHERE r.assessment_id <> b.assessment_id"),
+    CopiedKey("rescoreitem", "alliance_id", "whose alliance does not exist",
+              "SELECT count(*) FROM rescoreitem i "
+              "WHERE NOT EXISTS (SELECT 1 FROM alliance a WHERE a.id = i.alliance_id)"),
+    CopiedKey("rescoreitem", "alliance_id", "whose alliance is not their assessment's",
+              "SELECT count(*) FROM rescoreitem i JOIN assessment s ON s.id = i.assessment_id "
+              "JOIN membership m ON m.id = s.membership_id WHERE m.alliance_id <> i.alliance_id"),
+)
+
+
+def orphaned_rows(url: str | None = None) -> list[tuple[CopiedKey, int]]:
+    """Each check of ``COPIED_KEYS`` that finds rows, with how many (breaches' result key is checked too: a
+    tool writing to SQLite with foreign keys off bypasses it)."""
+    found = []
+    with get_engine(url).execution_options(**{READ_ONLY: True}).connect() as connection:
+        for key in COPIED_KEYS:
+            count = connection.exec_driver_sql(key.count_sql).scalar() or 0
+            if count:
+                found.append((key, count))
+        connection.rollback()
+    return found
 
 
 def describe(url: str | None = None) -> str:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator, Optional
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -58,6 +58,9 @@ class Alliance(SQLModel, table=True):
 
 
 class StandardsVersion(SQLModel, table=True):
+    """A standards file as stored: published by an operator, or a draft a lead uploaded to preview its impact
+    (``created_by``: that lead; only a draft nothing is on can be deleted)."""
+
     __table_args__ = (UniqueConstraint("set_id", "version"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -71,6 +74,8 @@ class StandardsVersion(SQLModel, table=True):
     state: str = Field(default="draft", max_length=16)
     created_at: dt.datetime = Field(default_factory=utcnow)
     published_at: Optional[dt.datetime] = None
+    created_by: Optional[int] = Field(default=None, foreign_key="user.id",
+                                      description="who registered it (none: the command line)")
 
 
 class Organisation(SQLModel, table=True):
@@ -193,13 +198,15 @@ class Breach(SQLModel, table=True):
     """A benchmark breach of a stored result, queryable across members.
 
     A copy of one of its result's breaches, found through its result. It is written only with its result,
-    from the result itself, in the transaction that stores it (``write_results``), and results are never
-    deleted; so it has no key to check per row (a result holds about ten breaches, written by the hundred
-    thousand when a standards set is rescored: each index and check counts; migration 0010).
+    from the result itself, in the transaction that stores it (``write_results``). Its key to the result is
+    the one check per row it pays (a result holds about ten breaches, written by the hundred thousand when a
+    standards set is rescored), and a deleted result takes its breaches with it (migration 0012). Its
+    assessment is a copy of its result's, not a key: ``python cli.py db status`` checks it.
     """
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    result_id: int = Field(index=True)
+    result_id: int = Field(sa_column=Column(Integer, ForeignKey("assessmentresult.id", name="fk_breach_result",
+                                                                 ondelete="CASCADE"), index=True, nullable=False))
     assessment_id: int
     criterion_id: str = Field(max_length=64)
     standard_id: str = Field(max_length=64)
@@ -253,6 +260,9 @@ class User(SQLModel, table=True):
     alliance_id: Optional[int] = Field(default=None, foreign_key="alliance.id")
     active: bool = True
     created_at: dt.datetime = Field(default_factory=utcnow)
+    session_generation: int = Field(default=0, description="moves on to end every session of the user (sign out "
+                                                           "everywhere, a password change): a session begun "
+                                                           "under another generation is not signed in")
 
 
 class AuditEvent(SQLModel, table=True):
@@ -396,3 +406,18 @@ class ApiToken(SQLModel, table=True):
     last_used_at: Optional[dt.datetime] = None
     revoked_at: Optional[dt.datetime] = None
     revoked_by: Optional[int] = Field(default=None, foreign_key="user.id")
+
+
+class WebSession(SQLModel, table=True):
+    """A browser's session, kept on the server (app/web/sessions.py); the cookie holds only a random id.
+
+    Only a SHA-256 of that id is kept, so a copy of the database opens no session. ``expires_at`` moves on
+    with each use (the idle limit) but never past ``ends_at``, which is fixed when the session begins."""
+
+    id_hash: str = Field(primary_key=True, max_length=64, description="SHA-256 of the session id, hex")
+    user_id: Optional[int] = Field(default=None, foreign_key="user.id", index=True,
+                                   description="who is signed in, if anyone")
+    data: str = Field(sa_column=Column(Text, nullable=False), description="the session's values, as Flask tags them")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime = Field(index=True)
+    ends_at: dt.datetime

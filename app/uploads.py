@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Optional, Union
 
 from .db import ROOT
+from .wording import size_text, with_article
 
 DEFAULT_DIR = ROOT / "instance" / "uploads"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -131,7 +132,7 @@ class UploadStore:
                 for chunk in _chunks(data):
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise UploadRefused(f"{name}: larger than the {_megabytes(self.max_bytes)} limit")
+                        raise UploadRefused(f"{name}: larger than the {size_text(self.max_bytes)} limit")
                     if len(head) < 8192:
                         head += chunk[: 8192 - len(head)]
                     digest.update(chunk)
@@ -164,15 +165,11 @@ def _chunks(data: Union[bytes, BinaryIO]):
 def _content_problem(kind: FileType, head: bytes) -> Optional[str]:
     if kind.magic:
         if not any(head.startswith(magic) for magic in kind.magic):
-            return f"the content is not a {kind.label}"
+            return f"the content is not {with_article(kind.label)}"
         return None
     if b"\x00" in head:
-        return f"the content is not a {kind.label} (it holds binary data)"
+        return f"the content is not {with_article(kind.label)} (it holds binary data)"
     return None
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB"
 
 
 def default_store() -> UploadStore:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from . import model as m
+from .text import escaped, text_problem
 
 NA = "na"
 ANSWERS_KEYS = ("route", "specialty", "org_type", "answers")
@@ -52,13 +54,15 @@ class Submission:
 
 #: Line separators ``json.dumps`` leaves as they are (it escapes only those below U+0020).
 _LINE_SEPARATORS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, str):  # quoted, a line break shown as \n or \u2028: one problem, one line
-        return json.dumps(value, ensure_ascii=False).translate(_LINE_SEPARATORS)
+        shown = json.dumps(value, ensure_ascii=False).translate(_LINE_SEPARATORS)
+        return _LONE_SURROGATE.sub(lambda found: escaped(found.group()), shown)  # no page or terminal can show one
     if value is None:
         return "null"
     if isinstance(value, (dict, list)):
@@ -104,7 +108,10 @@ def check_answer(criterion: m.Criterion, value: Any) -> tuple[Any, Optional[str]
             return None, f"expected a number {_range_text(criterion)}{unit}{na_hint}, got {_shown(value)}"
         return value, None
     if isinstance(value, str):
-        return (value if value.strip() else None), None
+        if not value.strip():
+            return None, None
+        problem = text_problem(value)
+        return (None, f"expected plain text: the answer {problem}") if problem else (value, None)
     return None, f"expected text{na_hint}, got {_shown(value)}"
 
 
@@ -172,9 +179,15 @@ def is_plain(form: tuple[str, m.Criterion, str, Any], value: Any) -> bool:
     if kind == "ranged":
         return (plain is float or plain is int) and accepted[0] <= value <= accepted[1]
     if kind == "text":
-        return plain is str and value != NA and value.strip() != ""
+        return plain is str and value != NA and value.strip() != "" and text_problem(value) is None
     # multi_choice: a list of distinct option ids
     return plain is list and all(type(v) is str and v in accepted for v in value) and len(set(value)) == len(value)
+
+
+def _stored_text(form: tuple[str, m.Criterion, str, Any], value: Any) -> bool:
+    """A stored text answer: kept whatever it contains, since what text may contain is checked on the way in
+    (an answer stored before a check was added still counts)."""
+    return form[2] == "text" and type(value) is str and value != NA and value.strip() != ""
 
 
 def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], list[str]]:
@@ -283,7 +296,7 @@ def carry_over(standards: m.StandardsSet, answers: Mapping[str, Any]) -> tuple[d
         if found is None:
             dropped[criterion_id] = "criterion removed"
             continue
-        if is_plain(found, value):
+        if is_plain(found, value) or _stored_text(found, value):
             kept[criterion_id] = value
             continue
         clean, problem = check_answer(found[1], value)

@@ -14,6 +14,8 @@ from typing import Any, Callable, Optional
 from . import model as m
 from .yamlnodes import Mapping, Node, Scalar, Sequence
 
+MAX_PROBLEMS = 100  # described per file; the rest are counted (a broken file of 100,000 keys has as many)
+
 
 def describe(value: Any) -> str:
     """What a value is, in words for a problem message: "a list", "the boolean true", "'abc'"."""
@@ -55,16 +57,25 @@ def text_check(value: Any) -> Optional[str]:
 class Checker:
     """Walks a parsed file, collecting problems instead of stopping at the first.
 
-    ``problems`` holds (line, message) pairs; ``seen_ids`` the ids met so far
-    (``identifier`` keeps them unique in the file).
+    ``problems`` holds (line, message) pairs, the first ``MAX_PROBLEMS`` found; ``unlisted`` counts the
+    others; ``seen_ids`` the ids met so far (``identifier`` keeps them unique in the file).
     """
 
     def __init__(self) -> None:
         self.problems: list[tuple[int, str]] = []
+        self.unlisted = 0
         self.seen_ids: dict[str, tuple[str, int]] = {}
 
     def error(self, line: int, message: str) -> None:
-        self.problems.append((line, message))
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append((line, message))
+        else:
+            self.unlisted += 1
+
+    @property
+    def full(self) -> bool:
+        """Whether further problems are only counted (so a check can skip the work of describing them)."""
+        return len(self.problems) >= MAX_PROBLEMS
 
     # -- generic field checks -------------------------------------------------
 
@@ -81,6 +92,9 @@ class Checker:
             self.error(line, f"{where}: keys must be text, got {describe(key)}")
         for key, entry in node.entries.items():
             if key not in spec:
+                if self.full:
+                    self.unlisted += 1
+                    continue
                 hint = difflib.get_close_matches(key, list(spec), n=1)
                 suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
                 allowed = ", ".join(spec)
@@ -142,21 +156,23 @@ class Checker:
         if not value_node.items:
             self.error(value_node.line, f"{where}: '{key}' must list at least one entry (leave it out to mean any)")
             return None
-        values: list[str] = []
+        values: dict[str, None] = {}  # in order; looked up in constant time, so a long list takes linear time
+        known = frozenset(allowed) if allowed is not None else None
+        routes = ", ".join(allowed) if allowed is not None else ""
         ok = True
         for item in value_node.items:
             value = item.value if isinstance(item, Scalar) else item
             if not isinstance(value, str) or not value.strip():
                 self.error(item.line, f"{where}: '{key}' entries must be text, got {describe(item)}")
                 ok = False
-            elif allowed is not None and value not in allowed:
-                self.error(item.line, f"{where}: '{key}' names unknown route '{value}'; routes are: {', '.join(allowed)}")
+            elif known is not None and value not in known:
+                self.error(item.line, f"{where}: '{key}' names unknown route '{value}'; routes are: {routes}")
                 ok = False
             elif value in values:
                 self.error(item.line, f"{where}: '{key}' lists '{value}' twice")
                 ok = False
             else:
-                values.append(value)
+                values[value] = None
         return tuple(values) if ok else None
 
     def identifier(self, node: Mapping, kind: str, where: str) -> Optional[str]:

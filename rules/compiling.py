@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, Optional
 from . import model as m
 from .conditions import answer_codes, condition_fact_start, condition_rules, depths
 from .durable_engine import Ruleset, number_text
-from .flags import compile_flag_rule
+from .flags import compile_flag_rule, named_by
 from .mappings import mapping_rules
 from .numbers import exact, lcm_of_denominators, plain_number
 
@@ -263,6 +263,11 @@ class CompiledStandards:
                        for fid, refs in standards.mapped_refs.items() for ref, ids in refs.items()]
         self.mapped_slots = max((len(positions) for _, _, positions in self.mapped), default=0)
         self.ref_plans = [self.plan_ref(index, positions) for index, (_, _, positions) in enumerate(self.mapped)]
+        # What the flag rules' summary fact carries: only the criteria and standards they test (a fact of every
+        # criterion would pass the engine's limit of fields in one fact).
+        flag_criteria, flag_standards = named_by(standards.rules)
+        self.flag_plans = [plan for plan in self.plans if plan.id in flag_criteria]
+        self.flag_standards = [(pos, s) for pos, s in enumerate(self.standard_list) if s.id in flag_standards]
         self._applicability: dict[tuple, tuple[bool, ...]] = {}
         self.ruleset = Ruleset(f"{standards.id}@{standards.version}@{standards.content_hash[:12]}", build_spec(standards))
 

@@ -32,6 +32,29 @@ def standard_field(index: int) -> str:
     return f"s{index}"
 
 
+#: durable-rules' C core crashes the process on a fact of more than 255 fields. The summary fact carries up to
+#: five fields per criterion the flag rules name, one per standard, and three of its own.
+MAX_SUMMARY_FIELDS = 250
+CRITERION_FIELDS = 5
+
+
+def named_by(rules: tuple[m.FlagRule, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """The ids of the criteria and of the standards that the flag rules test: all the summary fact needs."""
+    criteria: set[str] = set()
+    standards: set[str] = set()
+
+    def walk(node: Union[m.Combination, m.Condition]) -> None:
+        if isinstance(node, m.Combination):
+            for item in node.items:
+                walk(item)
+        else:
+            (standards if node.target == "standard" else criteria).add(node.ref)
+
+    for rule in rules:
+        walk(rule.when)
+    return frozenset(criteria), frozenset(standards)
+
+
 class FlagRuleReader:
     """Validates the ``rules:`` section, reporting problems through the file's checker."""
 
@@ -61,7 +84,17 @@ class FlagRuleReader:
             when = self.combination(body.get("when"), where, body.line) if "when" in body else None
             if ident and severity and message and when:
                 rules.append(m.FlagRule(id=ident, severity=severity, message=message, when=when, line=body.line))
+        self.check_size(rules, items)
         return tuple(rules)
+
+    def check_size(self, rules: list[m.FlagRule], items: list[Node]) -> None:
+        criteria, standards = named_by(tuple(rules))
+        fields = CRITERION_FIELDS * len(criteria) + len(standards)
+        if items and fields > MAX_SUMMARY_FIELDS:
+            self.checker.error(items[0].line, f"rules: the flag rules name {len(criteria)} criteria and "
+                                              f"{len(standards)} standards, more than the engine can test at once; "
+                                              f"name at most {MAX_SUMMARY_FIELDS // CRITERION_FIELDS} criteria "
+                                              f"(each criterion counts as {CRITERION_FIELDS} standards)")
 
     def combination(self, node: Node | None, where: str, line: int) -> Optional[m.Combination]:
         body = self.checker.mapping(node, f"{where}: a condition group", line)

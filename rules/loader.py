@@ -28,7 +28,7 @@ from .conditions import WhenReader
 from .flags import FlagRuleReader
 from .mappings import framework_names, read_frameworks, read_maps_to
 from .options import read_options
-from .yamlnodes import Mapping, Node, Scalar, Sequence, YamlSyntaxError, parse, plain
+from .yamlnodes import MAX_BYTES, Mapping, Node, Scalar, Sequence, YamlSyntaxError, parse, plain
 
 SET_ID = re.compile(r"[a-z0-9-]+\Z")
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
@@ -75,9 +75,13 @@ def load_standards(path: str | Path) -> m.StandardsSet:
     path = Path(path)
     name = str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)  # no more than a file may hold
     except OSError as exc:
         raise StandardsError([f"{name}:1: cannot read file: {exc.strerror or exc}"]) from None
+    if len(raw) > MAX_BYTES:
+        raise StandardsError([f"{name}:1: the file is larger than {MAX_BYTES // 1024:,} KB, the most a standards "
+                              "file can be"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -96,7 +100,11 @@ def parse_standards(text: str, filename: str = "<string>") -> m.StandardsSet:
     result = checker.standards_set(root, filename)
     if checker.problems:
         ordered = sorted(checker.problems, key=lambda p: p[0])
-        raise StandardsError([f"{filename}:{line}: {message}" for line, message in ordered])
+        listed = [f"{filename}:{line}: {message}" for line, message in ordered]
+        if checker.unlisted:
+            listed.append(f"{filename}:{ordered[-1][0]}: and {checker.unlisted:,} more problems (the first "
+                          f"{len(ordered)} found are listed)")
+        raise StandardsError(listed)
     assert result is not None
     return result
 

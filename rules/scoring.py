@@ -524,7 +524,7 @@ class _Assessment:
 
     def summary_fact(self, statuses: dict[str, str]) -> dict:
         fact: dict[str, Any] = {"t": "f", "id": FACT_ID_SUMMARY}
-        for plan in self.compiled.plans:
+        for plan in self.compiled.flag_plans:
             detail = self.details[plan.id]
             status = detail["status"]
             if status == "not_applicable" or status == "inactive":
@@ -544,7 +544,7 @@ class _Assessment:
             if detail["rag"] is not None:
                 fact[criterion_field("rag", index)] = detail["rag"]
                 fact[criterion_field("breach", index)] = detail["breach"] or "none"
-        for index, standard in enumerate(self.compiled.standard_list):
+        for index, standard in self.compiled.flag_standards:
             fact[standard_field(index)] = statuses.get(standard.id, "not_applicable")
         return fact
 

@@ -14,7 +14,7 @@ result = json.load(sys.stdin)
 breaches = Counter(breach["severity"] for breach in result["breaches"])
 flags = Counter(flag["severity"] for flag in result["flags"])
 name, outcome = sys.argv[1].removesuffix(".json"), result["outcome"].replace("_", " ")
-line = (f"  {name:<38}{outcome:<28}{result['overall']:>5} {result['rating']:<13}"
+line = (f"  {name:<38}{outcome:<28}{str(result['overall']):>5} {str(result['rating']):<13}"
         f"{len(result['breaches']):>2} breaches ({breaches['major']} major)")
 if result["unanswered"]:
     line += f", {len(result['unanswered'])} unanswered"
@@ -27,12 +27,18 @@ $py cli.py standards validate standards/*.yaml
 echo
 echo "== the example self-assessments in examples/answers/, scored against their alliance's standards"
 echo "   (python cli.py score --standards FILE --answers FILE prints the whole result as JSON)"
+# An example's prefix names its standards set (noa- or ha-); a version after the prefix names the edition
+# (noa-2026.2-full-accredited.json is scored against noa-orthopaedics-2026.2.yaml), else it is 2026.1.
 for answers in examples/answers/*.json; do
-    case "$(basename "$answers")" in
-        noa-*) set_file=standards/noa-orthopaedics-2026.1.yaml ;;
-        *) set_file=standards/healthcare-alliance-2026.1.yaml ;;
+    name=$(basename "$answers")
+    case "$name" in
+        noa-*) set_id=noa-orthopaedics ;;
+        *) set_id=healthcare-alliance ;;
     esac
-    $py cli.py score --standards "$set_file" --answers "$answers" | $py -c "$summary" "$(basename "$answers")"
+    version=2026.1
+    if [[ "$name" =~ ^[a-z]+-([0-9]{4}\.[0-9]+)- ]]; then version=${BASH_REMATCH[1]}; fi
+    set_file=standards/$set_id-$version.yaml
+    $py cli.py score --standards "$set_file" --answers "$answers" | $py -c "$summary" "$name"
 done
 
 # The web application on SQLite with the demo world loaded; `demo load` ends with the demo users.

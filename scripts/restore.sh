@@ -66,7 +66,7 @@ mv "$restoring" "$uploads"
 echo "restored $backup"
 
 cd "$ROOT"
-"$PYTHON" cli.py db status || echo "the backup is of an older schema: run \`python cli.py db upgrade\` before starting"
+"$PYTHON" cli.py db status || echo "see above: an older schema needs \`python cli.py db upgrade\` before starting"
 UPLOAD_DIR="$uploads" "$PYTHON" - <<'EOF'
 import hashlib, os, sys
 from sqlalchemy import func

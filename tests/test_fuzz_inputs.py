@@ -241,7 +241,7 @@ def test_aliases_of_aliases_are_refused_before_they_expand():
         rules.parse_standards("\n".join(lines) + "\n", filename="fuzz.yaml")
     assert time.monotonic() - started < 10
     check_problems(refused.value.problems, "fuzz.yaml", len(lines))
-    assert "YAML syntax error: the document expands to more than" in refused.value.problems[0]
+    assert "YAML syntax error: the document holds more than" in refused.value.problems[0]
 
 
 def test_a_control_character_is_refused_naming_its_line():

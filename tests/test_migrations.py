@@ -35,8 +35,8 @@ def test_one_linear_history_ending_at_head():
     scripts = ScriptDirectory.from_config(db._alembic_config(db.database_url()))
     assert len(scripts.get_heads()) == 1
     revisions = list(scripts.walk_revisions())
-    assert [r.revision for r in reversed(revisions)] == [f"{n:04d}" for n in range(1, 11)]
-    assert db.head_revision() == "0010" == db._head_of_scripts()  # the guard's quick reading agrees
+    assert [r.revision for r in reversed(revisions)] == [f"{n:04d}" for n in range(1, 14)]
+    assert db.head_revision() == "0013" == db._head_of_scripts()  # the guard's quick reading agrees
 
 
 def test_upgrade_from_empty_to_head_matches_the_models(empty_database_url):
@@ -187,7 +187,7 @@ def test_0010_drops_the_breach_key_keeping_breaches_and_downgrades_to_it(empty_d
     _results_at_0006(empty_database_url, [({"standard_results": {}, "breaches": []}, True)])  # and one breach
     db.upgrade(empty_database_url, "0009")
     assert keys() == [("fk_breach_result_assessment", ["result_id", "assessment_id"])]
-    db.upgrade(empty_database_url)
+    db.upgrade(empty_database_url, "0010")
     assert keys() == []
     with db.get_engine(empty_database_url).connect() as connection:
         assert [tuple(r) for r in connection.execute(text("SELECT criterion_id, assessment_id FROM breach"))] == [
@@ -220,6 +220,119 @@ def test_0009_indexes_rescore_items_by_run_and_alliance_whose_copy_is_no_key_and
     assert keyed() == ["alliance", "assessment", "rescorerun"]
     db.upgrade(empty_database_url)
     assert schema_diff(empty_database_url) == []
+
+
+def test_0011_adds_sessions_and_keeps_users_at_generation_0_and_downgrades(empty_database_url):
+    db.upgrade(empty_database_url, "0010")
+    with db.get_engine(empty_database_url).begin() as connection:
+        connection.execute(text(
+            "INSERT INTO \"user\" (email, name, password_hash, role, active, created_at) VALUES "
+            "('admin@nhs.test', 'Admin', 'scrypt:x', 'admin', true, '2026-01-01 00:00:00+00:00')"))
+    db.upgrade(empty_database_url)
+    with db.get_engine(empty_database_url).connect() as connection:
+        assert [tuple(r) for r in connection.execute(text('SELECT email, session_generation FROM "user"'))] == [
+            ("admin@nhs.test", 0)]
+        assert "websession" in inspect(connection).get_table_names()
+    db.downgrade(empty_database_url, "0010")
+    with db.get_engine(empty_database_url).connect() as connection:
+        assert "websession" not in inspect(connection).get_table_names()
+        assert connection.execute(text('SELECT email FROM "user"')).scalars().all() == ["admin@nhs.test"]
+    db.upgrade(empty_database_url)
+    assert schema_diff(empty_database_url) == []
+
+
+def _breach_keys(url: str) -> list:
+    with db.get_engine(url).connect() as connection:
+        return [(fk["name"], fk["constrained_columns"], fk["referred_table"], (fk.get("options") or {}).get("ondelete"))
+                for fk in inspect(connection).get_foreign_keys("breach")]
+
+
+BREACH = ("INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, target, direction, "
+          "severity) VALUES (:result, :assessment, :criterion, 'S2', 70, 85, 'higher', 'minor')")
+
+
+def test_0012_gives_breaches_a_key_to_their_result_dropping_orphans_and_downgrades(empty_database_url):
+    url = empty_database_url
+    db.upgrade(url, "0006")
+    _results_at_0006(url, [({"standard_results": {}, "breaches": []}, True)])  # and breach S2.1 of result 1
+    db.upgrade(url, "0010")
+    with db.get_engine(url).begin() as connection:  # without a key, a breach can name a result that is gone
+        connection.execute(text(BREACH), {"result": 999, "assessment": 1, "criterion": "S9.9"})
+    db.upgrade(url)
+    assert _breach_keys(url) == [("fk_breach_result", ["result_id"], "assessmentresult", "CASCADE")]
+    with db.get_engine(url).connect() as connection:  # the orphan is gone, the result's breach kept
+        assert connection.execute(text("SELECT criterion_id FROM breach")).scalars().all() == ["S2.1"]
+    with pytest.raises(IntegrityError):
+        with db.get_engine(url).begin() as connection:
+            connection.execute(text(BREACH), {"result": 999, "assessment": 1, "criterion": "S9.9"})
+    with db.get_engine(url).begin() as connection:  # a deleted result takes its breaches with it
+        connection.execute(text(BREACH), {"result": 1, "assessment": 1, "criterion": "S2.2"})
+        connection.execute(text("DELETE FROM assessmentresult"))
+        assert connection.execute(text("SELECT count(*) FROM breach")).scalar() == 0
+    db.downgrade(url, "0010")
+    assert _breach_keys(url) == []
+    with db.get_engine(url).begin() as connection:
+        connection.execute(text(BREACH), {"result": 999, "assessment": 1, "criterion": "S9.9"})
+    db.upgrade(url)
+    assert schema_diff(url) == []
+
+
+def test_0013_names_who_registered_each_version_from_the_audit_log_and_downgrades(empty_database_url):
+    url = empty_database_url
+    db.upgrade(url, "0006")
+    _results_at_0006(url, [({"standard_results": {}, "breaches": []}, True)])  # version 1, registered by the CLI
+    db.upgrade(url, "0012")
+    when = "'2026-01-01 00:00:00+00:00'"
+    with db.get_engine(url).begin() as connection:
+        connection.execute(text("INSERT INTO \"user\" (id, email, name, password_hash, role, alliance_id, active, "
+                                f"created_at, session_generation) VALUES (5, 'lead@noa.test', 'Lead', 'x', 'lead', 1, "
+                                f"true, {when}, 0)"))
+        connection.execute(text(
+            "INSERT INTO standardsversion (id, set_id, version, title, content_hash, source_name, source_text, "
+            f"effective_from, state, created_at) VALUES (2, 'noa', '2', 'NOA', 'h2', 'noa.yaml', '', '2026-01-01', "
+            f"'draft', {when})"))
+        connection.execute(text(
+            "INSERT INTO auditevent (occurred_at, actor_id, actor, action, entity_type, entity_id) VALUES "
+            f"({when}, 5, 'lead@noa.test', 'standards.registered', 'standardsversion', 2), "
+            f"({when}, NULL, 'cli', 'standards.registered', 'standardsversion', 1)"))
+    db.upgrade(url)
+    with db.get_engine(url).connect() as connection:
+        assert [tuple(r) for r in connection.execute(text("SELECT id, created_by FROM standardsversion ORDER BY id"))] \
+            == [(1, None), (2, 5)]
+    db.downgrade(url, "0012")
+    with db.get_engine(url).connect() as connection:
+        assert "created_by" not in {c["name"] for c in inspect(connection).get_columns("standardsversion")}
+        assert connection.execute(text("SELECT count(*) FROM standardsversion")).scalar() == 2
+    db.upgrade(url)
+    assert schema_diff(url) == []
+
+
+def test_db_status_reports_rows_whose_copied_keys_name_no_row_or_the_wrong_one(empty_database_url, monkeypatch):
+    url = empty_database_url
+    db.upgrade(url, "0006")
+    _results_at_0006(url, [({"standard_results": {}, "breaches": []}, True)])
+    db.upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    runner = CliRunner()
+    clean = runner.invoke(cli.main, ["db", "status"])
+    assert clean.exit_code == 0, clean.output
+    assert "no orphaned rows in the tables whose keys are copies (breach, rescoreitem)" in clean.output
+    with db.get_engine(url).begin() as connection:
+        connection.execute(text("INSERT INTO assessmentcycle (id, alliance_id, name, opens_on, closes_on) "
+                                "VALUES (2, 1, '2027/28', '2027-04-01', '2028-03-31')"))
+        connection.execute(text("INSERT INTO assessment (id, membership_id, cycle_id, standards_version_id, status, "
+                                "created_at) VALUES (2, 1, 2, 1, 'draft', '2026-01-02 00:00:00+00:00')"))
+        connection.execute(text(BREACH), {"result": 1, "assessment": 2, "criterion": "S2.2"})  # not its result's
+        connection.execute(text("INSERT INTO rescorerun (id, set_id, to_version_id, status, total, started_by, "
+                                "created_at) VALUES (1, 'noa', 1, 'running', 2, 'cli', '2026-01-02 00:00:00+00:00')"))
+        connection.execute(text("INSERT INTO rescoreitem (run_id, assessment_id, alliance_id, state) "
+                                "VALUES (1, 1, 77, 'pending'), (1, 2, 1, 'pending')"))
+    found = runner.invoke(cli.main, ["db", "status"])
+    assert found.exit_code == 1
+    assert "error: 1 breach row(s) whose assessment is not their result's (breach.assessment_id)" in found.output
+    assert "error: 1 rescoreitem row(s) whose alliance does not exist (rescoreitem.alliance_id)" in found.output
+    assert "error: 1 rescoreitem row(s) whose alliance is not their assessment's" in found.output
+    assert "result does not exist" not in found.output
 
 
 # --- the guard ---------------------------------------------------------------------------------------

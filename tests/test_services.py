@@ -116,7 +116,7 @@ def test_create_user_enforces_role_ties(session, world):
     assert "email: not an email address" in message and "at least 12 characters" in message
     assert "member user belongs to exactly one organisation" in message
     with pytest.raises(services.ServiceError, match="already has an account"):
-        services.create_user(session, services.CLI, email="LEAD@test.example", name="X", password="x" * 12,
+        services.create_user(session, services.CLI, email="LEAD@test.example", name="X", password="a long enough password",
                              role="lead", alliance_id=world.alliance_id)
     assert services.authenticate(session, "Member@Test.Example", "member-password-123").role == "member"
     assert services.authenticate(session, "member@test.example", "wrong-password-123") is None

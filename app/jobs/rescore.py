@@ -8,7 +8,6 @@ instead of repeating it.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import gc
 import json
@@ -19,11 +18,12 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from rules import changes
 
 from .. import db
+from ..csvfiles import write_csv
 from ..services import Actor
 from ..services.buddying import planning as buddying
 from ..services import rescore_runs as runs
@@ -265,19 +265,17 @@ def write_report(path: str, meta: dict, outcome: Outcome) -> None:
                                       "members": outcome.lines}, indent=2) + "\n", encoding="utf-8")
         return
     with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(changes.REPORT_FIELDS)
-        for line in outcome.lines:
-            writer.writerow(["; ".join(line.get(k) or ()) if k in changes.LIST_FIELDS else _cell(line.get(k))
-                             for k in changes.REPORT_FIELDS])
+        write_csv(handle, changes.REPORT_FIELDS, ([_cell(k, line.get(k)) for k in changes.REPORT_FIELDS]
+                                                  for line in outcome.lines))
 
 
-def _cell(value) -> str:  # noqa: ANN001
-    if value is None:
-        return ""
+def _cell(name: str, value: Any) -> Any:
+    """A report field's value as its cell: a list joined with "; ", yes or no for a flag."""
+    if name in changes.LIST_FIELDS:
+        return "; ".join(value or ())
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return value
 
 
 class Bar:

@@ -8,7 +8,7 @@ from typing import Optional
 from sqlmodel import Session, col, select
 
 from ..models import Alliance, AssessmentCycle
-from .common import Actor, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, ServiceError, audit, get_or_404, snapshot, text_problems
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")
 CYCLE_NAME = re.compile(r"(\d{4})/(\d{2})\Z")
@@ -26,6 +26,7 @@ def create_alliance(session: Session, actor: Actor, *, slug: str, name: str, sta
         problems.append(f"slug: an alliance {slug} already exists")
     if not name:
         problems.append("name: required")
+    problems += text_problems({"name": name}, single_line=True)
     if not SLUG.match(standards_set):
         problems.append("standards_set: the id of a standards set, e.g. noa-orthopaedics")
     problems += _retention_problems(suspension_after_cycles, max_buddy_mentees)

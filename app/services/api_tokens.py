@@ -16,7 +16,7 @@ from typing import Optional
 from sqlmodel import Session, col, select
 
 from ..models import Alliance, ApiToken, Organisation, utcnow
-from .common import Actor, NotFound, ServiceError, audit, snapshot
+from .common import Actor, NotFound, ServiceError, audit, snapshot, text_problems
 
 PREFIX = "aat_"  # "alliance accreditation token": lets a leaked token be recognised in logs and code scanners
 SHOWN = 12  # characters of the token kept in clear to tell tokens apart in the list
@@ -58,6 +58,7 @@ def create_token(session: Session, actor: Actor, *, name: str, organisation_id: 
         problems.append("name: enter what the token is for")
     elif len(name) > NAME_MAX:
         problems.append(f"name: use {NAME_MAX} characters or fewer")
+    problems += text_problems({"name": name}, single_line=True)
     if (organisation_id is None) == (alliance_id is None):
         problems.append("scope: choose one organisation or one alliance")
     if problems:

@@ -14,7 +14,7 @@ from rules.model import StandardsSet
 
 from ..models import (Alliance, Answer, Assessment, AssessmentCycle, Membership, Organisation, StandardsVersion,
                       utcnow)
-from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, require_text, snapshot, text_problems
 from .standards import latest_published, parsed
 
 EDITABLE = ("draft",)
@@ -168,10 +168,11 @@ def save_answers(session: Session, actor: Actor, assessment_id: int, answers: di
             continue
         raw = answers.get(criterion_id, before.get(criterion_id))
         value, problem = rules.check_answer(criterion, raw)
+        note = notes.get(criterion_id)
+        problem = problem or next(iter(text_problems({"note": note})), None)
         if problem:
             outcome.errors[criterion_id] = problem
             continue
-        note = notes.get(criterion_id)
         if value is None and not note:
             if criterion_id in before:
                 clears.append(criterion_id)
@@ -219,5 +220,6 @@ def return_to_draft(session: Session, actor: Actor, assessment_id: int, note: st
     """A lead sends a submitted assessment back to the member for changes; its answers are kept."""
     if not note.strip():
         raise ServiceError("note: tell the member what to change")
+    require_text({"note": note})
     return _move(session, actor, assessment_id, ("submitted", "under_review"), "draft",
                  "assessment.returned", note)

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from ..models import (Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Decision, Evidence, ImprovementPlan,
                       Membership, ResultOverride, ReviewComment)
+from .common import text_problems
 
 LIMIT = 200
 #: Events about rows that are gone; their "before" snapshot names the assessment they were on.
@@ -43,9 +44,12 @@ def _date(value: str, name: str, errors: dict[str, str]) -> Optional[dt.date]:
 
 def parse_filters(args: Mapping[str, str]) -> tuple[AuditFilters, dict[str, str]]:
     errors: dict[str, str] = {}
-    filters = AuditFilters(action=(args.get("action") or "").strip() or None,
-                           actor=(args.get("actor") or "").strip() or None,
-                           entity_type=(args.get("entity") or "").strip() or None,
+    words = {name: (args.get(name) or "").strip() for name in ("action", "actor", "entity")}
+    for problem in text_problems(words, single_line=True):  # not text: no query is made with it
+        name = problem.partition(":")[0]
+        errors[name], words[name] = problem, ""
+    filters = AuditFilters(action=words["action"] or None, actor=words["actor"] or None,
+                           entity_type=words["entity"] or None,
                            since=_date(args.get("since", ""), "since", errors),
                            until=_date(args.get("until", ""), "until", errors))
     if filters.since and filters.until and filters.since > filters.until:

@@ -1,13 +1,15 @@
-"""What every service shares: who is acting, errors, and the audit log."""
+"""What every service shares: who is acting, errors, the check of what people type, and the audit log."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, TypeVar
+from typing import Any, Iterable, Mapping, Optional, TypeVar
 
 from sqlalchemy import Table, any_, bindparam, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, SQLModel
+
+from rules.text import text_problem
 
 from ..db import json_text
 from ..models import AuditEvent, utcnow
@@ -33,6 +35,21 @@ class ServiceError(ValueError):
 
 class NotFound(ServiceError):
     pass
+
+
+def text_problems(values: Mapping[str, Optional[str]], single_line: bool = False) -> list[str]:
+    """"field: problem" for each value that is not text to store and show anywhere (``rules.text``): no NUL,
+    lone surrogate or control character. Every service checks what people type with it (the answer check does
+    the same for text answers). ``single_line`` for names, titles and the like: no line break or tab either."""
+    return [f"{name}: {problem}" for name, value in values.items()
+            if isinstance(value, str) and (problem := text_problem(value, single_line)) is not None]
+
+
+def require_text(values: Mapping[str, Optional[str]], single_line: bool = False) -> None:
+    """Raise ServiceError naming every value that is not text (see ``text_problems``)."""
+    problems = text_problems(values, single_line)
+    if problems:
+        raise ServiceError("; ".join(problems))
 
 
 def get_or_404(session: Session, model: type[T], ident: Any, what: str | None = None) -> T:

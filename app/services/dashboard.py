@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from ..lifecycle import STATUSES
 from ..models import (ROUTES, Assessment, AssessmentCycle, AssessmentResult, Decision, Membership,
                       MembershipStatusChange, Organisation)
+from ..wording import in_sentence
 from .assessments import context
 from .common import NotFound
 
@@ -137,8 +138,7 @@ def member_timeline(session: Session, alliance_id: Optional[int], membership_id:
     events = []
     for change in session.exec(select(MembershipStatusChange).where(
             MembershipStatusChange.membership_id == membership_id)).all():
-        words = change.to_status.replace("_", " ")
-        events.append(TimelineEvent(change.changed_at, "status", f"Status: {words}"
+        events.append(TimelineEvent(change.changed_at, "status", f"Status: {in_sentence(change.to_status)}"
                                     + (f" ({change.reason})" if change.reason else "")))
     for assessment, cycle in session.exec(select(Assessment, AssessmentCycle).join(
             AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id).where(
@@ -146,13 +146,13 @@ def member_timeline(session: Session, alliance_id: Optional[int], membership_id:
         if assessment.submitted_at:
             result = session.exec(select(AssessmentResult).where(AssessmentResult.assessment_id == assessment.id,
                                                                  AssessmentResult.is_current == True)).first()  # noqa: E712
-            score = f", overall {result.overall:g}, engine outcome {result.outcome.replace('_', ' ')}" \
+            score = f", overall {result.overall:g}, engine outcome {in_sentence(result.outcome)}" \
                 if result and result.overall is not None else ""
             events.append(TimelineEvent(assessment.submitted_at, "submitted",
                                         f"{cycle.name} self-assessment submitted{score}", assessment.id))
         for decision in session.exec(select(Decision).where(Decision.assessment_id == assessment.id)).all():
             events.append(TimelineEvent(decision.decided_at, "decision",
-                                        f"{cycle.name} decision: {decision.kind.replace('_', ' ')}", assessment.id))
+                                        f"{cycle.name} decision: {in_sentence(decision.kind)}", assessment.id))
     events.sort(key=lambda e: (e.when, {"submitted": 0, "decision": 1, "status": 2}[e.kind]))
     return Timeline(membership, organisation, events)
 

@@ -18,8 +18,9 @@ from sqlmodel import Session, select
 
 from ..lifecycle import allowed
 from ..models import Alliance, Assessment, AssessmentCycle, AssessmentResult, Breach, Decision, Membership
+from ..wording import in_sentence
 from .assessments import context
-from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, require_text, snapshot
 from .membership import change_status, require_transition
 from .scoring import current_result
 
@@ -44,6 +45,7 @@ def record_decision(session: Session, actor: Actor, assessment_id: int, kind: st
                     due_on: Optional[dt.date] = None, notes: str = "") -> Decision:
     if kind not in DECISIONS:
         raise ServiceError(f"decision: {kind!r} is not one of {', '.join(DECISIONS)}")
+    require_text({"conditions": conditions, "notes": notes})
     ctx = context(session, assessment_id, lock=True)
     assessment, membership = ctx.assessment, ctx.membership
     if kind in ("suspend", "reinstate"):
@@ -59,7 +61,7 @@ def record_decision(session: Session, actor: Actor, assessment_id: int, kind: st
         raise ServiceError("conditions: accreditation with conditions needs the conditions and a due date")
     result = current_result(session, assessment.id)
     target = DECISIONS[kind] or _reinstated_status(result.outcome if result else None)
-    reason = f"decision: {kind}" + (f" ({notes.strip()})" if notes.strip() else "")
+    reason = f"decision: {in_sentence(kind)}" + (f" ({notes.strip()})" if notes.strip() else "")
     require_transition(membership, target)  # before anything is written: a refused decision leaves no trace
     decision = Decision(assessment_id=assessment.id, kind=kind, conditions=conditions.strip(), due_on=due_on,
                         notes=notes.strip(), decided_by=actor.user_id)
@@ -153,6 +155,7 @@ def dismiss_suspension_recommendation(session: Session, actor: Actor, membership
         raise ServiceError(f"membership {membership_id} has no suspension recommendation")
     if not notes.strip():
         raise ServiceError("notes: record why the member is not suspended")
+    require_text({"notes": notes})
     _set_recommendation(session, actor, membership, False, {"reason": notes.strip(), "dismissed": True})
     return membership
 

@@ -14,6 +14,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
+from rules.text import text_problem
+
 from ..models import Evidence
 from ..uploads import UploadRefused, UploadStore, default_store
 from .assessments import AssessmentContext, context, require_editable
@@ -54,8 +56,9 @@ def check_evidence(ctx: AssessmentContext, criterion_id: str, note: str = "") ->
         raise EvidenceRefused("criterion", f"{criterion_id}: no such criterion applies to this membership")
     if len(note) > NOTE_MAX:
         raise EvidenceRefused("note", f"{criterion_id}: a note is at most {NOTE_MAX} characters")
-    if "\x00" in note:
-        raise EvidenceRefused("note", f"{criterion_id}: a note cannot contain NUL characters")
+    problem = text_problem(note)
+    if problem:
+        raise EvidenceRefused("note", f"{criterion_id}: a note {problem}")
 
 
 def add_evidence(session: Session, actor: Actor, assessment_id: int, criterion_id: str, *, kind: str,

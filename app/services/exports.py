@@ -5,7 +5,6 @@ and the screen agree. Only the lead's own alliance is exported.
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any, Optional
 
 from sqlmodel import Session, col, select
 
+from ..csvfiles import write_csv
 from ..models import (Assessment, AssessmentCycle, AssessmentResult, Breach, Decision, Membership, Organisation, User)
 from .common import NotFound
 from .review import latest_decision
@@ -132,21 +132,9 @@ def table(session: Session, alliance_id: Optional[int], cycle_id: int, kind: str
     return cycle, {"results": results_table, "breaches": breaches_table, "decisions": decisions_table}[kind](session, cycle)
 
 
-def _cell(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula is written as text."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def as_csv(found: Table) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=found.columns, lineterminator="\r\n")
-    writer.writeheader()
-    for row in found.rows:
-        writer.writerow({k: _cell(row.get(k)) for k in found.columns})
+    write_csv(out, found.columns, ([row.get(k) for k in found.columns] for row in found.rows))
     return out.getvalue()
 
 

@@ -15,14 +15,19 @@ from sqlmodel import Session, select
 import rules
 from rules import changes
 from rules.diff import StandardsDiff, diff_standards
+from rules.model import StandardsSet
+from rules.yamlnodes import MAX_BYTES
 
-from ..models import Alliance, StandardsVersion
+from ..models import Alliance, StandardsVersion, User
 from .common import Actor, NotFound, ServiceError
 from .rescore_runs import Target, affected, dry_run
-from .standards import latest_published, parsed, register_text
+from .standards import delete_draft as remove_draft
+from .standards import latest_published, parsed, register_text, registered_by
 
 
-MAX_UPLOAD_BYTES = 1024 * 1024
+MAX_UPLOAD_BYTES = MAX_BYTES  # the largest standards file the engine reads
+#: Drafts the leads of one alliance may hold at once (each is a version number nobody else can publish).
+MAX_DRAFTS = 10
 #: Report fields that make a member's line worth showing a lead.
 AFFECTING = ("breaches_added", "breaches_resolved", "breaches_changed", "support_needs_added", "support_needs_resolved")
 
@@ -48,14 +53,20 @@ class Impact:
     failures: list[dict]  # self-assessments the engine could not score against the version
 
 
-def upload_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, filename: str) -> StandardsVersion:
-    """Register an uploaded standards file of the alliance's set as a draft version (the same content again
-    finds the version already stored)."""
-    alliance = session.get(Alliance, alliance_id)
-    if alliance is None:
-        raise NotFound(f"alliance {alliance_id} does not exist")
+@dataclass(frozen=True)
+class Draft:
+    """An uploaded standards file that loads: its text and the engine's model of it."""
+
+    source: str
+    filename: str
+    loaded: StandardsSet
+
+
+def read_draft(data: bytes, filename: str) -> Draft:
+    """Load an uploaded standards file, or raise DraftRefused with its problems. It needs no database: the
+    caller reads a file (up to a second for 1 MB) before it opens a transaction, so no one waits on it."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise DraftRefused([f"{filename}:1: the file is larger than {MAX_UPLOAD_BYTES // 1024} KB"])
+        raise DraftRefused([f"{filename}:1: the file is larger than {MAX_UPLOAD_BYTES // 1024:,} KB"])
     try:
         source = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -64,10 +75,48 @@ def upload_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, 
         loaded = rules.parse_standards(source, filename=filename)
     except rules.StandardsError as exc:
         raise DraftRefused(exc.problems) from None
+    return Draft(source, filename, loaded)
+
+
+def store_draft(session: Session, actor: Actor, alliance_id: int, draft: Draft) -> StandardsVersion:
+    """Register a loaded standards file of the alliance's set as a draft version (the same content again
+    finds the version already stored)."""
+    alliance = session.get(Alliance, alliance_id)
+    if alliance is None:
+        raise NotFound(f"alliance {alliance_id} does not exist")
+    loaded = draft.loaded
     if loaded.id != alliance.standards_set:
-        raise DraftRefused([f"{filename}:1: this file is standards set {loaded.id!r}; {alliance.name} accredits "
-                            f"against {alliance.standards_set!r}"])
-    return register_text(session, source, filename, actor, state="draft", loaded=loaded)
+        raise DraftRefused([f"{draft.filename}:1: this file is standards set {loaded.id!r}; {alliance.name} "
+                            f"accredits against {alliance.standards_set!r}"])
+    held = len(drafts_of(session, alliance_id))
+    if held >= MAX_DRAFTS and not _already_stored(session, loaded):
+        raise DraftRefused([f"{draft.filename}:1: {alliance.name} already has {held} draft versions, the most it can "
+                            "hold: delete a draft you no longer need, then upload this file again"])
+    try:
+        return register_text(session, draft.source, draft.filename, actor, state="draft", loaded=loaded)
+    except ServiceError as exc:  # the version number is taken by other content
+        raise DraftRefused([f"{draft.filename}:1: {exc}"]) from None
+
+
+def _already_stored(session: Session, loaded: rules.StandardsSet) -> bool:
+    return session.exec(select(StandardsVersion.id).where(
+        StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version,
+        StandardsVersion.content_hash == loaded.content_hash)).first() is not None
+
+
+def drafts_of(session: Session, alliance_id: int) -> list[StandardsVersion]:
+    """The draft versions the alliance's leads uploaded (what ``MAX_DRAFTS`` bounds)."""
+    return list(session.exec(select(StandardsVersion).join(User, User.id == StandardsVersion.created_by).where(
+        StandardsVersion.state == "draft", User.alliance_id == alliance_id)).all())
+
+
+def delete_draft(session: Session, actor: Actor, alliance_id: int, version_id: int) -> StandardsVersion:
+    """A lead deletes a draft of the alliance's set that they uploaded (``standards.delete_draft``)."""
+    alliance = session.get(Alliance, alliance_id)
+    version = session.get(StandardsVersion, version_id)
+    if alliance is None or version is None or version.set_id != alliance.standards_set:
+        raise NotFound(f"standards version {version_id} does not exist")
+    return remove_draft(session, actor, version_id)
 
 
 def impact(session: Session, alliance_id: int, version_id: int) -> Impact:
@@ -91,10 +140,19 @@ def impact(session: Session, alliance_id: int, version_id: int) -> Impact:
     return Impact(version, current, diff, lines, changes.summarise(lines), titles, failures)
 
 
-def versions_of(session: Session, alliance_id: int) -> list[StandardsVersion]:
-    """The versions of the alliance's standards set, newest first."""
+@dataclass(frozen=True)
+class VersionLine:
+    """A version of the alliance's set as the lead's list shows it."""
+
+    version: StandardsVersion
+    registered_by: str
+
+
+def versions_of(session: Session, alliance_id: int) -> list[VersionLine]:
+    """The versions of the alliance's standards set, newest first, with who registered each."""
     alliance = session.get(Alliance, alliance_id)
     if alliance is None:
         return []
     found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == alliance.standards_set)).all()
-    return sorted(found, key=lambda v: Version(v.version), reverse=True)
+    return [VersionLine(v, registered_by(session, v)) for v in sorted(found, key=lambda v: Version(v.version),
+                                                                       reverse=True)]

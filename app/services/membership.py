@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from ..lifecycle import MEMBER_STATUSES, LifecycleError, check_transition
 from ..models import Alliance, Membership, MembershipStatusChange, Organisation, utcnow
-from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, require_text, snapshot, text_problems
 from .standards import latest_published, parsed
 
 ODS_CODE = re.compile(r"[A-Z0-9]{3,10}\Z")
@@ -27,6 +27,7 @@ def register_organisation(session: Session, actor: Actor, *, name: str, ods_code
         problems.append("org_type: a lower-case type such as acute, specialist, community or mental-health")
     if not region:
         problems.append("region: required")
+    problems += text_problems({"name": name, "region": region}, single_line=True)
     if (latitude is None) != (longitude is None):
         problems.append("coordinates: give both latitude and longitude, or neither")
     elif latitude is not None and not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
@@ -121,6 +122,7 @@ def change_membership_status(session: Session, actor: Actor, membership_id: int,
         raise NotFound(f"membership {membership_id} does not exist")
     if not reason.strip():
         raise ServiceError("reason: say why the status changes")
+    require_text({"reason": reason})
     change_status(session, membership, to_status, actor, reason.strip())
     return membership
 

@@ -14,7 +14,7 @@ import rules
 
 from ..models import ResultOverride, User
 from .assessments import AssessmentContext
-from .common import Actor, NotFound, ServiceError, audit, snapshot
+from .common import Actor, NotFound, ServiceError, audit, require_text, snapshot, text_problems
 from .scoring import as_overrides, current_result, override_rows, store_result
 
 KINDS = ("criterion", "standard")
@@ -74,6 +74,7 @@ def set_override(session: Session, actor: Actor, ctx: AssessmentContext, kind: s
         problems.append("reason: give the reason for the override (the member and the audit trail see it)")
     elif len(reason) > REASON_MAX:
         problems.append(f"reason: at most {REASON_MAX} characters")
+    problems += text_problems({"reason": reason})
     if problems:
         raise ServiceError("; ".join(problems))
     rows = override_rows(session, ctx.assessment.id)
@@ -107,6 +108,7 @@ def remove_override(session: Session, actor: Actor, ctx: AssessmentContext, over
         raise NotFound(f"override {override_id} does not exist")
     if ctx.assessment.status not in OVERRIDABLE:
         raise ServiceError("only a submitted self-assessment awaiting a decision can be changed")
+    require_text({"reason": reason})
     before_result = current_result(session, ctx.assessment.id)
     before = {"assessment_id": ctx.assessment.id, "override": snapshot(row, "kind", "target_id", "value", "reason"),
               **_picture(ctx, before_result.result, row.kind, row.target_id)}

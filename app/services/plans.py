@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from ..models import (Assessment, AssessmentCycle, ImprovementPlan, Membership, Organisation, utcnow)
 from .assessments import AssessmentContext, context
-from .common import Actor, NotFound, ServiceError, audit, snapshot
+from .common import Actor, NotFound, ServiceError, audit, snapshot, text_problems
 from .scoring import current_result
 
 PROGRESS = {"not_started": "Not started", "in_progress": "In progress", "completed": "Completed"}
@@ -134,6 +134,8 @@ def save_plan(session: Session, actor: Actor, ctx: AssessmentContext, gap_key: s
         problems.append("progress: choose not started, in progress or completed")
     if len(evidence) > TEXT_MAX:
         problems.append(f"evidence: at most {TEXT_MAX} characters")
+    problems += text_problems({"owner": owner}, single_line=True) + text_problems(
+        {"actions": actions, "evidence": evidence})
     if problems:
         raise ServiceError("; ".join(problems))
     plan = _plans(session, ctx.assessment.id).get(gap.key)

@@ -11,12 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from rules.model import CoreOffer, Domain, Standard, StandardsSet
 
-from ..models import (Alliance, Assessment, AssessmentCycle, Evidence, Membership, Organisation, StandardsVersion, User,
-                      utcnow)
+from ..models import (Alliance, Assessment, AssessmentCycle, AuditEvent, Evidence, Membership, Organisation,
+                      StandardsVersion, User, utcnow)
 from .accounts import create_user
 from .alliances import cycles_of
 from .assessments import AssessmentContext, SaveOutcome, answers_of, context, open_assessment, save_answers
@@ -62,9 +62,35 @@ def own_evidence(session: Session, organisation_id: int, assessment_id: int, evi
 
 
 @dataclass(frozen=True)
+class Returned:
+    """Why a draft is a draft again: the lead who returned it for changes, when, and what to change."""
+
+    by: str
+    at: dt.datetime
+    note: str
+
+
+def returns_of(session: Session, assessments: list[Assessment]) -> dict[int, Returned]:
+    """The drafts among ``assessments`` that a lead returned for changes, each with its latest return (read from
+    the audit log, where the return is recorded with its note)."""
+    drafts = [a.id for a in assessments if a.status == "draft"]
+    if not drafts:
+        return {}
+    events = session.exec(select(AuditEvent, User).join(User, User.id == AuditEvent.actor_id, isouter=True).where(
+        AuditEvent.action == "assessment.returned", AuditEvent.entity_type == "assessment",
+        col(AuditEvent.entity_id).in_(drafts)).order_by(col(AuditEvent.occurred_at), col(AuditEvent.id))).all()
+    found: dict[int, Returned] = {}
+    for event, user in events:
+        note = (event.after or {}).get("note", "") if isinstance(event.after, dict) else ""
+        found[event.entity_id] = Returned(user.name if user is not None else event.actor, event.occurred_at, note)
+    return found
+
+
+@dataclass(frozen=True)
 class AssessmentRow:
     assessment: Assessment
     cycle: AssessmentCycle
+    returned: Optional[Returned] = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +110,9 @@ def memberships_of(session: Session, organisation_id: int) -> list[MembershipRow
         found = session.exec(select(Assessment, AssessmentCycle).join(
             AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id).where(
             Assessment.membership_id == membership.id)).all()
-        assessments = [AssessmentRow(a, c) for a, c in sorted(found, key=lambda row: row[1].opens_on, reverse=True)]
+        returned = returns_of(session, [a for a, _ in found])
+        assessments = [AssessmentRow(a, c, returned.get(a.id))
+                       for a, c in sorted(found, key=lambda row: row[1].opens_on, reverse=True)]
         rows.append(MembershipRow(membership, alliance, assessments))
     return rows
 
@@ -175,6 +203,12 @@ class MembershipOverview:
     cycle: Optional[AssessmentCycle]
     current: Optional[Assessment]
     assessments: list[AssessmentRow]
+
+    @property
+    def current_returned(self) -> Optional[Returned]:
+        """The lead's return of the current cycle's draft, if it was returned for changes."""
+        return next((row.returned for row in self.assessments
+                     if self.current is not None and row.assessment.id == self.current.id), None)
 
 
 def membership_overview(session: Session, organisation_id: int, membership_id: int) -> MembershipOverview:

@@ -16,6 +16,7 @@ from rules.answers import NA, carry_over
 from rules.answers import not_asked as rules_not_asked
 from rules.model import Criterion
 
+from ..wording import decimal_text, with_unit
 from .assessments import AssessmentContext
 
 WORDS = {"yes": "Yes", "partial": "Partly", "no": "No", NA: "Not applicable"}
@@ -39,9 +40,7 @@ def answer_words(criterion: Criterion, value: Any) -> str:
         texts = [(criterion.option(v).text if isinstance(v, str) and criterion.option(v) else str(v)) for v in value]
         return "; ".join(texts) if texts else NONE_OF_THEM
     if criterion.type == "metric" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        rounded = round(value, 1)
-        number = str(int(rounded)) if float(rounded).is_integer() else f"{rounded:.1f}"
-        return number + criterion.unit_suffix
+        return with_unit(decimal_text(value), criterion.unit)
     return str(value)
 
 

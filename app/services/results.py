@@ -1,7 +1,9 @@
 """A self-assessment's result as a member reads it: the engine's result joined to the standards' words.
 
 A submitted assessment shows its stored result (what the lead reviews); a
-draft shows a provisional score of its answers so far, stored nowhere. The
+draft shows a provisional score of its answers so far, stored nowhere. Once
+the lead has decided, the decision comes first: the engine's outcome is what
+the answers scored, the decision (with its conditions) is what stands. The
 conditional questions the result left out as not asked say why, in the
 member's words (``questions.not_asked``, from the answers the result scored),
 and each framework the standards are mapped to lists its refs with their
@@ -10,13 +12,14 @@ status and the standards behind each.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from rules.model import CoreOffer, Criterion, Domain, Framework, Standard, StandardsSet
 
+from ..models import Decision
 from .assessments import AssessmentContext
 from .benchmarks import DEFAULT_MIN_PEERS, MetricBenchmark, metric_benchmarks
 from .questions import NotAsked, not_asked, option_scores_words
@@ -66,6 +69,17 @@ class ResultView:
     not_asked: dict[str, NotAsked]  # criteria the result left out as not asked, in file order, with why
     explanations: dict[str, str]  # how choice answers scored, by their options' texts (the engine's names ids)
     frameworks: list[FrameworkLine]  # how the result evidences each framework the standards are mapped to
+    decisions: list[Decision] = field(default_factory=list)  # the lead's, oldest first
+
+    @property
+    def decision(self) -> Optional[Decision]:
+        """The decision that stands: the latest."""
+        return self.decisions[-1] if self.decisions else None
+
+    @property
+    def conditions(self) -> list[Decision]:
+        """The decisions that set conditions, each with its due date."""
+        return [d for d in self.decisions if d.conditions]
 
 
 def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAULT_MIN_PEERS) -> ResultView:
@@ -101,6 +115,8 @@ def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAU
         not_asked={cid: reasons[cid] for cid in inactive if cid in reasons},
         explanations=_option_explanations(standards, details),
         frameworks=_frameworks(standards, result),
+        decisions=list(session.exec(select(Decision).where(Decision.assessment_id == ctx.assessment.id)
+                                    .order_by(col(Decision.decided_at), col(Decision.id))).all()),
     )
 
 

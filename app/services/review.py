@@ -18,7 +18,7 @@ from ..models import (ASSESSMENT_STATES, ROUTES, Alliance, Assessment, Assessmen
                       Decision, Evidence, Membership, Organisation, ReviewComment, User, utcnow)
 from .alliances import cycles_of
 from .assessments import AssessmentContext, answers_of, context, return_to_draft, start_review
-from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
+from .common import Actor, NotFound, ServiceError, audit, get_or_404, require_text, snapshot
 from .decisions import DECISIONS, consecutive_major_breaches, dismiss_suspension_recommendation, record_decision
 from .evidence import one_evidence
 from .notifications import notify
@@ -63,6 +63,12 @@ class QueueFilters:
     descending: bool = False
 
 
+#: What each filter asks for, in the words of its error message.
+FILTER_CHOICES = {"status": "a status", "outcome": "an engine outcome", "route": "a route",
+                  "major_breach": "yes or no for a major breach", "at_risk": "yes or no for a member at risk",
+                  "sort": "what to sort by"}
+
+
 def parse_filters(args: Mapping[str, str], cycles: list[AssessmentCycle]) -> tuple[QueueFilters, dict[str, str]]:
     """Filters from a query string; each value not understood is named in ``errors`` and ignored."""
     errors: dict[str, str] = {}
@@ -72,7 +78,7 @@ def parse_filters(args: Mapping[str, str], cycles: list[AssessmentCycle]) -> tup
         if not value:
             return None
         if value not in allowed:
-            errors[name] = f"{name.replace('_', ' ')}: '{value}' is not one of {', '.join(allowed)}"
+            errors[name] = f"Choose {FILTER_CHOICES.get(name, 'a value')} from the list: “{value}” is not one"
             return None
         return value
 
@@ -85,7 +91,7 @@ def parse_filters(args: Mapping[str, str], cycles: list[AssessmentCycle]) -> tup
     if raw_cycle:
         known = {str(c.id): c.id for c in cycles}
         if raw_cycle not in known:
-            errors["cycle"] = f"cycle: '{raw_cycle}' is not a cycle of this alliance"
+            errors["cycle"] = cycle_problem(raw_cycle)
         else:
             cycle_id = known[raw_cycle]
     specialty = (args.get("specialty") or "").strip() or None
@@ -96,8 +102,13 @@ def parse_filters(args: Mapping[str, str], cycles: list[AssessmentCycle]) -> tup
         descending=(args.get("order") or "") == "desc",
     )
     if (args.get("order") or "") not in ("", "asc", "desc"):
-        errors["order"] = f"order: '{args.get('order')}' is not asc or desc"
+        errors["order"] = "Choose ascending or descending order"
     return filters, errors
+
+
+def cycle_problem(asked: str) -> str:
+    """A cycle asked for (in a query string) that is not one of the alliance's, in a person's words."""
+    return f"Choose a cycle from the list: “{asked}” is not one of this alliance’s cycles"
 
 
 @dataclass(frozen=True)
@@ -309,6 +320,7 @@ def add_comment(session: Session, actor: Actor, alliance_id: Optional[int], asse
         raise ServiceError("comment: enter a comment for the member")
     if len(text) > COMMENT_MAX:
         raise ServiceError(f"comment: a comment can be at most {COMMENT_MAX} characters (this one has {len(text)})")
+    require_text({"comment": text})
     criterion_id = (criterion_id or "").strip() or None
     if criterion_id is not None and criterion_id not in ctx.standards.criterion_lookup:
         raise ServiceError(f"criterion: {criterion_id} is not a question of {ctx.standards.title}")

@@ -1,27 +1,30 @@
 """Blueprints per audience (auth, member, plans, review, buddying, admin, the JSON API ``api_v1``, and ``health``
-for service status) and what every page shares: sign-in, CSRF, rate limits, security headers, NHS.UK frontend
-assets and error pages."""
+for service status) and what every page shares: sessions on the server, sign-in, CSRF, rate limits, security
+headers, NHS.UK frontend assets and error pages."""
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
 
-from flask import Flask, abort, g, render_template, request, send_from_directory
+from flask import Flask, abort, current_app, g, render_template, request, send_from_directory
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from .. import wording
 from ..db import ROOT
 from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
 from ..services.questions import answer_words
 from ..uploads import UploadRefused, UploadStore
-from . import charts, faults, request_log
-from .access import check_every_route_is_marked, login_manager, public
-from .limits import limiter
+from . import charts, faults, request_log, sessions
+from .access import check_every_route_is_marked, login_manager, public, safe_next
+from .limits import check_limiter_storage, limiter
 
 csrf = CSRFProtect()
 NHSUK_DIST = ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"
+#: Files that are the same for every visitor: they stay cacheable, signed in or not.
+SHARED_FILES = ("static", "nhsuk_vendor", "nhsuk_assets")
 VENDOR_FILES = ("nhsuk-frontend.min.css", "nhsuk-frontend.min.css.map", "nhsuk-frontend.min.js",
                 "nhsuk-frontend.min.js.map")
 ERROR_TITLES = {
@@ -37,15 +40,17 @@ ERROR_TITLES = {
 
 
 def register(app: Flask) -> None:
-    from . import admin, api_v1, auth, buddying, health, member, plans, review
+    from . import admin, api_v1, auth, buddying, health, member, plans, review, status
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
+    sessions.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    check_limiter_storage(app)
     request_log.init_app(app)
-    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, health.bp, api_v1.bp):
+    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, health.bp, api_v1.bp, status.bp):
         app.register_blueprint(blueprint)
     _vendor_routes(app)
     _error_pages(app)
@@ -75,13 +80,27 @@ def _vendor_routes(app: Flask) -> None:
     app.add_url_rule("/assets/<path:filename>", "nhsuk_assets", nhsuk_assets)
 
 
-def size_text(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB" if size >= 1024 * 1024 else f"{size / 1024:g} KB"
-
-
 def error_page(code: int, message: str = ""):
     return render_template("error.html", code=code, title=ERROR_TITLES.get(code, ERROR_TITLES[500]),
-                           message=message), code
+                           message=message, back=way_back()), code
+
+
+def way_back() -> str | None:
+    """Where the person was before this error: the form they sent (a POST to an address that also shows a
+    page), else the page that linked here on this site; None when neither is known."""
+    adapter = current_app.create_url_adapter(request)
+    if request.method == "POST" and adapter is not None:
+        try:
+            adapter.match(request.path, method="GET")
+        except HTTPException:
+            pass
+        else:
+            return request.path
+    referrer = request.referrer or ""
+    if referrer.startswith(request.host_url):
+        back = safe_next("/" + referrer[len(request.host_url):])
+        return back if back != request.full_path.rstrip("?") else None
+    return None
 
 
 def _error_pages(app: Flask) -> None:
@@ -91,7 +110,7 @@ def _error_pages(app: Flask) -> None:
             return {"error": exc.name.lower(), "status": exc.code}, exc.code
         code = exc.code or 500
         messages = {
-            413: f"Files can be at most {size_text(app.config['UPLOAD_MAX_BYTES'])}. "
+            413: f"Files can be at most {wording.size_text(app.config['UPLOAD_MAX_BYTES'])}. "
                  "Go back and choose a smaller file.",
             429: "You have tried this too many times. Wait a minute, then try again.",
         }
@@ -134,7 +153,13 @@ def _page_context(app: Flask) -> None:
         g.csp_nonce = secrets.token_urlsafe(16)
 
     app.add_template_filter(charts.number, "num")
-    app.add_template_filter(size_text, "size")
+    app.add_template_filter(wording.size_text, "size")
+    app.add_template_filter(wording.label, "label")
+    app.add_template_filter(wording.in_sentence, "in_sentence")
+    app.add_template_filter(wording.with_article, "with_article")
+    app.add_template_filter(wording.with_unit, "with_unit")
+    app.add_template_filter(wording.decimal_text, "decimal")
+    app.add_template_filter(wording.tag_colour, "tag_colour")
     app.add_template_filter(answer_words, "answer")  # criterion | answer(value): an answer in the member's words
     app.add_template_global(charts.strip, "chart_strip")
 
@@ -163,6 +188,7 @@ def _page_context(app: Flask) -> None:
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config["SESSION_COOKIE_SECURE"]:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if current_user.is_authenticated and response.mimetype in ("text/html", "application/json"):
+        if request.endpoint not in SHARED_FILES and ("token_scope" in g or current_user.is_authenticated):
+            # An answer to a signed-in person or an API token is theirs: pages, exports, evidence files, JSON.
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -13,13 +13,22 @@ from typing import Callable, Iterator, Optional
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, url_for
-from flask_login import LoginManager, UserMixin, current_user
+from flask import session as web_session
+from flask_login import LoginManager, UserMixin, current_user, login_user
 from sqlmodel import Session
 
 from .. import db
 from ..models import User
 from ..services import Actor
 from ..services.api_tokens import TokenScope, authenticate_token
+from .sessions import renew_id
+
+#: Whom ``sign_in`` began the session for, with their ``User.session_generation`` then: "id:generation".
+SIGNED_IN = "_signed_in"
+
+
+def _signed_in_as(user: User) -> str:
+    return f"{user.id}:{user.session_generation}"
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -50,13 +59,34 @@ class SignedIn(UserMixin):
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> Optional[SignedIn]:
+    """The person this session was signed in for, while their sessions have not all been ended since.
+    Flask-Login asks this for a "remember me" cookie too: such a cookie comes with no session begun by
+    ``sign_in``, so it signs nobody in."""
     if not user_id.isdigit():
         return None
     with unit_of_work() as session:
         user = session.get(User, int(user_id))
-        if user is None or not user.active:
+        if user is None or not user.active or web_session.get(SIGNED_IN) != _signed_in_as(user):
             return None
         return SignedIn.of(user)
+
+
+def sign_in(user: User) -> SignedIn:
+    """Begin a new session for ``user`` (a new id and lifetime: nothing of the one before is kept)."""
+    signed_in = SignedIn.of(user)
+    web_session.clear()
+    login_user(signed_in)
+    web_session[SIGNED_IN] = _signed_in_as(user)
+    web_session.permanent = True
+    renew_id(restart=True)
+    return signed_in
+
+
+def keep_signed_in(user: User) -> None:
+    """After ending every session of the person signed in here (a password change): this one goes on
+    under a new id, so a copy of its old cookie opens nothing."""
+    web_session[SIGNED_IN] = _signed_in_as(user)
+    renew_id()
 
 
 @login_manager.unauthorized_handler

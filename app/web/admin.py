@@ -1,12 +1,14 @@
-"""Operators' pages: what the service holds, and the API tokens other systems use."""
+"""Operators' pages: what the service holds, the people who sign in (and ending their sessions), and the
+API tokens other systems use."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from ..services import ServiceError, overview
+from ..services import ServiceError, accounts, overview
 from ..services import api_tokens
 from .access import actor, roles, unit_of_work
 from .forms import ApiTokenForm, show_service_error
+from .sessions import end_sessions_of
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -17,6 +19,26 @@ def home():
     with unit_of_work() as session:
         figures = overview.counts(session)
     return render_template("admin/home.html", figures=figures)
+
+
+@bp.get("/users")
+@roles("admin")
+def users():
+    with unit_of_work() as session:
+        people = accounts.users(session)
+    return render_template("admin/users.html", people=people)
+
+
+@bp.post("/users/<int:user_id>/sign-out-everywhere")
+@roles("admin")
+def sign_out_user(user_id: int):
+    """End every session of a person (say their device was lost): they must sign in again."""
+    with unit_of_work() as session:
+        user = accounts.end_sessions(session, actor(), user_id)
+        email = user.email
+    end_sessions_of(user_id)
+    flash(f"{email} is signed out everywhere: every session of theirs has ended.", "success")
+    return redirect(url_for("admin.users"))
 
 
 @bp.get("/tokens")

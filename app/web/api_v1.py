@@ -18,13 +18,14 @@ from ..models import Alliance, Organisation
 from ..services import NotFound, ServiceError, SubmissionRefused
 from ..services import token_access as service
 from ..services.assessments import AssessmentContext
-from ..services.common import get_or_404
+from ..services.common import get_or_404, text_problems
 from ..services.evidence import EvidenceRefused, NoEvidenceFile
 from ..uploads import UploadRefused
 from . import api_v1_shapes as shapes
 from . import csrf, openapi
 from .access import public, token_scope, token_scoped, unit_of_work
 from .downloads import evidence_download
+from .forms import save_problem
 from .limits import api_key, api_limit, api_refused_key, limiter
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -202,10 +203,6 @@ def pairs():
 
 # -- writing ---------------------------------------------------------------------------------------------------
 
-def _has_nul(value: Any) -> bool:
-    return isinstance(value, str) and "\x00" in value
-
-
 def _read_answers(body: Any) -> tuple[dict, dict, bool, list[dict]]:
     """(answers, notes, submit, errors): what the body asks, and each part of it refused before saving."""
     errors: list[dict] = []
@@ -222,11 +219,8 @@ def _read_answers(body: Any) -> tuple[dict, dict, bool, list[dict]]:
     if not isinstance(submit, bool):
         errors.append({"criterion": "submit", "message": "submit: expected true or false"})
         submit = False
-    for criterion_id in [k for k, v in answers.items() if _has_nul(v)]:
-        errors.append({"criterion": criterion_id, "message": "text cannot contain NUL characters"})
-        del answers[criterion_id]
-    for criterion_id in [k for k, v in notes.items() if not isinstance(v, str) or _has_nul(v)]:
-        errors.append({"criterion": criterion_id, "message": "a note is text without NUL characters"})
+    for criterion_id in [k for k, v in notes.items() if not isinstance(v, str)]:
+        errors.append({"criterion": criterion_id, "message": "note: expected text"})
         del notes[criterion_id]
     return answers, notes, submit, errors
 
@@ -241,7 +235,10 @@ def answers(assessment_id: int):
     answers, notes, submit, errors = _read_answers(body)
     with unit_of_work() as session:  # valid answers are kept whatever else is refused
         outcome = service.save(session, scope, assessment_id, answers, notes)
-    errors += [{"criterion": cid, "message": message} for cid, message in outcome.errors.items()]
+        lookup = service.assessment(session, scope, assessment_id).standards.criterion_lookup
+    errors += [{"criterion": cid, "message": save_problem(lookup[cid][1] if cid in lookup else None, answers.get(cid),
+                                                          message, na_choice='send "na"', option_ids=True)}
+               for cid, message in outcome.errors.items()]
     done = {"saved": outcome.saved, "cleared": outcome.cleared, "submitted": False}
     if errors:
         return _problem(422, f"{len(errors)} answer(s) refused; the others are saved", errors=errors, missing=[],
@@ -301,8 +298,9 @@ def _text_field(body: Any, name: str, errors: list[dict], required: bool = True)
     if not isinstance(value, str):
         errors.append({"field": name, "message": f"{name}: expected text"})
         return ""
-    if "\x00" in value:
-        errors.append({"field": name, "message": f"{name}: cannot contain NUL characters"})
+    problems = text_problems({name: value}, single_line=name != "note")
+    if problems:
+        errors.append({"field": name, "message": problems[0]})
         return ""
     return value.strip()
 

@@ -1,24 +1,39 @@
-"""Start page, sign in and out, and registration of an applicant organisation."""
+"""Start page, sign in and out, registration of an applicant organisation, and a person's own account
+(their password, and signing out everywhere).
+
+Pages anyone can reach do not tell which emails have an account: sign-in gives one message for a wrong
+password and an unknown email (and takes as long for both: ``services.accounts.authenticate``), and
+registration with an email that has an account is refused without saying so.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from ..services import ServiceError, authenticate
+from ..services.accounts import EmailTaken, change_password, end_sessions
 from ..services.common import Actor
 from ..services.portal import register_applicant
-from .access import SignedIn, public, roles, safe_next, unit_of_work
-from .forms import LoginForm, RegisterForm, show_service_error
-from .limits import limiter, sign_in_key, sign_in_limit
+from .access import SignedIn, actor, keep_signed_in, public, roles, safe_next, sign_in, unit_of_work
+from .forms import ChangePasswordForm, LoginForm, RegisterForm, show_service_error
+from .limits import address_key, address_limit, limiter, register_key, register_limit, sign_in_key, sign_in_limit
+from .sessions import end_sessions_of
 
 bp = Blueprint("auth", __name__)
 HOMES = {"member": "member.home", "lead": "review.home", "admin": "admin.home"}
 REGISTER_FIELDS = {"name": "organisation_name", "ods_code": "ods_code", "org_type": "org_type", "region": "region",
                    "email": "email", "password": "password"}
+#: Registration refused for an email that has an account, in words that do not say so.
+NOT_REGISTERED = "We could not register you with these details. If you already have an account, sign in instead."
 
 
 def home_of(user: SignedIn) -> str:
     return url_for(HOMES[user.role])
+
+
+def failed(response) -> bool:  # noqa: ANN001
+    """A sign-in attempt that did not sign anyone in (a success redirects)."""
+    return response.status_code != 302
 
 
 @bp.get("/")
@@ -31,22 +46,18 @@ def start():
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(sign_in_limit, key_func=sign_in_key, methods=["POST"],
-               deduct_when=lambda response: response.status_code != 302)
+@limiter.limit(sign_in_limit, key_func=sign_in_key, methods=["POST"], deduct_when=failed)
+@limiter.limit(address_limit, key_func=address_key, methods=["POST"], deduct_when=failed)
 def login():
     form = LoginForm()
     if form.validate_on_submit():
         with unit_of_work() as db_session:
             user = authenticate(db_session, form.email.data, form.password.data)
-            signed_in = SignedIn.of(user) if user is not None else None
-        if signed_in is None:
+        if user is None:
             form.form_errors.append("Enter a correct email address and password")
         else:
-            target = safe_next(request.args.get("next"))
-            session.clear()  # a fresh session on sign-in: no fixation
-            login_user(signed_in)
-            session.permanent = True
-            return redirect(target or home_of(signed_in))
+            signed_in = sign_in(user)
+            return redirect(safe_next(request.args.get("next")) or home_of(signed_in))
     return render_template("auth/login.html", form=form)
 
 
@@ -54,13 +65,14 @@ def login():
 @roles("member", "lead", "admin")
 def logout():
     logout_user()
-    session.clear()
+    session.clear()  # the stored session goes; what is kept from here on is under a new id
     flash("You have signed out.", "success")
     return redirect(url_for("auth.start"))
 
 
 @bp.route("/register", methods=["GET", "POST"])
 @public
+@limiter.limit(register_limit, key_func=register_key, methods=["POST"])
 def register():
     if current_user.is_authenticated:
         return redirect(home_of(current_user))
@@ -72,14 +84,51 @@ def register():
                     db_session, Actor(form.email.data.strip().lower()),
                     organisation={"name": form.organisation_name.data, "ods_code": form.ods_code.data,
                                   "org_type": form.org_type.data, "region": form.region.data},
-                    user={"email": form.email.data, "name": form.name.data, "password": form.password.data})
-                signed_in = SignedIn.of(user)
+                    user={"email": form.email.data, "name": form.name.data, "password": form.password.data,
+                          "others": [form.organisation_name.data, form.ods_code.data]})
+        except EmailTaken:
+            form.form_errors.append(NOT_REGISTERED)
         except ServiceError as exc:
             show_service_error(form, str(exc), REGISTER_FIELDS)
         else:
-            session.clear()
-            login_user(signed_in)
-            session.permanent = True
+            sign_in(user)
             flash("Your organisation is registered. Now apply for membership of an alliance.", "success")
             return redirect(url_for("member.apply"))
     return render_template("auth/register.html", form=form)
+
+
+@bp.get("/account")
+@roles("member", "lead", "admin")
+def account():
+    return render_template("auth/account.html", form=ChangePasswordForm())
+
+
+@bp.post("/account/password")
+@roles("member", "lead", "admin")
+def password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as db_session:
+                user = change_password(db_session, actor(), current_user.id, current=form.current.data,
+                                       new=form.password.data)
+        except ServiceError as exc:
+            show_service_error(form, str(exc), {"current": "current", "password": "password"})
+        else:
+            end_sessions_of(user.id)
+            keep_signed_in(user)
+            flash("Your password is changed. Every other session of yours has been signed out.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", form=form), 200
+
+
+@bp.post("/account/sign-out-everywhere")
+@roles("member", "lead", "admin")
+def sign_out_everywhere():
+    with unit_of_work() as db_session:
+        user = end_sessions(db_session, actor(), current_user.id)
+    end_sessions_of(user.id)
+    logout_user()
+    session.clear()
+    flash("You have signed out everywhere: on this device and every other.", "success")
+    return redirect(url_for("auth.start"))

@@ -3,7 +3,9 @@
 Each strip shows the other members' quartile box and median, the target, and
 the member's own value, on a scale that fits all of them, with an arrow
 towards the better end. Colour is never the only signal: every mark is also
-named in text, and the page has a table with the same numbers.
+named in text, and the page has a table with the same numbers. A value the
+chart cannot draw (not finite, or beyond ``DRAWABLE``) is left off it and
+named in its text; without a drawable target there is no chart at all.
 """
 from __future__ import annotations
 
@@ -12,8 +14,12 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..services.benchmarks import MetricBenchmark
+from ..wording import decimal_text
 
 WIDTH, HEIGHT = 640, 110
+#: The largest magnitude a strip draws: beyond it a float no longer holds every digit, and the other marks
+#: would be squeezed into one pixel.
+DRAWABLE = 1e15
 LEFT, RIGHT = 24, 24
 AXIS_Y, BOX_TOP, BOX_BOTTOM = 80, 32, 60
 
@@ -39,14 +45,25 @@ class Strip:
     median_x: Optional[float]
     value_x: Optional[float]
     better: str  # "right" or "left"
+    value_off_scale: bool = False  # the member gave a value the strip cannot draw
 
 
 def number(value: Optional[float]) -> str:
-    """A number as the result shows numbers: at most one decimal, no trailing .0."""
+    """A number as the result shows numbers: at most one decimal, no trailing .0; a number too large for a
+    float to hold its last digits in its plain decimal digits as written."""
     if value is None:
         return ""
+    if not drawable(value):
+        return decimal_text(value)
     rounded = round(value, 1)
     return str(int(rounded)) if float(rounded).is_integer() else f"{rounded:.1f}"
+
+
+def drawable(value: Optional[float]) -> bool:
+    try:
+        return value is not None and math.isfinite(value) and abs(value) <= DRAWABLE
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _tick_label(value: float) -> str:
@@ -64,13 +81,19 @@ def _nice_step(span: float) -> float:
     return 10 * power
 
 
-def strip(benchmark: MetricBenchmark) -> Strip:
+def strip(benchmark: MetricBenchmark) -> Optional[Strip]:
+    """The strip of a benchmark, leaving off what cannot be drawn; None when the target cannot be."""
+    if not drawable(benchmark.target):
+        return None
     points = [float(benchmark.target)]
     d = benchmark.distribution
+    if d is not None and not all(drawable(v) for v in (d.q1, d.median, d.q3)):
+        d = None
     if d is not None:
         points += [d.q1, d.median, d.q3]
-    if benchmark.value is not None:
-        points.append(benchmark.value)
+    own = benchmark.value if drawable(benchmark.value) else None
+    if own is not None:
+        points.append(own)
     low, high = min(points), max(points)
     if high == low:
         pad = abs(high) * 0.1 or 1.0
@@ -94,6 +117,7 @@ def strip(benchmark: MetricBenchmark) -> Strip:
         ticks=ticks, target_x=x(float(benchmark.target)),
         box=(x(d.q1), x(d.q3)) if d is not None else None,
         median_x=x(d.median) if d is not None else None,
-        value_x=x(benchmark.value) if benchmark.value is not None else None,
+        value_x=x(own) if own is not None else None,
         better="right" if benchmark.direction == "higher" else "left",
+        value_off_scale=benchmark.value is not None and own is None,
     )

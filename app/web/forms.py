@@ -5,6 +5,8 @@ or ticked is turned into an answer (a choice, an option id, a list of option
 ids, a level index, a number, text or "na") and checked by
 ``rules.check_answer``: the same check the engine, the CLI and
 ``save_answers`` use, so the web never accepts what the engine would refuse.
+A refusal reaches the member (and an API client) as a person would say it
+(``answer_problem``), and a stored number is shown in the digits it was written in.
 ``page_layout`` says where a page shows each conditional question (schema 2).
 """
 from __future__ import annotations
@@ -19,13 +21,15 @@ from wtforms import BooleanField, Field, PasswordField, StringField, TextAreaFie
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 import rules
-from rules.model import Criterion, Standard, StandardsSet
+from rules.model import CHOICES, Criterion, Standard, StandardsSet, is_number
+from rules.text import text_problem
 
-from ..services.accounts import EMAIL, MIN_PASSWORD
+from ..services.accounts import EMAIL, MAX_PASSWORD, MIN_PASSWORD
 from ..services.api_tokens import NAME_MAX
 from ..services.evidence import NOTE_MAX, is_link
 from ..services.membership import ODS_CODE
 from ..services.questions import condition_words
+from ..wording import decimal_text
 
 NA = "na"
 #: The box of a multi_choice question that answers "none of these" (an empty list): option ids are slugs, so
@@ -34,6 +38,19 @@ NONE_OF_THEM = "_none"
 OTHER = "__other__"
 ORG_TYPES = ("acute", "specialist", "community", "mental-health", "primary-care", "social-care", "teaching")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+
+
+class PlainText:
+    """What a text field may hold, checked as the services check it (``rules.text``): no control characters
+    or lone surrogates; ``single_line`` (names, titles, links) no line breaks or tabs either."""
+
+    def __init__(self, single_line: bool = True):
+        self.single_line = single_line
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        problem = text_problem(field.data, self.single_line) if isinstance(field.data, str) else None
+        if problem:
+            raise ValidationError(problem[:1].upper() + problem[1:])
 
 
 class ChoiceField(StringField):
@@ -49,24 +66,27 @@ class ChoiceField(StringField):
 
 
 class LoginForm(FlaskForm):
-    email = StringField("Email address", validators=[DataRequired("Enter your email address")])
+    email = StringField("Email address", validators=[DataRequired("Enter your email address"), PlainText()])
     password = PasswordField("Password", validators=[DataRequired("Enter your password")])
 
 
 class RegisterForm(FlaskForm):
     organisation_name = StringField("Organisation name", validators=[
-        DataRequired("Enter the organisation's name"), Length(max=200, message="Use 200 characters or fewer")])
+        DataRequired("Enter the organisation's name"), Length(max=200, message="Use 200 characters or fewer"),
+        PlainText()])
     ods_code = StringField("ODS code", validators=[DataRequired("Enter the organisation's ODS code")])
     org_type = ChoiceField("Type of organisation", validators=[DataRequired("Choose the type of organisation")])
     region = StringField("Region", validators=[
-        DataRequired("Enter the region"), Length(max=100, message="Use 100 characters or fewer")])
+        DataRequired("Enter the region"), Length(max=100, message="Use 100 characters or fewer"), PlainText()])
     name = StringField("Your full name", validators=[
-        DataRequired("Enter your full name"), Length(max=200, message="Use 200 characters or fewer")])
+        DataRequired("Enter your full name"), Length(max=200, message="Use 200 characters or fewer"), PlainText()])
     email = StringField("Email address", validators=[
-        DataRequired("Enter your email address"), Length(max=254, message="Use 254 characters or fewer")])
+        DataRequired("Enter your email address"), Length(max=254, message="Use 254 characters or fewer"),
+        PlainText()])
     password = PasswordField("Create a password", validators=[
         DataRequired("Enter a password"),
-        Length(min=MIN_PASSWORD, max=200, message=f"Use at least {MIN_PASSWORD} characters for your password")])
+        Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
+        Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password")])
     confirm = PasswordField("Confirm your password", validators=[
         DataRequired("Enter your password again"), EqualTo("password", "The passwords do not match")])
 
@@ -85,6 +105,16 @@ class RegisterForm(FlaskForm):
     def validate_ods_code(self, field: Field) -> None:
         if field.data and not ODS_CODE.match(field.data.strip().upper()):
             raise ValidationError("Enter an ODS code of 3 to 10 letters or digits, like RRJ")
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired("Enter your current password")])
+    password = PasswordField("New password", validators=[
+        DataRequired("Enter a new password"),
+        Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
+        Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password")])
+    confirm = PasswordField("Confirm your new password", validators=[
+        DataRequired("Enter your new password again"), EqualTo("password", "The passwords do not match")])
 
 
 class ApplyForm(FlaskForm):
@@ -134,7 +164,8 @@ class EvidenceForm(FlaskForm):
     upload = FileField("Upload a file")
     url = StringField("Link to the evidence")
     note = TextAreaField("Note (optional)", validators=[Length(max=NOTE_MAX,
-                                                               message=f"Use {NOTE_MAX} characters or fewer")])
+                                                               message=f"Use {NOTE_MAX} characters or fewer"),
+                                                        PlainText(single_line=False)])
 
     def validate_kind(self, field: Field) -> None:
         if field.data and not field.offered(field.data):
@@ -211,6 +242,72 @@ def _number(text: str) -> int | float | None:
         return None
 
 
+def metric_bounds(criterion: Criterion) -> tuple[Optional[float], Optional[float]]:
+    """The range a metric's answers must be in: its ``min`` and ``max``; a percentage without either is 0-100."""
+    low, high = getattr(criterion, "min", None), getattr(criterion, "max", None)
+    if low is None and high is None and (criterion.unit or "").strip() == "%":
+        return 0, 100
+    return low, high
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def answer_problem(criterion: Criterion, value: Any, problem: str, na_choice: str = "choose not applicable",
+                   option_ids: bool = False) -> str:
+    """A refusal of ``rules.check_answer`` as a person would write it ("Enter a number between 0 and 100"),
+    from the criterion and the refused answer; ``na_choice``: how the person says "not applicable" (an API
+    client sends "na"); ``option_ids``: name a choice's options by their ids (what an API client sends),
+    not their texts."""
+    or_na = f", or {na_choice}" if criterion.allow_na else ""
+    if isinstance(value, str) and value == NA:
+        return "Give an answer: this question cannot be answered not applicable"
+    if criterion.type in ("choice", "multi_choice"):
+        options = ([f'"{o.id}"' for o in criterion.options or ()] if option_ids
+                   else [f"“{o.text}”" for o in criterion.options or ()])
+        if criterion.type == "choice":
+            return (f"Send one of the option ids {_listed(options)}{or_na}" if option_ids
+                    else f"Choose one of {_listed(options)}{or_na}")
+        if option_ids:
+            return f"Send a list of distinct option ids from {_listed(options)} ([] for none of them){or_na}"
+        return f"Choose any of {_listed(options)}, each once, or “None of these”{or_na}"
+    if criterion.type in CHOICES:
+        options = [{"partial": "partly"}.get(o, o) for o in CHOICES[criterion.type]]
+        return f"Choose {', '.join(options[:-1])} or {options[-1]}{or_na}"
+    if criterion.type == "level":
+        return f"Choose a level from 0 to {len(criterion.levels or ()) - 1}{or_na}"
+    if criterion.type == "metric":
+        if is_number(value):
+            low, high = metric_bounds(criterion)
+            if low is not None and high is not None:
+                return f"Enter a number between {decimal_text(low)} and {decimal_text(high)}{or_na}"
+            if low is not None:
+                return f"Enter a number of {decimal_text(low)} or more{or_na}"
+            if high is not None:
+                return f"Enter a number of {decimal_text(high)} or less{or_na}"
+        return f"Enter a number, like 82.5{or_na}"
+    if criterion.type == "text":
+        return f"Enter your answer as text{or_na}"
+    return problem[:1].upper() + problem[1:]
+
+
+def checked_answer(criterion: Criterion, value: Any,
+                   na_choice: str = "choose not applicable") -> tuple[Any, Optional[str]]:
+    """``rules.check_answer`` with its refusal in a person's words."""
+    clean, problem = rules.check_answer(criterion, value)
+    return (None, answer_problem(criterion, value, problem, na_choice)) if problem else (clean, None)
+
+
+def save_problem(criterion: Optional[Criterion], value: Any, problem: str,
+                 na_choice: str = "choose not applicable", option_ids: bool = False) -> str:
+    """A refusal of a save (``SaveOutcome.errors``) in a person's words: the answer check's refusals are
+    reworded, the service's own (a criterion that does not apply) are kept."""
+    if criterion is not None and rules.check_answer(criterion, value)[1] == problem:
+        return answer_problem(criterion, value, problem, na_choice, option_ids)
+    return problem
+
+
 class AnswerField(StringField):
     """One criterion's answer; ``answer`` holds the checked value once the form validates it. A multi_choice
     field's data is the list of boxes ticked (none ticked: unanswered)."""
@@ -232,7 +329,7 @@ class AnswerField(StringField):
         raw, problem = _raw_answer(self.criterion, self.data, na_ticked)
         if problem:
             raise ValidationError(problem)
-        value, problem = rules.check_answer(self.criterion, raw)
+        value, problem = checked_answer(self.criterion, raw)
         if problem:
             raise ValidationError(problem)
         self.answer = value
@@ -251,9 +348,7 @@ def _shown_value(criterion: Criterion, value: Any) -> tuple[Any, bool]:
         return "", False
     if value == NA:
         return ("", True) if criterion.type in ("metric", "text") else (NA, False)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value)), False
-    return str(value), False
+    return decimal_text(value), False
 
 
 def domain_form_class(criteria: list[Criterion], names: dict[str, str]) -> type[FlaskForm]:
@@ -371,7 +466,7 @@ class ApiTokenForm(FlaskForm):
 
     name = StringField("What is the token for?", validators=[
         DataRequired("Enter what the token is for"),
-        Length(max=NAME_MAX, message=f"Use {NAME_MAX} characters or fewer")])
+        Length(max=NAME_MAX, message=f"Use {NAME_MAX} characters or fewer"), PlainText()])
     scope = ChoiceField("Who the token acts for", validators=[DataRequired("Choose an organisation or an alliance")])
 
     def __init__(self, *args: Any, organisations: list[tuple[int, str]], alliances: list[tuple[int, str]],

@@ -23,7 +23,7 @@ from ..services.results import result_view
 from ..uploads import UploadRefused, allowed_extensions
 from .access import actor, roles, unit_of_work
 from .downloads import evidence_download
-from .forms import ApplyForm, EvidenceForm, domain_form, field_names, page_layout, show_service_error
+from .forms import ApplyForm, EvidenceForm, domain_form, field_names, page_layout, save_problem, show_service_error
 
 bp = Blueprint("member", __name__, url_prefix="/member")
 
@@ -116,7 +116,9 @@ def assessment(assessment_id: int):
         state = progress(session, ctx)
         overview = portal.membership_overview(session, _organisation_id(), ctx.membership.id)
         comments = review_service.member_comments(session, assessment_id)
-    return render_template("member/assessment.html", ctx=ctx, progress=state, overview=overview, comments=comments)
+        returned = portal.returns_of(session, [ctx.assessment]).get(assessment_id)
+    return render_template("member/assessment.html", ctx=ctx, progress=state, overview=overview, comments=comments,
+                           returned=returned)
 
 
 @bp.route("/assessments/<int:assessment_id>/domains/<path:domain_id>", methods=["GET", "POST"])
@@ -149,17 +151,19 @@ def domain(assessment_id: int, domain_id: str):
             state = progress(session, ctx)
         row = state.domain(domain_id)
         saved = len(outcome.saved) + len(outcome.cleared)
+        sent = form.answers()
         for criterion_id, problem in outcome.errors.items():
             field = form[names[criterion_id]]
-            field.errors = [*field.errors, problem]
+            field.errors = [*field.errors, save_problem(field.criterion, sent.get(criterion_id), problem)]
         if not form.errors:
             flash(f"{row.domain.title}: your answers are saved.", "success")
             following = state.next_domain(domain_id)
             if request.form.get("action") == "continue" and following:
                 return redirect(url_for("member.domain", assessment_id=assessment_id, domain_id=following))
             return redirect(url_for("member.assessment", assessment_id=assessment_id))
+    layout = page_layout(ctx.standards, row.standards, names)
     return render_template("member/domain.html", ctx=ctx, progress=state, row=row, form=form, names=names,
-                           editable=editable, saved=saved, shown=shown, layout=page_layout(ctx.standards, row.standards, names))
+                           editable=editable, saved=saved, shown=shown, layout=layout)
 
 
 @bp.route("/assessments/<int:assessment_id>/criteria/<path:criterion_id>/evidence", methods=["GET", "POST"])
@@ -213,13 +217,18 @@ def evidence_file(assessment_id: int, evidence_id: int):
         abort(404)
 
 
-@bp.post("/assessments/<int:assessment_id>/evidence/<int:evidence_id>/remove")
+@bp.route("/assessments/<int:assessment_id>/evidence/<int:evidence_id>/remove", methods=["GET", "POST"])
 @roles("member")
 def remove_evidence(assessment_id: int, evidence_id: int):
+    """Remove a piece of evidence once the member confirms it (the GET asks)."""
     with unit_of_work() as session:
+        ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
         item = portal.own_evidence(session, _organisation_id(), assessment_id, evidence_id)
         criterion_id = item.criterion_id
-        detach_file(session, actor(), evidence_id, store=_store())
+        if request.method == "POST":
+            detach_file(session, actor(), evidence_id, store=_store())
+    if request.method == "GET":
+        return render_template("member/evidence_remove.html", ctx=ctx, item=item)
     flash(f"Evidence removed from {criterion_id}.", "success")
     return redirect(url_for("member.evidence", assessment_id=assessment_id, criterion_id=criterion_id))
 

@@ -18,6 +18,7 @@ from ..services import impact as preview
 from ..services import plans as plan_service
 from ..services import review as service
 from ..services.evidence import NoEvidenceFile
+from ..wording import label
 from .access import actor, roles, unit_of_work
 from .downloads import evidence_download
 from .forms import StandardsUploadForm
@@ -40,20 +41,16 @@ def field_problems(message: str) -> dict[str, str]:
     return found
 
 
-def _words(value: str) -> str:
-    return value.replace("_", " ").replace("-", " ").capitalize()
-
-
 def _filter_options(queue: service.Queue) -> list[tuple[str, str, list[tuple[str, str]]]]:
     either = [("", "Either"), ("yes", "Yes"), ("no", "No")]
     options = [
         ("cycle", "Cycle", [("", "Any cycle")] + [(str(c.id), c.name) for c in queue.cycles]),
-        ("status", "Status", [("", "Any status")] + [(s, _words(s)) for s in service.QUEUE_STATES]),
-        ("outcome", "Engine outcome", [("", "Any outcome")] + [(o, _words(o)) for o in service.OUTCOMES]),
+        ("status", "Status", [("", "Any status")] + [(s, label(s)) for s in service.QUEUE_STATES]),
+        ("outcome", "Engine outcome", [("", "Any outcome")] + [(o, label(o)) for o in service.OUTCOMES]),
         ("route", "Route", [("", "Any route"), ("full", "Full"), ("specialty", "Specialty")]),
     ]
     if queue.specialties:
-        options.append(("specialty", "Specialty", [("", "Any specialty")] + [(s, _words(s)) for s in queue.specialties]))
+        options.append(("specialty", "Specialty", [("", "Any specialty")] + [(s, label(s)) for s in queue.specialties]))
     options += [
         ("major_breach", "Has a major breach", either),
         ("at_risk", "Member at risk", either),
@@ -178,7 +175,7 @@ def dashboard():
     raw = (request.args.get("cycle") or "").strip()
     error = None
     if raw and not raw.isdigit():
-        error, raw = f"Cycle: '{raw}' is not a cycle of this alliance", ""
+        error, raw = service.cycle_problem(raw), ""
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
         board = dashboards.dashboard(session, alliance.id, int(raw) if raw else None) if alliance else None
@@ -301,10 +298,9 @@ def standards():
         upload = form.standards_file.data
         name = secure_filename(upload.filename or "") or "standards.yaml"
         try:
+            draft = preview.read_draft(upload.stream.read(preview.MAX_UPLOAD_BYTES + 1), name)  # no transaction
             with unit_of_work() as session:
-                version = preview.upload_draft(session, actor(), _alliance_id(), upload.stream.read(
-                    preview.MAX_UPLOAD_BYTES + 1), name)
-                version_id = version.id
+                version_id = preview.store_draft(session, actor(), _alliance_id(), draft).id
         except preview.DraftRefused as exc:
             problems = exc.problems
         else:
@@ -312,9 +308,35 @@ def standards():
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
         versions = preview.versions_of(session, _alliance_id())
+        drafts = len(preview.drafts_of(session, _alliance_id()))
     status = 400 if request.method == "POST" else 200
     return render_template("review/standards.html", alliance=alliance, versions=versions, form=form,
-                           problems=problems, page_has_errors=bool(problems or form.errors)), status
+                           problems=problems, drafts=drafts, max_drafts=preview.MAX_DRAFTS,
+                           page_has_errors=bool(problems or form.errors)), status
+
+
+@bp.route("/standards/<int:version_id>/delete", methods=["GET", "POST"])
+@roles("lead")
+def delete_draft(version_id: int):
+    """Delete a draft the lead uploaded, after they confirm it (the version number is free again)."""
+    if request.method == "POST":
+        try:
+            with unit_of_work() as session:
+                version = preview.delete_draft(session, actor(), _alliance_id(), version_id)
+                deleted = f"{version.set_id} {version.version}"
+        except ServiceError as exc:
+            if isinstance(exc, service.NotFound):
+                raise
+            flash(f"The version cannot be deleted: {exc}", "error")
+        else:
+            flash(f"Draft {deleted} deleted. Its version number can be used again.", "success")
+        return redirect(url_for("review.standards"))
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        line = next((v for v in preview.versions_of(session, _alliance_id()) if v.version.id == version_id), None)
+    if line is None or line.version.state != "draft" or line.version.created_by != current_user.id:
+        abort(404)  # only its uploader is asked (an administrator deletes from the command line)
+    return render_template("review/standards_delete.html", alliance=alliance, line=line)
 
 
 @bp.get("/standards/<int:version_id>/impact")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -174,3 +176,21 @@ def signed_in(app, world: World, who: str) -> Visitor:
 
 def text(response) -> str:
     return response.get_data(as_text=True)
+
+
+def redis_url() -> str:
+    """The Redis server the production settings are tested against (TEST_REDIS_URL, by default the local one);
+    one that cannot be reached fails the tests that need it."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis (TEST_REDIS_URL = {url}) cannot be reached: {exc}", pytrace=False)
+    return url
+
+
+def unique_address() -> str:
+    """An address of the documentation range of its own, so counts kept in a shared Redis never meet."""
+    return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"

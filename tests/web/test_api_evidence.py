@@ -164,7 +164,7 @@ FILE_REFUSALS = [
     (b"just some text", "report.pdf", "application/pdf", "report.pdf: the content is not a PDF"),
     (PDF, "report.pdf", "image/png", "report.pdf: the file says it is image/png, which does not match a .pdf file"),
     (b"", "empty.txt", "text/plain", "empty.txt: the file is empty"),
-    (b"%PDF-" + b"x" * (64 * 1024), "big.pdf", "application/pdf", "big.pdf: larger than the 0.0625 MB limit"),
+    (b"%PDF-" + b"x" * (64 * 1024), "big.pdf", "application/pdf", "big.pdf: larger than the 64 KB limit"),
 ]
 
 

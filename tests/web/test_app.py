@@ -1,6 +1,7 @@
 """The application factory, its settings, headers, assets and error pages."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from flask import Flask
 from app import StartupError, config as app_config, create_app, db
 from app.web import NHSUK_DIST
 from app.web.access import check_every_route_is_marked, public, roles
+from app.web.limits import unshared_limits
 
 from .conftest import Visitor, signed_in, text
 
@@ -61,6 +63,33 @@ def test_cookie_flags_in_production_and_in_testing(database_url):
     testing = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url})
     assert testing.config["SESSION_COOKIE_SECURE"] is False
     assert testing.config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+def test_session_and_limit_settings_are_checked(monkeypatch):
+    settings = app_config.load({"APP_ENV": "testing"}, environ={})
+    assert settings["SESSION_STORE"] == "database"
+    assert (settings["SESSION_IDLE"], settings["PERMANENT_SESSION_LIFETIME"]) == (dt.timedelta(hours=1),
+                                                                                   dt.timedelta(hours=8))
+    redis_store = app_config.load({"APP_ENV": "testing"}, environ={"SESSION_STORE": "redis://127.0.0.1:6379/1",
+                                                                   "SESSION_IDLE_MINUTES": "20"})
+    assert (redis_store["SESSION_STORE"], redis_store["SESSION_IDLE"]) == ("redis://127.0.0.1:6379/1",
+                                                                          dt.timedelta(minutes=20))
+    with pytest.raises(app_config.ConfigError, match="SESSION_STORE: expected 'database' or a Redis URL"):
+        app_config.load({"APP_ENV": "testing"}, environ={"SESSION_STORE": "memcached://here"})
+    with pytest.raises(app_config.ConfigError, match="LOGIN_ADDRESS_RATE_LIMIT: expected a rate"):
+        app_config.load({"APP_ENV": "testing"}, environ={"LOGIN_ADDRESS_RATE_LIMIT": "lots"})
+
+
+@pytest.mark.parametrize("environ, workers, refused", [
+    ({}, 1, False),
+    ({}, 2, True),
+    ({"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0"}, 4, False),
+    ({"RATELIMIT_ENABLED": "false"}, 4, False),  # load tests
+])
+def test_production_needs_shared_limits_for_more_than_one_worker(environ, workers, refused):
+    settings = app_config.load({"SECRET_KEY": "k" * 32}, environ=environ)
+    assert (unshared_limits(settings, workers) is not None) is refused
+    assert unshared_limits(app_config.load({"APP_ENV": "development"}, environ=environ), workers) is None
 
 
 def test_secure_cookies_can_be_forced_from_the_environment(monkeypatch):

@@ -1,16 +1,23 @@
-"""Signing in and out, the sign-in rate limit, and registering an applicant organisation."""
+"""Signing in and out, the sign-in and registration rate limits (in memory and in Redis), registering an
+applicant organisation, passwords people may choose, and not telling which emails have an account."""
 from __future__ import annotations
 
 import html
 import re
+import statistics
+import time
 
 import pytest
 from sqlmodel import select
 
-from app import db
+from app import create_app, db
 from app.models import AuditEvent, Organisation, User
+from app.services import authenticate, create_user
+from app.services.accounts import ADVICE, password_problem
+from app.services.common import CLI, ServiceError
+from app.web.auth import NOT_REGISTERED
 
-from .conftest import PASSWORD, Visitor, signed_in, text
+from .conftest import PASSWORD, Visitor, redis_url, signed_in, text, unique_address
 
 
 def error_list(response) -> list[tuple[str, str]]:
@@ -84,6 +91,7 @@ def test_sign_in_returns_to_a_page_on_this_site_only(app, world):
     assert redirected.headers["Location"] == f"/login?next={target}"
     response = person.post(f"/login?next={target}", {"email": world.emails["member_a"], "password": PASSWORD})
     assert response.headers["Location"] == target
+    assert person.get(target).status_code == 200  # signed in there
     for outside in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
         other = Visitor(app)
         response = other.post("/login?next=" + outside, {"email": world.emails["member_a"], "password": PASSWORD})
@@ -186,7 +194,6 @@ def test_register_an_organisation_and_its_first_user(app, world):
     ({"confirm": ""}, "#confirm", "Enter your password again"),
     ({"confirm": "a different password"}, "#confirm", "The passwords do not match"),
     ({"ods_code": "RN7"}, "#ods_code", "An organisation with code RN7 is already registered"),
-    ({"email": "lead.rn7@nhs.test"}, "#email", "Lead.rn7@nhs.test already has an account"),
 ])
 def test_register_errors(app, world, changes, anchor, message):
     person = Visitor(app)
@@ -209,3 +216,132 @@ def test_register_keeps_what_was_typed_but_not_the_password(app, world):
 def test_a_signed_in_user_is_sent_home_from_register(app, world):
     person = signed_in(app, world, "member_a")
     assert person.get("/register").headers["Location"] == "/member/"
+
+
+def test_registering_with_an_email_that_has_an_account_does_not_say_so(app, world):
+    response = Visitor(app).post("/register", {**REGISTRATION, "email": world.emails["member_a"].upper()})
+    assert response.status_code == 200
+    assert error_list(response) == [("#organisation_name", NOT_REGISTERED)]
+    assert "already has an account" not in html.unescape(text(response))
+    assert 'class="nhsuk-error-message"' not in text(response)  # no field, the email's least of all, is blamed
+    with db.session_scope(world.url) as session:
+        assert session.exec(select(Organisation).where(Organisation.ods_code == "RPG")).first() is None
+
+
+def test_sign_in_takes_as_long_for_an_email_without_an_account(world):
+    """A password hash is checked whether or not the email has an account (medians of interleaved tries)."""
+    with db.session_scope(world.url) as session:
+        session.get(User, world.user_ids["member_b"]).active = False
+
+    def seconds(email: str) -> float:
+        started = time.perf_counter()
+        with db.session_scope(world.url) as session:
+            assert authenticate(session, email, "not the password at all") is None
+        return time.perf_counter() - started
+
+    seconds("nobody@nhs.test")  # the first try makes the hash checked for unknown emails
+    tries: dict[str, list[float]] = {"known": [], "unknown": [], "deactivated": []}
+    for _ in range(5):
+        tries["known"].append(seconds(world.emails["member_a"]))
+        tries["unknown"].append(seconds("nobody@nhs.test"))
+        tries["deactivated"].append(seconds(world.emails["member_b"]))
+    known = statistics.median(tries["known"])
+    for other in ("unknown", "deactivated"):
+        assert 1 / 3 < statistics.median(tries[other]) / known < 3, tries
+
+
+# --- rate limits, counted in memory (one process) and in Redis (shared by every gunicorn worker) --------------
+
+@pytest.fixture(params=["memory", "redis"])
+def limited(request, database_url, world, tmp_path):
+    """The app with its limits counted in memory or in the real Redis server, and a visitor from an address of
+    its own (counts in Redis outlive the test)."""
+    storage = "memory://" if request.param == "memory" else redis_url()
+    app = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+                      "UPLOAD_DIR": str(tmp_path / "uploads"), "RATELIMIT_STORAGE_URI": storage})
+    return app, from_address(app, unique_address())
+
+
+def from_address(app, address: str) -> Visitor:
+    person = Visitor(app)
+    person.client.environ_base["REMOTE_ADDR"] = address
+    return person
+
+
+def test_sign_in_is_limited_per_address_and_email_in_each_storage(limited, world):
+    app, person = limited
+    for _ in range(5):
+        assert person.post("/login", {"email": world.emails["member_a"], "password": "wrong password"}).status_code == 200
+    assert person.post("/login", {"email": world.emails["member_a"], "password": PASSWORD}).status_code == 429
+    assert person.post("/login", {"email": world.emails["member_b"], "password": PASSWORD}).status_code == 302
+
+
+def test_one_address_is_limited_across_every_email(limited, world):
+    app, person = limited
+    for n in range(10):
+        response = person.post("/login", {"email": f"guess.{n}@nhs.test", "password": "wrong password"})
+        assert response.status_code == 200, n
+    refused = person.post("/login", {"email": world.emails["member_a"], "password": PASSWORD})
+    assert refused.status_code == 429 and "Too many attempts" in text(refused)
+    assert from_address(app, unique_address()).login(world.emails["member_a"]).status_code == 302
+
+
+def test_registration_is_limited_per_address(limited, world):
+    app, person = limited
+    for n in range(10):
+        response = person.post("/register", {**REGISTRATION, "ods_code": f"RX{n}", "confirm": "not the same"})
+        assert response.status_code == 200, n
+    assert person.post("/register", REGISTRATION).status_code == 429
+    assert from_address(app, unique_address()).post("/register", REGISTRATION).status_code == 302
+
+
+def test_production_says_so_when_limits_are_counted_in_memory(database_url, tmp_path, caplog):
+    create_app({"APP_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "s" * 32,
+                "UPLOAD_DIR": str(tmp_path / "uploads")})
+    assert "rate limits are counted in memory, in this process only" in caplog.text
+    caplog.clear()
+    create_app({"APP_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "s" * 32,
+                "UPLOAD_DIR": str(tmp_path / "uploads"), "RATELIMIT_STORAGE_URI": redis_url()})
+    assert "rate limits are counted in memory" not in caplog.text
+
+
+# --- passwords ---------------------------------------------------------------------------------------------------
+
+WEAK = [
+    ("aaaaaaaaaaaa", 'Repeats like "aaa" are easy to guess. ' + ADVICE),
+    ("sam.patel@nhs.test", "Do not use your email address in your password"),
+    ("Password1234", "This is similar to a commonly used password. " + ADVICE),
+    ("qwertyuiop123", "This is a very common password. " + ADVICE),
+    ("abcdefghijkl", 'Sequences like "abc" or "6543" are easy to guess. ' + ADVICE),
+    ("oxleas123456", ADVICE),  # the organisation's name and digits
+]
+
+
+@pytest.mark.parametrize("password, message", WEAK)
+def test_registration_refuses_a_password_that_is_easy_to_guess(app, world, password, message):
+    response = Visitor(app).post("/register", {**REGISTRATION, "password": password, "confirm": password})
+    assert response.status_code == 200
+    assert error_list(response) == [("#password", message)]
+    with db.session_scope(world.url) as session:
+        assert session.exec(select(Organisation).where(Organisation.ods_code == "RPG")).first() is None
+
+
+def test_a_new_password_must_be_hard_to_guess_too(app, world):
+    person = signed_in(app, world, "member_a")
+    response = person.post("/account/password", {"current": PASSWORD, "password": "qwerty123456",
+                                                  "confirm": "qwerty123456"})
+    assert response.status_code == 200 and ADVICE in html.unescape(text(response))
+    response = person.post("/account/password", {"current": PASSWORD, "password": PASSWORD, "confirm": PASSWORD})
+    assert "Choose a password different from your current one" in text(response)
+    with db.session_scope(world.url) as session:
+        assert authenticate(session, world.emails["member_a"], PASSWORD) is not None
+
+
+def test_every_way_of_making_an_account_refuses_a_weak_password(session_factory, world):
+    with session_factory() as session, pytest.raises(ServiceError, match="password: Repeats like"):
+        create_user(session, CLI, email="new.lead@nhs.test", name="New Lead", password="zzzzzzzzzzzzzz", role="lead",
+                    alliance_id=world.alliance_id)
+    assert password_problem("x" * 11) == "Use at least 12 characters for your password"
+    assert password_problem("a long enough password", email="a.long@nhs.test") is None
+    assert password_problem("correct horse battery staple " * 6) is None  # long ones are read in part
+    assert password_problem("a" * 201) == "Use 200 characters or fewer for your password"

@@ -99,6 +99,16 @@ def cases(world, ids) -> list[Case]:
              {"name": "Matrix check", "scope": f"alliance:{world.alliance_id}"}),
         Case("admin.revoke_token", "POST", "/admin/tokens/999999/revoke", {"anonymous": 302, "member_a": 403,
                                                                            "member_b": 403, "lead": 403, "admin": 404}),
+        Case("admin.users", "GET", "/admin/users", {"anonymous": 302, "member_a": 403, "member_b": 403,
+                                                    "lead": 403, "admin": 200}),
+        # Signing out everywhere a person who does not exist: 404 (the personas stay signed in).
+        Case("admin.sign_out_user", "POST", "/admin/users/999999/sign-out-everywhere",
+             {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 404}),
+        Case("auth.account", "GET", "/account", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)}),
+        # A wrong current password: refused on the page, nothing changed.
+        Case("auth.password", "POST", "/account/password", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)},
+             {"current": "not the password", "password": "plum heron quietly sketches",
+              "confirm": "plum heron quietly sketches"}),
         Case("auth.start", "GET", "/", {"anonymous": 200, **dict.fromkeys(PERSONAS[1:], 302)}),
         Case("auth.login", "GET", "/login", dict.fromkeys(PERSONAS, 200)),
         Case("auth.register", "GET", "/register", {"anonymous": 200, **dict.fromkeys(PERSONAS[1:], 302)}),
@@ -191,7 +201,7 @@ def test_every_form_post_needs_a_csrf_token(app, world, setup):
             response = member_a.post(case.path, case.data or {}, csrf=False)
             assert response.status_code == 400, case.path
             assert "did not come from this service" in response.get_data(as_text=True)
-    for path in ("/logout", "/login", "/register"):
+    for path in ("/logout", "/login", "/register", "/account/sign-out-everywhere"):
         assert member_a.post(path, {}, csrf=False).status_code == 400, path
 
 

@@ -118,7 +118,7 @@ def test_member_journey_in_a_browser(live_app, page):
     summary.wait_for()
     assert page.title().startswith("Error: ")
     page.wait_for_function("document.activeElement.classList.contains('nhsuk-error-summary')")
-    assert 'C2.1: expected a finite number (%), got "eighty-two"' in summary.inner_text()
+    assert "C2.1: Enter a number, like 82.5" in summary.inner_text()
     assert "Your other answers on this page are saved." in summary.inner_text()
     shot(page, "03-domain-with-error")
     summary.get_by_role("link", name=re.compile("C2.1")).click()

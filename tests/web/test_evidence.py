@@ -1,8 +1,10 @@
 """Evidence: a file upload (type and size limits) or a link, with a note; listing, download and removal."""
 from __future__ import annotations
 
+import html
 import io
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,36 @@ def test_upload_download_and_remove_a_file(app, member, world):
     assert "Evidence removed from C1.1." in text(member.get(evidence_url(world)))
 
 
+def test_the_note_starts_empty_so_evidence_added_as_the_page_is_stores_no_note(member, world):
+    body = text(member.get(evidence_url(world)))
+    shown = re.search(r'<textarea[^>]*id="note"[^>]*>(.*?)</textarea>', body, re.S)
+    assert shown and shown.group(1).strip() == ""  # not the word "None"
+    member.post(evidence_url(world), {"kind": "link", "url": "https://example.nhs.uk/plan.pdf",
+                                      "note": html.unescape(shown.group(1))})
+    [item] = attached(world)
+    assert item.note == ""
+    assert "None" not in text(member.get(evidence_url(world)))
+
+
+def test_removing_evidence_asks_first_and_sizes_read_as_people_write_them(member, world):
+    upload(member, world, PDF, "Job plan.pdf")
+    [item] = attached(world)
+    body = text(member.get(evidence_url(world)))
+    remove_url = f"/member/assessments/{world.assessments['a']}/evidence/{item.id}/remove"
+    assert f'<form method="post" action="{remove_url}"' not in body  # no button that removes at once
+    assert f'href="{remove_url}"' in body
+    assert re.search(rf"Job plan\.pdf</a>\s*\({len(PDF)} bytes\)", body) and "KB)" not in body
+    confirm = member.get(remove_url)
+    page = text(confirm)
+    assert confirm.status_code == 200 and "Remove this evidence from C1.1?" in page
+    assert f"The file Job plan.pdf ({len(PDF)} bytes)" in page and "Yes, remove it" in page
+    assert len(attached(world)) == 1  # asking removes nothing
+    assert member.post(remove_url, csrf=False).status_code == 400
+    assert len(attached(world)) == 1
+    assert member.post(remove_url).status_code == 302
+    assert attached(world) == []
+
+
 @pytest.mark.parametrize("data, anchor, message", [
     ({}, "#kind", "Choose whether to upload a file or give a link"),
     ({"kind": "fax"}, "#kind", "Choose whether to upload a file or give a link"),
@@ -102,7 +134,7 @@ def test_evidence_form_errors(member, world, data, anchor, message):
     (b"just some text", "report.pdf", "application/pdf", "report.pdf: the content is not a PDF"),
     (PDF, "report.pdf", "image/png", "report.pdf: the file says it is image/png, which does not match a .pdf file"),
     (b"", "empty.txt", "text/plain", "empty.txt: the file is empty"),
-    (b"%PDF-" + b"x" * (64 * 1024), "big.pdf", "application/pdf", "big.pdf: larger than the 0.0625 MB limit"),
+    (b"%PDF-" + b"x" * (64 * 1024), "big.pdf", "application/pdf", "big.pdf: larger than the 64 KB limit"),
 ])
 def test_uploads_outside_the_type_and_size_limits_are_refused(app, member, world, data, filename, content_type,
                                                              message):

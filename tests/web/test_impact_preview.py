@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import pytest
 import yaml
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import select
 
 from app import db
@@ -141,3 +142,38 @@ def test_the_preview_matches_what_applying_then_does(app, world, rw):
     assert sorted(mine, key=lambda line: line["assessment"]) == sorted(
         ({k: v for k, v in line.items() if k != "affected"} for line in previewed.lines),
         key=lambda line: line["assessment"])
+
+
+def test_a_large_upload_is_read_outside_any_transaction_and_answered_briefly(app, world, rw):
+    """Issue 17 item 2: a 1 MB file of ~40,000 unknown keys held SQLite's write lock while it was parsed (members
+    waited), and its page listed every problem."""
+    lead = signed_in(app, world, "lead")
+    keys = 40_000
+    content = draft_text() + "".join(f"k{i}: 0\n" for i in range(keys))
+    engine = db.get_engine(world.url)
+    opened: dict[int, float] = {}
+    held: list[float] = []
+
+    def began(connection):
+        opened[id(connection)] = time.perf_counter()
+
+    def ended(connection):
+        if id(connection) in opened:
+            held.append(time.perf_counter() - opened.pop(id(connection)))
+
+    listeners = [("begin", began), ("commit", ended), ("rollback", ended)]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        started = time.perf_counter()
+        refused = upload(lead, content, name="huge.yaml")
+        took = time.perf_counter() - started
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    page = text(refused)
+    assert refused.status_code == 400 and len(page) < 100_000
+    summary = page[page.index('id="upload-problems"'):]
+    listed = re.findall(r"huge\.yaml:\d+: [^<]*", summary[:summary.index("</ul>")])
+    assert len(listed) == 101 and f"and {keys - 100:,} more problems" in listed[-1]
+    assert held and max(held) < took / 4, (max(held), took)  # the reading took the time, outside them

@@ -85,7 +85,7 @@ def test_apply_for_specialty_membership_with_a_named_specialty(applicant, world)
     assert (membership.route, membership.specialty) == ("specialty", "spinal")
     body = text(applicant.get(response.headers["Location"]))
     standards = body.split("Standards that apply to you")[1]
-    assert "C3</strong> Spinal surgery network" in standards and "(spinal)" in body
+    assert "C3</strong> Spinal surgery network" in standards and "(Spinal)" in body
     core = body.split("The core proposition your route brings")[1].split("Standards that apply")[0]
     assert "Specialty network meetings" in core and "Annual peer review visit" not in core
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app, db
+from app.web import NHSUK_DIST
 from app.web.request_log import LOGGER_NAME
 
 from .conftest import signed_in
@@ -142,6 +143,36 @@ def test_security_headers_on_pages_json_and_errors(app, world, visitor):
     assert "Strict-Transport-Security" not in anonymous_json.headers  # plain HTTP in testing
 
 
+def test_no_answer_to_a_signed_in_person_or_a_token_may_be_stored(app, world, visitor):
+    """Pages, CSV and JSON exports, evidence files, the JSON API and error pages: ``Cache-Control: no-store``.
+    The NHS.UK frontend's files are the same for everyone and stay cacheable."""
+    from app.services import CLI
+    from app.services.api_tokens import create_token
+    from app.services.evidence import attach_file
+
+    with db.session_scope(world.url) as session:
+        document = attach_file(session, CLI, world.assessments["a"], "C1.1", data=b"%PDF-1.4 plan\n",
+                               filename="plan.pdf", content_type="application/pdf",
+                               store=app.extensions["upload_store"])
+        _, token = create_token(session, CLI, name="Cache check", organisation_id=world.organisations["a"])
+    member, lead = signed_in(app, world, "member_a"), signed_in(app, world, "lead")
+    answers = {
+        "member page": member.get("/member/"),
+        "evidence file": member.get(f"/member/assessments/{world.assessments['a']}/evidence/{document.id}"),
+        "not found": member.get("/member/no-such-page"),
+        "csv export": lead.get(f"/review/cycles/{world.cycle_id}/results.csv"),
+        "json export": lead.get(f"/review/cycles/{world.cycle_id}/results.json"),
+        "api": visitor.get("/api/v1/memberships", headers={"Authorization": f"Bearer {token}"}),
+    }
+    assert {name: (r.status_code, r.headers.get("Cache-Control")) for name, r in answers.items()} == {
+        "member page": (200, "no-store"), "evidence file": (200, "no-store"), "not found": (404, "no-store"),
+        "csv export": (200, "no-store"), "json export": (200, "no-store"), "api": (200, "no-store")}
+    assert answers["csv export"].mimetype == "text/csv" and answers["evidence file"].mimetype == "application/pdf"
+    assert "no-store" not in (visitor.get("/login").headers.get("Cache-Control") or "")
+    if (NHSUK_DIST / "nhsuk-frontend.min.css").is_file():
+        assert "no-store" not in member.get("/vendor/nhsuk/nhsuk-frontend.min.css").headers["Cache-Control"]
+
+
 def test_https_only_in_production_sends_hsts(database_url, tmp_path):
     production = create_app({"APP_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "s" * 32,
                              "UPLOAD_DIR": str(tmp_path / "uploads")})
@@ -198,6 +229,104 @@ def test_gunicorn_stops_at_once_with_one_line_on_a_database_without_schema(empty
     assert "error: cannot start the web application: " in done.stderr
     assert "has no schema yet: run `python cli.py db upgrade` first" in done.stderr
     assert "Booting worker" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_production_refuses_more_than_one_worker_with_limits_counted_in_memory(database_url, tmp_path):
+    """Each worker would count on its own: 4 workers let about 4 times as many sign-in attempts through."""
+    env = gunicorn_env(database_url, tmp_path, GUNICORN_BIND=f"127.0.0.1:{free_port()}")
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "--workers", "2", "wsgi:app"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert ("error: cannot start the web application: rate limits are counted in memory, by each of 2 workers"
+            in done.stderr)
+    assert "set RATELIMIT_STORAGE_URI=redis://" in done.stderr
+    assert "Booting worker" not in done.stderr and "Traceback" not in done.stderr
+
+
+class Browser:
+    """A browser from one address behind the proxy, a new connection for each request (so gunicorn's workers
+    share them out), keeping its session cookie."""
+
+    def __init__(self, port: int, address: str):
+        self.port, self.address, self.cookie = port, address, None
+
+    def send(self, method: str, path: str, form: dict | None = None) -> tuple[int, str, str]:
+        import http.client
+        import urllib.parse
+        from http.cookies import SimpleCookie
+
+        headers = {"X-Forwarded-For": self.address}
+        if self.cookie:
+            headers["Cookie"] = f"session={self.cookie}"
+        body = urllib.parse.urlencode(form) if form is not None else None
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            page = response.read().decode()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                cookie = SimpleCookie(header)
+                if "session" in cookie:
+                    self.cookie = cookie["session"].value or None
+            return response.status, response.getheader("Location") or "", page
+        finally:
+            connection.close()
+
+    def csrf(self) -> str:
+        from .conftest import CSRF
+
+        return CSRF.search(self.send("GET", "/login")[2]).group(1)
+
+
+def test_two_workers_share_sign_in_limits_and_sessions_through_redis(database_url, tmp_path):
+    import uuid
+
+    import redis
+
+    from .conftest import PASSWORD, build_world, redis_url, unique_address
+
+    world = build_world(database_url)
+    prefix = f"test-gunicorn:{uuid.uuid4().hex}:"
+    port = free_port()
+    env = gunicorn_env(database_url, tmp_path, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
+                       RATELIMIT_STORAGE_URI=redis_url(), SESSION_STORE=redis_url(), SESSION_KEY_PREFIX=prefix,
+                       TRUSTED_PROXIES="1", SESSION_COOKIE_SECURE="false")
+    stderr = (tmp_path / "gunicorn.err").open("w+")
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as reply:
+                    assert reply.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "gunicorn.err").read_text()
+                assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
+                time.sleep(0.2)
+        guesser = Browser(port, unique_address())
+        email = world.emails["member_a"]
+        statuses = [guesser.send("POST", "/login", {"email": email, "password": "wrong password",
+                                                    "csrf_token": guesser.csrf()})[0] for _ in range(6)]
+        assert statuses == [200] * 5 + [429]  # counted once for both workers
+        member = Browser(port, unique_address())
+        status, location, _ = member.send("POST", "/login", {"email": email, "password": PASSWORD,
+                                                             "csrf_token": member.csrf()})
+        assert (status, location) == (302, "/member/")
+        assert [member.send("GET", "/")[:2] for _ in range(6)] == [(302, "/member/")] * 6
+        status, _, _ = member.send("POST", "/logout", {"csrf_token": member.csrf()})
+        assert status == 302 and member.send("GET", "/")[0] == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        stderr.close()
+        store = redis.Redis.from_url(redis_url())
+        for key in store.scan_iter(prefix + "*"):
+            store.delete(key)
+    assert (tmp_path / "gunicorn.err").read_text().count("Booting worker") == 2
 
 
 # --- backup and restore -----------------------------------------------------------------------------------------

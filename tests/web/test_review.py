@@ -109,8 +109,10 @@ def test_bad_filter_values_are_named_and_ignored():
                                             "sort": "colour", "order": "sideways"}, [])
     assert filters == review.QueueFilters()
     assert set(errors) == {"status", "cycle", "major_breach", "sort", "order"}
-    assert "'bogus' is not one of submitted, under_review, decided" in errors["status"]
-    assert "'999' is not a cycle of this alliance" in errors["cycle"]
+    assert errors["status"] == "Choose a status from the list: “bogus” is not one"
+    assert errors["cycle"] == "Choose a cycle from the list: “999” is not one of this alliance’s cycles"
+    assert errors["order"] == "Choose ascending or descending order"
+    assert not any("_" in message for message in errors.values())
 
 
 def test_the_queue_page_filters_sorts_counts_and_highlights(app, rw):
@@ -128,8 +130,8 @@ def test_the_queue_page_filters_sorts_counts_and_highlights(app, rw):
     refused = lead.get("/review/?status=bogus&at_risk=perhaps")
     assert refused.status_code == 200
     body = squash(refused)
-    assert "There is a problem" in body and "Status: &#39;bogus&#39; is not one of" in body.replace("status:", "Status:")
-    assert "at risk: &#39;perhaps&#39; is not one of yes, no" in body
+    assert "There is a problem" in body and "Choose a status from the list: “bogus” is not one" in body
+    assert "Choose yes or no for a member at risk from the list: “perhaps” is not one" in body
 
 
 # -- one assessment -----------------------------------------------------------------------------------------------
@@ -174,6 +176,26 @@ def test_start_review_then_return_to_the_member_with_a_note(app, rw):
         assert notice.organisation_id == rw.organisations["clean"]
     assert lead.get(f"/review/assessments/{a}").status_code == 404  # a draft is the member's again
     assert "returned for changes" in text(signed_in(app, rw.world, "member_clean").get("/member/"))
+
+
+def test_a_returned_assessment_says_who_returned_it_when_and_why_on_the_overview_and_task_list(app, rw):
+    a = rw.assessments["clean"]
+    lead = signed_in(app, rw.world, "lead")
+    assert lead.post(f"/review/assessments/{a}/return", {"note": "Add the 2026 <audit>."}).status_code == 302
+    member = signed_in(app, rw.world, "member_clean")
+    today = dt.date.today()
+    on = f"{today.day} {today:%B %Y}"
+    pages = {"task list": squash(member.get(f"/member/assessments/{a}")),
+             "overview": squash(member.get(f"/member/memberships/{rw.memberships['clean']}"))}
+    for where, body in pages.items():
+        assert "Returned for changes</strong>" in body, where  # the status, not "Draft"
+        assert ">Draft</strong>" not in body, where
+        assert f"Alliance Lead returned this self-assessment to you on {on}, saying:" in body, where
+        assert f'<p class="app-returned-note">{escape("Add the 2026 <audit>.")}</p>' in body, where
+    home = squash(member.get("/member/"))
+    assert "Returned for changes</strong>" in home and f"By Alliance Lead on {on}" in home
+    never = squash(signed_in(app, rw.world, "member_a").get(f"/member/assessments/{rw.world.assessments['a']}"))
+    assert ">Draft</strong>" in never and "Returned for changes" not in never  # a draft never submitted
 
 
 def test_a_draft_is_not_for_review(app, rw):

@@ -50,7 +50,8 @@ def test_filters_by_action_actor_record_and_dates(app, rw):
     # Last cycle's decision was recorded from the command line when the world was built.
     assert sorted((r[1], r[2]) for r in found) == [("cli", "decision.recorded"), ("lead@alliance.test", "decision.recorded")]
     found = [r for r in found if r[1] == "lead@alliance.test"]
-    assert "kind: accredit" in found[0][5] and "status: submitted" in found[0][4]
+    assert "Kind: Accredited" in found[0][5] and "Status: Submitted" in found[0][4]
+    assert "accredit_with" not in found[0][5] and "decided_by" not in found[0][5]
     by_actor = rows(text(lead.get("/review/audit?actor=lead@alliance")))
     assert by_actor and {r[1] for r in by_actor} == {"lead@alliance.test"}
     assert {r[2] for r in by_actor} >= {"comment.added", "decision.recorded", "membership.status_changed"}

@@ -13,8 +13,9 @@ from sqlmodel import select
 from app import db
 from app.models import Assessment, AuditEvent, Decision, Membership, Notification, ResultOverride, ReviewComment
 from app.services.review import override
+from app.services.standards import register_text
 
-from .conftest import Visitor, text
+from .conftest import STANDARDS, Visitor, text
 from .matrix import Case, Seen, mismatches, uncovered, visit
 from .reviewing import build_review_world
 
@@ -34,6 +35,9 @@ def setup(app, world):
     with db.session_scope(world.url) as session:
         rw.override_id = override(session, world.actor("lead"), world.alliance_id, rw.assessments["clean"],
                                   "criterion", "C2.1", 1, "Seen on the visit").id
+        draft = STANDARDS.read_text(encoding="utf-8").replace('version: "2026.1"', 'version: "2026.9"')
+        assert draft != STANDARDS.read_text(encoding="utf-8")
+        rw.draft_id = register_text(session, draft, "draft.yaml", world.actor("lead")).id  # X's lead's draft
     people = {"anonymous": Visitor(app)}
     for who in PERSONAS[1:]:
         person = Visitor(app)
@@ -84,6 +88,10 @@ def cases(rw) -> list[Case]:
              {"anonymous": 302, "member_clean": 403, "lead": 400, "lead_y": 400, "admin": 403}),
         Case("review.impact", "GET", f"/review/standards/{rw.world.version_id}/impact",
              {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        # A draft is its uploader's to delete: Y's lead (on the same set) is refused, on the page.
+        Case("review.delete_draft", "GET", f"/review/standards/{getattr(rw, 'draft_id', 0)}/delete", lead_only(200)),
+        Case("review.delete_draft", "POST", f"/review/standards/{getattr(rw, 'draft_id', 0)}/delete",
+             {"anonymous": 302, "member_clean": 403, "lead": 302, "lead_y": 302, "admin": 403}),
     ]
 
 
@@ -132,7 +140,8 @@ def test_each_lead_sees_only_its_own_alliance(app, world, setup):
     refused = people["lead_y"].post(f"/review/assessments/{rw.assessments['clean']}/decision", {"kind": "accredit"})
     assert refused.status_code == 404 and "Clean Trust" not in text(refused)
     # A cycle filter naming X's cycle is not one of Y's.
-    assert "is not a cycle of this alliance" in text(people["lead_y"].get(f"/review/?cycle={rw.previous_cycle_id}"))
+    refused = text(people["lead_y"].get(f"/review/?cycle={rw.previous_cycle_id}"))
+    assert "is not one of this alliance’s cycles" in refused
 
 
 def test_every_review_post_needs_a_csrf_token(app, world, setup):

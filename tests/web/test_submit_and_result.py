@@ -189,6 +189,43 @@ def test_benchmarks_against_other_members_anonymised(member, world):
     assert "You 82%" in charts[0] and "Target 85%" in charts[0]
 
 
+def summary_rows(body: str) -> list[tuple[str, str]]:
+    """The result's summary list as (key, value) in words, in order."""
+    def words(markup: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", markup).split())
+
+    found = body.split('id="result-summary"')[1].split("</dl>")[0]
+    pairs = re.findall(r'<dt class="nhsuk-summary-list__key"\s*>(.*?)</dt>\s*'
+                       r'<dd class="nhsuk-summary-list__value"\s*>(.*?)</dd>', found, re.S)
+    return [(words(key), words(value)) for key, value in pairs]
+
+
+def test_after_the_leads_decision_the_result_shows_it_first_with_its_conditions(member, world):
+    import datetime as dt
+
+    from app.services.review import decide
+
+    answer(world, A_ANSWERS)
+    assessment = world.assessments["a"]
+    member.post(f"/member/assessments/{assessment}/submit")
+    before = summary_rows(page(member.get(f"/member/assessments/{assessment}/result")))
+    assert before[0] == ("Outcome", ("Working towards accreditation What your answers scored. "
+                                     "The alliance lead has not decided yet."))
+    due = dt.date.today() + dt.timedelta(days=90)
+    with db.session_scope(world.url) as session:
+        decide(session, world.actor("lead"), world.alliance_id, assessment, "accredit_with_conditions",
+               conditions="Publish the orthogeriatric rota", due_on=due, notes="A good year.")
+    rows = summary_rows(page(member.get(f"/member/assessments/{assessment}/result")))
+    decided_on = dt.date.today()
+    assert [key for key, _ in rows] == ["Decision", "Conditions", "Engine's outcome", "Overall score", "Rating",
+                                        "Self-assessment status"]
+    assert rows[0][1] == (f"Accredited with conditions Decided by the alliance lead on "
+                          f"{decided_on.day} {decided_on:%B %Y}. A good year.")
+    assert rows[1][1] == f"Publish the orthogeriatric rota Due by {due.day} {due:%B %Y}."
+    assert rows[2][1] == "Working towards accreditation What your answers scored, before the lead's decision."
+    assert "accredit_with_conditions" not in text(member.get(f"/member/assessments/{assessment}/result"))
+
+
 def test_a_member_sees_its_own_result_through_the_api(member, world):
     answer(world, A_ANSWERS)
     member.post(f"/member/assessments/{world.assessments['a']}/submit")

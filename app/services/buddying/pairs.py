@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from ...models import Alliance, Assessment, AssessmentCycle, BuddyAssignment, Membership, Organisation, utcnow
 from ..scoring import current_result
-from ..common import Actor, NotFound, ServiceError, among, audit, snapshot
+from ..common import Actor, NotFound, ServiceError, among, audit, require_text, snapshot
 from .planning import OPEN_PAIRS, NeedsRefresh, apply_plan, candidates, pairs_by_alliance, plan_refresh
 
 LEAD, BUDDY, MENTEE = "lead", "buddy", "mentee"
@@ -120,6 +120,7 @@ def start(session: Session, actor: Actor, pair_id: int, *, alliance_id: Optional
 
 def _end(session: Session, actor: Actor, pair: BuddyAssignment, status: str, reason: str, action: str,
          **extra) -> None:
+    require_text({"reason": reason})
     before = snapshot(pair, *PAIR_FIELDS)
     pair.status, pair.ended_at, pair.end_reason = status, utcnow(), reason[:500]
     _change(session, actor, pair, action, before, **extra)
