@@ -107,7 +107,8 @@ def not_asked(ctx: AssessmentContext, answers: Mapping[str, Any]) -> dict[str, N
         criterion = lookup[criterion_id][1]
         assert criterion.when is not None
         controller_standard, controller = lookup[criterion.when.criterion]
-        applicable, asked, answer = controller_standard.id in applies, controller.id not in unasked, kept.get(controller.id)
+        applicable, asked = controller_standard.id in applies, controller.id not in unasked
+        answer = kept.get(controller.id)
         pending = applicable and (answer is None if asked else found[controller.id].pending)
         found[criterion_id] = NotAsked(criterion, controller, _because(controller, applicable, asked, answer),
                                        pending=pending)

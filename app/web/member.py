@@ -11,8 +11,7 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..services import NotFound, ServiceError, SubmissionRefused, apply_for_membership, submit
-from ..services import portal
+from ..services import NotFound, ServiceError, SubmissionRefused, apply_for_membership, portal, submit
 from ..services import review as review_service
 from ..services.buddying.board import organisation_pairs
 from ..services.evidence import NoEvidenceFile, add_evidence, attach_file, detach_file, evidence_of

@@ -393,7 +393,8 @@ def test_schema_2_criteria_show_options_conditions_ranges_and_mappings(api, worl
     assert by_id["C5"]["maps_to"] == [{"framework": "cqc", "ref": "Safe: safe systems, pathways and transitions"}]
     criteria = {c["id"]: c for s in by_id.values() for c in s["criteria"]}
     assert criteria["C5.1"]["type"] == "choice" and criteria["C5.1"]["options"] == [
-        {"id": "none", "text": "Not reviewed", "score": 0}, {"id": "phone", "text": "Telephone follow-up", "score": 0.5},
+        {"id": "none", "text": "Not reviewed", "score": 0},
+        {"id": "phone", "text": "Telephone follow-up", "score": 0.5},
         {"id": "clinic", "text": "Clinic review within 6 weeks", "score": 1}]
     assert criteria["C5.1"]["when"] is None and criteria["C5.5"]["type"] == "multi_choice"
     assert criteria["C5.2"]["when"] == {"criterion": "C5.1", "in": ["clinic"]}
