@@ -112,6 +112,7 @@ def outline(loaded: StandardsSet) -> list[str]:
     ]
     if loaded.frameworks:
         lines.append("  mapped to: " + ", ".join(f"{f.id} ({f.title})" for f in loaded.frameworks))
+    lines += _source_text(loaded.source_library)
     if loaded.core_proposition:
         lines.append("  core proposition:")
         for offer in loaded.core_proposition:
@@ -125,14 +126,15 @@ def outline(loaded: StandardsSet) -> list[str]:
             lines.append(f"  Standard {standard.id}: {standard.title} (weight {standard.weight}{must})")
             lines.append(f"    applies to: {_applies_text(standard.applies)}")
             if standard.maps_to:
-                lines.append("    maps to: " + "; ".join(f"{r.framework} {r.ref}" for r in standard.maps_to))
+                lines.append("    maps to: " + "; ".join(f'{r.framework} "{r.ref}"' for r in standard.maps_to))
             for c in standard.criteria:
                 extra = []
                 if c.type == "level":
                     extra.append("levels: " + " / ".join(f"{i} {name}" for i, name in enumerate(c.levels or ())))
                 if c.options:
-                    extra.append("options: " + " / ".join(f"{o.id} {o.text} ({plain_number(o.score)})"
-                                                          for o in c.options))
+                    if c.type == "multi_choice":
+                        extra.append("any number of options; the scores of those chosen add up, to at most 1")
+                    extra += [f"option {o.id}: {o.text} (score {plain_number(o.score)})" for o in c.options]
                 if c.type == "metric" and c.benchmark:
                     b = c.benchmark
                     sign = ">=" if b.direction == "higher" else "<="
@@ -143,20 +145,53 @@ def outline(loaded: StandardsSet) -> list[str]:
                     high = "" if c.max is None else plain_number(c.max)
                     extra.append(f"range {low}..{high}{c.unit_suffix}")
                 if c.when:
-                    values = ", ".join(str(v) for v in c.when.values)
-                    extra.append(f"asked only when {c.when.criterion} is one of: {values}")
+                    extra.append(_condition_text(loaded, c.when))
                 flags = [f"weight {c.weight}", "required" if c.required else "optional"]
                 if c.allow_na:
                     flags.append("na allowed")
                 if c.evidence != "none":
                     flags.append(f"evidence {c.evidence}")
-                lines.append(f"    - {c.id} [{c.type}] {c.text} ({', '.join(flags)})")
+                text = c.text.replace("\n", "\n        ")  # an imported description keeps its line breaks
+                lines.append(f"    - {c.id} [{c.type}] {text} ({', '.join(flags)})")
                 lines.extend(f"        {e}" for e in extra)
+    if loaded.frameworks:
+        lines.append("")
+        lines.append("Frameworks (the standards each ref is mapped from):")
+        for framework in loaded.frameworks:
+            refs = loaded.mapped_refs[framework.id]
+            lines.append(f"  {framework.id}: {framework.title} ({len(refs)} ref{'' if len(refs) == 1 else 's'})")
+            lines.extend(f'    "{ref}": {", ".join(ids)}' for ref, ids in refs.items())
     if loaded.rules:
         lines.append("")
         lines.append("Extra rules:")
         for rule in loaded.rules:
             lines.append(f"  - {rule.id} [{rule.severity}] {rule.message}")
+    return lines
+
+
+def _condition_text(loaded: StandardsSet, when: rules.model.When) -> str:
+    """"asked when Q4.1 is clinic", naming levels too: "asked when Q1.2 is one of 3 (In place), 4 (Audited)"."""
+    asked = loaded.criterion_lookup[when.criterion][1]
+    values = [f"{v} ({asked.levels[v]})" if asked.type == "level" and asked.levels else str(v) for v in when.values]
+    return f"asked when {when.criterion} is " + (values[0] if len(values) == 1 else "one of " + ", ".join(values))
+
+
+def _source_text(source: rules.model.SourceLibrary | None) -> list[str]:
+    """Where an imported set came from: the library's name and urn, its version, provider, and copyright."""
+    if source is None:
+        return []
+    named = " ".join(part for part in (source.name, f"({source.urn})" if source.urn else None) if part)
+    lines = [f"  imported from: {named or 'a framework library'}"]
+    facts = [f"{label} {value}" for label, value in (
+        ("version", source.version), ("ref", source.ref_id), ("provider", source.provider),
+        ("packager", source.packager), ("published", source.publication_date), ("locale", source.locale),
+        ("framework urn", source.framework_urn)) if value]
+    if facts:
+        lines.append("    " + ", ".join(facts))
+    if source.copyright:
+        first, *more = source.copyright.splitlines() or [""]
+        lines.append(f"    copyright: {first}")
+        lines.extend(f"      {line}" if line else "" for line in more)
     return lines
 
 

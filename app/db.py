@@ -18,8 +18,8 @@ from typing import Any, Iterator
 
 import orjson
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 ROOT = Path(__file__).resolve().parent.parent

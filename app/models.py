@@ -13,7 +13,6 @@ from typing import Any, Iterator, Optional
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-
 _clock: ContextVar[Optional[dt.datetime]] = ContextVar("alliance_clock", default=None)
 
 

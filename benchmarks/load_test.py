@@ -76,8 +76,15 @@ def prepare(url: str, submitters: int) -> dict:
     from app import db
     from app.demo import demo_users
     from app.models import Alliance, Assessment, AssessmentCycle, Membership, User
-    from app.services import (CLI, add_evidence, apply_for_membership, create_user, open_assessment,
-                              register_organisation, save_answers)
+    from app.services import (
+        CLI,
+        add_evidence,
+        apply_for_membership,
+        create_user,
+        open_assessment,
+        register_organisation,
+        save_answers,
+    )
     from app.services.accounts import hash_password
     from app.services.portal import own_assessment
     from app.services.submission import missing_for_submission

@@ -280,11 +280,16 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     return Submission(member=member, answers=clean, warnings=warnings)
 
 
-def carry_over(standards: m.StandardsSet, answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def carry_over(standards: m.StandardsSet, answers: Mapping[str, Any],
+               previous: Optional[m.StandardsSet] = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The answers that still fit ``standards`` (matched by criterion id) and why each other one does not.
 
-    An answer to a criterion the version no longer has, or one its new type or range no longer accepts,
-    is left out of the score (and kept where it is stored); a criterion new in the version is unanswered.
+    An answer to a criterion the version no longer has, or one its new type, options or range no longer
+    accepts, is left out of the score (and kept where it is stored); a criterion new in the version is
+    unanswered. A choice answer naming an option the version removed is not carried, nor is a multi_choice
+    answer naming any such option (the rest alone would lower its score unseen). Given the version the
+    answers were made on (``previous``), the reason says what changed: "criterion removed", "option "phone"
+    removed", "82 is outside the new range ...", "type changed from yes_no to level: ...".
     """
     forms = plain_forms(standards)
     kept: dict[str, Any] = {}
@@ -301,7 +306,26 @@ def carry_over(standards: m.StandardsSet, answers: Mapping[str, Any]) -> tuple[d
             continue
         clean, problem = check_answer(found[1], value)
         if problem:
-            dropped[criterion_id] = problem
+            before = previous.criterion_lookup.get(criterion_id) if previous is not None else None
+            dropped[criterion_id] = _what_changed(before[1], found[1], value, problem) if before else problem
         elif clean is not None:
             kept[criterion_id] = clean
     return kept, dropped
+
+
+def _what_changed(old: m.Criterion, new: m.Criterion, value: Any, problem: str) -> str:
+    """Why an answer to ``old`` no longer fits ``new``, in the terms of the change where one explains it."""
+    if old.type != new.type:
+        return f"type changed from {old.type} to {new.type}: {problem}"
+    if new.type in m.OPTION_TYPES:
+        chosen = value if isinstance(value, (list, tuple)) else [value]
+        gone = [v for v in chosen if isinstance(v, str) and v in old.option_ids and v not in new.option_ids]
+        if gone:
+            return (f"option{'s' if len(gone) > 1 else ''} {_listed(dict.fromkeys(gone))} removed "
+                    f"(the options now are {_listed(new.option_ids)})")
+    if new.type == "metric" and m.is_number(value) and old.in_range(value) and not new.in_range(value):
+        unit = f" ({new.unit})" if new.unit else ""
+        return f"{_shown(value)} is outside the new range: a number {_range_text(new)}{unit}"
+    if new.type == "level" and m.is_number(value) and value >= len(new.levels or ()) and old.levels:
+        return f"level {_shown(value)} removed (the levels now are 0 to {len(new.levels or ()) - 1})"
+    return problem

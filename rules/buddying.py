@@ -92,7 +92,7 @@ class MemberProfile:
     def from_result(cls, membership_id: int, organisation_id: int, result: Optional[Mapping], *,
                     route: Optional[str] = None, specialty: Optional[str] = None, region: Optional[str] = None,
                     latitude: Optional[float] = None, longitude: Optional[float] = None,
-                    mentees: Iterable[int] = (), alliance_id: Optional[int] = None) -> "MemberProfile":
+                    mentees: Iterable[int] = (), alliance_id: Optional[int] = None) -> MemberProfile:
         """A profile from a scoring result (None: no decided result yet, so it can buddy nobody)."""
         standard_results = (result or {}).get("standard_results", {})
         if route is None:
@@ -109,7 +109,7 @@ class MemberProfile:
         """What this member's support covers: None for everything (full route)."""
         return None if self.route == "full" else (self.route, self.specialty)
 
-    def covers(self, mentee: "MemberProfile") -> bool:
+    def covers(self, mentee: MemberProfile) -> bool:
         return self.scope is None or self.scope == mentee.scope
 
 

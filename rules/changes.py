@@ -159,6 +159,7 @@ def summary_text(summary: Summary) -> list[str]:
         lines.append(f"breaches that changed severity: {summary.breaches_changed}")
     if summary.answers_not_carried:
         lines.append("")
-        lines.append(f"answers not carried over (criterion removed or answer no longer valid): "
+        lines.append(f"answers not carried over (criterion or option removed, outside a new range, or otherwise "
+                     f"no longer valid; each is named in the report): "
                      f"{summary.answers_not_carried}")
     return lines

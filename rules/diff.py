@@ -2,10 +2,18 @@
 
 The diff compares meaning, not text: two files that load to the same standards
 give an empty diff whatever their layout, and every change is named by the id
-of the domain, standard, criterion, route, core-proposition entry or flag rule
-it touches, with each field's old and new value. Moves between domains (for a
-standard) or between standards (for a criterion) are changes of the item, not
-a removal and an addition, so its members' answers and history carry over.
+of the domain, standard, criterion, route, core-proposition entry, framework or
+flag rule it touches, with each field's old and new value. Moves between
+domains (for a standard) or between standards (for a criterion) are changes of
+the item, not a removal and an addition, so its members' answers and history
+carry over.
+
+Schema 2 changes are fields of the item they belong to: a choice criterion's
+options (``options.ID`` added or removed, ``options.ID.score`` and
+``options.ID.text`` changed, ``option_order``), its condition (``when``), a metric's range
+(``min``, ``max``), and a standard's mappings (``maps_to.FRAMEWORK``, one
+field per ref added or removed). Frameworks are items of their own, and the
+library a set was imported from is a field of the set (``source.KEY``).
 """
 from __future__ import annotations
 
@@ -13,12 +21,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from .model import Applies, CoreOffer, Criterion, FlagRule, Standard, StandardsSet
+from .model import SOURCE_KEYS, Applies, CoreOffer, Criterion, FlagRule, Option, Standard, StandardsSet, When
 
 #: Kinds of item, in the order the diff lists them.
-KINDS = ("routes", "core_proposition", "domains", "standards", "criteria", "rules")
-KIND_NAMES = {"routes": "route", "core_proposition": "core proposition", "domains": "domain",
-              "standards": "standard", "criteria": "criterion", "rules": "flag rule"}
+KINDS = ("routes", "core_proposition", "frameworks", "domains", "standards", "criteria", "rules")
+KIND_NAMES = {"routes": "route", "core_proposition": "core proposition", "frameworks": "framework",
+              "domains": "domain", "standards": "standard", "criteria": "criterion", "rules": "flag rule"}
 #: The field that says where an item lives; a change of it is a move.
 PARENT_FIELDS = {"standards": "domain", "criteria": "standard"}
 
@@ -26,7 +34,8 @@ SET_FIELDS = ("title", "alliance", "effective_from", "pass_mark")
 DOMAIN_FIELDS = ("title", "weight")
 STANDARD_FIELDS = ("domain", "title", "weight", "must_meet")
 CRITERION_FIELDS = ("standard", "text", "type", "weight", "required", "allow_na", "evidence", "guidance", "levels",
-                    "unit")
+                    "unit", "min", "max")
+OPTION_FIELDS = ("text", "score")
 APPLIES_FIELDS = ("routes", "specialties", "org_types")
 BENCHMARK_FIELDS = ("target", "direction", "amber")
 
@@ -98,7 +107,7 @@ class StandardsDiff:
 
     def to_dict(self) -> dict:
         """Keys: old, new ({id, version, content_hash}), identical, set (field changes), then one list of
-        item changes per kind: routes, core_proposition, domains, standards, criteria, rules."""
+        item changes per kind: routes, core_proposition, frameworks, domains, standards, criteria, rules."""
         body: dict[str, Any] = {
             "old": _label(self.old), "new": _label(self.new), "identical": self.empty,
             "set": [f.to_dict() for f in self.set_fields],
@@ -153,9 +162,25 @@ def _show(value: Any, none: str = "(none)") -> str:
 
 
 def _field_text(change: FieldChange) -> str:
+    name = change.field
+    if name.count(".") == 1 and name.startswith(("options.", "maps_to.")):  # one option or one ref, in or out
+        what = change.old if change.new is None else change.new
+        verb = "removed" if change.new is None else "added"
+        if name.startswith("maps_to."):
+            return f'{name}: {verb} "{what}"'
+        return f'{name}: {verb} "{what["text"]}" (score {_show(what["score"])})'
+    if name == "when":
+        return f"when: {_when_text(change.old)} -> {_when_text(change.new)}"
     # an absent applicability or routes list means "everyone", not "nobody"
-    none = "(any)" if change.field.startswith("applies.") or change.field == "routes" else "(none)"
-    return f"{change.field}: {_show(change.old, none)} -> {_show(change.new, none)}"
+    none = "(any)" if name.startswith("applies.") or name == "routes" else "(none)"
+    return f"{name}: {_show(change.old, none)} -> {_show(change.new, none)}"
+
+
+def _when_text(when: Optional[dict]) -> str:
+    if when is None:
+        return "(always asked)"
+    values = [_show(v) for v in when["in"]]
+    return f"asked when {when['criterion']} is " + (values[0] if len(values) == 1 else "one of " + ", ".join(values))
 
 
 def _compare(old: Any, new: Any, names: Iterable[str], prefix: str = "") -> list[FieldChange]:
@@ -186,11 +211,47 @@ def _criterion(old: Criterion, old_parent: str, new: Criterion, new_parent: str)
         if before != after:
             changes.append(FieldChange(name, before, after))
     changes += _compare(old.benchmark, new.benchmark, BENCHMARK_FIELDS, "benchmark.")
+    changes += _options(old.options or (), new.options or ())
+    if _when(old.when) != _when(new.when):
+        changes.append(FieldChange("when", _when(old.when), _when(new.when)))
     return changes
 
 
+def _options(old: tuple[Option, ...], new: tuple[Option, ...]) -> list[FieldChange]:
+    """Options added, changed (text, score) and removed, by id; a new order of the same options too."""
+    before = {o.id: o for o in old}
+    after = {o.id: o for o in new}
+    changes = []
+    for ident, option in after.items():
+        if ident not in before:
+            changes.append(FieldChange(f"options.{ident}", None, {"text": option.text, "score": option.score}))
+        else:
+            changes += _compare(before[ident], option, OPTION_FIELDS, f"options.{ident}.")
+    changes += [FieldChange(f"options.{ident}", {"text": option.text, "score": option.score}, None)
+                for ident, option in before.items() if ident not in after]
+    kept_before = [ident for ident in before if ident in after]
+    kept_after = [ident for ident in after if ident in before]
+    if kept_before != kept_after:
+        changes.append(FieldChange("option_order", kept_before, kept_after))
+    return changes
+
+
+def _when(when: Optional[When]) -> Optional[dict]:
+    """A condition as the file writes it ({criterion, in}); the order of ``in`` means nothing."""
+    if when is None:
+        return None
+    return {"criterion": when.criterion, "in": sorted(when.values, key=lambda v: (isinstance(v, str), v))}
+
+
 def _standard(old: Standard, new: Standard) -> list[FieldChange]:
-    return _compare(old, new, STANDARD_FIELDS) + _applies(old.applies, new.applies)
+    changes = _compare(old, new, STANDARD_FIELDS) + _applies(old.applies, new.applies)
+    before = [(r.framework, r.ref) for r in old.maps_to]
+    after = [(r.framework, r.ref) for r in new.maps_to]
+    changes += [FieldChange(f"maps_to.{framework}", None, ref) for framework, ref in after if (framework, ref)
+                not in before]
+    changes += [FieldChange(f"maps_to.{framework}", ref, None) for framework, ref in before if (framework, ref)
+                not in after]
+    return changes
 
 
 def _offer(old: CoreOffer, new: CoreOffer) -> list[FieldChange]:
@@ -232,6 +293,7 @@ def _set_fields(old: StandardsSet, new: StandardsSet) -> list[FieldChange]:
     for rating in [*after, *(r for r in before if r not in after)]:
         if before.get(rating) != after.get(rating):
             changes.append(FieldChange(f"ratings.{rating}", before.get(rating), after.get(rating)))
+    changes += _compare(old.source_library, new.source_library, SOURCE_KEYS, "source.")
     return changes
 
 
@@ -246,6 +308,7 @@ def diff_standards(old: StandardsSet, new: StandardsSet) -> StandardsDiff:
     items: list[ItemChange] = []
     items += _items("routes", by_id(old.routes), by_id(new.routes), lambda a, b: _compare(a, b, ("title",)))
     items += _items("core_proposition", by_id(old.core_proposition), by_id(new.core_proposition), _offer)
+    items += _items("frameworks", by_id(old.frameworks), by_id(new.frameworks), lambda a, b: _compare(a, b, ("title",)))
     items += _items("domains", by_id(old.domains), by_id(new.domains), lambda a, b: _compare(a, b, DOMAIN_FIELDS))
     items += _items("standards", by_id(old.standards), by_id(new.standards), _standard,
                     parents=lambda s: s.domain)

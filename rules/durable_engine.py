@@ -116,7 +116,7 @@ class Ruleset:
         except Exception as exc:  # the core reports bad specs as bare errors
             raise RulesEngineError(f"durable-rules refused ruleset {self.name}: {exc}") from exc
 
-    def session(self) -> "Session":
+    def session(self) -> Session:
         return Session(self)
 
     def close(self) -> None:
@@ -144,7 +144,7 @@ class Session:
         self._ran_action = False
         self._fact_ids = itertools.count(10_000_000)
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         self.ruleset._lock.acquire()
         return self
 

@@ -34,6 +34,7 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from .loader import SET_ID
+from .model import SOURCE_KEYS
 
 ID_LENGTH = 60
 TITLE_LENGTH = 100
@@ -47,8 +48,8 @@ SEPARATORS = re.compile(r"[._-]{2,}")
 # Letters NFKD does not split into a base letter and an accent.
 LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "đ": "d",
                          "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D", "ı": "i"})
-SOURCE_KEYS = ("name", "urn", "ref_id", "version", "provider", "packager", "publication_date", "locale",
-               "copyright")
+#: What ``source:`` keeps of the library itself (``framework_urn`` is added when it differs from ``urn``).
+LIBRARY_KEYS = tuple(key for key in SOURCE_KEYS if key != "framework_urn")
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -531,7 +532,7 @@ def _criterion(node: _Node, ident: str) -> dict:
 
 def _source(library: dict, framework: dict) -> dict[str, str]:
     source: dict[str, str] = {}
-    for key in SOURCE_KEYS:
+    for key in LIBRARY_KEYS:
         value = _scalar(library.get(key)) or (_scalar(framework.get(key)) if key in ("name", "urn", "ref_id") else "")
         if value:
             source[key] = value

@@ -9,7 +9,8 @@ Schema 2 adds choice and multi_choice criteria (``options``, read by
 ``rules.conditions``) and mappings to other frameworks (``frameworks``,
 ``maps_to``, read by ``rules.mappings``); a
 schema 1 file using any of them is refused at that key's line. Metric ranges
-(``min``, ``max``) hold in both schemas.
+(``min``, ``max``) hold in both schemas, and so does the optional ``source:``
+mapping that says which published library an imported set came from.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Any, Optional
 from packaging.version import InvalidVersion, Version
 
 from . import model as m
-from .checking import UNSET, Checker, describe
+from .checking import UNSET, Checker, describe, text_check
 from .conditions import WhenReader
 from .flags import FlagRuleReader
 from .mappings import framework_names, read_frameworks, read_maps_to
@@ -37,7 +38,7 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 TOP_KEYS = {
     "schema": True, "id": True, "version": True, "title": True, "alliance": True,
     "effective_from": True, "pass_mark": False, "ratings": False, "routes": True,
-    "core_proposition": False, "domains": True, "rules": False, "frameworks": False,
+    "core_proposition": False, "domains": True, "rules": False, "frameworks": False, "source": False,
 }
 DOMAIN_KEYS = {"id": True, "title": True, "weight": False, "standards": True}
 STANDARD_KEYS = {
@@ -170,6 +171,7 @@ class _StandardsReader(Checker):
         offers = self.core_proposition(top, route_ids)
         if not self.schema_2_keys(top, "standards set", where):
             self.frameworks, self.framework_names = read_frameworks(self, top), framework_names(top)
+        source_library = self.source_library(top)
         domains = self.domains(top, route_ids)
         flag_rules = self.flag_rules(top, domains)
         if self.problems:
@@ -178,8 +180,22 @@ class _StandardsReader(Checker):
             schema_version=schema, id=set_id, version=version, title=title, alliance=alliance,
             effective_from=_to_date(effective), pass_mark=pass_mark, ratings=ratings,
             routes=routes, core_proposition=offers, domains=domains, rules=flag_rules, frameworks=self.frameworks,
-            content_hash=content_hash(plain(top)), source=filename,
+            source_library=source_library, content_hash=content_hash(plain(top)), source=filename,
         )
+
+    def source_library(self, top: Mapping) -> Optional[m.SourceLibrary]:
+        """The optional ``source:`` mapping (either schema): where an imported set came from, all text."""
+        node = top.get("source")
+        if node is None:
+            return None
+        body = self.mapping(node, "standards set: 'source'", node.line)
+        if body is None:
+            return None
+        self.keys(body, dict.fromkeys(m.SOURCE_KEYS, False), "source")
+        found = {key: self.field(body, key, "source", _source_text_check) for key in m.SOURCE_KEYS}
+        facts = {key: value.isoformat() if isinstance(value, dt.date) else value
+                 for key, value in found.items() if value is not None}
+        return m.SourceLibrary(**facts) if facts else None
 
     def ratings(self, top: Mapping) -> tuple[m.RatingBand, ...]:
         node = top.get("ratings")
@@ -418,6 +434,15 @@ def _named(body: Mapping, kind: str) -> str:
     if isinstance(ident, Scalar) and isinstance(ident.value, str) and ident.value.strip():
         return f"{kind} '{ident.value}'"
     return kind
+
+
+def _source_text_check(value: Any) -> Optional[str]:
+    """Text, or a date (kept as written, YYYY-MM-DD); a number must be quoted so it stays as written."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return None
+    if isinstance(value, bool):
+        return "must be text: YAML reads a bare yes, no, true or false as a boolean, so put it in quotes"
+    return text_check(value)
 
 
 def _version_check(value: Any) -> Optional[str]:

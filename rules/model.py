@@ -186,6 +186,30 @@ class Framework(Frozen):
     title: str
 
 
+#: The keys of a ``source:`` mapping: where an imported set came from (``rules.library_import`` writes them).
+SOURCE_KEYS = ("name", "urn", "ref_id", "version", "provider", "packager", "publication_date", "locale",
+               "copyright", "framework_urn")
+
+
+class SourceLibrary(Frozen):
+    """The published library a set was imported from (the file's optional ``source:`` mapping), all text."""
+
+    name: Optional[str] = None
+    urn: Optional[str] = None
+    ref_id: Optional[str] = None
+    version: Optional[str] = None
+    provider: Optional[str] = None
+    packager: Optional[str] = None
+    publication_date: Optional[str] = None
+    locale: Optional[str] = None
+    copyright: Optional[str] = None
+    framework_urn: Optional[str] = None
+
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        """(key, value) of each key the file gives, in ``SOURCE_KEYS`` order."""
+        return tuple((key, getattr(self, key)) for key in SOURCE_KEYS if getattr(self, key) is not None)
+
+
 class RatingBand(Frozen):
     rating: str
     min: Number
@@ -208,7 +232,7 @@ class Condition(Frozen):
 
 class Combination(Frozen):
     mode: Literal["all", "any"]
-    items: tuple[Union["Combination", Condition], ...]
+    items: tuple[Union[Combination, Condition], ...]
 
 
 class FlagRule(Frozen):
@@ -235,6 +259,8 @@ class StandardsSet(Frozen):
     domains: tuple[Domain, ...]
     rules: tuple[FlagRule, ...] = ()
     frameworks: tuple[Framework, ...] = ()
+    #: The library the set was imported from, if the file says (``source:``); ``source`` is the file's own name.
+    source_library: Optional[SourceLibrary] = None
     content_hash: str
     source: str = "<string>"
 

@@ -66,9 +66,24 @@ from typing import Any, Optional, Sequence
 
 from . import model as m
 from .answers import NA, Submission, read_submission
-from .compiling import (CREDIT_HALVES, FACT_ID_CONDITIONS, FACT_ID_MAPPED, FACT_ID_OUTCOME, FACT_ID_RATING,
-                        FACT_ID_STANDARDS, FACT_ID_SUMMARY, NO_RATING, OUTCOME_OF_RULE, RAG_OF_RULE, SCORE_OF_RULE,
-                        SEVERITY_OF_RAG, STATUS_OF_RULE, CompiledStandards, CriterionPlan, compiled)
+from .compiling import (
+    CREDIT_HALVES,
+    FACT_ID_CONDITIONS,
+    FACT_ID_MAPPED,
+    FACT_ID_OUTCOME,
+    FACT_ID_RATING,
+    FACT_ID_STANDARDS,
+    FACT_ID_SUMMARY,
+    NO_RATING,
+    OUTCOME_OF_RULE,
+    RAG_OF_RULE,
+    SCORE_OF_RULE,
+    SEVERITY_OF_RAG,
+    STATUS_OF_RULE,
+    CompiledStandards,
+    CriterionPlan,
+    compiled,
+)
 from .conditions import ACTIVE_RULES, UNANSWERED, shown_answer
 from .durable_engine import Session, number_text
 from .flags import criterion_field, standard_field
@@ -116,7 +131,7 @@ class _Assessment:
     """
 
     def __init__(self, compiled_set: CompiledStandards, submission: Submission, overrides: Optional[Overrides] = None,
-                 engine: Optional["_Assessment"] = None, engine_result: Optional[dict] = None):
+                 engine: Optional[_Assessment] = None, engine_result: Optional[dict] = None):
         self.compiled = compiled_set
         self.standards = compiled_set.standards
         self.member = submission.member

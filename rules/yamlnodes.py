@@ -55,14 +55,14 @@ class Scalar:
 
 @dataclass
 class Sequence:
-    items: list["Node"]
+    items: list[Node]
     line: int
 
 
 @dataclass
 class Entry:
     key_line: int
-    node: "Node"
+    node: Node
 
 
 @dataclass
@@ -75,7 +75,7 @@ class Mapping:
     def __contains__(self, key: str) -> bool:
         return key in self.entries
 
-    def get(self, key: str) -> "Node | None":
+    def get(self, key: str) -> Node | None:
         entry = self.entries.get(key)
         return entry.node if entry else None
 

@@ -16,6 +16,7 @@ if ! command -v npm >/dev/null 2>&1; then
     echo "assets.sh: npm is needed to install nhsuk-frontend $pinned (install Node.js 18 or later)" >&2
     exit 1
 fi
+echo "assets.sh: installing the NHS.UK frontend $pinned from npm into node_modules/ (the pages' styles and scripts)"
 if [ -f package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
 else

@@ -47,6 +47,7 @@ echo
 $py cli.py db upgrade
 $py cli.py demo load
 echo
-echo "== the web application: http://127.0.0.1:${PORT:-5000} (sign in with a demo user above; Ctrl-C stops it)"
+echo "== the web application: http://127.0.0.1:${PORT:-5000}"
+echo "   sign in with a demo user above, e.g. lead.noa@demo.example / demo-lead-noa-pass; Ctrl-C stops it"
 export APP_ENV=development SECRET_KEY="${SECRET_KEY:-demo-only-development-secret}"
 exec $py -m flask --app wsgi:app run --host 127.0.0.1 --port "${PORT:-5000}"

@@ -1,14 +1,20 @@
 """Database fixtures: every test that asks for one gets a brand-new, migrated, empty database.
 
 SQLite by default: each test gets its own file, copied from a template that
-Alembic migrated once for the test session. ``TEST_DATABASE_URL`` (or
-``DATABASE_URL``) naming a PostgreSQL database runs the same tests there: the
-session migrates its own schema inside that database (so parallel runs do not
-meet) and every test starts with all tables emptied; the schema is dropped at
-the end. PostgreSQL that was asked for but cannot be reached fails the tests;
-nothing is skipped.
+Alembic migrated once for the test process. ``TEST_DATABASE_URL`` (or
+``DATABASE_URL``) naming a PostgreSQL database runs the same tests there: each
+test process migrates its own schema inside that database (so parallel runs and
+pytest-xdist workers do not meet) and every test starts with all tables emptied;
+the schema is dropped at the end. PostgreSQL that was asked for but cannot be
+reached fails the tests; nothing is skipped.
 
-Tests using these fixtures are marked ``db`` (``pytest -m db`` runs only them).
+Tests using these fixtures are marked ``db`` (``pytest -m db`` runs only them);
+tests driving a real browser are marked ``browser`` (``--no-browser`` leaves
+them out, as ``bash scripts/test.sh --fast`` does).
+
+What is expensive and the same for every test is made once per test process
+(each xdist worker is one): the migrated template, the demo world
+(``demo_worlds``) and the compiled page templates (``compiled_templates``).
 """
 from __future__ import annotations
 
@@ -16,11 +22,14 @@ import datetime as dt
 import functools
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import flask
+import jinja2
 import pytest
 import yaml
 from sqlalchemy import text
@@ -31,16 +40,61 @@ from app import db
 from tests.builders import criterion, document, domain, standard
 
 DB_FIXTURES = {"database_url", "empty_database_url"}  # item.fixturenames holds every fixture a test needs
+BROWSER_FIXTURES = {"browser"}  # tests/web/conftest.py: headless Chromium
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--no-browser", action="store_true",
+                     help="leave out the tests that drive a real browser (marker 'browser'; no Chromium needed)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "db: uses a database (SQLite by default, PostgreSQL via TEST_DATABASE_URL)")
+    config.addinivalue_line("markers", "browser: drives headless Chromium (/usr/bin/chromium, scripts/browser.sh)")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if DB_FIXTURES & fixtures:
             item.add_marker(pytest.mark.db)
+        if BROWSER_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.browser)
+    if config.getoption("--no-browser"):
+        browser = [item for item in items if item.get_closest_marker("browser")]
+        if browser:
+            config.hook.pytest_deselected(items=browser)
+            items[:] = [item for item in items if not item.get_closest_marker("browser")]
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's compiled templates, kept in memory for the test process.
+
+    Every test builds its own application, and each new application would lex, parse and compile the
+    same templates (the NHS.UK macros are large) the first time it renders them: about half of a page
+    test's time. The cache hands a new application the code compiled for an earlier one; Jinja checks
+    the template's source checksum, so an edited template is compiled again."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, tuple[str, Any]] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        checksum, code = self.code.get(bucket.key, (None, None))
+        if checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_templates() -> Iterator[CompiledTemplates]:
+    """Every Flask application the tests create shares one cache of compiled templates (all of them are
+    made by ``create_app`` with the same Jinja options)."""
+    cache = CompiledTemplates()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flask.Flask, "jinja_options", {**flask.Flask.jinja_options, "bytecode_cache": cache})
+        yield cache
 
 
 def requested_url() -> str:
@@ -75,6 +129,18 @@ class SqliteDatabases:
 
     def release(self, url: str) -> None:
         db.dispose_engine(url)
+
+    def kept(self, directory: Path, name: str) -> str:
+        """A migrated database that lives as long as the test process (filled once, copied into tests)."""
+        return self.fresh(directory)
+
+    def settle(self, url: str) -> None:
+        db.dispose_engine(url)  # closes the file, folding the write-ahead log into it
+
+    def copy(self, source: str, target: str) -> None:
+        """Replace the test's database ``target`` with a copy of ``source``."""
+        db.dispose_engine(target)
+        shutil.copyfile(make_url(source).database, make_url(target).database)
 
     def close(self) -> None:
         pass
@@ -126,10 +192,35 @@ class PostgresDatabases:
     def empty(self, directory: Path, name: str = "empty") -> str:
         return self.url(self.new_schema(f"{name}_{uuid.uuid4().hex[:6]}"))
 
+    @staticmethod
+    def schema_of(url: str) -> str:
+        return make_url(url).query.get("options", "").partition("=")[2]
+
     def release(self, url: str) -> None:
-        schema = make_url(url).query.get("options", "").partition("=")[2]
+        schema = self.schema_of(url)
         if schema and schema != self.schema:
             self.drop_schema(schema)
+
+    def kept(self, directory: Path, name: str) -> str:
+        """A migrated schema that lives as long as the test process (filled once, copied into tests)."""
+        url = self.url(self.new_schema(name))
+        db.upgrade(url)
+        return url
+
+    def settle(self, url: str) -> None:
+        pass
+
+    def copy(self, source: str, target: str) -> None:
+        """Copy every row of the schema ``source`` into the test's emptied tables (``target``, the main schema),
+        in the order their keys need, and move the id sequences on past the copied rows."""
+        schema = self.schema_of(source)
+        with db.get_engine(target).begin() as connection:
+            for table in SQLModel.metadata.sorted_tables:
+                name = table.name
+                connection.exec_driver_sql(f'INSERT INTO "{name}" SELECT * FROM "{schema}"."{name}"')
+                if "id" in table.c and table.c.id.primary_key:
+                    connection.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), "
+                                               f'(SELECT coalesce(max(id), 0) + 1 FROM "{name}"), false)')
 
     def close(self) -> None:
         for name in list(self.schemas):
@@ -156,6 +247,51 @@ def database_url(databases: SqliteDatabases | PostgresDatabases, tmp_path: Path,
     monkeypatch.setenv("UPLOAD_DIR", str(tmp_path / "uploads"))
     yield url
     databases.release(url)
+
+
+class DemoWorlds:
+    """The demo world (``app.demo.load_demo``) for tests that start from it.
+
+    Loading it takes seconds (it scores every assessment through the engine), so it is loaded once per
+    test process into a database of its own (one per ``buddies`` setting) and each test gets a copy of
+    it and of its evidence files: the file on SQLite, the rows on PostgreSQL."""
+
+    def __init__(self, databases: SqliteDatabases | PostgresDatabases, root: Path):
+        self.databases = databases
+        self.root = root
+        self.loaded: dict[bool, tuple[str, Path, Any, float]] = {}
+
+    def load(self, buddies: bool) -> tuple[str, Path, Any, float]:
+        from app.demo import load_demo
+
+        directory = self.root / f"buddies-{buddies}"
+        directory.mkdir()
+        url = self.databases.kept(directory, f"demo_{int(buddies)}")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("UPLOAD_DIR", str(directory / "uploads"))
+            started = time.perf_counter()
+            with db.session_scope(url) as session:
+                report = load_demo(session, buddies=buddies)
+            seconds = time.perf_counter() - started
+        self.databases.settle(url)
+        return url, directory, report, seconds
+
+    def into(self, url: str, buddies: bool = True) -> tuple[Any, float]:
+        """Fill the test's database (``url``, just made by ``database_url``) and its UPLOAD_DIR with the demo
+        world; the load's report and how long the load took, in seconds."""
+        if buddies not in self.loaded:
+            self.loaded[buddies] = self.load(buddies)
+        source, directory, report, seconds = self.loaded[buddies]
+        self.databases.copy(source, url)
+        if (directory / "uploads").is_dir():
+            shutil.copytree(directory / "uploads", os.environ["UPLOAD_DIR"], dirs_exist_ok=True)
+        return report, seconds
+
+
+@pytest.fixture(scope="session")
+def demo_worlds(databases: SqliteDatabases | PostgresDatabases,
+                tmp_path_factory: pytest.TempPathFactory) -> DemoWorlds:
+    return DemoWorlds(databases, tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture
@@ -234,12 +370,13 @@ class World:
         return assessment.id
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _password_hash(password: str) -> str:
-    """scrypt is slow on purpose; the fixture's users share their hashes across tests."""
-    from app.services.accounts import hash_password
+    """scrypt is slow on purpose; the fixture's users share their hashes across tests, made with a small
+    work factor (signing in checks them as it checks any other; see tests/web/conftest.py)."""
+    from tests.web.conftest import password_hash
 
-    return hash_password(password)
+    return password_hash(password)
 
 
 @pytest.fixture

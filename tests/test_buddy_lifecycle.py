@@ -13,11 +13,22 @@ from sqlmodel import select
 
 from app import db
 from app.models import AssessmentCycle, AuditEvent, BuddyAssignment, Membership
-from app.services import (CLI, add_evidence, apply_for_membership, create_user, open_assessment, open_cycle,
-                          record_decision, register_organisation, save_answers, set_retention_policy, submit)
-from app.services import NotFound, ServiceError
+from app.services import (
+    CLI,
+    NotFound,
+    ServiceError,
+    add_evidence,
+    apply_for_membership,
+    create_user,
+    open_assessment,
+    open_cycle,
+    record_decision,
+    register_organisation,
+    save_answers,
+    set_retention_policy,
+    submit,
+)
 from app.services.buddying import pairs, planning
-
 from tests.web.conftest import COMPLETE_ANSWERS, PASSWORD, World, build_world, password_hash
 
 #: C2.1 (standard C2) is "higher is better" with target 85 and an amber band of 5: 70 is a major breach.

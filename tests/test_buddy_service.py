@@ -11,7 +11,6 @@ import pytest
 from sqlmodel import select
 
 from app import services
-from app.demo import load_demo
 from app.models import AuditEvent, BuddyAssignment, Membership
 from app.services.buddying import planning
 from app.services.buddying.pairs import refresh_many
@@ -20,9 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def demo_world(session_factory):
-    with session_factory() as session:
-        load_demo(session, buddies=False)
+def demo_world(demo_worlds, database_url, session_factory):
+    demo_worlds.into(database_url, buddies=False)
     return session_factory
 
 

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 import rules
 from rules import CriterionOverride, Overrides, StandardOverride
-from rules.buddying import (BuddyingError, MemberProfile, Need, derive_needs, distance_km, match, needs_for,
-                            top_quartile)
+from rules.buddying import BuddyingError, MemberProfile, Need, derive_needs, distance_km, match, needs_for, top_quartile
 from tests.builders import answers, criterion, document, domain, load, standard
 from tests.test_differential import FAST, answer_docs, documents
 

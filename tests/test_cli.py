@@ -242,3 +242,37 @@ def test_score_warns_about_unknown_keys_of_the_answers_file_and_still_scores(tmp
     assert done.returncode == 0
     assert json.loads(done.stdout)["criteria"]["Q1.1"]["answer"] == "yes"
     assert done.stderr.startswith(f"{answers_path}: warning: ") and '"member"' in done.stderr
+
+
+def test_show_prints_options_conditions_ranges_mappings_and_the_source_library(tmp_path):
+    from tests.test_diff import base_2
+
+    doc = base_2()
+    doc["domains"][0]["standards"][0]["criteria"].append(
+        criterion("Q4.5", "level", when={"criterion": "Q4.1", "in": ["phone", "clinic"]}))
+    doc["domains"][0]["standards"][0]["criteria"].append(criterion("Q4.6", when={"criterion": "Q4.5", "in": [3, 4]}))
+    doc["source"].update(name="NOA library", copyright="Free to reuse.\nWith credit.", publication_date="2026-01-15")
+    done = cli("standards", "show", write(tmp_path / "noa.yaml", yaml.safe_dump(doc, sort_keys=False)))
+    assert done.returncode == 0 and done.stderr == ""
+    out = done.stdout
+    for expected in (
+            "  mapped to: cqc (CQC quality statements)",
+            "  imported from: NOA library (urn:example:library:noa)",
+            "    version 1, provider NOA, published 2026-01-15",
+            "    copyright: Free to reuse.\n      With credit.",
+            '    maps to: cqc "Safe: safe systems"; cqc "Well-led"',
+            "    - Q4.1 [choice] Criterion Q4.1 (weight 1, required)\n"
+            "        option none: Not reviewed (score 0)\n"
+            "        option phone: Telephone follow-up (score 0.5)\n"
+            "        option clinic: Clinic review (score 1)",
+            "    - Q4.2 [multi_choice] Criterion Q4.2 (weight 1, required)\n"
+            "        any number of options; the scores of those chosen add up, to at most 1\n"
+            "        option nhfd: NHFD (score 0.5)",
+            "        asked when Q4.1 is clinic",
+            "        asked when Q4.1 is one of phone, clinic",
+            "        asked when Q4.5 is one of 3 (All), 4 (Audited)",
+            "        range 0..365 days",
+            'Frameworks (the standards each ref is mapped from):\n  cqc: CQC quality statements (2 refs)\n'
+            '    "Safe: safe systems": Q4\n    "Well-led": Q4'):
+        assert expected in out, expected
+    assert "range 0..100" not in out  # a "%" metric's own range goes without saying

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,9 +14,24 @@ import rules
 from app import services
 from app.demo import DemoError, load_demo, read_world
 from app.demo.world import WORLD_FILE
-from app.models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, BuddyAssignment,
-                        Decision, Evidence, ImprovementPlan, Membership, Notification, Organisation, ResultOverride,
-                        ReviewComment, User)
+from app.models import (
+    Alliance,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    AuditEvent,
+    Breach,
+    BuddyAssignment,
+    Decision,
+    Evidence,
+    ImprovementPlan,
+    Membership,
+    Notification,
+    Organisation,
+    ResultOverride,
+    ReviewComment,
+    User,
+)
 from app.services import plans
 from app.services.accounts import password_problem
 from app.services.buddying import planning
@@ -41,11 +55,9 @@ def memberships_of(session, slug: str) -> list[tuple[Membership, Organisation]]:
 
 
 @pytest.fixture
-def demo(session_factory):
-    started = time.perf_counter()
-    with session_factory() as session:
-        report = load_demo(session)
-    return report, time.perf_counter() - started
+def demo(demo_worlds, database_url):
+    """The demo world in this test's database: the load's report and how long it took (tests/conftest.py)."""
+    return demo_worlds.into(database_url)
 
 
 def test_the_demo_world(demo, session_factory):

@@ -349,3 +349,144 @@ def test_text_says_any_for_a_missing_applicability_list():
     del node(new, "Q1")["applies"]["org_types"]
     text = "\n".join(diff_standards(load(old), load(new)).lines())
     assert "applies.org_types: [acute] -> (any)" in text
+
+
+# -- schema 2: options, conditions, ranges, frameworks and mappings, the source library ---------------------
+
+def base_2() -> dict:
+    return document([
+        domain("quality", [
+            standard("Q4", [
+                criterion("Q4.1", "choice", options=[{"id": "none", "text": "Not reviewed", "score": 0},
+                                                     {"id": "phone", "text": "Telephone follow-up", "score": 0.5},
+                                                     {"id": "clinic", "text": "Clinic review", "score": 1}]),
+                criterion("Q4.2", "multi_choice", options=[{"id": "nhfd", "text": "NHFD", "score": 0.5},
+                                                           {"id": "njr", "text": "NJR", "score": 0.5}]),
+                criterion("Q4.3", "metric", unit="%", benchmark={"target": 80, "direction": "higher", "amber": 10},
+                          when={"criterion": "Q4.1", "in": ["clinic"]}),
+                criterion("Q4.4", "metric", unit="days", min=0, max=365,
+                          benchmark={"target": 30, "direction": "lower", "amber": 5}),
+            ], maps_to=[{"framework": "cqc", "ref": "Safe: safe systems"}, {"framework": "cqc", "ref": "Well-led"}]),
+        ]),
+    ], schema=2, frameworks={"cqc": {"title": "CQC quality statements"}},
+        source={"urn": "urn:example:library:noa", "version": "1", "provider": "NOA"})
+
+
+def option(doc: dict, cid: str, oid: str) -> dict:
+    return next(o for o in node(doc, cid)["options"] if o["id"] == oid)
+
+
+def diff_2(change: Callable[[dict], None]) -> dict:
+    old = base_2()
+    new = copy.deepcopy(old)
+    change(new)
+    return diff_standards(load(old), load(new)).to_dict()
+
+
+SCHEMA_2_CASES: dict[str, tuple[Callable[[dict], None], str, str, list[tuple]]] = {
+    # name: (edit, kind, id, [(field, old, new)]) of the one item that changes
+    "option added": (lambda doc: node(doc, "Q4.1")["options"].append({"id": "video", "text": "Video call",
+                                                                      "score": 0.7}),
+                     "criteria", "Q4.1", [("options.video", None, {"text": "Video call", "score": 0.7})]),
+    "option removed": (lambda doc: node(doc, "Q4.1")["options"].pop(1), "criteria", "Q4.1",
+                       [("options.phone", {"text": "Telephone follow-up", "score": 0.5}, None)]),
+    "option score": (lambda doc: option(doc, "Q4.1", "clinic").update(score=0.9), "criteria", "Q4.1",
+                     [("options.clinic.score", 1, 0.9)]),
+    "option score dropped to the default": (lambda doc: option(doc, "Q4.2", "njr").pop("score"), "criteria", "Q4.2",
+                                            [("options.njr.score", 0.5, 0)]),
+    "option text": (lambda doc: option(doc, "Q4.2", "nhfd").update(text="National Hip Fracture Database"),
+                    "criteria", "Q4.2", [("options.nhfd.text", "NHFD", "National Hip Fracture Database")]),
+    "options reordered": (lambda doc: node(doc, "Q4.2")["options"].reverse(), "criteria", "Q4.2",
+                          [("option_order", ["nhfd", "njr"], ["njr", "nhfd"])]),
+    "multi_choice becomes choice": (setter("Q4.2", "type", "choice"), "criteria", "Q4.2",
+                                    [("type", "multi_choice", "choice")]),
+    "condition widened": (setter("Q4.3", "when.in", ["phone", "clinic"]), "criteria", "Q4.3",
+                          [("when", {"criterion": "Q4.1", "in": ["clinic"]},
+                            {"criterion": "Q4.1", "in": ["clinic", "phone"]})]),
+    "condition added": (setter("Q4.4", "when", {"criterion": "Q4.1", "in": ["phone"]}), "criteria", "Q4.4",
+                        [("when", None, {"criterion": "Q4.1", "in": ["phone"]})]),
+    "condition removed": (deleter("Q4.3", "when"), "criteria", "Q4.3",
+                          [("when", {"criterion": "Q4.1", "in": ["clinic"]}, None)]),
+    "range narrowed": (setter("Q4.4", "max", 90), "criteria", "Q4.4", [("max", 365, 90)]),
+    "range given to a % metric": (setter("Q4.3", "max", 95), "criteria", "Q4.3", [("min", 0, None),
+                                                                                  ("max", 100, 95)]),
+    "range removed": (edit(deleter("Q4.4", "min"), deleter("Q4.4", "max")), "criteria", "Q4.4",
+                      [("min", 0, None), ("max", 365, None)]),
+    "mapping added": (lambda doc: node(doc, "Q4")["maps_to"].append({"framework": "cqc", "ref": "Effective"}),
+                      "standards", "Q4", [("maps_to.cqc", None, "Effective")]),
+    "mapping removed": (lambda doc: node(doc, "Q4")["maps_to"].pop(0), "standards", "Q4",
+                        [("maps_to.cqc", "Safe: safe systems", None)]),
+    "mapping ref renamed": (lambda doc: node(doc, "Q4")["maps_to"][1].update(ref="Well-led: governance"),
+                            "standards", "Q4", [("maps_to.cqc", None, "Well-led: governance"),
+                                                ("maps_to.cqc", "Well-led", None)]),
+    "framework title": (lambda doc: doc["frameworks"]["cqc"].update(title="CQC statements"), "frameworks", "cqc",
+                        [("title", "CQC quality statements", "CQC statements")]),
+}
+
+
+@pytest.mark.parametrize("name", SCHEMA_2_CASES)
+def test_schema_2_change(name):
+    change, kind, ident, fields = SCHEMA_2_CASES[name]
+    found = diff_2(change)
+    assert summary(found) == {(kind, ident, "changed")} and found["set"] == []
+    (item,) = found[kind]
+    assert [(f["field"], f["old"], f["new"]) for f in item["fields"]] == fields
+
+
+def test_frameworks_added_and_removed_with_the_mappings_they_take():
+    def swap(doc: dict) -> None:
+        doc["frameworks"] = {"dspt": {"title": "Data Security and Protection Toolkit"}}
+        node(doc, "Q4")["maps_to"] = [{"framework": "dspt", "ref": "1.1"}]
+
+    found = diff_2(swap)
+    assert summary(found) == {("frameworks", "dspt", "added"), ("frameworks", "cqc", "removed"),
+                              ("standards", "Q4", "changed")}
+    (q4,) = found["standards"]
+    assert [(f["field"], f["old"], f["new"]) for f in q4["fields"]] == [
+        ("maps_to.dspt", None, "1.1"), ("maps_to.cqc", "Safe: safe systems", None), ("maps_to.cqc", "Well-led", None)]
+
+
+def test_the_source_library_is_a_field_of_the_set():
+    found = diff_2(lambda doc: doc["source"].update(version="2", copyright="Free to reuse"))
+    assert [(f["field"], f["old"], f["new"]) for f in found["set"]] == [("source.version", "1", "2"),
+                                                                       ("source.copyright", None, "Free to reuse")]
+    gone = diff_2(lambda doc: doc.pop("source"))
+    assert {(f["field"], f["old"], f["new"]) for f in gone["set"]} == {
+        ("source.urn", "urn:example:library:noa", None), ("source.version", "1", None), ("source.provider", "NOA", None)}
+
+
+def test_schema_2_meaning_not_layout_an_empty_diff():
+    old = base_2()
+    new = copy.deepcopy(old)
+    node(new, "Q4.3")["when"]["in"] = ["clinic"]
+    node(new, "Q4.3").update(min=0, max=100)     # what a "%" metric without a range has anyway
+    option(new, "Q4.1", "none").pop("score")      # the default score, now left out
+    assert diff_standards(load(old), load(new)).empty
+
+
+def test_schema_2_changes_as_text():
+    def many(doc: dict) -> None:
+        options = node(doc, "Q4.1")["options"]
+        options.pop(1)
+        options.append({"id": "video", "text": "Video call", "score": 0.7})
+        option(doc, "Q4.1", "clinic")["score"] = 0.9
+        node(doc, "Q4.3")["when"]["in"] = ["clinic", "video"]
+        node(doc, "Q4.4")["max"] = 90
+        node(doc, "Q4")["maps_to"].append({"framework": "dspt", "ref": "1.1"})
+        doc["frameworks"]["dspt"] = {"title": "DSPT"}
+
+    old = base_2()
+    new = copy.deepcopy(old)
+    many(new)
+    text = "\n".join(diff_standards(load(old), load(new)).lines())
+    for expected in ('+ framework dspt added: DSPT', '~ standard Q4 changed (in domain quality)',
+                     'maps_to.dspt: added "1.1"', '~ criterion Q4.1 changed (in standard Q4)',
+                     'options.clinic.score: 1 -> 0.9', 'options.video: added "Video call" (score 0.7)',
+                     'options.phone: removed "Telephone follow-up" (score 0.5)',
+                     'when: asked when Q4.1 is clinic -> asked when Q4.1 is one of clinic, video',
+                     'max: 365 -> 90'):
+        assert expected in text, expected
+    dropped = copy.deepcopy(old)
+    del node(dropped, "Q4.3")["when"]
+    text = "\n".join(diff_standards(load(old), load(dropped)).lines())
+    assert "when: asked when Q4.1 is clinic -> (always asked)" in text

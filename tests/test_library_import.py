@@ -143,15 +143,9 @@ def test_imported_file_is_valid_apart_from_its_schema_2_markers():
         rules.release(loaded)
 
 
-# -- pending schema 2 in the loader: these pass once the engine reads schema 2 and `source` -------------------
+# -- imported files load, validate and score -------------------------------------------------------------------
 
-SCHEMA_2_PENDING = pytest.mark.xfail(
-    strict=True, reason="PENDING schema 2 loader: `standards validate` must accept schema: 2 and the optional "
-                        "top-level `source:` mapping of the import; remove this mark when it lands")
-
-
-@SCHEMA_2_PENDING
-def test_pending_schema_2_imported_file_validates_with_the_command(tmp_path):
+def test_an_imported_file_validates_with_the_command(tmp_path):
     out = tmp_path / "adb.yaml"
     assert cli_process("standards", "import", HAND_WRITTEN, "--id", "adb", "--version", "2026.1",
                        "--out", out).returncode == 0
@@ -159,10 +153,14 @@ def test_pending_schema_2_imported_file_validates_with_the_command(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{out}: valid: adb 2026.1 (Alliance data security baseline 2026), 4 domains, "
                                   "6 standards, 9 criteria")
+    source = rules.load_standards(out).source_library
+    assert (source.urn, source.provider, source.version, source.publication_date) == (
+        "urn:example:risk:library:alliance-data-baseline", "Example Health Alliance", "3", "2026-01-15")
+    assert source.copyright == "Written for the alliance accreditation test suite.\nFree to reuse."
+    assert source.framework_urn == "urn:example:risk:framework:alliance-data-baseline"
 
 
-@SCHEMA_2_PENDING
-def test_pending_schema_2_imported_large_file_loads_and_scores(tmp_path):
+def test_an_imported_large_file_loads_and_scores(tmp_path):
     imported = convert(big_library(2000))
     loaded = rules.parse_standards(imported.text, "imported.yaml")
     assert len(loaded.criteria) == imported.criteria

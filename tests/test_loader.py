@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pydantic
 import pytest
 import yaml
 
@@ -648,5 +649,5 @@ def test_versions_written_calendar_style_load():
 
 def test_loaded_set_is_frozen():
     loaded = rules.parse_standards(BASE)
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         loaded.pass_mark = 10  # type: ignore[misc]

@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import os
 import signal
-import sys
 import subprocess
 import sys
 import threading
@@ -29,13 +28,36 @@ from sqlmodel import select
 import rules
 from app import db
 from app.jobs import rescore
-from app.models import (Answer, Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Breach, BuddyAssignment,
-                        Membership, Organisation, RescoreItem, RescoreRun, StandardsVersion)
-from app.services import (CLI, NotFound, ServiceError, add_evidence, apply_for_membership, open_assessment,
-                          register_organisation, register_version, save_answers, score, submit)
+from app.models import (
+    Answer,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    AuditEvent,
+    Breach,
+    BuddyAssignment,
+    Membership,
+    Organisation,
+    RescoreItem,
+    RescoreRun,
+    StandardsVersion,
+)
+from app.services import (
+    CLI,
+    NotFound,
+    ServiceError,
+    add_evidence,
+    apply_for_membership,
+    open_assessment,
+    register_organisation,
+    register_version,
+    save_answers,
+    score,
+    submit,
+)
 from app.services import rescore_runs as runs
-from app.services.overrides import set_override
 from app.services.assessments import context
+from app.services.overrides import set_override
 from rules.changes import REPORT_FIELDS, summarise
 from tests.test_buddy_lifecycle import build_buddy_world
 from tests.web.conftest import COMPLETE_ANSWERS, STANDARDS, build_world
@@ -165,7 +187,7 @@ def test_applying_refreshes_buddying_needs(bw):
     assert all(proposals.values())
     rescore.apply(request(url))
     with db.session_scope(url) as session:
-        for key, ids in proposals.items():  # C2 is met under 2026.2: the proposals are no longer needed
+        for ids in proposals.values():  # C2 is met under 2026.2: the proposals are no longer needed
             for pair_id in ids:
                 pair = session.get(BuddyAssignment, pair_id)
                 assert pair.status == "withdrawn" and "no longer needed" in pair.end_reason
@@ -417,6 +439,7 @@ def test_a_forked_worker_opens_its_own_connections_and_spares_its_collector(data
     """A forked worker that used the parent's pooled connection would share one database session with it. Its
     cyclic collector leaves alone what it inherited and runs less often (``tune_collector``)."""
     import gc
+
     from sqlalchemy import text
 
     def session_id(engine) -> object:  # noqa: ANN001

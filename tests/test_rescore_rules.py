@@ -112,3 +112,63 @@ def test_report_fields_cover_what_the_report_promises():
     for name in ("old_overall", "new_overall", "old_rating", "new_rating", "old_outcome", "new_outcome",
                  "breaches_added", "breaches_resolved", "support_needs_added", "support_needs_resolved"):
         assert name in REPORT_FIELDS
+
+
+# -- schema 2: options, ranges and conditions ----------------------------------------------------------------
+
+def follow_up(version: str, options: list[str], audits: list[str], days_max: int = 365,
+              levels: tuple[str, ...] = ("None", "Some", "Most", "All", "Audited"),
+              plan_type: str = "yes_no", **q43: object) -> rules.StandardsSet:
+    """A schema 2 set whose options, range, levels and types each version changes."""
+    scores = {"none": 0, "phone": 0.5, "video": 0.7, "clinic": 1}
+    return load(document([domain("quality", [standard("Q4", [
+        criterion("Q4.1", "choice", options=[{"id": o, "text": o.title(), "score": scores[o]} for o in options]),
+        criterion("Q4.2", "multi_choice", options=[{"id": a, "text": a.upper(), "score": 0.5} for a in audits]),
+        criterion("Q4.3", "metric", unit="%", benchmark={"target": 80, "direction": "higher", "amber": 10}, **q43),
+        criterion("Q4.4", "metric", unit="days", min=0, max=days_max,
+                  benchmark={"target": 30, "direction": "lower", "amber": 5}),
+        criterion("Q4.5", "level", levels=list(levels)),
+        criterion("Q4.6", plan_type),
+    ])])], schema=2, version=version))
+
+
+def test_answers_to_removed_options_or_outside_a_new_range_are_not_carried_and_say_why():
+    old = follow_up("2026.1", ["none", "phone", "clinic"], ["nhfd", "njr", "other"])
+    new = follow_up("2026.2", ["none", "video", "clinic"], ["nhfd", "njr"], days_max=90, levels=("None", "Some", "All"),
+                    plan_type="yes_partial_no")
+    answers_made = {"Q4.1": "phone", "Q4.2": ["nhfd", "other"], "Q4.3": 75, "Q4.4": 120, "Q4.5": 4, "Q4.6": "yes"}
+    kept, dropped = carry_over(new, answers_made, previous=old)
+    assert kept == {"Q4.3": 75, "Q4.6": "yes"}
+    assert dropped == {
+        "Q4.1": 'option "phone" removed (the options now are "none", "video", "clinic")',
+        "Q4.2": 'option "other" removed (the options now are "nhfd", "njr")',
+        "Q4.4": "120 is outside the new range: a number from 0 to 90 (days)",
+        "Q4.5": "level 4 removed (the levels now are 0 to 2)",
+    }
+    still = {"Q4.1": "clinic", "Q4.2": ["njr", "nhfd"], "Q4.4": 90, "Q4.5": 2}
+    assert carry_over(new, still, previous=old) == (still, {})
+
+
+def test_without_the_old_version_the_reason_is_what_the_new_one_accepts():
+    old = follow_up("2026.1", ["none", "phone", "clinic"], ["nhfd", "njr", "other"])
+    new = follow_up("2026.2", ["none", "clinic"], ["nhfd", "njr"], days_max=90, plan_type="level")
+    answers_made = {"Q4.1": "phone", "Q4.4": 120, "Q4.6": "yes"}
+    _, plain_reasons = carry_over(new, answers_made)
+    assert plain_reasons == {cid: rules.check_answer(new.criterion_lookup[cid][1], value)[1]
+                             for cid, value in answers_made.items()}
+    _, named = carry_over(new, answers_made, previous=old)
+    assert named["Q4.6"] == f"type changed from yes_no to level: {plain_reasons['Q4.6']}"
+
+
+def test_an_answer_to_a_criterion_now_asked_only_under_a_condition_is_carried_and_counts_only_when_asked():
+    old = follow_up("2026.1", ["none", "phone", "clinic"], ["nhfd", "njr"])
+    new = follow_up("2026.2", ["none", "phone", "clinic"], ["nhfd", "njr"], when={"criterion": "Q4.1",
+                                                                                 "in": ["clinic"]})
+    base_answers = {"Q4.2": ["nhfd"], "Q4.3": 40, "Q4.4": 20, "Q4.5": 4, "Q4.6": "yes"}
+    for follow, asked in (("clinic", True), ("phone", False)):
+        made = {**base_answers, "Q4.1": follow}
+        kept, dropped = carry_over(new, made, previous=old)
+        assert (kept, dropped) == (made, {})
+        result = rules.score_submission(new, rules.Submission(rules.Member("full", None, "acute"), kept))
+        assert [b["criterion"] for b in result["breaches"]] == (["Q4.3"] if asked else [])
+        assert result == rules.score(new, answers(made))

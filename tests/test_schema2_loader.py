@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import rules
-from tests.test_loader import BASE as SCHEMA_1, PROBLEM, insert_after, line_of, problems_of, replace
+from tests.test_loader import BASE as SCHEMA_1
+from tests.test_loader import PROBLEM, insert_after, line_of, problems_of, replace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,8 +122,8 @@ def test_validate_accepts_a_schema_2_file_and_show_prints_its_new_keys(tmp_path)
                            capture_output=True, text=True)
     assert shown.returncode == 0, shown.stderr
     assert "  mapped to: cqc (CQC quality statements), dspt (dspt)" in shown.stdout
-    assert "options: none Not reviewed (0) / phone Telephone follow-up (0.5)" in shown.stdout
-    assert "asked only when Q4.1 is one of: clinic" in shown.stdout
+    assert "option none: Not reviewed (score 0)\n        option phone: Telephone follow-up (score 0.5)" in shown.stdout
+    assert "asked when Q4.1 is clinic" in shown.stdout
     assert "range 0..365 days" in shown.stdout
 
 

@@ -6,7 +6,6 @@ import pytest
 import rules
 from tests.builders import answers, criterion, document, domain, load, one_standard, score, standard
 
-
 # -- criterion types --------------------------------------------------------------
 
 @pytest.mark.parametrize("answer, expected", [("yes", 100.0), ("no", 0.0)])

@@ -18,8 +18,18 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import func, select
 
 from app import db, services
-from app.models import (Answer, Assessment, AssessmentResult, AuditEvent, Breach, Decision, Evidence, Membership,
-                        MembershipStatusChange, Organisation)
+from app.models import (
+    Answer,
+    Assessment,
+    AssessmentResult,
+    AuditEvent,
+    Breach,
+    Decision,
+    Evidence,
+    Membership,
+    MembershipStatusChange,
+    Organisation,
+)
 from app.services import SubmissionRefused
 from app.services.evidence import attach_file, detach_file
 from app.uploads import UploadRefused, UploadStore

@@ -255,3 +255,31 @@ def test_diff_refuses_an_unknown_format(tmp_path):
     path = write(tmp_path / "v1.yaml", small())
     done = cli("standards", "diff", path, path, "--format", "xml", url=UNREACHABLE)
     assert done.returncode != 0 and "xml" in done.stderr
+
+
+def test_diff_of_schema_2_versions_names_options_conditions_ranges_and_mappings(tmp_path):
+    from tests.test_diff import base_2, node, option
+
+    old_doc = base_2()
+    new_doc = base_2()
+    new_doc["version"] = "2026.2"
+    node(new_doc, "Q4.1")["options"].pop(1)                       # phone removed
+    option(new_doc, "Q4.1", "clinic")["score"] = 0.9
+    node(new_doc, "Q4.3")["when"]["in"] = ["none", "clinic"]
+    node(new_doc, "Q4.4")["max"] = 90
+    node(new_doc, "Q4")["maps_to"].pop()                           # Well-led no longer mapped
+    new_doc["frameworks"]["dspt"] = {"title": "DSPT"}
+    old, new = write(tmp_path / "v1.yaml", old_doc), write(tmp_path / "v2.yaml", new_doc)
+    done = cli("standards", "diff", old, new, url=UNREACHABLE)
+    assert done.returncode == 0 and done.stderr == ""
+    for expected in ('options.phone: removed "Telephone follow-up" (score 0.5)', "options.clinic.score: 1 -> 0.9",
+                     "when: asked when Q4.1 is clinic -> asked when Q4.1 is one of clinic, none",
+                     "max: 365 -> 90", 'maps_to.cqc: removed "Well-led"', "+ framework dspt added: DSPT"):
+        assert expected in done.stdout, expected
+    body = json.loads(cli("standards", "diff", old, new, "--format", "json", url=UNREACHABLE).stdout)
+    assert body["frameworks"] == [{"id": "dspt", "change": "added", "title": "DSPT", "fields": []}]
+    assert body["standards"][0]["fields"] == [{"field": "maps_to.cqc", "old": "Well-led", "new": None}]
+    q41 = next(item for item in body["criteria"] if item["id"] == "Q4.1")
+    assert q41["fields"] == [{"field": "options.clinic.score", "old": 1, "new": 0.9},
+                             {"field": "options.phone", "old": {"text": "Telephone follow-up", "score": 0.5},
+                              "new": None}]

@@ -23,10 +23,10 @@ from sqlmodel import select
 from app import db
 from app.csvfiles import safe_cell, write_csv
 from app.models import AssessmentCycle, AuditEvent, BuddyAssignment, Organisation
-from app.services import CLI, ServiceError, api_tokens, buddying, create_alliance, create_user, register_organisation
+from app.services import CLI, ServiceError, api_tokens, create_alliance, create_user, register_organisation, review
 from app.services import plans as plan_service
-from app.services import review
 from app.services.assessments import context
+from app.services.buddying import pairs as buddying
 from app.services.membership import change_membership_status
 from app.services.scoring import current_result
 from app.services.standards import register_text

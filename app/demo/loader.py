@@ -27,10 +27,10 @@ from .. import services
 from ..db import ROOT
 from ..models import Alliance, AssessmentResult, Membership, Organisation, User, clock_at
 from ..services import Actor
-from ..services.buddying import planning as buddy_service
 from ..services import plans as plan_service
 from ..services import review as review_service
 from ..services.accounts import hash_password
+from ..services.buddying import planning as buddy_service
 from ..services.evidence import attach_file
 from ..uploads import UploadStore, default_store
 from .answers import generate_answers, headline_metric

@@ -11,8 +11,19 @@ from typing import Any, Optional
 
 from sqlmodel import Session, func, select
 
-from ..models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment, Membership,
-                      Notification, Organisation, ResultOverride, ReviewComment, User)
+from ..models import (
+    Alliance,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    BuddyAssignment,
+    Membership,
+    Notification,
+    Organisation,
+    ResultOverride,
+    ReviewComment,
+    User,
+)
 from ..services import plans as plan_service
 from .world import World, read_world
 

@@ -25,8 +25,8 @@ from rules import changes
 from .. import db
 from ..csvfiles import write_csv
 from ..services import Actor
-from ..services.buddying import planning as buddying
 from ..services import rescore_runs as runs
+from ..services.buddying import planning as buddying
 
 REPORT_FORMATS = (".csv", ".json")
 DRY_CHUNK = 200
@@ -193,7 +193,7 @@ def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) 
         if jobs <= 1:
             counted = [done]
 
-            def step(n: int) -> None:
+            def step(n: int, counted: list[int] = counted, total: int = total) -> None:
                 counted[0] += n
                 if progress:
                     progress(counted[0], total)

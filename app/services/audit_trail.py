@@ -13,8 +13,18 @@ from typing import Mapping, Optional
 from sqlalchemy import and_, false, or_
 from sqlmodel import Session, col, select
 
-from ..models import (Assessment, AssessmentCycle, AssessmentResult, AuditEvent, Decision, Evidence, ImprovementPlan,
-                      Membership, ResultOverride, ReviewComment)
+from ..models import (
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    AuditEvent,
+    Decision,
+    Evidence,
+    ImprovementPlan,
+    Membership,
+    ResultOverride,
+    ReviewComment,
+)
 from .common import text_problems
 
 LIMIT = 200

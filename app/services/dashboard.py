@@ -11,8 +11,16 @@ from typing import Optional
 from sqlmodel import Session, col, select
 
 from ..lifecycle import STATUSES
-from ..models import (ROUTES, Assessment, AssessmentCycle, AssessmentResult, Decision, Membership,
-                      MembershipStatusChange, Organisation)
+from ..models import (
+    ROUTES,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    Decision,
+    Membership,
+    MembershipStatusChange,
+    Organisation,
+)
 from ..wording import in_sentence
 from .assessments import context
 from .common import NotFound

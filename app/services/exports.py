@@ -13,7 +13,7 @@ from typing import Any, Optional
 from sqlmodel import Session, col, select
 
 from ..csvfiles import write_csv
-from ..models import (Assessment, AssessmentCycle, AssessmentResult, Breach, Decision, Membership, Organisation, User)
+from ..models import Assessment, AssessmentCycle, AssessmentResult, Breach, Decision, Membership, Organisation, User
 from .common import NotFound
 from .review import latest_decision
 

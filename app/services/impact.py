@@ -1,21 +1,26 @@
 """A lead's preview of a new standards version: upload a draft of the alliance's set, then see what
 moving the alliance's self-assessments to it would change, member by member, before anyone publishes it.
 
-The preview is a dry run of a rescore (``app.services.rescore_runs``) limited to the lead's alliance: it
-reads and scores, and stores nothing but the draft version.
+A draft is an uploaded standards file, or a CISO Assistant framework library converted into one
+(``rules.library_import``, the same conversion as ``cli.py standards import``). The preview is a dry run of a
+rescore (``app.services.rescore_runs``) limited to the lead's alliance: it reads and scores, and stores
+nothing but the draft version. It comes with an outline of the version (its size, criterion types,
+frameworks, and the library it was imported from) and the diff from the published version.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Optional
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 from sqlmodel import Session, select
 
 import rules
 from rules import changes
-from rules.diff import StandardsDiff, diff_standards
-from rules.model import StandardsSet
+from rules.diff import KINDS, StandardsDiff, diff_standards
+from rules.library_import import LibraryError, convert_library, read_library
+from rules.model import SourceLibrary, StandardsSet
 from rules.yamlnodes import MAX_BYTES
 
 from ..models import Alliance, StandardsVersion, User
@@ -24,8 +29,9 @@ from .rescore_runs import Target, affected, dry_run
 from .standards import delete_draft as remove_draft
 from .standards import latest_published, parsed, register_text, registered_by
 
-
 MAX_UPLOAD_BYTES = MAX_BYTES  # the largest standards file the engine reads
+#: A framework library is larger than the standards file made of it (translations, controls, threats...).
+MAX_LIBRARY_BYTES = 4 * 1024 * 1024
 #: Drafts the leads of one alliance may hold at once (each is a version number nobody else can publish).
 MAX_DRAFTS = 10
 #: Report fields that make a member's line worth showing a lead.
@@ -33,11 +39,38 @@ AFFECTING = ("breaches_added", "breaches_resolved", "breaches_changed", "support
 
 
 class DraftRefused(ServiceError):
-    """An uploaded standards file that cannot be loaded; ``problems`` are ``FILE:LINE: message`` lines."""
+    """An uploaded standards file that cannot be loaded; ``problems`` are ``FILE:LINE: message`` lines.
 
-    def __init__(self, problems: list[str]):
+    ``field`` is the form field the problems are about: None for the uploaded file, else ``set_id`` or
+    ``version`` (a library import's other fields).
+    """
+
+    def __init__(self, problems: list[str], field: Optional[str] = None):
         self.problems = problems
+        self.field = field
         super().__init__("; ".join(problems))
+
+
+@dataclass
+class Outline:
+    """What a version holds, at a glance: its size, its kinds of question, frameworks and origin."""
+
+    domains: int
+    standards: int
+    criteria: int
+    types: dict[str, int]          # criterion type -> count, in the model's order of types
+    conditional: int               # criteria asked only under a condition (``when``)
+    frameworks: list[tuple[str, str, int]]  # (id, title, refs mapped to it)
+    source: Optional[SourceLibrary]
+
+
+@dataclass
+class DiffCounts:
+    """How many items of each kind the diff adds, removes and changes (for a diff too long to read whole), and
+    the diff as text."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> change -> count
+    lines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -51,6 +84,8 @@ class Impact:
     summary: changes.Summary
     standard_titles: dict[str, str]
     failures: list[dict]  # self-assessments the engine could not score against the version
+    outline: Optional[Outline] = None
+    diff_counts: Optional[DiffCounts] = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +172,73 @@ def impact(session: Session, alliance_id: int, version_id: int) -> Impact:
     titles = {s.id: s.title for s in target.standards.standards}
     if current is not None:
         titles = {**{s.id: s.title for s in parsed(current).standards}, **titles}
-    return Impact(version, current, diff, lines, changes.summarise(lines), titles, failures)
+    return Impact(version, current, diff, lines, changes.summarise(lines), titles, failures,
+                  outline_of(target.standards), diff_counts(diff) if diff is not None else None)
+
+
+def outline_of(standards: StandardsSet) -> Outline:
+    """The outline of a loaded version."""
+    kinds = Counter(c.type for c in standards.criteria)
+    return Outline(
+        domains=len(standards.domains), standards=len(standards.standards), criteria=len(standards.criteria),
+        types={kind: kinds[kind] for kind in rules.model.CRITERION_TYPES if kinds[kind]},
+        conditional=sum(1 for c in standards.criteria if c.when is not None),
+        frameworks=[(f.id, f.title, len(standards.mapped_refs[f.id])) for f in standards.frameworks],
+        source=standards.source_library,
+    )
+
+
+def diff_counts(diff: StandardsDiff) -> DiffCounts:
+    found = DiffCounts(lines=diff.lines())
+    for kind in KINDS:
+        counted = Counter(item.change for item in diff.of(kind))
+        if counted:
+            found.counts[kind] = {change: counted[change] for change in ("added", "removed", "changed")}
+    return found
+
+
+def import_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, filename: str, set_id: str,
+                 version: str) -> StandardsVersion:
+    """Convert an uploaded CISO Assistant framework library into a draft version ``version`` of the alliance's
+    set, as ``cli.py standards import`` does, and register it like an uploaded standards file. The draft's
+    alliance is the lead's; it takes effect today until the file says otherwise."""
+    alliance = session.get(Alliance, alliance_id)
+    if alliance is None:
+        raise NotFound(f"alliance {alliance_id} does not exist")
+    set_id, version = set_id.strip(), version.strip()
+    if set_id != alliance.standards_set:
+        raise DraftRefused([f"{alliance.name} accredits against standards set {alliance.standards_set!r}, not "
+                            f"{set_id!r}: import the library as a version of {alliance.standards_set!r}"], "set_id")
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise DraftRefused([f"version {version!r} does not sort as a version: write it like 2026.2"],
+                           "version") from None
+    if len(data) > MAX_LIBRARY_BYTES:
+        raise DraftRefused([f"{filename}:1: the library is larger than {MAX_LIBRARY_BYTES // (1024 * 1024)} MB; "
+                            "import it with `python cli.py standards import` and upload the standards file"])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DraftRefused([f"{filename}:1: the file is not UTF-8 text"]) from None
+    try:
+        imported = convert_library(read_library(text, filename), set_id, version, filename=filename,
+                                   alliance=alliance.name)
+    except LibraryError as exc:
+        raise DraftRefused(exc.problems) from None
+    name = f"{set_id}-{version}.yaml"
+    try:
+        loaded = rules.parse_standards(imported.text, filename=name)
+    except rules.StandardsError as exc:  # the converter writes only valid files: say so if it ever does not
+        raise DraftRefused([f"{filename}: the converted standards file is not valid:", *exc.problems]) from None
+    held = len(drafts_of(session, alliance_id))
+    if held >= MAX_DRAFTS and not _already_stored(session, loaded):
+        raise DraftRefused([f"{alliance.name} already has {held} draft versions, the most it can hold: delete a "
+                            "draft you no longer need, then import the library again"])
+    try:
+        return register_text(session, imported.text, name, actor, state="draft", loaded=loaded)
+    except ServiceError as exc:  # the version number is taken by other content
+        raise DraftRefused([str(exc)], "version") from None
 
 
 @dataclass(frozen=True)

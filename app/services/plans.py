@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 
 from sqlmodel import Session, col, select
 
-from ..models import (Assessment, AssessmentCycle, ImprovementPlan, Membership, Organisation, utcnow)
+from ..models import Assessment, AssessmentCycle, ImprovementPlan, Membership, Organisation, utcnow
 from .assessments import AssessmentContext, context
 from .common import Actor, NotFound, ServiceError, audit, snapshot, text_problems
 from .scoring import current_result

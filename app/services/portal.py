@@ -15,8 +15,18 @@ from sqlmodel import Session, col, select
 
 from rules.model import CoreOffer, Domain, Standard, StandardsSet
 
-from ..models import (Alliance, Assessment, AssessmentCycle, AuditEvent, Evidence, Membership, Organisation,
-                      StandardsVersion, User, utcnow)
+from ..models import (
+    Alliance,
+    Assessment,
+    AssessmentCycle,
+    AuditEvent,
+    Evidence,
+    Membership,
+    Organisation,
+    StandardsVersion,
+    User,
+    utcnow,
+)
 from .accounts import create_user
 from .alliances import cycles_of
 from .assessments import AssessmentContext, SaveOutcome, answers_of, context, open_assessment, save_answers

@@ -32,9 +32,22 @@ from rules.answers import carry_over
 from rules.model import StandardsSet
 
 from ..db import json_value
-from ..models import (Alliance, Answer, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment,
-                      Membership, Organisation, RescoreItem, RescoreRefresh, RescoreRun, ResultOverride,
-                      StandardsVersion, utcnow)
+from ..models import (
+    Alliance,
+    Answer,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    BuddyAssignment,
+    Membership,
+    Organisation,
+    RescoreItem,
+    RescoreRefresh,
+    RescoreRun,
+    ResultOverride,
+    StandardsVersion,
+    utcnow,
+)
 from .buddying.pairs import refresh_many, settle_many
 from .buddying.planning import OPEN_PAIRS, NeedsRefresh, plan_refreshes
 from .common import Actor, NotFound, ServiceError, among, audit, audit_many, update_rows
@@ -178,12 +191,12 @@ def _score(standards: StandardsSet, loaded: Loaded, answers: dict[str, Any]) -> 
 
 def rescore_one(loaded: Loaded, target: Target) -> tuple[dict, dict]:
     """The assessment's new result on the target version, and its report line (old -> new)."""
+    old_standards = parsed(loaded.version)
     if loaded.current is not None and loaded.status != "draft":
         old = loaded.current
     else:  # a draft's result is provisional: score it as it stands on its own version
-        old_standards = parsed(loaded.version)
         old = _score(old_standards, loaded, carry_over(old_standards, loaded.answers)[0])
-    kept, dropped = carry_over(target.standards, loaded.answers)
+    kept, dropped = carry_over(target.standards, loaded.answers, previous=old_standards)
     new = _score(target.standards, loaded, kept)
     line = {
         "assessment": loaded.id, "organisation": loaded.organisation, "ods_code": loaded.ods_code,

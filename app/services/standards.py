@@ -65,6 +65,9 @@ def _register(session: Session, loaded: StandardsSet, text: str, source_name: st
             _parsed.setdefault(loaded.content_hash, loaded)
     audit(session, actor, "standards.registered", version,
           after=snapshot(version, "set_id", "version", "content_hash", "state"))
+    if loaded.source == source_name:  # what ``parsed`` would make of it: a large set is not read twice
+        with _parsed_lock:
+            _parsed.setdefault(loaded.content_hash, loaded)
     return version
 
 

@@ -16,13 +16,22 @@ from sqlmodel import Session, col, select
 
 from rules.model import StandardsSet
 
-from ..models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment, Evidence, Membership,
-                      Organisation, StandardsVersion)
+from ..models import (
+    Alliance,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    BuddyAssignment,
+    Evidence,
+    Membership,
+    Organisation,
+    StandardsVersion,
+)
 from ..uploads import UploadStore
 from . import portal, review
-from .buddying import board
 from .api_tokens import TokenScope
 from .assessments import AssessmentContext, SaveOutcome, answers_of, require_editable, save_answers
+from .buddying import board
 from .common import NotFound, ServiceError, get_or_404
 from .evidence import add_evidence, attach_file, check_evidence, detach_file, evidence_of, one_evidence
 from .questions import NotAsked, not_asked

@@ -49,7 +49,7 @@ class SignedIn(UserMixin):
     alliance_id: Optional[int]
 
     @classmethod
-    def of(cls, user: User) -> "SignedIn":
+    def of(cls, user: User) -> SignedIn:
         return cls(user.id, user.email, user.name, user.role, user.organisation_id, user.alliance_id)
 
     @property

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from ..services import ServiceError, accounts, overview
-from ..services import api_tokens
+from ..services import ServiceError, accounts, api_tokens, overview
 from .access import actor, roles, unit_of_work
 from .forms import ApiTokenForm, show_service_error
 from .sessions import end_sessions_of

@@ -261,6 +261,9 @@ def answer_problem(criterion: Criterion, value: Any, problem: str, na_choice: st
     client sends "na"); ``option_ids``: name a choice's options by their ids (what an API client sends),
     not their texts."""
     or_na = f", or {na_choice}" if criterion.allow_na else ""
+    unreadable = text_problem(value) if isinstance(value, str) else None
+    if unreadable:  # what is wrong with the text itself, whatever the question asks for
+        return f"Enter plain text: the answer {unreadable}"
     if isinstance(value, str) and value == NA:
         return "Give an answer: this question cannot be answered not applicable"
     if criterion.type in ("choice", "multi_choice"):
@@ -495,3 +498,18 @@ class StandardsUploadForm(FlaskForm):
     def validate_standards_file(self, field: Field) -> None:
         if field.data is None or not getattr(field.data, "filename", ""):
             raise ValidationError("Choose a standards file to upload")
+
+
+class LibraryImportForm(FlaskForm):
+    """A CISO Assistant framework library to import as a draft version of the alliance's standards set."""
+
+    library_file = FileField("Framework library (YAML)")
+    set_id = StringField("Standards set id", validators=[
+        DataRequired("Enter the standards set id"), Length(max=100, message="Use 100 characters or fewer")])
+    version = StringField("Version", validators=[
+        DataRequired("Enter the version of the draft, for example 2026.2"),
+        Length(max=32, message="Use 32 characters or fewer")])
+
+    def validate_library_file(self, field: Field) -> None:
+        if field.data is None or not getattr(field.data, "filename", ""):
+            raise ValidationError("Choose a framework library to upload")

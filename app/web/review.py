@@ -10,10 +10,8 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from ..services import ServiceError, cycles_of, overview
-from ..services import audit_trail
+from ..services import ServiceError, audit_trail, cycles_of, exports, overview
 from ..services import dashboard as dashboards
-from ..services import exports
 from ..services import impact as preview
 from ..services import plans as plan_service
 from ..services import review as service
@@ -21,7 +19,7 @@ from ..services.evidence import NoEvidenceFile
 from ..wording import label
 from .access import actor, roles, unit_of_work
 from .downloads import evidence_download
-from .forms import StandardsUploadForm
+from .forms import LibraryImportForm, StandardsUploadForm
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -305,14 +303,49 @@ def standards():
             problems = exc.problems
         else:
             return redirect(url_for("review.impact", version_id=version_id))
+    return _standards_page(form=form, problems=problems)
+
+
+@bp.post("/standards/library")
+@roles("lead")
+def import_library():
+    """A CISO Assistant framework library converted into a draft version of the alliance's set, then its preview."""
+    library_form = LibraryImportForm()
+    problems: list[tuple[str, str]] = []
+    if library_form.validate_on_submit():
+        upload = library_form.library_file.data
+        name = secure_filename(upload.filename or "") or "library.yaml"
+        try:
+            with unit_of_work() as session:
+                version = preview.import_draft(session, actor(), _alliance_id(), upload.stream.read(
+                    preview.MAX_LIBRARY_BYTES + 1), name, library_form.set_id.data, library_form.version.data)
+                version_id = version.id
+        except preview.DraftRefused as exc:
+            problems = [(exc.field or "library_file", problem) for problem in exc.problems]
+        else:
+            return redirect(url_for("review.impact", version_id=version_id))
+    problems += [(name, message) for name, messages in library_form.errors.items() for message in messages]
+    return _standards_page(library_form=library_form, library_problems=problems)
+
+
+def _standards_page(form: StandardsUploadForm | None = None, problems: list[str] | None = None,
+                    library_form: LibraryImportForm | None = None,
+                    library_problems: list[tuple[str, str]] | None = None):
+    """The standards page; after a refused upload (``problems``) or import (``library_problems``: field and
+    message), with them shown and status 400."""
+    form = form or StandardsUploadForm(formdata=None)
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
         versions = preview.versions_of(session, _alliance_id())
         drafts = len(preview.drafts_of(session, _alliance_id()))
-    status = 400 if request.method == "POST" else 200
+    if library_form is None:
+        library_form = LibraryImportForm(formdata=None, set_id=alliance.standards_set if alliance else None)
+    refused = request.method == "POST"
     return render_template("review/standards.html", alliance=alliance, versions=versions, form=form,
-                           problems=problems, drafts=drafts, max_drafts=preview.MAX_DRAFTS,
-                           page_has_errors=bool(problems or form.errors)), status
+                           problems=problems or [], drafts=drafts, max_drafts=preview.MAX_DRAFTS,
+                           library_form=library_form, library_problems=library_problems or [],
+                           max_library_mb=preview.MAX_LIBRARY_BYTES // (1024 * 1024),
+                           page_has_errors=refused), 400 if refused else 200
 
 
 @bp.route("/standards/<int:version_id>/delete", methods=["GET", "POST"])

@@ -1,7 +1,7 @@
 """Initial schema: the alliance world, and an append-only audit log.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 19:51:15.243047
 """
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
 
 revision = '0001'
 down_revision = None

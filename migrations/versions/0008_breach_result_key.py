@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from alembic import op
 
-
 revision = '0008'
 down_revision = '0007'
 branch_labels = None

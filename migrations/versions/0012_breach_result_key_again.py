@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from alembic import op
 
-
 revision = '0012'
 down_revision = '0011'
 branch_labels = None

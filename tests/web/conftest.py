@@ -1,6 +1,7 @@
 """Fixtures for the web tests: the app on the project's fresh migrated database per test (``database_url``
-from tests/conftest.py: SQLite, or PostgreSQL through TEST_DATABASE_URL), and an alliance world (two member
-organisations, a lead and an admin) built through the service layer."""
+from tests/conftest.py: SQLite, or PostgreSQL through TEST_DATABASE_URL), an alliance world (two member
+organisations, a lead and an admin) built through the service layer, and headless Chromium for the browser
+journeys (one per test process, a fresh context per test)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,14 +14,30 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from app import create_app, db
-from app.services.accounts import hash_password
 from app.models import utcnow
-from app.services import (CLI, Actor, add_evidence, apply_for_membership, create_alliance, create_user, open_assessment,
-                          open_cycle, register_organisation, register_version, save_answers, submit)
+from app.services import (
+    CLI,
+    Actor,
+    add_evidence,
+    apply_for_membership,
+    create_alliance,
+    create_user,
+    open_assessment,
+    open_cycle,
+    register_organisation,
+    register_version,
+    save_answers,
+    submit,
+)
 
 HERE = Path(__file__).resolve().parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = HERE.parents[1] / "test-artifacts"  # screenshots of the browser journeys, for people to look at
 STANDARDS = HERE / "standards" / "web-test-2026.1.yaml"
 #: The same alliance's schema 2 edition: choice and multi_choice questions, conditional questions, metric ranges.
 STANDARDS_2 = HERE / "standards" / "web-test-2026.2.yaml"
@@ -28,10 +45,17 @@ PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@functools.lru_cache(maxsize=None)
+#: scrypt as the application uses it (werkzeug's ``scrypt``: n = 2**15, r = 8, p = 1), with a work factor
+#: a thirty-second of that for the users the fixtures make. Signing in reads the factor from the stored hash
+#: and checks it the same way, in a few milliseconds rather than a quarter of a second; users who register
+#: through the pages get the application's own hash (tests/web/test_auth.py).
+FIXTURE_HASH = "scrypt:1024:8:1"
+
+
+@functools.cache
 def password_hash(password: str) -> str:
-    """scrypt is slow on purpose: the world's users share one hash across tests."""
-    return hash_password(password)
+    """The fixtures' users share one hash per password across tests, with the small work factor above."""
+    return generate_password_hash(password, method=FIXTURE_HASH)
 
 
 def current_cycle_name(today: dt.date) -> tuple[str, dt.date, dt.date]:
@@ -194,3 +218,41 @@ def redis_url() -> str:
 def unique_address() -> str:
     """An address of the documentation range of its own, so counts kept in a shared Redis never meet."""
     return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium through Playwright, started once per test process and shared by the
+    browser journeys (each has a context of its own: no cookies or storage carried over)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is not installed at /usr/bin/chromium: run `bash scripts/browser.sh` "
+                    "(or leave the browser tests out: `bash scripts/test.sh --fast`)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """One tab in a fresh browser context that reaches only the app; page errors are kept in ``page.problems``."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)  # generous: the machine may be busy
+    # Only the app itself: the NHS fonts' host is not reachable from the test machine.
+    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("pageerror", lambda error: problems.append(str(error)))
+    tab.problems = problems
+    try:
+        yield tab
+    finally:
+        context.close()

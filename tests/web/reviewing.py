@@ -7,8 +7,19 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from app import db
-from app.services import (CLI, add_evidence, apply_for_membership, create_alliance, create_user, open_assessment,
-                          open_cycle, record_decision, register_organisation, save_answers, submit)
+from app.services import (
+    CLI,
+    add_evidence,
+    apply_for_membership,
+    create_alliance,
+    create_user,
+    open_assessment,
+    open_cycle,
+    record_decision,
+    register_organisation,
+    save_answers,
+    submit,
+)
 from app.services.evidence import attach_file
 
 from .conftest import COMPLETE_ANSWERS, PASSWORD, World, password_hash

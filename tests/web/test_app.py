@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from app import StartupError, config as app_config, create_app, db
+from app import StartupError, create_app, db
+from app import config as app_config
 from app.web import NHSUK_DIST
 from app.web.access import check_every_route_is_marked, public, roles
 from app.web.limits import unshared_limits

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from app import create_app
 
-from .conftest import COMPLETE_ANSWERS, PASSWORD, build_world, submit_peer
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from .conftest import ARTIFACTS, COMPLETE_ANSWERS, PASSWORD, build_world, submit_peer
 
 
 @pytest.fixture
@@ -40,30 +34,6 @@ def live_app(database_url, tmp_path):
     finally:
         server.shutdown()
         thread.join(timeout=10)
-
-
-@pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is not installed at /usr/bin/chromium: run `bash scripts/browser.sh`")
-    expect.set_options(timeout=30_000)
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(30_000)  # generous: the machine may be busy
-        # Only the app itself: the NHS fonts' host is not reachable from the test machine.
-        context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]).*"), lambda route: route.abort())
-        tab = context.new_page()
-        problems: list[str] = []
-        tab.on("pageerror", lambda error: problems.append(str(error)))
-        tab.problems = problems
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
 
 
 def shot(page, name: str) -> None:

@@ -8,8 +8,8 @@ the commit), or real ones from a database server that does not answer.
 from __future__ import annotations
 
 import logging
-import threading
 import re
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
@@ -44,7 +44,7 @@ class Outage:
         return dbapi.OperationalError("server closed the connection unexpectedly")
 
     @contextmanager
-    def statements(self, matching: str = "") -> Iterator["Outage"]:
+    def statements(self, matching: str = "") -> Iterator[Outage]:
         """Every statement whose SQL contains ``matching`` (every statement when empty) fails."""
         pattern = re.compile(matching, re.IGNORECASE)
 
@@ -60,7 +60,7 @@ class Outage:
             event.remove(self.engine, "before_cursor_execute", fail)
 
     @contextmanager
-    def commits_after(self, matching: str) -> Iterator["Outage"]:
+    def commits_after(self, matching: str) -> Iterator[Outage]:
         """The commit of a transaction that ran a statement containing ``matching`` fails."""
         pattern = re.compile(matching, re.IGNORECASE)
         dialect = self.engine.dialect

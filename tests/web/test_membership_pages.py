@@ -8,7 +8,7 @@ from app import db
 from app.models import Assessment, AssessmentCycle, Membership
 from app.services import CLI, create_user, register_organisation
 
-from .conftest import PASSWORD, Visitor, signed_in, text
+from .conftest import PASSWORD, Visitor, password_hash, signed_in, text
 from .test_auth import error_list
 
 
@@ -19,7 +19,7 @@ def applicant(app, world):
         organisation = register_organisation(session, CLI, name="Oxleas NHS Foundation Trust", ods_code="RPG",
                                              org_type="community", region="South East London")
         create_user(session, CLI, email="applicant@nhs.test", name="Applicant", password=PASSWORD, role="member",
-                    organisation_id=organisation.id)
+                    organisation_id=organisation.id, password_hash=password_hash(PASSWORD))
         organisation_id = organisation.id
     person = Visitor(app)
     assert person.login("applicant@nhs.test").status_code == 302

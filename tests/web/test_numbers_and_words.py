@@ -104,9 +104,8 @@ def test_answer_errors_read_as_a_person_would_write_them_in_the_api(app, world):
 
 def test_a_range_refusal_reads_as_a_person_would_write_it():
     """Whatever words the rules use for an answer out of range, the member reads the range."""
-    from rules.model import Criterion
-
     from app.web.forms import answer_problem
+    from rules.model import Criterion
 
     percent = Criterion(id="C2.1", text="Operated on within 36 hours", type="metric", unit="%")
     assert answer_problem(percent, 150, "answers: C2.1: 150 is above the maximum 100") == \

@@ -10,10 +10,17 @@ from sqlmodel import select
 
 from app import db
 from app.lifecycle import allowed
-from app.models import (AuditEvent, Breach, Decision, Membership, MembershipStatusChange, Notification,
-                        ReviewComment, utcnow)
-from app.services import CLI, NotFound, ServiceError, current_result, start_review
-from app.services import review
+from app.models import (
+    AuditEvent,
+    Breach,
+    Decision,
+    Membership,
+    MembershipStatusChange,
+    Notification,
+    ReviewComment,
+    utcnow,
+)
+from app.services import CLI, NotFound, ServiceError, current_result, review, start_review
 
 from .conftest import signed_in, text
 from .reviewing import build_review_world

@@ -6,7 +6,6 @@ admins get 403; anonymous visitors are sent to sign in. Each lead reaches its ow
 """
 from __future__ import annotations
 
-
 import pytest
 from sqlmodel import select
 
@@ -86,6 +85,9 @@ def cases(rw) -> list[Case]:
              {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
         Case("review.standards", "POST", "/review/standards",  # no file: refused on the page
              {"anonymous": 302, "member_clean": 403, "lead": 400, "lead_y": 400, "admin": 403}),
+        Case("review.import_library", "POST", "/review/standards/library",  # no library: refused on the page
+             {"anonymous": 302, "member_clean": 403, "lead": 400, "lead_y": 400, "admin": 403},
+             {"set_id": "web-test", "version": "2026.9"}),
         Case("review.impact", "GET", f"/review/standards/{rw.world.version_id}/impact",
              {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
         # A draft is its uploader's to delete: Y's lead (on the same set) is refused, on the page.

@@ -13,7 +13,7 @@ from app import create_app
 
 from .conftest import PASSWORD, build_world
 from .reviewing import build_review_world
-from .test_browser import page, shot, unlabelled_controls  # noqa: F401  (the browser fixture)
+from .test_browser import shot, unlabelled_controls
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def sign_in(page, base: str, email: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_lead_reviews_overrides_and_decides_and_the_member_sees_it(live_review, page):  # noqa: F811
+def test_lead_reviews_overrides_and_decides_and_the_member_sees_it(live_review, page):
     base, rw = live_review
     a = rw.assessments["breach"]
 

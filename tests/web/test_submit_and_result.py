@@ -152,9 +152,10 @@ def test_benchmarks_against_other_members_anonymised(member, world):
         other = create_alliance(session, CLI, slug="other", name="Other Alliance", standards_set="web-test")
         membership = apply_for_membership(session, CLI, organisation_id=world.organisations["b"],
                                           alliance_id=other.id, route="full")
-        from app.services import open_cycle
-        from .conftest import current_cycle_name
         from app.models import utcnow
+        from app.services import open_cycle
+
+        from .conftest import current_cycle_name
         name, opens, closes = current_cycle_name(utcnow().date())
         cycle = open_cycle(session, CLI, alliance_id=other.id, name=name, opens_on=opens, closes_on=closes)
         elsewhere = open_assessment(session, CLI, membership_id=membership.id, cycle_id=cycle.id)

@@ -65,7 +65,7 @@ def test_the_issues_api_request_is_refused_naming_the_criterion(app, world, toke
     ({"answers": {"P1.2": "bell\x07"}}, "P1.2", "the control character \\x07"),
     ({"answers": {"C1.1": "yes"}, "notes": {"C1.1": LONE}}, "C1.1", "note: cannot contain \\ud800"),
     ({"answers": {"C1.1": "yes"}, "notes": {"C1.1": "esc\x1b"}}, "C1.1", "note: cannot contain the control"),
-    ({"answers": {"C1.1": "yes \ud800"}}, "C1.1", 'got "yes \\ud800"'),
+    ({"answers": {"C1.1": "yes \ud800"}}, "C1.1", 'the answer cannot contain \\ud800'),
 ])
 def test_every_api_answer_and_note_that_is_not_text_is_refused_by_its_criterion(app, world, token, body,
                                                                                 criterion, words):

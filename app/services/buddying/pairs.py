@@ -14,8 +14,8 @@ from typing import Optional
 from sqlmodel import Session, col, select
 
 from ...models import Alliance, Assessment, AssessmentCycle, BuddyAssignment, Membership, Organisation, utcnow
-from ..scoring import current_result
 from ..common import Actor, NotFound, ServiceError, among, audit, require_text, snapshot
+from ..scoring import current_result
 from .planning import OPEN_PAIRS, NeedsRefresh, apply_plan, candidates, pairs_by_alliance, plan_refresh
 
 LEAD, BUDDY, MENTEE = "lead", "buddy", "mentee"

@@ -26,8 +26,16 @@ import rules.buddying as matching
 from rules.buddying import Matching, MemberProfile, Need
 
 from ...lifecycle import MEMBER_STATUSES
-from ...models import (Alliance, Assessment, AssessmentCycle, AssessmentResult, BuddyAssignment, Membership,
-                       Organisation, utcnow)
+from ...models import (
+    Alliance,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    BuddyAssignment,
+    Membership,
+    Organisation,
+    utcnow,
+)
 from ..common import Actor, NotFound, ServiceError, among, audit, audit_many, insert_returning_ids, snapshot
 
 OPEN_PAIRS = ("proposed", "accepted", "active")
