@@ -18,7 +18,7 @@ from app import create_app, db
 from app.services import answers_of
 
 from .conftest import PASSWORD, STANDARDS_2, build_world
-from .test_browser import CHROMIUM_ARGS, page, shot, unlabelled_controls  # noqa: F401  (the browser fixture)
+from .test_browser import shot, unlabelled_controls
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def stored(world) -> dict:
         return answers_of(session, world.assessments["a"])
 
 
-def test_a_conditional_question_with_and_without_javascript(live_schema2, page):  # noqa: F811
+def test_a_conditional_question_with_and_without_javascript(live_schema2, browser, page):
     base, world = live_schema2
     care = f"/member/assessments/{world.assessments['a']}/domains/care"
     sign_in(page, base, world.emails["member_a"], care)
@@ -112,7 +112,7 @@ def test_a_conditional_question_with_and_without_javascript(live_schema2, page):
     assert page.problems == []
 
     # Without JavaScript every question is on the page; the one the saved answers leave unasked is marked so.
-    context = page.context.browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
     context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]).*"), lambda route: route.abort())
     plain = context.new_page()
     try:
