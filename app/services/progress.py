@@ -2,7 +2,9 @@
 
 "Complete" means what submission means (``missing_for_submission``): every
 required answer given and every required piece of evidence attached, so the
-progress a member sees and the check at submission never disagree.
+progress a member sees and the check at submission never disagree. A
+conditional question the answers leave unasked (``questions.not_asked``) is
+not counted: neither as a question to answer nor as one answered.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from rules.model import Criterion, Domain, Standard
 from ..models import Evidence
 from .assessments import AssessmentContext, answers_of
 from .evidence import evidence_of
+from .questions import NotAsked, not_asked
 from .submission import missing_for_submission
 
 NOT_STARTED, IN_PROGRESS, COMPLETED = "not_started", "in_progress", "completed"
@@ -28,6 +31,7 @@ class DomainProgress:
     standards: list[Standard] = field(default_factory=list)
     criteria: list[Criterion] = field(default_factory=list)
     answered: int = 0
+    asked: int = 0
     missing: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -43,6 +47,7 @@ class Progress:
     answers: dict[str, Any]
     evidence: dict[str, list[Evidence]]
     missing: list[dict[str, str]]
+    not_asked: dict[str, NotAsked] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -69,6 +74,7 @@ def progress(session: Session, ctx: AssessmentContext) -> Progress:
     """Per applicable domain: its applicable standards and criteria, how many are answered, what is missing."""
     answers = answers_of(session, ctx.assessment.id)
     missing = missing_for_submission(session, ctx)
+    unasked = not_asked(ctx, answers)
     by_domain: dict[str, DomainProgress] = {}
     for standard, criterion in ctx.applicable_criteria():
         row = by_domain.get(standard.domain)
@@ -78,6 +84,9 @@ def progress(session: Session, ctx: AssessmentContext) -> Progress:
         if standard not in row.standards:
             row.standards.append(standard)
         row.criteria.append(criterion)
+        if criterion.id in unasked:
+            continue
+        row.asked += 1
         value = answers.get(criterion.id)
         if value is not None and not (isinstance(value, str) and not value.strip()):
             row.answered += 1
@@ -85,4 +94,4 @@ def progress(session: Session, ctx: AssessmentContext) -> Progress:
         standard, _ = ctx.standards.criterion_lookup[item["criterion"]]
         by_domain[standard.domain].missing.append(item)
     ordered = [by_domain[d.id] for d in ctx.standards.domains if d.id in by_domain]
-    return Progress(ordered, answers, evidence_by_criterion(session, ctx.assessment.id), missing)
+    return Progress(ordered, answers, evidence_by_criterion(session, ctx.assessment.id), missing, unasked)

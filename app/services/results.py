@@ -3,7 +3,11 @@
 A submitted assessment shows its stored result (what the lead reviews); a
 draft shows a provisional score of its answers so far, stored nowhere. Once
 the lead has decided, the decision comes first: the engine's outcome is what
-the answers scored, the decision (with its conditions) is what stands.
+the answers scored, the decision (with its conditions) is what stands. The
+conditional questions the result left out as not asked say why, in the
+member's words (``questions.not_asked``, from the answers the result scored),
+and each framework the standards are mapped to lists its refs with their
+status and the standards behind each.
 """
 from __future__ import annotations
 
@@ -13,11 +17,12 @@ from typing import Any, Optional
 
 from sqlmodel import Session, col, select
 
-from rules.model import CoreOffer, Criterion, Domain, Standard
+from rules.model import CoreOffer, Criterion, Domain, Framework, Standard, StandardsSet
 
 from ..models import Decision
 from .assessments import AssessmentContext
 from .benchmarks import DEFAULT_MIN_PEERS, MetricBenchmark, metric_benchmarks
+from .questions import NotAsked, not_asked, option_scores_words
 from .scoring import current_result, score
 
 
@@ -37,6 +42,21 @@ class DomainLine:
 
 
 @dataclass(frozen=True)
+class MappedRef:
+    """One ref of a framework the standards are mapped to, how it stands, and the standards behind it."""
+
+    ref: str
+    status: str  # met, not_met or not_assessed
+    standards: list[tuple[Standard, str]]  # each mapped standard with its status in this result
+
+
+@dataclass(frozen=True)
+class FrameworkLine:
+    framework: Framework
+    refs: list[MappedRef]
+
+
+@dataclass(frozen=True)
 class ResultView:
     result: dict[str, Any]
     provisional: bool
@@ -46,6 +66,9 @@ class ResultView:
     support_needs: list[Standard]
     core_proposition: list[CoreOffer]
     benchmarks: list[MetricBenchmark]
+    not_asked: dict[str, NotAsked]  # criteria the result left out as not asked, in file order, with why
+    explanations: dict[str, str]  # how choice answers scored, by their options' texts (the engine's names ids)
+    frameworks: list[FrameworkLine]  # how the result evidences each framework the standards are mapped to
     decisions: list[Decision] = field(default_factory=list)  # the lead's, oldest first
 
     @property
@@ -82,11 +105,40 @@ def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAU
     breaches = [(b, lookup[b["criterion"]][1], lookup[b["criterion"]][0]) for b in result["breaches"]]
     by_id = {s.id: s for s in standards.standards}
     offers = {o.id: o for o in standards.core_proposition}
+    inactive = [cid for cid, detail in details.items() if detail and detail.get("status") == "inactive"]
+    reasons = not_asked(ctx, {cid: d.get("answer") for cid, d in details.items() if d}) if inactive else {}
     return ResultView(
         result=result, provisional=provisional, computed_at=computed_at, domains=domains, breaches=breaches,
         support_needs=[by_id[s] for s in result["support_needs"] if s in by_id],
         core_proposition=[offers[o] for o in result["core_proposition"] if o in offers],
         benchmarks=metric_benchmarks(session, ctx, result, min_peers),
+        not_asked={cid: reasons[cid] for cid in inactive if cid in reasons},
+        explanations=_option_explanations(standards, details),
+        frameworks=_frameworks(standards, result),
         decisions=list(session.exec(select(Decision).where(Decision.assessment_id == ctx.assessment.id)
                                     .order_by(col(Decision.decided_at), col(Decision.id))).all()),
     )
+
+
+def _frameworks(standards: StandardsSet, result: dict[str, Any]) -> list[FrameworkLine]:
+    mapped = result.get("mapped") or {}
+    by_id = {s.id: s for s in standards.standards}
+    statuses = result["standard_results"]
+    lines = []
+    for framework in standards.frameworks:
+        refs = [MappedRef(ref, status, [(by_id[sid], (statuses.get(sid) or {}).get("status", "not_applicable"))
+                                        for sid in standards.mapped_refs.get(framework.id, {}).get(ref, ())])
+                for ref, status in (mapped.get(framework.id) or {}).items()]
+        lines.append(FrameworkLine(framework, refs))
+    return lines
+
+
+def _option_explanations(standards: StandardsSet, details: dict[str, Any]) -> dict[str, str]:
+    found = {}
+    for criterion in standards.criteria:
+        detail = details.get(criterion.id) or {}
+        if criterion.options and detail.get("status") == "scored":
+            words = option_scores_words(criterion, detail.get("answer"), detail.get("score"))
+            if words:
+                found[criterion.id] = words
+    return found

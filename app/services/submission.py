@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from ..models import Assessment, AssessmentResult, Evidence, utcnow
 from .assessments import AssessmentContext, answers_of, context, require_editable
 from .common import Actor, ServiceError, audit
+from .questions import not_asked
 from .scoring import store_result
 
 
@@ -21,12 +22,16 @@ class SubmissionRefused(ServiceError):
 
 
 def missing_for_submission(session: Session, ctx: AssessmentContext) -> list[dict[str, str]]:
-    """Every required answer and required evidence still missing, in file order."""
+    """Every required answer and required evidence still missing, in file order. A conditional question the
+    answers leave unasked needs neither (any answer it has stays stored)."""
     answers = answers_of(session, ctx.assessment.id)
     with_evidence = set(session.exec(select(Evidence.criterion_id).where(
         Evidence.assessment_id == ctx.assessment.id)).all())
+    unasked = not_asked(ctx, answers)
     missing = []
     for standard, criterion in ctx.applicable_criteria():
+        if criterion.id in unasked:
+            continue
         answer = answers.get(criterion.id)
         if answer is None or (isinstance(answer, str) and not answer.strip()):
             if criterion.required:

@@ -34,6 +34,7 @@ from .assessments import AssessmentContext, SaveOutcome, answers_of, require_edi
 from .buddying import board
 from .common import NotFound, ServiceError, get_or_404
 from .evidence import add_evidence, attach_file, check_evidence, detach_file, evidence_of, one_evidence
+from .questions import NotAsked, not_asked
 from .results import ResultView, result_view
 from .scoring import current_result
 from .standards import parsed
@@ -126,14 +127,16 @@ class AssessmentDetail:
     result: Optional[AssessmentResult]
     answers: dict[str, Any]
     missing: list[dict[str, str]]  # what submission still needs (drafts only)
+    not_asked: dict[str, NotAsked]  # conditional criteria the answers leave unasked (their answers are kept)
 
 
 def assessment_detail(session: Session, scope: TokenScope, assessment_id: int) -> AssessmentDetail:
     ctx = assessment(session, scope, assessment_id)
     draft = ctx.assessment.status == "draft"
+    answers = answers_of(session, assessment_id)
     return AssessmentDetail(ctx, get_or_404(session, AssessmentCycle, ctx.assessment.cycle_id),
-                            current_result(session, assessment_id), answers_of(session, assessment_id),
-                            missing_for_submission(session, ctx) if draft else [])
+                            current_result(session, assessment_id), answers,
+                            missing_for_submission(session, ctx) if draft else [], not_asked(ctx, answers))
 
 
 def result(session: Session, scope: TokenScope, assessment_id: int, min_peers: int) -> tuple[AssessmentContext,

@@ -15,6 +15,7 @@ from .. import wording
 from ..db import ROOT
 from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
+from ..services.questions import answer_words
 from ..uploads import UploadRefused, UploadStore
 from . import charts, faults, request_log, sessions
 from .access import check_every_route_is_marked, login_manager, public, safe_next
@@ -159,6 +160,7 @@ def _page_context(app: Flask) -> None:
     app.add_template_filter(wording.with_unit, "with_unit")
     app.add_template_filter(wording.decimal_text, "decimal")
     app.add_template_filter(wording.tag_colour, "tag_colour")
+    app.add_template_filter(answer_words, "answer")  # criterion | answer(value): an answer in the member's words
     app.add_template_global(charts.strip, "chart_strip")
 
     @app.context_processor

@@ -126,8 +126,10 @@ def standards_version(version_id: int):
     with unit_of_work() as session:
         version, content = service.standards_version(session, token_scope(), version_id)
         shown = shapes.version(version)
-    return {"version": shown, "alliance": content.alliance, "pass_mark": content.pass_mark,
+    return {"version": shown, "schema": content.schema_version, "alliance": content.alliance,
+            "pass_mark": content.pass_mark,
             "routes": [{"id": r.id, "title": r.title} for r in content.routes],
+            "frameworks": [{"id": f.id, "title": f.title} for f in content.frameworks],
             "ratings": [{"rating": r.rating, "min": r.min} for r in content.ratings],
             "core_proposition": [{"id": o.id, "title": o.title, "routes": shapes.optional_list(o.routes)}
                                  for o in content.core_proposition],
@@ -164,7 +166,8 @@ def assessment(assessment_id: int):
         ctx = detail.ctx
         shown = shapes.assessment(service.AssessmentLine(ctx.assessment, ctx.membership, ctx.organisation, detail.cycle,
                                                    detail.result))
-    return {**shown, "answers": detail.answers, "missing": detail.missing, "links": shapes.links(assessment_id)}
+    return {**shown, "answers": detail.answers, "missing": detail.missing,
+            "not_asked": shapes.not_asked(detail.not_asked), "links": shapes.links(assessment_id)}
 
 
 def _result_of(assessment_id: int) -> tuple[AssessmentContext, Any]:
@@ -176,8 +179,9 @@ def _result_of(assessment_id: int) -> tuple[AssessmentContext, Any]:
 @token_scoped
 def result(assessment_id: int):
     ctx, view = _result_of(assessment_id)
+    # A result stored before framework mappings existed has no "mapped": its file had none to map.
     return {"assessment_id": assessment_id, "status": ctx.assessment.status, "provisional": view.provisional,
-            "computed_at": shapes.when(view.computed_at), "result": view.result}
+            "computed_at": shapes.when(view.computed_at), "result": {"mapped": {}, **view.result}}
 
 
 @bp.get(f"/assessments/<{ID}:assessment_id>/breaches")
@@ -233,7 +237,7 @@ def answers(assessment_id: int):
         outcome = service.save(session, scope, assessment_id, answers, notes)
         lookup = service.assessment(session, scope, assessment_id).standards.criterion_lookup
     errors += [{"criterion": cid, "message": save_problem(lookup[cid][1] if cid in lookup else None, answers.get(cid),
-                                                          message, na_choice='send "na"')}
+                                                          message, na_choice='send "na"', option_ids=True)}
                for cid, message in outcome.errors.items()]
     done = {"saved": outcome.saved, "cleared": outcome.cleared, "submitted": False}
     if errors:

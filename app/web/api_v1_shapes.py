@@ -8,7 +8,10 @@ from typing import Optional
 
 from flask import url_for
 
+from rules.model import Criterion, Standard
+
 from ..models import Alliance, AssessmentCycle, AssessmentResult, Evidence, Organisation, StandardsVersion
+from ..services.questions import NotAsked
 from ..services.token_access import AssessmentLine, PairView
 
 
@@ -66,23 +69,33 @@ def evidence(item: Evidence) -> dict:
     return shown
 
 
-def _criterion(c) -> dict:
+def _criterion(c: Criterion) -> dict:
     return {"id": c.id, "text": c.text, "type": c.type, "weight": c.weight, "required": c.required,
             "allow_na": c.allow_na, "evidence": c.evidence, "guidance": c.guidance,
             "levels": list(c.levels) if c.levels is not None else None, "unit": c.unit,
-            "benchmark": c.benchmark.model_dump() if c.benchmark is not None else None}
+            "benchmark": c.benchmark.model_dump() if c.benchmark is not None else None,
+            "min": c.min, "max": c.max,
+            "options": ([{"id": o.id, "text": o.text, "score": o.score} for o in c.options]
+                        if c.options is not None else None),
+            "when": {"criterion": c.when.criterion, "in": list(c.when.values)} if c.when is not None else None}
 
 
 def optional_list(values) -> Optional[list]:
     return list(values) if values is not None else None
 
 
-def standard(s) -> dict:
+def standard(s: Standard) -> dict:
     return {"id": s.id, "title": s.title, "weight": s.weight, "must_meet": s.must_meet,
             "applies": {"routes": optional_list(s.applies.routes),
                         "specialties": optional_list(s.applies.specialties),
                         "org_types": optional_list(s.applies.org_types)},
+            "maps_to": [{"framework": m.framework, "ref": m.ref} for m in s.maps_to],
             "criteria": [_criterion(c) for c in s.criteria]}
+
+
+def not_asked(found: dict[str, NotAsked]) -> list[dict]:
+    """The conditional criteria the answers leave unasked, with why (file order)."""
+    return [{"criterion": cid, "depends_on": item.controller.id, "reason": item.words} for cid, item in found.items()]
 
 
 def pair(view: PairView) -> dict:

@@ -1,16 +1,19 @@
 """The application's forms, and the self-assessment forms built from a standards file.
 
 A domain's form has one field per applicable criterion. What the member typed
-is turned into an answer (a choice, a level index, a number, text or "na")
-and checked by ``rules.check_answer``: the same check the engine, the CLI and
+or ticked is turned into an answer (a choice, an option id, a list of option
+ids, a level index, a number, text or "na") and checked by
+``rules.check_answer``: the same check the engine, the CLI and
 ``save_answers`` use, so the web never accepts what the engine would refuse.
 A refusal reaches the member (and an API client) as a person would say it
 (``answer_problem``), and a stored number is shown in the digits it was written in.
+``page_layout`` says where a page shows each conditional question (schema 2).
 """
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -18,16 +21,20 @@ from wtforms import BooleanField, Field, PasswordField, StringField, TextAreaFie
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 import rules
-from rules.model import CHOICES, Criterion, StandardsSet, is_number
+from rules.model import CHOICES, Criterion, Standard, StandardsSet, is_number
 from rules.text import text_problem
 
 from ..services.accounts import EMAIL, MAX_PASSWORD, MIN_PASSWORD
 from ..services.api_tokens import NAME_MAX
 from ..services.evidence import NOTE_MAX, is_link
 from ..services.membership import ODS_CODE
+from ..services.questions import condition_words
 from ..wording import decimal_text
 
 NA = "na"
+#: The box of a multi_choice question that answers "none of these" (an empty list): option ids are slugs, so
+#: no option has this id.
+NONE_OF_THEM = "_none"
 OTHER = "__other__"
 ORG_TYPES = ("acute", "specialist", "community", "mental-health", "primary-care", "social-care", "teaching")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
@@ -193,9 +200,12 @@ def field_names(standards: StandardsSet) -> dict[str, str]:
     return names
 
 
-def _raw_answer(criterion: Criterion, text: Optional[str], na_ticked: bool) -> tuple[Any, Optional[str]]:
-    """What the member typed, as the answer it stands for (still to be checked)."""
-    text = (text or "").strip() if criterion.type != "text" else (text or "")
+def _raw_answer(criterion: Criterion, data: Any, na_ticked: bool) -> tuple[Any, Optional[str]]:
+    """What the member typed or ticked, as the answer it stands for (still to be checked)."""
+    if criterion.type == "multi_choice":
+        return _ticked_answer(list(data or ()))
+    text = data if isinstance(data, str) else ""
+    text = text.strip() if criterion.type != "text" else text
     if na_ticked:
         if text.strip():
             return None, "Either give an answer or choose not applicable, not both"
@@ -208,6 +218,16 @@ def _raw_answer(criterion: Criterion, text: Optional[str], na_ticked: bool) -> t
         number = _number(text)
         return (text if number is None else number), None
     return text, None
+
+
+def _ticked_answer(ticked: list[str]) -> tuple[Any, Optional[str]]:
+    """A multi_choice answer from its boxes: the options ticked, [] for "None of these", or "na"."""
+    for only, words in ((NONE_OF_THEM, "none of them"), (NA, "not applicable")):
+        if only in ticked:
+            if len(ticked) > 1:
+                return None, f"Either choose options or {words}, not both"
+            return ([] if only == NONE_OF_THEM else NA), None
+    return (ticked or None), None
 
 
 def _number(text: str) -> int | float | None:
@@ -230,16 +250,31 @@ def metric_bounds(criterion: Criterion) -> tuple[Optional[float], Optional[float
     return low, high
 
 
-def answer_problem(criterion: Criterion, value: Any, problem: str, na_choice: str = "choose not applicable") -> str:
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def answer_problem(criterion: Criterion, value: Any, problem: str, na_choice: str = "choose not applicable",
+                   option_ids: bool = False) -> str:
     """A refusal of ``rules.check_answer`` as a person would write it ("Enter a number between 0 and 100"),
     from the criterion and the refused answer; ``na_choice``: how the person says "not applicable" (an API
-    client sends "na")."""
+    client sends "na"); ``option_ids``: name a choice's options by their ids (what an API client sends),
+    not their texts."""
     or_na = f", or {na_choice}" if criterion.allow_na else ""
     unreadable = text_problem(value) if isinstance(value, str) else None
     if unreadable:  # what is wrong with the text itself, whatever the question asks for
         return f"Enter plain text: the answer {unreadable}"
     if isinstance(value, str) and value == NA:
         return "Give an answer: this question cannot be answered not applicable"
+    if criterion.type in ("choice", "multi_choice"):
+        options = ([f'"{o.id}"' for o in criterion.options or ()] if option_ids
+                   else [f"“{o.text}”" for o in criterion.options or ()])
+        if criterion.type == "choice":
+            return (f"Send one of the option ids {_listed(options)}{or_na}" if option_ids
+                    else f"Choose one of {_listed(options)}{or_na}")
+        if option_ids:
+            return f"Send a list of distinct option ids from {_listed(options)} ([] for none of them){or_na}"
+        return f"Choose any of {_listed(options)}, each once, or “None of these”{or_na}"
     if criterion.type in CHOICES:
         options = [{"partial": "partly"}.get(o, o) for o in CHOICES[criterion.type]]
         return f"Choose {', '.join(options[:-1])} or {options[-1]}{or_na}"
@@ -268,22 +303,29 @@ def checked_answer(criterion: Criterion, value: Any,
 
 
 def save_problem(criterion: Optional[Criterion], value: Any, problem: str,
-                 na_choice: str = "choose not applicable") -> str:
+                 na_choice: str = "choose not applicable", option_ids: bool = False) -> str:
     """A refusal of a save (``SaveOutcome.errors``) in a person's words: the answer check's refusals are
     reworded, the service's own (a criterion that does not apply) are kept."""
     if criterion is not None and rules.check_answer(criterion, value)[1] == problem:
-        return answer_problem(criterion, value, problem, na_choice)
+        return answer_problem(criterion, value, problem, na_choice, option_ids)
     return problem
 
 
 class AnswerField(StringField):
-    """One criterion's answer; ``answer`` holds the checked value once the form validates it."""
+    """One criterion's answer; ``answer`` holds the checked value once the form validates it. A multi_choice
+    field's data is the list of boxes ticked (none ticked: unanswered)."""
 
     def __init__(self, *args: Any, criterion: Criterion, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.criterion = criterion
         self.answer: Any = None
         self.na_field: Optional[BooleanField] = None
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if self.criterion.type == "multi_choice":
+            self.data = [v for v in valuelist if isinstance(v, str)]
+        else:
+            super().process_formdata(valuelist)
 
     def pre_validate(self, form: FlaskForm) -> None:
         na_ticked = bool(self.na_field is not None and self.na_field.data)
@@ -296,8 +338,15 @@ class AnswerField(StringField):
         self.answer = value
 
 
-def _shown_value(criterion: Criterion, value: Any) -> tuple[str, bool]:
-    """A stored answer as the form shows it: the field's text, and whether "not applicable" is ticked."""
+def _shown_value(criterion: Criterion, value: Any) -> tuple[Any, bool]:
+    """A stored answer as the form shows it: the field's text (a multi_choice's boxes ticked), and whether
+    "not applicable" is ticked."""
+    if criterion.type == "multi_choice":
+        if value is None:
+            return [], False
+        if value == NA:
+            return [NA], False
+        return (list(value) if value else [NONE_OF_THEM]), False
     if value is None:
         return "", False
     if value == NA:
@@ -311,6 +360,7 @@ def domain_form_class(criteria: list[Criterion], names: dict[str, str]) -> type[
     class DomainForm(FlaskForm):
         def __init__(self, *args: Any, **kwargs: Any):
             super().__init__(*args, **kwargs)
+            self.left_as_stored: set[str] = set()
             for criterion in criteria:
                 field = self[names[criterion.id]]
                 field.na_field = self._fields.get(names[criterion.id] + "-na")
@@ -321,7 +371,18 @@ def domain_form_class(criteria: list[Criterion], names: dict[str, str]) -> type[
 
         def answers(self) -> dict[str, Any]:
             """The checked answers of the fields that passed (the others keep what was stored)."""
-            return {f.criterion.id: f.answer for f in self.answer_fields if not f.errors}
+            return {f.criterion.id: f.answer for f in self.answer_fields
+                    if not f.errors and f.criterion.id not in self.left_as_stored}
+
+        def leave_as_stored(self, criterion_ids: Iterable[str]) -> None:
+            """Drop what was sent for these questions, with any error in it: they are not asked (schema 2
+            conditions), so what was typed into them is ignored, as the engine ignores it, and what is
+            stored for them stays."""
+            for criterion_id in criterion_ids:
+                field = self._fields.get(names.get(criterion_id, ""))
+                if isinstance(field, AnswerField) and field.errors:
+                    field.errors = []
+                    self.left_as_stored.add(criterion_id)
 
     for criterion in criteria:
         name = names[criterion.id]
@@ -340,6 +401,52 @@ def domain_form(criteria: list[Criterion], names: dict[str, str], stored: dict[s
         if criterion.allow_na and criterion.type in ("metric", "text"):
             data[names[criterion.id] + "-na"] = na
     return domain_form_class(criteria, names)(data=data)
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """Questions a page shows inside a controlling question's answers (the NHS.UK conditional reveal pattern):
+    ``values`` are the controlling field's values (as the form posts them) that reveal them."""
+
+    id: str
+    values: tuple[str, ...]
+    criteria: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    """How a domain page nests its questions: a conditional question whose condition names a question of the
+    same standard is shown inside that question's answers (revealed by the answer, or, without JavaScript,
+    shown under it); any other conditional question is shown in its place, with a hint naming the question it
+    depends on."""
+
+    reveals: dict[str, tuple[Reveal, ...]]  # controlling criterion id -> what its answers reveal
+    nested: frozenset[str]  # criteria shown inside another question, not at the top of their standard
+    depends: dict[str, str]  # conditional criteria shown in their place -> the hint naming what they depend on
+
+    def top(self, standard: Standard) -> list[Criterion]:
+        return [c for c in standard.criteria if c.id not in self.nested]
+
+
+def page_layout(standards_set: StandardsSet, standards: list[Standard], names: dict[str, str]) -> PageLayout:
+    """Where a domain page showing ``standards`` (of ``standards_set``) puts its conditional questions."""
+    grouped: dict[str, dict[tuple[str, ...], list[Criterion]]] = {}
+    for standard in standards:
+        own = {c.id for c in standard.criteria}
+        for criterion in standard.criteria:
+            when = criterion.when
+            if when is not None and when.criterion in own:
+                values = tuple(str(v) for v in when.values)
+                grouped.setdefault(when.criterion, {}).setdefault(values, []).append(criterion)
+    reveals = {
+        controller: tuple(Reveal(f"conditional-{names[controller]}-{index}", values, tuple(criteria))
+                          for index, (values, criteria) in enumerate(by_values.items(), start=1))
+        for controller, by_values in grouped.items()}
+    nested = frozenset(c.id for found in reveals.values() for reveal in found for c in reveal.criteria)
+    lookup = standards_set.criterion_lookup
+    depends = {c.id: condition_words(c, lookup) for s in standards for c in s.criteria
+               if c.when is not None and c.id not in nested}
+    return PageLayout(reveals, nested, depends)
 
 
 def show_service_error(form: FlaskForm, message: str, fields: dict[str, str]) -> None:

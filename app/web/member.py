@@ -17,11 +17,12 @@ from ..services.buddying.board import organisation_pairs
 from ..services.evidence import NoEvidenceFile, add_evidence, attach_file, detach_file, evidence_of
 from ..services.notifications import mark_read, notifications_of
 from ..services.progress import progress
+from ..services.questions import not_asked
 from ..services.results import result_view
 from ..uploads import UploadRefused, allowed_extensions
 from .access import actor, roles, unit_of_work
 from .downloads import evidence_download
-from .forms import ApplyForm, EvidenceForm, domain_form, field_names, save_problem, show_service_error
+from .forms import ApplyForm, EvidenceForm, domain_form, field_names, page_layout, save_problem, show_service_error
 
 bp = Blueprint("member", __name__, url_prefix="/member")
 
@@ -141,6 +142,8 @@ def domain(assessment_id: int, domain_id: str):
             raise ServiceError(f"this self-assessment is {ctx.assessment.status.replace('_', ' ')}; "
                                "only a draft can be changed")
         form.validate()
+        # A question this save leaves unasked keeps what is stored for it; what was typed into it is ignored.
+        form.leave_as_stored(not_asked(ctx, {**state.answers, **form.answers()}))
         with unit_of_work() as session:
             outcome = portal.save_changed_answers(session, actor(), assessment_id, form.answers(),
                                                   shown=portal.shown_answers(shown))
@@ -157,8 +160,9 @@ def domain(assessment_id: int, domain_id: str):
             if request.form.get("action") == "continue" and following:
                 return redirect(url_for("member.domain", assessment_id=assessment_id, domain_id=following))
             return redirect(url_for("member.assessment", assessment_id=assessment_id))
+    layout = page_layout(ctx.standards, row.standards, names)
     return render_template("member/domain.html", ctx=ctx, progress=state, row=row, form=form, names=names,
-                           editable=editable, saved=saved, shown=shown)
+                           editable=editable, saved=saved, shown=shown, layout=layout)
 
 
 @bp.route("/assessments/<int:assessment_id>/criteria/<path:criterion_id>/evidence", methods=["GET", "POST"])

@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from rules.model import CRITERION_TYPES, SCHEMAS as SCHEMAS_OF_FILES
+
 MAX_ID = 2_147_483_647  # ids are 32-bit integers in the database
 
 
@@ -37,6 +39,7 @@ BOOLEAN = {"type": "boolean"}
 DATE = {"type": "string", "format": "date"}
 DATETIME = {"type": "string", "format": "date-time"}
 ANY: dict = {}
+MAPPED_STATUSES = ("met", "not_met", "not_assessed")
 
 SCHEMAS: dict[str, dict] = {
     "OrganisationRef": _object({"id": INTEGER, "name": STRING, "ods_code": STRING}),
@@ -78,28 +81,50 @@ SCHEMAS.update({
         "effective_from": DATE, "published_at": _nullable(DATETIME), "content_hash": STRING,
     }),
     "StandardsVersionList": _object({"versions": _array(_ref("StandardsVersion"))}),
+    "Option": _object({
+        "id": {**STRING, "description": "what an answer gives: the option id, never \"na\""},
+        "text": STRING,
+        "score": {**NUMBER, "minimum": 0, "maximum": 1, "description": "the criterion score this option gives"},
+    }),
     "Criterion": _object({
         "id": STRING, "text": STRING,
-        "type": {"type": "string", "enum": ["yes_no", "yes_partial_no", "level", "metric", "text"]},
+        "type": {"type": "string", "enum": list(CRITERION_TYPES)},
         "weight": NUMBER, "required": BOOLEAN, "allow_na": BOOLEAN,
         "evidence": {"type": "string", "enum": ["required", "optional", "none"]},
         "guidance": _nullable(STRING), "levels": _nullable(_array(STRING)), "unit": _nullable(STRING),
         "benchmark": _nullable(_object({"target": NUMBER, "direction": {"type": "string",
                                                                        "enum": ["higher", "lower"]},
                                         "amber": NUMBER})),
+        "min": {**_nullable(NUMBER), "description": "a metric's lowest accepted answer (null: none)"},
+        "max": {**_nullable(NUMBER), "description": "a metric's highest accepted answer (null: none)"},
+        "options": {**_nullable(_array(_ref("Option"))),
+                    "description": "a choice or multi_choice criterion's options, in order (null for other types)"},
+        "when": {**_nullable(_object({
+            "criterion": {**STRING, "description": "the criterion this one depends on (earlier in the file)"},
+            "in": {**_array({"oneOf": [STRING, INTEGER]}), "minItems": 1,
+                   "description": 'its answers that ask this one: "yes", "partial", "no", level indices or '
+                                  "option ids"},
+        })), "description": "a conditional criterion (schema 2): asked only when the criterion named applies, is "
+                            "asked and is answered with one of ``in``; otherwise neither required nor scored, and "
+                            "any answer to it is kept but ignored. null: always asked"},
     }),
     "Standard": _object({
         "id": STRING, "title": STRING, "weight": NUMBER, "must_meet": BOOLEAN,
         "applies": _object({"routes": _nullable(_array(STRING)), "specialties": _nullable(_array(STRING)),
                             "org_types": _nullable(_array(STRING))}),
+        "maps_to": {**_array(_object({"framework": STRING, "ref": STRING})),
+                    "description": "the refs of other frameworks this standard evidences"},
         "criteria": _array(_ref("Criterion")),
     }),
     "Domain": _object({"id": STRING, "title": STRING, "weight": NUMBER, "standards": _array(_ref("Standard"))}),
     "StandardsContent": _object({
         "version": _ref("StandardsVersion"),
+        "schema": {"type": "integer", "enum": list(SCHEMAS_OF_FILES), "description": "the file's format version"},
         "alliance": STRING,
         "pass_mark": NUMBER,
         "routes": _array(_object({"id": STRING, "title": STRING})),
+        "frameworks": {**_array(_object({"id": STRING, "title": STRING})),
+                       "description": "the frameworks the standards are mapped to, in the file's order"},
         "ratings": _array(_object({"rating": STRING, "min": NUMBER})),
         "core_proposition": _array(_object({"id": STRING, "title": STRING,
                                             "routes": _nullable(_array(STRING))})),
@@ -123,6 +148,9 @@ SCHEMAS.update({
         "answers": {"type": "object", "additionalProperties": ANY,
                     "description": "criterion id -> the stored answer"},
         "missing": _array(_object({"criterion": STRING, "standard": STRING, "reason": STRING})),
+        "not_asked": {**_array(_object({"criterion": STRING, "depends_on": STRING, "reason": STRING})),
+                      "description": "conditional criteria the answers leave unasked: neither required nor scored "
+                                     "(an answer stored for one is kept)"},
         "links": {"type": "object", "additionalProperties": STRING},
     })]},
     "Breach": _object({
@@ -138,6 +166,10 @@ SCHEMAS.update({
         "breaches": _array(_ref("Breach")),
         "unanswered": _array(STRING), "support_needs": _array(STRING), "core_proposition": _array(STRING),
         "flags": _array({"type": "object"}),
+        "mapped": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": "string", "enum": list(MAPPED_STATUSES)}},
+            "description": "framework id -> ref -> met, not_met or not_assessed, for every framework the "
+                           "standards are mapped to ({} when none)"},
         "criteria": {"type": "object", "additionalProperties": {"type": "object"}},
     }, description="The rules engine's result (more fields may be added; see docs/standards.md)."),
     "Result": _object({
@@ -161,7 +193,10 @@ SCHEMAS.update({
     "AnswersRequest": _object({
         "answers": {"type": "object", "additionalProperties": ANY,
                     "description": 'criterion id -> answer: "yes"/"no", "yes"/"partial"/"no", a level index, '
-                                   'a number, text, or "na" where allowed; null clears an answer'},
+                                   "a number within the metric's min and max, text, an option id (choice), a "
+                                   'list of distinct option ids (multi_choice; [] for none of them), or "na" where '
+                                   "allowed; null clears an answer. An answer to a conditional criterion that is "
+                                   "not asked is kept, but not scored"},
         "notes": {"type": "object", "additionalProperties": STRING, "description": "criterion id -> note"},
         "submit": {**BOOLEAN, "description": "submit for review once every answer is saved"},
     }, required=[], additionalProperties=False),

@@ -39,6 +39,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = HERE.parents[1] / "test-artifacts"  # screenshots of the browser journeys, for people to look at
 STANDARDS = HERE / "standards" / "web-test-2026.1.yaml"
+#: The same alliance's schema 2 edition: choice and multi_choice questions, conditional questions, metric ranges.
+STANDARDS_2 = HERE / "standards" / "web-test-2026.2.yaml"
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -111,6 +113,9 @@ def build_world(url: str, standards: Path = STANDARDS) -> World:
 
 COMPLETE_ANSWERS = {"C1.1": "yes", "C1.2": "partial", "C1.3": 2, "C2.1": 88, "C2.2": 7.5, "C4.1": "yes",
                     "P1.1": 9, "P1.2": "A shared talent pool with the alliance."}
+#: Every question of STANDARDS_2 asked when follow-up is by telephone (C5.2 and P1.2 are then not asked).
+COMPLETE_ANSWERS_2 = {"C1.1": "yes", "C1.2": "partial", "C5.1": "phone", "C5.3": "yes", "C5.4": "nurse",
+                      "C5.5": ["nhfd"], "C6.1": "yes", "C2.1": 88, "C2.2": 11, "P1.1": 9}
 
 
 def submit_peer(url: str, world: World, key: str, ods: str, answers: dict[str, Any],

@@ -3,7 +3,8 @@ token, data that fits the document and data that does not never make a server er
 keeps to the document (status codes and schemas).
 
 Each operation is fuzzed with generated ids and with the ids of real objects, so the cases reach the views'
-work and not only their 404s. The rate limit is set far above what the fuzzing sends (a 429 is documented, but
+work and not only their 404s; once more on the schema 2 edition of the standards (options, conditions, ranges,
+mappings). The rate limit is set far above what the fuzzing sends (a 429 is documented, but
 would stop the cases reaching the views). The example counts are kept small so the suite stays quick; set
 ``API_FUZZ_EXAMPLES`` (examples per operation and mode, 12 by default) to fuzz harder.
 """
@@ -24,7 +25,7 @@ from app.services import CLI, api_tokens, evidence_of
 from app.services.evidence import attach_file
 from app.web import openapi
 
-from .conftest import COMPLETE_ANSWERS, submit_peer
+from .conftest import COMPLETE_ANSWERS, COMPLETE_ANSWERS_2, STANDARDS, STANDARDS_2, build_world, submit_peer
 
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES") or 12)
 
@@ -42,10 +43,19 @@ def strategies(schema, real_ids: dict[str, int]):
             yield operation.label, mode, st.one_of(choices)
 
 
-@pytest.mark.parametrize("scope", ["organisation", "alliance"])
-def test_no_server_errors_and_responses_keep_to_the_document(app, world, scope):
+@pytest.fixture
+def world(database_url, request):
+    """The web tests' world on the standards the test names (schema 1 unless told)."""
+    return build_world(database_url, getattr(request, "param", STANDARDS))
+
+
+@pytest.mark.parametrize("scope, world, answers", [("organisation", STANDARDS, COMPLETE_ANSWERS),
+                                                   ("alliance", STANDARDS, COMPLETE_ANSWERS),
+                                                   ("organisation", STANDARDS_2, COMPLETE_ANSWERS_2)],
+                         ids=["organisation", "alliance", "organisation-schema-2"], indirect=["world"])
+def test_no_server_errors_and_responses_keep_to_the_document(app, world, scope, answers):
     app.config["API_RATE_LIMIT"] = "1000000 per minute"
-    submit_peer(world.url, world, "p1", "PEER1", {**COMPLETE_ANSWERS, "C2.1": 70})
+    submit_peer(world.url, world, "p1", "PEER1", {**answers, "C2.1": 70})
     assessment_id = world.assessments["a" if scope == "organisation" else "p1"]
     with db.session_scope(world.url) as session:
         _, token = api_tokens.create_token(session, CLI, name="fuzz", **(

@@ -14,10 +14,11 @@ from sqlmodel import select
 
 from app import db
 from app.models import Answer, ApiToken, Assessment, AuditEvent, BuddyAssignment
-from app.services import CLI, add_evidence, api_tokens, create_alliance, evidence_of
+from app.services import (CLI, add_evidence, api_tokens, apply_for_membership, create_alliance, evidence_of,
+                          open_assessment, register_organisation, register_version)
 from app.web import openapi
 
-from .conftest import COMPLETE_ANSWERS, Visitor, signed_in, submit_peer, text
+from .conftest import COMPLETE_ANSWERS, STANDARDS_2, Visitor, signed_in, submit_peer, text
 from .matrix import Case, Seen, mismatches, uncovered
 
 DOC = openapi.document()
@@ -238,7 +239,11 @@ def test_standards_versions_and_their_content(api, world):
     assert c1["criteria"][0] == {"id": "C1.1", "text": "Is there a named clinical lead for the service?",
                                  "type": "yes_no", "weight": 1, "required": True, "allow_na": False,
                                  "evidence": "required", "guidance": "Upload the lead's job plan or give a link to it.",
-                                 "levels": None, "unit": None, "benchmark": None}
+                                 "levels": None, "unit": None, "benchmark": None, "min": None, "max": None,
+                                 "options": None, "when": None}
+    c21 = content["domains"][0]["standards"][1]["criteria"][0]
+    assert (c21["id"], c21["min"], c21["max"]) == ("C2.1", 0, 100)  # a percentage's range, without min and max given
+    assert content["schema"] == 1 and content["frameworks"] == [] and c1["maps_to"] == []
     assert api.get("/api/v1/standards/999999", "alliance").status_code == 404
 
 
@@ -342,6 +347,113 @@ def test_bad_bodies_are_refused_clearly(api, world):
     nul = api.post(url, {"answers": {"C2.3": "a\x00b", "C1.1": "yes"}, "notes": {"C1.2": "x\x00"}}, "org_a")
     assert nul.status_code == 422 and {e["criterion"] for e in nul.get_json()["errors"]} == {"C2.3", "C1.2"}
     assert stored_answers(world) == {"C1.1": "yes"}
+
+
+# -- schema 2: options, conditions, ranges and mappings ------------------------------------------------------
+
+@dataclass
+class Schema2:
+    url: str
+    version_id: int
+    assessment_id: int
+
+    @property
+    def answers_url(self) -> str:
+        return f"/api/v1/assessments/{self.assessment_id}/answers"
+
+
+@pytest.fixture
+def schema2(api, world) -> Schema2:
+    """The alliance's schema 2 edition (web-test 2026.2) published, and a third member (token org_c) with a draft
+    on it."""
+    with db.session_scope(world.url) as session:
+        version = register_version(session, STANDARDS_2, CLI)
+        organisation = register_organisation(session, CLI, name="Medway NHS Foundation Trust", ods_code="RPA",
+                                             org_type="acute", region="Kent")
+        membership = apply_for_membership(session, CLI, organisation_id=organisation.id,
+                                          alliance_id=world.alliance_id, route="full")
+        assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=world.cycle_id,
+                                     standards_version_id=version.id)
+        _, api.tokens["org_c"] = api_tokens.create_token(session, world.actor("admin"), name="org_c system",
+                                                         organisation_id=organisation.id)
+        return Schema2(world.url, version.id, assessment.id)
+
+
+def schema2_answers(schema2: Schema2) -> dict:
+    with db.session_scope(schema2.url) as session:
+        return {r.criterion_id: r.value for r in session.exec(
+            select(Answer).where(Answer.assessment_id == schema2.assessment_id))}
+
+
+def test_schema_2_criteria_show_options_conditions_ranges_and_mappings(api, world, schema2):
+    content = api.read(f"/api/v1/standards/{schema2.version_id}", "org_c")
+    assert content["schema"] == 2 and content["frameworks"] == [{"id": "cqc", "title": "CQC quality statements"}]
+    by_id = {s["id"]: s for d in content["domains"] for s in d["standards"]}
+    assert by_id["C5"]["maps_to"] == [{"framework": "cqc", "ref": "Safe: safe systems, pathways and transitions"}]
+    criteria = {c["id"]: c for s in by_id.values() for c in s["criteria"]}
+    assert criteria["C5.1"]["type"] == "choice" and criteria["C5.1"]["options"] == [
+        {"id": "none", "text": "Not reviewed", "score": 0},
+        {"id": "phone", "text": "Telephone follow-up", "score": 0.5},
+        {"id": "clinic", "text": "Clinic review within 6 weeks", "score": 1}]
+    assert criteria["C5.1"]["when"] is None and criteria["C5.5"]["type"] == "multi_choice"
+    assert criteria["C5.2"]["when"] == {"criterion": "C5.1", "in": ["clinic"]}
+    assert criteria["C5.4"]["when"] == {"criterion": "C5.3", "in": ["yes"]}
+    assert (criteria["C2.2"]["min"], criteria["C2.2"]["max"]) == (0, 60)
+    assert (criteria["C5.2"]["min"], criteria["C5.2"]["max"]) == (0, 100)
+    assert criteria["C1.1"]["options"] is None and criteria["C1.1"]["min"] is None
+
+
+def test_option_ids_and_lists_are_answers_and_each_refusal_names_its_criterion(api, world, schema2):
+    url = schema2.answers_url
+    response = api.post(url, {"answers": {"C5.1": "phone", "C5.5": ["nhfd", "njr"], "C2.2": 11, "C5.3": "yes",
+                                          "C5.4": "Dr Who", "C1.2": "fax", "C6.1": ["yes"], "C2.1": 101,
+                                          "P1.1": ["nhfd", "nhfd"]}}, "org_c")
+    assert response.status_code == 422
+    body = conforms(response, url, "post")
+    messages = {e["criterion"]: e["message"] for e in body["errors"]}
+    assert set(messages) == {"C5.4", "C1.2", "C6.1", "C2.1", "P1.1"}
+    assert messages["C5.4"] == 'Send one of the option ids "consultant" or "nurse"'
+    assert messages["C2.1"] == "Enter a number between 0 and 100"
+    assert messages["P1.1"] == "Enter a number, like 82.5"
+    assert body["saved"] == ["C5.1", "C5.3", "C5.5", "C2.2"]
+    assert schema2_answers(schema2) == {"C5.1": "phone", "C5.3": "yes", "C5.5": ["nhfd", "njr"], "C2.2": 11}
+    listed = api.post(url, {"answers": {"C5.5": ["nhfd", "fax"]}}, "org_c").get_json()["errors"]
+    assert listed == [{"criterion": "C5.5", "message": 'Send a list of distinct option ids from "nhfd", "njr" or '
+                                                       '"other" ([] for none of them)'}]
+    none = api.post(url, {"answers": {"C5.5": []}}, "org_c")
+    assert conforms(none, url, "post")["saved"] == ["C5.5"] and schema2_answers(schema2)["C5.5"] == []
+
+
+def test_an_answer_to_a_question_not_asked_is_kept_and_left_out(api, world, schema2):
+    url = schema2.answers_url
+    api.post(url, {"answers": {"C5.1": "clinic", "C5.2": 85}}, "org_c")
+    detail = api.read(f"/api/v1/assessments/{schema2.assessment_id}", "org_c")
+    assert [n["criterion"] for n in detail["not_asked"]] == ["C5.4", "C6.1"]
+    assert {"criterion": "C5.2", "standard": "C5", "reason": "answer required"} not in detail["missing"]
+    assert {"criterion": "C6.1", "standard": "C6", "reason": "answer required"} not in detail["missing"]
+    saved = api.post(url, {"answers": {"C5.1": "phone"}}, "org_c")
+    assert conforms(saved, url, "post")["saved"] == ["C5.1"]
+    detail = api.read(f"/api/v1/assessments/{schema2.assessment_id}", "org_c")
+    assert detail["answers"]["C5.2"] == 85
+    c52 = next(n for n in detail["not_asked"] if n["criterion"] == "C5.2")
+    assert c52 == {"criterion": "C5.2", "depends_on": "C5.1", "reason": "Not asked because C5.1 is “Telephone "
+                                                                        "follow-up”."}
+    assert not any(m["criterion"] in ("C5.2", "P1.2") for m in detail["missing"])
+    assert {"criterion": "C6.1", "standard": "C6", "reason": "answer required"} in detail["missing"]
+    result = api.read(f"/api/v1/assessments/{schema2.assessment_id}/result", "org_c")["result"]
+    assert result["criteria"]["C5.2"]["status"] == "inactive" and result["criteria"]["C5.2"]["answer"] == 85
+    assert "C5.2" not in result["unanswered"] and "C6.1" in result["unanswered"]
+
+
+def test_results_include_the_framework_mappings(api, world, schema2):
+    body = api.read(f"/api/v1/assessments/{schema2.assessment_id}/result", "org_c")
+    assert body["result"]["mapped"] == {"cqc": {"Well-led: capable, compassionate and inclusive leaders": "not_met",
+                                                "Safe: safe systems, pathways and transitions": "not_met"}}
+    api.post(schema2.answers_url, {"answers": {"C1.1": "yes", "C1.2": "yes"}}, "org_c")
+    mapped = api.read(f"/api/v1/assessments/{schema2.assessment_id}/result", "org_c")["result"]["mapped"]
+    assert mapped["cqc"]["Well-led: capable, compassionate and inclusive leaders"] == "met"
+    # a schema 1 assessment's result maps nothing
+    assert api.read(f"/api/v1/assessments/{world.assessments['a']}/result", "org_a")["result"]["mapped"] == {}
 
 
 # -- the token matrix: every route x every kind of caller ---------------------------------------------------
