@@ -5,6 +5,7 @@
 bad input exits 1 with a clear message on stderr, never a traceback, and
 ``score`` prints nothing on stdout unless it succeeds.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -138,8 +139,10 @@ def outline(loaded: StandardsSet) -> list[str]:
                 if c.type == "metric" and c.benchmark:
                     b = c.benchmark
                     sign = ">=" if b.direction == "higher" else "<="
-                    extra.append(f"target {sign} {plain_number(b.target)}{c.unit_suffix}, {b.direction} is better, "
-                                 f"amber {plain_number(b.amber)}")
+                    extra.append(
+                        f"target {sign} {plain_number(b.target)}{c.unit_suffix}, {b.direction} is better, "
+                        f"amber {plain_number(b.amber)}"
+                    )
                 if (c.min, c.max) != (None, None) and not (c.unit == "%" and (c.min, c.max) == (0, 100)):
                     low = "" if c.min is None else plain_number(c.min)
                     high = "" if c.max is None else plain_number(c.max)
@@ -170,7 +173,7 @@ def outline(loaded: StandardsSet) -> list[str]:
 
 
 def _condition_text(loaded: StandardsSet, when: rules.model.When) -> str:
-    """"asked when Q4.1 is clinic", naming levels too: "asked when Q1.2 is one of 3 (In place), 4 (Audited)"."""
+    """ "asked when Q4.1 is clinic", naming levels too: "asked when Q1.2 is one of 3 (In place), 4 (Audited)"."""
     asked = loaded.criterion_lookup[when.criterion][1]
     values = [f"{v} ({asked.levels[v]})" if asked.type == "level" and asked.levels else str(v) for v in when.values]
     return f"asked when {when.criterion} is " + (values[0] if len(values) == 1 else "one of " + ", ".join(values))
@@ -182,10 +185,19 @@ def _source_text(source: rules.model.SourceLibrary | None) -> list[str]:
         return []
     named = " ".join(part for part in (source.name, f"({source.urn})" if source.urn else None) if part)
     lines = [f"  imported from: {named or 'a framework library'}"]
-    facts = [f"{label} {value}" for label, value in (
-        ("version", source.version), ("ref", source.ref_id), ("provider", source.provider),
-        ("packager", source.packager), ("published", source.publication_date), ("locale", source.locale),
-        ("framework urn", source.framework_urn)) if value]
+    facts = [
+        f"{label} {value}"
+        for label, value in (
+            ("version", source.version),
+            ("ref", source.ref_id),
+            ("provider", source.provider),
+            ("packager", source.packager),
+            ("published", source.publication_date),
+            ("locale", source.locale),
+            ("framework urn", source.framework_urn),
+        )
+        if value
+    ]
     if facts:
         lines.append("    " + ", ".join(facts))
     if source.copyright:
@@ -218,14 +230,19 @@ def standards_publish(path: str) -> None:
     require_schema()
     try:
         with db.session_scope() as session:
-            existing = session.exec(select(StandardsVersion).where(
-                StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version)).first()
+            existing = session.exec(
+                select(StandardsVersion).where(
+                    StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version
+                )
+            ).first()
             if existing is not None and existing.content_hash == loaded.content_hash:
                 if existing.state == "retired":
                     raise ServiceError(f"{loaded.label} is retired; a retired version cannot be published again")
                 if existing.state == "published":
-                    say(f"{loaded.label} is already published with this content "
-                               f"(hash {existing.content_hash[:12]}); nothing changed")
+                    say(
+                        f"{loaded.label} is already published with this content "
+                        f"(hash {existing.content_hash[:12]}); nothing changed"
+                    )
                     return
                 version = set_version_state(session, CLI, existing.id, "published")
             else:
@@ -235,10 +252,14 @@ def standards_publish(path: str) -> None:
     except ServiceError as exc:
         fail(f"error: {path}: {exc}")
     except IntegrityError:
-        fail(f"error: {path}: {loaded.label} was registered by someone else at the same moment; run publish again "
-             "to see whether it holds this content")
-    say(f"published {version.set_id} {version.version} ({version.title}), effective from "
-               f"{version.effective_from.isoformat()}, hash {version.content_hash[:12]}")
+        fail(
+            f"error: {path}: {loaded.label} was registered by someone else at the same moment; run publish again "
+            "to see whether it holds this content"
+        )
+    say(
+        f"published {version.set_id} {version.version} ({version.title}), effective from "
+        f"{version.effective_from.isoformat()}, hash {version.content_hash[:12]}"
+    )
 
 
 @standards.command("delete-draft")
@@ -256,8 +277,9 @@ def standards_delete_draft(set_id: str, version: str) -> None:
     require_schema()
     try:
         with db.session_scope() as session:
-            found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == set_id,
-                                                                StandardsVersion.version == version)).first()
+            found = session.exec(
+                select(StandardsVersion).where(StandardsVersion.set_id == set_id, StandardsVersion.version == version)
+            ).first()
             if found is None:
                 raise ServiceError(f"{set_id} {version} is not registered (see `python cli.py standards list`)")
             uploader = registered_by(session, found)
@@ -285,8 +307,10 @@ def standards_list() -> None:
     versions = sorted(versions, key=lambda v: Version(v.version), reverse=True)
     versions.sort(key=lambda v: v.set_id)
     rows = [("set", "version", "state", "effective from", "hash", "title")]
-    rows += [(v.set_id, v.version, v.state, v.effective_from.isoformat(), v.content_hash[:12], printable(v.title))
-             for v in versions]
+    rows += [
+        (v.set_id, v.version, v.state, v.effective_from.isoformat(), v.content_hash[:12], printable(v.title))
+        for v in versions
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         say("  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths)) + "  " + row[5])
@@ -295,8 +319,14 @@ def standards_list() -> None:
 @standards.command("diff")
 @click.argument("old_path", metavar="OLD")
 @click.argument("new_path", metavar="NEW")
-@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="readable text, or JSON for machines")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="readable text, or JSON for machines",
+)
 def standards_diff(old_path: str, new_path: str, output: str) -> None:
     """What changed from one standards version to another: domains, standards, criteria, targets, rules."""
     from rules.diff import diff_standards
@@ -323,18 +353,34 @@ def standards_diff(old_path: str, new_path: str, output: str) -> None:
 @click.option("--version", "version", required=True, help='version of the new file, e.g. "2026.1"')
 @click.option("--out", "out_path", required=True, help="where to write the standards file")
 @click.option("--alliance", default=None, help="the alliance that will own the set (default: the library's provider)")
-@click.option("--effective-from", "effective_from", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="date the version takes effect, YYYY-MM-DD (default: today)")
-def standards_import(library_path: str, set_id: str, version: str, out_path: str, alliance: str | None,
-                     effective_from: dt.datetime | None) -> None:
+@click.option(
+    "--effective-from",
+    "effective_from",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="date the version takes effect, YYYY-MM-DD (default: today)",
+)
+def standards_import(
+    library_path: str,
+    set_id: str,
+    version: str,
+    out_path: str,
+    alliance: str | None,
+    effective_from: dt.datetime | None,
+) -> None:
     """Convert a CISO Assistant framework library into a schema 2 standards file (a draft to review)."""
     from rules.library_import import LibraryError, import_library_file
 
     if Path(out_path).resolve() == Path(library_path).resolve():
         fail(f"error: --out {out_path} is the library itself; write the standards file somewhere else")
     try:
-        imported = import_library_file(library_path, set_id, version, alliance=alliance,
-                                       effective_from=effective_from.date() if effective_from else None)
+        imported = import_library_file(
+            library_path,
+            set_id,
+            version,
+            alliance=alliance,
+            effective_from=effective_from.date() if effective_from else None,
+        )
     except LibraryError as exc:
         fail(exc.problems)
     try:
@@ -409,9 +455,13 @@ def db_status() -> None:
     say(f"database {db.describe()}: schema at revision {db.current_revision()}, up to date")
     orphaned = db.orphaned_rows()
     if orphaned:
-        fail([f"error: {count} {key.table} row(s) {key.problem} ({key.table}.{key.column})" for key, count in orphaned]
-             + ["these tables copy keys the database does not check; a row that names no row, or the wrong one, was "
-                "written around the application: find them with the query of app.db.COPIED_KEYS"])
+        fail(
+            [f"error: {count} {key.table} row(s) {key.problem} ({key.table}.{key.column})" for key, count in orphaned]
+            + [
+                "these tables copy keys the database does not check; a row that names no row, or the wrong one, was "
+                "written around the application: find them with the query of app.db.COPIED_KEYS"
+            ]
+        )
     tables = sorted({key.table for key in db.COPIED_KEYS})
     say(f"no orphaned rows in the tables whose keys are copies ({', '.join(tables)})")
 
@@ -494,13 +544,33 @@ def buddy_match(alliance_ref: str, cycle_name: str, dry_run: bool) -> None:
 @click.option("--dry-run/--apply", default=True, help="report what would change (default), or store it")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="worker processes")
 @click.option("--report", "report_path", default=None, help="write the per-member report to PATH (.csv or .json)")
-@click.option("--batch-size", type=click.IntRange(1, 10000), default=250, show_default=True,
-              help="assessments a worker claims at a time")
-@click.option("--lease", "lease_seconds", type=click.FloatRange(1, None), default=300.0, show_default=True,
-              help="seconds after which a claim of a worker on another machine that stopped is taken back")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10000),
+    default=250,
+    show_default=True,
+    help="assessments a worker claims at a time",
+)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=click.FloatRange(1, None),
+    default=300.0,
+    show_default=True,
+    help="seconds after which a claim of a worker on another machine that stopped is taken back",
+)
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: bool, jobs: int,
-                    report_path: str | None, batch_size: int, lease_seconds: float, quiet: bool) -> None:
+def rescore_command(
+    set_id: str,
+    version: str,
+    cycle_name: str | None,
+    dry_run: bool,
+    jobs: int,
+    report_path: str | None,
+    batch_size: int,
+    lease_seconds: float,
+    quiet: bool,
+) -> None:
     """Rescore every assessment of a standards set against another of its versions.
 
     Answers carry over by criterion id. A dry run stores nothing. --apply stores each new result in its own
@@ -521,28 +591,32 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
 
     require_schema()
     rescore.tune_collector()
-    request = rescore.Request(set_id=set_id, version=version, cycle=cycle_name, batch=batch_size,
-                              lease_seconds=lease_seconds)
+    request = rescore.Request(
+        set_id=set_id, version=version, cycle=cycle_name, batch=batch_size, lease_seconds=lease_seconds
+    )
     bar = rescore.Bar(enabled=not quiet)
     try:
         rescore.check_report_path(report_path)
         target, waiting = rescore.count(request)
         scope = f"{set_id}{f' cycle {cycle_name}' if cycle_name else ''}"
         if dry_run:
-            say(f"dry run: {waiting} assessment(s) of {scope} to rescore against {version}; nothing will be "
-                       "stored", err=True)
+            say(
+                f"dry run: {waiting} assessment(s) of {scope} to rescore against {version}; nothing will be stored",
+                err=True,
+            )
             outcome = rescore.dry_run(request, jobs, None if quiet else bar)
         else:
-            say(f"applying: rescoring {scope} against {version} ({waiting} assessment(s) not on it yet)",
-                       err=True)
+            say(f"applying: rescoring {scope} against {version} ({waiting} assessment(s) not on it yet)", err=True)
             outcome = rescore.apply(request, jobs, None if quiet else bar)
     except (ServiceError, rescore.RescoreFailed) as exc:
         problem = f"error: {exc}"
     except KeyboardInterrupt:
         problem = "stopped: every batch stored so far is kept; run the same command again to resume"
     except DBAPIError as exc:
-        problem = (f"error: the database failed ({_first_line(exc.orig or exc)}); every batch stored so far is "
-                   "kept: run the same command again to resume")
+        problem = (
+            f"error: the database failed ({_first_line(exc.orig or exc)}); every batch stored so far is "
+            "kept: run the same command again to resume"
+        )
     else:
         problem = None
     finally:
@@ -550,8 +624,13 @@ def rescore_command(set_id: str, version: str, cycle_name: str | None, dry_run: 
     if problem:
         fail(problem)
     if report_path:
-        meta = {"set": set_id, "to_version": version, "cycle": cycle_name, "mode": "dry-run" if dry_run else "apply",
-                "run": outcome.run_id}
+        meta = {
+            "set": set_id,
+            "to_version": version,
+            "cycle": cycle_name,
+            "mode": "dry-run" if dry_run else "apply",
+            "run": outcome.run_id,
+        }
         try:
             rescore.write_report(report_path, meta, outcome)
         except OSError as exc:
@@ -575,17 +654,29 @@ def buddy_table(plan) -> list[str]:  # noqa: ANN001  (app.services.buddying.plan
     rows = [("member", "standard", "need", "proposed buddy", "why")]
     for proposal in plan.matching.proposals:
         need = proposal.need
-        rows.append((names[need.membership_id], need.standard, need.reason.replace("_", " "),
-                     names[proposal.buddy_membership_id], "; ".join(proposal.reasons)))
+        rows.append(
+            (
+                names[need.membership_id],
+                need.standard,
+                need.reason.replace("_", " "),
+                names[proposal.buddy_membership_id],
+                "; ".join(proposal.reasons),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [f"{printable(plan.alliance.name)}, cycle {plan.cycle.name}: {plan.needs} need(s), "
-             f"{len(plan.matching.proposals)} proposal(s), {len(plan.matching.no_buddy)} without a buddy, "
-             f"{len(plan.covered)} already covered by a pair", ""]
+    lines = [
+        f"{printable(plan.alliance.name)}, cycle {plan.cycle.name}: {plan.needs} need(s), "
+        f"{len(plan.matching.proposals)} proposal(s), {len(plan.matching.no_buddy)} without a buddy, "
+        f"{len(plan.covered)} already covered by a pair",
+        "",
+    ]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
     if plan.matching.no_buddy:
         lines += ["", "no buddy available (for the alliance lead):"]
-        lines += [f"  {names[need.membership_id]}  {need.standard}  {need.reason.replace('_', ' ')}"
-                  for need in plan.matching.no_buddy]
+        lines += [
+            f"  {names[need.membership_id]}  {need.standard}  {need.reason.replace('_', ' ')}"
+            for need in plan.matching.no_buddy
+        ]
     return lines
 
 

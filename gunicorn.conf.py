@@ -5,6 +5,7 @@ behind a TLS reverse proxy; the application's own settings are in
 app/config.py. The request log (app/web/request_log.py) replaces gunicorn's
 access log: one JSON line per request on stderr.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ gunicorn's own from gunicorn.conf.py).
 A configuration or schema problem stops start-up with one clear line naming
 what to do, not a traceback.
 """
+
 from __future__ import annotations
 
 import sys

@@ -4,6 +4,7 @@
 (``app.config.load``) with ``config`` on top; it refuses to start without a
 secret key in production or on a database whose schema is not this code's.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Optional
@@ -40,7 +41,8 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     # NHS.UK frontend macros need ChainableUndefined (they read nested optional parameters); their templates end
     # in .jinja, which Flask would not autoescape by default, so escaping is on for every template.
     app.jinja_options = {**app.jinja_options, "undefined": ChainableUndefined, "autoescape": True}
-    app.jinja_loader = ChoiceLoader([FileSystemLoader(app.root_path + "/templates"),
-                                     PackageLoader("nhsuk_frontend_jinja")])
+    app.jinja_loader = ChoiceLoader(
+        [FileSystemLoader(app.root_path + "/templates"), PackageLoader("nhsuk_frontend_jinja")]
+    )
     register(app)
     return app

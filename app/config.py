@@ -5,6 +5,7 @@ Production refuses to start without ``SECRET_KEY``: a guessable key would let
 anyone forge a session. Cookies are sent over HTTPS only, except in
 development and testing (override with ``SESSION_COOKIE_SECURE``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -108,16 +109,20 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         # Failed sign-ins per address and email, failed sign-ins per address whatever the email, and
         # registrations per address.
         "LOGIN_RATE_LIMIT": _rate(env.get("LOGIN_RATE_LIMIT"), "LOGIN_RATE_LIMIT", "5 per minute"),
-        "LOGIN_ADDRESS_RATE_LIMIT": _rate(env.get("LOGIN_ADDRESS_RATE_LIMIT"), "LOGIN_ADDRESS_RATE_LIMIT",
-                                          "10 per minute;50 per hour"),
+        "LOGIN_ADDRESS_RATE_LIMIT": _rate(
+            env.get("LOGIN_ADDRESS_RATE_LIMIT"), "LOGIN_ADDRESS_RATE_LIMIT", "10 per minute;50 per hour"
+        ),
         "REGISTER_RATE_LIMIT": _rate(env.get("REGISTER_RATE_LIMIT"), "REGISTER_RATE_LIMIT", "10 per hour"),
         # Requests to /api/v1 per token (per address without one); the OpenAPI document is not limited.
         "API_RATE_LIMIT": _rate(env.get("API_RATE_LIMIT"), "API_RATE_LIMIT", "300 per minute"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "BENCHMARK_MIN_PEERS": _int(env.get("BENCHMARK_MIN_PEERS"), "BENCHMARK_MIN_PEERS", 3),
         # Reverse proxies in front (each adds X-Forwarded-For/-Proto): 0 trusts none of those headers.
-        "TRUSTED_PROXIES": (0 if (env.get("TRUSTED_PROXIES") or "0").strip() == "0"
-                            else _int(env.get("TRUSTED_PROXIES"), "TRUSTED_PROXIES", 0)),
+        "TRUSTED_PROXIES": (
+            0
+            if (env.get("TRUSTED_PROXIES") or "0").strip() == "0"
+            else _int(env.get("TRUSTED_PROXIES"), "TRUSTED_PROXIES", 0)
+        ),
         "CHECK_SCHEMA": True,
     }
     config.update(overrides)
@@ -126,7 +131,9 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
     config.setdefault("MAX_CONTENT_LENGTH", int(config["UPLOAD_MAX_BYTES"]) + MEGABYTE)
     if not config["SECRET_KEY"]:
         if app_env == "production":
-            raise ConfigError("SECRET_KEY is not set: set it in the environment to a long random value, e.g. "
-                              "`export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')`")
+            raise ConfigError(
+                "SECRET_KEY is not set: set it in the environment to a long random value, e.g. "
+                "`export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')`"
+            )
         config["SECRET_KEY"] = f"{app_env}-only-not-secret"
     return config

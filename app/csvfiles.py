@@ -2,6 +2,7 @@
 a formula: a cell that starts as a spreadsheet formula does (= + - @, a tab or a carriage return) is written as
 text, with a leading apostrophe, whoever typed it (an organisation's name, a note, an id in a standards file).
 """
+
 from __future__ import annotations
 
 import csv

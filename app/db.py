@@ -4,6 +4,7 @@
 default. The schema belongs to Alembic: ``check_schema`` refuses to run on a
 database whose schema is not at the migrations' head and says what to run.
 """
+
 from __future__ import annotations
 
 import json
@@ -110,15 +111,19 @@ def _without_lone_surrogates(value: Any) -> Any:
 
 def _make_engine(url: str) -> Engine:
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               json_serializer=json_text, json_deserializer=json_value)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=json_text,
+            json_deserializer=json_value,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
@@ -146,7 +151,8 @@ def _make_engine(url: str) -> Engine:
             if any(other is not connection and not other.closed and other.in_transaction() for other in held):
                 raise NestedUnitOfWork(
                     "a second unit of work was opened on this SQLite database while this thread's first one "
-                    "is still open; it would wait for itself. Finish the first, or pass its session along.")
+                    "is still open; it would wait for itself. Finish the first, or pass its session along."
+                )
             connection.exec_driver_sql("BEGIN IMMEDIATE")
             held.add(connection)
 
@@ -248,8 +254,10 @@ def _migrate(url: str | None, step, revision: str) -> None:  # noqa: ANN001
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                     if broken:
-                        raise SchemaOutOfDate(f"the migration would leave {len(broken)} rows whose references "
-                                              f"do not exist (first: {tuple(broken[0])}); nothing was changed")
+                        raise SchemaOutOfDate(
+                            f"the migration would leave {len(broken)} rows whose references "
+                            f"do not exist (first: {tuple(broken[0])}); nothing was changed"
+                        )
         finally:
             if sqlite:
                 connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
@@ -308,8 +316,10 @@ def check_schema(url: str | None = None) -> None:
                 return
         current = current_revision(url)
     except Exception as exc:  # noqa: BLE001  (unreachable server, bad URL, unreadable file)
-        raise SchemaOutOfDate(f"cannot open the database {describe(url)}: {exc.__class__.__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        raise SchemaOutOfDate(
+            f"cannot open the database {describe(url)}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from exc
     head = head_revision()
     if current == head:
         return
@@ -318,7 +328,8 @@ def check_schema(url: str | None = None) -> None:
     if current not in known_revisions():
         raise SchemaOutOfDate(
             f"the database {describe(url)} is at schema revision {current}, which this code does not know "
-            f"(it needs {head}): it was upgraded by a newer version of the application")
+            f"(it needs {head}): it was upgraded by a newer version of the application"
+        )
     raise SchemaOutOfDate(
         f"the database schema of {describe(url)} is out of date (at {current}, this code needs {head}): "
         f"run `{UPGRADE_COMMAND}`"
@@ -337,18 +348,32 @@ class CopiedKey:
 
 
 COPIED_KEYS = (
-    CopiedKey("breach", "result_id", "whose result does not exist",
-              "SELECT count(*) FROM breach b "
-              "WHERE NOT EXISTS (SELECT 1 FROM assessmentresult r WHERE r.id = b.result_id)"),
-    CopiedKey("breach", "assessment_id", "whose assessment is not their result's",
-              "SELECT count(*) FROM breach b JOIN assessmentresult r ON r.id = b.result_id "
-              "WHERE r.assessment_id <> b.assessment_id"),
-    CopiedKey("rescoreitem", "alliance_id", "whose alliance does not exist",
-              "SELECT count(*) FROM rescoreitem i "
-              "WHERE NOT EXISTS (SELECT 1 FROM alliance a WHERE a.id = i.alliance_id)"),
-    CopiedKey("rescoreitem", "alliance_id", "whose alliance is not their assessment's",
-              "SELECT count(*) FROM rescoreitem i JOIN assessment s ON s.id = i.assessment_id "
-              "JOIN membership m ON m.id = s.membership_id WHERE m.alliance_id <> i.alliance_id"),
+    CopiedKey(
+        "breach",
+        "result_id",
+        "whose result does not exist",
+        "SELECT count(*) FROM breach b WHERE NOT EXISTS (SELECT 1 FROM assessmentresult r WHERE r.id = b.result_id)",
+    ),
+    CopiedKey(
+        "breach",
+        "assessment_id",
+        "whose assessment is not their result's",
+        "SELECT count(*) FROM breach b JOIN assessmentresult r ON r.id = b.result_id "
+        "WHERE r.assessment_id <> b.assessment_id",
+    ),
+    CopiedKey(
+        "rescoreitem",
+        "alliance_id",
+        "whose alliance does not exist",
+        "SELECT count(*) FROM rescoreitem i WHERE NOT EXISTS (SELECT 1 FROM alliance a WHERE a.id = i.alliance_id)",
+    ),
+    CopiedKey(
+        "rescoreitem",
+        "alliance_id",
+        "whose alliance is not their assessment's",
+        "SELECT count(*) FROM rescoreitem i JOIN assessment s ON s.id = i.assessment_id "
+        "JOIN membership m ON m.id = s.membership_id WHERE m.alliance_id <> i.alliance_id",
+    ),
 )
 
 

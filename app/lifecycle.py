@@ -6,11 +6,19 @@ at_risk -> suspended -> lapsed / withdrawn; a declined application ends in
 working-towards status, or to at_risk while its breaches stand). Members who
 have left may apply again.
 """
+
 from __future__ import annotations
 
 STATUSES = (
-    "applicant", "working_towards", "accredited", "accredited_with_conditions", "at_risk", "suspended",
-    "lapsed", "withdrawn", "declined",
+    "applicant",
+    "working_towards",
+    "accredited",
+    "accredited_with_conditions",
+    "at_risk",
+    "suspended",
+    "lapsed",
+    "withdrawn",
+    "declined",
 )
 
 _ACTIVE = {"working_towards", "accredited", "accredited_with_conditions"}
@@ -20,7 +28,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "applicant": frozenset(_ACTIVE | {"declined", "withdrawn"}),
     "working_towards": frozenset((_ACTIVE - {"working_towards"}) | {"at_risk", "suspended"} | _LEAVING),
     "accredited": frozenset((_ACTIVE - {"accredited"}) | {"at_risk", "suspended"} | _LEAVING),
-    "accredited_with_conditions": frozenset((_ACTIVE - {"accredited_with_conditions"}) | {"at_risk", "suspended"} | _LEAVING),
+    "accredited_with_conditions": frozenset(
+        (_ACTIVE - {"accredited_with_conditions"}) | {"at_risk", "suspended"} | _LEAVING
+    ),
     "at_risk": frozenset(_ACTIVE | {"suspended"} | _LEAVING),
     "suspended": frozenset(_ACTIVE | {"at_risk"} | _LEAVING),
     "lapsed": frozenset({"applicant"}),

@@ -3,6 +3,7 @@
 Schema changes go through Alembic migrations (``migrations/``); a test checks
 that these models and the migrated schema agree.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,7 +52,9 @@ class Alliance(SQLModel, table=True):
     standards_set: str = Field(max_length=64, description="id of the standards set this alliance accredits against")
     # Retention policy (NOA model): benchmark targets every member must meet to retain membership.
     at_risk_on_major_breach: bool = True
-    suspension_after_cycles: int = Field(default=2, description="consecutive cycles with a major breach on one standard before suspension is recommended")
+    suspension_after_cycles: int = Field(
+        default=2, description="consecutive cycles with a major breach on one standard before suspension is recommended"
+    )
     max_buddy_mentees: int = 3
     created_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -73,8 +76,9 @@ class StandardsVersion(SQLModel, table=True):
     state: str = Field(default="draft", max_length=16)
     created_at: dt.datetime = Field(default_factory=utcnow)
     published_at: Optional[dt.datetime] = None
-    created_by: Optional[int] = Field(default=None, foreign_key="user.id",
-                                      description="who registered it (none: the command line)")
+    created_by: Optional[int] = Field(
+        default=None, foreign_key="user.id", description="who registered it (none: the command line)"
+    )
 
 
 class Organisation(SQLModel, table=True):
@@ -177,8 +181,15 @@ class AssessmentResult(SQLModel, table=True):
     reads skip the whole document; the document is the last column (SQLite reads a row's columns in order).
     """
 
-    __table_args__ = (Index("ux_assessmentresult_current", "assessment_id", unique=True,
-                            sqlite_where=text("is_current"), postgresql_where=text("is_current")),)
+    __table_args__ = (
+        Index(
+            "ux_assessmentresult_current",
+            "assessment_id",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True)
@@ -204,8 +215,14 @@ class Breach(SQLModel, table=True):
     """
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    result_id: int = Field(sa_column=Column(Integer, ForeignKey("assessmentresult.id", name="fk_breach_result",
-                                                                 ondelete="CASCADE"), index=True, nullable=False))
+    result_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("assessmentresult.id", name="fk_breach_result", ondelete="CASCADE"),
+            index=True,
+            nullable=False,
+        )
+    )
     assessment_id: int
     criterion_id: str = Field(max_length=64)
     standard_id: str = Field(max_length=64)
@@ -259,9 +276,12 @@ class User(SQLModel, table=True):
     alliance_id: Optional[int] = Field(default=None, foreign_key="alliance.id")
     active: bool = True
     created_at: dt.datetime = Field(default_factory=utcnow)
-    session_generation: int = Field(default=0, description="moves on to end every session of the user (sign out "
-                                                           "everywhere, a password change): a session begun "
-                                                           "under another generation is not signed in")
+    session_generation: int = Field(
+        default=0,
+        description="moves on to end every session of the user (sign out "
+        "everywhere, a password change): a session begun "
+        "under another generation is not signed in",
+    )
 
 
 class AuditEvent(SQLModel, table=True):
@@ -358,14 +378,19 @@ class RescoreItem(SQLModel, table=True):
     """One assessment of a rescore run; ``done`` is set in the same transaction that stores its new result,
     so an item is never done without its result nor rescored twice."""
 
-    __table_args__ = (UniqueConstraint("run_id", "assessment_id"), Index("ix_rescoreitem_run_state", "run_id", "state"),
-                      Index("ix_rescoreitem_run_alliance", "run_id", "alliance_id"))
+    __table_args__ = (
+        UniqueConstraint("run_id", "assessment_id"),
+        Index("ix_rescoreitem_run_state", "run_id", "state"),
+        Index("ix_rescoreitem_run_alliance", "run_id", "alliance_id"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="rescorerun.id")
     assessment_id: int = Field(foreign_key="assessment.id")
-    alliance_id: int = Field(description="its assessment's alliance, copied when the run lists its items: they "
-                                         "are claimed alliance by alliance (not a key: migration 0009)")
+    alliance_id: int = Field(
+        description="its assessment's alliance, copied when the run lists its items: they "
+        "are claimed alliance by alliance (not a key: migration 0009)"
+    )
     state: str = Field(default="pending", max_length=16, description="pending, claimed or done")
     worker: Optional[str] = Field(default=None, max_length=200, description="host:pid of the claiming worker")
     claimed_at: Optional[dt.datetime] = None
@@ -414,8 +439,9 @@ class WebSession(SQLModel, table=True):
     with each use (the idle limit) but never past ``ends_at``, which is fixed when the session begins."""
 
     id_hash: str = Field(primary_key=True, max_length=64, description="SHA-256 of the session id, hex")
-    user_id: Optional[int] = Field(default=None, foreign_key="user.id", index=True,
-                                   description="who is signed in, if anyone")
+    user_id: Optional[int] = Field(
+        default=None, foreign_key="user.id", index=True, description="who is signed in, if anyone"
+    )
     data: str = Field(sa_column=Column(Text, nullable=False), description="the session's values, as Flask tags them")
     created_at: dt.datetime = Field(default_factory=utcnow)
     expires_at: dt.datetime = Field(index=True)

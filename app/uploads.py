@@ -7,6 +7,7 @@ overwrite another nor escape the directory. Only document and image types an
 assessor can open are accepted, checked by extension, declared content type
 and the file's first bytes, up to ``UPLOAD_MAX_BYTES`` (default 10 MB).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,8 @@ _ZIP = b"PK\x03\x04"
 class FileType:
     content_type: str
     label: str
-    magic: tuple[bytes, ...] = ()      # the file must start with one of these; () = text
-    aliases: tuple[str, ...] = ()      # other content types browsers send for it
+    magic: tuple[bytes, ...] = ()  # the file must start with one of these; () = text
+    aliases: tuple[str, ...] = ()  # other content types browsers send for it
 
 
 _OOXML = "application/vnd.openxmlformats-officedocument."
@@ -51,8 +52,12 @@ TYPES: dict[str, FileType] = {
     ".xls": FileType("application/vnd.ms-excel", "Excel 97-2003 workbook", (_OLE,)),
     ".odt": FileType("application/vnd.oasis.opendocument.text", "OpenDocument text", (_ZIP,)),
     ".ods": FileType("application/vnd.oasis.opendocument.spreadsheet", "OpenDocument spreadsheet", (_ZIP,)),
-    ".csv": FileType("text/csv", "CSV file", (), ("text/plain", "application/csv", "application/vnd.ms-excel",
-                                                  "text/comma-separated-values")),
+    ".csv": FileType(
+        "text/csv",
+        "CSV file",
+        (),
+        ("text/plain", "application/csv", "application/vnd.ms-excel", "text/comma-separated-values"),
+    ),
     ".txt": FileType("text/plain", "text file"),
 }
 GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream", "application/x-download")
@@ -145,15 +150,14 @@ class UploadStore:
             os.replace(partial, final)
         finally:
             partial.unlink(missing_ok=True)
-        return StoredFile(key=key, filename=name, content_type=kind.content_type, size=size,
-                          sha256=digest.hexdigest())
+        return StoredFile(key=key, filename=name, content_type=kind.content_type, size=size, sha256=digest.hexdigest())
 
 
 def _chunks(data: Union[bytes, BinaryIO]):
     if isinstance(data, (bytes, bytearray, memoryview)):
         view = memoryview(data)
         for start in range(0, len(view), CHUNK):
-            yield bytes(view[start:start + CHUNK])
+            yield bytes(view[start : start + CHUNK])
         return
     while True:
         chunk = data.read(CHUNK)

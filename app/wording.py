@@ -5,6 +5,7 @@ A code stored in the database (``accredit_with_conditions``, ``under_review``, a
 written (no binary-float digits nobody typed), with a space before a unit word ("17.2 days", but "85%"),
 and file sizes in the unit that reads best ("45 bytes", "12 KB", "1.5 MB").
 """
+
 from __future__ import annotations
 
 import math
@@ -15,31 +16,57 @@ from typing import Any, Optional
 #: Words for every code the product stores, with the tag colour that repeats (never replaces) the meaning.
 VOCABULARY: dict[str, tuple[str, str]] = {
     # standards, criteria and benchmarks
-    "met": ("Met", "green"), "not_met": ("Not met", "red"), "not_scored": ("Not scored", "grey"),
+    "met": ("Met", "green"),
+    "not_met": ("Not met", "red"),
+    "not_scored": ("Not scored", "grey"),
     "not_applicable": ("Not applicable", "grey"),
-    "exemplary": ("Exemplary", "green"), "approaching": ("Approaching", "orange"),
-    "green": ("Green: target met", "green"), "amber": ("Amber: near the target", "yellow"),
+    "exemplary": ("Exemplary", "green"),
+    "approaching": ("Approaching", "orange"),
+    "green": ("Green: target met", "green"),
+    "amber": ("Amber: near the target", "yellow"),
     "red": ("Red: below the target band", "red"),
-    "minor": ("Minor breach (amber)", "yellow"), "major": ("Major breach (red)", "red"),
-    "info": ("Information", "blue"), "warning": ("Warning", "orange"), "critical": ("Critical", "red"),
+    "minor": ("Minor breach (amber)", "yellow"),
+    "major": ("Major breach (red)", "red"),
+    "info": ("Information", "blue"),
+    "warning": ("Warning", "orange"),
+    "critical": ("Critical", "red"),
     # engine outcomes and membership statuses
-    "accredited": ("Accredited", "green"), "accredited_with_conditions": ("Accredited with conditions", "yellow"),
-    "working_towards": ("Working towards accreditation", "orange"), "not_accredited": ("Not accredited", "red"),
-    "applicant": ("Applicant", "blue"), "at_risk": ("At risk", "red"), "suspended": ("Suspended", "red"),
-    "lapsed": ("Lapsed", "grey"), "withdrawn": ("Withdrawn", "grey"), "declined": ("Declined", "grey"),
+    "accredited": ("Accredited", "green"),
+    "accredited_with_conditions": ("Accredited with conditions", "yellow"),
+    "working_towards": ("Working towards accreditation", "orange"),
+    "not_accredited": ("Not accredited", "red"),
+    "applicant": ("Applicant", "blue"),
+    "at_risk": ("At risk", "red"),
+    "suspended": ("Suspended", "red"),
+    "lapsed": ("Lapsed", "grey"),
+    "withdrawn": ("Withdrawn", "grey"),
+    "declined": ("Declined", "grey"),
     # a lead's decisions
-    "accredit": ("Accredited", "green"), "accredit_with_conditions": ("Accredited with conditions", "yellow"),
-    "decline": ("Declined", "grey"), "suspend": ("Suspended", "red"), "reinstate": ("Reinstated", "green"),
+    "accredit": ("Accredited", "green"),
+    "accredit_with_conditions": ("Accredited with conditions", "yellow"),
+    "decline": ("Declined", "grey"),
+    "suspend": ("Suspended", "red"),
+    "reinstate": ("Reinstated", "green"),
     # self-assessments, plans and buddying
-    "draft": ("Draft", "grey"), "returned": ("Returned for changes", "orange"), "submitted": ("Submitted", "blue"),
-    "under_review": ("Under review", "purple"), "decided": ("Decided", "green"),
-    "completed": ("Completed", "green"), "in_progress": ("In progress", "blue"), "not_started": ("Not started", "grey"),
-    "proposed": ("Proposed", "blue"), "accepted": ("Accepted", "blue"), "active": ("Active", "green"),
+    "draft": ("Draft", "grey"),
+    "returned": ("Returned for changes", "orange"),
+    "submitted": ("Submitted", "blue"),
+    "under_review": ("Under review", "purple"),
+    "decided": ("Decided", "green"),
+    "completed": ("Completed", "green"),
+    "in_progress": ("In progress", "blue"),
+    "not_started": ("Not started", "grey"),
+    "proposed": ("Proposed", "blue"),
+    "accepted": ("Accepted", "blue"),
+    "active": ("Active", "green"),
     # standards versions
-    "published": ("Published", "green"), "retired": ("Retired", "grey"),
+    "published": ("Published", "green"),
+    "retired": ("Retired", "grey"),
     # routes and organisation types
-    "full": ("Full", "grey"), "specialty": ("Specialty", "grey"),
-    "mental-health": ("Mental health", "grey"), "primary-care": ("Primary care", "grey"),
+    "full": ("Full", "grey"),
+    "specialty": ("Specialty", "grey"),
+    "mental-health": ("Mental health", "grey"),
+    "primary-care": ("Primary care", "grey"),
     "social-care": ("Social care", "grey"),
 }
 #: A code as stored: lower-case words joined by underscores or hyphens.
@@ -95,7 +122,7 @@ def size_text(size: Optional[int]) -> str:
     size = int(size or 0)
     if size < 1024:
         return "1 byte" if size == 1 else f"{size} bytes"
-    for unit, scale in (("KB", 1024), ("MB", 1024 ** 2), ("GB", 1024 ** 3)):
+    for unit, scale in (("KB", 1024), ("MB", 1024**2), ("GB", 1024**3)):
         value = size / scale
         if value < 1024 or unit == "GB":
             shown = f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")

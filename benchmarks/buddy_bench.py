@@ -13,6 +13,7 @@ that standard met (so it is a need for its breach alone).
 
 Target: needs plus matching under 10 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,18 @@ import rules  # noqa: E402
 from rules.buddying import MemberProfile, derive_needs, match  # noqa: E402
 
 REGIONS = {
-    "South East London": (51.45, -0.05), "North Kent": (51.43, 0.30), "West Midlands": (52.48, -1.90),
-    "London": (51.51, -0.13), "Oxford": (51.75, -1.26), "Greater Manchester": (53.48, -2.24),
-    "North East": (54.97, -1.60), "Cumbria": (54.60, -2.90), "Hertfordshire": (51.75, -0.30),
-    "Dorset": (50.72, -2.00), "Yorkshire": (53.38, -1.47), "East Midlands": (52.95, -1.15),
+    "South East London": (51.45, -0.05),
+    "North Kent": (51.43, 0.30),
+    "West Midlands": (52.48, -1.90),
+    "London": (51.51, -0.13),
+    "Oxford": (51.75, -1.26),
+    "Greater Manchester": (53.48, -2.24),
+    "North East": (54.97, -1.60),
+    "Cumbria": (54.60, -2.90),
+    "Hertfordshire": (51.75, -0.30),
+    "Dorset": (50.72, -2.00),
+    "Yorkshire": (53.38, -1.47),
+    "East Midlands": (52.95, -1.15),
     "Cheshire and Merseyside": (53.40, -2.95),
 }
 SPECIALTIES = ("orthopaedics", "ophthalmology", "cardiology", "paediatrics")
@@ -46,17 +55,40 @@ def standards_document(count: int) -> dict:
     for d in range(4):
         standards = []
         for s in range(d, count, 4):
-            standards.append({"id": f"S{s}", "title": f"Standard {s}", "must_meet": s % 10 == 0, "criteria": [
-                {"id": f"S{s}.1", "text": "Named lead?", "type": "yes_partial_no"},
-                {"id": f"S{s}.2", "text": "Pathway embedded?", "type": "level",
-                 "levels": ["None", "Planned", "Partly", "In place", "Audited"]},
-                {"id": f"S{s}.3", "text": "Patients within target", "type": "metric", "unit": "%",
-                 "benchmark": {"target": 85, "direction": "higher", "amber": 5}},
-            ]})
+            standards.append(
+                {
+                    "id": f"S{s}",
+                    "title": f"Standard {s}",
+                    "must_meet": s % 10 == 0,
+                    "criteria": [
+                        {"id": f"S{s}.1", "text": "Named lead?", "type": "yes_partial_no"},
+                        {
+                            "id": f"S{s}.2",
+                            "text": "Pathway embedded?",
+                            "type": "level",
+                            "levels": ["None", "Planned", "Partly", "In place", "Audited"],
+                        },
+                        {
+                            "id": f"S{s}.3",
+                            "text": "Patients within target",
+                            "type": "metric",
+                            "unit": "%",
+                            "benchmark": {"target": 85, "direction": "higher", "amber": 5},
+                        },
+                    ],
+                }
+            )
         domains.append({"id": f"d{d}", "title": f"Domain {d}", "standards": standards})
-    return {"schema": 1, "id": "buddy-bench", "version": "2026.1", "title": "Buddy benchmark",
-            "alliance": "Benchmark Alliance", "effective_from": "2026-04-01",
-            "routes": {"full": {"title": "Full"}, "specialty": {"title": "Specialty"}}, "domains": domains}
+    return {
+        "schema": 1,
+        "id": "buddy-bench",
+        "version": "2026.1",
+        "title": "Buddy benchmark",
+        "alliance": "Benchmark Alliance",
+        "effective_from": "2026-04-01",
+        "routes": {"full": {"title": "Full"}, "specialty": {"title": "Specialty"}},
+        "domains": domains,
+    }
 
 
 def member_answers(doc: dict, rng: random.Random, route: str, specialty: str | None) -> dict:
@@ -102,7 +134,9 @@ def main() -> None:
         results[membership_id] = result
         region = rng.choice(regions)
         lat, lon = REGIONS[region]
-        coordinates = (None, None) if rng.random() < 0.1 else (lat + rng.uniform(-0.4, 0.4), lon + rng.uniform(-0.6, 0.6))
+        coordinates = (
+            (None, None) if rng.random() < 0.1 else (lat + rng.uniform(-0.4, 0.4), lon + rng.uniform(-0.6, 0.6))
+        )
         mentees = rng.sample(range(1, args.members + 1), rng.randint(1, 2)) if rng.random() < 0.1 else []
         where[membership_id] = (organisation, region, coordinates, [m for m in mentees if m != membership_id])
     scoring_s = time.perf_counter() - began
@@ -112,9 +146,10 @@ def main() -> None:
     needs_s = time.perf_counter() - began
 
     began = time.perf_counter()
-    members = [MemberProfile.from_result(mid, org, results[mid], region=region, latitude=lat, longitude=lon,
-                                         mentees=mentees)
-               for mid, (org, region, (lat, lon), mentees) in where.items()]
+    members = [
+        MemberProfile.from_result(mid, org, results[mid], region=region, latitude=lat, longitude=lon, mentees=mentees)
+        for mid, (org, region, (lat, lon), mentees) in where.items()
+    ]
     matching = match(needs, members, capacity=args.capacity)
     match_s = time.perf_counter() - began
 
@@ -134,8 +169,10 @@ def main() -> None:
     print(f"members: {args.members} x {args.standards} standards; capacity {args.capacity}")
     print(f"scoring (engine, not part of the target): {scoring_s:.2f} s")
     print(f"needs: {len(needs)} ({dict(sorted(reasons.items()))}) in {needs_s:.2f} s")
-    print(f"proposals: {len(matching.proposals)} (top quartile {top}, same region {same_region}); "
-          f"no buddy available: {len(matching.no_buddy)}; matching {match_s:.2f} s")
+    print(
+        f"proposals: {len(matching.proposals)} (top quartile {top}, same region {same_region}); "
+        f"no buddy available: {len(matching.no_buddy)}; matching {match_s:.2f} s"
+    )
     print(f"buddies over capacity: {len(over)}")
     total = needs_s + match_s
     print(f"needs + matching: {total:.2f} s (target < 10 s): {'ok' if total < 10 else 'MISSED'}")

@@ -9,6 +9,7 @@ three runs, and once more as a fresh ``python cli.py standards import`` process.
 
 Target: importing 5,000 nodes under 5 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,15 +55,33 @@ def main() -> None:
         runs = [import_once(library, out) for _ in range(3)]
         seconds = statistics.median(run[0] for run in runs)
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "cli.py", "standards", "import", str(library), "--id", "bench-import",
-                               "--version", "2026.1", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "cli.py",
+                "standards",
+                "import",
+                str(library),
+                "--id",
+                "bench-import",
+                "--version",
+                "2026.1",
+                "--out",
+                str(out),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         command = time.perf_counter() - started
         if done.returncode != 0:
             sys.exit(f"the import command failed: {done.stderr}")
         size = library.stat().st_size / 1e6
         print(f"library: {args.nodes:,} requirement nodes, {runs[0][1]:,} assessable, {size:.1f} MB")
-        print(f"import (read, convert, write): median {seconds:.2f} s of 3 runs "
-              f"({', '.join(f'{run[0]:.2f}' for run in runs)})")
+        print(
+            f"import (read, convert, write): median {seconds:.2f} s of 3 runs "
+            f"({', '.join(f'{run[0]:.2f}' for run in runs)})"
+        )
         print(f"`python cli.py standards import` in a fresh process: {command:.2f} s")
         verdict = "met" if max(seconds, command) < TARGET_SECONDS else "NOT met"
         print(f"target: under {TARGET_SECONDS:g} s: {verdict}")

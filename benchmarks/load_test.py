@@ -16,6 +16,7 @@ stops gunicorn and drops the database. Needs ``pip install -e .[bench]``.
 
 Targets: p95 under 300 ms, no errors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -98,22 +99,44 @@ def prepare(url: str, submitters: int) -> dict:
             select(User.email, Assessment.id)
             .join(Membership, Membership.organisation_id == User.organisation_id)
             .join(Assessment, Assessment.membership_id == Membership.id)
-            .where(User.role == "member", Assessment.status == "draft").order_by(Assessment.id)).all()
-        plan["savers"] = [{"email": email, "password": passwords[email], "assessment": assessment_id}
-                          for email, assessment_id in drafts if email in passwords]
+            .where(User.role == "member", Assessment.status == "draft")
+            .order_by(Assessment.id)
+        ).all()
+        plan["savers"] = [
+            {"email": email, "password": passwords[email], "assessment": assessment_id}
+            for email, assessment_id in drafts
+            if email in passwords
+        ]
         noa = session.exec(select(Alliance).where(Alliance.slug == "noa")).one()
-        cycle = session.exec(select(AssessmentCycle).where(AssessmentCycle.alliance_id == noa.id)
-                             .order_by(AssessmentCycle.opens_on.desc())).first()
+        cycle = session.exec(
+            select(AssessmentCycle)
+            .where(AssessmentCycle.alliance_id == noa.id)
+            .order_by(AssessmentCycle.opens_on.desc())
+        ).first()
         answers = json.loads((ROOT / "examples" / "answers" / "noa-full-accredited.json").read_text())["answers"]
         password_hash = hash_password(SUBMITTER_PASSWORD)
         for n in range(1, submitters + 1):
-            organisation = register_organisation(session, CLI, name=f"Load Test {n:02d} NHS Trust", ods_code=f"LT{n:02d}",
-                                                 org_type="acute", region="Load test")
-            user = create_user(session, CLI, email=f"member.lt{n:02d}@load.example", name=f"Load test member {n}",
-                               password=SUBMITTER_PASSWORD, role="member", organisation_id=organisation.id,
-                               password_hash=password_hash)
-            membership = apply_for_membership(session, CLI, organisation_id=organisation.id, alliance_id=noa.id,
-                                              route="full")
+            organisation = register_organisation(
+                session,
+                CLI,
+                name=f"Load Test {n:02d} NHS Trust",
+                ods_code=f"LT{n:02d}",
+                org_type="acute",
+                region="Load test",
+            )
+            user = create_user(
+                session,
+                CLI,
+                email=f"member.lt{n:02d}@load.example",
+                name=f"Load test member {n}",
+                password=SUBMITTER_PASSWORD,
+                role="member",
+                organisation_id=organisation.id,
+                password_hash=password_hash,
+            )
+            membership = apply_for_membership(
+                session, CLI, organisation_id=organisation.id, alliance_id=noa.id, route="full"
+            )
             assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=cycle.id)
             outcome = save_answers(session, CLI, assessment.id, answers)
             if not outcome.ok:
@@ -122,10 +145,17 @@ def prepare(url: str, submitters: int) -> dict:
             for item in missing_for_submission(session, ctx):
                 if item["reason"] != "evidence required":
                     raise SystemExit(f"error: the prepared draft misses {item}")
-                add_evidence(session, CLI, assessment.id, item["criterion"], kind="link",
-                             url="https://example.nhs.uk/evidence.pdf")
-            plan["submitters"].append({"email": user.email, "password": SUBMITTER_PASSWORD,
-                                       "assessment": assessment.id})
+                add_evidence(
+                    session,
+                    CLI,
+                    assessment.id,
+                    item["criterion"],
+                    kind="link",
+                    url="https://example.nhs.uk/evidence.pdf",
+                )
+            plan["submitters"].append(
+                {"email": user.email, "password": SUBMITTER_PASSWORD, "assessment": assessment.id}
+            )
     db.dispose_engine(url)
     return plan
 
@@ -164,26 +194,55 @@ def workers_cpu_seconds(master: int) -> float:
 
 
 def locust(port: int, env: dict[str, str], users: int, spawn_rate: float, seconds: int):
-    return subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "benchmarks" / "load_users.py"),
-                           "--headless", "--users", str(users), "--spawn-rate", str(spawn_rate),
-                           "--run-time", f"{seconds}s", "--host", f"http://127.0.0.1:{port}", "--only-summary",
-                           "--stop-timeout", "10", "--loglevel", "WARNING"],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "benchmarks" / "load_users.py"),
+            "--headless",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(spawn_rate),
+            "--run-time",
+            f"{seconds}s",
+            "--host",
+            f"http://127.0.0.1:{port}",
+            "--only-summary",
+            "--stop-timeout",
+            "10",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
 
 
 def table(title: str, timings: dict[str, list[float]], failures: dict[str, int]) -> list[str]:
     width = max(len(name) for name in [*timings, "all requests"]) + 2
-    lines = [title, f"{'request':<{width}}{'count':>7}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"]
+    lines = [
+        title,
+        f"{'request':<{width}}{'count':>7}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}",
+    ]
     everything: list[float] = []
     for name in sorted(timings):
         values = timings[name]
         everything += values
-        lines.append(f"{name:<{width}}{len(values):>7}{failures.get(name, 0):>8}{percentile(values, 50):>9.0f}"
-                     f"{percentile(values, 95):>9.0f}{percentile(values, 99):>9.0f}{max(values):>9.0f}")
+        lines.append(
+            f"{name:<{width}}{len(values):>7}{failures.get(name, 0):>8}{percentile(values, 50):>9.0f}"
+            f"{percentile(values, 95):>9.0f}{percentile(values, 99):>9.0f}{max(values):>9.0f}"
+        )
     if everything:
-        lines.append(f"{'all requests':<{width}}{len(everything):>7}{sum(failures.values()):>8}"
-                     f"{percentile(everything, 50):>9.0f}{percentile(everything, 95):>9.0f}"
-                     f"{percentile(everything, 99):>9.0f}{max(everything):>9.0f}")
+        lines.append(
+            f"{'all requests':<{width}}{len(everything):>7}{sum(failures.values()):>8}"
+            f"{percentile(everything, 50):>9.0f}{percentile(everything, 95):>9.0f}"
+            f"{percentile(everything, 99):>9.0f}{max(everything):>9.0f}"
+        )
     return lines
 
 
@@ -207,9 +266,16 @@ def main() -> int:
     url = f"{args.server}/{args.database}"
     port = free_port()
     env = dict(os.environ)  # GUNICORN_WORKERS, GUNICORN_THREADS ... pass through to gunicorn.conf.py
-    env.update(DATABASE_URL=url, APP_ENV="production", SECRET_KEY=secrets.token_hex(32),
-               SESSION_COOKIE_SECURE="false", RATELIMIT_ENABLED="false", UPLOAD_DIR=str(workdir / "uploads"),
-               GUNICORN_BIND=f"127.0.0.1:{port}", LOAD_THINK=args.think)
+    env.update(
+        DATABASE_URL=url,
+        APP_ENV="production",
+        SECRET_KEY=secrets.token_hex(32),
+        SESSION_COOKIE_SECURE="false",
+        RATELIMIT_ENABLED="false",
+        UPLOAD_DIR=str(workdir / "uploads"),
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        LOAD_THINK=args.think,
+    )
     os.environ.update(UPLOAD_DIR=env["UPLOAD_DIR"])
     server = None
     print(f"database {args.database} on {args.server}; work directory {workdir}")
@@ -223,13 +289,16 @@ def main() -> int:
         plan = prepare(url, args.submitters)
         plan_file = workdir / "plan.json"
         plan_file.write_text(json.dumps(plan, indent=1))
-        print(f"accounts: {len(plan['savers'])} draft assessments shared by savers, "
-              f"{len(plan['submitters'])} drafts to submit, {len(plan['leads'])} leads")
+        print(
+            f"accounts: {len(plan['savers'])} draft assessments shared by savers, "
+            f"{len(plan['submitters'])} drafts to submit, {len(plan['leads'])} leads"
+        )
 
         log = workdir / "gunicorn.log"
         with log.open("w") as err:
-            server = subprocess.Popen([sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env,
-                                      stdout=err, stderr=err)
+            server = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env, stdout=err, stderr=err
+            )
         wait_for_health(port, server, log)
         # Warm-up, not counted: every worker loads its templates and standards once, as a server that has
         # been up for a while has (no submissions, so the drafts to submit stay drafts).
@@ -238,16 +307,23 @@ def main() -> int:
         print(f"warm-up: {args.warm_up} s, not counted")
         locust(port, {**env, "LOAD_PLAN": str(warm_plan), "LOAD_LEADS": "4"}, 12, 12, args.warm_up)
         results = workdir / "timings.json"
-        print(f"load: {args.users} users ({args.leads} leads, {args.submitters} submitting members, the rest "
-              f"saving drafts), {args.spawn_rate:g} signing in per second, {args.think.replace(',', '-')} s between "
-              f"steps, for {args.duration} s against gunicorn on port {port} "
-              f"({log.read_text().count('Booting worker')} workers)")
+        print(
+            f"load: {args.users} users ({args.leads} leads, {args.submitters} submitting members, the rest "
+            f"saving drafts), {args.spawn_rate:g} signing in per second, {args.think.replace(',', '-')} s between "
+            f"steps, for {args.duration} s against gunicorn on port {port} "
+            f"({log.read_text().count('Booting worker')} workers)"
+        )
         measured_from = log.stat().st_size  # the server's lines of the warm-up are not counted
         server_cpu = workers_cpu_seconds(server.pid)
         client_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        done = locust(port, {**env, "LOAD_PLAN": str(plan_file), "LOAD_RESULTS": str(results),
-                             "LOAD_LEADS": str(args.leads)}, args.users, args.spawn_rate, args.duration)
+        done = locust(
+            port,
+            {**env, "LOAD_PLAN": str(plan_file), "LOAD_RESULTS": str(results), "LOAD_LEADS": str(args.leads)},
+            args.users,
+            args.spawn_rate,
+            args.duration,
+        )
         elapsed = time.perf_counter() - started
         server_cpu = workers_cpu_seconds(server.pid) - server_cpu
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -284,23 +360,42 @@ def main() -> int:
     everything = [ms for values in client.values() for ms in values]
     errors = sum(client_failures.values())
     print()
-    print("\n".join(table("as the clients saw them (locust, includes the client's own time on a shared CPU):",
-                          client, client_failures)))
+    print(
+        "\n".join(
+            table(
+                "as the clients saw them (locust, includes the client's own time on a shared CPU):",
+                client,
+                client_failures,
+            )
+        )
+    )
     print()
-    print("\n".join(table("as the server timed them (request log, by method and status class):",
-                          server_times, server_errors)))
+    print(
+        "\n".join(
+            table("as the server timed them (request log, by method and status class):", server_times, server_errors)
+        )
+    )
     print()
     p95 = percentile(everything, 95) if everything else float("nan")
     print(f"{total} requests in {elapsed:.0f} s ({total / elapsed:.1f} per second), {errors} errors")
-    print(f"CPU: gunicorn workers {server_cpu:.1f} s ({1000 * server_cpu / max(total, 1):.0f} ms per request), "
-          f"locust {client_cpu:.1f} s, over {elapsed:.0f} s on {os.cpu_count()} cores; load average at the end "
-          f"{load_average[0]:.1f} (everything on the machine)")
-    print(f"target p95 < {TARGET_P95_MS:.0f} ms: {'met' if p95 < TARGET_P95_MS else 'MISSED'} ({p95:.0f} ms); "
-          f"target no errors: {'met' if errors == 0 else 'MISSED'}")
+    print(
+        f"CPU: gunicorn workers {server_cpu:.1f} s ({1000 * server_cpu / max(total, 1):.0f} ms per request), "
+        f"locust {client_cpu:.1f} s, over {elapsed:.0f} s on {os.cpu_count()} cores; load average at the end "
+        f"{load_average[0]:.1f} (everything on the machine)"
+    )
+    print(
+        f"target p95 < {TARGET_P95_MS:.0f} ms: {'met' if p95 < TARGET_P95_MS else 'MISSED'} ({p95:.0f} ms); "
+        f"target no errors: {'met' if errors == 0 else 'MISSED'}"
+    )
     if errors:
         print("errors (locust's summary):")
-        print("\n".join(line for line in done.stdout.splitlines() + done.stderr.splitlines()
-                        if "Error" in line or "failure" in line.lower())[:4000])
+        print(
+            "\n".join(
+                line
+                for line in done.stdout.splitlines() + done.stderr.splitlines()
+                if "Error" in line or "failure" in line.lower()
+            )[:4000]
+        )
     return 0
 
 

@@ -7,6 +7,7 @@ complete draft of their own submit it once and then read their result;
 alliance leads sign in and browse the review queue, assessments under review,
 member timelines, the dashboard, plans and the buddying board.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -99,9 +100,17 @@ class Person(HttpUser):
     def sign_in(self) -> None:
         page = self.client.get("/login", name="GET /login")
         token = CSRF.search(page.text)
-        with self.client.post("/login", name="POST /login", allow_redirects=False, catch_response=True,
-                              data={"email": self.account["email"], "password": self.account["password"],
-                                    "csrf_token": token.group(1) if token else ""}) as reply:
+        with self.client.post(
+            "/login",
+            name="POST /login",
+            allow_redirects=False,
+            catch_response=True,
+            data={
+                "email": self.account["email"],
+                "password": self.account["password"],
+                "csrf_token": token.group(1) if token else "",
+            },
+        ) as reply:
             if reply.status_code != 302:
                 reply.failure(f"sign-in of {self.account['email']} gave {reply.status_code}")
 
@@ -148,10 +157,11 @@ class DraftMember(Person):
         for name in form.textareas[:1]:  # change one text answer, so every save writes
             fields[name] = f"Reviewed at the divisional quality meeting (update {random.randint(1, 10**6)})."
         fields["action"] = "save"
-        with self.client.post(url, name="POST domain (save)", data=fields, allow_redirects=False,
-                              catch_response=True) as reply:
+        with self.client.post(
+            url, name="POST domain (save)", data=fields, allow_redirects=False, catch_response=True
+        ) as reply:
             if reply.status_code != 302:
-                problem = re.search(r'nhsuk-error-summary__list.*?<a[^>]*>([^<]+)', reply.text, re.S)
+                problem = re.search(r"nhsuk-error-summary__list.*?<a[^>]*>([^<]+)", reply.text, re.S)
                 reply.failure(f"save gave {reply.status_code}: {problem.group(1) if problem else ''}")
 
 
@@ -178,8 +188,13 @@ class SubmittingMember(Person):
         self.page(f"/member/assessments/{assessment}", "GET assessment")
         page = self.page(f"/member/assessments/{assessment}/submit", "GET submit")
         token = CSRF.search(page.text)
-        with self.client.post(f"/member/assessments/{assessment}/submit", name="POST submit", allow_redirects=False,
-                              data={"csrf_token": token.group(1) if token else ""}, catch_response=True) as reply:
+        with self.client.post(
+            f"/member/assessments/{assessment}/submit",
+            name="POST submit",
+            allow_redirects=False,
+            data={"csrf_token": token.group(1) if token else ""},
+            catch_response=True,
+        ) as reply:
             if reply.status_code != 302:
                 reply.failure(f"submit of assessment {assessment} gave {reply.status_code}")
         self.submitted = True

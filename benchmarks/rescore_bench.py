@@ -21,6 +21,7 @@ engine before, between and after the runs; medians are compared.
 Targets: <= 30 s end to end with --jobs 2 on both databases, and the rescore
 rate >= 40% of the pure engine rate.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -130,10 +131,17 @@ def seed(url: str, workdir: Path, n: int, criteria: int) -> tuple[dict, dict]:
         services.register_version(session, paths[1], services.CLI)
         cycles = []  # (alliance id, cycle id) of each alliance of MEMBERS members sharing the standards set
         for a in range((n + MEMBERS - 1) // MEMBERS):
-            alliance = services.create_alliance(session, services.CLI, slug=f"bench-{a}", name=f"Alliance {a}",
-                                                standards_set="bench-set")
-            cycle = services.open_cycle(session, services.CLI, alliance_id=alliance.id, name="2026/27",
-                                        opens_on=dt.date(2026, 4, 1), closes_on=dt.date(2027, 3, 31))
+            alliance = services.create_alliance(
+                session, services.CLI, slug=f"bench-{a}", name=f"Alliance {a}", standards_set="bench-set"
+            )
+            cycle = services.open_cycle(
+                session,
+                services.CLI,
+                alliance_id=alliance.id,
+                name="2026/27",
+                opens_on=dt.date(2026, 4, 1),
+                closes_on=dt.date(2027, 3, 31),
+            )
             cycles.append((alliance.id, cycle.id))
         old_id, old_hash = old.id, old.content_hash
     engine = db.get_engine(url)
@@ -141,42 +149,121 @@ def seed(url: str, workdir: Path, n: int, criteria: int) -> tuple[dict, dict]:
         stop = min(n, start + CHUNK)
         docs = [answers_for(doc, i) for i in range(start, stop)]
         with engine.begin() as connection:
-            connection.execute(insert(Organisation), [
-                {"name": f"Trust {i}", "ods_code": f"B{i:05d}", "org_type": d["org_type"], "region": "England",
-                 "created_at": now} for i, d in zip(range(start, stop), docs)])
-            orgs = dict(connection.execute(select(Organisation.ods_code, Organisation.id).where(
-                Organisation.ods_code.in_([f"B{i:05d}" for i in range(start, stop)]))).all())
-            connection.execute(insert(Membership), [
-                {"organisation_id": orgs[f"B{i:05d}"], "alliance_id": cycles[i // MEMBERS][0], "route": "full",
-                 "status": "accredited", "suspension_recommended": False, "created_at": now}
-                for i in range(start, stop)])
-            members = dict(connection.execute(select(Membership.organisation_id, Membership.id).where(
-                Membership.organisation_id.in_(orgs.values()))).all())
-            connection.execute(insert(Assessment), [
-                {"membership_id": members[orgs[f"B{i:05d}"]], "cycle_id": cycles[i // MEMBERS][1],
-                 "standards_version_id": old_id,
-                 "status": "decided" if i % 10 < 7 else "submitted", "created_at": now, "submitted_at": now}
-                for i in range(start, stop)])
-            assessments = dict(connection.execute(select(Assessment.membership_id, Assessment.id).where(
-                Assessment.membership_id.in_(members.values()))).all())
+            connection.execute(
+                insert(Organisation),
+                [
+                    {
+                        "name": f"Trust {i}",
+                        "ods_code": f"B{i:05d}",
+                        "org_type": d["org_type"],
+                        "region": "England",
+                        "created_at": now,
+                    }
+                    for i, d in zip(range(start, stop), docs)
+                ],
+            )
+            orgs = dict(
+                connection.execute(
+                    select(Organisation.ods_code, Organisation.id).where(
+                        Organisation.ods_code.in_([f"B{i:05d}" for i in range(start, stop)])
+                    )
+                ).all()
+            )
+            connection.execute(
+                insert(Membership),
+                [
+                    {
+                        "organisation_id": orgs[f"B{i:05d}"],
+                        "alliance_id": cycles[i // MEMBERS][0],
+                        "route": "full",
+                        "status": "accredited",
+                        "suspension_recommended": False,
+                        "created_at": now,
+                    }
+                    for i in range(start, stop)
+                ],
+            )
+            members = dict(
+                connection.execute(
+                    select(Membership.organisation_id, Membership.id).where(
+                        Membership.organisation_id.in_(orgs.values())
+                    )
+                ).all()
+            )
+            connection.execute(
+                insert(Assessment),
+                [
+                    {
+                        "membership_id": members[orgs[f"B{i:05d}"]],
+                        "cycle_id": cycles[i // MEMBERS][1],
+                        "standards_version_id": old_id,
+                        "status": "decided" if i % 10 < 7 else "submitted",
+                        "created_at": now,
+                        "submitted_at": now,
+                    }
+                    for i in range(start, stop)
+                ],
+            )
+            assessments = dict(
+                connection.execute(
+                    select(Assessment.membership_id, Assessment.id).where(
+                        Assessment.membership_id.in_(members.values())
+                    )
+                ).all()
+            )
             ids = [assessments[members[orgs[f"B{i:05d}"]]] for i in range(start, stop)]
-            connection.execute(insert(Answer), [
-                {"assessment_id": aid, "criterion_id": cid, "value": value, "note": "", "updated_at": now}
-                for aid, d in zip(ids, docs) for cid, value in d["answers"].items()])
+            connection.execute(
+                insert(Answer),
+                [
+                    {"assessment_id": aid, "criterion_id": cid, "value": value, "note": "", "updated_at": now}
+                    for aid, d in zip(ids, docs)
+                    for cid, value in d["answers"].items()
+                ],
+            )
             results = [rules.score(standards, d) for d in docs]
-            connection.execute(insert(AssessmentResult), [
-                {"assessment_id": aid, "standards_version_id": old_id, "standards_hash": old_hash, "result": r,
-                 "overall": r["overall"], "rating": r["rating"], "outcome": r["outcome"], "is_current": True,
-                 "computed_at": now, "headline": headline_of(r)} for aid, r in zip(ids, results)])
-            stored = dict(connection.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
-                AssessmentResult.assessment_id.in_(ids))).all())
-            breaches = [{"result_id": stored[aid], "assessment_id": aid, "criterion_id": b["criterion"],
-                         "standard_id": b["standard"], "value": b["value"], "target": b["target"],
-                         "direction": b["direction"], "severity": b["severity"]}
-                        for aid, r in zip(ids, results) for b in r["breaches"]]
+            connection.execute(
+                insert(AssessmentResult),
+                [
+                    {
+                        "assessment_id": aid,
+                        "standards_version_id": old_id,
+                        "standards_hash": old_hash,
+                        "result": r,
+                        "overall": r["overall"],
+                        "rating": r["rating"],
+                        "outcome": r["outcome"],
+                        "is_current": True,
+                        "computed_at": now,
+                        "headline": headline_of(r),
+                    }
+                    for aid, r in zip(ids, results)
+                ],
+            )
+            stored = dict(
+                connection.execute(
+                    select(AssessmentResult.assessment_id, AssessmentResult.id).where(
+                        AssessmentResult.assessment_id.in_(ids)
+                    )
+                ).all()
+            )
+            breaches = [
+                {
+                    "result_id": stored[aid],
+                    "assessment_id": aid,
+                    "criterion_id": b["criterion"],
+                    "standard_id": b["standard"],
+                    "value": b["value"],
+                    "target": b["target"],
+                    "direction": b["direction"],
+                    "severity": b["severity"],
+                }
+                for aid, r in zip(ids, results)
+                for b in r["breaches"]
+            ]
             if breaches:
                 connection.execute(insert(Breach), breaches)
     from app.services.buddying import planning
+
     for alliance_id, cycle_id in cycles:  # each alliance has run its buddy match for the cycle, as live ones have
         with db.session_scope(url) as session:
             planning.apply_plan(session, services.CLI, planning.plan_buddying(session, alliance_id, cycle_id))
@@ -212,18 +299,29 @@ def check(url: str, n: int) -> dict:
     engine = db.get_engine(url)
     with engine.connect() as connection:
         new_id = connection.execute(select(StandardsVersion.id).where(StandardsVersion.version == "2026.2")).scalar()
-        moved = connection.execute(select(func.count()).select_from(Assessment).where(
-            Assessment.standards_version_id == new_id)).scalar()
-        current = connection.execute(select(func.count()).select_from(AssessmentResult).where(
-            AssessmentResult.is_current.is_(True), AssessmentResult.standards_version_id == new_id)).scalar()
-        audited = connection.execute(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "assessment.rescored")).scalar()
-        doubles = connection.execute(text(
-            "SELECT COUNT(*) FROM (SELECT assessment_id FROM assessmentresult WHERE is_current "
-            "GROUP BY assessment_id HAVING COUNT(*) > 1) AS d")).scalar()
-        orphans = connection.execute(text(  # breaches that do not belong to their result's assessment
-            "SELECT COUNT(*) FROM breach b LEFT JOIN assessmentresult r ON r.id = b.result_id "
-            "AND r.assessment_id = b.assessment_id WHERE r.id IS NULL")).scalar()
+        moved = connection.execute(
+            select(func.count()).select_from(Assessment).where(Assessment.standards_version_id == new_id)
+        ).scalar()
+        current = connection.execute(
+            select(func.count())
+            .select_from(AssessmentResult)
+            .where(AssessmentResult.is_current.is_(True), AssessmentResult.standards_version_id == new_id)
+        ).scalar()
+        audited = connection.execute(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "assessment.rescored")
+        ).scalar()
+        doubles = connection.execute(
+            text(
+                "SELECT COUNT(*) FROM (SELECT assessment_id FROM assessmentresult WHERE is_current "
+                "GROUP BY assessment_id HAVING COUNT(*) > 1) AS d"
+            )
+        ).scalar()
+        orphans = connection.execute(
+            text(  # breaches that do not belong to their result's assessment
+                "SELECT COUNT(*) FROM breach b LEFT JOIN assessmentresult r ON r.id = b.result_id "
+                "AND r.assessment_id = b.assessment_id WHERE r.id IS NULL"
+            )
+        ).scalar()
     db.dispose_engine(url)
     assert moved == current == audited == n and doubles == orphans == 0, (moved, current, audited, doubles, orphans)
     return {"moved": moved, "current": current, "audited": audited}
@@ -232,9 +330,25 @@ def check(url: str, n: int) -> dict:
 def run_cli(url: str, jobs: int, apply: bool) -> tuple[float, str]:
     env = {**os.environ, "DATABASE_URL": url}
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "cli.py", "rescore", "--set", "bench-set", "--to-version", "2026.2",
-                           "--apply" if apply else "--dry-run", "--jobs", str(jobs), "--quiet"],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "cli.py",
+            "rescore",
+            "--set",
+            "bench-set",
+            "--to-version",
+            "2026.2",
+            "--apply" if apply else "--dry-run",
+            "--jobs",
+            str(jobs),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"rescore failed:\n{done.stdout}\n{done.stderr}")
@@ -266,9 +380,17 @@ def bench(kind: str, n: int, criteria: int, jobs: int, applies: int) -> dict:
             assert "assessments rescored: 0" in output_again, output_again
         finally:
             drop_database(kind, applies)
-    return {"database": kind, "seed_s": seeded, "engine_rate": statistics.median(rates), "engine_rates": rates,
-            "dry_s": dry_seconds, "apply_s": statistics.median(applied), "applies": applied,
-            "rss_mb": rss, "again_s": again}
+    return {
+        "database": kind,
+        "seed_s": seeded,
+        "engine_rate": statistics.median(rates),
+        "engine_rates": rates,
+        "dry_s": dry_seconds,
+        "apply_s": statistics.median(applied),
+        "applies": applied,
+        "rss_mb": rss,
+        "again_s": again,
+    }
 
 
 def main() -> None:
@@ -287,15 +409,23 @@ def main() -> None:
         apply_rate, dry_rate = n / r["apply_s"], n / r["dry_s"]
         print(f"\n{kind}:")
         print(f"  seeding (not timed)          {r['seed_s']:8.1f} s")
-        print(f"  pure engine, one process     {r['engine_rate']:8.0f} assessments/s (median of "
-              f"{', '.join(f'{rate:.0f}' for rate in r['engine_rates'])}: before, between and after the runs)")
-        print(f"  dry run                      {r['dry_s']:8.1f} s  {dry_rate:8.0f} assessments/s "
-              f"({100 * dry_rate / r['engine_rate']:.1f}% of engine)")
-        print(f"  apply, end to end (median)   {r['apply_s']:8.1f} s  {apply_rate:8.0f} assessments/s "
-              f"({100 * apply_rate / r['engine_rate']:.1f}% of engine)   target <= 30 s and >= 40%")
+        print(
+            f"  pure engine, one process     {r['engine_rate']:8.0f} assessments/s (median of "
+            f"{', '.join(f'{rate:.0f}' for rate in r['engine_rates'])}: before, between and after the runs)"
+        )
+        print(
+            f"  dry run                      {r['dry_s']:8.1f} s  {dry_rate:8.0f} assessments/s "
+            f"({100 * dry_rate / r['engine_rate']:.1f}% of engine)"
+        )
+        print(
+            f"  apply, end to end (median)   {r['apply_s']:8.1f} s  {apply_rate:8.0f} assessments/s "
+            f"({100 * apply_rate / r['engine_rate']:.1f}% of engine)   target <= 30 s and >= 40%"
+        )
         shares = ", ".join(f"{100 * n / seconds / r['engine_rate']:.1f}%" for seconds in r["applies"])
-        print(f"  applies, each on a copy      {', '.join(f'{seconds:.1f}' for seconds in r['applies'])} s "
-              f"({shares} of engine)")
+        print(
+            f"  applies, each on a copy      {', '.join(f'{seconds:.1f}' for seconds in r['applies'])} s "
+            f"({shares} of engine)"
+        )
         print(f"  peak RSS of a rescore process {r['rss_mb']:7.0f} MB")
         print(f"  apply again (nothing to do)  {r['again_s']:8.1f} s")
 

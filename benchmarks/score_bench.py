@@ -20,6 +20,7 @@ schema 1.
 Targets: engine >= 50% of the raw durable-rules rate; RSS at N <= 1.3x RSS
 at 1,000; two worker processes >= 1.6x one process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,12 @@ from tests.reference_scorer import reference_score  # noqa: E402
 
 TYPES = ("yes_no", "yes_partial_no", "level", "metric", "metric", "text")
 ORG_TYPES = ("acute", "specialist", "community")
-OPTIONS = [{"id": "none", "text": "None", "score": 0}, {"id": "some", "text": "Some", "score": 0.3},
-           {"id": "most", "text": "Most", "score": 0.7}, {"id": "all", "text": "All", "score": 1}]
+OPTIONS = [
+    {"id": "none", "text": "None", "score": 0},
+    {"id": "some", "text": "Some", "score": 0.3},
+    {"id": "most", "text": "Most", "score": 0.7},
+    {"id": "all", "text": "All", "score": 1},
+]
 
 
 def synthetic_document(criteria: int, schema: int = 1, mapped: bool = False) -> dict:
@@ -63,24 +68,42 @@ def synthetic_document(criteria: int, schema: int = 1, mapped: bool = False) -> 
             for c in range(per_standard):
                 count += 1
                 ctype = TYPES[(s + c) % len(TYPES)]
-                item: dict = {"id": f"S{s}.{c}", "text": f"Criterion {s}.{c}", "type": ctype,
-                              "weight": rng.choice([1, 1, 2, 0.5]), "allow_na": c == 4}
+                item: dict = {
+                    "id": f"S{s}.{c}",
+                    "text": f"Criterion {s}.{c}",
+                    "type": ctype,
+                    "weight": rng.choice([1, 1, 2, 0.5]),
+                    "allow_na": c == 4,
+                }
                 if ctype == "level":
                     item["levels"] = ["None", "Planned", "Partly", "In place", "Audited"]
                 if ctype == "metric":
                     direction = rng.choice(["higher", "lower"])
                     item["unit"] = "%"
-                    item["benchmark"] = {"target": rng.choice([85, 92, 3.5, 95]), "direction": direction,
-                                         "amber": rng.choice([0, 2.5, 5])}
+                    item["benchmark"] = {
+                        "target": rng.choice([85, 92, 3.5, 95]),
+                        "direction": direction,
+                        "amber": rng.choice([0, 2.5, 5]),
+                    }
                 items.append(item)
-            domain_standards.append({"id": f"S{s}", "title": f"Standard {s}", "criteria": items,
-                                     "must_meet": s % 7 == 0,
-                                     **({"applies": {"org_types": ["acute", "specialist"]}} if s % 5 == 4 else {})})
+            domain_standards.append(
+                {
+                    "id": f"S{s}",
+                    "title": f"Standard {s}",
+                    "criteria": items,
+                    "must_meet": s % 7 == 0,
+                    **({"applies": {"org_types": ["acute", "specialist"]}} if s % 5 == 4 else {}),
+                }
+            )
         if domain_standards:
             domains.append({"id": f"d{d}", "title": f"Domain {d}", "weight": d + 1, "standards": domain_standards})
     doc = {
-        "schema": 1, "id": "bench-set", "version": "2026.1", "title": "Benchmark standards",
-        "alliance": "Benchmark Alliance", "effective_from": "2026-04-01",
+        "schema": 1,
+        "id": "bench-set",
+        "version": "2026.1",
+        "title": "Benchmark standards",
+        "alliance": "Benchmark Alliance",
+        "effective_from": "2026-04-01",
         "routes": {"full": {"title": "Full"}, "specialty": {"title": "Specialty"}},
         "core_proposition": [{"id": "cp-1", "title": "Toolkit"}],
         "domains": domains,
@@ -109,8 +132,10 @@ def schema_2(doc: dict, mapped: bool) -> dict:
                 for key in ("levels", "unit", "benchmark"):
                     second.pop(key, None)
             if mapped:
-                standard["maps_to"] = [{"framework": "cqc", "ref": f"Quality statement {d}"},
-                                       {"framework": "dspt", "ref": f"Outcome {s // 3}"}]
+                standard["maps_to"] = [
+                    {"framework": "cqc", "ref": f"Quality statement {d}"},
+                    {"framework": "dspt", "ref": f"Outcome {s // 3}"},
+                ]
     return doc
 
 
@@ -236,9 +261,22 @@ def _worker(args: tuple[int, int, bool, int, int]) -> float:
 
 def rss_child(criteria: int, schema: int, mapped: bool, n: int) -> float:
     """Peak RSS (MB) of a fresh process that scores n assessments."""
-    out = subprocess.run([sys.executable, __file__, "--criteria", str(criteria), "--schema", str(schema),
-                          *(["--mapped"] if mapped else []), "--rss-child", str(n)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--criteria",
+            str(criteria),
+            "--schema",
+            str(schema),
+            *(["--mapped"] if mapped else []),
+            "--rss-child",
+            str(n),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return float(out.strip().splitlines()[-1])
 
 
@@ -258,8 +296,13 @@ def main() -> None:
     parser.add_argument("--assessments", type=int, default=10_000)
     parser.add_argument("--criteria", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds of engine and raw; the best is kept")
-    parser.add_argument("--schema", type=int, choices=(1, 2), default=1,
-                        help="2: a third of the criteria choice, multi_choice or conditional")
+    parser.add_argument(
+        "--schema",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: a third of the criteria choice, multi_choice or conditional",
+    )
     parser.add_argument("--mapped", action="store_true", help="with --schema 2: standards mapped to two frameworks")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -287,33 +330,44 @@ def main() -> None:
         seconds, raw_facts_total = run_raw_durable(doc, answer_docs)
         raw_s = min(raw_s, seconds)
     engine_rate, raw_rate = n / engine_s, n / raw_s
-    print(f"engine:          {engine_rate:9.0f} assessments/s  {engine_rate * criteria_count:10.0f} criteria/s  "
-          f"({engine_s:.2f} s)  peak RSS {peak_rss_mb():.0f} MB")
-    print(f"raw durable:     {raw_rate:9.0f} assessments/s  {raw_facts_total / raw_s:10.0f} facts/s      ({raw_s:.2f} s)")
+    print(
+        f"engine:          {engine_rate:9.0f} assessments/s  {engine_rate * criteria_count:10.0f} criteria/s  "
+        f"({engine_s:.2f} s)  peak RSS {peak_rss_mb():.0f} MB"
+    )
+    print(
+        f"raw durable:     {raw_rate:9.0f} assessments/s  {raw_facts_total / raw_s:10.0f} facts/s      ({raw_s:.2f} s)"
+    )
     try:
         ref_s, ref_tally = run_reference(doc, answer_docs)
     except (KeyError, TypeError) as exc:  # a reference scorer that does not read this schema
         print(f"reference (py):  cannot score schema {args.schema} ({type(exc).__name__}: {exc}); not compared")
     else:
         ref_rate = n / ref_s
-        print(f"reference (py):  {ref_rate:9.0f} assessments/s  {ref_rate * criteria_count:10.0f} criteria/s  "
-              f"({ref_s:.2f} s)")
+        print(
+            f"reference (py):  {ref_rate:9.0f} assessments/s  {ref_rate * criteria_count:10.0f} criteria/s  "
+            f"({ref_s:.2f} s)"
+        )
         if ref_tally != engine_tally:
             print(f"MISMATCH: engine outcomes {engine_tally} != reference {ref_tally}")
             sys.exit(1)
-    print(f"outcomes (engine{' = reference' if ref_tally == engine_tally else ''}): "
-          f"{dict(sorted(engine_tally.items()))}")
+    print(
+        f"outcomes (engine{' = reference' if ref_tally == engine_tally else ''}): {dict(sorted(engine_tally.items()))}"
+    )
 
     small = min(1000, n)
     rss_small = rss_child(args.criteria, args.schema, args.mapped, small)
     rss_large = rss_child(args.criteria, args.schema, args.mapped, n)
-    print(f"peak RSS: {rss_small:.0f} MB at {small}, {rss_large:.0f} MB at {n}: ratio {rss_large / rss_small:.2f} (target <= 1.3)")
+    print(
+        f"peak RSS: {rss_small:.0f} MB at {small}, {rss_large:.0f} MB at {n}: ratio {rss_large / rss_small:.2f} (target <= 1.3)"
+    )
 
     del answer_docs
     one = timed_processes(args.criteria, args.schema, args.mapped, n, 1)
     two = timed_processes(args.criteria, args.schema, args.mapped, n, 2)
-    print(f"processes: 1 -> {n / one:.0f}/s ({one:.2f} s), 2 -> {n / two:.0f}/s ({two:.2f} s): "
-          f"speed-up {one / two:.2f}x (target >= 1.6)")
+    print(
+        f"processes: 1 -> {n / one:.0f}/s ({one:.2f} s), 2 -> {n / two:.0f}/s ({two:.2f} s): "
+        f"speed-up {one / two:.2f}x (target >= 1.6)"
+    )
     print(f"engine / raw durable-rules rate: {engine_rate / raw_rate:.0%} (target >= 50%)")
 
 

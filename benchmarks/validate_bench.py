@@ -16,6 +16,7 @@ show that the time grows with the file's size and no faster.
 
 Target: under 2 s for each file, end to end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,16 +43,19 @@ TYPES = ("yes_no", "yes_partial_no", "text", "level", "metric")
 def opening() -> str:
     """The NOA pack up to its domains: set, ratings, routes and core proposition."""
     text = PACK.read_text(encoding="utf-8")
-    return text[:text.index("\ndomains:\n") + 1]
+    return text[: text.index("\ndomains:\n") + 1]
 
 
 def criterion(ident: str, kind: str) -> str:
-    lines = [f"          - id: {ident}",
-             (f"            text: Does the service meet requirement {ident} of the alliance's pathway, with "
-              "named leads and an audit in the last year?"),
-             f"            type: {kind}",
-             ("            guidance: Upload the audit report or the minutes of the governance meeting that "
-              "agreed it.")]
+    lines = [
+        f"          - id: {ident}",
+        (
+            f"            text: Does the service meet requirement {ident} of the alliance's pathway, with "
+            "named leads and an audit in the last year?"
+        ),
+        f"            type: {kind}",
+        ("            guidance: Upload the audit report or the minutes of the governance meeting that agreed it."),
+    ]
     if kind == "level":
         lines.append("            levels: [Not started, Planned, Partly in place, In place, Embedded and audited]")
     if kind == "metric":
@@ -70,10 +74,13 @@ def valid_pack(size: int) -> str:
         parts.append(head)
         total += len(head)
         for standard in range(20):
-            block = f"      - id: D{domain}S{standard}\n        title: Standard {standard} of domain {domain}\n" \
-                    "        criteria:\n"
-            block += "".join(criterion(f"D{domain}S{standard}.{c}", TYPES[(standard + c) % len(TYPES)])
-                             for c in range(5))
+            block = (
+                f"      - id: D{domain}S{standard}\n        title: Standard {standard} of domain {domain}\n"
+                "        criteria:\n"
+            )
+            block += "".join(
+                criterion(f"D{domain}S{standard}.{c}", TYPES[(standard + c) % len(TYPES)]) for c in range(5)
+            )
             count += 5
             parts.append(block)
             total += len(block)
@@ -120,8 +127,9 @@ def end_to_end(path: Path, runs: int) -> tuple[float, float, subprocess.Complete
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "cli.py", "standards", "validate", str(path)], cwd=ROOT,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "cli.py", "standards", "validate", str(path)], cwd=ROOT, capture_output=True, text=True
+        )
         times.append(time.perf_counter() - started)
     return min(times), statistics.median(times), done
 
@@ -152,12 +160,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    print(f"standards validate on ~1 MB files (bound {MAX_BYTES:,} bytes), {args.runs} runs each, "
-          f"target < {TARGET_SECONDS} s end to end")
+    print(
+        f"standards validate on ~1 MB files (bound {MAX_BYTES:,} bytes), {args.runs} runs each, "
+        f"target < {TARGET_SECONDS} s end to end"
+    )
     ok = True
     with tempfile.TemporaryDirectory() as folder:
-        files = (("valid pack", valid_pack), ("110k unknown keys", broken_pack),
-                 ("110k keys in one flow mapping", flow_pack))
+        files = (
+            ("valid pack", valid_pack),
+            ("110k unknown keys", broken_pack),
+            ("110k keys in one flow mapping", flow_pack),
+        )
         for name, build in files:
             text = build(SIZE)
             path = Path(folder) / f"{name.replace(' ', '-')}.yaml"
@@ -165,10 +178,14 @@ def main() -> None:
             best, median, done = end_to_end(path, args.runs)
             shown = (done.stdout or done.stderr).splitlines()
             print(f"\n{name}: {len(text.encode()):,} bytes, {text.count(chr(10)):,} lines")
-            print(f"  end to end: best {best:.2f} s, median {median:.2f} s "
-                  f"({'met' if median < TARGET_SECONDS else 'NOT MET'})")
-            print(f"  exit {done.returncode}, {len(shown)} line(s) of output, {len(done.stdout + done.stderr):,} bytes; "
-                  f"last: {shown[-1][:120] if shown else ''}")
+            print(
+                f"  end to end: best {best:.2f} s, median {median:.2f} s "
+                f"({'met' if median < TARGET_SECONDS else 'NOT MET'})"
+            )
+            print(
+                f"  exit {done.returncode}, {len(shown)} line(s) of output, {len(done.stdout + done.stderr):,} bytes; "
+                f"last: {shown[-1][:120] if shown else ''}"
+            )
             print("  in process, by size:")
             for row in growth(build):
                 print(row)

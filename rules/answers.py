@@ -12,6 +12,7 @@ when malformed: ``not_asked`` works out which conditional criteria those are,
 to know which answers to check. What is scored is decided by the rules
 (``rules.scoring``), from the same answers.
 """
+
 from __future__ import annotations
 
 import json
@@ -158,8 +159,10 @@ def plain_forms(standards: m.StandardsSet) -> dict[str, tuple[str, m.Criterion, 
                 accepted = len(criterion.levels or ())
             elif kind == "metric" and (criterion.min is not None or criterion.max is not None):
                 kind = "ranged"
-                accepted = (-math.inf if criterion.min is None else criterion.min,
-                            math.inf if criterion.max is None else criterion.max)
+                accepted = (
+                    -math.inf if criterion.min is None else criterion.min,
+                    math.inf if criterion.max is None else criterion.max,
+                )
             forms[criterion.id] = (standard.id, criterion, kind, accepted)
         found.update(forms)  # all at once: a reader in another thread never sees it half filled
     return found
@@ -171,7 +174,7 @@ def is_plain(form: tuple[str, m.Criterion, str, Any], value: Any) -> bool:
     _, _, kind, accepted = form
     plain = type(value)
     if kind == "metric":
-        return plain is float and math.isfinite(value) or plain is int and -2**63 < value < 2**63
+        return plain is float and math.isfinite(value) or plain is int and -(2**63) < value < 2**63
     if kind == "choice":
         return plain is str and value in accepted
     if kind == "level":
@@ -201,11 +204,11 @@ def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], 
     if not isinstance(route, str):
         problems.append(f"route: required; one of {routes}, got {_shown(route)}")
     elif route not in standards.route_ids:
-        problems.append(f'route: {_shown(route)} is not a route of {standards.label}; routes are {routes}')
+        problems.append(f"route: {_shown(route)} is not a route of {standards.label}; routes are {routes}")
     if specialty is not None and (not isinstance(specialty, str) or not specialty.strip()):
         problems.append(f"specialty: expected a specialty name or null, got {_shown(specialty)}")
     elif route == "specialty" and specialty is None:
-        problems.append('specialty: required for the specialty route (the clinical specialty of the membership)')
+        problems.append("specialty: required for the specialty route (the clinical specialty of the membership)")
     if org_type is not None and (not isinstance(org_type, str) or not org_type.strip()):
         problems.append(f"org_type: expected an organisation type such as acute, got {_shown(org_type)}")
     if problems:
@@ -237,7 +240,7 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     member, problems = read_member(standards, doc)
     raw = doc.get("answers", {}) if isinstance(doc, dict) else {}
     if isinstance(doc, dict) and "answers" not in doc:
-        problems.append('answers: missing; expected an object of criterion id to answer ({} for none yet)')
+        problems.append("answers: missing; expected an object of criterion id to answer ({} for none yet)")
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -252,7 +255,7 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     for key, value in raw.items():
         found = forms.get(key)
         if found is None:
-            problems.append(f'answers: {_shown(key)} is not a criterion of {standards.label}')
+            problems.append(f"answers: {_shown(key)} is not a criterion of {standards.label}")
             continue
         standard_id, criterion, _, _ = found
         if applies is not None and standard_id not in applies:
@@ -275,13 +278,17 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
         raise AnswersError(problems)
     assert member is not None
     # Unknown top-level keys are ignored, not refused: the format may grow, but a typo should be seen.
-    warnings = tuple(f"answers file: unknown key {_shown(key)} ignored; the keys are {', '.join(ANSWERS_KEYS)}"
-                     for key in doc if key not in ANSWERS_KEYS)
+    warnings = tuple(
+        f"answers file: unknown key {_shown(key)} ignored; the keys are {', '.join(ANSWERS_KEYS)}"
+        for key in doc
+        if key not in ANSWERS_KEYS
+    )
     return Submission(member=member, answers=clean, warnings=warnings)
 
 
-def carry_over(standards: m.StandardsSet, answers: Mapping[str, Any],
-               previous: Optional[m.StandardsSet] = None) -> tuple[dict[str, Any], dict[str, str]]:
+def carry_over(
+    standards: m.StandardsSet, answers: Mapping[str, Any], previous: Optional[m.StandardsSet] = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The answers that still fit ``standards`` (matched by criterion id) and why each other one does not.
 
     An answer to a criterion the version no longer has, or one its new type, options or range no longer
@@ -321,8 +328,10 @@ def _what_changed(old: m.Criterion, new: m.Criterion, value: Any, problem: str) 
         chosen = value if isinstance(value, (list, tuple)) else [value]
         gone = [v for v in chosen if isinstance(v, str) and v in old.option_ids and v not in new.option_ids]
         if gone:
-            return (f"option{'s' if len(gone) > 1 else ''} {_listed(dict.fromkeys(gone))} removed "
-                    f"(the options now are {_listed(new.option_ids)})")
+            return (
+                f"option{'s' if len(gone) > 1 else ''} {_listed(dict.fromkeys(gone))} removed "
+                f"(the options now are {_listed(new.option_ids)})"
+            )
     if new.type == "metric" and m.is_number(value) and old.in_range(value) and not new.in_range(value):
         unit = f" ({new.unit})" if new.unit else ""
         return f"{_shown(value)} is outside the new range: a number {_range_text(new)}{unit}"

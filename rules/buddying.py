@@ -34,6 +34,7 @@ Two parts, both pure (the database and web layers pass plain data in):
    the needs and members given, not on their order. A need nobody can take
    is returned in ``no_buddy``, for the alliance lead.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,10 @@ FACTS_PER_SESSION = 3000  # many members' standards per engine run, well inside 
 
 NEED_RULES = {
     "need_not_met": {"all": [{"m": {"$and": [{"t": "b"}, {"st": "not_met"}]}}], "cap": CAP},
-    "need_major_breach": {"all": [{"m": {"$and": [{"t": "b"}, {"$neq": {"st": "not_met"}}, {"$gt": {"mj": 0}}]}}],
-                          "cap": CAP},
+    "need_major_breach": {
+        "all": [{"m": {"$and": [{"t": "b"}, {"$neq": {"st": "not_met"}}, {"$gt": {"mj": 0}}]}}],
+        "cap": CAP,
+    },
     "no_need": {"all": [{"m": {"$and": [{"t": "b"}, {"$neq": {"st": "not_met"}}, {"mj": 0}]}}], "cap": CAP},
 }
 REASON_OF_RULE = {"need_not_met": "not_met", "need_major_breach": "major_breach"}
@@ -89,20 +92,39 @@ class MemberProfile:
     alliance_id: Optional[int] = None
 
     @classmethod
-    def from_result(cls, membership_id: int, organisation_id: int, result: Optional[Mapping], *,
-                    route: Optional[str] = None, specialty: Optional[str] = None, region: Optional[str] = None,
-                    latitude: Optional[float] = None, longitude: Optional[float] = None,
-                    mentees: Iterable[int] = (), alliance_id: Optional[int] = None) -> MemberProfile:
+    def from_result(
+        cls,
+        membership_id: int,
+        organisation_id: int,
+        result: Optional[Mapping],
+        *,
+        route: Optional[str] = None,
+        specialty: Optional[str] = None,
+        region: Optional[str] = None,
+        latitude: Optional[float] = None,
+        longitude: Optional[float] = None,
+        mentees: Iterable[int] = (),
+        alliance_id: Optional[int] = None,
+    ) -> MemberProfile:
         """A profile from a scoring result (None: no decided result yet, so it can buddy nobody)."""
         standard_results = (result or {}).get("standard_results", {})
         if route is None:
             if result is None:
                 raise BuddyingError(f"membership {membership_id}: a route is needed when there is no result")
             route, specialty = result["route"], result.get("specialty")
-        return cls(membership_id, organisation_id, route, specialty, region, latitude, longitude,
-                   scores={sid: r.get("score") for sid, r in standard_results.items()},
-                   statuses={sid: r["status"] for sid, r in standard_results.items()},
-                   mentees=frozenset(mentees), alliance_id=alliance_id)
+        return cls(
+            membership_id,
+            organisation_id,
+            route,
+            specialty,
+            region,
+            latitude,
+            longitude,
+            scores={sid: r.get("score") for sid, r in standard_results.items()},
+            statuses={sid: r["status"] for sid, r in standard_results.items()},
+            mentees=frozenset(mentees),
+            alliance_id=alliance_id,
+        )
 
     @property
     def scope(self) -> Optional[tuple[str, Optional[str]]]:
@@ -131,10 +153,12 @@ class Proposal:
     def reasons(self) -> list[str]:
         score = "no score" if self.buddy_score is None else f"scores {self.buddy_score:g}"
         quartile = "top quartile of the alliance" if self.top_quartile else "below the top quartile"
-        return [f"meets {self.need.standard} ({score}, {quartile})",
-                "same region" if self.same_region else "another region",
-                "distance unknown" if self.distance_km is None else f"{self.distance_km:.0f} km away",
-                f"buddies {self.load} other member{'s' if self.load != 1 else ''} (capacity {self.capacity})"]
+        return [
+            f"meets {self.need.standard} ({score}, {quartile})",
+            "same region" if self.same_region else "another region",
+            "distance unknown" if self.distance_km is None else f"{self.distance_km:.0f} km away",
+            f"buddies {self.load} other member{'s' if self.load != 1 else ''} (capacity {self.capacity})",
+        ]
 
 
 @dataclass(frozen=True)
@@ -175,17 +199,19 @@ def derive_needs(results: Mapping[int, Mapping] | Iterable[tuple[int, Mapping]])
         for standard_id, outcome in result["standard_results"].items():
             fact_id = fact_ids.setdefault((outcome["status"], len(majors[standard_id])), len(fact_ids))
             keys.append((membership_id, standard_id, tuple(majors[standard_id]), fact_id))
-    facts = [{"t": "b", "id": fact_id, "st": status, "mj": major}
-             for (status, major), fact_id in fact_ids.items()]
+    facts = [{"t": "b", "id": fact_id, "st": status, "mj": major} for (status, major), fact_id in fact_ids.items()]
     reasons: dict[int, str] = {}
     ruleset = _needs_ruleset()
     for start in range(0, len(facts), FACTS_PER_SESSION):
         with ruleset.session() as session:
-            for rule, fact_id in session.assert_facts(facts[start:start + FACTS_PER_SESSION]):
+            for rule, fact_id in session.assert_facts(facts[start : start + FACTS_PER_SESSION]):
                 if rule in REASON_OF_RULE:
                     reasons[fact_id] = REASON_OF_RULE[rule]
-    return [Need(membership_id, standard_id, reasons[fact_id], criteria)
-            for membership_id, standard_id, criteria, fact_id in keys if fact_id in reasons]
+    return [
+        Need(membership_id, standard_id, reasons[fact_id], criteria)
+        for membership_id, standard_id, criteria, fact_id in keys
+        if fact_id in reasons
+    ]
 
 
 def needs_for(membership_id: int, result: Mapping) -> list[Need]:
@@ -194,6 +220,7 @@ def needs_for(membership_id: int, result: Mapping) -> list[Need]:
 
 
 # -- matching ---------------------------------------------------------------------------------------
+
 
 def distance_km(a: MemberProfile, b: MemberProfile) -> Optional[float]:
     """Great-circle (haversine) distance, or None when either has no coordinates."""
@@ -207,8 +234,9 @@ def distance_km(a: MemberProfile, b: MemberProfile) -> Optional[float]:
 
 def top_quartile(members: Iterable[MemberProfile], standard: str) -> set[int]:
     """Membership ids scoring at or above the best quarter's lowest score on a standard (ties included)."""
-    scored = sorted(((p.scores.get(standard), p.membership_id) for p in members
-                     if p.scores.get(standard) is not None), reverse=True)
+    scored = sorted(
+        ((p.scores.get(standard), p.membership_id) for p in members if p.scores.get(standard) is not None), reverse=True
+    )
     if not scored:
         return set()
     threshold = scored[math.ceil(len(scored) / 4) - 1][0]
@@ -244,8 +272,10 @@ def match(needs: Sequence[Need], members: Sequence[MemberProfile], capacity: int
     for standard in standards:
         tops[standard] = top_quartile(ordered, standard)
         meeting = [p for p in ordered if p.statuses.get(standard) == "met"]
-        tiers[standard] = ([p for p in meeting if p.membership_id in tops[standard]],
-                           [p for p in meeting if p.membership_id not in tops[standard]])
+        tiers[standard] = (
+            [p for p in meeting if p.membership_id in tops[standard]],
+            [p for p in meeting if p.membership_id not in tops[standard]],
+        )
     taken: dict[int, set[int]] = defaultdict(set)  # buddy organisation -> its distinct mentee members
     by_organisation: dict[int, list[MemberProfile]] = defaultdict(list)
     for profile in ordered:
@@ -263,9 +293,11 @@ def match(needs: Sequence[Need], members: Sequence[MemberProfile], capacity: int
         count = meeting_by_scope[(standard, mentee.alliance_id, None)]
         if mentee.scope is not None:
             count += meeting_by_scope[(standard, mentee.alliance_id, mentee.scope)]
-        return count - sum(1 for own in by_organisation[mentee.organisation_id]
-                           if own.statuses.get(standard) == "met" and own.alliance_id == mentee.alliance_id
-                           and own.covers(mentee))
+        return count - sum(
+            1
+            for own in by_organisation[mentee.organisation_id]
+            if own.statuses.get(standard) == "met" and own.alliance_id == mentee.alliance_id and own.covers(mentee)
+        )
 
     chosen: dict[tuple[int, str], Proposal] = {}
     for need in sorted(needs, key=lambda n: (possible(n), n.membership_id, n.standard)):
@@ -290,8 +322,16 @@ def match(needs: Sequence[Need], members: Sequence[MemberProfile], capacity: int
         _, buddy, same_region, distance, load = best
         taken[buddy.organisation_id].add(mentee.membership_id)
         chosen[(need.membership_id, need.standard)] = Proposal(
-            need, buddy.membership_id, buddy.organisation_id, buddy.scores.get(need.standard),
-            buddy.membership_id in tops[need.standard], same_region, distance, load, capacity)
+            need,
+            buddy.membership_id,
+            buddy.organisation_id,
+            buddy.scores.get(need.standard),
+            buddy.membership_id in tops[need.standard],
+            same_region,
+            distance,
+            load,
+            capacity,
+        )
     proposals = tuple(chosen[key] for key in ((n.membership_id, n.standard) for n in needs) if key in chosen)
     no_buddy = tuple(n for n in needs if (n.membership_id, n.standard) not in chosen)
     return Matching(proposals, no_buddy)
@@ -299,5 +339,8 @@ def match(needs: Sequence[Need], members: Sequence[MemberProfile], capacity: int
 
 def _suits(buddy: MemberProfile, mentee: MemberProfile) -> bool:
     """Could this member ever buddy that one: another organisation, same alliance, in scope."""
-    return (buddy.organisation_id != mentee.organisation_id and buddy.alliance_id == mentee.alliance_id
-            and buddy.covers(mentee))
+    return (
+        buddy.organisation_id != mentee.organisation_id
+        and buddy.alliance_id == mentee.alliance_id
+        and buddy.covers(mentee)
+    )

@@ -7,6 +7,7 @@ and asks this module what the change means in the words of the report: old
 and new overall, rating and outcome, breaches and support needs added and
 resolved, and the totals over a run or a lead's preview.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -15,13 +16,37 @@ from typing import Any, Iterable, Mapping, Optional
 
 #: The columns of a report line, in order (the CSV header).
 REPORT_FIELDS = (
-    "assessment", "organisation", "ods_code", "alliance", "membership", "cycle", "status",
-    "from_version", "to_version", "old_overall", "new_overall", "old_rating", "new_rating",
-    "old_outcome", "new_outcome", "outcome_changed", "breaches_added", "breaches_resolved", "breaches_changed",
-    "support_needs_added", "support_needs_resolved", "answers_not_carried",
+    "assessment",
+    "organisation",
+    "ods_code",
+    "alliance",
+    "membership",
+    "cycle",
+    "status",
+    "from_version",
+    "to_version",
+    "old_overall",
+    "new_overall",
+    "old_rating",
+    "new_rating",
+    "old_outcome",
+    "new_outcome",
+    "outcome_changed",
+    "breaches_added",
+    "breaches_resolved",
+    "breaches_changed",
+    "support_needs_added",
+    "support_needs_resolved",
+    "answers_not_carried",
 )
-LIST_FIELDS = ("breaches_added", "breaches_resolved", "breaches_changed", "support_needs_added",
-               "support_needs_resolved", "answers_not_carried")
+LIST_FIELDS = (
+    "breaches_added",
+    "breaches_resolved",
+    "breaches_changed",
+    "support_needs_added",
+    "support_needs_resolved",
+    "answers_not_carried",
+)
 
 
 def _breaches(result: Optional[Mapping]) -> dict[str, tuple[str, str]]:
@@ -39,9 +64,9 @@ class Change:
     new_rating: Optional[str]
     old_outcome: Optional[str]
     new_outcome: str
-    breaches_added: list[str] = field(default_factory=list)      # "criterion (severity)"
+    breaches_added: list[str] = field(default_factory=list)  # "criterion (severity)"
     breaches_resolved: list[str] = field(default_factory=list)
-    breaches_changed: list[str] = field(default_factory=list)    # "criterion (old -> new severity)"
+    breaches_changed: list[str] = field(default_factory=list)  # "criterion (old -> new severity)"
     added_by_standard: dict[str, int] = field(default_factory=dict)
     resolved_by_standard: dict[str, int] = field(default_factory=dict)
     support_needs_added: list[str] = field(default_factory=list)
@@ -53,14 +78,20 @@ class Change:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "old_overall": self.old_overall, "new_overall": self.new_overall,
-            "old_rating": self.old_rating, "new_rating": self.new_rating,
-            "old_outcome": self.old_outcome, "new_outcome": self.new_outcome,
+            "old_overall": self.old_overall,
+            "new_overall": self.new_overall,
+            "old_rating": self.old_rating,
+            "new_rating": self.new_rating,
+            "old_outcome": self.old_outcome,
+            "new_outcome": self.new_outcome,
             "outcome_changed": self.outcome_changed,
-            "breaches_added": self.breaches_added, "breaches_resolved": self.breaches_resolved,
+            "breaches_added": self.breaches_added,
+            "breaches_resolved": self.breaches_resolved,
             "breaches_changed": self.breaches_changed,
-            "added_by_standard": self.added_by_standard, "resolved_by_standard": self.resolved_by_standard,
-            "support_needs_added": self.support_needs_added, "support_needs_resolved": self.support_needs_resolved,
+            "added_by_standard": self.added_by_standard,
+            "resolved_by_standard": self.resolved_by_standard,
+            "support_needs_added": self.support_needs_added,
+            "support_needs_resolved": self.support_needs_resolved,
         }
 
 
@@ -74,9 +105,12 @@ def compare(old: Optional[Mapping], new: Mapping) -> Change:
     old_needs = list((old or {}).get("support_needs", ()))
     new_needs = list(new.get("support_needs", ()))
     return Change(
-        old_overall=(old or {}).get("overall"), new_overall=new.get("overall"),
-        old_rating=(old or {}).get("rating"), new_rating=new.get("rating"),
-        old_outcome=(old or {}).get("outcome"), new_outcome=new["outcome"],
+        old_overall=(old or {}).get("overall"),
+        new_overall=new.get("overall"),
+        old_rating=(old or {}).get("rating"),
+        new_rating=new.get("rating"),
+        old_outcome=(old or {}).get("outcome"),
+        new_outcome=new["outcome"],
         breaches_added=[f"{cid} ({severity})" for cid, (_, severity) in added],
         breaches_resolved=[f"{cid} ({severity})" for cid, (_, severity) in resolved],
         breaches_changed=[f"{cid} ({was} -> {now})" for cid, was, now in moved],
@@ -93,8 +127,8 @@ class Summary:
 
     assessments: int = 0
     outcome_changed: int = 0
-    outcome_moves: Counter = field(default_factory=Counter)        # (old, new) -> count
-    breaches_added: Counter = field(default_factory=Counter)       # standard -> count
+    outcome_moves: Counter = field(default_factory=Counter)  # (old, new) -> count
+    breaches_added: Counter = field(default_factory=Counter)  # standard -> count
     breaches_resolved: Counter = field(default_factory=Counter)
     support_needs_added: Counter = field(default_factory=Counter)  # standard -> count
     support_needs_resolved: Counter = field(default_factory=Counter)
@@ -107,13 +141,15 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "assessments": self.assessments, "outcome_changed": self.outcome_changed,
+            "assessments": self.assessments,
+            "outcome_changed": self.outcome_changed,
             "outcome_moves": [{"from": old, "to": new, "count": n} for (old, new), n in self.moves()],
             "breaches_added_by_standard": dict(sorted(self.breaches_added.items())),
             "breaches_resolved_by_standard": dict(sorted(self.breaches_resolved.items())),
             "support_needs_added_by_standard": dict(sorted(self.support_needs_added.items())),
             "support_needs_resolved_by_standard": dict(sorted(self.support_needs_resolved.items())),
-            "breaches_changed_severity": self.breaches_changed, "answers_not_carried": self.answers_not_carried,
+            "breaches_changed_severity": self.breaches_changed,
+            "answers_not_carried": self.answers_not_carried,
         }
 
 
@@ -135,18 +171,19 @@ def summarise(lines: Iterable[Mapping[str, Any]]) -> Summary:
 
 def summary_text(summary: Summary) -> list[str]:
     """The summary table printed at the end of a run."""
-    lines = [f"assessments rescored: {summary.assessments}",
-             f"outcome changed:      {summary.outcome_changed}"]
+    lines = [f"assessments rescored: {summary.assessments}", f"outcome changed:      {summary.outcome_changed}"]
     if summary.outcome_moves:
         lines.append("")
         width = max(len(str(old)) for old, _ in summary.outcome_moves) + 2
         lines.append(f"{'old outcome':<{width}} {'new outcome':<26} assessments")
         for (old, new), count in summary.moves():
             lines.append(f"{str(old):<{width}} {new:<26} {count:>11}")
-    for title, counter in (("breaches added", summary.breaches_added),
-                           ("breaches resolved", summary.breaches_resolved),
-                           ("support needs added", summary.support_needs_added),
-                           ("support needs resolved", summary.support_needs_resolved)):
+    for title, counter in (
+        ("breaches added", summary.breaches_added),
+        ("breaches resolved", summary.breaches_resolved),
+        ("support needs added", summary.support_needs_added),
+        ("support needs resolved", summary.support_needs_resolved),
+    ):
         lines.append("")
         if not counter:
             lines.append(f"{title}: none")
@@ -159,7 +196,9 @@ def summary_text(summary: Summary) -> list[str]:
         lines.append(f"breaches that changed severity: {summary.breaches_changed}")
     if summary.answers_not_carried:
         lines.append("")
-        lines.append(f"answers not carried over (criterion or option removed, outside a new range, or otherwise "
-                     f"no longer valid; each is named in the report): "
-                     f"{summary.answers_not_carried}")
+        lines.append(
+            f"answers not carried over (criterion or option removed, outside a new range, or otherwise "
+            f"no longer valid; each is named in the report): "
+            f"{summary.answers_not_carried}"
+        )
     return lines

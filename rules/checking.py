@@ -5,6 +5,7 @@ with the line of the offending key or value, so a whole file can be reported
 in one pass. The standards-file schema (``rules.loader``) and the optional
 flag rules (``rules.flags``) are both read with it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -103,8 +104,9 @@ class Checker:
             if required and key not in node:
                 self.error(node.line, f"{where}: missing required key '{key}'")
 
-    def field(self, node: Mapping, key: str, where: str, check: Callable[[Any], Optional[str]],
-              default: Any = None) -> Any:
+    def field(
+        self, node: Mapping, key: str, where: str, check: Callable[[Any], Optional[str]], default: Any = None
+    ) -> Any:
         """Value of a scalar key, or default; ``check`` returns an error text or None."""
         value_node = node.get(key)
         if value_node is None:
@@ -121,8 +123,16 @@ class Checker:
     def text(self, node: Mapping, key: str, where: str, default: Optional[str] = None) -> Optional[str]:
         return self.field(node, key, where, text_check, default)
 
-    def number(self, node: Mapping, key: str, where: str, default: Any, minimum: float | None = None,
-               strict: bool = False, maximum: float | None = None) -> Any:
+    def number(
+        self,
+        node: Mapping,
+        key: str,
+        where: str,
+        default: Any,
+        minimum: float | None = None,
+        strict: bool = False,
+        maximum: float | None = None,
+    ) -> Any:
         def check(value: Any) -> Optional[str]:
             bound = ""
             if minimum is not None:
@@ -144,9 +154,17 @@ class Checker:
 
     def choice(self, node: Mapping, key: str, where: str, options: tuple[str, ...], default: Any) -> Any:
         listed = " | ".join(options)
-        return self.field(node, key, where, lambda v: None if isinstance(v, str) and v in options else f"must be one of {listed}", default)
+        return self.field(
+            node,
+            key,
+            where,
+            lambda v: None if isinstance(v, str) and v in options else f"must be one of {listed}",
+            default,
+        )
 
-    def slug_list(self, node: Mapping, key: str, where: str, allowed: tuple[str, ...] | None = None) -> Optional[tuple[str, ...]]:
+    def slug_list(
+        self, node: Mapping, key: str, where: str, allowed: tuple[str, ...] | None = None
+    ) -> Optional[tuple[str, ...]]:
         value_node = node.get(key)
         if value_node is None:
             return None
@@ -185,7 +203,10 @@ class Checker:
             return None
         if ident in self.seen_ids:
             other_kind, other_line = self.seen_ids[ident]
-            self.error(line, f"{kind} id '{ident}' is already used by the {other_kind} on line {other_line}; ids must be unique in the file")
+            self.error(
+                line,
+                f"{kind} id '{ident}' is already used by the {other_kind} on line {other_line}; ids must be unique in the file",
+            )
             return ident
         self.seen_ids[ident] = (kind, line)
         return ident

@@ -15,6 +15,7 @@ of conditions) and three deciding each framework ref's status
 (``rules.mappings``). A schema 1 version compiles to the same ruleset as
 before.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,13 @@ CREDIT_HALVES = {"criterion_full": 2, "criterion_half": 1, "criterion_zero": 0}
 SCORE_OF_RULE = {"criterion_full": 100.0, "criterion_half": 50.0, "criterion_zero": 0.0}
 RAG_OF_RULE = {"criterion_full": "green", "criterion_half": "amber", "criterion_zero": "red"}
 SEVERITY_OF_RAG = {"amber": "minor", "red": "major"}
-STATUS_OF_RULE = {"standard_met": "met", "standard_not_met": "not_met", "standard_not_scored": "not_scored",
-                  "standard_set_met": "met", "standard_set_not_met": "not_met"}
+STATUS_OF_RULE = {
+    "standard_met": "met",
+    "standard_not_met": "not_met",
+    "standard_not_scored": "not_scored",
+    "standard_set_met": "met",
+    "standard_set_not_met": "not_met",
+}
 OUTCOME_OF_RULE = {
     "outcome_not_accredited": "not_accredited",
     "outcome_working_towards": "working_towards",
@@ -85,6 +91,7 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
             tests.append({"$lt": {"ov": float(bands[index - 1].min)}})
         spec[f"rating_{index}"] = _rule("r", *tests, cap=False)
     spec["rating_none"] = _rule("r", {"$or": [{"has": 0}, {"$lt": {"ov": float(bands[-1].min)}}]}, cap=False)
+
     # Outcome, "first that holds", written as exclusive conditions on the outcome fact, which carries
     # the overall score (as the rating fact does) and each must-meet standard's score and major breaches
     # (as its standard fact does), so the outcome is decided in the same pass as ratings and statuses.
@@ -104,14 +111,22 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
     approaching_bands = [i for i, b in enumerate(bands) if b.rating == "approaching"]
     pass_mark = float(standards.pass_mark)
     must_meet = range(sum(1 for st in standards.standards if st.must_meet))
-    failing = {"$or": [{"has": 0}, {"$lt": {"ov": float(bands[-1].min)}},
-                       *({"$and": [{"has": 1}, *band(i)]} for i in failing_bands)]}
+    failing = {
+        "$or": [
+            {"has": 0},
+            {"$lt": {"ov": float(bands[-1].min)}},
+            *({"$and": [{"has": 1}, *band(i)]} for i in failing_bands),
+        ]
+    }
     passing = [{"has": 1}, {"$gte": {"ov": float(bands[-1].min)}}, *(outside(i) for i in failing_bands)]
     held_back = [{"$and": band(i)} for i in approaching_bands]
     held_back += [test for k in must_meet for test in ({"$lt": {f"q{k}": pass_mark}}, {"$gt": {f"j{k}": 0}})]
     held_back.append({"$gt": {"pn": 0}})  # must-meet standards a lead has set to not met
-    settled = [*(outside(i) for i in approaching_bands),
-               *(test for k in must_meet for test in ({"$gte": {f"q{k}": pass_mark}}, {f"j{k}": 0})), {"pn": 0}]
+    settled = [
+        *(outside(i) for i in approaching_bands),
+        *(test for k in must_meet for test in ({"$gte": {f"q{k}": pass_mark}}, {f"j{k}": 0})),
+        {"pn": 0},
+    ]
     spec["outcome_not_accredited"] = _rule("o", failing, cap=False)
     spec["outcome_working_towards"] = _rule("o", *passing, {"$or": held_back}, cap=False)
     spec["outcome_accredited_with_conditions"] = _rule("o", *passing, *settled, {"$gt": {"br": 0}}, cap=False)
@@ -161,8 +176,9 @@ class ConditionPlan(NamedTuple):
     fact: str  # the start of the condition fact, as JSON text (see ``rules.conditions``)
 
 
-def plan_criterion(criterion: m.Criterion, index: int, standard: m.Standard, standard_pos: int, units: int,
-                   full: int) -> CriterionPlan:
+def plan_criterion(
+    criterion: m.Criterion, index: int, standard: m.Standard, standard_pos: int, units: int, full: int
+) -> CriterionPlan:
     thresholds, negate, explain, top = (1.0, 0.5), False, {}, 0
     if criterion.type in m.CHOICES:
         thresholds = (1.0, 0.5) if criterion.type == "yes_partial_no" else (1.0, 1.0)
@@ -170,8 +186,10 @@ def plan_criterion(criterion: m.Criterion, index: int, standard: m.Standard, sta
     elif criterion.type == "level":
         levels = criterion.levels or ()
         top = len(levels) - 1
-        explain = {str(i): f'level {i} of 0..{top} ("{name}"): {i}/{top} = {plain_number(round(i / top, 3))}'
-                   for i, name in enumerate(levels)}
+        explain = {
+            str(i): f'level {i} of 0..{top} ("{name}"): {i}/{top} = {plain_number(round(i / top, 3))}'
+            for i, name in enumerate(levels)
+        }
     elif criterion.type == "metric":
         bench = criterion.benchmark
         assert bench is not None
@@ -181,16 +199,20 @@ def plan_criterion(criterion: m.Criterion, index: int, standard: m.Standard, sta
             edge = float(exact(bench.target) - exact(bench.amber))
             thresholds = (float(bench.target), edge)
             below = f" and below the amber band (>= {plain_number(edge)})" if bench.amber else ""
-            explain = {"green": f" >= target {target}{unit}: green, benchmark met",
-                       "amber": f" < target {target}{unit}, within amber {amber} (>= {plain_number(edge)}): amber, minor breach",
-                       "red": f" < target {target}{unit}{below}: red, major breach"}
+            explain = {
+                "green": f" >= target {target}{unit}: green, benchmark met",
+                "amber": f" < target {target}{unit}, within amber {amber} (>= {plain_number(edge)}): amber, minor breach",
+                "red": f" < target {target}{unit}{below}: red, major breach",
+            }
         else:
             edge = float(exact(bench.target) + exact(bench.amber))
             thresholds, negate = (-float(bench.target), -edge), True
             above = f" and above the amber band (<= {plain_number(edge)})" if bench.amber else ""
-            explain = {"green": f" <= target {target}{unit}: green, benchmark met",
-                       "amber": f" > target {target}{unit}, within amber {amber} (<= {plain_number(edge)}): amber, minor breach",
-                       "red": f" > target {target}{unit}{above}: red, major breach"}
+            explain = {
+                "green": f" <= target {target}{unit}: green, benchmark met",
+                "amber": f" > target {target}{unit}, within amber {amber} (<= {plain_number(edge)}): amber, minor breach",
+                "red": f" > target {target}{unit}{above}: red, major breach",
+            }
         explain = {rag: unit + text for rag, text in explain.items()}  # what follows the value, by RAG
     if criterion.type in ("level", "text", "choice", "multi_choice"):
         fact = f'{{"t":"l","id":{index}'
@@ -201,13 +223,27 @@ def plan_criterion(criterion: m.Criterion, index: int, standard: m.Standard, sta
     entries: dict[tuple[str, Any], dict[str, Any]] = {}
     for answer in m.CHOICES.get(criterion.type, ()):
         for rule, score in SCORE_OF_RULE.items():
-            entries[rule, answer] = {"standard": standard.id, "type": criterion.type, "answer": answer,
-                                     "status": "scored", "rag": None, "breach": None,
-                                     "explanation": explain[answer], "score": score}
+            entries[rule, answer] = {
+                "standard": standard.id,
+                "type": criterion.type,
+                "answer": answer,
+                "status": "scored",
+                "rag": None,
+                "breach": None,
+                "explanation": explain[answer],
+                "score": score,
+            }
     for level, score in enumerate(level_scores):
-        entries["criterion_listed", level] = {"standard": standard.id, "type": "level", "answer": level,
-                                             "status": "scored", "rag": None, "breach": None,
-                                             "explanation": explain[str(level)], "score": score}
+        entries["criterion_listed", level] = {
+            "standard": standard.id,
+            "type": "level",
+            "answer": level,
+            "status": "scored",
+            "rag": None,
+            "breach": None,
+            "explanation": explain[str(level)],
+            "score": score,
+        }
     options = {o.id: o for o in criterion.options or ()}
     credits = {o.id: int(exact(o.score) * full) for o in options.values()}
     if criterion.type == "multi_choice":
@@ -215,11 +251,34 @@ def plan_criterion(criterion: m.Criterion, index: int, standard: m.Standard, sta
     if criterion.type == "choice":
         for option in options.values():
             entries["criterion_listed", option.id] = {
-                "standard": standard.id, "type": "choice", "answer": option.id, "status": "scored", "rag": None,
-                "breach": None, "explanation": f'option "{option.id}" ("{option.text}"): {plain_number(option.score)}',
-                "score": round(float(exact(option.score) * 100), 1)}
-    return CriterionPlan(criterion.id, index, standard.id, standard_pos, criterion.type, criterion.required,
-                         units, full, top, thresholds, negate, explain, fact, facts, level_scores, entries, credits)
+                "standard": standard.id,
+                "type": "choice",
+                "answer": option.id,
+                "status": "scored",
+                "rag": None,
+                "breach": None,
+                "explanation": f'option "{option.id}" ("{option.text}"): {plain_number(option.score)}',
+                "score": round(float(exact(option.score) * 100), 1),
+            }
+    return CriterionPlan(
+        criterion.id,
+        index,
+        standard.id,
+        standard_pos,
+        criterion.type,
+        criterion.required,
+        units,
+        full,
+        top,
+        thresholds,
+        negate,
+        explain,
+        fact,
+        facts,
+        level_scores,
+        entries,
+        credits,
+    )
 
 
 class CompiledStandards:
@@ -234,8 +293,11 @@ class CompiledStandards:
         for pos, standard in enumerate(self.standard_list):
             weights = [exact(c.weight) for c in standard.criteria]
             scale = lcm_of_denominators(weights)
-            full = math.lcm(2, *(len(c.levels or ()) - 1 for c in standard.criteria if c.type == "level"),
-                            *(exact(o.score).denominator for c in standard.criteria for o in c.options or ()))
+            full = math.lcm(
+                2,
+                *(len(c.levels or ()) - 1 for c in standard.criteria if c.type == "level"),
+                *(exact(o.score).denominator for c in standard.criteria for o in c.options or ()),
+            )
             plans = []
             for criterion, weight in zip(standard.criteria, weights):
                 plans.append(plan_criterion(criterion, index, standard, pos, int(weight * scale), full))
@@ -249,8 +311,13 @@ class CompiledStandards:
         for domain, weight in zip(standards.domains, domain_weights):
             standard_weights = [exact(s.weight) for s in domain.standards]
             scale = lcm_of_denominators(standard_weights)
-            self.domain_plans.append((domain.id, int(weight * domain_scale),
-                                      [(s.id, int(w * scale)) for s, w in zip(domain.standards, standard_weights)]))
+            self.domain_plans.append(
+                (
+                    domain.id,
+                    int(weight * domain_scale),
+                    [(s.id, int(w * scale)) for s, w in zip(domain.standards, standard_weights)],
+                )
+            )
         self.pass_mark = [(exact(standards.pass_mark), float(standards.pass_mark))]
         self.band_mins = [(exact(b.min), float(b.min)) for b in standards.ratings]
         self.benchmarks = {c.id: c.benchmark for c in standards.criteria if c.benchmark is not None}
@@ -259,8 +326,11 @@ class CompiledStandards:
         # Framework refs in result order, with the positions of the standards mapped to each: (framework, ref,
         # positions), and how many standards the ref facts make room for.
         standard_pos = {s.id: pos for pos, s in enumerate(self.standard_list)}
-        self.mapped = [(fid, ref, tuple(standard_pos[i] for i in ids))
-                       for fid, refs in standards.mapped_refs.items() for ref, ids in refs.items()]
+        self.mapped = [
+            (fid, ref, tuple(standard_pos[i] for i in ids))
+            for fid, refs in standards.mapped_refs.items()
+            for ref, ids in refs.items()
+        ]
         self.mapped_slots = max((len(positions) for _, _, positions in self.mapped), default=0)
         self.ref_plans = [self.plan_ref(index, positions) for index, (_, _, positions) in enumerate(self.mapped)]
         # What the flag rules' summary fact carries: only the criteria and standards they test (a fact of every
@@ -269,7 +339,9 @@ class CompiledStandards:
         self.flag_plans = [plan for plan in self.plans if plan.id in flag_criteria]
         self.flag_standards = [(pos, s) for pos, s in enumerate(self.standard_list) if s.id in flag_standards]
         self._applicability: dict[tuple, tuple[bool, ...]] = {}
-        self.ruleset = Ruleset(f"{standards.id}@{standards.version}@{standards.content_hash[:12]}", build_spec(standards))
+        self.ruleset = Ruleset(
+            f"{standards.id}@{standards.version}@{standards.content_hash[:12]}", build_spec(standards)
+        )
 
     def plan_conditions(self, standards: m.StandardsSet) -> None:
         """Conditional criteria in waves by depth (``waves[0]``: those naming an unconditional criterion)."""
@@ -284,8 +356,9 @@ class CompiledStandards:
                 continue
             controller = standards.criterion_lookup[criterion.when.criterion][1]
             codes = answer_codes(controller)
-            fact = condition_fact_start(index, FACT_ID_CONDITIONS + index,
-                                        tuple(codes[v] for v in criterion.when.values), slots)
+            fact = condition_fact_start(
+                index, FACT_ID_CONDITIONS + index, tuple(codes[v] for v in criterion.when.values), slots
+            )
             self.conditions[index] = ConditionPlan(by_id[controller.id], codes, fact)
             self.waves[depth[criterion.id] - 1].append(self.plans[index])
 

@@ -14,6 +14,7 @@ answer as a code (``x``), whether that criterion is applicable and active
 data-driven rules, exclusive of each other, match every condition fact:
 ``criterion_active`` and ``criterion_inactive``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Union
@@ -54,7 +55,7 @@ def depths(criteria: tuple[m.Criterion, ...]) -> dict[str, int]:
 def nested(mode: str, tests: list[dict]) -> dict:
     """``{mode: tests}`` with no node holding more than FAN_OUT tests."""
     while len(tests) > FAN_OUT:
-        tests = [{mode: tests[i:i + FAN_OUT]} for i in range(0, len(tests), FAN_OUT)]
+        tests = [{mode: tests[i : i + FAN_OUT]} for i in range(0, len(tests), FAN_OUT)]
     return {mode: tests}
 
 
@@ -64,8 +65,10 @@ def condition_rules(slots: int) -> dict[str, dict]:
     fails = nested("$and", [{"$neq": {"x": {"$m": f"k{j}"}}} for j in range(slots)])
     return {
         "criterion_active": {"all": [{"m": {"$and": [{"t": "w"}, {"ca": 1}, holds]}}], "cap": 1000},
-        "criterion_inactive": {"all": [{"m": {"$and": [{"t": "w"}, {"$or": [{"ca": 0}, {"$and": [{"ca": 1}, fails]}]}]}}],
-                               "cap": 1000},
+        "criterion_inactive": {
+            "all": [{"m": {"$and": [{"t": "w"}, {"$or": [{"ca": 0}, {"$and": [{"ca": 1}, fails]}]}]}}],
+            "cap": 1000,
+        },
     }
 
 
@@ -119,8 +122,9 @@ class WhenReader:
         line = node.entries["criterion"].node.line
         named = self.earlier.get(ref)
         if ref == own_id:
-            self.checker.error(line, f"{where}: 'when' names the criterion itself; it must name a criterion "
-                                     "earlier in the file")
+            self.checker.error(
+                line, f"{where}: 'when' names the criterion itself; it must name a criterion earlier in the file"
+            )
             return None
         if named is None:
             kind, _ = self.checker.seen_ids.get(ref, (None, 0))
@@ -129,20 +133,26 @@ class WhenReader:
             if kind is not None:
                 self.checker.error(line, f"{where}: 'when' names the {kind} '{ref}'; it must name a criterion")
             else:
-                self.checker.error(line, f"{where}: 'when' names '{ref}', which is not a criterion earlier in the "
-                                         "file (a condition names a criterion above it)")
+                self.checker.error(
+                    line,
+                    f"{where}: 'when' names '{ref}', which is not a criterion earlier in the "
+                    "file (a condition names a criterion above it)",
+                )
             return None
         if named.type not in m.CONDITION_TYPES:
             allowed = ", ".join(m.CONDITION_TYPES[:-1]) + " or " + m.CONDITION_TYPES[-1]
-            self.checker.error(line, f"{where}: 'when' names '{ref}', a {named.type} criterion; a condition can "
-                                     f"name a {allowed} criterion")
+            self.checker.error(
+                line,
+                f"{where}: 'when' names '{ref}', a {named.type} criterion; a condition can name a {allowed} criterion",
+            )
             return None
         return named
 
     def values(self, node: Any, named: m.Criterion, where: str) -> Optional[tuple[Union[str, int], ...]]:
         if not isinstance(node, Sequence):
-            self.checker.error(node.line, f"{where}: 'when' 'in' must be a list of answers of '{named.id}', "
-                                          f"got {describe(node)}")
+            self.checker.error(
+                node.line, f"{where}: 'when' 'in' must be a list of answers of '{named.id}', got {describe(node)}"
+            )
             return None
         if not node.items:
             self.checker.error(node.line, f"{where}: 'when' 'in' must list at least one answer of '{named.id}'")
@@ -165,15 +175,20 @@ class WhenReader:
         value = item.value if isinstance(item, Scalar) else item
         if isinstance(value, bool):
             word = "yes or true" if value else "no or false"
-            self.checker.error(item.line, f"{where}: 'when' 'in' holds the boolean {str(value).lower()}: YAML reads "
-                                          f"a bare {word} as a boolean; put the answer in quotes, e.g. \"yes\"")
+            self.checker.error(
+                item.line,
+                f"{where}: 'when' 'in' holds the boolean {str(value).lower()}: YAML reads "
+                f'a bare {word} as a boolean; put the answer in quotes, e.g. "yes"',
+            )
             return None
         if named.type == "level" and m.is_number(value) and float(value).is_integer():
             value = int(value)
         if (isinstance(value, str) or type(value) is int) and value in codes:
             return value
-        self.checker.error(item.line, f"{where}: 'when' 'in' holds {describe(item)}, not an answer of "
-                                      f"'{named.id}' ({_possible(named)})")
+        self.checker.error(
+            item.line,
+            f"{where}: 'when' 'in' holds {describe(item)}, not an answer of '{named.id}' ({_possible(named)})",
+        )
         return None
 
 

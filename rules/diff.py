@@ -15,6 +15,7 @@ options (``options.ID`` added or removed, ``options.ID.score`` and
 field per ref added or removed). Frameworks are items of their own, and the
 library a set was imported from is a field of the set (``source.KEY``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,16 +26,35 @@ from .model import SOURCE_KEYS, Applies, CoreOffer, Criterion, FlagRule, Option,
 
 #: Kinds of item, in the order the diff lists them.
 KINDS = ("routes", "core_proposition", "frameworks", "domains", "standards", "criteria", "rules")
-KIND_NAMES = {"routes": "route", "core_proposition": "core proposition", "frameworks": "framework",
-              "domains": "domain", "standards": "standard", "criteria": "criterion", "rules": "flag rule"}
+KIND_NAMES = {
+    "routes": "route",
+    "core_proposition": "core proposition",
+    "frameworks": "framework",
+    "domains": "domain",
+    "standards": "standard",
+    "criteria": "criterion",
+    "rules": "flag rule",
+}
 #: The field that says where an item lives; a change of it is a move.
 PARENT_FIELDS = {"standards": "domain", "criteria": "standard"}
 
 SET_FIELDS = ("title", "alliance", "effective_from", "pass_mark")
 DOMAIN_FIELDS = ("title", "weight")
 STANDARD_FIELDS = ("domain", "title", "weight", "must_meet")
-CRITERION_FIELDS = ("standard", "text", "type", "weight", "required", "allow_na", "evidence", "guidance", "levels",
-                    "unit", "min", "max")
+CRITERION_FIELDS = (
+    "standard",
+    "text",
+    "type",
+    "weight",
+    "required",
+    "allow_na",
+    "evidence",
+    "guidance",
+    "levels",
+    "unit",
+    "min",
+    "max",
+)
 OPTION_FIELDS = ("text", "score")
 APPLIES_FIELDS = ("routes", "specialties", "org_types")
 BENCHMARK_FIELDS = ("target", "direction", "amber")
@@ -65,9 +85,9 @@ class FieldChange:
 class ItemChange:
     """One route, core-proposition entry, domain, standard, criterion or flag rule that differs."""
 
-    kind: str          # one of KINDS
+    kind: str  # one of KINDS
     id: str
-    change: str        # added | removed | changed
+    change: str  # added | removed | changed
     parent: Optional[str] = None  # domain of a standard, standard of a criterion (the older version's if removed)
     title: Optional[str] = None
     fields: tuple[FieldChange, ...] = ()
@@ -109,7 +129,9 @@ class StandardsDiff:
         """Keys: old, new ({id, version, content_hash}), identical, set (field changes), then one list of
         item changes per kind: routes, core_proposition, frameworks, domains, standards, criteria, rules."""
         body: dict[str, Any] = {
-            "old": _label(self.old), "new": _label(self.new), "identical": self.empty,
+            "old": _label(self.old),
+            "new": _label(self.new),
+            "identical": self.empty,
             "set": [f.to_dict() for f in self.set_fields],
         }
         for kind in KINDS:
@@ -131,8 +153,11 @@ class StandardsDiff:
                 if item.parent is not None:
                     where = f" (in {PARENT_FIELDS[item.kind]} {item.parent})"
                 title = f": {item.title}" if item.title and item.change != "changed" else ""
-                verb = "moved and changed" if item.moved and len(item.fields) > 1 else (
-                    "moved" if item.moved else item.change)
+                verb = (
+                    "moved and changed"
+                    if item.moved and len(item.fields) > 1
+                    else ("moved" if item.moved else item.change)
+                )
                 lines.append(f"  {_SIGN[item.change]} {KIND_NAMES[kind]} {item.id} {verb}{where}{title}")
                 lines.extend(f"      {_field_text(f)}" for f in item.fields)
         return lines
@@ -227,8 +252,11 @@ def _options(old: tuple[Option, ...], new: tuple[Option, ...]) -> list[FieldChan
             changes.append(FieldChange(f"options.{ident}", None, {"text": option.text, "score": option.score}))
         else:
             changes += _compare(before[ident], option, OPTION_FIELDS, f"options.{ident}.")
-    changes += [FieldChange(f"options.{ident}", {"text": option.text, "score": option.score}, None)
-                for ident, option in before.items() if ident not in after]
+    changes += [
+        FieldChange(f"options.{ident}", {"text": option.text, "score": option.score}, None)
+        for ident, option in before.items()
+        if ident not in after
+    ]
     kept_before = [ident for ident in before if ident in after]
     kept_after = [ident for ident in after if ident in before]
     if kept_before != kept_after:
@@ -247,10 +275,12 @@ def _standard(old: Standard, new: Standard) -> list[FieldChange]:
     changes = _compare(old, new, STANDARD_FIELDS) + _applies(old.applies, new.applies)
     before = [(r.framework, r.ref) for r in old.maps_to]
     after = [(r.framework, r.ref) for r in new.maps_to]
-    changes += [FieldChange(f"maps_to.{framework}", None, ref) for framework, ref in after if (framework, ref)
-                not in before]
-    changes += [FieldChange(f"maps_to.{framework}", ref, None) for framework, ref in before if (framework, ref)
-                not in after]
+    changes += [
+        FieldChange(f"maps_to.{framework}", None, ref) for framework, ref in after if (framework, ref) not in before
+    ]
+    changes += [
+        FieldChange(f"maps_to.{framework}", ref, None) for framework, ref in before if (framework, ref) not in after
+    ]
     return changes
 
 
@@ -268,8 +298,14 @@ def _rule(old: FlagRule, new: FlagRule) -> list[FieldChange]:
     return changes
 
 
-def _items(kind: str, old: dict[str, Any], new: dict[str, Any], compare, parents=None,
-           title=lambda item: getattr(item, "title", None)) -> list[ItemChange]:
+def _items(
+    kind: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    compare,
+    parents=None,
+    title=lambda item: getattr(item, "title", None),
+) -> list[ItemChange]:
     """Added and changed items in the newer version's order, then removed ones in the older's."""
     parents = parents or (lambda item: None)
     found = []
@@ -299,6 +335,7 @@ def _set_fields(old: StandardsSet, new: StandardsSet) -> list[FieldChange]:
 
 def diff_standards(old: StandardsSet, new: StandardsSet) -> StandardsDiff:
     """Every change from ``old`` to ``new``; empty when both mean the same standards."""
+
     def by_id(items: Iterable[Any]) -> dict[str, Any]:
         return {item.id: item for item in items}
 
@@ -310,11 +347,15 @@ def diff_standards(old: StandardsSet, new: StandardsSet) -> StandardsDiff:
     items += _items("core_proposition", by_id(old.core_proposition), by_id(new.core_proposition), _offer)
     items += _items("frameworks", by_id(old.frameworks), by_id(new.frameworks), lambda a, b: _compare(a, b, ("title",)))
     items += _items("domains", by_id(old.domains), by_id(new.domains), lambda a, b: _compare(a, b, DOMAIN_FIELDS))
-    items += _items("standards", by_id(old.standards), by_id(new.standards), _standard,
-                    parents=lambda s: s.domain)
-    items += _items("criteria", criteria(old), criteria(new),
-                    lambda a, b: _criterion(a[1], a[0], b[1], b[0]),
-                    parents=lambda pair: pair[0], title=lambda pair: pair[1].text)
+    items += _items("standards", by_id(old.standards), by_id(new.standards), _standard, parents=lambda s: s.domain)
+    items += _items(
+        "criteria",
+        criteria(old),
+        criteria(new),
+        lambda a, b: _criterion(a[1], a[0], b[1], b[0]),
+        parents=lambda pair: pair[0],
+        title=lambda pair: pair[1].text,
+    )
     items += _items("rules", by_id(old.rules), by_id(new.rules), _rule, title=lambda r: r.message)
     return StandardsDiff(old, new, tuple(_set_fields(old, new)), tuple(items))
 

@@ -26,6 +26,7 @@ every hazard behind a small surface:
   page faults. Loading this module keeps some headroom at the top of the
   heap and serves blocks up to a few MB from the heap (``keep_heap_headroom``).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -41,7 +42,7 @@ import durable_rules_engine as _core
 
 _names = itertools.count(1)
 _state_ids = itertools.count(1)
-_EXPONENT_NUMBER = re.compile(r'(?<=[:\[,] )-?\d+(?:\.\d+)?[eE][+-]?\d+|(?<=[:\[,])-?\d+(?:\.\d+)?[eE][+-]?\d+')
+_EXPONENT_NUMBER = re.compile(r"(?<=[:\[,] )-?\d+(?:\.\d+)?[eE][+-]?\d+|(?<=[:\[,])-?\d+(?:\.\d+)?[eE][+-]?\d+")
 
 # A matched fact's id in an action message (the core echoes facts as they were sent)
 _FACT_ID = re.compile(r'"id": ?(\d+)')
@@ -194,6 +195,6 @@ class Session:
         message = started[1]
         find_ids, complete = _FACT_ID.findall, _core.complete_and_start_action
         while message:  # {"rule":[{"m":{...}}, ...]} or {"rule":{"m":{...}}}
-            matches.append((message[2:message.index('"', 2)], list(map(int, find_ids(message)))))
+            matches.append((message[2 : message.index('"', 2)], list(map(int, find_ids(message)))))
             message = complete(handle, state_handle)
         return matches

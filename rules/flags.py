@@ -6,6 +6,7 @@ against the file; compiling turns a rule into one durable-rules condition on
 the assessment's summary fact, so the rules engine decides which flags fire.
 See docs/standards.md for the syntax.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Union
@@ -75,7 +76,9 @@ class FlagRuleReader:
             where = f"rule '{ident}'" if ident else "rule"
             if ident is not None:
                 if ident in seen:
-                    self.checker.error(body.entries["id"].node.line, f"rule id '{ident}' is already used on line {seen[ident]}")
+                    self.checker.error(
+                        body.entries["id"].node.line, f"rule id '{ident}' is already used on line {seen[ident]}"
+                    )
                     ident = None
                 else:
                     seen[ident] = body.entries["id"].node.line
@@ -91,10 +94,13 @@ class FlagRuleReader:
         criteria, standards = named_by(tuple(rules))
         fields = CRITERION_FIELDS * len(criteria) + len(standards)
         if items and fields > MAX_SUMMARY_FIELDS:
-            self.checker.error(items[0].line, f"rules: the flag rules name {len(criteria)} criteria and "
-                                              f"{len(standards)} standards, more than the engine can test at once; "
-                                              f"name at most {MAX_SUMMARY_FIELDS // CRITERION_FIELDS} criteria "
-                                              f"(each criterion counts as {CRITERION_FIELDS} standards)")
+            self.checker.error(
+                items[0].line,
+                f"rules: the flag rules name {len(criteria)} criteria and "
+                f"{len(standards)} standards, more than the engine can test at once; "
+                f"name at most {MAX_SUMMARY_FIELDS // CRITERION_FIELDS} criteria "
+                f"(each criterion counts as {CRITERION_FIELDS} standards)",
+            )
 
     def combination(self, node: Node | None, where: str, line: int) -> Optional[m.Combination]:
         body = self.checker.mapping(node, f"{where}: a condition group", line)
@@ -103,12 +109,18 @@ class FlagRuleReader:
         modes = [key for key in ("all", "any") if key in body]
         others = [key for key in body.entries if key not in ("all", "any")]
         if len(modes) != 1 or others:
-            self.checker.error(body.line, f"{where}: a condition group needs exactly one of 'all' or 'any' holding a list of conditions")
+            self.checker.error(
+                body.line,
+                f"{where}: a condition group needs exactly one of 'all' or 'any' holding a list of conditions",
+            )
             return None
         mode = modes[0]
         items_node = body.get(mode)
         if not isinstance(items_node, Sequence) or not items_node.items:
-            self.checker.error(items_node.line if items_node else body.line, f"{where}: '{mode}' must be a non-empty list of conditions")
+            self.checker.error(
+                items_node.line if items_node else body.line,
+                f"{where}: '{mode}' must be a non-empty list of conditions",
+            )
             return None
         items: list[Union[m.Combination, m.Condition]] = []
         ok = True
@@ -154,14 +166,21 @@ class FlagRuleReader:
         value_node = body.get(test)
         assert value_node is not None
         if test in ("rag", "breach") and criterion.type != "metric":
-            self.checker.error(value_node.line, f"{where}: '{test}' only applies to metric criteria; '{ref}' is {criterion.type}")
+            self.checker.error(
+                value_node.line, f"{where}: '{test}' only applies to metric criteria; '{ref}' is {criterion.type}"
+            )
             return None
         if test == "answer" and criterion.type == "text":
-            self.checker.error(value_node.line, f"{where}: text answers are not scored and cannot be tested; '{ref}' is text")
+            self.checker.error(
+                value_node.line, f"{where}: text answers are not scored and cannot be tested; '{ref}' is text"
+            )
             return None
         if test == "answer" and criterion.type == "multi_choice":
-            self.checker.error(value_node.line, f"{where}: multi_choice answers are lists and cannot be tested "
-                                                f"(test 'answered' instead); '{ref}' is multi_choice")
+            self.checker.error(
+                value_node.line,
+                f"{where}: multi_choice answers are lists and cannot be tested "
+                f"(test 'answered' instead); '{ref}' is multi_choice",
+            )
             return None
         if test == "answered":
             if not (isinstance(value_node, Scalar) and isinstance(value_node.value, bool)):
@@ -176,10 +195,15 @@ class FlagRuleReader:
         for one in values:
             if op in NUMERIC_OPERATORS:
                 if criterion.type not in ("level", "metric") or not m.is_number(one):
-                    self.checker.error(value_node.line, f"{where}: '{op}' compares numbers; it needs a number and a level or metric criterion ('{ref}' is {criterion.type})")
+                    self.checker.error(
+                        value_node.line,
+                        f"{where}: '{op}' compares numbers; it needs a number and a level or metric criterion ('{ref}' is {criterion.type})",
+                    )
                     return None
             elif not self._value_allowed(one, allowed, criterion):
-                self.checker.error(value_node.line, f"{where}: {one!r} is not a possible {test} of criterion '{ref}' ({allowed})")
+                self.checker.error(
+                    value_node.line, f"{where}: {one!r} is not a possible {test} of criterion '{ref}' ({allowed})"
+                )
                 return None
         if test == "breach" and value == "any":
             op, value = "in", ("minor", "major")
@@ -218,9 +242,12 @@ class FlagRuleReader:
         if len(node.entries) != 1:
             self.checker.error(node.line, f"{where}: '{test}' takes one comparison such as {{lt: 80}}")
             return None, None
-        (op, entry), = node.entries.items()
+        ((op, entry),) = node.entries.items()
         if op not in OPERATORS or op == "in":
-            self.checker.error(entry.key_line, f"{where}: unknown comparison '{op}'; use one of {', '.join(o for o in OPERATORS if o != 'in')}")
+            self.checker.error(
+                entry.key_line,
+                f"{where}: unknown comparison '{op}'; use one of {', '.join(o for o in OPERATORS if o != 'in')}",
+            )
             return None, None
         if not isinstance(entry.node, Scalar):
             self.checker.error(entry.node.line, f"{where}: '{op}' needs a single value")

@@ -21,6 +21,7 @@ Values are read as written (``ref_id: 1.10`` stays ``1.10``). A library that can
 ``LibraryError`` listing every problem as ``FILE:LINE: message`` (``FILE: message`` where no line is known).
 Pure: no Flask, no database, no writing (the caller writes the text).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,8 +47,26 @@ NOT_ID = re.compile(r"[^A-Za-z0-9._-]+")
 NOT_SLUG = re.compile(r"[^a-z0-9]+")
 SEPARATORS = re.compile(r"[._-]{2,}")
 # Letters NFKD does not split into a base letter and an accent.
-LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "đ": "d",
-                         "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D", "ı": "i"})
+LETTERS = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "Þ": "Th",
+        "ð": "d",
+        "Ð": "D",
+        "ı": "i",
+    }
+)
 #: What ``source:`` keeps of the library itself (``framework_urn`` is added when it differs from ``urn``).
 LIBRARY_KEYS = tuple(key for key in SOURCE_KEYS if key != "framework_urn")
 
@@ -84,11 +103,14 @@ class Imported:
     criteria: int
 
     def summary(self) -> str:
-        return (f"{self.document['id']} {self.document['version']} ({self.document['title']}): "
-                f"{self.domains} domains, {self.standards} standards, {self.criteria} criteria")
+        return (
+            f"{self.document['id']} {self.document['version']} ({self.document['title']}): "
+            f"{self.domains} domains, {self.standards} standards, {self.criteria} criteria"
+        )
 
 
 # -- reading ----------------------------------------------------------------------------------------------
+
 
 def load_library(path: str | Path) -> dict:
     """Read a library file; values stay text as written (nulls aside)."""
@@ -111,13 +133,15 @@ def read_library(text: str, filename: str = "<library>") -> dict:
         root = yaml.compose(text, Loader=_SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise LibraryError([f"{filename}:{mark.line + 1 if mark else 1}: not valid YAML: "
-                            f"{exc.problem or exc}"]) from None
+        raise LibraryError(
+            [f"{filename}:{mark.line + 1 if mark else 1}: not valid YAML: {exc.problem or exc}"]
+        ) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        raise LibraryError([f"{filename}:{line}: not valid YAML: the control character {code:#04x} is not allowed "
-                            "in a YAML file"]) from None
+        raise LibraryError(
+            [f"{filename}:{line}: not valid YAML: the control character {code:#04x} is not allowed in a YAML file"]
+        ) from None
     except yaml.YAMLError as exc:
         raise LibraryError([f"{filename}:1: not valid YAML: {exc}"]) from None
     except RecursionError:
@@ -152,9 +176,10 @@ def _value(node: yaml.Node, done: dict[int, Any]) -> Any:
 
 # -- checking ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class _Node:
-    index: int            # 1-based position in requirement_nodes
+    index: int  # 1-based position in requirement_nodes
     line: Optional[int]
     urn: str
     parent: Optional[str]  # the parent's urn, lower case
@@ -194,13 +219,19 @@ class _Reader:
 
     def framework(self, library: Any) -> tuple[dict, dict, list]:
         if not isinstance(library, dict):
-            self.error(getattr(library, "line", 1), "not a CISO Assistant library: expected a mapping with "
-                                                    f"'objects', got {_describe(library)}")
+            self.error(
+                getattr(library, "line", 1),
+                f"not a CISO Assistant library: expected a mapping with 'objects', got {_describe(library)}",
+            )
             self.fail_if_any()
         objects = library.get("objects")
         if not isinstance(objects, dict):
-            self.error(library, "not a CISO Assistant framework library: missing 'objects'" if objects is None
-                       else f"'objects' must be a mapping, got {_describe(objects)}")
+            self.error(
+                library,
+                "not a CISO Assistant framework library: missing 'objects'"
+                if objects is None
+                else f"'objects' must be a mapping, got {_describe(objects)}",
+            )
             self.fail_if_any()
         framework = objects.get("framework")
         if framework is None and isinstance(objects.get("frameworks"), list) and len(objects["frameworks"]) == 1:
@@ -208,17 +239,26 @@ class _Reader:
         if framework is None:
             held = ", ".join(str(key) for key in objects) or "nothing"
             many = " (and its 'frameworks' list does not hold exactly one)" if "frameworks" in objects else ""
-            self.error(objects, f"'objects' has no 'framework'{many}; this library holds: {held}. "
-                                "Only a framework library can be imported")
+            self.error(
+                objects,
+                f"'objects' has no 'framework'{many}; this library holds: {held}. "
+                "Only a framework library can be imported",
+            )
         elif not isinstance(framework, dict):
-            self.error(framework if hasattr(framework, "line") else objects,
-                       f"'objects.framework' must be a mapping, got {_describe(framework)}")
+            self.error(
+                framework if hasattr(framework, "line") else objects,
+                f"'objects.framework' must be a mapping, got {_describe(framework)}",
+            )
         self.fail_if_any()
         nodes = framework.get("requirement_nodes")
         if not isinstance(nodes, list) or not nodes:
-            problem = ("'objects.framework' has no 'requirement_nodes'" if nodes is None else
-                       "'objects.framework.requirement_nodes' is empty" if isinstance(nodes, list) else
-                       f"'objects.framework.requirement_nodes' must be a list, got {_describe(nodes)}")
+            problem = (
+                "'objects.framework' has no 'requirement_nodes'"
+                if nodes is None
+                else "'objects.framework.requirement_nodes' is empty"
+                if isinstance(nodes, list)
+                else f"'objects.framework.requirement_nodes' must be a list, got {_describe(nodes)}"
+            )
             self.error(nodes if hasattr(nodes, "line") else framework, problem)
             self.fail_if_any()
         return library, framework, nodes
@@ -233,15 +273,21 @@ class _Reader:
                 continue
             if node.key in seen:
                 first = seen[node.key]
-                self.error(node.line, f"requirement node {index} repeats the urn '{node.urn}' of node {first.index}"
-                                      f"{f' (line {first.line})' if first.line else ''}")
+                self.error(
+                    node.line,
+                    f"requirement node {index} repeats the urn '{node.urn}' of node {first.index}"
+                    f"{f' (line {first.line})' if first.line else ''}",
+                )
                 continue
             seen[node.key] = node
             nodes.append(node)
         for node in nodes:
             if node.parent is not None and node.parent not in seen:
-                self.error(node.line, f"requirement node {node.index} ('{node.urn}'): its parent_urn "
-                                      f"'{node.parent}' is not a requirement node of this framework")
+                self.error(
+                    node.line,
+                    f"requirement node {node.index} ('{node.urn}'): its parent_urn "
+                    f"'{node.parent}' is not a requirement node of this framework",
+                )
         self.fail_if_any()
         return nodes
 
@@ -259,8 +305,10 @@ class _Reader:
         if parent is None and depth is not None and depth > 1:  # a tree given by depth alone
             parent = previous_at_depth.get(depth - 1)
             if parent is None:
-                self.error(item, f"{where} ('{urn}') has depth {depth} but no parent_urn and no node of depth "
-                                 f"{depth - 1} before it")
+                self.error(
+                    item,
+                    f"{where} ('{urn}') has depth {depth} but no parent_urn and no node of depth {depth - 1} before it",
+                )
         if depth is not None:
             for deeper in [d for d in previous_at_depth if d > depth]:
                 del previous_at_depth[deeper]
@@ -273,13 +321,19 @@ class _Reader:
         if not isinstance(assessable, bool):
             self.error(item, f"{where} ('{urn}'): 'assessable' must be true or false, got {_describe(assessable)}")
             assessable = False
-        return _Node(index=index, line=getattr(item, "line", None), urn=urn,
-                     parent=parent.lower() if parent else None, assessable=assessable,
-                     ref_id=self.text(item, "ref_id", where), name=self.text(item, "name", where),
-                     description=self.text(item, "description", where),
-                     annotation=self.text(item, "annotation", where),
-                     typical_evidence=self.text(item, "typical_evidence", where),
-                     questions=_question_texts(item.get("questions")))
+        return _Node(
+            index=index,
+            line=getattr(item, "line", None),
+            urn=urn,
+            parent=parent.lower() if parent else None,
+            assessable=assessable,
+            ref_id=self.text(item, "ref_id", where),
+            name=self.text(item, "name", where),
+            description=self.text(item, "description", where),
+            annotation=self.text(item, "annotation", where),
+            typical_evidence=self.text(item, "typical_evidence", where),
+            questions=_question_texts(item.get("questions")),
+        )
 
     def text(self, mapping: dict, key: str, where: str) -> Optional[str]:
         value = mapping.get(key)
@@ -337,8 +391,10 @@ def _parent_check(nodes: list[_Node], reader: _Reader) -> dict[str, _Node]:
         current: Optional[_Node] = node
         while current is not None and current.key not in settled:
             if current.key in path:
-                reader.error(node.line, f"requirement node {node.index} ('{node.urn}'): its parent_urn chain "
-                                        "loops back on itself")
+                reader.error(
+                    node.line,
+                    f"requirement node {node.index} ('{node.urn}'): its parent_urn chain loops back on itself",
+                )
                 break
             path.add(current.key)
             current = by_key.get(current.parent) if current.parent else None
@@ -349,6 +405,7 @@ def _parent_check(nodes: list[_Node], reader: _Reader) -> dict[str, _Node]:
 
 # -- converting -------------------------------------------------------------------------------------------
 
+
 @dataclass
 class _Group:
     """A standard or a domain being built: its node (None for the framework itself) and what it holds."""
@@ -357,9 +414,16 @@ class _Group:
     members: list
 
 
-def convert_library(library: dict, set_id: str, version: str, *, filename: str = "<library>",
-                    alliance: Optional[str] = None, effective_from: Optional[dt.date] = None,
-                    title: Optional[str] = None) -> Imported:
+def convert_library(
+    library: dict,
+    set_id: str,
+    version: str,
+    *,
+    filename: str = "<library>",
+    alliance: Optional[str] = None,
+    effective_from: Optional[dt.date] = None,
+    title: Optional[str] = None,
+) -> Imported:
     """The schema 2 standards document for a parsed library (from ``read_library`` or any YAML loader)."""
     reader = _Reader(filename)
     _check_arguments(reader, set_id, version)
@@ -368,12 +432,16 @@ def convert_library(library: dict, set_id: str, version: str, *, filename: str =
     by_key = _parent_check(nodes, reader)
     criteria = [node for node in nodes if node.assessable]
     if not criteria:
-        reader.error(framework, f"none of the {len(nodes)} requirement nodes is assessable ('assessable: true'): "
-                                "there is nothing to assess")
+        reader.error(
+            framework,
+            f"none of the {len(nodes)} requirement nodes is assessable ('assessable: true'): "
+            "there is nothing to assess",
+        )
         reader.fail_if_any()
     framework_ref = _scalar(framework.get("ref_id")) or _scalar(library.get("ref_id")) or "framework"
-    framework_title = (_title_text(_scalar(framework.get("name"))) or _title_text(_scalar(library.get("name")))
-                       or framework_ref)
+    framework_title = (
+        _title_text(_scalar(framework.get("name"))) or _title_text(_scalar(library.get("name"))) or framework_ref
+    )
     domains = _group(criteria, by_key)
     ids = _ids(criteria, domains, framework_ref)
     source = _source(library, framework)
@@ -382,7 +450,9 @@ def convert_library(library: dict, set_id: str, version: str, *, filename: str =
         "id": set_id,
         "version": version,
         "title": (title or "").strip() or framework_title,
-        "alliance": (alliance or "").strip() or source.get("provider") or source.get("packager")
+        "alliance": (alliance or "").strip()
+        or source.get("provider")
+        or source.get("packager")
         or "Imported framework",
         "effective_from": effective_from or dt.date.today(),
         "routes": {"full": {"title": "Full membership"}},
@@ -390,9 +460,15 @@ def convert_library(library: dict, set_id: str, version: str, *, filename: str =
         "domains": [_domain(domain, ids, framework_title) for domain in domains],
     }
     text = "".join(f"{line}\n" for line in _header(source, set_id, version)) + yaml.dump(
-        document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
-    return Imported(document=document, text=text, domains=len(domains),
-                    standards=sum(len(d.members) for d in domains), criteria=len(criteria))
+        document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110
+    )
+    return Imported(
+        document=document,
+        text=text,
+        domains=len(domains),
+        standards=sum(len(d.members) for d in domains),
+        criteria=len(criteria),
+    )
 
 
 def import_library_file(path: str | Path, set_id: str, version: str, **options: Any) -> Imported:
@@ -406,8 +482,9 @@ def _check_arguments(reader: _Reader, set_id: str, version: str) -> None:
     try:
         Version(version)
     except (InvalidVersion, TypeError):
-        reader.problems.append(f"--version {version!r}: must be a version that sorts (PEP 440 or calendar style, "
-                               'e.g. "2026.1")')
+        reader.problems.append(
+            f'--version {version!r}: must be a version that sorts (PEP 440 or calendar style, e.g. "2026.1")'
+        )
     reader.fail_if_any()
 
 
@@ -438,8 +515,10 @@ def _top(node: _Node, by_key: dict[str, _Node]) -> _Node:
 def _ids(criteria: list[_Node], domains: list[_Group], framework_ref: str) -> dict[int, str]:
     """Every criterion's, standard's and domain's id, by ``id()`` of its node or group: criteria first."""
     names = _Names()
-    ids = {id(node): names.claim(_identifier(node.ref_id) or _identifier(node.urn_tail), f"criterion-{node.index}")
-           for node in criteria}
+    ids = {
+        id(node): names.claim(_identifier(node.ref_id) or _identifier(node.urn_tail), f"criterion-{node.index}")
+        for node in criteria
+    }
     standards = [standard for domain in domains for standard in domain.members]
     for number, standard in enumerate(standards, start=1):
         node = standard.node
@@ -453,10 +532,18 @@ def _ids(criteria: list[_Node], domains: list[_Group], framework_ref: str) -> di
 
 
 def _domain(domain: _Group, ids: dict[int, str], framework_title: str) -> dict:
-    return {"id": ids[id(domain)], "title": _group_title(domain.node, framework_title),
-            "standards": [{"id": ids[id(standard)], "title": _group_title(standard.node, framework_title),
-                           "criteria": [_criterion(node, ids[id(node)]) for node in standard.members]}
-                          for standard in domain.members]}
+    return {
+        "id": ids[id(domain)],
+        "title": _group_title(domain.node, framework_title),
+        "standards": [
+            {
+                "id": ids[id(standard)],
+                "title": _group_title(standard.node, framework_title),
+                "criteria": [_criterion(node, ids[id(node)]) for node in standard.members],
+            }
+            for standard in domain.members
+        ],
+    }
 
 
 class _Names:
@@ -543,8 +630,9 @@ def _source(library: dict, framework: dict) -> dict[str, str]:
 
 
 def _header(source: dict[str, str], set_id: str, version: str) -> Iterable[str]:
-    described = ", ".join(f"{key.replace('_', ' ')} {source[key]}" for key in ("urn", "version", "provider")
-                          if key in source)
+    described = ", ".join(
+        f"{key.replace('_', ' ')} {source[key]}" for key in ("urn", "version", "provider") if key in source
+    )
     yield f"# {_comment(source.get('name', 'A CISO Assistant framework library'))}"
     if described:
         yield f"# CISO Assistant library: {_comment(described)}"

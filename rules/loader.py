@@ -12,6 +12,7 @@ schema 1 file using any of them is refused at that key's line. Metric ranges
 (``min``, ``max``) hold in both schemas, and so does the optional ``source:``
 mapping that says which published library an imported set came from.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,22 +37,56 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 TOP_KEYS = {
-    "schema": True, "id": True, "version": True, "title": True, "alliance": True,
-    "effective_from": True, "pass_mark": False, "ratings": False, "routes": True,
-    "core_proposition": False, "domains": True, "rules": False, "frameworks": False, "source": False,
+    "schema": True,
+    "id": True,
+    "version": True,
+    "title": True,
+    "alliance": True,
+    "effective_from": True,
+    "pass_mark": False,
+    "ratings": False,
+    "routes": True,
+    "core_proposition": False,
+    "domains": True,
+    "rules": False,
+    "frameworks": False,
+    "source": False,
 }
 DOMAIN_KEYS = {"id": True, "title": True, "weight": False, "standards": True}
 STANDARD_KEYS = {
-    "id": True, "title": True, "weight": False, "must_meet": False, "applies": False,
-    "criteria": True, "maps_to": False,
+    "id": True,
+    "title": True,
+    "weight": False,
+    "must_meet": False,
+    "applies": False,
+    "criteria": True,
+    "maps_to": False,
 }
 CRITERION_KEYS = {
-    "id": True, "text": True, "type": True, "weight": False, "required": False,
-    "allow_na": False, "evidence": False, "guidance": False, "levels": False, "unit": False,
-    "benchmark": False, "min": False, "max": False, "options": False, "when": False,
+    "id": True,
+    "text": True,
+    "type": True,
+    "weight": False,
+    "required": False,
+    "allow_na": False,
+    "evidence": False,
+    "guidance": False,
+    "levels": False,
+    "unit": False,
+    "benchmark": False,
+    "min": False,
+    "max": False,
+    "options": False,
+    "when": False,
 }
-TYPE_ONLY_KEYS = {"levels": ("level",), "unit": ("metric",), "benchmark": ("metric",), "min": ("metric",),
-                  "max": ("metric",), "options": m.OPTION_TYPES}
+TYPE_ONLY_KEYS = {
+    "levels": ("level",),
+    "unit": ("metric",),
+    "benchmark": ("metric",),
+    "min": ("metric",),
+    "max": ("metric",),
+    "options": m.OPTION_TYPES,
+}
 #: Keys only a schema 2 file may use, by where they are.
 SCHEMA_2_KEYS = {"standards set": ("frameworks",), "standard": ("maps_to",), "criterion": ("options", "when")}
 PERCENT_RANGE = (0, 100)
@@ -81,8 +116,9 @@ def load_standards(path: str | Path) -> m.StandardsSet:
     except OSError as exc:
         raise StandardsError([f"{name}:1: cannot read file: {exc.strerror or exc}"]) from None
     if len(raw) > MAX_BYTES:
-        raise StandardsError([f"{name}:1: the file is larger than {MAX_BYTES // 1024:,} KB, the most a standards "
-                              "file can be"])
+        raise StandardsError(
+            [f"{name}:1: the file is larger than {MAX_BYTES // 1024:,} KB, the most a standards file can be"]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -103,8 +139,10 @@ def parse_standards(text: str, filename: str = "<string>") -> m.StandardsSet:
         ordered = sorted(checker.problems, key=lambda p: p[0])
         listed = [f"{filename}:{line}: {message}" for line, message in ordered]
         if checker.unlisted:
-            listed.append(f"{filename}:{ordered[-1][0]}: and {checker.unlisted:,} more problems (the first "
-                          f"{len(ordered)} found are listed)")
+            listed.append(
+                f"{filename}:{ordered[-1][0]}: and {checker.unlisted:,} more problems (the first "
+                f"{len(ordered)} found are listed)"
+            )
         raise StandardsError(listed)
     assert result is not None
     return result
@@ -157,9 +195,23 @@ class _StandardsReader(Checker):
             return None
         self.keys(top, TOP_KEYS, "standards set")
         where = "standards set"
-        schema = self.field(top, "schema", where, lambda v: None if v in m.SCHEMAS and not isinstance(v, bool) else "must be 1 or 2 (the format versions this engine reads)")
+        schema = self.field(
+            top,
+            "schema",
+            where,
+            lambda v: (
+                None
+                if v in m.SCHEMAS and not isinstance(v, bool)
+                else "must be 1 or 2 (the format versions this engine reads)"
+            ),
+        )
         self.schema = int(schema) if schema is not None else None
-        set_id = self.field(top, "id", where, lambda v: None if isinstance(v, str) and SET_ID.match(v) else "must be a slug of a-z, 0-9 and '-'")
+        set_id = self.field(
+            top,
+            "id",
+            where,
+            lambda v: None if isinstance(v, str) and SET_ID.match(v) else "must be a slug of a-z, 0-9 and '-'",
+        )
         version = self.field(top, "version", where, _version_check)
         title = self.text(top, "title", where)
         alliance = self.text(top, "alliance", where)
@@ -177,10 +229,22 @@ class _StandardsReader(Checker):
         if self.problems:
             return None
         return m.StandardsSet(
-            schema_version=schema, id=set_id, version=version, title=title, alliance=alliance,
-            effective_from=_to_date(effective), pass_mark=pass_mark, ratings=ratings,
-            routes=routes, core_proposition=offers, domains=domains, rules=flag_rules, frameworks=self.frameworks,
-            source_library=source_library, content_hash=content_hash(plain(top)), source=filename,
+            schema_version=schema,
+            id=set_id,
+            version=version,
+            title=title,
+            alliance=alliance,
+            effective_from=_to_date(effective),
+            pass_mark=pass_mark,
+            ratings=ratings,
+            routes=routes,
+            core_proposition=offers,
+            domains=domains,
+            rules=flag_rules,
+            frameworks=self.frameworks,
+            source_library=source_library,
+            content_hash=content_hash(plain(top)),
+            source=filename,
         )
 
     def source_library(self, top: Mapping) -> Optional[m.SourceLibrary]:
@@ -193,8 +257,11 @@ class _StandardsReader(Checker):
             return None
         self.keys(body, dict.fromkeys(m.SOURCE_KEYS, False), "source")
         found = {key: self.field(body, key, "source", _source_text_check) for key in m.SOURCE_KEYS}
-        facts = {key: value.isoformat() if isinstance(value, dt.date) else value
-                 for key, value in found.items() if value is not None}
+        facts = {
+            key: value.isoformat() if isinstance(value, dt.date) else value
+            for key, value in found.items()
+            if value is not None
+        }
         return m.SourceLibrary(**facts) if facts else None
 
     def ratings(self, top: Mapping) -> tuple[m.RatingBand, ...]:
@@ -210,13 +277,25 @@ class _StandardsReader(Checker):
             if band is None:
                 continue
             self.keys(band, RATING_KEYS, "ratings entry")
-            name = self.field(band, "rating", "ratings entry", lambda v: None if isinstance(v, str) and SLUG.match(v) else "must be a lower-case name such as met or not_met")
+            name = self.field(
+                band,
+                "rating",
+                "ratings entry",
+                lambda v: (
+                    None if isinstance(v, str) and SLUG.match(v) else "must be a lower-case name such as met or not_met"
+                ),
+            )
             low = self.number(band, "min", "ratings entry", None, minimum=0, maximum=100)
             if name is not None and name in names:
-                self.error(band.entries["rating"].node.line, f"rating '{name}' is already defined on line {names[name]}")
+                self.error(
+                    band.entries["rating"].node.line, f"rating '{name}' is already defined on line {names[name]}"
+                )
                 continue
             if low is not None and low in mins:
-                self.error(band.entries["min"].node.line, f"ratings entry: min {low:g} is already used by the band on line {mins[low]}")
+                self.error(
+                    band.entries["min"].node.line,
+                    f"ratings entry: min {low:g} is already used by the band on line {mins[low]}",
+                )
                 continue
             if name is not None and low is not None:
                 names[name] = band.line
@@ -229,7 +308,10 @@ class _StandardsReader(Checker):
         if node is None:
             return None
         if not isinstance(node, Mapping):
-            self.error(node.line, f"standards set: 'routes' must be a mapping of route name to {{title: ...}}, got {describe(node)}")
+            self.error(
+                node.line,
+                f"standards set: 'routes' must be a mapping of route name to {{title: ...}}, got {describe(node)}",
+            )
             return None
         self.keys(node, {key: False for key in node.entries}, "routes")
         if not node.entries:
@@ -279,8 +361,11 @@ class _StandardsReader(Checker):
             title = self.text(body, "title", where)
             weight = self.number(body, "weight", where, 1, minimum=0, strict=True)
             standards = tuple(
-                s for s in (self.standard(s_node, ident or "", route_ids)
-                            for s_node in self.sequence(body, "standards", where, required=False))
+                s
+                for s in (
+                    self.standard(s_node, ident or "", route_ids)
+                    for s_node in self.sequence(body, "standards", where, required=False)
+                )
                 if s is not None
             )
             if ident and title is not None and weight is not None:
@@ -312,13 +397,23 @@ class _StandardsReader(Checker):
         if not self.schema_2_keys(body, "standard", where):
             maps_to = read_maps_to(self, body, where, self.framework_names)
         criteria = tuple(
-            c for c in (self.criterion(c_node) for c_node in self.sequence(body, "criteria", where, required=False))
+            c
+            for c in (self.criterion(c_node) for c_node in self.sequence(body, "criteria", where, required=False))
             if c is not None
         )
         if ident is None or title is None or weight is None:
             return None
-        return m.Standard(id=ident, title=title, domain=domain_id, weight=weight, must_meet=must_meet,
-                          applies=applies, criteria=criteria, maps_to=maps_to, line=body.line)
+        return m.Standard(
+            id=ident,
+            title=title,
+            domain=domain_id,
+            weight=weight,
+            must_meet=must_meet,
+            applies=applies,
+            criteria=criteria,
+            maps_to=maps_to,
+            line=body.line,
+        )
 
     def criterion(self, node: Node) -> Optional[m.Criterion]:
         body = self.mapping(node, "a criteria entry", node.line)
@@ -335,12 +430,18 @@ class _StandardsReader(Checker):
         evidence = self.choice(body, "evidence", where, m.EVIDENCE_LEVELS, "none")
         guidance = self.text(body, "guidance", where)
         if ctype in m.SCHEMA_2_TYPES and self.schema == 1:
-            self.error(body.entries["type"].node.line, f"{where}: type '{ctype}' needs schema: 2 (this file declares schema: 1)")
+            self.error(
+                body.entries["type"].node.line,
+                f"{where}: type '{ctype}' needs schema: 2 (this file declares schema: 1)",
+            )
             ctype = None
         unread = self.schema_2_keys(body, "criterion", where)
         for key, owners in TYPE_ONLY_KEYS.items():
             if key in body and key not in unread and ctype is not None and ctype not in owners:
-                self.error(body.entries[key].key_line, f"{where}: '{key}' is only allowed on {' and '.join(owners)} criteria, this one is {ctype}")
+                self.error(
+                    body.entries[key].key_line,
+                    f"{where}: '{key}' is only allowed on {' and '.join(owners)} criteria, this one is {ctype}",
+                )
         levels = None
         unit = None
         benchmark = None
@@ -359,9 +460,24 @@ class _StandardsReader(Checker):
             return None
         if ctype in m.OPTION_TYPES and options is None or "when" in body and when is None:
             return None
-        criterion = m.Criterion(id=ident, text=text, type=ctype, weight=weight, required=required, allow_na=allow_na,
-                                evidence=evidence, guidance=guidance, levels=levels, unit=unit, benchmark=benchmark,
-                                min=low, max=high, options=options, when=when, line=body.line)
+        criterion = m.Criterion(
+            id=ident,
+            text=text,
+            type=ctype,
+            weight=weight,
+            required=required,
+            allow_na=allow_na,
+            evidence=evidence,
+            guidance=guidance,
+            levels=levels,
+            unit=unit,
+            benchmark=benchmark,
+            min=low,
+            max=high,
+            options=options,
+            when=when,
+            line=body.line,
+        )
         self.conditions.add(criterion)
         return criterion
 
@@ -394,8 +510,10 @@ class _StandardsReader(Checker):
         low = self.number(body, "min", where, None)
         high = self.number(body, "max", where, None)
         if low is not None and high is not None and low >= high:
-            self.error(body.entries["max"].node.line,
-                       f"{where}: 'max' must be greater than 'min', got min {low:g} and max {high:g}")
+            self.error(
+                body.entries["max"].node.line,
+                f"{where}: 'max' must be greater than 'min', got min {low:g} and max {high:g}",
+            )
             return None, None
         return low, high
 
@@ -414,8 +532,10 @@ class _StandardsReader(Checker):
         if target is not None and (low is not None and target < low or high is not None and target > high):
             shown = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
             percent = " (a % metric without min and max)" if "min" not in body and "max" not in body else ""
-            self.error(bench.entries["target"].node.line,
-                       f"{where} benchmark: 'target' {target:g} is outside the criterion's range {shown}{percent}")
+            self.error(
+                bench.entries["target"].node.line,
+                f"{where} benchmark: 'target' {target:g} is outside the criterion's range {shown}{percent}",
+            )
             return None
         if target is None or direction is None or amber is None:
             return None

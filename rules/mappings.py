@@ -19,6 +19,7 @@ lead) and those a lead has set to not met (``pn``). Unused slots are
 neutral too, so every fact of a ruleset has the same fields. Three exclusive
 data-driven rules decide the ref's status.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,13 +39,22 @@ STATUS_OF_RULE = {"mapped_not_met": "not_met", "mapped_met": "met", "mapped_not_
 def mapping_rules(slots: int, pass_mark: float) -> dict[str, dict]:
     """The three rules deciding a ref fact with ``slots`` standards (``rules.compiling`` adds them when a set's
     standards are mapped)."""
+
     def rule(*tests: dict) -> dict:
         return {"all": [{"m": {"$and": [{"t": "p"}, *tests]}}], "cap": 1000}
 
-    failing = nested("$or", [{"$gt": {"pn": 0}}, *({"$lt": {f"q{k}": pass_mark}} for k in range(slots)),
-                             *({"$gt": {f"j{k}": 0}} for k in range(slots))])
-    holding = nested("$and", [{"pn": 0}, *({"$gte": {f"q{k}": pass_mark}} for k in range(slots)),
-                              *({f"j{k}": 0} for k in range(slots))])
+    failing = nested(
+        "$or",
+        [
+            {"$gt": {"pn": 0}},
+            *({"$lt": {f"q{k}": pass_mark}} for k in range(slots)),
+            *({"$gt": {f"j{k}": 0}} for k in range(slots)),
+        ],
+    )
+    holding = nested(
+        "$and",
+        [{"pn": 0}, *({"$gte": {f"q{k}": pass_mark}} for k in range(slots)), *({f"j{k}": 0} for k in range(slots))],
+    )
     return {
         "mapped_not_met": rule(failing),
         "mapped_met": rule(holding, {"$gt": {"n": 0}}),
@@ -66,8 +76,10 @@ def read_frameworks(checker: Checker, top: Mapping) -> tuple[m.Framework, ...]:
     if node is None:
         return ()
     if not isinstance(node, Mapping):
-        checker.error(node.line, "standards set: 'frameworks' must be a mapping of framework id to {title: ...}, "
-                                 f"got {describe(node)}")
+        checker.error(
+            node.line,
+            f"standards set: 'frameworks' must be a mapping of framework id to {{title: ...}}, got {describe(node)}",
+        )
         return ()
     checker.keys(node, {key: False for key in node.entries}, "frameworks")
     frameworks = []
@@ -87,8 +99,9 @@ def read_frameworks(checker: Checker, top: Mapping) -> tuple[m.Framework, ...]:
     return tuple(frameworks)
 
 
-def read_maps_to(checker: Checker, body: Mapping, where: str,
-                 declared: Optional[tuple[str, ...]]) -> tuple[m.FrameworkRef, ...]:
+def read_maps_to(
+    checker: Checker, body: Mapping, where: str, declared: Optional[tuple[str, ...]]
+) -> tuple[m.FrameworkRef, ...]:
     """A standard's ``maps_to`` entries, checked against the ``declared`` framework ids (None: unknown)."""
     node = body.get("maps_to")
     if node is None:
@@ -109,13 +122,16 @@ def read_maps_to(checker: Checker, body: Mapping, where: str,
             continue
         if declared is not None and framework not in declared:
             listed = ", ".join(declared) if declared else "none"
-            checker.error(entry.entries["framework"].node.line,
-                          f"{where}: maps_to names framework '{framework}', which 'frameworks' does not declare "
-                          f"(declared: {listed})")
+            checker.error(
+                entry.entries["framework"].node.line,
+                f"{where}: maps_to names framework '{framework}', which 'frameworks' does not declare "
+                f"(declared: {listed})",
+            )
             continue
         if (framework, ref) in seen:
-            checker.error(entry.line, f"{where}: maps_to lists {framework} {ref!r} twice (first on line "
-                                      f"{seen[framework, ref]})")
+            checker.error(
+                entry.line, f"{where}: maps_to lists {framework} {ref!r} twice (first on line {seen[framework, ref]})"
+            )
             continue
         seen[framework, ref] = entry.line
         found.append(m.FrameworkRef(framework=framework, ref=ref, line=entry.line))

@@ -4,6 +4,7 @@ Everything here is frozen so one loaded version can be shared by the CLI, the
 web app and batch workers (and across threads) without anyone changing it.
 The loader builds these objects only from input it has already validated.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -187,8 +188,18 @@ class Framework(Frozen):
 
 
 #: The keys of a ``source:`` mapping: where an imported set came from (``rules.library_import`` writes them).
-SOURCE_KEYS = ("name", "urn", "ref_id", "version", "provider", "packager", "publication_date", "locale",
-               "copyright", "framework_urn")
+SOURCE_KEYS = (
+    "name",
+    "urn",
+    "ref_id",
+    "version",
+    "provider",
+    "packager",
+    "publication_date",
+    "locale",
+    "copyright",
+    "framework_urn",
+)
 
 
 class SourceLibrary(Frozen):

@@ -5,6 +5,7 @@ written (``0.1`` is one tenth, not the nearest binary fraction). Scores are
 kept as integer fractions (``Ratio``), reach the engine as floats that keep
 the exact score's side of every threshold, and are rounded only in the result.
 """
+
 from __future__ import annotations
 
 import math

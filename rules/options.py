@@ -6,6 +6,7 @@ from 0 to 1 (default 0). A choice is answered with one option id, a
 multi_choice with a list of them (``rules.answers``); scoring credits the
 options' scores (``rules.compiling``, ``rules.scoring``).
 """
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,9 @@ def read_options(checker: Checker, body: Mapping, where: str, ctype: str) -> Opt
     """The options of a choice or multi_choice criterion, or None with every problem reported."""
     node = body.get("options")
     if node is None:
-        checker.error(body.line, f"{where}: {ctype} criteria need 'options' (a list of at least two "
-                                 "{id, text, score})")
+        checker.error(
+            body.line, f"{where}: {ctype} criteria need 'options' (a list of at least two {{id, text, score}})"
+        )
         return None
     if not isinstance(node, Sequence):
         checker.error(node.line, f"{where}: 'options' must be a list of {{id, text, score}}, got {describe(node)}")

@@ -14,6 +14,7 @@ kept by criterion and standard id, so they survive a new version where those
 ids still exist). Applying them is scoring's job (``rules.scoring``): they
 reach the rules in the facts, like answers.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,11 +63,13 @@ class Overrides:
 
     def to_dict(self) -> dict:
         """Plain JSON-able data (for storage); ``from_dict`` reads it back."""
-        return {"criteria": {cid: {"score": o.score, "reason": o.reason} for cid, o in self.criteria.items()},
-                "standards": {sid: {"status": o.status, "reason": o.reason} for sid, o in self.standards.items()}}
+        return {
+            "criteria": {cid: {"score": o.score, "reason": o.reason} for cid, o in self.criteria.items()},
+            "standards": {sid: {"status": o.status, "reason": o.reason} for sid, o in self.standards.items()},
+        }
 
     @classmethod
-    def from_dict(cls, doc: Any) -> "Overrides":
+    def from_dict(cls, doc: Any) -> Overrides:
         """Overrides from ``{"criteria": {id: {score, reason}}, "standards": {id: {status, reason}}}``.
 
         Only the shape is checked here; values are checked against a standards
@@ -74,12 +77,15 @@ class Overrides:
         """
         problems: list[str] = []
         if not isinstance(doc, Mapping):
-            raise OverridesError(["overrides: expected an object with \"criteria\" and \"standards\""])
+            raise OverridesError(['overrides: expected an object with "criteria" and "standards"'])
         unknown = sorted(set(doc) - {"criteria", "standards"})
         if unknown:
             problems.append(f"overrides: unknown keys {', '.join(map(str, unknown))} (expected criteria, standards)")
         found: dict[str, dict] = {"criteria": {}, "standards": {}}
-        for kind, value_key, make in (("criteria", "score", CriterionOverride), ("standards", "status", StandardOverride)):
+        for kind, value_key, make in (
+            ("criteria", "score", CriterionOverride),
+            ("standards", "status", StandardOverride),
+        ):
             entries = doc.get(kind)
             if entries is None:
                 entries = {}
@@ -88,8 +94,9 @@ class Overrides:
                 continue
             for key, entry in entries.items():
                 if not isinstance(entry, Mapping) or set(entry) != {value_key, "reason"}:
-                    problems.append(f"overrides: {kind} {key!r} must be an object with exactly "
-                                    f"\"{value_key}\" and \"reason\"")
+                    problems.append(
+                        f'overrides: {kind} {key!r} must be an object with exactly "{value_key}" and "reason"'
+                    )
                     continue
                 found[kind][str(key)] = make(entry[value_key], entry["reason"])
         if problems:
@@ -108,8 +115,7 @@ class DroppedOverride:
 
 
 def _is_score(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and 0 <= value <= 1)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1
 
 
 def _where(standards: m.StandardsSet) -> str:
@@ -166,8 +172,9 @@ def check_overrides(standards: m.StandardsSet, member: Member, overrides: Any) -
     return problems
 
 
-def split_overrides(standards: m.StandardsSet, overrides: Overrides,
-                    member: Optional[Member] = None) -> tuple[Overrides, list[DroppedOverride]]:
+def split_overrides(
+    standards: m.StandardsSet, overrides: Overrides, member: Optional[Member] = None
+) -> tuple[Overrides, list[DroppedOverride]]:
     """The overrides that still fit this version (kept) and those that do not (dropped, with why).
 
     An override follows its criterion or standard id: kept wherever the id

@@ -59,6 +59,7 @@ Between stages Python does only plain arithmetic (weighted means), exactly
 (``rules.numbers``): a score of exactly 75 meets a pass mark of 75 whatever
 the weights. Numbers are rounded only in the result.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -130,8 +131,14 @@ class _Assessment:
     its result), to say what each override changed.
     """
 
-    def __init__(self, compiled_set: CompiledStandards, submission: Submission, overrides: Optional[Overrides] = None,
-                 engine: Optional[_Assessment] = None, engine_result: Optional[dict] = None):
+    def __init__(
+        self,
+        compiled_set: CompiledStandards,
+        submission: Submission,
+        overrides: Optional[Overrides] = None,
+        engine: Optional[_Assessment] = None,
+        engine_result: Optional[dict] = None,
+    ):
         self.compiled = compiled_set
         self.standards = compiled_set.standards
         self.member = submission.member
@@ -172,7 +179,9 @@ class _Assessment:
         not_asked = [plan for wave in compiled_set.waves for plan in wave if self.asked.get(plan.id) is False]
         if not_asked:  # neither scored, required, unanswered nor a breach: what the rules graded is left out
             for plan in not_asked:
-                self.details[plan.id] = self.entry(plan, self.answers.get(plan.id), "inactive", self.why_not_asked(plan))
+                self.details[plan.id] = self.entry(
+                    plan, self.answers.get(plan.id), "inactive", self.why_not_asked(plan)
+                )
             left_out = {plan.index for plan in not_asked}
             self.unanswered = [cid for cid in self.unanswered if compiled_set.position[cid] not in left_out]
             graded = [(rule, [i for i in fact_ids if i not in left_out]) for rule, fact_ids in graded]
@@ -219,7 +228,7 @@ class _Assessment:
             state = "is not answered"
         else:
             criterion = self.standards.criterion_lookup[controller.id][1]
-            state = "is answered \"na\"" if answer == NA else f"is {shown_answer(criterion, answer)}"
+            state = 'is answered "na"' if answer == NA else f"is {shown_answer(criterion, answer)}"
         override = " (the alliance lead's override is not applied)" if plan.id in self.scores else ""
         return f"not asked: {controller.id} {state}{override}"
 
@@ -235,16 +244,20 @@ class _Assessment:
         for plan in plans:
             answer = answers.get(plan.id)
             if not applicable[plan.standard_pos]:
-                details[plan.id] = self.entry(plan, answer, "not_applicable", "the standard does not apply to this member")
+                details[plan.id] = self.entry(
+                    plan, answer, "not_applicable", "the standard does not apply to this member"
+                )
             elif answer is None:
                 if not plan.required:
-                    details[plan.id] = self.entry(plan, None, "not_answered",
-                                                  "optional and not answered: left out of the score")
+                    details[plan.id] = self.entry(
+                        plan, None, "not_answered", "optional and not answered: left out of the score"
+                    )
                     continue
                 self.unanswered.append(plan.id)
                 if plan.type == "text":
-                    details[plan.id] = self.entry(plan, None, "unanswered",
-                                                  "required text answer missing (text is not scored)")
+                    details[plan.id] = self.entry(
+                        plan, None, "unanswered", "required text answer missing (text is not scored)"
+                    )
                 else:
                     details[plan.id] = None
                     facts.append(f'{{"t":"c","id":{plan.index},"tg":1.0,"lo":1.0,"v":0.0{end}')
@@ -263,16 +276,37 @@ class _Assessment:
         return facts
 
     @staticmethod
-    def entry(plan: CriterionPlan, answer: Any, status: str, explanation: str, score: Optional[float] = None,
-              rag: Optional[str] = None, breach: Optional[str] = None) -> dict[str, Any]:
+    def entry(
+        plan: CriterionPlan,
+        answer: Any,
+        status: str,
+        explanation: str,
+        score: Optional[float] = None,
+        rag: Optional[str] = None,
+        breach: Optional[str] = None,
+    ) -> dict[str, Any]:
         """One criterion's part of the result: what was answered, decided and why."""
-        return {"standard": plan.standard, "type": plan.type, "answer": answer, "status": status, "rag": rag,
-                "breach": breach, "explanation": explanation, "score": score}
+        return {
+            "standard": plan.standard,
+            "type": plan.type,
+            "answer": answer,
+            "status": status,
+            "rag": rag,
+            "breach": breach,
+            "explanation": explanation,
+            "score": score,
+        }
 
     def take_criterion_matches(self, matches: list[tuple[str, list[int]]]) -> None:
         if self.scores:
             matches = self.take_override_matches(matches)
-        plans, details, credit, answers, entry = self.compiled.plans, self.details, self.credit, self.answers, self.entry
+        plans, details, credit, answers, entry = (
+            self.compiled.plans,
+            self.details,
+            self.credit,
+            self.answers,
+            self.entry,
+        )
         found_breaches = []
         for rule, fact_ids in matches:
             if rule == "criterion_listed":  # a level's index, an option's score: from the plan
@@ -304,9 +338,16 @@ class _Assessment:
                     shown = str(answer)
                 else:
                     shown = repr(answer) if not answer.is_integer() else plain_number(answer)
-                details[plan.id] = {"standard": plan.standard, "type": "metric", "answer": answer,
-                                    "status": "scored", "rag": rag, "breach": severity,
-                                    "explanation": shown + plan.explain[rag], "score": score}
+                details[plan.id] = {
+                    "standard": plan.standard,
+                    "type": "metric",
+                    "answer": answer,
+                    "status": "scored",
+                    "rag": rag,
+                    "breach": severity,
+                    "explanation": shown + plan.explain[rag],
+                    "score": score,
+                }
                 if severity:
                     if severity == "major":
                         self.majors.add(plan.standard)
@@ -314,8 +355,16 @@ class _Assessment:
         found_breaches.sort(key=lambda b: b[0])  # file order
         for _, plan, answer, severity in found_breaches:
             bench = self.compiled.benchmarks[plan.id]
-            self.breaches.append({"criterion": plan.id, "standard": plan.standard, "value": answer,
-                                  "target": bench.target, "direction": bench.direction, "severity": severity})
+            self.breaches.append(
+                {
+                    "criterion": plan.id,
+                    "standard": plan.standard,
+                    "value": answer,
+                    "target": bench.target,
+                    "direction": bench.direction,
+                    "severity": severity,
+                }
+            )
         if self.scores:
             position = self.compiled.position
             self.breaches.sort(key=lambda breach: position[breach["criterion"]])
@@ -335,9 +384,16 @@ class _Assessment:
             explanation = f'chose "{chosen}": {scores} = {plain_number(total / full)}{capped}'
         else:
             explanation = "chose none of the options: 0"
-        self.details[plan.id] = {"standard": plan.standard, "type": "multi_choice", "answer": list(answer),
-                                 "status": "scored", "rag": None, "breach": None, "explanation": explanation,
-                                 "score": round(100 * credit / full, 1)}
+        self.details[plan.id] = {
+            "standard": plan.standard,
+            "type": "multi_choice",
+            "answer": list(answer),
+            "status": "scored",
+            "rag": None,
+            "breach": None,
+            "explanation": explanation,
+            "score": round(100 * credit / full, 1),
+        }
 
     def take_override_matches(self, matches: list[tuple[str, list[int]]]) -> list[tuple[str, list[int]]]:
         """Take the matches of overridden criteria's facts; the others' matches, to take as answers."""
@@ -365,19 +421,30 @@ class _Assessment:
             if severity == "major":
                 self.majors.add(plan.standard)
             bench = self.compiled.benchmarks[plan.id]
-            self.breaches.append({"criterion": plan.id, "standard": plan.standard, "value": answer,
-                                  "target": bench.target, "direction": bench.direction, "severity": severity,
-                                  "overridden": True})
+            self.breaches.append(
+                {
+                    "criterion": plan.id,
+                    "standard": plan.standard,
+                    "value": answer,
+                    "target": bench.target,
+                    "direction": bench.direction,
+                    "severity": severity,
+                    "overridden": True,
+                }
+            )
         assert self.engine_result is not None
         before = self.engine_result["criteria"][plan.id]
         band = f" ({RAG_WORDS[rag]})" if rag_or_none else ""
-        explanation = (f"overridden by the alliance lead to {plain_number(override.score)}{band}: "
-                       f"\"{override.reason.strip()}\"; the engine had decided: {before['explanation']}")
-        entry = self.entry(plan, answer, "overridden", explanation, round(float(score) * 100, 1), rag_or_none,
-                           severity)
-        entry["override"] = {"score": override.score, "reason": override.reason,
-                             "engine": {key: before[key] for key in ("status", "score", "rag", "breach",
-                                                                       "explanation")}}
+        explanation = (
+            f"overridden by the alliance lead to {plain_number(override.score)}{band}: "
+            f'"{override.reason.strip()}"; the engine had decided: {before["explanation"]}'
+        )
+        entry = self.entry(plan, answer, "overridden", explanation, round(float(score) * 100, 1), rag_or_none, severity)
+        entry["override"] = {
+            "score": override.score,
+            "reason": override.reason,
+            "engine": {key: before[key] for key in ("status", "score", "rag", "breach", "explanation")},
+        }
         self.details[plan.id] = entry
 
     # -- stage 2 --------------------------------------------------------------
@@ -453,8 +520,10 @@ class _Assessment:
         has = int(overall is not None)
         ov = number_text(engine_float(overall, self.compiled.band_mins) if overall is not None else 0)
         facts.append(f'{{"t":"r","id":{FACT_ID_RATING},"has":{has},"ov":{ov}{end}')
-        facts.append(f'{{"t":"o","id":{FACT_ID_OUTCOME},"has":{has},"ov":{ov},"br":{len(self.breaches)}'
-                     f',"pn":{pinned_not_met}{"".join(must_meet)}{end}')
+        facts.append(
+            f'{{"t":"o","id":{FACT_ID_OUTCOME},"has":{has},"ov":{ov},"br":{len(self.breaches)}'
+            f',"pn":{pinned_not_met}{"".join(must_meet)}{end}'
+        )
         if mapped:
             facts.extend(self.ref_facts(decided, end))
         return "[" + ",".join(facts) + "]"
@@ -524,7 +593,7 @@ class _Assessment:
                 else:
                     statuses[standard_list[fact_id - FACT_ID_STANDARDS].id] = STATUS_OF_RULE[rule]
             if self.standards.rules:
-                for rule, fact_id in session.assert_facts([self.summary_fact(statuses)]):
+                for rule, _fact_id in session.assert_facts([self.summary_fact(statuses)]):
                     if rule.startswith("flag_"):
                         fired.append(int(rule.split("_", 1)[1]))
         if outcome is None:
@@ -563,17 +632,27 @@ class _Assessment:
             fact[standard_field(index)] = statuses.get(standard.id, "not_applicable")
         return fact
 
-    def result(self, scores: dict[str, Optional[Ratio]], statuses: dict[str, str], domain_scores: dict[str, Ratio],
-               overall: Optional[Ratio], rating_index: int, outcome: str, flags: list[dict],
-               mapped: dict[str, dict[str, str]]) -> dict:
+    def result(
+        self,
+        scores: dict[str, Optional[Ratio]],
+        statuses: dict[str, str],
+        domain_scores: dict[str, Ratio],
+        overall: Optional[Ratio],
+        rating_index: int,
+        outcome: str,
+        flags: list[dict],
+        mapped: dict[str, dict[str, str]],
+    ) -> dict:
         standard_list = self.compiled.standard_list
         standard_results = {
             s.id: {"score": rounded(scores.get(s.id)), "status": statuses.get(s.id, "not_applicable")}
             for s in standard_list
         }
-        core = [] if outcome == "not_accredited" else [
-            offer.id for offer in self.standards.core_proposition if offer.offered_to(self.member.route)
-        ]
+        core = (
+            []
+            if outcome == "not_accredited"
+            else [offer.id for offer in self.standards.core_proposition if offer.offered_to(self.member.route)]
+        )
         return {
             "standards": {"id": self.standards.id, "version": self.standards.version},
             "route": self.member.route,
@@ -604,14 +683,28 @@ class _Assessment:
             for plan in plans:
                 override = self.overrides.criteria.get(plan.id)
                 if override is not None and self.details[plan.id]["status"] == "overridden":
-                    applied.append({"kind": "criterion", "id": plan.id, "standard": standard.id,
-                                    "from": self.engine.criterion_score(plan), "to": override.score,
-                                    "reason": override.reason})
+                    applied.append(
+                        {
+                            "kind": "criterion",
+                            "id": plan.id,
+                            "standard": standard.id,
+                            "from": self.engine.criterion_score(plan),
+                            "to": override.score,
+                            "reason": override.reason,
+                        }
+                    )
             pinned = self.overrides.standards.get(standard.id)
             if pinned is not None:
-                applied.append({"kind": "standard", "id": standard.id, "standard": standard.id,
-                                "from": engine_statuses[standard.id]["status"], "to": pinned.status,
-                                "reason": pinned.reason})
+                applied.append(
+                    {
+                        "kind": "standard",
+                        "id": standard.id,
+                        "standard": standard.id,
+                        "from": engine_statuses[standard.id]["status"],
+                        "to": pinned.status,
+                        "reason": pinned.reason,
+                    }
+                )
         return applied
 
     def criterion_score(self, plan: CriterionPlan) -> Optional[float]:

@@ -7,6 +7,7 @@ breaks only where several lines are allowed. A single-line field (a name, a
 region, a title) takes no line break or tab either. ``text_problem`` says what
 is wrong in words; ``printable`` escapes what a terminal would act on.
 """
+
 from __future__ import annotations
 
 import re

@@ -11,6 +11,7 @@ proportion to the file: libyaml composes the nodes when PyYAML has it (ten
 times faster than PyYAML's own reader), and the cyclic garbage collector waits
 while it does.
 """
+
 from __future__ import annotations
 
 import gc
@@ -30,8 +31,10 @@ MAX_NODES = 50_000  # values in one file; the largest pack has a few thousand, 1
 MAX_LINES = 50_000  # a 1 MB file of realistic criteria has about 15,000
 MAX_DEPTH = 40  # levels of nesting; a standards file needs about ten
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TOO_MANY = (f"YAML syntax error: the document holds more than {MAX_NODES:,} values (counting each repeat of an "
-             "alias); a standards file needs far fewer")
+_TOO_MANY = (
+    f"YAML syntax error: the document holds more than {MAX_NODES:,} values (counting each repeat of an "
+    "alias); a standards file needs far fewer"
+)
 
 
 @dataclass
@@ -118,10 +121,13 @@ def _read(data: bytes, text: str) -> tuple[Node | None, tuple[int, str] | None]:
     except YamlSyntaxError as exc:
         return None, (exc.line, exc.message)
     except yaml.reader.ReaderError as exc:  # a control character anywhere: refused before it is parsed
-        line = (data.count(b"\n", 0, exc.position) if _Loader is not yaml.SafeLoader
-                else text.count("\n", 0, exc.position)) + 1
-        return None, (line, f"YAML syntax error: the control character {exc.character:#04x} is not allowed in a "
-                            "YAML file")
+        line = (
+            data.count(b"\n", 0, exc.position) if _Loader is not yaml.SafeLoader else text.count("\n", 0, exc.position)
+        ) + 1
+        return None, (
+            line,
+            f"YAML syntax error: the control character {exc.character:#04x} is not allowed in a YAML file",
+        )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -149,11 +155,11 @@ def _bounded(text: str) -> bytes:
         line = text.count("\n", 0, exc.start) + 1
         raise YamlSyntaxError(line, f"this text {text_problem(text[exc.start])}") from None
     if len(data) > MAX_BYTES:
-        raise YamlSyntaxError(1, f"the file is larger than {MAX_BYTES // 1024:,} KB, the most a standards file "
-                                 "can be")
+        raise YamlSyntaxError(1, f"the file is larger than {MAX_BYTES // 1024:,} KB, the most a standards file can be")
     if data.count(b"\n") > MAX_LINES:  # found at once, where composing the values would take a second
-        raise YamlSyntaxError(MAX_LINES + 1, f"the file has more than {MAX_LINES:,} lines; a standards file "
-                                             "needs far fewer")
+        raise YamlSyntaxError(
+            MAX_LINES + 1, f"the file has more than {MAX_LINES:,} lines; a standards file needs far fewer"
+        )
     return data
 
 
@@ -180,7 +186,7 @@ def _count_values(root: yaml.Node) -> None:
             raise YamlSyntaxError(node.start_mark.line + 1, _TOO_MANY)
         if isinstance(node, yaml.ScalarNode):
             continue
-        for child in (node.value if isinstance(node, yaml.SequenceNode) else (value for _, value in node.value)):
+        for child in node.value if isinstance(node, yaml.SequenceNode) else (value for _, value in node.value):
             if id(child) not in seen:
                 seen.add(id(child))
                 waiting.append(child)

@@ -1,4 +1,5 @@
 """Small builders for standards documents and answers used across the tests."""
+
 from __future__ import annotations
 
 import copy
@@ -48,8 +49,9 @@ def load(doc: dict) -> rules.StandardsSet:
     return rules.parse_standards(yaml.safe_dump(doc, sort_keys=False), filename="test.yaml")
 
 
-def answers(values: dict[str, Any], route: str = "full", specialty: str | None = None,
-            org_type: str | None = "acute") -> dict:
+def answers(
+    values: dict[str, Any], route: str = "full", specialty: str | None = None, org_type: str | None = "acute"
+) -> dict:
     return {"route": route, "specialty": specialty, "org_type": org_type, "answers": values}
 
 

@@ -16,6 +16,7 @@ What is expensive and the same for every test is made once per test process
 (each xdist worker is one): the migrated template, the demo world
 (``demo_worlds``) and the compiled page templates (``compiled_templates``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,8 +45,11 @@ BROWSER_FIXTURES = {"browser"}  # tests/web/conftest.py: headless Chromium
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--no-browser", action="store_true",
-                     help="leave out the tests that drive a real browser (marker 'browser'; no Chromium needed)")
+    parser.addoption(
+        "--no-browser",
+        action="store_true",
+        help="leave out the tests that drive a real browser (marker 'browser'; no Chromium needed)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -157,8 +161,11 @@ class PostgresDatabases:
             with db.get_engine(base_url).connect() as connection:
                 connection.execute(text("SELECT 1"))
         except Exception as exc:  # noqa: BLE001
-            pytest.fail(f"PostgreSQL was asked for (TEST_DATABASE_URL/DATABASE_URL = {db.describe(base_url)}) "
-                        f"but cannot be reached: {exc}", pytrace=False)
+            pytest.fail(
+                f"PostgreSQL was asked for (TEST_DATABASE_URL/DATABASE_URL = {db.describe(base_url)}) "
+                f"but cannot be reached: {exc}",
+                pytrace=False,
+            )
         self.schema = self.new_schema("main")
         self.main_url = self.url(self.schema)
         db.upgrade(self.main_url)
@@ -219,8 +226,10 @@ class PostgresDatabases:
                 name = table.name
                 connection.exec_driver_sql(f'INSERT INTO "{name}" SELECT * FROM "{schema}"."{name}"')
                 if "id" in table.c and table.c.id.primary_key:
-                    connection.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), "
-                                               f'(SELECT coalesce(max(id), 0) + 1 FROM "{name}"), false)')
+                    connection.exec_driver_sql(
+                        f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), "
+                        f'(SELECT coalesce(max(id), 0) + 1 FROM "{name}"), false)'
+                    )
 
     def close(self) -> None:
         for name in list(self.schemas):
@@ -238,8 +247,9 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteDataba
 
 
 @pytest.fixture
-def database_url(databases: SqliteDatabases | PostgresDatabases, tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def database_url(
+    databases: SqliteDatabases | PostgresDatabases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """A migrated, empty database of its own for this test; also set as DATABASE_URL, with
     UPLOAD_DIR in the test's temporary directory."""
     url = databases.fresh(tmp_path)
@@ -289,8 +299,7 @@ class DemoWorlds:
 
 
 @pytest.fixture(scope="session")
-def demo_worlds(databases: SqliteDatabases | PostgresDatabases,
-                tmp_path_factory: pytest.TempPathFactory) -> DemoWorlds:
+def demo_worlds(databases: SqliteDatabases | PostgresDatabases, tmp_path_factory: pytest.TempPathFactory) -> DemoWorlds:
     return DemoWorlds(databases, tmp_path_factory.mktemp("demo"))
 
 
@@ -318,28 +327,62 @@ def session(session_factory: Callable[[], Any]) -> Iterator[Session]:
 # A small standards set that exercises every criterion type, must-meet, applicability,
 # evidence, optional and na criteria; the service tests run against it.
 def standards_document() -> dict:
-    return document([
-        domain("quality", [
-            standard("Q1", [
-                criterion("Q1.1", "yes_no", evidence="required"),
-                criterion("Q1.2", "level"),
-                criterion("Q1.3", "metric", unit="%", benchmark={"target": 85, "direction": "higher", "amber": 5}),
-            ], must_meet=True),
-            standard("Q2", [
-                criterion("Q2.1", "metric", unit="%", benchmark={"target": 3.2, "direction": "lower", "amber": 0.5}),
-                criterion("Q2.2", "yes_partial_no", allow_na=True),
-                criterion("Q2.3", "text", required=False),
-            ]),
-            standard("Q3", [criterion("Q3.1", "yes_no")], applies={"routes": ["specialty"],
-                                                                   "specialties": ["spinal"]}),
-        ], weight=2),
-        domain("people", [
-            standard("P1", [
-                criterion("P1.1", "metric", unit="%", benchmark={"target": 90, "direction": "higher", "amber": 5}),
-                criterion("P1.2", "yes_no", required=False, evidence="optional"),
-            ]),
-        ]),
-    ], id="test-set", version="2026.1", alliance="Test Alliance")
+    return document(
+        [
+            domain(
+                "quality",
+                [
+                    standard(
+                        "Q1",
+                        [
+                            criterion("Q1.1", "yes_no", evidence="required"),
+                            criterion("Q1.2", "level"),
+                            criterion(
+                                "Q1.3", "metric", unit="%", benchmark={"target": 85, "direction": "higher", "amber": 5}
+                            ),
+                        ],
+                        must_meet=True,
+                    ),
+                    standard(
+                        "Q2",
+                        [
+                            criterion(
+                                "Q2.1",
+                                "metric",
+                                unit="%",
+                                benchmark={"target": 3.2, "direction": "lower", "amber": 0.5},
+                            ),
+                            criterion("Q2.2", "yes_partial_no", allow_na=True),
+                            criterion("Q2.3", "text", required=False),
+                        ],
+                    ),
+                    standard(
+                        "Q3",
+                        [criterion("Q3.1", "yes_no")],
+                        applies={"routes": ["specialty"], "specialties": ["spinal"]},
+                    ),
+                ],
+                weight=2,
+            ),
+            domain(
+                "people",
+                [
+                    standard(
+                        "P1",
+                        [
+                            criterion(
+                                "P1.1", "metric", unit="%", benchmark={"target": 90, "direction": "higher", "amber": 5}
+                            ),
+                            criterion("P1.2", "yes_no", required=False, evidence="optional"),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+        id="test-set",
+        version="2026.1",
+        alliance="Test Alliance",
+    )
 
 
 #: Answers meeting every applicable standard of the test set for a full member (no breach).
@@ -365,8 +408,9 @@ class World:
     def open(self, session: Session, cycle: int = 0, membership_id: int | None = None) -> int:
         from app import services
 
-        assessment = services.open_assessment(session, self.member, membership_id=membership_id or self.membership_id,
-                                              cycle_id=self.cycle_ids[cycle])
+        assessment = services.open_assessment(
+            session, self.member, membership_id=membership_id or self.membership_id, cycle_id=self.cycle_ids[cycle]
+        )
         return assessment.id
 
 
@@ -393,25 +437,58 @@ def world(session_factory: Callable[[], Any], standards_path: Path, database_url
 
     with session_factory() as session:
         version = services.register_version(session, standards_path, services.CLI)
-        alliance = services.create_alliance(session, services.CLI, slug="test-alliance", name="Test Alliance",
-                                            standards_set="test-set")
-        cycles = [services.open_cycle(session, services.CLI, alliance_id=alliance.id, name=name, opens_on=start,
-                                      closes_on=end)
-                  for name, start, end in (("2025/26", dt.date(2025, 4, 1), dt.date(2026, 3, 31)),
-                                           ("2026/27", dt.date(2026, 4, 1), dt.date(2027, 3, 31)))]
-        organisation = services.register_organisation(session, services.CLI, name="Royal Orthopaedic Hospital NHS FT",
-                                                      ods_code="RRJ", org_type="acute", region="Birmingham",
-                                                      latitude=52.414, longitude=-1.966)
-        membership = services.apply_for_membership(session, services.CLI, organisation_id=organisation.id,
-                                                   alliance_id=alliance.id, route="full")
+        alliance = services.create_alliance(
+            session, services.CLI, slug="test-alliance", name="Test Alliance", standards_set="test-set"
+        )
+        cycles = [
+            services.open_cycle(
+                session, services.CLI, alliance_id=alliance.id, name=name, opens_on=start, closes_on=end
+            )
+            for name, start, end in (
+                ("2025/26", dt.date(2025, 4, 1), dt.date(2026, 3, 31)),
+                ("2026/27", dt.date(2026, 4, 1), dt.date(2027, 3, 31)),
+            )
+        ]
+        organisation = services.register_organisation(
+            session,
+            services.CLI,
+            name="Royal Orthopaedic Hospital NHS FT",
+            ods_code="RRJ",
+            org_type="acute",
+            region="Birmingham",
+            latitude=52.414,
+            longitude=-1.966,
+        )
+        membership = services.apply_for_membership(
+            session, services.CLI, organisation_id=organisation.id, alliance_id=alliance.id, route="full"
+        )
         users = {}
-        for role, extra in (("lead", {"alliance_id": alliance.id}), ("admin", {}),
-                            ("member", {"organisation_id": organisation.id})):
+        for role, extra in (
+            ("lead", {"alliance_id": alliance.id}),
+            ("admin", {}),
+            ("member", {"organisation_id": organisation.id}),
+        ):
             password = f"{role}-password-123"
-            user = services.create_user(session, services.CLI, email=f"{role}@test.example", name=role.title(),
-                                        password=password, role=role, password_hash=_password_hash(password),
-                                        **extra)
+            user = services.create_user(
+                session,
+                services.CLI,
+                email=f"{role}@test.example",
+                name=role.title(),
+                password=password,
+                role=role,
+                password_hash=_password_hash(password),
+                **extra,
+            )
             users[role] = Actor(user.email, user.id)
-        return World(url=database_url, standards_path=standards_path, alliance_id=alliance.id, version_id=version.id,
-                     cycle_ids=[c.id for c in cycles], organisation_id=organisation.id, membership_id=membership.id,
-                     lead=users["lead"], admin=users["admin"], member=users["member"])
+        return World(
+            url=database_url,
+            standards_path=standards_path,
+            alliance_id=alliance.id,
+            version_id=version.id,
+            cycle_ids=[c.id for c in cycles],
+            organisation_id=organisation.id,
+            membership_id=membership.id,
+            lead=users["lead"],
+            admin=users["admin"],
+            member=users["member"],
+        )

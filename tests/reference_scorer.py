@@ -26,6 +26,7 @@ refs in order of first appearance, each ``not_met`` if a standard mapped to it
 is not met, else ``met`` if one is met, else ``not_assessed``. A schema 1 file
 has no ``frameworks``, so ``mapped`` is ``{}``.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -110,9 +111,13 @@ def _mapped(doc: dict, standard_results: dict[str, dict]) -> dict[str, dict[str,
             for mapping in standard.get("maps_to") or []:
                 refs = statuses[mapping["framework"]]
                 refs.setdefault(mapping["ref"], []).append(standard_results[standard["id"]]["status"])
-    return {framework: {ref: "not_met" if "not_met" in found else "met" if "met" in found else "not_assessed"
-                        for ref, found in refs.items()}
-            for framework, refs in statuses.items()}
+    return {
+        framework: {
+            ref: "not_met" if "not_met" in found else "met" if "met" in found else "not_assessed"
+            for ref, found in refs.items()
+        }
+        for framework, refs in statuses.items()
+    }
 
 
 def _unanswered(criterion: dict, answer: Any) -> bool:
@@ -187,9 +192,16 @@ def reference_score(doc: dict, answers_doc: dict) -> dict:
                     if rag != "green":
                         severity = "minor" if rag == "amber" else "major"
                         major = major or severity == "major"
-                        breaches.append({"criterion": cid, "standard": sid, "value": answer,
-                                         "target": benchmark["target"], "direction": benchmark["direction"],
-                                         "severity": severity})
+                        breaches.append(
+                            {
+                                "criterion": cid,
+                                "standard": sid,
+                                "value": answer,
+                                "target": benchmark["target"],
+                                "direction": benchmark["direction"],
+                                "severity": severity,
+                            }
+                        )
                 counted += 1
                 weighted += weight * credit
                 weights += weight

@@ -1,6 +1,7 @@
 """The buddying lifecycle through the service layer on a real database: acceptance by both sides,
 start, automatic completion by a later decision, withdrawal, reassignment, capacity under concurrent
 acceptance, and the audit trail of every step."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,9 +45,14 @@ class BuddyWorld:
 
     def pairs(self, mentee: str, standard: str = "C2") -> list[BuddyAssignment]:
         with db.session_scope(self.world.url) as session:
-            return session.exec(select(BuddyAssignment).where(
-                BuddyAssignment.mentee_membership_id == self.memberships[mentee],
-                BuddyAssignment.standard_id == standard).order_by(BuddyAssignment.id)).all()
+            return session.exec(
+                select(BuddyAssignment)
+                .where(
+                    BuddyAssignment.mentee_membership_id == self.memberships[mentee],
+                    BuddyAssignment.standard_id == standard,
+                )
+                .order_by(BuddyAssignment.id)
+            ).all()
 
     def pair(self, mentee: str, standard: str = "C2") -> BuddyAssignment:
         found = [p for p in self.pairs(mentee, standard) if p.status in planning.OPEN_PAIRS]
@@ -54,14 +60,22 @@ class BuddyWorld:
         return found[0]
 
 
-def _decided(session, world: World, cycle_id: int, key: str, answers: dict, kind: str,
-             membership_id: int | None = None) -> tuple[int, int, int]:
+def _decided(
+    session, world: World, cycle_id: int, key: str, answers: dict, kind: str, membership_id: int | None = None
+) -> tuple[int, int, int]:
     """(organisation, membership, assessment) of a member whose self-assessment in a cycle is decided."""
     if membership_id is None:
-        organisation = register_organisation(session, CLI, name=f"{key.capitalize()} NHS Trust",
-                                             ods_code=f"BD{key.upper()}", org_type="acute", region="Buddy region")
-        membership_id = apply_for_membership(session, CLI, organisation_id=organisation.id,
-                                             alliance_id=world.alliance_id, route="full").id
+        organisation = register_organisation(
+            session,
+            CLI,
+            name=f"{key.capitalize()} NHS Trust",
+            ods_code=f"BD{key.upper()}",
+            org_type="acute",
+            region="Buddy region",
+        )
+        membership_id = apply_for_membership(
+            session, CLI, organisation_id=organisation.id, alliance_id=world.alliance_id, route="full"
+        ).id
     assessment = open_assessment(session, CLI, membership_id=membership_id, cycle_id=cycle_id)
     assert save_answers(session, CLI, assessment.id, answers).ok
     add_evidence(session, CLI, assessment.id, "C1.1", kind="link", url=f"https://example.nhs.uk/{key}-plan")
@@ -75,18 +89,34 @@ def build_buddy_world(world: World, capacity: int = 3) -> BuddyWorld:
     The match for this cycle is stored (proposed pairs), each of the four has a member user."""
     with db.session_scope(world.url) as session:
         current = session.get(AssessmentCycle, world.cycle_id)
-        previous = open_cycle(session, CLI, alliance_id=world.alliance_id,
-                              name=f"{current.opens_on.year - 1}/{current.opens_on.year % 100:02d}",
-                              opens_on=current.opens_on.replace(year=current.opens_on.year - 1),
-                              closes_on=current.opens_on - dt.timedelta(days=1))
+        previous = open_cycle(
+            session,
+            CLI,
+            alliance_id=world.alliance_id,
+            name=f"{current.opens_on.year - 1}/{current.opens_on.year % 100:02d}",
+            opens_on=current.opens_on.replace(year=current.opens_on.year - 1),
+            closes_on=current.opens_on - dt.timedelta(days=1),
+        )
         set_retention_policy(session, CLI, world.alliance_id, max_buddy_mentees=capacity)
         bw = BuddyWorld(world, previous.id)
-        for key, answers, kind in (("m", BREACH, "working_towards"), ("n", BREACH, "working_towards"),
-                                   ("x", COMPLETE_ANSWERS, "accredit"), ("y", COMPLETE_ANSWERS, "accredit")):
+        for key, answers, kind in (
+            ("m", BREACH, "working_towards"),
+            ("n", BREACH, "working_towards"),
+            ("x", COMPLETE_ANSWERS, "accredit"),
+            ("y", COMPLETE_ANSWERS, "accredit"),
+        ):
             organisation_id, membership_id, _ = _decided(session, world, previous.id, key, answers, kind)
             bw.organisations[key], bw.memberships[key] = organisation_id, membership_id
-            user = create_user(session, CLI, email=f"{key}@buddy.test", name=f"Member {key}", password=PASSWORD,
-                               role="member", organisation_id=organisation_id, password_hash=password_hash(PASSWORD))
+            user = create_user(
+                session,
+                CLI,
+                email=f"{key}@buddy.test",
+                name=f"Member {key}",
+                password=PASSWORD,
+                role="member",
+                organisation_id=organisation_id,
+                password_hash=password_hash(PASSWORD),
+            )
             world.emails[f"member_{key}"], world.user_ids[f"member_{key}"] = user.email, user.id
         plan = planning.plan_buddying(session, world.alliance_id, world.cycle_id)
         planning.apply_plan(session, CLI, plan)
@@ -100,8 +130,14 @@ def bw(database_url) -> BuddyWorld:
 
 def actions(url: str, pair_id: int) -> list[str]:
     with db.session_scope(url) as session:
-        return [e.action for e in session.exec(select(AuditEvent).where(
-            AuditEvent.entity_type == "buddyassignment", AuditEvent.entity_id == pair_id).order_by(AuditEvent.id))]
+        return [
+            e.action
+            for e in session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.entity_type == "buddyassignment", AuditEvent.entity_id == pair_id)
+                .order_by(AuditEvent.id)
+            )
+        ]
 
 
 def decide_now(bw: BuddyWorld, key: str, answers: dict, kind: str) -> None:
@@ -135,12 +171,19 @@ def test_both_sides_accept_then_start_and_a_later_decision_completes(bw):
     done = bw.pairs("m")[-1]
     assert done.status == "completed" and done.ended_at is not None and "C2 met" in done.end_reason
     assert bw.pair("m", "C1").status == "proposed", "C1 is still not met"
-    assert actions(url, pair.id) == ["buddy.proposed", "buddy.accepted", "buddy.accepted", "buddy.started",
-                                     "buddy.completed"]
+    assert actions(url, pair.id) == [
+        "buddy.proposed",
+        "buddy.accepted",
+        "buddy.accepted",
+        "buddy.started",
+        "buddy.completed",
+    ]
     with db.session_scope(url) as session:
-        events = session.exec(select(AuditEvent).where(AuditEvent.entity_id == pair.id,
-                                                       AuditEvent.action == "buddy.accepted")
-                              .order_by(AuditEvent.id)).all()
+        events = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.entity_id == pair.id, AuditEvent.action == "buddy.accepted")
+            .order_by(AuditEvent.id)
+        ).all()
         assert [e.after["by"] for e in events] == ["lead", "buddy"]
         assert [e.actor for e in events] == [bw.world.emails["lead"], bw.world.emails["member_x"]]
     with db.session_scope(url) as session, pytest.raises(ServiceError, match="only a proposed, accepted or active"):
@@ -164,15 +207,30 @@ def test_withdrawal_needs_a_reason_and_comes_from_the_lead_or_either_organisatio
     # y is not part of m's pair, member a's organisation neither: the pair does not exist for them.
     for who in ("y", "a"):
         with db.session_scope(url) as session, pytest.raises(NotFound):
-            pairs.withdraw(session, bw.world.actor(f"member_{who}"), m_pair.id, "not ours",
-                              organisation_id=bw.organisations.get(who) or bw.world.organisations[who])
+            pairs.withdraw(
+                session,
+                bw.world.actor(f"member_{who}"),
+                m_pair.id,
+                "not ours",
+                organisation_id=bw.organisations.get(who) or bw.world.organisations[who],
+            )
     with db.session_scope(url) as session, pytest.raises(NotFound):
         pairs.accept(session, CLI, m_pair.id, alliance_id=bw.world.alliance_id + 1000)
     with db.session_scope(url) as session:
-        pairs.withdraw(session, bw.world.actor("member_m"), m_pair.id, "We have a plan with the network",
-                          organisation_id=bw.organisations["m"])
-        pairs.withdraw(session, bw.world.actor("lead"), n_pair.id, "Merged with a regional programme",
-                          alliance_id=bw.world.alliance_id)
+        pairs.withdraw(
+            session,
+            bw.world.actor("member_m"),
+            m_pair.id,
+            "We have a plan with the network",
+            organisation_id=bw.organisations["m"],
+        )
+        pairs.withdraw(
+            session,
+            bw.world.actor("lead"),
+            n_pair.id,
+            "Merged with a regional programme",
+            alliance_id=bw.world.alliance_id,
+        )
     assert bw.pairs("m")[0].status == "withdrawn" and bw.pairs("m")[0].end_reason == "We have a plan with the network"
     with db.session_scope(url) as session, pytest.raises(ServiceError, match="only a proposed pair can be accepted"):
         pairs.accept(session, bw.world.actor("member_x"), m_pair.id, organisation_id=bw.organisations["x"])
@@ -185,9 +243,11 @@ def test_reassign_withdraws_and_proposes_another_buddy_that_fits(bw):
     with db.session_scope(url) as session:
         offered = [c.buddy_membership_id for c in planning.candidates(session, session.get(BuddyAssignment, pair.id))]
     assert offered == [bw.memberships["y"]], "x is the current buddy; m and n do not meet C2"
-    for buddy, problem in ((bw.memberships["n"], "cannot buddy this need"),
-                           (bw.memberships["m"], "cannot buddy this need"),
-                           (bw.memberships["y"], "reason: give a reason")):
+    for buddy, problem in (
+        (bw.memberships["n"], "cannot buddy this need"),
+        (bw.memberships["m"], "cannot buddy this need"),
+        (bw.memberships["y"], "reason: give a reason"),
+    ):
         with db.session_scope(url) as session, pytest.raises(ServiceError, match=problem):
             pairs.reassign(session, lead, alliance_id, pair.id, buddy)
     with db.session_scope(url) as session:
@@ -209,8 +269,9 @@ def test_reassign_respects_capacity(bw):
         pair = session.get(BuddyAssignment, bw.pair("m").id)
         assert planning.candidates(session, pair) == [], "y already has n: no room at a capacity of one"
         with pytest.raises(ServiceError, match="cannot buddy this need"):
-            pairs.reassign(session, bw.world.actor("lead"), bw.world.alliance_id, pair.id, bw.memberships["y"],
-                              "closer")
+            pairs.reassign(
+                session, bw.world.actor("lead"), bw.world.alliance_id, pair.id, bw.memberships["y"], "closer"
+            )
 
 
 def _two_pairs_on_x_with_room_for_one(bw: BuddyWorld) -> tuple[int, int]:
@@ -224,8 +285,16 @@ def _two_pairs_on_x_with_room_for_one(bw: BuddyWorld) -> tuple[int, int]:
             pairs.accept(session, bw.world.actor("member_x"), pair_id, organisation_id=bw.organisations["x"])
     with db.session_scope(url) as session:
         set_retention_policy(session, CLI, bw.world.alliance_id, max_buddy_mentees=1)
-        lead_2 = create_user(session, CLI, email="second.lead@alliance.test", name="Second Lead", password=PASSWORD,
-                             role="lead", alliance_id=bw.world.alliance_id, password_hash=password_hash(PASSWORD))
+        lead_2 = create_user(
+            session,
+            CLI,
+            email="second.lead@alliance.test",
+            name="Second Lead",
+            password=PASSWORD,
+            role="lead",
+            alliance_id=bw.world.alliance_id,
+            password_hash=password_hash(PASSWORD),
+        )
         bw.world.emails["lead_2"], bw.world.user_ids["lead_2"] = lead_2.email, lead_2.id
     return ids
 
@@ -265,8 +334,9 @@ def test_two_leads_accepting_at_the_same_moment_cannot_exceed_capacity(bw, monke
         else:
             outcomes[pair_id] = "accepted"
 
-    threads = [threading.Thread(target=lead_accepts, args=(who, pair_id))
-               for who, pair_id in zip(("lead", "lead_2"), pair_ids)]
+    threads = [
+        threading.Thread(target=lead_accepts, args=(who, pair_id)) for who, pair_id in zip(("lead", "lead_2"), pair_ids)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

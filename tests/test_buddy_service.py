@@ -1,4 +1,5 @@
 """Buddying proposals from the stored world: the demo alliances, the real engine and the database."""
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,8 @@ def test_apply_stores_proposals_with_audit_and_a_second_run_adds_nothing(demo_wo
     with demo_world() as session:
         pairs = session.exec(select(BuddyAssignment)).all()
         assert {(p.mentee_membership_id, p.standard_id, p.buddy_membership_id) for p in pairs} == {
-            (x.need.membership_id, x.need.standard, x.buddy_membership_id) for x in plan.matching.proposals} | {
-            (n.membership_id, n.standard, None) for n in plan.matching.no_buddy}
+            (x.need.membership_id, x.need.standard, x.buddy_membership_id) for x in plan.matching.proposals
+        } | {(n.membership_id, n.standard, None) for n in plan.matching.no_buddy}
         assert all(p.status == "proposed" for p in pairs)
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "buddy.proposed")).all()
         assert len(events) == len(plan.matching.proposals)
@@ -97,8 +98,9 @@ def test_cli_prints_the_table_and_applies(demo_world, database_url):
     assert "stored" in applied.stdout
     with demo_world() as session:
         assert session.exec(select(BuddyAssignment)).all()
-    unknown = subprocess.run(command[:5] + ["nope", "--cycle", "2026/27"], cwd=ROOT, env=env, capture_output=True,
-                             text=True)
+    unknown = subprocess.run(
+        command[:5] + ["nope", "--cycle", "2026/27"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert unknown.returncode == 1 and "alliance 'nope' does not exist" in unknown.stderr
     assert unknown.stdout == "" and "Traceback" not in unknown.stderr
 
@@ -115,5 +117,6 @@ def test_a_refresh_plans_what_a_match_plans_and_nothing_once_applied(demo_world)
         again = planning.plan_refresh(session, plan.alliance.id, plan.cycle.id)
         assert again.gone == [] and again.plan.matching.proposals == ()
         assert {(n.membership_id, n.standard) for n in again.plan.matching.no_buddy} == {
-            (n.membership_id, n.standard) for n in plan.matching.no_buddy}
+            (n.membership_id, n.standard) for n in plan.matching.no_buddy
+        }
         assert refresh_many(session, services.CLI, [again], "test") == [(0, 0)]

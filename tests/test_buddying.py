@@ -1,4 +1,5 @@
 """Buddying: needs from the rules engine and the matching rules, one by one, then properties."""
+
 from __future__ import annotations
 
 import random
@@ -19,26 +20,36 @@ HIGHER = {"target": 85, "direction": "higher", "amber": 5}
 
 # -- needs, through the engine ----------------------------------------------------------------------
 
+
 def needs_doc() -> dict:
-    return document([domain("d1", [
-        standard("S1", [criterion("C1")]),
-        standard("S2", [criterion("M1", "metric", benchmark=HIGHER), criterion("C2")]),
-        standard("S3", [criterion("M2", "metric", benchmark=HIGHER), criterion("C3")]),
-        standard("S4", [criterion("C4", allow_na=True)]),
-        standard("S5", [criterion("C5")], applies={"routes": ["specialty"]}),
-    ])])
+    return document(
+        [
+            domain(
+                "d1",
+                [
+                    standard("S1", [criterion("C1")]),
+                    standard("S2", [criterion("M1", "metric", benchmark=HIGHER), criterion("C2")]),
+                    standard("S3", [criterion("M2", "metric", benchmark=HIGHER), criterion("C3")]),
+                    standard("S4", [criterion("C4", allow_na=True)]),
+                    standard("S5", [criterion("C5")], applies={"routes": ["specialty"]}),
+                ],
+            )
+        ]
+    )
 
 
 def test_each_standard_not_met_is_a_need():
-    result = rules.score(load(needs_doc()), answers({"C1": "no", "M1": 90, "C2": "no", "M2": 90, "C3": "yes",
-                                                     "C4": "na"}))
+    result = rules.score(
+        load(needs_doc()), answers({"C1": "no", "M1": 90, "C2": "no", "M2": 90, "C3": "yes", "C4": "na"})
+    )
     assert result["support_needs"] == ["S1", "S2"]
     assert needs_for(7, result) == [Need(7, "S1", "not_met"), Need(7, "S2", "not_met")]
 
 
 def test_not_met_with_a_major_breach_is_one_need_naming_the_breached_criteria():
-    result = rules.score(load(needs_doc()), answers({"C1": "yes", "M1": 50, "C2": "yes", "M2": 82, "C3": "yes",
-                                                     "C4": "yes"}))
+    result = rules.score(
+        load(needs_doc()), answers({"C1": "yes", "M1": 50, "C2": "yes", "M2": 82, "C3": "yes", "C4": "yes"})
+    )
     # S2: red metric, not met; S3: amber (minor) only, met
     assert needs_for(1, result) == [Need(1, "S2", "not_met", ("M1",))]
 
@@ -60,13 +71,20 @@ def test_needs_of_many_members_in_the_order_given():
     weak = rules.score(loaded, answers({"C1": "no", "M1": 90, "C2": "yes", "M2": 90, "C3": "no", "C4": "no"}))
     assert needs_for(1, strong) == []
     assert derive_needs({3: weak, 1: strong, 2: weak}) == [
-        Need(3, "S1", "not_met"), Need(3, "S3", "not_met"), Need(3, "S4", "not_met"),
-        Need(2, "S1", "not_met"), Need(2, "S3", "not_met"), Need(2, "S4", "not_met")]
+        Need(3, "S1", "not_met"),
+        Need(3, "S3", "not_met"),
+        Need(3, "S4", "not_met"),
+        Need(2, "S1", "not_met"),
+        Need(2, "S3", "not_met"),
+        Need(2, "S4", "not_met"),
+    ]
 
 
 def test_needs_of_thousands_of_standards_in_one_call():
-    result = {"standard_results": {f"S{i}": {"score": 0.0, "status": "not_met" if i % 3 else "met"}
-                                   for i in range(1000)}, "breaches": []}
+    result = {
+        "standard_results": {f"S{i}": {"score": 0.0, "status": "not_met" if i % 3 else "met"} for i in range(1000)},
+        "breaches": [],
+    }
     found = derive_needs({m: result for m in range(10)})  # 10,000 facts, several engine sessions
     assert len(found) == 10 * sum(1 for i in range(1000) if i % 3)
     assert found[0] == Need(0, "S1", "not_met") and found[-1] == Need(9, "S998", "not_met")
@@ -80,14 +98,19 @@ def test_needs_are_the_support_needs_and_the_majorly_breached_standards(data):
     try:
         answers_doc = data.draw(answer_docs(doc))
         plain = rules.score(loaded, answers_doc)
-        pins = {sid: StandardOverride(data.draw(st.sampled_from(("met", "not_met"))), "Panel")
-                for sid, r in plain["standard_results"].items()
-                if r["status"] in ("met", "not_met") and data.draw(st.booleans())}
+        pins = {
+            sid: StandardOverride(data.draw(st.sampled_from(("met", "not_met"))), "Panel")
+            for sid, r in plain["standard_results"].items()
+            if r["status"] in ("met", "not_met") and data.draw(st.booleans())
+        }
         result = rules.score(loaded, answers_doc, overrides=Overrides(standards=pins))
         breached = {b["standard"] for b in result["breaches"] if b["severity"] == "major"}
         order = list(result["standard_results"])
-        expected = [(sid, "not_met" if sid in result["support_needs"] else "major_breach")
-                    for sid in order if sid in result["support_needs"] or sid in breached]
+        expected = [
+            (sid, "not_met" if sid in result["support_needs"] else "major_breach")
+            for sid in order
+            if sid in result["support_needs"] or sid in breached
+        ]
         assert [(n.standard, n.reason) for n in needs_for(1, result)] == expected
     finally:
         rules.release(loaded)
@@ -95,15 +118,37 @@ def test_needs_are_the_support_needs_and_the_majorly_breached_standards(data):
 
 # -- matching, rule by rule --------------------------------------------------------------------------
 
-def member(mid, org=None, route="full", specialty=None, region="London", at=None, met=("Q1",), score=80.0,
-           mentees=(), alliance=1, **statuses):
+
+def member(
+    mid,
+    org=None,
+    route="full",
+    specialty=None,
+    region="London",
+    at=None,
+    met=("Q1",),
+    score=80.0,
+    mentees=(),
+    alliance=1,
+    **statuses,
+):
     """A profile meeting the standards in ``met`` with ``score``; ``at`` is (latitude, longitude)."""
     lat, lon = at if at else (None, None)
     all_statuses = {sid: "met" for sid in met}
     all_statuses.update(statuses)
-    return MemberProfile(mid, mid if org is None else org, route, specialty, region, lat, lon,
-                         scores={sid: score for sid in all_statuses}, statuses=all_statuses,
-                         mentees=frozenset(mentees), alliance_id=alliance)
+    return MemberProfile(
+        mid,
+        mid if org is None else org,
+        route,
+        specialty,
+        region,
+        lat,
+        lon,
+        scores={sid: score for sid in all_statuses},
+        statuses=all_statuses,
+        mentees=frozenset(mentees),
+        alliance_id=alliance,
+    )
 
 
 def mentee(mid=1, **kw):
@@ -116,8 +161,11 @@ def need(mid=1, standard="Q1", reason="not_met"):
 
 
 def buddy_of(matching, membership_id=1, standard="Q1"):
-    found = [p.buddy_membership_id for p in matching.proposals
-             if (p.need.membership_id, p.need.standard) == (membership_id, standard)]
+    found = [
+        p.buddy_membership_id
+        for p in matching.proposals
+        if (p.need.membership_id, p.need.standard) == (membership_id, standard)
+    ]
     return found[0] if found else None
 
 
@@ -129,10 +177,16 @@ def test_buddy_must_meet_the_standard():
 def test_specialty_member_needs_a_full_member_or_its_own_specialty():
     ortho = dict(route="specialty", specialty="orthopaedics")
     assert buddy_of(match([need()], [mentee(**ortho), member(2, route="specialty", specialty="cardiology")])) is None
-    assert buddy_of(match([need()], [mentee(**ortho), member(2, route="specialty", specialty="cardiology"),
-                                     member(3, **ortho)])) == 3
-    assert buddy_of(match([need()], [mentee(**ortho), member(2, route="specialty", specialty="cardiology"),
-                                     member(4)])) == 4
+    assert (
+        buddy_of(
+            match([need()], [mentee(**ortho), member(2, route="specialty", specialty="cardiology"), member(3, **ortho)])
+        )
+        == 3
+    )
+    assert (
+        buddy_of(match([need()], [mentee(**ortho), member(2, route="specialty", specialty="cardiology"), member(4)]))
+        == 4
+    )
 
 
 def test_full_member_needs_a_full_member():
@@ -172,8 +226,10 @@ def test_capacity_is_configurable_and_zero_means_no_new_mentees():
 
 
 def test_one_buddy_covers_several_needs_of_one_member_within_capacity_one():
-    members = [member(1, met=(), Q1="not_met", Q2="not_met", Q3="not_met", score=10.0),
-               member(2, met=("Q1", "Q2", "Q3"), score=90.0)]
+    members = [
+        member(1, met=(), Q1="not_met", Q2="not_met", Q3="not_met", score=10.0),
+        member(2, met=("Q1", "Q2", "Q3"), score=90.0),
+    ]
     matching = match([need(1, "Q1"), need(1, "Q2"), need(1, "Q3")], members, capacity=1)
     assert [p.buddy_membership_id for p in matching.proposals] == [2, 2, 2]
     assert [p.load for p in matching.proposals] == [0, 0, 0]
@@ -181,9 +237,16 @@ def test_one_buddy_covers_several_needs_of_one_member_within_capacity_one():
 
 def test_top_quartile_is_preferred_over_nearer():
     # eight scores: the top quartile is the best two, 95 (Dorset, far) and 85 (Cumbria, distance unknown)
-    members = [mentee(at=(51.5, -0.1)), member(2, score=70.0, at=(51.5, -0.1)),
-               member(3, score=95.0, region="Dorset", at=(50.7, -2.0)), member(4, score=85.0, region="Cumbria"),
-               member(5, score=60.0), member(6, score=50.0), member(7, score=45.0), member(8, score=42.0)]
+    members = [
+        mentee(at=(51.5, -0.1)),
+        member(2, score=70.0, at=(51.5, -0.1)),
+        member(3, score=95.0, region="Dorset", at=(50.7, -2.0)),
+        member(4, score=85.0, region="Cumbria"),
+        member(5, score=60.0),
+        member(6, score=50.0),
+        member(7, score=45.0),
+        member(8, score=42.0),
+    ]
     proposal = match([need()], members).proposals[0]
     assert proposal.buddy_membership_id == 3 and proposal.top_quartile and not proposal.same_region
     assert top_quartile(members, "Q1") == {3, 4}
@@ -191,10 +254,12 @@ def test_top_quartile_is_preferred_over_nearer():
 
 def test_same_region_is_preferred_then_the_shorter_distance():
     london = (51.5074, -0.1278)
-    members = [mentee(at=london),
-               member(2, region="Hertfordshire", at=(51.55, -0.2)),  # nearest, but another region
-               member(3, at=(51.40, 0.05)),  # same region, about 17 km
-               member(4, at=(51.52, -0.10))]  # same region, about 2 km
+    members = [
+        mentee(at=london),
+        member(2, region="Hertfordshire", at=(51.55, -0.2)),  # nearest, but another region
+        member(3, at=(51.40, 0.05)),  # same region, about 17 km
+        member(4, at=(51.52, -0.10)),
+    ]  # same region, about 2 km
     proposal = match([need()], members).proposals[0]
     assert proposal.buddy_membership_id == 4 and proposal.same_region
     assert proposal.distance_km == pytest.approx(2.4, abs=0.3)
@@ -232,8 +297,12 @@ def test_no_candidate_is_flagged_for_the_lead():
 def test_proposal_says_why():
     members = [mentee(at=(51.5074, -0.1278)), member(2, score=92.5, at=(52.4862, -1.8904), mentees=(70,))]
     proposal = match([need()], members).proposals[0]
-    assert proposal.reasons == ["meets Q1 (scores 92.5, top quartile of the alliance)", "same region",
-                                "162 km away", "buddies 1 other member (capacity 3)"]
+    assert proposal.reasons == [
+        "meets Q1 (scores 92.5, top quartile of the alliance)",
+        "same region",
+        "162 km away",
+        "buddies 1 other member (capacity 3)",
+    ]
 
 
 def test_haversine_distance():
@@ -255,8 +324,14 @@ def test_top_quartile_includes_ties():
 
 def test_profile_from_a_scoring_result():
     loaded = load(needs_doc())
-    result = rules.score(loaded, answers({"C1": "yes", "M1": 90, "C2": "no", "M2": 90, "C3": "yes", "C4": "na"},
-                                         route="specialty", specialty="orthopaedics"))
+    result = rules.score(
+        loaded,
+        answers(
+            {"C1": "yes", "M1": 90, "C2": "no", "M2": 90, "C3": "yes", "C4": "na"},
+            route="specialty",
+            specialty="orthopaedics",
+        ),
+    )
     profile = MemberProfile.from_result(5, 50, result, region="Dorset", mentees=[9])
     assert (profile.route, profile.specialty, profile.mentees) == ("specialty", "orthopaedics", frozenset({9}))
     assert profile.statuses == {"S1": "met", "S2": "not_met", "S3": "met", "S4": "not_scored", "S5": "not_met"}
@@ -266,13 +341,16 @@ def test_profile_from_a_scoring_result():
         MemberProfile.from_result(6, 60, None)
 
 
-@pytest.mark.parametrize("needs, members, capacity, message", [
-    ([need(9)], [member(1)], 3, "need on Q1: membership 9 is not among the members"),
-    ([], [member(1), member(1)], 3, "membership 1 is given twice"),
-    ([need(1), need(1)], [mentee(1)], 3, "membership 1 has two needs on Q1"),
-    ([], [], -1, "capacity must be a whole number of mentees, 0 or more, not -1"),
-    ([], [], 2.5, "capacity must be a whole number of mentees, 0 or more, not 2.5"),
-])
+@pytest.mark.parametrize(
+    "needs, members, capacity, message",
+    [
+        ([need(9)], [member(1)], 3, "need on Q1: membership 9 is not among the members"),
+        ([], [member(1), member(1)], 3, "membership 1 is given twice"),
+        ([need(1), need(1)], [mentee(1)], 3, "membership 1 has two needs on Q1"),
+        ([], [], -1, "capacity must be a whole number of mentees, 0 or more, not -1"),
+        ([], [], 2.5, "capacity must be a whole number of mentees, 0 or more, not 2.5"),
+    ],
+)
 def test_bad_input_is_named(needs, members, capacity, message):
     with pytest.raises(BuddyingError) as caught:
         match(needs, members, capacity)
@@ -294,17 +372,32 @@ def alliances(draw):
         route = draw(st.sampled_from(("full", "full", "specialty")))
         specialty = draw(st.sampled_from(("orthopaedics", "cardiology"))) if route == "specialty" else None
         statuses = {sid: draw(st.sampled_from(("met", "met", "not_met", "not_scored"))) for sid in STANDARDS}
-        scores = {sid: (None if status == "not_scored" else float(draw(st.integers(0, 100)))) for sid, status in
-                  statuses.items()}
+        scores = {
+            sid: (None if status == "not_scored" else float(draw(st.integers(0, 100))))
+            for sid, status in statuses.items()
+        }
         at = draw(st.one_of(st.none(), st.tuples(st.floats(50, 55), st.floats(-3, 1))))
-        members.append(MemberProfile(
-            mid, draw(st.integers(1, max(1, count - 2))), route, specialty, draw(st.sampled_from(REGIONS)),
-            at[0] if at else None, at[1] if at else None, scores, statuses,
-            frozenset(draw(st.lists(st.integers(1, count), max_size=3))) - {mid},
-            draw(st.sampled_from((1, 1, 1, 2)))))
-    needs = [Need(p.membership_id, sid, "not_met" if p.statuses[sid] == "not_met" else "major_breach")
-             for p in members for sid in STANDARDS
-             if p.statuses[sid] == "not_met" or draw(st.integers(0, 9)) == 0]
+        members.append(
+            MemberProfile(
+                mid,
+                draw(st.integers(1, max(1, count - 2))),
+                route,
+                specialty,
+                draw(st.sampled_from(REGIONS)),
+                at[0] if at else None,
+                at[1] if at else None,
+                scores,
+                statuses,
+                frozenset(draw(st.lists(st.integers(1, count), max_size=3))) - {mid},
+                draw(st.sampled_from((1, 1, 1, 2))),
+            )
+        )
+    needs = [
+        Need(p.membership_id, sid, "not_met" if p.statuses[sid] == "not_met" else "major_breach")
+        for p in members
+        for sid in STANDARDS
+        if p.statuses[sid] == "not_met" or draw(st.integers(0, 9)) == 0
+    ]
     return members, needs, draw(st.integers(0, 4))
 
 
@@ -337,8 +430,12 @@ def test_matching_properties(alliance, shuffler):
     for need in matching.no_buddy:
         mentee = profiles[need.membership_id]
         for buddy in members:
-            if (buddy.statuses[need.standard] == "met" and buddy.organisation_id != mentee.organisation_id
-                    and buddy.alliance_id == mentee.alliance_id and buddy.covers(mentee)):
+            if (
+                buddy.statuses[need.standard] == "met"
+                and buddy.organisation_id != mentee.organisation_id
+                and buddy.alliance_id == mentee.alliance_id
+                and buddy.covers(mentee)
+            ):
                 found = mentees_of[buddy.organisation_id]
                 assert mentee.membership_id not in found and len(found) >= capacity
 
@@ -353,9 +450,20 @@ def test_matching_properties(alliance, shuffler):
 
 def test_large_alliance_stays_within_capacity():
     rng = random.Random(5)
-    members = [MemberProfile(mid, mid // 2, "full", None, rng.choice(REGIONS), None, None,
-                             {"Q1": float(rng.randint(0, 100))},
-                             {"Q1": rng.choice(("met", "not_met"))}) for mid in range(400)]
+    members = [
+        MemberProfile(
+            mid,
+            mid // 2,
+            "full",
+            None,
+            rng.choice(REGIONS),
+            None,
+            None,
+            {"Q1": float(rng.randint(0, 100))},
+            {"Q1": rng.choice(("met", "not_met"))},
+        )
+        for mid in range(400)
+    ]
     needs = [Need(p.membership_id, "Q1", "not_met") for p in members if p.statuses["Q1"] == "not_met"]
     matching = match(needs, members, capacity=2)
     per_org: dict[int, set[int]] = defaultdict(set)

@@ -3,6 +3,7 @@
 Exit codes, what goes to stdout and what to stderr, and that no input ever
 produces a traceback.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ PROBLEM = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<message>.+)$")
 
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "cli.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "cli.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert "Traceback" not in done.stderr, done.stderr
     return done
 
@@ -38,17 +40,37 @@ def write(path: Path, text: str | bytes) -> Path:
 
 
 def scoring_document() -> dict:
-    return document([
-        domain("quality", [
-            standard("Q1", [criterion("Q1.1"), criterion("Q1.2", "level"),
-                            criterion("Q1.3", "metric", unit="%",
-                                      benchmark={"target": 85, "direction": "higher", "amber": 5})],
-                     must_meet=True),
-            standard("Q2", [criterion("Q2.1", "yes_partial_no", allow_na=True), criterion("Q2.2", "text")],
-                     applies={"org_types": ["acute"]}),
-        ], weight=2),
-        domain("people", [standard("P1", [criterion("P1.1", "metric", benchmark={"target": 3.2, "direction": "lower"})])]),
-    ], core_proposition=[{"id": "cp-lms", "title": "LMS", "routes": ["full"]}, {"id": "cp-qi", "title": "QI"}])
+    return document(
+        [
+            domain(
+                "quality",
+                [
+                    standard(
+                        "Q1",
+                        [
+                            criterion("Q1.1"),
+                            criterion("Q1.2", "level"),
+                            criterion(
+                                "Q1.3", "metric", unit="%", benchmark={"target": 85, "direction": "higher", "amber": 5}
+                            ),
+                        ],
+                        must_meet=True,
+                    ),
+                    standard(
+                        "Q2",
+                        [criterion("Q2.1", "yes_partial_no", allow_na=True), criterion("Q2.2", "text")],
+                        applies={"org_types": ["acute"]},
+                    ),
+                ],
+                weight=2,
+            ),
+            domain(
+                "people",
+                [standard("P1", [criterion("P1.1", "metric", benchmark={"target": 3.2, "direction": "lower"})])],
+            ),
+        ],
+        core_proposition=[{"id": "cp-lms", "title": "LMS", "routes": ["full"]}, {"id": "cp-qi", "title": "QI"}],
+    )
 
 
 @pytest.fixture
@@ -57,6 +79,7 @@ def standards_file(tmp_path: Path) -> Path:
 
 
 # -- standards validate -----------------------------------------------------------------------------------
+
 
 def test_validate_one_good_file(tmp_path):
     path = write(tmp_path / "noa.yaml", BASE)
@@ -84,8 +107,10 @@ def test_validate_bad_file_lists_every_problem_with_its_line(tmp_path):
     assert done.returncode == 1 and done.stdout == ""
     problems = done.stderr.splitlines()
     assert [PROBLEM.match(p).group("file") for p in problems] == [str(path)] * 2
-    assert [int(PROBLEM.match(p).group("line")) for p in problems] == [line_of(text, "weight: 0"),
-                                                                       line_of(text, "type: boolean")]
+    assert [int(PROBLEM.match(p).group("line")) for p in problems] == [
+        line_of(text, "weight: 0"),
+        line_of(text, "type: boolean"),
+    ]
 
 
 def test_validate_good_and_bad_files_together(tmp_path):
@@ -116,14 +141,26 @@ def test_validate_needs_a_path():
 
 # -- standards show -----------------------------------------------------------------------------------------
 
+
 def test_show_prints_a_readable_outline(tmp_path):
     path = write(tmp_path / "noa.yaml", BASE)
     done = cli("standards", "show", path)
     assert done.returncode == 0 and done.stderr == ""
     out = done.stdout
-    for expected in ("National Orthopaedic Alliance quality standards", "2026.1", "effective from 2026-04-01",
-                     "Domain quality", "Standard Q1: Hip fracture care", "must meet", "Q1.3",
-                     "target >= 85%", "amber 5", "routes full, specialty", "cp-lms", "0 Not started"):
+    for expected in (
+        "National Orthopaedic Alliance quality standards",
+        "2026.1",
+        "effective from 2026-04-01",
+        "Domain quality",
+        "Standard Q1: Hip fracture care",
+        "must meet",
+        "Q1.3",
+        "target >= 85%",
+        "amber 5",
+        "routes full, specialty",
+        "cp-lms",
+        "0 Not started",
+    ):
         assert expected in out, expected
 
 
@@ -137,6 +174,7 @@ def test_show_bad_file(tmp_path):
 
 # -- score ---------------------------------------------------------------------------------------------------
 
+
 def test_score_prints_the_engines_result(tmp_path, standards_file):
     answers_doc = answers({"Q1.1": "yes", "Q1.2": 3, "Q1.3": 82.5, "Q2.1": "na", "Q2.2": "Audited", "P1.1": 3})
     answers_path = write(tmp_path / "answers.json", json.dumps(answers_doc))
@@ -147,16 +185,18 @@ def test_score_prints_the_engines_result(tmp_path, standards_file):
     assert printed == json.loads(json.dumps(expected))
     # Q1 = (1 + 0.75 + 0.5) / 3 = 75 with a minor breach; Q2 not scored (na and text); P1 green.
     assert printed["standard_results"]["Q1"] == {"score": 75.0, "status": "met"}
-    assert printed["breaches"] == [{"criterion": "Q1.3", "standard": "Q1", "value": 82.5, "target": 85,
-                                    "direction": "higher", "severity": "minor"}]
-    assert (printed["overall"], printed["rating"], printed["outcome"]) == (
-        83.3, "met", "accredited_with_conditions")
+    assert printed["breaches"] == [
+        {"criterion": "Q1.3", "standard": "Q1", "value": 82.5, "target": 85, "direction": "higher", "severity": "minor"}
+    ]
+    assert (printed["overall"], printed["rating"], printed["outcome"]) == (83.3, "met", "accredited_with_conditions")
 
 
 def test_score_keeps_whole_numbers_as_written(tmp_path, standards_file):
-    answers_path = write(tmp_path / "answers.json",
-                         '{"route": "full", "specialty": null, "org_type": "acute", '
-                         '"answers": {"Q1.1": "yes", "Q1.2": 2.0, "Q1.3": 82, "P1.1": 3.0}}')
+    answers_path = write(
+        tmp_path / "answers.json",
+        '{"route": "full", "specialty": null, "org_type": "acute", '
+        '"answers": {"Q1.1": "yes", "Q1.2": 2.0, "Q1.3": 82, "P1.1": 3.0}}',
+    )
     done = cli("score", "--standards", standards_file, "--answers", answers_path)
     assert done.returncode == 0
     assert '"value": 82,' in done.stdout
@@ -212,8 +252,10 @@ def test_score_bad_standards(tmp_path):
     answers_path = write(tmp_path / "answers.json", json.dumps(answers({})))
     done = cli("score", "--standards", path, "--answers", answers_path)
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.splitlines() == [f"{path}:{line_of(text, 'type: boolean')}: criterion 'Q1.1': 'type' must be one "
-                                        f"of yes_no | yes_partial_no | level | metric | text, got 'boolean'"]
+    assert done.stderr.splitlines() == [
+        f"{path}:{line_of(text, 'type: boolean')}: criterion 'Q1.1': 'type' must be one "
+        f"of yes_no | yes_partial_no | level | metric | text, got 'boolean'"
+    ]
 
 
 @pytest.mark.parametrize("which", ["standards", "answers", "both", "directory"])
@@ -249,30 +291,32 @@ def test_show_prints_options_conditions_ranges_mappings_and_the_source_library(t
 
     doc = base_2()
     doc["domains"][0]["standards"][0]["criteria"].append(
-        criterion("Q4.5", "level", when={"criterion": "Q4.1", "in": ["phone", "clinic"]}))
+        criterion("Q4.5", "level", when={"criterion": "Q4.1", "in": ["phone", "clinic"]})
+    )
     doc["domains"][0]["standards"][0]["criteria"].append(criterion("Q4.6", when={"criterion": "Q4.5", "in": [3, 4]}))
     doc["source"].update(name="NOA library", copyright="Free to reuse.\nWith credit.", publication_date="2026-01-15")
     done = cli("standards", "show", write(tmp_path / "noa.yaml", yaml.safe_dump(doc, sort_keys=False)))
     assert done.returncode == 0 and done.stderr == ""
     out = done.stdout
     for expected in (
-            "  mapped to: cqc (CQC quality statements)",
-            "  imported from: NOA library (urn:example:library:noa)",
-            "    version 1, provider NOA, published 2026-01-15",
-            "    copyright: Free to reuse.\n      With credit.",
-            '    maps to: cqc "Safe: safe systems"; cqc "Well-led"',
-            "    - Q4.1 [choice] Criterion Q4.1 (weight 1, required)\n"
-            "        option none: Not reviewed (score 0)\n"
-            "        option phone: Telephone follow-up (score 0.5)\n"
-            "        option clinic: Clinic review (score 1)",
-            "    - Q4.2 [multi_choice] Criterion Q4.2 (weight 1, required)\n"
-            "        any number of options; the scores of those chosen add up, to at most 1\n"
-            "        option nhfd: NHFD (score 0.5)",
-            "        asked when Q4.1 is clinic",
-            "        asked when Q4.1 is one of phone, clinic",
-            "        asked when Q4.5 is one of 3 (All), 4 (Audited)",
-            "        range 0..365 days",
-            'Frameworks (the standards each ref is mapped from):\n  cqc: CQC quality statements (2 refs)\n'
-            '    "Safe: safe systems": Q4\n    "Well-led": Q4'):
+        "  mapped to: cqc (CQC quality statements)",
+        "  imported from: NOA library (urn:example:library:noa)",
+        "    version 1, provider NOA, published 2026-01-15",
+        "    copyright: Free to reuse.\n      With credit.",
+        '    maps to: cqc "Safe: safe systems"; cqc "Well-led"',
+        "    - Q4.1 [choice] Criterion Q4.1 (weight 1, required)\n"
+        "        option none: Not reviewed (score 0)\n"
+        "        option phone: Telephone follow-up (score 0.5)\n"
+        "        option clinic: Clinic review (score 1)",
+        "    - Q4.2 [multi_choice] Criterion Q4.2 (weight 1, required)\n"
+        "        any number of options; the scores of those chosen add up, to at most 1\n"
+        "        option nhfd: NHFD (score 0.5)",
+        "        asked when Q4.1 is clinic",
+        "        asked when Q4.1 is one of phone, clinic",
+        "        asked when Q4.5 is one of 3 (All), 4 (Audited)",
+        "        range 0..365 days",
+        "Frameworks (the standards each ref is mapped from):\n  cqc: CQC quality statements (2 refs)\n"
+        '    "Safe: safe systems": Q4\n    "Well-led": Q4',
+    ):
         assert expected in out, expected
     assert "range 0..100" not in out  # a "%" metric's own range goes without saying

@@ -1,4 +1,5 @@
 """The demonstration world, loaded into a fresh database through the real services and engine."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,21 +38,32 @@ from app.services.accounts import password_problem
 from app.services.buddying import planning
 from app.uploads import UploadStore
 
-FOUNDING_NOA = ("Robert Jones and Agnes Hunt Orthopaedic Hospital", "Royal National Orthopaedic Hospital",
-                "Royal Orthopaedic Hospital", "Oxford University Hospitals", "Wrightington, Wigan and Leigh")
+FOUNDING_NOA = (
+    "Robert Jones and Agnes Hunt Orthopaedic Hospital",
+    "Royal National Orthopaedic Hospital",
+    "Royal Orthopaedic Hospital",
+    "Oxford University Hospitals",
+    "Wrightington, Wigan and Leigh",
+)
 OUTCOMES = {"accredited", "accredited_with_conditions", "working_towards", "not_accredited"}
 
 
 def table_counts(session) -> dict[str, int]:
-    return {table.name: session.exec(select(func.count()).select_from(table)).one()
-            for table in SQLModel.metadata.sorted_tables}
+    return {
+        table.name: session.exec(select(func.count()).select_from(table)).one()
+        for table in SQLModel.metadata.sorted_tables
+    }
 
 
 def memberships_of(session, slug: str) -> list[tuple[Membership, Organisation]]:
-    return list(session.exec(select(Membership, Organisation)
-                             .join(Organisation, Organisation.id == Membership.organisation_id)
-                             .join(Alliance, Alliance.id == Membership.alliance_id)
-                             .where(Alliance.slug == slug)).all())
+    return list(
+        session.exec(
+            select(Membership, Organisation)
+            .join(Organisation, Organisation.id == Membership.organisation_id)
+            .join(Alliance, Alliance.id == Membership.alliance_id)
+            .where(Alliance.slug == slug)
+        ).all()
+    )
 
 
 @pytest.fixture
@@ -82,8 +94,9 @@ def test_the_demo_world(demo, session_factory):
 
         # Two cycles: 2025/26 all decided; 2026/27 in every state.
         states: dict[str, Counter] = {}
-        for cycle, assessment in session.exec(select(AssessmentCycle, Assessment)
-                                              .join(Assessment, Assessment.cycle_id == AssessmentCycle.id)).all():
+        for cycle, assessment in session.exec(
+            select(AssessmentCycle, Assessment).join(Assessment, Assessment.cycle_id == AssessmentCycle.id)
+        ).all():
             states.setdefault(cycle.name, Counter())[assessment.status] += 1
         assert set(states) == {"2025/26", "2026/27"}
         assert set(states["2025/26"]) == {"decided"} and states["2025/26"]["decided"] >= 25
@@ -92,15 +105,19 @@ def test_the_demo_world(demo, session_factory):
         # Every outcome, both breach severities, stored results that the engine reproduces.
         results = session.exec(select(AssessmentResult).where(AssessmentResult.is_current == True)).all()  # noqa: E712
         assert {r.outcome for r in results} == OUTCOMES
-        decided = session.exec(select(AssessmentResult).join(Assessment, Assessment.id == AssessmentResult.assessment_id)
-                               .where(Assessment.status == "decided")).all()
+        decided = session.exec(
+            select(AssessmentResult)
+            .join(Assessment, Assessment.id == AssessmentResult.assessment_id)
+            .where(Assessment.status == "decided")
+        ).all()
         assert {r.outcome for r in decided} == OUTCOMES
         for stored in results:
             again = services.score(session, stored.assessment_id)
             assert again == stored.result
-            assert [(b.criterion_id, b.severity) for b in session.exec(
-                select(Breach).where(Breach.result_id == stored.id).order_by(Breach.id)).all()] == [
-                (b["criterion"], b["severity"]) for b in stored.result["breaches"]]
+            assert [
+                (b.criterion_id, b.severity)
+                for b in session.exec(select(Breach).where(Breach.result_id == stored.id).order_by(Breach.id)).all()
+            ] == [(b["criterion"], b["severity"]) for b in stored.result["breaches"]]
         assert set(session.exec(select(Breach.severity)).all()) == {"minor", "major"}
 
         # Whatever was submitted was complete; drafts still have something missing.
@@ -117,8 +134,11 @@ def test_the_demo_world(demo, session_factory):
         assert len(recommended) == 1
         assert max(services.consecutive_major_breaches(session, recommended[0].id).values()) >= 2
         for membership in session.exec(select(Membership).where(Membership.status == "suspended")).all():
-            kinds = session.exec(select(Decision.kind).join(Assessment, Assessment.id == Decision.assessment_id)
-                                 .where(Assessment.membership_id == membership.id)).all()
+            kinds = session.exec(
+                select(Decision.kind)
+                .join(Assessment, Assessment.id == Decision.assessment_id)
+                .where(Assessment.membership_id == membership.id)
+            ).all()
             assert "suspend" in kinds
 
         # Evidence: links, and files in the upload store with their checksums.
@@ -132,10 +152,11 @@ def test_the_demo_world(demo, session_factory):
         # Users for every role, printed last as a table: one row each with role, email and password.
         roles = Counter(session.exec(select(User.role)).all())
         assert roles["admin"] == 1 and roles["lead"] == len(read_world().alliances) and roles["member"] >= 10
-        table = report.lines()[-len(report.users) - 1:]
+        table = report.lines()[-len(report.users) - 1 :]
         assert table[0].split() == ["role", "email", "password", "for"]
-        assert [row.split()[:3] for row in table[1:]] == [[role, email, password]
-                                                         for role, email, password, _ in report.users]
+        assert [row.split()[:3] for row in table[1:]] == [
+            [role, email, password] for role, email, password, _ in report.users
+        ]
         assert sum(roles.values()) == len(report.users)
         assert all(password_problem(password, email=email) is None for _, email, password, _ in report.users)
         for role, email, password, _ in [u for u in report.users if u[0] != "member"] + report.users[-2:]:
@@ -146,10 +167,12 @@ def test_the_demo_world(demo, session_factory):
         # The history reads like one: decisions are the leads', and 2025/26 came before 2026/27.
         deciders = set(session.exec(select(User.role).join(Decision, Decision.decided_by == User.id)).all())
         assert deciders == {"lead"}
-        first = session.exec(select(func.max(Assessment.decided_at)).join(AssessmentCycle).where(
-            AssessmentCycle.name == "2025/26")).one()
-        second = session.exec(select(func.min(Assessment.submitted_at)).join(AssessmentCycle).where(
-            AssessmentCycle.name == "2026/27")).one()
+        first = session.exec(
+            select(func.max(Assessment.decided_at)).join(AssessmentCycle).where(AssessmentCycle.name == "2025/26")
+        ).one()
+        second = session.exec(
+            select(func.min(Assessment.submitted_at)).join(AssessmentCycle).where(AssessmentCycle.name == "2026/27")
+        ).one()
         assert first < second
 
 
@@ -158,6 +181,7 @@ def test_the_lead_review_work(demo, session_factory):
     # The moment the demo story reaches (its last event is the buddy match in mid-November 2026).
     story_now = dt.date(2026, 11, 25)
     with session_factory() as session:
+
         def organisation_of(assessment_id: int) -> int:
             return session.get(Membership, session.get(Assessment, assessment_id).membership_id).organisation_id
 
@@ -174,9 +198,13 @@ def test_the_lead_review_work(demo, session_factory):
             assert session.get(Assessment, comment.assessment_id).status in ("submitted", "under_review")
             author = session.get(User, comment.author_id)
             assert author.role == "lead" and author.alliance_id == lead_of(comment.assessment_id)
-            notices = session.exec(select(Notification).where(
-                Notification.kind == "comment", Notification.assessment_id == comment.assessment_id,
-                Notification.organisation_id == organisation_of(comment.assessment_id))).all()
+            notices = session.exec(
+                select(Notification).where(
+                    Notification.kind == "comment",
+                    Notification.assessment_id == comment.assessment_id,
+                    Notification.organisation_id == organisation_of(comment.assessment_id),
+                )
+            ).all()
             assert comment.body in [n.body for n in notices]
         for comment in on_question:
             ctx = services.assessments.context(session, comment.assessment_id)
@@ -205,7 +233,8 @@ def test_the_lead_review_work(demo, session_factory):
         decision_notices = session.exec(select(Notification).where(Notification.kind == "decision")).all()
         assert len(decision_notices) == len(decisions)
         assert sorted((d.assessment_id, organisation_of(d.assessment_id)) for d in decisions) == sorted(
-            (n.assessment_id, n.organisation_id) for n in decision_notices)
+            (n.assessment_id, n.organisation_id) for n in decision_notices
+        )
 
         # Improvement plans for gaps of 2025/26 results: breaches and standards not met, some overdue, some in
         # progress, at least one closed by a 2026/27 result.
@@ -216,12 +245,17 @@ def test_the_lead_review_work(demo, session_factory):
             cycle = session.get(AssessmentCycle, session.get(Assessment, plan.assessment_id).cycle_id)
             assert cycle.name == "2025/26" and plan.actions and plan.owner
             plans.find_gap(session, services.assessments.context(session, plan.assessment_id), plan.gap)
-        tracked = [t for alliance_id in session.exec(select(Alliance.id)).all()
-                   for t in plans.alliance_plans(session, alliance_id)]
-        assert any(t.closed_by is None and t.plan.progress != "completed" and t.plan.due_on < story_now
-                   for t in tracked)
-        assert any(t.closed_by is None and t.plan.progress == "in_progress" and t.plan.due_on > story_now
-                   for t in tracked)
+        tracked = [
+            t
+            for alliance_id in session.exec(select(Alliance.id)).all()
+            for t in plans.alliance_plans(session, alliance_id)
+        ]
+        assert any(
+            t.closed_by is None and t.plan.progress != "completed" and t.plan.due_on < story_now for t in tracked
+        )
+        assert any(
+            t.closed_by is None and t.plan.progress == "in_progress" and t.plan.due_on > story_now for t in tracked
+        )
         closed = [t for t in tracked if t.closed_by is not None]
         assert closed and all(t.closed_by.name == "2026/27" and t.plan.progress == "completed" for t in closed)
 
@@ -235,23 +269,32 @@ def test_the_lead_review_work(demo, session_factory):
         assert planning.plan_buddying(session, noa.id, cycle.id).matching.proposals == ()
 
     printed = "\n".join(report.lines())
-    for kind in ("lead comments:", "lead overrides:", "notifications to members:", "improvement plans:",
-                 "buddying proposals:"):
+    for kind in (
+        "lead comments:",
+        "lead overrides:",
+        "notifications to members:",
+        "improvement plans:",
+        "buddying proposals:",
+    ):
         assert kind in printed
 
 
 def test_loading_twice_adds_nothing(demo, session_factory):
     with session_factory() as session:
         before = table_counts(session)
-    assert all(before[table] > 0 for table in ("reviewcomment", "resultoverride", "notification", "improvementplan",
-                                               "buddyassignment"))
+    assert all(
+        before[table] > 0
+        for table in ("reviewcomment", "resultoverride", "notification", "improvementplan", "buddyassignment")
+    )
     with session_factory() as session:
         again = load_demo(session)
     assert not again.added and again.lines()[0] == "demo data already loaded: nothing added"
     with session_factory() as session:
         assert table_counts(session) == before
-        assert session.exec(select(func.count()).select_from(AuditEvent)
-                            .where(AuditEvent.action == "demo.loaded")).one() == 1
+        assert (
+            session.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "demo.loaded")).one()
+            == 1
+        )
 
 
 def test_missing_standards_are_reported_and_nothing_is_written(session_factory, tmp_path):
@@ -271,24 +314,46 @@ def broken_world(tmp_path, old: str, new: str) -> tuple[str, int]:
     return str(path), text[: text.index(old)].count("\n") + 1
 
 
-@pytest.mark.parametrize("old, new, message", [
-    ("- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, draft]}",
-     "- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, draft}",
-     "YAML syntax error"),
-    ("- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, draft]}",
-     "- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, drafted]}",
-     "membership RAP of alliance noa: '2026/27' must be [profile, state]"),
-    ("- {ods: RAP, applied: 2018-01-08, 2025/26: major,", "- {ods: RAP, applied: 2018-01-08, 2025/26: mayor,",
-     "membership RAP of alliance noa: '2025/26' must be one of strong | typical | major | weak | failing, got 'mayor'"),
-    ("- {ods: RAP, applied: 2018-01-08,", "- {ods: RAPP, applied: 2018-01-08,",
-     "a membership of alliance noa: 'ods' must be the ODS code of one of the organisations, got 'RAPP'"),
-    ("- {ods: RAP, applied: 2018-01-08,", "- {ods: RAP, aplied: 2018-01-08,",
-     "membership of alliance noa: unknown key 'aplied' (did you mean 'applied'?)"),
-    ("- {ods: RAP, applied: 2018-01-08,", "- {ods: RAP, applied: 2018-01-32,",
-     "membership RAP of alliance noa: 'applied' must be a date (YYYY-MM-DD), got '2018-01-32'"),
-    ('  password: "demo-member-{ods}"', '  password: "demo-member-{code}"',
-     "member_account: 'password' may use {ods} and {organisation} only"),
-])
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (
+            "- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, draft]}",
+            "- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, draft}",
+            "YAML syntax error",
+        ),
+        (
+            "- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, draft]}",
+            "- {ods: RAP, applied: 2018-01-08, 2025/26: major, 2026/27: [weak, drafted]}",
+            "membership RAP of alliance noa: '2026/27' must be [profile, state]",
+        ),
+        (
+            "- {ods: RAP, applied: 2018-01-08, 2025/26: major,",
+            "- {ods: RAP, applied: 2018-01-08, 2025/26: mayor,",
+            "membership RAP of alliance noa: '2025/26' must be one of strong | typical | major | weak | failing, got 'mayor'",
+        ),
+        (
+            "- {ods: RAP, applied: 2018-01-08,",
+            "- {ods: RAPP, applied: 2018-01-08,",
+            "a membership of alliance noa: 'ods' must be the ODS code of one of the organisations, got 'RAPP'",
+        ),
+        (
+            "- {ods: RAP, applied: 2018-01-08,",
+            "- {ods: RAP, aplied: 2018-01-08,",
+            "membership of alliance noa: unknown key 'aplied' (did you mean 'applied'?)",
+        ),
+        (
+            "- {ods: RAP, applied: 2018-01-08,",
+            "- {ods: RAP, applied: 2018-01-32,",
+            "membership RAP of alliance noa: 'applied' must be a date (YYYY-MM-DD), got '2018-01-32'",
+        ),
+        (
+            '  password: "demo-member-{ods}"',
+            '  password: "demo-member-{code}"',
+            "member_account: 'password' may use {ods} and {organisation} only",
+        ),
+    ],
+)
 def test_a_broken_world_file_is_refused_naming_its_file_and_line(tmp_path, old, new, message):
     path, line = broken_world(tmp_path, old, new)
     with pytest.raises(DemoError) as refused:
@@ -298,8 +363,11 @@ def test_a_broken_world_file_is_refused_naming_its_file_and_line(tmp_path, old, 
 
 
 def test_a_missing_key_names_the_mapping_that_lacks_it(tmp_path):
-    path, line = broken_world(tmp_path, "    lead: {email: lead.noa@demo.example, name: NOA alliance lead, "
-                                        "password: demo-lead-noa-pass}\n", "")
+    path, line = broken_world(
+        tmp_path,
+        "    lead: {email: lead.noa@demo.example, name: NOA alliance lead, password: demo-lead-noa-pass}\n",
+        "",
+    )
     with pytest.raises(DemoError, match="alliance: missing key 'lead'") as refused:
         read_world(Path(path))
     slug_line = WORLD_FILE.read_text().splitlines().index("  - slug: noa") + 1

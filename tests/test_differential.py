@@ -17,6 +17,7 @@ lists of options (empty ones too) and answers, bogus ones included, to
 criteria that turn out inactive. A percentage metric keeps its target and
 answers inside 0..100 in both schemas (the range the contract gives it).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,21 @@ import rules
 from tests.builders import answers, criterion, document, domain, load, one_standard, standard
 from tests.reference_scorer import _applies, condition_value, is_active, reference_score
 
-CONTRACT_KEYS = ("standards", "route", "specialty", "org_type", "overall", "rating", "outcome", "domains",
-                 "standard_results", "breaches", "unanswered", "support_needs", "core_proposition")
+CONTRACT_KEYS = (
+    "standards",
+    "route",
+    "specialty",
+    "org_type",
+    "overall",
+    "rating",
+    "outcome",
+    "domains",
+    "standard_results",
+    "breaches",
+    "unanswered",
+    "support_needs",
+    "core_proposition",
+)
 SCHEMA_2_KEYS = CONTRACT_KEYS + ("mapped",)
 
 ROUTES = ("full", "specialty", "associate")
@@ -57,8 +71,9 @@ RANGES = ((0, 100), (-10, 10), (0, 5), (-1000, 2000))
 BOGUS = ("bogus", "na", 99, True, -1.5, None)
 BOGUS_2 = BOGUS + ([], ["nope"], "clinic", 2)
 
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                         HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 def _nonempty_subset(draw: st.DrawFn, pool: tuple[str, ...]) -> list[str]:
@@ -83,8 +98,10 @@ def criteria_of(draw: st.DrawFn, counter: list[int], types: tuple[str, ...] = TY
     if ctype == "level":
         body["levels"] = [f"Level {i}" for i in range(draw(st.integers(2, 6)))]
     if ctype == "metric":
-        bench: dict[str, Any] = {"target": draw(st.sampled_from(TARGETS)),
-                                 "direction": draw(st.sampled_from(("higher", "lower")))}
+        bench: dict[str, Any] = {
+            "target": draw(st.sampled_from(TARGETS)),
+            "direction": draw(st.sampled_from(("higher", "lower"))),
+        }
         _maybe(draw, bench, "amber", st.sampled_from(AMBERS))
         body["benchmark"] = bench
         _maybe(draw, body, "unit", st.sampled_from(("%", " days", "per 1,000")))
@@ -129,8 +146,10 @@ def criteria_of_2(draw: st.DrawFn, counter: list[int], earlier: list[dict]) -> d
         body["benchmark"]["target"] = min(max(body["benchmark"]["target"], low), high)
     if earlier and draw(st.integers(0, 2)) == 0:  # a third conditional, chains included
         named = draw(st.sampled_from(earlier))
-        body["when"] = {"criterion": named["id"],
-                        "in": draw(st.lists(st.sampled_from(condition_answers(named)), min_size=1, unique=True))}
+        body["when"] = {
+            "criterion": named["id"],
+            "in": draw(st.lists(st.sampled_from(condition_answers(named)), min_size=1, unique=True)),
+        }
     if body["type"] in CONDITION_TYPES:
         earlier.append(body)
     return body
@@ -149,8 +168,7 @@ def documents(draw: st.DrawFn, schema: int = 1) -> dict:
     _maybe(draw, top, "pass_mark", st.sampled_from(PASS_MARKS))
     if draw(st.booleans()):
         names = draw(st.lists(st.sampled_from(RATING_NAMES), min_size=1, max_size=4, unique=True))
-        mins = draw(st.lists(st.sampled_from(RATING_MINS), min_size=len(names), max_size=len(names),
-                             unique_by=float))
+        mins = draw(st.lists(st.sampled_from(RATING_MINS), min_size=len(names), max_size=len(names), unique_by=float))
         top["ratings"] = [{"rating": n, "min": v} for n, v in zip(names, mins)]
     if draw(st.booleans()):
         offers = []
@@ -205,7 +223,7 @@ def _as_number(draw: st.DrawFn, value: Decimal) -> int | float:
 def metric_range(item: dict) -> Optional[tuple[Decimal, Decimal]]:
     """The answers a metric accepts: its min and max, 0..100 for a percentage that gives neither."""
     if "min" in item or "max" in item:
-        return (_decimal(item.get("min", -10 ** 9)), _decimal(item.get("max", 10 ** 9)))
+        return (_decimal(item.get("min", -(10**9))), _decimal(item.get("max", 10**9)))
     return (Decimal(0), Decimal(100)) if item.get("unit") == "%" else None
 
 
@@ -297,8 +315,9 @@ def contract_part(result: dict, keys: tuple[str, ...] = CONTRACT_KEYS) -> dict:
     return {key: result[key] for key in keys}
 
 
-def assert_same(doc: dict, loaded: rules.StandardsSet, answers_doc: dict, keys: tuple[str, ...] = CONTRACT_KEYS) \
-        -> None:
+def assert_same(
+    doc: dict, loaded: rules.StandardsSet, answers_doc: dict, keys: tuple[str, ...] = CONTRACT_KEYS
+) -> None:
     engine = contract_part(rules.score(loaded, answers_doc), keys)
     expected = contract_part(reference_score(doc, answers_doc), keys)
     event(f"outcome {expected['outcome']}")
@@ -378,9 +397,12 @@ def test_reference_on_random_schema_2_documents_keeps_the_contracts_invariants(d
 def one_metric(draw: st.DrawFn) -> dict:
     """A benchmark with decimal target and amber, written as YAML would carry them."""
     places = draw(st.integers(0, 2))
-    target = Decimal(draw(st.integers(-500, 5000))) / (10 ** places)
+    target = Decimal(draw(st.integers(-500, 5000))) / (10**places)
     amber = Decimal(draw(st.integers(0, 60))) / (10 ** draw(st.integers(0, 2)))
-    bench: dict[str, Any] = {"target": _as_number(draw, target), "direction": draw(st.sampled_from(("higher", "lower")))}
+    bench: dict[str, Any] = {
+        "target": _as_number(draw, target),
+        "direction": draw(st.sampled_from(("higher", "lower"))),
+    }
     if amber or draw(st.booleans()):
         bench["amber"] = _as_number(draw, amber)
     return bench
@@ -401,9 +423,11 @@ def test_metric_rag_and_breaches_equal_reference_on_and_around_edges(data):
 
 
 @settings(max_examples=100, deadline=None)
-@given(weights=st.lists(st.sampled_from(CRITERION_WEIGHTS), min_size=1, max_size=5),
-       credits=st.lists(st.sampled_from(("yes", "partial", "no")), min_size=5, max_size=5),
-       pass_mark=st.sampled_from(PASS_MARKS))
+@given(
+    weights=st.lists(st.sampled_from(CRITERION_WEIGHTS), min_size=1, max_size=5),
+    credits=st.lists(st.sampled_from(("yes", "partial", "no")), min_size=5, max_size=5),
+    pass_mark=st.sampled_from(PASS_MARKS),
+)
 def test_fractional_weights_meet_the_pass_mark_exactly(weights, credits, pass_mark):
     items = [criterion(f"C{i}", "yes_partial_no", weight=w) for i, w in enumerate(weights)]
     doc = document([domain("d1", [standard("S1", items)], weight=0.3)], pass_mark=pass_mark)
@@ -416,6 +440,7 @@ def test_fractional_weights_meet_the_pass_mark_exactly(weights, credits, pass_ma
 
 # -- exactness: each of these failed while scores were sums of binary floats ---------------------------
 
+
 def test_score_of_exactly_the_pass_mark_meets_it_with_fractional_weights():
     # 100 x (0.3 x 0.5 + 0.3 x 1) / 0.6 is exactly 75; in binary floats it was 74.99999999999999.
     doc = one_standard(criterion("C1", "yes_partial_no", weight=0.3), criterion("C2", "yes_partial_no", weight=0.3))
@@ -425,12 +450,25 @@ def test_score_of_exactly_the_pass_mark_meets_it_with_fractional_weights():
 
 
 def test_overall_of_exactly_a_band_minimum_gets_that_band():
-    doc = document([
-        domain("d1", [standard("S1", [criterion("A1", "yes_partial_no", weight=0.6), criterion("A2", weight=0.6)])],
-               weight=0.3),
-        domain("d2", [standard("S2", [criterion("B1", "yes_partial_no", weight=0.1),
-                                      criterion("B2", "yes_partial_no", weight=1.3)])], weight=0.7),
-    ])
+    doc = document(
+        [
+            domain(
+                "d1",
+                [standard("S1", [criterion("A1", "yes_partial_no", weight=0.6), criterion("A2", weight=0.6)])],
+                weight=0.3,
+            ),
+            domain(
+                "d2",
+                [
+                    standard(
+                        "S2",
+                        [criterion("B1", "yes_partial_no", weight=0.1), criterion("B2", "yes_partial_no", weight=1.3)],
+                    )
+                ],
+                weight=0.7,
+            ),
+        ]
+    )
     # S1 = 100 x (0.3 + 0.6) / 1.2 = 75; S2 = 50; overall = (0.3 x 75 + 0.7 x 50) / 1.0 = 57.5
     result = rules.score(load(doc), answers({"A1": "partial", "A2": "yes", "B1": "partial", "B2": "partial"}))
     assert result["domains"] == {"d1": 75.0, "d2": 50.0}
@@ -438,15 +476,18 @@ def test_overall_of_exactly_a_band_minimum_gets_that_band():
     assert result["overall"] == 57.5 and result["rating"] == "approaching"
 
 
-@pytest.mark.parametrize("bench, value, rag", [
-    # edges 4.1 + 0.1 and 2.1 - 0.2 are 4.199999999999999 and 1.9000000000000001 in binary floats
-    ({"target": 4.1, "direction": "lower", "amber": 0.1}, 4.2, "amber"),
-    ({"target": 4.1, "direction": "lower", "amber": 0.1}, 4.21, "red"),
-    ({"target": 2.1, "direction": "higher", "amber": 0.2}, 1.9, "amber"),
-    ({"target": 2.1, "direction": "higher", "amber": 0.2}, 1.89, "red"),
-    ({"target": 0.7, "direction": "lower", "amber": 0.1}, 0.8, "amber"),
-    ({"target": -0.3, "direction": "higher", "amber": 0.1}, -0.4, "amber"),
-])
+@pytest.mark.parametrize(
+    "bench, value, rag",
+    [
+        # edges 4.1 + 0.1 and 2.1 - 0.2 are 4.199999999999999 and 1.9000000000000001 in binary floats
+        ({"target": 4.1, "direction": "lower", "amber": 0.1}, 4.2, "amber"),
+        ({"target": 4.1, "direction": "lower", "amber": 0.1}, 4.21, "red"),
+        ({"target": 2.1, "direction": "higher", "amber": 0.2}, 1.9, "amber"),
+        ({"target": 2.1, "direction": "higher", "amber": 0.2}, 1.89, "red"),
+        ({"target": 0.7, "direction": "lower", "amber": 0.1}, 0.8, "amber"),
+        ({"target": -0.3, "direction": "higher", "amber": 0.1}, -0.4, "amber"),
+    ],
+)
 def test_metric_amber_edge_is_exact(bench, value, rag):
     result = rules.score(load(one_standard(criterion("M1", "metric", benchmark=bench))), answers({"M1": value}))
     assert result["criteria"]["M1"]["rag"] == rag
@@ -455,30 +496,51 @@ def test_metric_amber_edge_is_exact(bench, value, rag):
 
 # -- the reference itself, on results worked out by hand from the contract ----------------------------
 
+
 def test_reference_on_a_hand_worked_assessment():
-    doc = document([
-        domain("quality", [
-            standard("Q1", [criterion("Q1.1"), criterion("Q1.2", "level"),
-                            criterion("Q1.3", "metric", benchmark={"target": 85, "direction": "higher", "amber": 5})],
-                     must_meet=True),
-            standard("Q2", [criterion("Q2.1"), criterion("Q2.2", "text")]),
-        ], weight=2),
-        domain("people", [
-            standard("P1", [criterion("P1.1", "yes_partial_no"), criterion("P1.2", allow_na=True)]),
-            standard("P9", [criterion("P9.1")], applies={"routes": ["specialty"]}),
-        ]),
-    ], core_proposition=[{"id": "cp-lms", "title": "LMS", "routes": ["full"]}, {"id": "cp-qi", "title": "QI"}])
+    doc = document(
+        [
+            domain(
+                "quality",
+                [
+                    standard(
+                        "Q1",
+                        [
+                            criterion("Q1.1"),
+                            criterion("Q1.2", "level"),
+                            criterion("Q1.3", "metric", benchmark={"target": 85, "direction": "higher", "amber": 5}),
+                        ],
+                        must_meet=True,
+                    ),
+                    standard("Q2", [criterion("Q2.1"), criterion("Q2.2", "text")]),
+                ],
+                weight=2,
+            ),
+            domain(
+                "people",
+                [
+                    standard("P1", [criterion("P1.1", "yes_partial_no"), criterion("P1.2", allow_na=True)]),
+                    standard("P9", [criterion("P9.1")], applies={"routes": ["specialty"]}),
+                ],
+            ),
+        ],
+        core_proposition=[{"id": "cp-lms", "title": "LMS", "routes": ["full"]}, {"id": "cp-qi", "title": "QI"}],
+    )
     answers_doc = answers({"Q1.1": "yes", "Q1.2": 3, "Q1.3": 82, "P1.1": "partial", "P1.2": "na", "P9.1": "no"})
     result = reference_score(yaml.safe_load(yaml.safe_dump(doc)), answers_doc)
     # Q1 = (1 + 0.75 + 0.5) / 3 = 75 (met, minor breach only); Q2 = 0 (Q2.1 unanswered, text not scored);
     # quality = 37.5; people = P1 = 50; overall = (2 x 37.5 + 50) / 3 = 41.67 -> not_met band.
     assert result["standard_results"] == {
-        "Q1": {"score": 75.0, "status": "met"}, "Q2": {"score": 0.0, "status": "not_met"},
-        "P1": {"score": 50.0, "status": "not_met"}, "P9": {"score": None, "status": "not_applicable"}}
+        "Q1": {"score": 75.0, "status": "met"},
+        "Q2": {"score": 0.0, "status": "not_met"},
+        "P1": {"score": 50.0, "status": "not_met"},
+        "P9": {"score": None, "status": "not_applicable"},
+    }
     assert result["domains"] == {"quality": 37.5, "people": 50.0}
     assert (result["overall"], result["rating"], result["outcome"]) == (41.7, "not_met", "not_accredited")
-    assert result["breaches"] == [{"criterion": "Q1.3", "standard": "Q1", "value": 82, "target": 85,
-                                   "direction": "higher", "severity": "minor"}]
+    assert result["breaches"] == [
+        {"criterion": "Q1.3", "standard": "Q1", "value": 82, "target": 85, "direction": "higher", "severity": "minor"}
+    ]
     assert result["unanswered"] == ["Q2.1", "Q2.2"]
     assert result["support_needs"] == ["Q2", "P1"]
     assert result["core_proposition"] == []
@@ -487,10 +549,18 @@ def test_reference_on_a_hand_worked_assessment():
 
 
 def test_reference_outcome_ladder():
-    doc = document([domain("d1", [
-        standard("S1", [criterion("C1", "level"), criterion("M1", "metric", required=False)], weight=3),
-        standard("MM", [criterion("C2")], must_meet=True),
-    ])], core_proposition=[{"id": "cp-qi", "title": "QI"}])
+    doc = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard("S1", [criterion("C1", "level"), criterion("M1", "metric", required=False)], weight=3),
+                    standard("MM", [criterion("C2")], must_meet=True),
+                ],
+            )
+        ],
+        core_proposition=[{"id": "cp-qi", "title": "QI"}],
+    )
     cases = [
         ({"C1": 4, "C2": "yes"}, 100.0, "exemplary", "accredited", ["cp-qi"]),
         ({"C1": 4, "C2": "yes", "M1": 82}, 81.2, "met", "accredited_with_conditions", ["cp-qi"]),  # (3 x 75 + 100) / 4
@@ -501,5 +571,9 @@ def test_reference_outcome_ladder():
     for values, overall, rating, outcome, core in cases:
         result = reference_score(doc, answers(values))
         assert (result["overall"], result["rating"], result["outcome"], result["core_proposition"]) == (
-            overall, rating, outcome, core), values
+            overall,
+            rating,
+            outcome,
+            core,
+        ), values
         assert contract_part(rules.score(load(doc), answers(values))) == contract_part(result)

@@ -1,4 +1,5 @@
 """The durable-rules wrapper: the hazards it exists to contain."""
+
 from __future__ import annotations
 
 import json
@@ -144,7 +145,8 @@ def test_scoring_in_a_fresh_process_does_not_fault_its_memory_in_again_and_again
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, "-c", SCORING_FAULTS, str(root)], capture_output=True, text=True,
-                          cwd=root, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCORING_FAULTS, str(root)], capture_output=True, text=True, cwd=root, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert float(done.stdout) < 5

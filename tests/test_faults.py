@@ -6,6 +6,7 @@ they hold on SQLite (one writer at a time) and PostgreSQL (row locks) alike. The
 bundled packs' example self-assessments and variants of them in threads and compare every result, down
 to its JSON text, with the same submissions scored one by one in a single thread.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,15 @@ from app.models import Assessment, AssessmentResult, AuditEvent, Breach
 from tests.conftest import PERFECT
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKS = {"noa": ROOT / "standards" / "noa-orthopaedics-2026.1.yaml",
-         "ha": ROOT / "standards" / "healthcare-alliance-2026.1.yaml"}
-EXAMPLES = sorted(path for path in (ROOT / "examples" / "answers").glob("*.json")  # the 2026.1 examples
-                  if not path.name.split("-")[1].startswith("20"))
+PACKS = {
+    "noa": ROOT / "standards" / "noa-orthopaedics-2026.1.yaml",
+    "ha": ROOT / "standards" / "healthcare-alliance-2026.1.yaml",
+}
+EXAMPLES = sorted(
+    path
+    for path in (ROOT / "examples" / "answers").glob("*.json")  # the 2026.1 examples
+    if not path.name.split("-")[1].startswith("20")
+)
 LINK = "https://documents.test.example/rrj/q1-1"
 THREADS = 8
 
@@ -86,8 +92,11 @@ def test_concurrent_submissions_score_and_audit_once(session_factory, world, rou
     assert len(refused) == THREADS - 1
     for exc in refused:
         assert type(exc) is services.ServiceError, repr(exc)
-        assert re.search(rf"assessment {assessment_id} (is submitted; only a draft can be changed"
-                         r"|has just been submitted by someone else)", str(exc)), str(exc)
+        assert re.search(
+            rf"assessment {assessment_id} (is submitted; only a draft can be changed"
+            r"|has just been submitted by someone else)",
+            str(exc),
+        ), str(exc)
     with session_factory() as session:
         results = session.exec(select(AssessmentResult).where(AssessmentResult.assessment_id == assessment_id)).all()
         assert [(r.id, r.is_current) for r in results] == [(won[0], True)]
@@ -123,9 +132,16 @@ def test_many_concurrent_saves_of_different_criteria_all_persist(session_factory
     """Eight writers, three rounds each, every one saving its own criterion: nothing is lost."""
     with session_factory() as session:
         assessment_id = world.open(session)
-    plan = {"Q1.1": ["no", "yes", "no"], "Q1.2": [0, 1, 4], "Q1.3": [70, 80.5, 91], "Q2.1": [4, 3.3, 2.9],
-            "Q2.2": ["partial", "na", "yes"], "Q2.3": ["first", "second", "third"], "P1.1": [88, 89, 95],
-            "P1.2": ["yes", "no", "yes"]}
+    plan = {
+        "Q1.1": ["no", "yes", "no"],
+        "Q1.2": [0, 1, 4],
+        "Q1.3": [70, 80.5, 91],
+        "Q2.1": [4, 3.3, 2.9],
+        "Q2.2": ["partial", "na", "yes"],
+        "Q2.3": ["first", "second", "third"],
+        "P1.1": [88, 89, 95],
+        "P1.2": ["yes", "no", "yes"],
+    }
     assert len(plan) == THREADS
 
     def writer(criterion_id: str) -> Callable[[], list[str]]:
@@ -135,6 +151,7 @@ def test_many_concurrent_saves_of_different_criteria_all_persist(session_factory
                     outcome = services.save_answers(session, world.member, assessment_id, {criterion_id: value})
                     assert outcome.ok and outcome.saved == [criterion_id], outcome
             return plan[criterion_id]
+
         return work
 
     outcomes = at_once([writer(cid) for cid in plan])
@@ -164,6 +181,7 @@ def test_saves_racing_several_submissions_are_each_kept_or_refused(session_facto
             with session_factory() as session:
                 services.save_answers(session, world.member, assessment_id, {cid: values[cid]})
             return cid
+
         return work
 
     outcomes = at_once([submit] * 4 + [save(cid) for cid in values])
@@ -251,6 +269,7 @@ def _score_in_threads(jobs: list[tuple[rules.StandardsSet, dict]]) -> list[str]:
         def work() -> None:
             for n in range(offset, len(jobs), THREADS):
                 got[n] = _outcome(*jobs[n])
+
         return work
 
     outcomes = at_once([worker(i) for i in range(THREADS)], timeout=600)
@@ -260,7 +279,7 @@ def _score_in_threads(jobs: list[tuple[rules.StandardsSet, dict]]) -> list[str]:
 
 def test_eight_threads_score_both_packs_exactly_as_one_thread_does():
     stamp = f"{time.time_ns() % 10**9}"
-    packs = {key: _fresh_version(key, stamp) for key in PACKS}   # compiled on first use, inside the threads
+    packs = {key: _fresh_version(key, stamp) for key in PACKS}  # compiled on first use, inside the threads
     cases = _submissions(packs, per_example=80, seed=20261)
     jobs = [(packs[key], doc) for key, doc in cases]
     try:
@@ -300,6 +319,7 @@ def test_threads_each_compiling_their_own_version_at_once_score_alike():
                 for loaded in own.values():
                     rules.release(loaded)
             return got
+
         return work
 
     outcomes = at_once([worker(n) for n in range(THREADS)], timeout=600)

@@ -4,6 +4,7 @@ durable-rules' C core ends the process (a segmentation fault) on a fact of more
 than 255 fields, so scoring runs in a child process here: a regression is a
 failed test, not a crashed test run.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,15 @@ def large_file(flag_criteria: int = 1) -> dict:
     """80 metric criteria (5 summary fields each, once answered) and flag rules on the first few of them."""
     criteria = [criterion(f"M{i}", "metric", **METRIC) for i in range(80)]
     doc = document([domain("quality", [standard("Q1", criteria[:40]), standard("Q2", criteria[40:])])])
-    doc["rules"] = [{"id": f"low-{i}", "severity": "warning", "message": f"M{i} is red",
-                     "when": {"all": [{"criterion": f"M{i}", "rag": "red"}]}} for i in range(flag_criteria)]
+    doc["rules"] = [
+        {
+            "id": f"low-{i}",
+            "severity": "warning",
+            "message": f"M{i} is red",
+            "when": {"all": [{"criterion": f"M{i}", "rag": "red"}]},
+        }
+        for i in range(flag_criteria)
+    ]
     return doc
 
 
@@ -35,8 +43,13 @@ def test_scoring_a_large_file_with_flag_rules_answered_in_full(tmp_path: Path) -
     answers = tmp_path / "answers.json"
     values = {f"M{i}": 90 for i in range(80)} | {"M0": 10}
     answers.write_text(json.dumps({"route": "full", "org_type": "acute", "answers": values}))
-    run = subprocess.run([sys.executable, "cli.py", "score", "--standards", str(standards), "--answers", str(answers)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "cli.py", "score", "--standards", str(standards), "--answers", str(answers)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout)
     assert [flag["id"] for flag in result["flags"]] == ["low-0"]
@@ -52,5 +65,7 @@ def test_flag_rules_naming_more_than_the_engine_can_test_are_a_file_error() -> N
     else:
         raise AssertionError("a file whose flag rules name 51 criteria loaded")
     rules_line = text.splitlines().index("rules:") + 2
-    assert problems == [f"large.yaml:{rules_line}: rules: the flag rules name 51 criteria and 0 standards, more than "
-                        "the engine can test at once; name at most 50 criteria (each criterion counts as 5 standards)"]
+    assert problems == [
+        f"large.yaml:{rules_line}: rules: the flag rules name 51 criteria and 0 standards, more than "
+        "the engine can test at once; name at most 50 criteria (each criterion counts as 5 standards)"
+    ]

@@ -8,6 +8,7 @@ text at all). Every file either loads, and then compiles and scores, or is refus
 close to valid ones, either validate and score or are refused with problems naming the criterion or
 field; the command line does the same in a fresh process, exit 1 and no traceback.
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,16 +40,19 @@ EXAMPLE = json.loads((ROOT / "examples" / "answers" / "noa-full-conditions.json"
 PACKS = {"noa": rules.load_standards(NOA), "ha": rules.load_standards(HA)}
 PROBLEM = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<message>\S.*)$")
 MEMBER_PROBLEM = re.compile(r"^(answers file|route|specialty|org_type|answers): \S")
-CRITERION_PROBLEM = re.compile(r'^answers: criterion (?P<id>.+?) \((?P<type>[a-z_]+)\): \S')
+CRITERION_PROBLEM = re.compile(r"^answers: criterion (?P<id>.+?) \((?P<type>[a-z_]+)\): \S")
 SEPARATORS_ESCAPED = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 UNKNOWN_PROBLEM = re.compile(r'^answers: (?P<id>".*") is not a criterion of ')
 
-FUZZ = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 
 
 # -- what a caller gets back ----------------------------------------------------------------------------
+
 
 def loaded_or_problems(text: str, filename: str = "fuzz.yaml") -> rules.StandardsSet | None:
     """The loaded set, or None after checking every problem names this file and a line inside it."""
@@ -89,8 +93,9 @@ def exercise(loaded: rules.StandardsSet) -> None:
     """A set that loads must compile and score: nothing answered, on every route, and the example's answers."""
     try:
         for route in loaded.route_ids:
-            result = scores_cleanly(loaded, {"route": route, "specialty": "orthopaedics", "org_type": "acute",
-                                             "answers": {}})
+            result = scores_cleanly(
+                loaded, {"route": route, "specialty": "orthopaedics", "org_type": "acute", "answers": {}}
+            )
             assert result is not None
         scores_cleanly(loaded, EXAMPLE)
     finally:
@@ -100,10 +105,31 @@ def exercise(loaded: rules.StandardsSet) -> None:
 # -- standards documents: the real pack, mutated --------------------------------------------------------
 
 ODD_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(min_value=2**62, max_value=2**80),
-    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([1e-07, -0.0, 1e300, 0.1, 2.5e-320]),
-    st.text(max_size=20), st.sampled_from(["", " ", "na", "yes", "1e-07", "2026-02-30", "higher", "level",
-                                           "metric", "full", "Q1.1", "G1.1", "✓", "a" * 300]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=2**62, max_value=2**80),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([1e-07, -0.0, 1e300, 0.1, 2.5e-320]),
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "na",
+            "yes",
+            "1e-07",
+            "2026-02-30",
+            "higher",
+            "level",
+            "metric",
+            "full",
+            "Q1.1",
+            "G1.1",
+            "✓",
+            "a" * 300,
+        ]
+    ),
     st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 1, 1)),
     st.lists(st.one_of(st.integers(-3, 3), st.text(max_size=5)), max_size=3),
     st.dictionaries(st.one_of(st.text(max_size=8), st.integers(0, 3)), st.integers(-2, 2), max_size=2),
@@ -144,11 +170,13 @@ def mutated_documents(draw: st.DrawFn) -> dict:
         elif action == "duplicate" and isinstance(parent, list):
             parent.insert(last, copy.deepcopy(parent[last]))
         elif action == "add key" and isinstance(parent[last], dict):
-            parent[last][draw(st.sampled_from(["id", "weight", "type", "extra", "levels", "applies", "when"]))
-                         + draw(st.sampled_from(["", "", "_x"]))] = draw(ODD_VALUES)
+            parent[last][
+                draw(st.sampled_from(["id", "weight", "type", "extra", "levels", "applies", "when"]))
+                + draw(st.sampled_from(["", "", "_x"]))
+            ] = draw(ODD_VALUES)
         elif action == "swap type":
             value = parent[last]
-            parent[last] = ([value] if not isinstance(value, list) else (value[0] if value else {}))
+            parent[last] = [value] if not isinstance(value, list) else (value[0] if value else {})
     return doc
 
 
@@ -163,11 +191,44 @@ def test_a_mutated_pack_loads_and_scores_or_names_each_problem_and_line(doc):
 
 # -- standards files as raw text ------------------------------------------------------------------------
 
-ODD_LINES = ["- ", ": ", "? x", "{", "[", "]", '"unterminated', "'", "\t- id: X", "key: |", "key: >-",
-             "&anchor", "*anchor", "x: *nowhere", "y: &a [1, *a]", "!!python/object/apply:os.system ['true']",
-             "z: !!binary aGVsbG8=", "z: !!int x", "z: !!float nope", "z: !!timestamp 2026-13-45", "%YAML 1.1",
-             "---", "...", "\x00", "\ufeff", "#", "domains:", "  - id: d", "    standards: {}", "id: 5",
-             "version: 2026.1", "schema: !!bool yes", "criteria: []", "<<: *anchor", "x: 1e309", "x: .nan"]
+ODD_LINES = [
+    "- ",
+    ": ",
+    "? x",
+    "{",
+    "[",
+    "]",
+    '"unterminated',
+    "'",
+    "\t- id: X",
+    "key: |",
+    "key: >-",
+    "&anchor",
+    "*anchor",
+    "x: *nowhere",
+    "y: &a [1, *a]",
+    "!!python/object/apply:os.system ['true']",
+    "z: !!binary aGVsbG8=",
+    "z: !!int x",
+    "z: !!float nope",
+    "z: !!timestamp 2026-13-45",
+    "%YAML 1.1",
+    "---",
+    "...",
+    "\x00",
+    "\ufeff",
+    "#",
+    "domains:",
+    "  - id: d",
+    "    standards: {}",
+    "id: 5",
+    "version: 2026.1",
+    "schema: !!bool yes",
+    "criteria: []",
+    "<<: *anchor",
+    "x: 1e309",
+    "x: .nan",
+]
 
 
 @st.composite
@@ -179,9 +240,9 @@ def damaged_text(draw: st.DrawFn) -> str:
         if not lines:
             lines.append(draw(st.sampled_from(ODD_LINES)))
         elif action == "cut":
-            del lines[index:index + draw(st.integers(1, 12))]
+            del lines[index : index + draw(st.integers(1, 12))]
         elif action == "repeat":
-            lines[index:index] = lines[index:index + draw(st.integers(1, 8))]
+            lines[index:index] = lines[index : index + draw(st.integers(1, 8))]
         elif action == "move":
             line = lines.pop(index)
             lines.insert(draw(st.integers(0, len(lines))), line)
@@ -195,7 +256,7 @@ def damaged_text(draw: st.DrawFn) -> str:
         else:
             line = lines[index]
             spot = draw(st.integers(0, len(line)))
-            lines[index] = line[:spot] + draw(st.text(max_size=3)) + line[spot + 1:]
+            lines[index] = line[:spot] + draw(st.text(max_size=3)) + line[spot + 1 :]
     return "\n".join(lines) + draw(st.sampled_from(("\n", "", "\r\n")))
 
 
@@ -208,8 +269,11 @@ def test_damaged_pack_text_loads_and_scores_or_names_each_problem_and_line(text)
 
 
 @settings(max_examples=200, deadline=None)
-@given(text=st.one_of(st.text(max_size=300),
-                      st.lists(st.sampled_from(ODD_LINES + NOA_LINES[:40]), max_size=30).map("\n".join)))
+@given(
+    text=st.one_of(
+        st.text(max_size=300), st.lists(st.sampled_from(ODD_LINES + NOA_LINES[:40]), max_size=30).map("\n".join)
+    )
+)
 def test_any_text_loads_or_names_each_problem_and_line(text):
     loaded = loaded_or_problems(text)
     if loaded is not None:
@@ -217,9 +281,14 @@ def test_any_text_loads_or_names_each_problem_and_line(text):
 
 
 @settings(max_examples=100, deadline=None)
-@given(data=st.one_of(st.binary(max_size=300),
-                      st.tuples(st.integers(0, len(NOA_TEXT)), st.binary(min_size=1, max_size=4)).map(
-                          lambda cut: NOA_TEXT.encode()[:cut[0]] + cut[1] + NOA_TEXT.encode()[cut[0]:])))
+@given(
+    data=st.one_of(
+        st.binary(max_size=300),
+        st.tuples(st.integers(0, len(NOA_TEXT)), st.binary(min_size=1, max_size=4)).map(
+            lambda cut: NOA_TEXT.encode()[: cut[0]] + cut[1] + NOA_TEXT.encode()[cut[0] :]
+        ),
+    )
+)
 def test_any_bytes_on_disk_load_or_name_each_problem_and_line(data):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "pack.yaml"
@@ -247,21 +316,30 @@ def test_aliases_of_aliases_are_refused_before_they_expand():
 def test_a_control_character_is_refused_naming_its_line():
     text = NOA_TEXT.replace("title: Named clinical leadership", "title: Named clinical\x1f leadership", 1)
     assert text != NOA_TEXT
-    line = text[:text.index("\x1f")].count("\n") + 1
+    line = text[: text.index("\x1f")].count("\n") + 1
     with pytest.raises(rules.StandardsError) as refused:
         rules.parse_standards(text, filename="pack.yaml")
-    assert refused.value.problems == [f"pack.yaml:{line}: YAML syntax error: the control character 0x1f is not "
-                                      "allowed in a YAML file"]
+    assert refused.value.problems == [
+        f"pack.yaml:{line}: YAML syntax error: the control character 0x1f is not allowed in a YAML file"
+    ]
 
 
 # -- answers documents ------------------------------------------------------------------------------------
 
-JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=-2**70, max_value=2**70),
-                         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
-                         st.sampled_from(["yes", "no", "partial", "na", "NA", " ", "", "3", "82.5", "1e-07"]))
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                                 st.dictionaries(st.text(max_size=6), inner,
-                                                                                 max_size=3)), max_leaves=6)
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(["yes", "no", "partial", "na", "NA", " ", "", "3", "82.5", "1e-07"]),
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=6,
+)
 
 
 def plausible_answer(criterion: m.Criterion, strict: bool = False) -> st.SearchStrategy:
@@ -272,8 +350,11 @@ def plausible_answer(criterion: m.Criterion, strict: bool = False) -> st.SearchS
         right = st.integers(0, len(criterion.levels) - 1)
     elif criterion.type == "metric":
         target = float(criterion.benchmark.target)
-        right = st.one_of(st.floats(min_value=target - 50, max_value=target + 50, allow_nan=False),
-                          st.integers(-10**6, 10**6), st.sampled_from([0, -0.0, 1e-07, 1e-300, 2**62, target]))
+        right = st.one_of(
+            st.floats(min_value=target - 50, max_value=target + 50, allow_nan=False),
+            st.integers(-(10**6), 10**6),
+            st.sampled_from([0, -0.0, 1e-07, 1e-300, 2**62, target]),
+        )
     else:
         right = st.text(max_size=30)
     if strict:
@@ -291,18 +372,21 @@ def answers_documents(draw: st.DrawFn) -> tuple[str, Any]:
     if draw(st.booleans()):  # a well-formed document: every answer one the criterion takes
         chosen = draw(st.lists(st.sampled_from(ids), max_size=len(ids), unique=True))
         route = draw(st.sampled_from(list(loaded.route_ids)))
-        return pack, {"route": route, "specialty": "orthopaedics" if route == "specialty" else None,
-                      "org_type": draw(st.sampled_from(["acute", "community", "specialist"])),
-                      "answers": {cid: draw(plausible_answer(loaded.criterion_lookup[cid][1], strict=True))
-                                  for cid in chosen}}
+        return pack, {
+            "route": route,
+            "specialty": "orthopaedics" if route == "specialty" else None,
+            "org_type": draw(st.sampled_from(["acute", "community", "specialist"])),
+            "answers": {cid: draw(plausible_answer(loaded.criterion_lookup[cid][1], strict=True)) for cid in chosen},
+        }
     chosen = draw(st.lists(st.sampled_from(ids), max_size=12, unique=True))
     answers: dict[str, Any] = {cid: draw(plausible_answer(loaded.criterion_lookup[cid][1])) for cid in chosen}
     if draw(st.booleans()):
         answers[draw(st.sampled_from(["q1.1", "Q99.9", "", " ", "G1.1 ", "🙂"]))] = draw(JSON_SCALARS)
     doc: dict[str, Any] = {
         "route": draw(st.one_of(st.sampled_from(list(loaded.route_ids)), JSON_SCALARS)),
-        "specialty": draw(st.one_of(st.none(), st.sampled_from(["orthopaedics", "spinal", "cardiology"]),
-                                    JSON_SCALARS)),
+        "specialty": draw(
+            st.one_of(st.none(), st.sampled_from(["orthopaedics", "spinal", "cardiology"]), JSON_SCALARS)
+        ),
         "org_type": draw(st.one_of(st.sampled_from(["acute", "community", "specialist"]), JSON_SCALARS)),
         "answers": draw(st.one_of(st.just(answers), st.just(answers), st.just(answers), JSON_VALUES)),
     }
@@ -332,8 +416,7 @@ def check_answer_problems(loaded: rules.StandardsSet, doc: Any, problems: list[s
     if not isinstance(answers, dict):
         return
     member_ok = not any(p.startswith(("route:", "specialty:", "org_type:", "answers file:")) for p in problems)
-    applies = (loaded.applicable_ids(doc["route"], doc.get("specialty"), doc.get("org_type"))
-               if member_ok else None)
+    applies = loaded.applicable_ids(doc["route"], doc.get("specialty"), doc.get("org_type")) if member_ok else None
     for key, value in answers.items():
         if key not in loaded.criterion_lookup:
             shown = json.dumps(key, ensure_ascii=False).translate(SEPARATORS_ESCAPED)
@@ -381,8 +464,11 @@ def test_check_answer_gives_a_clean_answer_or_says_what_is_accepted(data):
         assert re.match(r'^(expected |"na" is not allowed)', problem), problem
         return
     if clean is None or clean == "na":
-        assert value is None or (criterion.type == "text" and isinstance(value, str)) or (
-            value == "na" and criterion.allow_na)
+        assert (
+            value is None
+            or (criterion.type == "text" and isinstance(value, str))
+            or (value == "na" and criterion.allow_na)
+        )
     elif criterion.type in m.CHOICES:
         assert clean in m.CHOICES[criterion.type]
     elif criterion.type == "level":
@@ -395,9 +481,11 @@ def test_check_answer_gives_a_clean_answer_or_says_what_is_accepted(data):
 
 # -- the command line, in a fresh process -----------------------------------------------------------------
 
+
 def cli(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "cli.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "cli.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -434,13 +522,14 @@ def test_the_command_line_refuses_bad_answers_cleanly(case):
     assert done.stdout == "" and "Traceback" not in done.stderr
     for line in done.stderr.splitlines():
         assert line.startswith(f"{answers}: "), line
-        assert MEMBER_PROBLEM.match(line[len(f"{answers}: "):]), line
+        assert MEMBER_PROBLEM.match(line[len(f"{answers}: ") :]), line
 
 
 def test_a_criterion_id_with_a_unicode_line_separator_is_one_problem_on_one_line():
     for key in ("\x85", "a\u2028b", "c\u2029"):
         with pytest.raises(rules.AnswersError) as refused:
-            rules.read_submission(PACKS["ha"], {"route": "full", "specialty": None, "org_type": "acute",
-                                                "answers": {key: None}})
+            rules.read_submission(
+                PACKS["ha"], {"route": "full", "specialty": None, "org_type": "acute", "answers": {key: None}}
+            )
         assert [len(problem.splitlines()) for problem in refused.value.problems] == [1]
         assert json.loads(UNKNOWN_PROBLEM.match(refused.value.problems[0])["id"]) == key

@@ -5,6 +5,7 @@ The expected transitions are written out here from the membership model
 at_risk -> suspended -> lapsed / withdrawn; declined applications; leavers may
 apply again), independently of ``app.lifecycle``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,19 +33,22 @@ EXPECTED = {
 STATUSES = sorted(EXPECTED)
 
 # Answers for the test set (conftest) and what they do, worked out from the contract:
-MAJOR_ON_Q2 = {**PERFECT, "Q2.1": 5.0}    # Q2 red (> 3.2 + 0.5): Q2 50, overall 83.3, accredited with conditions
-MAJOR_ON_P1 = {**PERFECT, "P1.1": 70}     # P1 red (< 90 - 5): P1 0, overall 66.7, working towards
-MINOR_ON_Q1 = {**PERFECT, "Q1.3": 82}     # amber: minor breach only, accredited with conditions
-DECISION = {"accredited": "accredit", "accredited_with_conditions": "accredit_with_conditions",
-            "working_towards": "working_towards", "not_accredited": "working_towards"}
+MAJOR_ON_Q2 = {**PERFECT, "Q2.1": 5.0}  # Q2 red (> 3.2 + 0.5): Q2 50, overall 83.3, accredited with conditions
+MAJOR_ON_P1 = {**PERFECT, "P1.1": 70}  # P1 red (< 90 - 5): P1 0, overall 66.7, working towards
+MINOR_ON_Q1 = {**PERFECT, "Q1.3": 82}  # amber: minor breach only, accredited with conditions
+DECISION = {
+    "accredited": "accredit",
+    "accredited_with_conditions": "accredit_with_conditions",
+    "working_towards": "working_towards",
+    "not_accredited": "working_towards",
+}
 
 
 def test_the_model_has_exactly_these_statuses():
     assert sorted(lifecycle.STATUSES) == STATUSES
 
 
-@pytest.mark.parametrize("from_status,to_status", [
-    (a, b) for a, b in itertools.product(STATUSES, STATUSES) if a != b])
+@pytest.mark.parametrize("from_status,to_status", [(a, b) for a, b in itertools.product(STATUSES, STATUSES) if a != b])
 def test_every_transition_is_allowed_or_refused_as_the_model_says(from_status, to_status):
     expected = to_status in EXPECTED[from_status]
     assert lifecycle.allowed(from_status, to_status) is expected
@@ -65,7 +69,7 @@ def test_every_transition_through_the_service_writes_history_and_audit_or_nothin
     for from_status, to_status in itertools.product(STATUSES, STATUSES):
         if from_status == to_status:
             continue
-        membership.status = from_status       # set up the starting point directly
+        membership.status = from_status  # set up the starting point directly
         session.add(membership)
         session.flush()
         changes = len(session.exec(select(MembershipStatusChange)).all())
@@ -77,7 +81,10 @@ def test_every_transition_through_the_service_writes_history_and_audit_or_nothin
             assert (last.from_status, last.to_status, last.changed_by) == (from_status, to_status, world.admin.user_id)
             event = session.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
             assert (event.action, event.before["status"], event.after["status"]) == (
-                "membership.status_changed", from_status, to_status)
+                "membership.status_changed",
+                from_status,
+                to_status,
+            )
             assert membership.status == to_status
         else:
             with pytest.raises(services.TransitionRefused):
@@ -99,7 +106,11 @@ def test_dates_follow_the_lifecycle(session, world):
     with pytest.raises(services.ServiceError, match="say why"):
         services.change_membership_status(session, world.lead, membership.id, "declined", " ")
     assert [h.to_status for h in services.history(session, membership.id)] == [
-        "applicant", "working_towards", "withdrawn", "applicant"]
+        "applicant",
+        "working_towards",
+        "withdrawn",
+        "applicant",
+    ]
 
 
 # --- the retention policy across cycles ----------------------------------------------------------------
@@ -111,8 +122,11 @@ def run_cycle(session, world, cycle: int, answers: dict) -> str:
     assert services.save_answers(session, world.member, assessment_id, answers).ok
     services.add_evidence(session, world.member, assessment_id, "Q1.1", kind="link", url="https://docs.test/q1")
     result = services.submit(session, world.member, assessment_id)
-    conditions = {"conditions": "bring the breached benchmarks back to target", "due_on": dt.date(2027, 3, 31)} \
-        if result.outcome == "accredited_with_conditions" else {}
+    conditions = (
+        {"conditions": "bring the breached benchmarks back to target", "due_on": dt.date(2027, 3, 31)}
+        if result.outcome == "accredited_with_conditions"
+        else {}
+    )
     services.record_decision(session, world.lead, assessment_id, DECISION[result.outcome], **conditions)
     return result.outcome
 
@@ -127,8 +141,11 @@ def test_answers_used_below_give_the_outcomes_worked_out_by_hand(session, world)
     for name, answers in (("q2", MAJOR_ON_Q2), ("p1", MAJOR_ON_P1), ("minor", MINOR_ON_Q1)):
         services.save_answers(session, world.member, assessment_id, answers)
         result = services.score(session, assessment_id)
-        outcomes[name] = (result["overall"], result["outcome"],
-                          sorted((b["standard"], b["severity"]) for b in result["breaches"]))
+        outcomes[name] = (
+            result["overall"],
+            result["outcome"],
+            sorted((b["standard"], b["severity"]) for b in result["breaches"]),
+        )
         services.save_answers(session, world.member, assessment_id, PERFECT)
     assert outcomes == {
         "q2": (83.3, "accredited_with_conditions", [("Q2", "major")]),
@@ -142,7 +159,10 @@ def test_a_major_breach_puts_the_member_at_risk_after_the_decision(session, worl
     membership = membership_of(session, world)
     assert membership.status == "at_risk" and not membership.suspension_recommended
     assert [(h.from_status, h.to_status) for h in services.history(session, membership.id)] == [
-        (None, "applicant"), ("applicant", "accredited_with_conditions"), ("accredited_with_conditions", "at_risk")]
+        (None, "applicant"),
+        ("applicant", "accredited_with_conditions"),
+        ("accredited_with_conditions", "at_risk"),
+    ]
     assert "retention policy: major benchmark breach on Q2" in services.history(session, membership.id)[-1].reason
     assert services.consecutive_major_breaches(session, membership.id) == {"Q2": 1}
 
@@ -157,7 +177,7 @@ def test_a_second_consecutive_major_breach_on_the_same_standard_recommends_suspe
     run_cycle(session, world, 0, MAJOR_ON_Q2)
     run_cycle(session, world, 1, MAJOR_ON_Q2)
     membership = membership_of(session, world)
-    assert membership.status == "at_risk"                 # nothing is suspended automatically
+    assert membership.status == "at_risk"  # nothing is suspended automatically
     assert membership.suspension_recommended
     assert services.suspension_recommendations(session, world.alliance_id) == [(membership, {"Q2": 2})]
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "membership.suspension_recommended")).one()
@@ -183,8 +203,9 @@ def test_a_member_that_recovers_leaves_at_risk(session, world):
 def test_thresholds_are_set_per_alliance(session, world):
     with pytest.raises(services.ServiceError, match="suspension_after_cycles: a whole number of cycles from 1 to 10"):
         services.set_retention_policy(session, world.admin, world.alliance_id, suspension_after_cycles=0)
-    services.set_retention_policy(session, world.admin, world.alliance_id, suspension_after_cycles=3,
-                                  at_risk_on_major_breach=False)
+    services.set_retention_policy(
+        session, world.admin, world.alliance_id, suspension_after_cycles=3, at_risk_on_major_breach=False
+    )
     run_cycle(session, world, 0, MAJOR_ON_Q2)
     run_cycle(session, world, 1, MAJOR_ON_Q2)
     membership = membership_of(session, world)
@@ -212,8 +233,8 @@ def test_the_lead_decides_on_a_recommendation(session, world):
     with pytest.raises(services.ServiceError, match="already suspended"):
         services.record_decision(session, world.lead, assessment_id, "suspend")
     services.record_decision(session, world.lead, assessment_id, "reinstate", notes="plan agreed")
-    assert membership.status == "at_risk"                 # its breaches still stand
-    assert not membership.suspension_recommended         # reinstating is the lead's answer to the recommendation
+    assert membership.status == "at_risk"  # its breaches still stand
+    assert not membership.suspension_recommended  # reinstating is the lead's answer to the recommendation
 
 
 def test_the_lead_may_dismiss_a_recommendation(session, world):
@@ -223,20 +244,28 @@ def test_the_lead_may_dismiss_a_recommendation(session, world):
     run_cycle(session, world, 1, MAJOR_ON_Q2)
     with pytest.raises(services.ServiceError, match="record why"):
         services.dismiss_suspension_recommendation(session, world.lead, world.membership_id, "")
-    services.dismiss_suspension_recommendation(session, world.lead, world.membership_id,
-                                               "new orthogeriatric consultants start next month")
+    services.dismiss_suspension_recommendation(
+        session, world.lead, world.membership_id, "new orthogeriatric consultants start next month"
+    )
     membership = membership_of(session, world)
     assert membership.status == "at_risk" and not membership.suspension_recommended
-    event = session.exec(select(AuditEvent).where(
-        AuditEvent.action == "membership.suspension_recommendation_cleared")).one()
+    event = session.exec(
+        select(AuditEvent).where(AuditEvent.action == "membership.suspension_recommendation_cleared")
+    ).one()
     assert event.after["dismissed"] is True and "orthogeriatric" in event.after["reason"]
 
 
 def test_a_third_cycle_without_the_breach_withdraws_the_recommendation(session, world):
     run_cycle(session, world, 0, MAJOR_ON_Q2)
     run_cycle(session, world, 1, MAJOR_ON_Q2)
-    third = services.open_cycle(session, world.lead, alliance_id=world.alliance_id, name="2027/28",
-                                opens_on=dt.date(2027, 4, 1), closes_on=dt.date(2028, 3, 31))
+    third = services.open_cycle(
+        session,
+        world.lead,
+        alliance_id=world.alliance_id,
+        name="2027/28",
+        opens_on=dt.date(2027, 4, 1),
+        closes_on=dt.date(2028, 3, 31),
+    )
     world.cycle_ids.append(third.id)
     run_cycle(session, world, 2, MINOR_ON_Q1)
     membership = membership_of(session, world)

@@ -5,6 +5,7 @@ problem is reported, at the line of the offending key or value (for a missing
 key, the line where the mapping that lacks it begins). Line numbers are found
 from the text, never counted by hand.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -77,6 +78,7 @@ PROBLEM = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<message>.+)$")
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
 
 def line_of(text: str, needle: str) -> int:
     """The 1-based line that is ``needle`` (spaces aside) or else the one line holding it."""
@@ -167,14 +169,27 @@ Q12 = "          - id: Q1.2"
 Q13 = "          - id: Q1.3"
 
 
-@pytest.mark.parametrize("needle, mapping", [
-    ("schema: 1", TOP), ("id: noa-orthopaedics", TOP), ('version: "2026.1"', TOP),
-    ("title: National Orthopaedic Alliance quality standards", TOP), ("alliance: National", TOP),
-    ("effective_from:", TOP), ("domains:", TOP),
-    (QUALITY, QUALITY), ("title: Delivering consistent", QUALITY), ("    standards:", QUALITY),
-    (Q1, Q1), ("title: Hip fracture care", Q1), ("        criteria:", Q1),
-    (Q11, Q11), ("text: Is there a named", Q11), ("type: yes_no", Q11),
-])
+@pytest.mark.parametrize(
+    "needle, mapping",
+    [
+        ("schema: 1", TOP),
+        ("id: noa-orthopaedics", TOP),
+        ('version: "2026.1"', TOP),
+        ("title: National Orthopaedic Alliance quality standards", TOP),
+        ("alliance: National", TOP),
+        ("effective_from:", TOP),
+        ("domains:", TOP),
+        (QUALITY, QUALITY),
+        ("title: Delivering consistent", QUALITY),
+        ("    standards:", QUALITY),
+        (Q1, Q1),
+        ("title: Hip fracture care", Q1),
+        ("        criteria:", Q1),
+        (Q11, Q11),
+        ("text: Is there a named", Q11),
+        ("type: yes_no", Q11),
+    ],
+)
 def test_missing_required_key(tmp_path, needle, mapping):
     key = needle.strip().lstrip("- ").split(":")[0]
     text = drop_key(BASE, needle, from_line=line_of(BASE, mapping))
@@ -182,8 +197,14 @@ def test_missing_required_key(tmp_path, needle, mapping):
 
 
 def test_missing_routes_key(tmp_path):
-    text = "\n".join(line for line in BASE.splitlines() if line not in (
-        "routes:", "  full: {title: Full membership}", "  specialty: {title: Specialty membership}")) + "\n"
+    text = (
+        "\n".join(
+            line
+            for line in BASE.splitlines()
+            if line not in ("routes:", "  full: {title: Full membership}", "  specialty: {title: Specialty membership}")
+        )
+        + "\n"
+    )
     assert_only_problem(tmp_path, text, line_of(BASE, TOP), "missing required key 'routes'")
 
 
@@ -197,17 +218,25 @@ def test_metric_criterion_without_benchmark(tmp_path):
     assert_only_problem(tmp_path, text, line_of(BASE, Q13), "benchmark")
 
 
-@pytest.mark.parametrize("benchmark, key", [
-    ("{direction: higher, amber: 5}", "target"), ("{target: 85, amber: 5}", "direction"),
-])
+@pytest.mark.parametrize(
+    "benchmark, key",
+    [
+        ("{direction: higher, amber: 5}", "target"),
+        ("{target: 85, amber: 5}", "direction"),
+    ],
+)
 def test_benchmark_missing_key_reported_on_its_own_line(tmp_path, benchmark, key):
     text = replace(BASE, "{target: 85, direction: higher, amber: 5}", benchmark)
     assert_only_problem(tmp_path, text, line_of(BASE, "benchmark: {"), f"missing required key '{key}'")
 
 
-@pytest.mark.parametrize("entry, key", [
-    ("{title: Quality improvement toolkit}", "id"), ("{id: cp-qi}", "title"),
-])
+@pytest.mark.parametrize(
+    "entry, key",
+    [
+        ("{title: Quality improvement toolkit}", "id"),
+        ("{id: cp-qi}", "title"),
+    ],
+)
 def test_core_proposition_entry_missing_key(tmp_path, entry, key):
     text = replace(BASE, "{id: cp-qi, title: Quality improvement toolkit}", entry)
     assert_only_problem(tmp_path, text, line_of(BASE, "cp-qi"), f"missing required key '{key}'")
@@ -221,25 +250,35 @@ def test_rating_band_missing_key(tmp_path, band, key):
 
 # -- unknown keys: on their own line, with the nearest known key suggested ------------------------------
 
-@pytest.mark.parametrize("after, new_line, suggestion", [
-    ("alliance: National", "pass_marks: 80", "pass_mark"),
-    ("title: Delivering consistent", "wieght: 3", "weight"),
-    ("title: Hip fracture care", "must-meet: true", "must_meet"),
-    ("text: Is there a named", "alow_na: true", "allow_na"),
-    ("org_types: [acute, specialist]", "specialty: [spinal]", "specialties"),
-    ("title: Staff training", "criterion: []", "criteria"),
-])
+
+@pytest.mark.parametrize(
+    "after, new_line, suggestion",
+    [
+        ("alliance: National", "pass_marks: 80", "pass_mark"),
+        ("title: Delivering consistent", "wieght: 3", "weight"),
+        ("title: Hip fracture care", "must-meet: true", "must_meet"),
+        ("text: Is there a named", "alow_na: true", "allow_na"),
+        ("org_types: [acute, specialist]", "specialty: [spinal]", "specialties"),
+        ("title: Staff training", "criterion: []", "criteria"),
+    ],
+)
 def test_unknown_key(tmp_path, after, new_line, suggestion):
     text = insert_after(BASE, after, new_line)
     key = new_line.split(":")[0]
     assert_only_problem(tmp_path, text, line_of(text, new_line), f"unknown key '{key}'", f"'{suggestion}'")
 
 
-@pytest.mark.parametrize("needle, new", [
-    ("{target: 85, direction: higher, amber: 5}", "{target: 85, direction: higher, ambr: 5}"),
-    ("full: {title: Full membership}", "full: {title: Full membership, fee: 100}"),
-    ("{id: cp-qi, title: Quality improvement toolkit}", "{id: cp-qi, title: Quality improvement toolkit, route: [full]}"),
-])
+@pytest.mark.parametrize(
+    "needle, new",
+    [
+        ("{target: 85, direction: higher, amber: 5}", "{target: 85, direction: higher, ambr: 5}"),
+        ("full: {title: Full membership}", "full: {title: Full membership, fee: 100}"),
+        (
+            "{id: cp-qi, title: Quality improvement toolkit}",
+            "{id: cp-qi, title: Quality improvement toolkit, route: [full]}",
+        ),
+    ],
+)
 def test_unknown_key_in_flow_mapping(tmp_path, needle, new):
     text = replace(BASE, needle, new)
     assert_only_problem(tmp_path, text, line_of(BASE, needle), "unknown key")
@@ -247,59 +286,88 @@ def test_unknown_key_in_flow_mapping(tmp_path, needle, new):
 
 # -- wrong values: reported on the line of the value ---------------------------------------------------
 
-@pytest.mark.parametrize("needle, new, words", [
-    ("schema: 1", "schema: 3", ["'schema'", "must be 1 or 2"]),
-    ("schema: 1", 'schema: "1"', ["'schema'", "must be 1"]),
-    ("schema: 1", "schema: true", ["'schema'"]),
-    ("id: noa-orthopaedics", "id: NOA-orthopaedics", ["'id'", "slug"]),
-    ("id: noa-orthopaedics", "id: noa orthopaedics", ["'id'", "slug"]),
-    ("id: noa-orthopaedics", "id: noa_orthopaedics", ["'id'", "slug"]),
-    ("id: noa-orthopaedics", "id: 2026", ["'id'", "slug"]),
-    ('version: "2026.1"', "version: 2026.1", ["'version'", "quoted"]),
-    ('version: "2026.1"', "version: 2026", ["'version'", "quoted"]),
-    ('version: "2026.1"', 'version: "spring 2026"', ["'version'", "sorts"]),
-    ('version: "2026.1"', 'version: ""', ["'version'"]),
-    ("title: National Orthopaedic Alliance quality standards", "title: 2026", ["'title'", "text"]),
-    ("title: National Orthopaedic Alliance quality standards", 'title: ""', ["'title'", "empty"]),
-    ("alliance: National Orthopaedic Alliance", "alliance: [NOA]", ["'alliance'", "text"]),
-    ("effective_from: 2026-04-01", "effective_from: 2026-02-30", ["'effective_from'", "YYYY-MM-DD"]),
-    ("effective_from: 2026-04-01", "effective_from: 2026-13-01", ["'effective_from'", "YYYY-MM-DD"]),
-    ("effective_from: 2026-04-01", "effective_from: 1 April 2026", ["'effective_from'", "YYYY-MM-DD"]),
-    ("effective_from: 2026-04-01", 'effective_from: "20260401"', ["'effective_from'", "YYYY-MM-DD"]),
-    ("effective_from: 2026-04-01", "effective_from: 20260401", ["'effective_from'", "YYYY-MM-DD"]),
-    ("effective_from: 2026-04-01", "effective_from: 2026-04-01 09:00:00", ["'effective_from'", "YYYY-MM-DD"]),
-    ("    weight: 2", "    weight: 0", ["'weight'", "> 0"]),
-    ("    weight: 2", "    weight: -1", ["'weight'", "> 0"]),
-    ("    weight: 2", "    weight: heavy", ["'weight'", "number"]),
-    ("    weight: 2", "    weight: true", ["'weight'", "number"]),
-    ("    weight: 2", "    weight: .inf", ["'weight'", "number"]),
-    ("    weight: 2", "    weight: " + "9" * 400, ["'weight'", "number"]),
-    ("weight: 0.5", "weight: -0.5", ["'weight'", ">= 0"]),
-    ("weight: 0.5", "weight: '0.5'", ["'weight'", "number"]),
-    ("must_meet: true", "must_meet: 1", ["'must_meet'", "true or false"]),
-    ("allow_na: true", "allow_na: 1", ["'allow_na'", "true or false"]),
-    ("required: false", 'required: "no"', ["'required'", "true or false"]),
-    ("type: yes_no", "type: boolean", ["'type'", "yes_no"]),
-    ("type: yes_no", "type: Yes_No", ["'type'", "yes_no"]),
-    ("evidence: required", "evidence: mandatory", ["'evidence'", "required | optional | none"]),
-    ("text: Is there a named clinical lead for hip fracture care?", "text: 42", ["'text'"]),
-    ("levels: [Not started, Planned, Partly in place, In place, Embedded and audited]", "levels: [Only one]",
-     ["'levels'", "two"]),
-    ("levels: [Not started, Planned, Partly in place, In place, Embedded and audited]", "levels: Not started",
-     ["'levels'", "list"]),
-    ("levels: [Not started, Planned, Partly in place, In place, Embedded and audited]", "levels: []",
-     ["'levels'", "two"]),
-    ("{target: 85, direction: higher, amber: 5}", "{target: '85', direction: higher, amber: 5}", ["'target'", "number"]),
-    ("{target: 85, direction: higher, amber: 5}", "{target: .nan, direction: higher, amber: 5}", ["'target'", "number"]),
-    ("{target: 85, direction: higher, amber: 5}", "{target: 85, direction: up, amber: 5}", ["'direction'", "higher | lower"]),
-    ("{target: 85, direction: higher, amber: 5}", "{target: 85, direction: higher, amber: -5}", ["'amber'", ">= 0"]),
-    ("benchmark: {target: 85, direction: higher, amber: 5}", "benchmark: 85", ["'benchmark'", "mapping"]),
-    ('unit: "%"', "unit: 5", ["'unit'", "text"]),
-    ("routes: [full, specialty]", "routes: full", ["'routes'", "list"]),
-    ("org_types: [acute, specialist]", "org_types: []", ["'org_types'"]),
-    ("specialties: [orthopaedics]", "specialties: [7]", ["'specialties'", "text"]),
-    ("        criteria:\n          - id: P1.1", "        criteria: P1.1", ["'criteria'", "list"]),
-])
+
+@pytest.mark.parametrize(
+    "needle, new, words",
+    [
+        ("schema: 1", "schema: 3", ["'schema'", "must be 1 or 2"]),
+        ("schema: 1", 'schema: "1"', ["'schema'", "must be 1"]),
+        ("schema: 1", "schema: true", ["'schema'"]),
+        ("id: noa-orthopaedics", "id: NOA-orthopaedics", ["'id'", "slug"]),
+        ("id: noa-orthopaedics", "id: noa orthopaedics", ["'id'", "slug"]),
+        ("id: noa-orthopaedics", "id: noa_orthopaedics", ["'id'", "slug"]),
+        ("id: noa-orthopaedics", "id: 2026", ["'id'", "slug"]),
+        ('version: "2026.1"', "version: 2026.1", ["'version'", "quoted"]),
+        ('version: "2026.1"', "version: 2026", ["'version'", "quoted"]),
+        ('version: "2026.1"', 'version: "spring 2026"', ["'version'", "sorts"]),
+        ('version: "2026.1"', 'version: ""', ["'version'"]),
+        ("title: National Orthopaedic Alliance quality standards", "title: 2026", ["'title'", "text"]),
+        ("title: National Orthopaedic Alliance quality standards", 'title: ""', ["'title'", "empty"]),
+        ("alliance: National Orthopaedic Alliance", "alliance: [NOA]", ["'alliance'", "text"]),
+        ("effective_from: 2026-04-01", "effective_from: 2026-02-30", ["'effective_from'", "YYYY-MM-DD"]),
+        ("effective_from: 2026-04-01", "effective_from: 2026-13-01", ["'effective_from'", "YYYY-MM-DD"]),
+        ("effective_from: 2026-04-01", "effective_from: 1 April 2026", ["'effective_from'", "YYYY-MM-DD"]),
+        ("effective_from: 2026-04-01", 'effective_from: "20260401"', ["'effective_from'", "YYYY-MM-DD"]),
+        ("effective_from: 2026-04-01", "effective_from: 20260401", ["'effective_from'", "YYYY-MM-DD"]),
+        ("effective_from: 2026-04-01", "effective_from: 2026-04-01 09:00:00", ["'effective_from'", "YYYY-MM-DD"]),
+        ("    weight: 2", "    weight: 0", ["'weight'", "> 0"]),
+        ("    weight: 2", "    weight: -1", ["'weight'", "> 0"]),
+        ("    weight: 2", "    weight: heavy", ["'weight'", "number"]),
+        ("    weight: 2", "    weight: true", ["'weight'", "number"]),
+        ("    weight: 2", "    weight: .inf", ["'weight'", "number"]),
+        ("    weight: 2", "    weight: " + "9" * 400, ["'weight'", "number"]),
+        ("weight: 0.5", "weight: -0.5", ["'weight'", ">= 0"]),
+        ("weight: 0.5", "weight: '0.5'", ["'weight'", "number"]),
+        ("must_meet: true", "must_meet: 1", ["'must_meet'", "true or false"]),
+        ("allow_na: true", "allow_na: 1", ["'allow_na'", "true or false"]),
+        ("required: false", 'required: "no"', ["'required'", "true or false"]),
+        ("type: yes_no", "type: boolean", ["'type'", "yes_no"]),
+        ("type: yes_no", "type: Yes_No", ["'type'", "yes_no"]),
+        ("evidence: required", "evidence: mandatory", ["'evidence'", "required | optional | none"]),
+        ("text: Is there a named clinical lead for hip fracture care?", "text: 42", ["'text'"]),
+        (
+            "levels: [Not started, Planned, Partly in place, In place, Embedded and audited]",
+            "levels: [Only one]",
+            ["'levels'", "two"],
+        ),
+        (
+            "levels: [Not started, Planned, Partly in place, In place, Embedded and audited]",
+            "levels: Not started",
+            ["'levels'", "list"],
+        ),
+        (
+            "levels: [Not started, Planned, Partly in place, In place, Embedded and audited]",
+            "levels: []",
+            ["'levels'", "two"],
+        ),
+        (
+            "{target: 85, direction: higher, amber: 5}",
+            "{target: '85', direction: higher, amber: 5}",
+            ["'target'", "number"],
+        ),
+        (
+            "{target: 85, direction: higher, amber: 5}",
+            "{target: .nan, direction: higher, amber: 5}",
+            ["'target'", "number"],
+        ),
+        (
+            "{target: 85, direction: higher, amber: 5}",
+            "{target: 85, direction: up, amber: 5}",
+            ["'direction'", "higher | lower"],
+        ),
+        (
+            "{target: 85, direction: higher, amber: 5}",
+            "{target: 85, direction: higher, amber: -5}",
+            ["'amber'", ">= 0"],
+        ),
+        ("benchmark: {target: 85, direction: higher, amber: 5}", "benchmark: 85", ["'benchmark'", "mapping"]),
+        ('unit: "%"', "unit: 5", ["'unit'", "text"]),
+        ("routes: [full, specialty]", "routes: full", ["'routes'", "list"]),
+        ("org_types: [acute, specialist]", "org_types: []", ["'org_types'"]),
+        ("specialties: [orthopaedics]", "specialties: [7]", ["'specialties'", "text"]),
+        ("        criteria:\n          - id: P1.1", "        criteria: P1.1", ["'criteria'", "list"]),
+    ],
+)
 def test_wrong_value(tmp_path, needle, new, words):
     text = BASE.replace(needle, new)
     assert text != BASE
@@ -308,22 +376,27 @@ def test_wrong_value(tmp_path, needle, new, words):
     assert_only_problem(tmp_path, text, line_of(text, new.split("\n")[0].strip()), *words)
 
 
-@pytest.mark.parametrize("after, new_line, words", [
-    ("alliance: National", "pass_mark: 120", ["'pass_mark'", "<= 100"]),
-    ("alliance: National", "pass_mark: -1", ["'pass_mark'", ">= 0"]),
-    ("alliance: National", 'pass_mark: "75"', ["'pass_mark'", "number"]),
-    ("title: Hip fracture care", "weight: 0", ["'weight'", "> 0"]),
-    ("title: Hip fracture care", "weight: -2", ["'weight'", "> 0"]),
-    ("type: yes_no", "levels: [No, Yes]", ["'levels'", "only allowed on level"]),
-    ("type: yes_no", "benchmark: {target: 1, direction: higher}", ["'benchmark'", "only allowed on metric"]),
-    ("type: level", "unit: steps", ["'unit'", "only allowed on metric"]),
-    ("text: Is there a named", "guidance: [a, b]", ["'guidance'", "text"]),
-    ("alliance: National", "core_proposition: none", ["'core_proposition'", "list"]),
-])
+@pytest.mark.parametrize(
+    "after, new_line, words",
+    [
+        ("alliance: National", "pass_mark: 120", ["'pass_mark'", "<= 100"]),
+        ("alliance: National", "pass_mark: -1", ["'pass_mark'", ">= 0"]),
+        ("alliance: National", 'pass_mark: "75"', ["'pass_mark'", "number"]),
+        ("title: Hip fracture care", "weight: 0", ["'weight'", "> 0"]),
+        ("title: Hip fracture care", "weight: -2", ["'weight'", "> 0"]),
+        ("type: yes_no", "levels: [No, Yes]", ["'levels'", "only allowed on level"]),
+        ("type: yes_no", "benchmark: {target: 1, direction: higher}", ["'benchmark'", "only allowed on metric"]),
+        ("type: level", "unit: steps", ["'unit'", "only allowed on metric"]),
+        ("text: Is there a named", "guidance: [a, b]", ["'guidance'", "text"]),
+        ("alliance: National", "core_proposition: none", ["'core_proposition'", "list"]),
+    ],
+)
 def test_wrong_value_of_added_key(tmp_path, after, new_line, words):
     if new_line.startswith("core_proposition"):
-        text = "\n".join(line for line in BASE.splitlines()
-                         if not line.startswith(("core_proposition:", "  - {id: cp-"))) + "\n"
+        text = (
+            "\n".join(line for line in BASE.splitlines() if not line.startswith(("core_proposition:", "  - {id: cp-")))
+            + "\n"
+        )
         text = insert_after(text, after, new_line)
     else:
         text = insert_after(BASE, after, new_line)
@@ -331,12 +404,16 @@ def test_wrong_value_of_added_key(tmp_path, after, new_line, words):
 
 
 def test_routes_must_be_a_mapping_with_at_least_one_route(tmp_path):
-    listed = BASE.replace("routes:\n  full: {title: Full membership}\n  specialty: {title: Specialty membership}\n",
-                          "routes: [full, specialty]\n")
-    assert_only_problem(tmp_path, listed, listed.splitlines().index("routes: [full, specialty]") + 1, "'routes'",
-                        "mapping")
-    empty = BASE.replace("routes:\n  full: {title: Full membership}\n  specialty: {title: Specialty membership}\n",
-                         "routes: {}\n")
+    listed = BASE.replace(
+        "routes:\n  full: {title: Full membership}\n  specialty: {title: Specialty membership}\n",
+        "routes: [full, specialty]\n",
+    )
+    assert_only_problem(
+        tmp_path, listed, listed.splitlines().index("routes: [full, specialty]") + 1, "'routes'", "mapping"
+    )
+    empty = BASE.replace(
+        "routes:\n  full: {title: Full membership}\n  specialty: {title: Specialty membership}\n", "routes: {}\n"
+    )
     _, problems = problems_of(tmp_path, empty)
     line = line_of(empty, "routes: {}")
     assert any(p.startswith(f"{tmp_path / 'standards.yaml'}:{line}: ") and "at least one" in p for p in problems)
@@ -349,20 +426,24 @@ def test_domains_must_be_a_list(tmp_path):
 
 # -- ratings -----------------------------------------------------------------------------------------
 
+
 def with_ratings(*bands: str) -> str:
     listed = "".join(f"  - {band}\n" for band in bands)
     return replace(BASE, "effective_from: 2026-04-01\n", f"effective_from: 2026-04-01\nratings:\n{listed}")
 
 
-@pytest.mark.parametrize("band, words", [
-    ("{rating: Gold, min: 80}", ["'rating'"]),
-    ("{rating: gold, min: 120}", ["'min'", "<= 100"]),
-    ("{rating: gold, min: -1}", ["'min'", ">= 0"]),
-    ("{rating: gold, min: high}", ["'min'", "number"]),
-    ("{rating: met, min: 80}", ["'met'", "already"]),
-    ("{rating: gold, min: 75}", ["min 75", "already"]),
-    ("{rating: gold, min: 80, colour: yellow}", ["unknown key 'colour'"]),
-])
+@pytest.mark.parametrize(
+    "band, words",
+    [
+        ("{rating: Gold, min: 80}", ["'rating'"]),
+        ("{rating: gold, min: 120}", ["'min'", "<= 100"]),
+        ("{rating: gold, min: -1}", ["'min'", ">= 0"]),
+        ("{rating: gold, min: high}", ["'min'", "number"]),
+        ("{rating: met, min: 80}", ["'met'", "already"]),
+        ("{rating: gold, min: 75}", ["min 75", "already"]),
+        ("{rating: gold, min: 80, colour: yellow}", ["unknown key 'colour'"]),
+    ],
+)
 def test_bad_rating_band(tmp_path, band, words):
     text = with_ratings("{rating: met, min: 75}", "{rating: not_met, min: 0}", band)
     assert_only_problem(tmp_path, text, line_of(text, band), *words)
@@ -383,14 +464,18 @@ def test_custom_ratings_in_any_order_and_with_gaps_load(tmp_path):
 
 # -- identifiers and route references ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("needle, new, first", [
-    ("- id: Q1.2", "- id: Q1.1", "- id: Q1.1"),                         # criterion and criterion
-    ("- id: P1.1", "- id: Q1.3", "- id: Q1.3"),                         # across standards
-    ("- id: P1\n", "- id: quality\n", "- id: quality"),                 # standard and domain
-    ("- id: P1.1", "- id: Q1", "      - id: Q1\n"),                      # criterion and standard
-    ("- id: people", "- id: cp-qi", "{id: cp-qi"),                      # domain and core proposition
-    ("{id: cp-qi,", "{id: cp-lms,", "{id: cp-lms,"),                    # core proposition entries
-])
+
+@pytest.mark.parametrize(
+    "needle, new, first",
+    [
+        ("- id: Q1.2", "- id: Q1.1", "- id: Q1.1"),  # criterion and criterion
+        ("- id: P1.1", "- id: Q1.3", "- id: Q1.3"),  # across standards
+        ("- id: P1\n", "- id: quality\n", "- id: quality"),  # standard and domain
+        ("- id: P1.1", "- id: Q1", "      - id: Q1\n"),  # criterion and standard
+        ("- id: people", "- id: cp-qi", "{id: cp-qi"),  # domain and core proposition
+        ("{id: cp-qi,", "{id: cp-lms,", "{id: cp-lms,"),  # core proposition entries
+    ],
+)
 def test_duplicate_identifier(tmp_path, needle, new, first):
     text = BASE.replace(needle, new)
     assert text.count(new.strip()) >= 1 and text != BASE
@@ -404,10 +489,13 @@ def test_ids_must_not_contain_spaces(tmp_path):
     assert_only_problem(tmp_path, text, line_of(text, "- id: Q1 2"), "spaces")
 
 
-@pytest.mark.parametrize("needle, new", [
-    ("routes: [full, specialty]", "routes: [full, associate]"),
-    ("routes: [full]}", "routes: [fellowship]}"),
-])
+@pytest.mark.parametrize(
+    "needle, new",
+    [
+        ("routes: [full, specialty]", "routes: [full, associate]"),
+        ("routes: [full]}", "routes: [fellowship]}"),
+    ],
+)
 def test_route_references_must_name_a_route_of_the_file(tmp_path, needle, new):
     text = replace(BASE, needle, new)
     name = new.split("[")[1].split("]")[0].split(", ")[-1]
@@ -423,6 +511,7 @@ def test_route_names_are_slugs(tmp_path):
 
 # -- YAML itself ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n"])
 def test_empty_file(tmp_path, text):
     assert_only_problem(tmp_path, text, 1, "empty")
@@ -433,12 +522,15 @@ def test_file_that_is_not_a_mapping(tmp_path, text, what):
     assert_only_problem(tmp_path, text, 1, "mapping", what)
 
 
-@pytest.mark.parametrize("needle, new, line_needle", [
-    ("    title: Workforce", "   title: Workforce", "   title: Workforce"),      # indentation
-    ("    title: Workforce", "\ttitle: Workforce", "\ttitle: Workforce"),       # tab
-    ("    title: Workforce", "    title: Workforce: people", "Workforce: people"),
-    ("amber: 5}", "amber: 5", "  - id: people"),                                 # unclosed: found on the next line
-])
+@pytest.mark.parametrize(
+    "needle, new, line_needle",
+    [
+        ("    title: Workforce", "   title: Workforce", "   title: Workforce"),  # indentation
+        ("    title: Workforce", "\ttitle: Workforce", "\ttitle: Workforce"),  # tab
+        ("    title: Workforce", "    title: Workforce: people", "Workforce: people"),
+        ("amber: 5}", "amber: 5", "  - id: people"),  # unclosed: found on the next line
+    ],
+)
 def test_yaml_syntax_error_has_its_line(tmp_path, needle, new, line_needle):
     text = replace(BASE, needle, new)
     assert_only_problem(tmp_path, text, line_of(text, line_needle), "YAML syntax error")
@@ -455,11 +547,14 @@ def test_two_documents_in_one_file(tmp_path):
     assert_only_problem(tmp_path, text, line_of(text, "---"), "YAML syntax error")
 
 
-@pytest.mark.parametrize("after, new_line", [
-    ("title: Hip fracture care", "title: Hip fracture care again"),
-    ("alliance: National", "schema: 2"),
-    ("type: yes_no", "type: text"),
-])
+@pytest.mark.parametrize(
+    "after, new_line",
+    [
+        ("title: Hip fracture care", "title: Hip fracture care again"),
+        ("alliance: National", "schema: 2"),
+        ("type: yes_no", "type: text"),
+    ],
+)
 def test_duplicate_yaml_key(tmp_path, after, new_line):
     text = insert_after(BASE, after, new_line)
     key = new_line.split(":")[0]
@@ -498,11 +593,14 @@ def test_unreadable_path(tmp_path):
     assert caught.value.problems[0].startswith(f"{tmp_path}:1: cannot read file")
 
 
-@pytest.mark.parametrize("new, words", [
-    ("    title: &t [*t]", ["YAML syntax error", "alias"]),
-    ("    title: !!int Workforce", ["YAML syntax error", "int"]),
-    ("    title: !!python/object:os.system Workforce", ["YAML syntax error"]),
-])
+@pytest.mark.parametrize(
+    "new, words",
+    [
+        ("    title: &t [*t]", ["YAML syntax error", "alias"]),
+        ("    title: !!int Workforce", ["YAML syntax error", "int"]),
+        ("    title: !!python/object:os.system Workforce", ["YAML syntax error"]),
+    ],
+)
 def test_yaml_that_cannot_be_read_safely(tmp_path, new, words):
     text = replace(BASE, "    title: Workforce", new)
     assert_only_problem(tmp_path, text, line_of(text, new), *words)
@@ -516,6 +614,7 @@ def test_deep_nesting_is_an_error_not_a_crash(tmp_path):
 
 # -- the file as a whole ---------------------------------------------------------------------------------------
 
+
 def test_every_problem_is_reported_at_once_in_line_order(tmp_path):
     text = BASE
     text = replace(text, "schema: 1", "schema: 3")
@@ -528,9 +627,14 @@ def test_every_problem_is_reported_at_once_in_line_order(tmp_path):
     text = insert_after(text, "text: Share of staff", "wieght: 1")
     path, problems = problems_of(tmp_path, text)
     expected_lines = [
-        line_of(text, "schema: 3"), line_of(text, "fellowship"), line_of(text, "    weight: 0"),
-        line_of(text, "type: boolean"), [n for n, line in enumerate(text.splitlines(), 1) if "- id: Q1.1" in line][1],
-        line_of(text, "direction: up"), line_of(text, "- id: P1"), line_of(text, "wieght: 1"),
+        line_of(text, "schema: 3"),
+        line_of(text, "fellowship"),
+        line_of(text, "    weight: 0"),
+        line_of(text, "type: boolean"),
+        [n for n, line in enumerate(text.splitlines(), 1) if "- id: Q1.1" in line][1],
+        line_of(text, "direction: up"),
+        line_of(text, "- id: P1"),
+        line_of(text, "wieght: 1"),
     ]
     assert [int(PROBLEM.match(p).group("line")) for p in problems] == expected_lines, problems
 
@@ -550,9 +654,16 @@ def test_defaults_are_applied(tmp_path):
     loaded = rules.load_standards(path)
     assert loaded.schema_version == 1 and loaded.effective_from == dt.date(2026, 4, 1)
     assert loaded.pass_mark == 75
-    assert [(b.rating, b.min) for b in loaded.ratings] == [("exemplary", 90), ("met", 75), ("approaching", 50),
-                                                          ("not_met", 0)]
-    assert [(r.id, r.title) for r in loaded.routes] == [("full", "Full membership"), ("specialty", "Specialty membership")]
+    assert [(b.rating, b.min) for b in loaded.ratings] == [
+        ("exemplary", 90),
+        ("met", 75),
+        ("approaching", 50),
+        ("not_met", 0),
+    ]
+    assert [(r.id, r.title) for r in loaded.routes] == [
+        ("full", "Full membership"),
+        ("specialty", "Specialty membership"),
+    ]
     quality, people = loaded.domains
     assert (quality.weight, people.weight) == (2, 1)
     q1, p1 = quality.standards[0], people.standards[0]
@@ -578,7 +689,10 @@ def test_route_title_is_optional():
     text = replace(BASE, "  specialty: {title: Specialty membership}", "  specialty: {}")
     text = replace(text, "  full: {title: Full membership}", "  full:")
     loaded = rules.parse_standards(text)
-    assert [(r.id, r.title) for r in loaded.routes] == [("full", "Full membership"), ("specialty", "Specialty membership")]
+    assert [(r.id, r.title) for r in loaded.routes] == [
+        ("full", "Full membership"),
+        ("specialty", "Specialty membership"),
+    ]
 
 
 def test_zero_criterion_weight_and_zero_amber_are_valid():
@@ -602,6 +716,7 @@ def test_empty_lists_of_domains_standards_and_criteria_are_valid():
 
 # -- content hash and versions ------------------------------------------------------------------------------------
 
+
 def reformatted(text: str) -> str:
     """Same meaning, other layout: block style, other quoting, comments, blank lines, key order."""
     doc = yaml.safe_load(text)
@@ -613,14 +728,22 @@ def test_content_hash_ignores_comments_and_formatting():
     commented = rules.parse_standards(BASE.replace("    title: Workforce", "    title: Workforce   # people domain\n"))
     assert rules.parse_standards(reformatted(BASE)).content_hash == original.content_hash
     assert commented.content_hash == original.content_hash
-    assert rules.parse_standards(BASE.replace('version: "2026.1"', "version: '2026.1'")).content_hash == original.content_hash
+    assert (
+        rules.parse_standards(BASE.replace('version: "2026.1"', "version: '2026.1'")).content_hash
+        == original.content_hash
+    )
 
 
-@pytest.mark.parametrize("needle, new", [
-    ("target: 85", "target: 86"), ("title: Workforce", "title: Workforce and training"),
-    ("weight: 0.5", "weight: 1.5"), ("routes: [full]}", "routes: [specialty]}"),
-    ('version: "2026.1"', 'version: "2026.2"'),
-])
+@pytest.mark.parametrize(
+    "needle, new",
+    [
+        ("target: 85", "target: 86"),
+        ("title: Workforce", "title: Workforce and training"),
+        ("weight: 0.5", "weight: 1.5"),
+        ("routes: [full]}", "routes: [specialty]}"),
+        ('version: "2026.1"', 'version: "2026.2"'),
+    ],
+)
 def test_content_hash_changes_with_content(needle, new):
     assert rules.parse_standards(replace(BASE, needle, new)).content_hash != rules.parse_standards(BASE).content_hash
 
@@ -629,8 +752,9 @@ def test_two_versions_of_one_set_load_and_score_side_by_side(tmp_path):
     first = tmp_path / "noa-2026.1.yaml"
     second = tmp_path / "noa-2026.2.yaml"
     first.write_text(BASE, encoding="utf-8")
-    second.write_text(replace(replace(BASE, 'version: "2026.1"', 'version: "2026.2"'), "target: 85", "target: 80"),
-                      encoding="utf-8")
+    second.write_text(
+        replace(replace(BASE, 'version: "2026.1"', 'version: "2026.2"'), "target: 85", "target: 80"), encoding="utf-8"
+    )
     v1, v2 = rules.load_standards(first), rules.load_standards(second)
     assert (v1.id, v2.id) == ("noa-orthopaedics", "noa-orthopaedics")
     values = answers({"Q1.1": "yes", "Q1.2": 4, "Q1.3": 82}, org_type="acute")

@@ -3,6 +3,7 @@
 Read in both schemas (it changes nothing about scoring); every value is text, and each problem is a
 ``FILE:LINE`` error like any other in the file.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -11,10 +12,18 @@ import yaml
 import rules
 from tests.builders import criterion, document, domain, one_standard, standard
 
-SOURCE = {"name": "Alliance data security baseline", "urn": "urn:example:risk:library:adb", "ref_id": "ADB",
-          "version": "3", "provider": "Example Health Alliance", "packager": "example",
-          "publication_date": "2026-01-15", "locale": "en", "copyright": "Free to reuse.\nWith credit.",
-          "framework_urn": "urn:example:risk:framework:adb"}
+SOURCE = {
+    "name": "Alliance data security baseline",
+    "urn": "urn:example:risk:library:adb",
+    "ref_id": "ADB",
+    "version": "3",
+    "provider": "Example Health Alliance",
+    "packager": "example",
+    "publication_date": "2026-01-15",
+    "locale": "en",
+    "copyright": "Free to reuse.\nWith credit.",
+    "framework_urn": "urn:example:risk:framework:adb",
+}
 
 
 def text_of(doc: dict) -> str:
@@ -33,8 +42,9 @@ def line_of(text: str, fragment: str) -> int:
 
 @pytest.mark.parametrize("schema", [1, 2])
 def test_every_source_key_is_kept_as_text_in_either_schema(schema):
-    loaded = rules.parse_standards(text_of({**one_standard(criterion("S1.1")), "schema": schema,
-                                            "source": SOURCE}), "set.yaml")
+    loaded = rules.parse_standards(
+        text_of({**one_standard(criterion("S1.1")), "schema": schema, "source": SOURCE}), "set.yaml"
+    )
     assert loaded.source_library is not None
     assert dict(loaded.source_library.facts()) == SOURCE
     assert [key for key, _ in loaded.source_library.facts()] == list(rules.model.SOURCE_KEYS)
@@ -55,11 +65,23 @@ def test_an_unquoted_date_is_kept_as_written_and_the_source_changes_the_content_
 
 
 def test_each_malformed_source_is_an_error_at_its_line():
-    doc = document([domain("d", [standard("S1", [criterion("S1.1")])])],
-                   source={"urn": "urn:x", "version": "VERSION", "provider": "PROVIDER", "locale": "LOCALE",
-                           "provdier": "someone", "name": ""})
-    text = (text_of(doc).replace("version: VERSION", "version: 3").replace("provider: PROVIDER", "provider: [a, b]")
-            .replace("locale: LOCALE", "locale: yes"))
+    doc = document(
+        [domain("d", [standard("S1", [criterion("S1.1")])])],
+        source={
+            "urn": "urn:x",
+            "version": "VERSION",
+            "provider": "PROVIDER",
+            "locale": "LOCALE",
+            "provdier": "someone",
+            "name": "",
+        },
+    )
+    text = (
+        text_of(doc)
+        .replace("version: VERSION", "version: 3")
+        .replace("provider: PROVIDER", "provider: [a, b]")
+        .replace("locale: LOCALE", "locale: yes")
+    )
     assert problems(text) == [
         f"set.yaml:{line_of(text, '  version: 3')}: source: 'version' must be text (put it in quotes), "
         "got the number 3",
@@ -74,5 +96,6 @@ def test_each_malformed_source_is_an_error_at_its_line():
 
 def test_a_source_that_is_not_a_mapping_is_an_error_at_its_line():
     text = text_of({**one_standard(criterion("S1.1")), "source": ["urn:x"]})
-    assert problems(text) == [f"set.yaml:{line_of(text, '- urn:x')}: standards set: 'source' must be a mapping, "
-                              "got a list"]
+    assert problems(text) == [
+        f"set.yaml:{line_of(text, '- urn:x')}: standards set: 'source' must be a mapping, got a list"
+    ]

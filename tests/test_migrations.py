@@ -1,5 +1,6 @@
 """Alembic migrations against the test database (SQLite, or PostgreSQL via TEST_DATABASE_URL), and the
 guard that stops the CLI on a schema that is not this code's."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def schema_diff(url: str) -> list:
     with db.get_engine(url).connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True,
-                                                               "compare_server_default": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
         return compare_metadata(context, SQLModel.metadata)
 
 
@@ -56,10 +56,13 @@ def test_the_per_test_database_is_at_head_and_matches_the_models(database_url):
 def test_upgrade_keeps_data_and_downgrade_returns_to_empty(empty_database_url):
     db.upgrade(empty_database_url, "0001")
     with db.get_engine(empty_database_url).begin() as connection:
-        connection.execute(text(
-            "INSERT INTO alliance (slug, name, standards_set, at_risk_on_major_breach, suspension_after_cycles, "
-            "max_buddy_mentees, created_at) VALUES ('noa', 'NOA', 'noa-orthopaedics', true, 2, 3, "
-            "'2026-01-01 00:00:00+00:00')"))
+        connection.execute(
+            text(
+                "INSERT INTO alliance (slug, name, standards_set, at_risk_on_major_breach, suspension_after_cycles, "
+                "max_buddy_mentees, created_at) VALUES ('noa', 'NOA', 'noa-orthopaedics', true, 2, 3, "
+                "'2026-01-01 00:00:00+00:00')"
+            )
+        )
     db.upgrade(empty_database_url)
     with db.get_engine(empty_database_url).connect() as connection:
         assert connection.execute(text("SELECT slug FROM alliance")).scalars().all() == ["noa"]
@@ -94,31 +97,55 @@ def _results_at_0006(url: str, results: list[tuple[dict, bool]]) -> None:
         for statement in statements:
             connection.execute(text(statement))
         for result, is_current in results:
-            connection.execute(text(
-                "INSERT INTO assessmentresult (assessment_id, standards_version_id, standards_hash, result, overall, "
-                f"rating, outcome, is_current, computed_at) VALUES (1, 1, 'h', :result, 62.5, 'good', 'accredited', "
-                f":current, {when})"), {"result": json.dumps(result), "current": is_current})
-        connection.execute(text(  # a breach refers to the first result: rebuilding the table must keep it valid
-            "INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, target, direction, "
-            "severity) SELECT MIN(id), 1, 'S2.1', 'S2', 70, 85, 'higher', 'major' FROM assessmentresult"))
+            connection.execute(
+                text(
+                    "INSERT INTO assessmentresult (assessment_id, standards_version_id, standards_hash, result, overall, "
+                    f"rating, outcome, is_current, computed_at) VALUES (1, 1, 'h', :result, 62.5, 'good', 'accredited', "
+                    f":current, {when})"
+                ),
+                {"result": json.dumps(result), "current": is_current},
+            )
+        connection.execute(
+            text(  # a breach refers to the first result: rebuilding the table must keep it valid
+                "INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, target, direction, "
+                "severity) SELECT MIN(id), 1, 'S2.1', 'S2', 70, 85, 'higher', 'major' FROM assessmentresult"
+            )
+        )
 
 
 def test_upgrade_to_0007_gives_stored_results_their_headline(empty_database_url):
-    result = {"overall": 62.5, "outcome": "accredited", "support_needs": ["S2"], "criteria": {"S1.1": {}},
-              "standard_results": {"S1": {"score": 100.0, "status": "met"}, "S2": {"score": 40.0, "status": "not_met"}},
-              "breaches": [{"criterion": "S2.1", "standard": "S2", "value": 70, "target": 85, "direction": "higher",
-                            "severity": "major"}]}
+    result = {
+        "overall": 62.5,
+        "outcome": "accredited",
+        "support_needs": ["S2"],
+        "criteria": {"S1.1": {}},
+        "standard_results": {"S1": {"score": 100.0, "status": "met"}, "S2": {"score": 40.0, "status": "not_met"}},
+        "breaches": [
+            {
+                "criterion": "S2.1",
+                "standard": "S2",
+                "value": 70,
+                "target": 85,
+                "direction": "higher",
+                "severity": "major",
+            }
+        ],
+    }
     db.upgrade(empty_database_url, "0006")
     _results_at_0006(empty_database_url, [(result, True), (result, False)])  # the current one and an earlier one
     db.upgrade(empty_database_url)
     with db.get_engine(empty_database_url).connect() as connection:
-        rows = connection.execute(text("SELECT is_current, overall, outcome, headline, result FROM assessmentresult "
-                                       "ORDER BY id")).all()
+        rows = connection.execute(
+            text("SELECT is_current, overall, outcome, headline, result FROM assessmentresult ORDER BY id")
+        ).all()
         columns = [c["name"] for c in inspect(connection).get_columns("assessmentresult")]
     assert [(bool(r[0]), r[1], r[2]) for r in rows] == [(True, 62.5, "accredited"), (False, 62.5, "accredited")]
     headline = rows[0][3] if isinstance(rows[0][3], dict) else json.loads(rows[0][3])
-    assert headline == {"standard_results": result["standard_results"], "support_needs": ["S2"],
-                        "breaches": [{"criterion": "S2.1", "standard": "S2", "severity": "major"}]}
+    assert headline == {
+        "standard_results": result["standard_results"],
+        "support_needs": ["S2"],
+        "breaches": [{"criterion": "S2.1", "standard": "S2", "severity": "major"}],
+    }
     assert (rows[0][4] if isinstance(rows[0][4], dict) else json.loads(rows[0][4])) == result
     if empty_database_url.startswith("sqlite"):  # SQLite reads columns in order: the document comes last
         assert columns[-2:] == ["headline", "result"]
@@ -144,9 +171,11 @@ def test_one_current_result_per_assessment_is_enforced(empty_database_url):
     db.upgrade(empty_database_url, "0006")
     _results_at_0006(empty_database_url, [({"standard_results": {}, "breaches": []}, True)])
     db.upgrade(empty_database_url)
-    second = text("INSERT INTO assessmentresult (assessment_id, standards_version_id, standards_hash, result, "
-                  "headline, overall, rating, outcome, is_current, computed_at) VALUES (1, 1, 'h', '{}', '{}', 1, "
-                  "'good', 'accredited', :current, '2026-01-02 00:00:00+00:00')")
+    second = text(
+        "INSERT INTO assessmentresult (assessment_id, standards_version_id, standards_hash, result, "
+        "headline, overall, rating, outcome, is_current, computed_at) VALUES (1, 1, 'h', '{}', '{}', 1, "
+        "'good', 'accredited', :current, '2026-01-02 00:00:00+00:00')"
+    )
     with db.get_engine(empty_database_url).begin() as connection:
         connection.execute(second, {"current": False})  # history is fine
     with pytest.raises(IntegrityError):
@@ -159,12 +188,22 @@ def test_a_breach_names_its_results_assessment_and_0008_downgrades_with_its_data
     _results_at_0006(empty_database_url, [({"standard_results": {}, "breaches": []}, True)])  # and one breach
     db.upgrade(empty_database_url, "0009")
     with db.get_engine(empty_database_url).begin() as connection:
-        connection.execute(text("INSERT INTO assessmentcycle (id, alliance_id, name, opens_on, closes_on) "
-                                "VALUES (2, 1, '2027/28', '2027-04-01', '2028-03-31')"))
-        connection.execute(text("INSERT INTO assessment (id, membership_id, cycle_id, standards_version_id, status, "
-                                "created_at) VALUES (2, 1, 2, 1, 'draft', '2026-01-02 00:00:00+00:00')"))
-    breach = text("INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, target, direction, "
-                  "severity) SELECT MIN(id), :assessment, 'S2.2', 'S2', 70, 85, 'higher', 'minor' FROM assessmentresult")
+        connection.execute(
+            text(
+                "INSERT INTO assessmentcycle (id, alliance_id, name, opens_on, closes_on) "
+                "VALUES (2, 1, '2027/28', '2027-04-01', '2028-03-31')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO assessment (id, membership_id, cycle_id, standards_version_id, status, "
+                "created_at) VALUES (2, 1, 2, 1, 'draft', '2026-01-02 00:00:00+00:00')"
+            )
+        )
+    breach = text(
+        "INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, target, direction, "
+        "severity) SELECT MIN(id), :assessment, 'S2.2', 'S2', 70, 85, 'higher', 'minor' FROM assessmentresult"
+    )
     with pytest.raises(IntegrityError):  # the result is assessment 1's
         with db.get_engine(empty_database_url).begin() as connection:
             connection.execute(breach, {"assessment": 2})
@@ -191,14 +230,19 @@ def test_0010_drops_the_breach_key_keeping_breaches_and_downgrades_to_it(empty_d
     assert keys() == []
     with db.get_engine(empty_database_url).connect() as connection:
         assert [tuple(r) for r in connection.execute(text("SELECT criterion_id, assessment_id FROM breach"))] == [
-            ("S2.1", 1)]
+            ("S2.1", 1)
+        ]
     db.downgrade(empty_database_url, "0009")
     assert keys() == [("fk_breach_result_assessment", ["result_id", "assessment_id"])]
     with pytest.raises(IntegrityError):  # the key is back and checks again
         with db.get_engine(empty_database_url).begin() as connection:
-            connection.execute(text("INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, "
-                                    "target, direction, severity) VALUES (999, 1, 'S2.2', 'S2', 1, 2, 'higher', "
-                                    "'minor')"))
+            connection.execute(
+                text(
+                    "INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, "
+                    "target, direction, severity) VALUES (999, 1, 'S2.2', 'S2', 1, 2, 'higher', "
+                    "'minor')"
+                )
+            )
     db.upgrade(empty_database_url)
     assert schema_diff(empty_database_url) == []
 
@@ -225,13 +269,17 @@ def test_0009_indexes_rescore_items_by_run_and_alliance_whose_copy_is_no_key_and
 def test_0011_adds_sessions_and_keeps_users_at_generation_0_and_downgrades(empty_database_url):
     db.upgrade(empty_database_url, "0010")
     with db.get_engine(empty_database_url).begin() as connection:
-        connection.execute(text(
-            "INSERT INTO \"user\" (email, name, password_hash, role, active, created_at) VALUES "
-            "('admin@nhs.test', 'Admin', 'scrypt:x', 'admin', true, '2026-01-01 00:00:00+00:00')"))
+        connection.execute(
+            text(
+                'INSERT INTO "user" (email, name, password_hash, role, active, created_at) VALUES '
+                "('admin@nhs.test', 'Admin', 'scrypt:x', 'admin', true, '2026-01-01 00:00:00+00:00')"
+            )
+        )
     db.upgrade(empty_database_url)
     with db.get_engine(empty_database_url).connect() as connection:
         assert [tuple(r) for r in connection.execute(text('SELECT email, session_generation FROM "user"'))] == [
-            ("admin@nhs.test", 0)]
+            ("admin@nhs.test", 0)
+        ]
         assert "websession" in inspect(connection).get_table_names()
     db.downgrade(empty_database_url, "0010")
     with db.get_engine(empty_database_url).connect() as connection:
@@ -243,12 +291,16 @@ def test_0011_adds_sessions_and_keeps_users_at_generation_0_and_downgrades(empty
 
 def _breach_keys(url: str) -> list:
     with db.get_engine(url).connect() as connection:
-        return [(fk["name"], fk["constrained_columns"], fk["referred_table"], (fk.get("options") or {}).get("ondelete"))
-                for fk in inspect(connection).get_foreign_keys("breach")]
+        return [
+            (fk["name"], fk["constrained_columns"], fk["referred_table"], (fk.get("options") or {}).get("ondelete"))
+            for fk in inspect(connection).get_foreign_keys("breach")
+        ]
 
 
-BREACH = ("INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, target, direction, "
-          "severity) VALUES (:result, :assessment, :criterion, 'S2', 70, 85, 'higher', 'minor')")
+BREACH = (
+    "INSERT INTO breach (result_id, assessment_id, criterion_id, standard_id, value, target, direction, "
+    "severity) VALUES (:result, :assessment, :criterion, 'S2', 70, 85, 'higher', 'minor')"
+)
 
 
 def test_0012_gives_breaches_a_key_to_their_result_dropping_orphans_and_downgrades(empty_database_url):
@@ -284,21 +336,32 @@ def test_0013_names_who_registered_each_version_from_the_audit_log_and_downgrade
     db.upgrade(url, "0012")
     when = "'2026-01-01 00:00:00+00:00'"
     with db.get_engine(url).begin() as connection:
-        connection.execute(text("INSERT INTO \"user\" (id, email, name, password_hash, role, alliance_id, active, "
-                                f"created_at, session_generation) VALUES (5, 'lead@noa.test', 'Lead', 'x', 'lead', 1, "
-                                f"true, {when}, 0)"))
-        connection.execute(text(
-            "INSERT INTO standardsversion (id, set_id, version, title, content_hash, source_name, source_text, "
-            f"effective_from, state, created_at) VALUES (2, 'noa', '2', 'NOA', 'h2', 'noa.yaml', '', '2026-01-01', "
-            f"'draft', {when})"))
-        connection.execute(text(
-            "INSERT INTO auditevent (occurred_at, actor_id, actor, action, entity_type, entity_id) VALUES "
-            f"({when}, 5, 'lead@noa.test', 'standards.registered', 'standardsversion', 2), "
-            f"({when}, NULL, 'cli', 'standards.registered', 'standardsversion', 1)"))
+        connection.execute(
+            text(
+                'INSERT INTO "user" (id, email, name, password_hash, role, alliance_id, active, '
+                f"created_at, session_generation) VALUES (5, 'lead@noa.test', 'Lead', 'x', 'lead', 1, "
+                f"true, {when}, 0)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO standardsversion (id, set_id, version, title, content_hash, source_name, source_text, "
+                f"effective_from, state, created_at) VALUES (2, 'noa', '2', 'NOA', 'h2', 'noa.yaml', '', '2026-01-01', "
+                f"'draft', {when})"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO auditevent (occurred_at, actor_id, actor, action, entity_type, entity_id) VALUES "
+                f"({when}, 5, 'lead@noa.test', 'standards.registered', 'standardsversion', 2), "
+                f"({when}, NULL, 'cli', 'standards.registered', 'standardsversion', 1)"
+            )
+        )
     db.upgrade(url)
     with db.get_engine(url).connect() as connection:
-        assert [tuple(r) for r in connection.execute(text("SELECT id, created_by FROM standardsversion ORDER BY id"))] \
-            == [(1, None), (2, 5)]
+        assert [
+            tuple(r) for r in connection.execute(text("SELECT id, created_by FROM standardsversion ORDER BY id"))
+        ] == [(1, None), (2, 5)]
     db.downgrade(url, "0012")
     with db.get_engine(url).connect() as connection:
         assert "created_by" not in {c["name"] for c in inspect(connection).get_columns("standardsversion")}
@@ -318,15 +381,31 @@ def test_db_status_reports_rows_whose_copied_keys_name_no_row_or_the_wrong_one(e
     assert clean.exit_code == 0, clean.output
     assert "no orphaned rows in the tables whose keys are copies (breach, rescoreitem)" in clean.output
     with db.get_engine(url).begin() as connection:
-        connection.execute(text("INSERT INTO assessmentcycle (id, alliance_id, name, opens_on, closes_on) "
-                                "VALUES (2, 1, '2027/28', '2027-04-01', '2028-03-31')"))
-        connection.execute(text("INSERT INTO assessment (id, membership_id, cycle_id, standards_version_id, status, "
-                                "created_at) VALUES (2, 1, 2, 1, 'draft', '2026-01-02 00:00:00+00:00')"))
+        connection.execute(
+            text(
+                "INSERT INTO assessmentcycle (id, alliance_id, name, opens_on, closes_on) "
+                "VALUES (2, 1, '2027/28', '2027-04-01', '2028-03-31')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO assessment (id, membership_id, cycle_id, standards_version_id, status, "
+                "created_at) VALUES (2, 1, 2, 1, 'draft', '2026-01-02 00:00:00+00:00')"
+            )
+        )
         connection.execute(text(BREACH), {"result": 1, "assessment": 2, "criterion": "S2.2"})  # not its result's
-        connection.execute(text("INSERT INTO rescorerun (id, set_id, to_version_id, status, total, started_by, "
-                                "created_at) VALUES (1, 'noa', 1, 'running', 2, 'cli', '2026-01-02 00:00:00+00:00')"))
-        connection.execute(text("INSERT INTO rescoreitem (run_id, assessment_id, alliance_id, state) "
-                                "VALUES (1, 1, 77, 'pending'), (1, 2, 1, 'pending')"))
+        connection.execute(
+            text(
+                "INSERT INTO rescorerun (id, set_id, to_version_id, status, total, started_by, "
+                "created_at) VALUES (1, 'noa', 1, 'running', 2, 'cli', '2026-01-02 00:00:00+00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO rescoreitem (run_id, assessment_id, alliance_id, state) "
+                "VALUES (1, 1, 77, 'pending'), (1, 2, 1, 'pending')"
+            )
+        )
     found = runner.invoke(cli.main, ["db", "status"])
     assert found.exit_code == 1
     assert "error: 1 breach row(s) whose assessment is not their result's (breach.assessment_id)" in found.output
@@ -340,8 +419,9 @@ def test_db_status_reports_rows_whose_copied_keys_name_no_row_or_the_wrong_one(e
 
 def run_cli(*args: str, url: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": url}
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_refuses_a_database_without_schema_and_names_the_command(empty_database_url):
@@ -349,7 +429,7 @@ def test_cli_refuses_a_database_without_schema_and_names_the_command(empty_datab
     assert done.returncode == 1 and done.stdout == ""
     assert "has no schema yet: run `python cli.py db upgrade` first" in done.stderr
     assert "Traceback" not in done.stderr
-    assert db.current_revision(empty_database_url) is None     # nothing was created behind the user's back
+    assert db.current_revision(empty_database_url) is None  # nothing was created behind the user's back
 
 
 def test_cli_refuses_an_out_of_date_schema_until_upgraded(empty_database_url, monkeypatch):
@@ -359,7 +439,10 @@ def test_cli_refuses_an_out_of_date_schema_until_upgraded(empty_database_url, mo
     for command in (["demo", "load"], ["db", "status"]):
         refused = runner.invoke(cli.main, command)
         assert refused.exit_code == 1
-        assert f"out of date (at 0001, this code needs {db.head_revision()}): run `python cli.py db upgrade`" in refused.output
+        assert (
+            f"out of date (at 0001, this code needs {db.head_revision()}): run `python cli.py db upgrade`"
+            in refused.output
+        )
     upgraded = runner.invoke(cli.main, ["db", "upgrade"])
     assert upgraded.exit_code == 0 and f"upgraded from 0001 to revision {db.head_revision()}" in upgraded.output
     status = runner.invoke(cli.main, ["db", "status"])

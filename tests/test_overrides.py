@@ -5,6 +5,7 @@ from answers that give the overridden value (a metric overridden to 1 must
 score exactly like a green answer), so the expected result comes from the
 contract, not from the override code.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -21,8 +22,17 @@ from tests.reference_scorer import _applies, reference_score
 from tests.test_differential import CONTRACT_KEYS as REFERENCE_KEYS
 from tests.test_differential import FAST, _valid_answer, answer_docs, documents
 
-CONTRACT_KEYS = ("overall", "rating", "outcome", "domains", "standard_results", "unanswered", "support_needs",
-                 "core_proposition", "flags")
+CONTRACT_KEYS = (
+    "overall",
+    "rating",
+    "outcome",
+    "domains",
+    "standard_results",
+    "unanswered",
+    "support_needs",
+    "core_proposition",
+    "flags",
+)
 HIGHER = {"target": 85, "direction": "higher", "amber": 5}
 
 
@@ -36,10 +46,21 @@ def pin(standard_id, status, reason="Agreed at the review panel"):
 
 def two_standards(**s1_extra) -> dict:
     """S1: a metric C1 and a yes/partial/no C2; S2: a yes/no C3. A core proposition for every route."""
-    doc = document([domain("d1", [
-        standard("S1", [criterion("C1", "metric", benchmark=HIGHER), criterion("C2", "yes_partial_no")], **s1_extra),
-        standard("S2", [criterion("C3")]),
-    ])])
+    doc = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard(
+                        "S1",
+                        [criterion("C1", "metric", benchmark=HIGHER), criterion("C2", "yes_partial_no")],
+                        **s1_extra,
+                    ),
+                    standard("S2", [criterion("C3")]),
+                ],
+            )
+        ]
+    )
     doc["core_proposition"] = [{"id": "cp-qi", "title": "Quality improvement toolkit"}]
     return doc
 
@@ -59,17 +80,23 @@ def without_override_marks(breaches):
 
 # -- criterion overrides: the same as answers that give that score ------------------------------
 
-@pytest.mark.parametrize("score, equivalent_answer, rag, breach", [
-    (1, 90, "green", None), (1.0, 85, "green", None), (0.5, 82, "amber", "minor"), (0, 70, "red", "major"),
-])
+
+@pytest.mark.parametrize(
+    "score, equivalent_answer, rag, breach",
+    [
+        (1, 90, "green", None),
+        (1.0, 85, "green", None),
+        (0.5, 82, "amber", "minor"),
+        (0, 70, "red", "major"),
+    ],
+)
 def test_metric_override_scores_like_an_answer_in_that_band(score, equivalent_answer, rag, breach):
     doc = two_standards(must_meet=True)
     values = {"C2": "yes", "C3": "yes"}
     overridden = scored(doc, {**values, "C1": 40}, crit(score))
     answered = scored(doc, {**values, "C1": equivalent_answer})
     assert contract(overridden) == contract(answered)
-    assert without_override_marks(overridden["breaches"]) == [
-        {**b, "value": 40} for b in answered["breaches"]]
+    assert without_override_marks(overridden["breaches"]) == [{**b, "value": 40} for b in answered["breaches"]]
     entry = overridden["criteria"]["C1"]
     assert (entry["status"], entry["rag"], entry["breach"]) == ("overridden", rag, breach)
 
@@ -95,14 +122,26 @@ def test_overridden_red_metric_is_a_major_breach_that_stops_the_standard_being_m
     after = scored(two_standards(), {"C1": 95, "C2": "yes", "C3": "yes"}, crit(0.25))
     # 100 x (0.25 + 1) / 2 = 62.5 and a major breach: not met either way
     assert after["standard_results"]["S1"] == {"score": 62.5, "status": "not_met"}
-    assert after["breaches"] == [{"criterion": "C1", "standard": "S1", "value": 95, "target": 85,
-                                  "direction": "higher", "severity": "major", "overridden": True}]
+    assert after["breaches"] == [
+        {
+            "criterion": "C1",
+            "standard": "S1",
+            "value": 95,
+            "target": 85,
+            "direction": "higher",
+            "severity": "major",
+            "overridden": True,
+        }
+    ]
 
 
 def test_choice_override_scores_like_the_matching_answer():
     doc = two_standards()
-    overridden = scored(doc, {"C1": 90, "C2": "no", "C3": "yes"},
-                        Overrides(criteria={"C2": CriterionOverride(0.5, "Partly in place on inspection")}))
+    overridden = scored(
+        doc,
+        {"C1": 90, "C2": "no", "C3": "yes"},
+        Overrides(criteria={"C2": CriterionOverride(0.5, "Partly in place on inspection")}),
+    )
     answered = scored(doc, {"C1": 90, "C2": "partial", "C3": "yes"})
     assert contract(overridden) == contract(answered)
     assert overridden["criteria"]["C2"]["rag"] is None and overridden["criteria"]["C2"]["breach"] is None
@@ -118,28 +157,43 @@ def test_any_score_between_zero_and_one_counts_exactly():
     result = scored(doc, {"C1": "no", "C2": "yes"}, crit(0.3))
     assert result["standard_results"]["S1"] == {"score": 82.5, "status": "met"}  # 100 x (0.3 + 3) / 4
     # mixed with a level's credit (1 of 0..4) in exact fractions
-    doc = one_standard(criterion("C1"), criterion("C2", "level", levels=["a", "b", "c", "d", "e"]),
-                       criterion("C3"))
+    doc = one_standard(criterion("C1"), criterion("C2", "level", levels=["a", "b", "c", "d", "e"]), criterion("C3"))
     result = scored(doc, {"C1": "no", "C2": 1, "C3": "yes"}, crit(0.25))  # (0.25 + 0.25 + 1) / 3 = 50
     assert result["standard_results"]["S1"]["score"] == 50.0
 
 
 def test_override_reaches_the_pass_mark_exactly():
     doc = one_standard(criterion("C1"), criterion("C2"), criterion("C3"), criterion("C4"))
-    result = scored(doc, {"C1": "yes", "C2": "yes", "C3": "yes", "C4": "no"},
-                    Overrides(criteria={"C4": CriterionOverride(0, "Confirmed")}))
+    result = scored(
+        doc,
+        {"C1": "yes", "C2": "yes", "C3": "yes", "C4": "no"},
+        Overrides(criteria={"C4": CriterionOverride(0, "Confirmed")}),
+    )
     assert result["standard_results"]["S1"] == {"score": 75.0, "status": "met"}
 
 
-@pytest.mark.parametrize("values, engine_status", [
-    ({"C2": "yes", "C3": "yes"}, "unanswered"),
-    ({"C1": "na", "C2": "yes", "C3": "yes"}, "na"),
-])
+@pytest.mark.parametrize(
+    "values, engine_status",
+    [
+        ({"C2": "yes", "C3": "yes"}, "unanswered"),
+        ({"C1": "na", "C2": "yes", "C3": "yes"}, "na"),
+    ],
+)
 def test_unanswered_and_na_criteria_can_be_scored_by_the_lead(values, engine_status):
-    doc = document([domain("d1", [
-        standard("S1", [criterion("C1", "metric", benchmark=HIGHER, allow_na=True), criterion("C2", "yes_partial_no")]),
-        standard("S2", [criterion("C3")]),
-    ])])
+    doc = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard(
+                        "S1",
+                        [criterion("C1", "metric", benchmark=HIGHER, allow_na=True), criterion("C2", "yes_partial_no")],
+                    ),
+                    standard("S2", [criterion("C3")]),
+                ],
+            )
+        ]
+    )
     result = scored(doc, values, crit(1))
     assert result["unanswered"] == []
     assert result["criteria"]["C1"]["override"]["engine"]["status"] == engine_status
@@ -157,14 +211,21 @@ def test_optional_unanswered_criterion_can_be_scored_by_the_lead():
 def test_overridden_criterion_explains_the_override_and_what_the_engine_had_decided():
     doc = two_standards()
     engine = scored(doc, {"C1": 82, "C2": "yes", "C3": "yes"})["criteria"]["C1"]
-    entry = scored(doc, {"C1": 82, "C2": "yes", "C3": "yes"}, crit(1, "  Audit shows 88% on the national basis "))["criteria"]["C1"]
-    assert entry["explanation"] == ('overridden by the alliance lead to 1 (green, benchmark met): '
-                                    '"Audit shows 88% on the national basis"; the engine had decided: '
-                                    f'{engine["explanation"]}')
+    entry = scored(doc, {"C1": 82, "C2": "yes", "C3": "yes"}, crit(1, "  Audit shows 88% on the national basis "))[
+        "criteria"
+    ]["C1"]
+    assert entry["explanation"] == (
+        "overridden by the alliance lead to 1 (green, benchmark met): "
+        '"Audit shows 88% on the national basis"; the engine had decided: '
+        f"{engine['explanation']}"
+    )
     assert "amber, minor breach" in engine["explanation"]
     assert entry["answer"] == 82 and entry["score"] == 100.0
-    assert entry["override"] == {"score": 1, "reason": "  Audit shows 88% on the national basis ",
-                                 "engine": {key: engine[key] for key in ("status", "score", "rag", "breach", "explanation")}}
+    assert entry["override"] == {
+        "score": 1,
+        "reason": "  Audit shows 88% on the national basis ",
+        "engine": {key: engine[key] for key in ("status", "score", "rag", "breach", "explanation")},
+    }
 
 
 def test_result_lists_the_overrides_applied_in_file_order_with_from_and_to():
@@ -189,8 +250,14 @@ def test_level_override_reports_the_engine_score_exactly():
 
 def test_flags_see_the_overridden_rag():
     doc = two_standards()
-    doc["rules"] = [{"id": "red-c1", "severity": "critical", "message": "C1 red",
-                     "when": {"all": [{"criterion": "C1", "rag": "red"}]}}]
+    doc["rules"] = [
+        {
+            "id": "red-c1",
+            "severity": "critical",
+            "message": "C1 red",
+            "when": {"all": [{"criterion": "C1", "rag": "red"}]},
+        }
+    ]
     values = {"C1": 50, "C2": "yes", "C3": "yes"}
     assert [f["id"] for f in scored(doc, values)["flags"]] == ["red-c1"]
     assert scored(doc, values, crit(1))["flags"] == []
@@ -198,6 +265,7 @@ def test_flags_see_the_overridden_rag():
 
 
 # -- standard overrides -------------------------------------------------------------------------
+
 
 def test_standard_set_to_met_leaves_support_needs_and_keeps_its_score():
     doc = two_standards()
@@ -244,10 +312,17 @@ def test_standard_override_does_not_lift_a_failing_overall():
 
 
 def test_standard_with_nothing_to_score_can_be_set():
-    doc = document([domain("d1", [
-        standard("S1", [criterion("C1", allow_na=True)], must_meet=True),
-        standard("S2", [criterion("C3")]),
-    ])])
+    doc = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard("S1", [criterion("C1", allow_na=True)], must_meet=True),
+                    standard("S2", [criterion("C3")]),
+                ],
+            )
+        ]
+    )
     values = {"C1": "na", "C3": "yes"}
     assert scored(doc, values)["standard_results"]["S1"] == {"score": None, "status": "not_scored"}
     result = scored(doc, values, pin("S1", "not_met"))
@@ -257,8 +332,10 @@ def test_standard_with_nothing_to_score_can_be_set():
 
 def test_criterion_and_standard_overrides_together():
     doc = two_standards(must_meet=True)
-    overrides = Overrides(criteria={"C1": CriterionOverride(0, "Audit failed")},
-                          standards={"S1": StandardOverride("met", "Recovery plan accepted")})
+    overrides = Overrides(
+        criteria={"C1": CriterionOverride(0, "Audit failed")},
+        standards={"S1": StandardOverride("met", "Recovery plan accepted")},
+    )
     result = scored(doc, {"C1": 90, "C2": "yes", "C3": "yes"}, overrides)
     assert result["standard_results"]["S1"] == {"score": 50.0, "status": "met"}
     assert result["outcome"] == "accredited_with_conditions"
@@ -267,6 +344,7 @@ def test_criterion_and_standard_overrides_together():
 
 
 # -- no overrides: exactly the contract's result --------------------------------------------------
+
 
 def test_no_overrides_is_the_plain_result():
     loaded = load(two_standards(must_meet=True))
@@ -286,31 +364,75 @@ def test_score_submission_takes_overrides():
 
 # -- bad overrides ----------------------------------------------------------------------------------
 
+
 def specialty_doc() -> dict:
-    return document([domain("d1", [
-        standard("S1", [criterion("C1"), criterion("T1", "text")]),
-        standard("S2", [criterion("C2")], applies={"routes": ["specialty"]}),
-    ])])
+    return document(
+        [
+            domain(
+                "d1",
+                [
+                    standard("S1", [criterion("C1"), criterion("T1", "text")]),
+                    standard("S2", [criterion("C2")], applies={"routes": ["specialty"]}),
+                ],
+            )
+        ]
+    )
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (Overrides(criteria={"X9": CriterionOverride(1, "r")}), "criterion override 'X9': no such criterion in test-set 2026.1"),
-    (Overrides(standards={"S9": StandardOverride("met", "r")}), "standard override 'S9': no such standard in test-set 2026.1"),
-    (Overrides(criteria={"T1": CriterionOverride(1, "r")}), "criterion override 'T1': a text criterion is not scored"),
-    (Overrides(criteria={"C2": CriterionOverride(1, "r")}), "criterion override 'C2': standard S2 does not apply to this member"),
-    (Overrides(standards={"S2": StandardOverride("met", "r")}), "standard override 'S2': standard S2 does not apply to this member"),
-    (Overrides(criteria={"C1": CriterionOverride(1.5, "r")}), "criterion override 'C1': score must be a number from 0 to 1, not 1.5"),
-    (Overrides(criteria={"C1": CriterionOverride(-0.1, "r")}), "criterion override 'C1': score must be a number from 0 to 1, not -0.1"),
-    (Overrides(criteria={"C1": CriterionOverride(True, "r")}), "criterion override 'C1': score must be a number from 0 to 1, not True"),
-    (Overrides(criteria={"C1": CriterionOverride("1", "r")}), "criterion override 'C1': score must be a number from 0 to 1, not '1'"),
-    (Overrides(criteria={"C1": CriterionOverride(float("nan"), "r")}), "criterion override 'C1': score must be a number from 0 to 1, not nan"),
-    (Overrides(criteria={"C1": CriterionOverride(1, "  ")}), "criterion override 'C1': a reason is required"),
-    (Overrides(criteria={"C1": CriterionOverride(1, None)}), "criterion override 'C1': a reason is required"),
-    (Overrides(standards={"S1": StandardOverride("not_scored", "r")}), "standard override 'S1': status must be met or not_met, not 'not_scored'"),
-    (Overrides(standards={"S1": StandardOverride("met", "")}), "standard override 'S1': a reason is required"),
-    (Overrides(criteria={"C1": 1}), "criterion override 'C1': expected a CriterionOverride, not int"),
-    ({"criteria": {}}, "overrides must be an Overrides, not dict"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            Overrides(criteria={"X9": CriterionOverride(1, "r")}),
+            "criterion override 'X9': no such criterion in test-set 2026.1",
+        ),
+        (
+            Overrides(standards={"S9": StandardOverride("met", "r")}),
+            "standard override 'S9': no such standard in test-set 2026.1",
+        ),
+        (
+            Overrides(criteria={"T1": CriterionOverride(1, "r")}),
+            "criterion override 'T1': a text criterion is not scored",
+        ),
+        (
+            Overrides(criteria={"C2": CriterionOverride(1, "r")}),
+            "criterion override 'C2': standard S2 does not apply to this member",
+        ),
+        (
+            Overrides(standards={"S2": StandardOverride("met", "r")}),
+            "standard override 'S2': standard S2 does not apply to this member",
+        ),
+        (
+            Overrides(criteria={"C1": CriterionOverride(1.5, "r")}),
+            "criterion override 'C1': score must be a number from 0 to 1, not 1.5",
+        ),
+        (
+            Overrides(criteria={"C1": CriterionOverride(-0.1, "r")}),
+            "criterion override 'C1': score must be a number from 0 to 1, not -0.1",
+        ),
+        (
+            Overrides(criteria={"C1": CriterionOverride(True, "r")}),
+            "criterion override 'C1': score must be a number from 0 to 1, not True",
+        ),
+        (
+            Overrides(criteria={"C1": CriterionOverride("1", "r")}),
+            "criterion override 'C1': score must be a number from 0 to 1, not '1'",
+        ),
+        (
+            Overrides(criteria={"C1": CriterionOverride(float("nan"), "r")}),
+            "criterion override 'C1': score must be a number from 0 to 1, not nan",
+        ),
+        (Overrides(criteria={"C1": CriterionOverride(1, "  ")}), "criterion override 'C1': a reason is required"),
+        (Overrides(criteria={"C1": CriterionOverride(1, None)}), "criterion override 'C1': a reason is required"),
+        (
+            Overrides(standards={"S1": StandardOverride("not_scored", "r")}),
+            "standard override 'S1': status must be met or not_met, not 'not_scored'",
+        ),
+        (Overrides(standards={"S1": StandardOverride("met", "")}), "standard override 'S1': a reason is required"),
+        (Overrides(criteria={"C1": 1}), "criterion override 'C1': expected a CriterionOverride, not int"),
+        ({"criteria": {}}, "overrides must be an Overrides, not dict"),
+    ],
+)
 def test_bad_override_is_an_error_naming_it(overrides, message):
     with pytest.raises(OverridesError) as caught:
         scored(specialty_doc(), {"C1": "yes"}, overrides)
@@ -318,8 +440,10 @@ def test_bad_override_is_an_error_naming_it(overrides, message):
 
 
 def test_every_problem_is_listed_at_once():
-    overrides = Overrides(criteria={"X1": CriterionOverride(2, ""), "C1": CriterionOverride(1, "ok")},
-                          standards={"S9": StandardOverride("met", "ok")})
+    overrides = Overrides(
+        criteria={"X1": CriterionOverride(2, ""), "C1": CriterionOverride(1, "ok")},
+        standards={"S9": StandardOverride("met", "ok")},
+    )
     with pytest.raises(OverridesError) as caught:
         scored(specialty_doc(), {"C1": "yes"}, overrides)
     assert caught.value.problems == [
@@ -331,24 +455,37 @@ def test_every_problem_is_listed_at_once():
 
 
 def test_override_of_a_standard_that_applies_on_this_route_is_accepted():
-    result = scored(specialty_doc(), {"C1": "yes", "C2": "no"}, pin("S2", "met"), route="specialty",
-                    specialty="orthopaedics")
+    result = scored(
+        specialty_doc(), {"C1": "yes", "C2": "no"}, pin("S2", "met"), route="specialty", specialty="orthopaedics"
+    )
     assert result["standard_results"]["S2"]["status"] == "met"
 
 
 # -- overrides across standards versions --------------------------------------------------------------
 
+
 def test_override_follows_its_criterion_into_a_new_version():
     v1 = two_standards()
-    v2 = document([domain("d1", [  # C1 moved to a new standard S3, S2 gone, target raised
-        standard("S1", [criterion("C2", "yes_partial_no")]),
-        standard("S3", [criterion("C1", "metric", benchmark={"target": 90, "direction": "higher"})]),
-    ])], version="2026.2")
-    overrides = Overrides(criteria={"C1": CriterionOverride(1, "Audit on the national basis"),
-                                    "C3": CriterionOverride(1, "Lead named")},
-                          standards={"S2": StandardOverride("met", "Panel"), "S1": StandardOverride("not_met", "Panel")})
+    v2 = document(
+        [
+            domain(
+                "d1",
+                [  # C1 moved to a new standard S3, S2 gone, target raised
+                    standard("S1", [criterion("C2", "yes_partial_no")]),
+                    standard("S3", [criterion("C1", "metric", benchmark={"target": 90, "direction": "higher"})]),
+                ],
+            )
+        ],
+        version="2026.2",
+    )
+    overrides = Overrides(
+        criteria={"C1": CriterionOverride(1, "Audit on the national basis"), "C3": CriterionOverride(1, "Lead named")},
+        standards={"S2": StandardOverride("met", "Panel"), "S1": StandardOverride("not_met", "Panel")},
+    )
     first = load(v1)
-    assert scored(first, {"C1": 60, "C2": "yes", "C3": "no"}, overrides)["standard_results"]["S1"]["status"] == "not_met"
+    assert (
+        scored(first, {"C1": 60, "C2": "yes", "C3": "no"}, overrides)["standard_results"]["S1"]["status"] == "not_met"
+    )
 
     second = load(v2)
     kept, dropped = rules.split_overrides(second, overrides)
@@ -360,50 +497,79 @@ def test_override_follows_its_criterion_into_a_new_version():
     result = scored(second, {"C1": 80, "C2": "yes"}, kept)
     assert result["standard_results"]["S3"] == {"score": 100.0, "status": "met"}
     assert result["criteria"]["C1"]["status"] == "overridden"
-    assert result["overrides"][0] == {"kind": "standard", "id": "S1", "standard": "S1", "from": "met",
-                                      "to": "not_met", "reason": "Panel"}
+    assert result["overrides"][0] == {
+        "kind": "standard",
+        "id": "S1",
+        "standard": "S1",
+        "from": "met",
+        "to": "not_met",
+        "reason": "Panel",
+    }
     assert result["overrides"][1]["id"] == "C1" and result["overrides"][1]["standard"] == "S3"
     with pytest.raises(OverridesError):  # unsplit, the dropped ones are errors
         scored(second, {"C1": 80, "C2": "yes"}, overrides)
 
 
 def test_split_with_a_member_also_drops_what_no_longer_applies_or_is_scored():
-    v2 = document([domain("d1", [
-        standard("S1", [criterion("C1", "text")]),
-        standard("S2", [criterion("C2")], applies={"routes": ["specialty"]}),
-        standard("S3", [criterion("C3")]),
-    ])], version="2026.2")
-    overrides = Overrides(criteria={"C1": CriterionOverride(1, "a"), "C2": CriterionOverride(1, "b"),
-                                    "C3": CriterionOverride(1, "c")})
+    v2 = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard("S1", [criterion("C1", "text")]),
+                    standard("S2", [criterion("C2")], applies={"routes": ["specialty"]}),
+                    standard("S3", [criterion("C3")]),
+                ],
+            )
+        ],
+        version="2026.2",
+    )
+    overrides = Overrides(
+        criteria={"C1": CriterionOverride(1, "a"), "C2": CriterionOverride(1, "b"), "C3": CriterionOverride(1, "c")}
+    )
     loaded = load(v2)
     kept, dropped = rules.split_overrides(loaded, overrides, rules.Member(route="full", org_type="acute"))
     assert list(kept.criteria) == ["C3"]
-    assert [(d.id, d.why) for d in dropped] == [("C1", "a text criterion is not scored"),
-                                                 ("C2", "standard S2 does not apply to this member")]
+    assert [(d.id, d.why) for d in dropped] == [
+        ("C1", "a text criterion is not scored"),
+        ("C2", "standard S2 does not apply to this member"),
+    ]
     kept_any, dropped_any = rules.split_overrides(loaded, overrides)  # without a member only existence counts
     assert list(kept_any.criteria) == ["C2", "C3"] and [d.id for d in dropped_any] == ["C1"]
 
 
 # -- plain data for storage ------------------------------------------------------------------------------
 
+
 def test_overrides_round_trip_through_plain_data():
-    overrides = Overrides(criteria={"C1": CriterionOverride(0.5, "Recount")},
-                          standards={"S2": StandardOverride("met", "Panel")})
+    overrides = Overrides(
+        criteria={"C1": CriterionOverride(0.5, "Recount")}, standards={"S2": StandardOverride("met", "Panel")}
+    )
     data = overrides.to_dict()
-    assert data == {"criteria": {"C1": {"score": 0.5, "reason": "Recount"}},
-                    "standards": {"S2": {"status": "met", "reason": "Panel"}}}
+    assert data == {
+        "criteria": {"C1": {"score": 0.5, "reason": "Recount"}},
+        "standards": {"S2": {"status": "met", "reason": "Panel"}},
+    }
     assert Overrides.from_dict(data) == overrides
     assert Overrides.from_dict({}) == Overrides()
 
 
-@pytest.mark.parametrize("doc, message", [
-    ([], 'overrides: expected an object with "criteria" and "standards"'),
-    ({"criterion": {}}, "overrides: unknown keys criterion (expected criteria, standards)"),
-    ({"criteria": []}, "overrides: criteria must be an object keyed by id"),
-    ({"criteria": {"C1": {"score": 1}}}, "overrides: criteria 'C1' must be an object with exactly \"score\" and \"reason\""),
-    ({"standards": {"S1": {"status": "met", "reason": "r", "by": "x"}}},
-     "overrides: standards 'S1' must be an object with exactly \"status\" and \"reason\""),
-])
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ([], 'overrides: expected an object with "criteria" and "standards"'),
+        ({"criterion": {}}, "overrides: unknown keys criterion (expected criteria, standards)"),
+        ({"criteria": []}, "overrides: criteria must be an object keyed by id"),
+        (
+            {"criteria": {"C1": {"score": 1}}},
+            'overrides: criteria \'C1\' must be an object with exactly "score" and "reason"',
+        ),
+        (
+            {"standards": {"S1": {"status": "met", "reason": "r", "by": "x"}}},
+            'overrides: standards \'S1\' must be an object with exactly "status" and "reason"',
+        ),
+    ],
+)
 def test_from_dict_names_what_is_wrong(doc, message):
     with pytest.raises(OverridesError) as caught:
         Overrides.from_dict(doc)
@@ -411,6 +577,7 @@ def test_from_dict_names_what_is_wrong(doc, message):
 
 
 # -- properties on random standards, against the plain-Python reference scorer ----------------------
+
 
 def contract_credit(item: dict, answer: Any) -> Optional[float]:
     """The contract's criterion score s for an answer, or None when it has no exact decimal form."""
@@ -420,7 +587,10 @@ def contract_credit(item: dict, answer: Any) -> Optional[float]:
         exact = Fraction(int(answer), len(item["levels"]) - 1)
         return float(exact) if Fraction(repr(float(exact))) == exact else None
     bench = item["benchmark"]
-    value, target = Fraction(repr(answer)) if isinstance(answer, float) else Fraction(answer), Fraction(repr(float(bench["target"])))
+    value, target = (
+        Fraction(repr(answer)) if isinstance(answer, float) else Fraction(answer),
+        Fraction(repr(float(bench["target"]))),
+    )
     amber = Fraction(repr(float(bench.get("amber", 0))))
     if bench["direction"] == "lower":
         value, target = -value, -target
@@ -439,8 +609,14 @@ def test_override_scores_like_the_answer_that_gives_that_score(data):
     try:
         answers_doc = data.draw(answer_docs(doc))
         member = (answers_doc["route"], answers_doc["specialty"], answers_doc["org_type"])
-        graded = [item for d in doc["domains"] for s in d["standards"] if _applies(s, *member)
-                  for item in s["criteria"] if item["type"] != "text"]
+        graded = [
+            item
+            for d in doc["domains"]
+            for s in d["standards"]
+            if _applies(s, *member)
+            for item in s["criteria"]
+            if item["type"] != "text"
+        ]
         if not graded:
             return
         chosen = data.draw(st.lists(st.sampled_from(graded), min_size=1, unique_by=lambda item: item["id"]))
@@ -458,7 +634,8 @@ def test_override_scores_like_the_answer_that_gives_that_score(data):
                 assert result[key] == expected[key], key
         assert without_values(result["breaches"]) == without_values(expected["breaches"])
         assert [o["id"] for o in result["overrides"] if o["kind"] == "criterion"] == [
-            item["id"] for item in graded if item["id"] in overrides]
+            item["id"] for item in graded if item["id"] in overrides
+        ]
     finally:
         rules.release(loaded)
 
@@ -471,11 +648,15 @@ def test_setting_standards_to_the_engines_own_statuses_changes_nothing(data):
     try:
         answers_doc = data.draw(answer_docs(doc))
         plain = rules.score(loaded, answers_doc)
-        pins = {sid: StandardOverride(r["status"], "Confirmed") for sid, r in plain["standard_results"].items()
-                if r["status"] in ("met", "not_met") and data.draw(st.booleans())}
+        pins = {
+            sid: StandardOverride(r["status"], "Confirmed")
+            for sid, r in plain["standard_results"].items()
+            if r["status"] in ("met", "not_met") and data.draw(st.booleans())
+        }
         result = rules.score(loaded, answers_doc, overrides=Overrides(standards=pins))
         assert {k: v for k, v in result.items() if k != "overrides"} == plain
         assert [(o["id"], o["from"], o["to"]) for o in result["overrides"]] == [
-            (sid, pin.status, pin.status) for sid, pin in pins.items()]
+            (sid, pin.status, pin.status) for sid, pin in pins.items()
+        ]
     finally:
         rules.release(loaded)

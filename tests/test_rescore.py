@@ -6,6 +6,7 @@ current cycle and, from the buddying tests, four members decided last cycle ("m"
 on C2, "x", "y" meeting it) with the current cycle's buddy proposals stored. Version 2026.2 lowers the
 C2.1 target (so C2 is met by everyone), removes C1.2 and adds a required C4.2 (so C4 becomes a need).
 """
+
 from __future__ import annotations
 
 import csv
@@ -65,8 +66,9 @@ from tests.web.conftest import COMPLETE_ANSWERS, STANDARDS, build_world
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def version_two(path: Path, *, state: str | None = "published", url: str | None = None,
-                version: str = "2026.2") -> Path:
+def version_two(
+    path: Path, *, state: str | None = "published", url: str | None = None, version: str = "2026.2"
+) -> Path:
     doc = yaml.safe_load(STANDARDS.read_text(encoding="utf-8"))
     doc["version"] = version
     care = doc["domains"][0]["standards"]
@@ -94,14 +96,21 @@ def request(url: str, **extra) -> rescore.Request:
 
 def counts(url: str) -> dict[str, int]:
     with db.session_scope(url) as session:
-        return {model.__name__: session.exec(select(func.count()).select_from(model)).one()
-                for model in (AssessmentResult, Breach, AuditEvent, BuddyAssignment, RescoreRun, RescoreItem, Answer)}
+        return {
+            model.__name__: session.exec(select(func.count()).select_from(model)).one()
+            for model in (AssessmentResult, Breach, AuditEvent, BuddyAssignment, RescoreRun, RescoreItem, Answer)
+        }
 
 
 def versions(url: str) -> dict[int, str]:
     with db.session_scope(url) as session:
-        return dict(session.exec(select(Assessment.id, StandardsVersion.version).join(
-            StandardsVersion, StandardsVersion.id == Assessment.standards_version_id)).all())
+        return dict(
+            session.exec(
+                select(Assessment.id, StandardsVersion.version).join(
+                    StandardsVersion, StandardsVersion.id == Assessment.standards_version_id
+                )
+            ).all()
+        )
 
 
 def test_dry_run_reports_every_change_and_stores_nothing(bw):
@@ -112,9 +121,12 @@ def test_dry_run_reports_every_change_and_stores_nothing(bw):
     lines = {line["assessment"]: line for line in outcome.lines}
     assert set(lines) == set(on)  # every assessment of the set, drafts included
     with db.session_scope(url) as session:
-        decided = {m: session.exec(select(Assessment.id).where(Assessment.membership_id == m_id,
-                                                               Assessment.status == "decided")).one()
-                   for m, m_id in bw.memberships.items()}
+        decided = {
+            m: session.exec(
+                select(Assessment.id).where(Assessment.membership_id == m_id, Assessment.status == "decided")
+            ).one()
+            for m, m_id in bw.memberships.items()
+        }
     for mentee in ("m", "n"):
         line = lines[decided[mentee]]
         assert line["breaches_resolved"] == ["C2.1 (major)"] and "C2" in line["support_needs_resolved"]
@@ -151,27 +163,50 @@ def test_apply_equals_scoring_from_scratch_and_running_it_again_changes_nothing(
             assert result.standards_version_id == new.id and result.standards_hash == new.content_hash
             assert result.result == score(session, assessment.id)  # the normal scoring path, overrides applied
             breaches = session.exec(select(Breach).where(Breach.result_id == result.id)).all()
-            assert sorted((b.assessment_id, b.criterion_id, b.standard_id, b.value, b.target, b.direction, b.severity)
-                          for b in breaches) == sorted(
-                (result.assessment_id, b["criterion"], b["standard"], b["value"], b["target"], b["direction"],
-                 b["severity"]) for b in result.result["breaches"])  # its result's, and nothing else
+            assert sorted(
+                (b.assessment_id, b.criterion_id, b.standard_id, b.value, b.target, b.direction, b.severity)
+                for b in breaches
+            ) == sorted(
+                (
+                    result.assessment_id,
+                    b["criterion"],
+                    b["standard"],
+                    b["value"],
+                    b["target"],
+                    b["direction"],
+                    b["severity"],
+                )
+                for b in result.result["breaches"]
+            )  # its result's, and nothing else
             if assessment.id == a:
                 assert result.result["criteria"]["C1.3"]["score"] == 100.0  # the override stays attached
                 continue
             membership = session.get(Membership, assessment.membership_id)
             organisation = session.get(Organisation, membership.organisation_id)
-            answers = {r.criterion_id: r.value for r in session.exec(select(Answer).where(
-                Answer.assessment_id == assessment.id)) if r.criterion_id in standards.criterion_lookup}
-            fresh = rules.score_submission(standards, rules.Submission(
-                rules.Member(membership.route, membership.specialty, organisation.org_type), answers))
+            answers = {
+                r.criterion_id: r.value
+                for r in session.exec(select(Answer).where(Answer.assessment_id == assessment.id))
+                if r.criterion_id in standards.criterion_lookup
+            }
+            fresh = rules.score_submission(
+                standards,
+                rules.Submission(rules.Member(membership.route, membership.specialty, organisation.org_type), answers),
+            )
             assert result.result == fresh
-        rescored = Counter(e.entity_id for e in session.exec(select(AuditEvent).where(
-            AuditEvent.action == "assessment.rescored")))
+        rescored = Counter(
+            e.entity_id for e in session.exec(select(AuditEvent).where(AuditEvent.action == "assessment.rescored"))
+        )
         assert rescored == Counter({assessment_id: 1 for assessment_id in moved})
         assert session.exec(select(func.count()).select_from(AssessmentResult)).one() == old_results + 5
-        orphans = select(func.count()).select_from(Breach).outerjoin(AssessmentResult, (
-            AssessmentResult.id == Breach.result_id) & (AssessmentResult.assessment_id == Breach.assessment_id)).where(
-            AssessmentResult.id == None)  # noqa: E711
+        orphans = (
+            select(func.count())
+            .select_from(Breach)
+            .outerjoin(
+                AssessmentResult,
+                (AssessmentResult.id == Breach.result_id) & (AssessmentResult.assessment_id == Breach.assessment_id),
+            )
+            .where(AssessmentResult.id == None)
+        )  # noqa: E711
         assert session.exec(orphans).one() == 0  # every breach, old and new, belongs to its result's assessment
         run = session.exec(select(RescoreRun)).one()
         assert run.status == "finished" and run.total == 6
@@ -192,15 +227,18 @@ def test_applying_refreshes_buddying_needs(bw):
                 pair = session.get(BuddyAssignment, pair_id)
                 assert pair.status == "withdrawn" and "no longer needed" in pair.end_reason
                 assert "web-test 2026.2" in pair.end_reason
-        c4 = session.exec(select(BuddyAssignment).where(BuddyAssignment.standard_id == "C4",
-                                                        BuddyAssignment.cycle_id == bw.world.cycle_id)).all()
+        c4 = session.exec(
+            select(BuddyAssignment).where(
+                BuddyAssignment.standard_id == "C4", BuddyAssignment.cycle_id == bw.world.cycle_id
+            )
+        ).all()
         assert {p.mentee_membership_id for p in c4} == {bw.memberships[k] for k in ("m", "n", "x", "y")}
         assert all(p.status == "proposed" for p in c4)
         # C1 (no buddy available for anyone last cycle) is met too once C1.2 is gone: those flags go as well
         withdrawn = session.exec(select(BuddyAssignment).where(BuddyAssignment.status == "withdrawn")).all()
         assert {(p.mentee_membership_id, p.standard_id) for p in withdrawn} == {
-            (bw.memberships[k], s) for k in ("m", "n") for s in ("C1", "C2")} | {
-            (bw.memberships[k], "C1") for k in ("x", "y")}
+            (bw.memberships[k], s) for k in ("m", "n") for s in ("C1", "C2")
+        } | {(bw.memberships[k], "C1") for k in ("x", "y")}
         finished = session.exec(select(AuditEvent).where(AuditEvent.action == "rescore.finished")).one()
         assert finished.after["buddy_proposals_withdrawn"] == 6 and finished.after["buddy_pairs_stored"] == 4
 
@@ -240,15 +278,26 @@ def test_draft_answers_stay_where_they_are_and_score_on_the_new_version(bw):
         assert kept == {"C1.2": "yes", "C2.1": 70}  # nothing saved is lost
         provisional = score(session, a)  # the draft now scores on 2026.2: C1.2 is not part of it
         assert "C1.2" not in provisional["criteria"] and provisional["criteria"]["C2.1"]["rag"] == "green"
-        assert session.exec(select(func.count()).select_from(AssessmentResult).where(
-            AssessmentResult.assessment_id == a)).one() == 0
+        assert (
+            session.exec(
+                select(func.count()).select_from(AssessmentResult).where(AssessmentResult.assessment_id == a)
+            ).one()
+            == 0
+        )
 
 
 # -- command line, processes, resuming and concurrent workers ---------------------------------------
 
+
 def cli(url: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "cli.py", *args], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "cli.py", *args],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert "Traceback" not in done.stderr, done.stderr
     return done
 
@@ -265,8 +314,19 @@ def test_cli_dry_run_writes_csv_and_json_reports_and_apply_with_two_jobs(bw, tmp
     assert {row[REPORT_FIELDS.index("to_version")] for row in rows[1:]} == {"2026.2"}
     assert set(versions(url).values()) == {"2026.1"}
 
-    applied = cli(url, "rescore", "--set", "web-test", "--to-version", "2026.2", "--apply", "--jobs", "2",
-                  "--report", str(tmp_path / "r.json"))
+    applied = cli(
+        url,
+        "rescore",
+        "--set",
+        "web-test",
+        "--to-version",
+        "2026.2",
+        "--apply",
+        "--jobs",
+        "2",
+        "--report",
+        str(tmp_path / "r.json"),
+    )
     assert applied.returncode == 0, applied.stderr
     assert "applied (run 1)" in applied.stdout and "100%" in applied.stderr  # the progress bar ran to the end
     report = json.loads((tmp_path / "r.json").read_text())
@@ -286,10 +346,12 @@ def populate(url: str, n: int, tmp_path: Path) -> list[int]:
     ids = []
     with db.session_scope(url) as session:
         for i in range(n):
-            organisation = register_organisation(session, CLI, name=f"Trust {i}", ods_code=f"RS{i:03d}",
-                                                 org_type="acute", region="Region")
-            membership = apply_for_membership(session, CLI, organisation_id=organisation.id,
-                                              alliance_id=world.alliance_id, route="full")
+            organisation = register_organisation(
+                session, CLI, name=f"Trust {i}", ods_code=f"RS{i:03d}", org_type="acute", region="Region"
+            )
+            membership = apply_for_membership(
+                session, CLI, organisation_id=organisation.id, alliance_id=world.alliance_id, route="full"
+            )
             assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=world.cycle_id)
             assert save_answers(session, CLI, assessment.id, {**COMPLETE_ANSWERS, "C2.1": 60 + i % 40}).ok
             add_evidence(session, CLI, assessment.id, "C1.1", kind="link", url=f"https://example.nhs.uk/{i}")
@@ -303,11 +365,17 @@ def moved_exactly_once(url: str, ids: list[int]) -> None:
     assert set(versions(url).values()) == {"2026.2"}
     with db.session_scope(url) as session:
         new = session.exec(select(StandardsVersion.id).where(StandardsVersion.version == "2026.2")).one()
-        audited = Counter(e.entity_id for e in session.exec(select(AuditEvent).where(
-            AuditEvent.action == "assessment.rescored")))
+        audited = Counter(
+            e.entity_id for e in session.exec(select(AuditEvent).where(AuditEvent.action == "assessment.rescored"))
+        )
         assert audited == Counter(ids)
-        current = Counter(session.exec(select(AssessmentResult.assessment_id).where(
-            AssessmentResult.is_current == True, AssessmentResult.standards_version_id == new)).all())  # noqa: E712
+        current = Counter(
+            session.exec(
+                select(AssessmentResult.assessment_id).where(
+                    AssessmentResult.is_current == True, AssessmentResult.standards_version_id == new
+                )
+            ).all()
+        )  # noqa: E712
         submitted = [i for i in ids if session.get(Assessment, i).status != "draft"]
         assert current == Counter(submitted)
         every = Counter(session.exec(select(AssessmentResult.assessment_id)).all())
@@ -319,10 +387,25 @@ def moved_exactly_once(url: str, ids: list[int]) -> None:
 
 def test_a_worker_killed_mid_run_is_resumed_by_running_the_command_again(database_url, tmp_path):
     ids = populate(database_url, 150, tmp_path)
-    process = subprocess.Popen([sys.executable, "cli.py", "rescore", "--set", "web-test", "--to-version", "2026.2",
-                                "--apply", "--batch-size", "1", "--quiet"], cwd=ROOT,
-                               env={**os.environ, "DATABASE_URL": database_url},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "cli.py",
+            "rescore",
+            "--set",
+            "web-test",
+            "--to-version",
+            "2026.2",
+            "--apply",
+            "--batch-size",
+            "1",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     done = 0
     while done < 5:
@@ -335,9 +418,14 @@ def test_a_worker_killed_mid_run_is_resumed_by_running_the_command_again(databas
     with db.session_scope(database_url) as session:
         states = Counter(session.exec(select(RescoreItem.state)).all())
         assert 0 < states["done"] < len(ids)  # killed part-way
-        moved = session.exec(select(func.count()).select_from(Assessment).where(
-            Assessment.standards_version_id != session.exec(select(StandardsVersion.id).where(
-                StandardsVersion.version == "2026.1")).one())).one()
+        moved = session.exec(
+            select(func.count())
+            .select_from(Assessment)
+            .where(
+                Assessment.standards_version_id
+                != session.exec(select(StandardsVersion.id).where(StandardsVersion.version == "2026.1")).one()
+            )
+        ).one()
         assert moved == states["done"]  # every assessment moved is a done item, and no other: nothing half-written
     resumed = cli(database_url, "rescore", "--set", "web-test", "--to-version", "2026.2", "--apply", "--quiet")
     assert resumed.returncode == 0, resumed.stderr
@@ -423,8 +511,7 @@ def test_an_assessment_that_cannot_be_rescored_is_reported_and_the_others_go_on(
 
     monkeypatch.setattr(runs, "rescore_one", failing)
     outcome = rescore.apply(request(url))
-    assert outcome.failures == [{"assessment": broken,
-                                 "error": "RulesEngineError: the engine stopped on this one"}]
+    assert outcome.failures == [{"assessment": broken, "error": "RulesEngineError: the engine stopped on this one"}]
     assert len(outcome.lines) == 5
     on = versions(url)
     assert on.pop(broken) == "2026.1" and set(on.values()) == {"2026.2"}  # left as it was
@@ -458,8 +545,14 @@ def test_a_forked_worker_opens_its_own_connections_and_spares_its_collector(data
         rescore._in_worker()
         engine = db.get_engine(database_url)
         theirs = session_id(engine)
-        queue.put((engine is not parents, theirs is not mine and theirs != mine,
-                   gc.get_freeze_count() > 0, gc.get_threshold()[0]))
+        queue.put(
+            (
+                engine is not parents,
+                theirs is not mine and theirs != mine,
+                gc.get_freeze_count() > 0,
+                gc.get_threshold()[0],
+            )
+        )
 
     process = context.Process(target=child)
     process.start()
@@ -469,7 +562,11 @@ def test_a_forked_worker_opens_its_own_connections_and_spares_its_collector(data
     assert process.exitcode == 0
     with parents.connect() as connection:  # and the child left the parent's connection open
         if connection.dialect.name == "postgresql":
-            assert connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                                      {"pid": mine}).scalar() == 1
+            assert (
+                connection.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": mine}
+                ).scalar()
+                == 1
+            )
         else:
             assert mine.execute("SELECT 1").fetchone() == (1,)

@@ -5,6 +5,7 @@ that exactly that problem is reported, at the line of the offending key or
 value (for a missing key, the line where the mapping that lacks it begins).
 Metric ranges hold in both schemas; the other keys need ``schema: 2``.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -101,8 +102,10 @@ def test_the_base_file_is_valid_and_reads_every_new_key():
     assert loaded.schema_version == 2
     assert [(f.id, f.title) for f in loaded.frameworks] == [("cqc", "CQC quality statements"), ("dspt", "dspt")]
     q4 = loaded.standards[0]
-    assert [(r.framework, r.ref) for r in q4.maps_to] == [("cqc", "Safe: safe systems, pathways and transitions"),
-                                                          ("dspt", "1.1")]
+    assert [(r.framework, r.ref) for r in q4.maps_to] == [
+        ("cqc", "Safe: safe systems, pathways and transitions"),
+        ("dspt", "1.1"),
+    ]
     lookup = {c.id: c for c in loaded.criteria}
     assert [(o.id, o.score) for o in lookup["Q4.1"].options] == [("none", 0), ("phone", 0.5), ("clinic", 1)]
     assert lookup["Q4.2"].option_ids == ("nhfd", "njr")
@@ -115,11 +118,13 @@ def test_the_base_file_is_valid_and_reads_every_new_key():
 def test_validate_accepts_a_schema_2_file_and_show_prints_its_new_keys(tmp_path):
     path = tmp_path / "schema2.yaml"
     path.write_text(BASE, encoding="utf-8")
-    validated = subprocess.run([sys.executable, "cli.py", "standards", "validate", str(path)], cwd=ROOT,
-                               capture_output=True, text=True)
+    validated = subprocess.run(
+        [sys.executable, "cli.py", "standards", "validate", str(path)], cwd=ROOT, capture_output=True, text=True
+    )
     assert validated.returncode == 0 and validated.stdout.startswith(f"{path}: valid: noa-orthopaedics 2026.2")
-    shown = subprocess.run([sys.executable, "cli.py", "standards", "show", str(path)], cwd=ROOT,
-                           capture_output=True, text=True)
+    shown = subprocess.run(
+        [sys.executable, "cli.py", "standards", "show", str(path)], cwd=ROOT, capture_output=True, text=True
+    )
     assert shown.returncode == 0, shown.stderr
     assert "  mapped to: cqc (CQC quality statements), dspt (dspt)" in shown.stdout
     assert "option none: Not reviewed (score 0)\n        option phone: Telephone follow-up (score 0.5)" in shown.stdout
@@ -129,17 +134,21 @@ def test_validate_accepts_a_schema_2_file_and_show_prints_its_new_keys(tmp_path)
 
 # -- schema -------------------------------------------------------------------------------------------
 
+
 def test_schema_must_be_1_or_2(tmp_path):
     text = replace(BASE, "schema: 2", "schema: 3")
     only_problem(tmp_path, text, line_of(text, "schema: 3"), "'schema'", "must be 1 or 2")
 
 
-@pytest.mark.parametrize("key, insert_after_line, new_line", [
-    ("frameworks", "effective_from: 2026-04-01", "frameworks: {cqc: {title: CQC}}"),
-    ("maps_to", "title: Hip fracture care", "maps_to: [{framework: cqc, ref: Safe}]"),
-    ("when", "type: level", "when: {criterion: Q1.1, in: [\"yes\"]}"),
-    ("options", "type: yes_no", "options: [{id: a, text: A}, {id: b, text: B}]"),
-])
+@pytest.mark.parametrize(
+    "key, insert_after_line, new_line",
+    [
+        ("frameworks", "effective_from: 2026-04-01", "frameworks: {cqc: {title: CQC}}"),
+        ("maps_to", "title: Hip fracture care", "maps_to: [{framework: cqc, ref: Safe}]"),
+        ("when", "type: level", 'when: {criterion: Q1.1, in: ["yes"]}'),
+        ("options", "type: yes_no", "options: [{id: a, text: A}, {id: b, text: B}]"),
+    ],
+)
 def test_schema_1_file_using_a_schema_2_key_is_refused_at_that_key(tmp_path, key, insert_after_line, new_line):
     text = insert_after(SCHEMA_1, insert_after_line, new_line)
     only_problem(tmp_path, text, line_of(text, new_line), f"'{key}' needs schema: 2")
@@ -163,6 +172,7 @@ def test_schema_2_file_is_told_every_type(tmp_path):
 
 
 # -- 1. metric ranges (both schemas) ---------------------------------------------------------------------
+
 
 def test_schema_1_metric_may_give_a_range():
     text = insert_after(insert_after(SCHEMA_1, 'unit: "%"', "min: 10"), "min: 10", "max: 90")
@@ -191,8 +201,11 @@ def test_percent_target_outside_0_to_100_is_refused_at_the_target(tmp_path):
 
 
 def test_target_outside_the_given_range_is_refused_at_the_target(tmp_path):
-    text = replace(BASE, "benchmark: {target: 42, direction: lower}",
-                   "benchmark:\n              direction: lower\n              target: 400")
+    text = replace(
+        BASE,
+        "benchmark: {target: 42, direction: lower}",
+        "benchmark:\n              direction: lower\n              target: 400",
+    )
     only_problem(tmp_path, text, line_of(text, "target: 400"), "'target' 400 is outside", "[0, 365]")
 
 
@@ -211,11 +224,16 @@ def test_percent_metric_giving_one_bound_has_only_that_bound():
 
 # -- 2. options -----------------------------------------------------------------------------------------
 
+
 def test_choice_needs_options(tmp_path):
-    text = replace(BASE, """            options:
+    text = replace(
+        BASE,
+        """            options:
               - {id: nhfd, text: National Hip Fracture Database, score: 0.5}
               - {id: njr, text: National Joint Registry, score: 0.5}
-""", "")
+""",
+        "",
+    )
     only_problem(tmp_path, text, line_of(text, "- id: Q4.2"), "need 'options'")
 
 
@@ -225,10 +243,14 @@ def test_options_need_at_least_two(tmp_path):
 
 
 def test_options_must_be_a_list(tmp_path):
-    text = replace(BASE, """            options:
+    text = replace(
+        BASE,
+        """            options:
               - {id: nhfd, text: National Hip Fracture Database, score: 0.5}
               - {id: njr, text: National Joint Registry, score: 0.5}
-""", "            options: nhfd\n")
+""",
+        "            options: nhfd\n",
+    )
     only_problem(tmp_path, text, line_of(text, "options: nhfd"), "'options' must be a list")
 
 
@@ -259,10 +281,14 @@ def test_bare_yes_as_option_id_is_told_to_quote(tmp_path):
 
 
 def test_option_needs_text(tmp_path):
-    text = replace(BASE, """              - id: none
+    text = replace(
+        BASE,
+        """              - id: none
                 text: Not reviewed
-""", """              - id: none
-""")
+""",
+        """              - id: none
+""",
+    )
     only_problem(tmp_path, text, line_of(text, "- id: none"), "missing required key 'text'")
 
 
@@ -283,11 +309,16 @@ def test_unknown_option_key(tmp_path):
 
 def test_options_only_on_choice_criteria(tmp_path):
     text = insert_after(BASE, "type: yes_partial_no", "options: [{id: a, text: A}, {id: b, text: B}]")
-    only_problem(tmp_path, text, line_of(text, "options: [{id: a"), "'options' is only allowed on choice and "
-                 "multi_choice criteria")
+    only_problem(
+        tmp_path,
+        text,
+        line_of(text, "options: [{id: a"),
+        "'options' is only allowed on choice and multi_choice criteria",
+    )
 
 
 # -- 3. conditions ------------------------------------------------------------------------------------
+
 
 def test_when_must_name_an_earlier_criterion(tmp_path):
     text = replace(BASE, "when: {criterion: Q4.1, in: [phone, clinic]}", "when: {criterion: Q4.5, in: [1]}")
@@ -311,17 +342,25 @@ def test_when_names_a_criterion_not_a_standard(tmp_path):
 
 def test_when_may_name_a_criterion_of_an_earlier_standard():
     text = replace(BASE, "maps_to:\n          - {framework: cqc", "maps_to:\n          - {framework: cqc")
-    text = text.replace("          - id: Q4.6\n", "      - id: Q5\n        title: Later standard\n        criteria:\n"
-                                                 "          - id: Q4.6\n")
+    text = text.replace(
+        "          - id: Q4.6\n",
+        "      - id: Q5\n        title: Later standard\n        criteria:\n          - id: Q4.6\n",
+    )
     text = insert_after(text, "target: 42, direction: lower", "when: {criterion: Q4.1, in: [none]}")
     assert rules.parse_standards(text).criterion_lookup["Q4.6"][1].when.criterion == "Q4.1"
 
 
 @pytest.mark.parametrize("controller", ["Q4.2", "Q4.3"])
 def test_when_names_only_yes_no_partial_level_or_choice(tmp_path, controller):
-    text = replace(BASE, 'when: {criterion: Q4.4, in: ["yes", "partial"]}', f"when: {{criterion: {controller}, in: [1]}}")
-    only_problem(tmp_path, text, line_of(text, f"criterion: {controller}"), "a condition can name a yes_no, "
-                 "yes_partial_no, level or choice criterion")
+    text = replace(
+        BASE, 'when: {criterion: Q4.4, in: ["yes", "partial"]}', f"when: {{criterion: {controller}, in: [1]}}"
+    )
+    only_problem(
+        tmp_path,
+        text,
+        line_of(text, f"criterion: {controller}"),
+        "a condition can name a yes_no, yes_partial_no, level or choice criterion",
+    )
 
 
 def test_when_cannot_name_a_text_criterion(tmp_path):
@@ -345,8 +384,9 @@ def test_when_in_needs_at_least_one_answer(tmp_path):
 
 
 def test_when_in_holds_option_ids_of_a_choice(tmp_path):
-    text = replace(BASE, "              in: [clinic]", "              in:\n                - clinic\n"
-                                                         "                - surgery")
+    text = replace(
+        BASE, "              in: [clinic]", "              in:\n                - clinic\n                - surgery"
+    )
     only_problem(tmp_path, text, line_of(text, "- surgery"), "'surgery'", "option ids: none, phone, clinic")
 
 
@@ -367,7 +407,7 @@ def test_when_in_partial_is_not_an_answer_of_yes_no(tmp_path):
 
 
 def test_when_in_holds_level_indices():
-    text = insert_after(BASE, "levels: [None, Some, Most, All]", "when: {criterion: Q4.4, in: [\"yes\"]}")
+    text = insert_after(BASE, "levels: [None, Some, Most, All]", 'when: {criterion: Q4.4, in: ["yes"]}')
     text = replace(text, '            when: {criterion: Q4.4, in: ["yes", "partial"]}\n', "")
     text = insert_after(text, "benchmark: {target: 42, direction: lower}", "when: {criterion: Q4.5, in: [2, 3]}")
     assert rules.parse_standards(text).criterion_lookup["Q4.6"][1].when.values == (2, 3)
@@ -401,16 +441,25 @@ def test_unknown_when_key(tmp_path):
 
 # -- 4. frameworks and maps_to ---------------------------------------------------------------------------
 
+
 def test_frameworks_must_be_a_mapping(tmp_path):
-    text = replace(BASE, """frameworks:
+    text = replace(
+        BASE,
+        """frameworks:
   cqc: {title: CQC quality statements}
   dspt:
-""", "frameworks: [cqc, dspt]\n")
-    text = replace(text, """        maps_to:
+""",
+        "frameworks: [cqc, dspt]\n",
+    )
+    text = replace(
+        text,
+        """        maps_to:
           - {framework: cqc, ref: "Safe: safe systems, pathways and transitions"}
           - framework: dspt
             ref: "1.1"
-""", "")
+""",
+        "",
+    )
     only_problem(tmp_path, text, line_of(text, "frameworks: [cqc, dspt]"), "'frameworks' must be a mapping")
 
 
@@ -430,13 +479,19 @@ def test_maps_to_names_a_declared_framework(tmp_path):
 
 
 def test_maps_to_without_frameworks_is_refused_at_the_framework(tmp_path):
-    text = replace(BASE, """frameworks:
+    text = replace(
+        BASE,
+        """frameworks:
   cqc: {title: CQC quality statements}
   dspt:
-""", "")
+""",
+        "",
+    )
     path, problems = problems_of(tmp_path, text)
     assert [int(PROBLEM.match(p).group("line")) for p in problems] == [
-        line_of(text, "{framework: cqc"), line_of(text, "framework: dspt")]
+        line_of(text, "{framework: cqc"),
+        line_of(text, "framework: dspt"),
+    ]
     assert all("declared: none" in p for p in problems)
 
 
@@ -457,23 +512,31 @@ def test_maps_to_needs_framework_and_ref(tmp_path):
 
 
 def test_same_framework_and_ref_twice_on_one_standard(tmp_path):
-    text = replace(BASE, '            ref: "1.1"\n', '            ref: "Safe: safe systems, pathways and transitions"\n')
+    text = replace(
+        BASE, '            ref: "1.1"\n', '            ref: "Safe: safe systems, pathways and transitions"\n'
+    )
     text = replace(text, "          - framework: dspt\n", "          - framework: cqc\n")
     only_problem(tmp_path, text, line_of(text, "- framework: cqc"), "twice", "first on line")
 
 
 def test_same_ref_in_two_frameworks_or_on_two_standards_is_fine():
-    text = replace(BASE, '            ref: "1.1"\n', '            ref: "Safe: safe systems, pathways and transitions"\n')
+    text = replace(
+        BASE, '            ref: "1.1"\n', '            ref: "Safe: safe systems, pathways and transitions"\n'
+    )
     text = insert_after(text, "title: Follow-up after hip fracture", "weight: 1")
     assert len(rules.parse_standards(text).standards[0].maps_to) == 2
 
 
 def test_maps_to_must_be_a_list(tmp_path):
-    text = replace(BASE, """        maps_to:
+    text = replace(
+        BASE,
+        """        maps_to:
           - {framework: cqc, ref: "Safe: safe systems, pathways and transitions"}
           - framework: dspt
             ref: "1.1"
-""", "        maps_to: cqc\n")
+""",
+        "        maps_to: cqc\n",
+    )
     only_problem(tmp_path, text, line_of(text, "maps_to: cqc"), "'maps_to' must be a list")
 
 
@@ -481,9 +544,13 @@ def test_a_framework_nothing_maps_to_and_an_empty_frameworks_are_valid():
     loaded = rules.parse_standards(insert_after(BASE, "dspt:", "caf: {title: NCSC CAF}"))
     assert [f.id for f in loaded.frameworks] == ["cqc", "dspt", "caf"]
     empty = replace(BASE, "frameworks:\n  cqc: {title: CQC quality statements}\n  dspt:\n", "frameworks: {}\n")
-    empty = replace(empty, """        maps_to:
+    empty = replace(
+        empty,
+        """        maps_to:
           - {framework: cqc, ref: "Safe: safe systems, pathways and transitions"}
           - framework: dspt
             ref: "1.1"
-""", "")
+""",
+        "",
+    )
     assert rules.parse_standards(empty).frameworks == ()

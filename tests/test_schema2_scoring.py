@@ -1,4 +1,5 @@
 """One test per scoring rule of schema 2 (and of metric ranges, in both schemas), through the real engine."""
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,16 @@ from rules import CriterionOverride, Overrides, StandardOverride
 from tests.builders import answers, criterion, document, domain, load, one_standard, score, standard
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLLOW_UP = [{"id": "none", "text": "Not reviewed", "score": 0}, {"id": "phone", "text": "Telephone", "score": 0.5},
-             {"id": "clinic", "text": "Clinic review", "score": 1}]
-AUDITS = [{"id": "nhfd", "text": "NHFD", "score": 0.5}, {"id": "njr", "text": "NJR", "score": 0.5},
-          {"id": "other", "text": "Other"}]
+FOLLOW_UP = [
+    {"id": "none", "text": "Not reviewed", "score": 0},
+    {"id": "phone", "text": "Telephone", "score": 0.5},
+    {"id": "clinic", "text": "Clinic review", "score": 1},
+]
+AUDITS = [
+    {"id": "nhfd", "text": "NHFD", "score": 0.5},
+    {"id": "njr", "text": "NJR", "score": 0.5},
+    {"id": "other", "text": "Other"},
+]
 
 
 def schema_2(*criteria: dict, **standard_extra) -> dict:
@@ -81,6 +88,7 @@ def test_na_is_still_an_answer_to_a_ranged_metric():
 
 # -- 2. choice and multi_choice ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("answer, expected", [("none", 0.0), ("phone", 50.0), ("clinic", 100.0)])
 def test_choice_scores_its_options_score(answer, expected):
     result = score(schema_2(choice()), {"C1": answer})
@@ -104,9 +112,15 @@ def test_choice_answer_na_only_when_allowed():
     assert score(schema_2(choice(allow_na=True)), {"C1": "na"})["criteria"]["C1"]["status"] == "na"
 
 
-@pytest.mark.parametrize("chosen, expected", [
-    (["nhfd"], 50.0), (["nhfd", "njr"], 100.0), (["other"], 0.0), (["njr", "other", "nhfd"], 100.0),
-])
+@pytest.mark.parametrize(
+    "chosen, expected",
+    [
+        (["nhfd"], 50.0),
+        (["nhfd", "njr"], 100.0),
+        (["other"], 0.0),
+        (["njr", "other", "nhfd"], 100.0),
+    ],
+)
 def test_multi_choice_scores_the_sum_of_its_options(chosen, expected):
     result = score(schema_2(multi()), {"C2": chosen})
     assert result["standard_results"]["S1"]["score"] == expected
@@ -127,10 +141,16 @@ def test_multi_choice_empty_list_is_an_answer_scoring_0():
     assert result["standard_results"]["S1"] == {"score": 0.0, "status": "not_met"}
 
 
-@pytest.mark.parametrize("bad, words", [
-    (["nhfd", "nhfd"], "twice"), (["nhfd", "ncepod"], '"ncepod" in the list'), ("nhfd", "a list"),
-    ([1], "1 in the list"), ({"nhfd": True}, "a list"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (["nhfd", "nhfd"], "twice"),
+        (["nhfd", "ncepod"], '"ncepod" in the list'),
+        ("nhfd", "a list"),
+        ([1], "1 in the list"),
+        ({"nhfd": True}, "a list"),
+    ],
+)
 def test_multi_choice_answer_is_a_list_of_distinct_option_ids(bad, words):
     found = problems(schema_2(multi()), {"C2": bad})
     assert len(found) == 1 and "criterion C2 (multi_choice)" in found[0] and words in found[0]
@@ -152,15 +172,21 @@ def test_option_scores_are_exact():
 
 # -- 3. conditions --------------------------------------------------------------------------------------
 
-CLINIC_SHARE = criterion("C3", "metric", unit="%", benchmark={"target": 80, "direction": "higher", "amber": 10},
-                         when={"criterion": "C1", "in": ["clinic"]})
+CLINIC_SHARE = criterion(
+    "C3",
+    "metric",
+    unit="%",
+    benchmark={"target": 80, "direction": "higher", "amber": 10},
+    when={"criterion": "C1", "in": ["clinic"]},
+)
 
 
 def test_conditional_criterion_is_asked_when_its_condition_holds():
     result = score(schema_2(choice(), CLINIC_SHARE), {"C1": "clinic", "C3": 75})
     assert result["criteria"]["C3"]["status"] == "scored"
-    assert result["breaches"] == [{"criterion": "C3", "standard": "S1", "value": 75, "target": 80,
-                                   "direction": "higher", "severity": "minor"}]
+    assert result["breaches"] == [
+        {"criterion": "C3", "standard": "S1", "value": 75, "target": 80, "direction": "higher", "severity": "minor"}
+    ]
     assert result["standard_results"]["S1"]["score"] == 75.0
 
 
@@ -194,10 +220,18 @@ def test_unanswered_or_na_condition_makes_it_inactive(controller_answer, why):
 
 
 def test_condition_on_a_criterion_of_a_standard_that_does_not_apply_is_inactive():
-    doc = document([domain("d1", [
-        standard("S1", [choice()], applies={"org_types": ["community"]}),
-        standard("S2", [criterion("C3", when={"criterion": "C1", "in": ["clinic"]}), criterion("C4")]),
-    ])], schema=2)
+    doc = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard("S1", [choice()], applies={"org_types": ["community"]}),
+                    standard("S2", [criterion("C3", when={"criterion": "C1", "in": ["clinic"]}), criterion("C4")]),
+                ],
+            )
+        ],
+        schema=2,
+    )
     result = score(doc, {"C1": "clinic", "C3": "yes", "C4": "no"}, org_type="acute")
     assert result["criteria"]["C3"]["status"] == "inactive"
     assert result["criteria"]["C3"]["explanation"] == "not asked: C1 does not apply to this member"
@@ -205,10 +239,12 @@ def test_condition_on_a_criterion_of_a_standard_that_does_not_apply_is_inactive(
 
 
 def test_chained_conditions_need_every_link_active():
-    doc = schema_2(choice(),
-                   criterion("C3", "yes_partial_no", when={"criterion": "C1", "in": ["phone", "clinic"]}),
-                   criterion("C4", "level", when={"criterion": "C3", "in": ["yes", "partial"]}),
-                   criterion("C5", when={"criterion": "C4", "in": [3, 4]}))
+    doc = schema_2(
+        choice(),
+        criterion("C3", "yes_partial_no", when={"criterion": "C1", "in": ["phone", "clinic"]}),
+        criterion("C4", "level", when={"criterion": "C3", "in": ["yes", "partial"]}),
+        criterion("C5", when={"criterion": "C4", "in": [3, 4]}),
+    )
     all_asked = score(doc, {"C1": "phone", "C3": "partial", "C4": 4, "C5": "yes"})
     assert [all_asked["criteria"][c]["status"] for c in ("C3", "C4", "C5")] == ["scored"] * 3
     top_not_asked = score(doc, {"C1": "none", "C3": "yes", "C4": 4, "C5": "yes"})
@@ -226,18 +262,32 @@ def test_condition_on_a_level_uses_its_index():
 
 
 def test_condition_may_name_a_criterion_of_another_standard():
-    doc = document([domain("d1", [standard("S1", [criterion("C1")])]),
-                    domain("d2", [standard("S2", [criterion("C2", "level", when={"criterion": "C1", "in": ["no"]})])])],
-                   schema=2)
+    doc = document(
+        [
+            domain("d1", [standard("S1", [criterion("C1")])]),
+            domain("d2", [standard("S2", [criterion("C2", "level", when={"criterion": "C1", "in": ["no"]})])]),
+        ],
+        schema=2,
+    )
     assert score(doc, {"C1": "no", "C2": 4})["standard_results"]["S2"]["score"] == 100.0
     assert score(doc, {"C1": "yes", "C2": 4})["standard_results"]["S2"]["status"] == "not_scored"
 
 
 def test_standard_whose_criteria_are_all_inactive_or_text_is_not_scored():
-    doc = document([domain("d1", [
-        standard("S1", [choice()]),
-        standard("S2", [criterion("C3", when={"criterion": "C1", "in": ["clinic"]}), criterion("C4", "text")]),
-    ])], schema=2)
+    doc = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard("S1", [choice()]),
+                    standard(
+                        "S2", [criterion("C3", when={"criterion": "C1", "in": ["clinic"]}), criterion("C4", "text")]
+                    ),
+                ],
+            )
+        ],
+        schema=2,
+    )
     result = score(doc, {"C1": "phone", "C3": "yes", "C4": "notes"})
     assert result["standard_results"]["S2"] == {"score": None, "status": "not_scored"}
     assert result["domains"] == {"d1": 50.0} and result["overall"] == 50.0
@@ -246,8 +296,15 @@ def test_standard_whose_criteria_are_all_inactive_or_text_is_not_scored():
 def test_malformed_answer_to_an_inactive_criterion_is_ignored_but_to_an_active_one_is_an_error():
     doc = schema_2(choice(), CLINIC_SHARE)
     assert score(doc, {"C1": "phone", "C3": "lots"})["criteria"]["C3"] == {
-        "standard": "S1", "type": "metric", "answer": None, "status": "inactive", "rag": None, "breach": None,
-        "explanation": "not asked: C1 is 'phone'", "score": None}
+        "standard": "S1",
+        "type": "metric",
+        "answer": None,
+        "status": "inactive",
+        "rag": None,
+        "breach": None,
+        "explanation": "not asked: C1 is 'phone'",
+        "score": None,
+    }
     found = problems(doc, {"C1": "clinic", "C3": "lots"})
     assert len(found) == 1 and "criterion C3 (metric)" in found[0]
 
@@ -265,8 +322,13 @@ def test_lead_override_of_an_inactive_criterion_is_not_applied():
 
 def test_conditions_on_many_answers_and_deep_chains_stay_exact():
     options = [{"id": f"o{i}", "text": f"Option {i}", "score": i / 100} for i in range(100)]
-    chain = [criterion(f"K{i}", when={"criterion": f"K{i - 1}" if i else "C1", "in": ["yes"] if i else
-                                      [f"o{j}" for j in range(0, 100, 2)]}) for i in range(12)]
+    chain = [
+        criterion(
+            f"K{i}",
+            when={"criterion": f"K{i - 1}" if i else "C1", "in": ["yes"] if i else [f"o{j}" for j in range(0, 100, 2)]},
+        )
+        for i in range(12)
+    ]
     doc = schema_2(choice(options=options), *chain)
     result = score(doc, {"C1": "o98", **{f"K{i}": "yes" for i in range(12)}})
     assert all(result["criteria"][f"K{i}"]["status"] == "scored" for i in range(12))
@@ -278,16 +340,37 @@ def test_conditions_on_many_answers_and_deep_chains_stay_exact():
 
 # -- 4. mappings ----------------------------------------------------------------------------------------
 
+
 def mapped_document(**top) -> dict:
-    return document([domain("d1", [
-        standard("S1", [criterion("C1")], maps_to=[{"framework": "cqc", "ref": "Safe"},
-                                                   {"framework": "dspt", "ref": "1.1"}]),
-        standard("S2", [criterion("C2")], maps_to=[{"framework": "cqc", "ref": "Well-led"},
-                                                   {"framework": "cqc", "ref": "Safe"}]),
-        standard("S3", [criterion("C3")], applies={"org_types": ["community"]},
-                 maps_to=[{"framework": "cqc", "ref": "Effective"}]),
-        standard("S4", [criterion("C4", "text")], maps_to=[{"framework": "dspt", "ref": "1.1"}]),
-    ])], schema=2, frameworks={"dspt": {"title": "DSPT"}, "cqc": {"title": "CQC"}, "caf": {"title": "CAF"}}, **top)
+    return document(
+        [
+            domain(
+                "d1",
+                [
+                    standard(
+                        "S1",
+                        [criterion("C1")],
+                        maps_to=[{"framework": "cqc", "ref": "Safe"}, {"framework": "dspt", "ref": "1.1"}],
+                    ),
+                    standard(
+                        "S2",
+                        [criterion("C2")],
+                        maps_to=[{"framework": "cqc", "ref": "Well-led"}, {"framework": "cqc", "ref": "Safe"}],
+                    ),
+                    standard(
+                        "S3",
+                        [criterion("C3")],
+                        applies={"org_types": ["community"]},
+                        maps_to=[{"framework": "cqc", "ref": "Effective"}],
+                    ),
+                    standard("S4", [criterion("C4", "text")], maps_to=[{"framework": "dspt", "ref": "1.1"}]),
+                ],
+            )
+        ],
+        schema=2,
+        frameworks={"dspt": {"title": "DSPT"}, "cqc": {"title": "CQC"}, "caf": {"title": "CAF"}},
+        **top,
+    )
 
 
 def test_mapped_is_empty_without_frameworks():
@@ -322,19 +405,47 @@ def test_ref_is_not_assessed_when_every_mapped_standard_is_not_applicable_or_not
 
 
 def test_a_major_breach_makes_the_ref_not_met_whatever_the_score():
-    doc = document([domain("d1", [standard("S1", [
-        criterion("C1", weight=9), criterion("M1", "metric", benchmark={"target": 85, "direction": "higher"})],
-        maps_to=[{"framework": "cqc", "ref": "Safe"}])])], schema=2, frameworks={"cqc": {"title": "CQC"}})
+    doc = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard(
+                        "S1",
+                        [
+                            criterion("C1", weight=9),
+                            criterion("M1", "metric", benchmark={"target": 85, "direction": "higher"}),
+                        ],
+                        maps_to=[{"framework": "cqc", "ref": "Safe"}],
+                    )
+                ],
+            )
+        ],
+        schema=2,
+        frameworks={"cqc": {"title": "CQC"}},
+    )
     result = score(doc, {"C1": "yes", "M1": 10})
     assert result["standard_results"]["S1"] == {"score": 90.0, "status": "not_met"}
     assert result["mapped"] == {"cqc": {"Safe": "not_met"}}
 
 
 def test_a_score_exactly_on_the_pass_mark_makes_the_ref_met():
-    doc = document([domain("d1", [standard("S1", [criterion("C1", "yes_partial_no", weight=0.3),
-                                                  criterion("C2", weight=0.3)],
-                                           maps_to=[{"framework": "cqc", "ref": "Safe"}])])],
-                   schema=2, frameworks={"cqc": {"title": "CQC"}})
+    doc = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard(
+                        "S1",
+                        [criterion("C1", "yes_partial_no", weight=0.3), criterion("C2", weight=0.3)],
+                        maps_to=[{"framework": "cqc", "ref": "Safe"}],
+                    )
+                ],
+            )
+        ],
+        schema=2,
+        frameworks={"cqc": {"title": "CQC"}},
+    )
     result = score(doc, {"C1": "partial", "C2": "yes"})
     assert result["standard_results"]["S1"] == {"score": 75.0, "status": "met"}
     assert result["mapped"] == {"cqc": {"Safe": "met"}}
@@ -355,20 +466,33 @@ def test_score_command_prints_mapped(tmp_path):
     standards_path.write_text(json.dumps(mapped_document()), encoding="utf-8")  # JSON is YAML
     answers_path = tmp_path / "answers.json"
     answers_path.write_text(json.dumps(answers({"C1": "yes", "C2": "no"})), encoding="utf-8")
-    done = subprocess.run([sys.executable, "cli.py", "score", "--standards", str(standards_path),
-                           "--answers", str(answers_path)], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "cli.py", "score", "--standards", str(standards_path), "--answers", str(answers_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["mapped"] == {
-        "dspt": {"1.1": "met"}, "cqc": {"Safe": "not_met", "Well-led": "not_met", "Effective": "not_assessed"},
-        "caf": {}}
+        "dspt": {"1.1": "met"},
+        "cqc": {"Safe": "not_met", "Well-led": "not_met", "Effective": "not_assessed"},
+        "caf": {},
+    }
 
 
 # -- flag rules on the new types ---------------------------------------------------------------------------
 
+
 def test_flag_rules_test_a_choice_answer_by_option_id():
     doc = schema_2(choice(), multi(required=False))
-    doc["rules"] = [{"id": "no-follow-up", "severity": "warning", "message": "No follow-up",
-                     "when": {"all": [{"criterion": "C1", "answer": "none"}, {"criterion": "C2", "answered": False}]}}]
+    doc["rules"] = [
+        {
+            "id": "no-follow-up",
+            "severity": "warning",
+            "message": "No follow-up",
+            "when": {"all": [{"criterion": "C1", "answer": "none"}, {"criterion": "C2", "answered": False}]},
+        }
+    ]
     assert [f["id"] for f in score(doc, {"C1": "none"})["flags"]] == ["no-follow-up"]
     assert score(doc, {"C1": "phone"})["flags"] == []
     assert score(doc, {"C1": "none", "C2": []})["flags"] == []
@@ -376,8 +500,9 @@ def test_flag_rules_test_a_choice_answer_by_option_id():
 
 def test_flag_rules_refuse_an_answer_test_on_multi_choice_and_an_unknown_option():
     doc = schema_2(choice(), multi())
-    doc["rules"] = [{"id": "f1", "severity": "info", "message": "m", "when": {"all": [
-        {"criterion": "C2", "answer": "nhfd"}]}}]
+    doc["rules"] = [
+        {"id": "f1", "severity": "info", "message": "m", "when": {"all": [{"criterion": "C2", "answer": "nhfd"}]}}
+    ]
     with pytest.raises(rules.StandardsError, match="multi_choice answers are lists"):
         load(doc)
     doc["rules"][0]["when"] = {"all": [{"criterion": "C1", "answer": "surgery"}]}

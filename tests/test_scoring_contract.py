@@ -1,4 +1,5 @@
 """One test per rule of the scoring contract, through the real durable-rules engine."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,6 +8,7 @@ import rules
 from tests.builders import answers, criterion, document, domain, load, one_standard, score, standard
 
 # -- criterion types --------------------------------------------------------------
+
 
 @pytest.mark.parametrize("answer, expected", [("yes", 100.0), ("no", 0.0)])
 def test_yes_no_scores_one_or_zero(answer, expected):
@@ -52,10 +54,17 @@ HIGHER = {"target": 85, "direction": "higher", "amber": 5}
 LOWER = {"target": 3.0, "direction": "lower", "amber": 0.5}
 
 
-@pytest.mark.parametrize("value, rag, severity", [
-    (90, "green", None), (85, "green", None), (84.999, "amber", "minor"), (80, "amber", "minor"),
-    (79.999, "red", "major"), (0, "red", "major"),
-])
+@pytest.mark.parametrize(
+    "value, rag, severity",
+    [
+        (90, "green", None),
+        (85, "green", None),
+        (84.999, "amber", "minor"),
+        (80, "amber", "minor"),
+        (79.999, "red", "major"),
+        (0, "red", "major"),
+    ],
+)
 def test_metric_higher_boundaries(value, rag, severity):
     result = score(one_standard(criterion("C1", "metric", benchmark=HIGHER)), {"C1": value})
     assert result["criteria"]["C1"]["rag"] == rag
@@ -64,10 +73,17 @@ def test_metric_higher_boundaries(value, rag, severity):
     assert breaches == ([severity] if severity else [])
 
 
-@pytest.mark.parametrize("value, rag, severity", [
-    (2, "green", None), (3.0, "green", None), (3.0001, "amber", "minor"), (3.5, "amber", "minor"),
-    (3.5001, "red", "major"), (10, "red", "major"),
-])
+@pytest.mark.parametrize(
+    "value, rag, severity",
+    [
+        (2, "green", None),
+        (3.0, "green", None),
+        (3.0001, "amber", "minor"),
+        (3.5, "amber", "minor"),
+        (3.5001, "red", "major"),
+        (10, "red", "major"),
+    ],
+)
 def test_metric_lower_boundaries(value, rag, severity):
     result = score(one_standard(criterion("C1", "metric", benchmark=LOWER)), {"C1": value})
     assert result["criteria"]["C1"]["rag"] == rag
@@ -84,8 +100,9 @@ def test_metric_amber_defaults_to_zero():
 def test_breach_record_names_value_target_direction():
     doc = one_standard(criterion("C1", "metric", benchmark=HIGHER))
     result = score(doc, {"C1": 82})
-    assert result["breaches"] == [{"criterion": "C1", "standard": "S1", "value": 82, "target": 85,
-                                   "direction": "higher", "severity": "minor"}]
+    assert result["breaches"] == [
+        {"criterion": "C1", "standard": "S1", "value": 82, "target": 85, "direction": "higher", "severity": "minor"}
+    ]
 
 
 def test_unanswered_metric_is_not_a_breach():
@@ -107,8 +124,9 @@ def test_tiny_and_huge_metric_values_compare_exactly():
 
 
 def test_explanations_say_what_was_decided_and_why():
-    doc = one_standard(criterion("C1", "metric", unit="%", benchmark=HIGHER), criterion("C2", "level"),
-                       criterion("C3", required=True))
+    doc = one_standard(
+        criterion("C1", "metric", unit="%", benchmark=HIGHER), criterion("C2", "level"), criterion("C3", required=True)
+    )
     result = score(doc, {"C1": 82.5, "C2": 2})
     assert result["criteria"]["C1"]["explanation"] == "82.5% < target 85%, within amber 5 (>= 80): amber, minor breach"
     assert "2/4" in result["criteria"]["C2"]["explanation"]
@@ -116,13 +134,17 @@ def test_explanations_say_what_was_decided_and_why():
 
 
 def test_explanations_space_word_units_from_numbers():
-    doc = one_standard(criterion("C1", "metric", unit="days", benchmark={"target": 3.0, "direction": "lower", "amber": 0.5}))
+    doc = one_standard(
+        criterion("C1", "metric", unit="days", benchmark={"target": 3.0, "direction": "lower", "amber": 0.5})
+    )
     result = score(doc, {"C1": 3.3})
     assert result["criteria"]["C1"]["explanation"] == (
-        "3.3 days > target 3 days, within amber 0.5 (<= 3.5): amber, minor breach")
+        "3.3 days > target 3 days, within amber 0.5 (<= 3.5): amber, minor breach"
+    )
 
 
 # -- na and unanswered -----------------------------------------------------------------
+
 
 def test_na_is_excluded_from_the_score():
     doc = one_standard(criterion("C1", allow_na=True), criterion("C2"))
@@ -137,8 +159,9 @@ def test_na_refused_when_not_allowed():
 
 
 def test_all_na_makes_standard_not_scored():
-    doc = document([domain("d1", [standard("S1", [criterion("C1", allow_na=True)]),
-                                  standard("S2", [criterion("C2")])])])
+    doc = document(
+        [domain("d1", [standard("S1", [criterion("C1", allow_na=True)]), standard("S2", [criterion("C2")])])]
+    )
     result = score(doc, {"C1": "na", "C2": "yes"})
     assert result["standard_results"]["S1"] == {"score": None, "status": "not_scored"}
     assert result["domains"] == {"d1": 100.0}
@@ -166,18 +189,33 @@ def test_unanswered_required_text_is_listed_but_not_scored():
 
 
 def test_unanswered_listed_in_file_order():
-    doc = document([domain("d1", [standard("S2", [criterion("B2"), criterion("A1")]),
-                                  standard("S1", [criterion("Z9")])])])
+    doc = document(
+        [domain("d1", [standard("S2", [criterion("B2"), criterion("A1")]), standard("S1", [criterion("Z9")])])]
+    )
     assert score(doc, {})["unanswered"] == ["B2", "A1", "Z9"]
 
 
 # -- answers errors ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("ctype, bad", [
-    ("yes_no", "partial"), ("yes_no", True), ("yes_no", 1), ("yes_partial_no", "maybe"),
-    ("level", 5), ("level", -1), ("level", 1.5), ("level", "2"), ("metric", "80"), ("metric", True),
-    ("metric", float("nan")), ("metric", float("inf")), ("text", 12),
-])
+
+@pytest.mark.parametrize(
+    "ctype, bad",
+    [
+        ("yes_no", "partial"),
+        ("yes_no", True),
+        ("yes_no", 1),
+        ("yes_partial_no", "maybe"),
+        ("level", 5),
+        ("level", -1),
+        ("level", 1.5),
+        ("level", "2"),
+        ("metric", "80"),
+        ("metric", True),
+        ("metric", float("nan")),
+        ("metric", float("inf")),
+        ("text", 12),
+    ],
+)
 def test_wrong_type_or_out_of_range_answer_is_an_error(ctype, bad):
     with pytest.raises(rules.AnswersError) as caught:
         score(one_standard(criterion("C1", ctype)), {"C1": bad})
@@ -205,13 +243,21 @@ def test_unknown_route_is_an_error():
 
 # -- applicability -----------------------------------------------------------------------------
 
+
 def applicability_doc() -> dict:
-    return document([domain("d1", [
-        standard("ALL", [criterion("A1")]),
-        standard("FULL", [criterion("F1")], applies={"routes": ["full"]}),
-        standard("ORTHO", [criterion("O1")], applies={"specialties": ["orthopaedics"]}),
-        standard("ACUTE", [criterion("T1")], applies={"org_types": ["acute"]}),
-    ])])
+    return document(
+        [
+            domain(
+                "d1",
+                [
+                    standard("ALL", [criterion("A1")]),
+                    standard("FULL", [criterion("F1")], applies={"routes": ["full"]}),
+                    standard("ORTHO", [criterion("O1")], applies={"specialties": ["orthopaedics"]}),
+                    standard("ACUTE", [criterion("T1")], applies={"org_types": ["acute"]}),
+                ],
+            )
+        ]
+    )
 
 
 def test_standard_applies_by_route():
@@ -247,6 +293,7 @@ def test_specialty_route_needs_a_specialty():
 
 # -- weights and means -----------------------------------------------------------------------
 
+
 def test_criterion_weights():
     doc = one_standard(criterion("C1", weight=3), criterion("C2", weight=1))
     assert score(doc, {"C1": "yes", "C2": "no"})["standard_results"]["S1"]["score"] == 75.0
@@ -265,17 +312,20 @@ def test_all_zero_weights_make_standard_not_scored():
 
 
 def test_domain_is_weighted_mean_of_standards():
-    doc = document([domain("d1", [standard("S1", [criterion("C1")], weight=3),
-                                  standard("S2", [criterion("C2")], weight=1)])])
+    doc = document(
+        [domain("d1", [standard("S1", [criterion("C1")], weight=3), standard("S2", [criterion("C2")], weight=1)])]
+    )
     assert score(doc, {"C1": "yes", "C2": "no"})["domains"] == {"d1": 75.0}
 
 
 def test_overall_is_weighted_mean_of_scored_domains():
-    doc = document([
-        domain("d1", [standard("S1", [criterion("C1")])], weight=2),
-        domain("d2", [standard("S2", [criterion("C2")])], weight=1),
-        domain("d3", [standard("S3", [criterion("C3", "text")])], weight=5),
-    ])
+    doc = document(
+        [
+            domain("d1", [standard("S1", [criterion("C1")])], weight=2),
+            domain("d2", [standard("S2", [criterion("C2")])], weight=1),
+            domain("d3", [standard("S3", [criterion("C3", "text")])], weight=5),
+        ]
+    )
     result = score(doc, {"C1": "yes", "C2": "no", "C3": "narrative"})
     assert result["domains"] == {"d1": 100.0, "d2": 0.0}
     assert result["overall"] == pytest.approx(66.7)
@@ -283,10 +333,14 @@ def test_overall_is_weighted_mean_of_scored_domains():
 
 def test_rounding_only_at_output():
     # Three standards of 1/3 each: rounding each to 33.3 first would give 33.3, not 33.3333 -> overall differs.
-    doc = document([
-        domain("d1", [standard("S1", [criterion("A1"), criterion("A2"), criterion("A3")])], weight=1),
-        domain("d2", [standard("S2", [criterion("B1"), criterion("B2"), criterion("B3")])], weight=2),
-    ], pass_mark=33.35, ratings=[{"rating": "met", "min": 33.34}, {"rating": "not_met", "min": 0}])
+    doc = document(
+        [
+            domain("d1", [standard("S1", [criterion("A1"), criterion("A2"), criterion("A3")])], weight=1),
+            domain("d2", [standard("S2", [criterion("B1"), criterion("B2"), criterion("B3")])], weight=2),
+        ],
+        pass_mark=33.35,
+        ratings=[{"rating": "met", "min": 33.34}, {"rating": "not_met", "min": 0}],
+    )
     result = score(doc, {"A1": "yes", "A2": "no", "A3": "no", "B1": "yes", "B2": "no", "B3": "no"})
     assert result["standard_results"]["S1"]["score"] == 33.3
     # Full precision 33.333.. is below the pass mark 33.35 and the rating min 33.34.
@@ -300,6 +354,7 @@ def test_level_score_rounds_at_output_only():
 
 
 # -- standard status ---------------------------------------------------------------------------
+
 
 def test_status_met_at_pass_mark():
     doc = one_standard(criterion("C1", weight=3), criterion("C2"))
@@ -338,6 +393,7 @@ def test_every_standard_is_listed_in_file_order():
 
 # -- ratings ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("level, rating", [(4, "exemplary"), (3, "met"), (2, "approaching"), (1, "not_met")])
 def test_default_rating_bands(level, rating):
     doc = one_standard(criterion("C1", "level"))
@@ -352,7 +408,11 @@ def test_rating_at_band_minimum():
 
 def test_custom_ratings_in_any_order():
     doc = one_standard(criterion("C1", "level"))
-    doc["ratings"] = [{"rating": "not_met", "min": 0}, {"rating": "gold", "min": 70}, {"rating": "approaching", "min": 20}]
+    doc["ratings"] = [
+        {"rating": "not_met", "min": 0},
+        {"rating": "gold", "min": 70},
+        {"rating": "approaching", "min": 20},
+    ]
     assert score(doc, {"C1": 3})["rating"] == "gold"
     assert score(doc, {"C1": 1})["rating"] == "approaching"
 
@@ -366,11 +426,21 @@ def test_score_below_every_band_has_no_rating():
 
 # -- outcomes --------------------------------------------------------------------------------------
 
+
 def outcome_doc() -> dict:
-    return document([domain("d1", [
-        standard("S1", [criterion("C1", "level"), criterion("M1", "metric", benchmark=HIGHER, required=False)]),
-        standard("MM", [criterion("C2")], must_meet=True, applies={"routes": ["full"]}),
-    ])])
+    return document(
+        [
+            domain(
+                "d1",
+                [
+                    standard(
+                        "S1", [criterion("C1", "level"), criterion("M1", "metric", benchmark=HIGHER, required=False)]
+                    ),
+                    standard("MM", [criterion("C2")], must_meet=True, applies={"routes": ["full"]}),
+                ],
+            )
+        ]
+    )
 
 
 def test_outcome_not_accredited_when_rating_not_met():
@@ -425,10 +495,21 @@ def test_no_scored_domain_gives_null_overall_and_not_accredited():
 
 # -- support needs and core proposition -------------------------------------------------------------
 
+
 def test_support_needs_are_not_met_standards_in_file_order():
-    doc = document([domain("d1", [standard("B", [criterion("C1")]), standard("A", [criterion("C2")]),
-                                  standard("C", [criterion("C3")], applies={"routes": ["specialty"]})]),
-                    domain("d2", [standard("D", [criterion("C4", allow_na=True)])])])
+    doc = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard("B", [criterion("C1")]),
+                    standard("A", [criterion("C2")]),
+                    standard("C", [criterion("C3")], applies={"routes": ["specialty"]}),
+                ],
+            ),
+            domain("d2", [standard("D", [criterion("C4", allow_na=True)])]),
+        ]
+    )
     result = score(doc, {"C1": "no", "C2": "no", "C4": "na"})
     assert result["support_needs"] == ["B", "A"]
 
@@ -455,8 +536,22 @@ def test_core_proposition_by_outcome(level, expected):
 
 def test_result_has_contract_keys():
     result = score(core_doc(), {"C1": 3})
-    for key in ("standards", "route", "specialty", "org_type", "overall", "rating", "outcome", "domains",
-                "standard_results", "breaches", "unanswered", "support_needs", "core_proposition", "flags"):
+    for key in (
+        "standards",
+        "route",
+        "specialty",
+        "org_type",
+        "overall",
+        "rating",
+        "outcome",
+        "domains",
+        "standard_results",
+        "breaches",
+        "unanswered",
+        "support_needs",
+        "core_proposition",
+        "flags",
+    ):
         assert key in result
     assert result["standards"] == {"id": "test-set", "version": "2026.1"}
     assert (result["route"], result["specialty"], result["org_type"]) == ("full", None, "acute")
@@ -464,35 +559,68 @@ def test_result_has_contract_keys():
 
 # -- extra declarative rules (flags) ---------------------------------------------------------------
 
+
 def flagged_doc(when: dict, severity: str = "critical") -> dict:
-    doc = document([domain("d1", [
-        standard("S1", [criterion("C1"), criterion("L1", "level"), criterion("M1", "metric", benchmark=HIGHER, allow_na=True)]),
-        standard("S2", [criterion("C2")], applies={"routes": ["full"]}),
-    ])])
+    doc = document(
+        [
+            domain(
+                "d1",
+                [
+                    standard(
+                        "S1",
+                        [
+                            criterion("C1"),
+                            criterion("L1", "level"),
+                            criterion("M1", "metric", benchmark=HIGHER, allow_na=True),
+                        ],
+                    ),
+                    standard("S2", [criterion("C2")], applies={"routes": ["full"]}),
+                ],
+            )
+        ]
+    )
     doc["rules"] = [{"id": "r1", "severity": severity, "message": "Look at this", "when": when}]
     return doc
 
 
-@pytest.mark.parametrize("when, values, fires", [
-    ({"all": [{"criterion": "C1", "answer": "no"}]}, {"C1": "no"}, True),
-    ({"all": [{"criterion": "C1", "answer": "no"}]}, {"C1": "yes"}, False),
-    ({"all": [{"criterion": "M1", "rag": "red"}, {"criterion": "C1", "answer": "no"}]}, {"C1": "no", "M1": 10}, True),
-    ({"all": [{"criterion": "M1", "rag": "red"}, {"criterion": "C1", "answer": "no"}]}, {"C1": "yes", "M1": 10}, False),
-    ({"any": [{"criterion": "M1", "breach": "minor"}, {"standard": "S2", "status": "met"}]}, {"M1": 82}, True),
-    ({"any": [{"criterion": "M1", "breach": "any"}]}, {"M1": 90}, False),
-    ({"all": [{"criterion": "M1", "breach": "none"}]}, {"M1": 90}, True),
-    ({"all": [{"criterion": "L1", "answer": {"lt": 2}}]}, {"L1": 1}, True),
-    ({"all": [{"criterion": "L1", "answer": {"lt": 2}}]}, {"L1": 2}, False),
-    ({"all": [{"criterion": "M1", "answer": {"gte": 50.5}}]}, {"M1": 50.5}, True),
-    ({"all": [{"criterion": "M1", "answer": "na"}]}, {"M1": "na"}, True),
-    ({"all": [{"criterion": "M1", "answer": {"ne": "na"}}]}, {"M1": 3}, True),
-    ({"all": [{"criterion": "C2", "answered": False}]}, {}, True),
-    ({"all": [{"standard": "S1", "status": ["not_met", "not_scored"]}]}, {"C1": "no"}, True),
-    ({"all": [{"standard": "S2", "status": "not_applicable"}]}, {}, False),
-    ({"all": [{"criterion": "C1", "answer": "yes"}, {"any": [{"criterion": "L1", "answer": 4},
-                                                           {"criterion": "M1", "rag": "green"}]}]},
-     {"C1": "yes", "L1": 0, "M1": 95}, True),
-])
+@pytest.mark.parametrize(
+    "when, values, fires",
+    [
+        ({"all": [{"criterion": "C1", "answer": "no"}]}, {"C1": "no"}, True),
+        ({"all": [{"criterion": "C1", "answer": "no"}]}, {"C1": "yes"}, False),
+        (
+            {"all": [{"criterion": "M1", "rag": "red"}, {"criterion": "C1", "answer": "no"}]},
+            {"C1": "no", "M1": 10},
+            True,
+        ),
+        (
+            {"all": [{"criterion": "M1", "rag": "red"}, {"criterion": "C1", "answer": "no"}]},
+            {"C1": "yes", "M1": 10},
+            False,
+        ),
+        ({"any": [{"criterion": "M1", "breach": "minor"}, {"standard": "S2", "status": "met"}]}, {"M1": 82}, True),
+        ({"any": [{"criterion": "M1", "breach": "any"}]}, {"M1": 90}, False),
+        ({"all": [{"criterion": "M1", "breach": "none"}]}, {"M1": 90}, True),
+        ({"all": [{"criterion": "L1", "answer": {"lt": 2}}]}, {"L1": 1}, True),
+        ({"all": [{"criterion": "L1", "answer": {"lt": 2}}]}, {"L1": 2}, False),
+        ({"all": [{"criterion": "M1", "answer": {"gte": 50.5}}]}, {"M1": 50.5}, True),
+        ({"all": [{"criterion": "M1", "answer": "na"}]}, {"M1": "na"}, True),
+        ({"all": [{"criterion": "M1", "answer": {"ne": "na"}}]}, {"M1": 3}, True),
+        ({"all": [{"criterion": "C2", "answered": False}]}, {}, True),
+        ({"all": [{"standard": "S1", "status": ["not_met", "not_scored"]}]}, {"C1": "no"}, True),
+        ({"all": [{"standard": "S2", "status": "not_applicable"}]}, {}, False),
+        (
+            {
+                "all": [
+                    {"criterion": "C1", "answer": "yes"},
+                    {"any": [{"criterion": "L1", "answer": 4}, {"criterion": "M1", "rag": "green"}]},
+                ]
+            },
+            {"C1": "yes", "L1": 0, "M1": 95},
+            True,
+        ),
+    ],
+)
 def test_flag_rules(when, values, fires):
     result = score(flagged_doc(when), values)
     assert result["flags"] == ([{"id": "r1", "severity": "critical", "message": "Look at this"}] if fires else [])

@@ -3,6 +3,7 @@
 Scores are checked against values worked out by hand from the standards
 contract for the small test set in conftest, not copied from the engine.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,8 +59,9 @@ def complete(session, world, assessment_id, answers=None):
 
 def test_register_organisation_lists_every_problem_and_writes_nothing(session):
     with pytest.raises(services.ServiceError) as refused:
-        services.register_organisation(session, services.CLI, name=" ", ods_code="r-1", org_type="Acute Trust",
-                                       region="", latitude=52.0)
+        services.register_organisation(
+            session, services.CLI, name=" ", ods_code="r-1", org_type="Acute Trust", region="", latitude=52.0
+        )
     message = str(refused.value)
     for field in ("name: required", "ods_code:", "org_type:", "region: required", "coordinates:"):
         assert field in message
@@ -67,35 +69,63 @@ def test_register_organisation_lists_every_problem_and_writes_nothing(session):
 
 
 def test_register_organisation_normalises_code_and_refuses_a_duplicate(session):
-    org = services.register_organisation(session, services.CLI, name="Dartford and Gravesham NHS Trust",
-                                         ods_code=" rn7 ", org_type="acute", region="North Kent",
-                                         latitude=51.437, longitude=0.258)
+    org = services.register_organisation(
+        session,
+        services.CLI,
+        name="Dartford and Gravesham NHS Trust",
+        ods_code=" rn7 ",
+        org_type="acute",
+        region="North Kent",
+        latitude=51.437,
+        longitude=0.258,
+    )
     assert org.ods_code == "RN7"
     with pytest.raises(services.ServiceError, match="RN7 is already registered"):
-        services.register_organisation(session, services.CLI, name="Another", ods_code="RN7", org_type="acute",
-                                       region="Kent")
+        services.register_organisation(
+            session, services.CLI, name="Another", ods_code="RN7", org_type="acute", region="Kent"
+        )
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "organisation.registered")).one()
     assert event.entity_id == org.id and event.after["ods_code"] == "RN7" and event.actor == "cli"
 
 
 def test_apply_for_membership_checks_route_specialty_and_duplicates(session, world):
-    org = services.register_organisation(session, services.CLI, name="The Walton Centre NHS FT", ods_code="RET",
-                                         org_type="specialist", region="Cheshire and Merseyside")
+    org = services.register_organisation(
+        session,
+        services.CLI,
+        name="The Walton Centre NHS FT",
+        ods_code="RET",
+        org_type="specialist",
+        region="Cheshire and Merseyside",
+    )
     with pytest.raises(services.ServiceError, match="'associate' is not a route"):
-        services.apply_for_membership(session, services.CLI, organisation_id=org.id, alliance_id=world.alliance_id,
-                                      route="associate")
+        services.apply_for_membership(
+            session, services.CLI, organisation_id=org.id, alliance_id=world.alliance_id, route="associate"
+        )
     with pytest.raises(services.ServiceError, match="specialty route needs a specialty"):
-        services.apply_for_membership(session, services.CLI, organisation_id=org.id, alliance_id=world.alliance_id,
-                                      route="specialty")
-    spinal = services.apply_for_membership(session, services.CLI, organisation_id=org.id,
-                                           alliance_id=world.alliance_id, route="specialty", specialty="spinal")
+        services.apply_for_membership(
+            session, services.CLI, organisation_id=org.id, alliance_id=world.alliance_id, route="specialty"
+        )
+    spinal = services.apply_for_membership(
+        session,
+        services.CLI,
+        organisation_id=org.id,
+        alliance_id=world.alliance_id,
+        route="specialty",
+        specialty="spinal",
+    )
     assert (spinal.status, spinal.specialty) == ("applicant", "spinal")
     with pytest.raises(services.ServiceError, match="already has a specialty membership"):
-        services.apply_for_membership(session, services.CLI, organisation_id=org.id, alliance_id=world.alliance_id,
-                                      route="full")
-    other_specialty = services.apply_for_membership(session, services.CLI, organisation_id=org.id,
-                                                    alliance_id=world.alliance_id, route="specialty",
-                                                    specialty="paediatric-orthopaedics")
+        services.apply_for_membership(
+            session, services.CLI, organisation_id=org.id, alliance_id=world.alliance_id, route="full"
+        )
+    other_specialty = services.apply_for_membership(
+        session,
+        services.CLI,
+        organisation_id=org.id,
+        alliance_id=world.alliance_id,
+        route="specialty",
+        specialty="paediatric-orthopaedics",
+    )
     assert other_specialty.id != spinal.id
     history = services.history(session, spinal.id)
     assert [(h.from_status, h.to_status) for h in history] == [(None, "applicant")]
@@ -103,7 +133,7 @@ def test_apply_for_membership_checks_route_specialty_and_duplicates(session, wor
 
 def test_standards_versions_are_published_then_retired_and_never_change(session, world, standards_path):
     version = services.latest_published(session, "test-set")
-    assert services.register_version(session, standards_path, services.CLI).id == version.id   # same content
+    assert services.register_version(session, standards_path, services.CLI).id == version.id  # same content
     standards_path.write_text(standards_path.read_text().replace("Criterion Q1.1", "Changed"), encoding="utf-8")
     with pytest.raises(services.ServiceError, match="already registered with different content"):
         services.register_version(session, standards_path, services.CLI)
@@ -112,22 +142,35 @@ def test_standards_versions_are_published_then_retired_and_never_change(session,
     services.set_version_state(session, world.admin, version.id, "retired")
     assert services.latest_published(session, "test-set") is None
     with pytest.raises(services.ServiceError, match="has no published standards yet"):
-        services.open_assessment(session, world.member, membership_id=world.membership_id,
-                                 cycle_id=world.cycle_ids[0])
+        services.open_assessment(session, world.member, membership_id=world.membership_id, cycle_id=world.cycle_ids[0])
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "standards.state_changed")).one()
     assert (event.before["state"], event.after["state"]) == ("published", "retired")
 
 
 def test_create_user_enforces_role_ties(session, world):
     with pytest.raises(services.ServiceError) as refused:
-        services.create_user(session, services.CLI, email="not-an-email", name="X", password="short", role="member",
-                             alliance_id=world.alliance_id)
+        services.create_user(
+            session,
+            services.CLI,
+            email="not-an-email",
+            name="X",
+            password="short",
+            role="member",
+            alliance_id=world.alliance_id,
+        )
     message = str(refused.value)
     assert "email: not an email address" in message and "at least 12 characters" in message
     assert "member user belongs to exactly one organisation" in message
     with pytest.raises(services.ServiceError, match="already has an account"):
-        services.create_user(session, services.CLI, email="LEAD@test.example", name="X", password="a long enough password",
-                             role="lead", alliance_id=world.alliance_id)
+        services.create_user(
+            session,
+            services.CLI,
+            email="LEAD@test.example",
+            name="X",
+            password="a long enough password",
+            role="lead",
+            alliance_id=world.alliance_id,
+        )
     assert services.authenticate(session, "Member@Test.Example", "member-password-123").role == "member"
     assert services.authenticate(session, "member@test.example", "wrong-password-123") is None
 
@@ -142,35 +185,58 @@ def test_open_assessment_once_per_cycle_on_the_latest_published_version(session,
     with pytest.raises(services.ServiceError, match="already has an assessment for 2025/26"):
         world.open(session)
     other = services.create_alliance(session, services.CLI, slug="other", name="Other", standards_set="test-set")
-    cycle = services.open_cycle(session, services.CLI, alliance_id=other.id, name="2026/27",
-                                opens_on=dt.date(2026, 4, 1), closes_on=dt.date(2027, 3, 31))
+    cycle = services.open_cycle(
+        session,
+        services.CLI,
+        alliance_id=other.id,
+        name="2026/27",
+        opens_on=dt.date(2026, 4, 1),
+        closes_on=dt.date(2027, 3, 31),
+    )
     with pytest.raises(services.ServiceError, match="belongs to another alliance"):
         services.open_assessment(session, world.member, membership_id=world.membership_id, cycle_id=cycle.id)
 
 
 def test_open_cycle_refuses_bad_names_dates_and_overlaps(session, world):
     with pytest.raises(services.ServiceError) as refused:
-        services.open_cycle(session, services.CLI, alliance_id=world.alliance_id, name="2026-27",
-                            opens_on=dt.date(2026, 4, 1), closes_on=dt.date(2026, 3, 1))
+        services.open_cycle(
+            session,
+            services.CLI,
+            alliance_id=world.alliance_id,
+            name="2026-27",
+            opens_on=dt.date(2026, 4, 1),
+            closes_on=dt.date(2026, 3, 1),
+        )
     assert "name: a financial year such as 2026/27" in str(refused.value)
     assert "closes_on: must be after opens_on" in str(refused.value)
     with pytest.raises(services.ServiceError, match="overlap cycle 2026/27"):
-        services.open_cycle(session, services.CLI, alliance_id=world.alliance_id, name="2027/28",
-                            opens_on=dt.date(2027, 1, 1), closes_on=dt.date(2028, 3, 31))
+        services.open_cycle(
+            session,
+            services.CLI,
+            alliance_id=world.alliance_id,
+            name="2027/28",
+            opens_on=dt.date(2027, 1, 1),
+            closes_on=dt.date(2028, 3, 31),
+        )
 
 
 def test_save_keeps_every_valid_answer_and_names_each_invalid_one(session, world):
     assessment_id = world.open(session)
-    outcome = services.save_answers(session, world.member, assessment_id, {
-        "Q1.1": "yes",          # valid
-        "Q1.2": 7,              # level out of range (0..4)
-        "Q1.3": "lots",         # metric needs a number
-        "Q2.1": 2.9,            # valid
-        "Q2.2": "na",           # valid: allow_na
-        "P1.1": "na",           # na not allowed here
-        "Q3.1": "yes",          # standard applies to spinal specialty members only
-        "Z9.9": "yes",          # no such criterion
-    })
+    outcome = services.save_answers(
+        session,
+        world.member,
+        assessment_id,
+        {
+            "Q1.1": "yes",  # valid
+            "Q1.2": 7,  # level out of range (0..4)
+            "Q1.3": "lots",  # metric needs a number
+            "Q2.1": 2.9,  # valid
+            "Q2.2": "na",  # valid: allow_na
+            "P1.1": "na",  # na not allowed here
+            "Q3.1": "yes",  # standard applies to spinal specialty members only
+            "Z9.9": "yes",  # no such criterion
+        },
+    )
     assert sorted(outcome.saved) == ["Q1.1", "Q2.1", "Q2.2"]
     assert set(outcome.errors) == {"Q1.2", "Q1.3", "P1.1", "Q3.1", "Z9.9"}
     assert "Q1.2" in outcome.errors and "4" in outcome.errors["Q1.2"]
@@ -191,14 +257,20 @@ def test_a_save_with_errors_leaves_the_stored_answer_of_a_refused_criterion(sess
 
 def test_none_or_blank_clears_an_answer_and_notes_are_kept(session, world):
     assessment_id = world.open(session)
-    services.save_answers(session, world.member, assessment_id, {"Q1.1": "yes", "Q2.3": "network hub at X"},
-                          notes={"Q1.1": "lead named in the job plan"})
+    services.save_answers(
+        session,
+        world.member,
+        assessment_id,
+        {"Q1.1": "yes", "Q2.3": "network hub at X"},
+        notes={"Q1.1": "lead named in the job plan"},
+    )
     services.save_answers(session, world.member, assessment_id, {"Q1.1": "no"})  # no note given: note stays
     row = session.exec(select(Answer).where(Answer.criterion_id == "Q1.1")).one()
     session.refresh(row)
     assert (row.value, row.note) == ("no", "lead named in the job plan")
-    outcome = services.save_answers(session, world.member, assessment_id, {"Q1.1": None, "Q2.3": "   "},
-                                    notes={"Q1.1": ""})
+    outcome = services.save_answers(
+        session, world.member, assessment_id, {"Q1.1": None, "Q2.3": "   "}, notes={"Q1.1": ""}
+    )
     assert sorted(outcome.cleared) == ["Q1.1", "Q2.3"]
     assert services.answers_of(session, assessment_id) == {}
 
@@ -207,8 +279,7 @@ def test_every_change_is_audited_with_before_and_after(session, world):
     assessment_id = world.open(session)
     services.save_answers(session, world.member, assessment_id, {"Q1.3": 80})
     services.save_answers(session, world.member, assessment_id, {"Q1.3": 86})
-    saves = session.exec(select(AuditEvent).where(AuditEvent.action == "answers.saved")
-                         .order_by(AuditEvent.id)).all()
+    saves = session.exec(select(AuditEvent).where(AuditEvent.action == "answers.saved").order_by(AuditEvent.id)).all()
     assert [(e.before, e.after) for e in saves] == [({"Q1.3": None}, {"Q1.3": 80}), ({"Q1.3": 80}, {"Q1.3": 86})]
     assert all(e.actor == "member@test.example" and e.actor_id == world.member.user_id for e in saves)
     assert actions(session)[-3:] == ["assessment.opened", "answers.saved", "answers.saved"]
@@ -242,8 +313,12 @@ def test_a_refused_submission_lists_everything_missing_and_changes_nothing(sessi
             services.submit(session, world.member, assessment_id)
     missing = refused.value.missing
     assert [(m["criterion"], m["reason"]) for m in missing] == [
-        ("Q1.1", "evidence required"), ("Q1.2", "answer required"), ("Q2.1", "answer required"),
-        ("Q2.2", "answer required"), ("P1.1", "answer required")]
+        ("Q1.1", "evidence required"),
+        ("Q1.2", "answer required"),
+        ("Q2.1", "answer required"),
+        ("Q2.2", "answer required"),
+        ("P1.1", "answer required"),
+    ]
     assert "5 item(s) missing" in str(refused.value) and "Q1.2: answer required" in str(refused.value)
     with session_factory() as session:
         assert services.answers_of(session, assessment_id) == {"Q1.1": "yes", "Q1.3": 80, "Q2.3": "text"}
@@ -257,7 +332,8 @@ def test_na_answer_needs_no_evidence_but_a_scored_answer_does(session, world):
     services.save_answers(session, world.member, assessment_id, {**PERFECT, "Q2.2": "na"})
     ctx = services.assessments.context(session, assessment_id)
     assert services.missing_for_submission(session, ctx) == [
-        {"criterion": "Q1.1", "standard": "Q1", "reason": "evidence required"}]
+        {"criterion": "Q1.1", "standard": "Q1", "reason": "evidence required"}
+    ]
 
 
 # --- submit, score, store ---------------------------------------------------------------------------
@@ -275,7 +351,12 @@ def test_submit_scores_with_the_engine_and_stores_result_and_breaches(session, w
     assert stored.standards_hash == services.parsed(services.latest_published(session, "test-set")).content_hash
     breach = session.exec(select(Breach)).one()
     assert (breach.criterion_id, breach.standard_id, breach.value, breach.target, breach.severity) == (
-        "Q1.3", "Q1", 82, 85, "minor")
+        "Q1.3",
+        "Q1",
+        82,
+        85,
+        "minor",
+    )
     assessment = session.get(Assessment, assessment_id)
     assert assessment.status == "submitted" and assessment.submitted_at is not None
     assert services.current_result(session, assessment_id).id == stored.id
@@ -292,22 +373,45 @@ def test_submitted_result_has_its_headline_and_rows_inserted_many_at_once_read_b
     assessment_id = world.open(session)
     complete(session, world, assessment_id, {**PERFECT, "Q1.3": 82})
     stored = services.submit(session, world.member, assessment_id)
-    assert stored.headline == {"standard_results": {sid: {"score": r["score"], "status": r["status"]}
-                                                    for sid, r in stored.result["standard_results"].items()},
-                               "breaches": [{"criterion": "Q1.3", "standard": "Q1", "severity": "minor"}],
-                               "support_needs": stored.result["support_needs"]}
-    rows = [{"result_id": stored.id, "assessment_id": assessment_id, "criterion_id": f"X{i}", "standard_id": "Q9",
-             "value": value, "target": 90, "direction": "higher", "severity": "major"}
-            for i, value in enumerate([85, 7.5, 0, 1e-7])]  # whole and decimal numbers in one column
+    assert stored.headline == {
+        "standard_results": {
+            sid: {"score": r["score"], "status": r["status"]} for sid, r in stored.result["standard_results"].items()
+        },
+        "breaches": [{"criterion": "Q1.3", "standard": "Q1", "severity": "minor"}],
+        "support_needs": stored.result["support_needs"],
+    }
+    rows = [
+        {
+            "result_id": stored.id,
+            "assessment_id": assessment_id,
+            "criterion_id": f"X{i}",
+            "standard_id": "Q9",
+            "value": value,
+            "target": 90,
+            "direction": "higher",
+            "severity": "major",
+        }
+        for i, value in enumerate([85, 7.5, 0, 1e-7])
+    ]  # whole and decimal numbers in one column
     insert_rows(session, Breach.__table__, rows)
-    got = session.exec(select(Breach.criterion_id, Breach.value, Breach.target).where(Breach.standard_id == "Q9")
-                       .order_by(Breach.criterion_id)).all()
+    got = session.exec(
+        select(Breach.criterion_id, Breach.value, Breach.target)
+        .where(Breach.standard_id == "Q9")
+        .order_by(Breach.criterion_id)
+    ).all()
     assert [tuple(g) for g in got] == [("X0", 85, 90), ("X1", 7.5, 90), ("X2", 0, 90), ("X3", 1e-7, 90)]
     audit_many(session, services.CLI, "probe.many", "assessment", [(assessment_id, None, {"note": "l'été \\ \""})])
-    services.audit(session, services.CLI, "probe.one", entity_type="assessment", entity_id=assessment_id,
-                   after={"note": "l'été \\ \""})
-    events = session.exec(select(AuditEvent).where(AuditEvent.action.in_(["probe.many", "probe.one"]))
-                          .order_by(AuditEvent.id)).all()
+    services.audit(
+        session,
+        services.CLI,
+        "probe.one",
+        entity_type="assessment",
+        entity_id=assessment_id,
+        after={"note": "l'été \\ \""},
+    )
+    events = session.exec(
+        select(AuditEvent).where(AuditEvent.action.in_(["probe.many", "probe.one"])).order_by(AuditEvent.id)
+    ).all()
     assert [(e.entity_id, e.before, e.after) for e in events] == [(assessment_id, None, {"note": "l'été \\ \""})] * 2
     raw = session.execute(text("SELECT before FROM auditevent WHERE action IN ('probe.many', 'probe.one')")).all()
     assert raw[0] == raw[1]  # stored the same way whichever function wrote it
@@ -327,8 +431,16 @@ def test_rows_go_to_postgresql_as_binary_copy_and_a_value_the_column_refuses_nam
     assessment_id = world.open(session)
     complete(session, world, assessment_id, {**PERFECT, "Q1.3": 82})
     stored = services.submit(session, world.member, assessment_id)
-    row = {"result_id": stored.id, "assessment_id": assessment_id, "criterion_id": "X" * 65, "standard_id": "Q9",
-           "value": 1, "target": 2, "direction": "higher", "severity": "major"}
+    row = {
+        "result_id": stored.id,
+        "assessment_id": assessment_id,
+        "criterion_id": "X" * 65,
+        "standard_id": "Q9",
+        "value": 1,
+        "target": 2,
+        "direction": "higher",
+        "severity": "major",
+    }
     with pytest.raises(DataError, match="criterion_id"):
         with session.begin_nested():
             insert_rows(session, Breach.__table__, [row])
@@ -339,21 +451,39 @@ def test_rows_inserted_with_their_ids_and_updated_by_key_many_at_once(session, w
     from app.services.common import insert_returning_ids, update_rows
 
     now = dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.timezone.utc)
-    rows = [{"occurred_at": now, "actor": "cli", "action": "probe.ids", "entity_type": "probe", "entity_id": entity,
-             "before": None, "after": {"n": entity}} for entity in (30, 10, 20)]
+    rows = [
+        {
+            "occurred_at": now,
+            "actor": "cli",
+            "action": "probe.ids",
+            "entity_type": "probe",
+            "entity_id": entity,
+            "before": None,
+            "after": {"n": entity},
+        }
+        for entity in (30, 10, 20)
+    ]
     ids = insert_returning_ids(session, AuditEvent.__table__, rows, distinct_by=("entity_id",))
     assert [session.get(AuditEvent, i).entity_id for i in ids] == [30, 10, 20]
     assessment_id = world.open(session)
     services.save_answers(session, world.member, assessment_id, {"Q1.1": "yes", "Q1.2": 4, "Q1.3": 70})
     answers = {a.criterion_id: a.id for a in session.exec(select(Answer).where(Answer.assessment_id == assessment_id))}
-    update_rows(session, Answer.__table__, "id", [
-        {"id": answers["Q1.3"], "value": 82.5, "note": "l'été \\ \""},
-        {"id": answers["Q1.1"], "value": None, "note": ""}])
+    update_rows(
+        session,
+        Answer.__table__,
+        "id",
+        [
+            {"id": answers["Q1.3"], "value": 82.5, "note": "l'été \\ \""},
+            {"id": answers["Q1.1"], "value": None, "note": ""},
+        ],
+    )
     session.expire_all()
-    found = {a.criterion_id: (a.value, a.note) for a in session.exec(select(Answer).where(
-        Answer.assessment_id == assessment_id))}
+    found = {
+        a.criterion_id: (a.value, a.note)
+        for a in session.exec(select(Answer).where(Answer.assessment_id == assessment_id))
+    }
     assert found == {"Q1.1": (None, ""), "Q1.2": (4, found["Q1.2"][1]), "Q1.3": (82.5, "l'été \\ \"")}
-    assert json_text({1: "a"}) == '{"1":"a"}' and json_text({"big": 2 ** 70}) == '{"big": 1180591620717411303424}'
+    assert json_text({1: "a"}) == '{"1":"a"}' and json_text({"big": 2**70}) == '{"big": 1180591620717411303424}'
 
 
 def test_score_of_a_draft_shows_what_is_missing_without_storing(session, world):
@@ -362,7 +492,7 @@ def test_score_of_a_draft_shows_what_is_missing_without_storing(session, world):
     result = services.score(session, assessment_id)
     assert result["unanswered"] == ["Q2.1", "Q2.2", "P1.1"]
     assert [(b["criterion"], b["severity"]) for b in result["breaches"]] == [("Q1.3", "major")]
-    assert result["standard_results"]["Q1"]["status"] == "not_met"   # major breach
+    assert result["standard_results"]["Q1"]["status"] == "not_met"  # major breach
     assert count(session, AssessmentResult) == 0
 
 
@@ -436,8 +566,16 @@ def test_upload_store_keeps_a_file_under_a_random_key_and_records_it(session_fac
     store = UploadStore(tmp_path / "uploads")
     with session_factory() as session:
         assessment_id = world.open(session)
-        evidence = attach_file(session, world.member, assessment_id, "Q1.1", data=PDF,
-                               filename="..\\..\\board/paper: Q1.pdf", content_type="application/pdf", store=store)
+        evidence = attach_file(
+            session,
+            world.member,
+            assessment_id,
+            "Q1.1",
+            data=PDF,
+            filename="..\\..\\board/paper: Q1.pdf",
+            content_type="application/pdf",
+            store=store,
+        )
     assert evidence.filename == "paper: Q1.pdf" and evidence.content_type == "application/pdf"
     assert evidence.size == len(PDF) and len(evidence.sha256) == 64
     path = store.path(evidence.storage_key)
@@ -492,8 +630,13 @@ def test_an_upload_in_a_rolled_back_unit_of_work_leaves_no_file(session_factory,
 
 def test_the_upload_store_stands_alone_below_the_services():
     """``app.uploads`` only keeps bytes: importing it loads no service (evidence rules live above it)."""
-    loaded = subprocess.run([sys.executable, "-c", "import sys, app.uploads; print(*sorted(sys.modules))"],
-                            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, app.uploads; print(*sorted(sys.modules))"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     modules = loaded.stdout.split()
     assert "app.uploads" in modules and [m for m in modules if m.startswith("app.services")] == []
 
@@ -545,7 +688,12 @@ def test_concurrent_saves_of_different_criteria_both_persist(session_factory, wo
     _race(session_factory, world, assessment_id, [{"Q1.1": "yes", "Q1.3": 88}, {"Q2.1": 2.5, "P1.1": 93}])
     with session_factory() as session:
         assert services.answers_of(session, assessment_id) == {
-            "Q1.1": "yes", "Q1.3": 88, "Q2.1": 2.5, "Q2.2": "partial", "P1.1": 93}
+            "Q1.1": "yes",
+            "Q1.3": 88,
+            "Q2.1": 2.5,
+            "Q2.2": "partial",
+            "P1.1": 93,
+        }
         assert count(session, AuditEvent, AuditEvent.action == "answers.saved") == 3
 
 
@@ -556,8 +704,9 @@ def test_concurrent_saves_of_one_criterion_last_writer_wins(session_factory, wor
         first, second = 80 + round_, 90 + round_
         _race(session_factory, world, assessment_id, [{"Q1.3": first}, {"Q1.3": second}])
         with session_factory() as session:
-            saves = session.exec(select(AuditEvent).where(AuditEvent.action == "answers.saved")
-                                 .order_by(AuditEvent.id.desc()).limit(2)).all()
+            saves = session.exec(
+                select(AuditEvent).where(AuditEvent.action == "answers.saved").order_by(AuditEvent.id.desc()).limit(2)
+            ).all()
             # Both saves went through; the one recorded last is the one that stands.
             assert sorted(e.after["Q1.3"] for e in saves) == [first, second]
             assert services.answers_of(session, assessment_id) == {"Q1.3": saves[0].after["Q1.3"]}
@@ -593,9 +742,9 @@ def test_a_save_racing_a_submission_is_either_in_the_submission_or_refused(sessi
         thread.join(timeout=60)
     with session_factory() as session:
         stored = services.answers_of(session, assessment_id)
-    if outcome["save"] == "saved":   # the save came first: the submission scored it
+    if outcome["save"] == "saved":  # the save came first: the submission scored it
         assert stored["Q1.3"] == 70 and outcome["result"]["criteria"]["Q1.3"]["answer"] == 70
-    else:                            # the submission came first: the save was refused, nothing changed
+    else:  # the submission came first: the save was refused, nothing changed
         assert "only a draft can be changed" in outcome["save"]
         assert stored["Q1.3"] == 90 and outcome["result"]["criteria"]["Q1.3"]["answer"] == 90
 

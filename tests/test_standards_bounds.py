@@ -4,6 +4,7 @@ the model or with ``FILE:LINE`` problems, at most a hundred of them and a count 
 Issue 17 items 1 (a lone surrogate or a control character written as a YAML escape) and 2 (a 1 MB upload of
 ~110,000 keys took 22-55 s and listed every problem).
 """
+
 from __future__ import annotations
 
 import re
@@ -34,17 +35,19 @@ def problems(text: str, filename: str = "pack.yaml") -> list[str]:
 
 
 def line_of(text: str, needle: str) -> int:
-    return text[:text.index(needle)].count("\n") + 1
+    return text[: text.index(needle)].count("\n") + 1
 
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "cli.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "cli.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert "Traceback" not in done.stderr, done.stderr
     return done
 
 
 # -- item 1: text that is not text ---------------------------------------------------------------------------
+
 
 def test_a_lone_surrogate_escaped_in_a_standards_file_is_a_file_line_problem(tmp_path):
     text = NOA_TEXT.replace(TITLE, 'title: "Quality \\uD800 standards"', 1)
@@ -62,8 +65,9 @@ def test_a_lone_surrogate_escaped_in_a_standards_file_is_a_file_line_problem(tmp
 def test_a_lone_surrogate_in_the_text_itself_is_named_by_its_line():
     text = NOA_TEXT.replace(TITLE, "title: Quality \ud800 standards", 1)
     line = line_of(text, chr(0xD800))
-    assert problems(text) == [f"pack.yaml:{line}: this text cannot contain \\ud800 (a lone surrogate, which is not "
-                              "a character)"]
+    assert problems(text) == [
+        f"pack.yaml:{line}: this text cannot contain \\ud800 (a lone surrogate, which is not a character)"
+    ]
 
 
 @pytest.mark.parametrize("escape, shown", [("\\e", "\\x1b"), ("\\a", "\\x07"), ("\\0", "NUL"), ("\\x9b", "\\x9b")])
@@ -81,13 +85,15 @@ def test_a_control_character_in_a_key_is_refused():
 
 def test_line_breaks_and_tabs_in_text_are_still_text():
     text = NOA_TEXT.replace(TITLE, 'title: "Quality\\tstandards"\n', 1).replace(
-        "          - id: G1.3\n", '          - id: G1.3\n            guidance: "one\\ntwo"\n', 1)
+        "          - id: G1.3\n", '          - id: G1.3\n            guidance: "one\\ntwo"\n', 1
+    )
     loaded = rules.parse_standards(text)
     assert loaded.title == "Quality\tstandards"
     assert loaded.criterion_lookup["G1.3"][1].guidance == "one\ntwo"
 
 
 # -- item 2: bounds --------------------------------------------------------------------------------------------
+
 
 def test_a_file_larger_than_the_bound_is_refused_before_it_is_parsed(tmp_path):
     text = NOA_TEXT + "# " + "x" * (MAX_BYTES - len(NOA_TEXT.encode())) + "\n"
@@ -102,8 +108,9 @@ def test_a_file_larger_than_the_bound_is_refused_before_it_is_parsed(tmp_path):
 
 def test_a_file_of_more_lines_than_the_bound_is_refused_before_it_is_parsed():
     text = NOA_TEXT + "#\n" * MAX_LINES
-    assert problems(text) == [f"pack.yaml:{MAX_LINES + 1}: the file has more than {MAX_LINES:,} lines; a standards "
-                              "file needs far fewer"]
+    assert problems(text) == [
+        f"pack.yaml:{MAX_LINES + 1}: the file has more than {MAX_LINES:,} lines; a standards file needs far fewer"
+    ]
 
 
 def test_nesting_deeper_than_the_bound_is_refused():
@@ -125,8 +132,11 @@ def test_only_the_first_hundred_problems_are_listed_then_how_many_more():
     found = problems(text)
     assert len(found) == MAX_PROBLEMS + 1
     assert all("unknown key 'k" in problem for problem in found[:-1])
-    assert re.fullmatch(rf"pack\.yaml:\d+: and {keys - MAX_PROBLEMS:,} more problems \(the first {MAX_PROBLEMS} "
-                        r"found are listed\)", found[-1]), found[-1]
+    assert re.fullmatch(
+        rf"pack\.yaml:\d+: and {keys - MAX_PROBLEMS:,} more problems \(the first {MAX_PROBLEMS} "
+        r"found are listed\)",
+        found[-1],
+    ), found[-1]
 
 
 def test_a_1_mb_file_of_110_000_keys_is_refused_in_seconds_with_a_short_answer():
@@ -157,8 +167,9 @@ def test_100_000_keys_in_one_flow_mapping_are_refused_in_seconds():
 def test_a_long_list_is_read_in_time_linear_in_its_length():
     """Each entry was compared with every entry before it: 45,000 specialties took over a minute."""
     specialties = ", ".join(f"s{i}" for i in range(45_000))
-    text = NOA_TEXT.replace("        must_meet: true\n", f"        must_meet: true\n        applies: "
-                                                          f"{{specialties: [{specialties}]}}\n", 1)
+    text = NOA_TEXT.replace(
+        "        must_meet: true\n", f"        must_meet: true\n        applies: {{specialties: [{specialties}]}}\n", 1
+    )
     started = time.perf_counter()
     loaded = rules.parse_standards(text)
     assert time.perf_counter() - started < 15

@@ -3,6 +3,7 @@
 Publishing goes to the test database (SQLite, or PostgreSQL via
 TEST_DATABASE_URL); ``diff`` reads only the two files.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def cli(*args: str | Path, url: str | None = None) -> subprocess.CompletedProces
     env = dict(os.environ)
     if url is not None:
         env["DATABASE_URL"] = url
-    done = subprocess.run([sys.executable, "cli.py", *map(str, args)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "cli.py", *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert "Traceback" not in done.stderr, done.stderr
     if done.returncode != 0:
         assert done.stdout == "", done.stdout
@@ -38,14 +40,31 @@ def cli(*args: str | Path, url: str | None = None) -> subprocess.CompletedProces
 
 
 def small(version: str = "2026.1", target: int = 85, **top) -> dict:
-    return document([
-        domain("quality", [
-            standard("Q1", [criterion("Q1.1"), criterion("Q1.2", "metric", unit="%",
-                                                         benchmark={"target": target, "direction": "higher",
-                                                                    "amber": 5})], must_meet=True),
-            standard("Q2", [criterion("Q2.1", "yes_partial_no")]),
-        ]),
-    ], version=version, **top)
+    return document(
+        [
+            domain(
+                "quality",
+                [
+                    standard(
+                        "Q1",
+                        [
+                            criterion("Q1.1"),
+                            criterion(
+                                "Q1.2",
+                                "metric",
+                                unit="%",
+                                benchmark={"target": target, "direction": "higher", "amber": 5},
+                            ),
+                        ],
+                        must_meet=True,
+                    ),
+                    standard("Q2", [criterion("Q2.1", "yes_partial_no")]),
+                ],
+            ),
+        ],
+        version=version,
+        **top,
+    )
 
 
 def write(path: Path, doc: dict | str) -> Path:
@@ -60,6 +79,7 @@ def stored(session_factory) -> list[tuple[str, str, str, str]]:
 
 
 # -- publish ----------------------------------------------------------------------------------------------------
+
 
 def test_publish_registers_a_published_version_and_prints_it(database_url, session_factory):
     loaded = rules.load_standards(NOA)
@@ -104,7 +124,9 @@ def test_a_new_version_of_the_set_is_published_alongside(tmp_path, database_url,
     done = cli("standards", "publish", write(tmp_path / "v2.yaml", small("2026.2", target=90)), url=database_url)
     assert done.returncode == 0 and done.stdout.startswith("published test-set 2026.2 ")
     assert [(s, v, state) for s, v, state, _ in stored(session_factory)] == [
-        ("test-set", "2026.1", "published"), ("test-set", "2026.2", "published")]
+        ("test-set", "2026.1", "published"),
+        ("test-set", "2026.2", "published"),
+    ]
 
 
 def test_a_bad_file_is_refused_with_its_lines_and_nothing_is_stored(tmp_path, database_url, session_factory):
@@ -151,6 +173,7 @@ def test_publish_needs_a_database_with_the_schema(empty_database_url):
 
 # -- list ---------------------------------------------------------------------------------------------------------
 
+
 def test_list_with_nothing_registered(database_url):
     done = cli("standards", "list", url=database_url)
     assert done.returncode == 0 and "no standards versions registered" in done.stdout
@@ -166,8 +189,9 @@ def test_list_shows_set_version_state_effective_date_and_hash(tmp_path, database
         assert cli("standards", "publish", path, url=database_url).returncode == 0
     with session_factory() as session:
         services.register_version(session, draft, services.CLI, state="draft")
-        first = session.exec(select(StandardsVersion).where(StandardsVersion.version == "2026.1",
-                                                            StandardsVersion.set_id == "test-set")).one()
+        first = session.exec(
+            select(StandardsVersion).where(StandardsVersion.version == "2026.1", StandardsVersion.set_id == "test-set")
+        ).one()
         services.set_version_state(session, services.CLI, first.id, "retired")
     done = cli("standards", "list", url=database_url)
     assert done.returncode == 0, done.stderr
@@ -209,10 +233,16 @@ def test_diff_prints_readable_text(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0] == "test-set 2026.1 -> test-set 2026.2"
     text = done.stdout
-    for expected in ("pass_mark: 75 -> 80", "~ criterion Q1.2 changed (in standard Q1)", "benchmark.target: 85 -> 90",
-                     "- standard Q2 removed (in domain quality)", "- criterion Q2.1 removed (in standard Q2)",
-                     "+ domain people added: Domain people", "+ standard P1 added (in domain people)",
-                     "+ criterion P1.1 added (in standard P1)"):
+    for expected in (
+        "pass_mark: 75 -> 80",
+        "~ criterion Q1.2 changed (in standard Q1)",
+        "benchmark.target: 85 -> 90",
+        "- standard Q2 removed (in domain quality)",
+        "- criterion Q2.1 removed (in standard Q2)",
+        "+ domain people added: Domain people",
+        "+ standard P1 added (in domain people)",
+        "+ criterion P1.1 added (in standard P1)",
+    ):
         assert expected in text, expected
 
 
@@ -222,13 +252,21 @@ def test_diff_json_parses_with_the_documented_keys(tmp_path):
     assert done.returncode == 0 and done.stderr == ""
     body = json.loads(done.stdout)
     assert set(body) == {"old", "new", "identical", "set", *KINDS}
-    assert body["old"] == {"id": "test-set", "version": "2026.1",
-                           "content_hash": rules.load_standards(old).content_hash}
+    assert body["old"] == {
+        "id": "test-set",
+        "version": "2026.1",
+        "content_hash": rules.load_standards(old).content_hash,
+    }
     assert body["new"]["version"] == "2026.2" and body["identical"] is False
     assert body["set"] == [{"field": "pass_mark", "old": 75, "new": 80}]
-    assert body["criteria"][0] == {"id": "Q1.2", "change": "changed", "standard": "Q1", "moved": False,
-                                   "title": "Criterion Q1.2",
-                                   "fields": [{"field": "benchmark.target", "old": 85, "new": 90}]}
+    assert body["criteria"][0] == {
+        "id": "Q1.2",
+        "change": "changed",
+        "standard": "Q1",
+        "moved": False,
+        "title": "Criterion Q1.2",
+        "fields": [{"field": "benchmark.target", "old": 85, "new": 90}],
+    }
     assert {(i["id"], i["change"]) for i in body["standards"]} == {("Q2", "removed"), ("P1", "added")}
     assert [(i["id"], i["change"]) for i in body["domains"]] == [("people", "added")]
 
@@ -263,23 +301,29 @@ def test_diff_of_schema_2_versions_names_options_conditions_ranges_and_mappings(
     old_doc = base_2()
     new_doc = base_2()
     new_doc["version"] = "2026.2"
-    node(new_doc, "Q4.1")["options"].pop(1)                       # phone removed
+    node(new_doc, "Q4.1")["options"].pop(1)  # phone removed
     option(new_doc, "Q4.1", "clinic")["score"] = 0.9
     node(new_doc, "Q4.3")["when"]["in"] = ["none", "clinic"]
     node(new_doc, "Q4.4")["max"] = 90
-    node(new_doc, "Q4")["maps_to"].pop()                           # Well-led no longer mapped
+    node(new_doc, "Q4")["maps_to"].pop()  # Well-led no longer mapped
     new_doc["frameworks"]["dspt"] = {"title": "DSPT"}
     old, new = write(tmp_path / "v1.yaml", old_doc), write(tmp_path / "v2.yaml", new_doc)
     done = cli("standards", "diff", old, new, url=UNREACHABLE)
     assert done.returncode == 0 and done.stderr == ""
-    for expected in ('options.phone: removed "Telephone follow-up" (score 0.5)', "options.clinic.score: 1 -> 0.9",
-                     "when: asked when Q4.1 is clinic -> asked when Q4.1 is one of clinic, none",
-                     "max: 365 -> 90", 'maps_to.cqc: removed "Well-led"', "+ framework dspt added: DSPT"):
+    for expected in (
+        'options.phone: removed "Telephone follow-up" (score 0.5)',
+        "options.clinic.score: 1 -> 0.9",
+        "when: asked when Q4.1 is clinic -> asked when Q4.1 is one of clinic, none",
+        "max: 365 -> 90",
+        'maps_to.cqc: removed "Well-led"',
+        "+ framework dspt added: DSPT",
+    ):
         assert expected in done.stdout, expected
     body = json.loads(cli("standards", "diff", old, new, "--format", "json", url=UNREACHABLE).stdout)
     assert body["frameworks"] == [{"id": "dspt", "change": "added", "title": "DSPT", "fields": []}]
     assert body["standards"][0]["fields"] == [{"field": "maps_to.cqc", "old": "Well-led", "new": None}]
     q41 = next(item for item in body["criteria"] if item["id"] == "Q4.1")
-    assert q41["fields"] == [{"field": "options.clinic.score", "old": 1, "new": 0.9},
-                             {"field": "options.phone", "old": {"text": "Telephone follow-up", "score": 0.5},
-                              "new": None}]
+    assert q41["fields"] == [
+        {"field": "options.clinic.score", "old": 1, "new": 0.9},
+        {"field": "options.phone", "old": {"text": "Telephone follow-up", "score": 0.5}, "new": None},
+    ]

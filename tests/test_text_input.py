@@ -6,6 +6,7 @@ makes a cell that starts as a formula text.
 Issue 17 items 1 (surrogates at every way in), 4 (formula injection in ``cli.py rescore --report x.csv``) and 8
 (control characters in names reached operators' terminals through ``cli.py buddy match``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,8 +38,12 @@ from tests.web.conftest import STANDARDS, build_world
 from tests.web.reviewing import build_review_world
 
 ROOT = Path(__file__).resolve().parent.parent
-BAD = {"escape": ("a\x1b[2Jb", "the control character \\x1b"), "bell": ("ding\x07", "the control character \\x07"),
-       "surrogate": ("lone \ud800", "\\ud800 (a lone surrogate"), "nul": ("a\x00b", "NUL characters")}
+BAD = {
+    "escape": ("a\x1b[2Jb", "the control character \\x1b"),
+    "bell": ("ding\x07", "the control character \\x07"),
+    "surrogate": ("lone \ud800", "\\ud800 (a lone surrogate"),
+    "nul": ("a\x00b", "NUL characters"),
+}
 
 
 @pytest.fixture
@@ -65,30 +70,61 @@ def lead_ways_in(rw) -> dict[str, tuple[str, Callable[[object, str], object]]]:
     def plan(session, value):
         ctx = context(session, a)
         gap = plan_service.gaps_of(ctx, current_result(session, a).result)[0].key
-        fields = {"actions": "Audit monthly", "owner": "Ward manager", "progress": "in_progress",
-                  "due_on": dt.date.today() + dt.timedelta(days=90), "evidence": ""}
+        fields = {
+            "actions": "Audit monthly",
+            "owner": "Ward manager",
+            "progress": "in_progress",
+            "due_on": dt.date.today() + dt.timedelta(days=90),
+            "evidence": "",
+        }
         return lambda field: plan_service.save_plan(session, lead, ctx, gap, {**fields, field: value})
 
     return {
         "comment": ("comment", lambda s, v: review.add_comment(s, lead, world.alliance_id, a, v, "C2.1")),
-        "override reason": ("reason", lambda s, v: review.override(s, lead, world.alliance_id, a, "criterion",
-                                                                   "C2.1", "1", v)),
-        "decision conditions": ("conditions", lambda s, v: review.decide(
-            s, lead, world.alliance_id, a, "accredit_with_conditions", conditions=v,
-            due_on=dt.date.today() + dt.timedelta(days=30))),
-        "decision notes": ("notes", lambda s, v: review.decide(s, lead, world.alliance_id, a, "working_towards",
-                                                               notes=v)),
+        "override reason": (
+            "reason",
+            lambda s, v: review.override(s, lead, world.alliance_id, a, "criterion", "C2.1", "1", v),
+        ),
+        "decision conditions": (
+            "conditions",
+            lambda s, v: review.decide(
+                s,
+                lead,
+                world.alliance_id,
+                a,
+                "accredit_with_conditions",
+                conditions=v,
+                due_on=dt.date.today() + dt.timedelta(days=30),
+            ),
+        ),
+        "decision notes": (
+            "notes",
+            lambda s, v: review.decide(s, lead, world.alliance_id, a, "working_towards", notes=v),
+        ),
         "return note": ("note", lambda s, v: review.return_to_member(s, lead, world.alliance_id, a, v)),
         "plan actions": ("actions", lambda s, v: plan(s, v)("actions")),
         "plan evidence": ("evidence", lambda s, v: plan(s, v)("evidence")),
-        "membership status reason": ("reason", lambda s, v: change_membership_status(
-            s, CLI, rw.memberships["clean"], "withdrawn", v)),
+        "membership status reason": (
+            "reason",
+            lambda s, v: change_membership_status(s, CLI, rw.memberships["clean"], "withdrawn", v),
+        ),
     }
 
 
 @pytest.mark.parametrize("bad", sorted(BAD))
-@pytest.mark.parametrize("way", ["comment", "override reason", "decision conditions", "decision notes", "return note",
-                                 "plan actions", "plan evidence", "membership status reason"])
+@pytest.mark.parametrize(
+    "way",
+    [
+        "comment",
+        "override reason",
+        "decision conditions",
+        "decision notes",
+        "return note",
+        "plan actions",
+        "plan evidence",
+        "membership status reason",
+    ],
+)
 def test_what_a_lead_writes_must_be_text(rw, way, bad):
     field, call = lead_ways_in(rw)[way]
     value, words = BAD[bad]
@@ -103,18 +139,30 @@ def test_several_lines_are_still_text_where_text_may_take_them(rw):
 
 
 SINGLE_LINE = {
-    "organisation name": ("name", lambda s, v: register_organisation(s, CLI, name=v, ods_code="RX1", org_type="acute",
-                                                                    region="London")),
-    "region": ("region", lambda s, v: register_organisation(s, CLI, name="A Trust", ods_code="RX1", org_type="acute",
-                                                           region=v)),
-    "user name": ("name", lambda s, v: create_user(s, CLI, email="new@nhs.test", name=v, role="admin",
-                                                   password="a long enough password")),
-    "email": ("email", lambda s, v: create_user(s, CLI, email=f"new{v}@nhs.test", name="New", role="admin",
-                                                password="a long enough password")),
+    "organisation name": (
+        "name",
+        lambda s, v: register_organisation(s, CLI, name=v, ods_code="RX1", org_type="acute", region="London"),
+    ),
+    "region": (
+        "region",
+        lambda s, v: register_organisation(s, CLI, name="A Trust", ods_code="RX1", org_type="acute", region=v),
+    ),
+    "user name": (
+        "name",
+        lambda s, v: create_user(s, CLI, email="new@nhs.test", name=v, role="admin", password="a long enough password"),
+    ),
+    "email": (
+        "email",
+        lambda s, v: create_user(
+            s, CLI, email=f"new{v}@nhs.test", name="New", role="admin", password="a long enough password"
+        ),
+    ),
     "alliance name": ("name", lambda s, v: create_alliance(s, CLI, slug="new", name=v, standards_set="web-test")),
     "api token name": ("name", lambda s, v: api_tokens.create_token(s, CLI, name=v, organisation_id=1)),
-    "standards file name": ("file name", lambda s, v: register_text(s, STANDARDS.read_text(encoding="utf-8"),
-                                                                    f"{v}.yaml", CLI)),
+    "standards file name": (
+        "file name",
+        lambda s, v: register_text(s, STANDARDS.read_text(encoding="utf-8"), f"{v}.yaml", CLI),
+    ),
 }
 
 
@@ -133,26 +181,41 @@ def test_a_buddying_reason_must_be_text(database_url, bad):
     with db.session_scope(bw.world.url) as session:
         pair = session.exec(select(BuddyAssignment)).first()
     value, words = BAD[bad]
-    refused(bw.world.url, lambda session: buddying.withdraw(session, bw.world.actor("lead"), pair.id,
-                                                            f"no {value}", alliance_id=bw.world.alliance_id),
-            "reason", words)
+    refused(
+        bw.world.url,
+        lambda session: buddying.withdraw(
+            session, bw.world.actor("lead"), pair.id, f"no {value}", alliance_id=bw.world.alliance_id
+        ),
+        "reason",
+        words,
+    )
 
 
 # -- the command line prints names safely ----------------------------------------------------------------------
 
+
 def test_buddy_match_prints_names_with_control_characters_escaped(database_url):
     bw = build_buddy_world(build_world(database_url))
     with db.session_scope(bw.world.url) as session:  # stored before names were checked, or by another program
-        session.exec(update(Organisation).where(Organisation.id == bw.organisations["m"])
-                     .values(name="Evil\x1b[2J\x1b]0;pwned\x07 Trust"))
-        session.exec(update(Organisation).where(Organisation.id == bw.organisations["x"])
-                     .values(name="Bidi \u202eexe.fdp Trust"))
+        session.exec(
+            update(Organisation)
+            .where(Organisation.id == bw.organisations["m"])
+            .values(name="Evil\x1b[2J\x1b]0;pwned\x07 Trust")
+        )
+        session.exec(
+            update(Organisation).where(Organisation.id == bw.organisations["x"]).values(name="Bidi \u202eexe.fdp Trust")
+        )
         for pair in session.exec(select(BuddyAssignment)).all():
             session.delete(pair)  # proposed again by the match below, names and all
         cycle = session.get(AssessmentCycle, bw.world.cycle_id).name
-    done = subprocess.run([sys.executable, "cli.py", "buddy", "match", "--alliance", "web-test", "--cycle", cycle],
-                          cwd=ROOT, env={**os.environ, "DATABASE_URL": bw.world.url}, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "cli.py", "buddy", "match", "--alliance", "web-test", "--cycle", cycle],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": bw.world.url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout and "\u202e" not in done.stdout
     assert "Evil\\x1b[2J\\x1b]0;pwned\\x07 Trust" in done.stdout and "Bidi \\u202eexe.fdp Trust" in done.stdout
@@ -160,12 +223,22 @@ def test_buddy_match_prints_names_with_control_characters_escaped(database_url):
 
 # -- CSV files -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, cell", [
-    ("=HYPERLINK(\"https://evil.test\",\"Open\")", "'=HYPERLINK(\"https://evil.test\",\"Open\")"),
-    ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"), ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
-    ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("Dartford and Gravesham", "Dartford and Gravesham"),
-    (-5, -5), (0.5, 0.5), (None, ""),
-])
+
+@pytest.mark.parametrize(
+    "value, cell",
+    [
+        ('=HYPERLINK("https://evil.test","Open")', '\'=HYPERLINK("https://evil.test","Open")'),
+        ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Dartford and Gravesham", "Dartford and Gravesham"),
+        (-5, -5),
+        (0.5, 0.5),
+        (None, ""),
+    ],
+)
 def test_a_cell_that_starts_as_a_formula_is_written_as_text(value, cell):
     assert safe_cell(value) == cell
 
@@ -174,19 +247,41 @@ def test_the_rescore_report_writes_formulas_in_names_as_text(database_url, tmp_p
     world = build_world(database_url)
     version_two(tmp_path / "web-test-2026.2.yaml", url=world.url)
     with db.session_scope(world.url) as session:
-        session.exec(update(Organisation).where(Organisation.id == world.organisations["a"])
-                     .values(name='=HYPERLINK("https://evil.test","Open")'))
-        session.exec(update(Organisation).where(Organisation.id == world.organisations["b"])
-                     .values(name="@SUM(1+1)*cmd|' /C calc'!A0"))
+        session.exec(
+            update(Organisation)
+            .where(Organisation.id == world.organisations["a"])
+            .values(name='=HYPERLINK("https://evil.test","Open")')
+        )
+        session.exec(
+            update(Organisation)
+            .where(Organisation.id == world.organisations["b"])
+            .values(name="@SUM(1+1)*cmd|' /C calc'!A0")
+        )
     report = tmp_path / "report.csv"
-    done = subprocess.run([sys.executable, "cli.py", "rescore", "--set", "web-test", "--to-version", "2026.2",
-                           "--quiet", "--report", str(report)], cwd=ROOT,
-                          env={**os.environ, "DATABASE_URL": world.url}, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "cli.py",
+            "rescore",
+            "--set",
+            "web-test",
+            "--to-version",
+            "2026.2",
+            "--quiet",
+            "--report",
+            str(report),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": world.url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     with report.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     names = {row["organisation"] for row in rows}
-    assert names == {"'=HYPERLINK(\"https://evil.test\",\"Open\")", "'@SUM(1+1)*cmd|' /C calc'!A0"}
+    assert names == {'\'=HYPERLINK("https://evil.test","Open")', "'@SUM(1+1)*cmd|' /C calc'!A0"}
     assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row.values())
 
 

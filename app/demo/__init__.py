@@ -11,6 +11,7 @@ self-assessment answers from the loaded standards, ``loader.py`` plays the story
 ``report.py`` says what was loaded and lists the demo users.
 ``python cli.py demo load`` runs it; loading twice adds nothing.
 """
+
 from .loader import load_demo
 from .report import DemoReport, demo_users
 from .world import DemoError, World, read_world

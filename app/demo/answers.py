@@ -5,6 +5,7 @@ major breach, weak, failing) drawn with a fixed seed, and is re-drawn until the 
 profile's outcome, so every outcome, benchmark breach, at-risk member and one "suspension recommended"
 case appear on every load, identically. Nothing here touches the database.
 """
+
 from __future__ import annotations
 
 import random
@@ -23,8 +24,12 @@ PROFILES = {
     WEAK: ((0.35, 0.35, 0.3), (0.35, 0.65, 0.0)),
     FAILING: ((0.1, 0.3, 0.6), (0.15, 0.35, 0.5)),
 }
-EXPECTED_OUTCOME = {STRONG: "accredited", TYPICAL: "accredited_with_conditions", WEAK: "working_towards",
-                    FAILING: "not_accredited"}
+EXPECTED_OUTCOME = {
+    STRONG: "accredited",
+    TYPICAL: "accredited_with_conditions",
+    WEAK: "working_towards",
+    FAILING: "not_accredited",
+}
 
 TEXT_ANSWERS = (
     "Reviewed every quarter at the divisional quality meeting; actions are tracked on the risk register.",
@@ -40,8 +45,11 @@ def _pick(rng: random.Random, weights: tuple[float, float, float], options: tupl
 
 def _round_for(criterion: Criterion, value: float) -> float | int:
     bench = criterion.benchmark
-    whole = (float(bench.target).is_integer() and float(bench.amber).is_integer()
-             and (criterion.unit or "") not in ("%", "days"))
+    whole = (
+        float(bench.target).is_integer()
+        and float(bench.amber).is_integer()
+        and (criterion.unit or "") not in ("%", "days")
+    )
     return int(round(value)) if whole else round(value, 1)
 
 

@@ -9,6 +9,7 @@ progress, and closed by a second-cycle result), and buddying proposals where the
 Everything goes through the service layer, at the time it happens in the story (``clock_at``), so audit log,
 status histories and dates read like a real history. Loading twice adds nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -59,8 +60,7 @@ class _Member:
 
 
 class _Loader:
-    def __init__(self, session: Session, world: World, standards_dir: Path, store: UploadStore,
-                 buddies: bool = True):
+    def __init__(self, session: Session, world: World, standards_dir: Path, store: UploadStore, buddies: bool = True):
         self.session = session
         self.world = world
         self.buddies = buddies
@@ -94,9 +94,16 @@ class _Loader:
     def user(self, role: str, email: str, name: str, password: str, **where: int) -> Actor:
         existing = self.session.exec(select(User).where(User.email == email)).first()
         if existing is None:
-            existing = services.create_user(self.session, self.actors.get("admin", services.CLI), email=email,
-                                            name=name, password=password, role=role,
-                                            password_hash=self.password_hashes.get(email), **where)
+            existing = services.create_user(
+                self.session,
+                self.actors.get("admin", services.CLI),
+                email=email,
+                name=name,
+                password=password,
+                role=role,
+                password_hash=self.password_hashes.get(email),
+                **where,
+            )
         actor = Actor(existing.email, existing.id)
         self.actors[email] = actor
         return actor
@@ -107,8 +114,15 @@ class _Loader:
             if found is None:
                 org = self.world.organisations[ods]
                 found = services.register_organisation(
-                    self.session, self.actors["admin"], name=org.name, ods_code=org.ods, org_type=org.org_type,
-                    region=org.region, latitude=org.latitude, longitude=org.longitude)
+                    self.session,
+                    self.actors["admin"],
+                    name=org.name,
+                    ods_code=org.ods,
+                    org_type=org.org_type,
+                    region=org.region,
+                    latitude=org.latitude,
+                    longitude=org.longitude,
+                )
             self.organisation_ids[ods] = found.id
         return self.organisation_ids[ods]
 
@@ -131,33 +145,55 @@ class _Loader:
         def create() -> None:
             version = services.register_version(self.session, path, self.actors["admin"])
             self.version_ids[alliance.slug] = version.id
-            created = services.create_alliance(self.session, self.actors["admin"], slug=alliance.slug,
-                                               name=alliance.name, standards_set=loaded.id)
+            created = services.create_alliance(
+                self.session, self.actors["admin"], slug=alliance.slug, name=alliance.name, standards_set=loaded.id
+            )
             self.alliance_ids[alliance.slug] = created.id
+
         self.at(_moment(alliance.created, 9), create)
 
         def create_lead() -> None:
-            self.user("lead", alliance.lead.email, alliance.lead.name, alliance.lead.password,
-                      alliance_id=self.alliance_ids[alliance.slug])
+            self.user(
+                "lead",
+                alliance.lead.email,
+                alliance.lead.name,
+                alliance.lead.password,
+                alliance_id=self.alliance_ids[alliance.slug],
+            )
+
         self.at(_moment(alliance.created, 9, 30), create_lead)
 
         for number, cycle in enumerate(self.world.cycles):
-            def open_cycle(number: int = number, name: str = cycle.name, opens: dt.date = cycle.opens,
-                           closes: dt.date = cycle.closes) -> None:
-                opened = services.open_cycle(self.session, self.actors[alliance.lead.email],
-                                             alliance_id=self.alliance_ids[alliance.slug], name=name, opens_on=opens,
-                                             closes_on=closes)
+
+            def open_cycle(
+                number: int = number,
+                name: str = cycle.name,
+                opens: dt.date = cycle.opens,
+                closes: dt.date = cycle.closes,
+            ) -> None:
+                opened = services.open_cycle(
+                    self.session,
+                    self.actors[alliance.lead.email],
+                    alliance_id=self.alliance_ids[alliance.slug],
+                    name=name,
+                    opens_on=opens,
+                    closes_on=closes,
+                )
                 self.cycle_ids[(alliance.slug, number)] = opened.id
+
             self.at(_moment(cycle.opens - dt.timedelta(days=30), 9), open_cycle)
 
         for index, story in enumerate(alliance.stories):
             self.plan_member(_Member(alliance, story, index), loaded, lead)
 
         if alliance.buddies_proposed is not None and self.buddies:
+
             def propose_buddies() -> None:
-                found = buddy_service.plan_buddying(self.session, self.alliance_ids[alliance.slug],
-                                                    self.cycle_ids[(alliance.slug, 1)])
+                found = buddy_service.plan_buddying(
+                    self.session, self.alliance_ids[alliance.slug], self.cycle_ids[(alliance.slug, 1)]
+                )
                 buddy_service.apply_plan(self.session, lead(), found)
+
             self.at(_moment(alliance.buddies_proposed, 10), propose_buddies)
 
     def plan_member(self, m: _Member, standards: StandardsSet, lead: Callable[[], Actor]) -> None:
@@ -168,27 +204,45 @@ class _Loader:
         def apply() -> None:
             self.organisation(story.ods)
             membership = services.apply_for_membership(
-                self.session, self.actors["admin"], organisation_id=self.organisation(story.ods),
-                alliance_id=self.alliance_ids[slug], route=story.route, specialty=story.specialty)
+                self.session,
+                self.actors["admin"],
+                organisation_id=self.organisation(story.ods),
+                alliance_id=self.alliance_ids[slug],
+                route=story.route,
+                specialty=story.specialty,
+            )
             m.membership_id = membership.id
+
         self.at(_moment(story.applied, 11), apply)
 
         if story.cycle1 is not None:
             admitted = story.applied + dt.timedelta(days=81)
-            reason = ("founding partner: memorandum of understanding signed" if story.founding
-                      else "admitted: memorandum of understanding signed")
-            self.at(_moment(admitted, 15), lambda: services.change_membership_status(
-                self.session, lead(), m.membership_id, "working_towards", reason))
+            reason = (
+                "founding partner: memorandum of understanding signed"
+                if story.founding
+                else "admitted: memorandum of understanding signed"
+            )
+            self.at(
+                _moment(admitted, 15),
+                lambda: services.change_membership_status(
+                    self.session, lead(), m.membership_id, "working_towards", reason
+                ),
+            )
 
         def member_user() -> None:
             self.member_actor(story.ods)
+
         self.at(_moment(max(self.world.portal_opened, story.applied), 12), member_user)
 
         if story.cycle1 is not None:
             self.plan_assessment(m, 0, story.cycle1, DECIDED, standards, member, lead)
         if story.withdraws:
-            self.at(_moment(self.world.withdrawals, 16), lambda: services.change_membership_status(
-                self.session, self.member_actor(story.ods), m.membership_id, "withdrawn", story.withdraws))
+            self.at(
+                _moment(self.world.withdrawals, 16),
+                lambda: services.change_membership_status(
+                    self.session, self.member_actor(story.ods), m.membership_id, "withdrawn", story.withdraws
+                ),
+            )
         if story.cycle2 is not None:
             profile, state = story.cycle2
             self.plan_assessment(m, 1, profile, state, standards, member, lead)
@@ -208,14 +262,29 @@ class _Loader:
             gaps = [g for g in gaps if g.kind == "breach"][:1] + [g for g in gaps if g.kind == "not_met"]
             for gap, shape in zip(gaps, self.world.plan_shapes):
                 if gap.kind == "breach":
-                    actions = (f"Weekly review of {gap.criterion_id} at the divisional performance meeting; "
-                               "recovery trajectory agreed with the alliance clinical practice group.")
+                    actions = (
+                        f"Weekly review of {gap.criterion_id} at the divisional performance meeting; "
+                        "recovery trajectory agreed with the alliance clinical practice group."
+                    )
                 else:
-                    actions = (f"Gap analysis against {gap.standard_id} with the clinical lead; missing policies "
-                               "drafted and taken to the quality committee for approval.")
-                plan_service.save_plan(self.session, member_actor(), ctx, gap.key, {
-                    "actions": actions, "owner": shape.owner, "due_on": shape.due, "progress": shape.progress,
-                    "evidence": "Monthly report to the trust board" if shape.progress == "in_progress" else ""})
+                    actions = (
+                        f"Gap analysis against {gap.standard_id} with the clinical lead; missing policies "
+                        "drafted and taken to the quality committee for approval."
+                    )
+                plan_service.save_plan(
+                    self.session,
+                    member_actor(),
+                    ctx,
+                    gap.key,
+                    {
+                        "actions": actions,
+                        "owner": shape.owner,
+                        "due_on": shape.due,
+                        "progress": shape.progress,
+                        "evidence": "Monthly report to the trust board" if shape.progress == "in_progress" else "",
+                    },
+                )
+
         self.at(_moment(self.world.plans_recorded + dt.timedelta(days=m.index % 10), 11), record)
 
         def close() -> None:
@@ -223,14 +292,33 @@ class _Loader:
             for line in plan_service.plan_lines(self.session, ctx):
                 if line.plan is not None and line.closed_by is not None and line.plan.progress != "completed":
                     plan = line.plan
-                    plan_service.save_plan(self.session, member_actor(), ctx, line.gap.key, {
-                        "actions": plan.actions, "owner": plan.owner, "due_on": plan.due_on, "progress": "completed",
-                        "evidence": f"Closed: the {line.closed_by.name} self-assessment no longer shows the gap"})
+                    plan_service.save_plan(
+                        self.session,
+                        member_actor(),
+                        ctx,
+                        line.gap.key,
+                        {
+                            "actions": plan.actions,
+                            "owner": plan.owner,
+                            "due_on": plan.due_on,
+                            "progress": "completed",
+                            "evidence": f"Closed: the {line.closed_by.name} self-assessment no longer shows the gap",
+                        },
+                    )
+
         if later is not None:
             self.at(_moment(self.world.plans_closed, 11), close)
 
-    def plan_review_work(self, m: _Member, number: int, submitted: dt.date, reviewed: dt.date,
-                         standards: StandardsSet, member: rules.Member, lead: Callable[[], Actor]) -> None:
+    def plan_review_work(
+        self,
+        m: _Member,
+        number: int,
+        submitted: dt.date,
+        reviewed: dt.date,
+        standards: StandardsSet,
+        member: rules.Member,
+        lead: Callable[[], Actor],
+    ) -> None:
         """The lead's comments and overrides on a second-cycle self-assessment awaiting a decision."""
         if number != 1:
             return
@@ -238,8 +326,10 @@ class _Loader:
             criterion_id = headline_metric(standards, member).id if note.on_headline else None
 
             def comment(text: str = note.text, criterion_id: Optional[str] = criterion_id) -> None:
-                review_service.add_comment(self.session, lead(), self.alliance_ids[m.alliance.slug],
-                                           m.assessments[number], text, criterion_id)
+                review_service.add_comment(
+                    self.session, lead(), self.alliance_ids[m.alliance.slug], m.assessments[number], text, criterion_id
+                )
+
             self.at(_moment(submitted + dt.timedelta(days=note.days), 15), comment)
         if m.story.override is not None:
             kind, reason = m.story.override.kind, m.story.override.reason
@@ -248,12 +338,29 @@ class _Loader:
             def override() -> None:
                 assessment_id = m.assessments[number]
                 target, value = _override_target(self.session, assessment_id, kind)
-                review_service.override(self.session, lead(), self.alliance_ids[m.alliance.slug], assessment_id,
-                                        kind, target, value, reason.format(day=f"{visit.day} {visit:%B %Y}"))
+                review_service.override(
+                    self.session,
+                    lead(),
+                    self.alliance_ids[m.alliance.slug],
+                    assessment_id,
+                    kind,
+                    target,
+                    value,
+                    reason.format(day=f"{visit.day} {visit:%B %Y}"),
+                )
+
             self.at(_moment(visit + dt.timedelta(days=1), 10), override)
 
-    def plan_assessment(self, m: _Member, number: int, profile: str, state: str, standards: StandardsSet,
-                        member: rules.Member, lead: Callable[[], Actor]) -> None:
+    def plan_assessment(
+        self,
+        m: _Member,
+        number: int,
+        profile: str,
+        state: str,
+        standards: StandardsSet,
+        member: rules.Member,
+        lead: Callable[[], Actor],
+    ) -> None:
         story, slug, i, cycle = m.story, m.alliance.slug, m.index, self.world.cycles[number]
         seed = f"{slug}/{story.ods}/{cycle.name}"
         answers, m.expected[number] = generate_answers(standards, member, profile, seed)
@@ -268,27 +375,33 @@ class _Loader:
         member_actor = lambda: self.member_actor(story.ods)  # noqa: E731
 
         def open_it() -> None:
-            assessment = services.open_assessment(self.session, member_actor(), membership_id=m.membership_id,
-                                                  cycle_id=self.cycle_ids[(slug, number)])
+            assessment = services.open_assessment(
+                self.session, member_actor(), membership_id=m.membership_id, cycle_id=self.cycle_ids[(slug, number)]
+            )
             m.assessments[number] = assessment.id
+
         self.at(_moment(opened, 10), open_it)
 
         order = [c.id for c in standards.criteria if c.id in answers]
         if state == DRAFT:
             order = order[: int(len(order) * rng.uniform(0.55, 0.8))]
         half = len(order) // 2
-        evidence_needed = [c for c in standards.criteria if c.id in order and c.evidence == "required"
-                           and answers[c.id] != "na"]
+        evidence_needed = [
+            c for c in standards.criteria if c.id in order and c.evidence == "required" and answers[c.id] != "na"
+        ]
         if state == DRAFT and evidence_needed:
-            evidence_needed = evidence_needed[:-1]   # one piece still to find: submission shows it missing
+            evidence_needed = evidence_needed[:-1]  # one piece still to find: submission shows it missing
 
         def save(ids: list[str]) -> Callable[[], None]:
             def run() -> None:
-                outcome = services.save_answers(self.session, member_actor(), m.assessments[number],
-                                                {cid: answers[cid] for cid in ids})
+                outcome = services.save_answers(
+                    self.session, member_actor(), m.assessments[number], {cid: answers[cid] for cid in ids}
+                )
                 if not outcome.ok:
                     raise DemoError(f"{story.ods} {cycle.name}: generated answers refused: {outcome.errors}")
+
             return run
+
         self.at(_moment(first_save, 14), save(order[:half]))
         self.at(_moment(first_save + dt.timedelta(days=9), 14), save(order[half:]))
 
@@ -296,14 +409,29 @@ class _Loader:
             for position, c in enumerate(evidence_needed):
                 if story.founding and position == 0:
                     title = f"{story.ods} {cycle.name} {c.id} evidence"
-                    attach_file(self.session, member_actor(), m.assessments[number], c.id, data=_pdf(title),
-                                filename=f"{c.id} {c.text[:60].rstrip(' ?')}.pdf", content_type="application/pdf",
-                                note="Board-approved document", store=self.store)
+                    attach_file(
+                        self.session,
+                        member_actor(),
+                        m.assessments[number],
+                        c.id,
+                        data=_pdf(title),
+                        filename=f"{c.id} {c.text[:60].rstrip(' ?')}.pdf",
+                        content_type="application/pdf",
+                        note="Board-approved document",
+                        store=self.store,
+                    )
                 else:
                     services.add_evidence(
-                        self.session, member_actor(), m.assessments[number], c.id, kind="link",
+                        self.session,
+                        member_actor(),
+                        m.assessments[number],
+                        c.id,
+                        kind="link",
                         url=f"{self.world.document_library}/{story.ods.lower()}/{cycle.name.replace('/', '-')}"
-                            f"/{c.id.lower()}", note="Trust document library")
+                        f"/{c.id.lower()}",
+                        note="Trust document library",
+                    )
+
         self.at(_moment(first_save + dt.timedelta(days=12), 11), add_evidence)
 
         if state == DRAFT:
@@ -321,13 +449,30 @@ class _Loader:
             assessment_id = m.assessments[number]
             result = services.current_result(self.session, assessment_id)
             kind, conditions, due = _decision_for(self.session, result, m.membership_id, cycle.closes)
-            review_service.decide(self.session, lead(), self.alliance_ids[slug], assessment_id, kind,
-                                  conditions=conditions, due_on=due, notes=f"{cycle.name} accreditation panel")
+            review_service.decide(
+                self.session,
+                lead(),
+                self.alliance_ids[slug],
+                assessment_id,
+                kind,
+                conditions=conditions,
+                due_on=due,
+                notes=f"{cycle.name} accreditation panel",
+            )
+
         self.at(_moment(decided, 14), decide)
         if story.suspend and number == 1:
-            self.at(_moment(decided + dt.timedelta(days=7), 10), lambda: review_service.decide(
-                self.session, lead(), self.alliance_ids[slug], m.assessments[number], "suspend",
-                notes="major breach of the same benchmark in consecutive cycles; improvement plan requested"))
+            self.at(
+                _moment(decided + dt.timedelta(days=7), 10),
+                lambda: review_service.decide(
+                    self.session,
+                    lead(),
+                    self.alliance_ids[slug],
+                    m.assessments[number],
+                    "suspend",
+                    notes="major breach of the same benchmark in consecutive cycles; improvement plan requested",
+                ),
+            )
 
 
 def _override_target(session: Session, assessment_id: int, kind: str) -> tuple[str, Any]:
@@ -347,8 +492,9 @@ def _override_target(session: Session, assessment_id: int, kind: str) -> tuple[s
     raise DemoError(f"assessment {assessment_id}: nothing for a {kind} override to change")
 
 
-def _decision_for(session: Session, result: AssessmentResult, membership_id: int,
-                  cycle_closes: dt.date) -> tuple[str, str, Optional[dt.date]]:
+def _decision_for(
+    session: Session, result: AssessmentResult, membership_id: int, cycle_closes: dt.date
+) -> tuple[str, str, Optional[dt.date]]:
     """What the lead decides for an outcome (in the demo the panel follows the engine)."""
     outcome = result.outcome
     if outcome == "accredited":
@@ -356,8 +502,9 @@ def _decision_for(session: Session, result: AssessmentResult, membership_id: int
     if outcome == "accredited_with_conditions":
         breaches = result.result["breaches"]
         conditions = "; ".join(
-            f"bring {b['criterion']} back to target ({b['value']} against {b['target']}, "
-            f"{b['direction']} is better)" for b in breaches[:4])
+            f"bring {b['criterion']} back to target ({b['value']} against {b['target']}, {b['direction']} is better)"
+            for b in breaches[:4]
+        )
         return "accredit_with_conditions", conditions[:1].upper() + conditions[1:] + ".", cycle_closes
     if outcome == "not_accredited" and session.get(Membership, membership_id).status == "applicant":
         return "decline", "", None
@@ -391,8 +538,9 @@ def _pdf(title: str) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
-def load_demo(session: Session, *, standards_dir: Optional[Path] = None, store: Optional[UploadStore] = None,
-              buddies: bool = True) -> DemoReport:
+def load_demo(
+    session: Session, *, standards_dir: Optional[Path] = None, store: Optional[UploadStore] = None, buddies: bool = True
+) -> DemoReport:
     """Load the demonstration world into the session's database; an alliance already there is left
     as it is, so loading twice adds nothing. ``buddies=False`` leaves the buddy match for a later run."""
     world = read_world()
@@ -406,15 +554,20 @@ def load_demo(session: Session, *, standards_dir: Optional[Path] = None, store: 
     def admin() -> None:
         loader.user("admin", world.admin.email, world.admin.name, world.admin.password)
         loader.actors["admin"] = loader.actors[world.admin.email]
+
     loader.at(_moment(min(a.created for a in todo), 8), admin)
     for alliance in todo:
         loader.plan_alliance(alliance)
-    loader.hash_passwords([u for u in users
-                           if not session.exec(select(User.id).where(User.email == u[1])).first()])
+    loader.hash_passwords([u for u in users if not session.exec(select(User.id).where(User.email == u[1])).first()])
     loader.run()
     report = DemoReport(added=True, users=users)
     report.counts = world_counts(session)
     report.notes = world_notes(session)
-    services.audit(session, services.CLI, "demo.loaded", entity_type="demo",
-                   after={"alliances": [a.slug for a in todo], **report.counts})
+    services.audit(
+        session,
+        services.CLI,
+        "demo.loaded",
+        entity_type="demo",
+        after={"alliances": [a.slug for a in todo], **report.counts},
+    )
     return report

@@ -3,6 +3,7 @@
 ``world_counts`` and ``world_notes`` read the database after the story has run, as the screens will show
 it; ``demo_users`` lists every account of the world with its password (for the demonstration only).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -49,8 +50,9 @@ class DemoReport:
         rows = [("role", "email", "password", "for")]
         rows += [(role, email, password, _short(where)) for role, email, password, where in self.users]
         widths = [max(len(row[column]) for row in rows) for column in range(3)]
-        out += ["  " + "  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)) + "  " + row[3]
-                for row in rows]
+        out += [
+            "  " + "  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)) + "  " + row[3] for row in rows
+        ]
         return out
 
 
@@ -72,17 +74,27 @@ def demo_users(world: Optional[World] = None) -> list[tuple[str, str, str, str]]
         for story in alliance.stories:
             if story.ods not in seen:
                 seen.append(story.ods)
-    users += [("member", world.member_account(ods).email, world.member_account(ods).password,
-               world.organisations[ods].name) for ods in seen]
+    users += [
+        ("member", world.member_account(ods).email, world.member_account(ods).password, world.organisations[ods].name)
+        for ods in seen
+    ]
     return users
 
 
 def world_counts(session: Session) -> dict[str, int]:
     """How many of each kind of thing the database holds."""
+
     def count(model: Any) -> int:
         return session.exec(select(func.count()).select_from(model)).one()
-    return {"alliances": count(Alliance), "organisations": count(Organisation), "memberships": count(Membership),
-            "cycles": count(AssessmentCycle), "assessments": count(Assessment), "users": count(User)}
+
+    return {
+        "alliances": count(Alliance),
+        "organisations": count(Organisation),
+        "memberships": count(Membership),
+        "cycles": count(AssessmentCycle),
+        "assessments": count(Assessment),
+        "users": count(User),
+    }
 
 
 def world_notes(session: Session) -> list[str]:
@@ -91,8 +103,11 @@ def world_notes(session: Session) -> list[str]:
     outcomes = Counter(r.outcome for r in results)
     statuses = Counter(session.exec(select(Membership.status)).all())
     states = Counter(session.exec(select(Assessment.status)).all())
-    recommended = session.exec(select(Organisation.name).join(Membership, Membership.organisation_id == Organisation.id)
-                               .where(Membership.suspension_recommended == True)).all()  # noqa: E712
+    recommended = session.exec(
+        select(Organisation.name)
+        .join(Membership, Membership.organisation_id == Organisation.id)
+        .where(Membership.suspension_recommended == True)
+    ).all()  # noqa: E712
     notes = [
         "assessments: " + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(states.items())),
         "outcomes: " + ", ".join(f"{n} {o.replace('_', ' ')}" for o, n in sorted(outcomes.items())),
@@ -109,8 +124,11 @@ def _review_notes(session: Session) -> list[str]:
     comments = session.exec(select(ReviewComment)).all()
     notices = Counter(session.exec(select(Notification.kind)).all())
     overrides = Counter(session.exec(select(ResultOverride.kind)).all())
-    tracked = [t for alliance_id in session.exec(select(Alliance.id)).all()
-               for t in plan_service.alliance_plans(session, alliance_id)]
+    tracked = [
+        t
+        for alliance_id in session.exec(select(Alliance.id)).all()
+        for t in plan_service.alliance_plans(session, alliance_id)
+    ]
     pairs = session.exec(select(BuddyAssignment)).all()
     return [
         f"lead comments: {len(comments)} ({sum(1 for c in comments if c.criterion_id)} on a question)",

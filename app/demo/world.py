@@ -5,6 +5,7 @@ accounts, the two cycles) and what happens to each membership (its profile and s
 overrides, improvement plans). This module reads it with YAML safe loading and checks it against the names
 the story knows, so a broken file is refused as ``FILE:LINE: message`` before anything is written.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -146,16 +147,43 @@ def read_world(path: Path = WORLD_FILE) -> World:
     return _Reader(name).world(root)
 
 
-WORLD_KEYS = {"admin": True, "member_account": True, "document_library": True, "portal_opened": True,
-              "cycles": True, "withdrawals": True, "plans_recorded": True, "plans_closed": True,
-              "organisations": True, "alliances": True, "improvement_plans": True}
+WORLD_KEYS = {
+    "admin": True,
+    "member_account": True,
+    "document_library": True,
+    "portal_opened": True,
+    "cycles": True,
+    "withdrawals": True,
+    "plans_recorded": True,
+    "plans_closed": True,
+    "organisations": True,
+    "alliances": True,
+    "improvement_plans": True,
+}
 ACCOUNT_KEYS = {"email": True, "name": True, "password": True}
 CYCLE_KEYS = {"name": True, "opens": True, "closes": True}
 ORG_KEYS = {"name": True, "type": True, "region": True, "latitude": True, "longitude": True}
-ALLIANCE_KEYS = {"slug": True, "name": True, "standards": True, "created": True, "lead": True,
-                 "buddies_proposed": False, "memberships": True}
-STORY_KEYS = {"ods": True, "applied": True, "route": False, "specialty": False, "founding": False, "suspend": False,
-              "withdraws": False, "comments": False, "override": False, "improvement_plans": False}
+ALLIANCE_KEYS = {
+    "slug": True,
+    "name": True,
+    "standards": True,
+    "created": True,
+    "lead": True,
+    "buddies_proposed": False,
+    "memberships": True,
+}
+STORY_KEYS = {
+    "ods": True,
+    "applied": True,
+    "route": False,
+    "specialty": False,
+    "founding": False,
+    "suspend": False,
+    "withdraws": False,
+    "comments": False,
+    "override": False,
+    "improvement_plans": False,
+}
 COMMENT_KEYS = {"days": True, "on_headline": True, "text": True}
 OVERRIDE_KEYS = {"kind": True, "reason": True}
 PLAN_SHAPE_KEYS = {"due": True, "progress": True, "owner": True}
@@ -188,8 +216,9 @@ class _Reader:
             if key not in keys:
                 hint = difflib.get_close_matches(key, list(keys), n=1)
                 suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                raise self.fail(entry.key_line, f"{where}: unknown key '{key}'{suggestion}; allowed keys: "
-                                                f"{', '.join(keys)}")
+                raise self.fail(
+                    entry.key_line, f"{where}: unknown key '{key}'{suggestion}; allowed keys: {', '.join(keys)}"
+                )
         for key, required in keys.items():
             if required and key not in node:
                 raise self.fail(node.line, f"{where}: missing key '{key}'")
@@ -226,12 +255,14 @@ class _Reader:
         return self.scalar(node, key, where, lambda v: isinstance(v, str) and v.strip() != "", "text", default)
 
     def date(self, node: Mapping, key: str, where: str) -> Any:
-        return self.scalar(node, key, where, lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime),
-                           "a date (YYYY-MM-DD)")
+        return self.scalar(
+            node, key, where, lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime), "a date (YYYY-MM-DD)"
+        )
 
     def number(self, node: Mapping, key: str, where: str) -> Any:
-        return self.scalar(node, key, where, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-                           "a number")
+        return self.scalar(
+            node, key, where, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"
+        )
 
     def flag(self, node: Mapping, key: str, where: str) -> bool:
         return self.scalar(node, key, where, lambda v: isinstance(v, bool), "true or false", False)
@@ -246,10 +277,14 @@ class _Reader:
         organisations = self.organisations(top.get("organisations"))
         cycles = tuple(self.cycle(item) for item in self.sequence(top, "cycles", "the demo world"))
         if len(cycles) != 2:
-            raise self.fail(top.get("cycles").line, "the demo world: 'cycles' must list two cycles (the story "
-                                                    f"covers a decided cycle and a current one), got {len(cycles)}")
-        alliances = tuple(self.alliance(item, organisations, cycles)
-                          for item in self.sequence(top, "alliances", "the demo world"))
+            raise self.fail(
+                top.get("cycles").line,
+                "the demo world: 'cycles' must list two cycles (the story "
+                f"covers a decided cycle and a current one), got {len(cycles)}",
+            )
+        alliances = tuple(
+            self.alliance(item, organisations, cycles) for item in self.sequence(top, "alliances", "the demo world")
+        )
         return World(
             admin=self.account(top.get("admin"), "admin"),
             member_template=self.member_template(top.get("member_account")),
@@ -259,14 +294,18 @@ class _Reader:
             withdrawals=self.date(top, "withdrawals", "the demo world"),
             plans_recorded=self.date(top, "plans_recorded", "the demo world"),
             plans_closed=self.date(top, "plans_closed", "the demo world"),
-            organisations=organisations, alliances=alliances,
-            plan_shapes=tuple(self.plan_shape(item) for item in self.sequence(top, "improvement_plans",
-                                                                             "the demo world")))
+            organisations=organisations,
+            alliances=alliances,
+            plan_shapes=tuple(
+                self.plan_shape(item) for item in self.sequence(top, "improvement_plans", "the demo world")
+            ),
+        )
 
     def account(self, node: Node | None, where: str) -> Account:
         fields = self.mapping(node, where, ACCOUNT_KEYS)
-        return Account(self.text(fields, "email", where), self.text(fields, "name", where),
-                       self.text(fields, "password", where))
+        return Account(
+            self.text(fields, "email", where), self.text(fields, "name", where), self.text(fields, "password", where)
+        )
 
     def member_template(self, node: Node | None) -> Account:
         account = self.account(node, "member_account")
@@ -274,8 +313,10 @@ class _Reader:
             try:
                 getattr(account, key).format(ods="x", organisation="x")
             except (KeyError, IndexError, ValueError) as exc:
-                raise self.fail(node.get(key).line, f"member_account: '{key}' may use {{ods}} and {{organisation}} "
-                                                    f"only ({type(exc).__name__}: {exc})") from None
+                raise self.fail(
+                    node.get(key).line,
+                    f"member_account: '{key}' may use {{ods}} and {{organisation}} only ({type(exc).__name__}: {exc})",
+                ) from None
         return account
 
     def cycle(self, node: Node) -> Cycle:
@@ -289,67 +330,106 @@ class _Reader:
         for ods, entry in node.entries.items():
             where = f"organisation {ods}"
             fields = self.mapping(entry.node, where, ORG_KEYS, entry.key_line)
-            found[ods] = Org(ods, self.text(fields, "name", where), self.text(fields, "type", where),
-                             self.text(fields, "region", where), self.number(fields, "latitude", where),
-                             self.number(fields, "longitude", where))
+            found[ods] = Org(
+                ods,
+                self.text(fields, "name", where),
+                self.text(fields, "type", where),
+                self.text(fields, "region", where),
+                self.number(fields, "latitude", where),
+                self.number(fields, "longitude", where),
+            )
         return found
 
     def alliance(self, node: Node, organisations: dict[str, Org], cycles: tuple[Cycle, ...]) -> AllianceDemo:
         fields = self.mapping(node, "an alliance", ALLIANCE_KEYS)
         slug = self.text(fields, "slug", "an alliance")
         where = f"alliance {slug}"
-        stories = tuple(self.story(item, where, organisations, cycles)
-                        for item in self.sequence(fields, "memberships", where))
-        return AllianceDemo(slug=slug, name=self.text(fields, "name", where),
-                            standards_file=self.text(fields, "standards", where),
-                            created=self.date(fields, "created", where),
-                            lead=self.account(fields.get("lead"), f"{where}: lead"), stories=stories,
-                            buddies_proposed=self.date(fields, "buddies_proposed", where))
+        stories = tuple(
+            self.story(item, where, organisations, cycles) for item in self.sequence(fields, "memberships", where)
+        )
+        return AllianceDemo(
+            slug=slug,
+            name=self.text(fields, "name", where),
+            standards_file=self.text(fields, "standards", where),
+            created=self.date(fields, "created", where),
+            lead=self.account(fields.get("lead"), f"{where}: lead"),
+            stories=stories,
+            buddies_proposed=self.date(fields, "buddies_proposed", where),
+        )
 
-    def story(self, node: Node, alliance: str, organisations: dict[str, Org],
-              cycles: tuple[Cycle, ...]) -> MembershipStory:
+    def story(
+        self, node: Node, alliance: str, organisations: dict[str, Org], cycles: tuple[Cycle, ...]
+    ) -> MembershipStory:
         first, second = cycles[0].name, cycles[1].name
         fields = self.mapping(node, f"a membership of {alliance}", {**STORY_KEYS, first: False, second: False})
-        ods = self.scalar(fields, "ods", f"a membership of {alliance}", lambda v: v in organisations,
-                          "the ODS code of one of the organisations")
+        ods = self.scalar(
+            fields,
+            "ods",
+            f"a membership of {alliance}",
+            lambda v: v in organisations,
+            "the ODS code of one of the organisations",
+        )
         where = f"membership {ods} of {alliance}"
         cycle2 = None
         if fields.get(second) is not None:
             pair = fields.get(second)
             wanted = f"{where}: '{second}' must be [profile, state]"
-            if not isinstance(pair, Sequence) or len(pair.items) != 2 or not all(
-                    isinstance(item, Scalar) for item in pair.items):
+            if (
+                not isinstance(pair, Sequence)
+                or len(pair.items) != 2
+                or not all(isinstance(item, Scalar) for item in pair.items)
+            ):
                 raise self.fail(pair.line, f"{wanted}, got {_describe(pair)}")
             profile, state = (item.value for item in pair.items)
             if profile not in PROFILE_NAMES or state not in STATES:
-                raise self.fail(pair.line, f"{wanted} (profiles: {' | '.join(PROFILE_NAMES)}; states: "
-                                           f"{' | '.join(STATES)}), got [{profile}, {state}]")
+                raise self.fail(
+                    pair.line,
+                    f"{wanted} (profiles: {' | '.join(PROFILE_NAMES)}; states: "
+                    f"{' | '.join(STATES)}), got [{profile}, {state}]",
+                )
             cycle2 = (profile, state)
         return MembershipStory(
-            ods=ods, applied=self.date(fields, "applied", where),
-            route=self.choice(fields, "route", where, ROUTES, "full"), specialty=self.text(fields, "specialty", where),
-            founding=self.flag(fields, "founding", where), cycle1=self.choice(fields, first, where, PROFILE_NAMES),
-            cycle2=cycle2, suspend=self.flag(fields, "suspend", where), withdraws=self.text(fields, "withdraws", where),
+            ods=ods,
+            applied=self.date(fields, "applied", where),
+            route=self.choice(fields, "route", where, ROUTES, "full"),
+            specialty=self.text(fields, "specialty", where),
+            founding=self.flag(fields, "founding", where),
+            cycle1=self.choice(fields, first, where, PROFILE_NAMES),
+            cycle2=cycle2,
+            suspend=self.flag(fields, "suspend", where),
+            withdraws=self.text(fields, "withdraws", where),
             comments=tuple(self.comment(item, where) for item in self.sequence(fields, "comments", where)),
             override=self.override(fields.get("override"), where),
-            improvement_plans=self.flag(fields, "improvement_plans", where))
+            improvement_plans=self.flag(fields, "improvement_plans", where),
+        )
 
     def comment(self, node: Node, where: str) -> Comment:
         fields = self.mapping(node, f"{where}: a comment", COMMENT_KEYS)
-        days = self.scalar(fields, "days", f"{where}: a comment",
-                           lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number")
-        return Comment(days, self.flag(fields, "on_headline", f"{where}: a comment"),
-                       self.text(fields, "text", f"{where}: a comment"))
+        days = self.scalar(
+            fields,
+            "days",
+            f"{where}: a comment",
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+            "a whole number",
+        )
+        return Comment(
+            days,
+            self.flag(fields, "on_headline", f"{where}: a comment"),
+            self.text(fields, "text", f"{where}: a comment"),
+        )
 
     def override(self, node: Node | None, where: str) -> Optional[Override]:
         if node is None:
             return None
         fields = self.mapping(node, f"{where}: override", OVERRIDE_KEYS)
-        return Override(self.choice(fields, "kind", f"{where}: override", OVERRIDE_KINDS),
-                        self.text(fields, "reason", f"{where}: override"))
+        return Override(
+            self.choice(fields, "kind", f"{where}: override", OVERRIDE_KINDS),
+            self.text(fields, "reason", f"{where}: override"),
+        )
 
     def plan_shape(self, node: Node) -> PlanShape:
         fields = self.mapping(node, "an improvement plan", PLAN_SHAPE_KEYS)
         where = "an improvement plan"
-        return PlanShape(self.date(fields, "due", where), self.text(fields, "progress", where),
-                         self.text(fields, "owner", where))
+        return PlanShape(
+            self.date(fields, "due", where), self.text(fields, "progress", where), self.text(fields, "owner", where)
+        )

@@ -6,6 +6,7 @@ An applied run's workers share it through the database, so a second command
 started on another machine against the same PostgreSQL database joins the run
 instead of repeating it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -104,6 +105,7 @@ def count(request: Request) -> tuple[runs.Target, int]:
 
 # -- dry run -----------------------------------------------------------------------------------------
 
+
 def _dry_chunk(job: tuple[Request, list[int]]) -> tuple[list[dict], list[dict]]:
     request, ids = job
     with db.read_scope(request.url) as session:  # read, then score outside the transaction
@@ -115,14 +117,17 @@ def _dry_chunk(job: tuple[Request, list[int]]) -> tuple[list[dict], list[dict]]:
 def dry_run(request: Request, jobs: int = 1, progress: Optional[Progress] = None) -> Outcome:
     with db.session_scope(request.url) as session:
         ids = runs.affected(session, _target(session, request))
-    chunks = [(request, ids[i:i + DRY_CHUNK]) for i in range(0, len(ids), DRY_CHUNK)]
+    chunks = [(request, ids[i : i + DRY_CHUNK]) for i in range(0, len(ids), DRY_CHUNK)]
     lines: list[dict] = []
     failures: list[dict] = []
     if progress:
         progress(0, len(ids))
-    with (_processes().Pool(min(jobs, len(chunks)), initializer=_in_worker) if jobs > 1 and len(chunks) > 1
-          else nullcontext()) as pool:
-        for done, failed in (pool.imap_unordered(_dry_chunk, chunks) if pool else map(_dry_chunk, chunks)):
+    with (
+        _processes().Pool(min(jobs, len(chunks)), initializer=_in_worker)
+        if jobs > 1 and len(chunks) > 1
+        else nullcontext()
+    ) as pool:
+        for done, failed in pool.imap_unordered(_dry_chunk, chunks) if pool else map(_dry_chunk, chunks):
             lines.extend(done)
             failures.extend(failed)
             if progress:
@@ -134,8 +139,10 @@ def dry_run(request: Request, jobs: int = 1, progress: Optional[Progress] = None
 
 # -- applied run -------------------------------------------------------------------------------------
 
-def work(request: Request, run_id: int, progress: Optional[Callable[[int], None]] = None,
-         worker: Optional[str] = None) -> int:
+
+def work(
+    request: Request, run_id: int, progress: Optional[Callable[[int], None]] = None, worker: Optional[str] = None
+) -> int:
     """Claim and rescore batches of the run until none is left; returns how many items this worker did.
     Each batch is read, scored outside any transaction, then written in one transaction; an assessment the
     engine cannot rescore is recorded as failed and the worker goes on."""
@@ -197,6 +204,7 @@ def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) 
                 counted[0] += n
                 if progress:
                     progress(counted[0], total)
+
             work(request, run_id, step)
         else:
             _run_processes(request, run_id, jobs, total, progress)
@@ -250,23 +258,35 @@ def _run_processes(request: Request, run_id: int, jobs: int, total: int, progres
             process.join()
     failed = [p.exitcode for p in workers if p.exitcode != 0]
     if failed:
-        raise RescoreFailed(f"{len(failed)} of {jobs} worker processes stopped with an error "
-                            f"(exit codes {', '.join(map(str, failed))}); run the same command again to resume")
+        raise RescoreFailed(
+            f"{len(failed)} of {jobs} worker processes stopped with an error "
+            f"(exit codes {', '.join(map(str, failed))}); run the same command again to resume"
+        )
 
 
 # -- report ------------------------------------------------------------------------------------------
+
 
 def write_report(path: str, meta: dict, outcome: Outcome) -> None:
     """The report, as CSV (a line per assessment) or JSON (lines, failures and summary), by extension."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() == ".json":
-        target.write_text(json.dumps({**meta, "summary": outcome.summary.to_dict(), "failures": outcome.failures,
-                                      "members": outcome.lines}, indent=2) + "\n", encoding="utf-8")
+        target.write_text(
+            json.dumps(
+                {**meta, "summary": outcome.summary.to_dict(), "failures": outcome.failures, "members": outcome.lines},
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         return
     with target.open("w", newline="", encoding="utf-8") as handle:
-        write_csv(handle, changes.REPORT_FIELDS, ([_cell(k, line.get(k)) for k in changes.REPORT_FIELDS]
-                                                  for line in outcome.lines))
+        write_csv(
+            handle,
+            changes.REPORT_FIELDS,
+            ([_cell(k, line.get(k)) for k in changes.REPORT_FIELDS] for line in outcome.lines),
+        )
 
 
 def _cell(name: str, value: Any) -> Any:
@@ -291,8 +311,9 @@ class Bar:
         from tqdm import tqdm
 
         if self._bar is None:
-            self._bar = tqdm(total=total, initial=done, unit=" assessments", file=sys.stderr, dynamic_ncols=True,
-                             smoothing=0.1)
+            self._bar = tqdm(
+                total=total, initial=done, unit=" assessments", file=sys.stderr, dynamic_ncols=True, smoothing=0.1
+            )
         self._bar.update(done - self._bar.n)
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ and breached passwords, keyboard patterns, repeats, dates and the person's own n
 ``MIN_STRENGTH``. Signing in checks a password hash whether or not the email has an account, so the time
 taken does not tell which emails do. ``User.session_generation`` moves on to end every session of a person.
 """
+
 from __future__ import annotations
 
 import functools
@@ -69,9 +70,19 @@ def password_problem(password: str, *, email: str = "", name: str = "", others: 
     return f"{warning.rstrip('.')}. {ADVICE}" if warning else ADVICE
 
 
-def create_user(session: Session, actor: Actor, *, email: str, name: str, password: str, role: str,
-                organisation_id: Optional[int] = None, alliance_id: Optional[int] = None,
-                password_hash: Optional[str] = None, others: Iterable[str] = ()) -> User:
+def create_user(
+    session: Session,
+    actor: Actor,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: str,
+    organisation_id: Optional[int] = None,
+    alliance_id: Optional[int] = None,
+    password_hash: Optional[str] = None,
+    others: Iterable[str] = (),
+) -> User:
     """A member user belongs to one organisation, a lead to one alliance; an admin to neither.
     ``password_hash``, when given, must be ``hash_password(password)`` computed ahead (bulk loads); ``others``
     are more words the password must not be guessable from (``password_problem``)."""
@@ -98,8 +109,14 @@ def create_user(session: Session, actor: Actor, *, email: str, name: str, passwo
         get_or_404(session, Organisation, organisation_id, "organisation")
     if alliance_id is not None:
         get_or_404(session, Alliance, alliance_id, "alliance")
-    user = User(email=email, name=name.strip() or email, password_hash=password_hash or hash_password(password),
-                role=role, organisation_id=organisation_id, alliance_id=alliance_id)
+    user = User(
+        email=email,
+        name=name.strip() or email,
+        password_hash=password_hash or hash_password(password),
+        role=role,
+        organisation_id=organisation_id,
+        alliance_id=alliance_id,
+    )
     session.add(user)
     session.flush()
     audit(session, actor, "user.created", user, after=snapshot(user, "email", "role", "organisation_id", "alliance_id"))

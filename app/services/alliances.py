@@ -1,4 +1,5 @@
 """Alliances, their assessment cycles and their retention policy."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,9 +16,17 @@ CYCLE_NAME = re.compile(r"(\d{4})/(\d{2})\Z")
 RETENTION_FIELDS = ("at_risk_on_major_breach", "suspension_after_cycles", "max_buddy_mentees")
 
 
-def create_alliance(session: Session, actor: Actor, *, slug: str, name: str, standards_set: str,
-                    at_risk_on_major_breach: bool = True, suspension_after_cycles: int = 2,
-                    max_buddy_mentees: int = 3) -> Alliance:
+def create_alliance(
+    session: Session,
+    actor: Actor,
+    *,
+    slug: str,
+    name: str,
+    standards_set: str,
+    at_risk_on_major_breach: bool = True,
+    suspension_after_cycles: int = 2,
+    max_buddy_mentees: int = 3,
+) -> Alliance:
     slug, name, standards_set = slug.strip(), name.strip(), standards_set.strip()
     problems = []
     if not SLUG.match(slug):
@@ -32,9 +41,14 @@ def create_alliance(session: Session, actor: Actor, *, slug: str, name: str, sta
     problems += _retention_problems(suspension_after_cycles, max_buddy_mentees)
     if problems:
         raise ServiceError("; ".join(problems))
-    alliance = Alliance(slug=slug, name=name, standards_set=standards_set,
-                        at_risk_on_major_breach=at_risk_on_major_breach,
-                        suspension_after_cycles=suspension_after_cycles, max_buddy_mentees=max_buddy_mentees)
+    alliance = Alliance(
+        slug=slug,
+        name=name,
+        standards_set=standards_set,
+        at_risk_on_major_breach=at_risk_on_major_breach,
+        suspension_after_cycles=suspension_after_cycles,
+        max_buddy_mentees=max_buddy_mentees,
+    )
     session.add(alliance)
     session.flush()
     audit(session, actor, "alliance.created", alliance, after=snapshot(alliance))
@@ -43,25 +57,37 @@ def create_alliance(session: Session, actor: Actor, *, slug: str, name: str, sta
 
 def _retention_problems(suspension_after_cycles: object, max_buddy_mentees: object) -> list[str]:
     problems = []
-    if not isinstance(suspension_after_cycles, int) or isinstance(suspension_after_cycles, bool) \
-            or not 1 <= suspension_after_cycles <= 10:
+    if (
+        not isinstance(suspension_after_cycles, int)
+        or isinstance(suspension_after_cycles, bool)
+        or not 1 <= suspension_after_cycles <= 10
+    ):
         problems.append("suspension_after_cycles: a whole number of cycles from 1 to 10")
-    if not isinstance(max_buddy_mentees, int) or isinstance(max_buddy_mentees, bool) \
-            or not 0 <= max_buddy_mentees <= 20:
+    if (
+        not isinstance(max_buddy_mentees, int)
+        or isinstance(max_buddy_mentees, bool)
+        or not 0 <= max_buddy_mentees <= 20
+    ):
         problems.append("max_buddy_mentees: a whole number from 0 to 20")
     return problems
 
 
-def set_retention_policy(session: Session, actor: Actor, alliance_id: int, *,
-                         at_risk_on_major_breach: Optional[bool] = None,
-                         suspension_after_cycles: Optional[int] = None,
-                         max_buddy_mentees: Optional[int] = None) -> Alliance:
+def set_retention_policy(
+    session: Session,
+    actor: Actor,
+    alliance_id: int,
+    *,
+    at_risk_on_major_breach: Optional[bool] = None,
+    suspension_after_cycles: Optional[int] = None,
+    max_buddy_mentees: Optional[int] = None,
+) -> Alliance:
     """Change an alliance's retention thresholds; they apply from the next decision on."""
     alliance = get_or_404(session, Alliance, alliance_id, "alliance")
     before = snapshot(alliance, *RETENTION_FIELDS)
     problems = _retention_problems(
         alliance.suspension_after_cycles if suspension_after_cycles is None else suspension_after_cycles,
-        alliance.max_buddy_mentees if max_buddy_mentees is None else max_buddy_mentees)
+        alliance.max_buddy_mentees if max_buddy_mentees is None else max_buddy_mentees,
+    )
     if at_risk_on_major_breach is not None and not isinstance(at_risk_on_major_breach, bool):
         problems.append("at_risk_on_major_breach: true or false")
     if problems:
@@ -79,8 +105,9 @@ def set_retention_policy(session: Session, actor: Actor, alliance_id: int, *,
     return alliance
 
 
-def open_cycle(session: Session, actor: Actor, *, alliance_id: int, name: str, opens_on: dt.date,
-               closes_on: dt.date) -> AssessmentCycle:
+def open_cycle(
+    session: Session, actor: Actor, *, alliance_id: int, name: str, opens_on: dt.date, closes_on: dt.date
+) -> AssessmentCycle:
     """An assessment cycle such as 2026/27; cycles of one alliance may not overlap."""
     alliance = get_or_404(session, Alliance, alliance_id, "alliance")
     name = name.strip()
@@ -107,5 +134,10 @@ def open_cycle(session: Session, actor: Actor, *, alliance_id: int, name: str, o
 
 def cycles_of(session: Session, alliance_id: int) -> list[AssessmentCycle]:
     """An alliance's cycles, latest first."""
-    return list(session.exec(select(AssessmentCycle).where(AssessmentCycle.alliance_id == alliance_id)
-                             .order_by(col(AssessmentCycle.opens_on).desc())).all())
+    return list(
+        session.exec(
+            select(AssessmentCycle)
+            .where(AssessmentCycle.alliance_id == alliance_id)
+            .order_by(col(AssessmentCycle.opens_on).desc())
+        ).all()
+    )

@@ -5,6 +5,7 @@ A token is a random string shown once, when an admin creates it; the database ke
 copy of the database opens nothing. A token scoped to an organisation acts as a member user of it; one
 scoped to an alliance acts as that alliance's lead. Revoked tokens stay listed (and audited) but open nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,8 +50,14 @@ class TokenScope:
         return Actor(f"api-token:{self.token_id} ({self.name})"[:254])
 
 
-def create_token(session: Session, actor: Actor, *, name: str, organisation_id: Optional[int] = None,
-                 alliance_id: Optional[int] = None) -> tuple[ApiToken, str]:
+def create_token(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    organisation_id: Optional[int] = None,
+    alliance_id: Optional[int] = None,
+) -> tuple[ApiToken, str]:
     """A new token for exactly one organisation or one alliance: the row, and the token to show once."""
     name = (name or "").strip()
     problems = []
@@ -68,8 +75,14 @@ def create_token(session: Session, actor: Actor, *, name: str, organisation_id: 
     if alliance_id is not None and session.get(Alliance, alliance_id) is None:
         raise NotFound(f"alliance {alliance_id} does not exist")
     token = PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, prefix=token[:SHOWN], token_hash=digest(token), organisation_id=organisation_id,
-                   alliance_id=alliance_id, created_by=actor.user_id)
+    row = ApiToken(
+        name=name,
+        prefix=token[:SHOWN],
+        token_hash=digest(token),
+        organisation_id=organisation_id,
+        alliance_id=alliance_id,
+        created_by=actor.user_id,
+    )
     session.add(row)
     session.flush()
     audit(session, actor, "api_token.created", row, after=snapshot(row, *AUDITED))
@@ -106,8 +119,15 @@ def token_lines(session: Session) -> list[TokenLine]:
     organisations = {o.id: o.name for o in session.exec(select(Organisation)).all()}
     alliances = {a.id: a.name for a in session.exec(select(Alliance)).all()}
     rows = session.exec(select(ApiToken).order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc())).all()
-    lines = [TokenLine(t, f"Organisation: {organisations.get(t.organisation_id, '?')}" if t.organisation_id
-                       else f"Alliance: {alliances.get(t.alliance_id, '?')}") for t in rows]
+    lines = [
+        TokenLine(
+            t,
+            f"Organisation: {organisations.get(t.organisation_id, '?')}"
+            if t.organisation_id
+            else f"Alliance: {alliances.get(t.alliance_id, '?')}",
+        )
+        for t in rows
+    ]
     return sorted(lines, key=lambda line: not line.active)
 
 
@@ -127,7 +147,9 @@ def authenticate_token(session: Session, token: str) -> Optional[TokenScope]:
 
 def scope_choices(session: Session) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """(organisations, alliances) a token can be scoped to, each as (id, name) by name."""
-    organisations = [(o.id, f"{o.name} ({o.ods_code})") for o in session.exec(
-        select(Organisation).order_by(col(Organisation.name))).all()]
+    organisations = [
+        (o.id, f"{o.name} ({o.ods_code})")
+        for o in session.exec(select(Organisation).order_by(col(Organisation.name))).all()
+    ]
     alliances = [(a.id, a.name) for a in session.exec(select(Alliance).order_by(col(Alliance.name))).all()]
     return organisations, alliances

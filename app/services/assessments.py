@@ -1,5 +1,6 @@
 """Self-assessments: context, open, answer, status moves. Scoring and storing a result is
 ``scoring``'s; submitting is ``submission``'s; evidence is ``evidence``'s; both build on this module, which imports neither."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,8 +13,7 @@ from sqlmodel import Session, col, delete, select
 import rules
 from rules.model import StandardsSet
 
-from ..models import (Alliance, Answer, Assessment, AssessmentCycle, Membership, Organisation, StandardsVersion,
-                      utcnow)
+from ..models import Alliance, Answer, Assessment, AssessmentCycle, Membership, Organisation, StandardsVersion, utcnow
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, require_text, snapshot, text_problems
 from .standards import latest_published, parsed
 
@@ -43,20 +43,29 @@ class AssessmentContext:
 
     @property
     def member(self) -> rules.Member:
-        return rules.Member(route=self.membership.route, specialty=self.membership.specialty,
-                            org_type=self.organisation.org_type)
+        return rules.Member(
+            route=self.membership.route, specialty=self.membership.specialty, org_type=self.organisation.org_type
+        )
 
     def applicable_criteria(self) -> list[tuple[Any, Any]]:
         member = self.member
-        return [(s, c) for s in self.standards.standards
-                if s.applies.covers(member.route, member.specialty, member.org_type) for c in s.criteria]
+        return [
+            (s, c)
+            for s in self.standards.standards
+            if s.applies.covers(member.route, member.specialty, member.org_type)
+            for c in s.criteria
+        ]
 
 
 def _locked(session: Session, assessment_id: int) -> Assessment:
     """The assessment row, fresh from the database and locked for this transaction, so saves,
     evidence, submission and decisions on one assessment take turns and never interleave."""
-    found = session.exec(select(Assessment).where(Assessment.id == assessment_id).with_for_update()
-                         .execution_options(populate_existing=True)).first()
+    found = session.exec(
+        select(Assessment)
+        .where(Assessment.id == assessment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if found is None:
         raise NotFound(f"assessment {assessment_id} does not exist")
     return found
@@ -64,16 +73,18 @@ def _locked(session: Session, assessment_id: int) -> Assessment:
 
 def context(session: Session, assessment_id: int, lock: bool = False) -> AssessmentContext:
     """An assessment with its membership, organisation and standards; ``lock`` for a change to it."""
-    assessment = (_locked(session, assessment_id) if lock
-                  else get_or_404(session, Assessment, assessment_id, "assessment"))
+    assessment = (
+        _locked(session, assessment_id) if lock else get_or_404(session, Assessment, assessment_id, "assessment")
+    )
     membership = get_or_404(session, Membership, assessment.membership_id)
     organisation = get_or_404(session, Organisation, membership.organisation_id)
     version = get_or_404(session, StandardsVersion, assessment.standards_version_id)
     return AssessmentContext(assessment, membership, organisation, version, parsed(version))
 
 
-def open_assessment(session: Session, actor: Actor, *, membership_id: int, cycle_id: int,
-                    standards_version_id: Optional[int] = None) -> Assessment:
+def open_assessment(
+    session: Session, actor: Actor, *, membership_id: int, cycle_id: int, standards_version_id: Optional[int] = None
+) -> Assessment:
     """Start a membership's self-assessment for a cycle (one per cycle), on the latest published version."""
     membership = get_or_404(session, Membership, membership_id, "membership")
     cycle = get_or_404(session, AssessmentCycle, cycle_id, "cycle")
@@ -81,8 +92,9 @@ def open_assessment(session: Session, actor: Actor, *, membership_id: int, cycle
         raise ServiceError(f"cycle {cycle.name} belongs to another alliance")
     if membership.status in ("lapsed", "withdrawn", "declined"):
         raise ServiceError(f"a {membership.status} membership cannot open an assessment")
-    existing = session.exec(select(Assessment).where(Assessment.membership_id == membership.id,
-                                                     Assessment.cycle_id == cycle.id)).first()
+    existing = session.exec(
+        select(Assessment).where(Assessment.membership_id == membership.id, Assessment.cycle_id == cycle.id)
+    ).first()
     if existing is not None:
         raise ServiceError(f"this membership already has an assessment for {cycle.name} (assessment {existing.id})")
     alliance = get_or_404(session, Alliance, membership.alliance_id)
@@ -111,8 +123,9 @@ def require_editable(assessment: Assessment) -> None:
         raise ServiceError(f"assessment {assessment.id} is {assessment.status}; only a draft can be changed")
 
 
-def _upsert_answers(session: Session, assessment_id: int, rows: list[tuple[str, Any, Optional[str]]],
-                    actor: Actor) -> None:
+def _upsert_answers(
+    session: Session, assessment_id: int, rows: list[tuple[str, Any, Optional[str]]], actor: Actor
+) -> None:
     """Insert or replace answers atomically, in the order given: concurrent saves never lose a write
     (the last writer wins per criterion), and writing every save in file order means two saves never
     wait on each other's rows in opposite orders. A note of None keeps the stored note."""
@@ -130,19 +143,32 @@ def _upsert_answers(session: Session, assessment_id: int, rows: list[tuple[str, 
         else:
             runs.append((keeps_note, [row]))
     for keeps_note, run in runs:
-        statement = insert(Answer).values([
-            {"assessment_id": assessment_id, "criterion_id": criterion_id, "value": value, "note": note or "",
-             "updated_by": actor.user_id, "updated_at": now} for criterion_id, value, note in run])
-        changes = {"value": statement.excluded.value, "updated_by": statement.excluded.updated_by,
-                   "updated_at": statement.excluded.updated_at}
+        statement = insert(Answer).values(
+            [
+                {
+                    "assessment_id": assessment_id,
+                    "criterion_id": criterion_id,
+                    "value": value,
+                    "note": note or "",
+                    "updated_by": actor.user_id,
+                    "updated_at": now,
+                }
+                for criterion_id, value, note in run
+            ]
+        )
+        changes = {
+            "value": statement.excluded.value,
+            "updated_by": statement.excluded.updated_by,
+            "updated_at": statement.excluded.updated_at,
+        }
         if not keeps_note:
             changes["note"] = statement.excluded.note
-        session.execute(statement.on_conflict_do_update(index_elements=["assessment_id", "criterion_id"],
-                                                        set_=changes))
+        session.execute(statement.on_conflict_do_update(index_elements=["assessment_id", "criterion_id"], set_=changes))
 
 
-def save_answers(session: Session, actor: Actor, assessment_id: int, answers: dict[str, Any],
-                 notes: Optional[dict[str, str]] = None) -> SaveOutcome:
+def save_answers(
+    session: Session, actor: Actor, assessment_id: int, answers: dict[str, Any], notes: Optional[dict[str, str]] = None
+) -> SaveOutcome:
     """Save a draft's answers: each valid answer is stored, each invalid one is reported by criterion
     and the stored answer for it is left as it was. ``None`` (or blank text) clears an answer.
 
@@ -163,8 +189,11 @@ def save_answers(session: Session, actor: Actor, assessment_id: int, answers: di
     for criterion_id in sorted(set(answers) | set(notes), key=lambda cid: order.get(cid, -1)):
         criterion = applicable.get(criterion_id)
         if criterion is None:
-            outcome.errors[criterion_id] = ("this criterion does not apply to this membership"
-                                            if criterion_id in every else "no such criterion in these standards")
+            outcome.errors[criterion_id] = (
+                "this criterion does not apply to this membership"
+                if criterion_id in every
+                else "no such criterion in these standards"
+            )
             continue
         raw = answers.get(criterion_id, before.get(criterion_id))
         value, problem = rules.check_answer(criterion, raw)
@@ -183,31 +212,46 @@ def save_answers(session: Session, actor: Actor, assessment_id: int, answers: di
         stored[criterion_id] = value
     _upsert_answers(session, assessment_id, writes, actor)
     if clears:
-        session.execute(delete(Answer).where(col(Answer.assessment_id) == assessment_id,
-                                             col(Answer.criterion_id).in_(clears)))
+        session.execute(
+            delete(Answer).where(col(Answer.assessment_id) == assessment_id, col(Answer.criterion_id).in_(clears))
+        )
     if outcome.saved or outcome.cleared:
         after = {cid: stored.get(cid) for cid in outcome.saved + outcome.cleared}
-        audit(session, actor, "answers.saved", ctx.assessment,
-              before={cid: before.get(cid) for cid in after}, after=after)
+        audit(
+            session, actor, "answers.saved", ctx.assessment, before={cid: before.get(cid) for cid in after}, after=after
+        )
     return outcome
 
 
-
-
-def _move(session: Session, actor: Actor, assessment_id: int, allowed_from: tuple[str, ...], to_status: str,
-          action: str, note: str = "") -> Assessment:
+def _move(
+    session: Session,
+    actor: Actor,
+    assessment_id: int,
+    allowed_from: tuple[str, ...],
+    to_status: str,
+    action: str,
+    note: str = "",
+) -> Assessment:
     assessment = _locked(session, assessment_id)
     if assessment.status not in allowed_from:
-        raise ServiceError(f"assessment {assessment.id} is {assessment.status}; "
-                           f"only {' or '.join(allowed_from)} can become {to_status.replace('_', ' ')}")
+        raise ServiceError(
+            f"assessment {assessment.id} is {assessment.status}; "
+            f"only {' or '.join(allowed_from)} can become {to_status.replace('_', ' ')}"
+        )
     before = snapshot(assessment, "status")
     assessment.status = to_status
     if to_status == "draft":
         assessment.submitted_at = None
     session.add(assessment)
     session.flush()
-    audit(session, actor, action, assessment, before=before,
-          after={"status": to_status, **({"note": note.strip()} if note.strip() else {})})
+    audit(
+        session,
+        actor,
+        action,
+        assessment,
+        before=before,
+        after={"status": to_status, **({"note": note.strip()} if note.strip() else {})},
+    )
     return assessment
 
 
@@ -221,5 +265,4 @@ def return_to_draft(session: Session, actor: Actor, assessment_id: int, note: st
     if not note.strip():
         raise ServiceError("note: tell the member what to change")
     require_text({"note": note})
-    return _move(session, actor, assessment_id, ("submitted", "under_review"), "draft",
-                 "assessment.returned", note)
+    return _move(session, actor, assessment_id, ("submitted", "under_review"), "draft", "assessment.returned", note)

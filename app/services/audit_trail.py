@@ -4,6 +4,7 @@ An event belongs to an alliance when its entity does: the alliance, its
 cycles, memberships and their organisations, assessments and everything
 recorded on them (results, evidence, decisions, comments).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,29 +59,35 @@ def parse_filters(args: Mapping[str, str]) -> tuple[AuditFilters, dict[str, str]
     for problem in text_problems(words, single_line=True):  # not text: no query is made with it
         name = problem.partition(":")[0]
         errors[name], words[name] = problem, ""
-    filters = AuditFilters(action=words["action"] or None, actor=words["actor"] or None,
-                           entity_type=words["entity"] or None,
-                           since=_date(args.get("since", ""), "since", errors),
-                           until=_date(args.get("until", ""), "until", errors))
+    filters = AuditFilters(
+        action=words["action"] or None,
+        actor=words["actor"] or None,
+        entity_type=words["entity"] or None,
+        since=_date(args.get("since", ""), "since", errors),
+        until=_date(args.get("until", ""), "until", errors),
+    )
     if filters.since and filters.until and filters.since > filters.until:
         errors["until"] = "until: the end date is before the start date"
     return filters, errors
 
 
 def _scope(session: Session, alliance_id: int):
-    memberships = session.exec(select(Membership.id, Membership.organisation_id)
-                               .where(Membership.alliance_id == alliance_id)).all()
+    memberships = session.exec(
+        select(Membership.id, Membership.organisation_id).where(Membership.alliance_id == alliance_id)
+    ).all()
     membership_ids = [m for m, _ in memberships]
-    assessment_ids = list(session.exec(select(Assessment.id).where(
-        col(Assessment.membership_id).in_(membership_ids or [-1]))).all())
+    assessment_ids = list(
+        session.exec(select(Assessment.id).where(col(Assessment.membership_id).in_(membership_ids or [-1]))).all()
+    )
 
     def on_assessments(model) -> list[int]:
         return list(session.exec(select(model.id).where(col(model.assessment_id).in_(assessment_ids or [-1]))).all())
 
     ids = {
         "alliance": [alliance_id],
-        "assessmentcycle": list(session.exec(select(AssessmentCycle.id).where(
-            AssessmentCycle.alliance_id == alliance_id)).all()),
+        "assessmentcycle": list(
+            session.exec(select(AssessmentCycle.id).where(AssessmentCycle.alliance_id == alliance_id)).all()
+        ),
         "membership": membership_ids,
         "organisation": sorted({o for _, o in memberships}),
         "assessment": assessment_ids,
@@ -91,8 +98,11 @@ def _scope(session: Session, alliance_id: int):
         "resultoverride": on_assessments(ResultOverride),
         "improvementplan": on_assessments(ImprovementPlan),
     }
-    clauses = [and_(AuditEvent.entity_type == kind, col(AuditEvent.entity_id).in_(values))
-               for kind, values in ids.items() if values]
+    clauses = [
+        and_(AuditEvent.entity_type == kind, col(AuditEvent.entity_id).in_(values))
+        for kind, values in ids.items()
+        if values
+    ]
     return (or_(*clauses) if clauses else false()), set(assessment_ids)
 
 
@@ -118,8 +128,10 @@ def audit_trail(session: Session, alliance_id: int, filters: AuditFilters = Audi
     if filters.since:
         query = query.where(AuditEvent.occurred_at >= dt.datetime.combine(filters.since, dt.time(), dt.timezone.utc))
     if filters.until:
-        query = query.where(AuditEvent.occurred_at < dt.datetime.combine(filters.until + dt.timedelta(days=1), dt.time(),
-                                                                        dt.timezone.utc))
+        query = query.where(
+            AuditEvent.occurred_at
+            < dt.datetime.combine(filters.until + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+        )
     events = []
     for event in session.exec(query.order_by(col(AuditEvent.occurred_at).desc(), col(AuditEvent.id).desc())):
         if event.action in GONE and (event.before or {}).get("assessment_id") not in assessments:
@@ -128,5 +140,6 @@ def audit_trail(session: Session, alliance_id: int, filters: AuditFilters = Audi
         if len(events) > LIMIT:
             break
     everything = session.exec(select(AuditEvent.action, AuditEvent.entity_type).where(scope).distinct()).all()
-    return Trail(events[:LIMIT], len(events) > LIMIT, sorted({a for a, _ in everything}),
-                 sorted({e for _, e in everything}))
+    return Trail(
+        events[:LIMIT], len(events) > LIMIT, sorted({a for a, _ in everything}), sorted({e for _, e in everything})
+    )

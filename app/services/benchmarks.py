@@ -7,6 +7,7 @@ result was computed against a version of the same standards set in which the
 criterion is still a metric with the same unit (otherwise it is not the same
 measure).
 """
+
 from __future__ import annotations
 
 import math
@@ -59,8 +60,13 @@ class MetricBenchmark:
         d = self.distribution
         sign = 1 if self.direction == "higher" else -1
         against_median = sign * (self.value - d.median)
-        words = ("better than the median" if against_median > 0 else
-                 "worse than the median" if against_median < 0 else "at the median")
+        words = (
+            "better than the median"
+            if against_median > 0
+            else "worse than the median"
+            if against_median < 0
+            else "at the median"
+        )
         best, worst = (d.q3, d.q1) if sign > 0 else (d.q1, d.q3)
         if sign * (self.value - best) > 0:
             words += ", in the best quarter"
@@ -89,15 +95,23 @@ def peer_results(session: Session, ctx: AssessmentContext) -> list[tuple[Assessm
     """The latest current result of each other organisation's membership of the same alliance (the latest
     are picked first, so only their results are read in full)."""
     rows = session.exec(
-        select(AssessmentResult.id, Membership.id, Membership.status, AssessmentCycle.opens_on,
-               AssessmentResult.computed_at, AssessmentResult.standards_version_id)
+        select(
+            AssessmentResult.id,
+            Membership.id,
+            Membership.status,
+            AssessmentCycle.opens_on,
+            AssessmentResult.computed_at,
+            AssessmentResult.standards_version_id,
+        )
         .join(Assessment, Assessment.id == AssessmentResult.assessment_id)
         .join(Membership, Membership.id == Assessment.membership_id)
         .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
-        .where(Membership.alliance_id == ctx.membership.alliance_id,
-               Membership.organisation_id != ctx.organisation.id,
-               Assessment.status != "draft",
-               AssessmentResult.is_current == True)  # noqa: E712
+        .where(
+            Membership.alliance_id == ctx.membership.alliance_id,
+            Membership.organisation_id != ctx.organisation.id,
+            Assessment.status != "draft",
+            AssessmentResult.is_current == True,
+        )  # noqa: E712
     ).all()
     latest: dict[int, tuple] = {}
     for result_id, membership_id, status, opens_on, computed_at, version_id in rows:
@@ -106,8 +120,14 @@ def peer_results(session: Session, ctx: AssessmentContext) -> list[tuple[Assessm
         key = (opens_on, computed_at, result_id)
         if membership_id not in latest or key > latest[membership_id][0]:
             latest[membership_id] = (key, version_id)
-    versions = {v.id: v for v in session.exec(select(StandardsVersion).where(
-        col(StandardsVersion.id).in_({version_id for _, version_id in latest.values()})))}
+    versions = {
+        v.id: v
+        for v in session.exec(
+            select(StandardsVersion).where(
+                col(StandardsVersion.id).in_({version_id for _, version_id in latest.values()})
+            )
+        )
+    }
     wanted = [key[2] for key, version_id in latest.values() if versions[version_id].set_id == ctx.version.set_id]
     if not wanted:
         return []
@@ -115,8 +135,9 @@ def peer_results(session: Session, ctx: AssessmentContext) -> list[tuple[Assessm
     return [(result, versions[result.standards_version_id]) for result in sorted(results, key=lambda r: r.id)]
 
 
-def metric_benchmarks(session: Session, ctx: AssessmentContext, result: dict,
-                      min_peers: int = DEFAULT_MIN_PEERS) -> list[MetricBenchmark]:
+def metric_benchmarks(
+    session: Session, ctx: AssessmentContext, result: dict, min_peers: int = DEFAULT_MIN_PEERS
+) -> list[MetricBenchmark]:
     """Each metric that applies to the member: its value against the other members' distribution."""
     min_peers = max(min_peers, 1)
     metrics = [(s, c) for s, c in ctx.applicable_criteria() if c.type == "metric" and c.benchmark is not None]
@@ -138,7 +159,14 @@ def metric_benchmarks(session: Session, ctx: AssessmentContext, result: dict,
         detail = own.get(criterion.id) or {}
         value = _number(detail.get("answer")) if detail.get("status") == "scored" else None
         values = peer_values[criterion.id]
-        found.append(MetricBenchmark(
-            standard=standard, criterion=criterion, value=value, rag=detail.get("rag"), peers=len(values),
-            distribution=distribution(values) if len(values) >= min_peers else None))
+        found.append(
+            MetricBenchmark(
+                standard=standard,
+                criterion=criterion,
+                value=value,
+                rag=detail.get("rag"),
+                peers=len(values),
+                distribution=distribution(values) if len(values) >= min_peers else None,
+            )
+        )
     return found

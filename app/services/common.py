@@ -1,4 +1,5 @@
 """What every service shares: who is acting, errors, the check of what people type, and the audit log."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,11 +39,14 @@ class NotFound(ServiceError):
 
 
 def text_problems(values: Mapping[str, Optional[str]], single_line: bool = False) -> list[str]:
-    """"field: problem" for each value that is not text to store and show anywhere (``rules.text``): no NUL,
+    """ "field: problem" for each value that is not text to store and show anywhere (``rules.text``): no NUL,
     lone surrogate or control character. Every service checks what people type with it (the answer check does
     the same for text answers). ``single_line`` for names, titles and the like: no line break or tab either."""
-    return [f"{name}: {problem}" for name, value in values.items()
-            if isinstance(value, str) and (problem := text_problem(value, single_line)) is not None]
+    return [
+        f"{name}: {problem}"
+        for name, value in values.items()
+        if isinstance(value, str) and (problem := text_problem(value, single_line)) is not None
+    ]
 
 
 def require_text(values: Mapping[str, Optional[str]], single_line: bool = False) -> None:
@@ -87,20 +91,36 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
 _INSERT_EVENT = insert(AuditEvent)
 
 
-def audit(session: Session, actor: Actor, action: str, entity: SQLModel | None = None, *,
-          entity_type: str | None = None, entity_id: int | None = None,
-          before: Any = None, after: Any = None) -> None:
+def audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity: SQLModel | None = None,
+    *,
+    entity_type: str | None = None,
+    entity_id: int | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> None:
     """Append an audit event in the caller's transaction (so it lands with the change or not at all)."""
-    session.execute(_INSERT_EVENT, {
-        "occurred_at": utcnow(), "actor_id": actor.user_id, "actor": actor.label, "action": action,
-        "entity_type": entity_type or (type(entity).__name__.lower() if entity is not None else "none"),
-        "entity_id": entity_id if entity_id is not None else getattr(entity, "id", None),
-        "before": before, "after": after,
-    })
+    session.execute(
+        _INSERT_EVENT,
+        {
+            "occurred_at": utcnow(),
+            "actor_id": actor.user_id,
+            "actor": actor.label,
+            "action": action,
+            "entity_type": entity_type or (type(entity).__name__.lower() if entity is not None else "none"),
+            "entity_id": entity_id if entity_id is not None else getattr(entity, "id", None),
+            "before": before,
+            "after": after,
+        },
+    )
 
 
-def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]],
-                stored_as_is: frozenset[str] = frozenset()) -> None:
+def insert_rows(
+    session: Session, table: Table, rows: list[dict[str, Any]], stored_as_is: frozenset[str] = frozenset()
+) -> None:
     """Insert many rows (each with the same keys) in the caller's transaction. ``stored_as_is``: JSON columns
     whose values are already JSON text.
 
@@ -122,15 +142,17 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]],
         connection = session.connection()
         types = _binary_copy_types(connection, quote(table.name), names)
         with connection.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN"
-                             + (" (FORMAT BINARY)" if types else "")) as copy:
+            with cursor.copy(
+                f"COPY {quote(table.name)} ({columns}) FROM STDIN" + (" (FORMAT BINARY)" if types else "")
+            ) as copy:
                 if types:
                     copy.set_types(types)
                 for row in values:
                     copy.write_row(row)
         return
     session.connection().exec_driver_sql(
-        f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({', '.join('?' for _ in names)})", values)
+        f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({', '.join('?' for _ in names)})", values
+    )
 
 
 #: Types whose binary COPY form psycopg writes from the values as bound; JSON and varchar go as text, which
@@ -145,9 +167,13 @@ def _binary_copy_types(connection: Any, table: str, names: list[str]) -> Optiona
     less time for ten thousand results of 12 KB of JSON each. Looked up once per connection and table."""
     known = connection.info.setdefault("copy_types", {})
     if table not in known:
-        known[table] = dict(connection.exec_driver_sql(
-            "SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %(table)s::regclass AND attnum > 0 "
-            "AND NOT attisdropped", {"table": table}).all())
+        known[table] = dict(
+            connection.exec_driver_sql(
+                "SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %(table)s::regclass AND attnum > 0 "
+                "AND NOT attisdropped",
+                {"table": table},
+            ).all()
+        )
     oids = [_AS_TEXT.get(known[table].get(name), known[table].get(name)) for name in names]
     return oids if all(oid in _BINARY_COPY for oid in oids) else None
 
@@ -164,20 +190,31 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict[str, A
     dialect = session.get_bind().dialect
     quote = dialect.identifier_preparer.quote
     if dialect.name == "postgresql":
-        session.execute(text(
-            f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(n)} = r.{quote(n)}' for n in names)} "
-            f"FROM {_recordset(dialect, table, [key, *names])} "
-            f"WHERE {quote(table.name)}.{quote(key)} = r.{quote(key)}"), {"rows": json_text(rows)})
+        session.execute(
+            text(
+                f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(n)} = r.{quote(n)}' for n in names)} "
+                f"FROM {_recordset(dialect, table, [key, *names])} "
+                f"WHERE {quote(table.name)}.{quote(key)} = r.{quote(key)}"
+            ),
+            {"rows": json_text(rows)},
+        )
         return
     convert = [table.c[name].type.bind_processor(dialect) for name in [*names, key]]
     session.connection().exec_driver_sql(
         f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(n)} = ?' for n in names)} WHERE {quote(key)} = ?",
-        [tuple(value if to_stored is None else to_stored(value)
-               for to_stored, value in zip(convert, [*(row[name] for name in names), row[key]])) for row in rows])
+        [
+            tuple(
+                value if to_stored is None else to_stored(value)
+                for to_stored, value in zip(convert, [*(row[name] for name in names), row[key]])
+            )
+            for row in rows
+        ],
+    )
 
 
-def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]],
-                         distinct_by: tuple[str, ...]) -> list[int]:
+def insert_returning_ids(
+    session: Session, table: Table, rows: list[dict[str, Any]], distinct_by: tuple[str, ...]
+) -> list[int]:
     """Insert many rows (each with the same keys) and return their ids in the rows' order; ``distinct_by``
     names columns whose values tell the rows apart. On PostgreSQL the rows go as one JSON array, so the
     statement reads the same however many there are; elsewhere as SQLAlchemy's insert with RETURNING."""
@@ -185,14 +222,25 @@ def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, An
         return []
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
-        return list(session.connection().execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all())
+        return list(
+            session.connection()
+            .execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+            .scalars()
+            .all()
+        )
     names = list(rows[0])
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in names)
-    found = {tuple(returned[1:]): returned[0] for returned in session.execute(text(
-        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {columns} FROM {_recordset(dialect, table, names)} "
-        f"RETURNING id, {', '.join(quote(name) for name in distinct_by)}"), {"rows": json_text(rows)})}
+    found = {
+        tuple(returned[1:]): returned[0]
+        for returned in session.execute(
+            text(
+                f"INSERT INTO {quote(table.name)} ({columns}) SELECT {columns} FROM {_recordset(dialect, table, names)} "
+                f"RETURNING id, {', '.join(quote(name) for name in distinct_by)}"
+            ),
+            {"rows": json_text(rows)},
+        )
+    }
     return [found[tuple(row[name] for name in distinct_by)] for row in rows]
 
 
@@ -203,11 +251,25 @@ def _recordset(dialect: Any, table: Table, names: list[str]) -> str:
     return f"json_to_recordset(CAST(:rows AS json)) AS r({fields})"
 
 
-def audit_many(session: Session, actor: Actor, action: str, entity_type: str,
-               events: list[tuple[Optional[int], Any, Any]]) -> None:
+def audit_many(
+    session: Session, actor: Actor, action: str, entity_type: str, events: list[tuple[Optional[int], Any, Any]]
+) -> None:
     """Append many audit events of one kind at once: (entity id, before, after) each."""
     now = utcnow()
-    insert_rows(session, AuditEvent.__table__, [
-        {"occurred_at": now, "actor_id": actor.user_id, "actor": actor.label, "action": action,
-         "entity_type": entity_type, "entity_id": entity_id, "before": before, "after": after}
-        for entity_id, before, after in events])
+    insert_rows(
+        session,
+        AuditEvent.__table__,
+        [
+            {
+                "occurred_at": now,
+                "actor_id": actor.user_id,
+                "actor": actor.label,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "before": before,
+                "after": after,
+            }
+            for entity_id, before, after in events
+        ],
+    )

@@ -9,6 +9,7 @@ decides. Nothing is suspended automatically. "Consecutive" counts the
 member's decided assessments in cycle order, so skipping a cycle does not
 reset a streak.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,11 +39,20 @@ DECIDABLE = ("submitted", "under_review")
 
 def _reinstated_status(outcome: str | None) -> str:
     return {"accredited": "accredited", "accredited_with_conditions": "accredited_with_conditions"}.get(
-        outcome or "", "working_towards")
+        outcome or "", "working_towards"
+    )
 
 
-def record_decision(session: Session, actor: Actor, assessment_id: int, kind: str, *, conditions: str = "",
-                    due_on: Optional[dt.date] = None, notes: str = "") -> Decision:
+def record_decision(
+    session: Session,
+    actor: Actor,
+    assessment_id: int,
+    kind: str,
+    *,
+    conditions: str = "",
+    due_on: Optional[dt.date] = None,
+    notes: str = "",
+) -> Decision:
     if kind not in DECISIONS:
         raise ServiceError(f"decision: {kind!r} is not one of {', '.join(DECISIONS)}")
     require_text({"conditions": conditions, "notes": notes})
@@ -52,19 +62,32 @@ def record_decision(session: Session, actor: Actor, assessment_id: int, kind: st
         if assessment.status != "decided":
             raise ServiceError("suspend and reinstate apply to a decided assessment")
         if (kind == "reinstate") != (membership.status == "suspended"):
-            raise ServiceError(f"the membership is {membership.status.replace('_', ' ')}: "
-                               + ("only a suspended membership can be reinstated" if kind == "reinstate"
-                                  else "it is already suspended"))
+            raise ServiceError(
+                f"the membership is {membership.status.replace('_', ' ')}: "
+                + (
+                    "only a suspended membership can be reinstated"
+                    if kind == "reinstate"
+                    else "it is already suspended"
+                )
+            )
     elif assessment.status not in DECIDABLE:
-        raise ServiceError(f"assessment {assessment.id} is {assessment.status}; only a submitted assessment can be decided")
+        raise ServiceError(
+            f"assessment {assessment.id} is {assessment.status}; only a submitted assessment can be decided"
+        )
     if kind == "accredit_with_conditions" and (not conditions.strip() or due_on is None):
         raise ServiceError("conditions: accreditation with conditions needs the conditions and a due date")
     result = current_result(session, assessment.id)
     target = DECISIONS[kind] or _reinstated_status(result.outcome if result else None)
     reason = f"decision: {in_sentence(kind)}" + (f" ({notes.strip()})" if notes.strip() else "")
     require_transition(membership, target)  # before anything is written: a refused decision leaves no trace
-    decision = Decision(assessment_id=assessment.id, kind=kind, conditions=conditions.strip(), due_on=due_on,
-                        notes=notes.strip(), decided_by=actor.user_id)
+    decision = Decision(
+        assessment_id=assessment.id,
+        kind=kind,
+        conditions=conditions.strip(),
+        due_on=due_on,
+        notes=notes.strip(),
+        decided_by=actor.user_id,
+    )
     session.add(decision)
     before = snapshot(assessment, "status")
     if assessment.status != "decided":
@@ -76,23 +99,28 @@ def record_decision(session: Session, actor: Actor, assessment_id: int, kind: st
     if kind in ("decline", "suspend"):
         change_status(session, membership, target, actor, reason)
     else:
-        apply_retention_policy(session, actor, membership, decided_status=target, reason=reason,
-                               recommend=kind != "reinstate")
+        apply_retention_policy(
+            session, actor, membership, decided_status=target, reason=reason, recommend=kind != "reinstate"
+        )
     from .buddying.pairs import settle_met_needs  # buddying reads decided results through this module
+
     settle_met_needs(session, actor, assessment.id)
     return decision
 
 
 def major_breach_standards(session: Session, result: AssessmentResult) -> set[str]:
-    return set(session.exec(select(Breach.standard_id).where(
-        Breach.result_id == result.id, Breach.severity == "major")).all())
+    return set(
+        session.exec(select(Breach.standard_id).where(Breach.result_id == result.id, Breach.severity == "major")).all()
+    )
 
 
 def decided_history(session: Session, membership_id: int) -> list[tuple[AssessmentCycle, Assessment]]:
     """The membership's decided assessments, latest cycle first."""
-    rows = session.exec(select(AssessmentCycle, Assessment).join(
-        Assessment, Assessment.cycle_id == AssessmentCycle.id).where(
-        Assessment.membership_id == membership_id, Assessment.status == "decided")).all()
+    rows = session.exec(
+        select(AssessmentCycle, Assessment)
+        .join(Assessment, Assessment.cycle_id == AssessmentCycle.id)
+        .where(Assessment.membership_id == membership_id, Assessment.status == "decided")
+    ).all()
     return sorted(rows, key=lambda row: row[0].opens_on, reverse=True)
 
 
@@ -112,8 +140,15 @@ def consecutive_major_breaches(session: Session, membership_id: int) -> dict[str
     return streaks
 
 
-def apply_retention_policy(session: Session, actor: Actor, membership: Membership, *,
-                           decided_status: Optional[str] = None, reason: str = "", recommend: bool = True) -> None:
+def apply_retention_policy(
+    session: Session,
+    actor: Actor,
+    membership: Membership,
+    *,
+    decided_status: Optional[str] = None,
+    reason: str = "",
+    recommend: bool = True,
+) -> None:
     """Settle a membership's status after a decision: the decided status, or at_risk while the latest
     decided assessment has a major breach; and recommend (or withdraw the recommendation of) suspension."""
     alliance = get_or_404(session, Alliance, membership.alliance_id)
@@ -130,8 +165,9 @@ def apply_retention_policy(session: Session, actor: Actor, membership: Membershi
         change_status(session, membership, decided_status, actor, reason)
     repeated = sorted(s for s, n in streaks.items() if n >= alliance.suspension_after_cycles)
     if repeated and recommend and not membership.suspension_recommended:
-        _set_recommendation(session, actor, membership, True,
-                            {"standards": repeated, "cycles": alliance.suspension_after_cycles})
+        _set_recommendation(
+            session, actor, membership, True, {"standards": repeated, "cycles": alliance.suspension_after_cycles}
+        )
     elif not repeated and membership.suspension_recommended:
         _set_recommendation(session, actor, membership, False, {"reason": "no longer a repeated major breach"})
 
@@ -139,16 +175,25 @@ def apply_retention_policy(session: Session, actor: Actor, membership: Membershi
 def _set_recommendation(session: Session, actor: Actor, membership: Membership, value: bool, detail: dict) -> None:
     membership.suspension_recommended = value
     session.add(membership)
-    audit(session, actor, "membership.suspension_recommended" if value else "membership.suspension_recommendation_cleared",
-          membership, before={"suspension_recommended": not value},
-          after={"suspension_recommended": value, **detail})
+    audit(
+        session,
+        actor,
+        "membership.suspension_recommended" if value else "membership.suspension_recommendation_cleared",
+        membership,
+        before={"suspension_recommended": not value},
+        after={"suspension_recommended": value, **detail},
+    )
 
 
 def dismiss_suspension_recommendation(session: Session, actor: Actor, membership_id: int, notes: str) -> Membership:
     """The lead decides not to suspend; the member stays at its status. A further cycle with the same
     major breach recommends suspension again."""
-    membership = session.exec(select(Membership).where(Membership.id == membership_id).with_for_update()
-                              .execution_options(populate_existing=True)).first()
+    membership = session.exec(
+        select(Membership)
+        .where(Membership.id == membership_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if membership is None:
         raise NotFound(f"membership {membership_id} does not exist")
     if not membership.suspension_recommended:
@@ -162,7 +207,9 @@ def dismiss_suspension_recommendation(session: Session, actor: Actor, membership
 
 def suspension_recommendations(session: Session, alliance_id: int) -> list[tuple[Membership, dict[str, int]]]:
     """Memberships of an alliance awaiting the lead's decision on suspension, with their breach streaks."""
-    rows = session.exec(select(Membership).where(Membership.alliance_id == alliance_id,
-                                                 Membership.suspension_recommended == True)  # noqa: E712
-                        .order_by(Membership.id)).all()
+    rows = session.exec(
+        select(Membership)
+        .where(Membership.alliance_id == alliance_id, Membership.suspension_recommended == True)  # noqa: E712
+        .order_by(Membership.id)
+    ).all()
     return [(m, consecutive_major_breaches(session, m.id)) for m in rows]

@@ -5,6 +5,7 @@ A file's bytes go through the upload store (``app.uploads``); its Evidence row i
 transaction. ``attach_file`` stores a file and records its row; if that transaction rolls back, the stored
 file is removed, and a file detached with ``detach_file`` is removed only once the removal commits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,12 @@ class EvidenceFileLost(NoEvidenceFile):
 
 def is_link(url: Optional[str]) -> bool:
     """A full web address an assessor can open: http(s)://, no spaces or control characters, not too long."""
-    return (bool(url) and url.startswith(("https://", "http://")) and len(url) <= LINK_MAX
-            and all(ch.isprintable() and not ch.isspace() for ch in url))
+    return (
+        bool(url)
+        and url.startswith(("https://", "http://"))
+        and len(url) <= LINK_MAX
+        and all(ch.isprintable() and not ch.isspace() for ch in url)
+    )
 
 
 def check_evidence(ctx: AssessmentContext, criterion_id: str, note: str = "") -> None:
@@ -61,25 +66,49 @@ def check_evidence(ctx: AssessmentContext, criterion_id: str, note: str = "") ->
         raise EvidenceRefused("note", f"{criterion_id}: a note {problem}")
 
 
-def add_evidence(session: Session, actor: Actor, assessment_id: int, criterion_id: str, *, kind: str,
-                 url: Optional[str] = None, filename: Optional[str] = None, content_type: Optional[str] = None,
-                 size: Optional[int] = None, storage_key: Optional[str] = None, note: str = "",
-                 sha256: Optional[str] = None) -> Evidence:
+def add_evidence(
+    session: Session,
+    actor: Actor,
+    assessment_id: int,
+    criterion_id: str,
+    *,
+    kind: str,
+    url: Optional[str] = None,
+    filename: Optional[str] = None,
+    content_type: Optional[str] = None,
+    size: Optional[int] = None,
+    storage_key: Optional[str] = None,
+    note: str = "",
+    sha256: Optional[str] = None,
+) -> Evidence:
     """Record evidence (a link, or a file already placed in the upload store) against a criterion."""
     ctx = context(session, assessment_id, lock=True)
     check_evidence(ctx, criterion_id, note)
     if kind == "link":
         if not is_link(url):
-            raise EvidenceRefused("url", f"{criterion_id}: a link must start with https:// or http://, without "
-                                         f"spaces, in at most {LINK_MAX} characters")
+            raise EvidenceRefused(
+                "url",
+                f"{criterion_id}: a link must start with https:// or http://, without "
+                f"spaces, in at most {LINK_MAX} characters",
+            )
     elif kind == "file":
         if not (filename and storage_key):
             raise EvidenceRefused("file", f"{criterion_id}: a file needs its name and stored location")
     else:
         raise EvidenceRefused("kind", f"{criterion_id}: evidence is a file or a link")
-    evidence = Evidence(assessment_id=assessment_id, criterion_id=criterion_id, kind=kind, url=url,
-                        filename=filename, content_type=content_type, size=size, storage_key=storage_key,
-                        sha256=sha256, note=note, uploaded_by=actor.user_id)
+    evidence = Evidence(
+        assessment_id=assessment_id,
+        criterion_id=criterion_id,
+        kind=kind,
+        url=url,
+        filename=filename,
+        content_type=content_type,
+        size=size,
+        storage_key=storage_key,
+        sha256=sha256,
+        note=note,
+        uploaded_by=actor.user_id,
+    )
     session.add(evidence)
     session.flush()
     audit(session, actor, "evidence.added", evidence, after=snapshot(evidence))
@@ -116,16 +145,36 @@ def remove_evidence(session: Session, actor: Actor, evidence_id: int) -> Evidenc
 
 # -- files, through the upload store ---------------------------------------------------------------------------
 
-def attach_file(session: Session, actor: Actor, assessment_id: int, criterion_id: str, *,
-                data: Union[bytes, BinaryIO], filename: str, content_type: Optional[str] = None, note: str = "",
-                store: Optional[UploadStore] = None) -> Evidence:
+
+def attach_file(
+    session: Session,
+    actor: Actor,
+    assessment_id: int,
+    criterion_id: str,
+    *,
+    data: Union[bytes, BinaryIO],
+    filename: str,
+    content_type: Optional[str] = None,
+    note: str = "",
+    store: Optional[UploadStore] = None,
+) -> Evidence:
     """Store an uploaded file and record it as evidence for a criterion of a draft assessment."""
     store = store or default_store()
     stored = store.save(data, filename, content_type)
     try:
-        evidence = add_evidence(session, actor, assessment_id, criterion_id, kind="file", filename=stored.filename,
-                                content_type=stored.content_type, size=stored.size, storage_key=stored.key,
-                                sha256=stored.sha256, note=note)
+        evidence = add_evidence(
+            session,
+            actor,
+            assessment_id,
+            criterion_id,
+            kind="file",
+            filename=stored.filename,
+            content_type=stored.content_type,
+            size=stored.size,
+            storage_key=stored.key,
+            sha256=stored.sha256,
+            note=note,
+        )
     except BaseException:
         store.delete(stored.key)
         raise
@@ -137,8 +186,9 @@ def detach_file(session: Session, actor: Actor, evidence_id: int, store: Optiona
     """Remove evidence from a draft; its stored file goes once the removal commits."""
     evidence = remove_evidence(session, actor, evidence_id)
     if evidence.storage_key:
-        session.info.setdefault("uploads_to_delete_on_commit", []).append((store or default_store(),
-                                                                            evidence.storage_key))
+        session.info.setdefault("uploads_to_delete_on_commit", []).append(
+            (store or default_store(), evidence.storage_key)
+        )
     return evidence
 
 

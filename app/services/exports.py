@@ -3,6 +3,7 @@
 Every number comes from the stored results the review pages show, so a file
 and the screen agree. Only the lead's own alliance is exported.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,21 +41,34 @@ def _submitted(session: Session, cycle: AssessmentCycle):
         select(Assessment, Membership, Organisation)
         .join(Membership, Membership.id == Assessment.membership_id)
         .join(Organisation, Organisation.id == Membership.organisation_id)
-        .where(Assessment.cycle_id == cycle.id, Membership.alliance_id == cycle.alliance_id,
-               Assessment.status != "draft")
-        .order_by(Organisation.name, Assessment.id)).all()
+        .where(
+            Assessment.cycle_id == cycle.id, Membership.alliance_id == cycle.alliance_id, Assessment.status != "draft"
+        )
+        .order_by(Organisation.name, Assessment.id)
+    ).all()
 
 
 def _current(session: Session, ids: list[int]) -> dict[int, AssessmentResult]:
     if not ids:
         return {}
-    return {r.assessment_id: r for r in session.exec(select(AssessmentResult).where(
-        AssessmentResult.is_current == True, col(AssessmentResult.assessment_id).in_(ids))).all()}  # noqa: E712
+    return {
+        r.assessment_id: r
+        for r in session.exec(
+            select(AssessmentResult).where(
+                AssessmentResult.is_current == True, col(AssessmentResult.assessment_id).in_(ids)
+            )
+        ).all()
+    }  # noqa: E712
 
 
 def _member(assessment: Assessment, membership: Membership, organisation: Organisation) -> dict[str, Any]:
-    return {"member": organisation.name, "ods_code": organisation.ods_code, "route": membership.route,
-            "specialty": membership.specialty or "", "assessment_id": assessment.id}
+    return {
+        "member": organisation.name,
+        "ods_code": organisation.ods_code,
+        "route": membership.route,
+        "specialty": membership.specialty or "",
+        "assessment_id": assessment.id,
+    }
 
 
 def results_table(session: Session, cycle: AssessmentCycle) -> Table:
@@ -71,22 +85,42 @@ def results_table(session: Session, cycle: AssessmentCycle) -> Table:
         stored = result.result if result else {}
         breaches = stored.get("breaches", [])
         decision = latest_decision(session, assessment.id)
-        row = {**_member(assessment, membership, organisation), "cycle": cycle.name,
-               "assessment_status": assessment.status, "membership_status": membership.status,
-               "overall": result.overall if result else None, "rating": result.rating if result else None,
-               "outcome": result.outcome if result else None,
-               "major_breaches": sum(1 for b in breaches if b.get("severity") == "major"),
-               "minor_breaches": sum(1 for b in breaches if b.get("severity") == "minor"),
-               "overrides": len(stored.get("overrides") or []),
-               "decision": decision.kind if decision else None,
-               "decided_at": decision.decided_at.isoformat() if decision else None}
+        row = {
+            **_member(assessment, membership, organisation),
+            "cycle": cycle.name,
+            "assessment_status": assessment.status,
+            "membership_status": membership.status,
+            "overall": result.overall if result else None,
+            "rating": result.rating if result else None,
+            "outcome": result.outcome if result else None,
+            "major_breaches": sum(1 for b in breaches if b.get("severity") == "major"),
+            "minor_breaches": sum(1 for b in breaches if b.get("severity") == "minor"),
+            "overrides": len(stored.get("overrides") or []),
+            "decision": decision.kind if decision else None,
+            "decided_at": decision.decided_at.isoformat() if decision else None,
+        }
         for sid in standard_ids:
             row[f"standard {sid}"] = (stored.get("standard_results", {}).get(sid) or {}).get("status")
         out.append(row)
-    columns = ["member", "ods_code", "route", "specialty", "assessment_id", "cycle", "assessment_status",
-               "membership_status", "overall", "rating", "outcome", "major_breaches", "minor_breaches", "overrides",
-               "decision",
-               "decided_at", *(f"standard {sid}" for sid in standard_ids)]
+    columns = [
+        "member",
+        "ods_code",
+        "route",
+        "specialty",
+        "assessment_id",
+        "cycle",
+        "assessment_status",
+        "membership_status",
+        "overall",
+        "rating",
+        "outcome",
+        "major_breaches",
+        "minor_breaches",
+        "overrides",
+        "decision",
+        "decided_at",
+        *(f"standard {sid}" for sid in standard_ids),
+    ]
     return Table("results", columns, out)
 
 
@@ -95,33 +129,81 @@ def breaches_table(session: Session, cycle: AssessmentCycle) -> Table:
     results = _current(session, [a.id for a, _, _ in rows])
     by_result: dict[int, list[Breach]] = {}
     if results:
-        for breach in session.exec(select(Breach).where(col(Breach.result_id).in_([r.id for r in results.values()]))
-                                   .order_by(Breach.standard_id, Breach.criterion_id)).all():
+        for breach in session.exec(
+            select(Breach)
+            .where(col(Breach.result_id).in_([r.id for r in results.values()]))
+            .order_by(Breach.standard_id, Breach.criterion_id)
+        ).all():
             by_result.setdefault(breach.result_id, []).append(breach)
     out = []
     for assessment, membership, organisation in rows:
         result = results.get(assessment.id)
         for breach in by_result.get(result.id, []) if result else []:
-            out.append({**_member(assessment, membership, organisation), "cycle": cycle.name,
-                        "standard": breach.standard_id, "criterion": breach.criterion_id, "value": breach.value,
-                        "target": breach.target, "direction": breach.direction, "severity": breach.severity})
-    columns = ["member", "ods_code", "route", "specialty", "assessment_id", "cycle", "standard", "criterion",
-               "value", "target", "direction", "severity"]
+            out.append(
+                {
+                    **_member(assessment, membership, organisation),
+                    "cycle": cycle.name,
+                    "standard": breach.standard_id,
+                    "criterion": breach.criterion_id,
+                    "value": breach.value,
+                    "target": breach.target,
+                    "direction": breach.direction,
+                    "severity": breach.severity,
+                }
+            )
+    columns = [
+        "member",
+        "ods_code",
+        "route",
+        "specialty",
+        "assessment_id",
+        "cycle",
+        "standard",
+        "criterion",
+        "value",
+        "target",
+        "direction",
+        "severity",
+    ]
     return Table("breaches", columns, out)
 
 
 def decisions_table(session: Session, cycle: AssessmentCycle) -> Table:
     rows = _submitted(session, cycle)
     members = {a.id: (a, m, o) for a, m, o in rows}
-    decisions = session.exec(select(Decision, User).join(User, User.id == Decision.decided_by, isouter=True)
-                             .where(col(Decision.assessment_id).in_(list(members) or [-1]))
-                             .order_by(Decision.decided_at, Decision.id)).all()
-    out = [{**_member(*members[d.assessment_id]), "cycle": cycle.name, "decision": d.kind,
-            "conditions": d.conditions, "due_on": d.due_on.isoformat() if d.due_on else None, "notes": d.notes,
-            "decided_by": user.email if user else None, "decided_at": d.decided_at.isoformat()}
-           for d, user in decisions]
-    columns = ["member", "ods_code", "route", "specialty", "assessment_id", "cycle", "decision", "conditions",
-               "due_on", "notes", "decided_by", "decided_at"]
+    decisions = session.exec(
+        select(Decision, User)
+        .join(User, User.id == Decision.decided_by, isouter=True)
+        .where(col(Decision.assessment_id).in_(list(members) or [-1]))
+        .order_by(Decision.decided_at, Decision.id)
+    ).all()
+    out = [
+        {
+            **_member(*members[d.assessment_id]),
+            "cycle": cycle.name,
+            "decision": d.kind,
+            "conditions": d.conditions,
+            "due_on": d.due_on.isoformat() if d.due_on else None,
+            "notes": d.notes,
+            "decided_by": user.email if user else None,
+            "decided_at": d.decided_at.isoformat(),
+        }
+        for d, user in decisions
+    ]
+    columns = [
+        "member",
+        "ods_code",
+        "route",
+        "specialty",
+        "assessment_id",
+        "cycle",
+        "decision",
+        "conditions",
+        "due_on",
+        "notes",
+        "decided_by",
+        "decided_at",
+    ]
     return Table("decisions", columns, out)
 
 
@@ -129,7 +211,9 @@ def table(session: Session, alliance_id: Optional[int], cycle_id: int, kind: str
     cycle = lead_cycle(session, alliance_id, cycle_id)
     if kind not in KINDS:
         raise NotFound(f"there is no {kind} export")
-    return cycle, {"results": results_table, "breaches": breaches_table, "decisions": decisions_table}[kind](session, cycle)
+    return cycle, {"results": results_table, "breaches": breaches_table, "decisions": decisions_table}[kind](
+        session, cycle
+    )
 
 
 def as_csv(found: Table) -> str:
@@ -139,8 +223,11 @@ def as_csv(found: Table) -> str:
 
 
 def as_json(cycle: AssessmentCycle, found: Table) -> str:
-    return json.dumps({"cycle": cycle.name, "kind": found.name, "columns": found.columns, "rows": found.rows},
-                      indent=2, ensure_ascii=False)
+    return json.dumps(
+        {"cycle": cycle.name, "kind": found.name, "columns": found.columns, "rows": found.rows},
+        indent=2,
+        ensure_ascii=False,
+    )
 
 
 def filename(cycle: AssessmentCycle, kind: str, fmt: str) -> str:

@@ -7,6 +7,7 @@ rescore (``app.services.rescore_runs``) limited to the lead's alliance: it reads
 nothing but the draft version. It comes with an outline of the version (its size, criterion types,
 frameworks, and the library it was imported from) and the diff from the published version.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -58,8 +59,8 @@ class Outline:
     domains: int
     standards: int
     criteria: int
-    types: dict[str, int]          # criterion type -> count, in the model's order of types
-    conditional: int               # criteria asked only under a condition (``when``)
+    types: dict[str, int]  # criterion type -> count, in the model's order of types
+    conditional: int  # criteria asked only under a condition (``when``)
     frameworks: list[tuple[str, str, int]]  # (id, title, refs mapped to it)
     source: Optional[SourceLibrary]
 
@@ -121,12 +122,20 @@ def store_draft(session: Session, actor: Actor, alliance_id: int, draft: Draft) 
         raise NotFound(f"alliance {alliance_id} does not exist")
     loaded = draft.loaded
     if loaded.id != alliance.standards_set:
-        raise DraftRefused([f"{draft.filename}:1: this file is standards set {loaded.id!r}; {alliance.name} "
-                            f"accredits against {alliance.standards_set!r}"])
+        raise DraftRefused(
+            [
+                f"{draft.filename}:1: this file is standards set {loaded.id!r}; {alliance.name} "
+                f"accredits against {alliance.standards_set!r}"
+            ]
+        )
     held = len(drafts_of(session, alliance_id))
     if held >= MAX_DRAFTS and not _already_stored(session, loaded):
-        raise DraftRefused([f"{draft.filename}:1: {alliance.name} already has {held} draft versions, the most it can "
-                            "hold: delete a draft you no longer need, then upload this file again"])
+        raise DraftRefused(
+            [
+                f"{draft.filename}:1: {alliance.name} already has {held} draft versions, the most it can "
+                "hold: delete a draft you no longer need, then upload this file again"
+            ]
+        )
     try:
         return register_text(session, draft.source, draft.filename, actor, state="draft", loaded=loaded)
     except ServiceError as exc:  # the version number is taken by other content
@@ -134,15 +143,27 @@ def store_draft(session: Session, actor: Actor, alliance_id: int, draft: Draft) 
 
 
 def _already_stored(session: Session, loaded: rules.StandardsSet) -> bool:
-    return session.exec(select(StandardsVersion.id).where(
-        StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version,
-        StandardsVersion.content_hash == loaded.content_hash)).first() is not None
+    return (
+        session.exec(
+            select(StandardsVersion.id).where(
+                StandardsVersion.set_id == loaded.id,
+                StandardsVersion.version == loaded.version,
+                StandardsVersion.content_hash == loaded.content_hash,
+            )
+        ).first()
+        is not None
+    )
 
 
 def drafts_of(session: Session, alliance_id: int) -> list[StandardsVersion]:
     """The draft versions the alliance's leads uploaded (what ``MAX_DRAFTS`` bounds)."""
-    return list(session.exec(select(StandardsVersion).join(User, User.id == StandardsVersion.created_by).where(
-        StandardsVersion.state == "draft", User.alliance_id == alliance_id)).all())
+    return list(
+        session.exec(
+            select(StandardsVersion)
+            .join(User, User.id == StandardsVersion.created_by)
+            .where(StandardsVersion.state == "draft", User.alliance_id == alliance_id)
+        ).all()
+    )
 
 
 def delete_draft(session: Session, actor: Actor, alliance_id: int, version_id: int) -> StandardsVersion:
@@ -172,15 +193,26 @@ def impact(session: Session, alliance_id: int, version_id: int) -> Impact:
     titles = {s.id: s.title for s in target.standards.standards}
     if current is not None:
         titles = {**{s.id: s.title for s in parsed(current).standards}, **titles}
-    return Impact(version, current, diff, lines, changes.summarise(lines), titles, failures,
-                  outline_of(target.standards), diff_counts(diff) if diff is not None else None)
+    return Impact(
+        version,
+        current,
+        diff,
+        lines,
+        changes.summarise(lines),
+        titles,
+        failures,
+        outline_of(target.standards),
+        diff_counts(diff) if diff is not None else None,
+    )
 
 
 def outline_of(standards: StandardsSet) -> Outline:
     """The outline of a loaded version."""
     kinds = Counter(c.type for c in standards.criteria)
     return Outline(
-        domains=len(standards.domains), standards=len(standards.standards), criteria=len(standards.criteria),
+        domains=len(standards.domains),
+        standards=len(standards.standards),
+        criteria=len(standards.criteria),
         types={kind: kinds[kind] for kind in rules.model.CRITERION_TYPES if kinds[kind]},
         conditional=sum(1 for c in standards.criteria if c.when is not None),
         frameworks=[(f.id, f.title, len(standards.mapped_refs[f.id])) for f in standards.frameworks],
@@ -197,8 +229,9 @@ def diff_counts(diff: StandardsDiff) -> DiffCounts:
     return found
 
 
-def import_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, filename: str, set_id: str,
-                 version: str) -> StandardsVersion:
+def import_draft(
+    session: Session, actor: Actor, alliance_id: int, data: bytes, filename: str, set_id: str, version: str
+) -> StandardsVersion:
     """Convert an uploaded CISO Assistant framework library into a draft version ``version`` of the alliance's
     set, as ``cli.py standards import`` does, and register it like an uploaded standards file. The draft's
     alliance is the lead's; it takes effect today until the file says otherwise."""
@@ -207,23 +240,34 @@ def import_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, 
         raise NotFound(f"alliance {alliance_id} does not exist")
     set_id, version = set_id.strip(), version.strip()
     if set_id != alliance.standards_set:
-        raise DraftRefused([f"{alliance.name} accredits against standards set {alliance.standards_set!r}, not "
-                            f"{set_id!r}: import the library as a version of {alliance.standards_set!r}"], "set_id")
+        raise DraftRefused(
+            [
+                f"{alliance.name} accredits against standards set {alliance.standards_set!r}, not "
+                f"{set_id!r}: import the library as a version of {alliance.standards_set!r}"
+            ],
+            "set_id",
+        )
     try:
         Version(version)
     except InvalidVersion:
-        raise DraftRefused([f"version {version!r} does not sort as a version: write it like 2026.2"],
-                           "version") from None
+        raise DraftRefused(
+            [f"version {version!r} does not sort as a version: write it like 2026.2"], "version"
+        ) from None
     if len(data) > MAX_LIBRARY_BYTES:
-        raise DraftRefused([f"{filename}:1: the library is larger than {MAX_LIBRARY_BYTES // (1024 * 1024)} MB; "
-                            "import it with `python cli.py standards import` and upload the standards file"])
+        raise DraftRefused(
+            [
+                f"{filename}:1: the library is larger than {MAX_LIBRARY_BYTES // (1024 * 1024)} MB; "
+                "import it with `python cli.py standards import` and upload the standards file"
+            ]
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DraftRefused([f"{filename}:1: the file is not UTF-8 text"]) from None
     try:
-        imported = convert_library(read_library(text, filename), set_id, version, filename=filename,
-                                   alliance=alliance.name)
+        imported = convert_library(
+            read_library(text, filename), set_id, version, filename=filename, alliance=alliance.name
+        )
     except LibraryError as exc:
         raise DraftRefused(exc.problems) from None
     name = f"{set_id}-{version}.yaml"
@@ -233,8 +277,12 @@ def import_draft(session: Session, actor: Actor, alliance_id: int, data: bytes, 
         raise DraftRefused([f"{filename}: the converted standards file is not valid:", *exc.problems]) from None
     held = len(drafts_of(session, alliance_id))
     if held >= MAX_DRAFTS and not _already_stored(session, loaded):
-        raise DraftRefused([f"{alliance.name} already has {held} draft versions, the most it can hold: delete a "
-                            "draft you no longer need, then import the library again"])
+        raise DraftRefused(
+            [
+                f"{alliance.name} already has {held} draft versions, the most it can hold: delete a "
+                "draft you no longer need, then import the library again"
+            ]
+        )
     try:
         return register_text(session, imported.text, name, actor, state="draft", loaded=loaded)
     except ServiceError as exc:  # the version number is taken by other content
@@ -255,5 +303,6 @@ def versions_of(session: Session, alliance_id: int) -> list[VersionLine]:
     if alliance is None:
         return []
     found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == alliance.standards_set)).all()
-    return [VersionLine(v, registered_by(session, v)) for v in sorted(found, key=lambda v: Version(v.version),
-                                                                       reverse=True)]
+    return [
+        VersionLine(v, registered_by(session, v)) for v in sorted(found, key=lambda v: Version(v.version), reverse=True)
+    ]

@@ -1,4 +1,5 @@
 """Organisations, memberships and the lifecycle of a membership."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,17 @@ ODS_CODE = re.compile(r"[A-Z0-9]{3,10}\Z")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 
 
-def register_organisation(session: Session, actor: Actor, *, name: str, ods_code: str, org_type: str, region: str,
-                          latitude: Optional[float] = None, longitude: Optional[float] = None) -> Organisation:
+def register_organisation(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    ods_code: str,
+    org_type: str,
+    region: str,
+    latitude: Optional[float] = None,
+    longitude: Optional[float] = None,
+) -> Organisation:
     problems = []
     name, ods_code, org_type, region = name.strip(), ods_code.strip().upper(), org_type.strip(), region.strip()
     if not name:
@@ -36,16 +46,24 @@ def register_organisation(session: Session, actor: Actor, *, name: str, ods_code
         problems.append(f"ods_code: an organisation with code {ods_code} is already registered")
     if problems:
         raise ServiceError("; ".join(problems))
-    organisation = Organisation(name=name, ods_code=ods_code, org_type=org_type, region=region,
-                                latitude=latitude, longitude=longitude)
+    organisation = Organisation(
+        name=name, ods_code=ods_code, org_type=org_type, region=region, latitude=latitude, longitude=longitude
+    )
     session.add(organisation)
     session.flush()
     audit(session, actor, "organisation.registered", organisation, after=snapshot(organisation))
     return organisation
 
 
-def apply_for_membership(session: Session, actor: Actor, *, organisation_id: int, alliance_id: int, route: str,
-                         specialty: Optional[str] = None) -> Membership:
+def apply_for_membership(
+    session: Session,
+    actor: Actor,
+    *,
+    organisation_id: int,
+    alliance_id: int,
+    route: str,
+    specialty: Optional[str] = None,
+) -> Membership:
     """Open an application on a route of the alliance's standards (specialty route: one specialty)."""
     organisation = get_or_404(session, Organisation, organisation_id, "organisation")
     alliance = get_or_404(session, Alliance, alliance_id, "alliance")
@@ -60,18 +78,30 @@ def apply_for_membership(session: Session, actor: Actor, *, organisation_id: int
         raise ServiceError("specialty: the specialty route needs a specialty, e.g. orthopaedics")
     if route != "specialty":
         specialty = None
-    for other in session.exec(select(Membership).where(
-            Membership.organisation_id == organisation.id, Membership.alliance_id == alliance.id)).all():
+    for other in session.exec(
+        select(Membership).where(Membership.organisation_id == organisation.id, Membership.alliance_id == alliance.id)
+    ).all():
         if other.status not in ("lapsed", "withdrawn", "declined") and (
-                other.route == "full" or route == "full" or other.specialty == specialty):
-            raise ServiceError(f"{organisation.name} already has a {other.route} membership of {alliance.name} "
-                               f"({other.status}) covering this")
-    membership = Membership(organisation_id=organisation.id, alliance_id=alliance.id, route=route,
-                            specialty=specialty, status="applicant")
+            other.route == "full" or route == "full" or other.specialty == specialty
+        ):
+            raise ServiceError(
+                f"{organisation.name} already has a {other.route} membership of {alliance.name} "
+                f"({other.status}) covering this"
+            )
+    membership = Membership(
+        organisation_id=organisation.id, alliance_id=alliance.id, route=route, specialty=specialty, status="applicant"
+    )
     session.add(membership)
     session.flush()
-    session.add(MembershipStatusChange(membership_id=membership.id, from_status=None, to_status="applicant",
-                                       reason="application", changed_by=actor.user_id))
+    session.add(
+        MembershipStatusChange(
+            membership_id=membership.id,
+            from_status=None,
+            to_status="applicant",
+            reason="application",
+            changed_by=actor.user_id,
+        )
+    )
     audit(session, actor, "membership.applied", membership, after=snapshot(membership))
     return membership
 
@@ -96,8 +126,15 @@ def change_status(session: Session, membership: Membership, to_status: str, acto
         return
     require_transition(membership, to_status)
     before = snapshot(membership, "status", "joined_on", "left_on", "suspension_recommended")
-    session.add(MembershipStatusChange(membership_id=membership.id, from_status=membership.status,
-                                       to_status=to_status, reason=reason, changed_by=actor.user_id))
+    session.add(
+        MembershipStatusChange(
+            membership_id=membership.id,
+            from_status=membership.status,
+            to_status=to_status,
+            reason=reason,
+            changed_by=actor.user_id,
+        )
+    )
     today = utcnow().date()
     if to_status in MEMBER_STATUSES and membership.joined_on is None:
         membership.joined_on = today
@@ -109,15 +146,26 @@ def change_status(session: Session, membership: Membership, to_status: str, acto
         membership.left_on = None
     membership.status = to_status
     session.add(membership)
-    audit(session, actor, "membership.status_changed", membership, before=before,
-          after={**snapshot(membership, "status", "joined_on", "left_on", "suspension_recommended"), "reason": reason})
+    audit(
+        session,
+        actor,
+        "membership.status_changed",
+        membership,
+        before=before,
+        after={**snapshot(membership, "status", "joined_on", "left_on", "suspension_recommended"), "reason": reason},
+    )
 
 
-def change_membership_status(session: Session, actor: Actor, membership_id: int, to_status: str,
-                             reason: str) -> Membership:
+def change_membership_status(
+    session: Session, actor: Actor, membership_id: int, to_status: str, reason: str
+) -> Membership:
     """An operator's or lead's direct status change (withdrawal, lapse, re-application), with a reason."""
-    membership = session.exec(select(Membership).where(Membership.id == membership_id)
-                              .with_for_update().execution_options(populate_existing=True)).first()
+    membership = session.exec(
+        select(Membership)
+        .where(Membership.id == membership_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if membership is None:
         raise NotFound(f"membership {membership_id} does not exist")
     if not reason.strip():
@@ -129,5 +177,10 @@ def change_membership_status(session: Session, actor: Actor, membership_id: int,
 
 def history(session: Session, membership_id: int) -> list[MembershipStatusChange]:
     """The membership's status changes, oldest first."""
-    return list(session.exec(select(MembershipStatusChange).where(
-        MembershipStatusChange.membership_id == membership_id).order_by(MembershipStatusChange.id)).all())
+    return list(
+        session.exec(
+            select(MembershipStatusChange)
+            .where(MembershipStatusChange.membership_id == membership_id)
+            .order_by(MembershipStatusChange.id)
+        ).all()
+    )

@@ -4,6 +4,7 @@ assessment, listed on the member's home page and marked read there.
 A notification belongs to an organisation; ``mark_read`` refuses (``NotFound``) another organisation's, so a
 member cannot tell whether an id exists elsewhere.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -14,10 +15,12 @@ from ..models import Notification, utcnow
 from .common import Actor, NotFound
 
 
-def notify(session: Session, organisation_id: int, kind: str, title: str, body: str = "",
-           assessment_id: Optional[int] = None) -> Notification:
-    notice = Notification(organisation_id=organisation_id, assessment_id=assessment_id, kind=kind, title=title,
-                          body=body)
+def notify(
+    session: Session, organisation_id: int, kind: str, title: str, body: str = "", assessment_id: Optional[int] = None
+) -> Notification:
+    notice = Notification(
+        organisation_id=organisation_id, assessment_id=assessment_id, kind=kind, title=title, body=body
+    )
     session.add(notice)
     session.flush()
     return notice

@@ -2,6 +2,7 @@
 the result stored again through ``scoring``, which applies every kept override each time the assessment is scored,
 so an override stays attached to its criterion through any later scoring; an override that no longer fits the
 standards is left out, not lost."""
+
 from __future__ import annotations
 
 import math
@@ -47,17 +48,25 @@ def _picture(ctx: AssessmentContext, result: dict, kind: str, target: str) -> di
             focus["standard_status"] = (result["standard_results"].get(found[0].id) or {}).get("status")
     else:
         focus = {"standard_status": (result["standard_results"].get(target) or {}).get("status")}
-    return {**focus, "overall": result.get("overall"), "rating": result.get("rating"), "outcome": result.get("outcome"),
-            "breaches": len(result.get("breaches", []))}
+    return {
+        **focus,
+        "overall": result.get("overall"),
+        "rating": result.get("rating"),
+        "outcome": result.get("outcome"),
+        "breaches": len(result.get("breaches", [])),
+    }
 
 
-def set_override(session: Session, actor: Actor, ctx: AssessmentContext, kind: str, target_id: str, value: Any,
-                 reason: str) -> ResultOverride:
+def set_override(
+    session: Session, actor: Actor, ctx: AssessmentContext, kind: str, target_id: str, value: Any, reason: str
+) -> ResultOverride:
     """Override a criterion's score or a standard's status (the caller has scoped and locked ``ctx``), then
     score the assessment again through the engine with every override applied."""
     if ctx.assessment.status not in OVERRIDABLE:
-        raise ServiceError(f"the self-assessment is {ctx.assessment.status.replace('_', ' ')}: "
-                           "only a submitted self-assessment awaiting a decision can be overridden")
+        raise ServiceError(
+            f"the self-assessment is {ctx.assessment.status.replace('_', ' ')}: "
+            "only a submitted self-assessment awaiting a decision can be overridden"
+        )
     if kind not in KINDS:
         raise ServiceError(f"kind: '{kind}' is not criterion or standard")
     target_id = (target_id or "").strip()
@@ -79,26 +88,44 @@ def set_override(session: Session, actor: Actor, ctx: AssessmentContext, kind: s
         raise ServiceError("; ".join(problems))
     rows = override_rows(session, ctx.assessment.id)
     existing = next((r for r in rows if r.kind == kind and r.target_id == target_id), None)
-    trial = [r for r in rows if r is not existing] + [ResultOverride(assessment_id=ctx.assessment.id, kind=kind,
-                                                                     target_id=target_id, value=parsed_value,
-                                                                     reason=reason)]
+    trial = [r for r in rows if r is not existing] + [
+        ResultOverride(
+            assessment_id=ctx.assessment.id, kind=kind, target_id=target_id, value=parsed_value, reason=reason
+        )
+    ]
     refused = rules.check_overrides(ctx.standards, ctx.member, as_overrides(trial))
     if refused:
         raise ServiceError(f"{kind}: " + "; ".join(p.split(": ", 1)[-1] for p in refused))
     before_result = current_result(session, ctx.assessment.id)
-    before = {"override": snapshot(existing, "value", "reason") if existing else None,
-              **_picture(ctx, before_result.result if before_result else {"standard_results": {}}, kind, target_id)}
+    before = {
+        "override": snapshot(existing, "value", "reason") if existing else None,
+        **_picture(ctx, before_result.result if before_result else {"standard_results": {}}, kind, target_id),
+    }
     if existing is None:
-        existing = ResultOverride(assessment_id=ctx.assessment.id, kind=kind, target_id=target_id,
-                                  value=parsed_value, reason=reason, created_by=actor.user_id)
+        existing = ResultOverride(
+            assessment_id=ctx.assessment.id,
+            kind=kind,
+            target_id=target_id,
+            value=parsed_value,
+            reason=reason,
+            created_by=actor.user_id,
+        )
     else:
         existing.value, existing.reason, existing.created_by = parsed_value, reason, actor.user_id
     session.add(existing)
     session.flush()
     stored = store_result(session, actor, ctx)
-    audit(session, actor, "override.set", existing, before=before,
-          after={"override": {"kind": kind, "target": target_id, "value": parsed_value, "reason": reason},
-                 **_picture(ctx, stored.result, kind, target_id)})
+    audit(
+        session,
+        actor,
+        "override.set",
+        existing,
+        before=before,
+        after={
+            "override": {"kind": kind, "target": target_id, "value": parsed_value, "reason": reason},
+            **_picture(ctx, stored.result, kind, target_id),
+        },
+    )
     return existing
 
 
@@ -110,14 +137,24 @@ def remove_override(session: Session, actor: Actor, ctx: AssessmentContext, over
         raise ServiceError("only a submitted self-assessment awaiting a decision can be changed")
     require_text({"reason": reason})
     before_result = current_result(session, ctx.assessment.id)
-    before = {"assessment_id": ctx.assessment.id, "override": snapshot(row, "kind", "target_id", "value", "reason"),
-              **_picture(ctx, before_result.result, row.kind, row.target_id)}
+    before = {
+        "assessment_id": ctx.assessment.id,
+        "override": snapshot(row, "kind", "target_id", "value", "reason"),
+        **_picture(ctx, before_result.result, row.kind, row.target_id),
+    }
     kind, target = row.kind, row.target_id
     session.delete(row)
     session.flush()
     stored = store_result(session, actor, ctx)
-    audit(session, actor, "override.removed", entity_type="resultoverride", entity_id=override_id, before=before,
-          after={"reason": reason.strip(), **_picture(ctx, stored.result, kind, target)})
+    audit(
+        session,
+        actor,
+        "override.removed",
+        entity_type="resultoverride",
+        entity_id=override_id,
+        before=before,
+        after={"reason": reason.strip(), **_picture(ctx, stored.result, kind, target)},
+    )
 
 
 @dataclass(frozen=True)

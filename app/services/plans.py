@@ -5,6 +5,7 @@ A gap is closed when a later submitted assessment of the same membership no
 longer has it (the standard is met, or the measure is no longer breached);
 that later cycle is shown as the one that closed it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,13 +39,23 @@ def gaps_of(ctx: AssessmentContext, result: Optional[dict]) -> list[Gap]:
         return []
     titles = {s.id: s.title for s in ctx.standards.standards}
     lookup = ctx.standards.criterion_lookup
-    found = [Gap(f"standard:{sid}", "not_met", sid, None, f"{sid} {titles.get(sid, '')} not met")
-             for sid, outcome in result.get("standard_results", {}).items() if (outcome or {}).get("status") == "not_met"]
+    found = [
+        Gap(f"standard:{sid}", "not_met", sid, None, f"{sid} {titles.get(sid, '')} not met")
+        for sid, outcome in result.get("standard_results", {}).items()
+        if (outcome or {}).get("status") == "not_met"
+    ]
     for breach in result.get("breaches", []):
         criterion = lookup[breach["criterion"]][1] if breach["criterion"] in lookup else None
-        found.append(Gap(f"breach:{breach['criterion']}", "breach", breach["standard"], breach["criterion"],
-                         f"{breach['criterion']} {criterion.text if criterion else ''}: {breach['severity']} breach",
-                         breach["severity"]))
+        found.append(
+            Gap(
+                f"breach:{breach['criterion']}",
+                "breach",
+                breach["standard"],
+                breach["criterion"],
+                f"{breach['criterion']} {criterion.text if criterion else ''}: {breach['severity']} breach",
+                breach["severity"],
+            )
+        )
     return found
 
 
@@ -71,15 +82,23 @@ def is_overdue(plan: Optional[ImprovementPlan], today: Optional[dt.date] = None)
 
 
 def _plans(session: Session, assessment_id: int) -> dict[str, ImprovementPlan]:
-    return {p.gap: p for p in session.exec(select(ImprovementPlan).where(ImprovementPlan.assessment_id == assessment_id))}
+    return {
+        p.gap: p for p in session.exec(select(ImprovementPlan).where(ImprovementPlan.assessment_id == assessment_id))
+    }
 
 
 def _later(session: Session, ctx: AssessmentContext) -> list[tuple[AssessmentCycle, dict]]:
     """Later submitted assessments of the same membership with their results, earliest first."""
     this = session.get(AssessmentCycle, ctx.assessment.cycle_id)
-    rows = session.exec(select(AssessmentCycle, Assessment).join(Assessment, Assessment.cycle_id == AssessmentCycle.id)
-                        .where(Assessment.membership_id == ctx.membership.id, Assessment.status != "draft",
-                               AssessmentCycle.opens_on > this.opens_on)).all()
+    rows = session.exec(
+        select(AssessmentCycle, Assessment)
+        .join(Assessment, Assessment.cycle_id == AssessmentCycle.id)
+        .where(
+            Assessment.membership_id == ctx.membership.id,
+            Assessment.status != "draft",
+            AssessmentCycle.opens_on > this.opens_on,
+        )
+    ).all()
     out = []
     for cycle, assessment in sorted(rows, key=lambda r: r[0].opens_on):
         stored = current_result(session, assessment.id)
@@ -108,8 +127,9 @@ def find_gap(session: Session, ctx: AssessmentContext, gap_key: str) -> Gap:
     raise NotFound(f"gap {gap_key} does not exist")
 
 
-def save_plan(session: Session, actor: Actor, ctx: AssessmentContext, gap_key: str,
-              fields: Mapping[str, Any]) -> ImprovementPlan:
+def save_plan(
+    session: Session, actor: Actor, ctx: AssessmentContext, gap_key: str, fields: Mapping[str, Any]
+) -> ImprovementPlan:
     """Record or update the member's plan for one gap; every problem is named with its field."""
     if ctx.assessment.status == "draft":
         raise ServiceError("improvement plans are for a submitted self-assessment")
@@ -135,22 +155,38 @@ def save_plan(session: Session, actor: Actor, ctx: AssessmentContext, gap_key: s
     if len(evidence) > TEXT_MAX:
         problems.append(f"evidence: at most {TEXT_MAX} characters")
     problems += text_problems({"owner": owner}, single_line=True) + text_problems(
-        {"actions": actions, "evidence": evidence})
+        {"actions": actions, "evidence": evidence}
+    )
     if problems:
         raise ServiceError("; ".join(problems))
     plan = _plans(session, ctx.assessment.id).get(gap.key)
     before = snapshot(plan, "actions", "owner", "due_on", "progress", "evidence") if plan else None
     if plan is None:
-        plan = ImprovementPlan(assessment_id=ctx.assessment.id, gap=gap.key, standard_id=gap.standard_id,
-                               criterion_id=gap.criterion_id, actions=actions, owner=owner, due_on=due_on,
-                               progress=progress, evidence=evidence, updated_by=actor.user_id)
+        plan = ImprovementPlan(
+            assessment_id=ctx.assessment.id,
+            gap=gap.key,
+            standard_id=gap.standard_id,
+            criterion_id=gap.criterion_id,
+            actions=actions,
+            owner=owner,
+            due_on=due_on,
+            progress=progress,
+            evidence=evidence,
+            updated_by=actor.user_id,
+        )
     else:
         plan.actions, plan.owner, plan.due_on, plan.progress, plan.evidence = actions, owner, due_on, progress, evidence
         plan.updated_by, plan.updated_at = actor.user_id, utcnow()
     session.add(plan)
     session.flush()
-    audit(session, actor, "plan.saved", plan, before=before,
-          after=snapshot(plan, "gap", "actions", "owner", "due_on", "progress", "evidence"))
+    audit(
+        session,
+        actor,
+        "plan.saved",
+        plan,
+        before=before,
+        after=snapshot(plan, "gap", "actions", "owner", "due_on", "progress", "evidence"),
+    )
     return plan
 
 
@@ -166,13 +202,15 @@ class TrackedPlan:
 
 def alliance_plans(session: Session, alliance_id: int, overdue_only: bool = False) -> list[TrackedPlan]:
     """Every plan of the alliance's members, overdue first, then by due date."""
-    rows = session.exec(select(ImprovementPlan, Assessment, Membership, Organisation, AssessmentCycle)
-                        .join(Assessment, Assessment.id == ImprovementPlan.assessment_id)
-                        .join(Membership, Membership.id == Assessment.membership_id)
-                        .join(Organisation, Organisation.id == Membership.organisation_id)
-                        .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
-                        .where(Membership.alliance_id == alliance_id)
-                        .order_by(col(ImprovementPlan.due_on), col(ImprovementPlan.id))).all()
+    rows = session.exec(
+        select(ImprovementPlan, Assessment, Membership, Organisation, AssessmentCycle)
+        .join(Assessment, Assessment.id == ImprovementPlan.assessment_id)
+        .join(Membership, Membership.id == Assessment.membership_id)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
+        .where(Membership.alliance_id == alliance_id)
+        .order_by(col(ImprovementPlan.due_on), col(ImprovementPlan.id))
+    ).all()
     later_of: dict[int, list[tuple[AssessmentCycle, dict]]] = {}
     tracked = []
     for plan, assessment, membership, organisation, cycle in rows:

@@ -4,6 +4,7 @@ Every lookup here is scoped to one organisation: asking for another
 organisation's membership or assessment is ``NotFound``, exactly as if it did
 not exist, so nobody learns what other members have.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -86,9 +87,16 @@ def returns_of(session: Session, assessments: list[Assessment]) -> dict[int, Ret
     drafts = [a.id for a in assessments if a.status == "draft"]
     if not drafts:
         return {}
-    events = session.exec(select(AuditEvent, User).join(User, User.id == AuditEvent.actor_id, isouter=True).where(
-        AuditEvent.action == "assessment.returned", AuditEvent.entity_type == "assessment",
-        col(AuditEvent.entity_id).in_(drafts)).order_by(col(AuditEvent.occurred_at), col(AuditEvent.id))).all()
+    events = session.exec(
+        select(AuditEvent, User)
+        .join(User, User.id == AuditEvent.actor_id, isouter=True)
+        .where(
+            AuditEvent.action == "assessment.returned",
+            AuditEvent.entity_type == "assessment",
+            col(AuditEvent.entity_id).in_(drafts),
+        )
+        .order_by(col(AuditEvent.occurred_at), col(AuditEvent.id))
+    ).all()
     found: dict[int, Returned] = {}
     for event, user in events:
         note = (event.after or {}).get("note", "") if isinstance(event.after, dict) else ""
@@ -113,16 +121,23 @@ class MembershipRow:
 def memberships_of(session: Session, organisation_id: int) -> list[MembershipRow]:
     """The organisation's memberships with their assessments, newest cycle first."""
     rows = []
-    memberships = session.exec(select(Membership).where(Membership.organisation_id == organisation_id)
-                               .order_by(Membership.created_at, Membership.id)).all()
+    memberships = session.exec(
+        select(Membership)
+        .where(Membership.organisation_id == organisation_id)
+        .order_by(Membership.created_at, Membership.id)
+    ).all()
     for membership in memberships:
         alliance = session.get(Alliance, membership.alliance_id)
-        found = session.exec(select(Assessment, AssessmentCycle).join(
-            AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id).where(
-            Assessment.membership_id == membership.id)).all()
+        found = session.exec(
+            select(Assessment, AssessmentCycle)
+            .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
+            .where(Assessment.membership_id == membership.id)
+        ).all()
         returned = returns_of(session, [a for a, _ in found])
-        assessments = [AssessmentRow(a, c, returned.get(a.id))
-                       for a, c in sorted(found, key=lambda row: row[1].opens_on, reverse=True)]
+        assessments = [
+            AssessmentRow(a, c, returned.get(a.id))
+            for a, c in sorted(found, key=lambda row: row[1].opens_on, reverse=True)
+        ]
         rows.append(MembershipRow(membership, alliance, assessments))
     return rows
 
@@ -167,8 +182,9 @@ def specialties_named(standards: StandardsSet) -> list[str]:
     return seen
 
 
-def applicable_by_domain(standards: StandardsSet, route: str, specialty: Optional[str],
-                         org_type: Optional[str]) -> list[tuple[Domain, list[Standard]]]:
+def applicable_by_domain(
+    standards: StandardsSet, route: str, specialty: Optional[str], org_type: Optional[str]
+) -> list[tuple[Domain, list[Standard]]]:
     """The standards that apply to a member, grouped by domain (domains with none are left out)."""
     grouped = []
     for domain in standards.domains:
@@ -196,8 +212,9 @@ def current_cycle(session: Session, alliance_id: int, today: Optional[dt.date] =
 
 
 def assessment_for_cycle(session: Session, membership_id: int, cycle_id: int) -> Optional[Assessment]:
-    return session.exec(select(Assessment).where(Assessment.membership_id == membership_id,
-                                                 Assessment.cycle_id == cycle_id)).first()
+    return session.exec(
+        select(Assessment).where(Assessment.membership_id == membership_id, Assessment.cycle_id == cycle_id)
+    ).first()
 
 
 @dataclass(frozen=True)
@@ -217,8 +234,14 @@ class MembershipOverview:
     @property
     def current_returned(self) -> Optional[Returned]:
         """The lead's return of the current cycle's draft, if it was returned for changes."""
-        return next((row.returned for row in self.assessments
-                     if self.current is not None and row.assessment.id == self.current.id), None)
+        return next(
+            (
+                row.returned
+                for row in self.assessments
+                if self.current is not None and row.assessment.id == self.current.id
+            ),
+            None,
+        )
 
 
 def membership_overview(session: Session, organisation_id: int, membership_id: int) -> MembershipOverview:
@@ -227,13 +250,17 @@ def membership_overview(session: Session, organisation_id: int, membership_id: i
     alliance = session.get(Alliance, membership.alliance_id)
     version = latest_published(session, alliance.standards_set)
     standards = parsed(version) if version is not None else None
-    applicable = applicable_by_domain(standards, membership.route, membership.specialty,
-                                      organisation.org_type) if standards else []
+    applicable = (
+        applicable_by_domain(standards, membership.route, membership.specialty, organisation.org_type)
+        if standards
+        else []
+    )
     offers = core_offers(standards, membership.route) if standards else []
     cycle = current_cycle(session, alliance.id)
     current = assessment_for_cycle(session, membership.id, cycle.id) if cycle else None
-    rows = next((row.assessments for row in memberships_of(session, organisation_id)
-                 if row.membership.id == membership.id), [])
+    rows = next(
+        (row.assessments for row in memberships_of(session, organisation_id) if row.membership.id == membership.id), []
+    )
     return MembershipOverview(membership, organisation, alliance, standards, applicable, offers, cycle, current, rows)
 
 
@@ -267,8 +294,9 @@ def shown_answers(text: str) -> Optional[dict[str, Any]]:
     return found if isinstance(found, dict) else None
 
 
-def save_changed_answers(session: Session, actor: Actor, assessment_id: int, answers: dict[str, Any],
-                         shown: Optional[dict[str, Any]] = None) -> SaveOutcome:
+def save_changed_answers(
+    session: Session, actor: Actor, assessment_id: int, answers: dict[str, Any], shown: Optional[dict[str, Any]] = None
+) -> SaveOutcome:
     """Save the answers that differ from what the page showed (``shown``), or else from what is stored:
     saving an unchanged page writes nothing, and a page opened before a colleague saved does not undo
     the colleague's answers it did not touch."""

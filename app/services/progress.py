@@ -6,6 +6,7 @@ progress a member sees and the check at submission never disagree. A
 conditional question the answers leave unasked (``questions.not_asked``) is
 not counted: neither as a question to answer nor as one answered.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict

@@ -7,6 +7,7 @@ but is neither required nor scored (the rules engine ignores the answer); the pa
 not asked, in the member's words ("C5.1 is “Telephone follow-up”"), from the same answers the engine scores
 (carried over to the assessment's standards version).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -110,8 +111,9 @@ def not_asked(ctx: AssessmentContext, answers: Mapping[str, Any]) -> dict[str, N
         applicable, asked = controller_standard.id in applies, controller.id not in unasked
         answer = kept.get(controller.id)
         pending = applicable and (answer is None if asked else found[controller.id].pending)
-        found[criterion_id] = NotAsked(criterion, controller, _because(controller, applicable, asked, answer),
-                                       pending=pending)
+        found[criterion_id] = NotAsked(
+            criterion, controller, _because(controller, applicable, asked, answer), pending=pending
+        )
     return found
 
 

@@ -15,6 +15,7 @@ criterion id (``rules.answers.carry_over``); what a move changes is worked out
 by ``rules.changes``. The processes that share the work out are in
 ``app.jobs.rescore``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -74,20 +75,27 @@ class Target:
         return self.version.set_id
 
 
-def find_target(session: Session, set_id: str, version: str, cycle_name: Optional[str] = None,
-                alliance_id: Optional[int] = None) -> Target:
+def find_target(
+    session: Session, set_id: str, version: str, cycle_name: Optional[str] = None, alliance_id: Optional[int] = None
+) -> Target:
     """The registered version ``version`` of ``set_id``; names the versions there are when it is not one."""
-    found = session.exec(select(StandardsVersion).where(StandardsVersion.set_id == set_id,
-                                                        StandardsVersion.version == version)).first()
+    found = session.exec(
+        select(StandardsVersion).where(StandardsVersion.set_id == set_id, StandardsVersion.version == version)
+    ).first()
     if found is None:
         known = session.exec(select(StandardsVersion.version).where(StandardsVersion.set_id == set_id)).all()
         if not known:
             raise NotFound(f"no standards set {set_id!r} is registered (see `python cli.py standards list`)")
-        raise NotFound(f"{set_id} has no version {version!r} (it has {', '.join(sorted(known))}); "
-                       f"register a new version with `{PUBLISH_HINT}`")
+        raise NotFound(
+            f"{set_id} has no version {version!r} (it has {', '.join(sorted(known))}); "
+            f"register a new version with `{PUBLISH_HINT}`"
+        )
     if cycle_name is not None:
-        cycles = select(AssessmentCycle.id).join(Alliance, Alliance.id == AssessmentCycle.alliance_id).where(
-            Alliance.standards_set == set_id, AssessmentCycle.name == cycle_name)
+        cycles = (
+            select(AssessmentCycle.id)
+            .join(Alliance, Alliance.id == AssessmentCycle.alliance_id)
+            .where(Alliance.standards_set == set_id, AssessmentCycle.name == cycle_name)
+        )
         if session.exec(cycles).first() is None:
             raise NotFound(f"no alliance accrediting against {set_id} has a cycle {cycle_name!r}")
     return Target(found, parsed(found), cycle_name, alliance_id)
@@ -95,10 +103,12 @@ def find_target(session: Session, set_id: str, version: str, cycle_name: Optiona
 
 def _affected(target: Target, *columns):  # noqa: ANN002, ANN202
     """The query for the assessments of the set (and cycle) that are not on the target version yet."""
-    query = (select(*columns)
-             .join(StandardsVersion, StandardsVersion.id == Assessment.standards_version_id)
-             .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
-             .where(StandardsVersion.set_id == target.set_id, Assessment.standards_version_id != target.version.id))
+    query = (
+        select(*columns)
+        .join(StandardsVersion, StandardsVersion.id == Assessment.standards_version_id)
+        .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
+        .where(StandardsVersion.set_id == target.set_id, Assessment.standards_version_id != target.version.id)
+    )
     if target.cycle_name is not None:
         query = query.where(AssessmentCycle.name == target.cycle_name)
     if target.alliance_id is not None:
@@ -148,8 +158,13 @@ def _answers_by_assessment(session: Session, ids: list[int]) -> dict[int, dict[s
         built = func.json_group_object(Answer.criterion_id, func.json(Answer.value))
     answers: dict[int, dict[str, Any]] = {i: {} for i in ids}
     if ids:
-        answers.update(session.execute(select(Answer.assessment_id, type_coerce(built, JSON)).where(
-            among(session, col(Answer.assessment_id), ids)).group_by(Answer.assessment_id)).all())
+        answers.update(
+            session.execute(
+                select(Answer.assessment_id, type_coerce(built, JSON))
+                .where(among(session, col(Answer.assessment_id), ids))
+                .group_by(Answer.assessment_id)
+            ).all()
+        )
     return answers
 
 
@@ -159,34 +174,67 @@ def load(session: Session, ids: list[int]) -> list[Loaded]:
     if not ids:
         return []
     rows = session.exec(
-        select(Assessment.id, Assessment.status, Assessment.standards_version_id, Membership.route,
-               Membership.specialty, Organisation.name, Organisation.ods_code, Organisation.org_type,
-               AssessmentCycle.name, Alliance.name)
+        select(
+            Assessment.id,
+            Assessment.status,
+            Assessment.standards_version_id,
+            Membership.route,
+            Membership.specialty,
+            Organisation.name,
+            Organisation.ods_code,
+            Organisation.org_type,
+            AssessmentCycle.name,
+            Alliance.name,
+        )
         .join(Membership, Membership.id == Assessment.membership_id)
         .join(Organisation, Organisation.id == Membership.organisation_id)
         .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
         .join(Alliance, Alliance.id == AssessmentCycle.alliance_id)
-        .where(among(session, col(Assessment.id), ids)).order_by(col(Assessment.id))).all()
+        .where(among(session, col(Assessment.id), ids))
+        .order_by(col(Assessment.id))
+    ).all()
     answers = _answers_by_assessment(session, ids)
     overrides: dict[int, list[ResultOverride]] = {i: [] for i in ids}
     for row in session.exec(select(ResultOverride).where(among(session, col(ResultOverride.assessment_id), ids))):
         overrides[row.assessment_id].append(row)
     stored = AssessmentResult.__table__.c
-    current = {row[0]: (row[1], {"overall": row[2], "rating": row[3], "outcome": row[4], **row[5]})
-               for row in session.execute(select(
-                   stored.assessment_id, stored.id, stored.overall, stored.rating, stored.outcome, stored.headline)
-                   .where(among(session, stored.assessment_id, ids), stored.is_current.is_(True))).all()}
-    versions = {v.id: v for v in session.exec(select(StandardsVersion).where(
-        col(StandardsVersion.id).in_({row[2] for row in rows})))}
-    return [Loaded(a_id, status, route, specialty, org, ods, org_type, alliance, cycle, versions[version_id],
-                   answers[a_id], overrides[a_id], *current.get(a_id, (None, None)))
-            for a_id, status, version_id, route, specialty, org, ods, org_type, cycle, alliance in rows]
+    current = {
+        row[0]: (row[1], {"overall": row[2], "rating": row[3], "outcome": row[4], **row[5]})
+        for row in session.execute(
+            select(
+                stored.assessment_id, stored.id, stored.overall, stored.rating, stored.outcome, stored.headline
+            ).where(among(session, stored.assessment_id, ids), stored.is_current.is_(True))
+        ).all()
+    }
+    versions = {
+        v.id: v
+        for v in session.exec(select(StandardsVersion).where(col(StandardsVersion.id).in_({row[2] for row in rows})))
+    }
+    return [
+        Loaded(
+            a_id,
+            status,
+            route,
+            specialty,
+            org,
+            ods,
+            org_type,
+            alliance,
+            cycle,
+            versions[version_id],
+            answers[a_id],
+            overrides[a_id],
+            *current.get(a_id, (None, None)),
+        )
+        for a_id, status, version_id, route, specialty, org, ods, org_type, cycle, alliance in rows
+    ]
 
 
 def _score(standards: StandardsSet, loaded: Loaded, answers: dict[str, Any]) -> dict:
     member = loaded.member
-    return rules.score_submission(standards, rules.Submission(member=member, answers=answers),
-                                  kept(standards, loaded.overrides, member))
+    return rules.score_submission(
+        standards, rules.Submission(member=member, answers=answers), kept(standards, loaded.overrides, member)
+    )
 
 
 def rescore_one(loaded: Loaded, target: Target) -> tuple[dict, dict]:
@@ -199,11 +247,15 @@ def rescore_one(loaded: Loaded, target: Target) -> tuple[dict, dict]:
     kept, dropped = carry_over(target.standards, loaded.answers, previous=old_standards)
     new = _score(target.standards, loaded, kept)
     line = {
-        "assessment": loaded.id, "organisation": loaded.organisation, "ods_code": loaded.ods_code,
+        "assessment": loaded.id,
+        "organisation": loaded.organisation,
+        "ods_code": loaded.ods_code,
         "alliance": loaded.alliance,
         "membership": loaded.route + (f" ({loaded.specialty})" if loaded.specialty else ""),
-        "cycle": loaded.cycle, "status": loaded.status,
-        "from_version": loaded.version.version, "to_version": target.version.version,
+        "cycle": loaded.cycle,
+        "status": loaded.status,
+        "from_version": loaded.version.version,
+        "to_version": target.version.version,
         **changes.compare(old, new).to_dict(),
         "answers_not_carried": [f"{cid}: {why}" for cid, why in dropped.items()],
     }
@@ -213,8 +265,10 @@ def rescore_one(loaded: Loaded, target: Target) -> tuple[dict, dict]:
 def report_of(loaded: list[Loaded], target: Target) -> tuple[list[dict], list[dict]]:
     """Report lines for these loaded assessments, and those that could not be scored; stores nothing."""
     prepared, failures = prepare(loaded, target, to_store=False)
-    return ([prepared[one.id].line for one in loaded if one.id in prepared],
-            [{"assessment": i, "error": error} for i, error in failures.items()])
+    return (
+        [prepared[one.id].line for one in loaded if one.id in prepared],
+        [{"assessment": i, "error": error} for i, error in failures.items()],
+    )
 
 
 def dry_run(session: Session, target: Target, ids: list[int]) -> tuple[list[dict], list[dict]]:
@@ -223,6 +277,7 @@ def dry_run(session: Session, target: Target, ids: list[int]) -> tuple[list[dict
 
 
 # -- applied runs ------------------------------------------------------------------------------------
+
 
 def worker_name(suffix: str = "") -> str:
     """``host:pid``, and a suffix for several workers in one process."""
@@ -249,31 +304,56 @@ def open_run(session: Session, actor: Actor, target: Target) -> Optional[Rescore
     assessment still to move (None when there is none). Concurrent starts take turns on the version row, so
     they share one run."""
     if target.version.state != "published":
-        raise ServiceError(f"{target.set_id} {target.version.version} is {target.version.state}: publish it "
-                           f"before applying a rescore (a dry run works on a draft)")
+        raise ServiceError(
+            f"{target.set_id} {target.version.version} is {target.version.state}: publish it "
+            f"before applying a rescore (a dry run works on a draft)"
+        )
     session.exec(select(StandardsVersion).where(StandardsVersion.id == target.version.id).with_for_update()).first()
-    query = select(RescoreRun).where(RescoreRun.set_id == target.set_id, RescoreRun.status == "running",
-                                     RescoreRun.to_version_id == target.version.id)
-    query = query.where(col(RescoreRun.cycle_name).is_(None) if target.cycle_name is None
-                        else RescoreRun.cycle_name == target.cycle_name)
+    query = select(RescoreRun).where(
+        RescoreRun.set_id == target.set_id,
+        RescoreRun.status == "running",
+        RescoreRun.to_version_id == target.version.id,
+    )
+    query = query.where(
+        col(RescoreRun.cycle_name).is_(None)
+        if target.cycle_name is None
+        else RescoreRun.cycle_name == target.cycle_name
+    )
     existing = session.exec(query.order_by(col(RescoreRun.id))).first()
     if existing is not None:
         return existing
     total = count_affected(session, target)
     if not total:
         return None  # nothing to move: a run started again after it finished changes nothing
-    run = RescoreRun(set_id=target.set_id, to_version_id=target.version.id, cycle_name=target.cycle_name,
-                     total=total, started_by=actor.label)
+    run = RescoreRun(
+        set_id=target.set_id,
+        to_version_id=target.version.id,
+        cycle_name=target.cycle_name,
+        total=total,
+        started_by=actor.label,
+    )
     session.add(run)
     session.flush()
     # Items are numbered, and so claimed, alliance by alliance: alliances finish one after another.
     listed = _affected(target, literal(run.id), Assessment.id, AssessmentCycle.alliance_id, literal("pending"))
-    session.execute(insert(RescoreItem).from_select(
-        ["run_id", "assessment_id", "alliance_id", "state"],
-        listed.order_by(col(AssessmentCycle.alliance_id), col(Assessment.id))))
-    audit(session, actor, "rescore.started", run,
-          after={"set_id": run.set_id, "to_version": target.version.version, "cycle": run.cycle_name,
-                 "assessments": run.total})
+    session.execute(
+        insert(RescoreItem).from_select(
+            ["run_id", "assessment_id", "alliance_id", "state"],
+            listed.order_by(col(AssessmentCycle.alliance_id), col(Assessment.id)),
+        )
+    )
+    audit(
+        session,
+        actor,
+        "rescore.started",
+        run,
+        after={
+            "set_id": run.set_id,
+            "to_version": target.version.version,
+            "cycle": run.cycle_name,
+            "assessments": run.total,
+        },
+    )
     return run
 
 
@@ -285,31 +365,41 @@ def _commit_without_waiting(session: Session) -> None:
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def claim(session: Session, run_id: int, worker: str, size: int,
-          lease: dt.timedelta) -> list[tuple[int, int, int]]:
+def claim(session: Session, run_id: int, worker: str, size: int, lease: dt.timedelta) -> list[tuple[int, int, int]]:
     """Claim up to ``size`` items of the run for ``worker``: pending ones, and claimed ones whose worker
     has stopped (on this machine) or whose claim is older than ``lease`` (a worker elsewhere that died).
     Towards the end of a run batches get smaller (each worker's share of two rounds at most), so the workers
     finish together rather than one finishing a whole batch alone. Returns (item id, assessment id,
     alliance id) of each."""
     _commit_without_waiting(session)
-    claimed_by = session.exec(select(RescoreItem.worker).where(
-        RescoreItem.run_id == run_id, RescoreItem.state == "claimed").distinct()).all()
+    claimed_by = session.exec(
+        select(RescoreItem.worker).where(RescoreItem.run_id == run_id, RescoreItem.state == "claimed").distinct()
+    ).all()
     dead = [w for w in claimed_by if _dead_here(w)]
-    pending = session.exec(select(func.count()).select_from(RescoreItem).where(
-        RescoreItem.run_id == run_id, RescoreItem.state == "pending")).one()
+    pending = session.exec(
+        select(func.count())
+        .select_from(RescoreItem)
+        .where(RescoreItem.run_id == run_id, RescoreItem.state == "pending")
+    ).one()
     workers = len(set(claimed_by) - set(dead) | {worker})
     size = min(size, max(MIN_BATCH, -(-pending // (2 * workers))))
     takeable = (col(RescoreItem.state) == "pending") | (
-        (col(RescoreItem.state) == "claimed") & ((col(RescoreItem.claimed_at) < utcnow() - lease)
-                                                 | col(RescoreItem.worker).in_(dead)))
-    rows = session.exec(select(RescoreItem.id, RescoreItem.assessment_id, RescoreItem.alliance_id)
-                        .where(RescoreItem.run_id == run_id, takeable)
-                        .order_by(col(RescoreItem.id)).limit(size)
-                        .with_for_update(skip_locked=True)).all()
+        (col(RescoreItem.state) == "claimed")
+        & ((col(RescoreItem.claimed_at) < utcnow() - lease) | col(RescoreItem.worker).in_(dead))
+    )
+    rows = session.exec(
+        select(RescoreItem.id, RescoreItem.assessment_id, RescoreItem.alliance_id)
+        .where(RescoreItem.run_id == run_id, takeable)
+        .order_by(col(RescoreItem.id))
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    ).all()
     if rows:
-        session.execute(update(RescoreItem).where(among(session, col(RescoreItem.id), [r[0] for r in rows]))
-                        .values(state="claimed", worker=worker, claimed_at=utcnow()))
+        session.execute(
+            update(RescoreItem)
+            .where(among(session, col(RescoreItem.id), [r[0] for r in rows]))
+            .values(state="claimed", worker=worker, claimed_at=utcnow())
+        )
     return [tuple(row) for row in rows]
 
 
@@ -337,8 +427,15 @@ def prepare(loaded: list[Loaded], target: Target, to_store: bool = True) -> tupl
     return prepared, failures
 
 
-def apply_batch(session: Session, actor: Actor, target: Target, worker: str, claimed: list[tuple[int, ...]],
-                prepared: dict[int, Prepared], failures: dict[int, str]) -> list[dict]:
+def apply_batch(
+    session: Session,
+    actor: Actor,
+    target: Target,
+    worker: str,
+    claimed: list[tuple[int, ...]],
+    prepared: dict[int, Prepared],
+    failures: dict[int, str],
+) -> list[dict]:
     """Store the new results of a claimed batch in the caller's one transaction: per assessment its new
     result and breaches, its move to the target version, an audit event and its item marked done, so an
     assessment is never half-written and a killed run redoes exactly the batches that did not commit.
@@ -350,24 +447,43 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
         return []
     _commit_without_waiting(session)
     rows = session.execute(
-        select(RescoreItem.id.label("item"), RescoreItem.state, RescoreItem.worker, RescoreItem.run_id,
-               Assessment.id.label("assessment"), Assessment.status, Assessment.standards_version_id.label("version"),
-               Assessment.membership_id.label("membership"), Assessment.cycle_id.label("cycle"))
+        select(
+            RescoreItem.id.label("item"),
+            RescoreItem.state,
+            RescoreItem.worker,
+            RescoreItem.run_id,
+            Assessment.id.label("assessment"),
+            Assessment.status,
+            Assessment.standards_version_id.label("version"),
+            Assessment.membership_id.label("membership"),
+            Assessment.cycle_id.label("cycle"),
+        )
         .join(Assessment, Assessment.id == RescoreItem.assessment_id)
-        .where(among(session, col(RescoreItem.id), [item[0] for item in claimed])).order_by(col(RescoreItem.id))
-        .with_for_update()).all()
+        .where(among(session, col(RescoreItem.id), [item[0] for item in claimed]))
+        .order_by(col(RescoreItem.id))
+        .with_for_update()
+    ).all()
     ours = [row for row in rows if row.state == "claimed" and row.worker == worker]
     moving = [row for row in ours if row.version != target.version.id and row.assessment not in failures]
     ids = [row.assessment for row in moving]
-    current = dict(session.execute(select(AssessmentResult.assessment_id, AssessmentResult.id).where(
-        among(session, col(AssessmentResult.assessment_id), ids), col(AssessmentResult.is_current).is_(True))).all())
+    current = dict(
+        session.execute(
+            select(AssessmentResult.assessment_id, AssessmentResult.id).where(
+                among(session, col(AssessmentResult.assessment_id), ids), col(AssessmentResult.is_current).is_(True)
+            )
+        ).all()
+    )
     answers = _answers_by_assessment(session, [row.assessment for row in moving if row.status == "draft"])
     stale = []
     for row in moving:
         ahead = prepared.get(row.assessment)
-        if (ahead is None or ahead.loaded.status != row.status or ahead.loaded.version.id != row.version
-                or current.get(row.assessment) != ahead.loaded.current_id
-                or (row.status == "draft" and answers[row.assessment] != ahead.loaded.answers)):
+        if (
+            ahead is None
+            or ahead.loaded.status != row.status
+            or ahead.loaded.version.id != row.version
+            or current.get(row.assessment) != ahead.loaded.current_id
+            or (row.status == "draft" and answers[row.assessment] != ahead.loaded.answers)
+        ):
             stale.append(row.assessment)
     if stale:
         again, failed = prepare(load(session, stale), target)
@@ -378,28 +494,73 @@ def apply_batch(session: Session, actor: Actor, target: Target, worker: str, cla
     now = utcnow()
     lines = [prepared[i].line for i in ids]
     if ids:
-        session.execute(update(Assessment).where(among(session, col(Assessment.id), ids))
-                        .values(standards_version_id=target.version.id))
+        session.execute(
+            update(Assessment)
+            .where(among(session, col(Assessment.id), ids))
+            .values(standards_version_id=target.version.id)
+        )
     scored = [prepared[row.assessment] for row in moving if row.status != "draft"]
     if scored:
-        write_results(session, target.version, [(ahead.loaded.id, ahead.result) for ahead in scored], now,
-                      [ahead.stored for ahead in scored])
-    audit_many(session, actor, "assessment.rescored", "assessment", [
-        (row.assessment, {"standards_version": line["from_version"], "overall": line["old_overall"],
-                          "rating": line["old_rating"], "outcome": line["old_outcome"]},
-         {"standards_version": target.version.version, "overall": line["new_overall"], "rating": line["new_rating"],
-          "outcome": line["new_outcome"], "run": row.run_id, "breaches_added": line["breaches_added"],
-          "breaches_resolved": line["breaches_resolved"]})
-        for row, line in zip(moving, lines)])
-    decided = [(row.assessment, row.membership, row.cycle, prepared[row.assessment].result)
-               for row in moving if row.status == "decided"]
+        write_results(
+            session,
+            target.version,
+            [(ahead.loaded.id, ahead.result) for ahead in scored],
+            now,
+            [ahead.stored for ahead in scored],
+        )
+    audit_many(
+        session,
+        actor,
+        "assessment.rescored",
+        "assessment",
+        [
+            (
+                row.assessment,
+                {
+                    "standards_version": line["from_version"],
+                    "overall": line["old_overall"],
+                    "rating": line["old_rating"],
+                    "outcome": line["old_outcome"],
+                },
+                {
+                    "standards_version": target.version.version,
+                    "overall": line["new_overall"],
+                    "rating": line["new_rating"],
+                    "outcome": line["new_outcome"],
+                    "run": row.run_id,
+                    "breaches_added": line["breaches_added"],
+                    "breaches_resolved": line["breaches_resolved"],
+                },
+            )
+            for row, line in zip(moving, lines)
+        ],
+    )
+    decided = [
+        (row.assessment, row.membership, row.cycle, prepared[row.assessment].result)
+        for row in moving
+        if row.status == "decided"
+    ]
     if decided:
         settle_many(session, actor, decided)  # needs now met end their buddy pairs
     changes_of = dict(zip(ids, lines))
-    update_rows(session, RescoreItem.__table__, "id", [
-        {"id": row.item, "done_at": now, "state": "failed" if row.assessment in failures else "done",
-         "change": ({"assessment": row.assessment, "error": failures[row.assessment]} if row.assessment in failures
-                    else changes_of.get(row.assessment))} for row in ours])
+    update_rows(
+        session,
+        RescoreItem.__table__,
+        "id",
+        [
+            {
+                "id": row.item,
+                "done_at": now,
+                "state": "failed" if row.assessment in failures else "done",
+                "change": (
+                    {"assessment": row.assessment, "error": failures[row.assessment]}
+                    if row.assessment in failures
+                    else changes_of.get(row.assessment)
+                ),
+            }
+            for row in ours
+        ],
+    )
     return lines
 
 
@@ -408,8 +569,11 @@ def progress(session: Session, run_id: int) -> tuple[int, int]:
     run = session.get(RescoreRun, run_id)
     if run is None:
         raise NotFound(f"rescore run {run_id} does not exist")
-    done = session.exec(select(func.count()).select_from(RescoreItem).where(
-        RescoreItem.run_id == run_id, col(RescoreItem.state).in_(FINISHED))).one()
+    done = session.exec(
+        select(func.count())
+        .select_from(RescoreItem)
+        .where(RescoreItem.run_id == run_id, col(RescoreItem.state).in_(FINISHED))
+    ).one()
     return done, run.total
 
 
@@ -419,41 +583,62 @@ def _cycles_to_refresh(session: Session, alliance_ids: list[int]) -> dict[int, l
         return {}
     cycles: dict[int, list[int]] = {alliance_id: [] for alliance_id in alliance_ids}
     for alliance_id, cycle_id in session.execute(
-            select(AssessmentCycle.alliance_id, AssessmentCycle.id)
-            .where(col(AssessmentCycle.alliance_id).in_(alliance_ids))
-            .order_by(col(AssessmentCycle.alliance_id), col(AssessmentCycle.opens_on))).all():
+        select(AssessmentCycle.alliance_id, AssessmentCycle.id)
+        .where(col(AssessmentCycle.alliance_id).in_(alliance_ids))
+        .order_by(col(AssessmentCycle.alliance_id), col(AssessmentCycle.opens_on))
+    ).all():
         cycles[alliance_id].append(cycle_id)
-    with_pairs = set(session.execute(select(BuddyAssignment.alliance_id, BuddyAssignment.cycle_id).distinct().where(
-        col(BuddyAssignment.alliance_id).in_(alliance_ids), col(BuddyAssignment.status).in_(OPEN_PAIRS))).all())
-    return {alliance_id: [cycle_id for cycle_id in ids if (alliance_id, cycle_id) in with_pairs or cycle_id == ids[-1]]
-            for alliance_id, ids in cycles.items()}
+    with_pairs = set(
+        session.execute(
+            select(BuddyAssignment.alliance_id, BuddyAssignment.cycle_id)
+            .distinct()
+            .where(col(BuddyAssignment.alliance_id).in_(alliance_ids), col(BuddyAssignment.status).in_(OPEN_PAIRS))
+        ).all()
+    )
+    return {
+        alliance_id: [cycle_id for cycle_id in ids if (alliance_id, cycle_id) in with_pairs or cycle_id == ids[-1]]
+        for alliance_id, ids in cycles.items()
+    }
 
 
-def refreshes_due(session: Session, run_id: int, alliance_ids: Optional[Iterable[int]] = None
-                  ) -> list[tuple[int, int]]:
+def refreshes_due(session: Session, run_id: int, alliance_ids: Optional[Iterable[int]] = None) -> list[tuple[int, int]]:
     """The (alliance, cycle) pairs whose buddying needs the run must refresh now: of the alliances whose
     decided results it changed (or of ``alliance_ids`` only), those with every self-assessment rescored,
     not yet refreshed."""
-    decided = (select(RescoreItem.alliance_id).distinct()
-               .join(Assessment, Assessment.id == RescoreItem.assessment_id)
-               .where(RescoreItem.run_id == run_id, Assessment.status == "decided"))
-    unfinished = select(RescoreItem.alliance_id).distinct().where(RescoreItem.run_id == run_id,
-                                                                  col(RescoreItem.state).in_(UNFINISHED))
+    decided = (
+        select(RescoreItem.alliance_id)
+        .distinct()
+        .join(Assessment, Assessment.id == RescoreItem.assessment_id)
+        .where(RescoreItem.run_id == run_id, Assessment.status == "decided")
+    )
+    unfinished = (
+        select(RescoreItem.alliance_id)
+        .distinct()
+        .where(RescoreItem.run_id == run_id, col(RescoreItem.state).in_(UNFINISHED))
+    )
     if alliance_ids is not None:
         decided = decided.where(col(RescoreItem.alliance_id).in_(list(alliance_ids)))
         unfinished = unfinished.where(col(RescoreItem.alliance_id).in_(list(alliance_ids)))
     finished = sorted(set(session.exec(decided).all()) - set(session.exec(unfinished).all()))
     if not finished:
         return []
-    done = set(session.exec(select(RescoreRefresh.alliance_id, RescoreRefresh.cycle_id).where(
-        RescoreRefresh.run_id == run_id)).all())
+    done = set(
+        session.exec(
+            select(RescoreRefresh.alliance_id, RescoreRefresh.cycle_id).where(RescoreRefresh.run_id == run_id)
+        ).all()
+    )
     cycles = _cycles_to_refresh(session, finished)
-    return [(alliance_id, cycle_id) for alliance_id in finished for cycle_id in cycles[alliance_id]
-            if (alliance_id, cycle_id) not in done]
+    return [
+        (alliance_id, cycle_id)
+        for alliance_id in finished
+        for cycle_id in cycles[alliance_id]
+        if (alliance_id, cycle_id) not in done
+    ]
 
 
-def refresh_alliances(session: Session, actor: Actor, run_id: int, due: list[tuple[int, int]],
-                      aheads: Optional[list[NeedsRefresh]] = None) -> tuple[int, int]:
+def refresh_alliances(
+    session: Session, actor: Actor, run_id: int, due: list[tuple[int, int]], aheads: Optional[list[NeedsRefresh]] = None
+) -> tuple[int, int]:
     """Refresh these (alliance, cycle) pairs' buddying needs for a run, each once, in one transaction (each
     alliance's refreshes take turns on its row, so two workers finishing it at once refresh it once): from
     refreshes worked out ahead (``aheads``, checked against the pairs as they are now), or worked out here.
@@ -462,37 +647,67 @@ def refresh_alliances(session: Session, actor: Actor, run_id: int, due: list[tup
         return 0, 0
     _commit_without_waiting(session)
     alliance_ids = sorted({alliance_id for alliance_id, _ in due})
-    session.exec(select(Alliance.id).where(col(Alliance.id).in_(alliance_ids)).order_by(col(Alliance.id))
-                 .with_for_update()).all()
-    done = set(session.exec(select(RescoreRefresh.alliance_id, RescoreRefresh.cycle_id).where(
-        RescoreRefresh.run_id == run_id, col(RescoreRefresh.alliance_id).in_(alliance_ids))).all())
+    session.exec(
+        select(Alliance.id).where(col(Alliance.id).in_(alliance_ids)).order_by(col(Alliance.id)).with_for_update()
+    ).all()
+    done = set(
+        session.exec(
+            select(RescoreRefresh.alliance_id, RescoreRefresh.cycle_id).where(
+                RescoreRefresh.run_id == run_id, col(RescoreRefresh.alliance_id).in_(alliance_ids)
+            )
+        ).all()
+    )
     worked_out_here = aheads is None
-    aheads = (plan_refreshes(session, [pair for pair in due if pair not in done]) if worked_out_here
-              else [ahead for ahead in aheads if (ahead.alliance_id, ahead.cycle_id) not in done])
+    aheads = (
+        plan_refreshes(session, [pair for pair in due if pair not in done])
+        if worked_out_here
+        else [ahead for ahead in aheads if (ahead.alliance_id, ahead.cycle_id) not in done]
+    )
     if not aheads:
         return 0, 0
-    set_id, version = session.exec(select(StandardsVersion.set_id, StandardsVersion.version).join(
-        RescoreRun, RescoreRun.to_version_id == StandardsVersion.id).where(RescoreRun.id == run_id)).one()
+    set_id, version = session.exec(
+        select(StandardsVersion.set_id, StandardsVersion.version)
+        .join(RescoreRun, RescoreRun.to_version_id == StandardsVersion.id)
+        .where(RescoreRun.id == run_id)
+    ).one()
     counts = refresh_many(session, actor, aheads, f"rescored against {set_id} {version}", worked_out_here)
-    session.add_all([RescoreRefresh(run_id=run_id, alliance_id=ahead.alliance_id, cycle_id=ahead.cycle_id,
-                                    withdrawn=withdrawn, stored=stored)
-                     for ahead, (withdrawn, stored) in zip(aheads, counts)])
+    session.add_all(
+        [
+            RescoreRefresh(
+                run_id=run_id,
+                alliance_id=ahead.alliance_id,
+                cycle_id=ahead.cycle_id,
+                withdrawn=withdrawn,
+                stored=stored,
+            )
+            for ahead, (withdrawn, stored) in zip(aheads, counts)
+        ]
+    )
     return sum(withdrawn for withdrawn, _ in counts), sum(stored for _, stored in counts)
 
 
 def close(session: Session, actor: Actor, run_id: int) -> bool:
     """Mark a run whose items are all done finished, once, with its audit event. False if it was already."""
-    closed = session.execute(update(RescoreRun).where(col(RescoreRun.id) == run_id,
-                                                      col(RescoreRun.status) == "running")
-                             .values(status="finished", finished_at=utcnow()))
+    closed = session.execute(
+        update(RescoreRun)
+        .where(col(RescoreRun.id) == run_id, col(RescoreRun.status) == "running")
+        .values(status="finished", finished_at=utcnow())
+    )
     if closed.rowcount != 1:
         return False
     run = session.get(RescoreRun, run_id)
-    withdrawn, stored = session.exec(select(func.coalesce(func.sum(RescoreRefresh.withdrawn), 0),
-                                            func.coalesce(func.sum(RescoreRefresh.stored), 0))
-                                     .where(RescoreRefresh.run_id == run_id)).one()
-    audit(session, actor, "rescore.finished", run,
-          after={"assessments": run.total, "buddy_proposals_withdrawn": withdrawn, "buddy_pairs_stored": stored})
+    withdrawn, stored = session.exec(
+        select(
+            func.coalesce(func.sum(RescoreRefresh.withdrawn), 0), func.coalesce(func.sum(RescoreRefresh.stored), 0)
+        ).where(RescoreRefresh.run_id == run_id)
+    ).one()
+    audit(
+        session,
+        actor,
+        "rescore.finished",
+        run,
+        after={"assessments": run.total, "buddy_proposals_withdrawn": withdrawn, "buddy_pairs_stored": stored},
+    )
     return True
 
 
@@ -500,9 +715,16 @@ def report_lines(session: Session, run_id: int) -> tuple[list[dict], list[dict]]
     """The report of a run: a line per assessment it moved, and the failures, in assessment order. The lines
     are read as text and parsed as one JSON array (one parse for ten thousand lines, not one each), and put
     in order here (the database sorted their megabytes on disk)."""
-    rows = sorted(session.execute(select(RescoreItem.assessment_id, RescoreItem.state, cast(RescoreItem.change, Text))
-                                  .where(RescoreItem.run_id == run_id, col(RescoreItem.state).in_(FINISHED))).all(),
-                  key=lambda row: row[0])
+    rows = sorted(
+        session.execute(
+            select(RescoreItem.assessment_id, RescoreItem.state, cast(RescoreItem.change, Text)).where(
+                RescoreItem.run_id == run_id, col(RescoreItem.state).in_(FINISHED)
+            )
+        ).all(),
+        key=lambda row: row[0],
+    )
     changes = json_value("[" + ",".join(change or "null" for _, _, change in rows) + "]")
-    return ([change for (_, state, _), change in zip(rows, changes) if state == "done" and change],
-            [change for (_, state, _), change in zip(rows, changes) if state == "failed" and change])
+    return (
+        [change for (_, state, _), change in zip(rows, changes) if state == "done" and change],
+        [change for (_, state, _), change in zip(rows, changes) if state == "failed" and change],
+    )

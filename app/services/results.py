@@ -9,6 +9,7 @@ member's words (``questions.not_asked``, from the answers the result scored),
 and each framework the standards are mapped to lists its refs with their
 status and the standards behind each.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -97,8 +98,14 @@ def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAU
             outcome = result["standard_results"].get(standard.id) or {}
             if outcome.get("status", "not_applicable") == "not_applicable":
                 continue
-            lines.append(StandardLine(standard, outcome.get("score"), outcome["status"],
-                                      [(c, details.get(c.id) or {}) for c in standard.criteria]))
+            lines.append(
+                StandardLine(
+                    standard,
+                    outcome.get("score"),
+                    outcome["status"],
+                    [(c, details.get(c.id) or {}) for c in standard.criteria],
+                )
+            )
         if lines:
             domains.append(DomainLine(domain, result["domains"].get(domain.id), lines))
     lookup = standards.criterion_lookup
@@ -108,15 +115,24 @@ def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAU
     inactive = [cid for cid, detail in details.items() if detail and detail.get("status") == "inactive"]
     reasons = not_asked(ctx, {cid: d.get("answer") for cid, d in details.items() if d}) if inactive else {}
     return ResultView(
-        result=result, provisional=provisional, computed_at=computed_at, domains=domains, breaches=breaches,
+        result=result,
+        provisional=provisional,
+        computed_at=computed_at,
+        domains=domains,
+        breaches=breaches,
         support_needs=[by_id[s] for s in result["support_needs"] if s in by_id],
         core_proposition=[offers[o] for o in result["core_proposition"] if o in offers],
         benchmarks=metric_benchmarks(session, ctx, result, min_peers),
         not_asked={cid: reasons[cid] for cid in inactive if cid in reasons},
         explanations=_option_explanations(standards, details),
         frameworks=_frameworks(standards, result),
-        decisions=list(session.exec(select(Decision).where(Decision.assessment_id == ctx.assessment.id)
-                                    .order_by(col(Decision.decided_at), col(Decision.id))).all()),
+        decisions=list(
+            session.exec(
+                select(Decision)
+                .where(Decision.assessment_id == ctx.assessment.id)
+                .order_by(col(Decision.decided_at), col(Decision.id))
+            ).all()
+        ),
     )
 
 
@@ -126,9 +142,17 @@ def _frameworks(standards: StandardsSet, result: dict[str, Any]) -> list[Framewo
     statuses = result["standard_results"]
     lines = []
     for framework in standards.frameworks:
-        refs = [MappedRef(ref, status, [(by_id[sid], (statuses.get(sid) or {}).get("status", "not_applicable"))
-                                        for sid in standards.mapped_refs.get(framework.id, {}).get(ref, ())])
-                for ref, status in (mapped.get(framework.id) or {}).items()]
+        refs = [
+            MappedRef(
+                ref,
+                status,
+                [
+                    (by_id[sid], (statuses.get(sid) or {}).get("status", "not_applicable"))
+                    for sid in standards.mapped_refs.get(framework.id, {}).get(ref, ())
+                ],
+            )
+            for ref, status in (mapped.get(framework.id) or {}).items()
+        ]
         lines.append(FrameworkLine(framework, refs))
     return lines
 

@@ -5,6 +5,7 @@ Every function takes the lead's alliance and refuses (``NotFound``) anything
 of another alliance, so a lead of one alliance can neither read nor change
 another's members, and cannot tell whether an id exists there.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,15 +15,29 @@ from typing import Any, Mapping, Optional
 
 from sqlmodel import Session, col, select
 
-from ..models import (ASSESSMENT_STATES, ROUTES, Alliance, Assessment, AssessmentCycle, AssessmentResult, Breach,
-                      Decision, Evidence, Membership, Organisation, ReviewComment, User, utcnow)
+from ..models import (
+    ASSESSMENT_STATES,
+    ROUTES,
+    Alliance,
+    Assessment,
+    AssessmentCycle,
+    AssessmentResult,
+    Breach,
+    Decision,
+    Evidence,
+    Membership,
+    Organisation,
+    ReviewComment,
+    User,
+    utcnow,
+)
+from . import overrides as override_service
 from .alliances import cycles_of
 from .assessments import AssessmentContext, answers_of, context, return_to_draft, start_review
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, require_text, snapshot
 from .decisions import DECISIONS, consecutive_major_breaches, dismiss_suspension_recommendation, record_decision
 from .evidence import one_evidence
 from .notifications import notify
-from . import overrides as override_service
 from .plans import PlanLine, plan_lines
 from .progress import evidence_by_criterion
 from .results import ResultView, result_view
@@ -50,6 +65,7 @@ COMMENT_MAX = 5000
 
 # -- the queue -------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class QueueFilters:
     cycle_id: Optional[int] = None
@@ -64,9 +80,14 @@ class QueueFilters:
 
 
 #: What each filter asks for, in the words of its error message.
-FILTER_CHOICES = {"status": "a status", "outcome": "an engine outcome", "route": "a route",
-                  "major_breach": "yes or no for a major breach", "at_risk": "yes or no for a member at risk",
-                  "sort": "what to sort by"}
+FILTER_CHOICES = {
+    "status": "a status",
+    "outcome": "an engine outcome",
+    "route": "a route",
+    "major_breach": "yes or no for a major breach",
+    "at_risk": "yes or no for a member at risk",
+    "sort": "what to sort by",
+}
 
 
 def parse_filters(args: Mapping[str, str], cycles: list[AssessmentCycle]) -> tuple[QueueFilters, dict[str, str]]:
@@ -96,9 +117,14 @@ def parse_filters(args: Mapping[str, str], cycles: list[AssessmentCycle]) -> tup
             cycle_id = known[raw_cycle]
     specialty = (args.get("specialty") or "").strip() or None
     filters = QueueFilters(
-        cycle_id=cycle_id, status=choice("status", QUEUE_STATES), outcome=choice("outcome", OUTCOMES),
-        route=choice("route", ROUTES), specialty=specialty, major_breach=yes_no("major_breach"),
-        at_risk=yes_no("at_risk"), sort=choice("sort", tuple(SORTS)) or "submitted",
+        cycle_id=cycle_id,
+        status=choice("status", QUEUE_STATES),
+        outcome=choice("outcome", OUTCOMES),
+        route=choice("route", ROUTES),
+        specialty=specialty,
+        major_breach=yes_no("major_breach"),
+        at_risk=yes_no("at_risk"),
+        sort=choice("sort", tuple(SORTS)) or "submitted",
         descending=(args.get("order") or "") == "desc",
     )
     if (args.get("order") or "") not in ("", "asc", "desc"):
@@ -152,26 +178,40 @@ def _queue_items(session: Session, alliance_id: int) -> list[QueueItem]:
         .where(Membership.alliance_id == alliance_id, Assessment.status != "draft")
     ).all()
     ids = [a.id for a, _, _, _ in rows]
-    current = select(AssessmentResult).where(AssessmentResult.is_current == True,  # noqa: E712
-                                             col(AssessmentResult.assessment_id).in_(ids or [-1]))
+    current = select(AssessmentResult).where(
+        AssessmentResult.is_current == True,  # noqa: E712
+        col(AssessmentResult.assessment_id).in_(ids or [-1]),
+    )
     results = {r.assessment_id: r for r in session.exec(current).all()}
     severities: dict[int, Counter] = {}
     if results:
         current_ids = [r.id for r in results.values()]
         for breach in session.exec(select(Breach).where(col(Breach.result_id).in_(current_ids))).all():
             severities.setdefault(breach.assessment_id, Counter())[breach.severity] += 1
-    return [QueueItem(a, m, o, c, results.get(a.id), severities.get(a.id, Counter())["major"],
-                      severities.get(a.id, Counter())["minor"]) for a, m, o, c in rows]
+    return [
+        QueueItem(
+            a,
+            m,
+            o,
+            c,
+            results.get(a.id),
+            severities.get(a.id, Counter())["major"],
+            severities.get(a.id, Counter())["minor"],
+        )
+        for a, m, o, c in rows
+    ]
 
 
 def _matches(item: QueueItem, f: QueueFilters, ignore_status: bool = False) -> bool:
-    return ((f.cycle_id is None or item.cycle.id == f.cycle_id)
-            and (ignore_status or f.status is None or item.assessment.status == f.status)
-            and (f.outcome is None or item.outcome == f.outcome)
-            and (f.route is None or item.membership.route == f.route)
-            and (f.specialty is None or item.membership.specialty == f.specialty)
-            and (f.major_breach is None or (item.major_breaches > 0) == f.major_breach)
-            and (f.at_risk is None or item.at_risk == f.at_risk))
+    return (
+        (f.cycle_id is None or item.cycle.id == f.cycle_id)
+        and (ignore_status or f.status is None or item.assessment.status == f.status)
+        and (f.outcome is None or item.outcome == f.outcome)
+        and (f.route is None or item.membership.route == f.route)
+        and (f.specialty is None or item.membership.specialty == f.specialty)
+        and (f.major_breach is None or (item.major_breaches > 0) == f.major_breach)
+        and (f.at_risk is None or item.at_risk == f.at_risk)
+    )
 
 
 def _sort_key(sort: str):
@@ -193,20 +233,26 @@ def review_queue(session: Session, alliance_id: int, filters: QueueFilters = Que
     matching.sort(key=_sort_key(filters.sort), reverse=filters.descending)
     counts = Counter(i.assessment.status for i in everything if _matches(i, filters, ignore_status=True))
     cycles = cycles_of(session, alliance_id)
-    specialties = sorted({s for s in session.exec(select(Membership.specialty).where(
-        Membership.alliance_id == alliance_id)).all() if s})
-    return Queue(matching, {state: counts.get(state, 0) for state in QUEUE_STATES}, len(matching), cycles,
-                 specialties)
+    specialties = sorted(
+        {s for s in session.exec(select(Membership.specialty).where(Membership.alliance_id == alliance_id)).all() if s}
+    )
+    return Queue(matching, {state: counts.get(state, 0) for state in QUEUE_STATES}, len(matching), cycles, specialties)
 
 
 # -- one assessment ----------------------------------------------------------------------------------------------
+
 
 def lead_assessment(session: Session, alliance_id: Optional[int], assessment_id: int) -> AssessmentContext:
     """A submitted assessment of the lead's own alliance; anything else is not found."""
     found = session.get(Assessment, assessment_id)
     membership = session.get(Membership, found.membership_id) if found else None
-    if found is None or membership is None or alliance_id is None or membership.alliance_id != alliance_id \
-            or found.status == "draft":
+    if (
+        found is None
+        or membership is None
+        or alliance_id is None
+        or membership.alliance_id != alliance_id
+        or found.status == "draft"
+    ):
         raise NotFound(f"assessment {assessment_id} does not exist")
     return context(session, assessment_id)
 
@@ -254,29 +300,47 @@ class ReviewPage:
 
 
 def latest_decision(session: Session, assessment_id: int) -> Optional[Decision]:
-    return session.exec(select(Decision).where(Decision.assessment_id == assessment_id)
-                        .order_by(col(Decision.decided_at).desc(), col(Decision.id).desc())).first()
+    return session.exec(
+        select(Decision)
+        .where(Decision.assessment_id == assessment_id)
+        .order_by(col(Decision.decided_at).desc(), col(Decision.id).desc())
+    ).first()
 
 
 def decisions_of(session: Session, assessment_id: int) -> list[Decision]:
-    return list(session.exec(select(Decision).where(Decision.assessment_id == assessment_id)
-                             .order_by(col(Decision.decided_at), col(Decision.id))).all())
+    return list(
+        session.exec(
+            select(Decision)
+            .where(Decision.assessment_id == assessment_id)
+            .order_by(col(Decision.decided_at), col(Decision.id))
+        ).all()
+    )
 
 
 def earlier_cycles(session: Session, ctx: AssessmentContext) -> list[EarlierCycle]:
     """The same membership's submitted assessments of earlier cycles, latest first."""
     this_cycle = get_or_404(session, AssessmentCycle, ctx.assessment.cycle_id)
-    rows = session.exec(select(AssessmentCycle, Assessment).join(Assessment, Assessment.cycle_id == AssessmentCycle.id)
-                        .where(Assessment.membership_id == ctx.membership.id, Assessment.id != ctx.assessment.id,
-                               Assessment.status != "draft", AssessmentCycle.opens_on < this_cycle.opens_on)).all()
+    rows = session.exec(
+        select(AssessmentCycle, Assessment)
+        .join(Assessment, Assessment.cycle_id == AssessmentCycle.id)
+        .where(
+            Assessment.membership_id == ctx.membership.id,
+            Assessment.id != ctx.assessment.id,
+            Assessment.status != "draft",
+            AssessmentCycle.opens_on < this_cycle.opens_on,
+        )
+    ).all()
     rows = sorted(rows, key=lambda row: row[0].opens_on, reverse=True)
     return [EarlierCycle(c, a, current_result(session, a.id), latest_decision(session, a.id)) for c, a in rows]
 
 
 def comments_on(session: Session, assessment_id: int) -> list[CommentLine]:
-    rows = session.exec(select(ReviewComment, User).join(User, User.id == ReviewComment.author_id, isouter=True)
-                        .where(ReviewComment.assessment_id == assessment_id)
-                        .order_by(col(ReviewComment.created_at), col(ReviewComment.id))).all()
+    rows = session.exec(
+        select(ReviewComment, User)
+        .join(User, User.id == ReviewComment.author_id, isouter=True)
+        .where(ReviewComment.assessment_id == assessment_id)
+        .order_by(col(ReviewComment.created_at), col(ReviewComment.id))
+    ).all()
     return [CommentLine(c, u.name if u else "Alliance lead") for c, u in rows]
 
 
@@ -295,24 +359,39 @@ def review_page(session: Session, alliance_id: Optional[int], assessment_id: int
     alliance = get_or_404(session, Alliance, ctx.membership.alliance_id)
     stored = current_result(session, assessment_id)
     return ReviewPage(
-        ctx=ctx, cycle=get_or_404(session, AssessmentCycle, ctx.assessment.cycle_id),
-        view=result_view(session, ctx, min_peers), answers=answers_of(session, assessment_id),
-        evidence=evidence_by_criterion(session, assessment_id), earlier=earlier_cycles(session, ctx),
-        comments=comments_on(session, assessment_id), decisions=decisions_of(session, assessment_id),
+        ctx=ctx,
+        cycle=get_or_404(session, AssessmentCycle, ctx.assessment.cycle_id),
+        view=result_view(session, ctx, min_peers),
+        answers=answers_of(session, assessment_id),
+        evidence=evidence_by_criterion(session, assessment_id),
+        earlier=earlier_cycles(session, ctx),
+        comments=comments_on(session, assessment_id),
+        decisions=decisions_of(session, assessment_id),
         breach_streaks=consecutive_major_breaches(session, ctx.membership.id),
-        suspension_after_cycles=alliance.suspension_after_cycles, decisions_open=decisions_open(ctx),
+        suspension_after_cycles=alliance.suspension_after_cycles,
+        decisions_open=decisions_open(ctx),
         plans=plan_lines(session, ctx),
         overrides=override_service.lines_of(session, assessment_id, stored.result if stored else None),
         overridable_criteria=[(c.id, f"{c.id} {c.text}") for s, c in ctx.applicable_criteria() if c.scored],
-        overridable_standards=[(s.id, f"{s.id} {s.title}") for s in ctx.standards.standards
-                               if s.applies.covers(ctx.member.route, ctx.member.specialty, ctx.member.org_type)],
+        overridable_standards=[
+            (s.id, f"{s.id} {s.title}")
+            for s in ctx.standards.standards
+            if s.applies.covers(ctx.member.route, ctx.member.specialty, ctx.member.org_type)
+        ],
     )
 
 
 # -- comments ----------------------------------------------------------------------------------------------------
 
-def add_comment(session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int, body: str,
-                criterion_id: Optional[str] = None) -> ReviewComment:
+
+def add_comment(
+    session: Session,
+    actor: Actor,
+    alliance_id: Optional[int],
+    assessment_id: int,
+    body: str,
+    criterion_id: Optional[str] = None,
+) -> ReviewComment:
     """A comment to the member, which it sees with its assessment and in its notifications."""
     ctx = lead_assessment(session, alliance_id, assessment_id)
     text = (body or "").strip()
@@ -324,14 +403,19 @@ def add_comment(session: Session, actor: Actor, alliance_id: Optional[int], asse
     criterion_id = (criterion_id or "").strip() or None
     if criterion_id is not None and criterion_id not in ctx.standards.criterion_lookup:
         raise ServiceError(f"criterion: {criterion_id} is not a question of {ctx.standards.title}")
-    comment = ReviewComment(assessment_id=assessment_id, criterion_id=criterion_id, body=text,
-                            author_id=actor.user_id)
+    comment = ReviewComment(assessment_id=assessment_id, criterion_id=criterion_id, body=text, author_id=actor.user_id)
     session.add(comment)
     session.flush()
     audit(session, actor, "comment.added", comment, after=snapshot(comment))
     cycle = get_or_404(session, AssessmentCycle, ctx.assessment.cycle_id)
-    notify(session, ctx.organisation.id, "comment", f"The alliance lead commented on your {cycle.name} self-assessment",
-           text, assessment_id)
+    notify(
+        session,
+        ctx.organisation.id,
+        "comment",
+        f"The alliance lead commented on your {cycle.name} self-assessment",
+        text,
+        assessment_id,
+    )
     return comment
 
 
@@ -341,6 +425,7 @@ def member_comments(session: Session, assessment_id: int) -> list[CommentLine]:
 
 
 # -- decisions ---------------------------------------------------------------------------------------------------
+
 
 def parse_due_date(day: str, month: str, year: str) -> Optional[dt.date]:
     """A due date from the three boxes of a date input; none when all are empty."""
@@ -355,8 +440,17 @@ def parse_due_date(day: str, month: str, year: str) -> Optional[dt.date]:
         raise ServiceError("due_on: the due date must be a real date, like 31 3 2027") from None
 
 
-def decide(session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int, kind: str, *,
-           conditions: str = "", due_on: Optional[dt.date] = None, notes: str = "") -> Decision:
+def decide(
+    session: Session,
+    actor: Actor,
+    alliance_id: Optional[int],
+    assessment_id: int,
+    kind: str,
+    *,
+    conditions: str = "",
+    due_on: Optional[dt.date] = None,
+    notes: str = "",
+) -> Decision:
     """Record the lead's decision (lifecycle and retention policy in ``record_decision``) and tell the member."""
     ctx = lead_assessment(session, alliance_id, assessment_id)
     if kind not in DECISIONS:
@@ -373,8 +467,7 @@ def decide(session: Session, actor: Actor, alliance_id: Optional[int], assessmen
             problems.append("due_on: the due date must be in the future")
         if problems:
             raise ServiceError("; ".join(problems))
-    decision = record_decision(session, actor, assessment_id, kind, conditions=conditions, due_on=due_on,
-                               notes=notes)
+    decision = record_decision(session, actor, assessment_id, kind, conditions=conditions, due_on=due_on, notes=notes)
     session.flush()
     membership = get_or_404(session, Membership, ctx.membership.id)
     cycle = get_or_404(session, AssessmentCycle, ctx.assessment.cycle_id)
@@ -386,8 +479,14 @@ def decide(session: Session, actor: Actor, alliance_id: Optional[int], assessmen
     if decision.notes:
         lines.append(decision.notes)
     lines.append(f"Your membership status is now {membership.status.replace('_', ' ')}.")
-    notify(session, ctx.organisation.id, "decision", f"{DECISION_WORDS[kind]}: {cycle.name} self-assessment",
-           "\n".join(lines), assessment_id)
+    notify(
+        session,
+        ctx.organisation.id,
+        "decision",
+        f"{DECISION_WORDS[kind]}: {cycle.name} self-assessment",
+        "\n".join(lines),
+        assessment_id,
+    )
     return decision
 
 
@@ -397,19 +496,27 @@ def take_into_review(session: Session, actor: Actor, alliance_id: Optional[int],
     return start_review(session, actor, assessment_id)
 
 
-def return_to_member(session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int,
-                     note: str) -> Assessment:
+def return_to_member(
+    session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int, note: str
+) -> Assessment:
     """Send an assessment back to the member for changes, telling it what to change."""
     ctx = lead_assessment(session, alliance_id, assessment_id)
     assessment = return_to_draft(session, actor, assessment_id, note)
     cycle = get_or_404(session, AssessmentCycle, assessment.cycle_id)
-    notify(session, ctx.organisation.id, "returned", f"Your {cycle.name} self-assessment is returned for changes",
-           note.strip(), assessment_id)
+    notify(
+        session,
+        ctx.organisation.id,
+        "returned",
+        f"Your {cycle.name} self-assessment is returned for changes",
+        note.strip(),
+        assessment_id,
+    )
     return assessment
 
 
-def keep_member(session: Session, actor: Actor, alliance_id: Optional[int], membership_id: int,
-                notes: str) -> Membership:
+def keep_member(
+    session: Session, actor: Actor, alliance_id: Optional[int], membership_id: int, notes: str
+) -> Membership:
     """The lead decides not to suspend a member the retention policy recommends suspending, saying why."""
     membership = session.get(Membership, membership_id)
     if membership is None or alliance_id is None or membership.alliance_id != alliance_id:
@@ -419,21 +526,33 @@ def keep_member(session: Session, actor: Actor, alliance_id: Optional[int], memb
 
 # -- overrides ---------------------------------------------------------------------------------------------------
 
-def override(session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int, kind: str,
-             target_id: str, value: Any, reason: str):
+
+def override(
+    session: Session,
+    actor: Actor,
+    alliance_id: Optional[int],
+    assessment_id: int,
+    kind: str,
+    target_id: str,
+    value: Any,
+    reason: str,
+):
     """Set a lead's override on an assessment of its own alliance and score the assessment again."""
     lead_assessment(session, alliance_id, assessment_id)
-    return override_service.set_override(session, actor, context(session, assessment_id, lock=True), kind,
-                                         target_id, value, reason)
+    return override_service.set_override(
+        session, actor, context(session, assessment_id, lock=True), kind, target_id, value, reason
+    )
 
 
-def remove_override(session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int,
-                    override_id: int, reason: str = "") -> None:
+def remove_override(
+    session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int, override_id: int, reason: str = ""
+) -> None:
     lead_assessment(session, alliance_id, assessment_id)
     override_service.remove_override(session, actor, context(session, assessment_id, lock=True), override_id, reason)
 
 
 # -- retention -----------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RetentionCase:
@@ -444,10 +563,15 @@ class RetentionCase:
 
 def retention_cases(session: Session, alliance_id: int) -> tuple[list[RetentionCase], list[RetentionCase]]:
     """(suspension recommended, at risk without a recommendation) for the lead's attention."""
-    rows = session.exec(select(Membership, Organisation).join(Organisation, Organisation.id == Membership.organisation_id)
-                        .where(Membership.alliance_id == alliance_id,
-                               (Membership.suspension_recommended == True) | (Membership.status == "at_risk"))  # noqa: E712
-                        .order_by(Organisation.name)).all()
+    rows = session.exec(
+        select(Membership, Organisation)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(
+            Membership.alliance_id == alliance_id,
+            (Membership.suspension_recommended == True) | (Membership.status == "at_risk"),
+        )  # noqa: E712
+        .order_by(Organisation.name)
+    ).all()
     recommended, at_risk = [], []
     for membership, organisation in rows:
         case = RetentionCase(membership, organisation, consecutive_major_breaches(session, membership.id))

@@ -1,4 +1,5 @@
 """Standards versions in the database, and their parsed form for the engine."""
+
 from __future__ import annotations
 
 import threading
@@ -35,8 +36,14 @@ def register_version(session: Session, path: str | Path, actor: Actor, state: st
     return _register(session, loaded, path.read_text(encoding="utf-8"), path.name, actor, state)
 
 
-def register_text(session: Session, text: str, source_name: str, actor: Actor, state: str = "draft",
-                  loaded: Optional[StandardsSet] = None) -> StandardsVersion:
+def register_text(
+    session: Session,
+    text: str,
+    source_name: str,
+    actor: Actor,
+    state: str = "draft",
+    loaded: Optional[StandardsSet] = None,
+) -> StandardsVersion:
     """Store standards text (an uploaded file) as a version, as ``register_version`` does a file
     (``loaded``: the text as the caller already parsed it)."""
     if loaded is None:
@@ -44,27 +51,41 @@ def register_text(session: Session, text: str, source_name: str, actor: Actor, s
     return _register(session, loaded, text, source_name, actor, state)
 
 
-def _register(session: Session, loaded: StandardsSet, text: str, source_name: str, actor: Actor,
-              state: str) -> StandardsVersion:
+def _register(
+    session: Session, loaded: StandardsSet, text: str, source_name: str, actor: Actor, state: str
+) -> StandardsVersion:
     require_text({"file name": source_name}, single_line=True)  # a name on disk may be anything
-    existing = session.exec(select(StandardsVersion).where(
-        StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version)).first()
+    existing = session.exec(
+        select(StandardsVersion).where(StandardsVersion.set_id == loaded.id, StandardsVersion.version == loaded.version)
+    ).first()
     if existing is not None:
         if existing.content_hash != loaded.content_hash:
             raise ServiceError(held_elsewhere(session, existing))
         return existing
     version = StandardsVersion(
-        set_id=loaded.id, version=loaded.version, title=loaded.title, content_hash=loaded.content_hash,
-        source_name=source_name, source_text=text, effective_from=loaded.effective_from,
-        state=state, published_at=utcnow() if state == "published" else None, created_by=actor.user_id,
+        set_id=loaded.id,
+        version=loaded.version,
+        title=loaded.title,
+        content_hash=loaded.content_hash,
+        source_name=source_name,
+        source_text=text,
+        effective_from=loaded.effective_from,
+        state=state,
+        published_at=utcnow() if state == "published" else None,
+        created_by=actor.user_id,
     )
     session.add(version)
     session.flush()
     if loaded.source == source_name:  # read as ``parsed`` would read it: not parsed again for its pages
         with _parsed_lock:
             _parsed.setdefault(loaded.content_hash, loaded)
-    audit(session, actor, "standards.registered", version,
-          after=snapshot(version, "set_id", "version", "content_hash", "state"))
+    audit(
+        session,
+        actor,
+        "standards.registered",
+        version,
+        after=snapshot(version, "set_id", "version", "content_hash", "state"),
+    )
     if loaded.source == source_name:  # what ``parsed`` would make of it: a large set is not read twice
         with _parsed_lock:
             _parsed.setdefault(loaded.content_hash, loaded)
@@ -82,12 +103,16 @@ def held_elsewhere(session: Session, existing: StandardsVersion) -> str:
     label = f"{existing.set_id} {existing.version}"
     when = f"{existing.created_at:%Y-%m-%d %H:%M} UTC"
     if existing.state != "draft":
-        return (f"{label} is already registered with different content ({existing.state}, {when}); "
-                "give the changed file a new version")
-    return (f"{label} is held by a draft with different content, uploaded by {registered_by(session, existing)} "
-            f"on {when} to preview its impact. Delete the draft first (its uploader can, on the review pages' "
-            f"Standards versions page; an operator can with `python cli.py standards delete-draft {existing.set_id} "
-            f"{existing.version}`), or give this file a new version")
+        return (
+            f"{label} is already registered with different content ({existing.state}, {when}); "
+            "give the changed file a new version"
+        )
+    return (
+        f"{label} is held by a draft with different content, uploaded by {registered_by(session, existing)} "
+        f"on {when} to preview its impact. Delete the draft first (its uploader can, on the review pages' "
+        f"Standards versions page; an operator can with `python cli.py standards delete-draft {existing.set_id} "
+        f"{existing.version}`), or give this file a new version"
+    )
 
 
 def delete_draft(session: Session, actor: Actor, version_id: int, *, any_uploader: bool = False) -> StandardsVersion:
@@ -100,15 +125,23 @@ def delete_draft(session: Session, actor: Actor, version_id: int, *, any_uploade
     if version.state != "draft":
         raise ServiceError(f"{label} is {version.state}; only a draft can be deleted")
     if not any_uploader and (actor.user_id is None or version.created_by != actor.user_id):
-        raise ServiceError(f"{label} was uploaded by {registered_by(session, version)}: only they, or an "
-                           "administrator, can delete it")
-    for model, column, what in ((Assessment, Assessment.standards_version_id, "self-assessments are"),
-                                (AssessmentResult, AssessmentResult.standards_version_id, "results are"),
-                                (RescoreRun, RescoreRun.to_version_id, "a rescore run is")):
+        raise ServiceError(
+            f"{label} was uploaded by {registered_by(session, version)}: only they, or an administrator, can delete it"
+        )
+    for model, column, what in (
+        (Assessment, Assessment.standards_version_id, "self-assessments are"),
+        (AssessmentResult, AssessmentResult.standards_version_id, "results are"),
+        (RescoreRun, RescoreRun.to_version_id, "a rescore run is"),
+    ):
         if session.exec(select(model.id).where(column == version.id).limit(1)).first() is not None:
             raise ServiceError(f"{label} cannot be deleted: {what} on it")
-    audit(session, actor, "standards.draft_deleted", version,
-          before=snapshot(version, "set_id", "version", "content_hash", "state", "created_by", "created_at"))
+    audit(
+        session,
+        actor,
+        "standards.draft_deleted",
+        version,
+        before=snapshot(version, "set_id", "version", "content_hash", "state", "created_by", "created_at"),
+    )
     session.delete(version)
     session.flush()
     return version
@@ -117,8 +150,9 @@ def delete_draft(session: Session, actor: Actor, version_id: int, *, any_uploade
 def latest_published(session: Session, set_id: str) -> Optional[StandardsVersion]:
     from packaging.version import Version
 
-    versions = session.exec(select(StandardsVersion).where(
-        StandardsVersion.set_id == set_id, StandardsVersion.state == "published")).all()
+    versions = session.exec(
+        select(StandardsVersion).where(StandardsVersion.set_id == set_id, StandardsVersion.state == "published")
+    ).all()
     return max(versions, key=lambda v: Version(v.version), default=None)
 
 
@@ -140,6 +174,12 @@ def set_version_state(session: Session, actor: Actor, version_id: int, state: st
         version.published_at = utcnow()
     session.add(version)
     session.flush()
-    audit(session, actor, "standards.state_changed", version, before=before,
-          after=snapshot(version, "state", "published_at"))
+    audit(
+        session,
+        actor,
+        "standards.state_changed",
+        version,
+        before=before,
+        after=snapshot(version, "state", "published_at"),
+    )
     return version

@@ -1,5 +1,6 @@
 """Submitting a self-assessment for review: what is still missing, and the submission itself, which claims
 the draft and stores its first result through ``scoring``."""
+
 from __future__ import annotations
 
 from sqlalchemy import update
@@ -25,8 +26,9 @@ def missing_for_submission(session: Session, ctx: AssessmentContext) -> list[dic
     """Every required answer and required evidence still missing, in file order. A conditional question the
     answers leave unasked needs neither (any answer it has stays stored)."""
     answers = answers_of(session, ctx.assessment.id)
-    with_evidence = set(session.exec(select(Evidence.criterion_id).where(
-        Evidence.assessment_id == ctx.assessment.id)).all())
+    with_evidence = set(
+        session.exec(select(Evidence.criterion_id).where(Evidence.assessment_id == ctx.assessment.id)).all()
+    )
     unasked = not_asked(ctx, answers)
     missing = []
     for standard, criterion in ctx.applicable_criteria():
@@ -51,14 +53,22 @@ def submit(session: Session, actor: Actor, assessment_id: int) -> AssessmentResu
         raise SubmissionRefused(missing)
     # Claim the draft atomically: of two concurrent submissions only one changes the row.
     submitted_at = utcnow()
-    claimed = session.execute(update(Assessment).where(
-        col(Assessment.id) == assessment_id, col(Assessment.status) == "draft"
-    ).values(status="submitted", submitted_at=submitted_at))
+    claimed = session.execute(
+        update(Assessment)
+        .where(col(Assessment.id) == assessment_id, col(Assessment.status) == "draft")
+        .values(status="submitted", submitted_at=submitted_at)
+    )
     if claimed.rowcount != 1:
         raise ServiceError(f"assessment {assessment_id} has just been submitted by someone else")
     assessment = ctx.assessment
     session.refresh(assessment)
     result = store_result(session, actor, ctx)
-    audit(session, actor, "assessment.submitted", assessment,
-          before={"status": "draft"}, after={"status": "submitted", "outcome": result.outcome})
+    audit(
+        session,
+        actor,
+        "assessment.submitted",
+        assessment,
+        before={"status": "draft"},
+        after={"status": "submitted", "outcome": result.outcome},
+    )
     return result

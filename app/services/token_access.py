@@ -7,6 +7,7 @@ for a member. Anything outside the scope is ``NotFound``, exactly as if it did n
 
 The token itself (issuing, revoking, authenticating, its ``TokenScope``) is ``api_tokens``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class MemberOnly(ServiceError):
 
 # -- standards -------------------------------------------------------------------------------------------------
 
+
 def _used_versions(session: Session, scope: TokenScope) -> set[int]:
     return {line.assessment.standards_version_id for line in assessments(session, scope)}
 
@@ -59,9 +61,12 @@ def standards_versions(session: Session, scope: TokenScope) -> list[StandardsVer
     else:
         sets = {get_or_404(session, Alliance, scope.alliance_id, "alliance").standards_set}
     used = _used_versions(session, scope)
-    rows = session.exec(select(StandardsVersion).where(
-        (col(StandardsVersion.set_id).in_(sets or {""}) & col(StandardsVersion.state).in_(("published", "retired")))
-        | col(StandardsVersion.id).in_(used or {-1}))).all()
+    rows = session.exec(
+        select(StandardsVersion).where(
+            (col(StandardsVersion.set_id).in_(sets or {""}) & col(StandardsVersion.state).in_(("published", "retired")))
+            | col(StandardsVersion.id).in_(used or {-1})
+        )
+    ).all()
     return sorted(rows, key=lambda v: (v.set_id, v.effective_from, v.id))
 
 
@@ -74,6 +79,7 @@ def standards_version(session: Session, scope: TokenScope, version_id: int) -> t
 
 # -- memberships and assessments -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class MembershipLine:
     membership: Membership
@@ -84,13 +90,17 @@ class MembershipLine:
 def memberships(session: Session, scope: TokenScope) -> list[MembershipLine]:
     if scope.organisation_id is not None:
         organisation = portal.get_organisation(session, scope.organisation_id)
-        return [MembershipLine(row.membership, organisation, row.alliance)
-                for row in portal.memberships_of(session, scope.organisation_id)]
+        return [
+            MembershipLine(row.membership, organisation, row.alliance)
+            for row in portal.memberships_of(session, scope.organisation_id)
+        ]
     alliance = get_or_404(session, Alliance, scope.alliance_id, "alliance")
-    rows = session.exec(select(Membership, Organisation)
-                        .join(Organisation, Organisation.id == Membership.organisation_id)
-                        .where(Membership.alliance_id == alliance.id)
-                        .order_by(col(Organisation.name), col(Membership.id))).all()
+    rows = session.exec(
+        select(Membership, Organisation)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.alliance_id == alliance.id)
+        .order_by(col(Organisation.name), col(Membership.id))
+    ).all()
     return [MembershipLine(m, o, alliance) for m, o in rows]
 
 
@@ -107,9 +117,13 @@ def assessments(session: Session, scope: TokenScope) -> list[AssessmentLine]:
     """A member's own assessments (newest cycle first), or the alliance's submitted ones (the lead's queue)."""
     if scope.organisation_id is not None:
         organisation = portal.get_organisation(session, scope.organisation_id)
-        return [AssessmentLine(row.assessment, line.membership, organisation, row.cycle,
-                               current_result(session, row.assessment.id))
-                for line in portal.memberships_of(session, scope.organisation_id) for row in line.assessments]
+        return [
+            AssessmentLine(
+                row.assessment, line.membership, organisation, row.cycle, current_result(session, row.assessment.id)
+            )
+            for line in portal.memberships_of(session, scope.organisation_id)
+            for row in line.assessments
+        ]
     queue = review.review_queue(session, scope.alliance_id)
     return [AssessmentLine(i.assessment, i.membership, i.organisation, i.cycle, i.result) for i in queue.items]
 
@@ -134,13 +148,19 @@ def assessment_detail(session: Session, scope: TokenScope, assessment_id: int) -
     ctx = assessment(session, scope, assessment_id)
     draft = ctx.assessment.status == "draft"
     answers = answers_of(session, assessment_id)
-    return AssessmentDetail(ctx, get_or_404(session, AssessmentCycle, ctx.assessment.cycle_id),
-                            current_result(session, assessment_id), answers,
-                            missing_for_submission(session, ctx) if draft else [], not_asked(ctx, answers))
+    return AssessmentDetail(
+        ctx,
+        get_or_404(session, AssessmentCycle, ctx.assessment.cycle_id),
+        current_result(session, assessment_id),
+        answers,
+        missing_for_submission(session, ctx) if draft else [],
+        not_asked(ctx, answers),
+    )
 
 
-def result(session: Session, scope: TokenScope, assessment_id: int, min_peers: int) -> tuple[AssessmentContext,
-                                                                                               ResultView]:
+def result(
+    session: Session, scope: TokenScope, assessment_id: int, min_peers: int
+) -> tuple[AssessmentContext, ResultView]:
     """The stored result of a submitted assessment, or a draft's provisional score (as the result page shows)."""
     ctx = assessment(session, scope, assessment_id)
     return ctx, result_view(session, ctx, min_peers)
@@ -160,6 +180,7 @@ def evidence_item(session: Session, scope: TokenScope, assessment_id: int, evide
 
 # -- buddying ---------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PairView:
     line: board.PairLine
@@ -171,22 +192,28 @@ def pairs(session: Session, scope: TokenScope) -> list[PairView]:
     if scope.organisation_id is not None:
         buddies, buddying_for = board.organisation_pairs(session, scope.organisation_id)
         return [PairView(line, "mentee") for line in buddies] + [PairView(line, "buddy") for line in buddying_for]
-    found = session.exec(select(BuddyAssignment).where(BuddyAssignment.alliance_id == scope.alliance_id)
-                         .order_by(col(BuddyAssignment.id))).all()
+    found = session.exec(
+        select(BuddyAssignment)
+        .where(BuddyAssignment.alliance_id == scope.alliance_id)
+        .order_by(col(BuddyAssignment.id))
+    ).all()
     return [PairView(line, None) for line in board.pair_lines(session, list(found))]
 
 
 # -- writing ---------------------------------------------------------------------------------------------------
 
+
 def _member_assessment(session: Session, scope: TokenScope, assessment_id: int) -> AssessmentContext:
     if scope.organisation_id is None:
-        raise MemberOnly("only a member organisation's token can answer, submit or change the evidence of its "
-                         "self-assessment")
+        raise MemberOnly(
+            "only a member organisation's token can answer, submit or change the evidence of its self-assessment"
+        )
     return portal.own_assessment(session, scope.organisation_id, assessment_id)
 
 
-def save(session: Session, scope: TokenScope, assessment_id: int, answers: dict[str, Any],
-         notes: dict[str, str]) -> SaveOutcome:
+def save(
+    session: Session, scope: TokenScope, assessment_id: int, answers: dict[str, Any], notes: dict[str, str]
+) -> SaveOutcome:
     """Save a member's answers: valid ones are stored, each refused one is reported by criterion."""
     _member_assessment(session, scope, assessment_id)
     return save_answers(session, scope.actor, assessment_id, answers, notes)
@@ -207,25 +234,46 @@ def evidence_writable(session: Session, scope: TokenScope, assessment_id: int) -
     require_editable(_member_assessment(session, scope, assessment_id).assessment)
 
 
-def add_link(session: Session, scope: TokenScope, assessment_id: int, criterion_id: str, url: str,
-             note: str = "") -> Evidence:
+def add_link(
+    session: Session, scope: TokenScope, assessment_id: int, criterion_id: str, url: str, note: str = ""
+) -> Evidence:
     """Link evidence to a criterion of a member's draft (``EvidenceRefused`` names the part at fault)."""
     _member_assessment(session, scope, assessment_id)
     return add_evidence(session, scope.actor, assessment_id, criterion_id, kind="link", url=url, note=note)
 
 
-def add_file(session: Session, scope: TokenScope, assessment_id: int, criterion_id: str, *, data: Any,
-             filename: str, content_type: Optional[str], note: str, store: UploadStore) -> Evidence:
+def add_file(
+    session: Session,
+    scope: TokenScope,
+    assessment_id: int,
+    criterion_id: str,
+    *,
+    data: Any,
+    filename: str,
+    content_type: Optional[str],
+    note: str,
+    store: UploadStore,
+) -> Evidence:
     """Store a file as evidence for a criterion of a member's draft. The draft and the criterion are checked
     before the file is stored; the store refuses types and sizes it does not take (``UploadRefused``)."""
     ctx = _member_assessment(session, scope, assessment_id)
     check_evidence(ctx, criterion_id, note)
-    return attach_file(session, scope.actor, assessment_id, criterion_id, data=data, filename=filename,
-                       content_type=content_type, note=note, store=store)
+    return attach_file(
+        session,
+        scope.actor,
+        assessment_id,
+        criterion_id,
+        data=data,
+        filename=filename,
+        content_type=content_type,
+        note=note,
+        store=store,
+    )
 
 
-def remove_evidence(session: Session, scope: TokenScope, assessment_id: int, evidence_id: int,
-                    store: UploadStore) -> Evidence:
+def remove_evidence(
+    session: Session, scope: TokenScope, assessment_id: int, evidence_id: int, store: UploadStore
+) -> Evidence:
     """Take evidence off a member's draft; a stored file goes once the removal commits."""
     _member_assessment(session, scope, assessment_id)
     one_evidence(session, assessment_id, evidence_id)

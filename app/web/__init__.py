@@ -1,6 +1,7 @@
 """Blueprints per audience (auth, member, plans, review, buddying, admin, the JSON API ``api_v1``, and ``health``
 for service status) and what every page shares: sessions on the server, sign-in, CSRF, rate limits, security
 headers, NHS.UK frontend assets and error pages."""
+
 from __future__ import annotations
 
 import secrets
@@ -25,8 +26,12 @@ csrf = CSRFProtect()
 NHSUK_DIST = ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"
 #: Files that are the same for every visitor: they stay cacheable, signed in or not.
 SHARED_FILES = ("static", "nhsuk_vendor", "nhsuk_assets")
-VENDOR_FILES = ("nhsuk-frontend.min.css", "nhsuk-frontend.min.css.map", "nhsuk-frontend.min.js",
-                "nhsuk-frontend.min.js.map")
+VENDOR_FILES = (
+    "nhsuk-frontend.min.css",
+    "nhsuk-frontend.min.css.map",
+    "nhsuk-frontend.min.js",
+    "nhsuk-frontend.min.js.map",
+)
 ERROR_TITLES = {
     400: "Sorry, there is a problem with the request",
     403: "You do not have access to this page",
@@ -81,8 +86,9 @@ def _vendor_routes(app: Flask) -> None:
 
 
 def error_page(code: int, message: str = ""):
-    return render_template("error.html", code=code, title=ERROR_TITLES.get(code, ERROR_TITLES[500]),
-                           message=message, back=way_back()), code
+    return render_template(
+        "error.html", code=code, title=ERROR_TITLES.get(code, ERROR_TITLES[500]), message=message, back=way_back()
+    ), code
 
 
 def way_back() -> str | None:
@@ -98,7 +104,7 @@ def way_back() -> str | None:
             return request.path
     referrer = request.referrer or ""
     if referrer.startswith(request.host_url):
-        back = safe_next("/" + referrer[len(request.host_url):])
+        back = safe_next("/" + referrer[len(request.host_url) :])
         return back if back != request.full_path.rstrip("?") else None
     return None
 
@@ -111,15 +117,16 @@ def _error_pages(app: Flask) -> None:
         code = exc.code or 500
         messages = {
             413: f"Files can be at most {wording.size_text(app.config['UPLOAD_MAX_BYTES'])}. "
-                 "Go back and choose a smaller file.",
+            "Go back and choose a smaller file.",
             429: "You have tried this too many times. Wait a minute, then try again.",
         }
         return error_page(code if code in ERROR_TITLES else 500, messages.get(code, ""))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        return error_page(400, "The form had expired or did not come from this service. "
-                               "Go back, reload the page and try again.")
+        return error_page(
+            400, "The form had expired or did not come from this service. Go back, reload the page and try again."
+        )
 
     @app.errorhandler(NotFound)
     def not_found(exc: NotFound):
@@ -140,8 +147,9 @@ def _error_pages(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(exc):
-        app.logger.error("unhandled error on %s %s", request.method, request.path,
-                         exc_info=getattr(exc, "original_exception", exc))
+        app.logger.error(
+            "unhandled error on %s %s", request.method, request.path, exc_info=getattr(exc, "original_exception", exc)
+        )
         if request.blueprint == "api":
             return {"error": "internal server error", "status": 500}, 500
         return error_page(500, "Try again later.")
@@ -170,18 +178,23 @@ def _page_context(app: Flask) -> None:
     @app.after_request
     def _security_headers(response):
         nonce = g.get("csp_nonce", "")
-        response.headers.setdefault("Content-Security-Policy", "; ".join([
-            "default-src 'self'",
-            f"script-src 'self' 'nonce-{nonce}'",
-            "style-src 'self'",
-            "img-src 'self' data:",
-            "font-src 'self' https://assets.nhs.uk",
-            "connect-src 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-            "base-uri 'self'",
-            "object-src 'none'",
-        ]))
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "; ".join(
+                [
+                    "default-src 'self'",
+                    f"script-src 'self' 'nonce-{nonce}'",
+                    "style-src 'self'",
+                    "img-src 'self' data:",
+                    "font-src 'self' https://assets.nhs.uk",
+                    "connect-src 'self'",
+                    "form-action 'self'",
+                    "frame-ancestors 'none'",
+                    "base-uri 'self'",
+                    "object-src 'none'",
+                ]
+            ),
+        )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -4,6 +4,7 @@ Every view carries an ``access`` mark (``@public``, ``@roles(...)``, or ``@token
 ``check_every_route_is_marked`` refuses to start an application with a route
 that has none, so a new page cannot be reachable by accident.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ SIGNED_IN = "_signed_in"
 
 def _signed_in_as(user: User) -> str:
     return f"{user.id}:{user.session_generation}"
+
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -164,8 +166,11 @@ def _token_refused(message: str):
 
 
 def check_every_route_is_marked(app: Flask) -> None:
-    unmarked = sorted(endpoint for endpoint, view in app.view_functions.items()
-                      if endpoint != "static" and not getattr(view, "access", None))
+    unmarked = sorted(
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if endpoint != "static" and not getattr(view, "access", None)
+    )
     if unmarked:
         raise RuntimeError(f"routes without an access rule (@public, @roles or @token_scoped): {', '.join(unmarked)}")
 

@@ -1,5 +1,6 @@
 """Operators' pages: what the service holds, the people who sign in (and ending their sessions), and the
 API tokens other systems use."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
@@ -63,8 +64,12 @@ def new_token():
             show_service_error(form, str(exc), {"name": "name", "scope": "scope"})
         else:
             # Shown on this response only (never flashed or kept in the session): it cannot be shown again.
-            return render_template("admin/token_created.html", created=created, token=token,
-                                   scope=dict(form.scope.choices)[form.scope.data])
+            return render_template(
+                "admin/token_created.html",
+                created=created,
+                token=token,
+                scope=dict(form.scope.choices)[form.scope.data],
+            )
     return render_template("admin/token_new.html", form=form)
 
 

@@ -6,6 +6,7 @@ need no CSRF token. A token sees exactly what its pages would show (``app.servic
 else is 404. Requests are rate limited per token (``API_RATE_LIMIT``), all but the OpenAPI document
 (``openapi.py``), which describes every route. Each resource's JSON shape is in ``api_v1_shapes``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -40,8 +41,13 @@ def _unlimited() -> bool:
 # Every request, to any route, counts against its token (its address without one). Requests refused for their
 # token count against their address as well, so making up a new token for each request buys no fresh allowance.
 limiter.shared_limit(api_limit, "api_v1", key_func=api_key, exempt_when=_unlimited)(bp)
-limiter.shared_limit(api_limit, "api_v1_refused", key_func=api_refused_key, exempt_when=_unlimited,
-                     deduct_when=lambda response: response.status_code == 401)(bp)
+limiter.shared_limit(
+    api_limit,
+    "api_v1_refused",
+    key_func=api_refused_key,
+    exempt_when=_unlimited,
+    deduct_when=lambda response: response.status_code == 401,
+)(bp)
 
 
 def _problem(status: int, message: str, **extra: Any):
@@ -68,8 +74,11 @@ def _refused(exc: ServiceError | UploadRefused):
 
 @bp.errorhandler(RateLimitExceeded)
 def _too_many(exc: RateLimitExceeded):
-    return _problem(429, f"too many requests: at most {exc.limit.limit} per token (per address without a valid "
-                         "token); wait the number of seconds in Retry-After")
+    return _problem(
+        429,
+        f"too many requests: at most {exc.limit.limit} per token (per address without a valid "
+        "token); wait the number of seconds in Retry-After",
+    )
 
 
 @bp.errorhandler(HTTPException)
@@ -79,8 +88,9 @@ def _http_error(exc: HTTPException):
 
 @bp.errorhandler(500)
 def _server_error(exc):
-    current_app.logger.error("unhandled error on %s %s", request.method, request.path,
-                             exc_info=getattr(exc, "original_exception", exc))
+    current_app.logger.error(
+        "unhandled error on %s %s", request.method, request.path, exc_info=getattr(exc, "original_exception", exc)
+    )
     return _problem(500, "internal server error")
 
 
@@ -91,6 +101,7 @@ def _no_store(response):
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
+
 
 @bp.get("/openapi.json")
 @public
@@ -103,13 +114,19 @@ def openapi_document():
 def token():
     scope = token_scope()
     with unit_of_work() as session:
-        organisation = (shapes.organisation(get_or_404(session, Organisation, scope.organisation_id))
-                        if scope.organisation_id is not None else None)
+        organisation = (
+            shapes.organisation(get_or_404(session, Organisation, scope.organisation_id))
+            if scope.organisation_id is not None
+            else None
+        )
         alliance = shapes.alliance(get_or_404(session, Alliance, scope.alliance_id)) if scope.alliance_id else None
     links = {name: url_for(f"api_v1.{name}") for name in ("standards", "memberships", "assessments", "pairs")}
     links["openapi"] = url_for("api_v1.openapi_document")
-    return {"token": {"id": scope.token_id, "name": scope.name},
-            "scope": {"kind": scope.kind, "organisation": organisation, "alliance": alliance}, "links": links}
+    return {
+        "token": {"id": scope.token_id, "name": scope.name},
+        "scope": {"kind": scope.kind, "organisation": organisation, "alliance": alliance},
+        "links": links,
+    }
 
 
 @bp.get("/standards")
@@ -126,27 +143,42 @@ def standards_version(version_id: int):
     with unit_of_work() as session:
         version, content = service.standards_version(session, token_scope(), version_id)
         shown = shapes.version(version)
-    return {"version": shown, "schema": content.schema_version, "alliance": content.alliance,
-            "pass_mark": content.pass_mark,
-            "routes": [{"id": r.id, "title": r.title} for r in content.routes],
-            "frameworks": [{"id": f.id, "title": f.title} for f in content.frameworks],
-            "ratings": [{"rating": r.rating, "min": r.min} for r in content.ratings],
-            "core_proposition": [{"id": o.id, "title": o.title, "routes": shapes.optional_list(o.routes)}
-                                 for o in content.core_proposition],
-            "domains": [{"id": d.id, "title": d.title, "weight": d.weight,
-                         "standards": [shapes.standard(s) for s in d.standards]} for d in content.domains]}
+    return {
+        "version": shown,
+        "schema": content.schema_version,
+        "alliance": content.alliance,
+        "pass_mark": content.pass_mark,
+        "routes": [{"id": r.id, "title": r.title} for r in content.routes],
+        "frameworks": [{"id": f.id, "title": f.title} for f in content.frameworks],
+        "ratings": [{"rating": r.rating, "min": r.min} for r in content.ratings],
+        "core_proposition": [
+            {"id": o.id, "title": o.title, "routes": shapes.optional_list(o.routes)} for o in content.core_proposition
+        ],
+        "domains": [
+            {"id": d.id, "title": d.title, "weight": d.weight, "standards": [shapes.standard(s) for s in d.standards]}
+            for d in content.domains
+        ],
+    }
 
 
 @bp.get("/memberships")
 @token_scoped
 def memberships():
     with unit_of_work() as session:
-        found = [{"id": line.membership.id, "organisation": shapes.organisation(line.organisation),
-                  "alliance": shapes.alliance(line.alliance), "route": line.membership.route,
-                  "specialty": line.membership.specialty, "status": line.membership.status,
-                  "suspension_recommended": line.membership.suspension_recommended,
-                  "joined_on": shapes.when(line.membership.joined_on), "left_on": shapes.when(line.membership.left_on)}
-                 for line in service.memberships(session, token_scope())]
+        found = [
+            {
+                "id": line.membership.id,
+                "organisation": shapes.organisation(line.organisation),
+                "alliance": shapes.alliance(line.alliance),
+                "route": line.membership.route,
+                "specialty": line.membership.specialty,
+                "status": line.membership.status,
+                "suspension_recommended": line.membership.suspension_recommended,
+                "joined_on": shapes.when(line.membership.joined_on),
+                "left_on": shapes.when(line.membership.left_on),
+            }
+            for line in service.memberships(session, token_scope())
+        ]
     return {"memberships": found}
 
 
@@ -164,10 +196,16 @@ def assessment(assessment_id: int):
     with unit_of_work() as session:
         detail = service.assessment_detail(session, token_scope(), assessment_id)
         ctx = detail.ctx
-        shown = shapes.assessment(service.AssessmentLine(ctx.assessment, ctx.membership, ctx.organisation, detail.cycle,
-                                                   detail.result))
-    return {**shown, "answers": detail.answers, "missing": detail.missing,
-            "not_asked": shapes.not_asked(detail.not_asked), "links": shapes.links(assessment_id)}
+        shown = shapes.assessment(
+            service.AssessmentLine(ctx.assessment, ctx.membership, ctx.organisation, detail.cycle, detail.result)
+        )
+    return {
+        **shown,
+        "answers": detail.answers,
+        "missing": detail.missing,
+        "not_asked": shapes.not_asked(detail.not_asked),
+        "links": shapes.links(assessment_id),
+    }
 
 
 def _result_of(assessment_id: int) -> tuple[AssessmentContext, Any]:
@@ -180,16 +218,23 @@ def _result_of(assessment_id: int) -> tuple[AssessmentContext, Any]:
 def result(assessment_id: int):
     ctx, view = _result_of(assessment_id)
     # A result stored before framework mappings existed has no "mapped": its file had none to map.
-    return {"assessment_id": assessment_id, "status": ctx.assessment.status, "provisional": view.provisional,
-            "computed_at": shapes.when(view.computed_at), "result": {"mapped": {}, **view.result}}
+    return {
+        "assessment_id": assessment_id,
+        "status": ctx.assessment.status,
+        "provisional": view.provisional,
+        "computed_at": shapes.when(view.computed_at),
+        "result": {"mapped": {}, **view.result},
+    }
 
 
 @bp.get(f"/assessments/<{ID}:assessment_id>/breaches")
 @token_scoped
 def breaches(assessment_id: int):
     _, view = _result_of(assessment_id)
-    lines = [{**breach, "criterion_text": criterion.text, "standard_title": standard.title, "unit": criterion.unit}
-             for breach, criterion, standard in view.breaches]
+    lines = [
+        {**breach, "criterion_text": criterion.text, "standard_title": standard.title, "unit": criterion.unit}
+        for breach, criterion, standard in view.breaches
+    ]
     return {"assessment_id": assessment_id, "provisional": view.provisional, "breaches": lines}
 
 
@@ -202,6 +247,7 @@ def pairs():
 
 
 # -- writing ---------------------------------------------------------------------------------------------------
+
 
 def _read_answers(body: Any) -> tuple[dict, dict, bool, list[dict]]:
     """(answers, notes, submit, errors): what the body asks, and each part of it refused before saving."""
@@ -236,13 +282,24 @@ def answers(assessment_id: int):
     with unit_of_work() as session:  # valid answers are kept whatever else is refused
         outcome = service.save(session, scope, assessment_id, answers, notes)
         lookup = service.assessment(session, scope, assessment_id).standards.criterion_lookup
-    errors += [{"criterion": cid, "message": save_problem(lookup[cid][1] if cid in lookup else None, answers.get(cid),
-                                                          message, na_choice='send "na"', option_ids=True)}
-               for cid, message in outcome.errors.items()]
+    errors += [
+        {
+            "criterion": cid,
+            "message": save_problem(
+                lookup[cid][1] if cid in lookup else None,
+                answers.get(cid),
+                message,
+                na_choice='send "na"',
+                option_ids=True,
+            ),
+        }
+        for cid, message in outcome.errors.items()
+    ]
     done = {"saved": outcome.saved, "cleared": outcome.cleared, "submitted": False}
     if errors:
-        return _problem(422, f"{len(errors)} answer(s) refused; the others are saved", errors=errors, missing=[],
-                        **done)
+        return _problem(
+            422, f"{len(errors)} answer(s) refused; the others are saved", errors=errors, missing=[], **done
+        )
     stored = None
     if submit:
         try:
@@ -257,6 +314,7 @@ def answers(assessment_id: int):
 
 
 # -- evidence --------------------------------------------------------------------------------------------------
+
 
 def _store():
     return current_app.extensions["upload_store"]
@@ -335,18 +393,32 @@ def _add_evidence(assessment_id: int):
         service.evidence_writable(session, scope, assessment_id)
     read = _read_evidence()
     if read is None:
-        return _problem(400, 'the body must be a JSON object, like {"criterion": "C1.1", "url": "https://..."}, '
-                             "or multipart/form-data with the fields criterion and file")
+        return _problem(
+            400,
+            'the body must be a JSON object, like {"criterion": "C1.1", "url": "https://..."}, '
+            "or multipart/form-data with the fields criterion and file",
+        )
     criterion, url, note, upload, errors = read
     if errors:
-        return _evidence_refused(f"{len(errors)} problem(s) with this evidence: "
-                                 + "; ".join(e["message"] for e in errors), criterion, errors)
+        return _evidence_refused(
+            f"{len(errors)} problem(s) with this evidence: " + "; ".join(e["message"] for e in errors),
+            criterion,
+            errors,
+        )
     try:
         with unit_of_work() as session:
             if upload is not None:
-                item = service.add_file(session, scope, assessment_id, criterion, data=upload.stream,
-                                        filename=upload.filename, content_type=upload.mimetype, note=note,
-                                        store=_store())
+                item = service.add_file(
+                    session,
+                    scope,
+                    assessment_id,
+                    criterion,
+                    data=upload.stream,
+                    filename=upload.filename,
+                    content_type=upload.mimetype,
+                    note=note,
+                    store=_store(),
+                )
             else:
                 item = service.add_link(session, scope, assessment_id, criterion, url, note)
             shown = shapes.evidence(item)
@@ -356,8 +428,7 @@ def _add_evidence(assessment_id: int):
         return _evidence_refused(str(exc), criterion, [{"field": "file", "message": str(exc)}])
     response = jsonify(shown)
     response.status_code = 201
-    response.headers["Location"] = url_for("api_v1.evidence_item", assessment_id=assessment_id,
-                                           evidence_id=shown["id"])
+    response.headers["Location"] = url_for("api_v1.evidence_item", assessment_id=assessment_id, evidence_id=shown["id"])
     return response
 
 

@@ -1,6 +1,7 @@
 """How the JSON API (``api_v1``) shows each resource: plain dicts from the models and the scoped reads of
 ``app.services.token_access``. The OpenAPI document (``openapi.py``) describes the same shapes, and the tests
 check real responses against it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,52 +33,95 @@ def cycle(cycle: AssessmentCycle) -> dict:
 
 
 def version(version: StandardsVersion) -> dict:
-    return {"id": version.id, "set_id": version.set_id, "version": version.version, "title": version.title,
-            "state": version.state, "effective_from": when(version.effective_from),
-            "published_at": when(version.published_at), "content_hash": version.content_hash}
+    return {
+        "id": version.id,
+        "set_id": version.set_id,
+        "version": version.version,
+        "title": version.title,
+        "state": version.state,
+        "effective_from": when(version.effective_from),
+        "published_at": when(version.published_at),
+        "content_hash": version.content_hash,
+    }
 
 
 def summary(result: Optional[AssessmentResult]) -> Optional[dict]:
     if result is None:
         return None
-    return {"overall": result.overall, "rating": result.rating, "outcome": result.outcome,
-            "computed_at": when(result.computed_at)}
+    return {
+        "overall": result.overall,
+        "rating": result.rating,
+        "outcome": result.outcome,
+        "computed_at": when(result.computed_at),
+    }
 
 
 def assessment(line: AssessmentLine) -> dict:
     a = line.assessment
-    return {"id": a.id, "membership_id": a.membership_id, "organisation": organisation(line.organisation),
-            "cycle": cycle(line.cycle), "standards_version_id": a.standards_version_id, "status": a.status,
-            "created_at": when(a.created_at), "submitted_at": when(a.submitted_at),
-            "decided_at": when(a.decided_at), "result": summary(line.result)}
+    return {
+        "id": a.id,
+        "membership_id": a.membership_id,
+        "organisation": organisation(line.organisation),
+        "cycle": cycle(line.cycle),
+        "standards_version_id": a.standards_version_id,
+        "status": a.status,
+        "created_at": when(a.created_at),
+        "submitted_at": when(a.submitted_at),
+        "decided_at": when(a.decided_at),
+        "result": summary(line.result),
+    }
 
 
 def links(assessment_id: int) -> dict:
-    return {"self": url_for("api_v1.assessment", assessment_id=assessment_id),
-            "result": url_for("api_v1.result", assessment_id=assessment_id),
-            "breaches": url_for("api_v1.breaches", assessment_id=assessment_id),
-            "answers": url_for("api_v1.answers", assessment_id=assessment_id),
-            "evidence": url_for("api_v1.evidence", assessment_id=assessment_id)}
+    return {
+        "self": url_for("api_v1.assessment", assessment_id=assessment_id),
+        "result": url_for("api_v1.result", assessment_id=assessment_id),
+        "breaches": url_for("api_v1.breaches", assessment_id=assessment_id),
+        "answers": url_for("api_v1.answers", assessment_id=assessment_id),
+        "evidence": url_for("api_v1.evidence", assessment_id=assessment_id),
+    }
 
 
 def evidence(item: Evidence) -> dict:
-    shown = {"id": item.id, "assessment_id": item.assessment_id, "criterion": item.criterion_id, "kind": item.kind,
-             "url": item.url, "filename": item.filename, "content_type": item.content_type, "size": item.size,
-             "sha256": item.sha256, "note": item.note, "added_at": when(item.created_at), "download": None}
+    shown = {
+        "id": item.id,
+        "assessment_id": item.assessment_id,
+        "criterion": item.criterion_id,
+        "kind": item.kind,
+        "url": item.url,
+        "filename": item.filename,
+        "content_type": item.content_type,
+        "size": item.size,
+        "sha256": item.sha256,
+        "note": item.note,
+        "added_at": when(item.created_at),
+        "download": None,
+    }
     if item.kind == "file":
         shown["download"] = url_for("api_v1.evidence_file", assessment_id=item.assessment_id, evidence_id=item.id)
     return shown
 
 
 def _criterion(c: Criterion) -> dict:
-    return {"id": c.id, "text": c.text, "type": c.type, "weight": c.weight, "required": c.required,
-            "allow_na": c.allow_na, "evidence": c.evidence, "guidance": c.guidance,
-            "levels": list(c.levels) if c.levels is not None else None, "unit": c.unit,
-            "benchmark": c.benchmark.model_dump() if c.benchmark is not None else None,
-            "min": c.min, "max": c.max,
-            "options": ([{"id": o.id, "text": o.text, "score": o.score} for o in c.options]
-                        if c.options is not None else None),
-            "when": {"criterion": c.when.criterion, "in": list(c.when.values)} if c.when is not None else None}
+    return {
+        "id": c.id,
+        "text": c.text,
+        "type": c.type,
+        "weight": c.weight,
+        "required": c.required,
+        "allow_na": c.allow_na,
+        "evidence": c.evidence,
+        "guidance": c.guidance,
+        "levels": list(c.levels) if c.levels is not None else None,
+        "unit": c.unit,
+        "benchmark": c.benchmark.model_dump() if c.benchmark is not None else None,
+        "min": c.min,
+        "max": c.max,
+        "options": (
+            [{"id": o.id, "text": o.text, "score": o.score} for o in c.options] if c.options is not None else None
+        ),
+        "when": {"criterion": c.when.criterion, "in": list(c.when.values)} if c.when is not None else None,
+    }
 
 
 def optional_list(values) -> Optional[list]:
@@ -85,12 +129,19 @@ def optional_list(values) -> Optional[list]:
 
 
 def standard(s: Standard) -> dict:
-    return {"id": s.id, "title": s.title, "weight": s.weight, "must_meet": s.must_meet,
-            "applies": {"routes": optional_list(s.applies.routes),
-                        "specialties": optional_list(s.applies.specialties),
-                        "org_types": optional_list(s.applies.org_types)},
-            "maps_to": [{"framework": m.framework, "ref": m.ref} for m in s.maps_to],
-            "criteria": [_criterion(c) for c in s.criteria]}
+    return {
+        "id": s.id,
+        "title": s.title,
+        "weight": s.weight,
+        "must_meet": s.must_meet,
+        "applies": {
+            "routes": optional_list(s.applies.routes),
+            "specialties": optional_list(s.applies.specialties),
+            "org_types": optional_list(s.applies.org_types),
+        },
+        "maps_to": [{"framework": m.framework, "ref": m.ref} for m in s.maps_to],
+        "criteria": [_criterion(c) for c in s.criteria],
+    }
 
 
 def not_asked(found: dict[str, NotAsked]) -> list[dict]:
@@ -100,9 +151,21 @@ def not_asked(found: dict[str, NotAsked]) -> list[dict]:
 
 def pair(view: PairView) -> dict:
     line, pair = view.line, view.line.pair
-    return {"id": pair.id, "standard_id": pair.standard_id, "cycle": line.cycle, "status": pair.status,
-            "role": view.role, "mentee": {"membership_id": pair.mentee_membership_id, "name": line.mentee},
-            "buddy": ({"membership_id": pair.buddy_membership_id, "name": line.buddy}
-                      if pair.buddy_membership_id is not None else None),
-            "lead_accepted_at": when(pair.lead_accepted_at), "buddy_accepted_at": when(pair.buddy_accepted_at),
-            "started_at": when(pair.started_at), "ended_at": when(pair.ended_at), "end_reason": pair.end_reason}
+    return {
+        "id": pair.id,
+        "standard_id": pair.standard_id,
+        "cycle": line.cycle,
+        "status": pair.status,
+        "role": view.role,
+        "mentee": {"membership_id": pair.mentee_membership_id, "name": line.mentee},
+        "buddy": (
+            {"membership_id": pair.buddy_membership_id, "name": line.buddy}
+            if pair.buddy_membership_id is not None
+            else None
+        ),
+        "lead_accepted_at": when(pair.lead_accepted_at),
+        "buddy_accepted_at": when(pair.buddy_accepted_at),
+        "started_at": when(pair.started_at),
+        "ended_at": when(pair.ended_at),
+        "end_reason": pair.end_reason,
+    }

@@ -5,6 +5,7 @@ Pages anyone can reach do not tell which emails have an account: sign-in gives o
 password and an unknown email (and takes as long for both: ``services.accounts.authenticate``), and
 registration with an email that has an account is refused without saying so.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -21,8 +22,14 @@ from .sessions import end_sessions_of
 
 bp = Blueprint("auth", __name__)
 HOMES = {"member": "member.home", "lead": "review.home", "admin": "admin.home"}
-REGISTER_FIELDS = {"name": "organisation_name", "ods_code": "ods_code", "org_type": "org_type", "region": "region",
-                   "email": "email", "password": "password"}
+REGISTER_FIELDS = {
+    "name": "organisation_name",
+    "ods_code": "ods_code",
+    "org_type": "org_type",
+    "region": "region",
+    "email": "email",
+    "password": "password",
+}
 #: Registration refused for an email that has an account, in words that do not say so.
 NOT_REGISTERED = "We could not register you with these details. If you already have an account, sign in instead."
 
@@ -81,11 +88,21 @@ def register():
         try:
             with unit_of_work() as db_session:
                 _, user = register_applicant(
-                    db_session, Actor(form.email.data.strip().lower()),
-                    organisation={"name": form.organisation_name.data, "ods_code": form.ods_code.data,
-                                  "org_type": form.org_type.data, "region": form.region.data},
-                    user={"email": form.email.data, "name": form.name.data, "password": form.password.data,
-                          "others": [form.organisation_name.data, form.ods_code.data]})
+                    db_session,
+                    Actor(form.email.data.strip().lower()),
+                    organisation={
+                        "name": form.organisation_name.data,
+                        "ods_code": form.ods_code.data,
+                        "org_type": form.org_type.data,
+                        "region": form.region.data,
+                    },
+                    user={
+                        "email": form.email.data,
+                        "name": form.name.data,
+                        "password": form.password.data,
+                        "others": [form.organisation_name.data, form.ods_code.data],
+                    },
+                )
         except EmailTaken:
             form.form_errors.append(NOT_REGISTERED)
         except ServiceError as exc:
@@ -110,8 +127,9 @@ def password():
     if form.validate_on_submit():
         try:
             with unit_of_work() as db_session:
-                user = change_password(db_session, actor(), current_user.id, current=form.current.data,
-                                       new=form.password.data)
+                user = change_password(
+                    db_session, actor(), current_user.id, current=form.current.data, new=form.password.data
+                )
         except ServiceError as exc:
             show_service_error(form, str(exc), {"current": "current", "password": "password"})
         else:

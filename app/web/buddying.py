@@ -1,6 +1,7 @@
 """Buddying pages: the lead's board for the alliance's pairs, and the actions of the two member
 organisations of a pair. A pair outside the lead's alliance, or not involving the member user's own
 organisation, is a 404 for reading and writing alike."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -40,8 +41,9 @@ def _act(step: str, pair_id: int, back: str, **scope):
                 buddy = request.form.get("buddy", "")
                 if not buddy.isdigit():
                     raise ServiceError("buddy: choose a buddy")
-                pairs.reassign(session, actor(), scope["alliance_id"], pair_id, int(buddy),
-                                 request.form.get("reason", ""))
+                pairs.reassign(
+                    session, actor(), scope["alliance_id"], pair_id, int(buddy), request.form.get("reason", "")
+                )
     except NotFound:
         raise
     except ServiceError as exc:
@@ -62,12 +64,12 @@ def board():
 @bp.post("/review/buddying/<int:pair_id>/<any(accept, start, withdraw, reassign):step>")
 @roles("lead")
 def lead_step(pair_id: int, step: str):
-    return _act(step, pair_id, url_for("buddying.board", _anchor=f"pair-{pair_id}"),
-                alliance_id=current_user.alliance_id)
+    return _act(
+        step, pair_id, url_for("buddying.board", _anchor=f"pair-{pair_id}"), alliance_id=current_user.alliance_id
+    )
 
 
 @bp.post("/member/buddying/<int:pair_id>/<any(accept, start, withdraw):step>")
 @roles("member")
 def member_step(pair_id: int, step: str):
-    return _act(step, pair_id, url_for("member.home", _anchor="buddying"),
-                organisation_id=current_user.organisation_id)
+    return _act(step, pair_id, url_for("member.home", _anchor="buddying"), organisation_id=current_user.organisation_id)

@@ -7,6 +7,7 @@ named in text, and the page has a table with the same numbers. A value the
 chart cannot draw (not finite, or beyond ``DRAWABLE``) is left off it and
 named in its text; without a drawable target there is no chart at all.
 """
+
 from __future__ import annotations
 
 import math
@@ -113,8 +114,15 @@ def strip(benchmark: MetricBenchmark) -> Optional[Strip]:
         value = low + i * step
         ticks.append(Tick(x(value), _tick_label(value)))
     return Strip(
-        width=WIDTH, height=HEIGHT, axis_y=AXIS_Y, box_top=BOX_TOP, box_bottom=BOX_BOTTOM, left=LEFT, right=RIGHT,
-        ticks=ticks, target_x=x(float(benchmark.target)),
+        width=WIDTH,
+        height=HEIGHT,
+        axis_y=AXIS_Y,
+        box_top=BOX_TOP,
+        box_bottom=BOX_BOTTOM,
+        left=LEFT,
+        right=RIGHT,
+        ticks=ticks,
+        target_x=x(float(benchmark.target)),
         box=(x(d.q1), x(d.q3)) if d is not None else None,
         median_x=x(d.median) if d is not None else None,
         value_x=x(own) if own is not None else None,

@@ -1,4 +1,5 @@
 """Sending a piece of evidence's stored file: one way for the member's pages, the lead's pages and the API."""
+
 from __future__ import annotations
 
 from flask import Response, current_app, send_file
@@ -13,7 +14,6 @@ def evidence_download(item: Evidence) -> Response:
     try:
         found = open_evidence_file(item, current_app.extensions["upload_store"])
     except EvidenceFileLost:
-        current_app.logger.error("evidence %s: its file %s is missing from the upload store", item.id,
-                                 item.storage_key)
+        current_app.logger.error("evidence %s: its file %s is missing from the upload store", item.id, item.storage_key)
         raise
     return send_file(found.stream, mimetype=found.content_type, as_attachment=True, download_name=found.filename)

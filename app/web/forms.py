@@ -9,6 +9,7 @@ A refusal reaches the member (and an API client) as a person would say it
 (``answer_problem``), and a stored number is shown in the digits it was written in.
 ``page_layout`` says where a page shows each conditional question (schema 2).
 """
+
 from __future__ import annotations
 
 import re
@@ -71,24 +72,52 @@ class LoginForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    organisation_name = StringField("Organisation name", validators=[
-        DataRequired("Enter the organisation's name"), Length(max=200, message="Use 200 characters or fewer"),
-        PlainText()])
+    organisation_name = StringField(
+        "Organisation name",
+        validators=[
+            DataRequired("Enter the organisation's name"),
+            Length(max=200, message="Use 200 characters or fewer"),
+            PlainText(),
+        ],
+    )
     ods_code = StringField("ODS code", validators=[DataRequired("Enter the organisation's ODS code")])
     org_type = ChoiceField("Type of organisation", validators=[DataRequired("Choose the type of organisation")])
-    region = StringField("Region", validators=[
-        DataRequired("Enter the region"), Length(max=100, message="Use 100 characters or fewer"), PlainText()])
-    name = StringField("Your full name", validators=[
-        DataRequired("Enter your full name"), Length(max=200, message="Use 200 characters or fewer"), PlainText()])
-    email = StringField("Email address", validators=[
-        DataRequired("Enter your email address"), Length(max=254, message="Use 254 characters or fewer"),
-        PlainText()])
-    password = PasswordField("Create a password", validators=[
-        DataRequired("Enter a password"),
-        Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
-        Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password")])
-    confirm = PasswordField("Confirm your password", validators=[
-        DataRequired("Enter your password again"), EqualTo("password", "The passwords do not match")])
+    region = StringField(
+        "Region",
+        validators=[
+            DataRequired("Enter the region"),
+            Length(max=100, message="Use 100 characters or fewer"),
+            PlainText(),
+        ],
+    )
+    name = StringField(
+        "Your full name",
+        validators=[
+            DataRequired("Enter your full name"),
+            Length(max=200, message="Use 200 characters or fewer"),
+            PlainText(),
+        ],
+    )
+    email = StringField(
+        "Email address",
+        validators=[
+            DataRequired("Enter your email address"),
+            Length(max=254, message="Use 254 characters or fewer"),
+            PlainText(),
+        ],
+    )
+    password = PasswordField(
+        "Create a password",
+        validators=[
+            DataRequired("Enter a password"),
+            Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
+            Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password"),
+        ],
+    )
+    confirm = PasswordField(
+        "Confirm your password",
+        validators=[DataRequired("Enter your password again"), EqualTo("password", "The passwords do not match")],
+    )
 
     def __init__(self, *args: Any, org_types: tuple[str, ...] = ORG_TYPES, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -109,12 +138,18 @@ class RegisterForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired("Enter your current password")])
-    password = PasswordField("New password", validators=[
-        DataRequired("Enter a new password"),
-        Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
-        Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password")])
-    confirm = PasswordField("Confirm your new password", validators=[
-        DataRequired("Enter your new password again"), EqualTo("password", "The passwords do not match")])
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Enter a new password"),
+            Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
+            Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password"),
+        ],
+    )
+    confirm = PasswordField(
+        "Confirm your new password",
+        validators=[DataRequired("Enter your new password again"), EqualTo("password", "The passwords do not match")],
+    )
 
 
 class ApplyForm(FlaskForm):
@@ -125,8 +160,11 @@ class ApplyForm(FlaskForm):
     def __init__(self, *args: Any, routes: list[tuple[str, str]], specialties: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.route.choices = routes
-        self.specialty.choices = ([("", "Choose a specialty")] + [(s, s.replace("-", " ").capitalize()) for s in specialties]
-                                  + [(OTHER, "Another specialty")])
+        self.specialty.choices = (
+            [("", "Choose a specialty")]
+            + [(s, s.replace("-", " ").capitalize()) for s in specialties]
+            + [(OTHER, "Another specialty")]
+        )
 
     def validate_route(self, field: Field) -> None:
         if field.data and not field.offered(field.data):
@@ -159,13 +197,17 @@ class ApplyForm(FlaskForm):
 
 
 class EvidenceForm(FlaskForm):
-    kind = ChoiceField("What kind of evidence?", choices=[("file", "Upload a file"), ("link", "Give a link")],
-                       validators=[DataRequired("Choose whether to upload a file or give a link")])
+    kind = ChoiceField(
+        "What kind of evidence?",
+        choices=[("file", "Upload a file"), ("link", "Give a link")],
+        validators=[DataRequired("Choose whether to upload a file or give a link")],
+    )
     upload = FileField("Upload a file")
     url = StringField("Link to the evidence")
-    note = TextAreaField("Note (optional)", validators=[Length(max=NOTE_MAX,
-                                                               message=f"Use {NOTE_MAX} characters or fewer"),
-                                                        PlainText(single_line=False)])
+    note = TextAreaField(
+        "Note (optional)",
+        validators=[Length(max=NOTE_MAX, message=f"Use {NOTE_MAX} characters or fewer"), PlainText(single_line=False)],
+    )
 
     def validate_kind(self, field: Field) -> None:
         if field.data and not field.offered(field.data):
@@ -254,8 +296,9 @@ def _listed(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def answer_problem(criterion: Criterion, value: Any, problem: str, na_choice: str = "choose not applicable",
-                   option_ids: bool = False) -> str:
+def answer_problem(
+    criterion: Criterion, value: Any, problem: str, na_choice: str = "choose not applicable", option_ids: bool = False
+) -> str:
     """A refusal of ``rules.check_answer`` as a person would write it ("Enter a number between 0 and 100"),
     from the criterion and the refused answer; ``na_choice``: how the person says "not applicable" (an API
     client sends "na"); ``option_ids``: name a choice's options by their ids (what an API client sends),
@@ -267,11 +310,17 @@ def answer_problem(criterion: Criterion, value: Any, problem: str, na_choice: st
     if isinstance(value, str) and value == NA:
         return "Give an answer: this question cannot be answered not applicable"
     if criterion.type in ("choice", "multi_choice"):
-        options = ([f'"{o.id}"' for o in criterion.options or ()] if option_ids
-                   else [f"“{o.text}”" for o in criterion.options or ()])
+        options = (
+            [f'"{o.id}"' for o in criterion.options or ()]
+            if option_ids
+            else [f"“{o.text}”" for o in criterion.options or ()]
+        )
         if criterion.type == "choice":
-            return (f"Send one of the option ids {_listed(options)}{or_na}" if option_ids
-                    else f"Choose one of {_listed(options)}{or_na}")
+            return (
+                f"Send one of the option ids {_listed(options)}{or_na}"
+                if option_ids
+                else f"Choose one of {_listed(options)}{or_na}"
+            )
         if option_ids:
             return f"Send a list of distinct option ids from {_listed(options)} ([] for none of them){or_na}"
         return f"Choose any of {_listed(options)}, each once, or “None of these”{or_na}"
@@ -295,15 +344,21 @@ def answer_problem(criterion: Criterion, value: Any, problem: str, na_choice: st
     return problem[:1].upper() + problem[1:]
 
 
-def checked_answer(criterion: Criterion, value: Any,
-                   na_choice: str = "choose not applicable") -> tuple[Any, Optional[str]]:
+def checked_answer(
+    criterion: Criterion, value: Any, na_choice: str = "choose not applicable"
+) -> tuple[Any, Optional[str]]:
     """``rules.check_answer`` with its refusal in a person's words."""
     clean, problem = rules.check_answer(criterion, value)
     return (None, answer_problem(criterion, value, problem, na_choice)) if problem else (clean, None)
 
 
-def save_problem(criterion: Optional[Criterion], value: Any, problem: str,
-                 na_choice: str = "choose not applicable", option_ids: bool = False) -> str:
+def save_problem(
+    criterion: Optional[Criterion],
+    value: Any,
+    problem: str,
+    na_choice: str = "choose not applicable",
+    option_ids: bool = False,
+) -> str:
     """A refusal of a save (``SaveOutcome.errors``) in a person's words: the answer check's refusals are
     reworded, the service's own (a criterion that does not apply) are kept."""
     if criterion is not None and rules.check_answer(criterion, value)[1] == problem:
@@ -371,8 +426,11 @@ def domain_form_class(criteria: list[Criterion], names: dict[str, str]) -> type[
 
         def answers(self) -> dict[str, Any]:
             """The checked answers of the fields that passed (the others keep what was stored)."""
-            return {f.criterion.id: f.answer for f in self.answer_fields
-                    if not f.errors and f.criterion.id not in self.left_as_stored}
+            return {
+                f.criterion.id: f.answer
+                for f in self.answer_fields
+                if not f.errors and f.criterion.id not in self.left_as_stored
+            }
 
         def leave_as_stored(self, criterion_ids: Iterable[str]) -> None:
             """Drop what was sent for these questions, with any error in it: they are not asked (schema 2
@@ -439,13 +497,20 @@ def page_layout(standards_set: StandardsSet, standards: list[Standard], names: d
                 values = tuple(str(v) for v in when.values)
                 grouped.setdefault(when.criterion, {}).setdefault(values, []).append(criterion)
     reveals = {
-        controller: tuple(Reveal(f"conditional-{names[controller]}-{index}", values, tuple(criteria))
-                          for index, (values, criteria) in enumerate(by_values.items(), start=1))
-        for controller, by_values in grouped.items()}
+        controller: tuple(
+            Reveal(f"conditional-{names[controller]}-{index}", values, tuple(criteria))
+            for index, (values, criteria) in enumerate(by_values.items(), start=1)
+        )
+        for controller, by_values in grouped.items()
+    }
     nested = frozenset(c.id for found in reveals.values() for reveal in found for c in reveal.criteria)
     lookup = standards_set.criterion_lookup
-    depends = {c.id: condition_words(c, lookup) for s in standards for c in s.criteria
-               if c.when is not None and c.id not in nested}
+    depends = {
+        c.id: condition_words(c, lookup)
+        for s in standards
+        for c in s.criteria
+        if c.when is not None and c.id not in nested
+    }
     return PageLayout(reveals, nested, depends)
 
 
@@ -467,17 +532,25 @@ def show_service_error(form: FlaskForm, message: str, fields: dict[str, str]) ->
 class ApiTokenForm(FlaskForm):
     """A new API token: what it is for, and the one organisation or alliance it may reach."""
 
-    name = StringField("What is the token for?", validators=[
-        DataRequired("Enter what the token is for"),
-        Length(max=NAME_MAX, message=f"Use {NAME_MAX} characters or fewer"), PlainText()])
+    name = StringField(
+        "What is the token for?",
+        validators=[
+            DataRequired("Enter what the token is for"),
+            Length(max=NAME_MAX, message=f"Use {NAME_MAX} characters or fewer"),
+            PlainText(),
+        ],
+    )
     scope = ChoiceField("Who the token acts for", validators=[DataRequired("Choose an organisation or an alliance")])
 
-    def __init__(self, *args: Any, organisations: list[tuple[int, str]], alliances: list[tuple[int, str]],
-                 **kwargs: Any):
+    def __init__(
+        self, *args: Any, organisations: list[tuple[int, str]], alliances: list[tuple[int, str]], **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
-        self.scope.choices = ([("", "Choose an organisation or an alliance")]
-                              + [(f"organisation:{i}", f"Organisation: {name}") for i, name in organisations]
-                              + [(f"alliance:{i}", f"Alliance (as its lead): {name}") for i, name in alliances])
+        self.scope.choices = (
+            [("", "Choose an organisation or an alliance")]
+            + [(f"organisation:{i}", f"Organisation: {name}") for i, name in organisations]
+            + [(f"alliance:{i}", f"Alliance (as its lead): {name}") for i, name in alliances]
+        )
 
     def validate_scope(self, field: Field) -> None:
         if field.data and not field.offered(field.data):
@@ -504,11 +577,17 @@ class LibraryImportForm(FlaskForm):
     """A CISO Assistant framework library to import as a draft version of the alliance's standards set."""
 
     library_file = FileField("Framework library (YAML)")
-    set_id = StringField("Standards set id", validators=[
-        DataRequired("Enter the standards set id"), Length(max=100, message="Use 100 characters or fewer")])
-    version = StringField("Version", validators=[
-        DataRequired("Enter the version of the draft, for example 2026.2"),
-        Length(max=32, message="Use 32 characters or fewer")])
+    set_id = StringField(
+        "Standards set id",
+        validators=[DataRequired("Enter the standards set id"), Length(max=100, message="Use 100 characters or fewer")],
+    )
+    version = StringField(
+        "Version",
+        validators=[
+            DataRequired("Enter the version of the draft, for example 2026.2"),
+            Length(max=32, message="Use 32 characters or fewer"),
+        ],
+    )
 
     def validate_library_file(self, field: Field) -> None:
         if field.data is None or not getattr(field.data, "filename", ""):

@@ -2,6 +2,7 @@
 status" link), and two small JSON reads for a signed-in browser session: who is signed in (``/api/``) and a
 member's own stored result. The blueprint keeps the name ``api`` its endpoints have always had (``api.health``).
 Other systems use the token-authenticated JSON API, ``api_v1``."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, url_for
@@ -29,8 +30,12 @@ def health():
         finally:
             connection.close()
     except Exception as exc:  # noqa: BLE001  (unreachable server, unreadable file, bad URL)
-        current_app.logger.warning("health: the database %s does not answer: %s: %s", db.describe(
-            current_app.config["DATABASE_URL"]), exc.__class__.__name__, str(exc).splitlines()[0] if str(exc) else "")
+        current_app.logger.warning(
+            "health: the database %s does not answer: %s: %s",
+            db.describe(current_app.config["DATABASE_URL"]),
+            exc.__class__.__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+        )
         return {"status": "unavailable", "database": f"unreachable ({exc.__class__.__name__})"}, 503
     return {"status": "ok", "database": "ok"}
 
@@ -39,8 +44,7 @@ def health():
 @roles("member", "lead", "admin")
 def home():
     links = {"health": url_for("api.health")}
-    return {"user": {"email": current_user.email, "name": current_user.name, "role": current_user.role},
-            "links": links}
+    return {"user": {"email": current_user.email, "name": current_user.name, "role": current_user.role}, "links": links}
 
 
 @bp.get("/assessments/<int:assessment_id>/result")
@@ -53,5 +57,9 @@ def assessment_result(assessment_id: int):
         status = ctx.assessment.status
     if stored is None:
         return {"assessment": assessment_id, "status": status, "result": None}
-    return {"assessment": assessment_id, "status": status, "computed_at": stored.computed_at.isoformat(),
-            "result": stored.result}
+    return {
+        "assessment": assessment_id,
+        "status": status,
+        "computed_at": stored.computed_at.isoformat(),
+        "result": stored.result,
+    }

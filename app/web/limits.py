@@ -4,6 +4,7 @@ In memory, each process counts on its own: with four gunicorn workers a limit of
 Production therefore refuses to start more than one worker with in-memory limits (``unshared_limits``, read
 by gunicorn.conf.py), and says so in the log even with one.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional
@@ -69,13 +70,17 @@ def unshared_limits(config: Mapping[str, Any], workers: int) -> Optional[str]:
     """Why production must not start ``workers`` processes with these settings, or None."""
     if config["APP_ENV"] != "production" or workers <= 1 or not in_memory(config):
         return None
-    return (f"rate limits are counted in memory, by each of {workers} workers on its own, so every limit would "
-            f"let up to {workers} times as many requests through: set RATELIMIT_STORAGE_URI=redis://host:6379/0 "
-            "(shared by every worker; see docs/operations.md), or run one worker (GUNICORN_WORKERS=1)")
+    return (
+        f"rate limits are counted in memory, by each of {workers} workers on its own, so every limit would "
+        f"let up to {workers} times as many requests through: set RATELIMIT_STORAGE_URI=redis://host:6379/0 "
+        "(shared by every worker; see docs/operations.md), or run one worker (GUNICORN_WORKERS=1)"
+    )
 
 
 def check_limiter_storage(app: Flask) -> None:
     if app.config["APP_ENV"] == "production" and in_memory(app.config):
-        app.logger.warning("rate limits are counted in memory, in this process only: with more than one worker "
-                           "process set RATELIMIT_STORAGE_URI=redis://... (gunicorn refuses to start more than one "
-                           "worker without it)")
+        app.logger.warning(
+            "rate limits are counted in memory, in this process only: with more than one worker "
+            "process set RATELIMIT_STORAGE_URI=redis://... (gunicorn refuses to start more than one "
+            "worker without it)"
+        )

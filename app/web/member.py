@@ -4,6 +4,7 @@ Every route is for member users only, and every lookup is scoped to the
 user's own organisation (``app.services.portal``): another organisation's
 membership or assessment is a 404, for reading and for writing alike.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,14 @@ def home():
         memberships = portal.memberships_of(session, _organisation_id())
         notifications = notifications_of(session, _organisation_id())
         buddies, buddying = organisation_pairs(session, _organisation_id())
-    return render_template("member/home.html", organisation=organisation, memberships=memberships,
-                           notifications=notifications, buddies=buddies, buddying=buddying)
+    return render_template(
+        "member/home.html",
+        organisation=organisation,
+        memberships=memberships,
+        notifications=notifications,
+        buddies=buddies,
+        buddying=buddying,
+    )
 
 
 @bp.post("/notifications/<int:notification_id>/read")
@@ -73,8 +80,13 @@ def apply_to(slug: str):
         try:
             with unit_of_work() as session:
                 membership = apply_for_membership(
-                    session, actor(), organisation_id=_organisation_id(), alliance_id=offer.alliance.id,
-                    route=form.route.data, specialty=form.chosen_specialty)
+                    session,
+                    actor(),
+                    organisation_id=_organisation_id(),
+                    alliance_id=offer.alliance.id,
+                    route=form.route.data,
+                    specialty=form.chosen_specialty,
+                )
                 membership_id = membership.id
         except ServiceError as exc:
             show_service_error(form, str(exc), {"route": "route", "specialty": "specialty"})
@@ -116,8 +128,9 @@ def assessment(assessment_id: int):
         overview = portal.membership_overview(session, _organisation_id(), ctx.membership.id)
         comments = review_service.member_comments(session, assessment_id)
         returned = portal.returns_of(session, [ctx.assessment]).get(assessment_id)
-    return render_template("member/assessment.html", ctx=ctx, progress=state, overview=overview, comments=comments,
-                           returned=returned)
+    return render_template(
+        "member/assessment.html", ctx=ctx, progress=state, overview=overview, comments=comments, returned=returned
+    )
 
 
 @bp.route("/assessments/<int:assessment_id>/domains/<path:domain_id>", methods=["GET", "POST"])
@@ -139,14 +152,16 @@ def domain(assessment_id: int, domain_id: str):
     if request.method == "POST":
         shown = request.form.get("shown", "")
         if not editable:
-            raise ServiceError(f"this self-assessment is {ctx.assessment.status.replace('_', ' ')}; "
-                               "only a draft can be changed")
+            raise ServiceError(
+                f"this self-assessment is {ctx.assessment.status.replace('_', ' ')}; only a draft can be changed"
+            )
         form.validate()
         # A question this save leaves unasked keeps what is stored for it; what was typed into it is ignored.
         form.leave_as_stored(not_asked(ctx, {**state.answers, **form.answers()}))
         with unit_of_work() as session:
-            outcome = portal.save_changed_answers(session, actor(), assessment_id, form.answers(),
-                                                  shown=portal.shown_answers(shown))
+            outcome = portal.save_changed_answers(
+                session, actor(), assessment_id, form.answers(), shown=portal.shown_answers(shown)
+            )
             state = progress(session, ctx)
         row = state.domain(domain_id)
         saved = len(outcome.saved) + len(outcome.cleared)
@@ -161,8 +176,18 @@ def domain(assessment_id: int, domain_id: str):
                 return redirect(url_for("member.domain", assessment_id=assessment_id, domain_id=following))
             return redirect(url_for("member.assessment", assessment_id=assessment_id))
     layout = page_layout(ctx.standards, row.standards, names)
-    return render_template("member/domain.html", ctx=ctx, progress=state, row=row, form=form, names=names,
-                           editable=editable, saved=saved, shown=shown, layout=layout)
+    return render_template(
+        "member/domain.html",
+        ctx=ctx,
+        progress=state,
+        row=row,
+        form=form,
+        names=names,
+        editable=editable,
+        saved=saved,
+        shown=shown,
+        layout=layout,
+    )
 
 
 @bp.route("/assessments/<int:assessment_id>/criteria/<path:criterion_id>/evidence", methods=["GET", "POST"])
@@ -179,19 +204,37 @@ def evidence(assessment_id: int, criterion_id: str):
     form = EvidenceForm()
     if request.method == "POST":
         if not editable:
-            raise ServiceError(f"this self-assessment is {ctx.assessment.status.replace('_', ' ')}; "
-                               "evidence can be added to a draft only")
+            raise ServiceError(
+                f"this self-assessment is {ctx.assessment.status.replace('_', ' ')}; "
+                "evidence can be added to a draft only"
+            )
         if form.validate():
             note = (form.note.data or "").strip()
             try:
                 with unit_of_work() as session:
                     if form.kind.data == "file":
                         upload = form.upload.data
-                        attach_file(session, actor(), assessment_id, criterion_id, data=upload.stream,
-                                    filename=upload.filename, content_type=upload.mimetype, note=note, store=_store())
+                        attach_file(
+                            session,
+                            actor(),
+                            assessment_id,
+                            criterion_id,
+                            data=upload.stream,
+                            filename=upload.filename,
+                            content_type=upload.mimetype,
+                            note=note,
+                            store=_store(),
+                        )
                     else:
-                        add_evidence(session, actor(), assessment_id, criterion_id, kind="link",
-                                     url=form.url.data.strip(), note=note)
+                        add_evidence(
+                            session,
+                            actor(),
+                            assessment_id,
+                            criterion_id,
+                            kind="link",
+                            url=form.url.data.strip(),
+                            note=note,
+                        )
             except UploadRefused as exc:
                 form.upload.errors = [*form.upload.errors, str(exc)]
             except ServiceError as exc:
@@ -200,9 +243,19 @@ def evidence(assessment_id: int, criterion_id: str):
                 flash(f"Evidence added to {criterion_id}.", "success")
                 return redirect(url_for("member.evidence", assessment_id=assessment_id, criterion_id=criterion_id))
     domain_id = standard.domain
-    return render_template("member/evidence.html", ctx=ctx, standard=standard, criterion=criterion, items=items,
-                           form=form, editable=editable, domain_id=domain_id, names=field_names(ctx.standards),
-                           store=_store(), allowed_types=allowed_extensions())
+    return render_template(
+        "member/evidence.html",
+        ctx=ctx,
+        standard=standard,
+        criterion=criterion,
+        items=items,
+        form=form,
+        editable=editable,
+        domain_id=domain_id,
+        names=field_names(ctx.standards),
+        store=_store(),
+        allowed_types=allowed_extensions(),
+    )
 
 
 @bp.get("/assessments/<int:assessment_id>/evidence/<int:evidence_id>")
@@ -249,8 +302,15 @@ def submit_assessment(assessment_id: int):
         else:
             flash("Your self-assessment is submitted. The alliance lead will review it.", "success")
             return redirect(url_for("member.result", assessment_id=assessment_id))
-    return render_template("member/submit.html", ctx=ctx, progress=state, missing=missing, refused=refused,
-                           names=field_names(ctx.standards), page_has_errors=refused)
+    return render_template(
+        "member/submit.html",
+        ctx=ctx,
+        progress=state,
+        missing=missing,
+        refused=refused,
+        names=field_names(ctx.standards),
+        page_has_errors=refused,
+    )
 
 
 @bp.get("/assessments/<int:assessment_id>/result")

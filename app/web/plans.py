@@ -1,5 +1,6 @@
 """A member's improvement plans: one per gap (a standard not met, a benchmark breach) of a submitted
 self-assessment. Member users only, scoped to their own organisation like every member page."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -35,8 +36,11 @@ def plan(assessment_id: int, gap: str):
     entered = dict(request.form) if request.method == "POST" else {}
     if request.method == "POST":
         try:
-            due_on = parse_due_date(request.form.get("due_on-day", ""), request.form.get("due_on-month", ""),
-                                    request.form.get("due_on-year", ""))
+            due_on = parse_due_date(
+                request.form.get("due_on-day", ""),
+                request.form.get("due_on-month", ""),
+                request.form.get("due_on-year", ""),
+            )
             with unit_of_work() as session:
                 ctx = portal.own_assessment(session, current_user.organisation_id, assessment_id)
                 service.save_plan(session, actor(), ctx, gap, {**request.form.to_dict(), "due_on": due_on})
@@ -50,5 +54,12 @@ def plan(assessment_id: int, gap: str):
     with unit_of_work() as session:  # fresh rows: a refused save rolled its transaction back
         ctx = portal.own_assessment(session, current_user.organisation_id, assessment_id)
         line = next(x for x in service.plan_lines(session, ctx) if x.gap.key == gap)
-        return render_template("review/member_plan.html", ctx=ctx, line=line, errors=errors, entered=entered,
-                               progress=service.PROGRESS, page_has_errors=bool(errors))
+        return render_template(
+            "review/member_plan.html",
+            ctx=ctx,
+            line=line,
+            errors=errors,
+            entered=entered,
+            progress=service.PROGRESS,
+            page_has_errors=bool(errors),
+        )

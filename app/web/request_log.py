@@ -5,6 +5,7 @@ looks like an id) or a new one, returned on the response, so a line in these
 logs can be matched to the proxy's log and to what the person saw. Paths are
 logged without their query strings, which may carry personal data.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -68,14 +69,19 @@ def _finish(response):
     duration = (time.perf_counter() - started) * 1000 if started is not None else None
     ident = request_id()
     response.headers[HEADER] = ident
-    logger.info(json.dumps({
-        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-        "method": request.method,
-        "path": request.path,
-        "status": response.status_code,
-        "duration_ms": round(duration, 1) if duration is not None else None,
-        "user": _user_id(),
-        "remote_addr": request.remote_addr,
-        "request_id": ident,
-    }, separators=(",", ":")))
+    logger.info(
+        json.dumps(
+            {
+                "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(duration, 1) if duration is not None else None,
+                "user": _user_id(),
+                "remote_addr": request.remote_addr,
+                "request_id": ident,
+            },
+            separators=(",", ":"),
+        )
+    )
     return response

@@ -4,6 +4,7 @@ Every route is for leads only, and every lookup goes through
 ``app.services.review`` with the lead's own alliance: another alliance's
 assessment or evidence is a 404, for reading and for writing alike.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -64,23 +65,42 @@ def home():
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
         if alliance is None:
-            return render_template("review/home.html", alliance=None, queue=None, filters=None, errors={},
-                                   recommended=[], at_risk=[])
+            return render_template(
+                "review/home.html", alliance=None, queue=None, filters=None, errors={}, recommended=[], at_risk=[]
+            )
         filters, errors = service.parse_filters(request.args, cycles_of(session, alliance.id))
         queue = service.review_queue(session, alliance.id, filters)
         recommended, at_risk = service.retention_cases(session, alliance.id)
-    return render_template("review/home.html", alliance=alliance, queue=queue, filters=filters, errors=errors,
-                           recommended=recommended, at_risk=at_risk, options=_filter_options(queue),
-                           states=service.QUEUE_STATES, args=request.args, page_has_errors=bool(errors))
+    return render_template(
+        "review/home.html",
+        alliance=alliance,
+        queue=queue,
+        filters=filters,
+        errors=errors,
+        recommended=recommended,
+        at_risk=at_risk,
+        options=_filter_options(queue),
+        states=service.QUEUE_STATES,
+        args=request.args,
+        page_has_errors=bool(errors),
+    )
 
 
 def _render_assessment(assessment_id: int, errors: dict[str, str] | None = None, form: dict | None = None):
     min_peers = current_app.config["BENCHMARK_MIN_PEERS"]
     with unit_of_work() as session:
         page = service.review_page(session, _alliance_id(), assessment_id, min_peers)
-    return render_template("review/assessment.html", page=page, ctx=page.ctx, view=page.view, min_peers=min_peers,
-                           errors=errors or {}, entered=form or {}, words=service.DECISION_WORDS,
-                           page_has_errors=bool(errors))
+    return render_template(
+        "review/assessment.html",
+        page=page,
+        ctx=page.ctx,
+        view=page.view,
+        min_peers=min_peers,
+        errors=errors or {},
+        entered=form or {},
+        words=service.DECISION_WORDS,
+        page_has_errors=bool(errors),
+    )
 
 
 @bp.get("/assessments/<int:assessment_id>")
@@ -105,8 +125,14 @@ def evidence_file(assessment_id: int, evidence_id: int):
 def comment(assessment_id: int):
     try:
         with unit_of_work() as session:
-            service.add_comment(session, actor(), _alliance_id(), assessment_id, request.form.get("comment", ""),
-                                request.form.get("criterion") or None)
+            service.add_comment(
+                session,
+                actor(),
+                _alliance_id(),
+                assessment_id,
+                request.form.get("comment", ""),
+                request.form.get("criterion") or None,
+            )
     except ServiceError as exc:
         if isinstance(exc, service.NotFound):
             raise
@@ -120,12 +146,20 @@ def comment(assessment_id: int):
 def decide(assessment_id: int):
     form = request.form
     try:
-        due_on = service.parse_due_date(form.get("due_on-day", ""), form.get("due_on-month", ""),
-                                        form.get("due_on-year", ""))
+        due_on = service.parse_due_date(
+            form.get("due_on-day", ""), form.get("due_on-month", ""), form.get("due_on-year", "")
+        )
         with unit_of_work() as session:
-            decision = service.decide(session, actor(), _alliance_id(), assessment_id, form.get("kind", ""),
-                                      conditions=form.get("conditions", ""), due_on=due_on,
-                                      notes=form.get("notes", ""))
+            decision = service.decide(
+                session,
+                actor(),
+                _alliance_id(),
+                assessment_id,
+                form.get("kind", ""),
+                conditions=form.get("conditions", ""),
+                due_on=due_on,
+                notes=form.get("notes", ""),
+            )
             kind = decision.kind
     except ServiceError as exc:
         if isinstance(exc, service.NotFound):
@@ -153,8 +187,11 @@ def export(cycle_id: int, kind: str, fmt: str):
         cycle, table = exports.table(session, _alliance_id(), cycle_id, kind)
     body = exports.as_csv(table) if fmt == "csv" else exports.as_json(cycle, table)
     mimetype = "text/csv" if fmt == "csv" else "application/json"
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{exports.filename(cycle, kind, fmt)}"'})
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{exports.filename(cycle, kind, fmt)}"'},
+    )
 
 
 @bp.get("/assessments/<int:assessment_id>/summary")
@@ -163,8 +200,7 @@ def summary(assessment_id: int):
     min_peers = current_app.config["BENCHMARK_MIN_PEERS"]
     with unit_of_work() as session:
         page = service.review_page(session, _alliance_id(), assessment_id, min_peers)
-    return render_template("review/summary.html", page=page, ctx=page.ctx, view=page.view,
-                           words=service.DECISION_WORDS)
+    return render_template("review/summary.html", page=page, ctx=page.ctx, view=page.view, words=service.DECISION_WORDS)
 
 
 @bp.get("/dashboard")
@@ -178,8 +214,14 @@ def dashboard():
         alliance = overview.alliance(session, _alliance_id())
         board = dashboards.dashboard(session, alliance.id, int(raw) if raw else None) if alliance else None
         members = dashboards.memberships_of(session, alliance.id) if alliance else []
-    return render_template("review/dashboard.html", alliance=alliance, board=board, members=members, error=error,
-                           page_has_errors=bool(error))
+    return render_template(
+        "review/dashboard.html",
+        alliance=alliance,
+        board=board,
+        members=members,
+        error=error,
+        page_has_errors=bool(error),
+    )
 
 
 @bp.get("/members/<int:membership_id>")
@@ -197,8 +239,15 @@ def audit():
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
         trail = audit_trail.audit_trail(session, alliance.id, filters) if alliance else None
-    return render_template("review/audit.html", alliance=alliance, trail=trail, args=request.args, errors=errors,
-                           limit=audit_trail.LIMIT, page_has_errors=bool(errors))
+    return render_template(
+        "review/audit.html",
+        alliance=alliance,
+        trail=trail,
+        args=request.args,
+        errors=errors,
+        limit=audit_trail.LIMIT,
+        page_has_errors=bool(errors),
+    )
 
 
 @bp.get("/plans")
@@ -218,9 +267,16 @@ def set_override(assessment_id: int):
     kind = form.get("kind", "")
     try:
         with unit_of_work() as session:
-            service.override(session, actor(), _alliance_id(), assessment_id, kind,
-                             form.get("criterion" if kind == "criterion" else "standard", ""),
-                             form.get("score" if kind == "criterion" else "status", ""), form.get("reason", ""))
+            service.override(
+                session,
+                actor(),
+                _alliance_id(),
+                assessment_id,
+                kind,
+                form.get("criterion" if kind == "criterion" else "standard", ""),
+                form.get("score" if kind == "criterion" else "status", ""),
+                form.get("reason", ""),
+            )
     except ServiceError as exc:
         if isinstance(exc, service.NotFound):
             raise
@@ -234,8 +290,9 @@ def set_override(assessment_id: int):
 @roles("lead")
 def remove_override(assessment_id: int, override_id: int):
     with unit_of_work() as session:
-        service.remove_override(session, actor(), _alliance_id(), assessment_id, override_id,
-                                request.form.get("reason", ""))
+        service.remove_override(
+            session, actor(), _alliance_id(), assessment_id, override_id, request.form.get("reason", "")
+        )
     flash("Override removed and the result scored again.", "success")
     return redirect(url_for("review.assessment", assessment_id=assessment_id, _anchor="overrides"))
 
@@ -254,8 +311,11 @@ def keep_member(membership_id: int):
             return _render_assessment(int(back), {"keep": field_problems(str(exc)).get("notes", str(exc))})
         flash(str(exc), "error")
         return redirect(url_for("review.home"))
-    flash("Suspension not recommended any more: the member keeps its status. A further cycle with the same "
-          "major breach recommends it again.", "success")
+    flash(
+        "Suspension not recommended any more: the member keeps its status. A further cycle with the same "
+        "major breach recommends it again.",
+        "success",
+    )
     if back.isdigit():
         return redirect(url_for("review.assessment", assessment_id=int(back)))
     return redirect(url_for("review.home"))
@@ -285,6 +345,7 @@ def return_assessment(assessment_id: int):
 
 
 # -- standards versions and the impact of a new one -------------------------------------------------
+
 
 @bp.route("/standards", methods=["GET", "POST"])
 @roles("lead")
@@ -317,8 +378,15 @@ def import_library():
         name = secure_filename(upload.filename or "") or "library.yaml"
         try:
             with unit_of_work() as session:
-                version = preview.import_draft(session, actor(), _alliance_id(), upload.stream.read(
-                    preview.MAX_LIBRARY_BYTES + 1), name, library_form.set_id.data, library_form.version.data)
+                version = preview.import_draft(
+                    session,
+                    actor(),
+                    _alliance_id(),
+                    upload.stream.read(preview.MAX_LIBRARY_BYTES + 1),
+                    name,
+                    library_form.set_id.data,
+                    library_form.version.data,
+                )
                 version_id = version.id
         except preview.DraftRefused as exc:
             problems = [(exc.field or "library_file", problem) for problem in exc.problems]
@@ -328,9 +396,12 @@ def import_library():
     return _standards_page(library_form=library_form, library_problems=problems)
 
 
-def _standards_page(form: StandardsUploadForm | None = None, problems: list[str] | None = None,
-                    library_form: LibraryImportForm | None = None,
-                    library_problems: list[tuple[str, str]] | None = None):
+def _standards_page(
+    form: StandardsUploadForm | None = None,
+    problems: list[str] | None = None,
+    library_form: LibraryImportForm | None = None,
+    library_problems: list[tuple[str, str]] | None = None,
+):
     """The standards page; after a refused upload (``problems``) or import (``library_problems``: field and
     message), with them shown and status 400."""
     form = form or StandardsUploadForm(formdata=None)
@@ -341,11 +412,19 @@ def _standards_page(form: StandardsUploadForm | None = None, problems: list[str]
     if library_form is None:
         library_form = LibraryImportForm(formdata=None, set_id=alliance.standards_set if alliance else None)
     refused = request.method == "POST"
-    return render_template("review/standards.html", alliance=alliance, versions=versions, form=form,
-                           problems=problems or [], drafts=drafts, max_drafts=preview.MAX_DRAFTS,
-                           library_form=library_form, library_problems=library_problems or [],
-                           max_library_mb=preview.MAX_LIBRARY_BYTES // (1024 * 1024),
-                           page_has_errors=refused), 400 if refused else 200
+    return render_template(
+        "review/standards.html",
+        alliance=alliance,
+        versions=versions,
+        form=form,
+        problems=problems or [],
+        drafts=drafts,
+        max_drafts=preview.MAX_DRAFTS,
+        library_form=library_form,
+        library_problems=library_problems or [],
+        max_library_mb=preview.MAX_LIBRARY_BYTES // (1024 * 1024),
+        page_has_errors=refused,
+    ), 400 if refused else 200
 
 
 @bp.route("/standards/<int:version_id>/delete", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ one is deleted (no fixation). ``end_sessions_of`` deletes every session of a per
 Flask-Session was weighed: its SQLAlchemy store needs Flask-SQLAlchemy and creates its own table outside the
 migrations, keeps ids as they are, and has neither an absolute lifetime nor a way to find a person's sessions.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,9 +79,16 @@ class DatabaseStore:
 
     def save(self, key: str, stored: Stored, now: dt.datetime) -> None:
         with db.session_scope(self.url) as writing:
-            writing.merge(WebSession(id_hash=key, user_id=stored.user_id, data=stored.data,
-                                     created_at=stored.created_at, expires_at=stored.expires_at,
-                                     ends_at=stored.ends_at))
+            writing.merge(
+                WebSession(
+                    id_hash=key,
+                    user_id=stored.user_id,
+                    data=stored.data,
+                    created_at=stored.created_at,
+                    expires_at=stored.expires_at,
+                    ends_at=stored.ends_at,
+                )
+            )
             if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
                 writing.exec(delete(WebSession).where(WebSession.expires_at < now))
                 self._pruned = now
@@ -113,15 +121,24 @@ class RedisStore:
         if raw is None:
             return None
         fields = json.loads(raw)
-        return Stored(fields["data"], fields["user_id"], *(dt.datetime.fromisoformat(fields[name]) for name in
-                                                          ("created_at", "expires_at", "ends_at")))
+        return Stored(
+            fields["data"],
+            fields["user_id"],
+            *(dt.datetime.fromisoformat(fields[name]) for name in ("created_at", "expires_at", "ends_at")),
+        )
 
     def save(self, key: str, stored: Stored, now: dt.datetime) -> None:
-        fields = {"data": stored.data, "user_id": stored.user_id, "created_at": stored.created_at.isoformat(),
-                  "expires_at": stored.expires_at.isoformat(), "ends_at": stored.ends_at.isoformat()}
+        fields = {
+            "data": stored.data,
+            "user_id": stored.user_id,
+            "created_at": stored.created_at.isoformat(),
+            "expires_at": stored.expires_at.isoformat(),
+            "ends_at": stored.ends_at.isoformat(),
+        }
         with self.redis.pipeline() as pipe:
-            pipe.set(self.prefix + key, json.dumps(fields),
-                     ex=max(1, math.ceil((stored.expires_at - now).total_seconds())))
+            pipe.set(
+                self.prefix + key, json.dumps(fields), ex=max(1, math.ceil((stored.expires_at - now).total_seconds()))
+            )
             if stored.user_id is not None:
                 # Every session of the person ends within one lifetime of now: the set outlives them all.
                 pipe.sadd(self._user_key(stored.user_id), key)
@@ -139,8 +156,14 @@ class RedisStore:
 class ServerSession(SecureCookieSession):
     """The session of one request: Flask's session dict, with the id it came under and its stored record."""
 
-    def __init__(self, initial: Optional[Mapping[str, Any]] = None, *, token: Optional[str] = None,
-                 stored: Optional[Stored] = None, failure: Optional[Exception] = None):
+    def __init__(
+        self,
+        initial: Optional[Mapping[str, Any]] = None,
+        *,
+        token: Optional[str] = None,
+        stored: Optional[Stored] = None,
+        failure: Optional[Exception] = None,
+    ):
         super().__init__(initial)
         self.token = token
         self.stored = stored
@@ -190,18 +213,31 @@ class ServerSessions(SessionInterface):
         if new_id and current.token is not None:
             self.store.delete(digest(current.token))
         token = secrets.token_urlsafe(32) if new_id else current.token
-        self.store.save(digest(token), Stored(self.serializer.dumps(dict(current)), user_id, created, expires, ends),
-                        now)
+        self.store.save(
+            digest(token), Stored(self.serializer.dumps(dict(current)), user_id, created, expires, ends), now
+        )
         if new_id:
-            response.set_cookie(self.get_cookie_name(app), token, expires=ends, path=self.get_cookie_path(app),
-                                domain=self.get_cookie_domain(app), secure=self.get_cookie_secure(app),
-                                httponly=self.get_cookie_httponly(app), samesite=self.get_cookie_samesite(app))
+            response.set_cookie(
+                self.get_cookie_name(app),
+                token,
+                expires=ends,
+                path=self.get_cookie_path(app),
+                domain=self.get_cookie_domain(app),
+                secure=self.get_cookie_secure(app),
+                httponly=self.get_cookie_httponly(app),
+                samesite=self.get_cookie_samesite(app),
+            )
             response.vary.add("Cookie")
 
     def _delete_cookie(self, app: Flask, response: Response) -> None:
-        response.delete_cookie(self.get_cookie_name(app), path=self.get_cookie_path(app),
-                               domain=self.get_cookie_domain(app), secure=self.get_cookie_secure(app),
-                               httponly=self.get_cookie_httponly(app), samesite=self.get_cookie_samesite(app))
+        response.delete_cookie(
+            self.get_cookie_name(app),
+            path=self.get_cookie_path(app),
+            domain=self.get_cookie_domain(app),
+            secure=self.get_cookie_secure(app),
+            httponly=self.get_cookie_httponly(app),
+            samesite=self.get_cookie_samesite(app),
+        )
         response.vary.add("Cookie")
 
 
@@ -213,8 +249,11 @@ def _user_id(values: Mapping[str, Any]) -> Optional[int]:
 def init_app(app: Flask) -> None:
     idle, lifetime = app.config["SESSION_IDLE"], app.config["PERMANENT_SESSION_LIFETIME"]
     where = app.config["SESSION_STORE"]
-    store: SessionStore = (DatabaseStore(app.config["DATABASE_URL"]) if where == "database"
-                           else RedisStore(where, app.config["SESSION_KEY_PREFIX"], lifetime))
+    store: SessionStore = (
+        DatabaseStore(app.config["DATABASE_URL"])
+        if where == "database"
+        else RedisStore(where, app.config["SESSION_KEY_PREFIX"], lifetime)
+    )
     app.session_interface = ServerSessions(store, idle, lifetime)
     app.before_request(_fail_with_the_store)
 

@@ -1,5 +1,6 @@
 """The service status page people reach from every page's footer: the health check (``api.health``, JSON for
 load balancers and monitoring) in words."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template

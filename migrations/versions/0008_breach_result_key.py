@@ -9,12 +9,13 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-27 10:00:00
 """
+
 from __future__ import annotations
 
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -23,21 +24,22 @@ NAMES = {"fk": "%(table_name)s_%(column_0_name)s_fkey"}
 
 
 def upgrade() -> None:
-    op.create_index('ux_assessmentresult_id_assessment', 'assessmentresult', ['id', 'assessment_id'], unique=True)
-    with op.batch_alter_table('breach', naming_convention=NAMES) as batch_op:
-        batch_op.drop_constraint('breach_result_id_fkey', type_='foreignkey')
-        batch_op.drop_constraint('breach_assessment_id_fkey', type_='foreignkey')
-        batch_op.create_foreign_key('fk_breach_result_assessment', 'assessmentresult',
-                                    ['result_id', 'assessment_id'], ['id', 'assessment_id'])
-        batch_op.drop_index('ix_breach_assessment_id')
-        batch_op.drop_index('ix_breach_standard_severity')
+    op.create_index("ux_assessmentresult_id_assessment", "assessmentresult", ["id", "assessment_id"], unique=True)
+    with op.batch_alter_table("breach", naming_convention=NAMES) as batch_op:
+        batch_op.drop_constraint("breach_result_id_fkey", type_="foreignkey")
+        batch_op.drop_constraint("breach_assessment_id_fkey", type_="foreignkey")
+        batch_op.create_foreign_key(
+            "fk_breach_result_assessment", "assessmentresult", ["result_id", "assessment_id"], ["id", "assessment_id"]
+        )
+        batch_op.drop_index("ix_breach_assessment_id")
+        batch_op.drop_index("ix_breach_standard_severity")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('breach', naming_convention=NAMES) as batch_op:
-        batch_op.drop_constraint('fk_breach_result_assessment', type_='foreignkey')
-        batch_op.create_index('ix_breach_assessment_id', ['assessment_id'], unique=False)
-        batch_op.create_index('ix_breach_standard_severity', ['standard_id', 'severity'], unique=False)
-        batch_op.create_foreign_key('breach_result_id_fkey', 'assessmentresult', ['result_id'], ['id'])
-        batch_op.create_foreign_key('breach_assessment_id_fkey', 'assessment', ['assessment_id'], ['id'])
-    op.drop_index('ux_assessmentresult_id_assessment', table_name='assessmentresult')
+    with op.batch_alter_table("breach", naming_convention=NAMES) as batch_op:
+        batch_op.drop_constraint("fk_breach_result_assessment", type_="foreignkey")
+        batch_op.create_index("ix_breach_assessment_id", ["assessment_id"], unique=False)
+        batch_op.create_index("ix_breach_standard_severity", ["standard_id", "severity"], unique=False)
+        batch_op.create_foreign_key("breach_result_id_fkey", "assessmentresult", ["result_id"], ["id"])
+        batch_op.create_foreign_key("breach_assessment_id_fkey", "assessment", ["assessment_id"], ["id"])
+    op.drop_index("ux_assessmentresult_id_assessment", table_name="assessmentresult")

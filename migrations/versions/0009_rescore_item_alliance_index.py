@@ -9,12 +9,13 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-07 06:00:00
 """
+
 from __future__ import annotations
 
 from alembic import op
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -23,12 +24,12 @@ NAMES = {"fk": "%(table_name)s_%(column_0_name)s_fkey"}
 
 
 def upgrade() -> None:
-    op.create_index('ix_rescoreitem_run_alliance', 'rescoreitem', ['run_id', 'alliance_id'], unique=False)
-    with op.batch_alter_table('rescoreitem', naming_convention=NAMES) as batch_op:
-        batch_op.drop_constraint('rescoreitem_alliance_id_fkey', type_='foreignkey')
+    op.create_index("ix_rescoreitem_run_alliance", "rescoreitem", ["run_id", "alliance_id"], unique=False)
+    with op.batch_alter_table("rescoreitem", naming_convention=NAMES) as batch_op:
+        batch_op.drop_constraint("rescoreitem_alliance_id_fkey", type_="foreignkey")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('rescoreitem', naming_convention=NAMES) as batch_op:
-        batch_op.create_foreign_key('rescoreitem_alliance_id_fkey', 'alliance', ['alliance_id'], ['id'])
-    op.drop_index('ix_rescoreitem_run_alliance', table_name='rescoreitem')
+    with op.batch_alter_table("rescoreitem", naming_convention=NAMES) as batch_op:
+        batch_op.create_foreign_key("rescoreitem_alliance_id_fkey", "alliance", ["alliance_id"], ["id"])
+    op.drop_index("ix_rescoreitem_run_alliance", table_name="rescoreitem")

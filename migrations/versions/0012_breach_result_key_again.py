@@ -12,23 +12,23 @@ Revision ID: 0012
 Revises: 0010
 Create Date: 2026-12-08 09:00:00
 """
+
 from __future__ import annotations
 
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     op.execute("DELETE FROM breach WHERE NOT EXISTS (SELECT 1 FROM assessmentresult r WHERE r.id = breach.result_id)")
-    with op.batch_alter_table('breach') as batch_op:
-        batch_op.create_foreign_key('fk_breach_result', 'assessmentresult', ['result_id'], ['id'],
-                                    ondelete='CASCADE')
+    with op.batch_alter_table("breach") as batch_op:
+        batch_op.create_foreign_key("fk_breach_result", "assessmentresult", ["result_id"], ["id"], ondelete="CASCADE")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('breach') as batch_op:
-        batch_op.drop_constraint('fk_breach_result', type_='foreignkey')
+    with op.batch_alter_table("breach") as batch_op:
+        batch_op.drop_constraint("fk_breach_result", type_="foreignkey")

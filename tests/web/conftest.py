@@ -2,6 +2,7 @@
 from tests/conftest.py: SQLite, or PostgreSQL through TEST_DATABASE_URL), an alliance world (two member
 organisations, a lead and an admin) built through the service layer, and headless Chromium for the browser
 journeys (one per test process, a fresh context per test)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,8 +36,16 @@ from app.services import (
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = HERE.parents[1] / "test-artifacts"  # screenshots of the browser journeys, for people to look at
 STANDARDS = HERE / "standards" / "web-test-2026.1.yaml"
 #: The same alliance's schema 2 edition: choice and multi_choice questions, conditional questions, metric ranges.
@@ -83,49 +92,96 @@ class World:
 def build_world(url: str, standards: Path = STANDARDS) -> World:
     with db.session_scope(url) as session:
         version = register_version(session, standards, CLI)
-        alliance = create_alliance(session, CLI, slug="web-test", name="Web Test Alliance", standards_set=version.set_id)
+        alliance = create_alliance(
+            session, CLI, slug="web-test", name="Web Test Alliance", standards_set=version.set_id
+        )
         name, opens, closes = current_cycle_name(utcnow().date())
         cycle = open_cycle(session, CLI, alliance_id=alliance.id, name=name, opens_on=opens, closes_on=closes)
         world = World(url, alliance.id, cycle.id, version.id)
-        for key, org_name, ods in (("a", "Dartford and Gravesham NHS Trust", "RN7"),
-                                   ("b", "King's College Hospital NHS Foundation Trust", "RJZ")):
-            organisation = register_organisation(session, CLI, name=org_name, ods_code=ods, org_type="acute",
-                                                 region="South East London")
-            user = create_user(session, CLI, email=f"lead.{ods.lower()}@nhs.test", name=f"Member {key.upper()}",
-                               password=PASSWORD, role="member", organisation_id=organisation.id,
-                               password_hash=password_hash(PASSWORD))
-            membership = apply_for_membership(session, CLI, organisation_id=organisation.id, alliance_id=alliance.id,
-                                              route="full")
+        for key, org_name, ods in (
+            ("a", "Dartford and Gravesham NHS Trust", "RN7"),
+            ("b", "King's College Hospital NHS Foundation Trust", "RJZ"),
+        ):
+            organisation = register_organisation(
+                session, CLI, name=org_name, ods_code=ods, org_type="acute", region="South East London"
+            )
+            user = create_user(
+                session,
+                CLI,
+                email=f"lead.{ods.lower()}@nhs.test",
+                name=f"Member {key.upper()}",
+                password=PASSWORD,
+                role="member",
+                organisation_id=organisation.id,
+                password_hash=password_hash(PASSWORD),
+            )
+            membership = apply_for_membership(
+                session, CLI, organisation_id=organisation.id, alliance_id=alliance.id, route="full"
+            )
             assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=cycle.id)
             world.organisations[key] = organisation.id
             world.memberships[key] = membership.id
             world.assessments[key] = assessment.id
             world.emails[f"member_{key}"] = user.email
             world.user_ids[f"member_{key}"] = user.id
-        lead = create_user(session, CLI, email="lead@alliance.test", name="Alliance Lead", password=PASSWORD,
-                           role="lead", alliance_id=alliance.id, password_hash=password_hash(PASSWORD))
-        admin = create_user(session, CLI, email="admin@alliance.test", name="Operator", password=PASSWORD, role="admin",
-                            password_hash=password_hash(PASSWORD))
+        lead = create_user(
+            session,
+            CLI,
+            email="lead@alliance.test",
+            name="Alliance Lead",
+            password=PASSWORD,
+            role="lead",
+            alliance_id=alliance.id,
+            password_hash=password_hash(PASSWORD),
+        )
+        admin = create_user(
+            session,
+            CLI,
+            email="admin@alliance.test",
+            name="Operator",
+            password=PASSWORD,
+            role="admin",
+            password_hash=password_hash(PASSWORD),
+        )
         world.emails.update(lead=lead.email, admin=admin.email)
         world.user_ids.update(lead=lead.id, admin=admin.id)
     return world
 
 
-COMPLETE_ANSWERS = {"C1.1": "yes", "C1.2": "partial", "C1.3": 2, "C2.1": 88, "C2.2": 7.5, "C4.1": "yes",
-                    "P1.1": 9, "P1.2": "A shared talent pool with the alliance."}
+COMPLETE_ANSWERS = {
+    "C1.1": "yes",
+    "C1.2": "partial",
+    "C1.3": 2,
+    "C2.1": 88,
+    "C2.2": 7.5,
+    "C4.1": "yes",
+    "P1.1": 9,
+    "P1.2": "A shared talent pool with the alliance.",
+}
 #: Every question of STANDARDS_2 asked when follow-up is by telephone (C5.2 and P1.2 are then not asked).
-COMPLETE_ANSWERS_2 = {"C1.1": "yes", "C1.2": "partial", "C5.1": "phone", "C5.3": "yes", "C5.4": "nurse",
-                      "C5.5": ["nhfd"], "C6.1": "yes", "C2.1": 88, "C2.2": 11, "P1.1": 9}
+COMPLETE_ANSWERS_2 = {
+    "C1.1": "yes",
+    "C1.2": "partial",
+    "C5.1": "phone",
+    "C5.3": "yes",
+    "C5.4": "nurse",
+    "C5.5": ["nhfd"],
+    "C6.1": "yes",
+    "C2.1": 88,
+    "C2.2": 11,
+    "P1.1": 9,
+}
 
 
-def submit_peer(url: str, world: World, key: str, ods: str, answers: dict[str, Any],
-                org_type: str = "acute") -> int:
+def submit_peer(url: str, world: World, key: str, ods: str, answers: dict[str, Any], org_type: str = "acute") -> int:
     """Another member that has answered everything and submitted: its result feeds the benchmarks."""
     with db.session_scope(url) as session:
-        organisation = register_organisation(session, CLI, name=f"Peer {key} NHS Trust", ods_code=ods,
-                                             org_type=org_type, region="Peer region")
-        membership = apply_for_membership(session, CLI, organisation_id=organisation.id,
-                                          alliance_id=world.alliance_id, route="full")
+        organisation = register_organisation(
+            session, CLI, name=f"Peer {key} NHS Trust", ods_code=ods, org_type=org_type, region="Peer region"
+        )
+        membership = apply_for_membership(
+            session, CLI, organisation_id=organisation.id, alliance_id=world.alliance_id, route="full"
+        )
         assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=world.cycle_id)
         outcome = save_answers(session, CLI, assessment.id, answers)
         assert outcome.ok, outcome.errors
@@ -144,8 +200,15 @@ def world(database_url: str) -> World:
 
 @pytest.fixture
 def app(database_url: str, world: World, tmp_path: Path):
-    application = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-                              "UPLOAD_DIR": str(tmp_path / "uploads"), "UPLOAD_MAX_BYTES": 64 * 1024})
+    application = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "UPLOAD_MAX_BYTES": 64 * 1024,
+        }
+    )
     return application
 
 
@@ -227,8 +290,10 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
-        pytest.fail("Chromium is not installed at /usr/bin/chromium: run `bash scripts/browser.sh` "
-                    "(or leave the browser tests out: `bash scripts/test.sh --fast`)")
+        pytest.fail(
+            "Chromium is not installed at /usr/bin/chromium: run `bash scripts/browser.sh` "
+            "(or leave the browser tests out: `bash scripts/test.sh --fast`)"
+        )
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:

@@ -1,4 +1,5 @@
 """Authorisation matrices: every route x every kind of person, with the status code each must get."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,5 +39,10 @@ def mismatches(matrix: Iterable[Case], seen: Seen, personas: Iterable[str]) -> d
 def uncovered(app, blueprint: str, matrix: Iterable[Case]) -> list[tuple[str, str]]:  # noqa: ANN001
     """Routes of a blueprint (endpoint, method) that no case of the matrix visits."""
     covered = {(c.endpoint, c.method) for c in matrix}
-    return [(rule.endpoint, method) for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint + ".")
-            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}) if (rule.endpoint, method) not in covered]
+    return [
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith(blueprint + ".")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+        if (rule.endpoint, method) not in covered
+    ]

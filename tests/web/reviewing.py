@@ -1,5 +1,6 @@
 """A world to review: submitted assessments in the web-test alliance (X), an earlier decided cycle, and a
 second alliance (Y) with its own lead and a submitted member."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,23 +43,41 @@ class ReviewWorld:
     override_id: Optional[int] = None
 
 
-def _submitted(session, alliance_id: int, cycle_id: int, name: str, ods: str, answers: dict[str, Any],
-               store=None, membership_id: Optional[int] = None) -> tuple[int, int, int, int]:
+def _submitted(
+    session,
+    alliance_id: int,
+    cycle_id: int,
+    name: str,
+    ods: str,
+    answers: dict[str, Any],
+    store=None,
+    membership_id: Optional[int] = None,
+) -> tuple[int, int, int, int]:
     """(organisation, membership, assessment, file evidence) of a member that answered and submitted."""
     if membership_id is None:
         organisation = register_organisation(session, CLI, name=name, ods_code=ods, org_type="acute", region="Test")
-        membership = apply_for_membership(session, CLI, organisation_id=organisation.id, alliance_id=alliance_id,
-                                          route="full")
+        membership = apply_for_membership(
+            session, CLI, organisation_id=organisation.id, alliance_id=alliance_id, route="full"
+        )
         organisation_id, membership_id = organisation.id, membership.id
     else:
         from app.models import Membership
+
         organisation_id = session.get(Membership, membership_id).organisation_id
     assessment = open_assessment(session, CLI, membership_id=membership_id, cycle_id=cycle_id)
     outcome = save_answers(session, CLI, assessment.id, answers)
     assert outcome.ok, outcome.errors
     add_evidence(session, CLI, assessment.id, "C1.1", kind="link", url=f"https://example.nhs.uk/{ods.lower()}-plan")
-    document = attach_file(session, CLI, assessment.id, "C1.1", data=PDF, filename=f"{ods.lower()}-plan.pdf",
-                           content_type="application/pdf", store=store)
+    document = attach_file(
+        session,
+        CLI,
+        assessment.id,
+        "C1.1",
+        data=PDF,
+        filename=f"{ods.lower()}-plan.pdf",
+        content_type="application/pdf",
+        store=store,
+    )
     submit(session, CLI, assessment.id)
     return organisation_id, membership_id, assessment.id, document.id
 
@@ -68,38 +87,71 @@ def build_review_world(world: World, store) -> ReviewWorld:
     in Y: "other", reviewed by lead_y."""
     with db.session_scope(world.url) as session:
         from app.models import AssessmentCycle
+
         current = session.get(AssessmentCycle, world.cycle_id)
-        previous = open_cycle(session, CLI, alliance_id=world.alliance_id,
-                              name=f"{current.opens_on.year - 1}/{current.opens_on.year % 100:02d}",
-                              opens_on=current.opens_on.replace(year=current.opens_on.year - 1),
-                              closes_on=current.opens_on - dt.timedelta(days=1))
-        other = create_alliance(session, CLI, slug="other-alliance", name="Other Alliance",
-                                standards_set="web-test")
-        other_cycle = open_cycle(session, CLI, alliance_id=other.id, name=current.name, opens_on=current.opens_on,
-                                 closes_on=current.closes_on)
+        previous = open_cycle(
+            session,
+            CLI,
+            alliance_id=world.alliance_id,
+            name=f"{current.opens_on.year - 1}/{current.opens_on.year % 100:02d}",
+            opens_on=current.opens_on.replace(year=current.opens_on.year - 1),
+            closes_on=current.opens_on - dt.timedelta(days=1),
+        )
+        other = create_alliance(session, CLI, slug="other-alliance", name="Other Alliance", standards_set="web-test")
+        other_cycle = open_cycle(
+            session,
+            CLI,
+            alliance_id=other.id,
+            name=current.name,
+            opens_on=current.opens_on,
+            closes_on=current.closes_on,
+        )
         review = ReviewWorld(world, previous.id, other.id, other_cycle.id)
-        org, membership, earlier, _ = _submitted(session, world.alliance_id, previous.id, "Breach Trust", "BRE1",
-                                                 MAJOR_BREACH, store)
+        org, membership, earlier, _ = _submitted(
+            session, world.alliance_id, previous.id, "Breach Trust", "BRE1", MAJOR_BREACH, store
+        )
         record_decision(session, CLI, earlier, "working_towards")
         review.assessments["breach_earlier"] = earlier
-        _, _, now, doc = _submitted(session, world.alliance_id, world.cycle_id, "", "BRE1", MAJOR_BREACH, store,
-                                    membership_id=membership)
-        review.organisations["breach"], review.memberships["breach"], review.assessments["breach"] = org, membership, now
+        _, _, now, doc = _submitted(
+            session, world.alliance_id, world.cycle_id, "", "BRE1", MAJOR_BREACH, store, membership_id=membership
+        )
+        review.organisations["breach"], review.memberships["breach"], review.assessments["breach"] = (
+            org,
+            membership,
+            now,
+        )
         review.evidence["breach"] = doc
-        org, membership, now, doc = _submitted(session, world.alliance_id, world.cycle_id, "Clean Trust", "CLN1",
-                                               COMPLETE_ANSWERS, store)
+        org, membership, now, doc = _submitted(
+            session, world.alliance_id, world.cycle_id, "Clean Trust", "CLN1", COMPLETE_ANSWERS, store
+        )
         review.organisations["clean"], review.memberships["clean"], review.assessments["clean"] = org, membership, now
         review.evidence["clean"] = doc
-        org, membership, now, doc = _submitted(session, other.id, other_cycle.id, "Other Trust", "OTH1",
-                                               COMPLETE_ANSWERS, store)
+        org, membership, now, doc = _submitted(
+            session, other.id, other_cycle.id, "Other Trust", "OTH1", COMPLETE_ANSWERS, store
+        )
         review.organisations["other"], review.memberships["other"], review.assessments["other"] = org, membership, now
         review.evidence["other"] = doc
         for key in ("breach", "clean", "other"):
-            user = create_user(session, CLI, email=f"{key}@member.test", name=f"Member {key}", password=PASSWORD,
-                               role="member", organisation_id=review.organisations[key],
-                               password_hash=password_hash(PASSWORD))
+            user = create_user(
+                session,
+                CLI,
+                email=f"{key}@member.test",
+                name=f"Member {key}",
+                password=PASSWORD,
+                role="member",
+                organisation_id=review.organisations[key],
+                password_hash=password_hash(PASSWORD),
+            )
             world.emails[f"member_{key}"], world.user_ids[f"member_{key}"] = user.email, user.id
-        lead_y = create_user(session, CLI, email="lead@other.test", name="Other Lead", password=PASSWORD, role="lead",
-                             alliance_id=other.id, password_hash=password_hash(PASSWORD))
+        lead_y = create_user(
+            session,
+            CLI,
+            email="lead@other.test",
+            name="Other Lead",
+            password=PASSWORD,
+            role="lead",
+            alliance_id=other.id,
+            password_hash=password_hash(PASSWORD),
+        )
         world.emails["lead_y"], world.user_ids["lead_y"] = lead_y.email, lead_y.id
     return review

@@ -1,5 +1,6 @@
 """Evidence through the JSON API (links and files: add, list, download, remove, each refusal, the scope) and
 the API's rate limit per token. Every response is checked against the OpenAPI document."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,15 @@ def bearer(api, who: str) -> dict:
     return {"Authorization": f"Bearer {api.tokens[who]}"}
 
 
-def upload(api, path: str, who: str, data: bytes = PDF, filename: str = "Job plan.pdf",
-           content_type: str = "application/pdf", **fields):
+def upload(
+    api,
+    path: str,
+    who: str,
+    data: bytes = PDF,
+    filename: str = "Job plan.pdf",
+    content_type: str = "application/pdf",
+    **fields,
+):
     form = {"criterion": "C1.1", "file": (io.BytesIO(data), filename, content_type), **fields}
     return api.app.test_client().post(path, data=form, headers=bearer(api, who), content_type="multipart/form-data")
 
@@ -42,32 +50,53 @@ def files_in(app) -> list[Path]:
 def evidence_events(world) -> list[AuditEvent]:
     """The evidence changes audited for any API token (the peer's own evidence was added from the command line)."""
     with db.session_scope(world.url) as session:
-        return list(session.exec(select(AuditEvent).where(
-            AuditEvent.action.in_(("evidence.added", "evidence.removed")), AuditEvent.actor.startswith("api-token:"))
-            .order_by(AuditEvent.id)).all())
+        return list(
+            session.exec(
+                select(AuditEvent)
+                .where(
+                    AuditEvent.action.in_(("evidence.added", "evidence.removed")),
+                    AuditEvent.actor.startswith("api-token:"),
+                )
+                .order_by(AuditEvent.id)
+            ).all()
+        )
 
 
 # -- adding, listing, downloading, removing ------------------------------------------------------------------
+
 
 def test_a_link_and_a_file_are_added_listed_downloaded_and_removed_and_audited(app, api, world):
     a = world.assessments["a"]
     url = f"/api/v1/assessments/{a}/evidence"
     assert api.read(url, "org_a") == {"assessment_id": a, "evidence": []}
 
-    linked = api.post(url, {"criterion": "C1.1", "url": " https://example.nhs.uk/job-plan.pdf ",
-                            "note": "Page 3"}, "org_a")
+    linked = api.post(
+        url, {"criterion": "C1.1", "url": " https://example.nhs.uk/job-plan.pdf ", "note": "Page 3"}, "org_a"
+    )
     assert linked.status_code == 201, linked.get_json()
     link = conforms(linked, url, "post")
     assert linked.headers["Location"] == f"{url}/{link['id']}"
     assert conforms(api.get(linked.headers["Location"], "org_a"), linked.headers["Location"]) == link
     assert (link["criterion"], link["kind"], link["url"], link["note"], link["filename"], link["download"]) == (
-        "C1.1", "link", "https://example.nhs.uk/job-plan.pdf", "Page 3", None, None)
+        "C1.1",
+        "link",
+        "https://example.nhs.uk/job-plan.pdf",
+        "Page 3",
+        None,
+        None,
+    )
 
     posted = upload(api, url, "org_a", note="Signed copy")
     assert posted.status_code == 201, posted.get_json()
     item = conforms(posted, url, "post")
     assert (item["kind"], item["filename"], item["content_type"], item["size"], item["sha256"], item["url"]) == (
-        "file", "Job plan.pdf", "application/pdf", len(PDF), hashlib.sha256(PDF).hexdigest(), None)
+        "file",
+        "Job plan.pdf",
+        "application/pdf",
+        len(PDF),
+        hashlib.sha256(PDF).hexdigest(),
+        None,
+    )
     assert item["download"] == f"{url}/{item['id']}/file"
     [on_disk] = files_in(app)
     assert on_disk.read_bytes() == PDF
@@ -80,8 +109,10 @@ def test_a_link_and_a_file_are_added_listed_downloaded_and_removed_and_audited(a
 
     download = api.get(item["download"], "org_a")
     assert download.status_code == 200 and download.data == PDF and download.mimetype == "application/pdf"
-    assert "attachment" in download.headers["Content-Disposition"] and "Job plan.pdf" in \
-        download.headers["Content-Disposition"]
+    assert (
+        "attachment" in download.headers["Content-Disposition"]
+        and "Job plan.pdf" in download.headers["Content-Disposition"]
+    )
     no_file = api.get(f"{url}/{link['id']}/file", "org_a")
     assert no_file.status_code == 404 and "is a link" in conforms(no_file, f"{url}/{link['id']}/file")["error"]
 
@@ -98,8 +129,11 @@ def test_a_link_and_a_file_are_added_listed_downloaded_and_removed_and_audited(a
         token_id = session.exec(select(ApiToken.id).where(ApiToken.name == "org_a system")).one()
     events = evidence_events(world)
     assert [(e.action, e.entity_id) for e in events] == [
-        ("evidence.added", link["id"]), ("evidence.added", item["id"]),
-        ("evidence.removed", item["id"]), ("evidence.removed", link["id"])]
+        ("evidence.added", link["id"]),
+        ("evidence.added", item["id"]),
+        ("evidence.removed", item["id"]),
+        ("evidence.removed", link["id"]),
+    ]
     assert {e.actor for e in events} == {f"api-token:{token_id} (org_a system)"}
     assert events[1].after["filename"] == "Job plan.pdf" and events[2].before["sha256"] == item["sha256"]
 
@@ -111,16 +145,20 @@ def test_a_file_gone_from_the_upload_store_is_a_404_that_says_so(app, api, world
     on_disk.unlink()
     gone = api.get(item["download"], "org_a")
     assert gone.status_code == 404
-    assert conforms(gone, item["download"])["error"] == \
-        f"the file of evidence {item['id']} is no longer in the upload store"
+    assert (
+        conforms(gone, item["download"])["error"]
+        == f"the file of evidence {item['id']} is no longer in the upload store"
+    )
 
 
 def test_evidence_lets_a_draft_be_submitted_through_the_api(api, world):
     a = world.assessments["a"]
     answers = f"/api/v1/assessments/{a}/answers"
     refused = api.post(answers, {"answers": COMPLETE_ANSWERS, "submit": True}, "org_a")
-    assert refused.status_code == 422 and {"criterion": "C1.1", "standard": "C1", "reason": "evidence required"} \
-        in refused.get_json()["missing"]
+    assert (
+        refused.status_code == 422
+        and {"criterion": "C1.1", "standard": "C1", "reason": "evidence required"} in refused.get_json()["missing"]
+    )
     assert upload(api, f"/api/v1/assessments/{a}/evidence", "org_a").status_code == 201
     submitted = api.post(answers, {"submit": True}, "org_a")
     assert submitted.status_code == 200 and conforms(submitted, answers, "post")["status"] == "submitted"
@@ -129,21 +167,33 @@ def test_evidence_lets_a_draft_be_submitted_through_the_api(api, world):
 # -- refusals ------------------------------------------------------------------------------------------------
 
 LINK_REFUSALS = [
-    ({"criterion": "Z9.9", "url": "https://example.nhs.uk/"}, "criterion",
-     "Z9.9: no such criterion applies to this membership"),
-    ({"criterion": "C3.1", "url": "https://example.nhs.uk/"}, "criterion",  # a specialty standard, full member
-     "C3.1: no such criterion applies to this membership"),
+    (
+        {"criterion": "Z9.9", "url": "https://example.nhs.uk/"},
+        "criterion",
+        "Z9.9: no such criterion applies to this membership",
+    ),
+    (
+        {"criterion": "C3.1", "url": "https://example.nhs.uk/"},
+        "criterion",  # a specialty standard, full member
+        "C3.1: no such criterion applies to this membership",
+    ),
     ({"criterion": "C1.1", "url": "ftp://example.nhs.uk/plan"}, "url", "C1.1: a link must start with https://"),
     ({"criterion": "C1.1", "url": "https://example.nhs.uk/a plan"}, "url", "C1.1: a link must start with https://"),
     ({"criterion": "C1.1", "url": "https://example.nhs.uk/" + "x" * 2000}, "url", "at most 2000 characters"),
     ({"criterion": "C1.1", "url": "https://example.nhs.uk/\x00"}, "url", "url: cannot contain NUL characters"),
-    ({"criterion": "C1.1", "url": "https://example.nhs.uk/", "note": "n" * 2001}, "note",
-     "C1.1: a note is at most 2000 characters"),
+    (
+        {"criterion": "C1.1", "url": "https://example.nhs.uk/", "note": "n" * 2001},
+        "note",
+        "C1.1: a note is at most 2000 characters",
+    ),
     ({"criterion": "C1.1"}, "url", "url: required"),
     ({"url": "https://example.nhs.uk/"}, "criterion", "criterion: required"),
     ({"criterion": 11, "url": "https://example.nhs.uk/"}, "criterion", "criterion: expected text"),
-    ({"criterion": "C1.1", "url": "https://example.nhs.uk/", "kind": "link"}, "kind",
-     "kind: not a field of this request (criterion, url, note)"),
+    (
+        {"criterion": "C1.1", "url": "https://example.nhs.uk/", "kind": "link"},
+        "kind",
+        "kind: not a field of this request (criterion, url, note)",
+    ),
 ]
 
 
@@ -182,8 +232,9 @@ def test_files_outside_the_type_and_size_limits_are_refused(app, api, world, dat
 def test_badly_shaped_file_requests_are_refused(app, api, world):
     url = f"/api/v1/assessments/{world.assessments['a']}/evidence"
     client = api.app.test_client()
-    no_file = client.post(url, data={"criterion": "C1.1"}, headers=bearer(api, "org_a"),
-                          content_type="multipart/form-data")
+    no_file = client.post(
+        url, data={"criterion": "C1.1"}, headers=bearer(api, "org_a"), content_type="multipart/form-data"
+    )
     assert no_file.status_code == 422
     assert [e["field"] for e in conforms(no_file, url, "post")["errors"]] == ["file"]
     wrong_criterion = upload(api, url, "org_a", criterion="C3.1")
@@ -191,8 +242,9 @@ def test_badly_shaped_file_requests_are_refused(app, api, world):
     assert conforms(wrong_criterion, url, "post")["errors"][0]["field"] == "criterion"
     with_url = upload(api, url, "org_a", url="https://example.nhs.uk/")
     assert with_url.status_code == 422 and with_url.get_json()["errors"][0]["field"] == "url"
-    not_json = client.post(url, data="criterion=C1.1", headers={**bearer(api, "org_a"),
-                                                                "Content-Type": "application/json"})
+    not_json = client.post(
+        url, data="criterion=C1.1", headers={**bearer(api, "org_a"), "Content-Type": "application/json"}
+    )
     assert not_json.status_code == 400 and "JSON object" in conforms(not_json, url, "post")["error"]
     assert api.post(url, ["C1.1", "https://example.nhs.uk/"], "org_a").status_code == 400
     too_large = upload(api, url, "org_a", b"%PDF-" + b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1))
@@ -207,11 +259,12 @@ def test_a_submitted_assessment_refuses_evidence_changes(app, api, world):
         save_answers(session, CLI, a, COMPLETE_ANSWERS)
         link = add_evidence(session, CLI, a, "C1.1", kind="link", url="https://example.nhs.uk/p").id
         submit(session, CLI, a)
-    for response, method in ((api.post(url, {"criterion": "C1.1", "url": "https://example.nhs.uk/late"}, "org_a"),
-                              "post"),
-                             (upload(api, url, "org_a"), "post"),
-                             (api.post(url, {"nonsense": True}, "org_a"), "post"),  # the state first
-                             (api.delete(f"{url}/{link}", "org_a"), "delete")):
+    for response, method in (
+        (api.post(url, {"criterion": "C1.1", "url": "https://example.nhs.uk/late"}, "org_a"), "post"),
+        (upload(api, url, "org_a"), "post"),
+        (api.post(url, {"nonsense": True}, "org_a"), "post"),  # the state first
+        (api.delete(f"{url}/{link}", "org_a"), "delete"),
+    ):
         assert response.status_code == 409
         path = url if method == "post" else f"{url}/{link}"
         assert "only a draft can be changed" in conforms(response, path, method)["error"]
@@ -221,6 +274,7 @@ def test_a_submitted_assessment_refuses_evidence_changes(app, api, world):
 
 # -- scope ---------------------------------------------------------------------------------------------------
 
+
 def test_evidence_stays_within_the_tokens_scope(app, api, world):
     a, peer = world.assessments["a"], world.assessments["p1"]
     mine, theirs = f"/api/v1/assessments/{a}/evidence", f"/api/v1/assessments/{peer}/evidence"
@@ -229,15 +283,16 @@ def test_evidence_stays_within_the_tokens_scope(app, api, world):
         [peer_link] = [e.id for e in evidence_of(session, peer)]
     # Another organisation: everything of A's is not found, as if it did not exist.
     for response, path, method in (
-            (api.get(mine, "org_b"), mine, "get"),
-            (api.get(f"{mine}/{item['id']}/file", "org_b"), f"{mine}/{item['id']}/file", "get"),
-            (api.post(mine, {"criterion": "C1.1", "url": "https://example.nhs.uk/"}, "org_b"), mine, "post"),
-            (upload(api, mine, "org_b"), mine, "post"),
-            (api.delete(f"{mine}/{item['id']}", "org_b"), f"{mine}/{item['id']}", "delete"),
-            (api.get(theirs, "org_a"), theirs, "get"),
-            # the peer's evidence reached through A's own assessment is not found either
-            (api.get(f"{mine}/{peer_link}/file", "org_a"), f"{mine}/{peer_link}/file", "get"),
-            (api.delete(f"{mine}/{peer_link}", "org_a"), f"{mine}/{peer_link}", "delete")):
+        (api.get(mine, "org_b"), mine, "get"),
+        (api.get(f"{mine}/{item['id']}/file", "org_b"), f"{mine}/{item['id']}/file", "get"),
+        (api.post(mine, {"criterion": "C1.1", "url": "https://example.nhs.uk/"}, "org_b"), mine, "post"),
+        (upload(api, mine, "org_b"), mine, "post"),
+        (api.delete(f"{mine}/{item['id']}", "org_b"), f"{mine}/{item['id']}", "delete"),
+        (api.get(theirs, "org_a"), theirs, "get"),
+        # the peer's evidence reached through A's own assessment is not found either
+        (api.get(f"{mine}/{peer_link}/file", "org_a"), f"{mine}/{peer_link}/file", "get"),
+        (api.delete(f"{mine}/{peer_link}", "org_a"), f"{mine}/{peer_link}", "delete"),
+    ):
         assert response.status_code == 404, (path, method, response.get_json())
         assert conforms(response, path, method)["error"] == "not found"
     # The alliance's lead reads submitted assessments only, and never writes.
@@ -245,9 +300,10 @@ def test_evidence_stays_within_the_tokens_scope(app, api, world):
     assert [e["id"] for e in api.read(theirs, "alliance")["evidence"]] == [peer_link]
     for who in ("alliance", "other_alliance"):
         for response, path, method in (
-                (api.post(theirs, {"criterion": "C1.1", "url": "https://example.nhs.uk/"}, who), theirs, "post"),
-                (upload(api, mine, who), mine, "post"),
-                (api.delete(f"{theirs}/{peer_link}", who), f"{theirs}/{peer_link}", "delete")):
+            (api.post(theirs, {"criterion": "C1.1", "url": "https://example.nhs.uk/"}, who), theirs, "post"),
+            (upload(api, mine, who), mine, "post"),
+            (api.delete(f"{theirs}/{peer_link}", who), f"{theirs}/{peer_link}", "delete"),
+        ):
             assert response.status_code == 403, (who, path)
             assert "only a member organisation's token" in conforms(response, path, method)["error"]
     assert api.get(theirs, "other_alliance").status_code == 404
@@ -263,14 +319,17 @@ def test_the_lead_downloads_a_file_of_a_submitted_assessment(app, api, world):
     url = f"/api/v1/assessments/{a}/evidence"
     item = conforms(upload(api, url, "org_a"), url, "post")
     assert api.get(item["download"], "alliance").status_code == 404  # a draft: the member's own
-    assert api.post(f"/api/v1/assessments/{a}/answers", {"answers": COMPLETE_ANSWERS, "submit": True},
-                    "org_a").status_code == 200
+    assert (
+        api.post(f"/api/v1/assessments/{a}/answers", {"answers": COMPLETE_ANSWERS, "submit": True}, "org_a").status_code
+        == 200
+    )
     download = api.get(item["download"], "alliance")
     assert download.status_code == 200 and download.data == PDF
     assert api.get(item["download"], "other_alliance").status_code == 404
 
 
 # -- the rate limit ------------------------------------------------------------------------------------------
+
 
 def test_the_rate_limit_refuses_a_token_over_it_and_no_other(app, api, world):
     app.config["API_RATE_LIMIT"] = "3 per minute"
@@ -282,8 +341,11 @@ def test_the_rate_limit_refuses_a_token_over_it_and_no_other(app, api, world):
     assert body["status"] == 429 and "too many requests: at most 3 per 1 minute" in body["error"]
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     # Writes count too, and are refused before anything is done.
-    posted = api.post(f"/api/v1/assessments/{world.assessments['a']}/evidence",
-                      {"criterion": "C1.1", "url": "https://example.nhs.uk/"}, "org_a")
+    posted = api.post(
+        f"/api/v1/assessments/{world.assessments['a']}/evidence",
+        {"criterion": "C1.1", "url": "https://example.nhs.uk/"},
+        "org_a",
+    )
     assert posted.status_code == 429 and stored(world) == []
     # Other tokens have their own allowance; the OpenAPI document is not limited.
     assert api.get("/api/v1/assessments", "org_b").status_code == 200
@@ -313,7 +375,6 @@ def test_the_api_rate_limit_comes_from_the_environment():
     from app import config
 
     assert config.load({"APP_ENV": "testing"}, environ={})["API_RATE_LIMIT"] == "300 per minute"
-    assert config.load({"APP_ENV": "testing"}, environ={"API_RATE_LIMIT": "20/second"})["API_RATE_LIMIT"] \
-        == "20/second"
+    assert config.load({"APP_ENV": "testing"}, environ={"API_RATE_LIMIT": "20/second"})["API_RATE_LIMIT"] == "20/second"
     with pytest.raises(config.ConfigError, match="API_RATE_LIMIT: expected a rate like '300 per minute'"):
         config.load({"APP_ENV": "testing"}, environ={"API_RATE_LIMIT": "plenty"})

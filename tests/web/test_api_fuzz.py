@@ -8,6 +8,7 @@ mappings). The rate limit is set far above what the fuzzing sends (a 429 is docu
 would stop the cases reaching the views). The example counts are kept small so the suite stays quick; set
 ``API_FUZZ_EXAMPLES`` (examples per operation and mode, 12 by default) to fuzz harder.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,21 +50,42 @@ def world(database_url, request):
     return build_world(database_url, getattr(request, "param", STANDARDS))
 
 
-@pytest.mark.parametrize("scope, world, answers", [("organisation", STANDARDS, COMPLETE_ANSWERS),
-                                                   ("alliance", STANDARDS, COMPLETE_ANSWERS),
-                                                   ("organisation", STANDARDS_2, COMPLETE_ANSWERS_2)],
-                         ids=["organisation", "alliance", "organisation-schema-2"], indirect=["world"])
+@pytest.mark.parametrize(
+    "scope, world, answers",
+    [
+        ("organisation", STANDARDS, COMPLETE_ANSWERS),
+        ("alliance", STANDARDS, COMPLETE_ANSWERS),
+        ("organisation", STANDARDS_2, COMPLETE_ANSWERS_2),
+    ],
+    ids=["organisation", "alliance", "organisation-schema-2"],
+    indirect=["world"],
+)
 def test_no_server_errors_and_responses_keep_to_the_document(app, world, scope, answers):
     app.config["API_RATE_LIMIT"] = "1000000 per minute"
     submit_peer(world.url, world, "p1", "PEER1", {**answers, "C2.1": 70})
     assessment_id = world.assessments["a" if scope == "organisation" else "p1"]
     with db.session_scope(world.url) as session:
-        _, token = api_tokens.create_token(session, CLI, name="fuzz", **(
-            {"organisation_id": world.organisations["a"]} if scope == "organisation"
-            else {"alliance_id": world.alliance_id}))
+        _, token = api_tokens.create_token(
+            session,
+            CLI,
+            name="fuzz",
+            **(
+                {"organisation_id": world.organisations["a"]}
+                if scope == "organisation"
+                else {"alliance_id": world.alliance_id}
+            ),
+        )
         if scope == "organisation":  # a file on the draft (the peer's submitted one has a link)
-            attach_file(session, CLI, assessment_id, "C1.1", data=b"%PDF-1.4\n%%EOF\n", filename="plan.pdf",
-                        content_type="application/pdf", store=app.extensions["upload_store"])
+            attach_file(
+                session,
+                CLI,
+                assessment_id,
+                "C1.1",
+                data=b"%PDF-1.4\n%%EOF\n",
+                filename="plan.pdf",
+                content_type="application/pdf",
+                store=app.extensions["upload_store"],
+            )
         evidence_id = evidence_of(session, assessment_id)[0].id
     real_ids = {"assessment_id": assessment_id, "version_id": world.version_id, "evidence_id": evidence_id}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
@@ -73,14 +95,20 @@ def test_no_server_errors_and_responses_keep_to_the_document(app, world, scope, 
     ran = []
     for label, mode, strategy in strategies(schema, real_ids):
 
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=strategy)
         def fuzz(case):
             case.call_and_validate(headers=headers, checks=checks)
 
         fuzz()
         ran.append((label, mode))
-    documented = {f"{method.upper()} {path}" for path, operations in openapi.DOCUMENT["paths"].items()
-                  for method in operations} - {"GET /api/v1/openapi.json"}  # the document itself is not fuzzed
+    documented = {
+        f"{method.upper()} {path}" for path, operations in openapi.DOCUMENT["paths"].items() for method in operations
+    } - {"GET /api/v1/openapi.json"}  # the document itself is not fuzzed
     assert {label for label, _ in ran} == documented and len(ran) == 2 * len(documented)

@@ -3,6 +3,7 @@
 Tokens are made through the token service (as the admin page makes them). Every response checked here is
 also validated against the schema the OpenAPI document gives for its path, method and status.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,17 @@ from sqlmodel import select
 
 from app import db
 from app.models import Answer, ApiToken, Assessment, AuditEvent, BuddyAssignment
-from app.services import (CLI, add_evidence, api_tokens, apply_for_membership, create_alliance, evidence_of,
-                          open_assessment, register_organisation, register_version)
+from app.services import (
+    CLI,
+    add_evidence,
+    api_tokens,
+    apply_for_membership,
+    create_alliance,
+    evidence_of,
+    open_assessment,
+    register_organisation,
+    register_version,
+)
 from app.web import openapi
 
 from .conftest import COMPLETE_ANSWERS, STANDARDS_2, Visitor, signed_in, submit_peer, text
@@ -83,11 +93,13 @@ def api(app, world) -> Api:
     tokens = {}
     with db.session_scope(world.url) as session:
         other = create_alliance(session, CLI, slug="other", name="Other Alliance", standards_set="web-test")
-        for who, scope in (("org_a", {"organisation_id": world.organisations["a"]}),
-                           ("org_b", {"organisation_id": world.organisations["b"]}),
-                           ("alliance", {"alliance_id": world.alliance_id}),
-                           ("other_alliance", {"alliance_id": other.id}),
-                           ("revoked", {"organisation_id": world.organisations["a"]})):
+        for who, scope in (
+            ("org_a", {"organisation_id": world.organisations["a"]}),
+            ("org_b", {"organisation_id": world.organisations["b"]}),
+            ("alliance", {"alliance_id": world.alliance_id}),
+            ("other_alliance", {"alliance_id": other.id}),
+            ("revoked", {"organisation_id": world.organisations["a"]}),
+        ):
             row, tokens[who] = api_tokens.create_token(session, world.actor("admin"), name=f"{who} system", **scope)
             if who == "revoked":
                 api_tokens.revoke_token(session, world.actor("admin"), row.id)
@@ -96,9 +108,14 @@ def api(app, world) -> Api:
 
 # -- the document --------------------------------------------------------------------------------------------
 
+
 def test_every_route_is_documented_and_every_documented_path_exists(app):
-    routes = {(path_of(rule.rule), method.lower()) for rule in app.url_map.iter_rules()
-              if rule.rule.startswith("/api/v1/") for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routes = {
+        (path_of(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     documented = {(path, method) for path, operations in DOC["paths"].items() for method in operations}
     assert routes == documented
     for path, operations in DOC["paths"].items():
@@ -123,16 +140,19 @@ def test_the_document_is_served_publicly(app, world, visitor):
 
 # -- authentication ------------------------------------------------------------------------------------------
 
+
 def test_missing_unknown_malformed_and_revoked_tokens_get_401(api):
     attempts = {
         "none": api.get("/api/v1/assessments"),
         "revoked": api.get("/api/v1/assessments", "revoked"),
-        "unknown": api.app.test_client().get("/api/v1/assessments",
-                                             headers={"Authorization": "Bearer aat_" + "x" * 43}),
+        "unknown": api.app.test_client().get(
+            "/api/v1/assessments", headers={"Authorization": "Bearer aat_" + "x" * 43}
+        ),
         "basic": api.app.test_client().get("/api/v1/assessments", headers={"Authorization": "Basic dXNlcjpwYXNz"}),
         "empty": api.app.test_client().get("/api/v1/assessments", headers={"Authorization": "Bearer "}),
-        "hash": api.app.test_client().get("/api/v1/assessments", headers={
-            "Authorization": "Bearer " + api_tokens.digest(api.tokens["org_a"])}),
+        "hash": api.app.test_client().get(
+            "/api/v1/assessments", headers={"Authorization": "Bearer " + api_tokens.digest(api.tokens["org_a"])}
+        ),
     }
     for name, response in attempts.items():
         assert response.status_code == 401, name
@@ -156,9 +176,11 @@ def test_only_a_digest_is_stored_and_use_is_recorded(api, world):
     response = api.get("/api/v1/token", "org_a")
     assert "Set-Cookie" not in response.headers and response.headers["Cache-Control"] == "no-store"
     body = conforms(response, "/api/v1/token")
-    assert body["scope"] == {"kind": "organisation", "alliance": None,
-                             "organisation": {"id": world.organisations["a"],
-                                              "name": "Dartford and Gravesham NHS Trust", "ods_code": "RN7"}}
+    assert body["scope"] == {
+        "kind": "organisation",
+        "alliance": None,
+        "organisation": {"id": world.organisations["a"], "name": "Dartford and Gravesham NHS Trust", "ods_code": "RN7"},
+    }
     with db.session_scope(world.url) as session:
         assert session.exec(select(ApiToken).where(ApiToken.name == "org_a system")).one().last_used_at is not None
 
@@ -176,6 +198,7 @@ def test_a_signed_in_browser_session_does_not_open_the_api(app, world, api):
 
 # -- reading, within the scope -------------------------------------------------------------------------------
 
+
 def test_an_organisation_token_reads_its_own_world_only(api, world):
     a, b, peer = world.assessments["a"], world.assessments["b"], world.assessments["p1"]
     memberships = api.read("/api/v1/memberships", "org_a")["memberships"]
@@ -184,8 +207,10 @@ def test_an_organisation_token_reads_its_own_world_only(api, world):
     listed = api.read("/api/v1/assessments", "org_a")["assessments"]
     assert [x["id"] for x in listed] == [a] and listed[0]["status"] == "draft" and listed[0]["result"] is None
     detail = api.read(f"/api/v1/assessments/{a}", "org_a")
-    assert detail["answers"] == {} and {"criterion": "C1.1", "standard": "C1", "reason": "answer required"} \
-        in detail["missing"]
+    assert (
+        detail["answers"] == {}
+        and {"criterion": "C1.1", "standard": "C1", "reason": "answer required"} in detail["missing"]
+    )
     result = api.read(f"/api/v1/assessments/{a}/result", "org_a")
     assert result["provisional"] is True and result["computed_at"] is None and result["result"]["overall"] == 0
     # B's and the peer's are not found, exactly like an id that does not exist.
@@ -200,17 +225,27 @@ def test_results_and_breaches_of_a_submitted_assessment(api, world):
     peer = world.assessments["p1"]
     tokens = dict(api.tokens)
     with db.session_scope(world.url) as session:
-        _, tokens["peer"] = api_tokens.create_token(session, CLI, name="peer",
-                                                    organisation_id=world.organisations["p1"])
+        _, tokens["peer"] = api_tokens.create_token(
+            session, CLI, name="peer", organisation_id=world.organisations["p1"]
+        )
     api.tokens = tokens
     for who in ("peer", "alliance"):
         result = api.read(f"/api/v1/assessments/{peer}/result", who)
         assert result["provisional"] is False and result["status"] == "submitted" and result["computed_at"]
-        assert result["result"]["breaches"] == [{"criterion": "C2.1", "standard": "C2", "value": 70, "target": 85,
-                                                 "direction": "higher", "severity": "major"}]
+        assert result["result"]["breaches"] == [
+            {
+                "criterion": "C2.1",
+                "standard": "C2",
+                "value": 70,
+                "target": 85,
+                "direction": "higher",
+                "severity": "major",
+            }
+        ]
         breaches = api.read(f"/api/v1/assessments/{peer}/breaches", who)
         assert [(x["criterion"], x["severity"], x["standard_title"]) for x in breaches["breaches"]] == [
-            ("C2.1", "major", "Hip fracture outcomes")]
+            ("C2.1", "major", "Hip fracture outcomes")
+        ]
         listed = api.read("/api/v1/assessments", who)["assessments"]
         assert [(x["id"], x["result"]["outcome"]) for x in listed] == [(peer, result["result"]["outcome"])]
 
@@ -236,11 +271,23 @@ def test_standards_versions_and_their_content(api, world):
     assert [d["id"] for d in content["domains"]] == ["care", "people"]
     c1 = content["domains"][0]["standards"][0]
     assert c1["id"] == "C1" and c1["must_meet"] is True
-    assert c1["criteria"][0] == {"id": "C1.1", "text": "Is there a named clinical lead for the service?",
-                                 "type": "yes_no", "weight": 1, "required": True, "allow_na": False,
-                                 "evidence": "required", "guidance": "Upload the lead's job plan or give a link to it.",
-                                 "levels": None, "unit": None, "benchmark": None, "min": None, "max": None,
-                                 "options": None, "when": None}
+    assert c1["criteria"][0] == {
+        "id": "C1.1",
+        "text": "Is there a named clinical lead for the service?",
+        "type": "yes_no",
+        "weight": 1,
+        "required": True,
+        "allow_na": False,
+        "evidence": "required",
+        "guidance": "Upload the lead's job plan or give a link to it.",
+        "levels": None,
+        "unit": None,
+        "benchmark": None,
+        "min": None,
+        "max": None,
+        "options": None,
+        "when": None,
+    }
     c21 = content["domains"][0]["standards"][1]["criteria"][0]
     assert (c21["id"], c21["min"], c21["max"]) == ("C2.1", 0, 100)  # a percentage's range, without min and max given
     assert content["schema"] == 1 and content["frameworks"] == [] and c1["maps_to"] == []
@@ -249,33 +296,49 @@ def test_standards_versions_and_their_content(api, world):
 
 def test_buddying_pairs_in_scope(api, world):
     with db.session_scope(world.url) as session:
-        pair = BuddyAssignment(alliance_id=world.alliance_id, cycle_id=world.cycle_id, standard_id="C2",
-                               mentee_membership_id=world.memberships["a"], buddy_membership_id=world.memberships["p1"])
+        pair = BuddyAssignment(
+            alliance_id=world.alliance_id,
+            cycle_id=world.cycle_id,
+            standard_id="C2",
+            mentee_membership_id=world.memberships["a"],
+            buddy_membership_id=world.memberships["p1"],
+        )
         session.add(pair)
         session.flush()
         pair_id = pair.id
     mine = api.read("/api/v1/buddying/pairs", "org_a")["pairs"]
     assert [(p["id"], p["role"], p["buddy"]["name"], p["status"]) for p in mine] == [
-        (pair_id, "mentee", "Peer p1 NHS Trust", "proposed")]
+        (pair_id, "mentee", "Peer p1 NHS Trust", "proposed")
+    ]
     assert api.read("/api/v1/buddying/pairs", "org_b")["pairs"] == []
     lead = api.read("/api/v1/buddying/pairs", "alliance")["pairs"]
     assert [(p["id"], p["role"], p["mentee"]["membership_id"]) for p in lead] == [
-        (pair_id, None, world.memberships["a"])]
+        (pair_id, None, world.memberships["a"])
+    ]
     assert api.read("/api/v1/buddying/pairs", "other_alliance")["pairs"] == []
 
 
 # -- writing -------------------------------------------------------------------------------------------------
 
+
 def stored_answers(world, key: str = "a") -> dict:
     with db.session_scope(world.url) as session:
-        return {r.criterion_id: r.value for r in session.exec(
-            select(Answer).where(Answer.assessment_id == world.assessments[key]))}
+        return {
+            r.criterion_id: r.value
+            for r in session.exec(select(Answer).where(Answer.assessment_id == world.assessments[key]))
+        }
 
 
 def test_valid_answers_are_saved_and_each_refused_one_is_named(api, world):
     url = f"/api/v1/assessments/{world.assessments['a']}/answers"
-    response = api.post(url, {"answers": {"C1.1": "yes", "C1.3": 9, "C2.1": "fast", "X9": "yes", "C2.2": 7.5},
-                              "notes": {"C1.1": "Job plan signed off"}}, "org_a")
+    response = api.post(
+        url,
+        {
+            "answers": {"C1.1": "yes", "C1.3": 9, "C2.1": "fast", "X9": "yes", "C2.2": 7.5},
+            "notes": {"C1.1": "Job plan signed off"},
+        },
+        "org_a",
+    )
     assert response.status_code == 422
     body = conforms(response, url, "post")
     assert {e["criterion"] for e in body["errors"]} == {"C1.3", "C2.1", "X9"}
@@ -285,8 +348,11 @@ def test_valid_answers_are_saved_and_each_refused_one_is_named(api, world):
     assert body["saved"] == ["C1.1", "C2.2"] and body["submitted"] is False
     assert stored_answers(world) == {"C1.1": "yes", "C2.2": 7.5}
     with db.session_scope(world.url) as session:
-        event = session.exec(select(AuditEvent).where(AuditEvent.action == "answers.saved",
-                                                      AuditEvent.entity_id == world.assessments["a"])).one()
+        event = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "answers.saved", AuditEvent.entity_id == world.assessments["a"]
+            )
+        ).one()
         token_id = session.exec(select(ApiToken.id).where(ApiToken.name == "org_a system")).one()
         assert event.actor == f"api-token:{token_id} (org_a system)" and event.actor_id is None
         assert event.after == {"C1.1": "yes", "C2.2": 7.5}
@@ -336,8 +402,11 @@ def test_nobody_else_writes_a_members_answers(api, world):
 
 def test_bad_bodies_are_refused_clearly(api, world):
     url = f"/api/v1/assessments/{world.assessments['a']}/answers"
-    not_json = api.app.test_client().post(url, data="answers=yes", headers={
-        "Authorization": f"Bearer {api.tokens['org_a']}", "Content-Type": "application/json"})
+    not_json = api.app.test_client().post(
+        url,
+        data="answers=yes",
+        headers={"Authorization": f"Bearer {api.tokens['org_a']}", "Content-Type": "application/json"},
+    )
     assert not_json.status_code == 400 and "JSON object" in conforms(not_json, url, "post")["error"]
     assert api.post(url, ["C1.1", "yes"], "org_a").status_code == 400
     shaped = api.post(url, {"answers": ["yes"], "notes": {"C1.1": 3}, "submit": "yes", "extra": 1}, "org_a")
@@ -350,6 +419,7 @@ def test_bad_bodies_are_refused_clearly(api, world):
 
 
 # -- schema 2: options, conditions, ranges and mappings ------------------------------------------------------
+
 
 @dataclass
 class Schema2:
@@ -368,21 +438,27 @@ def schema2(api, world) -> Schema2:
     on it."""
     with db.session_scope(world.url) as session:
         version = register_version(session, STANDARDS_2, CLI)
-        organisation = register_organisation(session, CLI, name="Medway NHS Foundation Trust", ods_code="RPA",
-                                             org_type="acute", region="Kent")
-        membership = apply_for_membership(session, CLI, organisation_id=organisation.id,
-                                          alliance_id=world.alliance_id, route="full")
-        assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=world.cycle_id,
-                                     standards_version_id=version.id)
-        _, api.tokens["org_c"] = api_tokens.create_token(session, world.actor("admin"), name="org_c system",
-                                                         organisation_id=organisation.id)
+        organisation = register_organisation(
+            session, CLI, name="Medway NHS Foundation Trust", ods_code="RPA", org_type="acute", region="Kent"
+        )
+        membership = apply_for_membership(
+            session, CLI, organisation_id=organisation.id, alliance_id=world.alliance_id, route="full"
+        )
+        assessment = open_assessment(
+            session, CLI, membership_id=membership.id, cycle_id=world.cycle_id, standards_version_id=version.id
+        )
+        _, api.tokens["org_c"] = api_tokens.create_token(
+            session, world.actor("admin"), name="org_c system", organisation_id=organisation.id
+        )
         return Schema2(world.url, version.id, assessment.id)
 
 
 def schema2_answers(schema2: Schema2) -> dict:
     with db.session_scope(schema2.url) as session:
-        return {r.criterion_id: r.value for r in session.exec(
-            select(Answer).where(Answer.assessment_id == schema2.assessment_id))}
+        return {
+            r.criterion_id: r.value
+            for r in session.exec(select(Answer).where(Answer.assessment_id == schema2.assessment_id))
+        }
 
 
 def test_schema_2_criteria_show_options_conditions_ranges_and_mappings(api, world, schema2):
@@ -394,7 +470,8 @@ def test_schema_2_criteria_show_options_conditions_ranges_and_mappings(api, worl
     assert criteria["C5.1"]["type"] == "choice" and criteria["C5.1"]["options"] == [
         {"id": "none", "text": "Not reviewed", "score": 0},
         {"id": "phone", "text": "Telephone follow-up", "score": 0.5},
-        {"id": "clinic", "text": "Clinic review within 6 weeks", "score": 1}]
+        {"id": "clinic", "text": "Clinic review within 6 weeks", "score": 1},
+    ]
     assert criteria["C5.1"]["when"] is None and criteria["C5.5"]["type"] == "multi_choice"
     assert criteria["C5.2"]["when"] == {"criterion": "C5.1", "in": ["clinic"]}
     assert criteria["C5.4"]["when"] == {"criterion": "C5.3", "in": ["yes"]}
@@ -405,9 +482,23 @@ def test_schema_2_criteria_show_options_conditions_ranges_and_mappings(api, worl
 
 def test_option_ids_and_lists_are_answers_and_each_refusal_names_its_criterion(api, world, schema2):
     url = schema2.answers_url
-    response = api.post(url, {"answers": {"C5.1": "phone", "C5.5": ["nhfd", "njr"], "C2.2": 11, "C5.3": "yes",
-                                          "C5.4": "Dr Who", "C1.2": "fax", "C6.1": ["yes"], "C2.1": 101,
-                                          "P1.1": ["nhfd", "nhfd"]}}, "org_c")
+    response = api.post(
+        url,
+        {
+            "answers": {
+                "C5.1": "phone",
+                "C5.5": ["nhfd", "njr"],
+                "C2.2": 11,
+                "C5.3": "yes",
+                "C5.4": "Dr Who",
+                "C1.2": "fax",
+                "C6.1": ["yes"],
+                "C2.1": 101,
+                "P1.1": ["nhfd", "nhfd"],
+            }
+        },
+        "org_c",
+    )
     assert response.status_code == 422
     body = conforms(response, url, "post")
     messages = {e["criterion"]: e["message"] for e in body["errors"]}
@@ -418,8 +509,12 @@ def test_option_ids_and_lists_are_answers_and_each_refusal_names_its_criterion(a
     assert body["saved"] == ["C5.1", "C5.3", "C5.5", "C2.2"]
     assert schema2_answers(schema2) == {"C5.1": "phone", "C5.3": "yes", "C5.5": ["nhfd", "njr"], "C2.2": 11}
     listed = api.post(url, {"answers": {"C5.5": ["nhfd", "fax"]}}, "org_c").get_json()["errors"]
-    assert listed == [{"criterion": "C5.5", "message": 'Send a list of distinct option ids from "nhfd", "njr" or '
-                                                       '"other" ([] for none of them)'}]
+    assert listed == [
+        {
+            "criterion": "C5.5",
+            "message": 'Send a list of distinct option ids from "nhfd", "njr" or "other" ([] for none of them)',
+        }
+    ]
     none = api.post(url, {"answers": {"C5.5": []}}, "org_c")
     assert conforms(none, url, "post")["saved"] == ["C5.5"] and schema2_answers(schema2)["C5.5"] == []
 
@@ -436,8 +531,11 @@ def test_an_answer_to_a_question_not_asked_is_kept_and_left_out(api, world, sche
     detail = api.read(f"/api/v1/assessments/{schema2.assessment_id}", "org_c")
     assert detail["answers"]["C5.2"] == 85
     c52 = next(n for n in detail["not_asked"] if n["criterion"] == "C5.2")
-    assert c52 == {"criterion": "C5.2", "depends_on": "C5.1", "reason": "Not asked because C5.1 is “Telephone "
-                                                                        "follow-up”."}
+    assert c52 == {
+        "criterion": "C5.2",
+        "depends_on": "C5.1",
+        "reason": "Not asked because C5.1 is “Telephone follow-up”.",
+    }
     assert not any(m["criterion"] in ("C5.2", "P1.2") for m in detail["missing"])
     assert {"criterion": "C6.1", "standard": "C6", "reason": "answer required"} in detail["missing"]
     result = api.read(f"/api/v1/assessments/{schema2.assessment_id}/result", "org_c")["result"]
@@ -447,8 +545,12 @@ def test_an_answer_to_a_question_not_asked_is_kept_and_left_out(api, world, sche
 
 def test_results_include_the_framework_mappings(api, world, schema2):
     body = api.read(f"/api/v1/assessments/{schema2.assessment_id}/result", "org_c")
-    assert body["result"]["mapped"] == {"cqc": {"Well-led: capable, compassionate and inclusive leaders": "not_met",
-                                                "Safe: safe systems, pathways and transitions": "not_met"}}
+    assert body["result"]["mapped"] == {
+        "cqc": {
+            "Well-led: capable, compassionate and inclusive leaders": "not_met",
+            "Safe: safe systems, pathways and transitions": "not_met",
+        }
+    }
     api.post(schema2.answers_url, {"answers": {"C1.1": "yes", "C1.2": "yes"}}, "org_c")
     mapped = api.read(f"/api/v1/assessments/{schema2.assessment_id}/result", "org_c")["result"]["mapped"]
     assert mapped["cqc"]["Well-led: capable, compassionate and inclusive leaders"] == "met"
@@ -457,6 +559,7 @@ def test_results_include_the_framework_mappings(api, world, schema2):
 
 
 # -- the token matrix: every route x every kind of caller ---------------------------------------------------
+
 
 def test_every_api_route_x_every_caller(app, world, api):
     a, peer = world.assessments["a"], world.assessments["p1"]
@@ -467,8 +570,15 @@ def test_every_api_route_x_every_caller(app, world, api):
 
     def expect(org_a: int, org_b: int, alliance: int, other: int, public: bool = False) -> dict:
         closed = 200 if public else 401
-        return {"none": closed, "cookie": closed, "revoked": closed, "org_a": org_a, "org_b": org_b,
-                "alliance": alliance, "other_alliance": other}
+        return {
+            "none": closed,
+            "cookie": closed,
+            "revoked": closed,
+            "org_a": org_a,
+            "org_b": org_b,
+            "alliance": alliance,
+            "other_alliance": other,
+        }
 
     cases = [
         Case("api_v1.openapi_document", "GET", "/api/v1/openapi.json", expect(200, 200, 200, 200, public=True)),
@@ -482,18 +592,40 @@ def test_every_api_route_x_every_caller(app, world, api):
         Case("api_v1.result", "GET", f"/api/v1/assessments/{a}/result", expect(200, 404, 404, 404)),
         Case("api_v1.breaches", "GET", f"/api/v1/assessments/{peer}/breaches", expect(404, 404, 200, 404)),
         Case("api_v1.pairs", "GET", "/api/v1/buddying/pairs", expect(200, 200, 200, 200)),
-        Case("api_v1.answers", "POST", f"/api/v1/assessments/{a}/answers", expect(200, 404, 403, 403),
-             {"answers": {"C1.2": "partial"}}),
+        Case(
+            "api_v1.answers",
+            "POST",
+            f"/api/v1/assessments/{a}/answers",
+            expect(200, 404, 403, 403),
+            {"answers": {"C1.2": "partial"}},
+        ),
         Case("api_v1.evidence", "GET", f"/api/v1/assessments/{a}/evidence", expect(200, 404, 404, 404)),
         Case("api_v1.evidence", "GET", f"/api/v1/assessments/{peer}/evidence", expect(404, 404, 200, 404)),
-        Case("api_v1.evidence_file", "GET", f"/api/v1/assessments/{peer}/evidence/{peer_link}/file",
-             expect(404, 404, 404, 404)),  # a link has no file, for the lead too
-        Case("api_v1.evidence", "POST", f"/api/v1/assessments/{a}/evidence", expect(201, 404, 403, 403),
-             {"criterion": "C1.1", "url": "https://example.nhs.uk/job-plan.pdf"}),
-        Case("api_v1.evidence_item", "GET", f"/api/v1/assessments/{peer}/evidence/{peer_link}",
-             expect(404, 404, 200, 404)),
-        Case("api_v1.evidence_item", "DELETE", f"/api/v1/assessments/{peer}/evidence/{peer_link}",
-             expect(404, 404, 403, 403)),
+        Case(
+            "api_v1.evidence_file",
+            "GET",
+            f"/api/v1/assessments/{peer}/evidence/{peer_link}/file",
+            expect(404, 404, 404, 404),
+        ),  # a link has no file, for the lead too
+        Case(
+            "api_v1.evidence",
+            "POST",
+            f"/api/v1/assessments/{a}/evidence",
+            expect(201, 404, 403, 403),
+            {"criterion": "C1.1", "url": "https://example.nhs.uk/job-plan.pdf"},
+        ),
+        Case(
+            "api_v1.evidence_item",
+            "GET",
+            f"/api/v1/assessments/{peer}/evidence/{peer_link}",
+            expect(404, 404, 200, 404),
+        ),
+        Case(
+            "api_v1.evidence_item",
+            "DELETE",
+            f"/api/v1/assessments/{peer}/evidence/{peer_link}",
+            expect(404, 404, 403, 403),
+        ),
     ]
     assert uncovered(app, "api_v1", cases) == []
     seen: Seen = {}
@@ -517,11 +649,13 @@ def test_every_api_route_x_every_caller(app, world, api):
     assert stored_answers(world) == {"C1.2": "partial"}
     with db.session_scope(world.url) as session:
         assert [(e.criterion_id, e.url) for e in evidence_of(session, a)] == [
-            ("C1.1", "https://example.nhs.uk/job-plan.pdf")]
+            ("C1.1", "https://example.nhs.uk/job-plan.pdf")
+        ]
         assert [e.id for e in evidence_of(session, peer)] == [peer_link]
 
 
 # -- the admin's token pages ---------------------------------------------------------------------------------
+
 
 def test_the_admin_creates_sees_once_lists_and_revokes_a_token(app, world):
     admin = signed_in(app, world, "admin")
@@ -530,13 +664,16 @@ def test_the_admin_creates_sees_once_lists_and_revokes_a_token(app, world):
     refused = admin.post("/admin/tokens/new", {"name": "", "scope": "organisation:999999"})
     assert refused.status_code == 200 and "Enter what the token is for" in text(refused)
     assert "Choose an organisation or an alliance from the list" in text(refused)
-    created = admin.post("/admin/tokens/new", {"name": "Trust warehouse",
-                                               "scope": f"organisation:{world.organisations['a']}"})
+    created = admin.post(
+        "/admin/tokens/new", {"name": "Trust warehouse", "scope": f"organisation:{world.organisations['a']}"}
+    )
     assert created.status_code == 200 and created.headers["Cache-Control"] == "no-store"
     token = re.search(r'id="api-token" type="text" value="(aat_[\w-]+)"', text(created)).group(1)
     api = app.test_client()
-    assert api.get("/api/v1/token", headers={"Authorization": f"Bearer {token}"}).get_json()["token"]["name"] \
+    assert (
+        api.get("/api/v1/token", headers={"Authorization": f"Bearer {token}"}).get_json()["token"]["name"]
         == "Trust warehouse"
+    )
     listing = text(admin.get("/admin/tokens"))
     assert "Trust warehouse" in listing and token[:12] in listing and token not in listing
     token_id = re.search(r'action="/admin/tokens/(\d+)/revoke"', listing).group(1)
@@ -547,10 +684,13 @@ def test_the_admin_creates_sees_once_lists_and_revokes_a_token(app, world):
     assert admin.post(f"/admin/tokens/{token_id}/revoke", csrf=False).status_code == 400
     assert admin.post("/admin/tokens/999999/revoke").status_code == 404
     with db.session_scope(world.url) as session:
-        events = session.exec(select(AuditEvent).where(AuditEvent.entity_type == "apitoken")
-                              .order_by(AuditEvent.id)).all()
-    assert [(e.action, e.actor_id) for e in events] == [("api_token.created", world.user_ids["admin"]),
-                                                        ("api_token.revoked", world.user_ids["admin"])]
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.entity_type == "apitoken").order_by(AuditEvent.id)
+        ).all()
+    assert [(e.action, e.actor_id) for e in events] == [
+        ("api_token.created", world.user_ids["admin"]),
+        ("api_token.revoked", world.user_ids["admin"]),
+    ]
     assert events[1].before["revoked_at"] is None and events[1].after["revoked_at"]
 
 

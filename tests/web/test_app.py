@@ -1,4 +1,5 @@
 """The application factory, its settings, headers, assets and error pages."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -69,24 +70,32 @@ def test_cookie_flags_in_production_and_in_testing(database_url):
 def test_session_and_limit_settings_are_checked(monkeypatch):
     settings = app_config.load({"APP_ENV": "testing"}, environ={})
     assert settings["SESSION_STORE"] == "database"
-    assert (settings["SESSION_IDLE"], settings["PERMANENT_SESSION_LIFETIME"]) == (dt.timedelta(hours=1),
-                                                                                   dt.timedelta(hours=8))
-    redis_store = app_config.load({"APP_ENV": "testing"}, environ={"SESSION_STORE": "redis://127.0.0.1:6379/1",
-                                                                   "SESSION_IDLE_MINUTES": "20"})
-    assert (redis_store["SESSION_STORE"], redis_store["SESSION_IDLE"]) == ("redis://127.0.0.1:6379/1",
-                                                                          dt.timedelta(minutes=20))
+    assert (settings["SESSION_IDLE"], settings["PERMANENT_SESSION_LIFETIME"]) == (
+        dt.timedelta(hours=1),
+        dt.timedelta(hours=8),
+    )
+    redis_store = app_config.load(
+        {"APP_ENV": "testing"}, environ={"SESSION_STORE": "redis://127.0.0.1:6379/1", "SESSION_IDLE_MINUTES": "20"}
+    )
+    assert (redis_store["SESSION_STORE"], redis_store["SESSION_IDLE"]) == (
+        "redis://127.0.0.1:6379/1",
+        dt.timedelta(minutes=20),
+    )
     with pytest.raises(app_config.ConfigError, match="SESSION_STORE: expected 'database' or a Redis URL"):
         app_config.load({"APP_ENV": "testing"}, environ={"SESSION_STORE": "memcached://here"})
     with pytest.raises(app_config.ConfigError, match="LOGIN_ADDRESS_RATE_LIMIT: expected a rate"):
         app_config.load({"APP_ENV": "testing"}, environ={"LOGIN_ADDRESS_RATE_LIMIT": "lots"})
 
 
-@pytest.mark.parametrize("environ, workers, refused", [
-    ({}, 1, False),
-    ({}, 2, True),
-    ({"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0"}, 4, False),
-    ({"RATELIMIT_ENABLED": "false"}, 4, False),  # load tests
-])
+@pytest.mark.parametrize(
+    "environ, workers, refused",
+    [
+        ({}, 1, False),
+        ({}, 2, True),
+        ({"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0"}, 4, False),
+        ({"RATELIMIT_ENABLED": "false"}, 4, False),  # load tests
+    ],
+)
 def test_production_needs_shared_limits_for_more_than_one_worker(environ, workers, refused):
     settings = app_config.load({"SECRET_KEY": "k" * 32}, environ=environ)
     assert (unshared_limits(settings, workers) is not None) is refused
@@ -121,8 +130,9 @@ def test_the_session_cookie_is_http_only_and_same_site(app, world):
 
 
 def test_a_secure_app_sends_secure_cookies(database_url, world, tmp_path):
-    secure = create_app({"APP_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "k" * 32,
-                         "UPLOAD_DIR": str(tmp_path)})
+    secure = create_app(
+        {"APP_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "k" * 32, "UPLOAD_DIR": str(tmp_path)}
+    )
     person = Visitor(secure)
     person.client.environ_base["wsgi.url_scheme"] = "https"
     response = person.login(world.emails["member_a"])
@@ -164,8 +174,9 @@ def test_pages_with_personal_data_are_not_cached(app, world):
     assert person.get("/member/").headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.skipif(not (NHSUK_DIST / "nhsuk-frontend.min.css").is_file(),
-                    reason="NHS.UK frontend not installed: run scripts/assets.sh")
+@pytest.mark.skipif(
+    not (NHSUK_DIST / "nhsuk-frontend.min.css").is_file(), reason="NHS.UK frontend not installed: run scripts/assets.sh"
+)
 def test_nhsuk_frontend_assets_are_served_from_the_npm_package(visitor):
     css = visitor.get("/vendor/nhsuk/nhsuk-frontend.min.css")
     assert css.status_code == 200 and css.mimetype == "text/css" and b".nhsuk-header" in css.data
@@ -181,6 +192,7 @@ def test_the_installed_frontend_is_the_version_the_macros_expect():
     pinned = (ROOT / "package.json").read_text()
     assert '"nhsuk-frontend": "10.6.1"' in pinned
     from importlib.metadata import version
+
     assert version("nhsuk-frontend-jinja").startswith("0.10.")
 
 
@@ -216,16 +228,19 @@ def test_a_post_without_csrf_token_is_refused(visitor, world):
     response = visitor.post("/login", {"email": world.emails["member_a"], "password": "x"}, csrf=False)
     assert response.status_code == 400
     assert "did not come from this service" in text(response)
-    response = visitor.post("/login", {"email": world.emails["member_a"], "password": "x", "csrf_token": "forged"},
-                            csrf=False)
+    response = visitor.post(
+        "/login", {"email": world.emails["member_a"], "password": "x", "csrf_token": "forged"}, csrf=False
+    )
     assert response.status_code == 400
 
 
 def test_a_request_over_the_size_limit_gets_the_too_large_page(app, world):
     person = signed_in(app, world, "member_a")
     limit = app.config["MAX_CONTENT_LENGTH"]
-    response = person.post(f"/member/assessments/{world.assessments['a']}/criteria/C1.1/evidence",
-                           {"kind": "note", "note": "x" * (limit + 10)})
+    response = person.post(
+        f"/member/assessments/{world.assessments['a']}/criteria/C1.1/evidence",
+        {"kind": "note", "note": "x" * (limit + 10)},
+    )
     assert response.status_code == 413
     assert "The file is too large" in text(response)
 
@@ -236,15 +251,19 @@ def test_health_and_api_landing(app, world, visitor):
     anonymous = visitor.get("/api/")
     assert anonymous.status_code == 401 and anonymous.get_json() == {"error": "sign in first"}
     person = signed_in(app, world, "lead")
-    assert person.get("/api/").get_json()["user"] == {"email": "lead@alliance.test", "name": "Alliance Lead",
-                                                       "role": "lead"}
+    assert person.get("/api/").get_json()["user"] == {
+        "email": "lead@alliance.test",
+        "name": "Alliance Lead",
+        "role": "lead",
+    }
 
 
 def test_wsgi_refuses_to_start_without_a_secret_key_in_one_clear_line(tmp_path):
     env = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY", "APP_ENV")}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.db'}"
-    done = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1
     assert done.stderr.strip().startswith("error: cannot start the web application: configuration: SECRET_KEY")
     assert "Traceback" not in done.stderr
@@ -267,8 +286,13 @@ def test_gunicorn_serves_the_wsgi_entry_point(database_url):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "SECRET_KEY": "k" * 32, "APP_ENV": "production", "DATABASE_URL": database_url}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                               "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -1,4 +1,5 @@
 """Self-assessment forms generated from the standards file: fields, saving drafts, every validation path."""
+
 from __future__ import annotations
 
 import re
@@ -47,8 +48,11 @@ def test_a_domain_page_has_one_field_per_applicable_criterion(member, world):
     assert radio_values(body, "c-C1-3") == ["0", "1", "2", "3"]
     assert "Embedded and audited" in body and "Level 3 of 3" in body
     # metric: a text input for decimals with its unit, and the target as hint
-    assert re.search(r'<input\s+class="nhsuk-input nhsuk-input--width-5" id="c-C2-1" name="c-C2-1" type="text"[^>]*'
-                     r'inputmode="decimal"', body)
+    assert re.search(
+        r'<input\s+class="nhsuk-input nhsuk-input--width-5" id="c-C2-1" name="c-C2-1" type="text"[^>]*'
+        r'inputmode="decimal"',
+        body,
+    )
     assert re.search(r'nhsuk-input-wrapper__suffix" aria-hidden="true"\s*>%<', body)
     assert "Enter a number between 0 and 100 (%). Target: 85% or more (higher is better)." in body
     assert "Target: 8% or less (lower is better)." in body
@@ -76,13 +80,30 @@ def test_field_names_are_unique_and_readable():
 
 
 def test_save_a_draft_stores_typed_answers(member, world):
-    response = member.post(domain_url(world), {
-        "c-C1-1": "yes", "c-C1-2": "na", "c-C1-3": "2", "c-C2-1": "82.5", "c-C2-2-na": "y",
-        "c-C2-3": "Audited monthly.", "c-C4-1": "no", "action": "save"})
+    response = member.post(
+        domain_url(world),
+        {
+            "c-C1-1": "yes",
+            "c-C1-2": "na",
+            "c-C1-3": "2",
+            "c-C2-1": "82.5",
+            "c-C2-2-na": "y",
+            "c-C2-3": "Audited monthly.",
+            "c-C4-1": "no",
+            "action": "save",
+        },
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == f"/member/assessments/{world.assessments['a']}"
-    assert stored(world) == {"C1.1": "yes", "C1.2": "na", "C1.3": 2, "C2.1": 82.5, "C2.2": "na",
-                             "C2.3": "Audited monthly.", "C4.1": "no"}
+    assert stored(world) == {
+        "C1.1": "yes",
+        "C1.2": "na",
+        "C1.3": 2,
+        "C2.1": 82.5,
+        "C2.2": "na",
+        "C2.3": "Audited monthly.",
+        "C4.1": "no",
+    }
     overview = text(member.get(response.headers["Location"]))
     assert "Delivering high-quality care: your answers are saved." in overview
     # Coming back shows the saved answers.
@@ -108,19 +129,22 @@ def test_save_and_continue_goes_to_the_next_domain_then_the_overview(member, wor
     assert last.headers["Location"] == f"/member/assessments/{world.assessments['a']}"
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("c-C1-1", "maybe", "Choose yes or no"),
-    ("c-C1-1", "na", "Give an answer: this question cannot be answered not applicable"),
-    ("c-C1-2", "sometimes", "Choose yes, partly or no, or choose not applicable"),
-    ("c-C1-3", "4", "Choose a level from 0 to 3"),
-    ("c-C1-3", "-1", "Choose a level from 0 to 3"),
-    ("c-C1-3", "two", "Choose a level from 0 to 3"),
-    ("c-C2-1", "eighty", "Enter a number, like 82.5"),
-    ("c-C2-1", "nan", "Enter a number, like 82.5"),
-    ("c-C2-1", "1e999", "Enter a number, like 82.5"),
-    ("c-C2-1", "na", "Give an answer: this question cannot be answered not applicable"),
-    ("c-C2-2", "12 %", "Enter a number, like 82.5, or choose not applicable"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("c-C1-1", "maybe", "Choose yes or no"),
+        ("c-C1-1", "na", "Give an answer: this question cannot be answered not applicable"),
+        ("c-C1-2", "sometimes", "Choose yes, partly or no, or choose not applicable"),
+        ("c-C1-3", "4", "Choose a level from 0 to 3"),
+        ("c-C1-3", "-1", "Choose a level from 0 to 3"),
+        ("c-C1-3", "two", "Choose a level from 0 to 3"),
+        ("c-C2-1", "eighty", "Enter a number, like 82.5"),
+        ("c-C2-1", "nan", "Enter a number, like 82.5"),
+        ("c-C2-1", "1e999", "Enter a number, like 82.5"),
+        ("c-C2-1", "na", "Give an answer: this question cannot be answered not applicable"),
+        ("c-C2-2", "12 %", "Enter a number, like 82.5, or choose not applicable"),
+    ],
+)
 def test_each_invalid_answer_is_shown_linked_to_its_field(member, world, field, value, message):
     criterion = field[2:].replace("-", ".")
     response = member.post(domain_url(world), {field: value, "action": "save"})
@@ -143,11 +167,22 @@ def test_a_number_and_not_applicable_together_is_refused(member, world):
 def test_invalid_answers_are_shown_and_every_valid_one_is_kept(member, world):
     with db.session_scope(world.url) as session:
         save_answers(session, CLI, world.assessments["a"], {"C2.1": 70})
-    response = member.post(domain_url(world), {
-        "c-C1-1": "yes", "c-C1-2": "sometimes", "c-C1-3": "3", "c-C2-1": "lots", "c-C2-2": "6.5", "action": "continue"})
+    response = member.post(
+        domain_url(world),
+        {
+            "c-C1-1": "yes",
+            "c-C1-2": "sometimes",
+            "c-C1-3": "3",
+            "c-C2-1": "lots",
+            "c-C2-2": "6.5",
+            "action": "continue",
+        },
+    )
     assert response.status_code == 200
-    assert error_list(response) == [("#c-C1-2", "C1.2: Choose yes, partly or no, or choose not applicable"),
-                                    ("#c-C2-1", "C2.1: Enter a number, like 82.5")]
+    assert error_list(response) == [
+        ("#c-C1-2", "C1.2: Choose yes, partly or no, or choose not applicable"),
+        ("#c-C2-1", "C2.1: Enter a number, like 82.5"),
+    ]
     body = text(response)
     assert "Your other answers on this page are saved." in body
     assert 'value="lots"' in body  # what was typed is shown to be corrected
@@ -187,19 +222,24 @@ def test_progress_per_domain(member, world):
 
     def statuses():
         body = text(member.get(overview_url))
-        return re.findall(r'class="nhsuk-task-list__link[^"]*"[^>]*>\s*([^<]+?)\s*</a>.*?'
-                          r'nhsuk-task-list__hint"[^>]*>\s*([^<]+?)\s*</div>.*?nhsuk-tag[^>]*>\s*([^<]+?)\s*</strong>',
-                          body, re.S)
+        return re.findall(
+            r'class="nhsuk-task-list__link[^"]*"[^>]*>\s*([^<]+?)\s*</a>.*?'
+            r'nhsuk-task-list__hint"[^>]*>\s*([^<]+?)\s*</div>.*?nhsuk-tag[^>]*>\s*([^<]+?)\s*</strong>',
+            body,
+            re.S,
+        )
 
     assert statuses() == [
         ("Delivering high-quality care", "0 of 7 questions answered, 6 still needed", "Not started"),
-        ("Developing our people", "0 of 2 questions answered, 2 still needed", "Not started")]
+        ("Developing our people", "0 of 2 questions answered, 2 still needed", "Not started"),
+    ]
     member.post(domain_url(world), {"c-C1-1": "yes", "c-C1-2": "yes", "action": "save"})
     member.post(domain_url(world, "people"), {"c-P1-1": "9", "c-P1-2": "A talent pool.", "action": "save"})
     # C1.1 needs evidence too; optional C2.3 need not be answered.
     assert statuses() == [
         ("Delivering high-quality care", "2 of 7 questions answered, 5 still needed", "In progress"),
-        ("Developing our people", "2 of 2 questions answered", "Completed")]
+        ("Developing our people", "2 of 2 questions answered", "Completed"),
+    ]
     assert "You have completed 1 of 2 domains." in text(member.get(overview_url))
 
 
@@ -213,7 +253,7 @@ def test_a_submitted_assessment_is_read_only(member, world):
         add_evidence(session, CLI, world.assessments["a"], "C1.1", kind="link", url="https://example.nhs.uk/plan")
         submit(session, CLI, world.assessments["a"])
     body = text(member.get(domain_url(world)))
-    assert "the answers can no longer be changed" in body and "<form method=\"post\" action=\"/member/assess" not in body
+    assert "the answers can no longer be changed" in body and '<form method="post" action="/member/assess' not in body
     assert "Embedded and audited" not in body and "In place" in body and "88%" in body and "Partly" in body
     response = member.post(domain_url(world), {"c-C1-1": "no", "action": "save"})
     assert response.status_code == 409
@@ -221,8 +261,15 @@ def test_a_submitted_assessment_is_read_only(member, world):
     assert stored(world)["C1.1"] == "yes"
 
 
-@pytest.mark.parametrize("pack", ["noa-orthopaedics-2026.1.yaml", "healthcare-alliance-2026.1.yaml",
-                                  "noa-orthopaedics-2026.2.yaml", "healthcare-alliance-2026.2.yaml"])
+@pytest.mark.parametrize(
+    "pack",
+    [
+        "noa-orthopaedics-2026.1.yaml",
+        "healthcare-alliance-2026.1.yaml",
+        "noa-orthopaedics-2026.2.yaml",
+        "healthcare-alliance-2026.2.yaml",
+    ],
+)
 def test_every_domain_of_the_bundled_packs_renders_as_a_form(tmp_path, pack, database_url):
     """Forms come from the standards file: each applicable criterion of the real packs gets its field."""
     path = ROOT / "standards" / pack

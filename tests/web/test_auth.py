@@ -1,5 +1,6 @@
 """Signing in and out, the sign-in and registration rate limits (in memory and in Redis), registering an
 applicant organisation, passwords people may choose, and not telling which emails have an account."""
+
 from __future__ import annotations
 
 import html
@@ -26,8 +27,10 @@ def error_list(response) -> list[tuple[str, str]]:
     found = re.search(r'nhsuk-error-summary__list">(.*?)</ul>', body, re.S)
     if not found:
         return []
-    return [(html.unescape(href), html.unescape(" ".join(words.split()))) for href, words in
-            re.findall(r'<a href="([^"]*)"\s*>\s*(.*?)\s*</a>', found.group(1), re.S)]
+    return [
+        (html.unescape(href), html.unescape(" ".join(words.split())))
+        for href, words in re.findall(r'<a href="([^"]*)"\s*>\s*(.*?)\s*</a>', found.group(1), re.S)
+    ]
 
 
 def test_start_page_for_anonymous_visitors(visitor):
@@ -53,12 +56,15 @@ def test_sign_in_accepts_the_email_in_any_case(app, world):
     assert response.status_code == 302
 
 
-@pytest.mark.parametrize("email, password, message, anchor", [
-    ("", PASSWORD, "Enter your email address", "#email"),
-    ("lead.rn7@nhs.test", "", "Enter your password", "#password"),
-    ("lead.rn7@nhs.test", "not the password", "Enter a correct email address and password", "#email"),
-    ("nobody@nhs.test", PASSWORD, "Enter a correct email address and password", "#email"),
-])
+@pytest.mark.parametrize(
+    "email, password, message, anchor",
+    [
+        ("", PASSWORD, "Enter your email address", "#email"),
+        ("lead.rn7@nhs.test", "", "Enter your password", "#password"),
+        ("lead.rn7@nhs.test", "not the password", "Enter a correct email address and password", "#email"),
+        ("nobody@nhs.test", PASSWORD, "Enter a correct email address and password", "#email"),
+    ],
+)
 def test_sign_in_errors(visitor, world, email, password, message, anchor):
     response = visitor.post("/login", {"email": email, "password": password})
     assert response.status_code == 200
@@ -148,9 +154,14 @@ def test_sign_out_form_is_in_the_header_with_a_token(app, world):
 
 
 REGISTRATION = {
-    "organisation_name": "Oxleas NHS Foundation Trust", "ods_code": "rpg", "org_type": "community",
-    "region": "South East London", "name": "Sam Patel", "email": "Sam.Patel@nhs.test",
-    "password": "a long enough password", "confirm": "a long enough password",
+    "organisation_name": "Oxleas NHS Foundation Trust",
+    "ods_code": "rpg",
+    "org_type": "community",
+    "region": "South East London",
+    "name": "Sam Patel",
+    "email": "Sam.Patel@nhs.test",
+    "password": "a long enough password",
+    "confirm": "a long enough password",
 }
 
 
@@ -158,8 +169,16 @@ def test_register_an_organisation_and_its_first_user(app, world):
     person = Visitor(app)
     page = person.get("/register")
     assert page.status_code == 200
-    for label in ("Organisation name", "ODS code", "Type of organisation", "Region", "Your full name",
-                  "Email address", "Create a password", "Confirm your password"):
+    for label in (
+        "Organisation name",
+        "ODS code",
+        "Type of organisation",
+        "Region",
+        "Your full name",
+        "Email address",
+        "Create a password",
+        "Confirm your password",
+    ):
         assert label in text(page)
     response = person.post("/register", REGISTRATION)
     assert response.status_code == 302 and response.headers["Location"] == "/member/apply"
@@ -175,26 +194,29 @@ def test_register_an_organisation_and_its_first_user(app, world):
     assert "Oxleas NHS Foundation Trust" in text(person.get("/member/"))
 
 
-@pytest.mark.parametrize("changes, anchor, message", [
-    ({"organisation_name": ""}, "#organisation_name", "Enter the organisation's name"),
-    ({"organisation_name": "x" * 201}, "#organisation_name", "Use 200 characters or fewer"),
-    ({"ods_code": ""}, "#ods_code", "Enter the organisation's ODS code"),
-    ({"ods_code": "R!"}, "#ods_code", "Enter an ODS code of 3 to 10 letters or digits, like RRJ"),
-    ({"org_type": ""}, "#org_type", "Choose the type of organisation"),
-    ({"org_type": "spaceship"}, "#org_type", "Choose a type of organisation from the list"),
-    ({"region": ""}, "#region", "Enter the region"),
-    ({"region": "r" * 101}, "#region", "Use 100 characters or fewer"),
-    ({"name": ""}, "#name", "Enter your full name"),
-    ({"name": "n" * 201}, "#name", "Use 200 characters or fewer"),
-    ({"email": ""}, "#email", "Enter your email address"),
-    ({"email": "a" * 250 + "@nhs.test"}, "#email", "Use 254 characters or fewer"),
-    ({"email": "not-an-email"}, "#email", "Enter an email address in the correct format, like name@nhs.net"),
-    ({"password": "short", "confirm": "short"}, "#password", "Use at least 12 characters for your password"),
-    ({"password": ""}, "#password", "Enter a password"),
-    ({"confirm": ""}, "#confirm", "Enter your password again"),
-    ({"confirm": "a different password"}, "#confirm", "The passwords do not match"),
-    ({"ods_code": "RN7"}, "#ods_code", "An organisation with code RN7 is already registered"),
-])
+@pytest.mark.parametrize(
+    "changes, anchor, message",
+    [
+        ({"organisation_name": ""}, "#organisation_name", "Enter the organisation's name"),
+        ({"organisation_name": "x" * 201}, "#organisation_name", "Use 200 characters or fewer"),
+        ({"ods_code": ""}, "#ods_code", "Enter the organisation's ODS code"),
+        ({"ods_code": "R!"}, "#ods_code", "Enter an ODS code of 3 to 10 letters or digits, like RRJ"),
+        ({"org_type": ""}, "#org_type", "Choose the type of organisation"),
+        ({"org_type": "spaceship"}, "#org_type", "Choose a type of organisation from the list"),
+        ({"region": ""}, "#region", "Enter the region"),
+        ({"region": "r" * 101}, "#region", "Use 100 characters or fewer"),
+        ({"name": ""}, "#name", "Enter your full name"),
+        ({"name": "n" * 201}, "#name", "Use 200 characters or fewer"),
+        ({"email": ""}, "#email", "Enter your email address"),
+        ({"email": "a" * 250 + "@nhs.test"}, "#email", "Use 254 characters or fewer"),
+        ({"email": "not-an-email"}, "#email", "Enter an email address in the correct format, like name@nhs.net"),
+        ({"password": "short", "confirm": "short"}, "#password", "Use at least 12 characters for your password"),
+        ({"password": ""}, "#password", "Enter a password"),
+        ({"confirm": ""}, "#confirm", "Enter your password again"),
+        ({"confirm": "a different password"}, "#confirm", "The passwords do not match"),
+        ({"ods_code": "RN7"}, "#ods_code", "An organisation with code RN7 is already registered"),
+    ],
+)
 def test_register_errors(app, world, changes, anchor, message):
     person = Visitor(app)
     response = person.post("/register", {**REGISTRATION, **changes})
@@ -254,13 +276,21 @@ def test_sign_in_takes_as_long_for_an_email_without_an_account(world):
 
 # --- rate limits, counted in memory (one process) and in Redis (shared by every gunicorn worker) --------------
 
+
 @pytest.fixture(params=["memory", "redis"])
 def limited(request, database_url, world, tmp_path):
     """The app with its limits counted in memory or in the real Redis server, and a visitor from an address of
     its own (counts in Redis outlive the test)."""
     storage = "memory://" if request.param == "memory" else redis_url()
-    app = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-                      "UPLOAD_DIR": str(tmp_path / "uploads"), "RATELIMIT_STORAGE_URI": storage})
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "RATELIMIT_STORAGE_URI": storage,
+        }
+    )
     return app, from_address(app, unique_address())
 
 
@@ -273,7 +303,9 @@ def from_address(app, address: str) -> Visitor:
 def test_sign_in_is_limited_per_address_and_email_in_each_storage(limited, world):
     app, person = limited
     for _ in range(5):
-        assert person.post("/login", {"email": world.emails["member_a"], "password": "wrong password"}).status_code == 200
+        assert (
+            person.post("/login", {"email": world.emails["member_a"], "password": "wrong password"}).status_code == 200
+        )
     assert person.post("/login", {"email": world.emails["member_a"], "password": PASSWORD}).status_code == 429
     assert person.post("/login", {"email": world.emails["member_b"], "password": PASSWORD}).status_code == 302
 
@@ -298,12 +330,25 @@ def test_registration_is_limited_per_address(limited, world):
 
 
 def test_production_says_so_when_limits_are_counted_in_memory(database_url, tmp_path, caplog):
-    create_app({"APP_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "s" * 32,
-                "UPLOAD_DIR": str(tmp_path / "uploads")})
+    create_app(
+        {
+            "APP_ENV": "production",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "s" * 32,
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
     assert "rate limits are counted in memory, in this process only" in caplog.text
     caplog.clear()
-    create_app({"APP_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "s" * 32,
-                "UPLOAD_DIR": str(tmp_path / "uploads"), "RATELIMIT_STORAGE_URI": redis_url()})
+    create_app(
+        {
+            "APP_ENV": "production",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "s" * 32,
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "RATELIMIT_STORAGE_URI": redis_url(),
+        }
+    )
     assert "rate limits are counted in memory" not in caplog.text
 
 
@@ -330,8 +375,9 @@ def test_registration_refuses_a_password_that_is_easy_to_guess(app, world, passw
 
 def test_a_new_password_must_be_hard_to_guess_too(app, world):
     person = signed_in(app, world, "member_a")
-    response = person.post("/account/password", {"current": PASSWORD, "password": "qwerty123456",
-                                                  "confirm": "qwerty123456"})
+    response = person.post(
+        "/account/password", {"current": PASSWORD, "password": "qwerty123456", "confirm": "qwerty123456"}
+    )
     assert response.status_code == 200 and ADVICE in html.unescape(text(response))
     response = person.post("/account/password", {"current": PASSWORD, "password": PASSWORD, "confirm": PASSWORD})
     assert "Choose a password different from your current one" in text(response)
@@ -341,8 +387,15 @@ def test_a_new_password_must_be_hard_to_guess_too(app, world):
 
 def test_every_way_of_making_an_account_refuses_a_weak_password(session_factory, world):
     with session_factory() as session, pytest.raises(ServiceError, match="password: Repeats like"):
-        create_user(session, CLI, email="new.lead@nhs.test", name="New Lead", password="zzzzzzzzzzzzzz", role="lead",
-                    alliance_id=world.alliance_id)
+        create_user(
+            session,
+            CLI,
+            email="new.lead@nhs.test",
+            name="New Lead",
+            password="zzzzzzzzzzzzzz",
+            role="lead",
+            alliance_id=world.alliance_id,
+        )
     assert password_problem("x" * 11) == "Use at least 12 characters for your password"
     assert password_problem("a long enough password", email="a.long@nhs.test") is None
     assert password_problem("correct horse battery staple " * 6) is None  # long ones are read in part

@@ -3,6 +3,7 @@
 Org A's pages are reached with A's ids. Member B must get 404 for every one of them, reading or writing, and
 nothing of A's may change; leads and admins get 403 on member pages; anonymous visitors are sent to sign in.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,6 @@ PERSONAS = ("anonymous", "member_a", "member_b", "lead", "admin")
 PDF = b"%PDF-1.4\n%%EOF\n"
 
 
-
-
 def member_only(a: int, b: int = 404) -> dict[str, int]:
     """A member route on org A's data: anonymous to sign-in, A allowed, B not found, staff forbidden."""
     return {"anonymous": 302, "member_a": a, "member_b": b, "lead": 403, "admin": 403}
@@ -37,8 +36,16 @@ def setup(app, world):
     with db.session_scope(world.url) as session:
         save_answers(session, CLI, a, {"C1.1": "yes", "C2.1": 88})
         link = add_evidence(session, CLI, a, "C1.1", kind="link", url="https://example.nhs.uk/a-plan")
-        document = attach_file(session, CLI, a, "C1.1", data=PDF, filename="a-plan.pdf",
-                               content_type="application/pdf", store=app.extensions["upload_store"])
+        document = attach_file(
+            session,
+            CLI,
+            a,
+            "C1.1",
+            data=PDF,
+            filename="a-plan.pdf",
+            content_type="application/pdf",
+            store=app.extensions["upload_store"],
+        )
         b_link = add_evidence(session, CLI, b, "C1.1", kind="link", url="https://example.nhs.uk/b-plan")
         notice = notify(session, world.organisations["a"], "comment", "A comment for org A")
         ids = {"link": link.id, "file": document.id, "b_link": b_link.id, "notice": notice.id}
@@ -65,11 +72,21 @@ def cases(world, ids) -> list[Case]:
         Case("member.start_assessment", "POST", f"/member/memberships/{ma}/assessments", member_only(302)),
         Case("member.assessment", "GET", base, member_only(200)),
         Case("member.domain", "GET", f"{base}/domains/care", member_only(200)),
-        Case("member.domain", "POST", f"{base}/domains/care", member_only(302),
-             {"c-C1-2": "no", "c-C2-1": "10", "action": "save"}),
+        Case(
+            "member.domain",
+            "POST",
+            f"{base}/domains/care",
+            member_only(302),
+            {"c-C1-2": "no", "c-C2-1": "10", "action": "save"},
+        ),
         Case("member.evidence", "GET", f"{base}/criteria/C1.1/evidence", member_only(200)),
-        Case("member.evidence", "POST", f"{base}/criteria/C1.1/evidence", member_only(302),
-             {"kind": "link", "url": "https://attacker.example/"}),
+        Case(
+            "member.evidence",
+            "POST",
+            f"{base}/criteria/C1.1/evidence",
+            member_only(302),
+            {"kind": "link", "url": "https://attacker.example/"},
+        ),
         Case("member.evidence_file", "GET", f"{base}/evidence/{ids['file']}", member_only(200)),
         Case("member.submit_assessment", "GET", f"{base}/submit", member_only(200)),
         Case("member.submit_assessment", "POST", f"{base}/submit", member_only(200)),  # refused: incomplete
@@ -79,39 +96,92 @@ def cases(world, ids) -> list[Case]:
         Case("member.read_notification", "POST", f"/member/notifications/{ids['notice']}/read", member_only(302)),
         # B's own assessment in the path with A's evidence: still not found.
         Case("member.evidence_file", "GET", f"/member/assessments/{b}/evidence/{ids['file']}", member_only(404, 404)),
-        Case("member.remove_evidence", "GET", f"/member/assessments/{b}/evidence/{ids['file']}/remove",
-             member_only(404, 404)),
-        Case("member.remove_evidence", "POST", f"/member/assessments/{b}/evidence/{ids['file']}/remove",
-             member_only(404, 404)),
-        Case("api.assessment_result", "GET", f"/api/assessments/{a}/result",
-             {"anonymous": 401, "member_a": 200, "member_b": 404, "lead": 403, "admin": 403}),
-        Case("api.home", "GET", "/api/", {"anonymous": 401, "member_a": 200, "member_b": 200, "lead": 200,
-                                          "admin": 200}),
+        Case(
+            "member.remove_evidence",
+            "GET",
+            f"/member/assessments/{b}/evidence/{ids['file']}/remove",
+            member_only(404, 404),
+        ),
+        Case(
+            "member.remove_evidence",
+            "POST",
+            f"/member/assessments/{b}/evidence/{ids['file']}/remove",
+            member_only(404, 404),
+        ),
+        Case(
+            "api.assessment_result",
+            "GET",
+            f"/api/assessments/{a}/result",
+            {"anonymous": 401, "member_a": 200, "member_b": 404, "lead": 403, "admin": 403},
+        ),
+        Case(
+            "api.home", "GET", "/api/", {"anonymous": 401, "member_a": 200, "member_b": 200, "lead": 200, "admin": 200}
+        ),
         Case("api.health", "GET", "/api/health", dict.fromkeys(PERSONAS, 200)),
-        Case("review.home", "GET", "/review/", {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 200,
-                                                "admin": 403}),
-        Case("admin.home", "GET", "/admin/", {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403,
-                                              "admin": 200}),
-        Case("admin.tokens", "GET", "/admin/tokens", {"anonymous": 302, "member_a": 403, "member_b": 403,
-                                                      "lead": 403, "admin": 200}),
-        Case("admin.new_token", "GET", "/admin/tokens/new", {"anonymous": 302, "member_a": 403, "member_b": 403,
-                                                             "lead": 403, "admin": 200}),
+        Case(
+            "review.home",
+            "GET",
+            "/review/",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 200, "admin": 403},
+        ),
+        Case(
+            "admin.home",
+            "GET",
+            "/admin/",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
+        ),
+        Case(
+            "admin.tokens",
+            "GET",
+            "/admin/tokens",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
+        ),
+        Case(
+            "admin.new_token",
+            "GET",
+            "/admin/tokens/new",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
+        ),
         # The admin's post creates a token and shows it on the page (200); a revoke of no token is 404.
-        Case("admin.new_token", "POST", "/admin/tokens/new", {"anonymous": 302, "member_a": 403, "member_b": 403,
-                                                              "lead": 403, "admin": 200},
-             {"name": "Matrix check", "scope": f"alliance:{world.alliance_id}"}),
-        Case("admin.revoke_token", "POST", "/admin/tokens/999999/revoke", {"anonymous": 302, "member_a": 403,
-                                                                           "member_b": 403, "lead": 403, "admin": 404}),
-        Case("admin.users", "GET", "/admin/users", {"anonymous": 302, "member_a": 403, "member_b": 403,
-                                                    "lead": 403, "admin": 200}),
+        Case(
+            "admin.new_token",
+            "POST",
+            "/admin/tokens/new",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
+            {"name": "Matrix check", "scope": f"alliance:{world.alliance_id}"},
+        ),
+        Case(
+            "admin.revoke_token",
+            "POST",
+            "/admin/tokens/999999/revoke",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 404},
+        ),
+        Case(
+            "admin.users",
+            "GET",
+            "/admin/users",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
+        ),
         # Signing out everywhere a person who does not exist: 404 (the personas stay signed in).
-        Case("admin.sign_out_user", "POST", "/admin/users/999999/sign-out-everywhere",
-             {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 404}),
+        Case(
+            "admin.sign_out_user",
+            "POST",
+            "/admin/users/999999/sign-out-everywhere",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 404},
+        ),
         Case("auth.account", "GET", "/account", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)}),
         # A wrong current password: refused on the page, nothing changed.
-        Case("auth.password", "POST", "/account/password", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)},
-             {"current": "not the password", "password": "plum heron quietly sketches",
-              "confirm": "plum heron quietly sketches"}),
+        Case(
+            "auth.password",
+            "POST",
+            "/account/password",
+            {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)},
+            {
+                "current": "not the password",
+                "password": "plum heron quietly sketches",
+                "confirm": "plum heron quietly sketches",
+            },
+        ),
         Case("auth.start", "GET", "/", {"anonymous": 200, **dict.fromkeys(PERSONAS[1:], 302)}),
         Case("auth.login", "GET", "/login", dict.fromkeys(PERSONAS, 200)),
         Case("auth.register", "GET", "/register", {"anonymous": 200, **dict.fromkeys(PERSONAS[1:], 302)}),
@@ -122,13 +192,20 @@ def snapshot_of_a(world) -> dict:
     a = world.assessments["a"]
     with db.session_scope(world.url) as session:
         return {
-            "answers": sorted((r.criterion_id, r.value) for r in session.exec(select(Answer).where(Answer.assessment_id == a))),
-            "evidence": sorted((e.id, e.url, e.filename) for e in session.exec(select(Evidence).where(Evidence.assessment_id == a))),
+            "answers": sorted(
+                (r.criterion_id, r.value) for r in session.exec(select(Answer).where(Answer.assessment_id == a))
+            ),
+            "evidence": sorted(
+                (e.id, e.url, e.filename) for e in session.exec(select(Evidence).where(Evidence.assessment_id == a))
+            ),
             "status": session.get(Assessment, a).status,
-            "memberships": sorted(m.id for m in session.exec(select(Membership).where(
-                Membership.organisation_id == world.organisations["a"]))),
-            "assessments": sorted(x.id for x in session.exec(select(Assessment).where(
-                Assessment.membership_id == world.memberships["a"]))),
+            "memberships": sorted(
+                m.id
+                for m in session.exec(select(Membership).where(Membership.organisation_id == world.organisations["a"]))
+            ),
+            "assessments": sorted(
+                x.id for x in session.exec(select(Assessment).where(Assessment.membership_id == world.memberships["a"]))
+            ),
         }
 
 
@@ -166,9 +243,11 @@ def test_member_b_reaches_nothing_of_a_and_leaves_no_trace(app, world, setup):
     attempts = [
         b.post(f"/member/assessments/{a}/domains/care", {"c-C1-1": "no", "action": "save"}),
         b.post(f"/member/assessments/{a}/criteria/C1.1/evidence", {"kind": "link", "url": "https://x.example/"}),
-        b.post(f"/member/assessments/{a}/criteria/C1.1/evidence",
-               {"kind": "file", "upload": (io.BytesIO(PDF), "x.pdf", "application/pdf")},
-               content_type="multipart/form-data"),
+        b.post(
+            f"/member/assessments/{a}/criteria/C1.1/evidence",
+            {"kind": "file", "upload": (io.BytesIO(PDF), "x.pdf", "application/pdf")},
+            content_type="multipart/form-data",
+        ),
         b.post(f"/member/assessments/{a}/evidence/{ids['file']}/remove"),
         b.post(f"/member/assessments/{a}/submit"),
         b.post(f"/member/memberships/{world.memberships['a']}/assessments"),

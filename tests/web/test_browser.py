@@ -4,6 +4,7 @@ Sign in, fill a domain (with a mistake corrected from the error summary), save, 
 finish, submit, and read the result with its benchmark chart. Screenshots of the key pages go to
 test-artifacts/ for people to look at.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,14 @@ def live_app(database_url, tmp_path):
     world = build_world(database_url)
     for index, (c21, p11) in enumerate(((80, 8), (90, 11), (95, 14))):
         submit_peer(database_url, world, f"peer{index}", f"PEER{index}", {**COMPLETE_ANSWERS, "C2.1": c21, "P1.1": p11})
-    app = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "browser-test",
-                      "UPLOAD_DIR": str(tmp_path / "uploads")})
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "browser-test",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -60,7 +67,9 @@ def test_member_journey_in_a_browser(live_app, page):
     page.wait_for_url(f"{base}/member/")
     assert page.locator("h1").inner_text() == "Your memberships"
     # The NHS.UK frontend stylesheet and script are in use.
-    assert page.evaluate("getComputedStyle(document.querySelector('.nhsuk-header')).backgroundColor") != "rgba(0, 0, 0, 0)"
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('.nhsuk-header')).backgroundColor") != "rgba(0, 0, 0, 0)"
+    )
     assert page.evaluate("document.body.classList.contains('nhsuk-frontend-supported')")
     shot(page, "01-memberships")
 

@@ -3,6 +3,7 @@
 Authorisation: anonymous visitors are sent to sign in, the wrong role gets 403, and a lead of another
 alliance or a member organisation outside the pair gets 404 and changes nothing.
 """
+
 from __future__ import annotations
 
 import html
@@ -22,16 +23,30 @@ OUTSIDERS = ("anonymous", "member_a", "member_y", "lead_y", "admin")
 INSIDERS = ("lead", "member_x", "member_m")
 
 
-
-
 def lead_route(ok: int) -> dict[str, int]:
-    return {"anonymous": 302, "member_a": 403, "member_y": 403, "lead_y": 404, "admin": 403,
-            "lead": ok, "member_x": 403, "member_m": 403}
+    return {
+        "anonymous": 302,
+        "member_a": 403,
+        "member_y": 403,
+        "lead_y": 404,
+        "admin": 403,
+        "lead": ok,
+        "member_x": 403,
+        "member_m": 403,
+    }
 
 
 def member_route(ok: int) -> dict[str, int]:
-    return {"anonymous": 302, "member_a": 404, "member_y": 404, "lead_y": 403, "admin": 403,
-            "lead": 403, "member_x": ok, "member_m": ok}
+    return {
+        "anonymous": 302,
+        "member_a": 404,
+        "member_y": 404,
+        "lead_y": 403,
+        "admin": 403,
+        "lead": 403,
+        "member_x": ok,
+        "member_m": ok,
+    }
 
 
 @pytest.fixture
@@ -39,8 +54,16 @@ def bw(app, world) -> BuddyWorld:
     found = build_buddy_world(world)
     with db.session_scope(world.url) as session:
         other = create_alliance(session, CLI, slug="other-alliance", name="Other Alliance", standards_set="web-test")
-        lead_y = create_user(session, CLI, email="lead@other.test", name="Other Lead", password=PASSWORD, role="lead",
-                             alliance_id=other.id, password_hash=password_hash(PASSWORD))
+        lead_y = create_user(
+            session,
+            CLI,
+            email="lead@other.test",
+            name="Other Lead",
+            password=PASSWORD,
+            role="lead",
+            alliance_id=other.id,
+            password_hash=password_hash(PASSWORD),
+        )
         world.emails["lead_y"], world.user_ids["lead_y"] = lead_y.email, lead_y.id
     return found
 
@@ -52,8 +75,13 @@ def cases(bw: BuddyWorld) -> list[Case]:
         Case("buddying.board", "GET", "/review/buddying", {**lead_route(200), "lead_y": 200}),
         Case("buddying.lead_step", "POST", f"{lead}/accept", lead_route(302)),
         Case("buddying.lead_step", "POST", f"{lead}/start", lead_route(302)),  # refused: not yet accepted
-        Case("buddying.lead_step", "POST", f"/review/buddying/{other}/reassign", lead_route(302),
-             {"buddy": str(bw.memberships["x"]), "reason": "X is nearer"}),
+        Case(
+            "buddying.lead_step",
+            "POST",
+            f"/review/buddying/{other}/reassign",
+            lead_route(302),
+            {"buddy": str(bw.memberships["x"]), "reason": "X is nearer"},
+        ),
         Case("buddying.member_step", "POST", f"{member}/accept", member_route(302)),  # m's is refused: the mentee
         Case("buddying.member_step", "POST", f"{member}/start", member_route(302)),
         Case("buddying.lead_step", "POST", f"{lead}/withdraw", lead_route(302), {"reason": "Try again next cycle"}),
@@ -63,8 +91,10 @@ def cases(bw: BuddyWorld) -> list[Case]:
 
 def state(bw: BuddyWorld) -> list:
     with db.session_scope(bw.world.url) as session:
-        return [(p.id, p.status, p.buddy_membership_id, p.lead_accepted_at, p.buddy_accepted_at, p.end_reason)
-                for p in session.exec(select(BuddyAssignment).order_by(BuddyAssignment.id))]
+        return [
+            (p.id, p.status, p.buddy_membership_id, p.lead_accepted_at, p.buddy_accepted_at, p.end_reason)
+            for p in session.exec(select(BuddyAssignment).order_by(BuddyAssignment.id))
+        ]
 
 
 def people(app, bw: BuddyWorld) -> dict[str, Visitor]:
@@ -151,8 +181,7 @@ def test_the_lead_reassigns_from_the_board_and_capacity_refusals_are_shown(app, 
     pair = bw.pair("m").id
     board = page(lead, "/review/buddying")
     assert 'name="buddy"' in board and f'value="{bw.memberships["y"]}"' in board
-    missing = lead.post(f"/review/buddying/{pair}/reassign", {"buddy": str(bw.memberships["y"])},
-                        follow_redirects=True)
+    missing = lead.post(f"/review/buddying/{pair}/reassign", {"buddy": str(bw.memberships["y"])}, follow_redirects=True)
     assert "Give a reason for reassigning." in text(missing)
     lead.post(f"/review/buddying/{pair}/reassign", {"buddy": str(bw.memberships["y"]), "reason": "Y is nearer"})
     old, new = bw.pairs("m")

@@ -1,5 +1,6 @@
 """Two people of one organisation on the same self-assessment page: a save changes only what its page
 changed, so a page opened before a colleague saved never clears the colleague's answers."""
+
 from __future__ import annotations
 
 import html
@@ -15,15 +16,23 @@ BLANK = {"c-C2-1": "", "c-C2-2": "", "c-C2-3": "", "action": "save"}
 
 def second_user(world) -> None:
     with db.session_scope(world.url) as session:
-        create_user(session, CLI, email="second@nhs.test", name="Second", password=PASSWORD, role="member",
-                    organisation_id=world.organisations["a"], password_hash=password_hash(PASSWORD))
+        create_user(
+            session,
+            CLI,
+            email="second@nhs.test",
+            name="Second",
+            password=PASSWORD,
+            role="member",
+            organisation_id=world.organisations["a"],
+            password_hash=password_hash(PASSWORD),
+        )
     world.emails["second"] = "second@nhs.test"
 
 
 def shown_field(page: str) -> str:
     """The hidden field as a browser sends it back."""
     start = page.index('name="shown" value="') + len('name="shown" value="')
-    return html.unescape(page[start:page.index('"', start)])
+    return html.unescape(page[start : page.index('"', start)])
 
 
 def test_a_stale_page_does_not_clear_an_answer_saved_meanwhile(app, world):

@@ -1,4 +1,5 @@
 """Evidence: a file upload (type and size limits) or a link, with a note; listing, download and removal."""
+
 from __future__ import annotations
 
 import html
@@ -33,8 +34,11 @@ def attached(world, criterion="C1.1", key="a"):
 
 
 def upload(member, world, data: bytes, filename: str, content_type: str = "application/pdf", note: str = ""):
-    return member.post(evidence_url(world), {"kind": "file", "upload": (io.BytesIO(data), filename, content_type),
-                                             "note": note}, content_type="multipart/form-data")
+    return member.post(
+        evidence_url(world),
+        {"kind": "file", "upload": (io.BytesIO(data), filename, content_type), "note": note},
+        content_type="multipart/form-data",
+    )
 
 
 def test_evidence_page(member, world):
@@ -46,8 +50,9 @@ def test_evidence_page(member, world):
 
 
 def test_add_a_link_with_a_note(member, world):
-    response = member.post(evidence_url(world), {"kind": "link", "url": " https://example.nhs.uk/job-plan.pdf ",
-                                                 "note": "Page 3"})
+    response = member.post(
+        evidence_url(world), {"kind": "link", "url": " https://example.nhs.uk/job-plan.pdf ", "note": "Page 3"}
+    )
     assert response.status_code == 302 and response.headers["Location"] == evidence_url(world)
     [item] = attached(world)
     assert (item.kind, item.url, item.note) == ("link", "https://example.nhs.uk/job-plan.pdf", "Page 3")
@@ -62,7 +67,12 @@ def test_upload_download_and_remove_a_file(app, member, world):
     assert response.status_code == 302
     [item] = attached(world)
     assert (item.kind, item.filename, item.content_type, item.size, item.note) == (
-        "file", "Job plan.pdf", "application/pdf", len(PDF), "Signed copy")
+        "file",
+        "Job plan.pdf",
+        "application/pdf",
+        len(PDF),
+        "Signed copy",
+    )
     stored_file = Path(app.config["UPLOAD_DIR"]) / item.storage_key[:2] / item.storage_key
     assert stored_file.read_bytes() == PDF
     body = text(member.get(evidence_url(world)))
@@ -83,8 +93,10 @@ def test_the_note_starts_empty_so_evidence_added_as_the_page_is_stores_no_note(m
     body = text(member.get(evidence_url(world)))
     shown = re.search(r'<textarea[^>]*id="note"[^>]*>(.*?)</textarea>', body, re.S)
     assert shown and shown.group(1).strip() == ""  # not the word "None"
-    member.post(evidence_url(world), {"kind": "link", "url": "https://example.nhs.uk/plan.pdf",
-                                      "note": html.unescape(shown.group(1))})
+    member.post(
+        evidence_url(world),
+        {"kind": "link", "url": "https://example.nhs.uk/plan.pdf", "note": html.unescape(shown.group(1))},
+    )
     [item] = attached(world)
     assert item.note == ""
     assert "None" not in text(member.get(evidence_url(world)))
@@ -109,17 +121,30 @@ def test_removing_evidence_asks_first_and_sizes_read_as_people_write_them(member
     assert attached(world) == []
 
 
-@pytest.mark.parametrize("data, anchor, message", [
-    ({}, "#kind", "Choose whether to upload a file or give a link"),
-    ({"kind": "fax"}, "#kind", "Choose whether to upload a file or give a link"),
-    ({"kind": "file"}, "#upload", "Choose a file to upload"),
-    ({"kind": "link"}, "#url", "Enter the link to the evidence"),
-    ({"kind": "link", "url": "ftp://example.nhs.uk/plan"}, "#url",
-     "Enter a full link starting with https://, like https://example.nhs.uk/policy.pdf"),
-    ({"kind": "link", "url": "https://example.nhs.uk/a plan"}, "#url",
-     "Enter a full link starting with https://, like https://example.nhs.uk/policy.pdf"),
-    ({"kind": "link", "url": "https://example.nhs.uk/", "note": "n" * 2001}, "#note", "Use 2000 characters or fewer"),
-])
+@pytest.mark.parametrize(
+    "data, anchor, message",
+    [
+        ({}, "#kind", "Choose whether to upload a file or give a link"),
+        ({"kind": "fax"}, "#kind", "Choose whether to upload a file or give a link"),
+        ({"kind": "file"}, "#upload", "Choose a file to upload"),
+        ({"kind": "link"}, "#url", "Enter the link to the evidence"),
+        (
+            {"kind": "link", "url": "ftp://example.nhs.uk/plan"},
+            "#url",
+            "Enter a full link starting with https://, like https://example.nhs.uk/policy.pdf",
+        ),
+        (
+            {"kind": "link", "url": "https://example.nhs.uk/a plan"},
+            "#url",
+            "Enter a full link starting with https://, like https://example.nhs.uk/policy.pdf",
+        ),
+        (
+            {"kind": "link", "url": "https://example.nhs.uk/", "note": "n" * 2001},
+            "#note",
+            "Use 2000 characters or fewer",
+        ),
+    ],
+)
 def test_evidence_form_errors(member, world, data, anchor, message):
     response = member.post(evidence_url(world), data, content_type="multipart/form-data")
     assert response.status_code == 200
@@ -127,17 +152,25 @@ def test_evidence_form_errors(member, world, data, anchor, message):
     assert attached(world) == []
 
 
-@pytest.mark.parametrize("data, filename, content_type, message", [
-    (b"MZ\x90\x00", "tool.exe", "application/octet-stream",
-     "tool.exe: files of this type cannot be uploaded (allowed: .csv, .doc, .docx, .jpeg, .jpg, .ods, .odt, .pdf, "
-     ".png, .pptx, .txt, .xls, .xlsx)"),
-    (b"just some text", "report.pdf", "application/pdf", "report.pdf: the content is not a PDF"),
-    (PDF, "report.pdf", "image/png", "report.pdf: the file says it is image/png, which does not match a .pdf file"),
-    (b"", "empty.txt", "text/plain", "empty.txt: the file is empty"),
-    (b"%PDF-" + b"x" * (64 * 1024), "big.pdf", "application/pdf", "big.pdf: larger than the 64 KB limit"),
-])
-def test_uploads_outside_the_type_and_size_limits_are_refused(app, member, world, data, filename, content_type,
-                                                             message):
+@pytest.mark.parametrize(
+    "data, filename, content_type, message",
+    [
+        (
+            b"MZ\x90\x00",
+            "tool.exe",
+            "application/octet-stream",
+            "tool.exe: files of this type cannot be uploaded (allowed: .csv, .doc, .docx, .jpeg, .jpg, .ods, .odt, .pdf, "
+            ".png, .pptx, .txt, .xls, .xlsx)",
+        ),
+        (b"just some text", "report.pdf", "application/pdf", "report.pdf: the content is not a PDF"),
+        (PDF, "report.pdf", "image/png", "report.pdf: the file says it is image/png, which does not match a .pdf file"),
+        (b"", "empty.txt", "text/plain", "empty.txt: the file is empty"),
+        (b"%PDF-" + b"x" * (64 * 1024), "big.pdf", "application/pdf", "big.pdf: larger than the 64 KB limit"),
+    ],
+)
+def test_uploads_outside_the_type_and_size_limits_are_refused(
+    app, member, world, data, filename, content_type, message
+):
     response = upload(member, world, data, filename, content_type)
     assert response.status_code == 200
     assert ("#upload", message) in error_list(response)
@@ -166,7 +199,8 @@ def test_a_file_gone_from_the_upload_store_is_not_found_and_logged(app, member, 
     caplog.set_level(logging.ERROR, logger="app")
     assert member.get(f"/member/assessments/{world.assessments['a']}/evidence/{item.id}").status_code == 404
     assert [r.getMessage() for r in caplog.records if "upload store" in r.getMessage()] == [
-        f"evidence {item.id}: its file {item.storage_key} is missing from the upload store"]
+        f"evidence {item.id}: its file {item.storage_key} is missing from the upload store"
+    ]
 
 
 def test_evidence_of_a_submitted_assessment_is_read_only(app, member, world):

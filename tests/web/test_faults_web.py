@@ -5,6 +5,7 @@ saved; nothing half-written is kept.
 The failures are the database driver's own errors: raised where the driver would raise them (a statement,
 the commit), or real ones from a database server that does not answer.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,17 @@ from .conftest import COMPLETE_ANSWERS, signed_in, text
 FIRST = {"c-C1-1": "yes", "c-C1-3": "2", "c-C2-1": "82.5", "action": "save"}
 FIRST_STORED = {"C1.1": "yes", "C1.3": 2, "C2.1": 82.5}
 SECOND = {"c-C1-1": "no", "c-C1-3": "3", "c-C2-1": "91", "c-C4-1": "yes", "action": "save"}
-LEAKS = ("Traceback", "OperationalError", "sqlalchemy", "psycopg", "sqlite3", "INSERT INTO", "SELECT ",
-         "server closed", "File \"")
+LEAKS = (
+    "Traceback",
+    "OperationalError",
+    "sqlalchemy",
+    "psycopg",
+    "sqlite3",
+    "INSERT INTO",
+    "SELECT ",
+    "server closed",
+    'File "',
+)
 
 
 class Outage:
@@ -111,8 +121,9 @@ def stored(world) -> dict:
 
 def audited(world, action: str) -> int:
     with db.session_scope(world.url) as session:
-        return session.execute(select(func.count()).select_from(AuditEvent)
-                               .where(AuditEvent.action == action)).scalar_one()
+        return session.execute(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+        ).scalar_one()
 
 
 def assert_unavailable_page(response, posted: bool) -> str:
@@ -130,7 +141,8 @@ def assert_unavailable_page(response, posted: bool) -> str:
 
 
 def test_a_save_failing_on_its_statement_gets_the_unavailable_page_and_keeps_the_earlier_answers(
-        member, world, outage, caplog):
+    member, world, outage, caplog
+):
     assert member.post(domain_url(world), FIRST).status_code == 302
     assert stored(world) == FIRST_STORED
     caplog.set_level(logging.ERROR, logger="app")
@@ -180,8 +192,10 @@ def test_a_submission_whose_commit_fails_is_not_half_made_and_can_be_made_again(
     assert audited(world, "assessment.submitted") == 1 and audited(world, "result.stored") == 1
 
 
-@pytest.mark.parametrize("path", ["/member/", "/member/assessments/{a}", "/member/assessments/{a}/domains/care",
-                                  "/member/assessments/{a}/result"])
+@pytest.mark.parametrize(
+    "path",
+    ["/member/", "/member/assessments/{a}", "/member/assessments/{a}/domains/care", "/member/assessments/{a}/result"],
+)
 def test_member_pages_while_the_database_is_down(member, world, outage, path):
     with outage.statements():
         response = member.get(path.format(a=world.assessments["a"]))
@@ -194,8 +208,9 @@ def test_signing_in_while_the_database_is_down(app, world, outage):
     person.logout()
     token = person.token()
     with outage.statements():
-        response = person.post("/login", {"email": world.emails["lead"], "password": "whatever it is",
-                                          "csrf_token": token})
+        response = person.post(
+            "/login", {"email": world.emails["lead"], "password": "whatever it is", "csrf_token": token}
+        )
     assert_unavailable_page(response, posted=True)
 
 
@@ -214,7 +229,7 @@ def _gone_url(backend: str, tmp_path: Path) -> str:
         return "postgresql://postgres@127.0.0.1:1/gone"  # nothing listens on port 1: connection refused
     gone = tmp_path / "not-a-database"
     gone.mkdir()
-    return f"sqlite:///{gone}"                          # a directory: the driver cannot open it
+    return f"sqlite:///{gone}"  # a directory: the driver cannot open it
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -312,8 +327,11 @@ def test_the_same_assessment_submitted_from_several_browsers_at_once_is_scored_o
         assert re.search(r"only a draft can be changed|has just been submitted by someone else", body), body
         assert "Traceback" not in body
     with db.session_scope(world.url) as session:
-        results = session.execute(select(AssessmentResult).where(
-            AssessmentResult.assessment_id == assessment_id)).scalars().all()
+        results = (
+            session.execute(select(AssessmentResult).where(AssessmentResult.assessment_id == assessment_id))
+            .scalars()
+            .all()
+        )
         assert [r.is_current for r in results] == [True]
     assert audited(world, "result.stored") == 1 and audited(world, "assessment.submitted") == 1
     assert browsers[0].get(f"/member/assessments/{assessment_id}/result").status_code == 200
@@ -323,10 +341,12 @@ def test_saves_from_several_browsers_to_different_pages_at_once_all_persist(app,
     browsers = [signed_in(app, world, "member_a") for _ in range(4)]
     for browser in browsers:
         browser.token()
-    posts = [(domain_url(world, "care"), {"c-C1-1": "yes", "c-C1-3": "2", "action": "save"}),
-             (domain_url(world, "people"), {"c-P1-1": "9", "c-P1-2": "A shared talent pool.", "action": "save"}),
-             (domain_url(world, "care"), {"c-C1-1": "yes", "c-C1-3": "2", "action": "save"}),
-             (domain_url(world, "people"), {"c-P1-1": "9", "c-P1-2": "A shared talent pool.", "action": "save"})]
+    posts = [
+        (domain_url(world, "care"), {"c-C1-1": "yes", "c-C1-3": "2", "action": "save"}),
+        (domain_url(world, "people"), {"c-P1-1": "9", "c-P1-2": "A shared talent pool.", "action": "save"}),
+        (domain_url(world, "care"), {"c-C1-1": "yes", "c-C1-3": "2", "action": "save"}),
+        (domain_url(world, "people"), {"c-P1-1": "9", "c-P1-2": "A shared talent pool.", "action": "save"}),
+    ]
     responses = _at_once([lambda b=b, p=p: b.post(*p) for b, p in zip(browsers, posts)])
     assert [r.status_code for r in responses] == [302] * 4
     assert stored(world) == {"C1.1": "yes", "C1.3": 2, "P1.1": 9, "P1.2": "A shared talent pool."}

@@ -1,5 +1,6 @@
 """A lead previews what a new standards version would change for the alliance's members, before it is
 published: upload or pick a version, see the dry run's summary; nothing is stored but the draft version."""
+
 from __future__ import annotations
 
 import io
@@ -38,8 +39,9 @@ def rw(app, world):
 
 def upload(person, content: str | bytes, name: str = "web-test-2026.2.yaml", csrf: bool = True):
     data = content.encode() if isinstance(content, str) else content
-    return person.post("/review/standards", {"standards_file": (io.BytesIO(data), name)}, csrf=csrf,
-                       content_type="multipart/form-data")
+    return person.post(
+        "/review/standards", {"standards_file": (io.BytesIO(data), name)}, csrf=csrf, content_type="multipart/form-data"
+    )
 
 
 def stored_results(url: str) -> int:
@@ -63,8 +65,9 @@ def test_a_lead_uploads_a_draft_and_sees_the_dry_run_of_their_own_members(app, w
         version = session.exec(select(StandardsVersion).where(StandardsVersion.version == "2026.2")).one()
         assert version.state == "draft" and version.source_name == "web-test-2026.2.yaml"
         expected = preview.impact(session, world.alliance_id, version.id)
-        registered = session.exec(select(AuditEvent).where(AuditEvent.action == "standards.registered",
-                                                           AuditEvent.entity_id == version.id)).one()
+        registered = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "standards.registered", AuditEvent.entity_id == version.id)
+        ).one()
         assert registered.actor == world.emails["lead"]
     assert stored_results(world.url) == results_before  # a dry run stores no result
     assert "Impact of web-test 2026.2" in page and "This is a dry run" in page
@@ -94,6 +97,7 @@ def test_each_lead_previews_only_their_alliance_and_another_set_is_not_found(app
     with db.session_scope(world.url) as session:
         from app.services import CLI
         from app.services.standards import register_text
+
         elsewhere = register_text(session, draft_text(set_id="another-set"), "another.yaml", CLI).id
     assert lead.get(f"/review/standards/{elsewhere}/impact").status_code == 404
     assert lead.get("/review/standards/999999/impact").status_code == 404
@@ -108,7 +112,7 @@ def test_a_file_that_cannot_be_used_is_refused_with_every_problem_and_nothing_st
     page = text(refused)
     assert refused.status_code == 400 and "The standards file cannot be used" in page
     line = next(i for i, row in enumerate(broken.splitlines(), 1) if "target: lots" in row)
-    assert re.search(rf"broken\.yaml:{line}: [^<]*target", page), page[page.find("upload-problems"):][:800]
+    assert re.search(rf"broken\.yaml:{line}: [^<]*target", page), page[page.find("upload-problems") :][:800]
     wrong_set = upload(lead, draft_text(set_id="another-set"), name="other.yaml")
     assert wrong_set.status_code == 400
     assert "this file is standards set &#39;another-set&#39;; Web Test Alliance accredits against" in text(wrong_set)
@@ -141,7 +145,8 @@ def test_the_preview_matches_what_applying_then_does(app, world, rw):
     mine = [line for line in applied.lines if line["alliance"] == "Web Test Alliance"]
     assert sorted(mine, key=lambda line: line["assessment"]) == sorted(
         ({k: v for k, v in line.items() if k != "affected"} for line in previewed.lines),
-        key=lambda line: line["assessment"])
+        key=lambda line: line["assessment"],
+    )
 
 
 def test_a_large_upload_is_read_outside_any_transaction_and_answered_briefly(app, world, rw):
@@ -173,7 +178,7 @@ def test_a_large_upload_is_read_outside_any_transaction_and_answered_briefly(app
             event.remove(engine, name, listener)
     page = text(refused)
     assert refused.status_code == 400 and len(page) < 100_000
-    summary = page[page.index('id="upload-problems"'):]
-    listed = re.findall(r"huge\.yaml:\d+: [^<]*", summary[:summary.index("</ul>")])
+    summary = page[page.index('id="upload-problems"') :]
+    listed = re.findall(r"huge\.yaml:\d+: [^<]*", summary[: summary.index("</ul>")])
     assert len(listed) == 101 and f"and {keys - 100:,} more problems" in listed[-1]
     assert held and max(held) < took / 4, (max(held), took)  # the reading took the time, outside them

@@ -1,4 +1,5 @@
 """The applicant journey up to the self-assessment: apply on a route, see what applies, start the assessment."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,10 +17,24 @@ from .test_auth import error_list
 def applicant(app, world):
     """A newly registered organisation (community type) with no membership yet, signed in."""
     with db.session_scope(world.url) as session:
-        organisation = register_organisation(session, CLI, name="Oxleas NHS Foundation Trust", ods_code="RPG",
-                                             org_type="community", region="South East London")
-        create_user(session, CLI, email="applicant@nhs.test", name="Applicant", password=PASSWORD, role="member",
-                    organisation_id=organisation.id, password_hash=password_hash(PASSWORD))
+        organisation = register_organisation(
+            session,
+            CLI,
+            name="Oxleas NHS Foundation Trust",
+            ods_code="RPG",
+            org_type="community",
+            region="South East London",
+        )
+        create_user(
+            session,
+            CLI,
+            email="applicant@nhs.test",
+            name="Applicant",
+            password=PASSWORD,
+            role="member",
+            organisation_id=organisation.id,
+            password_hash=password_hash(PASSWORD),
+        )
         organisation_id = organisation.id
     person = Visitor(app)
     assert person.login("applicant@nhs.test").status_code == 302
@@ -91,8 +106,9 @@ def test_apply_for_specialty_membership_with_a_named_specialty(applicant, world)
 
 
 def test_apply_for_specialty_membership_with_another_specialty(applicant, world):
-    response = applicant.post("/member/apply/web-test", {"route": "specialty", "specialty": "__other__",
-                                                         "specialty_other": " Hand-Surgery "})
+    response = applicant.post(
+        "/member/apply/web-test", {"route": "specialty", "specialty": "__other__", "specialty_other": " Hand-Surgery "}
+    )
     assert response.status_code == 302
     [membership] = memberships_of(world, applicant.organisation_id)
     assert (membership.route, membership.specialty) == ("specialty", "hand-surgery")
@@ -100,16 +116,25 @@ def test_apply_for_specialty_membership_with_another_specialty(applicant, world)
     assert "C3" not in standards  # only the spinal specialty has C3
 
 
-@pytest.mark.parametrize("data, anchor, message", [
-    ({}, "#route", "Choose a membership route"),
-    ({"route": "associate"}, "#route", "Choose a membership route from the list"),
-    ({"route": "specialty", "specialty": ""}, "#specialty", "Choose the specialty of the membership"),
-    ({"route": "specialty", "specialty": "astrology"}, "#specialty", "Choose a specialty from the list"),
-    ({"route": "specialty", "specialty": "__other__", "specialty_other": ""}, "#specialty_other",
-     "Enter the specialty"),
-    ({"route": "specialty", "specialty": "__other__", "specialty_other": "hand surgery!"}, "#specialty_other",
-     "Enter the specialty in lower-case letters, digits and hyphens, like hand-surgery"),
-])
+@pytest.mark.parametrize(
+    "data, anchor, message",
+    [
+        ({}, "#route", "Choose a membership route"),
+        ({"route": "associate"}, "#route", "Choose a membership route from the list"),
+        ({"route": "specialty", "specialty": ""}, "#specialty", "Choose the specialty of the membership"),
+        ({"route": "specialty", "specialty": "astrology"}, "#specialty", "Choose a specialty from the list"),
+        (
+            {"route": "specialty", "specialty": "__other__", "specialty_other": ""},
+            "#specialty_other",
+            "Enter the specialty",
+        ),
+        (
+            {"route": "specialty", "specialty": "__other__", "specialty_other": "hand surgery!"},
+            "#specialty_other",
+            "Enter the specialty in lower-case letters, digits and hyphens, like hand-surgery",
+        ),
+    ],
+)
 def test_apply_errors(applicant, world, data, anchor, message):
     response = applicant.post("/member/apply/web-test", data)
     assert response.status_code == 200

@@ -1,6 +1,7 @@
 """Numbers and codes as people read them: a number is shown in the digits it was written in, a unit word has
 its space, charts leave off what they cannot draw, and answer errors read as a person would write them (the
 forms and the API alike)."""
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,14 @@ def days_world(database_url: str, tmp_path: Path):
     path = tmp_path / "web-test-days.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     world = build_world(database_url, standards=path)
-    app = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-                      "UPLOAD_DIR": str(tmp_path / "uploads")})
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
     return app, world
 
 
@@ -40,11 +47,20 @@ def shown_value(body: str, name: str) -> str:
     return found.group(1)
 
 
-@pytest.mark.parametrize("typed, shown", [
-    ("1e21", "1000000000000000000000"), ("1e24", "1000000000000000000000000"),
-    ("999999999999999983222784", "1000000000000000000000000"), ("1.7e308", "17" + "0" * 307),
-    ("0.1", "0.1"), ("82.50", "82.5"), ("1,234.5", "1234.5"), ("1E-7", "0.0000001"), ("-0.0", "0"),
-])
+@pytest.mark.parametrize(
+    "typed, shown",
+    [
+        ("1e21", "1000000000000000000000"),
+        ("1e24", "1000000000000000000000000"),
+        ("999999999999999983222784", "1000000000000000000000000"),
+        ("1.7e308", "17" + "0" * 307),
+        ("0.1", "0.1"),
+        ("82.50", "82.5"),
+        ("1,234.5", "1234.5"),
+        ("1E-7", "0.0000001"),
+        ("-0.0", "0"),
+    ],
+)
 def test_a_number_is_shown_back_in_plain_digits_never_a_floats(days_world, typed, shown):
     app, world = days_world
     member = signed_in(app, world, "member_a")
@@ -90,16 +106,23 @@ def test_a_chart_leaves_off_what_it_cannot_draw_and_the_page_still_shows_it(days
 
 def test_answer_errors_read_as_a_person_would_write_them_in_the_api(app, world):
     with db.session_scope(world.url) as session:
-        _, token = api_tokens.create_token(session, world.actor("admin"), name="a system",
-                                           organisation_id=world.organisations["a"])
+        _, token = api_tokens.create_token(
+            session, world.actor("admin"), name="a system", organisation_id=world.organisations["a"]
+        )
     response = app.test_client().post(
-        f"/api/v1/assessments/{world.assessments['a']}/answers", headers={"Authorization": f"Bearer {token}"},
-        json={"answers": {"C1.1": "maybe", "C1.3": 9, "C2.1": "fast", "C2.2": [], "P1.2": 5}})
+        f"/api/v1/assessments/{world.assessments['a']}/answers",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"answers": {"C1.1": "maybe", "C1.3": 9, "C2.1": "fast", "C2.2": [], "P1.2": 5}},
+    )
     assert response.status_code == 422
     messages = {e["criterion"]: e["message"] for e in response.get_json()["errors"]}
-    assert messages == {"C1.1": "Choose yes or no", "C1.3": "Choose a level from 0 to 3",
-                        "C2.1": "Enter a number, like 82.5", "C2.2": 'Enter a number, like 82.5, or send "na"',
-                        "P1.2": 'Enter your answer as text, or send "na"'}
+    assert messages == {
+        "C1.1": "Choose yes or no",
+        "C1.3": "Choose a level from 0 to 3",
+        "C2.1": "Enter a number, like 82.5",
+        "C2.2": 'Enter a number, like 82.5, or send "na"',
+        "P1.2": 'Enter your answer as text, or send "na"',
+    }
 
 
 def test_a_range_refusal_reads_as_a_person_would_write_it():
@@ -108,13 +131,16 @@ def test_a_range_refusal_reads_as_a_person_would_write_it():
     from rules.model import Criterion
 
     percent = Criterion(id="C2.1", text="Operated on within 36 hours", type="metric", unit="%")
-    assert answer_problem(percent, 150, "answers: C2.1: 150 is above the maximum 100") == \
-        "Enter a number between 0 and 100"
+    assert (
+        answer_problem(percent, 150, "answers: C2.1: 150 is above the maximum 100")
+        == "Enter a number between 0 and 100"
+    )
     assert answer_problem(percent, -5, "below the minimum") == "Enter a number between 0 and 100"
     assert answer_problem(percent, "abc", 'expected a finite number (%), got "abc"') == "Enter a number, like 82.5"
     days = Criterion(id="S1", text="Stay", type="metric", unit="days", allow_na=True)
-    assert answer_problem(days, True, "expected a finite number") == \
-        "Enter a number, like 82.5, or choose not applicable"
+    assert (
+        answer_problem(days, True, "expected a finite number") == "Enter a number, like 82.5, or choose not applicable"
+    )
 
 
 def test_codes_read_as_words_with_the_right_article(app, world):
@@ -128,18 +154,35 @@ def test_codes_read_as_words_with_the_right_article(app, world):
 
     rw = build_review_world(world, app.extensions["upload_store"])
     with db.session_scope(world.url) as session:  # a specialty member, submitted, in the lead's queue
-        spine = register_organisation(session, CLI, name="Spine Trust", ods_code="SPN1", org_type="acute",
-                                      region="Test")
-        create_user(session, CLI, email="spine@member.test", name="Spine", password=PASSWORD, role="member",
-                    organisation_id=spine.id, password_hash=password_hash(PASSWORD))
-        membership = apply_for_membership(session, CLI, organisation_id=spine.id, alliance_id=world.alliance_id,
-                                          route="specialty", specialty="spinal")
+        spine = register_organisation(
+            session, CLI, name="Spine Trust", ods_code="SPN1", org_type="acute", region="Test"
+        )
+        create_user(
+            session,
+            CLI,
+            email="spine@member.test",
+            name="Spine",
+            password=PASSWORD,
+            role="member",
+            organisation_id=spine.id,
+            password_hash=password_hash(PASSWORD),
+        )
+        membership = apply_for_membership(
+            session, CLI, organisation_id=spine.id, alliance_id=world.alliance_id, route="specialty", specialty="spinal"
+        )
         assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=world.cycle_id)
         save_answers(session, CLI, assessment.id, {**COMPLETE_ANSWERS, "C3.1": "yes"})
         add_evidence(session, CLI, assessment.id, "C1.1", kind="link", url="https://example.nhs.uk/p")
         submit(session, CLI, assessment.id)
-        decide(session, world.actor("lead"), world.alliance_id, rw.assessments["clean"], "accredit_with_conditions",
-               conditions="Publish the rota", due_on=dt.date.today() + dt.timedelta(days=30))
+        decide(
+            session,
+            world.actor("lead"),
+            world.alliance_id,
+            rw.assessments["clean"],
+            "accredit_with_conditions",
+            conditions="Publish the rota",
+            due_on=dt.date.today() + dt.timedelta(days=30),
+        )
     world.emails["member_spine"] = "spine@member.test"
     member = signed_in(app, world, "member_spine")
     overview = " ".join(text(member.get(f"/member/memberships/{membership.id}")).split())
@@ -170,8 +213,15 @@ def test_an_error_page_leads_back_to_the_form_that_was_sent(app, world):
 @pytest.mark.parametrize("database_up", [True, False])
 def test_the_footers_service_status_is_a_page_not_json(app, visitor, database_up, tmp_path):
     if not database_up:
-        app = create_app({"APP_ENV": "testing", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing",
-                          "SECRET_KEY": "test-secret", "CHECK_SCHEMA": False, "UPLOAD_DIR": str(tmp_path / "uploads")})
+        app = create_app(
+            {
+                "APP_ENV": "testing",
+                "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing",
+                "SECRET_KEY": "test-secret",
+                "CHECK_SCHEMA": False,
+                "UPLOAD_DIR": str(tmp_path / "uploads"),
+            }
+        )
         visitor = app.test_client()
     footer = text(visitor.get("/"))
     assert re.search(r'<a class="nhsuk-footer__list-item-link" href="/status"\s*>Service status</a>', footer)
@@ -189,8 +239,9 @@ def test_a_refused_file_type_takes_the_article_it_is_said_with(app, world):
     import io
 
     member = signed_in(app, world, "member_a")
-    refused = member.post(f"/member/assessments/{world.assessments['a']}/criteria/C1.1/evidence",
-                          {"kind": "file", "upload": (io.BytesIO(b"plain words"), "sheet.xlsx",
-                                                       "application/octet-stream")},
-                          content_type="multipart/form-data")
+    refused = member.post(
+        f"/member/assessments/{world.assessments['a']}/criteria/C1.1/evidence",
+        {"kind": "file", "upload": (io.BytesIO(b"plain words"), "sheet.xlsx", "application/octet-stream")},
+        content_type="multipart/form-data",
+    )
     assert ("#upload", "sheet.xlsx: the content is not an Excel workbook") in error_list(refused)

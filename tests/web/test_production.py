@@ -1,5 +1,6 @@
 """Serving in production: the health check, the request log, security headers on every kind of response,
 gunicorn with the project's settings, and backups that restore."""
+
 from __future__ import annotations
 
 import json
@@ -35,18 +36,29 @@ def request_lines(records) -> list[dict]:
 
 # --- health -----------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(params=["postgresql", "sqlite"])
 def unreachable_url(request, tmp_path):
     """A database nobody can reach: a closed port with a password in the URL, or a directory as the file."""
-    url = (f"postgresql://alliance:pw-not-to-leak@127.0.0.1:{free_port()}/alliance" if request.param == "postgresql"
-           else f"sqlite:///{tmp_path}")
+    url = (
+        f"postgresql://alliance:pw-not-to-leak@127.0.0.1:{free_port()}/alliance"
+        if request.param == "postgresql"
+        else f"sqlite:///{tmp_path}"
+    )
     yield url
     db.dispose_engine(url)
 
 
 def test_health_is_unavailable_when_the_database_cannot_be_reached(unreachable_url, tmp_path, caplog):
-    app = create_app({"APP_ENV": "testing", "DATABASE_URL": unreachable_url, "SECRET_KEY": "test-secret",
-                      "CHECK_SCHEMA": False, "UPLOAD_DIR": str(tmp_path / "uploads")})
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": unreachable_url,
+            "SECRET_KEY": "test-secret",
+            "CHECK_SCHEMA": False,
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
     with caplog.at_level(logging.WARNING):
         response = app.test_client().get("/api/health")
     assert response.status_code == 503
@@ -65,10 +77,12 @@ def test_health_is_ok_on_the_migrated_database(app, visitor):
 
 # --- request log ------------------------------------------------------------------------------------------------
 
+
 def test_every_request_is_one_json_line_with_its_request_id(app, visitor, caplog):
     with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
-        response = visitor.get("/api/health?token=private", headers={"X-Request-ID": "lb-7f3a.42",
-                                                                     "X-Forwarded-For": "198.51.100.7"})
+        response = visitor.get(
+            "/api/health?token=private", headers={"X-Request-ID": "lb-7f3a.42", "X-Forwarded-For": "198.51.100.7"}
+        )
     assert response.headers["X-Request-ID"] == "lb-7f3a.42"
     [line] = request_lines(caplog.records)
     assert set(line) == {"time", "method", "path", "status", "duration_ms", "user", "remote_addr", "request_id"}
@@ -101,7 +115,10 @@ def test_the_signed_in_user_errors_and_forms_are_logged(app, world, caplog):
         person.post("/logout")
     lines = request_lines(caplog.records)
     assert [(line["method"], line["path"], line["status"]) for line in lines] == [
-        ("GET", "/member/", 200), ("GET", "/member/no-such-page", 404), ("POST", "/logout", 302)]
+        ("GET", "/member/", 200),
+        ("GET", "/member/no-such-page", 404),
+        ("POST", "/logout", 302),
+    ]
     assert [line["user"] for line in lines[:2]] == [world.user_ids["member_a"]] * 2
 
 
@@ -118,6 +135,7 @@ def test_a_failing_view_is_still_logged_as_a_500(app, visitor, caplog, monkeypat
 
 
 # --- security headers -------------------------------------------------------------------------------------------
+
 
 def assert_security_headers(response) -> None:
     policy = response.headers["Content-Security-Policy"]
@@ -151,9 +169,16 @@ def test_no_answer_to_a_signed_in_person_or_a_token_may_be_stored(app, world, vi
     from app.services.evidence import attach_file
 
     with db.session_scope(world.url) as session:
-        document = attach_file(session, CLI, world.assessments["a"], "C1.1", data=b"%PDF-1.4 plan\n",
-                               filename="plan.pdf", content_type="application/pdf",
-                               store=app.extensions["upload_store"])
+        document = attach_file(
+            session,
+            CLI,
+            world.assessments["a"],
+            "C1.1",
+            data=b"%PDF-1.4 plan\n",
+            filename="plan.pdf",
+            content_type="application/pdf",
+            store=app.extensions["upload_store"],
+        )
         _, token = create_token(session, CLI, name="Cache check", organisation_id=world.organisations["a"])
     member, lead = signed_in(app, world, "member_a"), signed_in(app, world, "lead")
     answers = {
@@ -165,8 +190,13 @@ def test_no_answer_to_a_signed_in_person_or_a_token_may_be_stored(app, world, vi
         "api": visitor.get("/api/v1/memberships", headers={"Authorization": f"Bearer {token}"}),
     }
     assert {name: (r.status_code, r.headers.get("Cache-Control")) for name, r in answers.items()} == {
-        "member page": (200, "no-store"), "evidence file": (200, "no-store"), "not found": (404, "no-store"),
-        "csv export": (200, "no-store"), "json export": (200, "no-store"), "api": (200, "no-store")}
+        "member page": (200, "no-store"),
+        "evidence file": (200, "no-store"),
+        "not found": (404, "no-store"),
+        "csv export": (200, "no-store"),
+        "json export": (200, "no-store"),
+        "api": (200, "no-store"),
+    }
     assert answers["csv export"].mimetype == "text/csv" and answers["evidence file"].mimetype == "application/pdf"
     assert "no-store" not in (visitor.get("/login").headers.get("Cache-Control") or "")
     if (NHSUK_DIST / "nhsuk-frontend.min.css").is_file():
@@ -174,8 +204,14 @@ def test_no_answer_to_a_signed_in_person_or_a_token_may_be_stored(app, world, vi
 
 
 def test_https_only_in_production_sends_hsts(database_url, tmp_path):
-    production = create_app({"APP_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "s" * 32,
-                             "UPLOAD_DIR": str(tmp_path / "uploads")})
+    production = create_app(
+        {
+            "APP_ENV": "production",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "s" * 32,
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
     response = production.test_client().get("/api/health")
     assert_security_headers(response)
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
@@ -183,10 +219,17 @@ def test_https_only_in_production_sends_hsts(database_url, tmp_path):
 
 # --- gunicorn with gunicorn.conf.py -----------------------------------------------------------------------------
 
+
 def gunicorn_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("GUNICORN_")}
-    env.update(SECRET_KEY="k" * 32, APP_ENV="production", DATABASE_URL=database_url,
-               UPLOAD_DIR=str(tmp_path / "uploads"), GUNICORN_WORKERS="1", GUNICORN_THREADS="2")
+    env.update(
+        SECRET_KEY="k" * 32,
+        APP_ENV="production",
+        DATABASE_URL=database_url,
+        UPLOAD_DIR=str(tmp_path / "uploads"),
+        GUNICORN_WORKERS="1",
+        GUNICORN_THREADS="2",
+    )
     env.update(extra)
     return env
 
@@ -195,12 +238,14 @@ def test_gunicorn_with_the_project_settings_logs_json_lines_and_trusts_the_proxy
     port = free_port()
     env = gunicorn_env(database_url, tmp_path, GUNICORN_BIND=f"127.0.0.1:{port}", TRUSTED_PROXIES="1")
     stderr = (tmp_path / "gunicorn.err").open("w+")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=stderr)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr
+    )
     try:
         deadline = time.monotonic() + 30
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/health",
-                                         headers={"X-Request-ID": "proxy-1", "X-Forwarded-For": "203.0.113.9"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/health", headers={"X-Request-ID": "proxy-1", "X-Forwarded-For": "203.0.113.9"}
+        )
         while True:
             try:
                 with urllib.request.urlopen(request, timeout=2) as reply:
@@ -217,14 +262,19 @@ def test_gunicorn_with_the_project_settings_logs_json_lines_and_trusts_the_proxy
     log = (tmp_path / "gunicorn.err").read_text()
     assert "Using worker: gthread" in log
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    assert {"path": "/api/health", "status": 200, "remote_addr": "203.0.113.9", "request_id": "proxy-1"}.items() \
-        <= lines[-1].items()
+    assert {
+        "path": "/api/health",
+        "status": 200,
+        "remote_addr": "203.0.113.9",
+        "request_id": "proxy-1",
+    }.items() <= lines[-1].items()
 
 
 def test_gunicorn_stops_at_once_with_one_line_on_a_database_without_schema(empty_database_url, tmp_path):
     env = gunicorn_env(empty_database_url, tmp_path, GUNICORN_BIND=f"127.0.0.1:{free_port()}")
-    done = subprocess.run([sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1
     assert "error: cannot start the web application: " in done.stderr
     assert "has no schema yet: run `python cli.py db upgrade` first" in done.stderr
@@ -234,11 +284,19 @@ def test_gunicorn_stops_at_once_with_one_line_on_a_database_without_schema(empty
 def test_production_refuses_more_than_one_worker_with_limits_counted_in_memory(database_url, tmp_path):
     """Each worker would count on its own: 4 workers let about 4 times as many sign-in attempts through."""
     env = gunicorn_env(database_url, tmp_path, GUNICORN_BIND=f"127.0.0.1:{free_port()}")
-    done = subprocess.run([sys.executable, "-m", "gunicorn", "--workers", "2", "wsgi:app"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 1
-    assert ("error: cannot start the web application: rate limits are counted in memory, by each of 2 workers"
-            in done.stderr)
+    assert (
+        "error: cannot start the web application: rate limits are counted in memory, by each of 2 workers"
+        in done.stderr
+    )
     assert "set RATELIMIT_STORAGE_URI=redis://" in done.stderr
     assert "Booting worker" not in done.stderr and "Traceback" not in done.stderr
 
@@ -290,12 +348,21 @@ def test_two_workers_share_sign_in_limits_and_sessions_through_redis(database_ur
     world = build_world(database_url)
     prefix = f"test-gunicorn:{uuid.uuid4().hex}:"
     port = free_port()
-    env = gunicorn_env(database_url, tmp_path, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
-                       RATELIMIT_STORAGE_URI=redis_url(), SESSION_STORE=redis_url(), SESSION_KEY_PREFIX=prefix,
-                       TRUSTED_PROXIES="1", SESSION_COOKIE_SECURE="false")
+    env = gunicorn_env(
+        database_url,
+        tmp_path,
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="2",
+        RATELIMIT_STORAGE_URI=redis_url(),
+        SESSION_STORE=redis_url(),
+        SESSION_KEY_PREFIX=prefix,
+        TRUSTED_PROXIES="1",
+        SESSION_COOKIE_SECURE="false",
+    )
     stderr = (tmp_path / "gunicorn.err").open("w+")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=stderr)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -309,12 +376,17 @@ def test_two_workers_share_sign_in_limits_and_sessions_through_redis(database_ur
                 time.sleep(0.2)
         guesser = Browser(port, unique_address())
         email = world.emails["member_a"]
-        statuses = [guesser.send("POST", "/login", {"email": email, "password": "wrong password",
-                                                    "csrf_token": guesser.csrf()})[0] for _ in range(6)]
+        statuses = [
+            guesser.send(
+                "POST", "/login", {"email": email, "password": "wrong password", "csrf_token": guesser.csrf()}
+            )[0]
+            for _ in range(6)
+        ]
         assert statuses == [200] * 5 + [429]  # counted once for both workers
         member = Browser(port, unique_address())
-        status, location, _ = member.send("POST", "/login", {"email": email, "password": PASSWORD,
-                                                             "csrf_token": member.csrf()})
+        status, location, _ = member.send(
+            "POST", "/login", {"email": email, "password": PASSWORD, "csrf_token": member.csrf()}
+        )
         assert (status, location) == (302, "/member/")
         assert [member.send("GET", "/")[:2] for _ in range(6)] == [(302, "/member/")] * 6
         status, _, _ = member.send("POST", "/logout", {"csrf_token": member.csrf()})
@@ -330,6 +402,7 @@ def test_two_workers_share_sign_in_limits_and_sessions_through_redis(database_ur
 
 
 # --- backup and restore -----------------------------------------------------------------------------------------
+
 
 def sqlite_state(url: str) -> list[str]:
     import sqlite3
@@ -347,8 +420,9 @@ def files_state(root: Path) -> dict[str, bytes]:
 
 
 def script(name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(ROOT / "scripts" / name), *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / name), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def backed_up(backups: Path, env: dict[str, str], database_file: str) -> Path:
@@ -356,8 +430,9 @@ def backed_up(backups: Path, env: dict[str, str], database_file: str) -> Path:
     made = script("backup.sh", str(backups), env=env)
     assert made.returncode == 0, made.stderr
     [backup] = backups.iterdir()
-    assert sorted(p.name for p in backup.iterdir()) == sorted(["SHA256SUMS", database_file, "schema-revision",
-                                                               "uploads.tar.gz"])
+    assert sorted(p.name for p in backup.iterdir()) == sorted(
+        ["SHA256SUMS", database_file, "schema-revision", "uploads.tar.gz"]
+    )
     return backup
 
 
@@ -374,8 +449,16 @@ def test_a_backup_of_sqlite_and_uploads_restores_to_the_same_state(tmp_path):
     world = build_world(url)
     store = UploadStore(uploads)
     with db.session_scope(url) as session:
-        attach_file(session, world.actor("member_a"), world.assessments["a"], "C1.1", data=b"%PDF-1.4 job plan\n",
-                    filename="job-plan.pdf", content_type="application/pdf", store=store)
+        attach_file(
+            session,
+            world.actor("member_a"),
+            world.assessments["a"],
+            "C1.1",
+            data=b"%PDF-1.4 job plan\n",
+            filename="job-plan.pdf",
+            content_type="application/pdf",
+            store=store,
+        )
     env = {**os.environ, "DATABASE_URL": url, "UPLOAD_DIR": str(uploads)}
     backup = backed_up(tmp_path / "backups", env, "database.sqlite")
     assert oct(backup.stat().st_mode & 0o777) == "0o700"
@@ -385,8 +468,16 @@ def test_a_backup_of_sqlite_and_uploads_restores_to_the_same_state(tmp_path):
     # Life goes on after the backup: answers change, another file arrives, a file is lost.
     with db.session_scope(url) as session:
         save_answers(session, world.actor("member_a"), world.assessments["a"], {"C1.1": "no"})
-        attach_file(session, world.actor("member_b"), world.assessments["b"], "C1.1", data=b"%PDF-1.4 other\n",
-                    filename="other.pdf", content_type="application/pdf", store=store)
+        attach_file(
+            session,
+            world.actor("member_b"),
+            world.assessments["b"],
+            "C1.1",
+            data=b"%PDF-1.4 other\n",
+            filename="other.pdf",
+            content_type="application/pdf",
+            store=store,
+        )
     [kept] = [path for path in uploads.rglob("*") if path.is_file() and path.read_bytes().endswith(b"job plan\n")]
     kept.unlink()
     files_later = files_state(uploads)
@@ -442,8 +533,14 @@ def test_a_backup_of_postgresql_restores_to_the_same_state_with_planner_statisti
 
     def state() -> list[tuple]:
         with db.get_engine(url).connect() as connection:
-            return [tuple(row) for row in connection.execute(text(
-                "SELECT assessment_id, criterion_id, value::text FROM answer ORDER BY assessment_id, criterion_id"))]
+            return [
+                tuple(row)
+                for row in connection.execute(
+                    text(
+                        "SELECT assessment_id, criterion_id, value::text FROM answer ORDER BY assessment_id, criterion_id"
+                    )
+                )
+            ]
 
     try:
         db.upgrade(url)
@@ -451,8 +548,16 @@ def test_a_backup_of_postgresql_restores_to_the_same_state_with_planner_statisti
         uploads = tmp_path / "uploads"
         with db.session_scope(url) as session:
             save_answers(session, world.actor("member_a"), world.assessments["a"], {"C1.1": "yes"})
-            attach_file(session, world.actor("member_a"), world.assessments["a"], "C1.1", data=b"%PDF-1.4 plan\n",
-                        filename="plan.pdf", content_type="application/pdf", store=UploadStore(uploads))
+            attach_file(
+                session,
+                world.actor("member_a"),
+                world.assessments["a"],
+                "C1.1",
+                data=b"%PDF-1.4 plan\n",
+                filename="plan.pdf",
+                content_type="application/pdf",
+                store=UploadStore(uploads),
+            )
         env = {**os.environ, "DATABASE_URL": url, "UPLOAD_DIR": str(uploads)}
         backup = backed_up(tmp_path / "backups", env, "database.pgdump")
         then = state()
@@ -467,8 +572,9 @@ def test_a_backup_of_postgresql_restores_to_the_same_state_with_planner_statisti
         assert "checked: all 1 evidence files present and intact" in restored.stdout
         assert state() == then
         with db.get_engine(url).connect() as connection:
-            analysed = connection.execute(text(
-                "SELECT COUNT(*) FROM pg_stats WHERE schemaname = 'public' AND tablename = 'answer'")).scalar()
+            analysed = connection.execute(
+                text("SELECT COUNT(*) FROM pg_stats WHERE schemaname = 'public' AND tablename = 'answer'")
+            ).scalar()
         assert analysed > 0
     finally:
         db.dispose_engine(url)

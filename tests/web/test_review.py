@@ -1,5 +1,6 @@
 """The alliance lead's review: queue, assessment review, comments, decisions and notifications, through the
 service layer and through the pages, on the real engine and database."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,6 +42,7 @@ def names(queue) -> list[str]:
 
 # -- the queue -----------------------------------------------------------------------------------------------------
 
+
 def test_the_queue_holds_the_alliance_submissions_only_with_counts_per_state(rw):
     world = rw.world
     with db.session_scope(world.url) as session:
@@ -50,8 +52,11 @@ def test_the_queue_holds_the_alliance_submissions_only_with_counts_per_state(rw)
         assert queue.counts == {"submitted": 2, "under_review": 0, "decided": 1}
         start_review(session, CLI, rw.assessments["clean"])
     with db.session_scope(world.url) as session:
-        assert review.review_queue(session, world.alliance_id).counts == {"submitted": 1, "under_review": 1,
-                                                                          "decided": 1}
+        assert review.review_queue(session, world.alliance_id).counts == {
+            "submitted": 1,
+            "under_review": 1,
+            "decided": 1,
+        }
         other = review.review_queue(session, rw.other_alliance_id)
         assert names(other) == ["Other Trust"]
 
@@ -59,9 +64,12 @@ def test_the_queue_holds_the_alliance_submissions_only_with_counts_per_state(rw)
 def test_queue_filters_each_narrow_to_the_matching_assessments(rw):
     world = rw.world
     with db.session_scope(world.url) as session:
+
         def run(**kwargs):
-            return {(i.organisation.name, i.cycle.id) for i in
-                          review.review_queue(session, world.alliance_id, review.QueueFilters(**kwargs)).items}
+            return {
+                (i.organisation.name, i.cycle.id)
+                for i in review.review_queue(session, world.alliance_id, review.QueueFilters(**kwargs)).items
+            }
 
         now, before = world.cycle_id, rw.previous_cycle_id
         assert run(cycle_id=now) == {("Breach Trust", now), ("Clean Trust", now)}
@@ -86,8 +94,9 @@ def test_queue_breach_counts_come_from_the_stored_breaches(rw):
     with db.session_scope(rw.world.url) as session:
         items = {(i.organisation.name, i.cycle.id): i for i in review.review_queue(session, rw.world.alliance_id).items}
         breach = items[("Breach Trust", rw.world.cycle_id)]
-        stored = session.exec(select(Breach).where(Breach.assessment_id == rw.assessments["breach"],
-                                                   Breach.severity == "major")).all()
+        stored = session.exec(
+            select(Breach).where(Breach.assessment_id == rw.assessments["breach"], Breach.severity == "major")
+        ).all()
         assert breach.major_breaches == len(stored) >= 1
         assert {b.criterion_id for b in stored} == {"C2.1"}
         assert items[("Clean Trust", rw.world.cycle_id)].major_breaches == 0
@@ -95,25 +104,33 @@ def test_queue_breach_counts_come_from_the_stored_breaches(rw):
 
 def test_queue_sorting(rw):
     with db.session_scope(rw.world.url) as session:
+
         def order(sort, descending=False):
-            return [(i.organisation.name, i.cycle.id) for i in review.review_queue(
-                session, rw.world.alliance_id, review.QueueFilters(sort=sort, descending=descending)).items]
+            return [
+                (i.organisation.name, i.cycle.id)
+                for i in review.review_queue(
+                    session, rw.world.alliance_id, review.QueueFilters(sort=sort, descending=descending)
+                ).items
+            ]
 
         by_name = order("member")
         assert [n for n, _ in by_name] == ["Breach Trust", "Breach Trust", "Clean Trust"]
         assert [n for n, _ in order("member", True)][0] == "Clean Trust"
         assert order("cycle")[0] == ("Breach Trust", rw.previous_cycle_id)
         assert order("breaches", True)[-1] == ("Clean Trust", rw.world.cycle_id)
-        scores = [i.overall for i in review.review_queue(session, rw.world.alliance_id,
-                                                         review.QueueFilters(sort="score")).items]
+        scores = [
+            i.overall
+            for i in review.review_queue(session, rw.world.alliance_id, review.QueueFilters(sort="score")).items
+        ]
         assert scores == sorted(scores)
         submitted = [i.assessment.submitted_at for i in review.review_queue(session, rw.world.alliance_id).items]
         assert submitted == sorted(submitted)
 
 
 def test_bad_filter_values_are_named_and_ignored():
-    filters, errors = review.parse_filters({"status": "bogus", "cycle": "999", "major_breach": "maybe",
-                                            "sort": "colour", "order": "sideways"}, [])
+    filters, errors = review.parse_filters(
+        {"status": "bogus", "cycle": "999", "major_breach": "maybe", "sort": "colour", "order": "sideways"}, []
+    )
     assert filters == review.QueueFilters()
     assert set(errors) == {"status", "cycle", "major_breach", "sort", "order"}
     assert errors["status"] == "Choose a status from the list: “bogus” is not one"
@@ -128,11 +145,11 @@ def test_the_queue_page_filters_sorts_counts_and_highlights(app, rw):
     assert "Submitted: <strong>2</strong>" in page and "Decided: <strong>1</strong>" in page
     assert "Members at risk" in page and "Breach Trust" in page and "Other Trust" not in page
     filtered = squash(lead.get("/review/?major_breach=no"))
-    table = filtered[filtered.index('id="queue"'):]
+    table = filtered[filtered.index('id="queue"') :]
     assert "Clean Trust" in table and "Breach Trust" not in table
     assert "1 self-assessment shown" in filtered
     sorted_page = squash(lead.get("/review/?sort=member&order=desc"))
-    table = sorted_page[sorted_page.index('id="queue"'):]
+    table = sorted_page[sorted_page.index('id="queue"') :]
     assert table.index("Clean Trust") < table.index("Breach Trust")
     refused = lead.get("/review/?status=bogus&at_risk=perhaps")
     assert refused.status_code == 200
@@ -143,26 +160,29 @@ def test_the_queue_page_filters_sorts_counts_and_highlights(app, rw):
 
 # -- one assessment -----------------------------------------------------------------------------------------------
 
+
 def test_the_review_page_shows_answers_evidence_explanations_and_earlier_cycles(app, rw):
     lead = signed_in(app, rw.world, "lead")
     response = lead.get(f"/review/assessments/{rw.assessments['breach']}")
     assert response.status_code == 200
     body = squash(response)
     assert "Review of the" in body and "Breach Trust" in body
-    row = body[body.index('id="criterion-C2.1"'):]
-    row = row[:row.index("</tr>")]
+    row = body[body.index('id="criterion-C2.1"') :]
+    row = row[: row.index("</tr>")]
     assert "70" in row  # the member's answer
     with db.session_scope(rw.world.url) as session:
         detail = current_result(session, rw.assessments["breach"]).result["criteria"]["C2.1"]
     assert detail["explanation"] and str(escape(detail["explanation"])) in row
     assert "bre1-plan.pdf" in body and "https://example.nhs.uk/bre1-plan" in body
-    earlier = body[body.index('id="earlier-table"'):]
+    earlier = body[body.index('id="earlier-table"') :]
     assert f"/review/assessments/{rw.assessments['breach_earlier']}" in earlier and "Working towards" in earlier
     assert "Major breach (red)" in body
     download = lead.get(f"/review/assessments/{rw.assessments['breach']}/evidence/{rw.evidence['breach']}")
     assert download.status_code == 200 and download.data.startswith(b"%PDF")
     # Evidence of another assessment under this one's path: not found.
-    assert lead.get(f"/review/assessments/{rw.assessments['breach']}/evidence/{rw.evidence['clean']}").status_code == 404
+    assert (
+        lead.get(f"/review/assessments/{rw.assessments['breach']}/evidence/{rw.evidence['clean']}").status_code == 404
+    )
 
 
 def test_start_review_then_return_to_the_member_with_a_note(app, rw):
@@ -177,6 +197,7 @@ def test_start_review_then_return_to_the_member_with_a_note(app, rw):
     assert lead.post(f"/review/assessments/{a}/return", {"note": "Add the 2026 audit."}).status_code == 302
     with db.session_scope(rw.world.url) as session:
         from app.models import Assessment
+
         assert session.get(Assessment, a).status == "draft"
         notice = session.exec(select(Notification)).one()
         assert notice.kind == "returned" and notice.body == "Add the 2026 audit."
@@ -192,8 +213,10 @@ def test_a_returned_assessment_says_who_returned_it_when_and_why_on_the_overview
     member = signed_in(app, rw.world, "member_clean")
     today = dt.date.today()
     on = f"{today.day} {today:%B %Y}"
-    pages = {"task list": squash(member.get(f"/member/assessments/{a}")),
-             "overview": squash(member.get(f"/member/memberships/{rw.memberships['clean']}"))}
+    pages = {
+        "task list": squash(member.get(f"/member/assessments/{a}")),
+        "overview": squash(member.get(f"/member/memberships/{rw.memberships['clean']}")),
+    }
     for where, body in pages.items():
         assert "Returned for changes</strong>" in body, where  # the status, not "Draft"
         assert ">Draft</strong>" not in body, where
@@ -223,8 +246,9 @@ def test_a_comment_reaches_the_member_with_its_assessment_and_as_a_notification(
     assert "commented on your" in home and "1 unread" in home
     with db.session_scope(rw.world.url) as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "comment.added")).all()
-        assert [(e.actor, e.after["body"]) for e in events] == [("lead@alliance.test",
-                                                                 "Please attach the 2026 job plan audit.")]
+        assert [(e.actor, e.after["body"]) for e in events] == [
+            ("lead@alliance.test", "Please attach the 2026 job plan audit.")
+        ]
     # Another member sees none of it.
     other = signed_in(app, rw.world, "member_breach")
     assert "job plan audit" not in text(other.get("/member/"))
@@ -252,6 +276,7 @@ def test_html_in_a_comment_is_escaped(app, rw):
 
 # -- decisions -----------------------------------------------------------------------------------------------------
 
+
 def status_of(url: str, membership_id: int) -> str:
     with db.session_scope(url) as session:
         return session.get(Membership, membership_id).status
@@ -268,12 +293,15 @@ def decision_form(kind: str, due: dt.date | None = None, **extra) -> dict:
     return data
 
 
-@pytest.mark.parametrize("kind, expected", [
-    ("accredit", "accredited"),
-    ("accredit_with_conditions", "accredited_with_conditions"),
-    ("working_towards", "working_towards"),
-    ("decline", "declined"),
-])
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("accredit", "accredited"),
+        ("accredit_with_conditions", "accredited_with_conditions"),
+        ("working_towards", "working_towards"),
+        ("decline", "declined"),
+    ],
+)
 def test_each_decision_moves_the_membership_audits_and_notifies(app, rw, kind, expected):
     url, a, m = rw.world.url, rw.assessments["clean"], rw.memberships["clean"]
     assert status_of(url, m) == "applicant" and allowed("applicant", expected)
@@ -285,17 +313,25 @@ def test_each_decision_moves_the_membership_audits_and_notifies(app, rw, kind, e
     with db.session_scope(url) as session:
         decision = session.exec(select(Decision).where(Decision.assessment_id == a)).one()
         assert decision.kind == kind and decision.decided_by == rw.world.user_ids["lead"]
-        changes = session.exec(select(MembershipStatusChange).where(MembershipStatusChange.membership_id == m)
-                               .order_by(MembershipStatusChange.id)).all()
+        changes = session.exec(
+            select(MembershipStatusChange)
+            .where(MembershipStatusChange.membership_id == m)
+            .order_by(MembershipStatusChange.id)
+        ).all()
         assert (changes[-1].from_status, changes[-1].to_status) == ("applicant", expected)
         recorded = session.exec(select(AuditEvent).where(AuditEvent.action == "decision.recorded")).all()
         assert [(e.entity_id, e.actor, e.before, e.after["kind"]) for e in recorded if e.entity_id == decision.id] == [
-            (decision.id, "lead@alliance.test", {"status": "submitted"}, kind)]
-        status_events = session.exec(select(AuditEvent).where(AuditEvent.entity_type == "membership",
-                                                              AuditEvent.entity_id == m)).all()
-        assert any(e.after and e.after.get("status") == expected for e in status_events), \
-            [(e.action, e.after) for e in status_events]
-        notices = session.exec(select(Notification).where(Notification.organisation_id == rw.organisations["clean"])).all()
+            (decision.id, "lead@alliance.test", {"status": "submitted"}, kind)
+        ]
+        status_events = session.exec(
+            select(AuditEvent).where(AuditEvent.entity_type == "membership", AuditEvent.entity_id == m)
+        ).all()
+        assert any(e.after and e.after.get("status") == expected for e in status_events), [
+            (e.action, e.after) for e in status_events
+        ]
+        notices = session.exec(
+            select(Notification).where(Notification.organisation_id == rw.organisations["clean"])
+        ).all()
         assert len(notices) == 1 and notices[0].kind == "decision" and notices[0].read_at is None
         assert review.DECISION_WORDS[kind] in notices[0].title
         assert f"status is now {expected.replace('_', ' ')}" in notices[0].body
@@ -313,8 +349,12 @@ def test_suspend_then_reinstate_a_decided_member(app, rw):
     assert status_of(url, m) == "accredited"
     page = text(lead.get(f"/review/assessments/{a}"))
     assert 'value="suspend"' in page and 'value="accredit"' not in page
-    assert lead.post(f"/review/assessments/{a}/decision",
-                     decision_form("suspend", notes="Did not attend peer review.")).status_code == 302
+    assert (
+        lead.post(
+            f"/review/assessments/{a}/decision", decision_form("suspend", notes="Did not attend peer review.")
+        ).status_code
+        == 302
+    )
     assert status_of(url, m) == "suspended"
     assert 'value="reinstate"' in text(lead.get(f"/review/assessments/{a}"))
     assert lead.post(f"/review/assessments/{a}/decision", decision_form("reinstate")).status_code == 302
@@ -323,11 +363,15 @@ def test_suspend_then_reinstate_a_decided_member(app, rw):
         # A reinstated member returns to the status its result earns: accredited (with conditions) or working towards.
         expected = outcome if outcome in ("accredited", "accredited_with_conditions") else "working_towards"
         assert session.get(Membership, m).status == expected
-        kinds = [d.kind for d in session.exec(select(Decision).where(Decision.assessment_id == a)
-                                              .order_by(Decision.id))]
+        kinds = [
+            d.kind for d in session.exec(select(Decision).where(Decision.assessment_id == a).order_by(Decision.id))
+        ]
         assert kinds == ["accredit", "suspend", "reinstate"]
-        notices = session.exec(select(Notification).where(Notification.organisation_id == rw.organisations["clean"])
-                               .order_by(Notification.id)).all()
+        notices = session.exec(
+            select(Notification)
+            .where(Notification.organisation_id == rw.organisations["clean"])
+            .order_by(Notification.id)
+        ).all()
         assert [n.title.split(":")[0] for n in notices] == ["Accredited", "Suspended", "Reinstated"]
         assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "decision.recorded")).all()) == 3 + 1
 
@@ -348,14 +392,16 @@ def test_a_repeated_major_breach_puts_suspension_recommended_in_front_of_the_lea
     assert "Suspension recommended" in page and "nothing is suspended until you decide" in page
     refused = lead.post(f"/review/members/{m}/keep", {"notes": " ", "assessment_id": str(a)})
     assert refused.status_code == 200 and "Record why the member is not suspended" in text(refused)
-    kept = lead.post(f"/review/members/{m}/keep", {"notes": "Recovery plan agreed with the trust board.",
-                                                   "assessment_id": str(a)})
+    kept = lead.post(
+        f"/review/members/{m}/keep", {"notes": "Recovery plan agreed with the trust board.", "assessment_id": str(a)}
+    )
     assert kept.status_code == 302
     with db.session_scope(url) as session:
         membership = session.get(Membership, m)
         assert membership.status == "at_risk" and not membership.suspension_recommended
-        cleared = session.exec(select(AuditEvent).where(
-            AuditEvent.action == "membership.suspension_recommendation_cleared")).one()
+        cleared = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "membership.suspension_recommendation_cleared")
+        ).one()
         assert cleared.after["reason"] == "Recovery plan agreed with the trust board."
         assert cleared.actor == "lead@alliance.test"
     assert "Suspension recommended" not in squash(lead.get("/review/"))
@@ -368,13 +414,21 @@ def test_conditions_need_text_and_a_future_due_date(app, rw):
     body = text(missing)
     assert missing.status_code == 200
     assert "Enter the conditions the member must meet" in body and "Enter the date the conditions are due" in body
-    past = lead.post(f"/review/assessments/{a}/decision",
-                     decision_form("accredit_with_conditions", utcnow().date() - dt.timedelta(days=1),
-                                   conditions="Audit"))
+    past = lead.post(
+        f"/review/assessments/{a}/decision",
+        decision_form("accredit_with_conditions", utcnow().date() - dt.timedelta(days=1), conditions="Audit"),
+    )
     assert "The due date must be in the future" in text(past)
-    unreal = lead.post(f"/review/assessments/{a}/decision", {"kind": "accredit_with_conditions", "conditions": "x",
-                                                            "due_on-day": "31", "due_on-month": "2",
-                                                            "due_on-year": "2030"})
+    unreal = lead.post(
+        f"/review/assessments/{a}/decision",
+        {
+            "kind": "accredit_with_conditions",
+            "conditions": "x",
+            "due_on-day": "31",
+            "due_on-month": "2",
+            "due_on-year": "2030",
+        },
+    )
     assert "The due date must be a real date" in text(unreal)
     nothing = lead.post(f"/review/assessments/{a}/decision", {})
     assert "Choose one of" in text(nothing)
@@ -405,12 +459,13 @@ def test_the_member_marks_a_notification_read_and_another_member_cannot(app, rw)
 def test_service_refuses_another_alliance_assessment(rw):
     with db.session_scope(rw.world.url) as session:
         lead_y = rw.world.actor("lead_y")
-        for call in (lambda: review.review_page(session, rw.other_alliance_id, rw.assessments["clean"], 3),
-                     lambda: review.add_comment(session, lead_y, rw.other_alliance_id, rw.assessments["clean"], "hi"),
-                     lambda: review.decide(session, lead_y, rw.other_alliance_id, rw.assessments["clean"], "accredit"),
-                     lambda: review.lead_evidence(session, rw.other_alliance_id, rw.assessments["clean"],
-                                                  rw.evidence["clean"]),
-                     lambda: review.decide(session, lead_y, None, rw.assessments["other"], "accredit")):
+        for call in (
+            lambda: review.review_page(session, rw.other_alliance_id, rw.assessments["clean"], 3),
+            lambda: review.add_comment(session, lead_y, rw.other_alliance_id, rw.assessments["clean"], "hi"),
+            lambda: review.decide(session, lead_y, rw.other_alliance_id, rw.assessments["clean"], "accredit"),
+            lambda: review.lead_evidence(session, rw.other_alliance_id, rw.assessments["clean"], rw.evidence["clean"]),
+            lambda: review.decide(session, lead_y, None, rw.assessments["other"], "accredit"),
+        ):
             with pytest.raises(NotFound):
                 call()
 

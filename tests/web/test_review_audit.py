@@ -1,4 +1,5 @@
 """The audit trail page: a lead sees its own alliance's events, filtered."""
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,11 @@ def rw(app, world):
 
 
 def rows(page: str) -> list[list[str]]:
-    table = page[page.index('id="audit-table"'):] if 'id="audit-table"' in page else ""
-    return [[re.sub(r"<[^>]+>", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-            for row in re.findall(r'<tr class="nhsuk-table__row">(.*?)</tr>', table, re.S)]
+    table = page[page.index('id="audit-table"') :] if 'id="audit-table"' in page else ""
+    return [
+        [re.sub(r"<[^>]+>", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r'<tr class="nhsuk-table__row">(.*?)</tr>', table, re.S)
+    ]
 
 
 def test_the_trail_holds_the_alliance_events_and_none_of_another(rw):
@@ -33,8 +36,9 @@ def test_the_trail_holds_the_alliance_events_and_none_of_another(rw):
         assert ids and not ids & {e.id for e in theirs.events}
         assert {"assessment.submitted", "decision.recorded", "result.stored", "membership.applied"} <= set(mine.actions)
         submitted = [e.entity_id for e in mine.events if e.action == "assessment.submitted"]
-        assert sorted(submitted) == sorted([rw.assessments["breach_earlier"], rw.assessments["breach"],
-                                            rw.assessments["clean"]])
+        assert sorted(submitted) == sorted(
+            [rw.assessments["breach_earlier"], rw.assessments["breach"], rw.assessments["clean"]]
+        )
         assert [e.entity_id for e in theirs.events if e.action == "assessment.submitted"] == [rw.assessments["other"]]
         # Latest first.
         times = [e.occurred_at for e in mine.events]
@@ -48,7 +52,10 @@ def test_filters_by_action_actor_record_and_dates(app, rw):
     lead.post(f"/review/assessments/{a}/decision", {"kind": "accredit", "notes": "Well evidenced."})
     found = rows(text(lead.get("/review/audit?action=decision.recorded")))
     # Last cycle's decision was recorded from the command line when the world was built.
-    assert sorted((r[1], r[2]) for r in found) == [("cli", "decision.recorded"), ("lead@alliance.test", "decision.recorded")]
+    assert sorted((r[1], r[2]) for r in found) == [
+        ("cli", "decision.recorded"),
+        ("lead@alliance.test", "decision.recorded"),
+    ]
     found = [r for r in found if r[1] == "lead@alliance.test"]
     assert "Kind: Accredited" in found[0][5] and "Status: Submitted" in found[0][4]
     assert "accredit_with" not in found[0][5] and "decided_by" not in found[0][5]

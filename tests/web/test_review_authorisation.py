@@ -4,6 +4,7 @@ lead of alliance Y, admin), on alliance X's data.
 The lead of Y gets 404 for every page of X's, reading or writing, and nothing of X's changes; member users and
 admins get 403; anonymous visitors are sent to sign in. Each lead reaches its own alliance's assessments only.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,6 @@ from .reviewing import build_review_world
 PERSONAS = ("anonymous", "member_clean", "lead", "lead_y", "admin")
 
 
-
-
 def lead_only(ok: int) -> dict[str, int]:
     """A route on X's data: X's lead allowed, Y's lead not found, everyone else forbidden or sent to sign in."""
     return {"anonymous": 302, "member_clean": 403, "lead": ok, "lead_y": 404, "admin": 403}
@@ -32,8 +31,16 @@ def lead_only(ok: int) -> dict[str, int]:
 def setup(app, world):
     rw = build_review_world(world, app.extensions["upload_store"])
     with db.session_scope(world.url) as session:
-        rw.override_id = override(session, world.actor("lead"), world.alliance_id, rw.assessments["clean"],
-                                  "criterion", "C2.1", 1, "Seen on the visit").id
+        rw.override_id = override(
+            session,
+            world.actor("lead"),
+            world.alliance_id,
+            rw.assessments["clean"],
+            "criterion",
+            "C2.1",
+            1,
+            "Seen on the visit",
+        ).id
         draft = STANDARDS.read_text(encoding="utf-8").replace('version: "2026.1"', 'version: "2026.9"')
         assert draft != STANDARDS.read_text(encoding="utf-8")
         rw.draft_id = register_text(session, draft, "draft.yaml", world.actor("lead")).id  # X's lead's draft
@@ -49,51 +56,106 @@ def cases(rw) -> list[Case]:
     a = rw.assessments["clean"]
     base = f"/review/assessments/{a}"
     return [
-        Case("review.home", "GET", "/review/",
-             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        Case(
+            "review.home",
+            "GET",
+            "/review/",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
         Case("review.assessment", "GET", base, lead_only(200)),
         Case("review.assessment", "GET", f"/review/assessments/{rw.assessments['breach_earlier']}", lead_only(200)),
         Case("review.evidence_file", "GET", f"{base}/evidence/{rw.evidence['clean']}", lead_only(200)),
         Case("review.comment", "POST", f"{base}/comments", lead_only(302), {"comment": "Please add the audit."}),
         # Overrides before the decision: a decided assessment can no longer be overridden.
-        Case("review.set_override", "POST", f"{base}/overrides", lead_only(302),
-             {"kind": "criterion", "criterion": "C2.1", "score": "0.5", "reason": "Seen on the visit"}),
+        Case(
+            "review.set_override",
+            "POST",
+            f"{base}/overrides",
+            lead_only(302),
+            {"kind": "criterion", "criterion": "C2.1", "score": "0.5", "reason": "Seen on the visit"},
+        ),
         Case("review.remove_override", "POST", f"{base}/overrides/{rw.override_id}/remove", lead_only(302)),
         Case("review.decide", "POST", f"{base}/decision", lead_only(302), {"kind": "working_towards"}),
         Case("review.summary", "GET", f"{base}/summary", lead_only(200)),
-        Case("review.plans", "GET", "/review/plans",
-             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
-        Case("review.audit", "GET", "/review/audit",
-             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
-        Case("review.dashboard", "GET", "/review/dashboard",
-             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        Case(
+            "review.plans",
+            "GET",
+            "/review/plans",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
+        Case(
+            "review.audit",
+            "GET",
+            "/review/audit",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
+        Case(
+            "review.dashboard",
+            "GET",
+            "/review/dashboard",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
         Case("review.dashboard", "GET", f"/review/dashboard?cycle={rw.previous_cycle_id}", lead_only(200)),
         Case("review.member_timeline", "GET", f"/review/members/{rw.memberships['breach']}", lead_only(200)),
         # Breach Trust has no recommendation yet: refused on the queue page (a redirect), nothing changes.
         # On Breach Trust's current assessment, last: returning it makes it a draft again.
         Case("review.start", "POST", f"/review/assessments/{rw.assessments['breach']}/start", lead_only(302)),
-        Case("review.return_assessment", "POST", f"/review/assessments/{rw.assessments['breach']}/return",
-             lead_only(302), {"note": "Please recheck C2.1 against the national definition."}),
-        Case("review.keep_member", "POST", f"/review/members/{rw.memberships['breach']}/keep", lead_only(302),
-             {"notes": "Recovery plan agreed"}),
-        Case("review.exports_page", "GET", "/review/exports",
-             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        Case(
+            "review.return_assessment",
+            "POST",
+            f"/review/assessments/{rw.assessments['breach']}/return",
+            lead_only(302),
+            {"note": "Please recheck C2.1 against the national definition."},
+        ),
+        Case(
+            "review.keep_member",
+            "POST",
+            f"/review/members/{rw.memberships['breach']}/keep",
+            lead_only(302),
+            {"notes": "Recovery plan agreed"},
+        ),
+        Case(
+            "review.exports_page",
+            "GET",
+            "/review/exports",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
         Case("review.export", "GET", f"/review/cycles/{rw.world.cycle_id}/results.csv", lead_only(200)),
         Case("review.export", "GET", f"/review/cycles/{rw.previous_cycle_id}/decisions.json", lead_only(200)),
         # Both alliances accredit against web-test: each lead previews its own members on the set's versions.
-        Case("review.standards", "GET", "/review/standards",
-             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
-        Case("review.standards", "POST", "/review/standards",  # no file: refused on the page
-             {"anonymous": 302, "member_clean": 403, "lead": 400, "lead_y": 400, "admin": 403}),
-        Case("review.import_library", "POST", "/review/standards/library",  # no library: refused on the page
-             {"anonymous": 302, "member_clean": 403, "lead": 400, "lead_y": 400, "admin": 403},
-             {"set_id": "web-test", "version": "2026.9"}),
-        Case("review.impact", "GET", f"/review/standards/{rw.world.version_id}/impact",
-             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403}),
+        Case(
+            "review.standards",
+            "GET",
+            "/review/standards",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
+        Case(
+            "review.standards",
+            "POST",
+            "/review/standards",  # no file: refused on the page
+            {"anonymous": 302, "member_clean": 403, "lead": 400, "lead_y": 400, "admin": 403},
+        ),
+        Case(
+            "review.import_library",
+            "POST",
+            "/review/standards/library",  # no library: refused on the page
+            {"anonymous": 302, "member_clean": 403, "lead": 400, "lead_y": 400, "admin": 403},
+            {"set_id": "web-test", "version": "2026.9"},
+        ),
+        Case(
+            "review.impact",
+            "GET",
+            f"/review/standards/{rw.world.version_id}/impact",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
         # A draft is its uploader's to delete: Y's lead (on the same set) is refused, on the page.
         Case("review.delete_draft", "GET", f"/review/standards/{getattr(rw, 'draft_id', 0)}/delete", lead_only(200)),
-        Case("review.delete_draft", "POST", f"/review/standards/{getattr(rw, 'draft_id', 0)}/delete",
-             {"anonymous": 302, "member_clean": 403, "lead": 302, "lead_y": 302, "admin": 403}),
+        Case(
+            "review.delete_draft",
+            "POST",
+            f"/review/standards/{getattr(rw, 'draft_id', 0)}/delete",
+            {"anonymous": 302, "member_clean": 403, "lead": 302, "lead_y": 302, "admin": 403},
+        ),
     ]
 
 
@@ -134,11 +196,15 @@ def test_each_lead_sees_only_its_own_alliance(app, world, setup):
     assert "Clean Trust" not in mine and "Breach Trust" not in mine and "Web Test Alliance" not in mine
     assert people["lead_y"].get(f"/review/assessments/{rw.assessments['other']}").status_code == 200
     assert people["lead"].get(f"/review/assessments/{rw.assessments['other']}").status_code == 404
-    assert people["lead"].get(
-        f"/review/assessments/{rw.assessments['other']}/evidence/{rw.evidence['other']}").status_code == 404
+    assert (
+        people["lead"].get(f"/review/assessments/{rw.assessments['other']}/evidence/{rw.evidence['other']}").status_code
+        == 404
+    )
     # X's lead cannot reach Y's evidence by putting it under X's assessment either.
-    assert people["lead"].get(
-        f"/review/assessments/{rw.assessments['clean']}/evidence/{rw.evidence['other']}").status_code == 404
+    assert (
+        people["lead"].get(f"/review/assessments/{rw.assessments['clean']}/evidence/{rw.evidence['other']}").status_code
+        == 404
+    )
     refused = people["lead_y"].post(f"/review/assessments/{rw.assessments['clean']}/decision", {"kind": "accredit"})
     assert refused.status_code == 404 and "Clean Trust" not in text(refused)
     # A cycle filter naming X's cycle is not one of Y's.

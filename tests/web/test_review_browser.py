@@ -1,5 +1,6 @@
 """The alliance lead's journey in a real browser: open the queue, review a member's self-assessment, override a
 criterion with a reason, decide; then the member sees the decision and marks it read."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,14 @@ from .test_browser import shot, unlabelled_controls
 @pytest.fixture
 def live_review(database_url, tmp_path):
     world = build_world(database_url)
-    app = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "browser-test",
-                      "UPLOAD_DIR": str(tmp_path / "uploads")})
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "browser-test",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
     rw = build_review_world(world, app.extensions["upload_store"])
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -1,4 +1,5 @@
 """The alliance dashboard and member timelines, against the stored results and memberships."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,10 @@ def test_members_by_status_and_route_count_every_membership(rw):
         memberships = session.exec(select(Membership).where(Membership.alliance_id == rw.world.alliance_id)).all()
         assert sum(sum(routes.values()) for routes in board.by_status_route.values()) == len(memberships) == 4
         # Dartford, King's and Clean Trust have applied; Breach Trust is at risk after last cycle's decision.
-        assert board.by_status_route == {"applicant": {"full": 3, "specialty": 0},
-                                         "at_risk": {"full": 1, "specialty": 0}}
+        assert board.by_status_route == {
+            "applicant": {"full": 3, "specialty": 0},
+            "at_risk": {"full": 1, "specialty": 0},
+        }
         assert board.route_totals == {"full": 4, "specialty": 0}
 
 
@@ -66,10 +69,12 @@ def test_trends_across_cycles(rw):
 def test_the_dashboard_page_has_an_accessible_heatmap_with_words(app, rw):
     lead = signed_in(app, rw.world, "lead")
     page = squash(lead.get("/review/dashboard"))
-    table = page[page.index('id="heatmap-table"'):]
-    table = table[:table.index("</table>")]
+    table = page[page.index('id="heatmap-table"') :]
+    table = table[: table.index("</table>")]
     assert "<caption" in table and 'scope="col"' in table and 'scope="row"' in table
-    cells = re.findall(r'<td class="nhsuk-table__cell app-heat app-heat--(\w+)" tabindex="0" title="([^"]+)">([^<]*)', table)
+    cells = re.findall(
+        r'<td class="nhsuk-table__cell app-heat app-heat--(\w+)" tabindex="0" title="([^"]+)">([^<]*)', table
+    )
     assert cells, table[:500]
     words = {"met": "Met", "not_met": "Not met", "not_scored": "Not scored"}
     for status, title, shown in cells:

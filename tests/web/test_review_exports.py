@@ -1,5 +1,6 @@
 """Exports: a cycle's results, breaches and decisions as CSV and JSON that parse and hold the numbers shown on
 screen; the printable accreditation summary."""
+
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,7 @@ def rows_of_csv(response) -> list[dict[str, str]]:
 
 def queue_scores(page: str) -> dict[str, str]:
     """Member -> overall score, read off the review queue table as the lead sees it."""
-    table = page[page.index('id="queue"'):]
+    table = page[page.index('id="queue"') :]
     found = {}
     for row in re.findall(r"<tr class=\"nhsuk-table__row[^\"]*\">(.*?)</tr>", table, re.S):
         cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
@@ -67,7 +68,7 @@ def test_breaches_export_matches_the_breaches_on_the_review_page(app, rw):
     rows = rows_of_csv(lead.get(f"/review/cycles/{rw.world.cycle_id}/breaches.csv"))
     assert {(r["member"], r["criterion"], r["severity"]) for r in rows} == {("Breach Trust", "C2.1", "major")}
     page = " ".join(text(lead.get(f"/review/assessments/{rw.assessments['breach']}")).split())
-    table = page[page.index('id="breaches-table"'):]
+    table = page[page.index('id="breaches-table"') :]
     row = rows[0]
     assert f">{float(row['value']):g}%<" in table and f">{float(row['target']):g}%<" in table
     with db.session_scope(rw.world.url) as session:
@@ -80,13 +81,14 @@ def test_breaches_export_matches_the_breaches_on_the_review_page(app, rw):
 def test_decisions_export_and_formula_cells_are_written_as_text(app, rw):
     lead = signed_in(app, rw.world, "lead")
     a = rw.assessments["clean"]
-    lead.post(f"/review/assessments/{a}/decision", {"kind": "accredit", "notes": "=HYPERLINK(\"http://x\")"})
+    lead.post(f"/review/assessments/{a}/decision", {"kind": "accredit", "notes": '=HYPERLINK("http://x")'})
     rows = rows_of_csv(lead.get(f"/review/cycles/{rw.world.cycle_id}/decisions.csv"))
     assert [(r["member"], r["decision"], r["decided_by"]) for r in rows] == [
-        ("Clean Trust", "accredit", "lead@alliance.test")]
-    assert rows[0]["notes"] == "'=HYPERLINK(\"http://x\")"
+        ("Clean Trust", "accredit", "lead@alliance.test")
+    ]
+    assert rows[0]["notes"] == '\'=HYPERLINK("http://x")'
     document = json.loads(lead.get(f"/review/cycles/{rw.world.cycle_id}/decisions.json").get_data(as_text=True))
-    assert document["rows"][0]["notes"] == "=HYPERLINK(\"http://x\")"  # JSON keeps the text as entered
+    assert document["rows"][0]["notes"] == '=HYPERLINK("http://x")'  # JSON keeps the text as entered
     earlier = rows_of_csv(lead.get(f"/review/cycles/{rw.previous_cycle_id}/decisions.csv"))
     assert [(r["member"], r["decision"]) for r in earlier] == [("Breach Trust", "working_towards")]
 
@@ -111,8 +113,16 @@ def test_the_exports_page_links_every_cycle(app, rw):
 def test_the_printable_summary_has_the_decision_and_a_print_stylesheet(app, rw):
     lead = signed_in(app, rw.world, "lead")
     a = rw.assessments["clean"]
-    lead.post(f"/review/assessments/{a}/decision", {"kind": "accredit_with_conditions", "conditions": "Audit theatres",
-                                                   "due_on-day": "1", "due_on-month": "1", "due_on-year": "2099"})
+    lead.post(
+        f"/review/assessments/{a}/decision",
+        {
+            "kind": "accredit_with_conditions",
+            "conditions": "Audit theatres",
+            "due_on-day": "1",
+            "due_on-month": "1",
+            "due_on-year": "2099",
+        },
+    )
     page = " ".join(text(lead.get(f"/review/assessments/{a}/summary")).split())
     assert "Accreditation summary: Clean Trust" in page
     assert "Accredited with conditions on" in page and "Audit theatres (due 1 January 2099)" in page

@@ -1,5 +1,6 @@
 """Improvement plans: the member records one per gap, the lead tracks them with overdue ones highlighted, and a
 later cycle shows which plans closed which gaps."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,9 +29,15 @@ def squash(response) -> str:
 
 
 def plan_form(due: dt.date, progress: str = "in_progress", **extra) -> dict:
-    return {"actions": "Daily trauma list review; escalate delays over 24 hours.", "owner": "Trauma lead",
-            "due_on-day": str(due.day), "due_on-month": str(due.month), "due_on-year": str(due.year),
-            "progress": progress, **extra}
+    return {
+        "actions": "Daily trauma list review; escalate delays over 24 hours.",
+        "owner": "Trauma lead",
+        "due_on-day": str(due.day),
+        "due_on-month": str(due.month),
+        "due_on-year": str(due.year),
+        "progress": progress,
+        **extra,
+    }
 
 
 def test_the_gaps_are_each_standard_not_met_and_each_breach(rw):
@@ -52,22 +59,36 @@ def test_the_member_records_and_updates_a_plan_and_it_is_audited(app, rw):
     refused = member.post(f"/member/assessments/{a}/plans/breach:C2.1", {"progress": "someday"})
     body = text(refused)
     assert refused.status_code == 200
-    for message in ("Enter the actions that will close the gap", "Enter who owns the plan",
-                    "Enter the date the actions are due", "Choose not started, in progress or completed"):
+    for message in (
+        "Enter the actions that will close the gap",
+        "Enter who owns the plan",
+        "Enter the date the actions are due",
+        "Choose not started, in progress or completed",
+    ):
         assert message in body
     due = utcnow().date() + dt.timedelta(days=90)
     assert member.post(f"/member/assessments/{a}/plans/breach:C2.1", plan_form(due)).status_code == 302
-    assert member.post(f"/member/assessments/{a}/plans/breach:C2.1",
-                       plan_form(due, "completed", evidence="Audit Q3: 86% within 36 hours")).status_code == 302
+    assert (
+        member.post(
+            f"/member/assessments/{a}/plans/breach:C2.1",
+            plan_form(due, "completed", evidence="Audit Q3: 86% within 36 hours"),
+        ).status_code
+        == 302
+    )
     with db.session_scope(rw.world.url) as session:
         plan = session.exec(select(ImprovementPlan)).one()
         assert (plan.gap, plan.standard_id, plan.criterion_id, plan.progress, plan.due_on) == (
-            "breach:C2.1", "C2", "C2.1", "completed", due)
+            "breach:C2.1",
+            "C2",
+            "C2.1",
+            "completed",
+            due,
+        )
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "plan.saved").order_by(AuditEvent.id)).all()
         assert [e.before and e.before["progress"] for e in events] == [None, "in_progress"]
         assert events[-1].after["progress"] == "completed" and events[-1].actor == "breach@member.test"
     lead_page = squash(signed_in(app, rw.world, "lead").get(f"/review/assessments/{a}"))
-    plans = lead_page[lead_page.index('id="plans-table"'):]
+    plans = lead_page[lead_page.index('id="plans-table"') :]
     assert "Trauma lead" in plans and "Completed" in plans and "86% within 36 hours" in plans
     assert member.get(f"/member/assessments/{a}/plans/standard:NOPE").status_code == 404
 
@@ -93,15 +114,35 @@ def test_overdue_plans_are_highlighted_for_the_lead(app, rw):
 def test_a_later_cycle_shows_which_plans_closed_which_gaps(app, rw):
     world = rw.world
     with db.session_scope(world.url) as session:
-        org, membership, earlier, _ = _submitted(session, world.alliance_id, rw.previous_cycle_id, "Improver Trust",
-                                                 "IMP1", MAJOR_BREACH, app.extensions["upload_store"])
-        _, _, now, _ = _submitted(session, world.alliance_id, world.cycle_id, "", "IMP1", COMPLETE_ANSWERS,
-                                  app.extensions["upload_store"], membership_id=membership)
+        org, membership, earlier, _ = _submitted(
+            session,
+            world.alliance_id,
+            rw.previous_cycle_id,
+            "Improver Trust",
+            "IMP1",
+            MAJOR_BREACH,
+            app.extensions["upload_store"],
+        )
+        _, _, now, _ = _submitted(
+            session,
+            world.alliance_id,
+            world.cycle_id,
+            "",
+            "IMP1",
+            COMPLETE_ANSWERS,
+            app.extensions["upload_store"],
+            membership_id=membership,
+        )
         ctx = context(session, earlier)
         past = utcnow().date() - dt.timedelta(days=30)
         for gap in ("breach:C2.1", "standard:C2"):
-            plan_service.save_plan(session, world.actor("lead"), ctx, gap,
-                                   {"actions": "Fix", "owner": "Ops", "due_on": past, "progress": "in_progress"})
+            plan_service.save_plan(
+                session,
+                world.actor("lead"),
+                ctx,
+                gap,
+                {"actions": "Fix", "owner": "Ops", "due_on": past, "progress": "in_progress"},
+            )
         lines = {line.gap.key: line for line in plan_service.plan_lines(session, ctx)}
         later = current_result(session, now).result
     # The later cycle's answers (C2.1 at 88, target 85) meet the measure, so the breach gap is closed there.
@@ -111,8 +152,9 @@ def test_a_later_cycle_shows_which_plans_closed_which_gaps(app, rw):
     standard_closed = later["standard_results"]["C2"]["status"] == "met"
     assert (lines["standard:C2"].closed_by is not None) == standard_closed
     page = squash(signed_in(app, world, "lead").get("/review/plans"))
-    improver = [row for row in re.findall(r"<tr class=\"nhsuk-table__row[^\"]*\">(.*?)</tr>", page)
-                if "Improver Trust" in row]
+    improver = [
+        row for row in re.findall(r"<tr class=\"nhsuk-table__row[^\"]*\">(.*?)</tr>", page) if "Improver Trust" in row
+    ]
     breach_row = next(r for r in improver if "Breach of C2.1" in r)
     assert "Closed in" in breach_row and "Overdue" not in breach_row
 
@@ -123,9 +165,11 @@ PLAN_PERSONAS = ("anonymous", "member_breach", "member_clean", "lead", "admin")
 def test_plan_pages_authorisation(app, rw):
     a = rw.assessments["breach"]
     due = utcnow().date() + dt.timedelta(days=30)
-    cases = [("GET", f"/member/assessments/{a}/plans", None, 200),
-             ("GET", f"/member/assessments/{a}/plans/breach:C2.1", None, 200),
-             ("POST", f"/member/assessments/{a}/plans/breach:C2.1", plan_form(due), 302)]
+    cases = [
+        ("GET", f"/member/assessments/{a}/plans", None, 200),
+        ("GET", f"/member/assessments/{a}/plans/breach:C2.1", None, 200),
+        ("POST", f"/member/assessments/{a}/plans/breach:C2.1", plan_form(due), 302),
+    ]
     covered = {("plans.plans", "GET"), ("plans.plan", "GET"), ("plans.plan", "POST")}
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("plans."):

@@ -5,6 +5,7 @@ and app.js for a question any of several answers ask) and hidden again when anot
 answer is kept. Without JavaScript, every question is on the page and the one the saved answers leave unasked
 is marked so. Screenshots go to test-artifacts/.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,14 @@ from .test_browser import shot, unlabelled_controls
 def live_schema2(database_url, tmp_path):
     """The application on the schema 2 edition of the web tests' standards, served on a free local port."""
     world = build_world(database_url, STANDARDS_2)
-    app = create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "browser-test",
-                      "UPLOAD_DIR": str(tmp_path / "uploads")})
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "browser-test",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -97,8 +104,7 @@ def test_a_conditional_question_with_and_without_javascript(live_schema2, browse
     page.wait_for_url(f"{base}/member/assessments/{world.assessments['a']}")
     expect(page.locator("main")).to_contain_text("Delivering high-quality care: your answers are saved.")
     # The hidden question's answer is kept (and left out of the score).
-    assert stored(world) == {"C5.1": "phone", "C5.2": 85, "C5.3": "yes", "C5.4": "nurse", "C5.5": ["njr"],
-                             "C2.1": 88}
+    assert stored(world) == {"C5.1": "phone", "C5.2": 85, "C5.3": "yes", "C5.4": "nurse", "C5.5": ["njr"], "C2.1": 88}
 
     # Back on the page, the saved answers open what they ask and nothing else.
     page.goto(f"{base}{care}")
@@ -121,7 +127,8 @@ def test_a_conditional_question_with_and_without_javascript(live_schema2, browse
         expect(plain.locator("#c-C5-2")).to_be_visible()
         expect(plain.locator("#c-C5-2")).to_have_value("85")
         expect(plain.locator("#criterion-c-C5-2")).to_contain_text(
-            "Not asked because C5.1 is “Telephone follow-up”. It is left out of your score; any answer it has is kept.")
+            "Not asked because C5.1 is “Telephone follow-up”. It is left out of your score; any answer it has is kept."
+        )
         shot(plain, "schema2-02-without-javascript")
         # Choosing clinic and saving asks it again, and the telephone script question is the one left unasked.
         plain.get_by_label("Clinic review within 6 weeks").check()
@@ -140,7 +147,9 @@ def test_a_conditional_question_with_and_without_javascript(live_schema2, browse
     explained.get_by_text(re.compile("C5 Follow-up after discharge")).click()
     expect(explained).to_contain_text("Clinic review within 6 weeks")
     expect(explained).to_contain_text("A specialist nurse")
-    expect(page.locator("#not-asked")).to_contain_text("C6.1 Is there a script for telephone follow-up calls?: "
-                                                       "not asked because C5.1 is “Clinic review within 6 weeks”")
+    expect(page.locator("#not-asked")).to_contain_text(
+        "C6.1 Is there a script for telephone follow-up calls?: "
+        "not asked because C5.1 is “Clinic review within 6 weeks”"
+    )
     shot(page, "schema2-03-result")
     assert page.problems == []

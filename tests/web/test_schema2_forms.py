@@ -2,6 +2,7 @@
 and conditional questions, revealed inside the answer that asks them and working without JavaScript (all
 questions shown; one its stored condition leaves unasked is marked so, keeps its answer, and is neither
 required nor scored). Through the test client, on the real database and rules engine."""
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,10 @@ def save(world, answers: dict) -> None:
 
 def missing(world) -> list[str]:
     with db.session_scope(world.url) as session:
-        return [f"{m['criterion']} {m['reason']}" for m in missing_for_submission(
-            session, context(session, world.assessments["a"]))]
+        return [
+            f"{m['criterion']} {m['reason']}"
+            for m in missing_for_submission(session, context(session, world.assessments["a"]))
+        ]
 
 
 def provisional(world) -> dict:
@@ -69,14 +72,14 @@ def checked(body: str, name: str, kind: str = "radio") -> list[str]:
 def block(body: str, element_id: str) -> str:
     """The markup of the element with this id, up to the start of the next question outside it."""
     start = body.index(f'id="{element_id}"')
-    return body[body.rindex("<", 0, start):]
+    return body[body.rindex("<", 0, start) :]
 
 
 def criterion_box(body: str, name: str) -> str:
     """One question's markup (its .app-criterion box, without the questions nested after it)."""
     start = body.index(f'id="criterion-{name}"')
     following = body.find('class="app-criterion', start + 1)
-    return body[start:following if following != -1 else len(body)]
+    return body[start : following if following != -1 else len(body)]
 
 
 def not_asked_marker(body: str, name: str) -> str | None:
@@ -86,13 +89,17 @@ def not_asked_marker(body: str, name: str) -> str | None:
 
 # -- the fields ------------------------------------------------------------------------------------------------
 
+
 def test_a_choice_is_radios_and_a_multi_choice_is_checkboxes(member, world):
     body = text(member.get(domain_url(world)))
     # choice: one radio per option, by id, labelled with the option's text; "na" after a divider where allowed
     assert values_of(body, "c-C5-1") == ["none", "phone", "clinic", "na"]
     assert re.search(r'for="c-C5-1-2"\s*>\s*Telephone follow-up\s*</label>', body)
-    assert re.search(r'nhsuk-radios__divider">or</div>\s*<div class="nhsuk-radios__item">\s*'
-                     r'<input class="nhsuk-radios__input" id="c-C5-1-5" name="c-C5-1" type="radio" value="na">', body)
+    assert re.search(
+        r'nhsuk-radios__divider">or</div>\s*<div class="nhsuk-radios__item">\s*'
+        r'<input class="nhsuk-radios__input" id="c-C5-1-5" name="c-C5-1" type="radio" value="na">',
+        body,
+    )
     # a choice without allow_na has no "na"
     assert values_of(body, "c-C5-4") == ["consultant", "nurse"]
     # multi_choice: one checkbox per option, then "or" and an exclusive "None of these"; no "na" (not allowed)
@@ -110,8 +117,10 @@ def test_metric_fields_show_their_range(member, world):
     # a percentage without min and max has 0 to 100
     assert "Enter a number between 0 and 100 (%). Target: 85% or more (higher is better)." in body
     response = member.post(domain_url(world), {"c-C2-2": "61", "c-C2-1": "101", "action": "save"})
-    assert error_list(response) == [("#c-C2-1", "C2.1: Enter a number between 0 and 100"),
-                                    ("#c-C2-2", "C2.2: Enter a number between 0 and 60")]
+    assert error_list(response) == [
+        ("#c-C2-1", "C2.1: Enter a number between 0 and 100"),
+        ("#c-C2-2", "C2.2: Enter a number between 0 and 60"),
+    ]
     assert stored(world) == {}
 
 
@@ -148,16 +157,27 @@ def test_none_of_these_is_an_answer_and_unticking_every_box_clears_it(member, wo
     assert stored(world) == {}
 
 
-@pytest.mark.parametrize("sent, message", [
-    ({"c-C5-5": ["nhfd", "_none"]}, "C5.5: Either choose options or none of them, not both"),
-    ({"c-C5-5": ["nhfd", "fax"]}, "C5.5: Choose any of “National Hip Fracture Database”, “National Joint Registry” or "
-                                  "“Another audit”, each once, or “None of these”"),
-    ({"c-C5-5": "na"}, "C5.5: Give an answer: this question cannot be answered not applicable"),
-    ({"c-C5-1": "fax"}, "C5.1: Choose one of “Not reviewed”, “Telephone follow-up” or “Clinic review within 6 weeks”, "
-                        "or choose not applicable"),
-    ({"c-C5-4": "na", "c-C5-1": "clinic", "c-C5-3": "yes"},
-     "C5.4: Give an answer: this question cannot be answered not applicable"),
-])
+@pytest.mark.parametrize(
+    "sent, message",
+    [
+        ({"c-C5-5": ["nhfd", "_none"]}, "C5.5: Either choose options or none of them, not both"),
+        (
+            {"c-C5-5": ["nhfd", "fax"]},
+            "C5.5: Choose any of “National Hip Fracture Database”, “National Joint Registry” or "
+            "“Another audit”, each once, or “None of these”",
+        ),
+        ({"c-C5-5": "na"}, "C5.5: Give an answer: this question cannot be answered not applicable"),
+        (
+            {"c-C5-1": "fax"},
+            "C5.1: Choose one of “Not reviewed”, “Telephone follow-up” or “Clinic review within 6 weeks”, "
+            "or choose not applicable",
+        ),
+        (
+            {"c-C5-4": "na", "c-C5-1": "clinic", "c-C5-3": "yes"},
+            "C5.4: Give an answer: this question cannot be answered not applicable",
+        ),
+    ],
+)
 def test_answers_no_option_allows_are_refused_by_name(member, world, sent, message):
     response = member.post(domain_url(world), {**sent, "action": "save"})
     assert [text for _, text in error_list(response)] == [message]
@@ -166,11 +186,15 @@ def test_answers_no_option_allows_are_refused_by_name(member, world, sent, messa
 
 # -- conditional questions -------------------------------------------------------------------------------------
 
+
 def test_a_conditional_question_sits_inside_the_answer_that_asks_it(member, world):
     body = text(member.get(domain_url(world)))
     # C5.2 (asked after "clinic" only): the NHS.UK radios' own reveal, right after that radio
-    clinic = re.search(r'<input class="nhsuk-radios__input" id="c-C5-1-3" name="c-C5-1" type="radio" value="clinic"'
-                       r'[^>]*>', body).group(0)
+    clinic = re.search(
+        r'<input class="nhsuk-radios__input" id="c-C5-1-3" name="c-C5-1" type="radio" value="clinic"'
+        r"[^>]*>",
+        body,
+    ).group(0)
     assert 'data-aria-controls="conditional-c-C5-1-1"' in clinic
     reveal = block(body, "conditional-c-C5-1-1")
     assert reveal.startswith('<div class="nhsuk-radios__conditional nhsuk-radios__conditional--hidden"')
@@ -214,8 +238,9 @@ def test_without_javascript_a_question_left_unasked_is_marked_after_saving(membe
     member.post(domain_url(world), {"c-C5-1": "clinic", "c-C5-2": "85", "c-C5-3": "yes", "action": "save"})
     body = text(member.get(domain_url(world)))
     assert not_asked_marker(body, "c-C5-2") is None and not_asked_marker(body, "c-C5-4") is None
-    assert not_asked_marker(body, "c-C6-1") == ("because C5.1 is “Clinic review within 6 weeks”. It is left out of "
-                                                "your score; any answer it has is kept.")
+    assert not_asked_marker(body, "c-C6-1") == (
+        "because C5.1 is “Clinic review within 6 weeks”. It is left out of your score; any answer it has is kept."
+    )
     # Telephone instead: the page still sends C5.2's 85 (its field is hidden, or shown without JavaScript).
     member.post(domain_url(world), {"c-C5-1": "phone", "c-C5-2": "85", "c-C5-3": "no", "action": "save"})
     body = text(member.get(domain_url(world)))
@@ -235,8 +260,9 @@ def test_without_javascript_a_question_left_unasked_is_marked_after_saving(membe
 
 def test_what_is_typed_into_a_question_left_unasked_is_ignored_not_refused(member, world):
     save(world, {"C5.2": 70})
-    response = member.post(domain_url(world), {"c-C5-1": "phone", "c-C5-2": "lots", "c-C5-4": "nobody",
-                                               "action": "save"})
+    response = member.post(
+        domain_url(world), {"c-C5-1": "phone", "c-C5-2": "lots", "c-C5-4": "nobody", "action": "save"}
+    )
     assert response.status_code == 302  # no error for questions this save leaves unasked
     assert stored(world) == {"C5.1": "phone", "C5.2": 70}
     # The same text where the question is asked is refused.
@@ -271,34 +297,44 @@ def test_progress_and_submission_need_only_the_questions_asked(member, world):
 def test_the_result_shows_option_texts_and_lists_questions_not_asked(member, world):
     save(world, {**PHONE_ANSWERS, "C5.5": ["nhfd", "njr"], "C5.2": 90})
     body = text(member.get(f"/member/assessments/{world.assessments['a']}/result"))
-    explained = body[body.index('id="explanations"'):]
+    explained = body[body.index('id="explanations"') :]
     assert "Telephone follow-up" in explained and "National Hip Fracture Database; National Joint Registry" in explained
     assert ">phone<" not in explained and "nhfd" not in explained
     assert "“National Hip Fracture Database” 0.5 + “National Joint Registry” 0.5: scores 1" in explained
     assert "“Telephone follow-up” 0.5: scores 0.5" in explained
-    listed = explained[explained.index('id="not-asked"'):explained.index("</ul>", explained.index('id="not-asked"'))]
-    assert "C5.2 Share of discharged patients reviewed in clinic: not asked because C5.1 is “Telephone follow-up”" \
+    listed = explained[explained.index('id="not-asked"') : explained.index("</ul>", explained.index('id="not-asked"'))]
+    assert (
+        "C5.2 Share of discharged patients reviewed in clinic: not asked because C5.1 is “Telephone follow-up”"
         in listed
+    )
     assert "C5.4 Who reviews the discharge letters?: not asked because C5.3 is “No”" in listed
     assert "P1.2" in listed and "C6.1" not in listed
-    row = explained[explained.index('id="not-asked-C5.2"'):]
-    row = row[:row.index("</tr>")]
+    row = explained[explained.index('id="not-asked-C5.2"') :]
+    row = row[: row.index("</tr>")]
     assert "Not asked" in row and "(your answer, kept: 90%)" in row and "Left out of the score." in row
 
 
 def test_the_result_says_what_it_evidences_for_each_framework(member, world):
     save(world, {**PHONE_ANSWERS, "C5.1": "clinic", "C5.2": 85})
     body = text(member.get(f"/member/assessments/{world.assessments['a']}/result"))
-    table = body[body.index('id="framework-cqc"'):]
-    table = table[:table.index("</table>")]
+    table = body[body.index('id="framework-cqc"') :]
+    table = table[: table.index("</table>")]
     assert "CQC quality statements" in table
-    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split())
-            for row in re.findall(r'<tr class="nhsuk-table__row">(.*?)</tr>', table, re.S)]
-    assert rows == ["Well-led: capable, compassionate and inclusive leaders Met C1 Clinical leadership (met)",
-                    "Safe: safe systems, pathways and transitions Not met C5 Follow-up after discharge (not met)"]
+    rows = [
+        " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r'<tr class="nhsuk-table__row">(.*?)</tr>', table, re.S)
+    ]
+    assert rows == [
+        "Well-led: capable, compassionate and inclusive leaders Met C1 Clinical leadership (met)",
+        "Safe: safe systems, pathways and transitions Not met C5 Follow-up after discharge (not met)",
+    ]
     result = provisional(world)
-    assert result["mapped"] == {"cqc": {"Well-led: capable, compassionate and inclusive leaders": "met",
-                                        "Safe: safe systems, pathways and transitions": "not_met"}}
+    assert result["mapped"] == {
+        "cqc": {
+            "Well-led: capable, compassionate and inclusive leaders": "met",
+            "Safe: safe systems, pathways and transitions": "not_met",
+        }
+    }
 
 
 def test_a_submitted_assessment_shows_option_texts_and_not_asked_questions(member, world):
@@ -312,14 +348,32 @@ def test_a_submitted_assessment_shows_option_texts_and_not_asked_questions(membe
 
 def test_layout_of_conditions_on_a_level_and_across_standards():
     """Pure: where a page puts conditional questions, whatever type the question they depend on is."""
-    standards = load(document([domain("d", [
-        standard("S1", [criterion("A1", "level"), criterion("A2", when={"criterion": "A1", "in": [3, 4]}),
-                        criterion("A3", "metric", when={"criterion": "A1", "in": [4]})]),
-        standard("S2", [criterion("B1", when={"criterion": "A2", "in": ["no"]})]),
-    ])], schema=2))
+    standards = load(
+        document(
+            [
+                domain(
+                    "d",
+                    [
+                        standard(
+                            "S1",
+                            [
+                                criterion("A1", "level"),
+                                criterion("A2", when={"criterion": "A1", "in": [3, 4]}),
+                                criterion("A3", "metric", when={"criterion": "A1", "in": [4]}),
+                            ],
+                        ),
+                        standard("S2", [criterion("B1", when={"criterion": "A2", "in": ["no"]})]),
+                    ],
+                )
+            ],
+            schema=2,
+        )
+    )
     names = field_names(standards)
     layout = page_layout(standards, list(standards.standards), names)
-    assert [(r.values, [c.id for c in r.criteria]) for r in layout.reveals["A1"]] == [(("3", "4"), ["A2"]),
-                                                                                      (("4",), ["A3"])]
+    assert [(r.values, [c.id for c in r.criteria]) for r in layout.reveals["A1"]] == [
+        (("3", "4"), ["A2"]),
+        (("4",), ["A3"]),
+    ]
     assert layout.nested == {"A2", "A3"} and [c.id for c in layout.top(standards.standards[0])] == ["A1"]
     assert layout.depends == {"B1": "Asked only if the answer to A2 (Criterion A2) is “No”."}

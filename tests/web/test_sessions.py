@@ -1,6 +1,7 @@
 """Sessions kept on the server, in the database (the default) and in Redis (production): a copied session cookie
 stops working after signing out, a password change and "sign out everywhere"; sessions end when idle and at an
 absolute end that use does not move; a "remember me" cookie signs nobody in."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,15 @@ def store(request) -> dict:
 
 @pytest.fixture
 def app(database_url, world, tmp_path, store):
-    return create_app({"APP_ENV": "testing", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-                       "UPLOAD_DIR": str(tmp_path / "uploads"), **store})
+    return create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            **store,
+        }
+    )
 
 
 def cookie_of(person: Visitor) -> str:
@@ -102,8 +110,7 @@ def test_a_password_change_ends_every_other_session(app, world):
     elsewhere = signed_in(app, world, "member_a")
     copy = copy_of(app, here)
     other_member = signed_in(app, world, "member_b")
-    response = here.post("/account/password", {"current": PASSWORD, "password": NEW_PASSWORD,
-                                               "confirm": NEW_PASSWORD})
+    response = here.post("/account/password", {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == "/account"
     assert "Every other session of yours has been signed out" in text(here.get("/account"))
     assert is_signed_in(here)  # this session goes on, under a new id
@@ -119,8 +126,9 @@ def test_a_password_change_ends_every_other_session(app, world):
 def test_a_password_change_needs_the_current_password(app, world):
     here = signed_in(app, world, "member_a")
     elsewhere = signed_in(app, world, "member_a")
-    response = here.post("/account/password", {"current": "not my password", "password": NEW_PASSWORD,
-                                               "confirm": NEW_PASSWORD})
+    response = here.post(
+        "/account/password", {"current": "not my password", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
     assert response.status_code == 200 and "Enter your current password correctly" in text(response)
     assert is_signed_in(elsewhere)
 

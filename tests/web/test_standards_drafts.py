@@ -1,6 +1,7 @@
 """A lead's draft standards version: it names its uploader, the uploader (or an operator) can delete it, an
 alliance holds a bounded number of them, and an operator publishing the same version number learns who holds
 it and how to free it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,8 +42,10 @@ def test_a_leads_draft_names_its_uploader_to_the_operator_and_deleting_it_frees_
     real.write_text(draft_text(target=80), encoding="utf-8")
     refused = publish(real)
     assert refused.exit_code == 1
-    assert "web-test 2026.2 is held by a draft with different content, uploaded by Alliance Lead " \
-           "(lead@alliance.test) on " in refused.output
+    assert (
+        "web-test 2026.2 is held by a draft with different content, uploaded by Alliance Lead "
+        "(lead@alliance.test) on " in refused.output
+    )
     assert "`python cli.py standards delete-draft web-test 2026.2`" in refused.output
     assert "Standards versions page" in refused.output
     draft = version_row(world.url, "2026.2")
@@ -75,8 +78,16 @@ def test_only_the_uploader_deletes_a_draft_and_never_a_published_version(app, wo
     lead = signed_in(app, world, "lead")
     draft_id = int(upload(lead, draft_text()).headers["Location"].split("/")[-2])
     with db.session_scope(world.url) as session:
-        create_user(session, CLI, email="second.lead@alliance.test", name="Second Lead", password=PASSWORD,
-                    role="lead", alliance_id=world.alliance_id, password_hash=password_hash(PASSWORD))
+        create_user(
+            session,
+            CLI,
+            email="second.lead@alliance.test",
+            name="Second Lead",
+            password=PASSWORD,
+            role="lead",
+            alliance_id=world.alliance_id,
+            password_hash=password_hash(PASSWORD),
+        )
     world.emails["second_lead"] = "second.lead@alliance.test"
     second = signed_in(app, world, "second_lead")
     assert f"/review/standards/{draft_id}/delete" not in text(second.get("/review/standards"))
@@ -84,7 +95,8 @@ def test_only_the_uploader_deletes_a_draft_and_never_a_published_version(app, wo
     refused = second.post(f"/review/standards/{draft_id}/delete")
     assert refused.status_code == 302
     assert "was uploaded by Alliance Lead (lead@alliance.test): only they, or an administrator, can delete it" in text(
-        second.get("/review/standards"))
+        second.get("/review/standards")
+    )
     assert version_row(world.url, "2026.2") is not None
     other = signed_in(app, world, "lead_y")  # another alliance (on the same set): not theirs to see or delete
     assert other.post(f"/review/standards/{draft_id}/delete").status_code == 302
@@ -117,8 +129,10 @@ def test_an_alliance_holds_a_bounded_number_of_drafts(app, world, rw):
     assert f"This alliance holds {preview.MAX_DRAFTS} of at most {preview.MAX_DRAFTS} draft versions" in page
     refused = upload(lead, draft_text(version="2028.1"))
     assert refused.status_code == 400
-    assert (f"Web Test Alliance already has {preview.MAX_DRAFTS} draft versions, the most it can hold: delete a draft "
-            "you no longer need, then upload this file again") in text(refused)
+    assert (
+        f"Web Test Alliance already has {preview.MAX_DRAFTS} draft versions, the most it can hold: delete a draft "
+        "you no longer need, then upload this file again"
+    ) in text(refused)
     assert version_row(world.url, "2028.1") is None
     assert upload(lead, draft_text(version="2027.0")).status_code == 302  # the same file again finds its draft
     other = signed_in(app, world, "lead_y")  # another alliance on the same set has its own allowance

@@ -1,4 +1,5 @@
 """Submission (refused with what is missing, each linked to its question) and the result page."""
+
 from __future__ import annotations
 
 import html
@@ -20,8 +21,16 @@ from .test_auth import error_list
 #   C4: yes -> 100 met.  Care domain (weight 2) = (72.22 + 75 + 100) / 3 = 82.4
 #   P1: turnover 13% against 10% lower, amber 2 -> red 0 (major breach); text not scored -> 0.0 not met
 #   Overall = (2 x 82.41 + 1 x 0) / 3 = 54.9 -> approaching -> working towards accreditation
-A_ANSWERS = {"C1.1": "yes", "C1.2": "partial", "C1.3": 2, "C2.1": 82, "C2.2": 7.5, "C4.1": "yes", "P1.1": 13,
-             "P1.2": "Shared talent pool."}
+A_ANSWERS = {
+    "C1.1": "yes",
+    "C1.2": "partial",
+    "C1.3": 2,
+    "C2.1": 82,
+    "C2.2": 7.5,
+    "C4.1": "yes",
+    "P1.1": 13,
+    "P1.2": "Shared talent pool.",
+}
 
 
 @pytest.fixture
@@ -51,12 +60,16 @@ def test_submission_is_refused_listing_each_missing_item_linked_to_its_question(
     assert "<title>Error: Check and submit" in text(response)
     base = f"/member/assessments/{assessment}"
     assert error_list(response) == [
-        (f"{base}/criteria/C1.1/evidence",
-         "C1.1 Is there a named clinical lead for the service?: attach the required evidence"),
+        (
+            f"{base}/criteria/C1.1/evidence",
+            "C1.1 Is there a named clinical lead for the service?: attach the required evidence",
+        ),
         (f"{base}/domains/care#c-C1-2", "C1.2 Does every main pathway have a named lead?: answer this question"),
         (f"{base}/domains/care#c-C2-2", "C2.2 Hip fracture 30-day mortality: answer this question"),
-        (f"{base}/domains/care#c-C4-1",
-         "C4.1 Is there a named orthogeriatrician in the emergency pathway?: answer this question"),
+        (
+            f"{base}/domains/care#c-C4-1",
+            "C4.1 Is there a named orthogeriatrician in the emergency pathway?: answer this question",
+        ),
         (f"{base}/domains/people#c-P1-1", "P1.1 Staff turnover in the last 12 months: answer this question"),
         (f"{base}/domains/people#c-P1-2", "P1.2 How do you manage talent across the service?: answer this question"),
     ]
@@ -86,7 +99,7 @@ def test_submit_then_see_the_result(member, world):
     body = page(member.get(response.headers["Location"]))
     assert "Your self-assessment is submitted." in body
     assert "Provisional" not in body
-    assert "Overall score </dt> <dd class=\"nhsuk-summary-list__value\" > 54.9 out of 100" in body
+    assert 'Overall score </dt> <dd class="nhsuk-summary-list__value" > 54.9 out of 100' in body
     assert "Approaching" in body and "Working towards accreditation" in body
     standards = body.split('id="standards-table"')[1].split("</table>")[0]
     rows = re.findall(r'<tr class="nhsuk-table__row[^"]*">(.*?)</tr>', standards)
@@ -101,8 +114,10 @@ def test_submit_then_see_the_result(member, world):
     ]
     assert "nhsuk-tag--red" in rows[1] and "nhsuk-tag--green" in rows[2]  # colour repeats the words
     breaches = body.split('id="breaches-table"')[1].split("</table>")[0]
-    breach_rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split())
-                   for row in re.findall(r'<tr class="nhsuk-table__row">(.*?)</tr>', breaches)]
+    breach_rows = [
+        " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r'<tr class="nhsuk-table__row">(.*?)</tr>', breaches)
+    ]
     assert breach_rows == [
         "C2.1 Patients operated on within 36 hours of admission (standard C2) 82% 85% Higher Minor breach (amber)",
         "P1.1 Staff turnover in the last 12 months (standard P1) 13% 10% Lower Major breach (red)",
@@ -139,8 +154,10 @@ PEERS = {
 def benchmark_rows(body: str) -> list[str]:
     table = body.split('id="benchmark-table"')[1].split("</table>")[0]
     rows = re.findall(r'<tr role="row" class="nhsuk-table__row">(.*?)</tr>', table)
-    return [" ".join(re.sub(r'<span class="nhsuk-table-responsive__heading"[^>]*>.*?</span>|<[^>]+>', " ", row).split())
-            for row in rows]
+    return [
+        " ".join(re.sub(r'<span class="nhsuk-table-responsive__heading"[^>]*>.*?</span>|<[^>]+>', " ", row).split())
+        for row in rows
+    ]
 
 
 def test_benchmarks_against_other_members_anonymised(member, world):
@@ -150,18 +167,21 @@ def test_benchmarks_against_other_members_anonymised(member, world):
     answer(world, {"C2.1": 1, "P1.1": 99}, key="b", evidence=False)
     with db.session_scope(world.url) as session:
         other = create_alliance(session, CLI, slug="other", name="Other Alliance", standards_set="web-test")
-        membership = apply_for_membership(session, CLI, organisation_id=world.organisations["b"],
-                                          alliance_id=other.id, route="full")
+        membership = apply_for_membership(
+            session, CLI, organisation_id=world.organisations["b"], alliance_id=other.id, route="full"
+        )
         from app.models import utcnow
         from app.services import open_cycle
 
         from .conftest import current_cycle_name
+
         name, opens, closes = current_cycle_name(utcnow().date())
         cycle = open_cycle(session, CLI, alliance_id=other.id, name=name, opens_on=opens, closes_on=closes)
         elsewhere = open_assessment(session, CLI, membership_id=membership.id, cycle_id=cycle.id)
         save_answers(session, CLI, elsewhere.id, {**COMPLETE_ANSWERS, "C2.1": 0, "P1.1": 0})
         add_evidence(session, CLI, elsewhere.id, "C1.1", kind="link", url="https://example.nhs.uk/plan")
         from app.services import submit
+
         submit(session, CLI, elsewhere.id)
     answer(world, A_ANSWERS)
     member.post(f"/member/assessments/{world.assessments['a']}/submit")
@@ -184,20 +204,27 @@ def test_benchmarks_against_other_members_anonymised(member, world):
     assert "app-benchmark-chart__box" in charts[0] and "app-benchmark-chart__median" in charts[0]
     assert "app-benchmark-chart__box" not in charts[1]  # too few members to show their spread
     assert "Higher is better" in charts[0] and "Lower is better" in charts[2]
-    assert ("Your value 82%. Other members (3): lower quartile 85%, median 90%, upper quartile 92.5%. "
-            "Target 85%; higher is better. You are worse than the median, in the worst quarter.") in charts[0]
+    assert (
+        "Your value 82%. Other members (3): lower quartile 85%, median 90%, upper quartile 92.5%. "
+        "Target 85%; higher is better. You are worse than the median, in the worst quarter."
+    ) in charts[0]
     assert "Fewer than 3 other members have reported this" in charts[1]
     assert "You 82%" in charts[0] and "Target 85%" in charts[0]
 
 
 def summary_rows(body: str) -> list[tuple[str, str]]:
     """The result's summary list as (key, value) in words, in order."""
+
     def words(markup: str) -> str:
         return " ".join(re.sub(r"<[^>]+>", " ", markup).split())
 
     found = body.split('id="result-summary"')[1].split("</dl>")[0]
-    pairs = re.findall(r'<dt class="nhsuk-summary-list__key"\s*>(.*?)</dt>\s*'
-                       r'<dd class="nhsuk-summary-list__value"\s*>(.*?)</dd>', found, re.S)
+    pairs = re.findall(
+        r'<dt class="nhsuk-summary-list__key"\s*>(.*?)</dt>\s*'
+        r'<dd class="nhsuk-summary-list__value"\s*>(.*?)</dd>',
+        found,
+        re.S,
+    )
     return [(words(key), words(value)) for key, value in pairs]
 
 
@@ -210,18 +237,35 @@ def test_after_the_leads_decision_the_result_shows_it_first_with_its_conditions(
     assessment = world.assessments["a"]
     member.post(f"/member/assessments/{assessment}/submit")
     before = summary_rows(page(member.get(f"/member/assessments/{assessment}/result")))
-    assert before[0] == ("Outcome", ("Working towards accreditation What your answers scored. "
-                                     "The alliance lead has not decided yet."))
+    assert before[0] == (
+        "Outcome",
+        ("Working towards accreditation What your answers scored. The alliance lead has not decided yet."),
+    )
     due = dt.date.today() + dt.timedelta(days=90)
     with db.session_scope(world.url) as session:
-        decide(session, world.actor("lead"), world.alliance_id, assessment, "accredit_with_conditions",
-               conditions="Publish the orthogeriatric rota", due_on=due, notes="A good year.")
+        decide(
+            session,
+            world.actor("lead"),
+            world.alliance_id,
+            assessment,
+            "accredit_with_conditions",
+            conditions="Publish the orthogeriatric rota",
+            due_on=due,
+            notes="A good year.",
+        )
     rows = summary_rows(page(member.get(f"/member/assessments/{assessment}/result")))
     decided_on = dt.date.today()
-    assert [key for key, _ in rows] == ["Decision", "Conditions", "Engine's outcome", "Overall score", "Rating",
-                                        "Self-assessment status"]
-    assert rows[0][1] == (f"Accredited with conditions Decided by the alliance lead on "
-                          f"{decided_on.day} {decided_on:%B %Y}. A good year.")
+    assert [key for key, _ in rows] == [
+        "Decision",
+        "Conditions",
+        "Engine's outcome",
+        "Overall score",
+        "Rating",
+        "Self-assessment status",
+    ]
+    assert rows[0][1] == (
+        f"Accredited with conditions Decided by the alliance lead on {decided_on.day} {decided_on:%B %Y}. A good year."
+    )
     assert rows[1][1] == f"Publish the orthogeriatric rota Due by {due.day} {due:%B %Y}."
     assert rows[2][1] == "Working towards accreditation What your answers scored, before the lead's decision."
     assert "accredit_with_conditions" not in text(member.get(f"/member/assessments/{assessment}/result"))
@@ -239,6 +283,7 @@ def test_a_member_sees_its_own_result_through_the_api(member, world):
 def test_html_in_member_data_is_escaped(app, world):
     with db.session_scope(world.url) as session:
         from app.models import Organisation
+
         organisation = session.get(Organisation, world.organisations["a"])
         organisation.name = '<script>alert("x")</script>'
     person = signed_in(app, world, "member_a")

@@ -5,6 +5,7 @@ Issue 17 item 1: ``{"answers": {"G1.3": "lone \\ud800 surrogate"}}`` was stored 
 member's pages, the API read, the lead's audit trail and every impact preview answered 500 and ``cli.py
 rescore`` ended in a traceback. Item 8: control characters were taken in names and regions.
 """
+
 from __future__ import annotations
 
 import html
@@ -33,8 +34,9 @@ LONE = "lone \ud800 surrogate"
 @pytest.fixture
 def token(world) -> str:
     with db.session_scope(world.url) as session:
-        _, made = api_tokens.create_token(session, world.actor("admin"), name="records system",
-                                          organisation_id=world.organisations["a"])
+        _, made = api_tokens.create_token(
+            session, world.actor("admin"), name="records system", organisation_id=world.organisations["a"]
+        )
     return made
 
 
@@ -44,11 +46,14 @@ def post(app, token: str, url: str, body: dict):
 
 def stored_answers(world) -> dict:
     with db.session_scope(world.url) as session:
-        return {row.criterion_id: (row.value, row.note) for row in session.exec(
-            select(Answer).where(Answer.assessment_id == world.assessments["a"]))}
+        return {
+            row.criterion_id: (row.value, row.note)
+            for row in session.exec(select(Answer).where(Answer.assessment_id == world.assessments["a"]))
+        }
 
 
 # -- the API ---------------------------------------------------------------------------------------------------
+
 
 def test_the_issues_api_request_is_refused_naming_the_criterion(app, world, token):
     url = f"/api/v1/assessments/{world.assessments['a']}/answers"
@@ -60,15 +65,19 @@ def test_the_issues_api_request_is_refused_naming_the_criterion(app, world, toke
     assert post(app, token, url, {"answers": {"C2.3": "fine text"}}).status_code == 200
 
 
-@pytest.mark.parametrize("body, criterion, words", [
-    ({"answers": {"C2.3": "red \x1b[31m text"}}, "C2.3", "the control character \\x1b"),
-    ({"answers": {"P1.2": "bell\x07"}}, "P1.2", "the control character \\x07"),
-    ({"answers": {"C1.1": "yes"}, "notes": {"C1.1": LONE}}, "C1.1", "note: cannot contain \\ud800"),
-    ({"answers": {"C1.1": "yes"}, "notes": {"C1.1": "esc\x1b"}}, "C1.1", "note: cannot contain the control"),
-    ({"answers": {"C1.1": "yes \ud800"}}, "C1.1", 'the answer cannot contain \\ud800'),
-])
-def test_every_api_answer_and_note_that_is_not_text_is_refused_by_its_criterion(app, world, token, body,
-                                                                                criterion, words):
+@pytest.mark.parametrize(
+    "body, criterion, words",
+    [
+        ({"answers": {"C2.3": "red \x1b[31m text"}}, "C2.3", "the control character \\x1b"),
+        ({"answers": {"P1.2": "bell\x07"}}, "P1.2", "the control character \\x07"),
+        ({"answers": {"C1.1": "yes"}, "notes": {"C1.1": LONE}}, "C1.1", "note: cannot contain \\ud800"),
+        ({"answers": {"C1.1": "yes"}, "notes": {"C1.1": "esc\x1b"}}, "C1.1", "note: cannot contain the control"),
+        ({"answers": {"C1.1": "yes \ud800"}}, "C1.1", "the answer cannot contain \\ud800"),
+    ],
+)
+def test_every_api_answer_and_note_that_is_not_text_is_refused_by_its_criterion(
+    app, world, token, body, criterion, words
+):
     url = f"/api/v1/assessments/{world.assessments['a']}/answers"
     response = post(app, token, url, body)
     assert response.status_code == 422
@@ -79,18 +88,22 @@ def test_every_api_answer_and_note_that_is_not_text_is_refused_by_its_criterion(
 
 def test_multi_line_text_answers_and_notes_are_kept(app, world, token):
     url = f"/api/v1/assessments/{world.assessments['a']}/answers"
-    response = post(app, token, url, {"answers": {"C2.3": "line one\nline two\twith a tab"},
-                                      "notes": {"C2.3": "see\r\npage 3"}})
+    response = post(
+        app, token, url, {"answers": {"C2.3": "line one\nline two\twith a tab"}, "notes": {"C2.3": "see\r\npage 3"}}
+    )
     assert response.status_code == 200, response.get_json()
     assert stored_answers(world) == {"C2.3": ("line one\nline two\twith a tab", "see\r\npage 3")}
 
 
-@pytest.mark.parametrize("body, field, words", [
-    ({"criterion": "C1.1", "url": "https://example.nhs.uk/", "note": LONE}, "note", "note: cannot contain \\ud800"),
-    ({"criterion": "C1.1", "url": "https://example.nhs.uk/", "note": "a\x1bb"}, "note", "the control character"),
-    ({"criterion": "C1.1", "url": "https://example.nhs.uk/\ud800"}, "url", "url: cannot contain \\ud800"),
-    ({"criterion": "C1.1\x1b", "url": "https://example.nhs.uk/"}, "criterion", "criterion: cannot contain"),
-])
+@pytest.mark.parametrize(
+    "body, field, words",
+    [
+        ({"criterion": "C1.1", "url": "https://example.nhs.uk/", "note": LONE}, "note", "note: cannot contain \\ud800"),
+        ({"criterion": "C1.1", "url": "https://example.nhs.uk/", "note": "a\x1bb"}, "note", "the control character"),
+        ({"criterion": "C1.1", "url": "https://example.nhs.uk/\ud800"}, "url", "url: cannot contain \\ud800"),
+        ({"criterion": "C1.1\x1b", "url": "https://example.nhs.uk/"}, "criterion", "criterion: cannot contain"),
+    ],
+)
 def test_api_evidence_that_is_not_text_is_refused_by_its_field(app, world, token, body, field, words):
     response = post(app, token, f"/api/v1/assessments/{world.assessments['a']}/evidence", body)
     assert response.status_code == 422
@@ -102,14 +115,17 @@ def test_api_evidence_that_is_not_text_is_refused_by_its_field(app, world, token
 
 # -- the forms -------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("field", ["organisation_name", "region", "name", "email"])
-@pytest.mark.parametrize("typed, message", [
-    ("Oxleas\x1b[2J Trust", "Cannot contain the control character \\x1b"),
-    ("Oxleas\x07 Trust", "Cannot contain the control character \\x07"),
-    ("Oxleas\nTrust", "Must be on one line"),
-])
-def test_registration_refuses_control_characters_in_each_single_line_field(app, world, visitor, field, typed,
-                                                                           message):
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("Oxleas\x1b[2J Trust", "Cannot contain the control character \\x1b"),
+        ("Oxleas\x07 Trust", "Cannot contain the control character \\x07"),
+        ("Oxleas\nTrust", "Must be on one line"),
+    ],
+)
+def test_registration_refuses_control_characters_in_each_single_line_field(app, world, visitor, field, typed, message):
     value = typed if field != "email" else typed.replace(" ", ".") + "@nhs.test"
     response = visitor.post("/register", {**REGISTRATION, field: value})
     assert response.status_code == 200
@@ -131,8 +147,9 @@ def test_an_evidence_note_with_a_control_character_is_refused(app, world):
 
 def test_an_api_token_name_with_a_control_character_is_refused(app, world):
     admin = signed_in(app, world, "admin")
-    response = admin.post("/admin/tokens/new", {"name": "records\x1b[2J",
-                                                 "scope": f"organisation:{world.organisations['a']}"})
+    response = admin.post(
+        "/admin/tokens/new", {"name": "records\x1b[2J", "scope": f"organisation:{world.organisations['a']}"}
+    )
     assert response.status_code in (200, 400)
     assert "Cannot contain the control character \\x1b" in html.unescape(text(response))
     with db.session_scope(world.url) as session:
@@ -141,40 +158,71 @@ def test_an_api_token_name_with_a_control_character_is_refused(app, world):
 
 def test_a_text_answer_with_a_control_character_is_refused_on_its_form(app, world):
     member = signed_in(app, world, "member_a")
-    response = member.post(f"/member/assessments/{world.assessments['a']}/domains/care",
-                           {"c-C2-3": "see \x1b[2J here", "c-C1-1": "yes"})
+    response = member.post(
+        f"/member/assessments/{world.assessments['a']}/domains/care", {"c-C2-3": "see \x1b[2J here", "c-C1-1": "yes"}
+    )
     assert "the answer cannot contain the control character \\x1b" in html.unescape(text(response))
     assert "C2.3" not in stored_answers(world)
 
 
 # -- a value already stored ------------------------------------------------------------------------------------
 
+
 def test_a_lone_surrogate_already_stored_breaks_no_page_and_no_rescore(app, world, token, tmp_path):
     """Written straight into the database, as the API stored it before (and as another program could)."""
     a = world.assessments["a"]
     with db.session_scope(world.url) as session:
-        session.execute(sql("INSERT INTO answer (assessment_id, criterion_id, value, note, updated_at) "
-                            "VALUES (:a, 'C2.3', :value, '', CURRENT_TIMESTAMP)"),
-                        {"a": a, "value": '"lone \\ud800 surrogate"'})
-        session.execute(sql("INSERT INTO auditevent (occurred_at, actor, action, entity_type, entity_id, after) "
-                            "VALUES (CURRENT_TIMESTAMP, 'api', 'answers.saved', 'assessment', :a, :after)"),
-                        {"a": a, "after": '{"C2.3": "lone \\ud800 surrogate"}'})
+        session.execute(
+            sql(
+                "INSERT INTO answer (assessment_id, criterion_id, value, note, updated_at) "
+                "VALUES (:a, 'C2.3', :value, '', CURRENT_TIMESTAMP)"
+            ),
+            {"a": a, "value": '"lone \\ud800 surrogate"'},
+        )
+        session.execute(
+            sql(
+                "INSERT INTO auditevent (occurred_at, actor, action, entity_type, entity_id, after) "
+                "VALUES (CURRENT_TIMESTAMP, 'api', 'answers.saved', 'assessment', :a, :after)"
+            ),
+            {"a": a, "after": '{"C2.3": "lone \\ud800 surrogate"}'},
+        )
         draft = register_text(session, draft_text(), "web-test-2026.2.yaml", CLI, state="published").id
     with db.session_scope(world.url) as session:
         assert session.exec(select(Answer).where(Answer.criterion_id == "C2.3")).one().value == "lone \ufffd surrogate"
         event = session.exec(select(AuditEvent).where(AuditEvent.actor == "api")).one()
         assert event.after == {"C2.3": "lone \ufffd surrogate"}
     member, lead = signed_in(app, world, "member_a"), signed_in(app, world, "lead")
-    for page in (f"/member/assessments/{a}", f"/member/assessments/{a}/domains/care",
-                 f"/member/assessments/{a}/result", f"/member/assessments/{a}/submit"):
+    for page in (
+        f"/member/assessments/{a}",
+        f"/member/assessments/{a}/domains/care",
+        f"/member/assessments/{a}/result",
+        f"/member/assessments/{a}/submit",
+    ):
         assert member.get(page).status_code == 200, page
     read = app.test_client().get(f"/api/v1/assessments/{a}", headers={"Authorization": f"Bearer {token}"})
     assert read.status_code == 200 and read.get_json()["answers"]["C2.3"] == "lone \ufffd surrogate"
     for page in ("/review/audit", f"/review/standards/{draft}/impact", "/review/standards"):
         assert lead.get(page).status_code == 200, page
-    done = subprocess.run([sys.executable, "cli.py", "rescore", "--set", "web-test", "--to-version", "2026.2",
-                           "--apply", "--quiet", "--report", str(tmp_path / "report.csv")], cwd=ROOT,
-                          env={**os.environ, "DATABASE_URL": world.url}, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "cli.py",
+            "rescore",
+            "--set",
+            "web-test",
+            "--to-version",
+            "2026.2",
+            "--apply",
+            "--quiet",
+            "--report",
+            str(tmp_path / "report.csv"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": world.url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "rescore of web-test against 2026.2: applied" in done.stdout
 

@@ -1,4 +1,5 @@
 """The services behind the member pages: benchmark distributions, chart geometry, cycles, applicability."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,23 +23,46 @@ def test_distribution_uses_inclusive_quartiles():
 
 
 def metric(direction: str):
-    standards = load(document([domain("d", [standard("S", [criterion(
-        "M", "metric", unit="%", benchmark={"target": 50, "direction": direction, "amber": 5})])])]))
+    standards = load(
+        document(
+            [
+                domain(
+                    "d",
+                    [
+                        standard(
+                            "S",
+                            [
+                                criterion(
+                                    "M",
+                                    "metric",
+                                    unit="%",
+                                    benchmark={"target": 50, "direction": direction, "amber": 5},
+                                )
+                            ],
+                        )
+                    ],
+                )
+            ]
+        )
+    )
     s = standards.standards[0]
     return s, s.criteria[0]
 
 
-@pytest.mark.parametrize("direction, value, words", [
-    ("higher", 95, "better than the median, in the best quarter"),
-    ("higher", 65, "better than the median"),
-    ("higher", 60, "at the median"),
-    ("higher", 55, "worse than the median"),
-    ("higher", 40, "worse than the median, in the worst quarter"),
-    ("lower", 40, "better than the median, in the best quarter"),
-    ("lower", 55, "better than the median"),
-    ("lower", 65, "worse than the median"),
-    ("lower", 95, "worse than the median, in the worst quarter"),
-])
+@pytest.mark.parametrize(
+    "direction, value, words",
+    [
+        ("higher", 95, "better than the median, in the best quarter"),
+        ("higher", 65, "better than the median"),
+        ("higher", 60, "at the median"),
+        ("higher", 55, "worse than the median"),
+        ("higher", 40, "worse than the median, in the worst quarter"),
+        ("lower", 40, "better than the median, in the best quarter"),
+        ("lower", 55, "better than the median"),
+        ("lower", 65, "worse than the median"),
+        ("lower", 95, "worse than the median, in the worst quarter"),
+    ],
+)
 def test_position_in_words_takes_the_better_direction_into_account(direction, value, words):
     s, c = metric(direction)
     benchmark = MetricBenchmark(s, c, value, None, 5, Distribution(5, 50, 60, 70))
@@ -81,10 +105,14 @@ def test_numbers_are_shown_as_the_result_rounds_them():
 def test_current_cycle_is_the_open_one_else_the_latest_opened(world):
     with db.session_scope(world.url) as session:
         this_year = session.get(AssessmentCycle, world.cycle_id)
-        later = open_cycle(session, CLI, alliance_id=world.alliance_id,
-                           name=f"{this_year.opens_on.year + 1}/{(this_year.opens_on.year + 2) % 100:02d}",
-                           opens_on=this_year.closes_on + dt.timedelta(days=1),
-                           closes_on=this_year.closes_on + dt.timedelta(days=365))
+        later = open_cycle(
+            session,
+            CLI,
+            alliance_id=world.alliance_id,
+            name=f"{this_year.opens_on.year + 1}/{(this_year.opens_on.year + 2) % 100:02d}",
+            opens_on=this_year.closes_on + dt.timedelta(days=1),
+            closes_on=this_year.closes_on + dt.timedelta(days=365),
+        )
         assert current_cycle(session, world.alliance_id, this_year.opens_on).id == this_year.id
         assert current_cycle(session, world.alliance_id, later.opens_on + dt.timedelta(days=5)).id == later.id
         assert current_cycle(session, world.alliance_id, later.closes_on + dt.timedelta(days=5)).id == later.id
@@ -93,12 +121,37 @@ def test_current_cycle_is_the_open_one_else_the_latest_opened(world):
 
 
 def test_applicability_and_core_proposition_by_route():
-    standards = load(document([
-        domain("a", [standard("A1", [criterion("A1.1")]),
-                     standard("A2", [criterion("A2.1")], applies={"routes": ["specialty"], "specialties": ["spinal", "hand"]})]),
-        domain("b", [standard("B1", [criterion("B1.1")], applies={"org_types": ["acute"],
-                                                                   "specialties": ["hand", "paediatrics"]})]),
-    ], core_proposition=[{"id": "cp-all", "title": "For all"}, {"id": "cp-full", "title": "Full", "routes": ["full"]}]))
+    standards = load(
+        document(
+            [
+                domain(
+                    "a",
+                    [
+                        standard("A1", [criterion("A1.1")]),
+                        standard(
+                            "A2",
+                            [criterion("A2.1")],
+                            applies={"routes": ["specialty"], "specialties": ["spinal", "hand"]},
+                        ),
+                    ],
+                ),
+                domain(
+                    "b",
+                    [
+                        standard(
+                            "B1",
+                            [criterion("B1.1")],
+                            applies={"org_types": ["acute"], "specialties": ["hand", "paediatrics"]},
+                        )
+                    ],
+                ),
+            ],
+            core_proposition=[
+                {"id": "cp-all", "title": "For all"},
+                {"id": "cp-full", "title": "Full", "routes": ["full"]},
+            ],
+        )
+    )
     assert specialties_named(standards) == ["spinal", "hand", "paediatrics"]
     full_acute = applicable_by_domain(standards, "full", None, "acute")
     assert [(d.id, [s.id for s in found]) for d, found in full_acute] == [("a", ["A1"]), ("b", ["B1"])]

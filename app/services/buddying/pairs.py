@@ -7,6 +7,7 @@ and the lead may reassign a need to another buddy. Capacity is re-checked at acc
 Two steps are the system's: ``settle_met_needs``/``settle_many`` end the pairs a decided result has met, and
 ``refresh_many`` brings an alliance cycle's proposals in line with its members' results after a rescore.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -20,12 +21,25 @@ from .planning import OPEN_PAIRS, NeedsRefresh, apply_plan, candidates, pairs_by
 
 LEAD, BUDDY, MENTEE = "lead", "buddy", "mentee"
 HELD = ("accepted", "active")  # pairs that use a buddy organisation's capacity
-PAIR_FIELDS = ("status", "buddy_membership_id", "lead_accepted_at", "buddy_accepted_at", "started_at",
-               "ended_at", "end_reason")
+PAIR_FIELDS = (
+    "status",
+    "buddy_membership_id",
+    "lead_accepted_at",
+    "buddy_accepted_at",
+    "started_at",
+    "ended_at",
+    "end_reason",
+)
 
 
-def _pair(session: Session, pair_id: int, *, alliance_id: Optional[int] = None,
-          organisation_id: Optional[int] = None, lock: bool = False) -> tuple[BuddyAssignment, str]:
+def _pair(
+    session: Session,
+    pair_id: int,
+    *,
+    alliance_id: Optional[int] = None,
+    organisation_id: Optional[int] = None,
+    lock: bool = False,
+) -> tuple[BuddyAssignment, str]:
     """A pair as the lead of its alliance or one of its two organisations sees it, and from which side.
 
     Anyone else gets NotFound, so another alliance's or organisation's pairs do not show they exist.
@@ -37,15 +51,21 @@ def _pair(session: Session, pair_id: int, *, alliance_id: Optional[int] = None,
         raise missing
     if lock:
         session.exec(select(Alliance).where(Alliance.id == pair.alliance_id).with_for_update()).one()
-        pair = session.exec(select(BuddyAssignment).where(BuddyAssignment.id == pair_id).with_for_update()
-                            .execution_options(populate_existing=True)).one()
+        pair = session.exec(
+            select(BuddyAssignment)
+            .where(BuddyAssignment.id == pair_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
     if alliance_id is not None:
         if pair.alliance_id != alliance_id:
             raise missing
         return pair, LEAD
     if organisation_id is not None:
-        if pair.buddy_membership_id is not None and \
-                session.get(Membership, pair.buddy_membership_id).organisation_id == organisation_id:
+        if (
+            pair.buddy_membership_id is not None
+            and session.get(Membership, pair.buddy_membership_id).organisation_id == organisation_id
+        ):
             return pair, BUDDY
         if session.get(Membership, pair.mentee_membership_id).organisation_id == organisation_id:
             return pair, MENTEE
@@ -54,10 +74,17 @@ def _pair(session: Session, pair_id: int, *, alliance_id: Optional[int] = None,
 
 def held_mentees(session: Session, alliance_id: int, organisation_id: int) -> set[int]:
     """The distinct members an organisation buddies in an alliance through accepted or active pairs."""
-    return set(session.exec(select(BuddyAssignment.mentee_membership_id).join(
-        Membership, Membership.id == BuddyAssignment.buddy_membership_id).where(
-        BuddyAssignment.alliance_id == alliance_id, Membership.organisation_id == organisation_id,
-        col(BuddyAssignment.status).in_(HELD))).all())
+    return set(
+        session.exec(
+            select(BuddyAssignment.mentee_membership_id)
+            .join(Membership, Membership.id == BuddyAssignment.buddy_membership_id)
+            .where(
+                BuddyAssignment.alliance_id == alliance_id,
+                Membership.organisation_id == organisation_id,
+                col(BuddyAssignment.status).in_(HELD),
+            )
+        ).all()
+    )
 
 
 def _check_capacity(session: Session, pair: BuddyAssignment) -> None:
@@ -66,8 +93,10 @@ def _check_capacity(session: Session, pair: BuddyAssignment) -> None:
     held = held_mentees(session, alliance.id, buddy.organisation_id)
     if pair.mentee_membership_id not in held and len(held) >= alliance.max_buddy_mentees:
         name = session.get(Organisation, buddy.organisation_id).name
-        raise ServiceError(f"{name} already buddies {len(held)} member{'s' if len(held) != 1 else ''}, "
-                           f"the alliance's limit of {alliance.max_buddy_mentees}: it cannot take another")
+        raise ServiceError(
+            f"{name} already buddies {len(held)} member{'s' if len(held) != 1 else ''}, "
+            f"the alliance's limit of {alliance.max_buddy_mentees}: it cannot take another"
+        )
 
 
 def _change(session: Session, actor: Actor, pair: BuddyAssignment, action: str, before: dict, **extra) -> None:
@@ -77,8 +106,14 @@ def _change(session: Session, actor: Actor, pair: BuddyAssignment, action: str, 
     audit(session, actor, action, pair, before=before, after={**snapshot(pair, *PAIR_FIELDS), **extra})
 
 
-def accept(session: Session, actor: Actor, pair_id: int, *, alliance_id: Optional[int] = None,
-           organisation_id: Optional[int] = None) -> BuddyAssignment:
+def accept(
+    session: Session,
+    actor: Actor,
+    pair_id: int,
+    *,
+    alliance_id: Optional[int] = None,
+    organisation_id: Optional[int] = None,
+) -> BuddyAssignment:
     """The lead's or the buddy organisation's acceptance; with both the pair is accepted.
 
     Capacity is checked under the alliance row's lock, so two acceptances at once cannot both take the
@@ -105,8 +140,14 @@ def accept(session: Session, actor: Actor, pair_id: int, *, alliance_id: Optiona
     return pair
 
 
-def start(session: Session, actor: Actor, pair_id: int, *, alliance_id: Optional[int] = None,
-          organisation_id: Optional[int] = None) -> BuddyAssignment:
+def start(
+    session: Session,
+    actor: Actor,
+    pair_id: int,
+    *,
+    alliance_id: Optional[int] = None,
+    organisation_id: Optional[int] = None,
+) -> BuddyAssignment:
     pair, side = _pair(session, pair_id, alliance_id=alliance_id, organisation_id=organisation_id, lock=True)
     if side == MENTEE:
         raise ServiceError("only the alliance lead and the buddy organisation start a pair")
@@ -118,16 +159,22 @@ def start(session: Session, actor: Actor, pair_id: int, *, alliance_id: Optional
     return pair
 
 
-def _end(session: Session, actor: Actor, pair: BuddyAssignment, status: str, reason: str, action: str,
-         **extra) -> None:
+def _end(session: Session, actor: Actor, pair: BuddyAssignment, status: str, reason: str, action: str, **extra) -> None:
     require_text({"reason": reason})
     before = snapshot(pair, *PAIR_FIELDS)
     pair.status, pair.ended_at, pair.end_reason = status, utcnow(), reason[:500]
     _change(session, actor, pair, action, before, **extra)
 
 
-def withdraw(session: Session, actor: Actor, pair_id: int, reason: str, *, alliance_id: Optional[int] = None,
-             organisation_id: Optional[int] = None) -> BuddyAssignment:
+def withdraw(
+    session: Session,
+    actor: Actor,
+    pair_id: int,
+    reason: str,
+    *,
+    alliance_id: Optional[int] = None,
+    organisation_id: Optional[int] = None,
+) -> BuddyAssignment:
     """The lead or either organisation ends an open pair, saying why."""
     pair, side = _pair(session, pair_id, alliance_id=alliance_id, organisation_id=organisation_id, lock=True)
     if pair.status not in OPEN_PAIRS:
@@ -140,8 +187,9 @@ def withdraw(session: Session, actor: Actor, pair_id: int, reason: str, *, allia
     return pair
 
 
-def reassign(session: Session, actor: Actor, alliance_id: int, pair_id: int, buddy_membership_id: int,
-             reason: str = "") -> BuddyAssignment:
+def reassign(
+    session: Session, actor: Actor, alliance_id: int, pair_id: int, buddy_membership_id: int, reason: str = ""
+) -> BuddyAssignment:
     """The lead gives a need another buddy: a need without one gets it, an open pair is withdrawn and a
     new one proposed (the buddy re-checked against the matching rules and capacity)."""
     pair, _ = _pair(session, pair_id, alliance_id=alliance_id, lock=True)
@@ -149,8 +197,10 @@ def reassign(session: Session, actor: Actor, alliance_id: int, pair_id: int, bud
         raise ServiceError(f"the pair is {pair.status}; only an open pair can be reassigned")
     offered = {p.buddy_membership_id: p for p in candidates(session, pair)}
     if buddy_membership_id not in offered:
-        raise ServiceError("buddy: that member cannot buddy this need (it must meet the standard in its latest "
-                           "decided result, be another organisation in scope, and have room)")
+        raise ServiceError(
+            "buddy: that member cannot buddy this need (it must meet the standard in its latest "
+            "decided result, be another organisation in scope, and have room)"
+        )
     why = offered[buddy_membership_id].reasons
     if pair.buddy_membership_id is None:
         before = snapshot(pair, *PAIR_FIELDS)
@@ -160,13 +210,23 @@ def reassign(session: Session, actor: Actor, alliance_id: int, pair_id: int, bud
     if not reason.strip():
         raise ServiceError("reason: give a reason for reassigning")
     _end(session, actor, pair, "withdrawn", f"reassigned: {reason.strip()}", "buddy.withdrawn", by=LEAD)
-    new = BuddyAssignment(alliance_id=pair.alliance_id, cycle_id=pair.cycle_id,
-                          mentee_membership_id=pair.mentee_membership_id, buddy_membership_id=buddy_membership_id,
-                          standard_id=pair.standard_id)
+    new = BuddyAssignment(
+        alliance_id=pair.alliance_id,
+        cycle_id=pair.cycle_id,
+        mentee_membership_id=pair.mentee_membership_id,
+        buddy_membership_id=buddy_membership_id,
+        standard_id=pair.standard_id,
+    )
     session.add(new)
     session.flush()
-    audit(session, actor, "buddy.reassigned", new, before={"replaces": pair.id},
-          after={**snapshot(new, *PAIR_FIELDS), "why": why})
+    audit(
+        session,
+        actor,
+        "buddy.reassigned",
+        new,
+        before={"replaces": pair.id},
+        after={**snapshot(new, *PAIR_FIELDS), "why": why},
+    )
     return new
 
 
@@ -177,28 +237,50 @@ def settle_met_needs(session: Session, actor: Actor, assessment_id: int) -> list
     stored = current_result(session, assessment_id)
     if stored is None or assessment.status != "decided":
         return []
-    return settle_many(session, actor, [(assessment.id, assessment.membership_id, assessment.cycle_id,
-                                         stored.result)])
+    return settle_many(session, actor, [(assessment.id, assessment.membership_id, assessment.cycle_id, stored.result)])
 
 
-def settle_many(session: Session, actor: Actor,
-                decided: list[tuple[int, int, int, dict]]) -> list[BuddyAssignment]:
+def settle_many(session: Session, actor: Actor, decided: list[tuple[int, int, int, dict]]) -> list[BuddyAssignment]:
     """``settle_met_needs`` for many decided results at once: (assessment, membership, cycle, result) each."""
     met: dict[int, tuple[int, int, set[str]]] = {}  # membership -> (assessment, cycle, standards met)
     for assessment_id, membership_id, cycle_id, result in decided:
         majors = {b["standard"] for b in result.get("breaches", ()) if b.get("severity") == "major"}
-        met[membership_id] = (assessment_id, cycle_id, {sid for sid, r in result.get("standard_results", {}).items()
-                                                        if r.get("status") == "met"} - majors)
-    ending = [pair_id for pair_id, mentee, standard in session.execute(
-        select(BuddyAssignment.id, BuddyAssignment.mentee_membership_id, BuddyAssignment.standard_id).where(
-            among(session, col(BuddyAssignment.mentee_membership_id), met), col(BuddyAssignment.status).in_(OPEN_PAIRS))
-        .order_by(col(BuddyAssignment.id))).all() if standard in met[mentee][2]] if met else []
+        met[membership_id] = (
+            assessment_id,
+            cycle_id,
+            {sid for sid, r in result.get("standard_results", {}).items() if r.get("status") == "met"} - majors,
+        )
+    ending = (
+        [
+            pair_id
+            for pair_id, mentee, standard in session.execute(
+                select(BuddyAssignment.id, BuddyAssignment.mentee_membership_id, BuddyAssignment.standard_id)
+                .where(
+                    among(session, col(BuddyAssignment.mentee_membership_id), met),
+                    col(BuddyAssignment.status).in_(OPEN_PAIRS),
+                )
+                .order_by(col(BuddyAssignment.id))
+            ).all()
+            if standard in met[mentee][2]
+        ]
+        if met
+        else []
+    )
     if not ending:
         return []
-    pairs = session.exec(select(BuddyAssignment).where(col(BuddyAssignment.id).in_(ending))
-                         .order_by(col(BuddyAssignment.id))).all()
-    cycles = {c.id: c for c in session.exec(select(AssessmentCycle).where(col(AssessmentCycle.id).in_(
-        {pair.cycle_id for pair in pairs} | {met[pair.mentee_membership_id][1] for pair in pairs})))}
+    pairs = session.exec(
+        select(BuddyAssignment).where(col(BuddyAssignment.id).in_(ending)).order_by(col(BuddyAssignment.id))
+    ).all()
+    cycles = {
+        c.id: c
+        for c in session.exec(
+            select(AssessmentCycle).where(
+                col(AssessmentCycle.id).in_(
+                    {pair.cycle_id for pair in pairs} | {met[pair.mentee_membership_id][1] for pair in pairs}
+                )
+            )
+        )
+    }
     ended = []
     for pair in pairs:
         assessment_id, cycle_id, _ = met[pair.mentee_membership_id]
@@ -209,14 +291,23 @@ def settle_many(session: Session, actor: Actor,
         if pair.status in HELD:
             _end(session, actor, pair, "completed", reason, "buddy.completed", assessment_id=assessment_id)
         else:
-            _end(session, actor, pair, "withdrawn", reason + ": no longer needed", "buddy.withdrawn",
-                 by="system", assessment_id=assessment_id)
+            _end(
+                session,
+                actor,
+                pair,
+                "withdrawn",
+                reason + ": no longer needed",
+                "buddy.withdrawn",
+                by="system",
+                assessment_id=assessment_id,
+            )
         ended.append(pair)
     return ended
 
 
-def refresh_many(session: Session, actor: Actor, aheads: list[NeedsRefresh], why: str,
-                 worked_out_here: bool = False) -> list[tuple[int, int]]:
+def refresh_many(
+    session: Session, actor: Actor, aheads: list[NeedsRefresh], why: str, worked_out_here: bool = False
+) -> list[tuple[int, int]]:
     """Bring alliance cycles' pairs in line with their members' current results (after they were rescored),
     in order, in the caller's transaction (which holds their alliances' rows): proposals whose need has gone
     are withdrawn, then new needs get proposals or a "no buddy" flag, as ``buddy match --apply`` would. Pairs
@@ -232,8 +323,15 @@ def refresh_many(session: Session, actor: Actor, aheads: list[NeedsRefresh], why
         if ahead.alliance_id in changed or (now is not None and ahead.seen != now[ahead.alliance_id]):
             ahead = plan_refresh(session, ahead.alliance_id, ahead.cycle_id)
         for pair_id in ahead.gone:
-            _end(session, actor, session.get(BuddyAssignment, pair_id), "withdrawn", f"no longer needed: {why}",
-                 "buddy.withdrawn", by="system")
+            _end(
+                session,
+                actor,
+                session.get(BuddyAssignment, pair_id),
+                "withdrawn",
+                f"no longer needed: {why}",
+                "buddy.withdrawn",
+                by="system",
+            )
         session.flush()
         stored = apply_plan(session, actor, ahead.plan)
         if ahead.gone or stored:

@@ -12,6 +12,7 @@ lead sees.
 Planning only reads, except ``apply_plan``, which stores a plan's proposals
 and flags; what happens to a stored pair afterwards is in ``pairs``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,16 +61,20 @@ class BuddyPlan:
 
 def find_alliance(session: Session, reference: str) -> Alliance:
     """An alliance by id or slug (the operator's choice on the command line)."""
-    found = session.get(Alliance, int(reference)) if reference.isdigit() else session.exec(
-        select(Alliance).where(Alliance.slug == reference)).first()
+    found = (
+        session.get(Alliance, int(reference))
+        if reference.isdigit()
+        else session.exec(select(Alliance).where(Alliance.slug == reference)).first()
+    )
     if found is None:
         raise NotFound(f"alliance {reference!r} does not exist (give its id or slug)")
     return found
 
 
 def find_cycle(session: Session, alliance: Alliance, name: str) -> AssessmentCycle:
-    found = session.exec(select(AssessmentCycle).where(AssessmentCycle.alliance_id == alliance.id,
-                                                       AssessmentCycle.name == name.strip())).first()
+    found = session.exec(
+        select(AssessmentCycle).where(AssessmentCycle.alliance_id == alliance.id, AssessmentCycle.name == name.strip())
+    ).first()
     if found is None:
         raise NotFound(f"{alliance.name} has no cycle {name!r}")
     return found
@@ -89,18 +94,32 @@ def _latest_as_of(session: Session, wanted: dict[dt.date, set[int]]) -> dict[dt.
         return {}
     decided: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
     for membership_id, opens_on, assessment_id in session.execute(
-            select(Assessment.membership_id, AssessmentCycle.opens_on, Assessment.id)
-            .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
-            .where(among(session, col(Assessment.membership_id), ids), Assessment.status == "decided",
-                   AssessmentCycle.opens_on <= max(wanted))).all():
+        select(Assessment.membership_id, AssessmentCycle.opens_on, Assessment.id)
+        .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
+        .where(
+            among(session, col(Assessment.membership_id), ids),
+            Assessment.status == "decided",
+            AssessmentCycle.opens_on <= max(wanted),
+        )
+    ).all():
         decided[membership_id].append((opens_on, assessment_id))
-    chosen = {as_of: {m: max(found for found in decided[m] if found[0] <= as_of)[1]
-                      for m in members if any(found[0] <= as_of for found in decided[m])}
-              for as_of, members in wanted.items()}
+    chosen = {
+        as_of: {
+            m: max(found for found in decided[m] if found[0] <= as_of)[1]
+            for m in members
+            if any(found[0] <= as_of for found in decided[m])
+        }
+        for as_of, members in wanted.items()
+    }
     stored = AssessmentResult.__table__.c  # the headline: what matching reads, not the whole result
     assessment_ids = {a for picked in chosen.values() for a in picked.values()}
-    headlines = dict(session.execute(select(stored.assessment_id, stored.headline).where(
-        among(session, stored.assessment_id, assessment_ids), stored.is_current.is_(True))).all())
+    headlines = dict(
+        session.execute(
+            select(stored.assessment_id, stored.headline).where(
+                among(session, stored.assessment_id, assessment_ids), stored.is_current.is_(True)
+            )
+        ).all()
+    )
     return {as_of: {m: headlines[a] for m, a in picked.items() if a in headlines} for as_of, picked in chosen.items()}
 
 
@@ -122,9 +141,19 @@ def pairs_by_alliance(session: Session, alliance_ids: list[int]) -> dict[int, li
     large alliance plans quickly)."""
     pairs = BuddyAssignment.__table__.c
     found: dict[int, list] = {alliance_id: [] for alliance_id in alliance_ids}
-    for row in session.execute(select(pairs.alliance_id, pairs.id, pairs.cycle_id, pairs.mentee_membership_id,
-                                      pairs.buddy_membership_id, pairs.standard_id, pairs.status)
-                               .where(among(session, pairs.alliance_id, alliance_ids)).order_by(pairs.id)).all():
+    for row in session.execute(
+        select(
+            pairs.alliance_id,
+            pairs.id,
+            pairs.cycle_id,
+            pairs.mentee_membership_id,
+            pairs.buddy_membership_id,
+            pairs.standard_id,
+            pairs.status,
+        )
+        .where(among(session, pairs.alliance_id, alliance_ids))
+        .order_by(pairs.id)
+    ).all():
         found[row.alliance_id].append(row)
     return found
 
@@ -136,22 +165,34 @@ def _members(session: Session, alliance: Alliance) -> list:
 def _members_by_alliance(session: Session, alliance_ids: list[int]) -> dict[int, list]:
     """The alliances' current members with what matching reads of each, in membership order."""
     found: dict[int, list] = {alliance_id: [] for alliance_id in alliance_ids}
-    for row in session.execute(select(
-            Membership.alliance_id, Membership.id, Membership.status, Membership.route, Membership.specialty,
-            Membership.organisation_id, Organisation.name, Organisation.region, Organisation.latitude,
-            Organisation.longitude)
-            .join(Organisation, Organisation.id == Membership.organisation_id)
-            .where(among(session, col(Membership.alliance_id), alliance_ids),
-                   col(Membership.status).in_(MEMBER_STATUSES))
-            .order_by(col(Membership.id))).all():
+    for row in session.execute(
+        select(
+            Membership.alliance_id,
+            Membership.id,
+            Membership.status,
+            Membership.route,
+            Membership.specialty,
+            Membership.organisation_id,
+            Organisation.name,
+            Organisation.region,
+            Organisation.latitude,
+            Organisation.longitude,
+        )
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(among(session, col(Membership.alliance_id), alliance_ids), col(Membership.status).in_(MEMBER_STATUSES))
+        .order_by(col(Membership.id))
+    ).all():
         found[row.alliance_id].append(row)
     return found
 
 
 def _held(pairs: list, ignoring: frozenset[int] = frozenset()) -> list:
     """The open pairs that have a buddy, less those planned as withdrawn (``ignoring``)."""
-    return [pair for pair in pairs
-            if pair.status in OPEN_PAIRS and pair.buddy_membership_id is not None and pair.id not in ignoring]
+    return [
+        pair
+        for pair in pairs
+        if pair.status in OPEN_PAIRS and pair.buddy_membership_id is not None and pair.id not in ignoring
+    ]
 
 
 def _assemble(alliance: Alliance, members: list, latest: dict[int, dict], held: list) -> World:
@@ -166,9 +207,17 @@ def _assemble(alliance: Alliance, members: list, latest: dict[int, dict], held: 
         names[member.id] = member.name + (f" ({member.specialty})" if member.specialty else "")
         result = latest.get(member.id)
         profile = MemberProfile.from_result(
-            member.id, member.organisation_id, result, route=member.route, specialty=member.specialty,
-            region=member.region, latitude=member.latitude, longitude=member.longitude,
-            mentees=mentees_of[member.id], alliance_id=alliance.id)
+            member.id,
+            member.organisation_id,
+            result,
+            route=member.route,
+            specialty=member.specialty,
+            region=member.region,
+            latitude=member.latitude,
+            longitude=member.longitude,
+            mentees=mentees_of[member.id],
+            alliance_id=alliance.id,
+        )
         if member.status not in GIVING_STATUSES:
             profile = dataclasses.replace(profile, statuses={})
         profiles.append(profile)
@@ -179,8 +228,12 @@ def _assemble(alliance: Alliance, members: list, latest: dict[int, dict], held: 
 
 def world_of(session: Session, alliance: Alliance, cycle: AssessmentCycle, held: Optional[list] = None) -> World:
     members = _members(session, alliance)
-    return _assemble(alliance, members, _latest_results(session, [m.id for m in members], cycle),
-                     _held(_alliance_pairs(session, alliance.id)) if held is None else held)
+    return _assemble(
+        alliance,
+        members,
+        _latest_results(session, [m.id for m in members], cycle),
+        _held(_alliance_pairs(session, alliance.id)) if held is None else held,
+    )
 
 
 def _plan(alliance: Alliance, cycle: AssessmentCycle, world: World, held: list, needs: list[Need]) -> BuddyPlan:
@@ -198,8 +251,9 @@ def _alliance_cycle(session: Session, alliance_id: int, cycle_id: int) -> tuple[
     return alliance, cycle
 
 
-def _check_alliance_cycle(alliance: Optional[Alliance], cycle: Optional[AssessmentCycle], alliance_id: int,
-                          cycle_id: int) -> None:
+def _check_alliance_cycle(
+    alliance: Optional[Alliance], cycle: Optional[AssessmentCycle], alliance_id: int, cycle_id: int
+) -> None:
     if alliance is None:
         raise NotFound(f"alliance {alliance_id} does not exist")
     if cycle is None:
@@ -219,13 +273,19 @@ def plan_buddying(session: Session, alliance_id: int, cycle_id: int) -> BuddyPla
 def apply_plan(session: Session, actor: Actor, plan: BuddyPlan) -> list[int]:
     """Store a plan's proposals (status proposed) and its needs without a buddy, each audited; returns the
     ids of the pairs stored or updated. New pairs go in one statement, so a large alliance stays quick."""
-    flagged = dict(((mentee, standard), pair_id) for pair_id, mentee, standard in session.execute(
-        select(BuddyAssignment.id, BuddyAssignment.mentee_membership_id, BuddyAssignment.standard_id).where(
-            BuddyAssignment.alliance_id == plan.alliance.id, BuddyAssignment.status == "proposed",
-            col(BuddyAssignment.buddy_membership_id).is_(None))))
+    flagged = dict(
+        ((mentee, standard), pair_id)
+        for pair_id, mentee, standard in session.execute(
+            select(BuddyAssignment.id, BuddyAssignment.mentee_membership_id, BuddyAssignment.standard_id).where(
+                BuddyAssignment.alliance_id == plan.alliance.id,
+                BuddyAssignment.status == "proposed",
+                col(BuddyAssignment.buddy_membership_id).is_(None),
+            )
+        )
+    )
     now = utcnow()
     stored: list[int] = []
-    fresh: list[dict] = []   # new pairs, in plan order
+    fresh: list[dict] = []  # new pairs, in plan order
     why: list[tuple[str, dict]] = []  # their audit action and extra detail
     for proposal in plan.matching.proposals:
         need = proposal.need
@@ -236,37 +296,86 @@ def apply_plan(session: Session, actor: Actor, plan: BuddyPlan) -> list[int]:
             pair.updated_at = now
             session.add(pair)
             session.flush()
-            audit(session, actor, "buddy.proposed", pair, before=before,
-                  after={**snapshot(pair, "mentee_membership_id", "buddy_membership_id", "standard_id", "status"),
-                         "reason": need.reason, "why": proposal.reasons})
+            audit(
+                session,
+                actor,
+                "buddy.proposed",
+                pair,
+                before=before,
+                after={
+                    **snapshot(pair, "mentee_membership_id", "buddy_membership_id", "standard_id", "status"),
+                    "reason": need.reason,
+                    "why": proposal.reasons,
+                },
+            )
             stored.append(pair.id)
             continue
-        fresh.append({"mentee_membership_id": need.membership_id, "buddy_membership_id": proposal.buddy_membership_id,
-                      "standard_id": need.standard})
+        fresh.append(
+            {
+                "mentee_membership_id": need.membership_id,
+                "buddy_membership_id": proposal.buddy_membership_id,
+                "standard_id": need.standard,
+            }
+        )
         why.append(("buddy.proposed", {"reason": need.reason, "why": proposal.reasons}))
     for need in plan.matching.no_buddy:
         if (need.membership_id, need.standard) in flagged:
             continue
-        fresh.append({"mentee_membership_id": need.membership_id, "buddy_membership_id": None,
-                      "standard_id": need.standard})
+        fresh.append(
+            {"mentee_membership_id": need.membership_id, "buddy_membership_id": None, "standard_id": need.standard}
+        )
         why.append(("buddy.none_available", {"reason": need.reason}))
     if fresh:
-        rows = [{**row, "alliance_id": plan.alliance.id, "cycle_id": plan.cycle.id, "status": "proposed",
-                 "end_reason": "", "created_at": now, "updated_at": now} for row in fresh]
-        ids = insert_returning_ids(session, BuddyAssignment.__table__, rows,  # no ORM bookkeeping for them
-                                   distinct_by=("mentee_membership_id", "standard_id"))
+        rows = [
+            {
+                **row,
+                "alliance_id": plan.alliance.id,
+                "cycle_id": plan.cycle.id,
+                "status": "proposed",
+                "end_reason": "",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for row in fresh
+        ]
+        ids = insert_returning_ids(
+            session,
+            BuddyAssignment.__table__,
+            rows,  # no ORM bookkeeping for them
+            distinct_by=("mentee_membership_id", "standard_id"),
+        )
         for action in ("buddy.proposed", "buddy.none_available"):
-            audit_many(session, actor, action, "buddyassignment", [
-                (pair_id, None, {"mentee_membership_id": row["mentee_membership_id"],
-                                 **({"buddy_membership_id": row["buddy_membership_id"]} if row["buddy_membership_id"]
-                                    else {}),
-                                 "standard_id": row["standard_id"], "status": "proposed", **extra})
-                for pair_id, row, (kind, extra) in zip(ids, fresh, why) if kind == action])
+            audit_many(
+                session,
+                actor,
+                action,
+                "buddyassignment",
+                [
+                    (
+                        pair_id,
+                        None,
+                        {
+                            "mentee_membership_id": row["mentee_membership_id"],
+                            **(
+                                {"buddy_membership_id": row["buddy_membership_id"]}
+                                if row["buddy_membership_id"]
+                                else {}
+                            ),
+                            "standard_id": row["standard_id"],
+                            "status": "proposed",
+                            **extra,
+                        },
+                    )
+                    for pair_id, row, (kind, extra) in zip(ids, fresh, why)
+                    if kind == action
+                ],
+            )
         stored.extend(ids)
     return stored
 
 
 # -- who else could buddy a stored need --------------------------------------------------------------
+
 
 def candidates(session: Session, pair: BuddyAssignment, world: Optional[World] = None) -> list[matching.Proposal]:
     """Who else could buddy this need, best first by the matching rules (and within capacity)."""
@@ -279,8 +388,7 @@ def candidates(session: Session, pair: BuddyAssignment, world: Optional[World] =
     need = Need(pair.mentee_membership_id, pair.standard_id, "not_met")
 
     def without(profiles: list[MemberProfile], organisation_id: int) -> list[MemberProfile]:
-        return [dataclasses.replace(p, statuses={}) if p.organisation_id == organisation_id else p
-                for p in profiles]
+        return [dataclasses.replace(p, statuses={}) if p.organisation_id == organisation_id else p for p in profiles]
 
     profiles = without(world.profiles, current.organisation_id) if current else list(world.profiles)
     ranked: list[matching.Proposal] = []
@@ -293,6 +401,7 @@ def candidates(session: Session, pair: BuddyAssignment, world: Optional[World] =
 
 
 # -- after a rescore: what refreshing the needs will do (stored by ``pairs.refresh_many``) -----------
+
 
 @dataclass
 class NeedsRefresh:
@@ -319,24 +428,30 @@ def plan_refreshes(session: Session, due: list[tuple[int, int]]) -> list[NeedsRe
         return []
     alliance_ids = sorted({alliance_id for alliance_id, _ in due})
     alliances = {a.id: a for a in session.exec(select(Alliance).where(col(Alliance.id).in_(alliance_ids)))}
-    cycles = {c.id: c for c in session.exec(select(AssessmentCycle).where(
-        col(AssessmentCycle.id).in_({cycle_id for _, cycle_id in due})))}
+    cycles = {
+        c.id: c
+        for c in session.exec(
+            select(AssessmentCycle).where(col(AssessmentCycle.id).in_({cycle_id for _, cycle_id in due}))
+        )
+    }
     for alliance_id, cycle_id in due:
         _check_alliance_cycle(alliances.get(alliance_id), cycles.get(cycle_id), alliance_id, cycle_id)
     pairs = pairs_by_alliance(session, alliance_ids)
     members = _members_by_alliance(session, alliance_ids)
-    proposed = {(a, c): [pair for pair in pairs[a] if pair.cycle_id == c and pair.status == "proposed"]
-                for a, c in due}
+    proposed = {(a, c): [pair for pair in pairs[a] if pair.cycle_id == c and pair.status == "proposed"] for a, c in due}
     wanted: dict[dt.date, set[int]] = defaultdict(set)
     for a, c in due:
         wanted[cycles[c].opens_on] |= {m.id for m in members[a]} | {p.mentee_membership_id for p in proposed[a, c]}
     latest = _latest_as_of(session, wanted)
-    return [_refresh_of(alliances[a], cycles[c], pairs[a], members[a], latest.get(cycles[c].opens_on, {}),
-                        proposed[a, c]) for a, c in due]
+    return [
+        _refresh_of(alliances[a], cycles[c], pairs[a], members[a], latest.get(cycles[c].opens_on, {}), proposed[a, c])
+        for a, c in due
+    ]
 
 
-def _refresh_of(alliance: Alliance, cycle: AssessmentCycle, pairs: list, members: list, found: dict[int, dict],
-                proposed: list) -> NeedsRefresh:
+def _refresh_of(
+    alliance: Alliance, cycle: AssessmentCycle, pairs: list, members: list, found: dict[int, dict], proposed: list
+) -> NeedsRefresh:
     """One alliance cycle's refresh from what was read: needs derived once, for both the proposals that have
     gone and the new plan."""
     latest = {m.id: found[m.id] for m in members if m.id in found}  # membership order, as matching takes needs
@@ -349,5 +464,3 @@ def _refresh_of(alliance: Alliance, cycle: AssessmentCycle, pairs: list, members
     world = _assemble(alliance, members, latest, held)
     plan = _plan(alliance, cycle, world, held, [n for n in needs if n.membership_id in world.results])
     return NeedsRefresh(alliance.id, cycle.id, sorted(gone), plan, pairs)
-
-
