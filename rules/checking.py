@@ -13,6 +13,7 @@ import difflib
 from typing import Any, Callable, Optional
 
 from . import model as m
+from .text import printable
 from .yamlnodes import Mapping, Node, Scalar, Sequence
 
 MAX_PROBLEMS = 100  # described per file; the rest are counted (a broken file of 100,000 keys has as many)
@@ -68,8 +69,10 @@ class Checker:
         self.seen_ids: dict[str, tuple[str, int]] = {}
 
     def error(self, line: int, message: str) -> None:
+        """Record a problem; it is printed as one ``FILE:LINE: message`` line, so what the file holds (an id
+        with a line break, a control character) is shown escaped."""
         if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append((line, message))
+            self.problems.append((line, printable(message)))
         else:
             self.unlisted += 1
 

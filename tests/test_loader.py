@@ -775,3 +775,14 @@ def test_loaded_set_is_frozen():
     loaded = rules.parse_standards(BASE)
     with pytest.raises(pydantic.ValidationError, match="frozen"):
         loaded.pass_mark = 10  # type: ignore[misc]
+
+
+def test_a_problem_naming_a_value_with_a_line_break_stays_on_its_one_line():
+    text = (Path(__file__).resolve().parent.parent / "standards" / "noa-orthopaedics-2026.1.yaml").read_text(
+        encoding="utf-8"
+    )
+    damaged = text.replace("id: Q1.1\n", 'id: "Q1.1\\n- x"\n', 1)
+    with pytest.raises(rules.StandardsError) as caught:
+        rules.parse_standards(damaged, "f.yaml")
+    assert all("\n" not in problem for problem in caught.value.problems)
+    assert any("'Q1.1\\n- x'" in problem for problem in caught.value.problems)
