@@ -9,13 +9,17 @@ import datetime as dt
 import functools
 import os
 import re
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
 from app import create_app, db
 from app.models import utcnow
@@ -281,6 +285,31 @@ def redis_url() -> str:
 def unique_address() -> str:
     """An address of the documentation range of its own, so counts kept in a shared Redis never meet."""
     return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+
+
+def browser_app(database_url: str, tmp_path: Path):
+    """The application as the browser journeys run it."""
+    return create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "browser-test",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+        }
+    )
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    """The application served on a free local port while the block runs; yields its base address."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

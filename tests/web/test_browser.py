@@ -8,15 +8,11 @@ test-artifacts/ for people to look at.
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from app import create_app
-
-from .conftest import ARTIFACTS, COMPLETE_ANSWERS, PASSWORD, build_world, submit_peer
+from .conftest import ARTIFACTS, COMPLETE_ANSWERS, PASSWORD, browser_app, build_world, served, submit_peer
 
 
 @pytest.fixture
@@ -25,22 +21,9 @@ def live_app(database_url, tmp_path):
     world = build_world(database_url)
     for index, (c21, p11) in enumerate(((80, 8), (90, 11), (95, 14))):
         submit_peer(database_url, world, f"peer{index}", f"PEER{index}", {**COMPLETE_ANSWERS, "C2.1": c21, "P1.1": p11})
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": "browser-test",
-            "UPLOAD_DIR": str(tmp_path / "uploads"),
-        }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", world
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    app = browser_app(database_url, tmp_path)
+    with served(app) as base:
+        yield base, world
 
 
 def shot(page, name: str) -> None:

@@ -4,15 +4,11 @@ criterion with a reason, decide; then the member sees the decision and marks it 
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from app import create_app
-
-from .conftest import PASSWORD, build_world
+from .conftest import PASSWORD, browser_app, build_world, served
 from .reviewing import build_review_world
 from .test_browser import shot, unlabelled_controls
 
@@ -20,23 +16,10 @@ from .test_browser import shot, unlabelled_controls
 @pytest.fixture
 def live_review(database_url, tmp_path):
     world = build_world(database_url)
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": "browser-test",
-            "UPLOAD_DIR": str(tmp_path / "uploads"),
-        }
-    )
+    app = browser_app(database_url, tmp_path)
     rw = build_review_world(world, app.extensions["upload_store"])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", rw
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with served(app) as base:
+        yield base, rw
 
 
 def sign_in(page, base: str, email: str) -> None:

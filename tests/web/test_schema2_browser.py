@@ -9,16 +9,14 @@ is marked so. Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from app import create_app, db
+from app import db
 from app.services import answers_of
 
-from .conftest import PASSWORD, STANDARDS_2, build_world
+from .conftest import PASSWORD, STANDARDS_2, browser_app, build_world, served
 from .test_browser import shot, unlabelled_controls
 
 
@@ -26,22 +24,9 @@ from .test_browser import shot, unlabelled_controls
 def live_schema2(database_url, tmp_path):
     """The application on the schema 2 edition of the web tests' standards, served on a free local port."""
     world = build_world(database_url, STANDARDS_2)
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": "browser-test",
-            "UPLOAD_DIR": str(tmp_path / "uploads"),
-        }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", world
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    app = browser_app(database_url, tmp_path)
+    with served(app) as base:
+        yield base, world
 
 
 def sign_in(tab, base: str, email: str, then: str) -> None:
