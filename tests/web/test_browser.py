@@ -79,7 +79,7 @@ def test_member_journey_in_a_browser(live_app, page):
     summary = page.locator(".nhsuk-error-summary")
     summary.wait_for()
     assert page.title().startswith("Error: ")
-    page.wait_for_function("document.activeElement.classList.contains('nhsuk-error-summary')")
+    expect(summary).to_be_focused()  # Playwright's own check: a page's CSP refuses evaluated strings
     assert "C2.1: Enter a number, like 82.5" in summary.inner_text()
     assert "Your other answers on this page are saved." in summary.inner_text()
     shot(page, "03-domain-with-error")
