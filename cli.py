@@ -506,6 +506,22 @@ def demo_load() -> None:
         say(line)
 
 
+@main.command("worker")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="worker processes")
+@click.option("--no-periodic", is_flag=True, help="do not run the periodic tasks (reminders) in this worker")
+def worker_command(workers: int, no_periodic: bool) -> None:
+    """Run queued jobs (email, reminders, impact previews, exports, rescoring) until interrupted."""
+    from app import config as app_config
+    from app.jobs import worker
+
+    require_schema()
+    try:
+        settings = app_config.load()
+        worker.run(settings, workers=workers, periodic=not no_periodic)
+    except (app_config.ConfigError, ValueError) as exc:
+        fail(f"error: {exc}")
+
+
 @main.group("buddy")
 def buddy_group() -> None:
     """Buddying: pair members that need support with peers that meet the standard."""

@@ -25,6 +25,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from flask import Flask
     from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
 
+    from .jobs import queue
     from .web import register
 
     app = Flask(__name__, instance_relative_config=False)
@@ -45,4 +46,5 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
         [FileSystemLoader(app.root_path + "/templates"), PackageLoader("nhsuk_frontend_jinja")]
     )
     register(app)
+    queue.configure(app.config)
     return app

@@ -69,6 +69,18 @@ def _store(value: Optional[str], name: str) -> str:
     return value.strip()
 
 
+def _jobs(value: Optional[str], testing: bool) -> str:
+    """Where the job queue is (``app.jobs.queue``): the tests run tasks in the caller unless they say otherwise."""
+    from .jobs.queue import DEFAULT_URL, IMMEDIATE, check_url
+
+    if value is None or value.strip() == "":
+        return IMMEDIATE if testing else DEFAULT_URL
+    try:
+        return check_url(value)
+    except ValueError as exc:
+        raise ConfigError(f"JOBS_URL: {exc}") from None
+
+
 def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """The configuration: the environment first, then ``overrides`` (tests and scripts pass theirs)."""
     env = os.environ if environ is None else environ
@@ -124,6 +136,7 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
             else _int(env.get("TRUSTED_PROXIES"), "TRUSTED_PROXIES", 0)
         ),
         "CHECK_SCHEMA": True,
+        "JOBS_URL": _jobs(env.get("JOBS_URL"), testing),
     }
     config.update(overrides)
     config["APP_ENV"] = app_env

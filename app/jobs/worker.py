@@ -1,0 +1,40 @@
+"""``cli.py worker``: a Huey consumer for the queue ``JOBS_URL`` names, with the periodic tasks (reminders).
+
+Every module that declares tasks is imported here (``TASK_MODULES``), so a worker knows each task a web
+process may enqueue. Worker processes are forked: each forgets the parent's database connections first.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any, Mapping
+
+from .. import db
+from . import queue
+
+#: The modules whose tasks a worker runs; a new module of tasks is added here.
+TASK_MODULES: tuple[str, ...] = ("app.jobs.tasks",)
+
+
+def load_tasks() -> None:
+    for name in TASK_MODULES:
+        importlib.import_module(name)
+
+
+@queue.huey.on_startup()
+def _fresh_connections() -> None:
+    db.forget_engines()
+
+
+def run(config: Mapping[str, Any], workers: int = 2, periodic: bool = True) -> None:
+    """Consume until interrupted (SIGINT finishes the tasks in hand, SIGTERM stops at once)."""
+    if config.get("JOBS_URL") == queue.IMMEDIATE:
+        raise ValueError("JOBS_URL is 'immediate': tasks run where they are enqueued, there is no queue to consume")
+    queue.configure(config)
+    load_tasks()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    consumer = queue.huey.create_consumer(
+        workers=workers, worker_type="process", periodic=periodic, check_worker_health=True
+    )
+    consumer.run()
