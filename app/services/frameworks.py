@@ -10,7 +10,6 @@ published); a member whose result does not map a ref (scored against a version w
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -176,12 +175,11 @@ def _summary(
         for item in evidence:
             status = ((item.result.result.get("mapped") or {}).get(framework.id) or {}).get(ref, "not_assessed")
             members.setdefault(status, []).append(item.organisation)
-        counts = Counter({status: len(orgs) for status, orgs in members.items()})
         refs.append(
             RefSummary(
                 ref,
                 [by_id[sid] for sid in standard_ids if sid in by_id],
-                {status: counts[status] for status in MAPPED_STATUSES},
+                {status: len(members[status]) for status in MAPPED_STATUSES},
                 members,
             )
         )

@@ -28,6 +28,8 @@ from app.services import (
     save_answers,
     submit,
 )
+from app.services.questions import NotAsked
+from tests.builders import criterion, document, domain, load, standard
 
 from .conftest import (
     COMPLETE_ANSWERS,
@@ -310,3 +312,31 @@ def test_who_may_have_which_export(app, scored):
     assert signed_in(app, scored, "admin").get("/review/frameworks/cqc/evidence.json").status_code == 403
     anonymous = app.test_client().get("/review/frameworks/cqc/evidence.csv")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+
+
+def test_why_a_question_was_not_asked_reads_for_the_member_and_for_the_lead():
+    """Pure: one reason, in the member's words and the reviewer's."""
+    standards = load(
+        document(
+            [
+                domain(
+                    "d",
+                    [
+                        standard(
+                            "S1", [criterion("A1", "yes_no"), criterion("A2", when={"criterion": "A1", "in": ["yes"]})]
+                        )
+                    ],
+                )
+            ],
+            schema=2,
+        )
+    )
+    a1, a2 = standards.criterion_lookup["A1"][1], standards.criterion_lookup["A2"][1]
+    answered = NotAsked(a2, a1, answer="no")
+    assert answered.words == "Not asked because A1 is “No”."
+    assert answered.for_reviewer == "A2 not asked: A1 is “No”"
+    elsewhere = NotAsked(a2, a1, controller_applies=False)
+    assert elsewhere.because == "A1 does not apply to your organisation"
+    assert elsewhere.for_reviewer == "A2 not asked: A1 does not apply to this member"
+    assert NotAsked(a2, a1, answer="na").for_reviewer == "A2 not asked: A1 is answered “Not applicable”"
+    assert NotAsked(a2, a1, pending=True).for_reviewer == "A2 not asked: A1 is not answered yet"
