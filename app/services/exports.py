@@ -1,7 +1,8 @@
-"""A cycle's results, breaches and decisions as tables, for CSV and JSON downloads.
+"""A cycle's results, breaches and decisions as tables, for CSV and JSON downloads; and what members' latest
+results evidence for one framework their standards are mapped to (rows from ``frameworks.evidence_rows``).
 
 Every number comes from the stored results the review pages show, so a file
-and the screen agree. Only the lead's own alliance is exported.
+and the screen agree. Only the lead's own alliance is exported, and only a member's own results to it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlmodel import Session, col, select
 from ..csvfiles import write_csv
 from ..models import Assessment, AssessmentCycle, AssessmentResult, Breach, Decision, Membership, Organisation, User
 from .common import NotFound
+from .frameworks import Evidence
 from .review import latest_decision
 
 KINDS = ("results", "breaches", "decisions")
@@ -232,3 +234,39 @@ def as_json(cycle: AssessmentCycle, found: Table) -> str:
 
 def filename(cycle: AssessmentCycle, kind: str, fmt: str) -> str:
     return f"{kind}-{cycle.name.replace('/', '-')}.{fmt}"
+
+
+# -- what results evidence for a framework ("our CQC evidence") -------------------------------------------------
+
+
+def standards_words(standards: list[dict[str, Any]]) -> str:
+    """The standards behind a ref in one CSV cell: "C1 Clinical leadership: met; C5 Follow-up: not_met"."""
+    return "; ".join(f"{s['id']} {s['title']}: {s['status']}" for s in standards)
+
+
+def evidence_csv(found: Evidence) -> str:
+    out = io.StringIO()
+    write_csv(
+        out,
+        found.columns,
+        ([standards_words(row[k]) if k == "standards" else row.get(k) for k in found.columns] for row in found.rows),
+    )
+    return out.getvalue()
+
+
+def evidence_json(found: Evidence, scope: str) -> str:
+    """``scope``: whose results (an organisation's or an alliance's name)."""
+    return json.dumps(
+        {
+            "framework": {"id": found.framework.id, "title": found.framework.title},
+            "scope": scope,
+            "columns": found.columns,
+            "rows": found.rows,
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def evidence_filename(found: Evidence, scope_slug: str, fmt: str) -> str:
+    return f"{found.framework.id}-evidence-{scope_slug}.{fmt}"

@@ -33,6 +33,8 @@ from .alliances import cycles_of
 from .assessments import AssessmentContext, SaveOutcome, answers_of, context, open_assessment, save_answers
 from .common import Actor, NotFound, ServiceError
 from .evidence import one_evidence
+from .frameworks import Evidence as FrameworkEvidence
+from .frameworks import member_evidence
 from .membership import register_organisation
 from .standards import latest_published, parsed
 
@@ -64,6 +66,13 @@ def own_assessment(session: Session, organisation_id: int, assessment_id: int) -
         raise NotFound(f"assessment {assessment_id} not found")
     own_membership(session, organisation_id, assessment.membership_id)
     return context(session, assessment_id)
+
+
+def own_framework_evidence(
+    session: Session, organisation_id: int, membership_id: int, framework_id: str
+) -> FrameworkEvidence:
+    """What the organisation's own membership's latest submitted result evidences for one framework."""
+    return member_evidence(session, own_membership(session, organisation_id, membership_id), framework_id)
 
 
 def own_evidence(session: Session, organisation_id: int, assessment_id: int, evidence_id: int) -> Evidence:

@@ -79,18 +79,44 @@ def condition_words(criterion: Criterion, standards_lookup: Mapping[str, tuple[A
 
 @dataclass(frozen=True)
 class NotAsked:
-    """A conditional criterion the answers leave unasked, and why."""
+    """A conditional criterion the answers leave unasked, and why: the question it depends on (``controller``)
+    does not apply, is not asked itself, is not answered, or has an answer that does not ask this one."""
 
     criterion: Criterion
     controller: Criterion
-    because: str  # "C5.1 is “Telephone follow-up”", "C5.1 is not answered yet", ...
     #: The question it depends on is not answered yet (or, down a chain, the one that one depends on is not):
     #: this one may still be asked.
     pending: bool = False
+    controller_applies: bool = True
+    controller_asked: bool = True
+    answer: Any = None  # the controller's answer, carried over to the assessment's version
+
+    def because_for(self, whose: str = "your organisation") -> str:
+        """Why, as a clause: "C5.1 is “Telephone follow-up”", "C5.1 does not apply to <whose>", ..."""
+        controller = self.controller
+        if not self.controller_applies:
+            return f"{controller.id} does not apply to {whose}"
+        if not self.controller_asked:
+            return f"{controller.id} is not asked"
+        if self.answer is None:
+            return f"{controller.id} is not answered yet"
+        if self.answer == NA:
+            return f"{controller.id} is answered “Not applicable”"
+        return f"{controller.id} is {quoted(answer_words(controller, self.answer))}"
+
+    @property
+    def because(self) -> str:
+        """Why, in the member's words."""
+        return self.because_for()
 
     @property
     def words(self) -> str:
         return f"Not asked because {self.because}."
+
+    @property
+    def for_reviewer(self) -> str:
+        """Why, as a lead reads it: 'C5.2 not asked: C5.1 is “Telephone follow-up”'."""
+        return f"{self.criterion.id} not asked: {self.because_for('this member')}"
 
 
 def not_asked(ctx: AssessmentContext, answers: Mapping[str, Any]) -> dict[str, NotAsked]:
@@ -112,18 +138,11 @@ def not_asked(ctx: AssessmentContext, answers: Mapping[str, Any]) -> dict[str, N
         answer = kept.get(controller.id)
         pending = applicable and (answer is None if asked else found[controller.id].pending)
         found[criterion_id] = NotAsked(
-            criterion, controller, _because(controller, applicable, asked, answer), pending=pending
+            criterion,
+            controller,
+            pending=pending,
+            controller_applies=applicable,
+            controller_asked=asked,
+            answer=answer,
         )
     return found
-
-
-def _because(controller: Criterion, applies: bool, asked: bool, answer: Optional[Any]) -> str:
-    if not applies:
-        return f"{controller.id} does not apply to your organisation"
-    if not asked:
-        return f"{controller.id} is not asked"
-    if answer is None:
-        return f"{controller.id} is not answered yet"
-    if answer == NA:
-        return f"{controller.id} is answered “Not applicable”"
-    return f"{controller.id} is {quoted(answer_words(controller, answer))}"

@@ -18,11 +18,12 @@ from typing import Any, Optional
 
 from sqlmodel import Session, col, select
 
-from rules.model import CoreOffer, Criterion, Domain, Framework, Standard, StandardsSet
+from rules.model import CoreOffer, Criterion, Domain, Standard, StandardsSet
 
 from ..models import Decision
 from .assessments import AssessmentContext
 from .benchmarks import DEFAULT_MIN_PEERS, MetricBenchmark, metric_benchmarks
+from .frameworks import FrameworkLine, framework_lines
 from .questions import NotAsked, not_asked, option_scores_words
 from .scoring import current_result, score
 
@@ -40,21 +41,6 @@ class DomainLine:
     domain: Domain
     score: Optional[float]
     standards: list[StandardLine]
-
-
-@dataclass(frozen=True)
-class MappedRef:
-    """One ref of a framework the standards are mapped to, how it stands, and the standards behind it."""
-
-    ref: str
-    status: str  # met, not_met or not_assessed
-    standards: list[tuple[Standard, str]]  # each mapped standard with its status in this result
-
-
-@dataclass(frozen=True)
-class FrameworkLine:
-    framework: Framework
-    refs: list[MappedRef]
 
 
 @dataclass(frozen=True)
@@ -125,7 +111,7 @@ def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAU
         benchmarks=metric_benchmarks(session, ctx, result, min_peers),
         not_asked={cid: reasons[cid] for cid in inactive if cid in reasons},
         explanations=_option_explanations(standards, details),
-        frameworks=_frameworks(standards, result),
+        frameworks=framework_lines(standards, result),
         decisions=list(
             session.exec(
                 select(Decision)
@@ -134,27 +120,6 @@ def result_view(session: Session, ctx: AssessmentContext, min_peers: int = DEFAU
             ).all()
         ),
     )
-
-
-def _frameworks(standards: StandardsSet, result: dict[str, Any]) -> list[FrameworkLine]:
-    mapped = result.get("mapped") or {}
-    by_id = {s.id: s for s in standards.standards}
-    statuses = result["standard_results"]
-    lines = []
-    for framework in standards.frameworks:
-        refs = [
-            MappedRef(
-                ref,
-                status,
-                [
-                    (by_id[sid], (statuses.get(sid) or {}).get("status", "not_applicable"))
-                    for sid in standards.mapped_refs.get(framework.id, {}).get(ref, ())
-                ],
-            )
-            for ref, status in (mapped.get(framework.id) or {}).items()
-        ]
-        lines.append(FrameworkLine(framework, refs))
-    return lines
 
 
 def _option_explanations(standards: StandardsSet, details: dict[str, Any]) -> dict[str, str]:

@@ -12,7 +12,7 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..services import NotFound, ServiceError, SubmissionRefused, apply_for_membership, portal, submit
+from ..services import NotFound, ServiceError, SubmissionRefused, apply_for_membership, exports, portal, submit
 from ..services import review as review_service
 from ..services.buddying.board import organisation_pairs
 from ..services.evidence import NoEvidenceFile, add_evidence, attach_file, detach_file, evidence_of
@@ -22,7 +22,7 @@ from ..services.questions import not_asked
 from ..services.results import result_view
 from ..uploads import UploadRefused, allowed_extensions
 from .access import actor, roles, unit_of_work
-from .downloads import evidence_download
+from .downloads import evidence_download, export_download
 from .forms import ApplyForm, EvidenceForm, domain_form, field_names, page_layout, save_problem, show_service_error
 
 bp = Blueprint("member", __name__, url_prefix="/member")
@@ -102,6 +102,19 @@ def membership(membership_id: int):
     with unit_of_work() as session:
         overview = portal.membership_overview(session, _organisation_id(), membership_id)
     return render_template("member/membership.html", overview=overview)
+
+
+@bp.get("/memberships/<int:membership_id>/frameworks/<framework_id>/evidence.<fmt>")
+@roles("member")
+def framework_export(membership_id: int, framework_id: str, fmt: str):
+    """What the membership's latest submitted result evidences for one framework ("our CQC evidence")."""
+    if fmt not in exports.FORMATS:
+        abort(404)
+    with unit_of_work() as session:
+        found = portal.own_framework_evidence(session, _organisation_id(), membership_id, framework_id)
+        organisation = portal.get_organisation(session, _organisation_id())
+    body = exports.evidence_csv(found) if fmt == "csv" else exports.evidence_json(found, organisation.name)
+    return export_download(body, fmt, exports.evidence_filename(found, organisation.ods_code, fmt))
 
 
 @bp.post("/memberships/<int:membership_id>/assessments")

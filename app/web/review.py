@@ -7,19 +7,20 @@ assessment or evidence is a 404, for reading and for writing alike.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
 from ..services import ServiceError, audit_trail, cycles_of, exports, overview
 from ..services import dashboard as dashboards
+from ..services import frameworks as framework_service
 from ..services import impact as preview
 from ..services import plans as plan_service
 from ..services import review as service
 from ..services.evidence import NoEvidenceFile
 from ..wording import label
 from .access import actor, roles, unit_of_work
-from .downloads import evidence_download
+from .downloads import evidence_download, export_download
 from .forms import LibraryImportForm, StandardsUploadForm
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -186,12 +187,7 @@ def export(cycle_id: int, kind: str, fmt: str):
     with unit_of_work() as session:
         cycle, table = exports.table(session, _alliance_id(), cycle_id, kind)
     body = exports.as_csv(table) if fmt == "csv" else exports.as_json(cycle, table)
-    mimetype = "text/csv" if fmt == "csv" else "application/json"
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{exports.filename(cycle, kind, fmt)}"'},
-    )
+    return export_download(body, fmt, exports.filename(cycle, kind, fmt))
 
 
 @bp.get("/assessments/<int:assessment_id>/summary")
@@ -214,14 +210,39 @@ def dashboard():
         alliance = overview.alliance(session, _alliance_id())
         board = dashboards.dashboard(session, alliance.id, int(raw) if raw else None) if alliance else None
         members = dashboards.memberships_of(session, alliance.id) if alliance else []
+        frameworks = framework_service.alliance_summaries(session, alliance.id) if alliance else []
     return render_template(
         "review/dashboard.html",
         alliance=alliance,
         board=board,
         members=members,
+        frameworks=frameworks,
         error=error,
         page_has_errors=bool(error),
     )
+
+
+@bp.get("/frameworks/<framework_id>")
+@roles("lead")
+def framework(framework_id: str):
+    """One framework the alliance's standards are mapped to: per ref, which members' latest results meet it."""
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        summary = framework_service.alliance_summary(session, _alliance_id(), framework_id)
+    return render_template("review/framework.html", alliance=alliance, summary=summary, formats=exports.FORMATS)
+
+
+@bp.get("/frameworks/<framework_id>/evidence.<fmt>")
+@roles("lead")
+def framework_export(framework_id: str, fmt: str):
+    """What every member's latest result evidences for one framework, one row per member and ref."""
+    if fmt not in exports.FORMATS:
+        abort(404)
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        found = framework_service.lead_evidence(session, _alliance_id(), framework_id)
+    body = exports.evidence_csv(found) if fmt == "csv" else exports.evidence_json(found, alliance.name)
+    return export_download(body, fmt, exports.evidence_filename(found, alliance.slug, fmt))
 
 
 @bp.get("/members/<int:membership_id>")

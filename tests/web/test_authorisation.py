@@ -16,8 +16,9 @@ from app.models import Answer, Assessment, AuditEvent, Evidence, Membership
 from app.services import CLI, add_evidence, save_answers
 from app.services.evidence import attach_file
 from app.services.notifications import notify
+from app.services.standards import register_version
 
-from .conftest import Visitor
+from .conftest import STANDARDS_2, Visitor
 from .matrix import Case, Seen, mismatches, uncovered, visit
 
 PERSONAS = ("anonymous", "member_a", "member_b", "lead", "admin")
@@ -48,6 +49,7 @@ def setup(app, world):
         )
         b_link = add_evidence(session, CLI, b, "C1.1", kind="link", url="https://example.nhs.uk/b-plan")
         notice = notify(session, world.organisations["a"], "comment", "A comment for org A")
+        register_version(session, STANDARDS_2, CLI)  # the current version, mapped to CQC
         ids = {"link": link.id, "file": document.id, "b_link": b_link.id, "notice": notice.id}
     people = {"anonymous": Visitor(app)}
     for who in PERSONAS[1:]:
@@ -69,6 +71,13 @@ def cases(world, ids) -> list[Case]:
         # Both already hold a full membership: the application is refused on the page (200), for their own org.
         Case("member.apply_to", "POST", "/member/apply/web-test", everyone_member, {"route": "full"}),
         Case("member.membership", "GET", f"/member/memberships/{ma}", member_only(200)),
+        # What A's latest submitted result evidences for a framework (none yet: no rows, but A's own file).
+        Case(
+            "member.framework_export", "GET", f"/member/memberships/{ma}/frameworks/cqc/evidence.csv", member_only(200)
+        ),
+        Case(
+            "member.framework_export", "GET", f"/member/memberships/{ma}/frameworks/cqc/evidence.json", member_only(200)
+        ),
         Case("member.start_assessment", "POST", f"/member/memberships/{ma}/assessments", member_only(302)),
         Case("member.assessment", "GET", base, member_only(200)),
         Case("member.domain", "GET", f"{base}/domains/care", member_only(200)),

@@ -12,10 +12,11 @@ from sqlmodel import select
 
 from app import db
 from app.models import Assessment, AuditEvent, Decision, Membership, Notification, ResultOverride, ReviewComment
+from app.services import CLI
 from app.services.review import override
-from app.services.standards import register_text
+from app.services.standards import register_text, register_version
 
-from .conftest import STANDARDS, Visitor, text
+from .conftest import STANDARDS, STANDARDS_2, Visitor, text
 from .matrix import Case, Seen, mismatches, uncovered, visit
 from .reviewing import build_review_world
 
@@ -44,6 +45,7 @@ def setup(app, world):
         draft = STANDARDS.read_text(encoding="utf-8").replace('version: "2026.1"', 'version: "2026.9"')
         assert draft != STANDARDS.read_text(encoding="utf-8")
         rw.draft_id = register_text(session, draft, "draft.yaml", world.actor("lead")).id  # X's lead's draft
+        register_version(session, STANDARDS_2, CLI)  # the current version: mapped to CQC (the results are on 2026.1)
     people = {"anonymous": Visitor(app)}
     for who in PERSONAS[1:]:
         person = Visitor(app)
@@ -96,6 +98,31 @@ def cases(rw) -> list[Case]:
             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
         ),
         Case("review.dashboard", "GET", f"/review/dashboard?cycle={rw.previous_cycle_id}", lead_only(200)),
+        # A framework of the current standards: each lead reads its own alliance's members, nobody else any.
+        Case(
+            "review.framework",
+            "GET",
+            "/review/frameworks/cqc",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
+        Case(
+            "review.framework",
+            "GET",
+            "/review/frameworks/dspt",
+            {"anonymous": 302, "member_clean": 403, "lead": 404, "lead_y": 404, "admin": 403},
+        ),
+        Case(
+            "review.framework_export",
+            "GET",
+            "/review/frameworks/cqc/evidence.csv",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
+        Case(
+            "review.framework_export",
+            "GET",
+            "/review/frameworks/cqc/evidence.json",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
         Case("review.member_timeline", "GET", f"/review/members/{rw.memberships['breach']}", lead_only(200)),
         # Breach Trust has no recommendation yet: refused on the queue page (a redirect), nothing changes.
         # On Breach Trust's current assessment, last: returning it makes it a draft again.
