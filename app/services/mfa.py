@@ -294,7 +294,7 @@ def verify(
         return Check(False, problem="Two-step verification is not set up for this account")
     locked_until = _aware(factor.locked_until)
     if locked_until is not None and now < locked_until:
-        return Check(False, problem=_locked_words(locked_until), locked_until=locked_until)
+        return Check(False, problem=_locked_words(locked_until, now), locked_until=locked_until)
     typed = _normalised(code)
     if len(typed) == DIGITS and typed.isdigit():
         step = _matching_step(policy.box.open(factor.secret_encrypted), typed, now)
@@ -340,11 +340,11 @@ def _failed(
     factor.failures = 0
     factor.locked_until = until
     session.flush()
-    return Check(False, problem=_locked_words(until), locked_until=until)
+    return Check(False, problem=_locked_words(until, now), locked_until=until)
 
 
-def _locked_words(until: dt.datetime) -> str:
-    minutes = max(1, -(-int((until - utcnow()).total_seconds()) // 60))
+def _locked_words(until: dt.datetime, now: dt.datetime) -> str:
+    minutes = max(1, -(-int((until - now).total_seconds()) // 60))
     return (
         f"Too many wrong codes. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
         "or ask an administrator to reset your two-step verification"
