@@ -306,3 +306,20 @@ def test_a_lead_signed_in_to_the_set_up_page_reaches_no_other_signed_in_route(ap
                 if not (rule.endpoint.startswith("api.") and response.status_code == 403):
                     reached[(method, path)] = response.status_code
     assert reached == {}
+
+
+def test_the_settings_require_it_of_leads_and_admins_in_production():
+    from app import config as app_config
+
+    production = {"APP_ENV": "production", "SECRET_KEY": "k" * 32}
+    assert app_config.load(production, environ={})["MFA_REQUIRED_ROLES"] == {"lead", "admin"}
+    assert app_config.load({"APP_ENV": "development"}, environ={})["MFA_REQUIRED_ROLES"] == {"lead", "admin"}
+    assert app_config.load({"APP_ENV": "testing"}, environ={})["MFA_REQUIRED_ROLES"] == frozenset()
+    everyone = app_config.load(production, environ={"MFA_REQUIRED_ROLES": "member, lead,admin"})
+    assert everyone["MFA_REQUIRED_ROLES"] == {"member", "lead", "admin"}
+    with pytest.raises(app_config.ConfigError, match="leads and admins must always use two-step verification"):
+        app_config.load(production, environ={"MFA_REQUIRED_ROLES": ""})
+    with pytest.raises(app_config.ConfigError, match="MFA_REQUIRED_ROLES: roles are member, lead, admin; got boss"):
+        app_config.load({"APP_ENV": "testing"}, environ={"MFA_REQUIRED_ROLES": "boss"})
+    with pytest.raises(app_config.ConfigError, match="MFA_RATE_LIMIT: expected a rate"):
+        app_config.load({"APP_ENV": "testing"}, environ={"MFA_RATE_LIMIT": "often"})
