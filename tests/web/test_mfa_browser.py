@@ -36,6 +36,7 @@ def test_a_lead_sets_up_two_step_verification_and_signs_in_with_a_code(live_app,
     assert page.locator("h1").inner_text() == "Set up two-step verification"
     assert page.locator("svg.app-qr-code").is_visible()
     assert page.locator("svg.app-qr-code").bounding_box()["width"] >= 200
+    page.screenshot(path=str(ARTIFACTS / "mfa-00-set-up.png"), full_page=True)
 
     # Nothing else opens before it is set up.
     page.goto(f"{base}/review/")
