@@ -223,3 +223,33 @@ def test_an_admin_resets_another_persons_two_step_verification(database_url, peo
             mfa.reset(session, CLI, people["lead"])
         event = session.exec(select(AuditEvent).where(AuditEvent.action == "mfa.reset")).one()
         assert event.actor == "second.admin@mfa.test" and event.entity_id == people["lead"]
+
+
+def test_the_command_line_resets_someones_two_step_verification(database_url, people):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    enrol(database_url, people["admin"])
+    db.dispose_engine(database_url)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "cli.py", "users", "reset-mfa", *args],
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    done = cli("Admin@mfa.test")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "two-step verification of admin@mfa.test is reset; every session of theirs has ended"
+    with db.session_scope(database_url) as session:
+        assert not mfa.is_enrolled(session, people["admin"])
+        assert session.exec(select(AuditEvent).where(AuditEvent.action == "mfa.reset")).one().actor == "cli"
+    again = cli("admin@mfa.test")
+    assert again.returncode != 0 and "has not set up two-step verification" in again.stderr
+    assert "no account has the email nobody@mfa.test" in cli("nobody@mfa.test").stderr
