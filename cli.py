@@ -289,6 +289,35 @@ def standards_delete_draft(set_id: str, version: str) -> None:
     click.echo(f"deleted the draft {set_id} {version} uploaded by {uploader}")
 
 
+@main.group("users")
+def users_group() -> None:
+    """People who sign in."""
+
+
+@users_group.command("reset-mfa")
+@click.argument("email")
+def users_reset_mfa(email: str) -> None:
+    """Remove a person's two-step verification (a lost phone, or the last admin locked out): every session of
+    theirs ends, and a lead or admin sets it up again at their next sign-in. Audited as the command line."""
+    from sqlmodel import select
+
+    from app import db
+    from app.models import User
+    from app.services import CLI, ServiceError
+    from app.services.mfa import reset
+
+    require_schema()
+    try:
+        with db.session_scope() as session:
+            user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+            if user is None:
+                raise ServiceError(f"no account has the email {email}")
+            reset(session, CLI, user.id)
+    except ServiceError as exc:
+        fail(f"error: {exc}")
+    click.echo(f"two-step verification of {email.strip().lower()} is reset; every session of theirs has ended")
+
+
 @standards.command("list")
 def standards_list() -> None:
     """Every registered standards version with its state, newest version of each set first."""

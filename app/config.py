@@ -13,6 +13,11 @@ import os
 from typing import Any, Mapping, Optional
 
 from .db import ROOT, database_url
+from .models import ROLES
+
+#: Roles that must use two-step verification in production (``MFA_REQUIRED_ROLES``).
+MFA_STAFF = ("lead", "admin")
+MFA_ISSUER = "NHS Alliance Accreditation"
 
 ENVIRONMENTS = ("production", "development", "testing")
 MEGABYTE = 1024 * 1024
@@ -81,6 +86,16 @@ def _jobs(value: Optional[str], testing: bool) -> str:
         raise ConfigError(f"JOBS_URL: {exc}") from None
 
 
+def _roles(value: Any, name: str) -> frozenset[str]:
+    """A comma-separated list of roles (or any iterable of them, from the tests' overrides)."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    roles = frozenset(str(item).strip().lower() for item in items if str(item).strip())
+    unknown = sorted(roles - set(ROLES))
+    if unknown:
+        raise ConfigError(f"{name}: roles are {', '.join(ROLES)}; got {', '.join(unknown)}")
+    return roles
+
+
 def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """The configuration: the environment first, then ``overrides`` (tests and scripts pass theirs)."""
     env = os.environ if environ is None else environ
@@ -137,9 +152,33 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         ),
         "CHECK_SCHEMA": True,
         "JOBS_URL": _jobs(env.get("JOBS_URL"), testing),
+        # Two-step verification (app/services/mfa.py, app/web/two_step.py). The roles that must use it: leads
+        # and admins, always in production; the tests' configuration has none unless a test names them, so
+        # the many tests that sign in a lead or an admin need not enrol first.
+        "MFA_REQUIRED_ROLES": env.get("MFA_REQUIRED_ROLES", "" if testing else ",".join(MFA_STAFF)),
+        "MFA_ISSUER": (env.get("MFA_ISSUER") or "").strip() or MFA_ISSUER,
+        # The key the TOTP secrets are encrypted with (comma separated, newest first, to rotate); without it
+        # SECRET_KEY is used, and changing SECRET_KEY then makes every enrolled secret unreadable.
+        "MFA_KEY": env.get("MFA_KEY") or None,
+        # Wrong codes per person and per address (a refused code counts, a right one does not); after
+        # MFA_MAX_FAILURES wrong codes in a row no code is checked for MFA_LOCK_MINUTES.
+        "MFA_RATE_LIMIT": _rate(env.get("MFA_RATE_LIMIT"), "MFA_RATE_LIMIT", "5 per minute"),
+        "MFA_ADDRESS_RATE_LIMIT": _rate(
+            env.get("MFA_ADDRESS_RATE_LIMIT"), "MFA_ADDRESS_RATE_LIMIT", "20 per minute;100 per hour"
+        ),
+        "MFA_MAX_FAILURES": _int(env.get("MFA_MAX_FAILURES"), "MFA_MAX_FAILURES", 5),
+        "MFA_LOCK_MINUTES": _int(env.get("MFA_LOCK_MINUTES"), "MFA_LOCK_MINUTES", 15),
+        # How long the second step waits for its code after a right password.
+        "MFA_PENDING_MINUTES": _int(env.get("MFA_PENDING_MINUTES"), "MFA_PENDING_MINUTES", 5),
     }
     config.update(overrides)
     config["APP_ENV"] = app_env
+    config["MFA_REQUIRED_ROLES"] = _roles(config["MFA_REQUIRED_ROLES"], "MFA_REQUIRED_ROLES")
+    if app_env == "production" and not set(MFA_STAFF) <= config["MFA_REQUIRED_ROLES"]:
+        raise ConfigError(
+            "MFA_REQUIRED_ROLES: leads and admins must always use two-step verification in production; "
+            f"got {', '.join(sorted(config['MFA_REQUIRED_ROLES'])) or 'none'} (leave it unset, or add member)"
+        )
     # A little over the file limit, so a slightly oversized file gets a message on the form, not a bare 413.
     config.setdefault("MAX_CONTENT_LENGTH", int(config["UPLOAD_MAX_BYTES"]) + MEGABYTE)
     if not config["SECRET_KEY"]:

@@ -446,3 +446,30 @@ class WebSession(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     expires_at: dt.datetime = Field(index=True)
     ends_at: dt.datetime
+
+
+class MfaFactor(SQLModel, table=True):
+    """A person's authenticator app (TOTP, app/services/mfa.py): one per person, pending until its first code
+    is confirmed. The secret is kept only encrypted (Fernet, with a key derived from MFA_KEY or SECRET_KEY)."""
+
+    user_id: int = Field(primary_key=True, foreign_key="user.id")
+    secret_encrypted: str = Field(sa_column=Column(Text, nullable=False), description="Fernet token of the secret")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    confirmed_at: Optional[dt.datetime] = Field(default=None, description="none: enrolment not finished")
+    last_step: Optional[int] = Field(
+        default=None, description="the TOTP time step of the last code accepted: that code and older are refused"
+    )
+    failures: int = Field(default=0, description="wrong codes in a row since the last success or lock")
+    locked_until: Optional[dt.datetime] = Field(default=None, description="no code is checked before this time")
+
+
+class MfaRecoveryCode(SQLModel, table=True):
+    """A one-time recovery code, kept only as a SHA-256 (the codes are 80 random bits: app/services/mfa.py)."""
+
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    code_hash: str = Field(max_length=64, description="SHA-256 of the user id and the code, hex")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    used_at: Optional[dt.datetime] = None

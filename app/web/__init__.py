@@ -45,7 +45,7 @@ ERROR_TITLES = {
 
 
 def register(app: Flask) -> None:
-    from . import admin, api_v1, auth, buddying, health, member, plans, review, status
+    from . import admin, api_v1, auth, buddying, health, member, mfa, plans, review, status, two_step
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
@@ -55,7 +55,19 @@ def register(app: Flask) -> None:
     limiter.init_app(app)
     check_limiter_storage(app)
     request_log.init_app(app)
-    for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, health.bp, api_v1.bp, status.bp):
+    two_step.init_app(app)
+    for blueprint in (
+        auth.bp,
+        mfa.bp,
+        member.bp,
+        plans.bp,
+        review.bp,
+        buddying.bp,
+        admin.bp,
+        health.bp,
+        api_v1.bp,
+        status.bp,
+    ):
         app.register_blueprint(blueprint)
     _vendor_routes(app)
     _error_pages(app)

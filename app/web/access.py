@@ -24,6 +24,8 @@ from ..services import Actor
 from ..services.api_tokens import TokenScope, authenticate_token
 from .sessions import renew_id
 
+#: Each role's landing page.
+HOMES = {"member": "member.home", "lead": "review.home", "admin": "admin.home"}
 #: Whom ``sign_in`` began the session for, with their ``User.session_generation`` then: "id:generation".
 SIGNED_IN = "_signed_in"
 
@@ -82,6 +84,10 @@ def sign_in(user: User) -> SignedIn:
     web_session.permanent = True
     renew_id(restart=True)
     return signed_in
+
+
+def home_of(user: SignedIn) -> str:
+    return url_for(HOMES[user.role])
 
 
 def keep_signed_in(user: User) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from ..services import ServiceError, accounts, api_tokens, overview
+from ..services import ServiceError, accounts, api_tokens, mfa, overview
 from .access import actor, roles, unit_of_work
 from .forms import ApiTokenForm, show_service_error
 from .sessions import end_sessions_of
@@ -26,7 +26,8 @@ def home():
 def users():
     with unit_of_work() as session:
         people = accounts.users(session)
-    return render_template("admin/users.html", people=people)
+        two_step = mfa.enrolled_user_ids(session)
+    return render_template("admin/users.html", people=people, two_step=two_step)
 
 
 @bp.post("/users/<int:user_id>/sign-out-everywhere")
@@ -38,6 +39,19 @@ def sign_out_user(user_id: int):
         email = user.email
     end_sessions_of(user_id)
     flash(f"{email} is signed out everywhere: every session of theirs has ended.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/two-step-reset")
+@roles("admin")
+def reset_two_step(user_id: int):
+    """Remove a person's two-step verification (a lost phone): their sessions end, and they set it up again
+    at their next sign-in if their role requires it. Not one's own: another administrator does that."""
+    with unit_of_work() as session:
+        user = mfa.reset(session, actor(), user_id)
+        email = user.email
+    end_sessions_of(user_id)
+    flash(f"Two-step verification for {email} is reset, and every session of theirs has ended.", "success")
     return redirect(url_for("admin.users"))
 
 

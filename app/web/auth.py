@@ -15,13 +15,14 @@ from ..services import ServiceError, authenticate
 from ..services.accounts import EmailTaken, change_password, end_sessions
 from ..services.common import Actor
 from ..services.portal import register_applicant
-from .access import SignedIn, actor, keep_signed_in, public, roles, safe_next, sign_in, unit_of_work
+from .access import actor, home_of, keep_signed_in, public, roles, sign_in, unit_of_work
 from .forms import ChangePasswordForm, LoginForm, RegisterForm, show_service_error
 from .limits import address_key, address_limit, limiter, register_key, register_limit, sign_in_key, sign_in_limit
+from .mfa import account_page
 from .sessions import end_sessions_of
+from .two_step import finish_sign_in
 
 bp = Blueprint("auth", __name__)
-HOMES = {"member": "member.home", "lead": "review.home", "admin": "admin.home"}
 REGISTER_FIELDS = {
     "name": "organisation_name",
     "ods_code": "ods_code",
@@ -32,10 +33,6 @@ REGISTER_FIELDS = {
 }
 #: Registration refused for an email that has an account, in words that do not say so.
 NOT_REGISTERED = "We could not register you with these details. If you already have an account, sign in instead."
-
-
-def home_of(user: SignedIn) -> str:
-    return url_for(HOMES[user.role])
 
 
 def failed(response) -> bool:  # noqa: ANN001
@@ -63,8 +60,7 @@ def login():
         if user is None:
             form.form_errors.append("Enter a correct email address and password")
         else:
-            signed_in = sign_in(user)
-            return redirect(safe_next(request.args.get("next")) or home_of(signed_in))
+            return redirect(finish_sign_in(user, mfa_asserted=False, next_url=request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
 
@@ -117,7 +113,7 @@ def register():
 @bp.get("/account")
 @roles("member", "lead", "admin")
 def account():
-    return render_template("auth/account.html", form=ChangePasswordForm())
+    return account_page(form=ChangePasswordForm())
 
 
 @bp.post("/account/password")
@@ -137,7 +133,7 @@ def password():
             keep_signed_in(user)
             flash("Your password is changed. Every other session of yours has been signed out.", "success")
             return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=form), 200
+    return account_page(form=form)
 
 
 @bp.post("/account/sign-out-everywhere")

@@ -152,6 +152,18 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
+class CodeForm(FlaskForm):
+    """A code from an authenticator app (6 digits) or a recovery code; the service reads either."""
+
+    code = StringField(
+        "Code",
+        validators=[
+            DataRequired("Enter the code from your authenticator app"),
+            Length(max=40, message="Enter the 6-digit code from your app, or a recovery code"),
+        ],
+    )
+
+
 class ApplyForm(FlaskForm):
     route = ChoiceField("Membership route", validators=[DataRequired("Choose a membership route")])
     specialty = ChoiceField("Specialty")

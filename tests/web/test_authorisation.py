@@ -192,6 +192,38 @@ def cases(world, ids) -> list[Case]:
             },
         ),
         Case("auth.start", "GET", "/", {"anonymous": 200, **dict.fromkeys(PERSONAS[1:], 302)}),
+        # Two-step verification (tests/web/test_mfa.py): nobody here is half signed in, so the second step
+        # sends everyone to sign in; the set-up page is anyone's own; a wrong code is refused on the page.
+        Case("mfa.second_step", "GET", "/auth/mfa", dict.fromkeys(PERSONAS, 302)),
+        Case("mfa.second_step", "POST", "/auth/mfa", dict.fromkeys(PERSONAS, 302), {"code": "000000"}),
+        Case("mfa.enrol", "GET", "/account/two-step", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)}),
+        Case(
+            "mfa.enrol",
+            "POST",
+            "/account/two-step",
+            {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)},
+            {"code": "000000"},
+        ),
+        Case(
+            "mfa.regenerate",
+            "POST",
+            "/account/two-step/recovery-codes",
+            {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)},
+            {"code": "000000"},
+        ),
+        Case(
+            "mfa.disable",
+            "POST",
+            "/account/two-step/turn-off",
+            {"anonymous": 302, "member_a": 200, "member_b": 200, "lead": 403, "admin": 403},
+            {"code": "000000"},
+        ),
+        Case(
+            "admin.reset_two_step",
+            "POST",
+            "/admin/users/999999/two-step-reset",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 404},
+        ),
         Case("auth.login", "GET", "/login", dict.fromkeys(PERSONAS, 200)),
         Case("auth.register", "GET", "/register", {"anonymous": 200, **dict.fromkeys(PERSONAS[1:], 302)}),
     ]
@@ -233,7 +265,7 @@ def test_authorisation_matrix(app, world, setup):
 def test_the_matrix_covers_every_route(app, world, setup):
     ids, _ = setup
     covered = {case.endpoint for case in cases(world, ids)}
-    for blueprint in ("member", "api", "admin"):  # review routes: tests/web/test_review_authorisation.py
+    for blueprint in ("member", "api", "admin", "mfa"):  # review routes: tests/web/test_review_authorisation.py
         routes = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint + ".")}
         assert routes <= covered, routes - covered
     assert uncovered(app, "member", cases(world, ids)) == []
