@@ -18,6 +18,7 @@ ENVIRONMENTS = ("production", "development", "testing")
 MEGABYTE = 1024 * 1024
 #: Where evidence files are kept unless ``UPLOAD_DIR`` says otherwise (outside the served static files).
 DEFAULT_UPLOAD_DIR = ROOT / "instance" / "uploads"
+MAIL_KEYS = ("MAIL_URL", "MAIL_FROM", "BASE_URL", "MAIL_RETRIES", "MAIL_RETRY_SECONDS")
 
 
 class ConfigError(RuntimeError):
@@ -81,6 +82,57 @@ def _jobs(value: Optional[str], testing: bool) -> str:
         raise ConfigError(f"JOBS_URL: {exc}") from None
 
 
+def _base_url(value: Optional[str]) -> str:
+    """The address people reach the application at, for the links in emails: http(s)://HOST[/PREFIX]."""
+    from urllib.parse import urlsplit
+
+    text = (value or "").strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"BASE_URL: expected the service's address, like https://accreditation.example.nhs.uk, got {value!r}"
+        )
+    return text
+
+
+def _mail(env: Mapping[str, str], production: bool) -> dict[str, Any]:
+    """``MAIL_URL``, ``MAIL_FROM`` and ``BASE_URL`` (see ``app/mail.py``), and how a failed send is retried."""
+    from .mail import CONSOLE, SMTP, SMTPS, check_sender, parse_mail_url
+
+    url = (env.get("MAIL_URL") or "").strip() or "console:"
+    try:
+        settings = parse_mail_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"MAIL_URL: {exc}") from None
+    real = settings.backend in (SMTP, SMTPS)
+    sender = (env.get("MAIL_FROM") or "").strip()
+    if not sender and real:
+        raise ConfigError(
+            "MAIL_FROM is not set: mail sent through a server needs a sender, like "
+            "MAIL_FROM='Alliance accreditation <noreply@example.nhs.uk>' (on NHSmail, the relay account's address)"
+        )
+    try:
+        sender = check_sender(sender or "Alliance accreditation <noreply@localhost>")
+    except ValueError as exc:
+        raise ConfigError(f"MAIL_FROM: {exc}") from None
+    base = env.get("BASE_URL")
+    if not (base or "").strip():
+        if real or (production and settings.backend != CONSOLE):
+            raise ConfigError(
+                "BASE_URL is not set: every email links to the page to act on, so the service's address is "
+                "needed, like BASE_URL=https://accreditation.example.nhs.uk"
+            )
+        base = "http://localhost:5000"
+    return {
+        "MAIL_URL": url,
+        "MAIL": settings,
+        "MAIL_FROM": sender,
+        "BASE_URL": _base_url(base),
+        "MAIL_RETRIES": _int(env.get("MAIL_RETRIES"), "MAIL_RETRIES", 8),
+        "MAIL_RETRY_SECONDS": _int(env.get("MAIL_RETRY_SECONDS"), "MAIL_RETRY_SECONDS", 300),
+    }
+
+
 def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """The configuration: the environment first, then ``overrides`` (tests and scripts pass theirs)."""
     env = os.environ if environ is None else environ
@@ -138,6 +190,9 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         "CHECK_SCHEMA": True,
         "JOBS_URL": _jobs(env.get("JOBS_URL"), testing),
     }
+    # Mail settings given as overrides are checked as the environment's are.
+    mail_env = {**env, **{key: str(overrides.pop(key)) for key in MAIL_KEYS if overrides.get(key) is not None}}
+    config.update(_mail(mail_env, app_env == "production"))
     config.update(overrides)
     config["APP_ENV"] = app_env
     # A little over the file limit, so a slightly oversized file gets a message on the form, not a bare 413.
