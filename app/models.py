@@ -464,7 +464,8 @@ class OutgoingMail(SQLModel, table=True):
 
     (user, kind, subject, marker) is unique: an event or a reminder (``marker``: which due date, which
     threshold) is mailed once per person, however often a reminder run or a retry comes round.
-    ``status``: pending (to send), sent, held (waits for the lead's daily digest), digested (went in one)."""
+    ``status``: pending (to send), sending (claimed by a job since ``claimed_at``), sent, failed (every retry
+    failed), held (waits for the lead's daily digest), digested (went out in one, ``digest_id``)."""
 
     __table_args__ = (
         UniqueConstraint("user_id", "kind", "subject", "marker", name="uq_outgoingmail_once"),
@@ -484,4 +485,5 @@ class OutgoingMail(SQLModel, table=True):
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     digest_id: Optional[int] = Field(default=None, description="the digest email it went out in")
     created_at: dt.datetime = Field(default_factory=utcnow)
+    claimed_at: Optional[dt.datetime] = None
     sent_at: Optional[dt.datetime] = None
