@@ -207,9 +207,6 @@ def test_non_essential_kinds_can_be_turned_off_essential_ones_cannot(world: Worl
     with db.session_scope(world.url) as session:
         review.add_comment(session, world.actor("lead"), world.alliance_id, assessment_id, "A comment")
         review.decide(session, world.actor("lead"), world.alliance_id, assessment_id, "accredit")
-    assert [m["Subject"] for m in smtp.to(MEMBER_A)] == [
-        "Decision on your " + m["Subject"].split("your ")[1] for m in smtp.to(MEMBER_A)
-    ]
     assert len(smtp.to(MEMBER_A)) == 1 and "Decision" in smtp.to(MEMBER_A)[0]["Subject"]
     with db.session_scope(world.url) as session, pytest.raises(messages.ServiceError, match="digest"):
         messages.save_settings(session, world.actor("member_a"), world.user_ids["member_a"], [], digest=True)
