@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 
 from app import config as app_config
 from app.jobs import queue
+from tests.web.conftest import app, world  # noqa: F401  (the web tests' application and alliance world)
 
 BASE_URL = "https://accreditation.example.nhs.uk"
 MAIL_FROM = "Alliance accreditation <noreply@alliance.example.nhs.uk>"
