@@ -16,7 +16,6 @@ from typing import Any, Optional
 
 from huey import crontab
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as OrmSession
 
 from .. import db
@@ -41,12 +40,11 @@ def _configured_for(session: OrmSession) -> bool:
     """Whether the queue's settings are for the database this session committed to (a script working on
     another database leaves its mail to that database's sweep)."""
     try:
-        configured = make_url(db.database_url(str(settings()["DATABASE_URL"])))
+        configured = db.get_engine(str(settings()["DATABASE_URL"]))
     except Exception:  # noqa: BLE001  (no queue configured: the sweep sends it)
         log.info("the job queue is not configured: email waits for the next sweep")
         return False
-    bind = session.get_bind()
-    return bind.url.render_as_string(hide_password=False) == configured.render_as_string(hide_password=False)
+    return session.get_bind() is configured
 
 
 @event.listens_for(OrmSession, "after_rollback")
