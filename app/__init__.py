@@ -25,6 +25,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from flask import Flask
     from jinja2 import ChainableUndefined, ChoiceLoader, FileSystemLoader, PackageLoader
 
+    from .jobs import mail as mail_jobs  # noqa: F401  (mail is enqueued when the transaction commits)
     from .jobs import queue
     from .web import register
 

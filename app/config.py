@@ -23,6 +23,7 @@ ENVIRONMENTS = ("production", "development", "testing")
 MEGABYTE = 1024 * 1024
 #: Where evidence files are kept unless ``UPLOAD_DIR`` says otherwise (outside the served static files).
 DEFAULT_UPLOAD_DIR = ROOT / "instance" / "uploads"
+MAIL_KEYS = ("MAIL_URL", "MAIL_FROM", "BASE_URL", "MAIL_RETRIES", "MAIL_RETRY_SECONDS")
 
 
 class ConfigError(RuntimeError):
@@ -94,6 +95,57 @@ def _roles(value: Any, name: str) -> frozenset[str]:
     if unknown:
         raise ConfigError(f"{name}: roles are {', '.join(ROLES)}; got {', '.join(unknown)}")
     return roles
+
+
+def _base_url(value: Optional[str]) -> str:
+    """The address people reach the application at, for the links in emails: http(s)://HOST[/PREFIX]."""
+    from urllib.parse import urlsplit
+
+    text = (value or "").strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"BASE_URL: expected the service's address, like https://accreditation.example.nhs.uk, got {value!r}"
+        )
+    return text
+
+
+def _mail(env: Mapping[str, str], production: bool) -> dict[str, Any]:
+    """``MAIL_URL``, ``MAIL_FROM`` and ``BASE_URL`` (see ``app/mail.py``), and how a failed send is retried."""
+    from .mail import CONSOLE, SMTP, SMTPS, check_sender, parse_mail_url
+
+    url = (env.get("MAIL_URL") or "").strip() or "console:"
+    try:
+        settings = parse_mail_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"MAIL_URL: {exc}") from None
+    real = settings.backend in (SMTP, SMTPS)
+    sender = (env.get("MAIL_FROM") or "").strip()
+    if not sender and real:
+        raise ConfigError(
+            "MAIL_FROM is not set: mail sent through a server needs a sender, like "
+            "MAIL_FROM='Alliance accreditation <noreply@example.nhs.uk>' (on NHSmail, the relay account's address)"
+        )
+    try:
+        sender = check_sender(sender or "Alliance accreditation <noreply@localhost>")
+    except ValueError as exc:
+        raise ConfigError(f"MAIL_FROM: {exc}") from None
+    base = env.get("BASE_URL")
+    if not (base or "").strip():
+        if real or (production and settings.backend != CONSOLE):
+            raise ConfigError(
+                "BASE_URL is not set: every email links to the page to act on, so the service's address is "
+                "needed, like BASE_URL=https://accreditation.example.nhs.uk"
+            )
+        base = "http://localhost:5000"
+    return {
+        "MAIL_URL": url,
+        "MAIL": settings,
+        "MAIL_FROM": sender,
+        "BASE_URL": _base_url(base),
+        "MAIL_RETRIES": _int(env.get("MAIL_RETRIES"), "MAIL_RETRIES", 8),
+        "MAIL_RETRY_SECONDS": _int(env.get("MAIL_RETRY_SECONDS"), "MAIL_RETRY_SECONDS", 300),
+    }
 
 
 def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
@@ -171,6 +223,9 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         # How long the second step waits for its code after a right password.
         "MFA_PENDING_MINUTES": _int(env.get("MFA_PENDING_MINUTES"), "MFA_PENDING_MINUTES", 5),
     }
+    # Mail settings given as overrides are checked as the environment's are.
+    mail_env = {**env, **{key: str(overrides.pop(key)) for key in MAIL_KEYS if overrides.get(key) is not None}}
+    config.update(_mail(mail_env, app_env == "production"))
     config.update(overrides)
     config["APP_ENV"] = app_env
     config["MFA_REQUIRED_ROLES"] = _roles(config["MFA_REQUIRED_ROLES"], "MFA_REQUIRED_ROLES")

@@ -473,3 +473,44 @@ class MfaRecoveryCode(SQLModel, table=True):
     code_hash: str = Field(max_length=64, description="SHA-256 of the user id and the code, hex")
     created_at: dt.datetime = Field(default_factory=utcnow)
     used_at: Optional[dt.datetime] = None
+
+
+class EmailSetting(SQLModel, table=True):
+    """A person's choices on the "Email settings" page: the kinds of non-essential email turned off, and (a
+    lead) one daily digest instead of single messages. No row: every kind on, no digest."""
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    muted: Any = Field(default_factory=list, sa_column=Column(JSON, nullable=False), description="kinds turned off")
+    digest: bool = False
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class OutgoingMail(SQLModel, table=True):
+    """One email to one person, written in the transaction of the event it tells of (so a change rolled back
+    sends nothing) and sent by a job after that transaction commits (``app/jobs/mail.py``).
+
+    (user, kind, subject, marker) is unique: an event or a reminder (``marker``: which due date, which
+    threshold) is mailed once per person, however often a reminder run or a retry comes round.
+    ``status``: pending (to send), sending (claimed by a job since ``claimed_at``), sent, failed (every retry
+    failed), held (waits for the lead's daily digest), digested (went out in one, ``digest_id``)."""
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "subject", "marker", name="uq_outgoingmail_once"),
+        Index("ix_outgoingmail_status", "status"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    kind: str = Field(max_length=32)
+    subject: str = Field(max_length=64, description="what it is about, e.g. assessment:12, decision:3")
+    marker: str = Field(default="", max_length=64, description="which occurrence: a due threshold, a date")
+    to_address: str = Field(max_length=254)
+    title: str = Field(max_length=300, description="the email's subject line")
+    context: Any = Field(default=None, sa_column=Column(JSON, nullable=False), description="the template's values")
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    digest_id: Optional[int] = Field(default=None, description="the digest email it went out in")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    claimed_at: Optional[dt.datetime] = None
+    sent_at: Optional[dt.datetime] = None

@@ -31,6 +31,7 @@ from ..models import (
     User,
     utcnow,
 )
+from . import messages
 from . import overrides as override_service
 from .alliances import cycles_of
 from .assessments import AssessmentContext, answers_of, context, return_to_draft, start_review
@@ -416,6 +417,7 @@ def add_comment(
         text,
         assessment_id,
     )
+    messages.lead_commented(session, comment.id, assessment_id, text)
     return comment
 
 
@@ -487,6 +489,7 @@ def decide(
         "\n".join(lines),
         assessment_id,
     )
+    messages.decision_made(session, decision, DECISION_WORDS[kind], membership.status)
     return decision
 
 
@@ -511,6 +514,7 @@ def return_to_member(
         note.strip(),
         assessment_id,
     )
+    messages.assessment_returned(session, assessment_id, note)
     return assessment
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from ..models import Assessment, AssessmentResult, Evidence, utcnow
+from . import messages
 from .assessments import AssessmentContext, answers_of, context, require_editable
 from .common import Actor, ServiceError, audit
 from .questions import not_asked
@@ -71,4 +72,5 @@ def submit(session: Session, actor: Actor, assessment_id: int) -> AssessmentResu
         before={"status": "draft"},
         after={"status": "submitted", "outcome": result.outcome},
     )
+    messages.assessment_submitted(session, assessment.id, result.outcome)
     return result

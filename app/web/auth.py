@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
-from ..services import ServiceError, authenticate
+from ..services import ServiceError, authenticate, messages
 from ..services.accounts import EmailTaken, change_password, end_sessions
 from ..services.common import Actor
 from ..services.portal import register_applicant
@@ -134,6 +134,34 @@ def password():
             flash("Your password is changed. Every other session of yours has been signed out.", "success")
             return redirect(url_for("auth.account"))
     return account_page(form=form)
+
+
+@bp.route("/account/email", methods=["GET", "POST"])
+@roles("member", "lead", "admin")
+def email_settings():
+    """Which emails a person gets: non-essential kinds on or off, and a lead's daily digest."""
+    kinds = messages.kinds_for(current_user.role)
+    if request.method == "POST":
+        try:
+            with unit_of_work() as db_session:
+                messages.save_settings(
+                    db_session,
+                    actor(),
+                    current_user.id,
+                    request.form.getlist("kinds"),
+                    digest=request.form.get("digest") == "yes",
+                )
+        except ServiceError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Your email settings are saved.", "success")
+            return redirect(url_for("auth.email_settings"))
+    with unit_of_work() as db_session:
+        setting = messages.settings_of(db_session, current_user.id)
+        muted, digest = set(setting.muted or []), setting.digest
+    return render_template(
+        "auth/email_settings.html", kinds=kinds, muted=muted, digest=digest, is_lead=current_user.role == "lead"
+    )
 
 
 @bp.post("/account/sign-out-everywhere")

@@ -179,6 +179,7 @@ def cases(world, ids) -> list[Case]:
             {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 404},
         ),
         Case("auth.account", "GET", "/account", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)}),
+        Case("auth.email_settings", "GET", "/account/email", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)}),
         # A wrong current password: refused on the page, nothing changed.
         Case(
             "auth.password",

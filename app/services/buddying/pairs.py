@@ -15,6 +15,7 @@ from typing import Optional
 from sqlmodel import Session, col, select
 
 from ...models import Alliance, Assessment, AssessmentCycle, BuddyAssignment, Membership, Organisation, utcnow
+from .. import messages
 from ..common import Actor, NotFound, ServiceError, among, audit, require_text, snapshot
 from ..scoring import current_result
 from .planning import OPEN_PAIRS, NeedsRefresh, apply_plan, candidates, pairs_by_alliance, plan_refresh
@@ -137,6 +138,8 @@ def accept(
     if pair.lead_accepted_at is not None and pair.buddy_accepted_at is not None:
         pair.status = "accepted"
     _change(session, actor, pair, "buddy.accepted", before, by=side)
+    if pair.status == "accepted":
+        messages.buddy_answered(session, pair.id, accepted=True)
     return pair
 
 
@@ -183,7 +186,10 @@ def withdraw(
         raise ServiceError("reason: give a reason for withdrawing")
     if len(reason.strip()) > 500:
         raise ServiceError("reason: the reason must be 500 characters or fewer")
+    proposed = pair.status == "proposed"
     _end(session, actor, pair, "withdrawn", reason.strip(), "buddy.withdrawn", by=side)
+    if proposed and side != LEAD:  # one of its organisations declined the proposal
+        messages.buddy_answered(session, pair.id, accepted=False, reason=reason.strip())
     return pair
 
 
@@ -206,6 +212,7 @@ def reassign(
         before = snapshot(pair, *PAIR_FIELDS)
         pair.buddy_membership_id = buddy_membership_id
         _change(session, actor, pair, "buddy.reassigned", before, why=why)
+        messages.buddy_proposed(session, [pair.id])
         return pair
     if not reason.strip():
         raise ServiceError("reason: give a reason for reassigning")
@@ -227,6 +234,7 @@ def reassign(
         before={"replaces": pair.id},
         after={**snapshot(new, *PAIR_FIELDS), "why": why},
     )
+    messages.buddy_proposed(session, [new.id])
     return new
 
 

@@ -37,6 +37,7 @@ from ...models import (
     Organisation,
     utcnow,
 )
+from .. import messages
 from ..common import Actor, NotFound, ServiceError, among, audit, audit_many, insert_returning_ids, snapshot
 
 OPEN_PAIRS = ("proposed", "accepted", "active")
@@ -371,6 +372,7 @@ def apply_plan(session: Session, actor: Actor, plan: BuddyPlan) -> list[int]:
                 ],
             )
         stored.extend(ids)
+    messages.buddy_proposed(session, stored)  # the buddy organisations are asked to accept
     return stored
 
 
