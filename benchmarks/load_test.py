@@ -113,7 +113,7 @@ def prepare(url: str, submitters: int) -> dict:
             .where(AssessmentCycle.alliance_id == noa.id)
             .order_by(AssessmentCycle.opens_on.desc())
         ).first()
-        answers = json.loads((ROOT / "examples" / "answers" / "noa-full-accredited.json").read_text())["answers"]
+        answers = json.loads((ROOT / "examples" / "answers" / "noa-2026.2-full-accredited.json").read_text())["answers"]
         password_hash = hash_password(SUBMITTER_PASSWORD)
         for n in range(1, submitters + 1):
             organisation = register_organisation(

@@ -26,7 +26,7 @@ from . import model as m
 from .conditions import answer_codes, condition_fact_start, condition_rules, depths
 from .durable_engine import Ruleset, number_text
 from .flags import compile_flag_rule, named_by
-from .mappings import mapping_rules
+from .mappings import MAX_REF_SLOTS, mapping_rules
 from .numbers import exact, lcm_of_denominators, plain_number
 
 CAP = 1000
@@ -141,6 +141,7 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
     if slots:
         spec.update(condition_rules(slots))
     slots = max((len(ids) for refs in standards.mapped_refs.values() for ids in refs.values()), default=0)
+    slots = min(slots, MAX_REF_SLOTS)  # a ref mapped from more standards has a fact per part of them
     if slots:
         spec.update(mapping_rules(slots, float(standards.pass_mark)))
     return spec
@@ -331,8 +332,16 @@ class CompiledStandards:
             for fid, refs in standards.mapped_refs.items()
             for ref, ids in refs.items()
         ]
-        self.mapped_slots = max((len(positions) for _, _, positions in self.mapped), default=0)
-        self.ref_plans = [self.plan_ref(index, positions) for index, (_, _, positions) in enumerate(self.mapped)]
+        # A ref mapped from more standards than one fact can carry (``MAX_REF_SLOTS``) has a fact per part of
+        # them; ``ref_of_part`` names each part's ref, whose status its parts' statuses decide.
+        parts = [
+            (index, positions[start : start + MAX_REF_SLOTS])
+            for index, (_, _, positions) in enumerate(self.mapped)
+            for start in range(0, len(positions), MAX_REF_SLOTS)
+        ]
+        self.mapped_slots = max((len(positions) for _, positions in parts), default=0)
+        self.ref_of_part = [index for index, _ in parts]
+        self.ref_plans = [self.plan_ref(part, positions) for part, (_, positions) in enumerate(parts)]
         # What the flag rules' summary fact carries: only the criteria and standards they test (a fact of every
         # criterion would pass the engine's limit of fields in one fact).
         flag_criteria, flag_standards = named_by(standards.rules)
@@ -363,7 +372,7 @@ class CompiledStandards:
             self.waves[depth[criterion.id] - 1].append(self.plans[index])
 
     def plan_ref(self, index: int, positions: tuple[int, ...]) -> tuple[str, list[tuple[int, str, str, str]], str]:
-        """A ref fact's start, its slots (standard position, score and major field names, neutral fields) and
+        """A ref fact's (or a part's: ``index``) start, its slots (standard position, score and major field names, neutral fields) and
         the neutral fields of its unused slots (see ``rules.mappings``)."""
         neutral = number_text(self.standards.pass_mark)  # a standard that can make a ref neither met nor not met
         slots = [(pos, f',"q{k}":', f',"j{k}":', f',"q{k}":{neutral},"j{k}":0') for k, pos in enumerate(positions)]

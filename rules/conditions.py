@@ -29,6 +29,10 @@ UNANSWERED, NO_CODE = -1, -2
 #: Sibling tests per node of a rule; durable-rules hangs at 512 siblings, so longer lists nest (``nested``).
 FAN_OUT = 32
 ACTIVE_RULES = {"criterion_active": True, "criterion_inactive": False}
+#: Answers one ``in`` may list: a condition fact carries one field per answer, and durable-rules' C core does
+#: not match a fact of more than about 255 fields (a condition then goes undecided) and refuses (error 113)
+#: rules testing a few hundred of them.
+MAX_WHEN_VALUES = 200
 YES_PARTIAL_NO_CODES = {"yes": 0, "partial": 1, "no": 2}
 
 
@@ -110,7 +114,7 @@ class WhenReader:
         values_node = node.get("in")
         if named is None or values_node is None:
             return None
-        values = self.values(values_node, named, where)
+        values = self.values(values_node, named, where, node.entries["in"].key_line)
         if values is None:
             return None
         return m.When(criterion=named.id, values=values, line=node.line)
@@ -148,7 +152,8 @@ class WhenReader:
             return None
         return named
 
-    def values(self, node: Any, named: m.Criterion, where: str) -> Optional[tuple[Union[str, int], ...]]:
+    def values(self, node: Any, named: m.Criterion, where: str, line: int) -> Optional[tuple[Union[str, int], ...]]:
+        """The answers ``in`` lists (``line``: the line of its key)."""
         if not isinstance(node, Sequence):
             self.checker.error(
                 node.line, f"{where}: 'when' 'in' must be a list of answers of '{named.id}', got {describe(node)}"
@@ -156,6 +161,13 @@ class WhenReader:
             return None
         if not node.items:
             self.checker.error(node.line, f"{where}: 'when' 'in' must list at least one answer of '{named.id}'")
+            return None
+        if len(node.items) > MAX_WHEN_VALUES:
+            self.checker.error(
+                line,
+                f"{where}: 'when' 'in' lists {len(node.items)} answers of '{named.id}', more than the engine can "
+                f"test; list at most {MAX_WHEN_VALUES}",
+            )
             return None
         codes = answer_codes(named)
         values: list[Union[str, int]] = []

@@ -13,6 +13,7 @@ from typing import Any, Optional, Union
 
 from . import model as m
 from .checking import Checker
+from .conditions import nested
 from .yamlnodes import Mapping, Node, Scalar, Sequence
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in")
@@ -37,6 +38,10 @@ def standard_field(index: int) -> str:
 #: five fields per criterion the flag rules name, one per standard, and three of its own.
 MAX_SUMMARY_FIELDS = 250
 CRITERION_FIELDS = 5
+#: durable-rules refuses to go on (error 303, no action available) once one fact matches more than about 64
+#: times, and every test of an "any" that holds is a match of its own: the most tests (a condition's each ``in``
+#: value counting as one) all the flag rules of a file may make, so every one may hold at once.
+MAX_FLAG_TESTS = 60
 
 
 def named_by(rules: tuple[m.FlagRule, ...]) -> tuple[frozenset[str], frozenset[str]]:
@@ -91,6 +96,17 @@ class FlagRuleReader:
         return tuple(rules)
 
     def check_size(self, rules: list[m.FlagRule], items: list[Node]) -> None:
+        total = 0
+        for rule in rules:
+            total += tests_in(rule.when)
+            if total > MAX_FLAG_TESTS:
+                made = sum(tests_in(r.when) for r in rules)
+                self.checker.error(
+                    rule.line,
+                    f"rules: the flag rules make {made} tests in all, more than the engine can hold (from rule "
+                    f"'{rule.id}' on); make at most {MAX_FLAG_TESTS} (each value of an 'in' counts as one)",
+                )
+                break
         criteria, standards = named_by(tuple(rules))
         fields = CRITERION_FIELDS * len(criteria) + len(standards)
         if items and fields > MAX_SUMMARY_FIELDS:
@@ -286,6 +302,13 @@ class FlagRuleReader:
         return m.is_number(value)
 
 
+def tests_in(node: Union[m.Combination, m.Condition]) -> int:
+    """The leaf tests a condition compiles to (an ``in`` or an answer list: one per value)."""
+    if isinstance(node, m.Combination):
+        return sum(tests_in(item) for item in node.items)
+    return len(node.value) if isinstance(node.value, tuple) else 1
+
+
 # -- compiling to durable-rules -------------------------------------------------
 
 
@@ -298,7 +321,7 @@ def compile_flag_rule(rule: m.FlagRule, criterion_index: dict[str, int], standar
 def _compile(node: Union[m.Combination, m.Condition], crit: dict[str, int], std: dict[str, int]) -> dict:
     if isinstance(node, m.Combination):
         parts = [_compile(item, crit, std) for item in node.items]
-        return {"$and" if node.mode == "all" else "$or": parts}
+        return nested("$and" if node.mode == "all" else "$or", parts)  # the engine hangs on 512 siblings
     if node.target == "standard":
         field = standard_field(std[node.ref])
         return _leaf(field, node.op, node.value)
@@ -307,13 +330,13 @@ def _compile(node: Union[m.Combination, m.Condition], crit: dict[str, int], std:
         values = node.value if isinstance(node.value, tuple) else (node.value,)
         op = "eq" if node.op == "in" else node.op
         parts = [_leaf(criterion_field("answer", index, m.is_number(v)), op, v, m.is_number(v)) for v in values]
-        return parts[0] if len(parts) == 1 else {"$or": parts}
+        return parts[0] if len(parts) == 1 else nested("$or", parts)
     return _leaf(criterion_field(node.test, index), node.op, node.value)
 
 
 def _leaf(field: str, op: str, value: Any, numeric: bool = False) -> dict:
     if op == "in":
-        return {"$or": [_leaf(field, "eq", one, numeric) for one in value]}
+        return nested("$or", [_leaf(field, "eq", one, numeric) for one in value])
     if numeric:
         value = float(value)
     if op == "eq":

@@ -90,6 +90,10 @@ TYPE_ONLY_KEYS = {
 #: Keys only a schema 2 file may use, by where they are.
 SCHEMA_2_KEYS = {"standards set": ("frameworks",), "standard": ("maps_to",), "criterion": ("options", "when")}
 PERCENT_RANGE = (0, 100)
+#: The outcome fact carries two fields per must-meet standard, and the "working towards" rule tests each twice;
+#: durable-rules stops (error 303) once one fact matches more than about 64 times (a test that holds is a match),
+#: and does not match a fact of more than about 255 fields, so a file may mark at most this many.
+MAX_MUST_MEET = 30
 BENCHMARK_KEYS = {"target": True, "direction": True, "amber": False}
 APPLIES_KEYS = {"routes": False, "specialties": False, "org_types": False}
 ROUTE_KEYS = {"title": False}
@@ -169,6 +173,7 @@ class _StandardsReader(Checker):
         self.frameworks: tuple[m.Framework, ...] = ()
         self.framework_names: Optional[tuple[str, ...]] = ()  # as declared, readable or not
         self.conditions = WhenReader(self)
+        self.must_meet_count = 0  # must-meet standards read so far (``MAX_MUST_MEET``)
 
     def type_check(self, value: Any) -> Optional[str]:
         """A criterion type; a schema 1 file is told of its own types (the schema 2 ones are refused apart)."""
@@ -382,6 +387,14 @@ class _StandardsReader(Checker):
         title = self.text(body, "title", where)
         weight = self.number(body, "weight", where, 1, minimum=0, strict=True)
         must_meet = self.boolean(body, "must_meet", where, False)
+        if must_meet:
+            self.must_meet_count += 1
+            if self.must_meet_count == MAX_MUST_MEET + 1:
+                self.error(
+                    body.entries["must_meet"].node.line,
+                    f"{where}: more than {MAX_MUST_MEET} standards are must_meet, more than the engine can test "
+                    f"at once; mark at most {MAX_MUST_MEET} standards must_meet",
+                )
         applies = m.Applies()
         applies_node = body.get("applies")
         if applies_node is not None:

@@ -17,7 +17,9 @@ status a lead has set, carries neutral values (the pass mark, no major
 breach); the fact counts the standards decided (``n``: scored, or set by a
 lead) and those a lead has set to not met (``pn``). Unused slots are
 neutral too, so every fact of a ruleset has the same fields. Three exclusive
-data-driven rules decide the ref's status.
+data-driven rules decide the ref's status. A ref mapped from more than
+``MAX_REF_SLOTS`` standards has a fact per part of them (the engine does not
+match wider facts), and its status is the worst of its parts'.
 """
 
 from __future__ import annotations
@@ -34,6 +36,18 @@ FRAMEWORK_ID = re.compile(r"[a-z0-9-]+\Z")
 FRAMEWORK_KEYS = {"title": False}
 MAPS_TO_KEYS = {"framework": True, "ref": True}
 STATUS_OF_RULE = {"mapped_not_met": "not_met", "mapped_met": "met", "mapped_not_assessed": "not_assessed"}
+#: Standards one ref fact carries (two fields each). durable-rules' C core does not match a fact of more than
+#: about 255 fields, and stops (error 303) once one fact matches more than about 64 times (each test of the
+#: "not met" rule that holds is a match), so a ref mapped from more standards has one fact per part of them,
+#: each decided by the same three rules; the ref is not met if any part is, else met if any part is
+#: (``combined``).
+MAX_REF_SLOTS = 30
+PRECEDENCE = ("not_met", "met", "not_assessed")
+
+
+def combined(statuses: list[str]) -> str:
+    """A ref's status from the statuses of its parts."""
+    return next(status for status in PRECEDENCE if status in statuses)
 
 
 def mapping_rules(slots: int, pass_mark: float) -> dict[str, dict]:

@@ -89,6 +89,7 @@ from .conditions import ACTIVE_RULES, UNANSWERED, shown_answer
 from .durable_engine import Session, number_text
 from .flags import criterion_field, standard_field
 from .mappings import STATUS_OF_RULE as MAPPED_STATUS_OF_RULE
+from .mappings import combined
 from .numbers import Ratio, engine_float, exact, plain_number, reduced, rounded
 from .overrides import Overrides, OverridesError, check_overrides
 
@@ -577,14 +578,16 @@ class _Assessment:
         flags: list[dict] = []
         fired: list[int] = []
         standard_list = self.compiled.standard_list
-        mapped_statuses: dict[int, str] = {}
+        mapped_statuses: dict[int, list[str]] = {}  # ref position -> the statuses of its facts (parts)
+        ref_of_part = self.compiled.ref_of_part
         with self.compiled.ruleset.session() as session:
             self.decide_criteria(session)
             scores = self.standard_scores()
             domain_scores, overall = self.means(scores)
             for rule, fact_id in session.assert_facts(self.standard_facts(scores, overall, session.sid)):
                 if fact_id >= FACT_ID_MAPPED:
-                    mapped_statuses[fact_id - FACT_ID_MAPPED] = MAPPED_STATUS_OF_RULE[rule]
+                    ref = ref_of_part[fact_id - FACT_ID_MAPPED]
+                    mapped_statuses.setdefault(ref, []).append(MAPPED_STATUS_OF_RULE[rule])
                 elif fact_id == FACT_ID_RATING:
                     if rule != "rating_none":
                         rating_index = int(rule.rsplit("_", 1)[1])
@@ -603,7 +606,7 @@ class _Assessment:
             flags.append({"id": flag_rule.id, "severity": flag_rule.severity, "message": flag_rule.message})
         mapped: dict[str, dict[str, str]] = {framework.id: {} for framework in self.standards.frameworks}
         for position, (framework_id, ref, _) in enumerate(self.compiled.mapped):
-            mapped[framework_id][ref] = mapped_statuses[position]
+            mapped[framework_id][ref] = combined(mapped_statuses[position])
         return self.result(scores, statuses, domain_scores, overall, rating_index, outcome, flags, mapped)
 
     def summary_fact(self, statuses: dict[str, str]) -> dict:

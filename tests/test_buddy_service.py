@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,21 @@ def test_capacity_counts_pairs_already_proposed(demo_world):
         for proposal in plan.matching.proposals:
             mentees_of[proposal.buddy_organisation_id].add(proposal.need.membership_id)
         assert mentees_of and all(len(mentees) == 1 for mentees in mentees_of.values())
-        assert plan.matching.no_buddy, "with one mentee per buddy some needs must go without"
+        # Store every proposal but the last mentee's: each of those buddies then holds its one mentee.
+        last = plan.matching.proposals[-1].need.membership_id
+        stored = tuple(p for p in plan.matching.proposals if p.need.membership_id != last)
+        assert stored and len({p.need.membership_id for p in stored}) >= 5
+        planning.apply_plan(session, services.CLI, replace(plan, matching=replace(plan.matching, proposals=stored)))
+        taken = {p.buddy_organisation_id for p in stored}
+        wanted = {p.need.standard for p in plan.matching.proposals if p.need.membership_id == last}
+        wanted |= {n.standard for n in plan.matching.no_buddy if n.membership_id == last}
+    with demo_world() as session:
+        again = noa_plan(session)
+        assert {p.need.membership_id for p in again.matching.proposals} <= {last}
+        assert all(p.buddy_organisation_id not in taken and p.load == 0 for p in again.matching.proposals)
+        planned = {p.need.standard for p in again.matching.proposals if p.need.membership_id == last}
+        planned |= {n.standard for n in again.matching.no_buddy if n.membership_id == last}
+        assert planned == wanted
 
 
 def test_cli_prints_the_table_and_applies(demo_world, database_url):

@@ -31,6 +31,7 @@ from app.models import (
     Organisation,
     ResultOverride,
     ReviewComment,
+    StandardsVersion,
     User,
 )
 from app.services import plans
@@ -174,6 +175,85 @@ def test_the_demo_world(demo, session_factory):
             select(func.min(Assessment.submitted_at)).join(AssessmentCycle).where(AssessmentCycle.name == "2026/27")
         ).one()
         assert first < second
+
+
+def test_the_current_cycle_is_on_the_schema_2_editions(demo, session_factory):
+    """2025/26 was assessed against the 2026.1 packs, 2026/27 against the 2026.2 ones (both stay registered):
+    the current cycle's answers use choice and multiple-choice questions, questions asked only after a given
+    answer (asked of some members, not of others), and its results say how each member stands against the CQC
+    quality statements and the other frameworks."""
+    with session_factory() as session:
+        versions = session.exec(select(StandardsVersion)).all()
+        assert sorted((v.set_id, v.version, v.state) for v in versions) == [
+            (set_id, version, "published")
+            for set_id in ("healthcare-alliance", "noa-orthopaedics")
+            for version in ("2026.1", "2026.2")
+        ]
+        schema = {v.id: services.parsed(v).schema_version for v in versions}
+        edition = {v.id: v.version for v in versions}
+        rows = session.exec(
+            select(AssessmentCycle.name, Assessment, StandardsVersion.set_id)
+            .join(Assessment, Assessment.cycle_id == AssessmentCycle.id)
+            .join(StandardsVersion, StandardsVersion.id == Assessment.standards_version_id)
+        ).all()
+        assert {(cycle, edition[a.standards_version_id], schema[a.standards_version_id]) for cycle, a, _ in rows} == {
+            ("2025/26", "2026.1", 1),
+            ("2026/27", "2026.2", 2),
+        }
+
+        answers: dict[tuple[str, str], list] = {}  # (set, criterion) -> every answer given in 2026/27
+        statuses: dict[tuple[str, str], Counter] = {}  # (set, conditional criterion) -> its statuses in results
+        mapped: dict[str, Counter] = {}  # set -> ref statuses over every 2026/27 result
+        flags: set[str] = set()
+        for cycle, assessment, set_id in rows:
+            if cycle != "2026/27":
+                continue
+            ctx = services.assessments.context(session, assessment.id)
+            given = services.answers_of(session, assessment.id)
+            result = services.score(session, assessment.id)
+            for criterion in ctx.standards.criteria:
+                if criterion.type in ("choice", "multi_choice") and criterion.id in given:
+                    answers.setdefault((set_id, criterion.id), []).append(given[criterion.id])
+                if criterion.when is not None:
+                    status = result["criteria"][criterion.id]["status"]
+                    statuses.setdefault((set_id, criterion.id), Counter())[status] += 1
+                    # A question the member was not asked was left unanswered, as the form leaves it out.
+                    assert status != "inactive" or criterion.id not in given, (assessment.id, criterion.id)
+            assert list(result["mapped"]) == [f.id for f in ctx.standards.frameworks]
+            for refs in result["mapped"].values():
+                mapped.setdefault(set_id, Counter()).update(refs.values())
+            if assessment.status != "draft":
+                flags.update(flag["id"] for flag in result["flags"])
+
+        # Every choice and multiple-choice question is answered, differently by different members.
+        assert sorted(answers) == [
+            ("healthcare-alliance", "I3.1"),
+            ("healthcare-alliance", "Q3.5"),
+            ("healthcare-alliance", "Q5.5"),
+            ("noa-orthopaedics", "E2.4"),
+            ("noa-orthopaedics", "G3.6"),
+            ("noa-orthopaedics", "Q1.6"),
+        ]
+        for key, given in answers.items():
+            if len(given) >= 3:
+                assert len({repr(a) for a in given}) >= 2, (key, given)
+        ticked = [tuple(a) for a in answers[("noa-orthopaedics", "G3.6")]]
+        assert len(set(ticked)) >= 6 and any(len(a) <= 1 for a in ticked) and any(len(a) >= 4 for a in ticked)
+        assert {a for a in answers[("noa-orthopaedics", "Q1.6")]} == {"none", "phone", "clinic"}
+
+        # Each of the NOA's conditional questions is asked of some members and not of others; the Healthcare
+        # Alliance asks the DSPT improvement plan only of the member below Standards Met.
+        for criterion_id in ("Q1.7", "Q2.7", "Q3.5", "E2.4"):
+            seen = statuses[("noa-orthopaedics", criterion_id)]
+            assert seen["scored"] >= 3 and seen["inactive"] >= 1, (criterion_id, seen)
+        assert statuses[("healthcare-alliance", "I3.2")]["scored"] >= 1
+        assert statuses[("healthcare-alliance", "I3.2")]["inactive"] >= 1
+
+        # Framework mappings: met, not met and not assessed statements in both alliances; the schema 2 flag on
+        # hip fracture follow-up is raised for the members that answered "Not followed up".
+        for set_id in ("noa-orthopaedics", "healthcare-alliance"):
+            assert set(mapped[set_id]) == {"met", "not_met", "not_assessed"}, set_id
+        assert "hip-fracture-not-followed-up" in flags
 
 
 def test_the_lead_review_work(demo, session_factory):
@@ -346,6 +426,11 @@ def broken_world(tmp_path, old: str, new: str) -> tuple[str, int]:
             "- {ods: RAP, applied: 2018-01-08,",
             "- {ods: RAP, applied: 2018-01-32,",
             "membership RAP of alliance noa: 'applied' must be a date (YYYY-MM-DD), got '2018-01-32'",
+        ),
+        (
+            "    standards: {2025/26: noa-orthopaedics-2026.1.yaml, 2026/27: noa-orthopaedics-2026.2.yaml}",
+            "    standards: {2025/26: noa-orthopaedics-2026.1.yaml, 2026/28: noa-orthopaedics-2026.2.yaml}",
+            "alliance noa: standards: unknown key '2026/28' (did you mean '2026/27'?)",
         ),
         (
             '  password: "demo-member-{ods}"',

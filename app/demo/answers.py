@@ -105,12 +105,63 @@ def _answer(criterion: Criterion, grade: str, rng: random.Random) -> Any:
         return rng.choice((0, min(1, top)))
     if criterion.type == "text":
         return rng.choice(TEXT_ANSWERS)
+    if criterion.type == "choice":
+        return _choice(criterion, grade, rng)
+    if criterion.type == "multi_choice":
+        return _multi_choice(criterion, grade, rng)
     raise AssertionError(criterion.type)
 
 
+def _choice(criterion: Criterion, grade: str, rng: random.Random) -> str:
+    """An option whose score fits the grade: the best options (a good answer), one between (fair), the worst
+    (poor); where no option is between, a fair answer is the best or the worst."""
+    options = criterion.options or ()
+    best, worst = max(float(o.score) for o in options), min(float(o.score) for o in options)
+    bands = {
+        "good": [o for o in options if float(o.score) == best],
+        "fair": [o for o in options if worst < float(o.score) < best],
+        "poor": [o for o in options if float(o.score) == worst],
+    }
+    pool = bands[grade] or (bands["good"] if rng.random() < 0.5 else bands["poor"])
+    return rng.choice(pool).id
+
+
+def _multi_choice(criterion: Criterion, grade: str, rng: random.Random) -> list[str]:
+    """Options ticked as a member would: a file lists the commonest first (the national audits every service
+    submits to before the specialist ones), so a good answer has the first options that together reach full
+    credit and some of the rest, a fair one fewer and fewer along the list (short of full credit), a poor one
+    the first option or none; an option worth nothing ("other") now and then. In the file's order."""
+    options = criterion.options or ()
+    counting = [o for o in options if float(o.score) > 0]
+    chosen: list = []
+    if grade == "good":
+        total = 0.0
+        for o in counting:
+            if total < 1 or rng.random() < 0.6:
+                chosen.append(o)
+                total += float(o.score)
+    elif grade == "fair":
+        chosen = [o for i, o in enumerate(counting) if rng.random() < max(0.15, 0.85 - 0.2 * i)]
+        while len(chosen) > 1 and sum(float(o.score) for o in chosen) >= 1:
+            chosen.pop()
+        chosen = chosen or counting[:1]
+    elif counting and rng.random() < 0.5:
+        chosen = counting[:1]
+    ids = {o.id for o in chosen} | {o.id for o in options if float(o.score) == 0 and rng.random() < 0.25}
+    return [o.id for o in options if o.id in ids]
+
+
+def asked(criterion: Criterion, answers: dict[str, Any]) -> bool:
+    """Whether a conditional criterion is asked given the answers drawn so far (file order: the criterion it
+    depends on comes first, and is left unanswered when it is not applicable or not asked itself)."""
+    if criterion.when is None:
+        return True
+    return criterion.when.criterion in answers and answers[criterion.when.criterion] in criterion.when.values
+
+
 def headline_metric(standards: StandardsSet, member: rules.Member) -> Criterion:
-    """The applicable required metric that weighs most in the overall score (first in file order on a tie):
-    where the demo's repeated major breaches fall."""
+    """The applicable required metric, asked of everyone, that weighs most in the overall score (first in file
+    order on a tie): where the demo's repeated major breaches fall."""
     best, best_weight = None, -1.0
     for d in standards.domains:
         for s in d.standards:
@@ -118,7 +169,7 @@ def headline_metric(standards: StandardsSet, member: rules.Member) -> Criterion:
                 continue
             for c in s.criteria:
                 weight = float(d.weight) * float(s.weight) * float(c.weight)
-                if c.type == "metric" and c.required and weight > best_weight:
+                if c.type == "metric" and c.required and c.when is None and weight > best_weight:
                     best, best_weight = c, weight
     if best is None:
         raise DemoError(f"{standards.label} has no required metric for a {member.route} member")
@@ -137,6 +188,8 @@ def generate_answers(standards: StandardsSet, member: rules.Member, profile: str
             if not s.applies.covers(member.route, member.specialty, member.org_type):
                 continue
             for c in s.criteria:
+                if not asked(c, answers):
+                    continue  # a question asked only after another answer: the form leaves it out
                 if not c.required and rng.random() < 0.3:
                     continue
                 if c.allow_na and rng.random() < 0.06:

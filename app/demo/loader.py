@@ -70,7 +70,7 @@ class _Loader:
         self.actors: dict[str, Actor] = {}
         self.password_hashes: dict[str, str] = {}
         self.alliance_ids: dict[str, int] = {}
-        self.version_ids: dict[str, int] = {}
+        self.version_ids: dict[tuple[str, int], int] = {}  # (alliance, cycle number) -> its version
         self.cycle_ids: dict[tuple[str, int], int] = {}
         self.organisation_ids: dict[str, int] = {}
         self.standards: dict[str, StandardsSet] = {}
@@ -135,18 +135,26 @@ class _Loader:
     # -- alliances
 
     def plan_alliance(self, alliance: AllianceDemo) -> None:
-        path = self.standards_dir / alliance.standards_file
-        if not path.is_file():
-            raise DemoError(f"{path}: missing; the demo needs the bundled standards packs in {self.standards_dir}")
-        loaded = rules.load_standards(path)
-        self.standards[alliance.slug] = loaded
+        editions: list[tuple[Path, StandardsSet]] = []
+        for file_name in alliance.standards_files:
+            path = self.standards_dir / file_name
+            if not path.is_file():
+                raise DemoError(f"{path}: missing; the demo needs the bundled standards packs in {self.standards_dir}")
+            editions.append((path, rules.load_standards(path)))
+        if len({loaded.id for _, loaded in editions}) != 1:
+            raise DemoError(f"alliance {alliance.slug}: each cycle's standards must be a version of one standards set")
+        self.standards[alliance.slug] = editions[-1][1]
         lead = lambda: self.actors[alliance.lead.email]  # noqa: E731  (the account exists once the story reaches it)
 
         def create() -> None:
-            version = services.register_version(self.session, path, self.actors["admin"])
-            self.version_ids[alliance.slug] = version.id
+            version = services.register_version(self.session, editions[0][0], self.actors["admin"])
+            self.version_ids[(alliance.slug, 0)] = version.id
             created = services.create_alliance(
-                self.session, self.actors["admin"], slug=alliance.slug, name=alliance.name, standards_set=loaded.id
+                self.session,
+                self.actors["admin"],
+                slug=alliance.slug,
+                name=alliance.name,
+                standards_set=editions[0][1].id,
             )
             self.alliance_ids[alliance.slug] = created.id
 
@@ -171,6 +179,9 @@ class _Loader:
                 opens: dt.date = cycle.opens,
                 closes: dt.date = cycle.closes,
             ) -> None:
+                # A cycle's own edition is published as the cycle is set up; the earlier one stays registered.
+                version = services.register_version(self.session, editions[number][0], self.actors["admin"])
+                self.version_ids[(alliance.slug, number)] = version.id
                 opened = services.open_cycle(
                     self.session,
                     self.actors[alliance.lead.email],
@@ -184,7 +195,7 @@ class _Loader:
             self.at(_moment(cycle.opens - dt.timedelta(days=30), 9), open_cycle)
 
         for index, story in enumerate(alliance.stories):
-            self.plan_member(_Member(alliance, story, index), loaded, lead)
+            self.plan_member(_Member(alliance, story, index), tuple(loaded for _, loaded in editions), lead)
 
         if alliance.buddies_proposed is not None and self.buddies:
 
@@ -196,7 +207,8 @@ class _Loader:
 
             self.at(_moment(alliance.buddies_proposed, 10), propose_buddies)
 
-    def plan_member(self, m: _Member, standards: StandardsSet, lead: Callable[[], Actor]) -> None:
+    def plan_member(self, m: _Member, standards: tuple[StandardsSet, ...], lead: Callable[[], Actor]) -> None:
+        """A membership's story; ``standards``: the edition each cycle's self-assessment is on."""
         story, slug = m.story, m.alliance.slug
         org = self.world.organisations[story.ods]
         member = rules.Member(route=story.route, specialty=story.specialty, org_type=org.org_type)
@@ -235,7 +247,7 @@ class _Loader:
         self.at(_moment(max(self.world.portal_opened, story.applied), 12), member_user)
 
         if story.cycle1 is not None:
-            self.plan_assessment(m, 0, story.cycle1, DECIDED, standards, member, lead)
+            self.plan_assessment(m, 0, story.cycle1, DECIDED, standards[0], member, lead)
         if story.withdraws:
             self.at(
                 _moment(self.world.withdrawals, 16),
@@ -245,7 +257,7 @@ class _Loader:
             )
         if story.cycle2 is not None:
             profile, state = story.cycle2
-            self.plan_assessment(m, 1, profile, state, standards, member, lead)
+            self.plan_assessment(m, 1, profile, state, standards[1], member, lead)
         if story.improvement_plans:
             self.plan_improvement(m)
 
@@ -376,7 +388,11 @@ class _Loader:
 
         def open_it() -> None:
             assessment = services.open_assessment(
-                self.session, member_actor(), membership_id=m.membership_id, cycle_id=self.cycle_ids[(slug, number)]
+                self.session,
+                member_actor(),
+                membership_id=m.membership_id,
+                cycle_id=self.cycle_ids[(slug, number)],
+                standards_version_id=self.version_ids[(slug, number)],
             )
             m.assessments[number] = assessment.id
 

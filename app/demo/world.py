@@ -93,7 +93,9 @@ class MembershipStory:
 class AllianceDemo:
     slug: str
     name: str
-    standards_file: str
+    #: the standards file each cycle's self-assessments are on (a later cycle's new edition is published as
+    #: that cycle opens; the earlier one stays registered as an earlier version)
+    standards_files: tuple[str, str]
     created: dt.date
     lead: Account
     stories: tuple[MembershipStory, ...]
@@ -350,12 +352,22 @@ class _Reader:
         return AllianceDemo(
             slug=slug,
             name=self.text(fields, "name", where),
-            standards_file=self.text(fields, "standards", where),
+            standards_files=self.standards_files(fields, where, cycles),
             created=self.date(fields, "created", where),
             lead=self.account(fields.get("lead"), f"{where}: lead"),
             stories=stories,
             buddies_proposed=self.date(fields, "buddies_proposed", where),
         )
+
+    def standards_files(self, fields: Mapping, where: str, cycles: tuple[Cycle, ...]) -> tuple[str, str]:
+        """``standards``: one file for both cycles, or a mapping of each cycle's name to its file."""
+        node = fields.get("standards")
+        if isinstance(node, Scalar):
+            single = self.text(fields, "standards", where)
+            return (single, single)
+        names = [cycle.name for cycle in cycles]
+        files = self.mapping(node, f"{where}: standards", {name: True for name in names}, fields.line)
+        return tuple(self.text(files, name, f"{where}: standards") for name in names)  # type: ignore[return-value]
 
     def story(
         self, node: Node, alliance: str, organisations: dict[str, Org], cycles: tuple[Cycle, ...]

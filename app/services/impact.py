@@ -229,21 +229,34 @@ def diff_counts(diff: StandardsDiff) -> DiffCounts:
     return found
 
 
-def import_draft(
-    session: Session, actor: Actor, alliance_id: int, data: bytes, filename: str, set_id: str, version: str
-) -> StandardsVersion:
-    """Convert an uploaded CISO Assistant framework library into a draft version ``version`` of the alliance's
-    set, as ``cli.py standards import`` does, and register it like an uploaded standards file. The draft's
-    alliance is the lead's; it takes effect today until the file says otherwise."""
+@dataclass(frozen=True)
+class LibraryTarget:
+    """What converting a library for an alliance needs to know of it, read before the conversion."""
+
+    alliance_id: int
+    name: str
+    standards_set: str
+
+
+def library_target(session: Session, alliance_id: int) -> LibraryTarget:
+    """The alliance a library is imported for (a short read: the conversion runs outside any transaction)."""
     alliance = session.get(Alliance, alliance_id)
     if alliance is None:
         raise NotFound(f"alliance {alliance_id} does not exist")
+    return LibraryTarget(alliance.id, alliance.name, alliance.standards_set)
+
+
+def read_library_draft(data: bytes, filename: str, set_id: str, version: str, target: LibraryTarget) -> Draft:
+    """Convert an uploaded CISO Assistant framework library into version ``version`` of the alliance's set, as
+    ``cli.py standards import`` does, and load it; or raise DraftRefused with its problems. It needs no
+    database: the caller converts (seconds for a large library) before it opens a transaction, then stores the
+    draft with ``store_library_draft``. The draft takes effect today until the file says otherwise."""
     set_id, version = set_id.strip(), version.strip()
-    if set_id != alliance.standards_set:
+    if set_id != target.standards_set:
         raise DraftRefused(
             [
-                f"{alliance.name} accredits against standards set {alliance.standards_set!r}, not "
-                f"{set_id!r}: import the library as a version of {alliance.standards_set!r}"
+                f"{target.name} accredits against standards set {target.standards_set!r}, not "
+                f"{set_id!r}: import the library as a version of {target.standards_set!r}"
             ],
             "set_id",
         )
@@ -266,7 +279,7 @@ def import_draft(
         raise DraftRefused([f"{filename}:1: the file is not UTF-8 text"]) from None
     try:
         imported = convert_library(
-            read_library(text, filename), set_id, version, filename=filename, alliance=alliance.name
+            read_library(text, filename), set_id, version, filename=filename, alliance=target.name
         )
     except LibraryError as exc:
         raise DraftRefused(exc.problems) from None
@@ -275,8 +288,22 @@ def import_draft(
         loaded = rules.parse_standards(imported.text, filename=name)
     except rules.StandardsError as exc:  # the converter writes only valid files: say so if it ever does not
         raise DraftRefused([f"{filename}: the converted standards file is not valid:", *exc.problems]) from None
-    held = len(drafts_of(session, alliance_id))
-    if held >= MAX_DRAFTS and not _already_stored(session, loaded):
+    return Draft(imported.text, name, loaded)
+
+
+def store_library_draft(session: Session, actor: Actor, target: LibraryTarget, draft: Draft) -> StandardsVersion:
+    """Register a converted library (``read_library_draft``) as a draft version of the alliance's set (the same
+    content again finds the version already stored)."""
+    alliance = session.get(Alliance, target.alliance_id)
+    if alliance is None:
+        raise NotFound(f"alliance {target.alliance_id} does not exist")
+    if draft.loaded.id != alliance.standards_set:  # the alliance's set changed since the library was converted
+        raise DraftRefused(
+            [f"{alliance.name} accredits against standards set {alliance.standards_set!r}, not {draft.loaded.id!r}"],
+            "set_id",
+        )
+    held = len(drafts_of(session, alliance.id))
+    if held >= MAX_DRAFTS and not _already_stored(session, draft.loaded):
         raise DraftRefused(
             [
                 f"{alliance.name} already has {held} draft versions, the most it can hold: delete a "
@@ -284,9 +311,18 @@ def import_draft(
             ]
         )
     try:
-        return register_text(session, imported.text, name, actor, state="draft", loaded=loaded)
+        return register_text(session, draft.source, draft.filename, actor, state="draft", loaded=draft.loaded)
     except ServiceError as exc:  # the version number is taken by other content
         raise DraftRefused([str(exc)], "version") from None
+
+
+def import_draft(
+    session: Session, actor: Actor, alliance_id: int, data: bytes, filename: str, set_id: str, version: str
+) -> StandardsVersion:
+    """A library converted and stored in one go, in the caller's transaction (the command line's way; a web
+    request converts first with ``read_library_draft``, then stores in a short transaction)."""
+    target = library_target(session, alliance_id)
+    return store_library_draft(session, actor, target, read_library_draft(data, filename, set_id, version, target))
 
 
 @dataclass(frozen=True)

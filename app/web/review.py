@@ -399,16 +399,16 @@ def import_library():
         name = secure_filename(upload.filename or "") or "library.yaml"
         try:
             with unit_of_work() as session:
-                version = preview.import_draft(
-                    session,
-                    actor(),
-                    _alliance_id(),
-                    upload.stream.read(preview.MAX_LIBRARY_BYTES + 1),
-                    name,
-                    library_form.set_id.data,
-                    library_form.version.data,
-                )
-                version_id = version.id
+                target = preview.library_target(session, _alliance_id())
+            draft = preview.read_library_draft(  # converted and loaded outside any transaction
+                upload.stream.read(preview.MAX_LIBRARY_BYTES + 1),
+                name,
+                library_form.set_id.data,
+                library_form.version.data,
+                target,
+            )
+            with unit_of_work() as session:
+                version_id = preview.store_library_draft(session, actor(), target, draft).id
         except preview.DraftRefused as exc:
             problems = [(exc.field or "library_file", problem) for problem in exc.problems]
         else:
