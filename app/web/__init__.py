@@ -18,7 +18,7 @@ from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
 from ..services.questions import answer_words
 from ..uploads import UploadRefused, UploadStore
-from . import charts, faults, request_log, sessions
+from . import charts, faults, request_log, sessions, sso
 from .access import check_every_route_is_marked, login_manager, public, safe_next
 from .limits import check_limiter_storage, limiter
 
@@ -55,6 +55,7 @@ def register(app: Flask) -> None:
     limiter.init_app(app)
     check_limiter_storage(app)
     request_log.init_app(app)
+    sso.init_app(app)
     for blueprint in (auth.bp, member.bp, plans.bp, review.bp, buddying.bp, admin.bp, health.bp, api_v1.bp, status.bp):
         app.register_blueprint(blueprint)
     _vendor_routes(app)
