@@ -7,8 +7,9 @@
 //
 // Environment:
 //   OIDC_TEST_SECRET        the client secret of every client below
-//   OIDC_TEST_CLOCK_OFFSET  seconds this provider's clock is off (negative: behind). A provider whose clock is an
-//                           hour behind issues ID tokens that expired, by the relying party's clock, long ago.
+//   OIDC_TEST_CLOCK_OFFSET  seconds this provider's clock is off (negative: behind). A provider whose clock is half
+//                           an hour behind issues ID tokens (valid 5 minutes) that expired, by the relying party's
+//                           clock, long ago; its cookies (an hour for an interaction or a session) still live.
 //
 // Clients (both confidential, client_secret_basic, PKCE required):
 //   accreditation                 the application as registered; redirect URI http://127.0.0.1/login/sso/callback
@@ -76,7 +77,8 @@ class MemoryAdapter {
   async find(id) {
     if (this.model === 'Client') {
       if (id === 'accreditation') return { ...CLIENT, client_id: 'accreditation' };
-      if (id === 'accreditation-misregistered') return { ...CLIENT, client_id: ALIASED_AUDIENCE };
+      // One registration found by either identifier, whose record names the second: what it issues names that.
+      if (id === 'accreditation-misregistered' || id === ALIASED_AUDIENCE) return { ...CLIENT, client_id: ALIASED_AUDIENCE };
       return undefined;
     }
     const found = this.store.get(id);
@@ -118,11 +120,12 @@ const configuration = {
   jwks: { keys: [signingKey] },
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
   acrValues: [PWD_ACR, MFA_ACR],
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  // acr and amr with every ID token (as Entra ID sends amr), not only when the request asks for them.
+  claims: { openid: ['sub', 'acr', 'amr', 'auth_time'], email: ['email', 'email_verified'], profile: ['name'] },
   conformIdTokenClaims: false, // the claims of the scopes in the ID token itself, as Entra ID sends them
   features: { devInteractions: { enabled: false } },
   pkce: { required: () => true },
-  ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 300, Interaction: 600, Session: 3600, Grant: 3600 },
+  ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 300, Interaction: 3600, Session: 3600, Grant: 3600 },
   async findAccount(ctx, id) {
     const account = Object.entries(ACCOUNTS).find(([, person]) => person.sub === id);
     if (!account) return undefined;
@@ -159,7 +162,8 @@ function loginForm(uid, problem = '') {
       <label for="password">Password</label> <input id="password" name="password" type="password">
       <label for="code">One-time code (optional)</label> <input id="code" name="code" inputmode="numeric">
       <button type="submit">Sign in to the provider</button>
-    </form>`);
+    </form>
+    <form method="post" action="/interaction/${escape(uid)}/abort"><button type="submit">Cancel</button></form>`);
 }
 
 function send(res, status, html) {
@@ -172,6 +176,10 @@ async function interaction(provider, req, res, uid, action) {
   const { prompt, params, session } = details;
   if (prompt.name === 'login') {
     if (req.method === 'GET') return send(res, 200, loginForm(uid));
+    if (action === 'abort') {
+      const result = { error: 'access_denied', error_description: 'End-User aborted interaction' };
+      return provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+    }
     if (action !== 'login') return send(res, 404, page('Not found', ''));
     const form = await formOf(req);
     const email = (form.get('login') || '').trim().toLowerCase();
@@ -189,12 +197,21 @@ async function interaction(provider, req, res, uid, action) {
   if (prompt.name === 'consent') {
     // The application is the provider's own first party: consent is given by the organisation, as an
     // administrator's consent is in Entra ID.
+    const client = await provider.Client.find(params.client_id); // its client id as registered (see above)
     const grant = details.grantId
       ? await provider.Grant.find(details.grantId)
-      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+      : new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
     if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
     if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
     const grantId = await grant.save();
+    if (client.clientId !== params.client_id) {
+      // The provider keeps a session's grants by the client id asked with, and finds them again by the one its
+      // record names: with one registration under two identifiers, it is told of the grant under both.
+      const stored = await provider.Session.find(session.cookie);
+      stored.ensureClientContainer(client.clientId);
+      stored.grantIdFor(client.clientId, grantId);
+      await stored.persist();
+    }
     return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   }
   return send(res, 400, page('Unexpected prompt', escape(prompt.name)));
@@ -204,6 +221,7 @@ const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, configuration);
+  provider.on('server_error', (ctx, error) => process.stderr.write(`oidc-provider server_error: ${error.stack}\n`));
   const callback = provider.callback();
   server.on('request', (req, res) => {
     const path = new URL(req.url, issuer).pathname;

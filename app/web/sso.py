@@ -108,7 +108,14 @@ def finish() -> dict[str, Any]:
     """The ID token's checked claims for the provider's answer on this request (the callback)."""
     client = _client()
     try:
-        token = client.authorize_access_token()
+        # Authlib checks ``aud`` only against an ``azp`` unless told: the client id must be an audience (OIDC Core
+        # 3.1.3.7), and the issuer the one configured (the discovery document named it too).
+        token = client.authorize_access_token(
+            claims_options={
+                "iss": {"essential": True, "value": current_app.config["OIDC_ISSUER"]},
+                "aud": {"essential": True, "value": current_app.config["OIDC_CLIENT_ID"]},
+            }
+        )
     except MismatchingStateError:
         raise SsoFailure("bad_state", "the state is not one this browser's session holds") from None
     except OAuthError as exc:
