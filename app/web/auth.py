@@ -109,9 +109,10 @@ def sso_callback():
             refused = exc
     if refused is not None:
         return render_template("auth/sso_failed.html", message=str(refused), refused=True), 403
-    if outcome.linked_now:
+    response = finish_sign_in(outcome.user, mfa_asserted=outcome.mfa_asserted)
+    if outcome.linked_now:  # after signing in, which begins a new session
         flash("Your account is now linked to your single sign-on: next time, sign in with it.", "success")
-    return finish_sign_in(outcome.user, mfa_asserted=outcome.mfa_asserted)
+    return response
 
 
 def _sso_failed(failure: sso.SsoFailure):

@@ -289,14 +289,15 @@ def unique_address() -> str:
     return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
 
 
-def browser_app(database_url: str, tmp_path: Path):
-    """The application as the browser journeys run it."""
+def browser_app(database_url: str, tmp_path: Path, **settings: Any):
+    """The application as the browser journeys run it (``settings``: more of them, e.g. single sign-on's)."""
     return create_app(
         {
             "APP_ENV": "testing",
             "DATABASE_URL": database_url,
             "SECRET_KEY": "browser-test",
             "UPLOAD_DIR": str(tmp_path / "uploads"),
+            **settings,
         }
     )
 
