@@ -4,6 +4,9 @@
 Pages anyone can reach do not tell which emails have an account: sign-in gives one message for a wrong
 password and an unknown email (and takes as long for both: ``services.accounts.authenticate``), and
 registration with an email that has an account is refused without saying so.
+
+Single sign-on (``/login/sso``, with ``sso.py`` for the protocol and ``services.sso`` for the accounts) does say
+why it refuses, but only about the email the provider verified for the person signing in: their own.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
+from ..models import User
 from ..services import ServiceError, authenticate
 from ..services import sso as sso_accounts
 from ..services.accounts import EmailTaken, change_password, end_sessions
@@ -72,9 +76,9 @@ def login():
     return render_template("auth/login.html", form=form, sso_label=sso_label)
 
 
-def finish_sign_in(user, mfa_asserted: bool):  # noqa: ANN001
-    """Every way of signing in ends here, with whether a second factor was already checked (single sign-on whose
-    provider asserted MFA). For now: sign in and go home."""
+def finish_sign_in(user: User, mfa_asserted: bool):
+    """Sign-in ends here, told whether a second factor was already checked (single sign-on whose provider
+    asserted MFA: ``services.sso.mfa_asserted``). For now: sign in and go home."""
     signed_in = sign_in(user)
     return redirect(home_of(signed_in))
 
