@@ -133,6 +133,8 @@ def finish() -> dict[str, Any]:
         raise SsoFailure("invalid_token", f"{type(exc).__name__}: {exc}", type(exc).__name__) from None
     except requests.RequestException as exc:
         raise SsoFailure("provider_unreachable", f"{type(exc).__name__}: {exc}") from None
+    except ValueError as exc:  # a token response that is not JSON, or a token that is not a JWT
+        raise SsoFailure("invalid_token", f"{type(exc).__name__}: {exc}", type(exc).__name__) from None
     claims = token.get("userinfo")
     if not claims or not claims.get("sub"):
         raise SsoFailure("invalid_token", "the token response held no ID token")

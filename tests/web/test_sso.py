@@ -157,7 +157,9 @@ def test_a_state_that_is_not_this_browsers_is_refused(sso, world, oidc_provider)
     other = Person(sso, oidc_provider)
     assert other.get(path_of(back)).status_code == 400
     assert other.get("/").status_code == 200 and person.get("/").status_code == 200  # nobody signed in
-    assert [event.after["reason"] for event in events(world.url, "sso.failed")] == ["bad_state", "bad_state"]
+    # And the callback opened with nothing at all.
+    assert Person(sso, oidc_provider).get("/login/sso/callback").status_code == 400
+    assert [event.after["reason"] for event in events(world.url, "sso.failed")] == ["bad_state"] * 3
     assert identities(world.url) == []
 
 
