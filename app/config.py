@@ -99,7 +99,7 @@ def _oidc(config: Mapping[str, Any]) -> dict[str, Any]:
     (space-separated, with ``openid``), ``OIDC_LABEL`` (the button's words) and ``OIDC_MFA_ACR`` (``acr`` values,
     space- or comma-separated, that mean the provider checked a second factor) are optional."""
     values = {name: (str(config[name]).strip() if config.get(name) else "") for name in OIDC_SETTINGS}
-    issuer = values["OIDC_ISSUER"].rstrip("/")
+    issuer = values["OIDC_ISSUER"]  # exactly as the provider writes it: ID tokens' ``iss`` must equal it
     if not issuer:
         stray = [name for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET") if values[name]]
         if stray:

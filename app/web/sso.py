@@ -72,7 +72,7 @@ def init_app(app: Flask) -> None:
         "sso",
         client_id=app.config["OIDC_CLIENT_ID"],
         client_secret=app.config["OIDC_CLIENT_SECRET"],
-        server_metadata_url=f"{app.config['OIDC_ISSUER']}/.well-known/openid-configuration",
+        server_metadata_url=f"{app.config['OIDC_ISSUER'].rstrip('/')}/.well-known/openid-configuration",
         client_kwargs={"scope": app.config["OIDC_SCOPES"], "code_challenge_method": "S256", "default_timeout": 10},
     )
 
@@ -107,12 +107,15 @@ def start(redirect_uri: str):
 def finish() -> dict[str, Any]:
     """The ID token's checked claims for the provider's answer on this request (the callback)."""
     client = _client()
+    issuer = current_app.config["OIDC_ISSUER"]
+    if "iss" in request.args and request.args["iss"] != issuer:  # RFC 9207: an answer from another provider
+        raise SsoFailure("wrong_issuer", f"the authorization response names issuer {request.args['iss']!r}")
     try:
         # Authlib checks ``aud`` only against an ``azp`` unless told: the client id must be an audience (OIDC Core
         # 3.1.3.7), and the issuer the one configured (the discovery document named it too).
         token = client.authorize_access_token(
             claims_options={
-                "iss": {"essential": True, "value": current_app.config["OIDC_ISSUER"]},
+                "iss": {"essential": True, "value": issuer},
                 "aud": {"essential": True, "value": current_app.config["OIDC_CLIENT_ID"]},
             }
         )

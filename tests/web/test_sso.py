@@ -157,9 +157,13 @@ def test_a_state_that_is_not_this_browsers_is_refused(sso, world, oidc_provider)
     other = Person(sso, oidc_provider)
     assert other.get(path_of(back)).status_code == 400
     assert other.get("/").status_code == 200 and person.get("/").status_code == 200  # nobody signed in
+    # An answer naming another issuer (RFC 9207: a mix-up of providers) is refused before anything is sent.
+    assert person.get("/login/sso/callback?code=x&state=y&iss=https%3A%2F%2Fevil.example").status_code == 400
+    assert events(world.url, "sso.failed")[-1].after["reason"] == "wrong_issuer"
     # And the callback opened with nothing at all.
     assert Person(sso, oidc_provider).get("/login/sso/callback").status_code == 400
-    assert [event.after["reason"] for event in events(world.url, "sso.failed")] == ["bad_state"] * 3
+    reasons = [event.after["reason"] for event in events(world.url, "sso.failed")]
+    assert reasons == ["bad_state", "bad_state", "wrong_issuer", "bad_state"]
     assert identities(world.url) == []
 
 
@@ -247,7 +251,7 @@ def test_the_settings_are_checked_with_messages_that_name_them():
             "OIDC_MFA_ACR": "urn:a, urn:b",
         },
     )
-    assert config["OIDC_ENABLED"] and config["OIDC_ISSUER"] == "https://login.microsoftonline.com/tenant/v2.0"
+    assert config["OIDC_ENABLED"] and config["OIDC_ISSUER"] == "https://login.microsoftonline.com/tenant/v2.0/"
     assert config["OIDC_LABEL"] == "Sign in with NHSmail" and config["OIDC_MFA_ACR"] == ("urn:a", "urn:b")
     assert load({"APP_ENV": "testing"}, environ={})["OIDC_ENABLED"] is False
 
