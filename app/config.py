@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from .db import ROOT, database_url
 from .models import ROLES
@@ -148,6 +149,59 @@ def _mail(env: Mapping[str, str], production: bool) -> dict[str, Any]:
     }
 
 
+#: The single sign-on settings, read from the environment (or the overrides) and checked by ``_oidc``.
+OIDC_SETTINGS = ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_SCOPES", "OIDC_LABEL", "OIDC_MFA_ACR")
+OIDC_DEFAULT_SCOPES = "openid email profile"
+OIDC_DEFAULT_LABEL = "Sign in with NHSmail"
+#: Hosts an issuer may be reached on over plain HTTP: this machine only (the tests' provider), never the network.
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _oidc(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Single sign-on: ``OIDC_ENABLED`` and the settings checked and tidied, or a ConfigError naming the setting.
+
+    ``OIDC_ISSUER`` switches it on: the provider's issuer (for Entra ID
+    ``https://login.microsoftonline.com/<tenant id>/v2.0``); its ``/.well-known/openid-configuration`` is read
+    on the first sign-in. ``OIDC_CLIENT_ID`` and ``OIDC_CLIENT_SECRET`` are then required; ``OIDC_SCOPES``
+    (space-separated, with ``openid``), ``OIDC_LABEL`` (the button's words) and ``OIDC_MFA_ACR`` (``acr`` values,
+    space- or comma-separated, that mean the provider checked a second factor) are optional."""
+    values = {name: (str(config[name]).strip() if config.get(name) else "") for name in OIDC_SETTINGS}
+    issuer = values["OIDC_ISSUER"]  # exactly as the provider writes it: ID tokens' ``iss`` must equal it
+    if not issuer:
+        stray = [name for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET") if values[name]]
+        if stray:
+            raise ConfigError(f"{stray[0]} is set but OIDC_ISSUER is not: set OIDC_ISSUER to turn single sign-on on")
+        return {"OIDC_ENABLED": False, **{name: None for name in OIDC_SETTINGS}}
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"OIDC_ISSUER: expected the provider's issuer URL, e.g. "
+            f"https://login.microsoftonline.com/<tenant id>/v2.0, got {issuer!r}"
+        )
+    if parts.scheme == "http" and parts.netloc.rsplit(":", 1)[0] not in LOOPBACK:
+        raise ConfigError(f"OIDC_ISSUER: must use https (plain http only on this machine, 127.0.0.1), got {issuer!r}")
+    for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+        if not values[name]:
+            raise ConfigError(
+                f"{name} is not set: OIDC_ISSUER turns single sign-on on, and it needs the client id and secret "
+                "of this application's registration at the provider"
+            )
+    scopes = values["OIDC_SCOPES"] or OIDC_DEFAULT_SCOPES
+    if "openid" not in scopes.split():
+        raise ConfigError(f"OIDC_SCOPES: must include openid (space-separated scopes), got {scopes!r}")
+    if "email" not in scopes.split():
+        raise ConfigError(f"OIDC_SCOPES: must include email (accounts are linked by verified email), got {scopes!r}")
+    return {
+        "OIDC_ENABLED": True,
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": values["OIDC_CLIENT_ID"],
+        "OIDC_CLIENT_SECRET": values["OIDC_CLIENT_SECRET"],
+        "OIDC_SCOPES": " ".join(scopes.split()),
+        "OIDC_LABEL": values["OIDC_LABEL"] or OIDC_DEFAULT_LABEL,
+        "OIDC_MFA_ACR": tuple(value for value in values["OIDC_MFA_ACR"].replace(",", " ").split() if value),
+    }
+
+
 def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """The configuration: the environment first, then ``overrides`` (tests and scripts pass theirs)."""
     env = os.environ if environ is None else environ
@@ -222,11 +276,14 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         "MFA_LOCK_MINUTES": _int(env.get("MFA_LOCK_MINUTES"), "MFA_LOCK_MINUTES", 15),
         # How long the second step waits for its code after a right password.
         "MFA_PENDING_MINUTES": _int(env.get("MFA_PENDING_MINUTES"), "MFA_PENDING_MINUTES", 5),
+        # Single sign-on with OpenID Connect (app/web/sso.py): off unless OIDC_ISSUER is set; checked below.
+        **{name: env.get(name) or None for name in OIDC_SETTINGS},
     }
     # Mail settings given as overrides are checked as the environment's are.
     mail_env = {**env, **{key: str(overrides.pop(key)) for key in MAIL_KEYS if overrides.get(key) is not None}}
     config.update(_mail(mail_env, app_env == "production"))
     config.update(overrides)
+    config.update(_oidc(config))
     config["APP_ENV"] = app_env
     config["MFA_REQUIRED_ROLES"] = _roles(config["MFA_REQUIRED_ROLES"], "MFA_REQUIRED_ROLES")
     if app_env == "production" and not set(MFA_STAFF) <= config["MFA_REQUIRED_ROLES"]:

@@ -514,3 +514,31 @@ class OutgoingMail(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     claimed_at: Optional[dt.datetime] = None
     sent_at: Optional[dt.datetime] = None
+
+
+class ExternalIdentity(SQLModel, table=True):
+    """A person's identity at the single sign-on provider, linked to their account here (app/services/sso.py).
+
+    The provider names a person by ``subject`` (``sub``), unique within its ``issuer``; the pair never changes,
+    so a later sign-in finds the account by it, whatever the person's email becomes. ``email`` is the verified
+    email the link was made with, kept for operators to see."""
+
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=255)
+    subject: str = Field(max_length=255)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    email: str = Field(max_length=254)
+    linked_at: dt.datetime = Field(default_factory=utcnow)
+    last_signed_in_at: Optional[dt.datetime] = None
+
+
+class SsoLinkPermit(SQLModel, table=True):
+    """An operator's leave for one account to be linked to a single sign-on identity by verified email.
+
+    Without it, a first sign-in through the provider links nothing and signs nobody in (app/services/sso.py)."""
+
+    user_id: int = Field(primary_key=True, foreign_key="user.id")
+    allowed_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    allowed_at: dt.datetime = Field(default_factory=utcnow)

@@ -18,7 +18,7 @@ from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
 from ..services.questions import answer_words
 from ..uploads import UploadRefused, UploadStore
-from . import charts, faults, request_log, sessions
+from . import charts, faults, request_log, sessions, sso
 from .access import check_every_route_is_marked, login_manager, public, safe_next
 from .limits import check_limiter_storage, limiter
 
@@ -56,6 +56,7 @@ def register(app: Flask) -> None:
     check_limiter_storage(app)
     request_log.init_app(app)
     two_step.init_app(app)
+    sso.init_app(app)
     for blueprint in (
         auth.bp,
         mfa.bp,

@@ -1,11 +1,11 @@
-"""Operators' pages: what the service holds, the people who sign in (and ending their sessions), and the
-API tokens other systems use."""
+"""Operators' pages: what the service holds, the people who sign in (and ending their sessions), single sign-on
+(who may be linked, and linked identities), and the API tokens other systems use."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
-from ..services import ServiceError, accounts, api_tokens, mfa, overview
+from ..services import ServiceError, accounts, api_tokens, mfa, overview, sso
 from .access import actor, roles, unit_of_work
 from .forms import ApiTokenForm, show_service_error
 from .sessions import end_sessions_of
@@ -53,6 +53,49 @@ def reset_two_step(user_id: int):
     end_sessions_of(user_id)
     flash(f"Two-step verification for {email} is reset, and every session of theirs has ended.", "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.get("/sso")
+@roles("admin")
+def single_sign_on():
+    with unit_of_work() as session:
+        lines = sso.account_lines(session)
+    return render_template(
+        "admin/sso.html",
+        lines=lines,
+        enabled=current_app.config.get("OIDC_ENABLED"),
+        issuer=current_app.config.get("OIDC_ISSUER"),
+    )
+
+
+@bp.post("/sso/users/<int:user_id>/allow")
+@roles("admin")
+def sso_allow(user_id: int):
+    with unit_of_work() as session:
+        email = sso.allow_linking(session, actor(), user_id).email
+    flash(f"{email} may now be linked to single sign-on, by verified email, at their next sign-in with it.", "success")
+    return redirect(url_for("admin.single_sign_on"))
+
+
+@bp.post("/sso/users/<int:user_id>/revoke")
+@roles("admin")
+def sso_revoke(user_id: int):
+    with unit_of_work() as session:
+        email = sso.revoke_linking(session, actor(), user_id).email
+    flash(
+        f"{email} can no longer be linked to single sign-on. Identities linked already stay until unlinked.", "success"
+    )
+    return redirect(url_for("admin.single_sign_on"))
+
+
+@bp.post("/sso/identities/<int:identity_id>/unlink")
+@roles("admin")
+def sso_unlink(identity_id: int):
+    with unit_of_work() as session:
+        user, identity = sso.unlink(session, actor(), identity_id)
+        email, subject = user.email, identity.subject
+    flash(f"The single sign-on identity {subject} is unlinked from {email}: it no longer signs them in.", "success")
+    return redirect(url_for("admin.single_sign_on"))
 
 
 @bp.get("/tokens")

@@ -4,17 +4,23 @@
 Pages anyone can reach do not tell which emails have an account: sign-in gives one message for a wrong
 password and an unknown email (and takes as long for both: ``services.accounts.authenticate``), and
 registration with an email that has an account is refused without saying so.
+
+Single sign-on (``/login/sso``, with ``sso.py`` for the protocol and ``services.sso`` for the accounts) does say
+why it refuses, but only about the email the provider verified for the person signing in: their own.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
 from ..services import ServiceError, authenticate, messages
+from ..services import sso as sso_accounts
 from ..services.accounts import EmailTaken, change_password, end_sessions
 from ..services.common import Actor
 from ..services.portal import register_applicant
+from ..services.sso import SsoRefused
+from . import sso
 from .access import actor, home_of, keep_signed_in, public, roles, sign_in, unit_of_work
 from .forms import ChangePasswordForm, LoginForm, RegisterForm, show_service_error
 from .limits import address_key, address_limit, limiter, register_key, register_limit, sign_in_key, sign_in_limit
@@ -61,7 +67,51 @@ def login():
             form.form_errors.append("Enter a correct email address and password")
         else:
             return redirect(finish_sign_in(user, mfa_asserted=False, next_url=request.args.get("next")))
-    return render_template("auth/login.html", form=form)
+    sso_label = current_app.config["OIDC_LABEL"] if sso.enabled() else None
+    return render_template("auth/login.html", form=form, sso_label=sso_label)
+
+
+@bp.get("/login/sso")
+@public
+def sso_start():
+    """Off to the single sign-on provider (only when OIDC is configured)."""
+    if not sso.enabled():
+        abort(404)
+    try:
+        return sso.start(url_for("auth.sso_callback", _external=True))
+    except sso.SsoFailure as failure:
+        return _sso_failed(failure)
+
+
+@bp.get("/login/sso/callback")
+@public
+def sso_callback():
+    """The provider's answer: its ID token checked, then the account it signs in to (or a refusal)."""
+    if not sso.enabled():
+        abort(404)
+    try:
+        claims = sso.finish()
+    except sso.SsoFailure as failure:
+        return _sso_failed(failure)
+    refused = None
+    with unit_of_work() as db_session:
+        try:
+            outcome = sso_accounts.sign_in_with(db_session, claims, current_app.config["OIDC_MFA_ACR"])
+        except SsoRefused as exc:  # caught inside the unit of work: its audit event is kept
+            refused = exc
+    if refused is not None:
+        return render_template("auth/sso_failed.html", message=str(refused), refused=True), 403
+    response = redirect(finish_sign_in(outcome.user, mfa_asserted=outcome.mfa_asserted))
+    if outcome.linked_now:  # after signing in, which begins a new session
+        flash("Your account is now linked to your single sign-on: next time, sign in with it.", "success")
+    return response
+
+
+def _sso_failed(failure: sso.SsoFailure):
+    with unit_of_work() as db_session:
+        sso_accounts.record_failure(db_session, failure.reason, failure.detail)
+    status = 503 if failure.reason == "provider_unreachable" else 400
+    return render_template("auth/sso_failed.html", message=failure.message, refused=False), status
 
 
 @bp.post("/logout")

@@ -38,6 +38,8 @@ from app.services import (
     submit,
 )
 
+from .oidc import Provider, start_provider, stop_provider
+
 HERE = Path(__file__).resolve().parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -288,7 +290,8 @@ def unique_address() -> str:
 
 
 def browser_app(database_url: str, tmp_path: Path, **settings: Any):
-    """The application as the browser journeys run it (``settings`` on top, say ``MFA_REQUIRED_ROLES``)."""
+    """The application as the browser journeys run it (``settings`` on top, say ``MFA_REQUIRED_ROLES`` or single
+    sign-on's)."""
     return create_app(
         {
             "APP_ENV": "testing",
@@ -351,3 +354,25 @@ def page(browser):
         yield tab
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[Provider]:
+    """A real OpenID Connect provider (node and oidc-provider, tests/oidc_provider.mjs) on 127.0.0.1, started
+    once per test process for the single sign-on tests."""
+    provider = start_provider()
+    try:
+        yield provider
+    finally:
+        stop_provider(provider)
+
+
+@pytest.fixture(scope="session")
+def late_oidc_provider() -> Iterator[Provider]:
+    """The same provider on a host whose clock is half an hour behind: every ID token it issues (valid for five
+    minutes) has expired by our clock."""
+    provider = start_provider(clock_offset=-1800)
+    try:
+        yield provider
+    finally:
+        stop_provider(provider)

@@ -178,6 +178,27 @@ def cases(world, ids) -> list[Case]:
             "/admin/users/999999/sign-out-everywhere",
             {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 404},
         ),
+        Case(
+            "admin.single_sign_on",
+            "GET",
+            "/admin/sso",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
+        ),
+        # Single sign-on's leave to link and unlinking, for a person or identity that does not exist: 404.
+        *(
+            Case(
+                endpoint, "POST", path, {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 404}
+            )
+            for endpoint, path in (
+                ("admin.sso_allow", "/admin/sso/users/999999/allow"),
+                ("admin.sso_revoke", "/admin/sso/users/999999/revoke"),
+                ("admin.sso_unlink", "/admin/sso/identities/999999/unlink"),
+            )
+        ),
+        # Without OIDC settings there is no single sign-on to start or come back from (tests/web/test_sso.py
+        # has them configured against a real provider).
+        Case("auth.sso_start", "GET", "/login/sso", dict.fromkeys(PERSONAS, 404)),
+        Case("auth.sso_callback", "GET", "/login/sso/callback?code=x&state=y", dict.fromkeys(PERSONAS, 404)),
         Case("auth.account", "GET", "/account", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)}),
         Case("auth.email_settings", "GET", "/account/email", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)}),
         # A wrong current password: refused on the page, nothing changed.
