@@ -18,6 +18,8 @@ ENVIRONMENTS = ("production", "development", "testing")
 MEGABYTE = 1024 * 1024
 #: Where evidence files are kept unless ``UPLOAD_DIR`` says otherwise (outside the served static files).
 DEFAULT_UPLOAD_DIR = ROOT / "instance" / "uploads"
+#: Where whole-cycle exports are written unless ``EXPORT_DIR`` says otherwise (never served directly).
+DEFAULT_EXPORT_DIR = ROOT / "instance" / "exports"
 
 
 class ConfigError(RuntimeError):
@@ -101,6 +103,7 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         "DATABASE_URL": database_url(env.get("DATABASE_URL")),
         "UPLOAD_DIR": env.get("UPLOAD_DIR") or str(DEFAULT_UPLOAD_DIR),
         "UPLOAD_MAX_BYTES": upload_max,
+        "EXPORT_DIR": env.get("EXPORT_DIR") or str(DEFAULT_EXPORT_DIR),
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

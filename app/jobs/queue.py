@@ -101,3 +101,15 @@ def settings() -> Mapping[str, Any]:
 
 def database_url() -> str:
     return str(settings()["DATABASE_URL"])
+
+
+def check() -> str:
+    """Whether the queue answers: ``ok``, ``immediate`` (no queue: tasks run where they are enqueued), or
+    ``unreachable (ErrorType)``. Reads how many tasks wait, which touches the SQLite file or Redis."""
+    if huey.immediate:
+        return IMMEDIATE
+    try:
+        huey.storage.queue_size()
+    except Exception as exc:  # noqa: BLE001  (Redis down, the file unreadable, not configured)
+        return f"unreachable ({exc.__class__.__name__})"
+    return "ok"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from ..services import ServiceError, accounts, api_tokens, overview
+from ..services import ServiceError, accounts, api_tokens, job_failures, overview
 from .access import actor, roles, unit_of_work
 from .forms import ApiTokenForm, show_service_error
 from .sessions import end_sessions_of
@@ -39,6 +39,15 @@ def sign_out_user(user_id: int):
     end_sessions_of(user_id)
     flash(f"{email} is signed out everywhere: every session of theirs has ended.", "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.get("/jobs")
+@roles("admin")
+def jobs():
+    """Queued tasks that failed, newest first (``cli.py jobs failures`` prints the same)."""
+    with unit_of_work() as session:
+        lines = job_failures.recent(session)
+    return render_template("admin/jobs.html", lines=lines, limit=job_failures.LIMIT)
 
 
 @bp.get("/tokens")

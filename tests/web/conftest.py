@@ -210,6 +210,7 @@ def app(database_url: str, world: World, tmp_path: Path):
             "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret",
             "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "EXPORT_DIR": str(tmp_path / "exports"),
             "UPLOAD_MAX_BYTES": 64 * 1024,
         }
     )
@@ -295,6 +296,7 @@ def browser_app(database_url: str, tmp_path: Path):
             "DATABASE_URL": database_url,
             "SECRET_KEY": "browser-test",
             "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "EXPORT_DIR": str(tmp_path / "exports"),
         }
     )
 
