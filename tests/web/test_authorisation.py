@@ -131,6 +131,12 @@ def cases(world, ids) -> list[Case]:
             {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
         ),
         Case(
+            "admin.jobs",
+            "GET",
+            "/admin/jobs",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
+        ),
+        Case(
             "admin.tokens",
             "GET",
             "/admin/tokens",
