@@ -140,6 +140,7 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         ),
         "CHECK_SCHEMA": True,
         "JOBS_URL": _jobs(env.get("JOBS_URL"), testing),
+        "JOBS_NAME": (env.get("JOBS_NAME") or "alliance").strip(),
     }
     config.update(overrides)
     config["APP_ENV"] = app_env
