@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Optional
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ..models import ImpactPreview, StandardsVersion, utcnow
@@ -46,6 +47,12 @@ def request(
             return row, False
     if row is None:
         row = ImpactPreview(version_id=version_id, alliance_id=alliance_id, fingerprint=wanted)
+        try:
+            with session.begin_nested():  # two first views at once: one inserts, the other finds it
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            return _row(session, alliance_id, version_id), False
     row.fingerprint, row.status, row.done, row.total = wanted, "queued", 0, 0
     row.lines, row.failures, row.error, row.finished_at = None, None, "", None
     row.requested_by, row.created_at = actor.user_id, utcnow()
