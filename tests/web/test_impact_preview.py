@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import event, func
 from sqlmodel import select
 
-from app import create_app, db
+from app import db
 from app.jobs import previews as preview_jobs
 from app.jobs import queue, rescore
 from app.models import AssessmentResult, AuditEvent, ImpactPreview, StandardsVersion
@@ -20,7 +20,6 @@ from app.services import impact as preview
 from app.services import previews
 from app.services import rescore_runs as runs
 from app.services.standards import parsed
-from tests.workers import sqlite_queue
 
 from .conftest import STANDARDS, signed_in, text
 from .reviewing import build_review_world
@@ -197,23 +196,6 @@ def preview_row(url: str, version_id: int, alliance_id: int) -> ImpactPreview | 
                 ImpactPreview.version_id == version_id, ImpactPreview.alliance_id == alliance_id
             )
         ).first()
-
-
-@pytest.fixture
-def queued_app(database_url, world, tmp_path):
-    """The application on a queue file no worker reads: a preview waits until the test runs its task."""
-    application = create_app(
-        {
-            "APP_ENV": "testing",
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": "test-secret",
-            "UPLOAD_DIR": str(tmp_path / "uploads"),
-            "EXPORT_DIR": str(tmp_path / "exports"),
-            "JOBS_URL": sqlite_queue(tmp_path),
-        }
-    )
-    yield application
-    queue.configure({"JOBS_URL": queue.IMMEDIATE, "DATABASE_URL": database_url})
 
 
 def test_a_preview_waits_for_its_job_shows_progress_then_the_result(queued_app, world):

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from app import db
+from app.jobs import queue
 from app.models import AuditEvent, Breach, CycleExport, JobFailure
 from app.services import current_result
 
@@ -206,3 +207,19 @@ def test_the_printable_summary_has_the_decision_and_a_print_stylesheet(app, rw):
     assert f"{round(overall, 1):g} out of 100" in page
     css = app.test_client().get("/static/review-print.css").get_data(as_text=True)
     assert "@media print" in css
+
+
+def test_an_export_waits_for_its_worker_then_is_listed_with_its_link(queued_app, world):
+    app = queued_app
+    build_review_world(world, app.extensions["upload_store"])
+    lead = signed_in(app, world, "lead")
+    lead.post("/review/exports", {"cycle_id": str(world.cycle_id), "kind": "breaches", "fmt": "json"})
+    page = text(lead.get("/review/exports"))
+    assert "Waiting to start" in page and '<meta http-equiv="refresh" content="3">' in page
+    assert "/download" not in page
+    queue.huey.execute(queue.huey.dequeue())  # the worker's part
+    page = text(lead.get("/review/exports"))
+    assert "Waiting to start" not in page and 'http-equiv="refresh"' not in page
+    link = re.search(r'href="(/review/exports/\d+/download)"', page).group(1)
+    document = json.loads(lead.get(link).get_data(as_text=True))
+    assert document["kind"] == "breaches"
