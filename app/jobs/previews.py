@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from .. import db
-from ..services import impact, previews
+from ..services import NotFound, impact, previews
 from . import failures, queue  # noqa: F401  (failures: the record of failed tasks is kept for these too)
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ def compute_preview(preview_id: int) -> str:
             lines, failed = impact.report(session, alliance_id, version_id, progress)
         with db.session_scope(url) as session:
             previews.finish(session, preview_id, fingerprint, lines, failed)
+    except NotFound:  # the draft was deleted while it ran: its preview went with it
+        return "gone"
     except Exception:
         with db.session_scope(url) as session:
             previews.fail(session, preview_id, FAILED)
