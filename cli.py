@@ -551,6 +551,32 @@ def worker_command(workers: int, no_periodic: bool) -> None:
         fail(f"error: {exc}")
 
 
+@main.group("jobs")
+def jobs_group() -> None:
+    """The job queue: what failed."""
+
+
+@jobs_group.command("failures")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="how many, newest first")
+def jobs_failures(limit: int) -> None:
+    """Queued tasks that raised an error, newest first (the same list as /admin/jobs)."""
+    from app import db
+    from app.services import job_failures
+
+    require_schema()
+    with db.session_scope() as session:
+        lines = job_failures.recent(session, limit)
+    if not lines:
+        say("no job has failed")
+        return
+    for line in lines:
+        f = line.failure
+        say(
+            f"{f.failed_at:%Y-%m-%d %H:%M:%S}  {f.task_name}  {f.task_id}  {f.subject or '-'}  "
+            f"{f.error_type}: {f.message}  ({line.attempt_words})"
+        )
+
+
 @main.group("buddy")
 def buddy_group() -> None:
     """Buddying: pair members that need support with peers that meet the standard."""

@@ -25,6 +25,8 @@ MEGABYTE = 1024 * 1024
 #: Where evidence files are kept unless ``UPLOAD_DIR`` says otherwise (outside the served static files).
 DEFAULT_UPLOAD_DIR = ROOT / "instance" / "uploads"
 MAIL_KEYS = ("MAIL_URL", "MAIL_FROM", "BASE_URL", "MAIL_RETRIES", "MAIL_RETRY_SECONDS")
+#: Where whole-cycle exports are written unless ``EXPORT_DIR`` says otherwise (never served directly).
+DEFAULT_EXPORT_DIR = ROOT / "instance" / "exports"
 
 
 class ConfigError(RuntimeError):
@@ -222,6 +224,7 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         "DATABASE_URL": database_url(env.get("DATABASE_URL")),
         "UPLOAD_DIR": env.get("UPLOAD_DIR") or str(DEFAULT_UPLOAD_DIR),
         "UPLOAD_MAX_BYTES": upload_max,
+        "EXPORT_DIR": env.get("EXPORT_DIR") or str(DEFAULT_EXPORT_DIR),
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -278,6 +281,7 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         "MFA_PENDING_MINUTES": _int(env.get("MFA_PENDING_MINUTES"), "MFA_PENDING_MINUTES", 5),
         # Single sign-on with OpenID Connect (app/web/sso.py): off unless OIDC_ISSUER is set; checked below.
         **{name: env.get(name) or None for name in OIDC_SETTINGS},
+        "JOBS_NAME": (env.get("JOBS_NAME") or "alliance").strip(),
     }
     # Mail settings given as overrides are checked as the environment's are.
     mail_env = {**env, **{key: str(overrides.pop(key)) for key in MAIL_KEYS if overrides.get(key) is not None}}

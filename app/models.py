@@ -542,3 +542,61 @@ class SsoLinkPermit(SQLModel, table=True):
     user_id: int = Field(primary_key=True, foreign_key="user.id")
     allowed_by: Optional[int] = Field(default=None, foreign_key="user.id")
     allowed_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class JobFailure(SQLModel, table=True):
+    """A queued task that raised (``app/jobs/failures.py``): one row per failed attempt, for operators.
+
+    Only what names the failure is kept: the task, the attempt, the error's type and first line. Never the
+    traceback (it goes to the worker's log) nor the task's arguments beyond ``subject``, a short label made of
+    ids (``impact preview 12``), so nothing a member entered is copied here."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    task_name: str = Field(max_length=200, index=True)
+    task_id: str = Field(max_length=64)
+    subject: str = Field(default="", max_length=200)
+    failed_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    retries_left: int = Field(default=0, description="further attempts Huey will make (0: this was the last)")
+    error_type: str = Field(max_length=200)
+    message: str = Field(default="", max_length=500)
+
+
+class ImpactPreview(SQLModel, table=True):
+    """A lead's impact preview of a standards version for their alliance, computed by a queued job and kept
+    until the version's content (``fingerprint``) or the published version it is compared with changes.
+    ``lines`` and ``failures`` are the dry run's report; the outline and diff are read again from the versions."""
+
+    __table_args__ = (UniqueConstraint("version_id", "alliance_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    version_id: int = Field(foreign_key="standardsversion.id", index=True)
+    alliance_id: int = Field(foreign_key="alliance.id")
+    fingerprint: str = Field(max_length=100, description="the version's content hash and the compared version's id")
+    status: str = Field(default="queued", max_length=16, description="queued, running, done or failed")
+    done: int = 0
+    total: int = 0
+    lines: Any = Field(default=None, sa_column=Column(JSON))
+    failures: Any = Field(default=None, sa_column=Column(JSON))
+    error: str = Field(default="", max_length=500)
+    requested_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    finished_at: Optional[dt.datetime] = None
+
+
+class CycleExport(SQLModel, table=True):
+    """A whole cycle's export (results, breaches or decisions as CSV or JSON, or all of them in a zip), written
+    by a queued job into ``EXPORT_DIR`` under a random name and downloaded by the alliance's leads."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    cycle_id: int = Field(foreign_key="assessmentcycle.id")
+    kind: str = Field(max_length=16)
+    fmt: str = Field(max_length=8)
+    status: str = Field(default="queued", max_length=16, description="queued, running, done or failed")
+    file_name: Optional[str] = Field(default=None, max_length=100, description="inside EXPORT_DIR")
+    size: Optional[int] = None
+    rows: Optional[int] = None
+    error: str = Field(default="", max_length=500)
+    requested_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    finished_at: Optional[dt.datetime] = None

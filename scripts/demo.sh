@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install (scripts/setup.sh), validate the bundled standards packs, score the example self-assessments (one line
-# each), then load the demo world and start the web application on http://127.0.0.1:5000. The last lines before
-# the server starts are the demo users with their passwords and the URL.
+# each), then load the demo world and start the web application on http://127.0.0.1:5000 with a job worker beside
+# it (python cli.py worker, on an SQLite queue file). The last lines before the server starts are the demo users
+# with their passwords and the URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -46,8 +47,15 @@ export DATABASE_URL="${DEMO_DATABASE_URL:-sqlite:///$PWD/instance/alliance.db}"
 echo
 $py cli.py db upgrade
 $py cli.py demo load
-echo
-echo "== the web application: http://127.0.0.1:${PORT:-5000}"
-echo "   sign in with a demo user above, e.g. lead.noa@demo.example / demo-lead-noa-pass; Ctrl-C stops it"
 export APP_ENV=development SECRET_KEY="${SECRET_KEY:-demo-only-development-secret}"
-exec $py -m flask --app wsgi:app run --host 127.0.0.1 --port "${PORT:-5000}"
+# A job worker beside the web application, as in production: impact previews and whole-cycle exports run in it.
+# The queue is an SQLite file (no server); the worker stops with the demo.
+export JOBS_URL="${JOBS_URL:-sqlite:///$PWD/instance/jobs.db}" EXPORT_DIR="${EXPORT_DIR:-$PWD/instance/exports}"
+$py cli.py worker --workers 1 >instance/worker.log 2>&1 &
+worker=$!
+trap 'kill -INT "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT
+echo
+echo "== a job worker (python cli.py worker, pid $worker) runs impact previews and exports; its log: instance/worker.log"
+echo "== the web application: http://127.0.0.1:${PORT:-5000}"
+echo "   sign in with a demo user above, e.g. lead.noa@demo.example / demo-lead-noa-pass; Ctrl-C stops both"
+$py -m flask --app wsgi:app run --host 127.0.0.1 --port "${PORT:-5000}"

@@ -110,3 +110,19 @@ def flush_redis_queue(jobs_url: str) -> None:
     import redis
 
     redis.Redis.from_url(jobs_url).flushdb()
+
+
+def queue_name() -> str:
+    """A queue name of the test's own (``JOBS_NAME``): its tasks are not taken by another test's worker on the
+    same Redis database."""
+    return f"alliance-test-{uuid.uuid4().hex[:8]}"
+
+
+def drop_redis_queue(jobs_url: str, name: str) -> None:
+    """Delete the keys of one named queue (not the whole database, which other runs may be using)."""
+    import redis
+
+    client = redis.Redis.from_url(jobs_url)
+    keys = list(client.scan_iter(match=f"huey.*.{name}*"))
+    if keys:
+        client.delete(*keys)

@@ -11,6 +11,9 @@ names. The web application configures it in ``create_app``, ``cli.py worker`` be
 - ``immediate``: no queue at all, a task runs in the caller's process when it is enqueued (the tests' default,
   and a way to run a single command without a worker).
 
+``JOBS_NAME`` (default ``alliance``) names the queue inside that storage (Redis keys ``huey.*.NAME``), so two
+deployments, or two test runs, can share one Redis database without taking each other's tasks.
+
 A task reads its settings (the database URL, the mail server) with ``settings()``: the application's
 configuration in a request, the worker's otherwise. Settings never travel inside a task's payload, so a
 password in ``DATABASE_URL`` is never written to the queue.
@@ -74,6 +77,7 @@ def _storage(url: str) -> tuple[type, dict[str, Any]]:
 def configure(config: Mapping[str, Any]) -> Huey:
     """Point the queue at ``config["JOBS_URL"]`` and keep ``config`` for tasks run outside a request."""
     url = check_url(str(config.get("JOBS_URL") or DEFAULT_URL))
+    huey.name = str(config.get("JOBS_NAME") or NAME)
     _settings.clear()
     _settings.update(config)
     if url == IMMEDIATE:
@@ -101,3 +105,15 @@ def settings() -> Mapping[str, Any]:
 
 def database_url() -> str:
     return str(settings()["DATABASE_URL"])
+
+
+def check() -> str:
+    """Whether the queue answers: ``ok``, ``immediate`` (no queue: tasks run where they are enqueued), or
+    ``unreachable (ErrorType)``. Reads how many tasks wait, which touches the SQLite file or Redis."""
+    if huey.immediate:
+        return IMMEDIATE
+    try:
+        huey.storage.queue_size()
+    except Exception as exc:  # noqa: BLE001  (Redis down, the file unreadable, not configured)
+        return f"unreachable ({exc.__class__.__name__})"
+    return "ok"

@@ -5,6 +5,7 @@ A task takes ids and plain values only (they are pickled onto the queue), never 
 
 from __future__ import annotations
 
+from . import failures  # noqa: F401  (every module of tasks records their failures)
 from .queue import huey
 
 

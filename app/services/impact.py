@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from packaging.version import InvalidVersion, Version
 from sqlmodel import Session, select
@@ -175,22 +175,62 @@ def delete_draft(session: Session, actor: Actor, alliance_id: int, version_id: i
     return remove_draft(session, actor, version_id)
 
 
-def impact(session: Session, alliance_id: int, version_id: int) -> Impact:
-    """The dry run of moving this alliance's assessments to a version of its set (any state)."""
+#: Self-assessments scored between two progress reports of a preview.
+STEP = 20
+#: ``progress(done, total)``: called before the first step and after each.
+Progress = Callable[[int, int], None]
+
+
+def _version_of(session: Session, alliance_id: int, version_id: int) -> tuple[Alliance, StandardsVersion]:
     alliance = session.get(Alliance, alliance_id)
     version = session.get(StandardsVersion, version_id)
     if alliance is None or version is None or version.set_id != alliance.standards_set:
         raise NotFound(f"standards version {version_id} does not exist")
+    return alliance, version
+
+
+def fingerprint(session: Session, alliance_id: int, version_id: int) -> str:
+    """What a stored preview of the version depends on: its content, and the published version it is compared
+    with. A preview whose fingerprint differs is out of date."""
+    alliance, version = _version_of(session, alliance_id, version_id)
+    current = latest_published(session, alliance.standards_set)
+    return f"{version.content_hash}:{current.id if current is not None else 0}"
+
+
+def report(
+    session: Session, alliance_id: int, version_id: int, progress: Optional[Progress] = None
+) -> tuple[list[dict], list[dict]]:
+    """The dry run's report lines and failures for the alliance's assessments, ``STEP`` at a time, telling
+    ``progress`` how many of how many are done."""
+    alliance, version = _version_of(session, alliance_id, version_id)
     target = Target(version, parsed(version), None, alliance_id)
-    lines, failures = dry_run(session, target, affected(session, target))
+    ids = affected(session, target)
+    lines: list[dict] = []
+    failures: list[dict] = []
+    if progress is not None:
+        progress(0, len(ids))
+    for start in range(0, len(ids), STEP):
+        found, failed = dry_run(session, target, ids[start : start + STEP])
+        lines += found
+        failures += failed
+        if progress is not None:
+            progress(min(start + STEP, len(ids)), len(ids))
+    return lines, failures
+
+
+def assemble(session: Session, alliance_id: int, version_id: int, lines: list[dict], failures: list[dict]) -> Impact:
+    """The preview of a version from its dry run's report: the summary, the outline and the diff."""
+    alliance, version = _version_of(session, alliance_id, version_id)
+    standards = parsed(version)
+    lines = [dict(line) for line in lines]
     for line in lines:
         line["affected"] = bool(line["outcome_changed"] or any(line[k] for k in AFFECTING))
     lines.sort(key=lambda line: (not line["outcome_changed"], line["organisation"], line["cycle"]))
     current = latest_published(session, alliance.standards_set)
     diff = None
     if current is not None and current.id != version.id:
-        diff = diff_standards(parsed(current), target.standards)
-    titles = {s.id: s.title for s in target.standards.standards}
+        diff = diff_standards(parsed(current), standards)
+    titles = {s.id: s.title for s in standards.standards}
     if current is not None:
         titles = {**{s.id: s.title for s in parsed(current).standards}, **titles}
     return Impact(
@@ -200,10 +240,17 @@ def impact(session: Session, alliance_id: int, version_id: int) -> Impact:
         lines,
         changes.summarise(lines),
         titles,
-        failures,
-        outline_of(target.standards),
+        list(failures),
+        outline_of(standards),
         diff_counts(diff) if diff is not None else None,
     )
+
+
+def impact(session: Session, alliance_id: int, version_id: int, progress: Optional[Progress] = None) -> Impact:
+    """The dry run of moving this alliance's assessments to a version of its set (any state), computed now
+    (the web page keeps one computed by a job: ``services/previews.py``)."""
+    lines, failures = report(session, alliance_id, version_id, progress)
+    return assemble(session, alliance_id, version_id, lines, failures)
 
 
 def outline_of(standards: StandardsSet) -> Outline:

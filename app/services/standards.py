@@ -6,12 +6,12 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
 import rules
 from rules.model import StandardsSet
 
-from ..models import Assessment, AssessmentResult, RescoreRun, StandardsVersion, User, utcnow
+from ..models import Assessment, AssessmentResult, ImpactPreview, RescoreRun, StandardsVersion, User, utcnow
 from .common import Actor, NotFound, ServiceError, audit, require_text, snapshot
 
 _parsed: dict[str, StandardsSet] = {}
@@ -142,6 +142,8 @@ def delete_draft(session: Session, actor: Actor, version_id: int, *, any_uploade
         version,
         before=snapshot(version, "set_id", "version", "content_hash", "state", "created_by", "created_at"),
     )
+    # Its impact previews go with it (a draft uploaded again under the number is another draft).
+    session.exec(delete(ImpactPreview).where(ImpactPreview.version_id == version.id))
     session.delete(version)
     session.flush()
     return version

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
-from ..services import ServiceError, accounts, api_tokens, mfa, overview, sso
+from ..services import ServiceError, accounts, api_tokens, job_failures, mfa, overview, sso
 from .access import actor, roles, unit_of_work
 from .forms import ApiTokenForm, show_service_error
 from .sessions import end_sessions_of
@@ -96,6 +96,15 @@ def sso_unlink(identity_id: int):
         email, subject = user.email, identity.subject
     flash(f"The single sign-on identity {subject} is unlinked from {email}: it no longer signs them in.", "success")
     return redirect(url_for("admin.single_sign_on"))
+
+
+@bp.get("/jobs")
+@roles("admin")
+def jobs():
+    """Queued tasks that failed, newest first (``cli.py jobs failures`` prints the same)."""
+    with unit_of_work() as session:
+        lines = job_failures.recent(session)
+    return render_template("admin/jobs.html", lines=lines, limit=job_failures.LIMIT)
 
 
 @bp.get("/tokens")

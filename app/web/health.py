@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, url_for
 from flask_login import current_user
 
 from .. import db
+from ..jobs import queue
 from ..services import current_result, portal
 from .access import public, roles, unit_of_work
 
@@ -18,7 +19,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 @bp.get("/health")
 @public
 def health():
-    """For the load balancer and monitoring: up only when the database answers."""
+    """For the load balancer and monitoring: up only when the database answers; ``queue`` says whether the job
+    queue answers too (``ok``, ``immediate`` or ``unreachable (...)``), without changing the status code."""
     try:
         connection = db.get_engine(current_app.config["DATABASE_URL"]).raw_connection()
         try:
@@ -37,7 +39,8 @@ def health():
             str(exc).splitlines()[0] if str(exc) else "",
         )
         return {"status": "unavailable", "database": f"unreachable ({exc.__class__.__name__})"}, 503
-    return {"status": "ok", "database": "ok"}
+    # The job queue does not take the service down: pages answer without it, only jobs wait.
+    return {"status": "ok", "database": "ok", "queue": queue.check()}
 
 
 @bp.get("/")

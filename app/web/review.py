@@ -7,11 +7,15 @@ assessment or evidence is a 404, for reading and for writing alike.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from ..services import ServiceError, audit_trail, cycles_of, exports, overview
+from ..jobs import exports as export_jobs
+from ..jobs import previews as preview_jobs
+from ..services import ServiceError, audit_trail, cycle_exports, cycles_of, exports, overview, previews
 from ..services import dashboard as dashboards
 from ..services import frameworks as framework_service
 from ..services import impact as preview
@@ -176,18 +180,52 @@ def exports_page():
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
         cycles = cycles_of(session, alliance.id) if alliance else []
-    return render_template("review/exports.html", alliance=alliance, cycles=cycles, kinds=exports.KINDS)
+        lines = cycle_exports.exports_of(session, _alliance_id())
+    return render_template(
+        "review/exports.html",
+        alliance=alliance,
+        cycles=cycles,
+        choices=cycle_exports.CHOICES,
+        lines=lines,
+        waiting=any(line.export.status in ("queued", "running") for line in lines),
+    )
 
 
-@bp.get("/cycles/<int:cycle_id>/<kind>.<fmt>")
+@bp.post("/exports")
 @roles("lead")
-def export(cycle_id: int, kind: str, fmt: str):
-    if fmt not in exports.FORMATS:
-        abort(404)
+def request_export():
+    """A whole cycle's export, written by a job; the exports page lists it, then links its file."""
+    form = request.form
+    raw_cycle = form.get("cycle_id", "")
+    try:
+        with unit_of_work() as session:
+            row = cycle_exports.request(
+                session,
+                actor(),
+                _alliance_id(),
+                int(raw_cycle) if raw_cycle.isdigit() else 0,
+                form.get("kind", ""),
+                form.get("fmt", ""),
+            )
+            export_id = row.id
+    except ServiceError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        flash(f"The export cannot be made: {exc}", "error")
+        return redirect(url_for("review.exports_page"))
+    export_jobs.enqueue(export_id)
+    flash("Export requested. It is listed below; download it once it is ready.", "success")
+    return redirect(url_for("review.exports_page", _anchor="requested"))
+
+
+@bp.get("/exports/<int:export_id>/download")
+@roles("lead")
+def cycle_export_download(export_id: int):
     with unit_of_work() as session:
-        cycle, table = exports.table(session, _alliance_id(), cycle_id, kind)
-    body = exports.as_csv(table) if fmt == "csv" else exports.as_json(cycle, table)
-    return export_download(body, fmt, exports.filename(cycle, kind, fmt))
+        path, name = cycle_exports.for_download(
+            session, _alliance_id(), export_id, Path(current_app.config["EXPORT_DIR"])
+        )
+    return send_file(path, as_attachment=True, download_name=name, max_age=0)
 
 
 @bp.get("/assessments/<int:assessment_id>/summary")
@@ -475,8 +513,34 @@ def delete_draft(version_id: int):
 @bp.get("/standards/<int:version_id>/impact")
 @roles("lead")
 def impact(version_id: int):
-    """The dry run of rescoring the alliance's assessments against a version: nothing is stored."""
+    """The dry run of rescoring the alliance's assessments against a version: worked out by a job the first
+    time it is viewed (and again once the version or the published one changes), shown while it runs, kept."""
+    with unit_of_work() as session:
+        row, run = previews.request(session, actor(), _alliance_id(), version_id)
+        preview_id = row.id
+    if run:
+        preview_jobs.enqueue(preview_id)
+    return _impact_page(version_id)
+
+
+@bp.post("/standards/<int:version_id>/impact")
+@roles("lead")
+def impact_again(version_id: int):
+    """Start the preview again (after a failure, or one that has waited too long)."""
+    with unit_of_work() as session:
+        row, run = previews.request(session, actor(), _alliance_id(), version_id, again=True)
+        preview_id = row.id
+    if run:
+        preview_jobs.enqueue(preview_id)
+    return redirect(url_for("review.impact", version_id=version_id))
+
+
+def _impact_page(version_id: int):
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
-        found = preview.impact(session, _alliance_id(), version_id)
-    return render_template("review/impact.html", alliance=alliance, impact=found)
+        shown = previews.page(session, _alliance_id(), version_id)
+    if shown is None:
+        abort(404)
+    if shown.impact is not None:
+        return render_template("review/impact.html", alliance=alliance, impact=shown.impact)
+    return render_template("review/impact_waiting.html", alliance=alliance, shown=shown, version=shown.version)

@@ -22,6 +22,7 @@ from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 from app import create_app, db
+from app.jobs import queue
 from app.models import utcnow
 from app.services import (
     CLI,
@@ -212,10 +213,29 @@ def app(database_url: str, world: World, tmp_path: Path):
             "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret",
             "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "EXPORT_DIR": str(tmp_path / "exports"),
             "UPLOAD_MAX_BYTES": 64 * 1024,
         }
     )
     return application
+
+
+@pytest.fixture
+def queued_app(database_url, world, tmp_path):
+    """The application on a queue file no worker reads: a job waits until the test runs it
+    (``queue.huey.execute(queue.huey.dequeue())``); the tests' immediate queue again afterwards."""
+    application = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "EXPORT_DIR": str(tmp_path / "exports"),
+            "JOBS_URL": f"sqlite:///{tmp_path / 'jobs.db'}",
+        }
+    )
+    yield application
+    queue.configure({"JOBS_URL": queue.IMMEDIATE, "DATABASE_URL": database_url})
 
 
 class Visitor:
@@ -298,6 +318,7 @@ def browser_app(database_url: str, tmp_path: Path, **settings: Any):
             "DATABASE_URL": database_url,
             "SECRET_KEY": "browser-test",
             "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "EXPORT_DIR": str(tmp_path / "exports"),
             **settings,
         }
     )

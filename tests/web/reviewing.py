@@ -155,3 +155,16 @@ def build_review_world(world: World, store) -> ReviewWorld:
         )
         world.emails["lead_y"], world.user_ids["lead_y"] = lead_y.email, lead_y.id
     return review
+
+
+def export_file(person, cycle_id: int, kind: str, fmt: str):
+    """A whole-cycle export as a lead asks for it on the exports page (the job runs within the request: the
+    tests' queue is ``immediate``), then downloaded from the list's newest line."""
+    import re
+
+    asked = person.post("/review/exports", {"cycle_id": str(cycle_id), "kind": kind, "fmt": fmt})
+    assert asked.status_code == 302, asked.get_data(as_text=True)[:500]
+    page = person.get("/review/exports").get_data(as_text=True)
+    newest = re.search(r'id="export-(\d+)"', page)
+    assert newest, "no export listed"
+    return person.get(f"/review/exports/{newest.group(1)}/download")

@@ -247,7 +247,7 @@ def test_a_request_over_the_size_limit_gets_the_too_large_page(app, world):
 
 def test_health_and_api_landing(app, world, visitor):
     health = visitor.get("/api/health")
-    assert health.status_code == 200 and health.get_json() == {"status": "ok", "database": "ok"}
+    assert health.status_code == 200 and health.get_json() == {"status": "ok", "database": "ok", "queue": "immediate"}
     anonymous = visitor.get("/api/")
     assert anonymous.status_code == 401 and anonymous.get_json() == {"error": "sign in first"}
     person = signed_in(app, world, "lead")
@@ -277,7 +277,7 @@ def test_wsgi_serves_the_app(database_url):
     assert done.stdout.strip() == "200"
 
 
-def test_gunicorn_serves_the_wsgi_entry_point(database_url):
+def test_gunicorn_serves_the_wsgi_entry_point(database_url, tmp_path):
     import socket
     import time
     import urllib.request
@@ -285,7 +285,13 @@ def test_gunicorn_serves_the_wsgi_entry_point(database_url):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "SECRET_KEY": "k" * 32, "APP_ENV": "production", "DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "SECRET_KEY": "k" * 32,
+        "APP_ENV": "production",
+        "DATABASE_URL": database_url,
+        "JOBS_URL": f"sqlite:///{tmp_path / 'jobs.db'}",
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "wsgi:app"],
         cwd=ROOT,
@@ -298,7 +304,7 @@ def test_gunicorn_serves_the_wsgi_entry_point(database_url):
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as reply:
-                    assert reply.status == 200 and reply.read() == b'{"database":"ok","status":"ok"}\n'
+                    assert reply.status == 200 and reply.read() == b'{"database":"ok","queue":"ok","status":"ok"}\n'
                     break
             except OSError:
                 assert server.poll() is None, server.stdout.read().decode()

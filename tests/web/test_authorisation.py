@@ -18,7 +18,7 @@ from app.services.evidence import attach_file
 from app.services.notifications import notify
 from app.services.standards import register_version
 
-from .conftest import STANDARDS_2, Visitor
+from .conftest import STANDARDS_2, Visitor, text
 from .matrix import Case, Seen, mismatches, uncovered, visit
 
 PERSONAS = ("anonymous", "member_a", "member_b", "lead", "admin")
@@ -137,6 +137,12 @@ def cases(world, ids) -> list[Case]:
             "admin.home",
             "GET",
             "/admin/",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
+        ),
+        Case(
+            "admin.jobs",
+            "GET",
+            "/admin/jobs",
             {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
         ),
         Case(
@@ -357,3 +363,26 @@ def test_the_lead_sees_the_alliance_submissions_to_review(app, world):
     body = " ".join(signed_in(app, world, "lead").get("/review/").get_data(as_text=True).split())
     assert "Peer p1 NHS Trust" in body and "Submitted" in body
     assert "Dartford" not in body  # a draft is not for review yet
+
+
+def test_the_failed_jobs_page_says_when_none_failed_and_lists_a_failure(app, world):
+    from app.services import job_failures
+
+    admin = Visitor(app)
+    assert admin.login(world.emails["admin"]).status_code == 302
+    assert "No job has failed." in text(admin.get("/admin/jobs"))
+    with db.session_scope(world.url) as session:
+        job_failures.record(
+            session,
+            "app.jobs.exports.write_export",
+            "t-1",
+            (7, "secret answer"),
+            2,
+            OSError("disk\nsecond-line-only-in-the-log"),
+        )
+    page = text(admin.get("/admin/jobs"))
+    assert "app.jobs.exports.write_export" in page and "ids 7" in page and "OSError" in page and "disk" in page
+    assert (
+        "secret answer" not in page and "second-line-only-in-the-log" not in page
+    )  # ids only; the message's first line only
+    assert "will be tried again (2 more attempts)" in page

@@ -13,9 +13,11 @@ from sqlalchemy import event, func
 from sqlmodel import select
 
 from app import db
-from app.jobs import rescore
-from app.models import AssessmentResult, AuditEvent, StandardsVersion
+from app.jobs import previews as preview_jobs
+from app.jobs import queue, rescore
+from app.models import AssessmentResult, AuditEvent, ImpactPreview, StandardsVersion
 from app.services import impact as preview
+from app.services import previews
 from app.services import rescore_runs as runs
 from app.services.standards import parsed
 
@@ -182,3 +184,110 @@ def test_a_large_upload_is_read_outside_any_transaction_and_answered_briefly(app
     listed = re.findall(r"huge\.yaml:\d+: [^<]*", summary[: summary.index("</ul>")])
     assert len(listed) == 101 and f"and {keys - 100:,} more problems" in listed[-1]
     assert held and max(held) < took / 4, (max(held), took)  # the reading took the time, outside them
+
+
+# -- the preview as a job: queued, running, done, failed ---------------------------------------------------------
+
+
+def preview_row(url: str, version_id: int, alliance_id: int) -> ImpactPreview | None:
+    with db.session_scope(url) as session:
+        return session.exec(
+            select(ImpactPreview).where(
+                ImpactPreview.version_id == version_id, ImpactPreview.alliance_id == alliance_id
+            )
+        ).first()
+
+
+def test_a_preview_waits_for_its_job_shows_progress_then_the_result(queued_app, world):
+    app = queued_app
+    build_review_world(world, app.extensions["upload_store"])
+    lead = signed_in(app, world, "lead")
+    version_id = int(upload(lead, draft_text()).headers["Location"].split("/")[-2])
+    waiting = lead.get(f"/review/standards/{version_id}/impact")
+    page = text(waiting)
+    assert waiting.status_code == 200 and 'data-state="queued"' in page
+    assert '<meta http-equiv="refresh" content="2">' in page and "waiting to start" in page
+    assert "Start the preview again" not in page  # not failed, not stale
+    row = preview_row(world.url, version_id, world.alliance_id)
+    assert row.status == "queued" and queue.huey.pending_count() == 1
+    # A second view while it waits queues nothing more.
+    lead.get(f"/review/standards/{version_id}/impact")
+    assert queue.huey.pending_count() == 1
+    # Running: the page shows how many of how many are scored.
+    with db.session_scope(world.url) as session:
+        previews.start(session, row.id)
+        previews.set_progress(session, row.id, 1, 3)
+    page = text(lead.get(f"/review/standards/{version_id}/impact"))
+    assert 'data-state="running"' in page and '<span id="preview-progress">1 of 3</span>' in page
+    assert '<progress max="3" value="1"' in page and 'http-equiv="refresh"' in page
+    # The worker's part, here: the queued task runs and keeps the result.
+    task = queue.huey.dequeue()
+    queue.huey.execute(task)
+    done = preview_row(world.url, version_id, world.alliance_id)
+    assert done.status == "done" and done.done == done.total >= 3 and done.lines
+    page = text(lead.get(f"/review/standards/{version_id}/impact"))
+    assert "This is a dry run" in page and 'http-equiv="refresh"' not in page and "Breach Trust" in page
+    with db.session_scope(world.url) as session:
+        expected = preview.impact(session, world.alliance_id, version_id)
+    assert cell_after(page, "Self-assessments rescored") == str(expected.summary.assessments)
+
+
+def test_a_failed_preview_says_so_and_can_be_started_again(app, world, rw):
+    lead = signed_in(app, world, "lead")
+    version_id = int(upload(lead, draft_text()).headers["Location"].split("/")[-2])
+    lead.get(f"/review/standards/{version_id}/impact")
+    row = preview_row(world.url, version_id, world.alliance_id)
+    with db.session_scope(world.url) as session:  # asked again, started, and failed
+        previews.request(session, world.actor("lead"), world.alliance_id, version_id, again=True)
+        previews.start(session, row.id)
+        previews.fail(session, row.id, preview_jobs.FAILED)
+    assert preview_row(world.url, version_id, world.alliance_id).status == "failed"
+    page = text(lead.get(f"/review/standards/{version_id}/impact"))
+    assert 'data-state="failed"' in page and "The preview could not be worked out" in page
+    assert "could not be worked out. Start it again" in page and 'http-equiv="refresh"' not in page
+    assert "Start the preview again" in page
+    assert lead.post(f"/review/standards/{version_id}/impact", csrf=False).status_code == 400
+    again = lead.post(f"/review/standards/{version_id}/impact")
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/review/standards/{version_id}/impact")
+    assert "This is a dry run" in text(lead.get(again.headers["Location"]))  # the tests' queue runs it at once
+    assert preview_row(world.url, version_id, world.alliance_id).status == "done"
+
+
+def test_the_preview_is_kept_until_its_draft_or_the_published_version_changes(app, world, rw):
+    lead = signed_in(app, world, "lead")
+    version_id = int(upload(lead, draft_text()).headers["Location"].split("/")[-2])
+    lead.get(f"/review/standards/{version_id}/impact")
+    first = preview_row(world.url, version_id, world.alliance_id)
+    lead.get(f"/review/standards/{version_id}/impact")
+    kept = preview_row(world.url, version_id, world.alliance_id)
+    assert (kept.id, kept.finished_at, kept.fingerprint) == (first.id, first.finished_at, first.fingerprint)
+    # A newer published version changes what the draft is compared with: worked out again.
+    with db.session_scope(world.url) as session:
+        from app.services import CLI
+        from app.services.standards import register_text
+
+        register_text(session, draft_text(version="2026.1.1", target=80), "published.yaml", CLI, state="published")
+    lead.get(f"/review/standards/{version_id}/impact")
+    again = preview_row(world.url, version_id, world.alliance_id)
+    assert again.fingerprint != first.fingerprint and again.status == "done"
+    # Deleting the draft deletes its preview; the same number uploaded again is previewed afresh.
+    assert lead.post(f"/review/standards/{version_id}/delete").status_code == 302
+    assert preview_row(world.url, version_id, world.alliance_id) is None
+    changed = int(upload(lead, draft_text(target=60)).headers["Location"].split("/")[-2])
+    lead.get(f"/review/standards/{changed}/impact")
+    fresh = preview_row(world.url, changed, world.alliance_id)
+    assert fresh.status == "done" and fresh.fingerprint != first.fingerprint
+
+
+def test_the_stored_report_reads_back_as_the_impact_computed_at_once(app, world, rw):
+    lead = signed_in(app, world, "lead")
+    version_id = int(upload(lead, draft_text()).headers["Location"].split("/")[-2])
+    seen: list[tuple[int, int]] = []
+    with db.session_scope(world.url) as session:
+        direct = preview.impact(session, world.alliance_id, version_id, progress=lambda d, t: seen.append((d, t)))
+    assert seen[0] == (0, len(direct.lines)) and seen[-1] == (len(direct.lines), len(direct.lines))
+    lead.get(f"/review/standards/{version_id}/impact")
+    row = preview_row(world.url, version_id, world.alliance_id)
+    with db.session_scope(world.url) as session:
+        stored = preview.assemble(session, world.alliance_id, version_id, row.lines, row.failures)
+    assert stored.lines == direct.lines and stored.summary == direct.summary

@@ -20,6 +20,7 @@ from app.web import NHSUK_DIST
 from app.web.request_log import LOGGER_NAME
 
 from .conftest import signed_in
+from .reviewing import export_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +73,11 @@ def test_health_is_unavailable_when_the_database_cannot_be_reached(unreachable_u
 
 def test_health_is_ok_on_the_migrated_database(app, visitor):
     response = visitor.get("/api/health")
-    assert response.status_code == 200 and response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.status_code == 200 and response.get_json() == {
+        "status": "ok",
+        "database": "ok",
+        "queue": "immediate",
+    }
 
 
 # --- request log ------------------------------------------------------------------------------------------------
@@ -185,8 +190,8 @@ def test_no_answer_to_a_signed_in_person_or_a_token_may_be_stored(app, world, vi
         "member page": member.get("/member/"),
         "evidence file": member.get(f"/member/assessments/{world.assessments['a']}/evidence/{document.id}"),
         "not found": member.get("/member/no-such-page"),
-        "csv export": lead.get(f"/review/cycles/{world.cycle_id}/results.csv"),
-        "json export": lead.get(f"/review/cycles/{world.cycle_id}/results.json"),
+        "csv export": export_file(lead, world.cycle_id, "results", "csv"),
+        "json export": export_file(lead, world.cycle_id, "results", "json"),
         "api": visitor.get("/api/v1/memberships", headers={"Authorization": f"Bearer {token}"}),
     }
     assert {name: (r.status_code, r.headers.get("Cache-Control")) for name, r in answers.items()} == {

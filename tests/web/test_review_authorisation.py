@@ -11,8 +11,18 @@ import pytest
 from sqlmodel import select
 
 from app import db
-from app.models import Assessment, AuditEvent, Decision, Membership, Notification, ResultOverride, ReviewComment
-from app.services import CLI
+from app.jobs import exports as export_jobs
+from app.models import (
+    Assessment,
+    AuditEvent,
+    CycleExport,
+    Decision,
+    Membership,
+    Notification,
+    ResultOverride,
+    ReviewComment,
+)
+from app.services import CLI, cycle_exports
 from app.services.review import override
 from app.services.standards import register_text, register_version
 
@@ -46,6 +56,12 @@ def setup(app, world):
         assert draft != STANDARDS.read_text(encoding="utf-8")
         rw.draft_id = register_text(session, draft, "draft.yaml", world.actor("lead")).id  # X's lead's draft
         register_version(session, STANDARDS_2, CLI)  # the current version: mapped to CQC (the results are on 2026.1)
+        other_set = STANDARDS.read_text(encoding="utf-8").replace("id: web-test", "id: another-set", 1)
+        rw.other_set_id = register_text(session, other_set, "another.yaml", world.actor("lead")).id
+        rw.export_id = cycle_exports.request(
+            session, world.actor("lead"), world.alliance_id, world.cycle_id, "decisions", "json"
+        ).id
+    export_jobs.write_export(rw.export_id)  # the tests' queue runs it at once
     people = {"anonymous": Visitor(app)}
     for who in PERSONAS[1:]:
         person = Visitor(app)
@@ -147,8 +163,15 @@ def cases(rw) -> list[Case]:
             "/review/exports",
             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
         ),
-        Case("review.export", "GET", f"/review/cycles/{rw.world.cycle_id}/results.csv", lead_only(200)),
-        Case("review.export", "GET", f"/review/cycles/{rw.previous_cycle_id}/decisions.json", lead_only(200)),
+        # A whole cycle's export: asked for (a job writes it), then downloaded; X's cycle and X's file are X's.
+        Case(
+            "review.request_export",
+            "POST",
+            "/review/exports",
+            lead_only(302),
+            {"cycle_id": str(rw.world.cycle_id), "kind": "results", "fmt": "csv"},
+        ),
+        Case("review.cycle_export_download", "GET", f"/review/exports/{rw.export_id}/download", lead_only(200)),
         # Both alliances accredit against web-test: each lead previews its own members on the set's versions.
         Case(
             "review.standards",
@@ -175,6 +198,14 @@ def cases(rw) -> list[Case]:
             f"/review/standards/{rw.world.version_id}/impact",
             {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
         ),
+        # Each lead's preview of a version is its own alliance's (both alliances are on web-test).
+        Case(
+            "review.impact_again",
+            "POST",
+            f"/review/standards/{rw.world.version_id}/impact",
+            {"anonymous": 302, "member_clean": 403, "lead": 302, "lead_y": 302, "admin": 403},
+        ),
+        Case("review.impact", "GET", f"/review/standards/{getattr(rw, 'other_set_id', 0)}/impact", lead_only(404)),
         # A draft is its uploader's to delete: Y's lead (on the same set) is refused, on the page.
         Case("review.delete_draft", "GET", f"/review/standards/{getattr(rw, 'draft_id', 0)}/delete", lead_only(200)),
         Case(
@@ -195,6 +226,7 @@ def snapshot_of_x(rw) -> dict:
             "statuses": sorted((m.id, m.status) for m in session.exec(select(Membership))),
             "assessments": sorted((a.id, a.status) for a in session.exec(select(Assessment))),
             "overrides": sorted((o.id, o.value, o.reason) for o in session.exec(select(ResultOverride))),
+            "exports": sorted((e.id, e.alliance_id) for e in session.exec(select(CycleExport))),
         }
 
 

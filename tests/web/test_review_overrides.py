@@ -13,7 +13,7 @@ from app.services import CLI, current_result, return_to_draft, save_answers, sub
 from app.services.assessments import answers_of, context
 
 from .conftest import signed_in, text
-from .reviewing import build_review_world
+from .reviewing import build_review_world, export_file
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_a_criterion_override_is_recomputed_through_the_engine_shown_and_audited
     assert "Changes the alliance lead made to your result" in member and "old definition" in member
     summary = squash(lead.get(f"/review/assessments/{a}/summary"))
     assert "Overrides by the alliance lead" in summary
-    csv_text = lead.get(f"/review/cycles/{rw.world.cycle_id}/results.csv").get_data(as_text=True)
+    csv_text = export_file(lead, rw.world.cycle_id, "results", "csv").get_data(as_text=True)
     assert "overrides" in csv_text.splitlines()[0]
 
 
