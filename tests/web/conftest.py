@@ -223,7 +223,7 @@ def app(database_url: str, world: World, tmp_path: Path):
 @pytest.fixture
 def queued_app(database_url, world, tmp_path):
     """The application on a queue file no worker reads: a job waits until the test runs it
-    (``queue.huey.execute(queue.huey.dequeue())``); the tests' immediate queue again afterwards."""
+    (``run_queued``); the tests' immediate queue again afterwards."""
     application = create_app(
         {
             "APP_ENV": "testing",
@@ -236,6 +236,21 @@ def queued_app(database_url, world, tmp_path):
     )
     yield application
     queue.configure({"JOBS_URL": queue.IMMEDIATE, "DATABASE_URL": database_url})
+
+
+def queued(kind: str) -> list:
+    """The tasks waiting on the queue whose name has ``kind`` in it (``compute_preview``, ``write_export``)."""
+    return [task for task in queue.huey.pending() if kind in task.name]
+
+
+def run_queued() -> int:
+    """The worker's part, in the test: run every task waiting on the queue (a preview, an export, the mail the
+    world's events wrote), in the order queued. How many ran."""
+    ran = 0
+    while (task := queue.huey.dequeue()) is not None:
+        queue.huey.execute(task)
+        ran += 1
+    return ran
 
 
 class Visitor:

@@ -14,14 +14,14 @@ from sqlmodel import select
 
 from app import db
 from app.jobs import previews as preview_jobs
-from app.jobs import queue, rescore
+from app.jobs import rescore
 from app.models import AssessmentResult, AuditEvent, ImpactPreview, StandardsVersion
 from app.services import impact as preview
 from app.services import previews
 from app.services import rescore_runs as runs
 from app.services.standards import parsed
 
-from .conftest import STANDARDS, signed_in, text
+from .conftest import STANDARDS, queued, run_queued, signed_in, text
 from .reviewing import build_review_world
 
 
@@ -209,10 +209,10 @@ def test_a_preview_waits_for_its_job_shows_progress_then_the_result(queued_app, 
     assert '<meta http-equiv="refresh" content="2">' in page and "waiting to start" in page
     assert "Start the preview again" not in page  # not failed, not stale
     row = preview_row(world.url, version_id, world.alliance_id)
-    assert row.status == "queued" and queue.huey.pending_count() == 1
+    assert row.status == "queued" and len(queued("compute_preview")) == 1
     # A second view while it waits queues nothing more.
     lead.get(f"/review/standards/{version_id}/impact")
-    assert queue.huey.pending_count() == 1
+    assert len(queued("compute_preview")) == 1
     # Running: the page shows how many of how many are scored.
     with db.session_scope(world.url) as session:
         previews.start(session, row.id)
@@ -221,8 +221,7 @@ def test_a_preview_waits_for_its_job_shows_progress_then_the_result(queued_app, 
     assert 'data-state="running"' in page and '<span id="preview-progress">1 of 3</span>' in page
     assert '<progress max="3" value="1"' in page and 'http-equiv="refresh"' in page
     # The worker's part, here: the queued task runs and keeps the result.
-    task = queue.huey.dequeue()
-    queue.huey.execute(task)
+    assert run_queued() >= 1 and not queued("compute_preview")
     done = preview_row(world.url, version_id, world.alliance_id)
     assert done.status == "done" and done.done == done.total >= 3 and done.lines
     page = text(lead.get(f"/review/standards/{version_id}/impact"))
