@@ -45,7 +45,21 @@ ERROR_TITLES = {
 
 
 def register(app: Flask) -> None:
-    from . import admin, api_v1, auth, buddying, health, member, mfa, plans, review, status, two_step
+    from . import (
+        admin,
+        api_v1,
+        auth,
+        buddying,
+        email_links,
+        health,
+        member,
+        mfa,
+        people,
+        plans,
+        review,
+        status,
+        two_step,
+    )
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
@@ -59,6 +73,8 @@ def register(app: Flask) -> None:
     for blueprint in (
         auth.bp,
         mfa.bp,
+        email_links.bp,
+        people.bp,
         member.bp,
         plans.bp,
         review.bp,
