@@ -174,7 +174,7 @@ def invite(
     if place is None:
         raise NotAllowed("place: you may not invite people into that role and place")
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
-        raise EmailTaken(f"email: {email} already has an account, so they can sign in already (no invitation sent)")
+        raise EmailTaken(f"email: An account with {email} exists already, so they can sign in: no invitation is sent")
     waiting = session.exec(
         select(Invitation).where(
             Invitation.email == email,
@@ -185,7 +185,7 @@ def invite(
     ).first()
     if waiting is not None:
         raise ServiceError(
-            f"email: {email} has an invitation waiting already: resend it from the list of invitations instead"
+            f"email: An invitation to {email} is waiting already: resend it from the list of invitations instead"
         )
     token, token_hash = new_token()
     invitation = Invitation(

@@ -9,7 +9,7 @@ never cached and send no referrer.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
 from flask_login import logout_user
 
 from ..services import ServiceError, invitations, password_resets
@@ -27,6 +27,11 @@ def _private(response):  # noqa: ANN001, ANN202
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def requested(response) -> bool:  # noqa: ANN001
+    """A reset request that was made (a well-formed email): the limits count only these."""
+    return bool(g.get("reset_requested"))
 
 
 def _unusable(message: str):  # noqa: ANN202
@@ -51,8 +56,9 @@ def accept_invitation(token: str):
         except ServiceError as exc:
             show_service_error(form, str(exc), {"name": "name", "password": "password"})
         else:
+            target = finish_sign_in(user, mfa_asserted=False)  # a new session: the message goes into it
             flash("Welcome: your account is ready.", "success")
-            return redirect(finish_sign_in(user, mfa_asserted=False))
+            return redirect(target)
     return render_template(
         "auth/accept_invitation.html", form=form, email=email, role=invitations.ROLE_WORDS[role], place=place
     )
@@ -60,11 +66,12 @@ def accept_invitation(token: str):
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @public
-@limiter.limit(reset_limit, key_func=reset_key, methods=["POST"])
-@limiter.limit(reset_address_limit, key_func=reset_address_key, methods=["POST"])
+@limiter.limit(reset_limit, key_func=reset_key, methods=["POST"], deduct_when=requested)
+@limiter.limit(reset_address_limit, key_func=reset_address_key, methods=["POST"], deduct_when=requested)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
+        g.reset_requested = True
         with unit_of_work() as db_session:
             password_resets.request_reset(
                 db_session, form.email.data, minutes=current_app.config["PASSWORD_RESET_MINUTES"]

@@ -661,6 +661,10 @@ class AcceptInvitationForm(FlaskForm):
 class ForgotPasswordForm(FlaskForm):
     email = StringField("Email address", validators=[DataRequired("Enter your email address"), PlainText()])
 
+    def validate_email(self, field: Field) -> None:
+        if field.data and not EMAIL.match(field.data.strip()):
+            raise ValidationError("Enter an email address in the correct format, like name@nhs.net")
+
 
 class ResetPasswordForm(FlaskForm):
     password = _new_password("New password")
