@@ -43,9 +43,10 @@ def _unusable(message: str):  # noqa: ANN202
 def accept_invitation(token: str):
     with unit_of_work() as db_session:
         invitation = invitations.usable(db_session, token)
-        if invitation is None:
-            return _unusable(invitations.UNUSABLE)
-        email, role, place = invitation.email, invitation.role, invitations.place_name(db_session, invitation)
+        if invitation is not None:
+            email, role, place = invitation.email, invitation.role, invitations.place_name(db_session, invitation)
+    if invitation is None:
+        return _unusable(invitations.UNUSABLE)
     form = AcceptInvitationForm()
     if form.validate_on_submit():
         try:
@@ -84,8 +85,9 @@ def forgot_password():
 @public
 def reset_password(token: str):
     with unit_of_work() as db_session:
-        if password_resets.usable(db_session, token) is None:
-            return _unusable(password_resets.UNUSABLE)
+        works = password_resets.usable(db_session, token) is not None
+    if not works:
+        return _unusable(password_resets.UNUSABLE)
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
