@@ -186,6 +186,8 @@ def test_a_link_expires_and_a_resend_makes_a_new_one(world: World) -> None:
         assert usable(session, old) is None and usable(session, new).id == ident
         markers = sorted(m.marker for m in session.exec(select(OutgoingMail).where(OutgoingMail.user_id == None)))  # noqa: E711
         assert markers == ["send-1", "send-2"]
+        # Each send is mailed once: writing the same one again (a retried transaction, say) writes nothing.
+        assert messages.invitation(session, session.get(Invitation, ident), new, "member user", "Member A") == []
         audit = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.entity_type == "invitation"))]
         assert audit == ["invitation.created", "invitation.resent"]
 
