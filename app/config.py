@@ -261,6 +261,14 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         ),
         "CHECK_SCHEMA": True,
         "JOBS_URL": _jobs(env.get("JOBS_URL"), testing),
+        # Invitations and password resets (app/services/invitations.py, password_resets.py): how long their
+        # links work, and "forgot your password" requests per email and per address.
+        "INVITATION_DAYS": _int(env.get("INVITATION_DAYS"), "INVITATION_DAYS", 7),
+        "PASSWORD_RESET_MINUTES": _int(env.get("PASSWORD_RESET_MINUTES"), "PASSWORD_RESET_MINUTES", 60),
+        "RESET_RATE_LIMIT": _rate(env.get("RESET_RATE_LIMIT"), "RESET_RATE_LIMIT", "3 per hour"),
+        "RESET_ADDRESS_RATE_LIMIT": _rate(
+            env.get("RESET_ADDRESS_RATE_LIMIT"), "RESET_ADDRESS_RATE_LIMIT", "20 per hour"
+        ),
         # Two-step verification (app/services/mfa.py, app/web/two_step.py). The roles that must use it: leads
         # and admins, always in production; the tests' configuration has none unless a test names them, so
         # the many tests that sign in a lead or an admin need not enrol first.

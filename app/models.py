@@ -489,7 +489,8 @@ class OutgoingMail(SQLModel, table=True):
     """One email to one person, written in the transaction of the event it tells of (so a change rolled back
     sends nothing) and sent by a job after that transaction commits (``app/jobs/mail.py``).
 
-    (user, kind, subject, marker) is unique: an event or a reminder (``marker``: which due date, which
+    (user, kind, subject, marker) is unique, and (kind, subject, marker, address) for mail to an address with
+    no account (an invitation, ``user_id`` none): an event or a reminder (``marker``: which due date, which
     threshold) is mailed once per person, however often a reminder run or a retry comes round.
     ``status``: pending (to send), sending (claimed by a job since ``claimed_at``), sent, failed (every retry
     failed), held (waits for the lead's daily digest), digested (went out in one, ``digest_id``)."""
@@ -497,10 +498,23 @@ class OutgoingMail(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("user_id", "kind", "subject", "marker", name="uq_outgoingmail_once"),
         Index("ix_outgoingmail_status", "status"),
+        # Mail to an address with no account yet (an invitation): once per (kind, subject, marker, address).
+        Index(
+            "uq_outgoingmail_once_to_address",
+            "kind",
+            "subject",
+            "marker",
+            "to_address",
+            unique=True,
+            sqlite_where=text("user_id IS NULL"),
+            postgresql_where=text("user_id IS NULL"),
+        ),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="user.id", index=True)
+    user_id: Optional[int] = Field(
+        default=None, foreign_key="user.id", index=True, description="none: to an address with no account yet"
+    )
     kind: str = Field(max_length=32)
     subject: str = Field(max_length=64, description="what it is about, e.g. assessment:12, decision:3")
     marker: str = Field(default="", max_length=64, description="which occurrence: a due threshold, a date")
@@ -600,3 +614,36 @@ class CycleExport(SQLModel, table=True):
     requested_by: Optional[int] = Field(default=None, foreign_key="user.id")
     created_at: dt.datetime = Field(default_factory=utcnow)
     finished_at: Optional[dt.datetime] = None
+
+
+class Invitation(SQLModel, table=True):
+    """Someone asked by email to join as a member user of an organisation, a lead of an alliance, or an admin
+    (app/services/invitations.py). Only a SHA-256 of the link's token is kept; the link works once, until
+    ``expires_at``. Resending makes a new token (the old link stops working) and counts in ``sends``."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, index=True)
+    role: str = Field(max_length=16)
+    organisation_id: Optional[int] = Field(default=None, foreign_key="organisation.id", index=True)
+    alliance_id: Optional[int] = Field(default=None, foreign_key="alliance.id", index=True)
+    invited_by: Optional[int] = Field(default=None, foreign_key="user.id", description="none: the command line")
+    token_hash: str = Field(max_length=64, unique=True, description="SHA-256 of the link's token, hex")
+    sends: int = Field(default=1, description="emails sent: the first and each resend")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime
+    accepted_at: Optional[dt.datetime] = None
+    user_id: Optional[int] = Field(default=None, foreign_key="user.id", description="the account it made")
+    revoked_at: Optional[dt.datetime] = None
+    revoked_by: Optional[int] = Field(default=None, foreign_key="user.id")
+
+
+class PasswordReset(SQLModel, table=True):
+    """A "forgot your password" link (app/services/password_resets.py): only a SHA-256 of its token is kept;
+    it works once, until ``expires_at``."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, description="SHA-256 of the link's token, hex")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime
+    used_at: Optional[dt.datetime] = None

@@ -89,7 +89,7 @@ def deliver(mail_id: int, task: Optional[Any] = None) -> str:
         context = dict(row.context)
         context.update(
             url=_url(base, context.get("path", "/")),
-            settings_url=_url(base, messages.SETTINGS_PATH),
+            settings_url=_url(base, messages.SETTINGS_PATH) if row.user_id is not None else "",  # no account yet
             items=[{**item, "url": _url(base, item.get("path", "/"))} for item in context.get("items", [])],
         )
         to, title, attempt = row.to_address, row.title, row.attempts

@@ -10,6 +10,12 @@ enqueues them when the transaction commits, and a rolled-back change sends nothi
 
 A member's emails go to the active member users of that organisation only; a lead's to the active leads of
 that alliance. Essential kinds cannot be turned off; a lead may take the lead kinds as one daily digest.
+
+Account emails (``ACCOUNT``: an invitation, a password reset link) carry a link that acts as a password for a
+while. An invitation goes to an address with no account yet (``queue_mail_to``: the row has no user, and is
+unique per kind, subject, marker and address instead). Their kinds are ``secret``: once such a mail is sent
+(or has finally failed), its link is removed from the stored row (``REDACTED``), so the database keeps only
+the token's hash for longer than the send takes.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select, update
@@ -39,7 +46,9 @@ from .common import Actor, NotFound, ServiceError, audit
 
 #: ``session.info`` key: ids of outgoing mail written in this transaction, to enqueue once it commits.
 OUTBOX = "outgoing_mail"
-MEMBER, LEAD = "member", "lead"
+MEMBER, LEAD, ACCOUNT = "member", "lead", "account"
+#: What a secret kind's ``path`` becomes once the mail has gone (or every retry failed).
+REDACTED = "/"
 #: Cycle-closing reminders, days before the cycle closes (the smallest threshold reached is the one sent).
 CLOSING_DAYS = (14, 7, 1)
 #: Plan actions and conditions: reminded this many days before they are due, and once when overdue.
@@ -53,6 +62,8 @@ class Kind:
     audience: str
     label: str
     essential: bool = False
+    #: Its link signs someone in or sets a password: not kept once sent.
+    secret: bool = False
 
     @property
     def digestible(self) -> bool:
@@ -73,6 +84,8 @@ KINDS: dict[str, Kind] = {
         Kind("buddy_response", LEAD, "A buddy pair is accepted or declined"),
         Kind("condition_overdue", LEAD, "A member's condition of accreditation is overdue"),
         Kind("lead_digest", LEAD, "Your daily digest", essential=True),
+        Kind("invitation", ACCOUNT, "An invitation to join, with a link to set a password", True, True),
+        Kind("password_reset", ACCOUNT, "A link to reset your password, when you ask for one", True, True),
     )
 }
 
@@ -167,6 +180,8 @@ def queue_mail(
     spec = KINDS[kind]
     if not users:
         return []
+    if spec.audience == ACCOUNT and len(users) != 1:
+        raise ValueError(f"{kind} emails go to one person at a time")
     chosen = {
         s.user_id: s
         for s in session.exec(select(EmailSetting).where(col(EmailSetting.user_id).in_([u.id for u in users])))
@@ -177,28 +192,65 @@ def queue_mail(
         if setting is not None and not spec.essential and kind in (setting.muted or []):
             continue
         held = spec.digestible and setting is not None and setting.digest
-        rows.append(
-            {
-                "user_id": user.id,
-                "kind": kind,
-                "subject": subject[:64],
-                "marker": marker[:64],
-                "to_address": user.email,
-                "title": title[:300],
-                "context": {"template": "message", **context, "name": user.name},
-                "status": "held" if held else "pending",
-                "attempts": 0,
-                "last_error": "",
-                "created_at": utcnow(),
-            }
-        )
+        rows.append(_row(user.id, kind, user.email, user.name, title, context, subject, marker, held))
+    return _write(session, rows, ["user_id", "kind", "subject", "marker"])
+
+
+def queue_mail_to(
+    session: Session,
+    kind: str,
+    address: str,
+    *,
+    name: str,
+    title: str,
+    context: Mapping[str, Any],
+    subject: str,
+    marker: str = "",
+) -> list[int]:
+    """One essential account email (an invitation) to an address that has no account yet, in the caller's
+    transaction, as ``queue_mail`` writes one: once per (kind, subject, marker, address)."""
+    if KINDS[kind].audience != ACCOUNT:
+        raise ValueError(f"{kind} emails go to people with an account: use queue_mail")
+    row = _row(None, kind, address, name, title, context, subject, marker, held=False)
+    return _write(session, [row], ["kind", "subject", "marker", "to_address"], where="user_id IS NULL")
+
+
+def _row(
+    user_id: Optional[int],
+    kind: str,
+    address: str,
+    name: str,
+    title: str,
+    context: Mapping[str, Any],
+    subject: str,
+    marker: str,
+    held: bool,
+) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "kind": kind,
+        "subject": subject[:64],
+        "marker": marker[:64],
+        "to_address": address,
+        "title": title[:300],
+        "context": {"template": "message", **context, "name": name},
+        "status": "held" if held else "pending",
+        "attempts": 0,
+        "last_error": "",
+        "created_at": utcnow(),
+    }
+
+
+def _write(session: Session, rows: list[dict[str, Any]], unique: list[str], where: Optional[str] = None) -> list[int]:
+    """Insert the rows, leaving out any that were written before (``unique``, under ``where``); the ids written,
+    the pending ones noted for the hook that enqueues them after the commit."""
     if not rows:
         return []
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         insert(OutgoingMail)
         .values(rows)
-        .on_conflict_do_nothing(index_elements=["user_id", "kind", "subject", "marker"])
+        .on_conflict_do_nothing(index_elements=unique, index_where=text(where) if where else None)
         .returning(OutgoingMail.id, OutgoingMail.status)
     )
     written = session.execute(statement).all()
@@ -357,6 +409,55 @@ def buddy_answered(session: Session, pair_id: int, accepted: bool, reason: str =
             "details": details,
             "action": "Open the buddying board",
             "path": f"/review/buddying#pair-{pair.id}",
+        },
+    )
+
+
+# -- account emails (one person, a link that works once) ----------------------------------------------------------
+
+
+def invitation(session: Session, invitation: Any, token: str, place: str, inviter: str) -> list[int]:
+    """An invitation's email (the first or a resend: ``sends`` is the marker) to its address, which has no
+    account yet. ``token`` goes into the link only: the row keeps it until the mail is sent."""
+    days = max(1, round((invitation.expires_at - utcnow()).total_seconds() / 86400))
+    return queue_mail_to(
+        session,
+        "invitation",
+        invitation.email,
+        name=invitation.email,
+        title=f"You are invited to join Alliance accreditation as {place}",
+        subject=f"invitation:{invitation.id}",
+        marker=f"send-{invitation.sends}",
+        context={
+            "paragraphs": [
+                f"{inviter} has invited you to join Alliance accreditation as {place}.",
+                f"Follow the link to choose your password and sign in. The link works once, for {days} "
+                f"day{'s' if days != 1 else ''} (until {_day(invitation.expires_at.date())}).",
+                "If you did not expect this invitation, you can ignore this email.",
+            ],
+            "action": "Accept the invitation",
+            "path": f"/invitation/{token}",
+        },
+    )
+
+
+def password_reset(session: Session, user: User, reset_id: int, token: str, minutes: int) -> list[int]:
+    """A password reset link, to the person who asked for it (only to an account's own address)."""
+    return queue_mail(
+        session,
+        "password_reset",
+        [user],
+        title="Reset your password for Alliance accreditation",
+        subject=f"reset:{reset_id}",
+        context={
+            "paragraphs": [
+                "Someone, hopefully you, asked to reset the password of your account.",
+                f"Follow the link to choose a new password. The link works once, for {minutes} minutes. "
+                "Every session of yours is signed out when the password changes.",
+                "If you did not ask for this, you can ignore this email: your password stays as it is.",
+            ],
+            "action": "Choose a new password",
+            "path": f"/reset-password/{token}",
         },
     )
 
@@ -614,6 +715,18 @@ def mark_sent(session: Session, mail_id: int) -> None:
         .where(col(OutgoingMail.id) == mail_id)
         .values(status="sent", sent_at=utcnow(), last_error="")
     )
+    _forget_link(session, mail_id)
+
+
+def _forget_link(session: Session, mail_id: int) -> None:
+    """A secret kind's link leaves the stored row once the mail is sent or has finally failed."""
+    row = session.get(OutgoingMail, mail_id)
+    if row is not None and row.kind in KINDS and KINDS[row.kind].secret:
+        session.execute(
+            update(OutgoingMail)
+            .where(col(OutgoingMail.id) == mail_id)
+            .values(context={**(row.context or {}), "path": REDACTED})
+        )
 
 
 def mark_failed(session: Session, mail_id: int, error: str, final: bool) -> None:
@@ -623,6 +736,8 @@ def mark_failed(session: Session, mail_id: int, error: str, final: bool) -> None
         .where(col(OutgoingMail.id) == mail_id)
         .values(status="failed" if final else "pending", last_error=error[:2000], claimed_at=None)
     )
+    if final:
+        _forget_link(session, mail_id)
 
 
 def stranded(session: Session, now: dt.datetime, older_than: dt.timedelta) -> list[int]:

@@ -46,6 +46,8 @@ ERROR_TITLES = {
 
 def register(app: Flask) -> None:
     from . import admin, api_v1, auth, buddying, health, member, mfa, plans, review, status, two_step
+    from .email_links import bp as email_links_bp  # invitations and password resets
+    from .people import bp as people_bp
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
@@ -60,6 +62,8 @@ def register(app: Flask) -> None:
     for blueprint in (
         auth.bp,
         mfa.bp,
+        email_links_bp,
+        people_bp,
         member.bp,
         plans.bp,
         review.bp,

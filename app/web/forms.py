@@ -604,3 +604,68 @@ class LibraryImportForm(FlaskForm):
     def validate_library_file(self, field: Field) -> None:
         if field.data is None or not getattr(field.data, "filename", ""):
             raise ValidationError("Choose a framework library to upload")
+
+
+def _new_password(label: str) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired("Enter a password"),
+            Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters for your password"),
+            Length(max=MAX_PASSWORD, message=f"Use {MAX_PASSWORD} characters or fewer for your password"),
+        ],
+    )
+
+
+def _confirm() -> PasswordField:
+    return PasswordField(
+        "Confirm your password",
+        validators=[DataRequired("Enter your password again"), EqualTo("password", "The passwords do not match")],
+    )
+
+
+class InviteForm(FlaskForm):
+    """Invite a colleague: their email, and the role and place (only those the inviter may invite into)."""
+
+    email = StringField("Email address", validators=[DataRequired("Enter their email address"), PlainText()])
+    place = ChoiceField("Invite them as", validators=[DataRequired("Choose what to invite them as")])
+
+    def __init__(self, *args: Any, places: list[tuple[str, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.place.choices = places
+        if len(places) == 1 and not self.place.data:
+            self.place.data = places[0][0]
+
+    def validate_email(self, field: Field) -> None:
+        if field.data and not EMAIL.match(field.data.strip()):
+            raise ValidationError("Enter an email address in the correct format, like name@nhs.net")
+
+    def validate_place(self, field: Field) -> None:
+        if field.data and not field.offered(field.data):
+            raise ValidationError("Choose what to invite them as from the list")
+
+
+class AcceptInvitationForm(FlaskForm):
+    name = StringField(
+        "Your full name",
+        validators=[
+            DataRequired("Enter your full name"),
+            Length(max=200, message="Use 200 characters or fewer"),
+            PlainText(),
+        ],
+    )
+    password = _new_password("Choose a password")
+    confirm = _confirm()
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = StringField("Email address", validators=[DataRequired("Enter your email address"), PlainText()])
+
+    def validate_email(self, field: Field) -> None:
+        if field.data and not EMAIL.match(field.data.strip()):
+            raise ValidationError("Enter an email address in the correct format, like name@nhs.net")
+
+
+class ResetPasswordForm(FlaskForm):
+    password = _new_password("New password")
+    confirm = _confirm()

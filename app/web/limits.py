@@ -44,6 +44,23 @@ def register_limit() -> str:
     return current_app.config["REGISTER_RATE_LIMIT"]
 
 
+def reset_key() -> str:
+    """Password reset requests per email (whoever asks), so one address cannot flood a person's inbox."""
+    return f"reset-email:{(request.form.get('email') or '').strip().lower()[:254]}"
+
+
+def reset_limit() -> str:
+    return current_app.config["RESET_RATE_LIMIT"]
+
+
+def reset_address_key() -> str:
+    return f"reset-address:{get_remote_address()}"
+
+
+def reset_address_limit() -> str:
+    return current_app.config["RESET_ADDRESS_RATE_LIMIT"]
+
+
 def api_key() -> str:
     """API requests are counted per token (a hash of it, so the limiter's storage never holds a usable token),
     and requests without one per address."""

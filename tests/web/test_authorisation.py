@@ -15,6 +15,7 @@ from app import db
 from app.models import Answer, Assessment, AuditEvent, Evidence, Membership
 from app.services import CLI, add_evidence, save_answers
 from app.services.evidence import attach_file
+from app.services.invitations import invite
 from app.services.notifications import notify
 from app.services.standards import register_version
 
@@ -50,7 +51,18 @@ def setup(app, world):
         b_link = add_evidence(session, CLI, b, "C1.1", kind="link", url="https://example.nhs.uk/b-plan")
         notice = notify(session, world.organisations["a"], "comment", "A comment for org A")
         register_version(session, STANDARDS_2, CLI)  # the current version, mapped to CQC
-        ids = {"link": link.id, "file": document.id, "b_link": b_link.id, "notice": notice.id}
+        # Two invitations into org A by its first user: one to resend, one to withdraw.
+        org_a = {"role": "member", "organisation_id": world.organisations["a"]}
+        resent, _ = invite(session, world.actor("member_a"), email="resent@nhs.test", **org_a)
+        revoked, _ = invite(session, world.actor("member_a"), email="revoked@nhs.test", **org_a)
+        ids = {
+            "link": link.id,
+            "file": document.id,
+            "b_link": b_link.id,
+            "notice": notice.id,
+            "resend": resent.id,
+            "revoke": revoked.id,
+        }
     people = {"anonymous": Visitor(app)}
     for who in PERSONAS[1:]:
         person = Visitor(app)
@@ -252,6 +264,50 @@ def cases(world, ids) -> list[Case]:
             "/admin/users/999999/two-step-reset",
             {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 404},
         ),
+        # People and invitations (tests/mail/test_account_emails.py): everyone signed in sees their own people;
+        # each of these personas may invite somewhere (A's and B's first users, the lead, the admin). Inviting
+        # into A: B is refused on the form (A is not offered), the lead invites, then the admin and A are told
+        # an invitation is waiting. Resending or withdrawing A's invitations: B does not find them.
+        Case("people.home", "GET", "/people/", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)}),
+        Case("people.invite", "GET", "/people/invite", {"anonymous": 302, **dict.fromkeys(PERSONAS[1:], 200)}),
+        Case(
+            "people.invite",
+            "POST",
+            "/people/invite",
+            {"anonymous": 302, "member_a": 200, "member_b": 200, "lead": 302, "admin": 200},
+            {"email": "matrix@nhs.test", "place": f"member:{world.organisations['a']}"},
+        ),
+        Case(
+            "people.resend",
+            "POST",
+            f"/people/invitations/{ids['resend']}/resend",
+            {"anonymous": 302, "member_a": 302, "member_b": 404, "lead": 302, "admin": 302},
+        ),
+        Case(
+            "people.revoke",
+            "POST",
+            f"/people/invitations/{ids['revoke']}/revoke",
+            {"anonymous": 302, "member_a": 302, "member_b": 404, "lead": 302, "admin": 302},
+        ),
+        # The links emailed to people who are not signed in: a token that is not one is not found to anyone.
+        Case("email_links.accept_invitation", "GET", "/invitation/not-a-token", dict.fromkeys(PERSONAS, 404)),
+        Case(
+            "email_links.accept_invitation",
+            "POST",
+            "/invitation/not-a-token",
+            dict.fromkeys(PERSONAS, 404),
+            {"name": "Someone", "password": "plum heron quietly sketches", "confirm": "plum heron quietly sketches"},
+        ),
+        Case("email_links.forgot_password", "GET", "/forgot-password", dict.fromkeys(PERSONAS, 200)),
+        Case("email_links.forgot_password", "POST", "/forgot-password", dict.fromkeys(PERSONAS, 200), {"email": ""}),
+        Case("email_links.reset_password", "GET", "/reset-password/not-a-token", dict.fromkeys(PERSONAS, 404)),
+        Case(
+            "email_links.reset_password",
+            "POST",
+            "/reset-password/not-a-token",
+            dict.fromkeys(PERSONAS, 404),
+            {"password": "plum heron quietly sketches", "confirm": "plum heron quietly sketches"},
+        ),
         Case("auth.login", "GET", "/login", dict.fromkeys(PERSONAS, 200)),
         Case("auth.register", "GET", "/register", {"anonymous": 200, **dict.fromkeys(PERSONAS[1:], 302)}),
     ]
@@ -293,10 +349,18 @@ def test_authorisation_matrix(app, world, setup):
 def test_the_matrix_covers_every_route(app, world, setup):
     ids, _ = setup
     covered = {case.endpoint for case in cases(world, ids)}
-    for blueprint in ("member", "api", "admin", "mfa"):  # review routes: tests/web/test_review_authorisation.py
+    for blueprint in (
+        "member",
+        "api",
+        "admin",
+        "mfa",
+        "people",
+        "email_links",
+    ):  # review routes: tests/web/test_review_authorisation.py
         routes = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint + ".")}
         assert routes <= covered, routes - covered
-    assert uncovered(app, "member", cases(world, ids)) == []
+    for blueprint in ("member", "people", "email_links"):
+        assert uncovered(app, blueprint, cases(world, ids)) == []
 
 
 def test_anonymous_visitors_are_sent_to_sign_in_and_back(app, world, setup):
