@@ -47,9 +47,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("membershipapplication", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_membershipapplication_alliance_id"), ["alliance_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_membershipapplication_organisation_id"), ["organisation_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_membershipapplication_organisation_id"), ["organisation_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_membershipapplication_sponsor_organisation_id"), ["sponsor_organisation_id"], unique=False
         )
