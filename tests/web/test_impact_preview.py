@@ -66,7 +66,7 @@ def test_a_lead_uploads_a_draft_and_sees_the_dry_run_of_their_own_members(app, w
     with db.session_scope(world.url) as session:
         version = session.exec(select(StandardsVersion).where(StandardsVersion.version == "2026.2")).one()
         assert version.state == "draft" and version.source_name == "web-test-2026.2.yaml"
-        expected = preview.impact(session, world.alliance_id, version.id)
+        expected = preview.impact(session, world.alliance_id, version.id, cycle_id=world.cycle_id)  # the open cycle
         registered = session.exec(
             select(AuditEvent).where(AuditEvent.action == "standards.registered", AuditEvent.entity_id == version.id)
         ).one()
@@ -74,7 +74,7 @@ def test_a_lead_uploads_a_draft_and_sees_the_dry_run_of_their_own_members(app, w
     assert stored_results(world.url) == results_before  # a dry run stores no result
     assert "Impact of web-test 2026.2" in page and "This is a dry run" in page
     assert cell_after(page, "Self-assessments rescored") == str(expected.summary.assessments)
-    assert cell_after(page, "Members whose outcome changes") == str(expected.summary.outcome_changed)
+    assert cell_after(page, "Members whose outcome changes") == str(expected.members_changed)
     assert expected.summary.assessments >= 3 and expected.summary.breaches_resolved.get("C2", 0) >= 1
     assert "Breach Trust" in page  # its major breach on C2.1 is gone under 2026.2
     assert "Other Trust" not in page  # alliance Y's member: not this lead's
@@ -146,7 +146,7 @@ def test_the_preview_matches_what_applying_then_does(app, world, rw):
     applied = rescore.apply(rescore.Request(set_id="web-test", version="2026.2", url=world.url))
     mine = [line for line in applied.lines if line["alliance"] == "Web Test Alliance"]
     assert sorted(mine, key=lambda line: line["assessment"]) == sorted(
-        ({k: v for k, v in line.items() if k != "affected"} for line in previewed.lines),
+        ({k: v for k, v in line.items() if k not in ("affected", "membership_id")} for line in previewed.lines),
         key=lambda line: line["assessment"],
     )
 
@@ -228,7 +228,7 @@ def test_a_preview_waits_for_its_job_shows_progress_then_the_result(queued_app, 
     page = text(lead.get(f"/review/standards/{version_id}/impact"))
     assert "This is a dry run" in page and 'http-equiv="refresh"' not in page and "Breach Trust" in page
     with db.session_scope(world.url) as session:
-        expected = preview.impact(session, world.alliance_id, version_id)
+        expected = preview.impact(session, world.alliance_id, version_id, cycle_id=world.cycle_id)
     assert cell_after(page, "Self-assessments rescored") == str(expected.summary.assessments)
 
 
@@ -238,7 +238,9 @@ def test_a_failed_preview_says_so_and_can_be_started_again(app, world, rw):
     lead.get(f"/review/standards/{version_id}/impact")
     row = preview_row(world.url, version_id, world.alliance_id)
     with db.session_scope(world.url) as session:  # asked again, started, and failed
-        previews.request(session, world.actor("lead"), world.alliance_id, version_id, again=True)
+        previews.request(
+            session, world.actor("lead"), world.alliance_id, version_id, again=True, cycle_id=world.cycle_id
+        )
         previews.start(session, row.id)
         previews.fail(session, row.id, preview_jobs.FAILED)
     assert preview_row(world.url, version_id, world.alliance_id).status == "failed"
@@ -284,10 +286,12 @@ def test_the_stored_report_reads_back_as_the_impact_computed_at_once(app, world,
     version_id = int(upload(lead, draft_text()).headers["Location"].split("/")[-2])
     seen: list[tuple[int, int]] = []
     with db.session_scope(world.url) as session:
-        direct = preview.impact(session, world.alliance_id, version_id, progress=lambda d, t: seen.append((d, t)))
+        direct = preview.impact(
+            session, world.alliance_id, version_id, progress=lambda d, t: seen.append((d, t)), cycle_id=world.cycle_id
+        )
     assert seen[0] == (0, len(direct.lines)) and seen[-1] == (len(direct.lines), len(direct.lines))
     lead.get(f"/review/standards/{version_id}/impact")
     row = preview_row(world.url, version_id, world.alliance_id)
     with db.session_scope(world.url) as session:
-        stored = preview.assemble(session, world.alliance_id, version_id, row.lines, row.failures)
+        stored = preview.assemble(session, world.alliance_id, version_id, row.lines, row.failures, row.cycle_id)
     assert stored.lines == direct.lines and stored.summary == direct.summary
