@@ -336,3 +336,17 @@ def test_counts_and_the_list_by_state(world: World) -> None:
         page = admission.application_page(session, world.alliance_id, first)
         assert page.applicable and page.open_cycle.id == world.cycle_id
         assert page.line.route == "full"
+
+
+def test_admitting_keeps_a_self_assessment_the_applicant_started(world: World) -> None:
+    from app.services import open_assessment
+
+    application_id, org = applied(world)
+    with db.session_scope(world.url) as session:
+        membership_id = session.get(MembershipApplication, application_id).membership_id
+        started = open_assessment(session, CLI, membership_id=membership_id, cycle_id=world.cycle_id).id
+    step(world, application_id, "admitted", org)
+    with db.session_scope(world.url) as session:
+        assert [a.id for a in session.exec(select(Assessment).where(Assessment.membership_id == membership_id))] == [
+            started
+        ]

@@ -5,7 +5,8 @@ and moves through these states, each step audited:
 
     new -> under_consideration     the lead takes it up
     new, under_consideration -> admitted    the lead admits: membership applicant -> working_towards, and its
-                                   first self-assessment opened in the alliance's open cycle (if one is open)
+                                   first self-assessment opened in the alliance's open cycle (if one is open and
+                                   the applicant has not started it already: applicants may prepare theirs)
     new, under_consideration -> declined    the lead declines, with a reason: membership -> declined
     new, under_consideration -> withdrawn   the applicant withdraws: membership -> withdrawn
 
@@ -284,8 +285,10 @@ def admit(session: Session, actor: Actor, alliance_id: int, application_id: int)
     change_status(session, membership, "working_towards", actor, f"admitted (application {application.id})")
     cycle = open_cycle_of(session, alliance_id)
     assessment = None
-    if cycle is not None:
-        assessment = open_assessment(session, actor, membership_id=membership.id, cycle_id=cycle.id)
+    if cycle is not None:  # an applicant may have started it already
+        assessment = session.exec(
+            select(Assessment).where(Assessment.membership_id == membership.id, Assessment.cycle_id == cycle.id)
+        ).first() or open_assessment(session, actor, membership_id=membership.id, cycle_id=cycle.id)
     audit(
         session,
         actor,
