@@ -15,7 +15,7 @@ from sqlmodel import select
 from app import db
 from app.jobs import previews as preview_jobs
 from app.jobs import queue, rescore
-from app.models import AssessmentResult, AuditEvent, ImpactPreview, StandardsVersion
+from app.models import AssessmentCycle, AssessmentResult, AuditEvent, ImpactPreview, StandardsVersion
 from app.services import impact as preview
 from app.services import previews
 from app.services import rescore_runs as runs
@@ -81,7 +81,8 @@ def test_a_lead_uploads_a_draft_and_sees_the_dry_run_of_their_own_members(app, w
     assert "C2.1" in page and "target: 85 -&gt; 65" in page.replace("→", "->")
     # The same figures as the command line's dry run over the same alliance's assessments.
     with db.session_scope(world.url) as session:
-        target = runs.Target(version, parsed(version), None, world.alliance_id)
+        name = session.get(AssessmentCycle, world.cycle_id).name  # the open cycle, the page's default
+        target = runs.Target(version, parsed(version), name, world.alliance_id)
         lines, failures = runs.dry_run(session, target, runs.affected(session, target))
     assert failures == [] == expected.failures
     assert sorted(line["assessment"] for line in lines) == sorted(line["assessment"] for line in expected.lines)
@@ -250,7 +251,9 @@ def test_a_failed_preview_says_so_and_can_be_started_again(app, world, rw):
     assert "Start the preview again" in page
     assert lead.post(f"/review/standards/{version_id}/impact", csrf=False).status_code == 400
     again = lead.post(f"/review/standards/{version_id}/impact")
-    assert again.status_code == 302 and again.headers["Location"].endswith(f"/review/standards/{version_id}/impact")
+    assert again.status_code == 302 and again.headers["Location"].endswith(
+        f"/review/standards/{version_id}/impact?cycle={world.cycle_id}"
+    )
     assert "This is a dry run" in text(lead.get(again.headers["Location"]))  # the tests' queue runs it at once
     assert preview_row(world.url, version_id, world.alliance_id).status == "done"
 
