@@ -41,6 +41,8 @@ ROUTES = ("full", "specialty")
 VERSION_STATES = ("draft", "published", "retired")
 ASSESSMENT_STATES = ("draft", "submitted", "under_review", "decided")
 BUDDY_STATES = ("proposed", "accepted", "active", "completed", "withdrawn")
+APPLICATION_STATES = ("new", "under_consideration", "admitted", "declined", "withdrawn")
+SPONSOR_STATES = ("", "requested", "confirmed", "refused")
 
 
 class Alliance(SQLModel, table=True):
@@ -125,6 +127,10 @@ class AssessmentCycle(SQLModel, table=True):
     name: str = Field(max_length=32, description="e.g. 2026/27")
     opens_on: dt.date
     closes_on: dt.date
+    closed_at: Optional[dt.datetime] = Field(
+        default=None, description="when the lead closed it (none: not closed); its dates are fixed from then"
+    )
+    closed_by: Optional[int] = Field(default=None, foreign_key="user.id")
 
 
 class Assessment(SQLModel, table=True):
@@ -595,6 +601,9 @@ class ImpactPreview(SQLModel, table=True):
     requested_by: Optional[int] = Field(default=None, foreign_key="user.id")
     created_at: dt.datetime = Field(default_factory=utcnow)
     finished_at: Optional[dt.datetime] = None
+    cycle_id: Optional[int] = Field(
+        default=None, foreign_key="assessmentcycle.id", description="only this cycle's self-assessments (none: all)"
+    )
 
 
 class CycleExport(SQLModel, table=True):
@@ -647,3 +656,37 @@ class PasswordReset(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     expires_at: dt.datetime
     used_at: Optional[dt.datetime] = None
+
+
+class MembershipApplication(SQLModel, table=True):
+    """An organisation's application for membership (``app/services/admission.py``): its applicant membership,
+    where it stands (``APPLICATION_STATES``: new, under consideration, then admitted, declined or withdrawn, which
+    are final), the sponsor it names (an accredited member of the alliance, who confirms or refuses) and the
+    lead's decision with its reason. A new application after a decline is a new row, with a new membership."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    membership_id: int = Field(foreign_key="membership.id", unique=True)
+    alliance_id: int = Field(foreign_key="alliance.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    status: str = Field(default="new", max_length=32)
+    sponsor_organisation_id: Optional[int] = Field(default=None, foreign_key="organisation.id", index=True)
+    sponsor_status: str = Field(default="", max_length=16, description="requested, confirmed or refused")
+    sponsor_answered_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    sponsor_answered_at: Optional[dt.datetime] = None
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    decided_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    decided_at: Optional[dt.datetime] = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class AdmissionPolicy(SQLModel, table=True):
+    """Who may be admitted to an alliance: the organisation types and regions allowed (empty: any) and whether
+    an application needs a confirmed sponsor. No row: anyone may be admitted, with no sponsor."""
+
+    alliance_id: int = Field(primary_key=True, foreign_key="alliance.id")
+    org_types: Any = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    regions: Any = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sponsor_required: bool = False
+    updated_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    updated_at: dt.datetime = Field(default_factory=utcnow)

@@ -59,6 +59,14 @@ VOCABULARY: dict[str, tuple[str, str]] = {
     "proposed": ("Proposed", "blue"),
     "accepted": ("Accepted", "blue"),
     "active": ("Active", "green"),
+    # applications for membership and cycles
+    "new": ("New", "blue"),
+    "under_consideration": ("Under consideration", "purple"),
+    "admitted": ("Admitted", "green"),
+    "upcoming": ("Upcoming", "grey"),
+    "open": ("Open", "green"),
+    "closed": ("Closed", "grey"),
+    "late": ("Late", "red"),
     # standards versions
     "published": ("Published", "green"),
     "retired": ("Retired", "grey"),

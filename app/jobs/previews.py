@@ -24,7 +24,7 @@ def compute_preview(preview_id: int) -> str:
         started = previews.start(session, preview_id)
     if started is None:
         return "gone"
-    alliance_id, version_id, fingerprint = started
+    alliance_id, version_id, fingerprint, cycle_id = started
 
     def progress(done: int, total: int) -> None:
         with db.session_scope(url) as session:
@@ -32,7 +32,7 @@ def compute_preview(preview_id: int) -> str:
 
     try:
         with db.read_scope(url) as session:
-            lines, failed = impact.report(session, alliance_id, version_id, progress)
+            lines, failed = impact.report(session, alliance_id, version_id, progress, cycle_id)
         with db.session_scope(url) as session:
             previews.finish(session, preview_id, fingerprint, lines, failed)
     except NotFound:  # the draft was deleted while it ran: its preview went with it

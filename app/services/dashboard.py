@@ -25,6 +25,7 @@ from ..models import (
 from ..wording import in_sentence
 from .assessments import context
 from .common import NotFound
+from .cycles import open_cycle_of
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,16 @@ def _submitted(session: Session, alliance_id: int, cycle_id: int):
 
 
 def dashboard(session: Session, alliance_id: int, cycle_id: Optional[int] = None) -> Dashboard:
-    """The dashboard for one cycle (by default the latest with a submission) and trends over all cycles."""
+    """The dashboard for one cycle (by default the open one, else the latest with a submission) and trends over all
+    cycles."""
     cycles = _cycles(session, alliance_id)
     if cycle_id is not None and cycle_id not in {c.id for c in cycles}:
         raise NotFound(f"cycle {cycle_id} does not exist")
     rows_by_cycle = {c.id: _submitted(session, alliance_id, c.id) for c in cycles}
-    if cycle_id is None:
+    current = open_cycle_of(session, alliance_id) if cycle_id is None else None
+    if current is not None:  # the open cycle, unless another is chosen
+        cycle = next(c for c in cycles if c.id == current.id)
+    elif cycle_id is None:
         with_submissions = [c for c in cycles if rows_by_cycle[c.id]]
         cycle = with_submissions[-1] if with_submissions else (cycles[-1] if cycles else None)
     else:

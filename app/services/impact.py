@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from packaging.version import InvalidVersion, Version
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import rules
 from rules import changes
@@ -24,7 +24,7 @@ from rules.library_import import LibraryError, convert_library, read_library
 from rules.model import SourceLibrary, StandardsSet
 from rules.yamlnodes import MAX_BYTES
 
-from ..models import Alliance, StandardsVersion, User
+from ..models import Alliance, Assessment, AssessmentCycle, StandardsVersion, User
 from .common import Actor, NotFound, ServiceError
 from .rescore_runs import Target, affected, dry_run
 from .standards import delete_draft as remove_draft
@@ -87,6 +87,22 @@ class Impact:
     failures: list[dict]  # self-assessments the engine could not score against the version
     outline: Optional[Outline] = None
     diff_counts: Optional[DiffCounts] = None
+    cycle: Optional[AssessmentCycle] = None  # the cycle whose self-assessments it rescores (None: every cycle)
+
+    @property
+    def members(self) -> int:
+        """Distinct memberships among the self-assessments rescored (a member with two cycles counts once)."""
+        return len({member_key(line) for line in self.lines})
+
+    @property
+    def members_changed(self) -> int:
+        """Distinct memberships with a self-assessment whose outcome changes."""
+        return len({member_key(line) for line in self.lines if line["outcome_changed"]})
+
+
+def member_key(line: dict) -> object:
+    """The membership a report line is about (lines kept before they named it: its organisation and route)."""
+    return line.get("membership_id") or (line["organisation"], line["membership"])
 
 
 @dataclass(frozen=True)
@@ -189,28 +205,49 @@ def _version_of(session: Session, alliance_id: int, version_id: int) -> tuple[Al
     return alliance, version
 
 
-def fingerprint(session: Session, alliance_id: int, version_id: int) -> str:
-    """What a stored preview of the version depends on: its content, and the published version it is compared
-    with. A preview whose fingerprint differs is out of date."""
+def fingerprint(session: Session, alliance_id: int, version_id: int, cycle_id: Optional[int] = None) -> str:
+    """What a stored preview of the version depends on: its content, the published version it is compared
+    with, and the cycle it covers. A preview whose fingerprint differs is out of date."""
     alliance, version = _version_of(session, alliance_id, version_id)
     current = latest_published(session, alliance.standards_set)
-    return f"{version.content_hash}:{current.id if current is not None else 0}"
+    return f"{version.content_hash}:{current.id if current is not None else 0}:{cycle_id or 'all'}"
+
+
+def cycle_for(session: Session, alliance_id: int, cycle_id: Optional[int]) -> Optional[AssessmentCycle]:
+    """One of the alliance's cycles (another's is NotFound), or None for every cycle."""
+    if cycle_id is None:
+        return None
+    cycle = session.get(AssessmentCycle, cycle_id)
+    if cycle is None or cycle.alliance_id != alliance_id:
+        raise NotFound(f"cycle {cycle_id} does not exist")
+    return cycle
 
 
 def report(
-    session: Session, alliance_id: int, version_id: int, progress: Optional[Progress] = None
+    session: Session,
+    alliance_id: int,
+    version_id: int,
+    progress: Optional[Progress] = None,
+    cycle_id: Optional[int] = None,
 ) -> tuple[list[dict], list[dict]]:
-    """The dry run's report lines and failures for the alliance's assessments, ``STEP`` at a time, telling
-    ``progress`` how many of how many are done."""
+    """The dry run's report lines and failures for the alliance's assessments (of one cycle, or all), ``STEP``
+    at a time, telling ``progress`` how many of how many are done. Each line names its membership."""
     alliance, version = _version_of(session, alliance_id, version_id)
-    target = Target(version, parsed(version), None, alliance_id)
+    cycle = cycle_for(session, alliance_id, cycle_id)
+    target = Target(version, parsed(version), cycle.name if cycle else None, alliance_id)
     ids = affected(session, target)
     lines: list[dict] = []
     failures: list[dict] = []
     if progress is not None:
         progress(0, len(ids))
     for start in range(0, len(ids), STEP):
-        found, failed = dry_run(session, target, ids[start : start + STEP])
+        chunk = ids[start : start + STEP]
+        found, failed = dry_run(session, target, chunk)
+        memberships = dict(
+            session.exec(select(Assessment.id, Assessment.membership_id).where(col(Assessment.id).in_(chunk))).all()
+        )
+        for line in found:
+            line["membership_id"] = memberships.get(line["assessment"])
         lines += found
         failures += failed
         if progress is not None:
@@ -218,9 +255,17 @@ def report(
     return lines, failures
 
 
-def assemble(session: Session, alliance_id: int, version_id: int, lines: list[dict], failures: list[dict]) -> Impact:
+def assemble(
+    session: Session,
+    alliance_id: int,
+    version_id: int,
+    lines: list[dict],
+    failures: list[dict],
+    cycle_id: Optional[int] = None,
+) -> Impact:
     """The preview of a version from its dry run's report: the summary, the outline and the diff."""
     alliance, version = _version_of(session, alliance_id, version_id)
+    cycle = cycle_for(session, alliance_id, cycle_id)
     standards = parsed(version)
     lines = [dict(line) for line in lines]
     for line in lines:
@@ -243,14 +288,21 @@ def assemble(session: Session, alliance_id: int, version_id: int, lines: list[di
         list(failures),
         outline_of(standards),
         diff_counts(diff) if diff is not None else None,
+        cycle,
     )
 
 
-def impact(session: Session, alliance_id: int, version_id: int, progress: Optional[Progress] = None) -> Impact:
-    """The dry run of moving this alliance's assessments to a version of its set (any state), computed now
-    (the web page keeps one computed by a job: ``services/previews.py``)."""
-    lines, failures = report(session, alliance_id, version_id, progress)
-    return assemble(session, alliance_id, version_id, lines, failures)
+def impact(
+    session: Session,
+    alliance_id: int,
+    version_id: int,
+    progress: Optional[Progress] = None,
+    cycle_id: Optional[int] = None,
+) -> Impact:
+    """The dry run of moving this alliance's assessments (of one cycle, or all) to a version of its set (any
+    state), computed now (the web page keeps one computed by a job: ``services/previews.py``)."""
+    lines, failures = report(session, alliance_id, version_id, progress, cycle_id)
+    return assemble(session, alliance_id, version_id, lines, failures, cycle_id)
 
 
 def outline_of(standards: StandardsSet) -> Outline:

@@ -73,6 +73,7 @@ class Kind:
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
+        Kind("application_decided", MEMBER, "Your application for membership is admitted or declined", essential=True),
         Kind("assessment_returned", MEMBER, "Your self-assessment is returned for changes", essential=True),
         Kind("decision_made", MEMBER, "A decision on your self-assessment, with any conditions", essential=True),
         Kind("condition_due", MEMBER, "A condition of accreditation due in 7 days or overdue", essential=True),
@@ -80,6 +81,7 @@ KINDS: dict[str, Kind] = {
         Kind("buddy_proposal", MEMBER, "Your organisation is proposed as a buddy"),
         Kind("cycle_closing", MEMBER, "The cycle closes in 14, 7 or 1 days and your self-assessment is a draft"),
         Kind("plan_due", MEMBER, "An improvement plan's actions due in 7 days or overdue"),
+        Kind("application_received", LEAD, "An organisation applies for membership"),
         Kind("assessment_submitted", LEAD, "A member submits a self-assessment"),
         Kind("buddy_response", LEAD, "A buddy pair is accepted or declined"),
         Kind("condition_overdue", LEAD, "A member's condition of accreditation is overdue"),
@@ -347,6 +349,53 @@ def lead_commented(session: Session, comment_id: int, assessment_id: int, body: 
             "quote_label": "Comment",
             "action": "Read the comment",
             "path": f"/member/assessments/{assessment_id}",
+        },
+    )
+
+
+def application_received(
+    session: Session, application_id: int, alliance_id: int, organisation: Organisation, route: str
+) -> list[int]:
+    """The alliance's leads hear of a new application (``services/admission.py``)."""
+    return queue_mail(
+        session,
+        "application_received",
+        leads_of(session, alliance_id),
+        title=f"{organisation.name} applies for membership",
+        subject=f"application:{application_id}",
+        context={
+            "paragraphs": [f"{organisation.name} has applied for {route} membership of your alliance."],
+            "details": [
+                ["Organisation", f"{organisation.name} ({organisation.ods_code})"],
+                ["Type", label(organisation.org_type)],
+                ["Region", organisation.region],
+                ["Route", route],
+            ],
+            "action": "Consider the application",
+            "path": f"/review/applications/{application_id}",
+        },
+    )
+
+
+def application_decided(
+    session: Session, application_id: int, organisation: Organisation, alliance_name: str, admitted: bool, reason: str
+) -> list[int]:
+    """The applicant's users hear that its application is admitted or declined (essential)."""
+    words = "admitted" if admitted else "declined"
+    paragraphs = [f"{alliance_name} has {words} {organisation.name}'s application for membership."]
+    if admitted:
+        paragraphs.append("Your membership starts now, working towards accreditation: begin your self-assessment.")
+    return queue_mail(
+        session,
+        "application_decided",
+        members_of(session, organisation.id),
+        title=f"Your application to {alliance_name} is {words}",
+        subject=f"application:{application_id}",
+        context={
+            "paragraphs": paragraphs,
+            **({"quote": reason, "quote_label": "Reason"} if reason else {}),
+            "action": "See your membership",
+            "path": "/member/",
         },
     )
 

@@ -32,13 +32,20 @@ def _row(session: Session, alliance_id: int, version_id: int) -> Optional[Impact
 
 
 def request(
-    session: Session, actor: Actor, alliance_id: int, version_id: int, again: bool = False
+    session: Session,
+    actor: Actor,
+    alliance_id: int,
+    version_id: int,
+    again: bool = False,
+    cycle_id: Optional[int] = None,
 ) -> tuple[ImpactPreview, bool]:
-    """The preview of the version for the alliance, and whether a job must compute it: when there is none, when
-    the one kept is out of date, or ``again`` (the lead asked after a failure, or a stale one). Raises NotFound
-    for a version of another set. Like the rest of a preview (a dry run that stores no result), it is not
-    audited: the draft's upload and deletion are."""
-    wanted = impact.fingerprint(session, alliance_id, version_id)
+    """The preview of the version for the alliance (of one cycle's self-assessments, or of all: ``cycle_id``
+    None), and whether a job must compute it: when there is none, when the one kept is out of date or of
+    another cycle, or ``again`` (the lead asked after a failure, or a stale one). Raises NotFound for a version
+    of another set or a cycle of another alliance. Like the rest of a preview (a dry run that stores no
+    result), it is not audited: the draft's upload and deletion are."""
+    impact.cycle_for(session, alliance_id, cycle_id)
+    wanted = impact.fingerprint(session, alliance_id, version_id, cycle_id)
     row = _row(session, alliance_id, version_id)
     if row is not None and row.fingerprint == wanted and not again:
         return row, False
@@ -53,7 +60,7 @@ def request(
                 session.flush()
         except IntegrityError:
             return _row(session, alliance_id, version_id), False
-    row.fingerprint, row.status, row.done, row.total = wanted, "queued", 0, 0
+    row.fingerprint, row.status, row.done, row.total, row.cycle_id = wanted, "queued", 0, 0, cycle_id
     row.lines, row.failures, row.error, row.finished_at = None, None, "", None
     row.requested_by, row.created_at = actor.user_id, utcnow()
     session.add(row)
@@ -66,15 +73,15 @@ def is_stale(row: ImpactPreview) -> bool:
     return row.status in ("queued", "running") and utcnow() - created > STALE_AFTER
 
 
-def start(session: Session, preview_id: int) -> Optional[tuple[int, int, str]]:
-    """Mark the preview running: its alliance, version and fingerprint; None when it is gone (its draft was
-    deleted) or already finished."""
+def start(session: Session, preview_id: int) -> Optional[tuple[int, int, str, Optional[int]]]:
+    """Mark the preview running: its alliance, version, fingerprint and cycle; None when it is gone (its draft
+    was deleted) or already finished."""
     row = session.get(ImpactPreview, preview_id)
     if row is None or row.status in ("done",):
         return None
     row.status, row.error = "running", ""
     session.add(row)
-    return row.alliance_id, row.version_id, row.fingerprint
+    return row.alliance_id, row.version_id, row.fingerprint, row.cycle_id
 
 
 def set_progress(session: Session, preview_id: int, done: int, total: int) -> None:
@@ -125,5 +132,5 @@ def page(session: Session, alliance_id: int, version_id: int) -> Optional[Previe
         return None
     found = None
     if row.status == "done":
-        found = impact.assemble(session, alliance_id, version_id, row.lines or [], row.failures or [])
+        found = impact.assemble(session, alliance_id, version_id, row.lines or [], row.failures or [], row.cycle_id)
     return PreviewPage(row, version, found, is_stale(row))

@@ -16,6 +16,7 @@ from .. import wording
 from ..db import ROOT
 from ..lifecycle import LifecycleError
 from ..services import NotFound, ServiceError
+from ..services.cycles import is_late
 from ..services.questions import answer_words
 from ..uploads import UploadRefused, UploadStore
 from . import charts, faults, request_log, sessions, sso
@@ -45,7 +46,7 @@ ERROR_TITLES = {
 
 
 def register(app: Flask) -> None:
-    from . import admin, api_v1, auth, buddying, health, member, mfa, plans, review, status, two_step
+    from . import admin, admission, api_v1, auth, buddying, cycles, health, member, mfa, plans, review, status, two_step
     from .email_links import bp as email_links_bp  # invitations and password resets
     from .people import bp as people_bp
 
@@ -67,6 +68,8 @@ def register(app: Flask) -> None:
         member.bp,
         plans.bp,
         review.bp,
+        admission.bp,
+        cycles.bp,
         buddying.bp,
         admin.bp,
         health.bp,
@@ -187,6 +190,7 @@ def _page_context(app: Flask) -> None:
     app.add_template_filter(wording.tag_colour, "tag_colour")
     app.add_template_filter(answer_words, "answer")  # criterion | answer(value): an answer in the member's words
     app.add_template_global(charts.strip, "chart_strip")
+    app.add_template_global(lambda assessment, cycle: is_late(assessment.submitted_at, cycle), "is_late")
 
     @app.context_processor
     def _context():

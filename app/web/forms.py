@@ -168,6 +168,7 @@ class ApplyForm(FlaskForm):
     route = ChoiceField("Membership route", validators=[DataRequired("Choose a membership route")])
     specialty = ChoiceField("Specialty")
     specialty_other = StringField("Other specialty")
+    sponsor = StringField("Sponsor's ODS code")
 
     def __init__(self, *args: Any, routes: list[tuple[str, str]], specialties: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -12,7 +12,7 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..services import NotFound, ServiceError, SubmissionRefused, apply_for_membership, exports, portal, submit
+from ..services import NotFound, ServiceError, SubmissionRefused, admission, exports, portal, submit
 from ..services import review as review_service
 from ..services.buddying.board import organisation_pairs
 from ..services.evidence import NoEvidenceFile, add_evidence, attach_file, detach_file, evidence_of
@@ -44,8 +44,12 @@ def home():
         memberships = portal.memberships_of(session, _organisation_id())
         notifications = notifications_of(session, _organisation_id())
         buddies, buddying = organisation_pairs(session, _organisation_id())
+        applications = admission.applications_by_membership(session, _organisation_id())
+        sponsorships = admission.sponsor_requests(session, _organisation_id())
     return render_template(
         "member/home.html",
+        applications=applications,
+        sponsorships=sponsorships,
         organisation=organisation,
         memberships=memberships,
         notifications=notifications,
@@ -75,25 +79,27 @@ def apply():
 def apply_to(slug: str):
     with unit_of_work() as session:
         offer = portal.alliance_offer(session, slug)
+        sponsor_required = admission.policy_of(session, offer.alliance.id).sponsor_required
     form = ApplyForm(routes=[(r.id, r.title) for r in offer.standards.routes], specialties=offer.specialties)
     if form.validate_on_submit():
         try:
             with unit_of_work() as session:
-                membership = apply_for_membership(
+                application = admission.apply(
                     session,
                     actor(),
                     organisation_id=_organisation_id(),
                     alliance_id=offer.alliance.id,
                     route=form.route.data,
                     specialty=form.chosen_specialty,
+                    sponsor_ods=form.sponsor.data or "",
                 )
-                membership_id = membership.id
+                membership_id = application.membership_id
         except ServiceError as exc:
-            show_service_error(form, str(exc), {"route": "route", "specialty": "specialty"})
+            show_service_error(form, str(exc), {"route": "route", "specialty": "specialty", "sponsor": "sponsor"})
         else:
             flash(f"You have applied for {form.route.data} membership of {offer.alliance.name}.", "success")
             return redirect(url_for("member.membership", membership_id=membership_id))
-    return render_template("member/apply_to.html", form=form, offer=offer)
+    return render_template("member/apply_to.html", form=form, offer=offer, sponsor_required=sponsor_required)
 
 
 @bp.get("/memberships/<int:membership_id>")
@@ -101,7 +107,8 @@ def apply_to(slug: str):
 def membership(membership_id: int):
     with unit_of_work() as session:
         overview = portal.membership_overview(session, _organisation_id(), membership_id)
-    return render_template("member/membership.html", overview=overview)
+        application = admission.application_for(session, _organisation_id(), membership_id)
+    return render_template("member/membership.html", overview=overview, application=application)
 
 
 @bp.get("/memberships/<int:membership_id>/frameworks/<framework_id>/evidence.<fmt>")

@@ -16,6 +16,7 @@ from werkzeug.utils import secure_filename
 from ..jobs import exports as export_jobs
 from ..jobs import previews as preview_jobs
 from ..services import ServiceError, audit_trail, cycle_exports, cycles_of, exports, overview, previews
+from ..services import cycles as cycle_service
 from ..services import dashboard as dashboards
 from ..services import frameworks as framework_service
 from ..services import impact as preview
@@ -510,17 +511,33 @@ def delete_draft(version_id: int):
     return render_template("review/standards_delete.html", alliance=alliance, line=line)
 
 
+def _preview_cycle(session, raw: str):  # noqa: ANN001, ANN202
+    """The cycle a preview covers, from ``?cycle=``: "all" for every cycle, an id for one of the alliance's
+    (another's is 404), nothing for the open cycle (every cycle when none is open)."""
+    raw = (raw or "").strip()
+    if raw == "all":
+        return None
+    if raw.isdigit():
+        return int(raw)
+    if raw:
+        abort(404)
+    found = cycle_service.open_cycle_of(session, _alliance_id())
+    return found.id if found is not None else None
+
+
 @bp.get("/standards/<int:version_id>/impact")
 @roles("lead")
 def impact(version_id: int):
-    """The dry run of rescoring the alliance's assessments against a version: worked out by a job the first
-    time it is viewed (and again once the version or the published one changes), shown while it runs, kept."""
+    """The dry run of rescoring the alliance's assessments (of the open cycle, unless another or every cycle is
+    chosen) against a version: worked out by a job the first time it is viewed (and again once the version, the
+    published one or the cycle changes), shown while it runs, kept."""
     with unit_of_work() as session:
-        row, run = previews.request(session, actor(), _alliance_id(), version_id)
+        cycle_id = _preview_cycle(session, request.args.get("cycle", ""))
+        row, run = previews.request(session, actor(), _alliance_id(), version_id, cycle_id=cycle_id)
         preview_id = row.id
     if run:
         preview_jobs.enqueue(preview_id)
-    return _impact_page(version_id)
+    return _impact_page(version_id, cycle_id)
 
 
 @bp.post("/standards/<int:version_id>/impact")
@@ -528,19 +545,26 @@ def impact(version_id: int):
 def impact_again(version_id: int):
     """Start the preview again (after a failure, or one that has waited too long)."""
     with unit_of_work() as session:
-        row, run = previews.request(session, actor(), _alliance_id(), version_id, again=True)
+        cycle_id = _preview_cycle(session, request.form.get("cycle", ""))
+        row, run = previews.request(session, actor(), _alliance_id(), version_id, again=True, cycle_id=cycle_id)
         preview_id = row.id
     if run:
         preview_jobs.enqueue(preview_id)
-    return redirect(url_for("review.impact", version_id=version_id))
+    return redirect(url_for("review.impact", version_id=version_id, cycle=cycle_id or "all"))
 
 
-def _impact_page(version_id: int):
+def _impact_page(version_id: int, cycle_id):  # noqa: ANN001
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
         shown = previews.page(session, _alliance_id(), version_id)
+        choices = cycle_service.lines_of(session, _alliance_id())
     if shown is None:
         abort(404)
+    chosen = str(cycle_id) if cycle_id else "all"
     if shown.impact is not None:
-        return render_template("review/impact.html", alliance=alliance, impact=shown.impact)
-    return render_template("review/impact_waiting.html", alliance=alliance, shown=shown, version=shown.version)
+        return render_template(
+            "review/impact.html", alliance=alliance, impact=shown.impact, cycles=choices, chosen=chosen
+        )
+    return render_template(
+        "review/impact_waiting.html", alliance=alliance, shown=shown, version=shown.version, chosen=chosen
+    )

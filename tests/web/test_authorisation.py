@@ -12,8 +12,8 @@ import pytest
 from sqlmodel import select
 
 from app import db
-from app.models import Answer, Assessment, AuditEvent, Evidence, Membership
-from app.services import CLI, add_evidence, save_answers
+from app.models import Answer, Assessment, AuditEvent, Evidence, Membership, MembershipApplication
+from app.services import CLI, add_evidence, register_organisation, save_answers
 from app.services.evidence import attach_file
 from app.services.invitations import invite
 from app.services.notifications import notify
@@ -55,6 +55,28 @@ def setup(app, world):
         org_a = {"role": "member", "organisation_id": world.organisations["a"]}
         resent, _ = invite(session, world.actor("member_a"), email="resent@nhs.test", **org_a)
         revoked, _ = invite(session, world.actor("member_a"), email="revoked@nhs.test", **org_a)
+        # A's membership is an application (as migration 0020 makes one of every applicant membership), and
+        # another organisation's application names A as its sponsor.
+        own = MembershipApplication(
+            membership_id=world.memberships["a"],
+            alliance_id=world.alliance_id,
+            organisation_id=world.organisations["a"],
+        )
+        other = register_organisation(
+            session, CLI, name="Applicant Trust", ods_code="APPA1", org_type="acute", region="X"
+        )
+        other_membership = Membership(organisation_id=other.id, alliance_id=world.alliance_id, route="full")
+        session.add_all([own, other_membership])
+        session.flush()
+        sponsored = MembershipApplication(
+            membership_id=other_membership.id,
+            alliance_id=world.alliance_id,
+            organisation_id=other.id,
+            sponsor_organisation_id=world.organisations["a"],
+            sponsor_status="requested",
+        )
+        session.add(sponsored)
+        session.flush()
         ids = {
             "link": link.id,
             "file": document.id,
@@ -62,6 +84,8 @@ def setup(app, world):
             "notice": notice.id,
             "resend": resent.id,
             "revoke": revoked.id,
+            "own_application": own.id,
+            "sponsored": sponsored.id,
         }
     people = {"anonymous": Visitor(app)}
     for who in PERSONAS[1:]:
@@ -308,6 +332,23 @@ def cases(world, ids) -> list[Case]:
             dict.fromkeys(PERSONAS, 404),
             {"password": "plum heron quietly sketches", "confirm": "plum heron quietly sketches"},
         ),
+        # The admission policy of any alliance is an admin's to set (a lead sets its own on /review/admission).
+        Case(
+            "admission.admin_policy",
+            "GET",
+            f"/admin/alliances/{world.alliance_id}/admission",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 200},
+        ),
+        Case(
+            "admission.admin_policy",
+            "POST",
+            f"/admin/alliances/{world.alliance_id}/admission",
+            {"anonymous": 302, "member_a": 403, "member_b": 403, "lead": 403, "admin": 302},
+            {"org_types": "", "regions": ""},
+        ),
+        # An application naming A as sponsor: A's to answer; A's own application: A's to withdraw (last).
+        Case("admission.sponsorship", "POST", f"/member/sponsorships/{ids['sponsored']}/refuse", member_only(302)),
+        Case("admission.withdraw", "POST", f"/member/applications/{ids['own_application']}/withdraw", member_only(302)),
         Case("auth.login", "GET", "/login", dict.fromkeys(PERSONAS, 200)),
         Case("auth.register", "GET", "/register", {"anonymous": 200, **dict.fromkeys(PERSONAS[1:], 302)}),
     ]
@@ -330,6 +371,9 @@ def snapshot_of_a(world) -> dict:
             ),
             "assessments": sorted(
                 x.id for x in session.exec(select(Assessment).where(Assessment.membership_id == world.memberships["a"]))
+            ),
+            "applications": sorted(
+                (x.id, x.status, x.sponsor_status) for x in session.exec(select(MembershipApplication))
             ),
         }
 
@@ -361,6 +405,8 @@ def test_the_matrix_covers_every_route(app, world, setup):
         assert routes <= covered, routes - covered
     for blueprint in ("member", "people", "email_links"):
         assert uncovered(app, blueprint, cases(world, ids)) == []
+    # The admission blueprint's member and admin routes here, its lead routes in test_review_authorisation.py.
+    assert {"admission.withdraw", "admission.sponsorship", "admission.admin_policy"} <= covered
 
 
 def test_anonymous_visitors_are_sent_to_sign_in_and_back(app, world, setup):

@@ -15,7 +15,7 @@ from sqlmodel import select
 from app import db
 from app.jobs import previews as preview_jobs
 from app.jobs import rescore
-from app.models import AssessmentResult, AuditEvent, ImpactPreview, StandardsVersion
+from app.models import AssessmentCycle, AssessmentResult, AuditEvent, ImpactPreview, StandardsVersion
 from app.services import impact as preview
 from app.services import previews
 from app.services import rescore_runs as runs
@@ -66,7 +66,7 @@ def test_a_lead_uploads_a_draft_and_sees_the_dry_run_of_their_own_members(app, w
     with db.session_scope(world.url) as session:
         version = session.exec(select(StandardsVersion).where(StandardsVersion.version == "2026.2")).one()
         assert version.state == "draft" and version.source_name == "web-test-2026.2.yaml"
-        expected = preview.impact(session, world.alliance_id, version.id)
+        expected = preview.impact(session, world.alliance_id, version.id, cycle_id=world.cycle_id)  # the open cycle
         registered = session.exec(
             select(AuditEvent).where(AuditEvent.action == "standards.registered", AuditEvent.entity_id == version.id)
         ).one()
@@ -74,14 +74,15 @@ def test_a_lead_uploads_a_draft_and_sees_the_dry_run_of_their_own_members(app, w
     assert stored_results(world.url) == results_before  # a dry run stores no result
     assert "Impact of web-test 2026.2" in page and "This is a dry run" in page
     assert cell_after(page, "Self-assessments rescored") == str(expected.summary.assessments)
-    assert cell_after(page, "Members whose outcome changes") == str(expected.summary.outcome_changed)
+    assert cell_after(page, "Members whose outcome changes") == str(expected.members_changed)
     assert expected.summary.assessments >= 3 and expected.summary.breaches_resolved.get("C2", 0) >= 1
     assert "Breach Trust" in page  # its major breach on C2.1 is gone under 2026.2
     assert "Other Trust" not in page  # alliance Y's member: not this lead's
     assert "C2.1" in page and "target: 85 -&gt; 65" in page.replace("→", "->")
     # The same figures as the command line's dry run over the same alliance's assessments.
     with db.session_scope(world.url) as session:
-        target = runs.Target(version, parsed(version), None, world.alliance_id)
+        name = session.get(AssessmentCycle, world.cycle_id).name  # the open cycle, the page's default
+        target = runs.Target(version, parsed(version), name, world.alliance_id)
         lines, failures = runs.dry_run(session, target, runs.affected(session, target))
     assert failures == [] == expected.failures
     assert sorted(line["assessment"] for line in lines) == sorted(line["assessment"] for line in expected.lines)
@@ -146,7 +147,7 @@ def test_the_preview_matches_what_applying_then_does(app, world, rw):
     applied = rescore.apply(rescore.Request(set_id="web-test", version="2026.2", url=world.url))
     mine = [line for line in applied.lines if line["alliance"] == "Web Test Alliance"]
     assert sorted(mine, key=lambda line: line["assessment"]) == sorted(
-        ({k: v for k, v in line.items() if k != "affected"} for line in previewed.lines),
+        ({k: v for k, v in line.items() if k not in ("affected", "membership_id")} for line in previewed.lines),
         key=lambda line: line["assessment"],
     )
 
@@ -227,7 +228,7 @@ def test_a_preview_waits_for_its_job_shows_progress_then_the_result(queued_app, 
     page = text(lead.get(f"/review/standards/{version_id}/impact"))
     assert "This is a dry run" in page and 'http-equiv="refresh"' not in page and "Breach Trust" in page
     with db.session_scope(world.url) as session:
-        expected = preview.impact(session, world.alliance_id, version_id)
+        expected = preview.impact(session, world.alliance_id, version_id, cycle_id=world.cycle_id)
     assert cell_after(page, "Self-assessments rescored") == str(expected.summary.assessments)
 
 
@@ -237,7 +238,9 @@ def test_a_failed_preview_says_so_and_can_be_started_again(app, world, rw):
     lead.get(f"/review/standards/{version_id}/impact")
     row = preview_row(world.url, version_id, world.alliance_id)
     with db.session_scope(world.url) as session:  # asked again, started, and failed
-        previews.request(session, world.actor("lead"), world.alliance_id, version_id, again=True)
+        previews.request(
+            session, world.actor("lead"), world.alliance_id, version_id, again=True, cycle_id=world.cycle_id
+        )
         previews.start(session, row.id)
         previews.fail(session, row.id, preview_jobs.FAILED)
     assert preview_row(world.url, version_id, world.alliance_id).status == "failed"
@@ -247,7 +250,9 @@ def test_a_failed_preview_says_so_and_can_be_started_again(app, world, rw):
     assert "Start the preview again" in page
     assert lead.post(f"/review/standards/{version_id}/impact", csrf=False).status_code == 400
     again = lead.post(f"/review/standards/{version_id}/impact")
-    assert again.status_code == 302 and again.headers["Location"].endswith(f"/review/standards/{version_id}/impact")
+    assert again.status_code == 302 and again.headers["Location"].endswith(
+        f"/review/standards/{version_id}/impact?cycle={world.cycle_id}"
+    )
     assert "This is a dry run" in text(lead.get(again.headers["Location"]))  # the tests' queue runs it at once
     assert preview_row(world.url, version_id, world.alliance_id).status == "done"
 
@@ -283,10 +288,12 @@ def test_the_stored_report_reads_back_as_the_impact_computed_at_once(app, world,
     version_id = int(upload(lead, draft_text()).headers["Location"].split("/")[-2])
     seen: list[tuple[int, int]] = []
     with db.session_scope(world.url) as session:
-        direct = preview.impact(session, world.alliance_id, version_id, progress=lambda d, t: seen.append((d, t)))
+        direct = preview.impact(
+            session, world.alliance_id, version_id, progress=lambda d, t: seen.append((d, t)), cycle_id=world.cycle_id
+        )
     assert seen[0] == (0, len(direct.lines)) and seen[-1] == (len(direct.lines), len(direct.lines))
     lead.get(f"/review/standards/{version_id}/impact")
     row = preview_row(world.url, version_id, world.alliance_id)
     with db.session_scope(world.url) as session:
-        stored = preview.assemble(session, world.alliance_id, version_id, row.lines, row.failures)
+        stored = preview.assemble(session, world.alliance_id, version_id, row.lines, row.failures, row.cycle_id)
     assert stored.lines == direct.lines and stored.summary == direct.summary

@@ -14,15 +14,17 @@ from app import db
 from app.jobs import exports as export_jobs
 from app.models import (
     Assessment,
+    AssessmentCycle,
     AuditEvent,
     CycleExport,
     Decision,
     Membership,
+    MembershipApplication,
     Notification,
     ResultOverride,
     ReviewComment,
 )
-from app.services import CLI, cycle_exports
+from app.services import CLI, admission, cycle_exports, register_organisation
 from app.services.review import override
 from app.services.standards import register_text, register_version
 
@@ -61,6 +63,16 @@ def setup(app, world):
         rw.export_id = cycle_exports.request(
             session, world.actor("lead"), world.alliance_id, world.cycle_id, "decisions", "json"
         ).id
+    with db.session_scope(world.url) as session:  # an application to X
+        applicant = register_organisation(
+            session, CLI, name="Applicant Trust", ods_code="APPX1", org_type="acute", region="London"
+        )
+        rw.application_id = admission.apply(
+            session, CLI, organisation_id=applicant.id, alliance_id=world.alliance_id, route="full"
+        ).id
+    with db.session_scope(world.url) as session:
+        cycle = session.get(AssessmentCycle, world.cycle_id)
+        rw.opens_on, rw.closes_on = cycle.opens_on.isoformat(), cycle.closes_on.isoformat()
     export_jobs.write_export(rw.export_id)  # the tests' queue runs it at once
     people = {"anonymous": Visitor(app)}
     for who in PERSONAS[1:]:
@@ -214,6 +226,73 @@ def cases(rw) -> list[Case]:
             f"/review/standards/{getattr(rw, 'draft_id', 0)}/delete",
             {"anonymous": 302, "member_clean": 403, "lead": 302, "lead_y": 302, "admin": 403},
         ),
+        # The preview of one cycle: X's cycle is X's lead's to choose, Y's is Y's.
+        Case(
+            "review.impact",
+            "GET",
+            f"/review/standards/{rw.world.version_id}/impact?cycle={rw.world.cycle_id}",
+            lead_only(200),
+        ),
+        Case(
+            "review.impact",
+            "GET",
+            f"/review/standards/{rw.world.version_id}/impact?cycle={rw.other_cycle_id}",
+            {"anonymous": 302, "member_clean": 403, "lead": 404, "lead_y": 200, "admin": 403},
+        ),
+        # Applications: each lead lists its own alliance's; one of X's is X's lead's to read and decide.
+        Case(
+            "admission.applications",
+            "GET",
+            "/review/applications",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
+        Case("admission.application", "GET", f"/review/applications/{rw.application_id}", lead_only(200)),
+        Case("admission.decide", "POST", f"/review/applications/{rw.application_id}/consider", lead_only(302)),
+        Case("admission.decide", "POST", f"/review/applications/{rw.application_id}/admit", lead_only(302)),
+        # Admitted is final: a decline is refused on the page.
+        Case(
+            "admission.decide",
+            "POST",
+            f"/review/applications/{rw.application_id}/decline",
+            lead_only(400),
+            {"reason": "No"},
+        ),
+        Case(
+            "admission.policy",
+            "GET",
+            "/review/admission",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
+        Case(
+            "admission.policy",
+            "POST",
+            "/review/admission",  # each lead sets its own alliance's
+            {"anonymous": 302, "member_clean": 403, "lead": 302, "lead_y": 302, "admin": 403},
+            {"org_types": "", "regions": ""},
+        ),
+        # Cycles: each lead lists and opens its own; X's cycle is X's lead's to change and close.
+        Case(
+            "cycles.cycles",
+            "GET",
+            "/review/cycles",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
+        Case(
+            "cycles.open_cycle",
+            "POST",
+            "/review/cycles",  # no dates: refused on the page
+            {"anonymous": 302, "member_clean": 403, "lead": 400, "lead_y": 400, "admin": 403},
+            {"name": "2099/00"},
+        ),
+        Case("cycles.edit", "GET", f"/review/cycles/{rw.world.cycle_id}/edit", lead_only(200)),
+        Case(
+            "cycles.edit",
+            "POST",
+            f"/review/cycles/{rw.world.cycle_id}/edit",
+            lead_only(302),
+            {"opens_on": rw.opens_on, "closes_on": rw.closes_on},
+        ),
+        Case("cycles.close", "POST", f"/review/cycles/{rw.world.cycle_id}/close", lead_only(302)),
     ]
 
 
@@ -227,6 +306,10 @@ def snapshot_of_x(rw) -> dict:
             "assessments": sorted((a.id, a.status) for a in session.exec(select(Assessment))),
             "overrides": sorted((o.id, o.value, o.reason) for o in session.exec(select(ResultOverride))),
             "exports": sorted((e.id, e.alliance_id) for e in session.exec(select(CycleExport))),
+            "applications": sorted((a.id, a.status) for a in session.exec(select(MembershipApplication))),
+            "cycles": sorted(
+                (c.id, c.opens_on, c.closes_on, c.closed_at is None) for c in session.exec(select(AssessmentCycle))
+            ),
         }
 
 
@@ -246,6 +329,14 @@ def test_review_authorisation_matrix(app, world, setup):
 def test_the_matrix_covers_every_review_route(app, world, setup):
     rw, _ = setup
     assert uncovered(app, "review", cases(rw)) == []
+    assert uncovered(app, "cycles", cases(rw)) == []
+    lead_routes = {"admission.applications", "admission.application", "admission.decide", "admission.policy"}
+    assert {e for e, _ in uncovered(app, "admission", cases(rw))} == {
+        "admission.withdraw",
+        "admission.sponsorship",
+        "admission.admin_policy",
+    }  # the member's and the admin's: tests/web/test_authorisation.py
+    assert lead_routes <= {case.endpoint for case in cases(rw)}
 
 
 def test_each_lead_sees_only_its_own_alliance(app, world, setup):
