@@ -201,17 +201,27 @@ def run_reference(doc: dict, answer_docs: list[dict]) -> tuple[float, dict]:
 
 
 def raw_facts(doc: dict, answers_doc: dict, sid: str) -> list[dict]:
-    """The same answers as plain data-driven facts: one per answered, scored criterion."""
+    """The same answers as plain data-driven facts, one for each criterion fact of the engine's first assert: every
+    answered, scored criterion and every required one left unanswered (nothing against full credit) of the
+    standards that apply to the member (answers to the others are ignored when answers are read)."""
     facts = []
     values = answers_doc["answers"]
+    org_type = answers_doc["org_type"]
     number = 0
     for domain in doc["domains"]:
         for standard in domain["standards"]:
+            org_types = standard.get("applies", {}).get("org_types")
+            if org_types is not None and org_type not in org_types:
+                continue
             for item in standard["criteria"]:
                 value = values.get(item["id"])
-                if value is None or value == "na" or item["type"] == "text":
+                if value == "na" or item["type"] == "text":
                     continue
-                if item["type"] == "metric":
+                if value is None:
+                    if not item.get("required", True):
+                        continue
+                    v, target = 0.0, 1.0
+                elif item["type"] == "metric":
                     v, target = float(value), float(item["benchmark"]["target"])
                 elif item["type"] in ("choice", "multi_choice"):
                     chosen = [value] if item["type"] == "choice" else value

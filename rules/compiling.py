@@ -57,6 +57,7 @@ CHOICE_WORDS = {"yes": "full credit (1)", "partial": "half credit (0.5)", "no": 
 FACT_ID_STANDARDS = 1_000_000  # fact ids: criteria by position, then standards, then single facts
 FACT_ID_RATING, FACT_ID_OUTCOME, FACT_ID_SUMMARY = 2_000_000, 2_000_001, 2_000_002
 FACT_ID_CONDITIONS, FACT_ID_MAPPED = 3_000_000, 4_000_000  # conditions by criterion position, refs in order
+STANDARD_FACT, RATING_FACT, OUTCOME_FACT, REF_FACT = range(4)  # the kinds of stage-2 facts
 
 
 def _rule(fact_type: str, *tests: dict, cap: bool = True) -> dict:
@@ -322,6 +323,8 @@ class CompiledStandards:
         self.band_mins = [(exact(b.min), float(b.min)) for b in standards.ratings]
         self.benchmarks = {c.id: c.benchmark for c in standards.criteria if c.benchmark is not None}
         self.position = {plan.id: plan.index for plan in self.plans}
+        self.plan_of = {str(plan.index): plan for plan in self.plans}  # by fact id as the engine echoes it
+        self.pass_mark_text = number_text(standards.pass_mark)
         self.plan_conditions(standards)
         # Framework refs in result order, with the positions of the standards mapped to each: (framework, ref,
         # positions), and how many standards the ref facts make room for.
@@ -333,6 +336,13 @@ class CompiledStandards:
         ]
         self.mapped_slots = max((len(positions) for _, _, positions in self.mapped), default=0)
         self.ref_plans = [self.plan_ref(index, positions) for index, (_, _, positions) in enumerate(self.mapped)]
+        # What each stage-2 fact is, by its id as the engine echoes it: (kind, standard id or ref position).
+        self.stage_two: dict[str, tuple[int, Any]] = {
+            **{str(FACT_ID_STANDARDS + pos): (STANDARD_FACT, s.id) for pos, s in enumerate(self.standard_list)},
+            str(FACT_ID_RATING): (RATING_FACT, None),
+            str(FACT_ID_OUTCOME): (OUTCOME_FACT, None),
+            **{str(FACT_ID_MAPPED + index): (REF_FACT, index) for index in range(len(self.mapped))},
+        }
         # What the flag rules' summary fact carries: only the criteria and standards they test (a fact of every
         # criterion would pass the engine's limit of fields in one fact).
         flag_criteria, flag_standards = named_by(standards.rules)
@@ -346,6 +356,7 @@ class CompiledStandards:
     def plan_conditions(self, standards: m.StandardsSet) -> None:
         """Conditional criteria in waves by depth (``waves[0]``: those naming an unconditional criterion)."""
         self.conditions: dict[int, ConditionPlan] = {}
+        self.condition_of: dict[str, CriterionPlan] = {}  # conditional criteria by condition fact id, as echoed
         by_id = {plan.id: plan for plan in self.plans}
         depth = depths(standards.criteria)
         self.waves: list[list[CriterionPlan]] = [[] for _ in range(max(depth.values(), default=0))]
@@ -360,6 +371,7 @@ class CompiledStandards:
                 index, FACT_ID_CONDITIONS + index, tuple(codes[v] for v in criterion.when.values), slots
             )
             self.conditions[index] = ConditionPlan(by_id[controller.id], codes, fact)
+            self.condition_of[str(FACT_ID_CONDITIONS + index)] = self.plans[index]
             self.waves[depth[criterion.id] - 1].append(self.plans[index])
 
     def plan_ref(self, index: int, positions: tuple[int, ...]) -> tuple[str, list[tuple[int, str, str, str]], str]:

@@ -69,8 +69,6 @@ from . import model as m
 from .answers import NA, Submission, read_submission
 from .compiling import (
     CREDIT_HALVES,
-    FACT_ID_CONDITIONS,
-    FACT_ID_MAPPED,
     FACT_ID_OUTCOME,
     FACT_ID_RATING,
     FACT_ID_STANDARDS,
@@ -78,8 +76,11 @@ from .compiling import (
     NO_RATING,
     OUTCOME_OF_RULE,
     RAG_OF_RULE,
+    RATING_FACT,
+    REF_FACT,
     SCORE_OF_RULE,
     SEVERITY_OF_RAG,
+    STANDARD_FACT,
     STATUS_OF_RULE,
     CompiledStandards,
     CriterionPlan,
@@ -163,16 +164,18 @@ class _Assessment:
         facts = self.criterion_facts(session.sid, compiled_set.plans)
         if not compiled_set.waves:
             if facts:
-                self.take_criterion_matches(session.assert_grouped("[" + ",".join(facts) + "]"))
+                self.take_criterion_matches(session.assert_matched("[" + ",".join(facts) + "]"))
             return
-        graded: list[tuple[str, list[int]]] = []
+        graded: list[tuple[str, list[str]]] = []
+        asked, condition_of = self.asked, compiled_set.condition_of
         for wave in compiled_set.waves:  # the graded facts go with the first
             facts += self.condition_facts(session.sid, wave)
             if facts:
-                for rule, fact_ids in session.assert_grouped("[" + ",".join(facts) + "]"):
+                for rule, fact_ids in session.assert_matched("[" + ",".join(facts) + "]"):
                     if rule in ACTIVE_RULES:
+                        active = ACTIVE_RULES[rule]
                         for fact_id in fact_ids:
-                            self.asked[compiled_set.plans[fact_id - FACT_ID_CONDITIONS].id] = ACTIVE_RULES[rule]
+                            asked[condition_of[fact_id].id] = active
                     else:
                         graded.append((rule, fact_ids))
             facts = []
@@ -182,9 +185,12 @@ class _Assessment:
                 self.details[plan.id] = self.entry(
                     plan, self.answers.get(plan.id), "inactive", self.why_not_asked(plan)
                 )
-            left_out = {plan.index for plan in not_asked}
-            self.unanswered = [cid for cid in self.unanswered if compiled_set.position[cid] not in left_out]
-            graded = [(rule, [i for i in fact_ids if i not in left_out]) for rule, fact_ids in graded]
+            left_out = {str(plan.index) for plan in not_asked}  # their facts' ids
+            self.unanswered = [cid for cid in self.unanswered if asked.get(cid) is not False]
+            graded = [
+                (rule, fact_ids if left_out.isdisjoint(fact_ids) else [i for i in fact_ids if i not in left_out])
+                for rule, fact_ids in graded
+            ]
         self.take_criterion_matches(graded)
 
     def criterion_facts(self, sid: str, plans: Sequence[CriterionPlan]) -> list[str]:
@@ -297,11 +303,12 @@ class _Assessment:
             "score": score,
         }
 
-    def take_criterion_matches(self, matches: list[tuple[str, list[int]]]) -> None:
+    def take_criterion_matches(self, matches: list[tuple[str, list[str]]]) -> None:
+        """Credit and result entries from what the rules decided; fact ids as the engine echoed them."""
         if self.scores:
             matches = self.take_override_matches(matches)
         plans, details, credit, answers, entry = (
-            self.compiled.plans,
+            self.compiled.plan_of,
             self.details,
             self.credit,
             self.answers,
@@ -395,9 +402,9 @@ class _Assessment:
             "score": round(100 * credit / full, 1),
         }
 
-    def take_override_matches(self, matches: list[tuple[str, list[int]]]) -> list[tuple[str, list[int]]]:
+    def take_override_matches(self, matches: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
         """Take the matches of overridden criteria's facts; the others' matches, to take as answers."""
-        plans, overridden = self.compiled.plans, self.scores
+        plans, overridden = self.compiled.plan_of, self.scores
         answered = []
         for rule, fact_ids in matches:
             ids = [fact_id for fact_id in fact_ids if plans[fact_id].id not in overridden]
@@ -487,8 +494,8 @@ class _Assessment:
         """Stage-2 facts as JSON text: one per applicable standard, the rating fact, the outcome fact and one per
         framework ref."""
         end = f',"sid":"{sid}"}}'
-        pass_mark = f',"pm":{number_text(self.standards.pass_mark)}'
-        neutral = f'{number_text(self.standards.pass_mark)},"j{{}}":0'  # a must-meet standard that cannot hold back
+        pass_mark = f',"pm":{self.compiled.pass_mark_text}'
+        neutral = f'{self.compiled.pass_mark_text},"j{{}}":0'  # a must-meet standard that cannot hold back
         facts, must_meet = [], []
         pinned, pinned_not_met = self.pinned, 0
         mapped = self.compiled.mapped
@@ -576,22 +583,24 @@ class _Assessment:
         outcome = None
         flags: list[dict] = []
         fired: list[int] = []
-        standard_list = self.compiled.standard_list
+        stage_two = self.compiled.stage_two
         mapped_statuses: dict[int, str] = {}
         with self.compiled.ruleset.session() as session:
             self.decide_criteria(session)
             scores = self.standard_scores()
             domain_scores, overall = self.means(scores)
-            for rule, fact_id in session.assert_facts(self.standard_facts(scores, overall, session.sid)):
-                if fact_id >= FACT_ID_MAPPED:
-                    mapped_statuses[fact_id - FACT_ID_MAPPED] = MAPPED_STATUS_OF_RULE[rule]
-                elif fact_id == FACT_ID_RATING:
-                    if rule != "rating_none":
-                        rating_index = int(rule.rsplit("_", 1)[1])
-                elif fact_id == FACT_ID_OUTCOME:
-                    outcome = OUTCOME_OF_RULE[rule]
-                else:
-                    statuses[standard_list[fact_id - FACT_ID_STANDARDS].id] = STATUS_OF_RULE[rule]
+            for rule, fact_ids in session.assert_matched(self.standard_facts(scores, overall, session.sid)):
+                for fact_id in fact_ids:
+                    kind, key = stage_two[fact_id]
+                    if kind == STANDARD_FACT:
+                        statuses[key] = STATUS_OF_RULE[rule]
+                    elif kind == REF_FACT:
+                        mapped_statuses[key] = MAPPED_STATUS_OF_RULE[rule]
+                    elif kind == RATING_FACT:
+                        if rule != "rating_none":
+                            rating_index = int(rule.rsplit("_", 1)[1])
+                    else:
+                        outcome = OUTCOME_OF_RULE[rule]
             if self.standards.rules:
                 for rule, _fact_id in session.assert_facts([self.summary_fact(statuses)]):
                     if rule.startswith("flag_"):
