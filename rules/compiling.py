@@ -27,7 +27,7 @@ from .conditions import answer_codes, condition_fact_start, condition_rules, dep
 from .durable_engine import Ruleset, number_text
 from .flags import compile_flag_rule, named_by
 from .mappings import mapping_rules
-from .numbers import exact, lcm_of_denominators, plain_number
+from .numbers import Ratio, engine_float, exact, lcm_of_denominators, plain_number, rounded
 
 CAP = 1000
 NO_RATING = -1
@@ -58,6 +58,7 @@ FACT_ID_STANDARDS = 1_000_000  # fact ids: criteria by position, then standards,
 FACT_ID_RATING, FACT_ID_OUTCOME, FACT_ID_SUMMARY = 2_000_000, 2_000_001, 2_000_002
 FACT_ID_CONDITIONS, FACT_ID_MAPPED = 3_000_000, 4_000_000  # conditions by criterion position, refs in order
 STANDARD_FACT, RATING_FACT, OUTCOME_FACT, REF_FACT = range(4)  # the kinds of stage-2 facts
+SCORES_KEPT = 4096  # standard scores kept per version with their texts (a few hundred KB at most)
 
 
 def _rule(fact_type: str, *tests: dict, cap: bool = True) -> dict:
@@ -320,6 +321,8 @@ class CompiledStandards:
                 )
             )
         self.pass_mark = [(exact(standards.pass_mark), float(standards.pass_mark))]
+        self.standard_scores: dict[Ratio, tuple[str, float]] = {}  # see ``standard_score``
+        self.option_answers: dict[tuple, tuple[int, str, float]] = {}  # see ``option_answer``
         self.band_mins = [(exact(b.min), float(b.min)) for b in standards.ratings]
         self.benchmarks = {c.id: c.benchmark for c in standards.criteria if c.benchmark is not None}
         self.position = {plan.id: plan.index for plan in self.plans}
@@ -381,6 +384,22 @@ class CompiledStandards:
         slots = [(pos, f',"q{k}":', f',"j{k}":', f',"q{k}":{neutral},"j{k}":0') for k, pos in enumerate(positions)]
         padding = "".join(f',"q{k}":{neutral},"j{k}":0' for k in range(len(positions), self.mapped_slots))
         return f'{{"t":"p","id":{FACT_ID_MAPPED + index}', slots, padding
+
+    def standard_score(self, value: Ratio) -> tuple[str, float]:
+        """A standard's exact score as its fact carries it and as the result shows it. Standards take few
+        distinct scores, so the first ``SCORES_KEPT`` are kept (``standard_scores``) and looked up."""
+        found = (number_text(engine_float(value, self.pass_mark)), rounded(value))
+        if len(self.standard_scores) < SCORES_KEPT:
+            self.standard_scores[value] = found
+        return found
+
+    def option_answer(self, key: tuple, taken: tuple[int, str, float]) -> tuple[int, str, float]:
+        """A multi_choice answer's credit, explanation and score (``taken``), kept by (criterion position, option
+        ids chosen) for the first ``SCORES_KEPT`` answers (``option_answers``): members choose few distinct
+        combinations."""
+        if len(self.option_answers) < SCORES_KEPT:
+            self.option_answers[key] = taken
+        return taken
 
     def close(self) -> None:
         self.ruleset.close()

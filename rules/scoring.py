@@ -94,6 +94,7 @@ from .numbers import Ratio, engine_float, exact, plain_number, reduced, rounded
 from .overrides import Overrides, OverridesError, check_overrides
 
 RAG_WORDS = {"green": "green, benchmark met", "amber": "amber, minor breach", "red": "red, major breach"}
+NO_OVERRIDES = Overrides()
 
 
 def score(standards: m.StandardsSet, answers_doc: Any, overrides: Optional[Overrides] = None) -> dict:
@@ -150,9 +151,10 @@ class _Assessment:
         self.majors: set[str] = set()  # standards with a major breach
         self.breaches: list[dict] = []
         self.unanswered: list[str] = []
-        self.overrides = overrides or Overrides()
+        self.overrides = overrides or NO_OVERRIDES
         self.scores = {key: exact(o.score) for key, o in self.overrides.criteria.items()}  # criterion id -> s
         self.pinned = {key: o.status for key, o in self.overrides.standards.items()}  # standard id -> status
+        self.metric_texts: dict[str, str] = {}  # float metric answers as their facts carry them (repr)
         self.engine, self.engine_result = engine, engine_result
         self.asked: dict[str, bool] = {}  # applicable conditional criteria: whether the rules found them asked
 
@@ -246,7 +248,7 @@ class _Assessment:
         """
         facts = []
         end = f',"sid":"{sid}"}}'
-        answers, applicable, details = self.answers, self.applicable, self.details
+        answers, applicable, details, metric_texts = self.answers, self.applicable, self.details, self.metric_texts
         for plan in plans:
             answer = answers.get(plan.id)
             if not applicable[plan.standard_pos]:
@@ -274,7 +276,15 @@ class _Assessment:
             else:
                 details[plan.id] = None
                 if plan.type == "metric":
-                    facts.append(plan.fact + number_text(-answer if plan.negate else answer) + end)
+                    if type(answer) is float:
+                        text = metric_texts[plan.id] = repr(answer)
+                        if "e" in text:
+                            text = number_text(-answer if plan.negate else answer)
+                        elif plan.negate:  # the repr of -x is the repr of x with the sign turned
+                            text = text[1:] if text[0] == "-" else "-" + text
+                    else:
+                        text = number_text(-answer if plan.negate else answer)
+                    facts.append(plan.fact + text + end)
                 elif plan.facts:  # yes_no, yes_partial_no
                     facts.append(plan.facts[answer] + end)
                 else:  # level, choice, multi_choice: matched as such, credited from the plan
@@ -307,12 +317,13 @@ class _Assessment:
         """Credit and result entries from what the rules decided; fact ids as the engine echoed them."""
         if self.scores:
             matches = self.take_override_matches(matches)
-        plans, details, credit, answers, entry = (
+        plans, details, credit, answers, entry, metric_texts = (
             self.compiled.plan_of,
             self.details,
             self.credit,
             self.answers,
             self.entry,
+            self.metric_texts,
         )
         found_breaches = []
         for rule, fact_ids in matches:
@@ -343,8 +354,10 @@ class _Assessment:
                     continue
                 if type(answer) is int:
                     shown = str(answer)
+                elif answer.is_integer():
+                    shown = plain_number(answer)
                 else:
-                    shown = repr(answer) if not answer.is_integer() else plain_number(answer)
+                    shown = metric_texts.get(plan.id) or repr(answer)
                 details[plan.id] = {
                     "standard": plan.standard,
                     "type": "metric",
@@ -378,19 +391,12 @@ class _Assessment:
 
     def take_options(self, plan: CriterionPlan, answer: list[str]) -> None:
         """Credit of a multi_choice answer: its options' scores added, at most full credit."""
-        credits, full = plan.credits, plan.full
-        total = 0
-        for option_id in answer:
-            total += credits[option_id]  # exact: in units of full credit
-        credit = total if total < full else full
+        key = (plan.index, *answer)
+        found = self.compiled.option_answers.get(key)
+        if found is None:
+            found = self.compiled.option_answer(key, self.options_taken(plan, answer))
+        credit, explanation, score = found
         self.credit[plan.id] = credit
-        if answer:
-            scores = " + ".join([plan.explain[option_id] for option_id in answer])
-            capped = ", capped at 1" if total > full else ""
-            chosen = '", "'.join(answer)
-            explanation = f'chose "{chosen}": {scores} = {plain_number(total / full)}{capped}'
-        else:
-            explanation = "chose none of the options: 0"
         self.details[plan.id] = {
             "standard": plan.standard,
             "type": "multi_choice",
@@ -399,8 +405,25 @@ class _Assessment:
             "rag": None,
             "breach": None,
             "explanation": explanation,
-            "score": round(100 * credit / full, 1),
+            "score": score,
         }
+
+    @staticmethod
+    def options_taken(plan: CriterionPlan, answer: list[str]) -> tuple[int, str, float]:
+        """A multi_choice answer's credit (in units of full credit), explanation and score."""
+        credits, full = plan.credits, plan.full
+        total = 0
+        for option_id in answer:
+            total += credits[option_id]  # exact: in units of full credit
+        credit = total if total < full else full
+        if answer:
+            scores = " + ".join([plan.explain[option_id] for option_id in answer])
+            capped = ", capped at 1" if total > full else ""
+            chosen = '", "'.join(answer)
+            explanation = f'chose "{chosen}": {scores} = {plain_number(total / full)}{capped}'
+        else:
+            explanation = "chose none of the options: 0"
+        return credit, explanation, round(100 * credit / full, 1)
 
     def take_override_matches(self, matches: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
         """Take the matches of overridden criteria's facts; the others' matches, to take as answers."""
@@ -498,7 +521,7 @@ class _Assessment:
         neutral = f'{self.compiled.pass_mark_text},"j{{}}":0'  # a must-meet standard that cannot hold back
         facts, must_meet = [], []
         pinned, pinned_not_met = self.pinned, 0
-        mapped = self.compiled.mapped
+        mapped, standard_scores = self.compiled.mapped, self.compiled.standard_scores
         decided: dict[int, Any] = {}  # standard position -> its score and major breaches as fact text, or a set status
         for pos, standard in enumerate(self.compiled.standard_list):
             if pinned and standard.id in pinned:
@@ -517,7 +540,7 @@ class _Assessment:
                 if standard.id in scores:
                     facts.append(f'{{"t":"n","id":{FACT_ID_STANDARDS + pos},"st":"not_scored"{end}')
                 continue
-            score = number_text(engine_float(value, self.compiled.pass_mark))
+            score = (standard_scores.get(value) or self.compiled.standard_score(value))[0]
             major = int(standard.id in self.majors)
             if standard.must_meet:
                 must_meet.append(f',"q{len(must_meet)}":{score},"j{len(must_meet)}":{major}')
@@ -653,10 +676,12 @@ class _Assessment:
         mapped: dict[str, dict[str, str]],
     ) -> dict:
         standard_list = self.compiled.standard_list
-        standard_results = {
-            s.id: {"score": rounded(scores.get(s.id)), "status": statuses.get(s.id, "not_applicable")}
-            for s in standard_list
-        }
+        standard_scores, standard_results = self.compiled.standard_scores, {}
+        for standard in standard_list:
+            value = scores.get(standard.id)
+            if value is not None:
+                value = (standard_scores.get(value) or self.compiled.standard_score(value))[1]
+            standard_results[standard.id] = {"score": value, "status": statuses.get(standard.id, "not_applicable")}
         core = (
             []
             if outcome == "not_accredited"
