@@ -211,11 +211,12 @@ def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], 
     route = doc.get("route")
     specialty = doc.get("specialty")
     org_type = doc.get("org_type")
-    routes = ", ".join(standards.route_ids)
     if not isinstance(route, str):
-        problems.append(f"route: required; one of {routes}, got {_shown(route)}")
+        problems.append(f"route: required; one of {', '.join(standards.route_ids)}, got {_shown(route)}")
     elif route not in standards.route_ids:
-        problems.append(f"route: {_shown(route)} is not a route of {standards.label}; routes are {routes}")
+        problems.append(
+            f"route: {_shown(route)} is not a route of {standards.label}; routes are {', '.join(standards.route_ids)}"
+        )
     if specialty is not None and (not isinstance(specialty, str) or not specialty.strip()):
         problems.append(f"specialty: expected a specialty name or null, got {_shown(specialty)}")
     elif route == "specialty" and specialty is None:
