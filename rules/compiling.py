@@ -129,13 +129,10 @@ def build_spec(standards: m.StandardsSet) -> dict[str, dict]:
         *(test for k in must_meet for test in ({"$gte": {f"q{k}": pass_mark}}, {f"j{k}": 0})),
         {"pn": 0},
     ]
-    # Batched (``cap``): the engine matches a fact once for each alternative of an ``$or`` that holds (a member
-    # held back by three must-meet standards matched working_towards three times), and a batched rule hands
-    # all of one rule's matches back in one action rather than one action each.
-    spec["outcome_not_accredited"] = _rule("o", failing)
-    spec["outcome_working_towards"] = _rule("o", *passing, {"$or": held_back})
-    spec["outcome_accredited_with_conditions"] = _rule("o", *passing, *settled, {"$gt": {"br": 0}})
-    spec["outcome_accredited"] = _rule("o", *passing, *settled, {"br": 0})
+    spec["outcome_not_accredited"] = _rule("o", failing, cap=False)
+    spec["outcome_working_towards"] = _rule("o", *passing, {"$or": held_back}, cap=False)
+    spec["outcome_accredited_with_conditions"] = _rule("o", *passing, *settled, {"$gt": {"br": 0}}, cap=False)
+    spec["outcome_accredited"] = _rule("o", *passing, *settled, {"br": 0}, cap=False)
     if standards.rules:
         criterion_index = {c.id: i for i, c in enumerate(standards.criteria)}
         standard_index = {s.id: i for i, s in enumerate(standards.standards)}
