@@ -168,6 +168,17 @@ def plain_forms(standards: m.StandardsSet) -> dict[str, tuple[str, m.Criterion, 
     return found
 
 
+def applicable_forms(
+    standards: m.StandardsSet, applies: frozenset[str]
+) -> dict[str, tuple[str, m.Criterion, str, Any]]:
+    """``plain_forms`` of the criteria of the standards in ``applies`` only (kept per set of standards)."""
+    found = standards.applicable_answer_forms.get(applies)
+    if found is None:
+        found = {key: form for key, form in plain_forms(standards).items() if form[0] in applies}
+        standards.applicable_answer_forms[applies] = found
+    return found
+
+
 def is_plain(form: tuple[str, m.Criterion, str, Any], value: Any) -> bool:
     """Whether ``value`` is a common well-formed answer to the criterion of ``form`` (from ``plain_forms``),
     which ``check_answer`` would return unchanged: told apart without building any error text."""
@@ -200,11 +211,12 @@ def read_member(standards: m.StandardsSet, doc: Any) -> tuple[Optional[Member], 
     route = doc.get("route")
     specialty = doc.get("specialty")
     org_type = doc.get("org_type")
-    routes = ", ".join(standards.route_ids)
     if not isinstance(route, str):
-        problems.append(f"route: required; one of {routes}, got {_shown(route)}")
+        problems.append(f"route: required; one of {', '.join(standards.route_ids)}, got {_shown(route)}")
     elif route not in standards.route_ids:
-        problems.append(f"route: {_shown(route)} is not a route of {standards.label}; routes are {routes}")
+        problems.append(
+            f"route: {_shown(route)} is not a route of {standards.label}; routes are {', '.join(standards.route_ids)}"
+        )
     if specialty is not None and (not isinstance(specialty, str) or not specialty.strip()):
         problems.append(f"specialty: expected a specialty name or null, got {_shown(specialty)}")
     elif route == "specialty" and specialty is None:
@@ -246,23 +258,23 @@ def read_submission(standards: m.StandardsSet, doc: Any) -> Submission:
     if not isinstance(raw, dict):
         problems.append(f"answers: expected an object of criterion id to answer, got {_shown(raw)}")
         raw = {}
-    forms = plain_forms(standards)
+    forms = asked_forms = plain_forms(standards)
     applies = None
     if member is not None:
         applies = standards.applicable_ids(member.route, member.specialty, member.org_type)
+        asked_forms = applicable_forms(standards, applies)
     clean: dict[str, Any] = {}
     conditional: dict[str, str] = {}  # problems with answers to conditional criteria: kept if they are asked
     for key, value in raw.items():
-        found = forms.get(key)
+        found = asked_forms.get(key)
         if found is None:
-            problems.append(f"answers: {_shown(key)} is not a criterion of {standards.label}")
-            continue
-        standard_id, criterion, _, _ = found
-        if applies is not None and standard_id not in applies:
+            if key not in forms:
+                problems.append(f"answers: {_shown(key)} is not a criterion of {standards.label}")
             continue  # answers to standards that do not apply are ignored
         if is_plain(found, value):
             clean[key] = value
             continue
+        criterion = found[1]
         answer, problem = check_answer(criterion, value)
         if problem:
             if criterion.when is None:

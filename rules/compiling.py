@@ -27,7 +27,7 @@ from .conditions import answer_codes, condition_fact_start, condition_rules, dep
 from .durable_engine import Ruleset, number_text
 from .flags import compile_flag_rule, named_by
 from .mappings import MAX_REF_SLOTS, mapping_rules
-from .numbers import exact, lcm_of_denominators, plain_number
+from .numbers import Ratio, engine_float, exact, lcm_of_denominators, plain_number, rounded
 
 CAP = 1000
 NO_RATING = -1
@@ -57,6 +57,8 @@ CHOICE_WORDS = {"yes": "full credit (1)", "partial": "half credit (0.5)", "no": 
 FACT_ID_STANDARDS = 1_000_000  # fact ids: criteria by position, then standards, then single facts
 FACT_ID_RATING, FACT_ID_OUTCOME, FACT_ID_SUMMARY = 2_000_000, 2_000_001, 2_000_002
 FACT_ID_CONDITIONS, FACT_ID_MAPPED = 3_000_000, 4_000_000  # conditions by criterion position, refs in order
+STANDARD_FACT, RATING_FACT, OUTCOME_FACT, REF_FACT = range(4)  # the kinds of stage-2 facts
+SCORES_KEPT = 4096  # standard scores kept per version with their texts (a few hundred KB at most)
 
 
 def _rule(fact_type: str, *tests: dict, cap: bool = True) -> dict:
@@ -320,9 +322,13 @@ class CompiledStandards:
                 )
             )
         self.pass_mark = [(exact(standards.pass_mark), float(standards.pass_mark))]
+        self.standard_scores: dict[Ratio, tuple[str, float]] = {}  # see ``standard_score``
+        self.option_answers: dict[tuple, tuple[int, str, float]] = {}  # see ``option_answer``
         self.band_mins = [(exact(b.min), float(b.min)) for b in standards.ratings]
         self.benchmarks = {c.id: c.benchmark for c in standards.criteria if c.benchmark is not None}
         self.position = {plan.id: plan.index for plan in self.plans}
+        self.plan_of = {str(plan.index): plan for plan in self.plans}  # by fact id as the engine echoes it
+        self.pass_mark_text = number_text(standards.pass_mark)
         self.plan_conditions(standards)
         # Framework refs in result order, with the positions of the standards mapped to each: (framework, ref,
         # positions), and how many standards the ref facts make room for.
@@ -342,6 +348,14 @@ class CompiledStandards:
         self.mapped_slots = max((len(positions) for _, positions in parts), default=0)
         self.ref_of_part = [index for index, _ in parts]
         self.ref_plans = [self.plan_ref(part, positions) for part, (_, positions) in enumerate(parts)]
+        # What each stage-2 fact is, by its id as the engine echoes it: (kind, standard id or ref position; a
+        # ref's part names its ref).
+        self.stage_two: dict[str, tuple[int, Any]] = {
+            **{str(FACT_ID_STANDARDS + pos): (STANDARD_FACT, s.id) for pos, s in enumerate(self.standard_list)},
+            str(FACT_ID_RATING): (RATING_FACT, None),
+            str(FACT_ID_OUTCOME): (OUTCOME_FACT, None),
+            **{str(FACT_ID_MAPPED + part): (REF_FACT, ref) for part, ref in enumerate(self.ref_of_part)},
+        }
         # What the flag rules' summary fact carries: only the criteria and standards they test (a fact of every
         # criterion would pass the engine's limit of fields in one fact).
         flag_criteria, flag_standards = named_by(standards.rules)
@@ -355,6 +369,7 @@ class CompiledStandards:
     def plan_conditions(self, standards: m.StandardsSet) -> None:
         """Conditional criteria in waves by depth (``waves[0]``: those naming an unconditional criterion)."""
         self.conditions: dict[int, ConditionPlan] = {}
+        self.condition_of: dict[str, CriterionPlan] = {}  # conditional criteria by condition fact id, as echoed
         by_id = {plan.id: plan for plan in self.plans}
         depth = depths(standards.criteria)
         self.waves: list[list[CriterionPlan]] = [[] for _ in range(max(depth.values(), default=0))]
@@ -369,6 +384,7 @@ class CompiledStandards:
                 index, FACT_ID_CONDITIONS + index, tuple(codes[v] for v in criterion.when.values), slots
             )
             self.conditions[index] = ConditionPlan(by_id[controller.id], codes, fact)
+            self.condition_of[str(FACT_ID_CONDITIONS + index)] = self.plans[index]
             self.waves[depth[criterion.id] - 1].append(self.plans[index])
 
     def plan_ref(self, index: int, positions: tuple[int, ...]) -> tuple[str, list[tuple[int, str, str, str]], str]:
@@ -378,6 +394,22 @@ class CompiledStandards:
         slots = [(pos, f',"q{k}":', f',"j{k}":', f',"q{k}":{neutral},"j{k}":0') for k, pos in enumerate(positions)]
         padding = "".join(f',"q{k}":{neutral},"j{k}":0' for k in range(len(positions), self.mapped_slots))
         return f'{{"t":"p","id":{FACT_ID_MAPPED + index}', slots, padding
+
+    def standard_score(self, value: Ratio) -> tuple[str, float]:
+        """A standard's exact score as its fact carries it and as the result shows it. Standards take few
+        distinct scores, so the first ``SCORES_KEPT`` are kept (``standard_scores``) and looked up."""
+        found = (number_text(engine_float(value, self.pass_mark)), rounded(value))
+        if len(self.standard_scores) < SCORES_KEPT:
+            self.standard_scores[value] = found
+        return found
+
+    def option_answer(self, key: tuple, taken: tuple[int, str, float]) -> tuple[int, str, float]:
+        """A multi_choice answer's credit, explanation and score (``taken``), kept by (criterion position, option
+        ids chosen) for the first ``SCORES_KEPT`` answers (``option_answers``): members choose few distinct
+        combinations."""
+        if len(self.option_answers) < SCORES_KEPT:
+            self.option_answers[key] = taken
+        return taken
 
     def close(self) -> None:
         self.ruleset.close()

@@ -85,7 +85,7 @@ def dumps(value: Any) -> str:
 
 def number_text(value: float) -> str:
     """One number as the core accepts it (see ``dumps``)."""
-    text = repr(float(value))
+    text = repr(value) if type(value) is float else repr(float(value))
     if "e" in text:
         text = _plain_decimal_text(text)
     return text
@@ -168,6 +168,11 @@ class Session:
         session's ``sid`` and a unique integer ``id``) or dicts, which get the
         ``sid`` and, unless they have one, an ``id``.
         """
+        return [(rule, list(map(int, fact_ids))) for rule, fact_ids in self.assert_matched(facts)]
+
+    def assert_matched(self, facts: str | Iterable[dict]) -> list[tuple[str, list[str]]]:
+        """As ``assert_grouped``, with each fact id as the digits the core echoed (``"12"``): a caller that looks
+        facts up by those saves converting every id to a number."""
         if not isinstance(facts, str):
             batch = []
             for fact in facts:
@@ -187,7 +192,7 @@ class Session:
             raise RulesEngineError(f"no rule of {self.ruleset.name} matches one of these facts: {facts[:500]}")
         if code not in (0, 3):
             raise RulesEngineError(f"durable-rules answered code {code} to facts of {self.ruleset.name}")
-        matches: list[tuple[str, list[int]]] = []
+        matches: list[tuple[str, list[str]]] = []
         started = _core.start_action_for_state(handle, state_handle)
         if not started:
             return matches
@@ -195,6 +200,6 @@ class Session:
         message = started[1]
         find_ids, complete = _FACT_ID.findall, _core.complete_and_start_action
         while message:  # {"rule":[{"m":{...}}, ...]} or {"rule":{"m":{...}}}
-            matches.append((message[2 : message.index('"', 2)], list(map(int, find_ids(message)))))
+            matches.append((message[2 : message.index('"', 2)], find_ids(message)))
             message = complete(handle, state_handle)
         return matches

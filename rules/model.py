@@ -311,6 +311,11 @@ class StandardsSet(Frozen):
         """Filled by ``rules.answers`` on first use: how to recognise each criterion's common answers."""
         return {}
 
+    @cached_property
+    def applicable_answer_forms(self) -> dict[frozenset[str], dict[str, tuple]]:
+        """Filled by ``rules.answers``: ``answer_forms`` of the criteria of each set of standards that apply."""
+        return {}
+
     def applicable_ids(self, route: str, specialty: Optional[str], org_type: Optional[str]) -> frozenset[str]:
         """Ids of the standards that apply to such a member (worked out once per kind of member)."""
         key = (route, specialty if route == "specialty" else None, org_type)

@@ -69,8 +69,6 @@ from . import model as m
 from .answers import NA, Submission, read_submission
 from .compiling import (
     CREDIT_HALVES,
-    FACT_ID_CONDITIONS,
-    FACT_ID_MAPPED,
     FACT_ID_OUTCOME,
     FACT_ID_RATING,
     FACT_ID_STANDARDS,
@@ -78,8 +76,11 @@ from .compiling import (
     NO_RATING,
     OUTCOME_OF_RULE,
     RAG_OF_RULE,
+    RATING_FACT,
+    REF_FACT,
     SCORE_OF_RULE,
     SEVERITY_OF_RAG,
+    STANDARD_FACT,
     STATUS_OF_RULE,
     CompiledStandards,
     CriterionPlan,
@@ -94,6 +95,7 @@ from .numbers import Ratio, engine_float, exact, plain_number, reduced, rounded
 from .overrides import Overrides, OverridesError, check_overrides
 
 RAG_WORDS = {"green": "green, benchmark met", "amber": "amber, minor breach", "red": "red, major breach"}
+NO_OVERRIDES = Overrides()
 
 
 def score(standards: m.StandardsSet, answers_doc: Any, overrides: Optional[Overrides] = None) -> dict:
@@ -150,9 +152,10 @@ class _Assessment:
         self.majors: set[str] = set()  # standards with a major breach
         self.breaches: list[dict] = []
         self.unanswered: list[str] = []
-        self.overrides = overrides or Overrides()
+        self.overrides = overrides or NO_OVERRIDES
         self.scores = {key: exact(o.score) for key, o in self.overrides.criteria.items()}  # criterion id -> s
         self.pinned = {key: o.status for key, o in self.overrides.standards.items()}  # standard id -> status
+        self.metric_texts: dict[str, str] = {}  # float metric answers as their facts carry them (repr)
         self.engine, self.engine_result = engine, engine_result
         self.asked: dict[str, bool] = {}  # applicable conditional criteria: whether the rules found them asked
 
@@ -164,16 +167,18 @@ class _Assessment:
         facts = self.criterion_facts(session.sid, compiled_set.plans)
         if not compiled_set.waves:
             if facts:
-                self.take_criterion_matches(session.assert_grouped("[" + ",".join(facts) + "]"))
+                self.take_criterion_matches(session.assert_matched("[" + ",".join(facts) + "]"))
             return
-        graded: list[tuple[str, list[int]]] = []
+        graded: list[tuple[str, list[str]]] = []
+        asked, condition_of = self.asked, compiled_set.condition_of
         for wave in compiled_set.waves:  # the graded facts go with the first
             facts += self.condition_facts(session.sid, wave)
             if facts:
-                for rule, fact_ids in session.assert_grouped("[" + ",".join(facts) + "]"):
+                for rule, fact_ids in session.assert_matched("[" + ",".join(facts) + "]"):
                     if rule in ACTIVE_RULES:
+                        active = ACTIVE_RULES[rule]
                         for fact_id in fact_ids:
-                            self.asked[compiled_set.plans[fact_id - FACT_ID_CONDITIONS].id] = ACTIVE_RULES[rule]
+                            asked[condition_of[fact_id].id] = active
                     else:
                         graded.append((rule, fact_ids))
             facts = []
@@ -183,9 +188,12 @@ class _Assessment:
                 self.details[plan.id] = self.entry(
                     plan, self.answers.get(plan.id), "inactive", self.why_not_asked(plan)
                 )
-            left_out = {plan.index for plan in not_asked}
-            self.unanswered = [cid for cid in self.unanswered if compiled_set.position[cid] not in left_out]
-            graded = [(rule, [i for i in fact_ids if i not in left_out]) for rule, fact_ids in graded]
+            left_out = {str(plan.index) for plan in not_asked}  # their facts' ids
+            self.unanswered = [cid for cid in self.unanswered if asked.get(cid) is not False]
+            graded = [
+                (rule, fact_ids if left_out.isdisjoint(fact_ids) else [i for i in fact_ids if i not in left_out])
+                for rule, fact_ids in graded
+            ]
         self.take_criterion_matches(graded)
 
     def criterion_facts(self, sid: str, plans: Sequence[CriterionPlan]) -> list[str]:
@@ -241,7 +249,7 @@ class _Assessment:
         """
         facts = []
         end = f',"sid":"{sid}"}}'
-        answers, applicable, details = self.answers, self.applicable, self.details
+        answers, applicable, details, metric_texts = self.answers, self.applicable, self.details, self.metric_texts
         for plan in plans:
             answer = answers.get(plan.id)
             if not applicable[plan.standard_pos]:
@@ -269,7 +277,15 @@ class _Assessment:
             else:
                 details[plan.id] = None
                 if plan.type == "metric":
-                    facts.append(plan.fact + number_text(-answer if plan.negate else answer) + end)
+                    if type(answer) is float:
+                        text = metric_texts[plan.id] = repr(answer)
+                        if "e" in text:
+                            text = number_text(-answer if plan.negate else answer)
+                        elif plan.negate:  # the repr of -x is the repr of x with the sign turned
+                            text = text[1:] if text[0] == "-" else "-" + text
+                    else:
+                        text = number_text(-answer if plan.negate else answer)
+                    facts.append(plan.fact + text + end)
                 elif plan.facts:  # yes_no, yes_partial_no
                     facts.append(plan.facts[answer] + end)
                 else:  # level, choice, multi_choice: matched as such, credited from the plan
@@ -298,15 +314,17 @@ class _Assessment:
             "score": score,
         }
 
-    def take_criterion_matches(self, matches: list[tuple[str, list[int]]]) -> None:
+    def take_criterion_matches(self, matches: list[tuple[str, list[str]]]) -> None:
+        """Credit and result entries from what the rules decided; fact ids as the engine echoed them."""
         if self.scores:
             matches = self.take_override_matches(matches)
-        plans, details, credit, answers, entry = (
-            self.compiled.plans,
+        plans, details, credit, answers, entry, metric_texts = (
+            self.compiled.plan_of,
             self.details,
             self.credit,
             self.answers,
             self.entry,
+            self.metric_texts,
         )
         found_breaches = []
         for rule, fact_ids in matches:
@@ -337,8 +355,10 @@ class _Assessment:
                     continue
                 if type(answer) is int:
                     shown = str(answer)
+                elif answer.is_integer():
+                    shown = plain_number(answer)
                 else:
-                    shown = repr(answer) if not answer.is_integer() else plain_number(answer)
+                    shown = metric_texts.get(plan.id) or repr(answer)
                 details[plan.id] = {
                     "standard": plan.standard,
                     "type": "metric",
@@ -372,19 +392,12 @@ class _Assessment:
 
     def take_options(self, plan: CriterionPlan, answer: list[str]) -> None:
         """Credit of a multi_choice answer: its options' scores added, at most full credit."""
-        credits, full = plan.credits, plan.full
-        total = 0
-        for option_id in answer:
-            total += credits[option_id]  # exact: in units of full credit
-        credit = total if total < full else full
+        key = (plan.index, *answer)
+        found = self.compiled.option_answers.get(key)
+        if found is None:
+            found = self.compiled.option_answer(key, self.options_taken(plan, answer))
+        credit, explanation, score = found
         self.credit[plan.id] = credit
-        if answer:
-            scores = " + ".join([plan.explain[option_id] for option_id in answer])
-            capped = ", capped at 1" if total > full else ""
-            chosen = '", "'.join(answer)
-            explanation = f'chose "{chosen}": {scores} = {plain_number(total / full)}{capped}'
-        else:
-            explanation = "chose none of the options: 0"
         self.details[plan.id] = {
             "standard": plan.standard,
             "type": "multi_choice",
@@ -393,12 +406,29 @@ class _Assessment:
             "rag": None,
             "breach": None,
             "explanation": explanation,
-            "score": round(100 * credit / full, 1),
+            "score": score,
         }
 
-    def take_override_matches(self, matches: list[tuple[str, list[int]]]) -> list[tuple[str, list[int]]]:
+    @staticmethod
+    def options_taken(plan: CriterionPlan, answer: list[str]) -> tuple[int, str, float]:
+        """A multi_choice answer's credit (in units of full credit), explanation and score."""
+        credits, full = plan.credits, plan.full
+        total = 0
+        for option_id in answer:
+            total += credits[option_id]  # exact: in units of full credit
+        credit = total if total < full else full
+        if answer:
+            scores = " + ".join([plan.explain[option_id] for option_id in answer])
+            capped = ", capped at 1" if total > full else ""
+            chosen = '", "'.join(answer)
+            explanation = f'chose "{chosen}": {scores} = {plain_number(total / full)}{capped}'
+        else:
+            explanation = "chose none of the options: 0"
+        return credit, explanation, round(100 * credit / full, 1)
+
+    def take_override_matches(self, matches: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
         """Take the matches of overridden criteria's facts; the others' matches, to take as answers."""
-        plans, overridden = self.compiled.plans, self.scores
+        plans, overridden = self.compiled.plan_of, self.scores
         answered = []
         for rule, fact_ids in matches:
             ids = [fact_id for fact_id in fact_ids if plans[fact_id].id not in overridden]
@@ -488,11 +518,11 @@ class _Assessment:
         """Stage-2 facts as JSON text: one per applicable standard, the rating fact, the outcome fact and one per
         framework ref."""
         end = f',"sid":"{sid}"}}'
-        pass_mark = f',"pm":{number_text(self.standards.pass_mark)}'
-        neutral = f'{number_text(self.standards.pass_mark)},"j{{}}":0'  # a must-meet standard that cannot hold back
+        pass_mark = f',"pm":{self.compiled.pass_mark_text}'
+        neutral = f'{self.compiled.pass_mark_text},"j{{}}":0'  # a must-meet standard that cannot hold back
         facts, must_meet = [], []
         pinned, pinned_not_met = self.pinned, 0
-        mapped = self.compiled.mapped
+        mapped, standard_scores = self.compiled.mapped, self.compiled.standard_scores
         decided: dict[int, Any] = {}  # standard position -> its score and major breaches as fact text, or a set status
         for pos, standard in enumerate(self.compiled.standard_list):
             if pinned and standard.id in pinned:
@@ -511,7 +541,7 @@ class _Assessment:
                 if standard.id in scores:
                     facts.append(f'{{"t":"n","id":{FACT_ID_STANDARDS + pos},"st":"not_scored"{end}')
                 continue
-            score = number_text(engine_float(value, self.compiled.pass_mark))
+            score = (standard_scores.get(value) or self.compiled.standard_score(value))[0]
             major = int(standard.id in self.majors)
             if standard.must_meet:
                 must_meet.append(f',"q{len(must_meet)}":{score},"j{len(must_meet)}":{major}')
@@ -577,24 +607,24 @@ class _Assessment:
         outcome = None
         flags: list[dict] = []
         fired: list[int] = []
-        standard_list = self.compiled.standard_list
+        stage_two = self.compiled.stage_two
         mapped_statuses: dict[int, list[str]] = {}  # ref position -> the statuses of its facts (parts)
-        ref_of_part = self.compiled.ref_of_part
         with self.compiled.ruleset.session() as session:
             self.decide_criteria(session)
             scores = self.standard_scores()
             domain_scores, overall = self.means(scores)
-            for rule, fact_id in session.assert_facts(self.standard_facts(scores, overall, session.sid)):
-                if fact_id >= FACT_ID_MAPPED:
-                    ref = ref_of_part[fact_id - FACT_ID_MAPPED]
-                    mapped_statuses.setdefault(ref, []).append(MAPPED_STATUS_OF_RULE[rule])
-                elif fact_id == FACT_ID_RATING:
-                    if rule != "rating_none":
-                        rating_index = int(rule.rsplit("_", 1)[1])
-                elif fact_id == FACT_ID_OUTCOME:
-                    outcome = OUTCOME_OF_RULE[rule]
-                else:
-                    statuses[standard_list[fact_id - FACT_ID_STANDARDS].id] = STATUS_OF_RULE[rule]
+            for rule, fact_ids in session.assert_matched(self.standard_facts(scores, overall, session.sid)):
+                for fact_id in fact_ids:
+                    kind, key = stage_two[fact_id]
+                    if kind == STANDARD_FACT:
+                        statuses[key] = STATUS_OF_RULE[rule]
+                    elif kind == REF_FACT:
+                        mapped_statuses.setdefault(key, []).append(MAPPED_STATUS_OF_RULE[rule])
+                    elif kind == RATING_FACT:
+                        if rule != "rating_none":
+                            rating_index = int(rule.rsplit("_", 1)[1])
+                    else:
+                        outcome = OUTCOME_OF_RULE[rule]
             if self.standards.rules:
                 for rule, _fact_id in session.assert_facts([self.summary_fact(statuses)]):
                     if rule.startswith("flag_"):
@@ -647,10 +677,12 @@ class _Assessment:
         mapped: dict[str, dict[str, str]],
     ) -> dict:
         standard_list = self.compiled.standard_list
-        standard_results = {
-            s.id: {"score": rounded(scores.get(s.id)), "status": statuses.get(s.id, "not_applicable")}
-            for s in standard_list
-        }
+        standard_scores, standard_results = self.compiled.standard_scores, {}
+        for standard in standard_list:
+            value = scores.get(standard.id)
+            if value is not None:
+                value = (standard_scores.get(value) or self.compiled.standard_score(value))[1]
+            standard_results[standard.id] = {"score": value, "status": statuses.get(standard.id, "not_applicable")}
         core = (
             []
             if outcome == "not_accredited"
