@@ -604,3 +604,11 @@ class LibraryImportForm(FlaskForm):
     def validate_library_file(self, field: Field) -> None:
         if field.data is None or not getattr(field.data, "filename", ""):
             raise ValidationError("Choose a framework library to upload")
+
+
+class ApprovalSettingsForm(FlaskForm):
+    """Which of a lead's actions need a second lead of the alliance before they take effect (four eyes)."""
+
+    decisions = BooleanField("A decision more favourable than the engine's outcome")
+    overrides = BooleanField("An override that changes a standard's status")
+    suspensions = BooleanField("Suspending a member")
