@@ -91,7 +91,13 @@ def save_setting(
     session.add(setting)
     session.flush()
     audit(
-        session, actor, "approval.settings_changed", setting, before=before, after=snapshot(setting, *SETTINGS.values())
+        session,
+        actor,
+        "approval.settings_changed",
+        entity_type="alliance",
+        entity_id=alliance_id,
+        before=before,
+        after=snapshot(setting, *SETTINGS.values()),
     )
     return setting
 
