@@ -324,29 +324,34 @@ def approve(session: Session, actor: Actor, alliance_id: Optional[int], approval
     proposer = session.get(User, approval.proposed_by)
     by = Actor(proposer.email, proposer.id)
     action = approval.action
-    if approval.kind == "override":
-        applied = review.override(
-            session,
-            by,
-            alliance_id,
-            approval.assessment_id,
-            action["kind"],
-            action["target_id"],
-            action["value"],
-            action["reason"],
-        )
-    else:
-        due = action.get("due_on")
-        applied = review.decide(
-            session,
-            by,
-            alliance_id,
-            approval.assessment_id,
-            action["decision"],
-            conditions=action.get("conditions", ""),
-            due_on=dt.date.fromisoformat(due) if due else None,
-            notes=action.get("notes", ""),
-        )
+    try:
+        if approval.kind == "override":
+            applied = review.override(
+                session,
+                by,
+                alliance_id,
+                approval.assessment_id,
+                action["kind"],
+                action["target_id"],
+                action["value"],
+                action["reason"],
+            )
+        else:
+            due = action.get("due_on")
+            applied = review.decide(
+                session,
+                by,
+                alliance_id,
+                approval.assessment_id,
+                action["decision"],
+                conditions=action.get("conditions", ""),
+                due_on=dt.date.fromisoformat(due) if due else None,
+                notes=action.get("notes", ""),
+            )
+    except NotFound as exc:  # returned to the member meanwhile, say: not the lead's to decide on any more
+        raise ServiceError(
+            "it can no longer take effect: the self-assessment is no longer awaiting a decision; send it back"
+        ) from exc
     approval.action = {**action, "applied_id": applied.id}
     _close(session, actor, approval, "approved")
     messages.approval_answered(session, approval.id, proposer, approver, summary(approval), approval.assessment_id, "")
