@@ -690,3 +690,42 @@ class AdmissionPolicy(SQLModel, table=True):
     sponsor_required: bool = False
     updated_by: Optional[int] = Field(default=None, foreign_key="user.id")
     updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+#: What a second lead approves (``app/services/approvals.py``), and an approval's states.
+APPROVAL_KINDS = ("decision", "override", "suspension")
+APPROVAL_STATES = ("pending", "approved", "sent_back", "withdrawn")
+
+
+class ApprovalSetting(SQLModel, table=True):
+    """Which of a lead's actions need a second lead of the alliance before they take effect (four eyes).
+    No row: all three do."""
+
+    alliance_id: int = Field(foreign_key="alliance.id", primary_key=True)
+    decisions: bool = Field(default=True, description="a decision more favourable than the engine's outcome")
+    overrides: bool = Field(default=True, description="an override that changes a standard's status")
+    suspensions: bool = Field(default=True, description="suspending a member")
+    updated_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Approval(SQLModel, table=True):
+    """A lead's proposed action waiting for a second lead of the same alliance: approved (then applied as if
+    taken directly), sent back with a reason, or withdrawn by its proposer. ``action`` holds what is proposed:
+    a decision (kind, conditions, due date, notes), an override (kind, target, value, reason) or a suspension
+    (notes)."""
+
+    __table_args__ = (Index("ix_approval_alliance_status", "alliance_id", "status"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    alliance_id: int = Field(foreign_key="alliance.id")
+    kind: str = Field(max_length=16, description="decision, override or suspension")
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    membership_id: int = Field(foreign_key="membership.id", index=True)
+    action: Any = Field(sa_column=Column(JSON, nullable=False))
+    proposed_by: int = Field(foreign_key="user.id")
+    proposed_at: dt.datetime = Field(default_factory=utcnow)
+    status: str = Field(default="pending", max_length=16)
+    decided_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    decided_at: Optional[dt.datetime] = None
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

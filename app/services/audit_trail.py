@@ -15,6 +15,7 @@ from sqlalchemy import and_, false, or_
 from sqlmodel import Session, col, select
 
 from ..models import (
+    Approval,
     Assessment,
     AssessmentCycle,
     AssessmentResult,
@@ -97,6 +98,7 @@ def _scope(session: Session, alliance_id: int):
         "reviewcomment": on_assessments(ReviewComment),
         "resultoverride": on_assessments(ResultOverride),
         "improvementplan": on_assessments(ImprovementPlan),
+        "approval": on_assessments(Approval),
     }
     clauses = [
         and_(AuditEvent.entity_type == kind, col(AuditEvent.entity_id).in_(values))

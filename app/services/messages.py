@@ -85,6 +85,8 @@ KINDS: dict[str, Kind] = {
         Kind("assessment_submitted", LEAD, "A member submits a self-assessment"),
         Kind("buddy_response", LEAD, "A buddy pair is accepted or declined"),
         Kind("condition_overdue", LEAD, "A member's condition of accreditation is overdue"),
+        Kind("approval_requested", LEAD, "Another lead's decision or override awaits your approval"),
+        Kind("approval_answered", LEAD, "Your proposal is approved or sent back", essential=True),
         Kind("lead_digest", LEAD, "Your daily digest", essential=True),
         Kind("invitation", ACCOUNT, "An invitation to join, with a link to set a password", True, True),
         Kind("password_reset", ACCOUNT, "A link to reset your password, when you ask for one", True, True),
@@ -377,6 +379,30 @@ def application_received(
     )
 
 
+def approval_requested(
+    session: Session, approval_id: int, alliance_id: int, proposer: User, what: str, assessment_id: int
+) -> list[int]:
+    """A lead proposed an action that needs a second lead: the alliance's other leads are asked to approve it."""
+    _, _, organisation, cycle = _assessment_world(session, assessment_id)
+    others = [u for u in leads_of(session, alliance_id) if u.id != proposer.id]
+    return queue_mail(
+        session,
+        "approval_requested",
+        others,
+        title=f"Awaiting your approval: {organisation.name}, {cycle}",
+        subject=f"approval:{approval_id}",
+        context={
+            "paragraphs": [
+                f"{proposer.name} proposes an action on {organisation.name}'s {cycle} self-assessment that needs "
+                "a second lead's approval before it takes effect."
+            ],
+            "details": [["Proposed by", proposer.name], ["Organisation", organisation.name], ["Proposal", what]],
+            "action": "Approve or send it back",
+            "path": "/review/approvals",
+        },
+    )
+
+
 def application_decided(
     session: Session, application_id: int, organisation: Organisation, alliance_name: str, admitted: bool, reason: str
 ) -> list[int]:
@@ -397,6 +423,35 @@ def application_decided(
             "action": "See your membership",
             "path": "/member/",
         },
+    )
+
+
+def approval_answered(
+    session: Session, approval_id: int, proposer: User, approver: User, what: str, assessment_id: int, reason: str
+) -> list[int]:
+    """The proposer hears that a second lead approved its proposal (it has taken effect), or sent it back."""
+    _, _, organisation, cycle = _assessment_world(session, assessment_id)
+    approved = not reason
+    verb = "approved" if approved else "sent back"
+    context: dict[str, Any] = {
+        "paragraphs": [
+            f"{approver.name} {verb} your proposal on {organisation.name}'s {cycle} self-assessment."
+            + (" It has taken effect and the member has been told." if approved else " It has not taken effect.")
+        ],
+        "details": [["Proposal", what], ["Organisation", organisation.name]],
+        "action": "See the self-assessment" if approved else "See your proposals",
+        "path": f"/review/assessments/{assessment_id}" if approved else "/review/approvals",
+    }
+    if not approved:
+        context.update(quote=reason, quote_label="Why it was sent back")
+    return queue_mail(
+        session,
+        "approval_answered",
+        [proposer],
+        title=f"Your proposal is {verb}: {organisation.name}, {cycle}",
+        subject=f"approval:{approval_id}",
+        marker=verb,
+        context=context,
     )
 
 

@@ -57,11 +57,23 @@ def _picture(ctx: AssessmentContext, result: dict, kind: str, target: str) -> di
     }
 
 
-def set_override(
-    session: Session, actor: Actor, ctx: AssessmentContext, kind: str, target_id: str, value: Any, reason: str
-) -> ResultOverride:
-    """Override a criterion's score or a standard's status (the caller has scoped and locked ``ctx``), then
-    score the assessment again through the engine with every override applied."""
+@dataclass(frozen=True)
+class CheckedOverride:
+    """An override as asked for, checked against the standards: what it sets, the row it replaces (if any) and
+    every override the assessment would then have."""
+
+    kind: str
+    target_id: str
+    value: Any
+    reason: str
+    existing: Optional[ResultOverride]
+    trial: list[ResultOverride]
+
+
+def check_override(
+    session: Session, ctx: AssessmentContext, kind: str, target_id: str, value: Any, reason: str
+) -> CheckedOverride:
+    """Refuse (``ServiceError``, naming each problem) an override that cannot be set on this assessment now."""
     if ctx.assessment.status not in OVERRIDABLE:
         raise ServiceError(
             f"the self-assessment is {ctx.assessment.status.replace('_', ' ')}: "
@@ -96,6 +108,22 @@ def set_override(
     refused = rules.check_overrides(ctx.standards, ctx.member, as_overrides(trial))
     if refused:
         raise ServiceError(f"{kind}: " + "; ".join(p.split(": ", 1)[-1] for p in refused))
+    return CheckedOverride(kind, target_id, parsed_value, reason, existing, trial)
+
+
+def set_override(
+    session: Session, actor: Actor, ctx: AssessmentContext, kind: str, target_id: str, value: Any, reason: str
+) -> ResultOverride:
+    """Override a criterion's score or a standard's status (the caller has scoped and locked ``ctx``), then
+    score the assessment again through the engine with every override applied."""
+    checked = check_override(session, ctx, kind, target_id, value, reason)
+    kind, target_id, parsed_value, reason, existing = (
+        checked.kind,
+        checked.target_id,
+        checked.value,
+        checked.reason,
+        checked.existing,
+    )
     before_result = current_result(session, ctx.assessment.id)
     before = {
         "override": snapshot(existing, "value", "reason") if existing else None,

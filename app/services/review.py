@@ -455,6 +455,16 @@ def decide(
 ) -> Decision:
     """Record the lead's decision (lifecycle and retention policy in ``record_decision``) and tell the member."""
     ctx = lead_assessment(session, alliance_id, assessment_id)
+    check_decision(ctx, kind, conditions, due_on)
+    decision = record_decision(session, actor, assessment_id, kind, conditions=conditions, due_on=due_on, notes=notes)
+    session.flush()
+    membership = get_or_404(session, Membership, ctx.membership.id)
+    _told(session, ctx, decision, kind, membership)
+    return decision
+
+
+def check_decision(ctx: AssessmentContext, kind: str, conditions: str, due_on: Optional[dt.date]) -> None:
+    """Refuse (``ServiceError``) a decision the lead cannot take on this assessment now, naming each problem."""
     if kind not in DECISIONS:
         raise ServiceError(f"decision: choose one of {', '.join(DECISION_WORDS[k].lower() for k in DECISIONS)}")
     if kind not in decisions_open(ctx):
@@ -469,9 +479,10 @@ def decide(
             problems.append("due_on: the due date must be in the future")
         if problems:
             raise ServiceError("; ".join(problems))
-    decision = record_decision(session, actor, assessment_id, kind, conditions=conditions, due_on=due_on, notes=notes)
-    session.flush()
-    membership = get_or_404(session, Membership, ctx.membership.id)
+
+
+def _told(session: Session, ctx: AssessmentContext, decision: Decision, kind: str, membership: Membership) -> None:
+    """The member hears of a decision: in the app and by email."""
     cycle = get_or_404(session, AssessmentCycle, ctx.assessment.cycle_id)
     lines = [f"Decision on your {cycle.name} self-assessment: {DECISION_WORDS[kind]}."]
     if decision.conditions:
@@ -487,10 +498,9 @@ def decide(
         "decision",
         f"{DECISION_WORDS[kind]}: {cycle.name} self-assessment",
         "\n".join(lines),
-        assessment_id,
+        ctx.assessment.id,
     )
     messages.decision_made(session, decision, DECISION_WORDS[kind], membership.status)
-    return decision
 
 
 def take_into_review(session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int) -> Assessment:

@@ -670,3 +670,11 @@ class ForgotPasswordForm(FlaskForm):
 class ResetPasswordForm(FlaskForm):
     password = _new_password("New password")
     confirm = _confirm()
+
+
+class ApprovalSettingsForm(FlaskForm):
+    """Which of a lead's actions need a second lead of the alliance before they take effect (four eyes)."""
+
+    decisions = BooleanField("A decision more favourable than the engine's outcome")
+    overrides = BooleanField("An override that changes a standard's status")
+    suspensions = BooleanField("Suspending a member")

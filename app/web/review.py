@@ -15,7 +15,7 @@ from werkzeug.utils import secure_filename
 
 from ..jobs import exports as export_jobs
 from ..jobs import previews as preview_jobs
-from ..services import ServiceError, audit_trail, cycle_exports, cycles_of, exports, overview, previews
+from ..services import ServiceError, approvals, audit_trail, cycle_exports, cycles_of, exports, overview, previews
 from ..services import cycles as cycle_service
 from ..services import dashboard as dashboards
 from ..services import frameworks as framework_service
@@ -26,13 +26,19 @@ from ..services.evidence import NoEvidenceFile
 from ..wording import label
 from .access import actor, roles, unit_of_work
 from .downloads import evidence_download, export_download
-from .forms import LibraryImportForm, StandardsUploadForm
+from .forms import ApprovalSettingsForm, LibraryImportForm, StandardsUploadForm
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
 
 def _alliance_id():
     return current_user.alliance_id
+
+
+AWAITING = (
+    "{what} awaits approval: another lead of the alliance must approve it before it takes effect. "
+    "The member sees nothing of it until then."
+)
 
 
 def field_problems(message: str) -> dict[str, str]:
@@ -96,8 +102,13 @@ def _render_assessment(assessment_id: int, errors: dict[str, str] | None = None,
     min_peers = current_app.config["BENCHMARK_MIN_PEERS"]
     with unit_of_work() as session:
         page = service.review_page(session, _alliance_id(), assessment_id, min_peers)
+        awaiting = approvals.pending_lines(session, _alliance_id(), current_user.id, assessment_id)
+        leads = approvals.leads_count(session, _alliance_id())
     return render_template(
         "review/assessment.html",
+        awaiting=awaiting,
+        kinds=approvals.KIND_WORDS,
+        second_lead_needed=leads < 2,
         page=page,
         ctx=page.ctx,
         view=page.view,
@@ -156,7 +167,7 @@ def decide(assessment_id: int):
             form.get("due_on-day", ""), form.get("due_on-month", ""), form.get("due_on-year", "")
         )
         with unit_of_work() as session:
-            decision = service.decide(
+            taken = approvals.decide(
                 session,
                 actor(),
                 _alliance_id(),
@@ -166,11 +177,14 @@ def decide(assessment_id: int):
                 due_on=due_on,
                 notes=form.get("notes", ""),
             )
-            kind = decision.kind
+            kind = form.get("kind", "")
     except ServiceError as exc:
         if isinstance(exc, service.NotFound):
             raise
         return _render_assessment(assessment_id, field_problems(str(exc)), dict(form))
+    if taken.awaiting:
+        flash(AWAITING.format(what=f"Your decision ({service.DECISION_WORDS[kind].lower()})"), "success")
+        return redirect(url_for("review.assessment", assessment_id=assessment_id, _anchor="awaiting-approval"))
     flash(f"Decision recorded: {service.DECISION_WORDS[kind]}. The member has been notified.", "success")
     return redirect(url_for("review.assessment", assessment_id=assessment_id))
 
@@ -327,7 +341,7 @@ def set_override(assessment_id: int):
     kind = form.get("kind", "")
     try:
         with unit_of_work() as session:
-            service.override(
+            taken = approvals.override(
                 session,
                 actor(),
                 _alliance_id(),
@@ -342,6 +356,9 @@ def set_override(assessment_id: int):
             raise
         errors = {f"override-{k}": v for k, v in field_problems(str(exc)).items()}
         return _render_assessment(assessment_id, errors, dict(form))
+    if taken.awaiting:
+        flash(AWAITING.format(what="Your override changes a standard's status: it"), "success")
+        return redirect(url_for("review.assessment", assessment_id=assessment_id, _anchor="awaiting-approval"))
     flash("Override recorded and the result scored again.", "success")
     return redirect(url_for("review.assessment", assessment_id=assessment_id, _anchor="overrides"))
 
@@ -349,10 +366,15 @@ def set_override(assessment_id: int):
 @bp.post("/assessments/<int:assessment_id>/overrides/<int:override_id>/remove")
 @roles("lead")
 def remove_override(assessment_id: int, override_id: int):
-    with unit_of_work() as session:
-        service.remove_override(
-            session, actor(), _alliance_id(), assessment_id, override_id, request.form.get("reason", "")
-        )
+    try:
+        with unit_of_work() as session:
+            approvals.remove_override(
+                session, actor(), _alliance_id(), assessment_id, override_id, request.form.get("reason", "")
+            )
+    except ServiceError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        return _render_assessment(assessment_id, {"override-form": field_problems(str(exc)).get("form", str(exc))})
     flash("Override removed and the result scored again.", "success")
     return redirect(url_for("review.assessment", assessment_id=assessment_id, _anchor="overrides"))
 
@@ -568,3 +590,109 @@ def _impact_page(version_id: int, cycle_id):  # noqa: ANN001
     return render_template(
         "review/impact_waiting.html", alliance=alliance, shown=shown, version=shown.version, chosen=chosen
     )
+
+
+# -- four-eyes approvals ------------------------------------------------------------------------------------------
+
+
+@bp.get("/approvals")
+@roles("lead")
+def approvals_page():
+    """The alliance's proposals awaiting a second lead, and the lead's own answered proposals."""
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        pending = approvals.pending_lines(session, _alliance_id(), current_user.id)
+        answered = approvals.answered_lines(session, _alliance_id(), current_user.id)
+        setting = approvals.setting_of(session, alliance.id) if alliance else None
+        leads = approvals.leads_count(session, _alliance_id()) if alliance else 0
+    return render_template(
+        "review/approvals.html",
+        alliance=alliance,
+        pending=pending,
+        answered=answered,
+        setting=setting,
+        kinds=approvals.KIND_WORDS,
+        fields=approvals.SETTINGS,
+        states=approvals.STATE_WORDS,
+        second_lead_needed=leads < 2,
+    )
+
+
+def _back_from_approval(approval_id: int):
+    back = request.form.get("assessment_id", "")
+    if back.isdigit():
+        return redirect(url_for("review.assessment", assessment_id=int(back)))
+    return redirect(url_for("review.approvals_page", _anchor=f"approval-{approval_id}"))
+
+
+def _answer_approval(approval_id: int, act, done: str):
+    try:
+        with unit_of_work() as session:
+            act(session)
+    except ServiceError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        flash(f"Not done: {exc}", "error")
+        return _back_from_approval(approval_id)
+    flash(done, "success")
+    return _back_from_approval(approval_id)
+
+
+@bp.post("/approvals/<int:approval_id>/approve")
+@roles("lead")
+def approve(approval_id: int):
+    return _answer_approval(
+        approval_id,
+        lambda session: approvals.approve(session, actor(), _alliance_id(), approval_id),
+        "Approved: it has taken effect, and the member and the lead who proposed it have been told.",
+    )
+
+
+@bp.post("/approvals/<int:approval_id>/send-back")
+@roles("lead")
+def send_back(approval_id: int):
+    return _answer_approval(
+        approval_id,
+        lambda session: approvals.send_back(
+            session, actor(), _alliance_id(), approval_id, request.form.get("reason", "")
+        ),
+        "Sent back: nothing has taken effect. The lead who proposed it has been told why.",
+    )
+
+
+@bp.post("/approvals/<int:approval_id>/withdraw")
+@roles("lead")
+def withdraw(approval_id: int):
+    return _answer_approval(
+        approval_id,
+        lambda session: approvals.withdraw(session, actor(), _alliance_id(), approval_id),
+        "Withdrawn: nothing has taken effect.",
+    )
+
+
+@bp.route("/approvals/settings", methods=["GET", "POST"])
+@roles("lead")
+def approval_settings():
+    """Which of a lead's actions need a second lead of the alliance (a CSRF form, audited)."""
+    with unit_of_work() as session:
+        alliance = overview.alliance(session, _alliance_id())
+        if alliance is None:
+            abort(404)
+        setting = approvals.setting_of(session, alliance.id)
+        current = {name: getattr(setting, name) for name in approvals.SETTINGS.values()}
+    form = ApprovalSettingsForm(data=current) if request.method == "GET" else ApprovalSettingsForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        with unit_of_work() as session:
+            approvals.save_setting(
+                session,
+                actor(),
+                _alliance_id(),
+                decisions=form.decisions.data,
+                overrides=form.overrides.data,
+                suspensions=form.suspensions.data,
+            )
+        flash("Saved: which actions need a second lead's approval.", "success")
+        return redirect(url_for("review.approvals_page"))
+    return render_template("review/approval_settings.html", alliance=alliance, form=form, kinds=approvals.KIND_WORDS)

@@ -44,7 +44,11 @@ def test_a_lead_chooses_the_daily_digest(app, world) -> None:
     lead.post("/account/email", {"kinds": ["assessment_submitted", "condition_overdue"], "digest": "yes"})
     with db.session_scope(world.url) as session:
         setting = messages.settings_of(session, world.user_ids["lead"])
-        assert setting.digest is True and setting.muted == ["application_received", "buddy_response"]
+        assert setting.digest is True and setting.muted == [
+            "application_received",
+            "approval_requested",
+            "buddy_response",
+        ]
 
 
 def test_the_form_needs_its_csrf_token(app, world) -> None:

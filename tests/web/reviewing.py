@@ -82,9 +82,25 @@ def _submitted(
     return organisation_id, membership_id, assessment.id, document.id
 
 
-def build_review_world(world: World, store) -> ReviewWorld:
+def four_eyes(url: str, alliance_id: int, on: bool) -> None:
+    """Turn every kind of four-eyes approval on or off for an alliance (as one of its leads would)."""
+    from app.services import approvals
+
+    with db.session_scope(url) as session:
+        approvals.save_setting(session, CLI, alliance_id, decisions=on, overrides=on, suspensions=on)
+
+
+def build_review_world(world: World, store, four_eyes_on: bool = False) -> ReviewWorld:
     """In X: "clean" (no breach) and "breach" (a major breach, also in last year's decided cycle);
-    in Y: "other", reviewed by lead_y."""
+    in Y: "other", reviewed by lead_y. Both alliances' leads act at once (four eyes off) unless
+    ``four_eyes_on`` (tests/web/test_approvals.py): the product's default is on."""
+    review = _build_review_world(world, store)
+    for alliance_id in (world.alliance_id, review.other_alliance_id):
+        four_eyes(world.url, alliance_id, four_eyes_on)
+    return review
+
+
+def _build_review_world(world: World, store) -> ReviewWorld:
     with db.session_scope(world.url) as session:
         from app.models import AssessmentCycle
 

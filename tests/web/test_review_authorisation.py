@@ -13,6 +13,8 @@ from sqlmodel import select
 from app import db
 from app.jobs import exports as export_jobs
 from app.models import (
+    Approval,
+    ApprovalSetting,
     Assessment,
     AssessmentCycle,
     AuditEvent,
@@ -24,13 +26,13 @@ from app.models import (
     ResultOverride,
     ReviewComment,
 )
-from app.services import CLI, admission, cycle_exports, register_organisation
+from app.services import CLI, admission, approvals, create_user, cycle_exports, register_organisation
 from app.services.review import override
 from app.services.standards import register_text, register_version
 
-from .conftest import STANDARDS, STANDARDS_2, Visitor, text
+from .conftest import PASSWORD, STANDARDS, STANDARDS_2, Visitor, password_hash, text
 from .matrix import Case, Seen, mismatches, uncovered, visit
-from .reviewing import build_review_world
+from .reviewing import build_review_world, four_eyes
 
 PERSONAS = ("anonymous", "member_clean", "lead", "lead_y", "admin")
 
@@ -74,12 +76,50 @@ def setup(app, world):
         cycle = session.get(AssessmentCycle, world.cycle_id)
         rw.opens_on, rw.closes_on = cycle.opens_on.isoformat(), cycle.closes_on.isoformat()
     export_jobs.write_export(rw.export_id)  # the tests' queue runs it at once
+    rw.approvals = proposals_in_x(rw)
     people = {"anonymous": Visitor(app)}
     for who in PERSONAS[1:]:
         person = Visitor(app)
         assert person.login(world.emails[who]).status_code == 302
         people[who] = person
     return rw, people
+
+
+def proposals_in_x(rw) -> dict[str, int]:
+    """Three proposals on X's decided assessment: two by a second lead of X (for X's lead to approve and to send
+    back) and one by X's lead (to withdraw). Four eyes is on only while they are proposed."""
+    world = rw.world
+    four_eyes(world.url, world.alliance_id, True)
+    with db.session_scope(world.url) as session:
+        second = create_user(
+            session,
+            CLI,
+            email="second.lead@alliance.test",
+            name="Second Lead",
+            password=PASSWORD,
+            role="lead",
+            alliance_id=world.alliance_id,
+            password_hash=password_hash(PASSWORD),
+        )
+        second_lead = approvals.Actor(second.email, second.id)
+        decided = rw.assessments["breach_earlier"]
+        to_approve = approvals.decide(session, second_lead, world.alliance_id, decided, "suspend", notes="Two cycles")
+        found = {"approve": to_approve.approval.id}
+        # One pending proposal per self-assessment is the rule; these two are written as rows to share it.
+        for key, by in (("send_back", second.id), ("withdraw", world.user_ids["lead"])):
+            row = Approval(
+                alliance_id=world.alliance_id,
+                kind="suspension",
+                assessment_id=decided,
+                membership_id=rw.memberships["breach"],
+                action=dict(to_approve.approval.action),
+                proposed_by=by,
+            )
+            session.add(row)
+            session.flush()
+            found[key] = row.id
+    four_eyes(world.url, world.alliance_id, False)
+    return found
 
 
 def cases(rw) -> list[Case]:
@@ -293,6 +333,34 @@ def cases(rw) -> list[Case]:
             {"opens_on": rw.opens_on, "closes_on": rw.closes_on},
         ),
         Case("cycles.close", "POST", f"/review/cycles/{rw.world.cycle_id}/close", lead_only(302)),
+        # Four eyes: each lead reads and sets its own alliance's; X's proposals are X's leads' alone.
+        Case(
+            "review.approvals_page",
+            "GET",
+            "/review/approvals",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
+        Case(
+            "review.approval_settings",
+            "GET",
+            "/review/approvals/settings",
+            {"anonymous": 302, "member_clean": 403, "lead": 200, "lead_y": 200, "admin": 403},
+        ),
+        Case(
+            "review.approval_settings",
+            "POST",
+            "/review/approvals/settings",  # nothing ticked: every kind takes effect at once (as the world has it)
+            {"anonymous": 302, "member_clean": 403, "lead": 302, "lead_y": 302, "admin": 403},
+        ),
+        Case("review.approve", "POST", f"/review/approvals/{rw.approvals['approve']}/approve", lead_only(302)),
+        Case(
+            "review.send_back",
+            "POST",
+            f"/review/approvals/{rw.approvals['send_back']}/send-back",
+            lead_only(302),
+            {"reason": "Wait for the recovery plan"},
+        ),
+        Case("review.withdraw", "POST", f"/review/approvals/{rw.approvals['withdraw']}/withdraw", lead_only(302)),
     ]
 
 
@@ -310,6 +378,8 @@ def snapshot_of_x(rw) -> dict:
             "cycles": sorted(
                 (c.id, c.opens_on, c.closes_on, c.closed_at is None) for c in session.exec(select(AssessmentCycle))
             ),
+            "approvals": sorted((a.id, a.status, a.decided_by) for a in session.exec(select(Approval))),
+            "x_setting": session.get(ApprovalSetting, rw.world.alliance_id).model_dump(exclude={"updated_at"}),
         }
 
 
@@ -321,9 +391,17 @@ def test_review_authorisation_matrix(app, world, setup):
     visit(people, matrix, ("anonymous", "member_clean", "lead_y", "admin"), seen)
     assert snapshot_of_x(rw) == before, "someone other than X's lead changed X's review data"
     with db.session_scope(world.url) as session:
-        assert session.exec(select(AuditEvent).where(AuditEvent.actor_id == world.user_ids["lead_y"])).all() == []
+        by_y = session.exec(select(AuditEvent).where(AuditEvent.actor_id == world.user_ids["lead_y"])).all()
+        # Y's lead changed only Y's own four-eyes setting.
+        assert [(e.action, e.entity_type, e.entity_id) for e in by_y] == [
+            ("approval.settings_changed", "alliance", rw.other_alliance_id)
+        ]
     visit(people, matrix, ("lead",), seen)
     assert mismatches(matrix, seen, PERSONAS) == {}, "(method, path, persona): (got, expected)"
+    with db.session_scope(world.url) as session:  # X's lead did what each route does
+        states = {key: session.get(Approval, ident).status for key, ident in rw.approvals.items()}
+        assert states == {"approve": "approved", "send_back": "sent_back", "withdraw": "withdrawn"}
+        assert session.get(Membership, rw.memberships["breach"]).status == "suspended"
 
 
 def test_the_matrix_covers_every_review_route(app, world, setup):
