@@ -14,7 +14,7 @@ from .. import db
 from . import queue
 
 #: The modules whose tasks a worker runs; a new module of tasks is added here.
-TASK_MODULES: tuple[str, ...] = ("app.jobs.tasks",)
+TASK_MODULES: tuple[str, ...] = ("app.jobs.tasks", "app.jobs.rescore")
 
 
 def load_tasks() -> None:
