@@ -34,7 +34,9 @@ def run(config: Mapping[str, Any], workers: int = 2, periodic: bool = True) -> N
     queue.configure(config)
     load_tasks()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # An idle worker looks for work at least once a second (Huey's default backs off to every 10 s), so a
+    # batch of work enqueued after a quiet spell (a rescore run) starts within a second.
     consumer = queue.huey.create_consumer(
-        workers=workers, worker_type="process", periodic=periodic, check_worker_health=True
+        workers=workers, worker_type="process", periodic=periodic, check_worker_health=True, max_delay=1.0
     )
     consumer.run()
