@@ -1,10 +1,12 @@
-"""Running a rescore from the command line: in this process or in ``--jobs`` worker processes, with a
-progress bar, and a report of what changed per member.
+"""Running a rescore: a dry run in this process or in ``--jobs`` processes; an applied run as batches, each
+one task of the job queue (``rescore_batch``: a run's id and a batch's number) that ``cli.py worker`` processes
+run on any number of machines while the command follows the run, or the same batches run here in ``--jobs``
+forked processes without a queue. Progress bar, and a report of what changed per member.
 
-The work itself is in ``app.services.rescore_runs``; this module only shares it out.
-An applied run's workers share it through the database, so a second command
-started on another machine against the same PostgreSQL database joins the run
-instead of repeating it.
+The work itself is in ``app.services.rescore_runs``; this module only shares it out. Exactly once per
+assessment comes from the database (a batch is marked done in the transaction that stores it), not from the
+queue: a task run twice does nothing the second time, so the command enqueues again, without fear, a batch
+whose worker seems to have died in it (Huey does not run such a task again).
 """
 
 from __future__ import annotations
