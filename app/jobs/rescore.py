@@ -181,7 +181,18 @@ def _worker_started() -> None:
 
 
 def _local_batch(job: tuple[Optional[str], int, int]) -> int:
-    return run_batch(*job)
+    """A batch in a ``--jobs`` process: a failure stops the command with one line naming the batch (the
+    batches stored so far stay stored)."""
+    url, run_id, number = job
+    try:
+        return run_batch(url, run_id, number)
+    except Exception as exc:  # noqa: BLE001
+        text = str(getattr(exc, "orig", None) or exc).strip()
+        first = text.splitlines()[0] if text else ""
+        raise RescoreFailed(
+            f"batch {number} of run {run_id} failed ({exc.__class__.__name__}: {first}); every batch stored so far "
+            "is kept: run the same command again to resume"
+        ) from None
 
 
 def open_run(request: Request) -> Optional[int]:
