@@ -582,6 +582,13 @@ def buddy_match(alliance_ref: str, cycle_name: str, dry_run: bool) -> None:
     help="seconds after which a batch started on the queue and not done is put on the queue again",
 )
 @click.option("--no-wait", is_flag=True, help="with --apply on the queue: return once the batches are enqueued")
+@click.option(
+    "--run",
+    "run_ref",
+    type=click.IntRange(1, None),
+    default=None,
+    help="with --apply: follow run ID (as --no-wait printed it), or report on it once finished",
+)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def rescore_command(
     set_id: str,
@@ -593,6 +600,7 @@ def rescore_command(
     batch_size: int,
     lease_seconds: float,
     no_wait: bool,
+    run_ref: int | None,
     quiet: bool,
 ) -> None:
     """Rescore every assessment of a standards set against another of its versions.
@@ -626,6 +634,8 @@ def rescore_command(
     queued = not dry_run and jobs is None and jobs_url != queue.IMMEDIATE
     if no_wait and not queued:
         fail("error: --no-wait is for an applied run on the queue (--apply without --jobs, JOBS_URL not 'immediate')")
+    if run_ref is not None and dry_run:
+        fail("error: --run follows an applied run: add --apply")
     request = rescore.Request(set_id=set_id, version=version, cycle=cycle_name, batch=batch_size)
     bar = rescore.Bar(enabled=not quiet)
     watching = False
@@ -633,7 +643,9 @@ def rescore_command(
         rescore.check_report_path(report_path)
         target, waiting = rescore.count(request)
         scope = f"{set_id}{f' cycle {cycle_name}' if cycle_name else ''}"
-        if dry_run:
+        if run_ref is not None and rescore.run_status(request, run_ref) == "finished":
+            outcome = rescore.report(request.url, run_ref)
+        elif dry_run:
             say(
                 f"dry run: {waiting} assessment(s) of {scope} to rescore against {version}; nothing will be stored",
                 err=True,
@@ -653,8 +665,8 @@ def rescore_command(
                 say(f"run {run_id}: {len(enqueued)} batch(es) put on the queue {queue.describe(jobs_url)}", err=True)
                 if no_wait:
                     say(
-                        f"run {run_id} goes on on the queue's workers (`python cli.py worker`); "
-                        "run the same command without --no-wait to follow it and get its report"
+                        f"run {run_id} goes on on the queue's workers (`python cli.py worker`); follow it, or get "
+                        f"its report once finished, with the same command and --run {run_id} instead of --no-wait"
                     )
                     return
                 watching = True

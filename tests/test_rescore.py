@@ -678,3 +678,28 @@ def test_a_forked_worker_opens_its_own_connections_and_spares_its_collector(data
             )
         else:
             assert mine.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_no_wait_enqueues_and_the_run_is_followed_then_reported_with_run(bw, tmp_path):
+    from tests.workers import running_worker, sqlite_queue
+
+    url = bw.world.url
+    jobs_url = sqlite_queue(tmp_path)
+    apply = ("rescore", "--set", "web-test", "--to-version", "2026.2", "--apply", "--quiet", "--batch-size", "2")
+    enqueued = cli(url, *apply, "--no-wait", jobs_url=jobs_url)
+    assert enqueued.returncode == 0, enqueued.stderr
+    assert "run 1: 3 batch(es) put on the queue" in enqueued.stderr
+    assert "with the same command and --run 1 instead of --no-wait" in enqueued.stdout
+    assert set(versions(url).values()) == {"2026.1"}  # no worker yet: nothing done
+    with running_worker(tmp_path, url, jobs_url):
+        followed = cli(url, *apply, "--run", "1", jobs_url=jobs_url)
+    assert followed.returncode == 0, followed.stderr
+    assert "applied (run 1)" in followed.stdout and "assessments rescored: 6" in followed.stdout
+    assert set(versions(url).values()) == {"2026.2"}
+    later = cli(url, *apply, "--run", "1", "--report", str(tmp_path / "r.json"), jobs_url=jobs_url)
+    assert later.returncode == 0 and "assessments rescored: 6" in later.stdout  # the finished run's report
+    assert len(json.loads((tmp_path / "r.json").read_text())["members"]) == 6
+    wrong = cli(url, *apply, "--run", "2", jobs_url=jobs_url)
+    assert wrong.returncode == 1 and "--run 2: no rescore run 2 of web-test to 2026.2" in wrong.stderr
+    local = cli(url, "rescore", "--set", "web-test", "--to-version", "2026.2", "--apply", "--jobs", "1", "--no-wait")
+    assert local.returncode == 1 and "--no-wait is for an applied run on the queue" in local.stderr

@@ -225,6 +225,19 @@ def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) 
     return report(request.url, run_id)
 
 
+def run_status(request: Request, run_id: int) -> str:
+    """``running`` or ``finished``: the state of run ``run_id``, which must be the request's (set, version and
+    cycle)."""
+    with db.read_scope(request.url) as session:
+        status = runs.run_status(session, run_id, _target(session, request))
+    if status is None:
+        raise RescoreFailed(
+            f"--run {run_id}: no rescore run {run_id} of {request.set_id} to {request.version}"
+            + (f" for cycle {request.cycle}" if request.cycle else "")
+        )
+    return status
+
+
 def report(url: Optional[str], run_id: int) -> Outcome:
     with db.read_scope(url) as session:
         lines, failures = runs.report_lines(session, run_id)

@@ -362,6 +362,19 @@ def run_target(session: Session, run_id: int) -> Target:
     return Target(version, parsed(version), run.cycle_name)
 
 
+def run_status(session: Session, run_id: int, target: Target) -> Optional[str]:
+    """``running`` or ``finished``: the state of run ``run_id`` if it moves to ``target`` (None otherwise)."""
+    run = session.get(RescoreRun, run_id)
+    if (
+        run is None
+        or run.set_id != target.set_id
+        or run.to_version_id != target.version.id
+        or run.cycle_name != target.cycle_name
+    ):
+        return None
+    return run.status
+
+
 def started_by(session: Session, run_id: int) -> Actor:
     """Who a run's batches act for: whoever started the run."""
     label = session.exec(select(RescoreRun.started_by).where(RescoreRun.id == run_id)).first()
