@@ -415,5 +415,7 @@ class Bar:
         self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
+        """End the bar (a message may follow); the next progress starts a new one."""
         if self._bar is not None:
             self._bar.close()
+            self._bar = None
