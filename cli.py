@@ -613,22 +613,36 @@ def buddy_match(alliance_ref: str, cycle_name: str, dry_run: bool) -> None:
 @click.option("--to-version", "version", required=True, help="the registered version to rescore against")
 @click.option("--cycle", "cycle_name", default=None, help="only this assessment cycle, e.g. 2026/27")
 @click.option("--dry-run/--apply", default=True, help="report what would change (default), or store it")
-@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="worker processes")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="run the batches here in N processes, without the queue (default: on the queue's workers; "
+    "1 process when JOBS_URL is 'immediate' or for a dry run)",
+)
 @click.option("--report", "report_path", default=None, help="write the per-member report to PATH (.csv or .json)")
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 10000),
     default=250,
     show_default=True,
-    help="assessments a worker claims at a time",
+    help="assessments in a batch (one task, one transaction), when a run is opened",
 )
 @click.option(
     "--lease",
     "lease_seconds",
     type=click.FloatRange(1, None),
-    default=300.0,
+    default=60.0,
     show_default=True,
-    help="seconds after which a claim of a worker on another machine that stopped is taken back",
+    help="seconds after which a batch started on the queue and not done is put on the queue again",
+)
+@click.option("--no-wait", is_flag=True, help="with --apply on the queue: return once the batches are enqueued")
+@click.option(
+    "--run",
+    "run_ref",
+    type=click.IntRange(1, None),
+    default=None,
+    help="with --apply: follow run ID (as --no-wait printed it), or report on it once finished",
 )
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def rescore_command(
@@ -636,18 +650,22 @@ def rescore_command(
     version: str,
     cycle_name: str | None,
     dry_run: bool,
-    jobs: int,
+    jobs: int | None,
     report_path: str | None,
     batch_size: int,
     lease_seconds: float,
+    no_wait: bool,
+    run_ref: int | None,
     quiet: bool,
 ) -> None:
     """Rescore every assessment of a standards set against another of its versions.
 
-    Answers carry over by criterion id. A dry run stores nothing. --apply stores each new result in its own
-    transaction with an audit event and refreshes buddying; a run stopped at any point resumes when the same
-    command is run again, and more workers (here with --jobs, or on other machines sharing the PostgreSQL
-    database) join it.
+    Answers carry over by criterion id. A dry run stores nothing. --apply splits the run into batches, each
+    stored in one transaction with its audit events, and refreshes buddying: the batches are tasks of the job
+    queue (JOBS_URL) that `cli.py worker` processes run, on as many machines as you like, while this command
+    shows the progress (Ctrl-C leaves the run going; the same command again watches it); with --jobs N the
+    same batches run here in N processes instead. A run stopped at any point resumes when the same command
+    is run again.
     """
     import gc
 
@@ -656,33 +674,83 @@ def rescore_command(
     gc.disable()
     from sqlalchemy.exc import DBAPIError
 
-    from app.jobs import rescore
+    from app import config as app_config
+    from app import db
+    from app.jobs import queue, rescore
     from app.services import ServiceError
     from rules.changes import summary_text
 
     require_schema()
     rescore.tune_collector()
-    request = rescore.Request(
-        set_id=set_id, version=version, cycle=cycle_name, batch=batch_size, lease_seconds=lease_seconds
-    )
+    try:
+        jobs_url = app_config.jobs_url()
+    except app_config.ConfigError as exc:
+        fail(f"error: {exc}")
+    queued = not dry_run and jobs is None and jobs_url != queue.IMMEDIATE
+    if no_wait and not queued:
+        fail("error: --no-wait is for an applied run on the queue (--apply without --jobs, JOBS_URL not 'immediate')")
+    if run_ref is not None and dry_run:
+        fail("error: --run follows an applied run: add --apply")
+    request = rescore.Request(set_id=set_id, version=version, cycle=cycle_name, batch=batch_size)
     bar = rescore.Bar(enabled=not quiet)
+    watching = False
     try:
         rescore.check_report_path(report_path)
         target, waiting = rescore.count(request)
         scope = f"{set_id}{f' cycle {cycle_name}' if cycle_name else ''}"
-        if dry_run:
+        if run_ref is not None and rescore.run_status(request, run_ref) == "finished":
+            outcome = rescore.report(request.url, run_ref)
+        elif dry_run:
             say(
                 f"dry run: {waiting} assessment(s) of {scope} to rescore against {version}; nothing will be stored",
                 err=True,
             )
-            outcome = rescore.dry_run(request, jobs, None if quiet else bar)
+            outcome = rescore.dry_run(request, jobs or 1, None if quiet else bar)
+        elif not queued:
+            say(f"applying: rescoring {scope} against {version} ({waiting} assessment(s) not on it yet)", err=True)
+            outcome = rescore.apply(request, jobs or 1, None if quiet else bar)
         else:
             say(f"applying: rescoring {scope} against {version} ({waiting} assessment(s) not on it yet)", err=True)
-            outcome = rescore.apply(request, jobs, None if quiet else bar)
+            queue.configure({"JOBS_URL": jobs_url, "DATABASE_URL": db.database_url()})
+            run_id = rescore.open_run(request)
+            if run_id is None:
+                outcome = rescore.Outcome([])
+            else:
+                enqueued = rescore.enqueue(request, run_id, lease_seconds)
+                say(f"run {run_id}: {len(enqueued)} batch(es) put on the queue {queue.describe(jobs_url)}", err=True)
+                if no_wait:
+                    say(
+                        f"run {run_id} goes on on the queue's workers (`python cli.py worker`); follow it, or get "
+                        f"its report once finished, with the same command and --run {run_id} instead of --no-wait"
+                    )
+                    return
+                watching = True
+
+                def no_worker() -> None:
+                    bar.close()
+                    say(
+                        "no batch has started yet: is a queue worker running (`python cli.py worker`, "
+                        f"JOBS_URL={queue.describe(jobs_url)})?",
+                        err=True,
+                    )
+
+                seen = rescore.watch(request, run_id, None if quiet else bar, lease_seconds, idle_hint=no_worker)
+                if seen.requeued:
+                    bar.close()
+                    say(
+                        f"{len(seen.requeued)} batch(es) put on the queue again (started more than "
+                        f"{lease_seconds:g} s before and not done: a worker stopped in them)",
+                        err=True,
+                    )
+                outcome = rescore.report(request.url, run_id)
     except (ServiceError, rescore.RescoreFailed) as exc:
         problem = f"error: {exc}"
     except KeyboardInterrupt:
-        problem = "stopped: every batch stored so far is kept; run the same command again to resume"
+        problem = (
+            "stopped watching: the run goes on on the queue's workers; run the same command again to follow it"
+            if watching
+            else "stopped: every batch stored so far is kept; run the same command again to resume"
+        )
     except DBAPIError as exc:
         problem = (
             f"error: the database failed ({_first_line(exc.orig or exc)}); every batch stored so far is "

@@ -204,6 +204,13 @@ def _oidc(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def jobs_url(environ: Optional[Mapping[str, str]] = None) -> str:
+    """``JOBS_URL`` as ``load`` reads it, without the rest of the configuration (a command that only enqueues
+    needs no ``SECRET_KEY``)."""
+    env = os.environ if environ is None else environ
+    return _jobs(env.get("JOBS_URL"), str(env.get("APP_ENV") or "").strip().lower() == "testing")
+
+
 def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """The configuration: the environment first, then ``overrides`` (tests and scripts pass theirs)."""
     env = os.environ if environ is None else environ

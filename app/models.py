@@ -366,8 +366,8 @@ class ResultOverride(SQLModel, table=True):
 
 
 class RescoreRun(SQLModel, table=True):
-    """An applied rescore of a standards set's assessments against one version: the work list that every
-    worker of the run (processes here, or on other machines) claims its batches from."""
+    """An applied rescore of a standards set's assessments against one version: its work list, split into
+    numbered batches that are tasks of the job queue (or of ``--jobs`` processes on one machine)."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
     set_id: str = Field(max_length=64, index=True)
@@ -381,13 +381,15 @@ class RescoreRun(SQLModel, table=True):
 
 
 class RescoreItem(SQLModel, table=True):
-    """One assessment of a rescore run; ``done`` is set in the same transaction that stores its new result,
-    so an item is never done without its result nor rescored twice."""
+    """One assessment of a rescore run, in one of its batches; ``done`` is set in the same transaction that
+    stores its new result and marks its batch done, so an item is never done without its result nor rescored
+    twice."""
 
     __table_args__ = (
         UniqueConstraint("run_id", "assessment_id"),
         Index("ix_rescoreitem_run_state", "run_id", "state"),
         Index("ix_rescoreitem_run_alliance", "run_id", "alliance_id"),
+        Index("ix_rescoreitem_run_batch", "run_id", "batch"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -395,13 +397,29 @@ class RescoreItem(SQLModel, table=True):
     assessment_id: int = Field(foreign_key="assessment.id")
     alliance_id: int = Field(
         description="its assessment's alliance, copied when the run lists its items: they "
-        "are claimed alliance by alliance (not a key: migration 0009)"
+        "are batched alliance by alliance (not a key: migration 0009)"
     )
-    state: str = Field(default="pending", max_length=16, description="pending, claimed or done")
-    worker: Optional[str] = Field(default=None, max_length=200, description="host:pid of the claiming worker")
-    claimed_at: Optional[dt.datetime] = None
+    batch: int = Field(description="the number of its batch in the run (rescorebatch.number)")
+    state: str = Field(default="pending", max_length=16, description="pending, done or failed")
     done_at: Optional[dt.datetime] = None
     change: Any = Field(default=None, sa_column=Column(JSON), description="the report line: old and new result")
+
+
+class RescoreBatch(SQLModel, table=True):
+    """A batch of a rescore run: one task of the job queue. It is marked done in the transaction that stores
+    its items' results, so a task delivered twice, or run again after its worker died, does nothing twice."""
+
+    __table_args__ = (UniqueConstraint("run_id", "number"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="rescorerun.id")
+    number: int
+    size: int = 0
+    state: str = Field(default="pending", max_length=16, description="pending or done")
+    attempts: int = Field(default=0, description="how many times a task has started on it")
+    enqueued_at: Optional[dt.datetime] = None
+    started_at: Optional[dt.datetime] = Field(default=None, description="when a task last started on it")
+    done_at: Optional[dt.datetime] = None
 
 
 class RescoreRefresh(SQLModel, table=True):

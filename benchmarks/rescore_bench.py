@@ -15,11 +15,27 @@ new version scored in one process, no database). The apply is timed three
 times (``--applies``), each on its own copy of the seeded database, and the
 engine before, between and after the runs; medians are compared.
 
+Two ways of applying (``--modes``): ``local`` is ``rescore --apply --jobs J``
+(the batches in J forked processes, no queue); ``queue`` starts
+``cli.py worker --workers J`` on a job queue of its own (an SQLite file in the
+benchmark's directory, or ``--jobs-url``) before the clock starts, then times
+``rescore --apply`` enqueueing the batches and following them to the end, and
+samples each worker process's memory (RSS) through the run: at the start, in
+each quarter of the run and at its peak.
+
+``--schema`` puts the PostgreSQL database in a schema of its own inside
+``postgresql://postgres@127.0.0.1:5432/test`` (dropped at the end) rather than
+in databases of its own; there is then one apply (one copy) and one mode.
+
     python benchmarks/rescore_bench.py [--assessments 10000] [--criteria 60] [--jobs 2]
                                         [--database sqlite|postgresql|both] [--applies 3]
+                                        [--modes local,queue] [--jobs-url URL] [--schema]
+    python benchmarks/rescore_bench.py --assessments 100000 --database postgresql --schema --modes queue
 
-Targets: <= 30 s end to end with --jobs 2 on both databases, and the rescore
-rate >= 40% of the pure engine rate.
+Targets: <= 30 s end to end with 2 processes (local) or 2 queue workers on
+both databases, and the rescore rate >= 40% of the pure engine rate; 100,000
+assessments on PostgreSQL with 2 queue workers in <= 150 s with flat worker
+memory.
 """
 
 from __future__ import annotations
@@ -29,12 +45,16 @@ import copy
 import datetime as dt
 import os
 import resource
+import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +85,35 @@ def second_version(doc: dict) -> dict:
     first = new["domains"][0]["standards"][0]
     first["criteria"] = first["criteria"][1:] + [{"id": "NEW.1", "text": "A new criterion", "type": "yes_no"}]
     return new
+
+
+SCHEMA_BASE = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def schema_url(schema: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(SCHEMA_BASE).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def fresh_schema() -> tuple[str, str]:
+    import psycopg
+
+    schema = f"rescore_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(SCHEMA_BASE, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    return schema, schema_url(schema)
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+
+    from app import db
+
+    db.dispose_engine(schema_url(schema))
+    with psycopg.connect(SCHEMA_BASE, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def fresh_database(kind: str, workdir: Path) -> str:
@@ -327,8 +376,9 @@ def check(url: str, n: int) -> dict:
     return {"moved": moved, "current": current, "audited": audited}
 
 
-def run_cli(url: str, jobs: int, apply: bool) -> tuple[float, str]:
-    env = {**os.environ, "DATABASE_URL": url}
+def run_cli(url: str, jobs: int | None, apply: bool, jobs_url: str = "immediate") -> tuple[float, str]:
+    """``rescore`` timed end to end: with ``--jobs`` (here, no queue), or without (on the queue ``jobs_url``)."""
+    env = {**os.environ, "DATABASE_URL": url, "JOBS_URL": jobs_url}
     began = time.perf_counter()
     done = subprocess.run(
         [
@@ -340,8 +390,7 @@ def run_cli(url: str, jobs: int, apply: bool) -> tuple[float, str]:
             "--to-version",
             "2026.2",
             "--apply" if apply else "--dry-run",
-            "--jobs",
-            str(jobs),
+            *(["--jobs", str(jobs)] if jobs is not None else []),
             "--quiet",
         ],
         cwd=ROOT,
@@ -355,40 +404,176 @@ def run_cli(url: str, jobs: int, apply: bool) -> tuple[float, str]:
     return elapsed, done.stdout
 
 
-def bench(kind: str, n: int, criteria: int, jobs: int, applies: int) -> dict:
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+class Worker:
+    """``cli.py worker --workers J`` on its own queue, and its worker processes' RSS sampled twice a second."""
+
+    def __init__(self, url: str, jobs_url: str, workers: int, log: Path):
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "JOBS_URL": jobs_url,
+            "SECRET_KEY": secrets.token_hex(16),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log = log
+        with log.open("wb") as handle:
+            self.process = subprocess.Popen(
+                [sys.executable, "cli.py", "worker", "--workers", str(workers), "--no-periodic"],
+                cwd=ROOT,
+                env=env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while "Huey consumer started" not in log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the queue worker did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.05)
+        time.sleep(0.5)  # its worker processes are forked after the line
+        self.samples: dict[int, list[tuple[float, float]]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            now = time.perf_counter()
+            for pid in _children(self.process.pid):
+                rss = _rss_mb(pid)
+                if rss is not None:
+                    self.samples.setdefault(pid, []).append((now, rss))
+            self._stop.wait(0.5)
+
+    def start_sampling(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def memory(self, began: float, ended: float) -> list[list[float]]:
+        """Per worker process: RSS (MB) at the start of the run, the peak in each quarter of it, the peak."""
+        profiles = []
+        span = max(ended - began, 1e-6)
+        for samples in self.samples.values():
+            inside = [(t, rss) for t, rss in samples if began <= t <= ended]
+            if not inside:
+                continue
+            quarters = [
+                max((rss for t, rss in inside if q / 4 <= (t - began) / span <= (q + 1) / 4), default=float("nan"))
+                for q in range(4)
+            ]
+            profiles.append([inside[0][1], *quarters, max(rss for _, rss in inside)])
+        return profiles
+
+
+def run_queue(url: str, jobs: int, jobs_url: str, workdir: Path) -> tuple[float, list[list[float]]]:
+    """``rescore --apply`` on a queue that ``jobs`` workers (started before the clock) consume."""
+    worker = Worker(url, jobs_url, jobs, workdir / f"worker-{uuid.uuid4().hex[:6]}.log")
+    try:
+        worker.start_sampling()
+        began = time.perf_counter()
+        elapsed, _ = run_cli(url, None, apply=True, jobs_url=jobs_url)
+        ended = time.perf_counter()
+    finally:
+        worker.stop()
+    return elapsed, worker.memory(began, ended)
+
+
+def queue_for(workdir: Path, given: str | None) -> str:
+    if given is None:
+        return f"sqlite:///{workdir / f'jobs-{uuid.uuid4().hex[:6]}.db'}"
+    if given.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(given).flushdb()
+    return given
+
+
+def bench(
+    kind: str, n: int, criteria: int, jobs: int, applies: int, modes: list[str], jobs_url: str | None, schema: bool
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="rescore-bench-") as tmp:
         workdir = Path(tmp)
-        url = fresh_database(kind, workdir)
+        own_schema = None
+        if schema and kind == "postgresql":
+            own_schema, url = fresh_schema()
+        else:
+            url = fresh_database(kind, workdir)
         try:
             began = time.perf_counter()
             doc, new_doc = seed(url, workdir, n, criteria)
             seeded = time.perf_counter() - began
-            copies = copies_of(kind, url, applies)
+            copies = {mode: [url] if own_schema else [] for mode in modes}
+            if not own_schema:
+                made = copies_of(kind, url, applies * len(modes))
+                for i, mode in enumerate(modes):
+                    copies[mode] = made[i * applies : (i + 1) * applies]
             # The machine's speed drifts by a third within a minute: the engine is measured before, between and
             # after the timed runs (each apply on its own copy of the seeded database), and the medians compared.
             rates = [engine_rate(doc, new_doc, n)]
-            dry_seconds, _ = run_cli(url, jobs, apply=False)
-            applied = []
-            for clone in copies:
-                rates.append(engine_rate(doc, new_doc, n))
-                applied.append(run_cli(clone, jobs, apply=True)[0])
+            dry_seconds = None if own_schema else run_cli(url, jobs, apply=False)[0]
+            applied: dict[str, list[float]] = {mode: [] for mode in modes}
+            memory: list[list[float]] = []
+            for round_ in range(len(next(iter(copies.values())))):
+                for mode in modes:
+                    clone = copies[mode][round_]
+                    rates.append(engine_rate(doc, new_doc, n))
+                    if mode == "local":
+                        applied[mode].append(run_cli(clone, jobs, apply=True)[0])
+                    else:
+                        seconds, profile = run_queue(clone, jobs, queue_for(workdir, jobs_url), workdir)
+                        applied[mode].append(seconds)
+                        memory += profile
             rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             rates.append(engine_rate(doc, new_doc, n))
-            for clone in copies:
-                check(clone, n)
-            again, output_again = run_cli(copies[-1], jobs, apply=True)
+            for mode in modes:
+                for clone in copies[mode]:
+                    check(clone, n)
+            last = copies[modes[-1]][-1]
+            again, output_again = run_cli(last, jobs, apply=True)
             assert "assessments rescored: 0" in output_again, output_again
         finally:
-            drop_database(kind, applies)
+            if own_schema:
+                drop_schema(own_schema)
+            else:
+                drop_database(kind, applies * len(modes))
     return {
         "database": kind,
         "seed_s": seeded,
         "engine_rate": statistics.median(rates),
         "engine_rates": rates,
         "dry_s": dry_seconds,
-        "apply_s": statistics.median(applied),
         "applies": applied,
         "rss_mb": rss,
+        "memory": memory,
         "again_s": again,
     }
 
@@ -397,36 +582,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assessments", type=int, default=10_000)
     parser.add_argument("--criteria", type=int, default=60)
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2, help="processes (local) or queue workers (queue)")
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--applies", type=int, default=3, help="timed applies, each on a copy of the database")
+    parser.add_argument("--modes", default="local,queue", help="local, queue or both, comma-separated")
+    parser.add_argument("--jobs-url", default=None, help="the queue (default: an SQLite file of the benchmark's)")
+    parser.add_argument("--schema", action="store_true", help="PostgreSQL in a schema of its own in .../test")
     args = parser.parse_args()
     kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    if not modes or set(modes) - {"local", "queue"}:
+        parser.error("--modes: local, queue or local,queue")
+    if args.schema and len(modes) > 1:
+        parser.error("--schema seeds one database: name one of --modes")
     n = args.assessments
-    print(f"rescore --apply --jobs {args.jobs}: {n:,} assessments x {args.criteria} criteria")
+    print(f"rescore --apply with {args.jobs} processes or queue workers: {n:,} assessments x {args.criteria} criteria")
+    print(f"started {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, load average {os.getloadavg()[0]:.1f}")
     for kind in kinds:
-        r = bench(kind, n, args.criteria, args.jobs, args.applies)
-        apply_rate, dry_rate = n / r["apply_s"], n / r["dry_s"]
+        r = bench(kind, n, args.criteria, args.jobs, args.applies, modes, args.jobs_url, args.schema)
         print(f"\n{kind}:")
         print(f"  seeding (not timed)          {r['seed_s']:8.1f} s")
         print(
             f"  pure engine, one process     {r['engine_rate']:8.0f} assessments/s (median of "
             f"{', '.join(f'{rate:.0f}' for rate in r['engine_rates'])}: before, between and after the runs)"
         )
-        print(
-            f"  dry run                      {r['dry_s']:8.1f} s  {dry_rate:8.0f} assessments/s "
-            f"({100 * dry_rate / r['engine_rate']:.1f}% of engine)"
-        )
-        print(
-            f"  apply, end to end (median)   {r['apply_s']:8.1f} s  {apply_rate:8.0f} assessments/s "
-            f"({100 * apply_rate / r['engine_rate']:.1f}% of engine)   target <= 30 s and >= 40%"
-        )
-        shares = ", ".join(f"{100 * n / seconds / r['engine_rate']:.1f}%" for seconds in r["applies"])
-        print(
-            f"  applies, each on a copy      {', '.join(f'{seconds:.1f}' for seconds in r['applies'])} s "
-            f"({shares} of engine)"
-        )
-        print(f"  peak RSS of a rescore process {r['rss_mb']:7.0f} MB")
+        if r["dry_s"] is not None:
+            dry_rate = n / r["dry_s"]
+            print(
+                f"  dry run                      {r['dry_s']:8.1f} s  {dry_rate:8.0f} assessments/s "
+                f"({100 * dry_rate / r['engine_rate']:.1f}% of engine)"
+            )
+        for mode, seconds in r["applies"].items():
+            median = statistics.median(seconds)
+            rate = n / median
+            label = f"--jobs {args.jobs}" if mode == "local" else f"queue, {args.jobs} workers"
+            print(
+                f"  apply {label:<18} {median:8.1f} s  {rate:8.0f} assessments/s "
+                f"({100 * rate / r['engine_rate']:.1f}% of engine; median)"
+            )
+            shares = ", ".join(f"{100 * n / one / r['engine_rate']:.1f}%" for one in seconds)
+            print(f"    each on a copy             {', '.join(f'{one:.1f}' for one in seconds)} s ({shares} of engine)")
+        print(f"  peak RSS of a rescore process {r['rss_mb']:7.0f} MB (the command, its --jobs processes)")
+        for profile in r["memory"]:
+            start, *quarters, peak = profile
+            print(
+                f"  queue worker RSS (MB)        start {start:.0f}, quarters "
+                f"{' / '.join(f'{q:.0f}' for q in quarters)}, peak {peak:.0f}"
+            )
         print(f"  apply again (nothing to do)  {r['again_s']:8.1f} s")
 
 

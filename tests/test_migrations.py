@@ -404,8 +404,8 @@ def test_db_status_reports_rows_whose_copied_keys_name_no_row_or_the_wrong_one(e
         )
         connection.execute(
             text(
-                "INSERT INTO rescoreitem (run_id, assessment_id, alliance_id, state) "
-                "VALUES (1, 1, 77, 'pending'), (1, 2, 1, 'pending')"
+                "INSERT INTO rescoreitem (run_id, assessment_id, alliance_id, batch, state) "
+                "VALUES (1, 1, 77, 0, 'pending'), (1, 2, 1, 0, 'pending')"
             )
         )
     found = runner.invoke(cli.main, ["db", "status"])
@@ -470,3 +470,59 @@ def test_unknown_revision_is_reported_as_newer_code(empty_database_url):
         connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     with pytest.raises(db.SchemaOutOfDate, match="at schema revision 0099, which this code does not know"):
         db.check_schema(empty_database_url)
+
+
+def test_0016_puts_a_running_runs_items_in_batches_and_downgrades(empty_database_url):
+    url = empty_database_url
+    db.upgrade(url, "0006")
+    _results_at_0006(url, [({"standard_results": {}, "breaches": []}, True)])  # assessment 1
+    db.upgrade(url, "0013")
+    when = "'2026-01-02 00:00:00+00:00'"
+    with db.get_engine(url).begin() as connection:  # an assessment each in 300 more cycles
+        connection.execute(
+            text(
+                "INSERT INTO assessmentcycle (id, alliance_id, name, opens_on, closes_on) VALUES "
+                + ", ".join(f"({i}, 1, 'c{i}', '2027-04-01', '2028-03-31')" for i in range(2, 302))
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO assessment (id, membership_id, cycle_id, standards_version_id, status, created_at) "
+                "VALUES " + ", ".join(f"({i}, 1, {i}, 1, 'draft', {when})" for i in range(2, 302))
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO rescorerun (id, set_id, to_version_id, status, total, started_by, created_at) "
+                f"VALUES (1, 'noa', 1, 'running', 301, 'cli', {when})"
+            )
+        )
+        states = ["done"] * 250 + ["claimed", "pending"] + ["pending"] * 49  # the first 250 done, one claimed
+        connection.execute(
+            text(
+                "INSERT INTO rescoreitem (run_id, assessment_id, alliance_id, state, worker, claimed_at) VALUES "
+                + ", ".join(
+                    f"(1, {i + 1}, 1, '{state}', {'NULL' if state == 'pending' else chr(39) + 'h:1' + chr(39)}, "
+                    f"{'NULL' if state == 'pending' else when})"
+                    for i, state in enumerate(states)
+                )
+            )
+        )
+    db.upgrade(url)
+    assert schema_diff(url) == []
+    with db.get_engine(url).connect() as connection:
+        batches = [
+            tuple(row)
+            for row in connection.execute(text("SELECT number, size, state FROM rescorebatch ORDER BY number"))
+        ]
+        items = dict(
+            tuple(row) for row in connection.execute(text("SELECT state, count(*) FROM rescoreitem GROUP BY state"))
+        )
+    assert batches == [(0, 250, "done"), (1, 51, "pending")]
+    assert items == {"done": 250, "pending": 51}  # the claim is gone: its item is to do
+    db.downgrade(url, "0013")
+    with db.get_engine(url).connect() as connection:
+        assert "rescorebatch" not in inspect(connection).get_table_names()
+        assert connection.execute(text("SELECT count(*) FROM rescoreitem")).scalar() == 301
+    db.upgrade(url)
+    assert schema_diff(url) == []

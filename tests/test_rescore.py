@@ -39,6 +39,7 @@ from app.models import (
     BuddyAssignment,
     Membership,
     Organisation,
+    RescoreBatch,
     RescoreItem,
     RescoreRun,
     StandardsVersion,
@@ -289,11 +290,11 @@ def test_draft_answers_stay_where_they_are_and_score_on_the_new_version(bw):
 # -- command line, processes, resuming and concurrent workers ---------------------------------------
 
 
-def cli(url: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def cli(url: str, *args: str, timeout: float = 300, jobs_url: str = "immediate") -> subprocess.CompletedProcess:
     done = subprocess.run(
         [sys.executable, "cli.py", *args],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
+        env={**os.environ, "DATABASE_URL": url, "JOBS_URL": jobs_url},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -397,12 +398,14 @@ def test_a_worker_killed_mid_run_is_resumed_by_running_the_command_again(databas
             "--to-version",
             "2026.2",
             "--apply",
+            "--jobs",
+            "1",
             "--batch-size",
             "1",
             "--quiet",
         ],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
+        env={**os.environ, "DATABASE_URL": database_url, "JOBS_URL": "immediate"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -434,9 +437,11 @@ def test_a_worker_killed_mid_run_is_resumed_by_running_the_command_again(databas
         assert session.exec(select(RescoreRun.status)).all() == ["finished"]  # the same run, finished
 
 
-def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(database_url, tmp_path, monkeypatch):
+def test_a_batch_run_three_times_at_once_is_stored_once(database_url, tmp_path, monkeypatch):
+    """A queue may deliver a task twice, and a batch is enqueued again when its worker seems to have died: three
+    runners each run every batch of the run, the first batch read by all three before any stores it."""
     ids = populate(database_url, 120, tmp_path)
-    holding = threading.Barrier(3, timeout=60)  # each worker's first batch is read once all three hold one
+    holding = threading.Barrier(3, timeout=60)
     first = threading.local()
     load = runs.load
 
@@ -447,56 +452,159 @@ def test_concurrent_workers_share_a_run_and_never_rescore_an_assessment_twice(da
         return load(session, assessment_ids)
 
     monkeypatch.setattr(runs, "load", load_when_all_hold_a_batch)
-    req = request(database_url, batch=3)
+    run_id = rescore.open_run(request(database_url, batch=7))
     with db.session_scope(database_url) as session:
-        target = runs.find_target(session, "web-test", "2026.2")
-        run_id = runs.open_run(session, CLI, target).id
-    rules.compiled(target.standards)  # compile before the threads start
-    handled: dict[str, int] = {}
+        numbers = [batch.number for batch in runs.batches_left(session, run_id)]
+        rules.compiled(runs.run_target(session, run_id).standards)  # compile before the threads start
+    assert numbers == list(range(-(-len(ids) // 7)))
+    stored: dict[str, int] = {}
     errors: list[BaseException] = []
-    start = threading.Barrier(3)
 
-    def worker(name: str) -> None:
+    def runner(name: str) -> None:
         try:
-            start.wait()
-            handled[name] = rescore.work(req, run_id, worker=runs.worker_name(name))
+            stored[name] = sum(rescore.run_batch(database_url, run_id, number) for number in numbers)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(f"/{i}",)) for i in range(3)]
+    threads = [threading.Thread(target=runner, args=(f"runner {i}",)) for i in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
     assert errors == []
-    assert sum(handled.values()) == len(ids) and all(handled.values())  # every worker took part
-    rescore.finish(req, run_id)
+    assert sum(stored.values()) == len(ids)  # each assessment stored by one runner; the others did nothing
     with db.session_scope(database_url) as session:
-        assert session.get(RescoreRun, run_id).status == "finished"
+        assert session.get(RescoreRun, run_id).status == "finished"  # closed by the last batch
+        assert runs.batches_left(session, run_id) == []
     moved_exactly_once(database_url, ids)
-    with db.session_scope(database_url) as session:
-        workers = Counter(session.exec(select(RescoreItem.worker)).all())
-    assert len(workers) == 3
+    assert rescore.run_batch(database_url, run_id, numbers[0]) == 0  # delivered once more: nothing
 
 
-def test_claims_of_a_stopped_worker_are_taken_back(bw):
+def test_a_run_is_split_into_batches_alliance_by_alliance(bw):
     url = bw.world.url
+    run_id = rescore.open_run(request(url, batch=4))
     with db.session_scope(url) as session:
-        target = runs.find_target(session, "web-test", "2026.2")
-        run_id = runs.open_run(session, CLI, target).id
-        gone = f"{runs.worker_name().rpartition(':')[0]}:999999999"  # this machine, no such process
-        elsewhere = "another-host:123"
-        second = runs.claim(session, run_id, elsewhere, 2, dt.timedelta(minutes=5))
-        first = runs.claim(session, run_id, gone, 2, dt.timedelta(minutes=5))
-        assert len(first) == len(second) == 2
-    with db.session_scope(url) as session:
-        mine = runs.claim(session, run_id, runs.worker_name(), 10, dt.timedelta(minutes=5))
-        # the dead local worker's items come back, the live-looking remote worker keeps its own
-        assert {i for i, *_ in first} <= {i for i, *_ in mine}
-        assert not {i for i, *_ in second} & {i for i, *_ in mine}
-    with db.session_scope(url) as session:
-        later = runs.claim(session, run_id, runs.worker_name(), 10, dt.timedelta(seconds=0))
-        assert {i for i, *_ in second} <= {i for i, *_ in later}  # a claim older than the lease lapses
+        items = session.exec(select(RescoreItem).where(RescoreItem.run_id == run_id).order_by(RescoreItem.id)).all()
+        batches = runs.batches_left(session, run_id)
+    assert [(batch.number, batch.size) for batch in batches] == [(0, 4), (1, 2)]
+    ordered = sorted(items, key=lambda item: (item.alliance_id, item.assessment_id))
+    assert [item.batch for item in ordered] == [0, 0, 0, 0, 1, 1]
+    assert rescore.open_run(request(url, batch=1)) == run_id  # started again: the same run, in its batches
+
+
+def test_lost_and_stuck_batches_are_enqueued_again_and_others_are_not(bw, tmp_path):
+    from app.jobs import queue
+    from tests.workers import sqlite_queue
+
+    url = bw.world.url
+    queue.configure({"JOBS_URL": sqlite_queue(tmp_path), "DATABASE_URL": url})
+    try:
+        run_id = rescore.open_run(request(url, batch=2))
+        req = request(url)
+        assert rescore.enqueue(req, run_id, 60) == [0, 1, 2]
+        assert rescore.queued_batches(run_id) == {0, 1, 2}
+        assert rescore.enqueue(req, run_id, 60) == []  # all waiting in the queue
+        queue.huey.dequeue()  # a worker takes batch 0 and starts it ...
+        with db.session_scope(url) as session:
+            assert len(runs.start_batch(session, run_id, 0)) == 2
+        assert rescore.queued_batches(run_id) == {1, 2}
+        assert rescore.enqueue(req, run_id, 60) == []  # ... and may still be working on it
+        queue.huey.dequeue()  # batch 1 is taken and done
+        rescore.run_batch(url, run_id, 1)
+        with db.session_scope(url) as session:  # time passes: both were started and enqueued long ago
+            session.execute(
+                RescoreBatch.__table__.update()
+                .where(RescoreBatch.run_id == run_id)
+                .values(
+                    started_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5),
+                    enqueued_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5),
+                )
+            )
+        assert rescore.enqueue(req, run_id, 60) == [0]  # its worker died: again; batch 1 is done, 2 is queued
+        assert rescore.queued_batches(run_id) == {0, 2}
+        with db.session_scope(url) as session:
+            attempts = {batch.number: batch.attempts for batch in runs.batches_left(session, run_id)}
+        assert attempts == {0: 1, 2: 0}
+    finally:
+        queue.huey.storage.flush_queue()
+        queue.configure({"JOBS_URL": queue.IMMEDIATE, "DATABASE_URL": url})
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_queue_worker_killed_mid_run_leaves_every_assessment_rescored_exactly_once(database_url, tmp_path, kind):
+    """`cli.py rescore --apply` on a real queue with a real `cli.py worker`, killed with SIGKILL part-way; a
+    new worker takes the queue over and the command enqueues again the batches the dead worker was in."""
+    from tests.workers import REDIS_URL, flush_redis_queue, redis_available, running_worker, sqlite_queue
+
+    if kind == "redis" and not redis_available():
+        pytest.skip("no Redis at TEST_REDIS_URL")
+    jobs_url = sqlite_queue(tmp_path) if kind == "sqlite" else REDIS_URL
+    ids = populate(database_url, 150, tmp_path)
+    command = None
+    try:
+        with running_worker(tmp_path, database_url, jobs_url, workers=2) as first:
+            command = subprocess.Popen(
+                [
+                    sys.executable,
+                    "cli.py",
+                    "rescore",
+                    "--set",
+                    "web-test",
+                    "--to-version",
+                    "2026.2",
+                    "--apply",
+                    "--batch-size",
+                    "3",
+                    "--lease",
+                    "3",
+                    "--report",
+                    str(tmp_path / "report.json"),
+                ],
+                cwd=ROOT,
+                env={**os.environ, "DATABASE_URL": database_url, "JOBS_URL": jobs_url},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 120
+            done = 0
+            while done < 30:
+                assert time.monotonic() < deadline and command.poll() is None, first.log()
+                time.sleep(0.05)
+                with db.read_scope(database_url) as session:
+                    done = session.exec(
+                        select(func.count()).select_from(RescoreItem).where(RescoreItem.state == "done")
+                    ).one()
+            first.kill()
+        with db.read_scope(database_url) as session:
+            states = Counter(session.exec(select(RescoreItem.state)).all())
+            in_flight = session.exec(
+                select(func.count())
+                .select_from(RescoreBatch)
+                .where(RescoreBatch.state == "pending", RescoreBatch.started_at != None)  # noqa: E711
+            ).one()
+            new = session.exec(select(StandardsVersion.id).where(StandardsVersion.version == "2026.2")).one()
+            moved = session.exec(
+                select(func.count()).select_from(Assessment).where(Assessment.standards_version_id == new)
+            ).one()
+        assert 0 < states["done"] < len(ids)  # killed part-way
+        assert moved == states["done"]  # nothing half-written
+        with running_worker(tmp_path, database_url, jobs_url, workers=2) as second:
+            out, err = command.communicate(timeout=240)
+            assert command.returncode == 0, err + second.log()
+        assert "Traceback" not in err
+        if in_flight:
+            assert "put on the queue again" in err
+        assert "applied (run 1)" in out and f"assessments rescored: {len(ids)}" in out
+        moved_exactly_once(database_url, ids)
+        with db.session_scope(database_url) as session:
+            assert session.exec(select(RescoreRun.status)).all() == ["finished"]
+        assert len(json.loads((tmp_path / "report.json").read_text())["members"]) == len(ids)
+    finally:
+        if command is not None and command.poll() is None:
+            command.kill()
+        if kind == "redis":
+            flush_redis_queue(jobs_url)
 
 
 def test_an_assessment_that_cannot_be_rescored_is_reported_and_the_others_go_on(bw, monkeypatch):
@@ -570,3 +678,28 @@ def test_a_forked_worker_opens_its_own_connections_and_spares_its_collector(data
             )
         else:
             assert mine.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_no_wait_enqueues_and_the_run_is_followed_then_reported_with_run(bw, tmp_path):
+    from tests.workers import running_worker, sqlite_queue
+
+    url = bw.world.url
+    jobs_url = sqlite_queue(tmp_path)
+    apply = ("rescore", "--set", "web-test", "--to-version", "2026.2", "--apply", "--quiet", "--batch-size", "2")
+    enqueued = cli(url, *apply, "--no-wait", jobs_url=jobs_url)
+    assert enqueued.returncode == 0, enqueued.stderr
+    assert "run 1: 3 batch(es) put on the queue" in enqueued.stderr
+    assert "with the same command and --run 1 instead of --no-wait" in enqueued.stdout
+    assert set(versions(url).values()) == {"2026.1"}  # no worker yet: nothing done
+    with running_worker(tmp_path, url, jobs_url):
+        followed = cli(url, *apply, "--run", "1", jobs_url=jobs_url)
+    assert followed.returncode == 0, followed.stderr
+    assert "applied (run 1)" in followed.stdout and "assessments rescored: 6" in followed.stdout
+    assert set(versions(url).values()) == {"2026.2"}
+    later = cli(url, *apply, "--run", "1", "--report", str(tmp_path / "r.json"), jobs_url=jobs_url)
+    assert later.returncode == 0 and "assessments rescored: 6" in later.stdout  # the finished run's report
+    assert len(json.loads((tmp_path / "r.json").read_text())["members"]) == 6
+    wrong = cli(url, *apply, "--run", "2", jobs_url=jobs_url)
+    assert wrong.returncode == 1 and "--run 2: no rescore run 2 of web-test to 2026.2" in wrong.stderr
+    local = cli(url, "rescore", "--set", "web-test", "--to-version", "2026.2", "--apply", "--jobs", "1", "--no-wait")
+    assert local.returncode == 1 and "--no-wait is for an applied run on the queue" in local.stderr

@@ -74,6 +74,15 @@ def _storage(url: str) -> tuple[type, dict[str, Any]]:
     return RedisStorage, {"url": url}
 
 
+def describe(url: str) -> str:
+    """The queue a URL names, for messages: a Redis URL without its password."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
 def configure(config: Mapping[str, Any]) -> Huey:
     """Point the queue at ``config["JOBS_URL"]`` and keep ``config`` for tasks run outside a request."""
     url = check_url(str(config.get("JOBS_URL") or DEFAULT_URL))

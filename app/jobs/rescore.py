@@ -1,10 +1,12 @@
-"""Running a rescore from the command line: in this process or in ``--jobs`` worker processes, with a
-progress bar, and a report of what changed per member.
+"""Running a rescore: a dry run in this process or in ``--jobs`` processes; an applied run as batches, each
+one task of the job queue (``rescore_batch``: a run's id and a batch's number) that ``cli.py worker`` processes
+run on any number of machines while the command follows the run, or the same batches run here in ``--jobs``
+forked processes without a queue. Progress bar, and a report of what changed per member.
 
-The work itself is in ``app.services.rescore_runs``; this module only shares it out.
-An applied run's workers share it through the database, so a second command
-started on another machine against the same PostgreSQL database joins the run
-instead of repeating it.
+The work itself is in ``app.services.rescore_runs``; this module only shares it out. Exactly once per
+assessment comes from the database (a batch is marked done in the transaction that stores it), not from the
+queue: a task run twice does nothing the second time, so the command enqueues again, without fear, a batch
+whose worker seems to have died in it (Huey does not run such a task again).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import datetime as dt
 import gc
 import json
 import multiprocessing
-import multiprocessing.connection
 import sys
 import time
 from contextlib import nullcontext
@@ -25,9 +26,11 @@ from rules import changes
 
 from .. import db
 from ..csvfiles import write_csv
-from ..services import Actor
+from ..services import CLI, Actor
 from ..services import rescore_runs as runs
 from ..services.buddying import planning as buddying
+from . import queue
+from .queue import huey
 
 REPORT_FORMATS = (".csv", ".json")
 DRY_CHUNK = 200
@@ -68,8 +71,7 @@ class Request:
     cycle: Optional[str] = None
     url: Optional[str] = None
     actor: str = "cli"
-    batch: int = 250
-    lease_seconds: float = 300.0
+    batch: int = runs.BATCH_SIZE
 
 
 @dataclass
@@ -140,128 +142,224 @@ def dry_run(request: Request, jobs: int = 1, progress: Optional[Progress] = None
 # -- applied run -------------------------------------------------------------------------------------
 
 
-def work(
-    request: Request, run_id: int, progress: Optional[Callable[[int], None]] = None, worker: Optional[str] = None
-) -> int:
-    """Claim and rescore batches of the run until none is left; returns how many items this worker did.
-    Each batch is read, scored outside any transaction, then written in one transaction; an assessment the
-    engine cannot rescore is recorded as failed and the worker goes on."""
-    worker = worker or runs.worker_name()
-    actor = Actor(request.actor)
-    lease = dt.timedelta(seconds=request.lease_seconds)
-    with db.session_scope(request.url) as session:
-        target = _target(session, request)
-    handled = 0
-    with db.session_scope(request.url) as session:
-        batch = runs.claim(session, run_id, worker, request.batch, lease)
-    while batch:
-        with db.read_scope(request.url) as session:  # read the batch, then score it outside any transaction
-            loaded = runs.load(session, [assessment_id for _, assessment_id, _ in batch])
+def run_batch(url: Optional[str], run_id: int, number: int) -> int:
+    """Do batch ``number`` of run ``run_id``: read it, score it outside any transaction, then store it in one
+    transaction that marks it done (an assessment the engine cannot rescore is recorded as failed); refresh
+    the buddying needs of the alliances it finished; and when it was the run's last batch, close the run.
+    A batch already done (a task delivered twice, a batch enqueued again) does nothing. Returns how many
+    assessments this call stored."""
+    with db.session_scope(url) as session:  # a short write: the batch is started (when, and one more attempt)
+        items = runs.start_batch(session, run_id, number)
+    if items:
+        with db.read_scope(url) as session:  # read the batch, then score it outside any transaction
+            target = runs.run_target(session, run_id)
+            actor = runs.started_by(session, run_id)
+            loaded = runs.load(session, [assessment_id for _, assessment_id, _ in items])
         prepared, failures = runs.prepare(loaded, target)
-        with db.session_scope(request.url) as session:  # store it, and claim the next in the same transaction
-            runs.apply_batch(session, actor, target, worker, batch, prepared, failures)
-            following = runs.claim(session, run_id, worker, request.batch, lease)
-        handled += len(batch)
-        refresh(request, run_id, {alliance_id for _, _, alliance_id in batch})
-        if progress:
-            progress(len(batch))
-        batch = following
-    return handled
+        with db.session_scope(url) as session:
+            stored = runs.apply_batch(session, actor, target, run_id, number, prepared, failures)
+        if stored is None:  # another task stored it meanwhile
+            return 0
+        refresh(url, run_id, {alliance_id for _, _, alliance_id in items}, actor)
+    with db.read_scope(url) as session:
+        last = runs.all_batches_done(session, run_id)
+    if last:
+        finish(url, run_id)
+    return len(items)
 
 
-def _worker_process(request: Request, run_id: int) -> None:
-    """A worker process: a failure is one line on stderr and exit status 1 (the run resumes later)."""
-    _in_worker()
+@huey.task(retries=2, retry_delay=5)
+def rescore_batch(run_id: int, number: int) -> None:
+    """The queue's task for one batch of a rescore run (its arguments are ids only: the database is the
+    worker's own). It returns nothing, so the queue keeps no result of it."""
+    run_batch(queue.database_url(), run_id, number)
+
+
+@huey.on_startup()
+def _worker_started() -> None:
+    tune_collector()
+
+
+def _local_batch(job: tuple[Optional[str], int, int]) -> int:
+    """A batch in a ``--jobs`` process: a failure stops the command with one line naming the batch (the
+    batches stored so far stay stored)."""
+    url, run_id, number = job
     try:
-        work(request, run_id)
-    except KeyboardInterrupt:
-        sys.exit(1)
+        return run_batch(url, run_id, number)
     except Exception as exc:  # noqa: BLE001
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"rescore worker {runs.worker_name()}: {exc.__class__.__name__}: {first}", file=sys.stderr)
-        sys.exit(1)
+        text = str(getattr(exc, "orig", None) or exc).strip()
+        first = text.splitlines()[0] if text else ""
+        raise RescoreFailed(
+            f"batch {number} of run {run_id} failed ({exc.__class__.__name__}: {first}); every batch stored so far "
+            "is kept: run the same command again to resume"
+        ) from None
+
+
+def open_run(request: Request) -> Optional[int]:
+    """The run for the request, opened (or found, to resume) in batches of ``request.batch``; None when no
+    assessment is left to move."""
+    with db.session_scope(request.url) as session:
+        run = runs.open_run(session, Actor(request.actor), _target(session, request), request.batch)
+        return None if run is None else run.id
 
 
 def apply(request: Request, jobs: int = 1, progress: Optional[Progress] = None) -> Outcome:
-    """Start (or resume) the applied run for the request and see it through."""
-    actor = Actor(request.actor)
-    with db.session_scope(request.url) as session:
-        run = runs.open_run(session, actor, _target(session, request))
-        if run is None:
-            return Outcome([])
-        run_id = run.id
-    while True:
-        with db.session_scope(request.url) as session:
-            done, total = runs.progress(session, run_id)
-        if progress:
-            progress(done, total)
-        if done >= total:
-            break
-        if jobs <= 1:
-            counted = [done]
+    """Start (or resume) the applied run for the request and see it through on this machine, in ``jobs``
+    processes (forked, each running whole batches), without a queue."""
+    run_id = open_run(request)
+    if run_id is None:
+        return Outcome([])
+    with db.read_scope(request.url) as session:
+        left = [batch.number for batch in runs.batches_left(session, run_id)]
+        done, total = runs.progress(session, run_id)
+    if progress:
+        progress(done, total)
+    jobs = min(jobs, len(left))
+    work = [(request.url, run_id, number) for number in left]
+    with _processes().Pool(jobs, initializer=_in_worker) if jobs > 1 else nullcontext() as pool:
+        for stored in pool.imap_unordered(_local_batch, work) if pool else map(_local_batch, work):
+            done += stored
+            if progress:
+                progress(done, total)
+    finish(request.url, run_id)
+    return report(request.url, run_id)
 
-            def step(n: int, counted: list[int] = counted, total: int = total) -> None:
-                counted[0] += n
-                if progress:
-                    progress(counted[0], total)
 
-            work(request, run_id, step)
-        else:
-            _run_processes(request, run_id, jobs, total, progress)
-        with db.session_scope(request.url) as session:
-            done, total = runs.progress(session, run_id)
-        if done < total:
-            time.sleep(1)  # items held by workers elsewhere: wait for them to finish or their claims to lapse
-    finish(request, run_id)
-    with db.session_scope(request.url) as session:
+def run_status(request: Request, run_id: int) -> str:
+    """``running`` or ``finished``: the state of run ``run_id``, which must be the request's (set, version and
+    cycle)."""
+    with db.read_scope(request.url) as session:
+        status = runs.run_status(session, run_id, _target(session, request))
+    if status is None:
+        raise RescoreFailed(
+            f"--run {run_id}: no rescore run {run_id} of {request.set_id} to {request.version}"
+            + (f" for cycle {request.cycle}" if request.cycle else "")
+        )
+    return status
+
+
+def report(url: Optional[str], run_id: int) -> Outcome:
+    with db.read_scope(url) as session:
         lines, failures = runs.report_lines(session, run_id)
     return Outcome(lines, failures, run_id)
 
 
-def refresh(request: Request, run_id: int, alliance_ids: Optional[set[int]] = None) -> None:
+def enqueue(request: Request, run_id: int, lease_seconds: float, pending: Optional[set[int]] = None) -> list[int]:
+    """Put on the queue each batch of the run that is not done and that no task is on: not waiting in the
+    queue (``pending``: the batch numbers of this run's tasks in it, read from the queue when not given),
+    and not started, or started more than ``lease_seconds`` ago (its worker died, say: Huey does not run a
+    task again whose worker stopped in it). Returns the batch numbers enqueued."""
+    if pending is None:
+        pending = queued_batches(run_id)
+    now = dt.datetime.now(dt.timezone.utc)
+    with db.read_scope(request.url) as session:
+        left = runs.batches_left(session, run_id)
+    again = [
+        batch.number
+        for batch in left
+        if batch.number not in pending
+        and (batch.started_at is None or now - _aware(batch.started_at) > dt.timedelta(seconds=lease_seconds))
+        and (batch.enqueued_at is None or now - _aware(batch.enqueued_at) > dt.timedelta(seconds=lease_seconds))
+    ]
+    if not again:
+        return []
+    with db.session_scope(request.url) as session:  # noted before the tasks exist: a worker may start at once
+        runs.mark_enqueued(session, run_id, again)
+    for number in again:
+        rescore_batch(run_id, number)
+    return again
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def queued_batches(run_id: int) -> set[int]:
+    """The batch numbers of this run's tasks waiting in the queue."""
+    name = huey._registry.task_to_string(rescore_batch.task_class)
+    found = set()
+    for data in huey.storage.enqueued_items():  # read as messages: other modules' tasks need not be known here
+        message = huey.serializer.deserialize(data)
+        if message.name == name and len(message.args) == 2 and message.args[0] == run_id:
+            found.add(message.args[1])
+    return found
+
+
+@dataclass
+class Watch:
+    """What watching a queued run saw: the batches enqueued again (after a worker stopped in them)."""
+
+    requeued: list[int] = field(default_factory=list)
+
+
+def watch(
+    request: Request,
+    run_id: int,
+    progress: Optional[Progress] = None,
+    lease_seconds: float = 60.0,
+    poll: float = 0.5,
+    idle_hint: Optional[Callable[[], None]] = None,
+    max_attempts: int = 5,
+) -> Watch:
+    """Follow a run whose batches are on the queue until every one is done, showing progress and enqueueing
+    again each batch whose task is lost (see ``enqueue``); then close the run (if its last task did not).
+    ``idle_hint`` is called once if no batch has started after a while (no worker is running, say)."""
+    seen = Watch()
+    checked = time.monotonic()
+    began = checked
+    hinted = False
+    while True:
+        with db.read_scope(request.url) as session:
+            done, total = runs.progress(session, run_id)
+            finished = runs.all_batches_done(session, run_id)
+            if not hinted and idle_hint and time.monotonic() - began > min(10.0, lease_seconds):
+                left = runs.batches_left(session, run_id)
+                if done == 0 and left and all(batch.started_at is None for batch in left):
+                    idle_hint()
+                    hinted = True
+        if progress:
+            progress(done, total)
+        if finished:
+            break
+        if time.monotonic() - checked >= min(lease_seconds / 4, 5.0):
+            checked = time.monotonic()
+            seen.requeued += enqueue(request, run_id, lease_seconds)
+            with db.read_scope(request.url) as session:
+                stuck = [b.number for b in runs.batches_left(session, run_id) if b.attempts >= max_attempts]
+            if stuck:
+                raise RescoreFailed(
+                    f"batch(es) {', '.join(map(str, stuck[:10]))} of run {run_id} were started {max_attempts} times "
+                    "and are still not done: see the queue workers' log; run the same command again to resume"
+                )
+        time.sleep(poll)
+    finish(request.url, run_id)
+    return seen
+
+
+def refresh(url: Optional[str], run_id: int, alliance_ids: Optional[set[int]] = None, actor: Actor = CLI) -> None:
     """Refresh the buddying needs of the run's alliances whose self-assessments are all rescored (of
-    ``alliance_ids``, or all), together in one transaction, so workers refresh finished alliances while
+    ``alliance_ids``, or all), together in one transaction, so batches refresh finished alliances while
     others are still being scored. On SQLite, where writers take turns, the refreshes are worked out from a
     read beforehand, so the transaction that stores them is short; elsewhere they are worked out in it,
     under their alliances' locks."""
-    with db.read_scope(request.url) as session:
+    with db.read_scope(url) as session:
         due = runs.refreshes_due(session, run_id, alliance_ids)
         ahead = buddying.plan_refreshes(session, due) if due and session.get_bind().dialect.name == "sqlite" else None
     if due:
-        with db.session_scope(request.url) as session:
-            runs.refresh_alliances(session, Actor(request.actor), run_id, due, ahead)
+        with db.session_scope(url) as session:
+            runs.refresh_alliances(session, actor, run_id, due, ahead)
 
 
-def finish(request: Request, run_id: int) -> None:
-    """Close a run whose items are all done: refresh what the workers left (after a resume, say), then mark
-    it finished (once, however many workers get here)."""
-    refresh(request, run_id)
-    with db.session_scope(request.url) as session:
-        runs.close(session, Actor(request.actor), run_id)
-
-
-def _run_processes(request: Request, run_id: int, jobs: int, total: int, progress: Optional[Progress]) -> None:
-    context = _processes()
-    workers = [context.Process(target=_worker_process, args=(request, run_id), daemon=True) for _ in range(jobs)]
-    for process in workers:
-        process.start()
-    try:
-        while any(p.is_alive() for p in workers):
-            multiprocessing.connection.wait([p.sentinel for p in workers if p.is_alive()], timeout=0.25)
-            if progress:
-                with db.session_scope(request.url) as session:
-                    progress(runs.progress(session, run_id)[0], total)
-    finally:
-        for process in workers:
-            if process.is_alive():
-                process.terminate()
-            process.join()
-    failed = [p.exitcode for p in workers if p.exitcode != 0]
-    if failed:
-        raise RescoreFailed(
-            f"{len(failed)} of {jobs} worker processes stopped with an error "
-            f"(exit codes {', '.join(map(str, failed))}); run the same command again to resume"
-        )
+def finish(url: Optional[str], run_id: int) -> None:
+    """Close a run whose batches are all done: refresh what the batches left (a task killed after storing its
+    batch, say), then mark it finished (once, however many tasks or commands get here)."""
+    with db.read_scope(url) as session:
+        if not runs.all_batches_done(session, run_id):
+            return
+        actor = runs.started_by(session, run_id)
+    refresh(url, run_id, None, actor)
+    with db.session_scope(url) as session:
+        runs.close(session, actor, run_id)
 
 
 # -- report ------------------------------------------------------------------------------------------
@@ -317,5 +415,7 @@ class Bar:
         self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
+        """End the bar (a message may follow); the next progress starts a new one."""
         if self._bar is not None:
             self._bar.close()
+            self._bar = None

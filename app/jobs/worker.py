@@ -14,7 +14,13 @@ from .. import db
 from . import queue
 
 #: The modules whose tasks a worker runs; a new module of tasks is added here.
-TASK_MODULES: tuple[str, ...] = ("app.jobs.tasks", "app.jobs.previews", "app.jobs.exports", "app.jobs.mail")
+TASK_MODULES: tuple[str, ...] = (
+    "app.jobs.tasks",
+    "app.jobs.previews",
+    "app.jobs.exports",
+    "app.jobs.mail",
+    "app.jobs.rescore",
+)
 
 
 #: The longest an idle worker waits before looking at the queue again.
@@ -39,7 +45,7 @@ def run(config: Mapping[str, Any], workers: int = 2, periodic: bool = True) -> N
     load_tasks()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # An idle worker polls the queue at most POLL_SECONDS apart (Huey's default backs off to 10 s): a lead
-    # waiting on a preview's page sees it start within a second or so. Redis answers at once either way.
+    # waiting on a preview's page, or a rescore run's batches, start within a second or so.
     consumer = queue.huey.create_consumer(
         workers=workers,
         worker_type="process",

@@ -2,25 +2,23 @@
 
 A dry run reads and scores, and changes nothing (the lead's preview in
 ``app.services.impact`` is one, limited to an alliance). An applied run is a
-``RescoreRun`` with one ``RescoreItem`` per assessment: workers claim batches
-of items (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write
-lock serialises claims), score a batch outside any transaction, then write it
-in one (``apply_batch``): every assessment's new result, audit event and done
-item together. Once an alliance's self-assessments are all moved, its buddying
-needs are refreshed, once per run (``refresh_alliances``). So a run can be
-killed at any point and started again (it picks up its unfinished items;
-claims of a dead worker are taken back), several workers on several machines
-can share it, and no assessment is rescored twice. Answers carry over by
-criterion id (``rules.answers.carry_over``); what a move changes is worked out
-by ``rules.changes``. The processes that share the work out are in
-``app.jobs.rescore``.
+``RescoreRun`` with one ``RescoreItem`` per assessment, split when the run is
+listed into numbered batches (``RescoreBatch``), alliance by alliance. A
+batch is the unit of work: it is scored outside any transaction, then written
+in one (``apply_batch``) that marks the batch done first, then stores every
+assessment's new result, audit event and done item. A batch already done
+changes nothing, so a batch run twice (a task delivered twice, a task run
+again after its worker died) is harmless and no assessment is rescored twice.
+Once an alliance's self-assessments are all moved, its buddying needs are
+refreshed, once per run (``refresh_alliances``). So a run can be killed at
+any point and started again (its batches not done are run again). Answers
+carry over by criterion id (``rules.answers.carry_over``); what a move
+changes is worked out by ``rules.changes``. The queue's tasks and the local
+processes that run the batches are in ``app.jobs.rescore``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import socket
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -42,6 +40,7 @@ from ..models import (
     BuddyAssignment,
     Membership,
     Organisation,
+    RescoreBatch,
     RescoreItem,
     RescoreRefresh,
     RescoreRun,
@@ -57,8 +56,8 @@ from .standards import parsed
 
 PUBLISH_HINT = "python cli.py standards publish PATH"
 FINISHED = ("done", "failed")  # item states that count as handled
-UNFINISHED = ("pending", "claimed")
-MIN_BATCH = 25  # the smallest batch a worker claims towards the end of a run
+UNFINISHED = ("pending",)
+BATCH_SIZE = 250  # assessments in a batch unless the run is opened with another size
 
 
 @dataclass(frozen=True)
@@ -279,30 +278,10 @@ def dry_run(session: Session, target: Target, ids: list[int]) -> tuple[list[dict
 # -- applied runs ------------------------------------------------------------------------------------
 
 
-def worker_name(suffix: str = "") -> str:
-    """``host:pid``, and a suffix for several workers in one process."""
-    return f"{socket.gethostname()}:{os.getpid()}{suffix}"
-
-
-def _dead_here(worker: Optional[str]) -> bool:
-    """Whether a worker named ``host:pid`` ran on this machine and has stopped."""
-    host, _, pid = (worker or "").rpartition(":")
-    pid = pid.split("/")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def open_run(session: Session, actor: Actor, target: Target) -> Optional[RescoreRun]:
-    """The unfinished run for this target (a run started again resumes it), or a new one listing every
-    assessment still to move (None when there is none). Concurrent starts take turns on the version row, so
-    they share one run."""
+def open_run(session: Session, actor: Actor, target: Target, batch_size: int = BATCH_SIZE) -> Optional[RescoreRun]:
+    """The unfinished run for this target (a run started again resumes it, in the batches it was split into),
+    or a new one listing every assessment still to move in batches of ``batch_size`` (None when there is
+    none). Concurrent starts take turns on the version row, so they share one run."""
     if target.version.state != "published":
         raise ServiceError(
             f"{target.set_id} {target.version.version} is {target.version.state}: publish it "
@@ -334,12 +313,21 @@ def open_run(session: Session, actor: Actor, target: Target) -> Optional[Rescore
     )
     session.add(run)
     session.flush()
-    # Items are numbered, and so claimed, alliance by alliance: alliances finish one after another.
-    listed = _affected(target, literal(run.id), Assessment.id, AssessmentCycle.alliance_id, literal("pending"))
+    # Items are numbered, and so batched, alliance by alliance: alliances finish one after another.
+    order = (col(AssessmentCycle.alliance_id), col(Assessment.id))
+    batch = (func.row_number().over(order_by=order) - 1) // batch_size
+    listed = _affected(target, literal(run.id), Assessment.id, AssessmentCycle.alliance_id, batch, literal("pending"))
     session.execute(
         insert(RescoreItem).from_select(
-            ["run_id", "assessment_id", "alliance_id", "state"],
-            listed.order_by(col(AssessmentCycle.alliance_id), col(Assessment.id)),
+            ["run_id", "assessment_id", "alliance_id", "batch", "state"], listed.order_by(*order)
+        )
+    )
+    session.execute(
+        insert(RescoreBatch).from_select(
+            ["run_id", "number", "size", "state", "attempts"],
+            select(RescoreItem.run_id, RescoreItem.batch, func.count(), literal("pending"), literal(0))
+            .where(RescoreItem.run_id == run.id)
+            .group_by(RescoreItem.run_id, RescoreItem.batch),
         )
     )
     audit(
@@ -359,48 +347,90 @@ def open_run(session: Session, actor: Actor, target: Target) -> Optional[Rescore
 
 def _commit_without_waiting(session: Session) -> None:
     """On PostgreSQL, let this transaction's commit return before its WAL reaches the disk. Safe for a run's
-    claims, batches and refreshes: one lost in a crash of the server leaves its items (or its refresh) to
-    do, and the resumed run does them; it never half-writes anything."""
+    batches and refreshes: one lost in a crash of the server leaves its batch (or its refresh) to do, and the
+    resumed run does it; it never half-writes anything."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def claim(session: Session, run_id: int, worker: str, size: int, lease: dt.timedelta) -> list[tuple[int, int, int]]:
-    """Claim up to ``size`` items of the run for ``worker``: pending ones, and claimed ones whose worker
-    has stopped (on this machine) or whose claim is older than ``lease`` (a worker elsewhere that died).
-    Towards the end of a run batches get smaller (each worker's share of two rounds at most), so the workers
-    finish together rather than one finishing a whole batch alone. Returns (item id, assessment id,
-    alliance id) of each."""
+def run_target(session: Session, run_id: int) -> Target:
+    """The target a run moves its assessments to, read from the run (a task knows only the run's id)."""
+    run = session.get(RescoreRun, run_id)
+    if run is None:
+        raise NotFound(f"rescore run {run_id} does not exist")
+    version = session.get(StandardsVersion, run.to_version_id)
+    return Target(version, parsed(version), run.cycle_name)
+
+
+def run_status(session: Session, run_id: int, target: Target) -> Optional[str]:
+    """``running`` or ``finished``: the state of run ``run_id`` if it moves to ``target`` (None otherwise)."""
+    run = session.get(RescoreRun, run_id)
+    if (
+        run is None
+        or run.set_id != target.set_id
+        or run.to_version_id != target.version.id
+        or run.cycle_name != target.cycle_name
+    ):
+        return None
+    return run.status
+
+
+def started_by(session: Session, run_id: int) -> Actor:
+    """Who a run's batches act for: whoever started the run."""
+    label = session.exec(select(RescoreRun.started_by).where(RescoreRun.id == run_id)).first()
+    if label is None:
+        raise NotFound(f"rescore run {run_id} does not exist")
+    return Actor(label)
+
+
+def start_batch(session: Session, run_id: int, number: int) -> list[tuple[int, int, int]]:
+    """Note that a task has started on a batch (when, and one more attempt: the runner enqueues a batch
+    again when it has been started too long ago without being done) and return its items still to do:
+    (item id, assessment id, alliance id) each; none when the batch is done."""
     _commit_without_waiting(session)
-    claimed_by = session.exec(
-        select(RescoreItem.worker).where(RescoreItem.run_id == run_id, RescoreItem.state == "claimed").distinct()
-    ).all()
-    dead = [w for w in claimed_by if _dead_here(w)]
-    pending = session.exec(
-        select(func.count())
-        .select_from(RescoreItem)
-        .where(RescoreItem.run_id == run_id, RescoreItem.state == "pending")
-    ).one()
-    workers = len(set(claimed_by) - set(dead) | {worker})
-    size = min(size, max(MIN_BATCH, -(-pending // (2 * workers))))
-    takeable = (col(RescoreItem.state) == "pending") | (
-        (col(RescoreItem.state) == "claimed")
-        & ((col(RescoreItem.claimed_at) < utcnow() - lease) | col(RescoreItem.worker).in_(dead))
+    started = session.execute(
+        update(RescoreBatch)
+        .where(RescoreBatch.run_id == run_id, RescoreBatch.number == number, RescoreBatch.state == "pending")
+        .values(started_at=utcnow(), attempts=RescoreBatch.attempts + 1)
     )
+    if started.rowcount != 1:
+        return []
     rows = session.exec(
         select(RescoreItem.id, RescoreItem.assessment_id, RescoreItem.alliance_id)
-        .where(RescoreItem.run_id == run_id, takeable)
+        .where(RescoreItem.run_id == run_id, RescoreItem.batch == number, RescoreItem.state == "pending")
         .order_by(col(RescoreItem.id))
-        .limit(size)
-        .with_for_update(skip_locked=True)
     ).all()
-    if rows:
-        session.execute(
-            update(RescoreItem)
-            .where(among(session, col(RescoreItem.id), [r[0] for r in rows]))
-            .values(state="claimed", worker=worker, claimed_at=utcnow())
-        )
     return [tuple(row) for row in rows]
+
+
+def batches_left(session: Session, run_id: int) -> list[RescoreBatch]:
+    """The run's batches not done yet, in order."""
+    return list(
+        session.exec(
+            select(RescoreBatch)
+            .where(RescoreBatch.run_id == run_id, RescoreBatch.state == "pending")
+            .order_by(col(RescoreBatch.number))
+        ).all()
+    )
+
+
+def mark_enqueued(session: Session, run_id: int, numbers: list[int]) -> None:
+    """Note when these batches were (last) put on the queue."""
+    if numbers:
+        session.execute(
+            update(RescoreBatch)
+            .where(RescoreBatch.run_id == run_id, among(session, col(RescoreBatch.number), numbers))
+            .values(enqueued_at=utcnow())
+        )
+
+
+def all_batches_done(session: Session, run_id: int) -> bool:
+    return (
+        session.exec(
+            select(RescoreBatch.id).where(RescoreBatch.run_id == run_id, RescoreBatch.state == "pending").limit(1)
+        ).first()
+        is None
+    )
 
 
 @dataclass(frozen=True)
@@ -431,26 +461,31 @@ def apply_batch(
     session: Session,
     actor: Actor,
     target: Target,
-    worker: str,
-    claimed: list[tuple[int, ...]],
+    run_id: int,
+    number: int,
     prepared: dict[int, Prepared],
     failures: dict[int, str],
-) -> list[dict]:
-    """Store the new results of a claimed batch in the caller's one transaction: per assessment its new
+) -> Optional[list[dict]]:
+    """Store the new results of a batch in the caller's one transaction: the batch marked done first (so a
+    second task on the same batch waits for this one, then finds it done), then per assessment its new
     result and breaches, its move to the target version, an audit event and its item marked done, so an
     assessment is never half-written and a killed run redoes exactly the batches that did not commit.
 
     What was scored ahead (``prepared``) is used only while nothing it was scored from has changed
     (status, version, current result, a draft's answers); anything else is read and scored again here.
-    Items another worker has taken over are left alone. Returns the report lines written."""
-    if not claimed:
-        return []
+    Returns the report lines written, or None when the batch was done already (and nothing is written)."""
     _commit_without_waiting(session)
+    marked = session.execute(
+        update(RescoreBatch)
+        .where(RescoreBatch.run_id == run_id, RescoreBatch.number == number, RescoreBatch.state == "pending")
+        .values(state="done", done_at=utcnow())
+    )
+    if marked.rowcount != 1:
+        return None
     rows = session.execute(
         select(
             RescoreItem.id.label("item"),
             RescoreItem.state,
-            RescoreItem.worker,
             RescoreItem.run_id,
             Assessment.id.label("assessment"),
             Assessment.status,
@@ -459,11 +494,11 @@ def apply_batch(
             Assessment.cycle_id.label("cycle"),
         )
         .join(Assessment, Assessment.id == RescoreItem.assessment_id)
-        .where(among(session, col(RescoreItem.id), [item[0] for item in claimed]))
+        .where(RescoreItem.run_id == run_id, RescoreItem.batch == number, RescoreItem.state == "pending")
         .order_by(col(RescoreItem.id))
         .with_for_update()
     ).all()
-    ours = [row for row in rows if row.state == "claimed" and row.worker == worker]
+    ours = list(rows)
     moving = [row for row in ours if row.version != target.version.id and row.assessment not in failures]
     ids = [row.assessment for row in moving]
     current = dict(
