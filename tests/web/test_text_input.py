@@ -218,7 +218,7 @@ def test_a_lone_surrogate_already_stored_breaks_no_page_and_no_rescore(app, worl
             str(tmp_path / "report.csv"),
         ],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": world.url},
+        env={**os.environ, "DATABASE_URL": world.url, "JOBS_URL": "immediate"},  # no worker: batches run here
         capture_output=True,
         text=True,
         timeout=300,
