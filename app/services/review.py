@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from ..models import (
@@ -375,19 +376,33 @@ class RetentionCase:
     streaks: dict[str, int]
 
 
-def retention_cases(session: Session, alliance_id: int) -> tuple[list[RetentionCase], list[RetentionCase]]:
-    """(suspension recommended, at risk without a recommendation) for the lead's attention."""
+def retention_cases(
+    session: Session, alliance_id: int, limit: Optional[int] = None
+) -> tuple[list[RetentionCase], list[RetentionCase]]:
+    """(suspension recommended, at risk without a recommendation) for the lead's attention, by name; at most
+    ``limit`` of each (their streaks are read member by member), ``retention_counts`` says how many in all."""
+
+    def cases(condition) -> list[RetentionCase]:
+        rows = session.exec(
+            select(Membership, Organisation)
+            .join(Organisation, Organisation.id == Membership.organisation_id)
+            .where(Membership.alliance_id == alliance_id, condition)
+            .order_by(col(Organisation.name), col(Membership.id))
+            .limit(limit)
+        ).all()
+        return [RetentionCase(m, o, consecutive_major_breaches(session, m.id)) for m, o in rows]
+
+    recommended = Membership.suspension_recommended == True  # noqa: E712
+    return cases(recommended), cases(~recommended & (Membership.status == "at_risk"))
+
+
+def retention_counts(session: Session, alliance_id: int) -> tuple[int, int]:
+    """How many members have suspension recommended, and how many more are at risk."""
+    recommended = Membership.suspension_recommended == True  # noqa: E712
     rows = session.exec(
-        select(Membership, Organisation)
-        .join(Organisation, Organisation.id == Membership.organisation_id)
-        .where(
-            Membership.alliance_id == alliance_id,
-            (Membership.suspension_recommended == True) | (Membership.status == "at_risk"),
-        )  # noqa: E712
-        .order_by(Organisation.name)
+        select(recommended, func.count())
+        .where(Membership.alliance_id == alliance_id, recommended | (Membership.status == "at_risk"))
+        .group_by(recommended)
     ).all()
-    recommended, at_risk = [], []
-    for membership, organisation in rows:
-        case = RetentionCase(membership, organisation, consecutive_major_breaches(session, membership.id))
-        (recommended if membership.suspension_recommended else at_risk).append(case)
-    return recommended, at_risk
+    found = {bool(flag): count for flag, count in rows}
+    return found.get(True, 0), found.get(False, 0)

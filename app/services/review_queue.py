@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Optional, Sequence
 
-from sqlalchemy import and_, case, exists, func
+from sqlalchemy import and_, case, func
 from sqlmodel import Session, col, select
 
 from ..models import (
@@ -200,18 +200,33 @@ def reviewers_of(session: Session, alliance_id: int) -> list[User]:
 # -- the query ------------------------------------------------------------------------------------------------
 
 
-def _has_major_breach():
-    return exists().where(Breach.result_id == AssessmentResult.id, Breach.severity == "major")
+def _with_major_breach():
+    """The ids of assessments whose current result has a major breach (a semi-join the planner may hash)."""
+    return (
+        select(AssessmentResult.assessment_id)
+        .join(Breach, Breach.result_id == AssessmentResult.id)
+        .where(AssessmentResult.is_current == True, Breach.severity == "major")  # noqa: E712
+    )
 
 
 def _conditions(alliance_id: int, f: QueueFilters, viewer_id: Optional[int], with_status: bool) -> list:
+    """The WHERE of the filters: on the assessment and membership, the rest as ``IN`` a subquery, so the
+    counts and the page's ids need no other join."""
+    assessment_id = col(Assessment.id)
     where = [Membership.alliance_id == alliance_id, col(Assessment.status).in_(QUEUE_STATES)]
     if with_status and f.status is not None:
         where.append(Assessment.status == f.status)
     if f.cycle_id is not None:
         where.append(Assessment.cycle_id == f.cycle_id)
     if f.outcome is not None:
-        where.append(AssessmentResult.outcome == f.outcome)
+        where.append(
+            assessment_id.in_(
+                select(AssessmentResult.assessment_id).where(
+                    AssessmentResult.is_current == True,  # noqa: E712
+                    AssessmentResult.outcome == f.outcome,
+                )
+            )
+        )
     if f.route is not None:
         where.append(Membership.route == f.route)
     if f.specialty is not None:
@@ -219,26 +234,34 @@ def _conditions(alliance_id: int, f: QueueFilters, viewer_id: Optional[int], wit
     if f.at_risk is not None:
         where.append((Membership.status == "at_risk") if f.at_risk else (Membership.status != "at_risk"))
     if f.major_breach is not None:
-        where.append(_has_major_breach() if f.major_breach else ~_has_major_breach())
-    if f.assignee == NOBODY:
-        where.append(col(ReviewAssignment.reviewer_id).is_(None))
-    elif f.assignee == ME:
-        where.append(ReviewAssignment.reviewer_id == (viewer_id if viewer_id is not None else -1))
-    elif f.assignee is not None:
-        where.append(ReviewAssignment.reviewer_id == int(f.assignee))
+        where.append(
+            assessment_id.in_(_with_major_breach()) if f.major_breach else ~assessment_id.in_(_with_major_breach())
+        )
+    if f.assignee is not None:
+        assigned = select(ReviewAssignment.assessment_id)
+        if f.assignee == NOBODY:
+            where.append(~assessment_id.in_(assigned))
+        else:
+            reviewer_id = (viewer_id if viewer_id is not None else -1) if f.assignee == ME else int(f.assignee)
+            where.append(assessment_id.in_(assigned.where(ReviewAssignment.reviewer_id == reviewer_id)))
     return where
 
 
-def _from(statement, need_organisation: bool = False, need_cycle: bool = False):
+def _from(statement, f: QueueFilters, *, organisation: bool = False, cycle: bool = False, everything: bool = False):
+    """The assessments joined to what the filters and sort read, and no more (``everything``: all of it)."""
     statement = statement.join(Membership, Membership.id == Assessment.membership_id)
-    if need_organisation:
+    if organisation or everything or f.sort in ("member", "cycle"):
         statement = statement.join(Organisation, Organisation.id == Membership.organisation_id)
-    if need_cycle:
+    if cycle or everything or f.sort == "cycle":
         statement = statement.join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
-    return statement.outerjoin(
-        AssessmentResult,
-        and_(AssessmentResult.assessment_id == Assessment.id, AssessmentResult.is_current == True),  # noqa: E712
-    ).outerjoin(ReviewAssignment, ReviewAssignment.assessment_id == Assessment.id)
+    if everything or f.sort in ("score", "breaches"):
+        statement = statement.outerjoin(
+            AssessmentResult,
+            and_(AssessmentResult.assessment_id == Assessment.id, AssessmentResult.is_current == True),  # noqa: E712
+        )
+    if everything:
+        statement = statement.outerjoin(ReviewAssignment, ReviewAssignment.assessment_id == Assessment.id)
+    return statement
 
 
 def _breach_count(severity: str):
@@ -285,7 +308,7 @@ def counts_per_state(
 ) -> dict[str, int]:
     """How many of the alliance's assessments are in each state, under every filter but the state's own."""
     rows = session.exec(
-        _from(select(Assessment.status, func.count()).select_from(Assessment))
+        _from(select(Assessment.status, func.count()).select_from(Assessment), replace(filters, sort="queue"))
         .where(*_conditions(alliance_id, filters, viewer_id, with_status=False))
         .group_by(Assessment.status)
     ).all()
@@ -307,7 +330,15 @@ def review_queue(
     total = counts[filters.status] if filters.status is not None else sum(counts.values())
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, filters.page), pages)
-    rows = session.exec(
+    # The page's ids first, over the fewest joins; then those rows in full.
+    ids = session.exec(
+        _from(select(Assessment.id).select_from(Assessment), filters)
+        .where(*_conditions(alliance_id, filters, viewer_id, with_status=True))
+        .order_by(*_order(filters.sort, filters.descending))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    found = session.exec(
         _from(
             select(
                 Assessment,
@@ -320,15 +351,14 @@ def review_queue(
                 ReviewAssignment.reviewer_id,
                 User.name,
             ).select_from(Assessment),
-            need_organisation=True,
-            need_cycle=True,
+            filters,
+            everything=True,
         )
         .outerjoin(User, User.id == ReviewAssignment.reviewer_id)
-        .where(*_conditions(alliance_id, filters, viewer_id, with_status=True))
-        .order_by(*_order(filters.sort, filters.descending))
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .where(col(Assessment.id).in_(ids or [-1]))
     ).all()
+    position = {assessment_id: n for n, assessment_id in enumerate(ids)}
+    rows = sorted(found, key=lambda row: position[row[0].id])
     items = _items(session, rows, today or utcnow().date())
     specialties = session.exec(
         select(Membership.specialty)

@@ -72,6 +72,8 @@ def _filter_options(queue: queue_service.Queue) -> list[tuple[str, str, list[tup
     return options
 
 
+#: How many members of each retention list the queue page names (the rest are counted, and filtered for).
+RETENTION_SHOWN = 10
 #: The query string keys the queue page keeps from one page to the next (and after an assignment).
 QUEUE_KEYS = (
     "cycle",
@@ -128,7 +130,8 @@ def home():
             request.args, cycles_of(session, alliance.id), queue_service.reviewers_of(session, alliance.id)
         )
         queue = queue_service.review_queue(session, alliance.id, filters, viewer_id=current_user.id)
-        recommended, at_risk = service.retention_cases(session, alliance.id)
+        recommended, at_risk = service.retention_cases(session, alliance.id, limit=RETENTION_SHOWN)
+        retention_counts = service.retention_counts(session, alliance.id)
     if queue.past_the_end:
         errors["page"] = f"There is no page {queue.asked_page}: the list has {queue.pages}. This is the last page"
     args = _queue_args(request.args)
@@ -140,6 +143,7 @@ def home():
         errors=errors,
         recommended=recommended,
         at_risk=at_risk,
+        retention_counts=retention_counts,
         options=_filter_options(queue),
         states=queue_service.QUEUE_STATES,
         args=args,
