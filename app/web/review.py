@@ -129,7 +129,9 @@ def home():
         filters, errors = queue_service.parse_filters(
             request.args, cycles_of(session, alliance.id), queue_service.reviewers_of(session, alliance.id)
         )
-        queue = queue_service.review_queue(session, alliance.id, filters, viewer_id=current_user.id)
+        queue = queue_service.review_queue(
+            session, alliance.id, filters, viewer_id=current_user.id, per_page=queue_service.PER_PAGE
+        )
         recommended, at_risk = service.retention_cases(session, alliance.id, limit=RETENTION_SHOWN)
         retention_counts = service.retention_counts(session, alliance.id)
     if queue.past_the_end:
