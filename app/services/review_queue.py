@@ -1,5 +1,5 @@
 """An alliance lead's review queue: the alliance's submitted self-assessments, waiting work first, filtered,
-counted per state and read a page at a time in SQL; and who of the alliance's leads is to review each one.
+counted per state and read a page at a time in SQL (who reviews each one: ``review_assignments``).
 
 Order (the default, "waiting first"): submitted, then under review, each oldest submission first; decided
 last, newest decision first. Every other sort is a column, with the assessment's id last so pages never
@@ -32,8 +32,7 @@ from ..models import (
     utcnow,
 )
 from .alliances import cycles_of
-from .common import Actor, ServiceError, audit
-from .review import lead_assessment
+from .review_assignments import ME, NOBODY, reviewers_of
 
 OUTCOMES = ("accredited", "accredited_with_conditions", "working_towards", "not_accredited")
 QUEUE_STATES = tuple(s for s in ASSESSMENT_STATES if s != "draft")
@@ -47,8 +46,6 @@ SORTS = {
     "breaches": "Major breaches",
     "cycle": "Cycle",
 }
-#: The assignee filter's own values (besides a reviewer's id).
-ME, NOBODY = "me", "nobody"
 
 
 @dataclass(frozen=True)
@@ -186,17 +183,6 @@ class Queue:
         return self.asked_page != self.page
 
 
-def reviewers_of(session: Session, alliance_id: int) -> list[User]:
-    """The alliance's active leads: who may be assigned its assessments."""
-    return list(
-        session.exec(
-            select(User)
-            .where(User.alliance_id == alliance_id, User.role == "lead", User.active == True)  # noqa: E712
-            .order_by(col(User.name), col(User.id))
-        ).all()
-    )
-
-
 # -- the query ------------------------------------------------------------------------------------------------
 
 
@@ -247,18 +233,16 @@ def _conditions(alliance_id: int, f: QueueFilters, viewer_id: Optional[int], wit
     return where
 
 
-def _from(statement, f: QueueFilters, *, organisation: bool = False, cycle: bool = False, everything: bool = False):
-    """The assessments joined to what the filters and sort read, and no more (``everything``: all of it)."""
+def _from(statement, f: QueueFilters, everything: bool = False):
+    """The assessments joined to what the sort reads, and no more (``everything``: all a row shows)."""
     statement = statement.join(Membership, Membership.id == Assessment.membership_id)
-    if organisation or everything or f.sort in ("member", "cycle"):
+    if everything or f.sort in ("member", "cycle"):
         statement = statement.join(Organisation, Organisation.id == Membership.organisation_id)
-    if cycle or everything or f.sort == "cycle":
+    if everything or f.sort == "cycle":
         statement = statement.join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
     if everything or f.sort in ("score", "breaches"):
-        statement = statement.outerjoin(
-            AssessmentResult,
-            and_(AssessmentResult.assessment_id == Assessment.id, AssessmentResult.is_current == True),  # noqa: E712
-        )
+        current = and_(AssessmentResult.assessment_id == Assessment.id, AssessmentResult.is_current == True)  # noqa: E712
+        statement = statement.outerjoin(AssessmentResult, current)
     if everything:
         statement = statement.outerjoin(ReviewAssignment, ReviewAssignment.assessment_id == Assessment.id)
     return statement
@@ -381,22 +365,18 @@ def review_queue(
 
 def _items(session: Session, rows, today: dt.date) -> list[QueueItem]:
     """The page's rows with their breach counts and overrides (two reads, of this page's rows only)."""
-    result_ids = [row[4] for row in rows if row[4] is not None]
-    severities: dict[tuple[int, str], int] = {}
-    if result_ids:
+    result_ids = [row[4] for row in rows if row[4] is not None] or [-1]
+    severities = {
+        (result_id, severity): count
         for result_id, severity, count in session.exec(
             select(Breach.result_id, Breach.severity, func.count())
             .where(col(Breach.result_id).in_(result_ids))
             .group_by(Breach.result_id, Breach.severity)
-        ).all():
-            severities[(result_id, severity)] = count
-    assessment_ids = [row[0].id for row in rows]
-    overridden = set(
-        session.exec(
-            select(ResultOverride.assessment_id).where(col(ResultOverride.assessment_id).in_(assessment_ids)).distinct()
         ).all()
-        if assessment_ids
-        else ()
+    }
+    assessment_ids = [row[0].id for row in rows] or [-1]
+    overridden = set(
+        session.exec(select(ResultOverride.assessment_id).where(col(ResultOverride.assessment_id).in_(assessment_ids)))
     )
     items = []
     for a, m, o, c, result_id, outcome, overall, reviewer_id, reviewer in rows:
@@ -418,69 +398,3 @@ def _items(session: Session, rows, today: dt.date) -> list[QueueItem]:
             )
         )
     return items
-
-
-# -- assignment -----------------------------------------------------------------------------------------------
-
-
-def assign(
-    session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int, reviewer_id: Optional[int]
-) -> Optional[User]:
-    """Assign an assessment of the lead's alliance to one of its leads (``None``: to nobody), audited; the
-    reviewer it is assigned to now.
-
-    An assessment of another alliance is not found; a reviewer who is not an active lead of this alliance is
-    refused, by the same words whether or not that person exists."""
-    lead_assessment(session, alliance_id, assessment_id)
-    reviewer = None
-    if reviewer_id is not None:
-        reviewer = session.get(User, reviewer_id)
-        if reviewer is None or reviewer.role != "lead" or reviewer.alliance_id != alliance_id or not reviewer.active:
-            raise ServiceError("reviewer: choose a lead of this alliance from the list")
-    current = session.get(ReviewAssignment, assessment_id)
-    before = {"reviewer_id": current.reviewer_id} if current else None
-    if (current.reviewer_id if current else None) == reviewer_id:
-        return reviewer
-    if reviewer_id is None:
-        session.delete(current)
-        session.flush()
-        row = None
-    else:
-        if current is None:
-            current = ReviewAssignment(assessment_id=assessment_id, reviewer_id=reviewer_id)
-            session.add(current)
-        current.reviewer_id, current.assigned_by, current.assigned_at = reviewer_id, actor.user_id, utcnow()
-        session.flush()
-        row = current
-    audit(
-        session,
-        actor,
-        "assessment.assigned" if row else "assessment.unassigned",
-        entity_type="assessment",
-        entity_id=assessment_id,
-        before=before,
-        after={"reviewer_id": reviewer_id} if row else None,
-    )
-    return reviewer
-
-
-def assignment_of(session: Session, alliance_id: Optional[int], assessment_id: int) -> Optional[ReviewAssignment]:
-    lead_assessment(session, alliance_id, assessment_id)
-    return session.get(ReviewAssignment, assessment_id)
-
-
-def reviewer_name(session: Session, assignment: Optional[ReviewAssignment]) -> Optional[str]:
-    reviewer = session.get(User, assignment.reviewer_id) if assignment else None
-    return reviewer.name if reviewer else None
-
-
-def parse_reviewer(raw: str, viewer_id: Optional[int]) -> Optional[int]:
-    """A reviewer as a form sends it: a user id, "me", or nothing (nobody)."""
-    value = (raw or "").strip()
-    if not value or value == NOBODY:
-        return None
-    if value == ME:
-        return viewer_id
-    if value.isascii() and value.isdigit() and len(value) <= 12:
-        return int(value)
-    raise ServiceError("reviewer: choose a lead of this alliance from the list")

@@ -22,6 +22,7 @@ from ..services import frameworks as framework_service
 from ..services import impact as preview
 from ..services import plans as plan_service
 from ..services import review as service
+from ..services import review_assignments as assignments
 from ..services import review_queue as queue_service
 from ..services.evidence import NoEvidenceFile
 from ..wording import label
@@ -63,7 +64,7 @@ def _filter_options(queue: queue_service.Queue) -> list[tuple[str, str, list[tup
         (
             "assignee",
             "Reviewer",
-            [("", "Anyone or nobody"), (queue_service.ME, "Assigned to me"), (queue_service.NOBODY, "Nobody yet")]
+            [("", "Anyone or nobody"), (assignments.ME, "Assigned to me"), (assignments.NOBODY, "Nobody yet")]
             + [(str(r.id), r.name) for r in queue.reviewers],
         ),
         ("sort", "Sort by", list(queue_service.SORTS.items())),
@@ -127,7 +128,7 @@ def home():
                 "review/home.html", alliance=None, queue=None, filters=None, errors={}, recommended=[], at_risk=[]
             )
         filters, errors = queue_service.parse_filters(
-            request.args, cycles_of(session, alliance.id), queue_service.reviewers_of(session, alliance.id)
+            request.args, cycles_of(session, alliance.id), assignments.reviewers_of(session, alliance.id)
         )
         queue = queue_service.review_queue(
             session, alliance.id, filters, viewer_id=current_user.id, per_page=queue_service.PER_PAGE
@@ -162,9 +163,9 @@ def assign(assessment_id: int):
     filters when sent from there, else to the assessment."""
     back = request.form.get("back")
     try:
-        reviewer_id = queue_service.parse_reviewer(request.form.get("reviewer", ""), current_user.id)
+        reviewer_id = assignments.parse_reviewer(request.form.get("reviewer", ""), current_user.id)
         with unit_of_work() as session:
-            reviewer = queue_service.assign(session, actor(), _alliance_id(), assessment_id, reviewer_id)
+            reviewer = assignments.assign(session, actor(), _alliance_id(), assessment_id, reviewer_id)
             name = reviewer.name if reviewer else None
     except ServiceError as exc:
         if isinstance(exc, service.NotFound):
@@ -184,9 +185,9 @@ def _render_assessment(assessment_id: int, errors: dict[str, str] | None = None,
     min_peers = current_app.config["BENCHMARK_MIN_PEERS"]
     with unit_of_work() as session:
         page = service.review_page(session, _alliance_id(), assessment_id, min_peers)
-        assignment = queue_service.assignment_of(session, _alliance_id(), assessment_id)
-        reviewers = queue_service.reviewers_of(session, _alliance_id())
-        assignment_name = queue_service.reviewer_name(session, assignment)
+        assignment = assignments.assignment_of(session, _alliance_id(), assessment_id)
+        reviewers = assignments.reviewers_of(session, _alliance_id())
+        assignment_name = assignments.reviewer_name(session, assignment)
     return render_template(
         "review/assessment.html",
         assignment=assignment,

@@ -12,7 +12,15 @@ from sqlmodel import select
 
 from app import db
 from app.models import AuditEvent, ReviewAssignment, User, clock_at
-from app.services import CLI, ServiceError, create_user, record_decision, review_queue, start_review
+from app.services import (
+    CLI,
+    ServiceError,
+    create_user,
+    record_decision,
+    review_assignments,
+    review_queue,
+    start_review,
+)
 from app.services.review_queue import QueueFilters
 
 from .conftest import COMPLETE_ANSWERS, PASSWORD, password_hash, signed_in, text
@@ -135,8 +143,10 @@ def test_each_filter_narrows_the_queue(rw):
 def test_the_reviewer_filter_me_nobody_or_a_lead(rw):
     a, world = rw.assessments, rw.world
     with db.session_scope(world.url) as session:
-        review_queue.assign(session, world.actor("lead"), world.alliance_id, a["june10"], world.user_ids["lead"])
-        review_queue.assign(session, world.actor("lead"), world.alliance_id, a["june20"], world.user_ids["lead_2"])
+        review_assignments.assign(session, world.actor("lead"), world.alliance_id, a["june10"], world.user_ids["lead"])
+        review_assignments.assign(
+            session, world.actor("lead"), world.alliance_id, a["june20"], world.user_ids["lead_2"]
+        )
     me = world.user_ids["lead"]
     assert ids(run(rw, QueueFilters(assignee="me"), viewer_id=me)) == [a["june10"]]
     assert ids(run(rw, QueueFilters(assignee="me"), viewer_id=world.user_ids["lead_2"])) == [a["june20"]]
@@ -273,12 +283,12 @@ def test_only_active_leads_of_the_alliance_can_be_assigned(rw):
         actor = world.actor("lead")
         for reviewer in (world.user_ids["lead_y"], world.user_ids["member_clean"], world.user_ids["admin"], 999_999):
             with pytest.raises(ServiceError, match="choose a lead of this alliance"):
-                review_queue.assign(session, actor, world.alliance_id, a["clean"], reviewer)
+                review_assignments.assign(session, actor, world.alliance_id, a["clean"], reviewer)
         session.get(User, world.user_ids["lead_2"]).active = False
         session.flush()
         with pytest.raises(ServiceError, match="choose a lead of this alliance"):
-            review_queue.assign(session, actor, world.alliance_id, a["clean"], world.user_ids["lead_2"])
-        assert [u.id for u in review_queue.reviewers_of(session, world.alliance_id)] == [world.user_ids["lead"]]
+            review_assignments.assign(session, actor, world.alliance_id, a["clean"], world.user_ids["lead_2"])
+        assert [u.id for u in review_assignments.reviewers_of(session, world.alliance_id)] == [world.user_ids["lead"]]
     with db.session_scope(world.url) as session:
         assert session.exec(select(ReviewAssignment)).all() == []
 
