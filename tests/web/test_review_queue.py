@@ -300,3 +300,13 @@ def test_a_refused_reviewer_is_named_on_the_queue(app, rw):
     )
     assert response.status_code == 302
     assert "Choose a lead of this alliance from the list" in text(lead.get(response.headers["Location"]))
+
+
+def test_the_retention_callouts_name_a_few_and_count_the_rest(rw):
+    from app.services import review
+
+    with db.session_scope(rw.world.url) as session:
+        assert review.retention_counts(session, rw.world.alliance_id) == (0, 1)  # Breach Trust is at risk
+        recommended, at_risk = review.retention_cases(session, rw.world.alliance_id, limit=10)
+        assert recommended == [] and [c.organisation.name for c in at_risk] == ["Breach Trust"]
+        assert review.retention_cases(session, rw.world.alliance_id, limit=0) == ([], [])
