@@ -115,7 +115,7 @@ def test_the_page_lists_waiting_work_first_with_days_waiting(app, rw):
     row = table[table.index(f'id="row-{rw.assessments["june05"]}"') :]
     row = row[: row.index("</tr>")]
     waited = (dt.datetime.now(UTC).date() - dt.date(2026, 6, 5)).days
-    assert f">{waited}</td>" in row
+    assert f"<strong>{waited}</strong> days waiting" in row
 
 
 # -- filters -------------------------------------------------------------------------------------------------------
