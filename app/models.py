@@ -136,7 +136,11 @@ class AssessmentCycle(SQLModel, table=True):
 class Assessment(SQLModel, table=True):
     """A membership's self-assessment for one cycle against one standards version."""
 
-    __table_args__ = (UniqueConstraint("membership_id", "cycle_id"),)
+    __table_args__ = (
+        UniqueConstraint("membership_id", "cycle_id"),
+        # The review queue: an alliance's assessments by state, the waiting ones oldest first (migration 0022).
+        Index("ix_assessment_membership_status", "membership_id", "status", "submitted_at"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     membership_id: int = Field(foreign_key="membership.id", index=True)
@@ -146,6 +150,18 @@ class Assessment(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     submitted_at: Optional[dt.datetime] = None
     decided_at: Optional[dt.datetime] = None
+
+
+class ReviewAssignment(SQLModel, table=True):
+    """The lead of an assessment's alliance who is to review it, one at a time (no row: nobody yet).
+
+    Set and cleared by the alliance's leads from the review queue or the assessment's page, each change audited
+    (``services/review_queue.py:assign``)."""
+
+    assessment_id: int = Field(primary_key=True, foreign_key="assessment.id")
+    reviewer_id: int = Field(foreign_key="user.id", index=True)
+    assigned_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    assigned_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class Answer(SQLModel, table=True):

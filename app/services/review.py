@@ -1,4 +1,4 @@
-"""An alliance lead's review: the queue, one assessment in full, comments and decisions (the member hears of
+"""An alliance lead's review: one assessment in full, comments and decisions (the member hears of
 each comment, decision and return through ``notifications``).
 
 Every function takes the lead's alliance and refuses (``NotFound``) anything
@@ -9,20 +9,17 @@ another's members, and cannot tell whether an id exists there.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from ..models import (
-    ASSESSMENT_STATES,
-    ROUTES,
     Alliance,
     Assessment,
     AssessmentCycle,
     AssessmentResult,
-    Breach,
     Decision,
     Evidence,
     Membership,
@@ -33,7 +30,6 @@ from ..models import (
 )
 from . import messages
 from . import overrides as override_service
-from .alliances import cycles_of
 from .assessments import AssessmentContext, answers_of, context, return_to_draft, start_review
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, require_text, snapshot
 from .decisions import DECISIONS, consecutive_major_breaches, dismiss_suspension_recommendation, record_decision
@@ -44,15 +40,6 @@ from .progress import evidence_by_criterion
 from .results import ResultView, result_view
 from .scoring import current_result
 
-OUTCOMES = ("accredited", "accredited_with_conditions", "working_towards", "not_accredited")
-QUEUE_STATES = tuple(s for s in ASSESSMENT_STATES if s != "draft")
-SORTS = {
-    "submitted": "Date submitted",
-    "member": "Member name",
-    "score": "Overall score",
-    "breaches": "Major breaches",
-    "cycle": "Cycle",
-}
 DECISION_WORDS = {
     "accredit": "Accredited",
     "accredit_with_conditions": "Accredited with conditions",
@@ -62,182 +49,6 @@ DECISION_WORDS = {
     "reinstate": "Reinstated",
 }
 COMMENT_MAX = 5000
-
-
-# -- the queue -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QueueFilters:
-    cycle_id: Optional[int] = None
-    status: Optional[str] = None
-    outcome: Optional[str] = None
-    route: Optional[str] = None
-    specialty: Optional[str] = None
-    major_breach: Optional[bool] = None
-    at_risk: Optional[bool] = None
-    sort: str = "submitted"
-    descending: bool = False
-
-
-#: What each filter asks for, in the words of its error message.
-FILTER_CHOICES = {
-    "status": "a status",
-    "outcome": "an engine outcome",
-    "route": "a route",
-    "major_breach": "yes or no for a major breach",
-    "at_risk": "yes or no for a member at risk",
-    "sort": "what to sort by",
-}
-
-
-def parse_filters(args: Mapping[str, str], cycles: list[AssessmentCycle]) -> tuple[QueueFilters, dict[str, str]]:
-    """Filters from a query string; each value not understood is named in ``errors`` and ignored."""
-    errors: dict[str, str] = {}
-
-    def choice(name: str, allowed) -> Optional[str]:
-        value = (args.get(name) or "").strip()
-        if not value:
-            return None
-        if value not in allowed:
-            errors[name] = f"Choose {FILTER_CHOICES.get(name, 'a value')} from the list: “{value}” is not one"
-            return None
-        return value
-
-    def yes_no(name: str) -> Optional[bool]:
-        value = choice(name, ("yes", "no"))
-        return None if value is None else value == "yes"
-
-    cycle_id = None
-    raw_cycle = (args.get("cycle") or "").strip()
-    if raw_cycle:
-        known = {str(c.id): c.id for c in cycles}
-        if raw_cycle not in known:
-            errors["cycle"] = cycle_problem(raw_cycle)
-        else:
-            cycle_id = known[raw_cycle]
-    specialty = (args.get("specialty") or "").strip() or None
-    filters = QueueFilters(
-        cycle_id=cycle_id,
-        status=choice("status", QUEUE_STATES),
-        outcome=choice("outcome", OUTCOMES),
-        route=choice("route", ROUTES),
-        specialty=specialty,
-        major_breach=yes_no("major_breach"),
-        at_risk=yes_no("at_risk"),
-        sort=choice("sort", tuple(SORTS)) or "submitted",
-        descending=(args.get("order") or "") == "desc",
-    )
-    if (args.get("order") or "") not in ("", "asc", "desc"):
-        errors["order"] = "Choose ascending or descending order"
-    return filters, errors
-
-
-def cycle_problem(asked: str) -> str:
-    """A cycle asked for (in a query string) that is not one of the alliance's, in a person's words."""
-    return f"Choose a cycle from the list: “{asked}” is not one of this alliance’s cycles"
-
-
-@dataclass(frozen=True)
-class QueueItem:
-    assessment: Assessment
-    membership: Membership
-    organisation: Organisation
-    cycle: AssessmentCycle
-    result: Optional[AssessmentResult]
-    major_breaches: int
-    minor_breaches: int
-
-    @property
-    def outcome(self) -> Optional[str]:
-        return self.result.outcome if self.result else None
-
-    @property
-    def overall(self) -> Optional[float]:
-        return self.result.overall if self.result else None
-
-    @property
-    def at_risk(self) -> bool:
-        return self.membership.status == "at_risk"
-
-
-@dataclass(frozen=True)
-class Queue:
-    items: list[QueueItem]
-    counts: dict[str, int]  # per assessment state, over every other filter
-    total: int
-    cycles: list[AssessmentCycle]
-    specialties: list[str]
-
-
-def _queue_items(session: Session, alliance_id: int) -> list[QueueItem]:
-    rows = session.exec(
-        select(Assessment, Membership, Organisation, AssessmentCycle)
-        .join(Membership, Membership.id == Assessment.membership_id)
-        .join(Organisation, Organisation.id == Membership.organisation_id)
-        .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
-        .where(Membership.alliance_id == alliance_id, Assessment.status != "draft")
-    ).all()
-    ids = [a.id for a, _, _, _ in rows]
-    current = select(AssessmentResult).where(
-        AssessmentResult.is_current == True,  # noqa: E712
-        col(AssessmentResult.assessment_id).in_(ids or [-1]),
-    )
-    results = {r.assessment_id: r for r in session.exec(current).all()}
-    severities: dict[int, Counter] = {}
-    if results:
-        current_ids = [r.id for r in results.values()]
-        for breach in session.exec(select(Breach).where(col(Breach.result_id).in_(current_ids))).all():
-            severities.setdefault(breach.assessment_id, Counter())[breach.severity] += 1
-    return [
-        QueueItem(
-            a,
-            m,
-            o,
-            c,
-            results.get(a.id),
-            severities.get(a.id, Counter())["major"],
-            severities.get(a.id, Counter())["minor"],
-        )
-        for a, m, o, c in rows
-    ]
-
-
-def _matches(item: QueueItem, f: QueueFilters, ignore_status: bool = False) -> bool:
-    return (
-        (f.cycle_id is None or item.cycle.id == f.cycle_id)
-        and (ignore_status or f.status is None or item.assessment.status == f.status)
-        and (f.outcome is None or item.outcome == f.outcome)
-        and (f.route is None or item.membership.route == f.route)
-        and (f.specialty is None or item.membership.specialty == f.specialty)
-        and (f.major_breach is None or (item.major_breaches > 0) == f.major_breach)
-        and (f.at_risk is None or item.at_risk == f.at_risk)
-    )
-
-
-def _sort_key(sort: str):
-    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-    keys = {
-        "submitted": lambda i: (i.assessment.submitted_at or far, i.assessment.id),
-        "member": lambda i: (i.organisation.name.lower(), i.assessment.id),
-        "score": lambda i: (i.overall is None, i.overall or 0.0, i.assessment.id),
-        "breaches": lambda i: (i.major_breaches, i.minor_breaches, i.assessment.id),
-        "cycle": lambda i: (i.cycle.opens_on, i.organisation.name.lower()),
-    }
-    return keys[sort]
-
-
-def review_queue(session: Session, alliance_id: int, filters: QueueFilters = QueueFilters()) -> Queue:
-    """The alliance's submitted assessments that match the filters, sorted, with counts per state."""
-    everything = _queue_items(session, alliance_id)
-    matching = [i for i in everything if _matches(i, filters)]
-    matching.sort(key=_sort_key(filters.sort), reverse=filters.descending)
-    counts = Counter(i.assessment.status for i in everything if _matches(i, filters, ignore_status=True))
-    cycles = cycles_of(session, alliance_id)
-    specialties = sorted(
-        {s for s in session.exec(select(Membership.specialty).where(Membership.alliance_id == alliance_id)).all() if s}
-    )
-    return Queue(matching, {state: counts.get(state, 0) for state in QUEUE_STATES}, len(matching), cycles, specialties)
 
 
 # -- one assessment ----------------------------------------------------------------------------------------------
@@ -575,19 +386,33 @@ class RetentionCase:
     streaks: dict[str, int]
 
 
-def retention_cases(session: Session, alliance_id: int) -> tuple[list[RetentionCase], list[RetentionCase]]:
-    """(suspension recommended, at risk without a recommendation) for the lead's attention."""
+def retention_cases(
+    session: Session, alliance_id: int, limit: Optional[int] = None
+) -> tuple[list[RetentionCase], list[RetentionCase]]:
+    """(suspension recommended, at risk without a recommendation) for the lead's attention, by name; at most
+    ``limit`` of each (their streaks are read member by member), ``retention_counts`` says how many in all."""
+
+    def cases(condition) -> list[RetentionCase]:
+        rows = session.exec(
+            select(Membership, Organisation)
+            .join(Organisation, Organisation.id == Membership.organisation_id)
+            .where(Membership.alliance_id == alliance_id, condition)
+            .order_by(col(Organisation.name), col(Membership.id))
+            .limit(limit)
+        ).all()
+        return [RetentionCase(m, o, consecutive_major_breaches(session, m.id)) for m, o in rows]
+
+    recommended = Membership.suspension_recommended == True  # noqa: E712
+    return cases(recommended), cases(~recommended & (Membership.status == "at_risk"))
+
+
+def retention_counts(session: Session, alliance_id: int) -> tuple[int, int]:
+    """How many members have suspension recommended, and how many more are at risk."""
+    recommended = Membership.suspension_recommended == True  # noqa: E712
     rows = session.exec(
-        select(Membership, Organisation)
-        .join(Organisation, Organisation.id == Membership.organisation_id)
-        .where(
-            Membership.alliance_id == alliance_id,
-            (Membership.suspension_recommended == True) | (Membership.status == "at_risk"),
-        )  # noqa: E712
-        .order_by(Organisation.name)
+        select(recommended, func.count())
+        .where(Membership.alliance_id == alliance_id, recommended | (Membership.status == "at_risk"))
+        .group_by(recommended)
     ).all()
-    recommended, at_risk = [], []
-    for membership, organisation in rows:
-        case = RetentionCase(membership, organisation, consecutive_major_breaches(session, membership.id))
-        (recommended if membership.suspension_recommended else at_risk).append(case)
-    return recommended, at_risk
+    found = {bool(flag): count for flag, count in rows}
+    return found.get(True, 0), found.get(False, 0)

@@ -124,8 +124,19 @@ def assessments(session: Session, scope: TokenScope) -> list[AssessmentLine]:
             for line in portal.memberships_of(session, scope.organisation_id)
             for row in line.assessments
         ]
-    queue = review.review_queue(session, scope.alliance_id)
-    return [AssessmentLine(i.assessment, i.membership, i.organisation, i.cycle, i.result) for i in queue.items]
+    rows = session.exec(
+        select(Assessment, Membership, Organisation, AssessmentCycle, AssessmentResult)
+        .join(Membership, Membership.id == Assessment.membership_id)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .join(AssessmentCycle, AssessmentCycle.id == Assessment.cycle_id)
+        .outerjoin(
+            AssessmentResult,
+            (AssessmentResult.assessment_id == Assessment.id) & (AssessmentResult.is_current == True),  # noqa: E712
+        )
+        .where(Membership.alliance_id == scope.alliance_id, Assessment.status != "draft")
+        .order_by(col(Assessment.submitted_at), col(Assessment.id))
+    ).all()
+    return [AssessmentLine(a, m, o, c, r) for a, m, o, c, r in rows]
 
 
 def assessment(session: Session, scope: TokenScope, assessment_id: int) -> AssessmentContext:

@@ -8,6 +8,7 @@ assessment or evidence is a 404, for reading and for writing alike.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -22,6 +23,8 @@ from ..services import frameworks as framework_service
 from ..services import impact as preview
 from ..services import plans as plan_service
 from ..services import review as service
+from ..services import review_assignments as assignments
+from ..services import review_queue as queue_service
 from ..services.evidence import NoEvidenceFile
 from ..wording import label
 from .access import actor, roles, unit_of_work
@@ -52,12 +55,12 @@ def field_problems(message: str) -> dict[str, str]:
     return found
 
 
-def _filter_options(queue: service.Queue) -> list[tuple[str, str, list[tuple[str, str]]]]:
+def _filter_options(queue: queue_service.Queue) -> list[tuple[str, str, list[tuple[str, str]]]]:
     either = [("", "Either"), ("yes", "Yes"), ("no", "No")]
     options = [
         ("cycle", "Cycle", [("", "Any cycle")] + [(str(c.id), c.name) for c in queue.cycles]),
-        ("status", "Status", [("", "Any status")] + [(s, label(s)) for s in service.QUEUE_STATES]),
-        ("outcome", "Engine outcome", [("", "Any outcome")] + [(o, label(o)) for o in service.OUTCOMES]),
+        ("status", "Status", [("", "Any status")] + [(s, label(s)) for s in queue_service.QUEUE_STATES]),
+        ("outcome", "Engine outcome", [("", "Any outcome")] + [(o, label(o)) for o in queue_service.OUTCOMES]),
         ("route", "Route", [("", "Any route"), ("full", "Full"), ("specialty", "Specialty")]),
     ]
     if queue.specialties:
@@ -65,10 +68,61 @@ def _filter_options(queue: service.Queue) -> list[tuple[str, str, list[tuple[str
     options += [
         ("major_breach", "Has a major breach", either),
         ("at_risk", "Member at risk", either),
-        ("sort", "Sort by", list(service.SORTS.items())),
+        (
+            "assignee",
+            "Reviewer",
+            [("", "Anyone or nobody"), (assignments.ME, "Assigned to me"), (assignments.NOBODY, "Nobody yet")]
+            + [(str(r.id), r.name) for r in queue.reviewers],
+        ),
+        ("sort", "Sort by", list(queue_service.SORTS.items())),
         ("order", "Order", [("asc", "Ascending"), ("desc", "Descending")]),
     ]
     return options
+
+
+#: How many members of each retention list the queue page names (the rest are counted, and filtered for).
+RETENTION_SHOWN = 10
+#: The query string keys the queue page keeps from one page to the next (and after an assignment).
+QUEUE_KEYS = (
+    "cycle",
+    "status",
+    "outcome",
+    "route",
+    "specialty",
+    "major_breach",
+    "at_risk",
+    "assignee",
+    "sort",
+    "order",
+)
+
+
+def _queue_args(args) -> dict[str, str]:
+    """The queue's filters and sort from a query string (or a form's ``back`` field), nothing else."""
+    return {key: args.get(key) for key in QUEUE_KEYS if args.get(key)}
+
+
+def _pagination(queue: queue_service.Queue, args: dict[str, str]) -> dict | None:
+    """The NHS.UK pagination component's parameters: previous, next, the first, last and nearby pages."""
+    if queue.pages <= 1:
+        return None
+
+    def href(number: int) -> str:
+        return url_for("review.home", **args, page=number) if number > 1 else url_for("review.home", **args)
+
+    shown = sorted({1, queue.pages, *range(max(1, queue.page - 2), min(queue.pages, queue.page + 2) + 1)})
+    items, last = [], 0
+    for number in shown:
+        if number > last + 1:
+            items.append({"ellipsis": True})
+        items.append({"number": number, "href": href(number), "current": number == queue.page})
+        last = number
+    return {
+        "id": "pages",
+        "items": items,
+        "previous": {"href": href(queue.page - 1)} if queue.page > 1 else {},
+        "next": {"href": href(queue.page + 1)} if queue.page < queue.pages else {},
+    }
 
 
 @bp.get("/")
@@ -80,9 +134,17 @@ def home():
             return render_template(
                 "review/home.html", alliance=None, queue=None, filters=None, errors={}, recommended=[], at_risk=[]
             )
-        filters, errors = service.parse_filters(request.args, cycles_of(session, alliance.id))
-        queue = service.review_queue(session, alliance.id, filters)
-        recommended, at_risk = service.retention_cases(session, alliance.id)
+        filters, errors = queue_service.parse_filters(
+            request.args, cycles_of(session, alliance.id), assignments.reviewers_of(session, alliance.id)
+        )
+        queue = queue_service.review_queue(
+            session, alliance.id, filters, viewer_id=current_user.id, per_page=queue_service.PER_PAGE
+        )
+        recommended, at_risk = service.retention_cases(session, alliance.id, limit=RETENTION_SHOWN)
+        retention_counts = service.retention_counts(session, alliance.id)
+    if queue.past_the_end:
+        errors["page"] = f"There is no page {queue.asked_page}: the list has {queue.pages}. This is the last page"
+    args = _queue_args(request.args)
     return render_template(
         "review/home.html",
         alliance=alliance,
@@ -91,11 +153,39 @@ def home():
         errors=errors,
         recommended=recommended,
         at_risk=at_risk,
+        retention_counts=retention_counts,
         options=_filter_options(queue),
-        states=service.QUEUE_STATES,
-        args=request.args,
+        states=queue_service.QUEUE_STATES,
+        args=args,
+        pagination=_pagination(queue, args),
+        back=urlencode({**args, **({"page": str(queue.page)} if queue.page > 1 else {})}),
         page_has_errors=bool(errors),
     )
+
+
+@bp.post("/assessments/<int:assessment_id>/assign")
+@roles("lead")
+def assign(assessment_id: int):
+    """Assign the assessment to a lead of the alliance (or to nobody); back to the queue's same page and
+    filters when sent from there, else to the assessment."""
+    back = request.form.get("back")
+    try:
+        reviewer_id = assignments.parse_reviewer(request.form.get("reviewer", ""), current_user.id)
+        with unit_of_work() as session:
+            reviewer = assignments.assign(session, actor(), _alliance_id(), assessment_id, reviewer_id)
+            name = reviewer.name if reviewer else None
+    except ServiceError as exc:
+        if isinstance(exc, service.NotFound):
+            raise
+        flash(field_problems(str(exc)).get("reviewer", str(exc)), "error")
+    else:
+        flash(f"Assigned to {name}." if name else "No reviewer is assigned now.", "success")
+    if back is not None:
+        args = dict(parse_qsl(back[:2000]))
+        page = args.get("page", "")
+        extra = {"page": page} if page.isascii() and page.isdigit() and len(page) <= 6 else {}
+        return redirect(url_for("review.home", **_queue_args(args), **extra, _anchor=f"row-{assessment_id}"))
+    return redirect(url_for("review.assessment", assessment_id=assessment_id, _anchor="reviewer"))
 
 
 def _render_assessment(assessment_id: int, errors: dict[str, str] | None = None, form: dict | None = None):
@@ -104,11 +194,17 @@ def _render_assessment(assessment_id: int, errors: dict[str, str] | None = None,
         page = service.review_page(session, _alliance_id(), assessment_id, min_peers)
         awaiting = approvals.pending_lines(session, _alliance_id(), current_user.id, assessment_id)
         leads = approvals.leads_count(session, _alliance_id())
+        assignment = assignments.assignment_of(session, _alliance_id(), assessment_id)
+        reviewers = assignments.reviewers_of(session, _alliance_id())
+        assignment_name = assignments.reviewer_name(session, assignment)
     return render_template(
         "review/assessment.html",
         awaiting=awaiting,
         kinds=approvals.KIND_WORDS,
         second_lead_needed=leads < 2,
+        assignment=assignment,
+        assignment_name=assignment_name,
+        reviewers=reviewers,
         page=page,
         ctx=page.ctx,
         view=page.view,
@@ -258,7 +354,7 @@ def dashboard():
     raw = (request.args.get("cycle") or "").strip()
     error = None
     if raw and not raw.isdigit():
-        error, raw = service.cycle_problem(raw), ""
+        error, raw = queue_service.cycle_problem(raw), ""
     with unit_of_work() as session:
         alliance = overview.alliance(session, _alliance_id())
         board = dashboards.dashboard(session, alliance.id, int(raw) if raw else None) if alliance else None

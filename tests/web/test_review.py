@@ -21,7 +21,7 @@ from app.models import (
     ReviewComment,
     utcnow,
 )
-from app.services import CLI, NotFound, ServiceError, current_result, review, start_review
+from app.services import CLI, NotFound, ServiceError, current_result, review, review_queue, start_review
 
 from .conftest import signed_in, text
 from .reviewing import build_review_world
@@ -46,18 +46,18 @@ def names(queue) -> list[str]:
 def test_the_queue_holds_the_alliance_submissions_only_with_counts_per_state(rw):
     world = rw.world
     with db.session_scope(world.url) as session:
-        queue = review.review_queue(session, world.alliance_id)
+        queue = review_queue.review_queue(session, world.alliance_id)
         assert sorted(names(queue)) == ["Breach Trust", "Breach Trust", "Clean Trust"]  # two cycles of Breach
         assert "Other Trust" not in names(queue) and "Dartford and Gravesham NHS Trust" not in names(queue)
         assert queue.counts == {"submitted": 2, "under_review": 0, "decided": 1}
         start_review(session, CLI, rw.assessments["clean"])
     with db.session_scope(world.url) as session:
-        assert review.review_queue(session, world.alliance_id).counts == {
+        assert review_queue.review_queue(session, world.alliance_id).counts == {
             "submitted": 1,
             "under_review": 1,
             "decided": 1,
         }
-        other = review.review_queue(session, rw.other_alliance_id)
+        other = review_queue.review_queue(session, rw.other_alliance_id)
         assert names(other) == ["Other Trust"]
 
 
@@ -68,7 +68,9 @@ def test_queue_filters_each_narrow_to_the_matching_assessments(rw):
         def run(**kwargs):
             return {
                 (i.organisation.name, i.cycle.id)
-                for i in review.review_queue(session, world.alliance_id, review.QueueFilters(**kwargs)).items
+                for i in review_queue.review_queue(
+                    session, world.alliance_id, review_queue.QueueFilters(**kwargs)
+                ).items
             }
 
         now, before = world.cycle_id, rw.previous_cycle_id
@@ -86,13 +88,15 @@ def test_queue_filters_each_narrow_to_the_matching_assessments(rw):
         # Outcome: whatever the engine stored for each, the filter returns exactly those.
         outcome = current_result(session, rw.assessments["clean"]).outcome
         assert ("Clean Trust", now) in run(outcome=outcome)
-        counts = review.review_queue(session, world.alliance_id, review.QueueFilters(cycle_id=now)).counts
+        counts = review_queue.review_queue(session, world.alliance_id, review_queue.QueueFilters(cycle_id=now)).counts
         assert counts == {"submitted": 2, "under_review": 0, "decided": 0}
 
 
 def test_queue_breach_counts_come_from_the_stored_breaches(rw):
     with db.session_scope(rw.world.url) as session:
-        items = {(i.organisation.name, i.cycle.id): i for i in review.review_queue(session, rw.world.alliance_id).items}
+        items = {
+            (i.organisation.name, i.cycle.id): i for i in review_queue.review_queue(session, rw.world.alliance_id).items
+        }
         breach = items[("Breach Trust", rw.world.cycle_id)]
         stored = session.exec(
             select(Breach).where(Breach.assessment_id == rw.assessments["breach"], Breach.severity == "major")
@@ -108,8 +112,8 @@ def test_queue_sorting(rw):
         def order(sort, descending=False):
             return [
                 (i.organisation.name, i.cycle.id)
-                for i in review.review_queue(
-                    session, rw.world.alliance_id, review.QueueFilters(sort=sort, descending=descending)
+                for i in review_queue.review_queue(
+                    session, rw.world.alliance_id, review_queue.QueueFilters(sort=sort, descending=descending)
                 ).items
             ]
 
@@ -120,18 +124,25 @@ def test_queue_sorting(rw):
         assert order("breaches", True)[-1] == ("Clean Trust", rw.world.cycle_id)
         scores = [
             i.overall
-            for i in review.review_queue(session, rw.world.alliance_id, review.QueueFilters(sort="score")).items
+            for i in review_queue.review_queue(
+                session, rw.world.alliance_id, review_queue.QueueFilters(sort="score")
+            ).items
         ]
         assert scores == sorted(scores)
-        submitted = [i.assessment.submitted_at for i in review.review_queue(session, rw.world.alliance_id).items]
+        submitted = [
+            i.assessment.submitted_at
+            for i in review_queue.review_queue(
+                session, rw.world.alliance_id, review_queue.QueueFilters(sort="submitted")
+            ).items
+        ]
         assert submitted == sorted(submitted)
 
 
 def test_bad_filter_values_are_named_and_ignored():
-    filters, errors = review.parse_filters(
+    filters, errors = review_queue.parse_filters(
         {"status": "bogus", "cycle": "999", "major_breach": "maybe", "sort": "colour", "order": "sideways"}, []
     )
-    assert filters == review.QueueFilters()
+    assert filters == review_queue.QueueFilters()
     assert set(errors) == {"status", "cycle", "major_breach", "sort", "order"}
     assert errors["status"] == "Choose a status from the list: “bogus” is not one"
     assert errors["cycle"] == "Choose a cycle from the list: “999” is not one of this alliance’s cycles"

@@ -24,6 +24,7 @@ from app.models import (
     MembershipApplication,
     Notification,
     ResultOverride,
+    ReviewAssignment,
     ReviewComment,
 )
 from app.services import CLI, admission, approvals, create_user, cycle_exports, register_organisation
@@ -147,6 +148,15 @@ def cases(rw) -> list[Case]:
         Case("review.remove_override", "POST", f"{base}/overrides/{rw.override_id}/remove", lead_only(302)),
         Case("review.decide", "POST", f"{base}/decision", lead_only(302), {"kind": "working_towards"}),
         Case("review.summary", "GET", f"{base}/summary", lead_only(200)),
+        # Assignment: from the assessment's page (back to it) and from the queue (back to the same filters).
+        Case("review.assign", "POST", f"{base}/assign", lead_only(302), {"reviewer": "me"}),
+        Case(
+            "review.assign",
+            "POST",
+            f"/review/assessments/{rw.assessments['breach']}/assign",
+            lead_only(302),
+            {"reviewer": "me", "back": "status=submitted&page=1"},
+        ),
         Case(
             "review.plans",
             "GET",
@@ -380,6 +390,7 @@ def snapshot_of_x(rw) -> dict:
             ),
             "approvals": sorted((a.id, a.status, a.decided_by) for a in session.exec(select(Approval))),
             "x_setting": session.get(ApprovalSetting, rw.world.alliance_id).model_dump(exclude={"updated_at"}),
+            "assignments": sorted((r.assessment_id, r.reviewer_id) for r in session.exec(select(ReviewAssignment))),
         }
 
 
@@ -446,3 +457,25 @@ def test_every_review_post_needs_a_csrf_token(app, world, setup):
         if case.method == "POST":
             response = people["lead"].post(case.path, case.data or {}, csrf=False)
             assert response.status_code == 400, case.path
+
+
+def test_assignment_stays_within_the_alliance(app, world, setup):
+    """A lead assigns only to a lead of its own alliance; the other alliance's lead can neither assign X's
+    assessments nor be assigned them; a member cannot reach the route at all."""
+    rw, people = setup
+    clean = rw.assessments["clean"]
+    refused = people["lead"].post(f"/review/assessments/{clean}/assign", {"reviewer": str(world.user_ids["lead_y"])})
+    assert refused.status_code == 302
+    page = text(people["lead"].get(refused.headers["Location"]))
+    assert "Choose a lead of this alliance from the list" in page
+    for who in ("member_clean", "admin"):
+        assert (
+            people[who].post(f"/review/assessments/{clean}/assign", {"reviewer": str(world.user_ids[who])}).status_code
+            == 403
+        )
+    assert people["lead_y"].post(f"/review/assessments/{clean}/assign", {"reviewer": "me"}).status_code == 404
+    # Y's own assessment cannot be given to X's lead either.
+    other = rw.assessments["other"]
+    people["lead_y"].post(f"/review/assessments/{other}/assign", {"reviewer": str(world.user_ids["lead"])})
+    with db.session_scope(world.url) as session:
+        assert session.exec(select(ReviewAssignment)).all() == []
