@@ -48,14 +48,15 @@ echo
 $py cli.py db upgrade
 $py cli.py demo load
 export APP_ENV=development SECRET_KEY="${SECRET_KEY:-demo-only-development-secret}"
-# A job worker beside the web application, as in production: impact previews and whole-cycle exports run in it.
+# A job worker beside the web application, as in production: email, reminders, impact previews, whole-cycle exports
+# and rescoring run in it.
 # The queue is an SQLite file (no server); the worker stops with the demo.
 export JOBS_URL="${JOBS_URL:-sqlite:///$PWD/instance/jobs.db}" EXPORT_DIR="${EXPORT_DIR:-$PWD/instance/exports}"
 $py cli.py worker --workers 1 >instance/worker.log 2>&1 &
 worker=$!
 trap 'kill -INT "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT
 echo
-echo "== a job worker (python cli.py worker, pid $worker) runs impact previews and exports; its log: instance/worker.log"
+echo "== a job worker (python cli.py worker, pid $worker) runs email, reminders, impact previews, exports and rescoring; its log: instance/worker.log"
 echo "== the web application: http://127.0.0.1:${PORT:-5000}"
 echo "   sign in with a demo user above, e.g. lead.noa@demo.example / demo-lead-noa-pass; Ctrl-C stops both"
 $py -m flask --app wsgi:app run --host 127.0.0.1 --port "${PORT:-5000}"
