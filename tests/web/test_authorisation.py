@@ -19,7 +19,7 @@ from app.services.invitations import invite
 from app.services.notifications import notify
 from app.services.standards import register_version
 
-from .conftest import STANDARDS_2, Visitor, text
+from .conftest import STANDARDS_2, Visitor, attestation, text
 from .matrix import Case, Seen, mismatches, uncovered, visit
 
 PERSONAS = ("anonymous", "member_a", "member_b", "lead", "admin")
@@ -382,7 +382,7 @@ def test_member_b_reaches_nothing_of_a_and_leaves_no_trace(app, world, setup):
             content_type="multipart/form-data",
         ),
         b.post(f"/member/assessments/{a}/evidence/{ids['file']}/remove"),
-        b.post(f"/member/assessments/{a}/submit"),
+        b.post(f"/member/assessments/{a}/submit", attestation()),
         b.post(f"/member/memberships/{world.memberships['a']}/assessments"),
         b.get(f"/member/assessments/{a}/evidence/{ids['file']}"),
     ]
