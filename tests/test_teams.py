@@ -161,8 +161,8 @@ def test_someone_who_is_not_a_contributor_answers_nothing(world: World) -> None:
 
 
 def test_only_an_organisation_admin_assigns_and_only_contributors_of_their_organisation(world: World) -> None:
-    for who in ("cara", "pat", "member_b", "lead"):
-        with pytest.raises(NotPermitted), db.session_scope(world.url) as session:
+    for who, error in (("cara", NotPermitted), ("pat", NotPermitted), ("lead", NotPermitted), ("member_b", NotFound)):
+        with pytest.raises(error), db.session_scope(world.url) as session:
             assign(session, world.actor(who), world.assessments["a"], "domain", "care", world.user_ids["cara"])
     refused = [
         ("domain", "nowhere", "cara", "domain: 'nowhere' is not a domain"),
