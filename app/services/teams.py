@@ -366,6 +366,7 @@ class Area:
     title: str
     owner_id: Optional[int] = None
     inherited: bool = False
+    domain: str = ""
     answered: int = 0
     total: int = 0
     criteria: list[str] = field(default_factory=list)
@@ -412,7 +413,7 @@ def _areas(session: Session, assessment: Assessment) -> list[Area]:
         ]
         if not applying:
             continue
-        areas.append(Area("domain", domain.id, domain.title, assigned.get(("domain", domain.id))))
+        areas.append(Area("domain", domain.id, domain.title, assigned.get(("domain", domain.id)), domain=domain.id))
         for standard in applying:
             own = assigned.get(("standard", standard.id))
             criteria = [c.id for c in standard.criteria]
@@ -423,6 +424,7 @@ def _areas(session: Session, assessment: Assessment) -> list[Area]:
                     standard.title,
                     own if own is not None else owner_of(assigned, standard),
                     inherited=own is None,
+                    domain=domain.id,
                     answered=sum(1 for c in criteria if c in answered),
                     total=len(criteria),
                     criteria=criteria,
@@ -430,14 +432,10 @@ def _areas(session: Session, assessment: Assessment) -> list[Area]:
             )
     for area in areas:
         if area.scope == "domain":
-            parts = [a for a in areas if a.scope == "standard" and standard_domain(standards, a.ref) == area.ref]
+            parts = [a for a in areas if a.scope == "standard" and a.domain == area.ref]
             area.answered, area.total = sum(a.answered for a in parts), sum(a.total for a in parts)
             area.criteria = [c for a in parts for c in a.criteria]
     return areas
-
-
-def standard_domain(standards: StandardsSet, standard_id: str) -> Optional[str]:
-    return next((s.domain for s in standards.standards if s.id == standard_id), None)
 
 
 def team(session: Session, viewer_id: int, assessment_id: Optional[int] = None) -> TeamView:
