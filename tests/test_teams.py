@@ -283,3 +283,34 @@ def test_an_invitation_gives_the_roles_chosen(world: World) -> None:
     with db.session_scope(world.url) as session:
         assert roles_of(accept(session, token, name="New Contributor", password=NEW_PASSWORD)) == {"contributor"}
         assert len(roles_of(accept(session, everything, name="New All", password=NEW_PASSWORD))) == 3
+
+
+def test_evidence_follows_the_answer_only_its_answerer_adds_or_removes_it(world: World) -> None:
+    from app.services.evidence import EvidenceRefused, remove_evidence
+
+    give(world, "cara", "standard", "C1", "member_a")
+    a = world.assessments["a"]
+    with pytest.raises(EvidenceRefused, match="assigned to Member A"), db.session_scope(world.url) as session:
+        add_evidence(session, world.actor("cara"), a, "C1.1", kind="link", url="https://example.nhs.uk/x")
+    with pytest.raises(NotPermitted), db.session_scope(world.url) as session:
+        add_evidence(session, world.actor("pat"), a, "P1.2", kind="link", url="https://example.nhs.uk/x")
+    with db.session_scope(world.url) as session:
+        mine = add_evidence(session, world.actor("member_a"), a, "C1.1", kind="link", url="https://example.nhs.uk/y")
+        add_evidence(session, world.actor("cara"), a, "P1.2", kind="link", url="https://example.nhs.uk/z")  # unowned
+        evidence_id = mine.id
+    with pytest.raises(EvidenceRefused), db.session_scope(world.url) as session:
+        remove_evidence(session, world.actor("cara"), evidence_id)
+
+
+def test_the_approver_of_one_organisation_sees_and_does_nothing_of_another(world: World) -> None:
+    complete(world, "b")
+    with db.session_scope(world.url) as session:
+        with pytest.raises(NotPermitted):
+            submit(session, world.actor("pat"), world.assessments["b"], attested())
+        with pytest.raises(NotPermitted):
+            save_answers(session, world.actor("cara"), world.assessments["b"], {"C1.1": "no"})
+        assert all(m.name != "Member B" for m in team(session, world.user_ids["pat"]).mates)
+        with pytest.raises(NotFound):
+            team(session, world.user_ids["pat"], world.assessments["b"])
+        assert my_questions(session, world.user_ids["pat"]) == []
+        assert session.get(Assessment, world.assessments["b"]).status == "draft"
