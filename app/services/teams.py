@@ -341,6 +341,19 @@ def attestation_of(assessment: Assessment) -> Optional[dict]:
     }
 
 
+def owners_on_page(
+    session: Session, viewer_id: int, membership_id: int, standards: Iterable[Standard]
+) -> list[tuple[Standard, str, bool]]:
+    """Each of these standards that has an owner: (standard, owner's name, whether it is the viewer)."""
+    assigned = owners(session, membership_id)
+    found = []
+    for standard in standards:
+        owner = owner_of(assigned, standard)
+        if owner is not None:
+            found.append((standard, getattr(session.get(User, owner), "name", "a colleague"), owner == viewer_id))
+    return found
+
+
 # -- pages' read models ------------------------------------------------------------------------------------------
 
 

@@ -199,8 +199,11 @@ def domain(assessment_id: int, domain_id: str):
                 return redirect(url_for("member.domain", assessment_id=assessment_id, domain_id=following))
             return redirect(url_for("member.assessment", assessment_id=assessment_id))
     layout = page_layout(ctx.standards, row.standards, names)
+    with unit_of_work() as session:
+        owned = teams.owners_on_page(session, current_user.id, ctx.membership.id, row.standards)
     return render_template(
         "member/domain.html",
+        owned=owned,
         ctx=ctx,
         progress=state,
         row=row,

@@ -107,6 +107,8 @@ def test_the_admin_assigns_and_the_contributor_sees_my_questions_and_is_refused_
     assert saved.status_code == 302
     refused = cara.post(f"/member/assessments/{a}/domains/care", {"c-C1-1": "yes", "c-C2-1": "80", "action": "save"})
     assert refused.status_code == 200 and "assigned to Member A" in text(refused)
+    owners_note = " ".join(text(cara.get(f"/member/assessments/{a}/domains/care")).split())
+    assert "Who answers here: C1 Clinical leadership: Member A." in owners_note
     assert "<strong>1 of 2</strong> of your questions answered" in " ".join(text(cara.get("/member/team/mine")).split())
     with db.session_scope(world.url) as session:
         assert [r.ref for r in session.exec(select(TeamAssignment).order_by(TeamAssignment.id))] == ["people", "C1"]
