@@ -11,6 +11,7 @@ from app.models import Assessment, AuditEvent, Invitation, TeamAssignment, User
 from app.services import CLI, NotFound, ServiceError, add_evidence, answers_of, create_user, save_answers, submit
 from app.services.invitations import accept, invite, places_for
 from app.services.submission import SubmissionRefused
+from app.services.team_views import my_questions, team
 from app.services.teams import (
     Attestation,
     AttestationRefused,
@@ -18,10 +19,8 @@ from app.services.teams import (
     assign,
     is_org_admin,
     leave,
-    my_questions,
     roles_of,
     set_roles,
-    team,
 )
 from tests.builders import attested
 from tests.web.conftest import COMPLETE_ANSWERS, PASSWORD, World, build_world, password_hash

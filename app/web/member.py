@@ -13,7 +13,17 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from ..models import User
-from ..services import NotFound, ServiceError, SubmissionRefused, apply_for_membership, exports, portal, submit, teams
+from ..services import (
+    NotFound,
+    ServiceError,
+    SubmissionRefused,
+    apply_for_membership,
+    exports,
+    portal,
+    submit,
+    team_views,
+    teams,
+)
 from ..services import review as review_service
 from ..services.buddying.board import organisation_pairs
 from ..services.evidence import NoEvidenceFile, add_evidence, attach_file, detach_file, evidence_of
@@ -200,7 +210,7 @@ def domain(assessment_id: int, domain_id: str):
             return redirect(url_for("member.assessment", assessment_id=assessment_id))
     layout = page_layout(ctx.standards, row.standards, names)
     with unit_of_work() as session:
-        owned = teams.owners_on_page(session, current_user.id, ctx.membership.id, row.standards)
+        owned = team_views.owners_on_page(session, current_user.id, ctx.membership.id, row.standards)
     return render_template(
         "member/domain.html",
         owned=owned,
@@ -319,7 +329,9 @@ def submit_assessment(assessment_id: int):
         ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
         state = progress(session, ctx)
         may_submit = "approver" in teams.roles_of(session.get(User, current_user.id))
-        approvers = [m.name for m in teams.team(session, current_user.id, assessment_id).mates if "approver" in m.roles]
+        approvers = [
+            m.name for m in team_views.team(session, current_user.id, assessment_id).mates if "approver" in m.roles
+        ]
     missing = state.missing
     refused = False
     form = AttestationForm(data=None if request.method == "POST" else {"name": current_user.name})

@@ -13,6 +13,7 @@ from flask_login import current_user, logout_user
 
 from ..models import TEAM_ROLES
 from ..services import NotFound, ServiceError
+from ..services import team_views as views
 from ..services import teams as service
 from .access import actor, roles, unit_of_work
 
@@ -27,7 +28,7 @@ def _int(value: Optional[str]) -> Optional[int]:
 @roles("member")
 def home():
     with unit_of_work() as session:
-        view = service.team(session, current_user.id, _int(request.args.get("assessment")))
+        view = views.team(session, current_user.id, _int(request.args.get("assessment")))
     return render_template("team/home.html", view=view, role_words=service.ROLE_WORDS, team_roles=TEAM_ROLES)
 
 
@@ -101,5 +102,5 @@ def assign(assessment_id: int):
 @roles("member")
 def mine():
     with unit_of_work() as session:
-        found = service.my_questions(session, current_user.id)
+        found = views.my_questions(session, current_user.id)
     return render_template("team/mine.html", found=found)
