@@ -43,6 +43,9 @@ ASSESSMENT_STATES = ("draft", "submitted", "under_review", "decided")
 BUDDY_STATES = ("proposed", "accepted", "active", "completed", "withdrawn")
 APPLICATION_STATES = ("new", "under_consideration", "admitted", "declined", "withdrawn")
 SPONSOR_STATES = ("", "requested", "confirmed", "refused")
+#: A member user's roles inside their organisation (app/services/teams.py), kept space-separated.
+TEAM_ROLES = ("org_admin", "contributor", "approver")
+ALL_TEAM_ROLES = " ".join(TEAM_ROLES)
 
 
 class Alliance(SQLModel, table=True):
@@ -150,6 +153,12 @@ class Assessment(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     submitted_at: Optional[dt.datetime] = None
     decided_at: Optional[dt.datetime] = None
+    # The approver's attestation given with the submission (app/services/teams.py); cleared when it is returned.
+    attested_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    attested_name: Optional[str] = Field(default=None, max_length=200)
+    attested_role: Optional[str] = Field(default=None, max_length=200)
+    attested_at: Optional[dt.datetime] = None
+    attestation: Optional[str] = Field(default=None, max_length=500)
 
 
 class ReviewAssignment(SQLModel, table=True):
@@ -174,8 +183,23 @@ class Answer(SQLModel, table=True):
     criterion_id: str = Field(max_length=64)
     value: Any = Field(default=None, sa_column=Column(JSON))
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    updated_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    updated_by: Optional[int] = Field(default=None, foreign_key="user.id", description="who gave the answer last")
     updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class TeamAssignment(SQLModel, table=True):
+    """The owner of a domain or a standard of a membership's self-assessments (app/services/teams.py): only
+    they, among contributors, answer its questions. Kept per membership, so it carries over to the next cycle."""
+
+    __table_args__ = (UniqueConstraint("membership_id", "scope", "ref"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    membership_id: int = Field(foreign_key="membership.id", index=True)
+    scope: str = Field(max_length=16, description="domain or standard")
+    ref: str = Field(max_length=64, description="the domain's or standard's id in the standards file")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    assigned_by: Optional[int] = Field(default=None, foreign_key="user.id")
+    assigned_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class Evidence(SQLModel, table=True):
@@ -297,6 +321,12 @@ class User(SQLModel, table=True):
     organisation_id: Optional[int] = Field(default=None, foreign_key="organisation.id")
     alliance_id: Optional[int] = Field(default=None, foreign_key="alliance.id")
     active: bool = True
+    team_roles: str = Field(
+        default=ALL_TEAM_ROLES,
+        max_length=64,
+        sa_column_kwargs={"server_default": ALL_TEAM_ROLES},
+        description="a member user's roles in their organisation, space-separated (TEAM_ROLES)",
+    )
     created_at: dt.datetime = Field(default_factory=utcnow)
     session_generation: int = Field(
         default=0,
@@ -670,6 +700,12 @@ class Invitation(SQLModel, table=True):
     organisation_id: Optional[int] = Field(default=None, foreign_key="organisation.id", index=True)
     alliance_id: Optional[int] = Field(default=None, foreign_key="alliance.id", index=True)
     invited_by: Optional[int] = Field(default=None, foreign_key="user.id", description="none: the command line")
+    team_roles: str = Field(
+        default=ALL_TEAM_ROLES,
+        max_length=64,
+        sa_column_kwargs={"server_default": ALL_TEAM_ROLES},
+        description="a member user's roles in the organisation once accepted",
+    )
     token_hash: str = Field(max_length=64, unique=True, description="SHA-256 of the link's token, hex")
     sends: int = Field(default=1, description="emails sent: the first and each resend")
     created_at: dt.datetime = Field(default_factory=utcnow)

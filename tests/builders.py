@@ -62,3 +62,10 @@ def score(doc: dict, values: dict[str, Any], **member: Any) -> dict:
 def one_standard(*criteria: dict, **standard_extra: Any) -> dict:
     """A document with one domain holding one standard S1 of the given criteria."""
     return document([domain("d1", [standard("S1", list(criteria), **standard_extra)])])
+
+
+def attested(name: str = "Alex Approver", role: str = "Director of Nursing"):  # noqa: ANN201
+    """The approver's attestation a submission needs (``app.services.teams.Attestation``)."""
+    from app.services.teams import Attestation
+
+    return Attestation(True, name, role)

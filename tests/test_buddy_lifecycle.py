@@ -30,6 +30,7 @@ from app.services import (
     submit,
 )
 from app.services.buddying import pairs, planning
+from tests.builders import attested
 from tests.web.conftest import COMPLETE_ANSWERS, PASSWORD, World, build_world, password_hash
 
 #: C2.1 (standard C2) is "higher is better" with target 85 and an amber band of 5: 70 is a major breach.
@@ -79,7 +80,7 @@ def _decided(
     assessment = open_assessment(session, CLI, membership_id=membership_id, cycle_id=cycle_id)
     assert save_answers(session, CLI, assessment.id, answers).ok
     add_evidence(session, CLI, assessment.id, "C1.1", kind="link", url=f"https://example.nhs.uk/{key}-plan")
-    submit(session, CLI, assessment.id)
+    submit(session, CLI, assessment.id, attested())
     record_decision(session, CLI, assessment.id, kind)
     return session.get(Membership, membership_id).organisation_id, membership_id, assessment.id
 

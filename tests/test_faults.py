@@ -23,6 +23,7 @@ from sqlmodel import func, select
 import rules
 from app import services
 from app.models import Assessment, AssessmentResult, AuditEvent, Breach
+from tests.builders import attested
 from tests.conftest import PERFECT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def test_concurrent_submissions_score_and_audit_once(session_factory, world, rou
 
     def submit_and_dwell() -> int:
         with session_factory() as session:
-            stored = services.submit(session, world.member, assessment_id)
+            stored = services.submit(session, world.member, assessment_id, attested())
             time.sleep(0.05 * round_)  # the second round keeps the winner's transaction open a while
             return stored.id
 
@@ -114,7 +115,7 @@ def test_concurrent_submissions_while_incomplete_are_all_refused_alike(session_f
 
     def submit() -> None:
         with session_factory() as session:
-            services.submit(session, world.member, assessment_id)
+            services.submit(session, world.member, assessment_id, attested())
 
     outcomes = at_once([submit] * THREADS)
     messages = {str(exc) for kind, exc in outcomes if kind == "error" and isinstance(exc, services.SubmissionRefused)}
@@ -173,7 +174,7 @@ def test_saves_racing_several_submissions_are_each_kept_or_refused(session_facto
 
     def submit() -> str:
         with session_factory() as session:
-            services.submit(session, world.member, assessment_id)
+            services.submit(session, world.member, assessment_id, attested())
         return "submitted"
 
     def save(cid: str) -> Callable[[], str]:

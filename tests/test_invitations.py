@@ -46,6 +46,7 @@ def world(database_url: str) -> World:
             organisation_id=world.organisations["a"],
             password_hash=password_hash(PASSWORD),
         )
+        colleague.team_roles = "contributor approver"  # a colleague who is not an organisation admin
         world.emails["colleague_a"], world.user_ids["colleague_a"] = colleague.email, colleague.id
         other = create_alliance(session, CLI, slug="other", name="Other Alliance", standards_set="web-test")
         outside = register_organisation(
@@ -81,7 +82,7 @@ def invited(world: World, who: str, email: str, role: str = "member", **place) -
 def test_who_may_invite_whom_into_what(world: World) -> None:
     a, b = world.organisations["a"], world.organisations["b"]
     outside, left, other = world.organisations["outside"], world.organisations["left"], world.user_ids["other_alliance"]
-    # The first user of an organisation: member users of it, nothing else; a colleague who is not first: nothing.
+    # An organisation admin (its first user): member users of it, nothing else; a colleague who is not one: nothing.
     assert places(world, "member_a") == {("member", a, None)}
     assert places(world, "colleague_a") == set()
     # A lead: member users of the alliance's organisations (not one that has left, nor one outside), other leads.

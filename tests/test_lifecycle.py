@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from app import lifecycle, services
 from app.models import Assessment, AuditEvent, Membership, MembershipStatusChange
+from tests.builders import attested
 from tests.conftest import PERFECT
 
 ACTIVE = ("working_towards", "accredited", "accredited_with_conditions")
@@ -121,7 +122,7 @@ def run_cycle(session, world, cycle: int, answers: dict) -> str:
     assessment_id = world.open(session, cycle=cycle)
     assert services.save_answers(session, world.member, assessment_id, answers).ok
     services.add_evidence(session, world.member, assessment_id, "Q1.1", kind="link", url="https://docs.test/q1")
-    result = services.submit(session, world.member, assessment_id)
+    result = services.submit(session, world.member, assessment_id, attested())
     conditions = (
         {"conditions": "bring the breached benchmarks back to target", "due_on": dt.date(2027, 3, 31)}
         if result.outcome == "accredited_with_conditions"

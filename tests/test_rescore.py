@@ -61,6 +61,7 @@ from app.services import rescore_runs as runs
 from app.services.assessments import context
 from app.services.overrides import set_override
 from rules.changes import REPORT_FIELDS, summarise
+from tests.builders import attested
 from tests.test_buddy_lifecycle import build_buddy_world
 from tests.web.conftest import COMPLETE_ANSWERS, STANDARDS, build_world
 
@@ -147,7 +148,7 @@ def test_apply_equals_scoring_from_scratch_and_running_it_again_changes_nothing(
         a = bw.world.assessments["a"]
         assert save_answers(session, CLI, a, COMPLETE_ANSWERS).ok
         add_evidence(session, CLI, a, "C1.1", kind="link", url="https://example.nhs.uk/a-plan")
-        submit(session, CLI, a)
+        submit(session, CLI, a, attested())
         set_override(session, CLI, context(session, a, lock=True), "criterion", "C1.3", 1, "Seen on the visit")
     old_results = counts(url)["AssessmentResult"]
     outcome = rescore.apply(request(url))
@@ -356,7 +357,7 @@ def populate(url: str, n: int, tmp_path: Path) -> list[int]:
             assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=world.cycle_id)
             assert save_answers(session, CLI, assessment.id, {**COMPLETE_ANSWERS, "C2.1": 60 + i % 40}).ok
             add_evidence(session, CLI, assessment.id, "C1.1", kind="link", url=f"https://example.nhs.uk/{i}")
-            submit(session, CLI, assessment.id)
+            submit(session, CLI, assessment.id, attested())
             ids.append(assessment.id)
     version_two(tmp_path / "web-test-2026.2.yaml", url=url)
     return ids + list(world.assessments.values())

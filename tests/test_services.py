@@ -34,6 +34,7 @@ from app.models import (
 from app.services import SubmissionRefused
 from app.services.evidence import attach_file, detach_file
 from app.uploads import UploadRefused, UploadStore
+from tests.builders import attested
 from tests.conftest import PERFECT
 
 LINK = "https://documents.test.example/rrj/q1-1"
@@ -310,7 +311,7 @@ def test_a_refused_submission_lists_everything_missing_and_changes_nothing(sessi
         services.save_answers(session, world.member, assessment_id, {"Q1.1": "yes", "Q1.3": 80, "Q2.3": "text"})
     with pytest.raises(SubmissionRefused) as refused:
         with session_factory() as session:
-            services.submit(session, world.member, assessment_id)
+            services.submit(session, world.member, assessment_id, attested())
     missing = refused.value.missing
     assert [(m["criterion"], m["reason"]) for m in missing] == [
         ("Q1.1", "evidence required"),
@@ -342,7 +343,7 @@ def test_na_answer_needs_no_evidence_but_a_scored_answer_does(session, world):
 def test_submit_scores_with_the_engine_and_stores_result_and_breaches(session, world):
     assessment_id = world.open(session)
     complete(session, world, assessment_id, {**PERFECT, "Q1.3": 82})
-    stored = services.submit(session, world.member, assessment_id)
+    stored = services.submit(session, world.member, assessment_id, attested())
     # By hand: Q1 = (1 + 1 + 0.5) / 3 = 83.33 (met, minor breach only); Q2 = 100; quality = 91.67;
     # people (P1.1 green; P1.2 optional, unanswered, left out) = 100; overall = (2 x 91.67 + 100) / 3.
     assert stored.overall == pytest.approx(94.4)
@@ -363,7 +364,7 @@ def test_submit_scores_with_the_engine_and_stores_result_and_breaches(session, w
     with pytest.raises(services.ServiceError, match="only a draft can be changed"):
         services.save_answers(session, world.member, assessment_id, {"Q1.3": 90})
     with pytest.raises(services.ServiceError, match="only a draft can be changed"):
-        services.submit(session, world.member, assessment_id)
+        services.submit(session, world.member, assessment_id, attested())
     assert actions(session)[-2:] == ["result.stored", "assessment.submitted"]
 
 
@@ -372,7 +373,7 @@ def test_submitted_result_has_its_headline_and_rows_inserted_many_at_once_read_b
 
     assessment_id = world.open(session)
     complete(session, world, assessment_id, {**PERFECT, "Q1.3": 82})
-    stored = services.submit(session, world.member, assessment_id)
+    stored = services.submit(session, world.member, assessment_id, attested())
     assert stored.headline == {
         "standard_results": {
             sid: {"score": r["score"], "status": r["status"]} for sid, r in stored.result["standard_results"].items()
@@ -430,7 +431,7 @@ def test_rows_go_to_postgresql_as_binary_copy_and_a_value_the_column_refuses_nam
         assert _binary_copy_types(connection, table.name, names) is not None, table.name
     assessment_id = world.open(session)
     complete(session, world, assessment_id, {**PERFECT, "Q1.3": 82})
-    stored = services.submit(session, world.member, assessment_id)
+    stored = services.submit(session, world.member, assessment_id, attested())
     row = {
         "result_id": stored.id,
         "assessment_id": assessment_id,
@@ -501,7 +502,7 @@ def test_review_and_return_to_draft(session, world):
     with pytest.raises(services.ServiceError, match="only submitted can become under review"):
         services.start_review(session, world.lead, assessment_id)
     complete(session, world, assessment_id)
-    services.submit(session, world.member, assessment_id)
+    services.submit(session, world.member, assessment_id, attested())
     services.start_review(session, world.lead, assessment_id)
     assert session.get(Assessment, assessment_id).status == "under_review"
     with pytest.raises(services.ServiceError, match="tell the member"):
@@ -509,7 +510,7 @@ def test_review_and_return_to_draft(session, world):
     services.return_to_draft(session, world.lead, assessment_id, "Q1.3 value looks like last year's")
     assert session.get(Assessment, assessment_id).status == "draft"
     assert services.answers_of(session, assessment_id) == PERFECT
-    stored = services.submit(session, world.member, assessment_id)
+    stored = services.submit(session, world.member, assessment_id, attested())
     results = session.exec(select(AssessmentResult).where(AssessmentResult.assessment_id == assessment_id)).all()
     assert len(results) == 2 and [r.id for r in results if r.is_current] == [stored.id]
 
@@ -519,7 +520,7 @@ def test_record_decision_moves_the_membership_and_is_refused_when_not_allowed(se
     with pytest.raises(services.ServiceError, match="only a submitted assessment can be decided"):
         services.record_decision(session, world.lead, assessment_id, "accredit")
     complete(session, world, assessment_id)
-    services.submit(session, world.member, assessment_id)
+    services.submit(session, world.member, assessment_id, attested())
     with pytest.raises(services.ServiceError, match="needs the conditions and a due date"):
         services.record_decision(session, world.lead, assessment_id, "accredit_with_conditions", conditions="x")
     with pytest.raises(services.ServiceError, match="'approve' is not one of"):
@@ -534,7 +535,7 @@ def test_record_decision_moves_the_membership_and_is_refused_when_not_allowed(se
     # A decline is only for an applicant: refused for an accredited member, and nothing is written.
     second = world.open(session, cycle=1)
     complete(session, world, second)
-    services.submit(session, world.member, second)
+    services.submit(session, world.member, second, attested())
     before = (count(session, Decision), count(session, MembershipStatusChange), count(session, AuditEvent))
     with pytest.raises(services.TransitionRefused, match="cannot go from accredited to declined"):
         services.record_decision(session, world.lead, second, "decline")
@@ -722,7 +723,7 @@ def test_a_save_racing_a_submission_is_either_in_the_submission_or_refused(sessi
     def submit() -> None:
         barrier.wait(timeout=10)
         with session_factory() as session:
-            outcome["result"] = services.submit(session, world.member, assessment_id).result
+            outcome["result"] = services.submit(session, world.member, assessment_id, attested()).result
             time.sleep(0.2)
 
     def save() -> None:

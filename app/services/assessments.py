@@ -16,6 +16,7 @@ from rules.model import StandardsSet
 from ..models import Alliance, Answer, Assessment, AssessmentCycle, Membership, Organisation, StandardsVersion, utcnow
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, require_text, snapshot, text_problems
 from .standards import latest_published, parsed
+from .teams import answer_refusals
 
 EDITABLE = ("draft",)
 
@@ -174,10 +175,14 @@ def save_answers(
 
     Each criterion's answer is its own row, written with an atomic upsert, and saves to one assessment
     take turns (the assessment row is locked): concurrent saves of different criteria all persist,
-    and for one criterion the last writer wins."""
+    and for one criterion the last writer wins.
+
+    A member user saves only as a contributor, and only questions nobody else owns (``teams``): another
+    owner's question is refused by criterion, like an invalid answer."""
     ctx = context(session, assessment_id, lock=True)
     require_editable(ctx.assessment)
     notes = notes or {}
+    refused = answer_refusals(session, actor, ctx.membership, ctx.standards, set(answers) | set(notes))
     applicable = {c.id: c for _, c in ctx.applicable_criteria()}
     every = ctx.standards.criterion_lookup
     outcome = SaveOutcome()
@@ -188,6 +193,9 @@ def save_answers(
     order = {cid: index for index, cid in enumerate(every)}
     for criterion_id in sorted(set(answers) | set(notes), key=lambda cid: order.get(cid, -1)):
         criterion = applicable.get(criterion_id)
+        if criterion_id in refused:
+            outcome.errors[criterion_id] = refused[criterion_id]
+            continue
         if criterion is None:
             outcome.errors[criterion_id] = (
                 "this criterion does not apply to this membership"
@@ -242,6 +250,9 @@ def _move(
     assessment.status = to_status
     if to_status == "draft":
         assessment.submitted_at = None
+        # A resubmission is attested afresh (the audit log keeps the attestation given before).
+        assessment.attested_by = assessment.attested_name = assessment.attested_role = None
+        assessment.attested_at = assessment.attestation = None
     session.add(assessment)
     session.flush()
     audit(

@@ -21,6 +21,7 @@ from ..models import Evidence
 from ..uploads import UploadRefused, UploadStore, default_store
 from .assessments import AssessmentContext, context, require_editable
 from .common import Actor, NotFound, ServiceError, audit, get_or_404, snapshot
+from .teams import answer_refusals
 
 LINK_MAX = 2000  # characters of a link (the column's size)
 NOTE_MAX = 2000  # characters of a note on evidence
@@ -66,6 +67,13 @@ def check_evidence(ctx: AssessmentContext, criterion_id: str, note: str = "") ->
         raise EvidenceRefused("note", f"{criterion_id}: a note {problem}")
 
 
+def _require_answerer(session: Session, actor: Actor, ctx: AssessmentContext, criterion_id: str) -> None:
+    """Evidence follows the answer: only someone who may answer the question (``teams``) adds or removes it."""
+    refused = answer_refusals(session, actor, ctx.membership, ctx.standards, [criterion_id])
+    if refused:
+        raise EvidenceRefused("criterion", f"{criterion_id}: {refused[criterion_id]}")
+
+
 def add_evidence(
     session: Session,
     actor: Actor,
@@ -84,6 +92,7 @@ def add_evidence(
     """Record evidence (a link, or a file already placed in the upload store) against a criterion."""
     ctx = context(session, assessment_id, lock=True)
     check_evidence(ctx, criterion_id, note)
+    _require_answerer(session, actor, ctx, criterion_id)
     if kind == "link":
         if not is_link(url):
             raise EvidenceRefused(
@@ -136,6 +145,7 @@ def remove_evidence(session: Session, actor: Actor, evidence_id: int) -> Evidenc
     evidence = get_or_404(session, Evidence, evidence_id, "evidence")
     ctx = context(session, evidence.assessment_id, lock=True)
     require_editable(ctx.assessment)
+    _require_answerer(session, actor, ctx, evidence.criterion_id)
     before = snapshot(evidence)
     session.delete(evidence)
     session.flush()

@@ -100,6 +100,10 @@ def results_table(session: Session, cycle: AssessmentCycle) -> Table:
             "overrides": len(stored.get("overrides") or []),
             "decision": decision.kind if decision else None,
             "decided_at": decision.decided_at.isoformat() if decision else None,
+            # The approver's attestation given with the submission (services.teams).
+            "attested_by": assessment.attested_name,
+            "attested_role": assessment.attested_role,
+            "attested_at": assessment.attested_at.isoformat() if assessment.attested_at else None,
         }
         for sid in standard_ids:
             row[f"standard {sid}"] = (stored.get("standard_results", {}).get(sid) or {}).get("status")
@@ -121,6 +125,9 @@ def results_table(session: Session, cycle: AssessmentCycle) -> Table:
         "overrides",
         "decision",
         "decided_at",
+        "attested_by",
+        "attested_role",
+        "attested_at",
         *(f"standard {sid}" for sid in standard_ids),
     ]
     return Table("results", columns, out)

@@ -3,12 +3,13 @@
 Who may invite whom into what (``places_for``: every invitation, resend and revocation is checked against
 it here, whatever page or command asks):
 
-- **an organisation's first user** (its earliest-created member user who is still active: the person who
-  registered it, unless they have left) invites *member users into that organisation*;
+- **an organisation admin** (``teams``: a member user with the org_admin team role, or, in an organisation with
+  none active, its first user: its earliest-created member user still active) invites *member users into that
+  organisation*, choosing their team roles (all three unless they say otherwise);
 - **an alliance lead** invites *member users into the organisations that hold a membership of their alliance*
   (in any status but declined, lapsed or withdrawn) and *other leads into their alliance*;
 - **an admin** invites *member users into any organisation, leads into any alliance, and admins*;
-- nobody else invites (a member user who is not the first user sees the list of people, not the invite form).
+- nobody else invites (a member user who is not an organisation admin sees the list of people, not the form).
 
 The people who may invite into a place may also resend or revoke its pending invitations; an invitation
 outside their places is "not found" to them. An invitation's link holds a random token (256 bits) of which
@@ -29,11 +30,12 @@ from typing import Optional
 from sqlalchemy import true
 from sqlmodel import Session, col, select, update
 
-from ..models import Alliance, Invitation, Membership, Organisation, User, utcnow
+from ..models import ALL_TEAM_ROLES, Alliance, Invitation, Membership, Organisation, User, utcnow
 from . import messages
 from .accounts import EMAIL, EmailTaken, create_user
 from .api_tokens import digest
 from .common import Actor, NotFound, ServiceError, audit, snapshot, text_problems
+from .teams import is_org_admin, role_text
 
 #: How long an invitation's link works, unless the settings say otherwise (INVITATION_DAYS).
 DAYS = 7
@@ -116,7 +118,7 @@ def places_for(session: Session, inviter: User) -> list[Place]:
             Place("lead", alliance_id=alliance.id, name=alliance.name)
         ]
     if inviter.role == "member" and inviter.organisation_id is not None:
-        if first_user_id(session, inviter.organisation_id) == inviter.id:
+        if is_org_admin(session, inviter):
             organisation = session.get(Organisation, inviter.organisation_id)
             return [Place("member", organisation_id=organisation.id, name=organisation.name)]
     return []
@@ -160,9 +162,11 @@ def invite(
     organisation_id: Optional[int] = None,
     alliance_id: Optional[int] = None,
     days: int = DAYS,
+    team_roles: Optional[list[str]] = None,
 ) -> tuple[Invitation, str]:
     """Invite ``email`` into a place the actor may invite into; the invitation and its link's token (sent by
-    email in this transaction, and never stored)."""
+    email in this transaction, and never stored). ``team_roles``: a member user's roles in the organisation
+    (``teams``; none given: all three)."""
     inviter = _inviter(session, actor)
     email = (email or "").strip().lower()
     problems = text_problems({"email": email}, single_line=True)
@@ -187,9 +191,11 @@ def invite(
         raise ServiceError(
             f"email: An invitation to {email} is waiting already: resend it from the list of invitations instead"
         )
+    roles = role_text(team_roles) if team_roles is not None else ALL_TEAM_ROLES
     token, token_hash = new_token()
     invitation = Invitation(
         email=email,
+        team_roles=roles,
         role=role,
         organisation_id=organisation_id,
         alliance_id=alliance_id,
@@ -204,7 +210,7 @@ def invite(
         actor,
         "invitation.created",
         invitation,
-        after=snapshot(invitation, "email", "role", "organisation_id", "alliance_id", "expires_at"),
+        after=snapshot(invitation, "email", "role", "organisation_id", "alliance_id", "expires_at", "team_roles"),
     )
     messages.invitation(session, invitation, token, place.words, inviter.name)
     return invitation, token
@@ -300,6 +306,10 @@ def accept(session: Session, token: str, *, name: str, password: str) -> User:
     except EmailTaken:
         raise Unusable(f"{invitation.email} has an account already: sign in instead") from None
     session.execute(update(Invitation).where(col(Invitation.id) == invitation.id).values(user_id=user.id))
+    if user.role == "member":
+        user.team_roles = invitation.team_roles
+        session.add(user)
+        session.flush()
     audit(session, Actor(user.email, user.id), "invitation.accepted", invitation, after={"user_id": user.id})
     return user
 

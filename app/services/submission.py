@@ -3,6 +3,8 @@ the draft and stores its first result through ``scoring``."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -12,6 +14,7 @@ from .assessments import AssessmentContext, answers_of, context, require_editabl
 from .common import Actor, ServiceError, audit
 from .questions import not_asked
 from .scoring import store_result
+from .teams import Attestation, record_attestation, require_approver
 
 
 class SubmissionRefused(ServiceError):
@@ -45,10 +48,15 @@ def missing_for_submission(session: Session, ctx: AssessmentContext) -> list[dic
     return missing
 
 
-def submit(session: Session, actor: Actor, assessment_id: int) -> AssessmentResult:
-    """Submit a draft for review: refused, with everything missing listed, until it is complete."""
+def submit(session: Session, actor: Actor, assessment_id: int, attestation: Optional[Attestation]) -> AssessmentResult:
+    """Submit a draft for review: only by an approver of the organisation (``teams``), only with their
+    attestation, and refused, with everything missing listed, until it is complete."""
     ctx = context(session, assessment_id, lock=True)
+    approver = require_approver(session, actor, ctx.organisation.id)
     require_editable(ctx.assessment)
+    attestation = (
+        attestation.checked() if isinstance(attestation, Attestation) else Attestation(False, "", "").checked()
+    )
     missing = missing_for_submission(session, ctx)
     if missing:
         raise SubmissionRefused(missing)
@@ -63,6 +71,9 @@ def submit(session: Session, actor: Actor, assessment_id: int) -> AssessmentResu
         raise ServiceError(f"assessment {assessment_id} has just been submitted by someone else")
     assessment = ctx.assessment
     session.refresh(assessment)
+    record_attestation(assessment, approver, attestation)
+    session.add(assessment)
+    session.flush()
     result = store_result(session, actor, ctx)
     audit(
         session,
@@ -70,7 +81,11 @@ def submit(session: Session, actor: Actor, assessment_id: int) -> AssessmentResu
         "assessment.submitted",
         assessment,
         before={"status": "draft"},
-        after={"status": "submitted", "outcome": result.outcome},
+        after={
+            "status": "submitted",
+            "outcome": result.outcome,
+            "attestation": {"statement": attestation.statement, "name": attestation.name, "role": attestation.role},
+        },
     )
     messages.assessment_submitted(session, assessment.id, result.outcome)
     return result

@@ -40,6 +40,7 @@ from .results import ResultView, result_view
 from .scoring import current_result
 from .standards import parsed
 from .submission import missing_for_submission, submit
+from .teams import Attestation
 
 
 class MemberOnly(ServiceError):
@@ -230,10 +231,13 @@ def save(
     return save_answers(session, scope.actor, assessment_id, answers, notes)
 
 
-def submit_for_review(session: Session, scope: TokenScope, assessment_id: int) -> AssessmentResult:
-    """Submit a member's draft (``SubmissionRefused`` lists everything still missing)."""
+def submit_for_review(
+    session: Session, scope: TokenScope, assessment_id: int, attestation: Attestation
+) -> AssessmentResult:
+    """Submit a member's draft with the attestation the call carries (``SubmissionRefused`` lists everything
+    still missing; ``teams.AttestationRefused`` names each attestation field at fault)."""
     _member_assessment(session, scope, assessment_id)
-    return submit(session, scope.actor, assessment_id)
+    return submit(session, scope.actor, assessment_id, attestation)
 
 
 def status_of(session: Session, scope: TokenScope, assessment_id: int) -> str:

@@ -49,6 +49,7 @@ def register(app: Flask) -> None:
     from . import admin, admission, api_v1, auth, buddying, cycles, health, member, mfa, plans, review, status, two_step
     from .email_links import bp as email_links_bp  # invitations and password resets
     from .people import bp as people_bp
+    from .team import bp as team_bp  # a member organisation's team
 
     app.config.setdefault("NHSUK_FRONTEND_DIST", str(NHSUK_DIST))
     app.extensions["upload_store"] = UploadStore(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
@@ -67,6 +68,7 @@ def register(app: Flask) -> None:
         people_bp,
         member.bp,
         plans.bp,
+        team_bp,
         review.bp,
         admission.bp,
         cycles.bp,

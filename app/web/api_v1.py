@@ -21,6 +21,7 @@ from ..services import token_access as service
 from ..services.assessments import AssessmentContext
 from ..services.common import get_or_404, text_problems
 from ..services.evidence import EvidenceRefused, NoEvidenceFile
+from ..services.teams import Attestation, AttestationRefused
 from ..uploads import UploadRefused
 from . import api_v1_shapes as shapes
 from . import csrf, openapi
@@ -31,6 +32,10 @@ from .limits import api_key, api_limit, api_refused_key, limiter
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # no cookie authenticates here: a request without a valid bearer token is refused
+ATTESTATION_NEEDED = (
+    'attestation: submitting needs the approver\'s attestation, like {"confirmed": true, "name": "Sam Patel", '
+    '"role": "Director of Nursing"}'
+)
 ID = f"int(min=1, max={openapi.MAX_ID})"  # larger ids cannot exist (and would overflow the database's integer)
 
 
@@ -249,12 +254,37 @@ def pairs():
 # -- writing ---------------------------------------------------------------------------------------------------
 
 
+def _read_attestation(given: Any) -> tuple[Optional[Attestation], list[dict]]:
+    """The approver's attestation a submission needs: {"confirmed": true, "name": ..., "role": ...}."""
+    if not isinstance(given, dict):
+        return None, [{"criterion": "attestation", "message": ATTESTATION_NEEDED}]
+    errors = [
+        {
+            "criterion": "attestation",
+            "message": f"attestation.{key}: not a field of the attestation (confirmed, name, role)",
+        }
+        for key in sorted(set(given) - {"confirmed", "name", "role"})
+    ]
+    confirmed, name, role = given.get("confirmed"), given.get("name", ""), given.get("role", "")
+    for key, value, kind in (("confirmed", confirmed, bool), ("name", name, str), ("role", role, str)):
+        if not isinstance(value, kind):
+            errors.append({"criterion": "attestation", "message": f"attestation.{key}: expected {kind.__name__}"})
+    if errors:
+        return None, errors
+    try:
+        return Attestation(confirmed, name, role).checked(), []
+    except AttestationRefused as exc:
+        return None, [{"criterion": "attestation", "message": f"attestation.{p}"} for p in str(exc).split("; ")]
+
+
 def _read_answers(body: Any) -> tuple[dict, dict, bool, list[dict]]:
     """(answers, notes, submit, errors): what the body asks, and each part of it refused before saving."""
     errors: list[dict] = []
-    unknown = sorted(set(body) - {"answers", "notes", "submit"})
+    unknown = sorted(set(body) - {"answers", "notes", "submit", "attestation"})
     for key in unknown:
-        errors.append({"criterion": key, "message": f"{key}: not a field of this request (answers, notes, submit)"})
+        errors.append(
+            {"criterion": key, "message": f"{key}: not a field of this request (answers, notes, submit, attestation)"}
+        )
     answers, notes, submit = body.get("answers", {}), body.get("notes", {}), body.get("submit", False)
     if not isinstance(answers, dict):
         errors.append({"criterion": "answers", "message": "answers: expected an object of criterion id -> answer"})
@@ -279,6 +309,10 @@ def answers(assessment_id: int):
         return _problem(400, 'the body must be a JSON object, like {"answers": {"C1.1": "yes"}}')
     scope = token_scope()
     answers, notes, submit, errors = _read_answers(body)
+    attestation = None
+    if submit:
+        attestation, refused = _read_attestation(body.get("attestation"))
+        errors += refused
     with unit_of_work() as session:  # valid answers are kept whatever else is refused
         outcome = service.save(session, scope, assessment_id, answers, notes)
         lookup = service.assessment(session, scope, assessment_id).standards.criterion_lookup
@@ -304,7 +338,7 @@ def answers(assessment_id: int):
     if submit:
         try:
             with unit_of_work() as session:
-                stored = shapes.summary(service.submit_for_review(session, scope, assessment_id))
+                stored = shapes.summary(service.submit_for_review(session, scope, assessment_id, attestation))
         except SubmissionRefused as exc:
             return _problem(422, str(exc), errors=[], missing=exc.missing, **done)
         done["submitted"] = True

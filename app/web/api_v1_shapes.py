@@ -68,8 +68,16 @@ def assessment(line: AssessmentLine) -> dict:
         "created_at": when(a.created_at),
         "submitted_at": when(a.submitted_at),
         "decided_at": when(a.decided_at),
+        "attestation": attestation(a),
         "result": summary(line.result),
     }
+
+
+def attestation(a) -> Optional[dict]:  # noqa: ANN001
+    """The approver's attestation given with the submission (none for a draft)."""
+    if not a.attestation:
+        return None
+    return {"statement": a.attestation, "name": a.attested_name, "role": a.attested_role, "at": when(a.attested_at)}
 
 
 def links(assessment_id: int) -> dict:

@@ -646,6 +646,32 @@ class InviteForm(FlaskForm):
             raise ValidationError("Choose what to invite them as from the list")
 
 
+class AttestationForm(FlaskForm):
+    """The approver's attestation with a submission: the box ticked, their name and their role."""
+
+    confirmed = BooleanField("I confirm that this self-assessment is accurate")
+    name = StringField(
+        "Your full name",
+        validators=[
+            DataRequired("Enter your name"),
+            Length(max=200, message="Use 200 characters or fewer"),
+            PlainText(),
+        ],
+    )
+    role = StringField(
+        "Your role",
+        validators=[
+            DataRequired("Enter your role, for example Director of Nursing"),
+            Length(max=200, message="Use 200 characters or fewer"),
+            PlainText(),
+        ],
+    )
+
+    def validate_confirmed(self, field: Field) -> None:
+        if not field.data:
+            raise ValidationError("Confirm that the self-assessment is accurate")
+
+
 class AcceptInvitationForm(FlaskForm):
     name = StringField(
         "Your full name",

@@ -12,7 +12,18 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..services import NotFound, ServiceError, SubmissionRefused, admission, exports, portal, submit
+from ..models import User
+from ..services import (
+    NotFound,
+    ServiceError,
+    SubmissionRefused,
+    admission,
+    exports,
+    portal,
+    submit,
+    team_views,
+    teams,
+)
 from ..services import review as review_service
 from ..services.buddying.board import organisation_pairs
 from ..services.evidence import NoEvidenceFile, add_evidence, attach_file, detach_file, evidence_of
@@ -23,7 +34,16 @@ from ..services.results import result_view
 from ..uploads import UploadRefused, allowed_extensions
 from .access import actor, roles, unit_of_work
 from .downloads import evidence_download, export_download
-from .forms import ApplyForm, EvidenceForm, domain_form, field_names, page_layout, save_problem, show_service_error
+from .forms import (
+    ApplyForm,
+    AttestationForm,
+    EvidenceForm,
+    domain_form,
+    field_names,
+    page_layout,
+    save_problem,
+    show_service_error,
+)
 
 bp = Blueprint("member", __name__, url_prefix="/member")
 
@@ -196,8 +216,11 @@ def domain(assessment_id: int, domain_id: str):
                 return redirect(url_for("member.domain", assessment_id=assessment_id, domain_id=following))
             return redirect(url_for("member.assessment", assessment_id=assessment_id))
     layout = page_layout(ctx.standards, row.standards, names)
+    with unit_of_work() as session:
+        owned = team_views.owners_on_page(session, current_user.id, ctx.membership.id, row.standards)
     return render_template(
         "member/domain.html",
+        owned=owned,
         ctx=ctx,
         progress=state,
         row=row,
@@ -308,28 +331,43 @@ def remove_evidence(assessment_id: int, evidence_id: int):
 @bp.route("/assessments/<int:assessment_id>/submit", methods=["GET", "POST"])
 @roles("member")
 def submit_assessment(assessment_id: int):
+    """Check and submit: an approver submits with their attestation; anyone else sees who may."""
     with unit_of_work() as session:
         ctx = portal.own_assessment(session, _organisation_id(), assessment_id)
         state = progress(session, ctx)
+        may_submit = "approver" in teams.roles_of(session.get(User, current_user.id))
+        approvers = [
+            m.name for m in team_views.team(session, current_user.id, assessment_id).mates if "approver" in m.roles
+        ]
     missing = state.missing
     refused = False
+    form = AttestationForm(data=None if request.method == "POST" else {"name": current_user.name})
     if request.method == "POST":
-        try:
-            with unit_of_work() as session:
-                submit(session, actor(), assessment_id)
-        except SubmissionRefused as exc:
-            missing, refused = exc.missing, True
-        else:
-            flash("Your self-assessment is submitted. The alliance lead will review it.", "success")
-            return redirect(url_for("member.result", assessment_id=assessment_id))
+        if not may_submit:
+            abort(403)
+        if form.validate_on_submit():
+            attestation = teams.Attestation(form.confirmed.data, form.name.data, form.role.data)
+            try:
+                with unit_of_work() as session:
+                    submit(session, actor(), assessment_id, attestation)
+            except SubmissionRefused as exc:
+                missing, refused = exc.missing, True
+            except teams.AttestationRefused as exc:
+                show_service_error(form, str(exc), {"attestation": "confirmed", "name": "name", "role": "role"})
+            else:
+                flash("Your self-assessment is submitted. The alliance lead will review it.", "success")
+                return redirect(url_for("member.result", assessment_id=assessment_id))
     return render_template(
         "member/submit.html",
         ctx=ctx,
         progress=state,
         missing=missing,
         refused=refused,
+        form=form,
+        may_submit=may_submit,
+        approvers=approvers,
         names=field_names(ctx.standards),
-        page_has_errors=refused,
+        page_has_errors=refused or bool(form.errors),
     )
 
 

@@ -55,6 +55,15 @@ SCHEMAS: dict[str, dict] = {
             "computed_at": DATETIME,
         }
     ),
+    "Attestation": _object(
+        {
+            "statement": STRING,
+            "name": STRING,
+            "role": STRING,
+            "at": DATETIME,
+        },
+        description="The approver's attestation given with the submission (none for a draft)",
+    ),
 }
 SCHEMAS.update(
     {
@@ -230,8 +239,17 @@ SCHEMAS.update(
                 "created_at": DATETIME,
                 "submitted_at": _nullable(DATETIME),
                 "decided_at": _nullable(DATETIME),
+                "attestation": _nullable(_ref("Attestation")),
                 "result": _nullable(_ref("ResultSummary")),
             }
+        ),
+        "AttestationRequest": _object(
+            {
+                "confirmed": {**BOOLEAN, "description": "true: the approver confirms the self-assessment is accurate"},
+                "name": {**STRING, "maxLength": 200, "description": "the approver's name"},
+                "role": {**STRING, "maxLength": 200, "description": "their role, e.g. Director of Nursing"},
+            },
+            additionalProperties=False,
         ),
         "AssessmentList": _object({"assessments": _array(_ref("Assessment"))}),
         "AssessmentDetail": {
@@ -342,6 +360,11 @@ SCHEMAS.update(
                 },
                 "notes": {"type": "object", "additionalProperties": STRING, "description": "criterion id -> note"},
                 "submit": {**BOOLEAN, "description": "submit for review once every answer is saved"},
+                "attestation": {
+                    "allOf": [_ref("AttestationRequest")],
+                    "description": 'required with "submit": true: "I confirm, as [role], that this '
+                    "self-assessment is accurate\", with the approver's name and role",
+                },
             },
             required=[],
             additionalProperties=False,
@@ -513,7 +536,9 @@ PATHS = {
             "description": "Organisation tokens only. Each valid answer is saved even when others are refused; "
             'refused answers are listed by criterion (422). With "submit": true and every answer '
             "valid, the assessment is submitted; a submission refused lists each missing answer or "
-            "evidence (422), the answers staying saved.",
+            "evidence (422), the answers staying saved. A submission needs the approver's attestation "
+            '("attestation": {"confirmed": true, "name": ..., "role": ...}); without it, or with a part missing, '
+            'it is refused (422, each problem listed under "attestation"), the valid answers staying saved.',
             "parameters": [_id_parameter("assessment_id")],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AnswersRequest")}}},
             "responses": {

@@ -4,10 +4,10 @@ one may invite is decided by ``services.invitations`` (``places_for``), from who
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..models import User
+from ..models import TEAM_ROLES, User
 from ..services import NotFound, ServiceError, invitations
 from .access import actor, roles, unit_of_work
 from .forms import InviteForm, show_service_error
@@ -36,6 +36,8 @@ def invite():
     if not places:
         abort(403)
     form = InviteForm(places=[("", "Choose a role")] * (len(places) > 1) + [(k, p.words) for k, p in places.items()])
+    # A member user's team roles (services.teams): ticked on the form; contributor and approver to begin with.
+    chosen = [r for r in TEAM_ROLES if request.form.get(f"team-{r}")] if form.is_submitted() else TEAM_ROLES[1:]
     if form.validate_on_submit():
         place = places[form.place.data]
         try:
@@ -48,16 +50,24 @@ def invite():
                     organisation_id=place.organisation_id,
                     alliance_id=place.alliance_id,
                     days=current_app.config["INVITATION_DAYS"],
+                    team_roles=chosen if place.role == "member" else None,
                 )
                 email = invitation.email
         except invitations.NotAllowed:
             abort(403)
         except ServiceError as exc:
-            show_service_error(form, str(exc), {"email": "email", "place": "place"})
+            show_service_error(form, str(exc), {"email": "email", "place": "place", "roles": "place"})
         else:
             flash(f"An invitation is on its way to {email}.", "success")
             return redirect(url_for("people.home"))
-    return render_template("people/invite.html", form=form, single=len(places) == 1)
+    return render_template(
+        "people/invite.html",
+        form=form,
+        single=len(places) == 1,
+        team_roles=TEAM_ROLES,
+        chosen=chosen,
+        members=any(p.role == "member" for p in places.values()),
+    )
 
 
 def _act(invitation_id: int, what: str):  # noqa: ANN202

@@ -60,7 +60,7 @@ def same_page(html: str) -> str:
 
 
 def invite(person: Visitor, email: str, place: str | None = None):  # noqa: ANN201
-    data = {"email": email} | ({"place": place} if place else {})
+    data = {"email": email, "team-contributor": "y"} | ({"place": place} if place else {})
     return person.post("/people/invite", data)
 
 
@@ -101,9 +101,9 @@ def test_a_first_user_invites_a_colleague_who_sets_a_password_and_is_signed_in(m
     # The link works once.
     again = Visitor(mail_app).get(path)
     assert again.status_code == 404 and "has been used already" in text(again)
-    # The colleague is not the first user: they see the people, not the invite form.
+    # The colleague is a contributor, not an organisation admin: they see the people, not the invite form.
     assert colleague.get("/people/invite").status_code == 403
-    assert "first user invites colleagues" in text(colleague.get("/people/"))
+    assert "organisation admins invite colleagues" in text(colleague.get("/people/"))
 
 
 def test_an_email_with_an_account_is_refused_clearly_and_nothing_is_sent(mail_app, world, smtp) -> None:

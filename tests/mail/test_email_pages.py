@@ -11,6 +11,7 @@ from app import create_app, db
 from app.jobs import queue
 from app.models import OutgoingMail
 from app.services import CLI, add_evidence, messages, save_answers, submit
+from tests.builders import attested
 from tests.mail.conftest import BASE_URL, MAIL_FROM, SmtpServer, free_port
 from tests.web.conftest import COMPLETE_ANSWERS, CSRF, signed_in, text
 
@@ -77,7 +78,7 @@ def test_smtp_down_does_not_fail_the_request_and_the_mail_is_kept(database_url, 
         with db.session_scope(database_url) as session:
             assert save_answers(session, CLI, assessment_id, COMPLETE_ANSWERS).ok
             add_evidence(session, CLI, assessment_id, "C1.1", kind="link", url="https://example.nhs.uk/plan.pdf")
-            submit(session, world.actor("member_a"), assessment_id)
+            submit(session, world.actor("member_a"), assessment_id, attested())
         lead = signed_in(app, world, "lead")
         page = text(lead.get(f"/review/assessments/{assessment_id}"))
         token = CSRF.search(page).group(1)

@@ -15,6 +15,7 @@ from app.services import CLI, add_evidence, messages, plans, review, save_answer
 from app.services.assessments import context
 from app.services.buddying import pairs
 from app.services.scoring import current_result
+from tests.builders import attested
 from tests.mail.conftest import SmtpServer, check
 from tests.test_buddy_lifecycle import build_buddy_world
 from tests.web.conftest import COMPLETE_ANSWERS, World, build_world
@@ -33,7 +34,7 @@ def submitted(world: World, key: str = "a", answers: dict = COMPLETE_ANSWERS) ->
     with db.session_scope(world.url) as session:
         assert save_answers(session, CLI, assessment_id, answers).ok
         add_evidence(session, CLI, assessment_id, "C1.1", kind="link", url="https://example.nhs.uk/plan.pdf")
-        submit(session, world.actor(f"member_{key}"), assessment_id)
+        submit(session, world.actor(f"member_{key}"), assessment_id, attested())
     return assessment_id
 
 

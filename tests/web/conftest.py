@@ -38,6 +38,7 @@ from app.services import (
     save_answers,
     submit,
 )
+from tests.builders import attested
 
 from .oidc import Provider, start_provider, stop_provider
 
@@ -58,6 +59,16 @@ STANDARDS = HERE / "standards" / "web-test-2026.1.yaml"
 #: The same alliance's schema 2 edition: choice and multi_choice questions, conditional questions, metric ranges.
 STANDARDS_2 = HERE / "standards" / "web-test-2026.2.yaml"
 PASSWORD = "correct horse battery staple"
+
+
+def attestation(name: str = "Alex Approver", role: str = "Director of Nursing") -> dict[str, str]:
+    """The submit page's attestation, filled in and ticked (a submission is refused without it)."""
+    return {"confirmed": "y", "name": name, "role": role}
+
+
+#: The approver's attestation an API submission carries ({"submit": true, "attestation": ...}).
+API_ATTESTATION = {"confirmed": True, "name": "Alex Approver", "role": "Director of Nursing"}
+
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -193,7 +204,7 @@ def submit_peer(url: str, world: World, key: str, ods: str, answers: dict[str, A
         outcome = save_answers(session, CLI, assessment.id, answers)
         assert outcome.ok, outcome.errors
         add_evidence(session, CLI, assessment.id, "C1.1", kind="link", url="https://example.nhs.uk/job-plan.pdf")
-        submit(session, CLI, assessment.id)
+        submit(session, CLI, assessment.id, attested())
         world.organisations[key] = organisation.id
         world.memberships[key] = membership.id
         world.assessments[key] = assessment.id

@@ -22,6 +22,7 @@ from app.services import (
     submit,
 )
 from app.services.evidence import attach_file
+from tests.builders import attested
 
 from .conftest import COMPLETE_ANSWERS, PASSWORD, World, password_hash
 
@@ -78,7 +79,7 @@ def _submitted(
         content_type="application/pdf",
         store=store,
     )
-    submit(session, CLI, assessment.id)
+    submit(session, CLI, assessment.id, attested())
     return organisation_id, membership_id, assessment.id, document.id
 
 

@@ -13,8 +13,9 @@ from sqlmodel import select
 from app import db
 from app.models import ApiToken, AuditEvent
 from app.services import CLI, add_evidence, evidence_of, save_answers, submit
+from tests.builders import attested
 
-from .conftest import COMPLETE_ANSWERS
+from .conftest import API_ATTESTATION, COMPLETE_ANSWERS
 from .test_api_v1 import api, conforms  # noqa: F401 (the api fixture)
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
@@ -154,13 +155,13 @@ def test_a_file_gone_from_the_upload_store_is_a_404_that_says_so(app, api, world
 def test_evidence_lets_a_draft_be_submitted_through_the_api(api, world):
     a = world.assessments["a"]
     answers = f"/api/v1/assessments/{a}/answers"
-    refused = api.post(answers, {"answers": COMPLETE_ANSWERS, "submit": True}, "org_a")
+    refused = api.post(answers, {"answers": COMPLETE_ANSWERS, "submit": True, "attestation": API_ATTESTATION}, "org_a")
     assert (
         refused.status_code == 422
         and {"criterion": "C1.1", "standard": "C1", "reason": "evidence required"} in refused.get_json()["missing"]
     )
     assert upload(api, f"/api/v1/assessments/{a}/evidence", "org_a").status_code == 201
-    submitted = api.post(answers, {"submit": True}, "org_a")
+    submitted = api.post(answers, {"submit": True, "attestation": API_ATTESTATION}, "org_a")
     assert submitted.status_code == 200 and conforms(submitted, answers, "post")["status"] == "submitted"
 
 
@@ -258,7 +259,7 @@ def test_a_submitted_assessment_refuses_evidence_changes(app, api, world):
     with db.session_scope(world.url) as session:
         save_answers(session, CLI, a, COMPLETE_ANSWERS)
         link = add_evidence(session, CLI, a, "C1.1", kind="link", url="https://example.nhs.uk/p").id
-        submit(session, CLI, a)
+        submit(session, CLI, a, attested())
     for response, method in (
         (api.post(url, {"criterion": "C1.1", "url": "https://example.nhs.uk/late"}, "org_a"), "post"),
         (upload(api, url, "org_a"), "post"),
@@ -320,7 +321,11 @@ def test_the_lead_downloads_a_file_of_a_submitted_assessment(app, api, world):
     item = conforms(upload(api, url, "org_a"), url, "post")
     assert api.get(item["download"], "alliance").status_code == 404  # a draft: the member's own
     assert (
-        api.post(f"/api/v1/assessments/{a}/answers", {"answers": COMPLETE_ANSWERS, "submit": True}, "org_a").status_code
+        api.post(
+            f"/api/v1/assessments/{a}/answers",
+            {"answers": COMPLETE_ANSWERS, "submit": True, "attestation": API_ATTESTATION},
+            "org_a",
+        ).status_code
         == 200
     )
     download = api.get(item["download"], "alliance")

@@ -28,7 +28,7 @@ from app.services import (
 )
 from app.web import openapi
 
-from .conftest import COMPLETE_ANSWERS, STANDARDS_2, Visitor, signed_in, submit_peer, text
+from .conftest import API_ATTESTATION, COMPLETE_ANSWERS, STANDARDS_2, Visitor, signed_in, submit_peer, text
 from .matrix import Case, Seen, mismatches, uncovered
 
 DOC = openapi.document()
@@ -363,7 +363,7 @@ def test_valid_answers_are_saved_and_each_refused_one_is_named(api, world):
 
 def test_submission_refused_lists_what_is_missing_and_keeps_the_answers(api, world):
     url = f"/api/v1/assessments/{world.assessments['a']}/answers"
-    response = api.post(url, {"answers": {"C1.1": "yes"}, "submit": True}, "org_a")
+    response = api.post(url, {"answers": {"C1.1": "yes"}, "submit": True, "attestation": API_ATTESTATION}, "org_a")
     assert response.status_code == 422
     body = conforms(response, url, "post")
     assert body["errors"] == [] and body["saved"] == ["C1.1"] and body["submitted"] is False
@@ -377,7 +377,7 @@ def test_a_complete_draft_is_submitted_and_then_refuses_changes(api, world):
     with db.session_scope(world.url) as session:
         add_evidence(session, CLI, a, "C1.1", kind="link", url="https://example.nhs.uk/job-plan.pdf")
     url = f"/api/v1/assessments/{a}/answers"
-    response = api.post(url, {"answers": COMPLETE_ANSWERS, "submit": True}, "org_a")
+    response = api.post(url, {"answers": COMPLETE_ANSWERS, "submit": True, "attestation": API_ATTESTATION}, "org_a")
     assert response.status_code == 200, response.get_json()
     body = conforms(response, url, "post")
     assert body["submitted"] is True and body["status"] == "submitted" and body["result"]["outcome"]
@@ -391,7 +391,7 @@ def test_nobody_else_writes_a_members_answers(api, world):
     url = f"/api/v1/assessments/{world.assessments['a']}/answers"
     attempts = {"org_b": 404, "alliance": 403, "other_alliance": 403, "revoked": 401}
     for who, status in attempts.items():
-        response = api.post(url, {"answers": {"C1.1": "no"}, "submit": True}, who)
+        response = api.post(url, {"answers": {"C1.1": "no"}, "submit": True, "attestation": API_ATTESTATION}, who)
         assert response.status_code == status, who
         conforms(response, url, "post")
     assert api.post(url, {"answers": {"C1.1": "no"}}).status_code == 401

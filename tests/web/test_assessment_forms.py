@@ -12,6 +12,7 @@ from app import db
 from app.models import AuditEvent
 from app.services import CLI, add_evidence, answers_of, save_answers, submit
 from app.web.forms import field_names
+from tests.builders import attested
 
 from .conftest import COMPLETE_ANSWERS, build_world, signed_in, text
 from .test_auth import error_list
@@ -251,7 +252,7 @@ def test_a_submitted_assessment_is_read_only(member, world):
     with db.session_scope(world.url) as session:
         save_answers(session, CLI, world.assessments["a"], COMPLETE_ANSWERS)
         add_evidence(session, CLI, world.assessments["a"], "C1.1", kind="link", url="https://example.nhs.uk/plan")
-        submit(session, CLI, world.assessments["a"])
+        submit(session, CLI, world.assessments["a"], attested())
     body = text(member.get(domain_url(world)))
     assert "the answers can no longer be changed" in body and '<form method="post" action="/member/assess' not in body
     assert "Embedded and audited" not in body and "In place" in body and "88%" in body and "Partly" in body

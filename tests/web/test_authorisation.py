@@ -13,13 +13,13 @@ from sqlmodel import select
 
 from app import db
 from app.models import Answer, Assessment, AuditEvent, Evidence, Membership, MembershipApplication
-from app.services import CLI, add_evidence, register_organisation, save_answers
+from app.services import CLI, add_evidence, create_user, register_organisation, save_answers
 from app.services.evidence import attach_file
 from app.services.invitations import invite
 from app.services.notifications import notify
 from app.services.standards import register_version
 
-from .conftest import STANDARDS_2, Visitor, text
+from .conftest import PASSWORD, STANDARDS_2, Visitor, attestation, password_hash, text
 from .matrix import Case, Seen, mismatches, uncovered, visit
 
 PERSONAS = ("anonymous", "member_a", "member_b", "lead", "admin")
@@ -77,7 +77,20 @@ def setup(app, world):
         )
         session.add(sponsored)
         session.flush()
+        # A colleague in org A, a contributor, for A's organisation admin to remove.
+        colleague = create_user(
+            session,
+            CLI,
+            email="colleague.matrix@nhs.test",
+            name="Matrix Colleague",
+            password=PASSWORD,
+            role="member",
+            organisation_id=world.organisations["a"],
+            password_hash=password_hash(PASSWORD),
+        )
+        colleague.team_roles = "contributor"
         ids = {
+            "colleague": colleague.id,
             "link": link.id,
             "file": document.id,
             "b_link": b_link.id,
@@ -135,7 +148,29 @@ def cases(world, ids) -> list[Case]:
         Case("member.evidence_file", "GET", f"{base}/evidence/{ids['file']}", member_only(200)),
         Case("member.submit_assessment", "GET", f"{base}/submit", member_only(200)),
         Case("member.submit_assessment", "POST", f"{base}/submit", member_only(200)),  # refused: incomplete
+        # With the attestation: an approver of A (A's first user holds every role) is still refused, incomplete.
+        Case("member.submit_assessment", "POST", f"{base}/submit", member_only(200), attestation()),
         Case("member.result", "GET", f"{base}/result", member_only(200)),
+        # The team (app/web/team.py): each member sees their own organisation's; A's assessment and people are
+        # not found to B; A's first user is its organisation admin, so assigns, sets roles and removes.
+        Case("team.home", "GET", "/member/team/", everyone_member),
+        Case("team.home", "GET", f"/member/team/?assessment={a}", member_only(200)),
+        Case("team.mine", "GET", "/member/team/mine", everyone_member),
+        Case(
+            "team.assign",
+            "POST",
+            f"/member/team/assessments/{a}/owners",
+            member_only(302),
+            {"scope": "domain", "ref": "people", "owner": str(world.user_ids["member_a"])},
+        ),
+        Case(
+            "team.set_roles",
+            "POST",
+            f"/member/team/people/{ids['colleague']}/roles",
+            member_only(302),
+            {"contributor": "y", "approver": "y"},
+        ),
+        Case("team.leave", "POST", f"/member/team/people/{ids['colleague']}/leave", member_only(302)),
         Case("member.remove_evidence", "GET", f"{base}/evidence/{ids['link']}/remove", member_only(200)),  # asks
         Case("member.remove_evidence", "POST", f"{base}/evidence/{ids['link']}/remove", member_only(302)),
         Case("member.read_notification", "POST", f"/member/notifications/{ids['notice']}/read", member_only(302)),
@@ -299,7 +334,7 @@ def cases(world, ids) -> list[Case]:
             "POST",
             "/people/invite",
             {"anonymous": 302, "member_a": 200, "member_b": 200, "lead": 302, "admin": 200},
-            {"email": "matrix@nhs.test", "place": f"member:{world.organisations['a']}"},
+            {"email": "matrix@nhs.test", "place": f"member:{world.organisations['a']}", "team-contributor": "y"},
         ),
         Case(
             "people.resend",
@@ -400,10 +435,11 @@ def test_the_matrix_covers_every_route(app, world, setup):
         "mfa",
         "people",
         "email_links",
+        "team",
     ):  # review routes: tests/web/test_review_authorisation.py
         routes = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint + ".")}
         assert routes <= covered, routes - covered
-    for blueprint in ("member", "people", "email_links"):
+    for blueprint in ("member", "people", "email_links", "team"):
         assert uncovered(app, blueprint, cases(world, ids)) == []
     # The admission blueprint's member and admin routes here, its lead routes in test_review_authorisation.py.
     assert {"admission.withdraw", "admission.sponsorship", "admission.admin_policy"} <= covered
@@ -428,7 +464,7 @@ def test_member_b_reaches_nothing_of_a_and_leaves_no_trace(app, world, setup):
             content_type="multipart/form-data",
         ),
         b.post(f"/member/assessments/{a}/evidence/{ids['file']}/remove"),
-        b.post(f"/member/assessments/{a}/submit"),
+        b.post(f"/member/assessments/{a}/submit", attestation()),
         b.post(f"/member/memberships/{world.memberships['a']}/assessments"),
         b.get(f"/member/assessments/{a}/evidence/{ids['file']}"),
     ]

@@ -122,8 +122,10 @@ def test_member_journey_in_a_browser(live_app, page):
     assert [s.strip() for s in statuses] == ["Completed", "Completed"]
     shot(page, "05-assessment-complete")
 
-    # Submit and read the result.
+    # Submit, as the approver, with the attestation, and read the result.
     page.get_by_role("button", name="Check and submit").click()
+    page.get_by_label("Your role").fill("Director of Nursing")
+    page.get_by_label("I confirm, as the role I have given, that this self-assessment is accurate").check()
     page.get_by_role("button", name="Submit self-assessment").click()
     page.wait_for_url(f"{base}/member/assessments/{assessment}/result")
     main = page.inner_text("main")

@@ -12,6 +12,7 @@ import pytest
 
 from app import db
 from app.services import evidence_of
+from tests.builders import attested
 
 from .conftest import signed_in, text
 from .test_auth import error_list
@@ -211,7 +212,7 @@ def test_evidence_of_a_submitted_assessment_is_read_only(app, member, world):
     with db.session_scope(world.url) as session:
         save_answers(session, CLI, world.assessments["a"], COMPLETE_ANSWERS)
         link = add_evidence(session, CLI, world.assessments["a"], "C1.1", kind="link", url="https://example.nhs.uk/p")
-        submit(session, CLI, world.assessments["a"])
+        submit(session, CLI, world.assessments["a"], attested())
     body = text(member.get(evidence_url(world)))
     assert "https://example.nhs.uk/p" in body and "Add evidence" not in body and "Remove" not in body
     added = member.post(evidence_url(world), {"kind": "link", "url": "https://example.nhs.uk/late"})

@@ -23,7 +23,7 @@ from app import db
 from app.models import AssessmentResult, AuditEvent
 from app.services import CLI, add_evidence, answers_of, save_answers
 
-from .conftest import COMPLETE_ANSWERS, signed_in, text
+from .conftest import COMPLETE_ANSWERS, attestation, signed_in, text
 
 FIRST = {"c-C1-1": "yes", "c-C1-3": "2", "c-C2-1": "82.5", "action": "save"}
 FIRST_STORED = {"C1.1": "yes", "C1.3": 2, "C2.1": 82.5}
@@ -180,14 +180,14 @@ def test_a_submission_whose_commit_fails_is_not_half_made_and_can_be_made_again(
         add_evidence(session, CLI, assessment_id, "C1.1", kind="link", url="https://example.nhs.uk/plan")
     # The transaction that stores the result (its new rows go by COPY on PostgreSQL, out of the engine's sight).
     with outage.commits_after(r"^\s*UPDATE assessmentresult\b"):
-        response = member.post(f"/member/assessments/{assessment_id}/submit")
+        response = member.post(f"/member/assessments/{assessment_id}/submit", attestation())
     assert outage.failures == 1
     assert_unavailable_page(response, posted=True)
     with db.session_scope(world.url) as session:
         assert session.execute(select(func.count()).select_from(AssessmentResult)).scalar_one() == 0
         assert answers_of(session, assessment_id) == COMPLETE_ANSWERS
     assert audited(world, "assessment.submitted") == 0
-    again = member.post(f"/member/assessments/{assessment_id}/submit")
+    again = member.post(f"/member/assessments/{assessment_id}/submit", attestation())
     assert again.status_code == 302 and again.headers["Location"].endswith("/result")
     assert audited(world, "assessment.submitted") == 1 and audited(world, "result.stored") == 1
 
@@ -316,7 +316,7 @@ def test_the_same_assessment_submitted_from_several_browsers_at_once_is_scored_o
     for browser in browsers:
         browser.token()
     url = f"/member/assessments/{assessment_id}/submit"
-    responses = _at_once([lambda b=b: b.post(url) for b in browsers])
+    responses = _at_once([lambda b=b: b.post(url, attestation()) for b in browsers])
     accepted = [r for r in responses if r.status_code == 302]
     refused = [r for r in responses if r.status_code == 409]
     assert len(accepted) == 1 and len(refused) == 4, [r.status_code for r in responses]

@@ -29,7 +29,7 @@ from app.services import (
     submit,
 )
 from app.services.questions import NotAsked
-from tests.builders import criterion, document, domain, load, standard
+from tests.builders import attested, criterion, document, domain, load, standard
 
 from .conftest import (
     COMPLETE_ANSWERS,
@@ -63,7 +63,7 @@ def _submit(session, assessment_id: int, answers: dict) -> None:
     for criterion_id in ("C1.1", "P1.2"):  # evidence where a file asks for it
         if criterion_id in answers:
             add_evidence(session, CLI, assessment_id, criterion_id, kind="link", url="https://example.nhs.uk/plan")
-    submit(session, CLI, assessment_id)
+    submit(session, CLI, assessment_id, attested())
 
 
 def _member(session, world, key: str, name: str, ods: str, alliance_id: int, cycle_id: int, **opened) -> int:

@@ -12,6 +12,7 @@ import yaml
 
 from app import create_app, db
 from app.services import CLI, add_evidence, answers_of, api_tokens, save_answers, submit
+from tests.builders import attested
 
 from .conftest import COMPLETE_ANSWERS, STANDARDS, build_world, signed_in, submit_peer, text
 from .test_auth import error_list
@@ -76,7 +77,7 @@ def test_a_unit_word_has_its_space_and_a_percent_sign_none(days_world):
     with db.session_scope(world.url) as session:
         save_answers(session, CLI, world.assessments["a"], {**COMPLETE_ANSWERS, "P1.1": 17.2})
         add_evidence(session, CLI, world.assessments["a"], "C1.1", kind="link", url="https://example.nhs.uk/p")
-        submit(session, CLI, world.assessments["a"])
+        submit(session, CLI, world.assessments["a"], attested())
     body = text(signed_in(app, world, "member_a").get(f"/member/assessments/{world.assessments['a']}/result"))
     assert "17.2days" not in body and "15days" not in body
     assert "Your value 17.2 days." in body and "Target 15 days; lower is better." in body
@@ -173,7 +174,7 @@ def test_codes_read_as_words_with_the_right_article(app, world):
         assessment = open_assessment(session, CLI, membership_id=membership.id, cycle_id=world.cycle_id)
         save_answers(session, CLI, assessment.id, {**COMPLETE_ANSWERS, "C3.1": "yes"})
         add_evidence(session, CLI, assessment.id, "C1.1", kind="link", url="https://example.nhs.uk/p")
-        submit(session, CLI, assessment.id)
+        submit(session, CLI, assessment.id, attested())
         decide(
             session,
             world.actor("lead"),

@@ -11,6 +11,7 @@ from app import db
 from app.models import AuditEvent, Breach, ResultOverride
 from app.services import CLI, current_result, return_to_draft, save_answers, submit
 from app.services.assessments import answers_of, context
+from tests.builders import attested
 
 from .conftest import signed_in, text
 from .reviewing import build_review_world, export_file
@@ -129,7 +130,7 @@ def test_an_override_survives_rescoring_and_stays_with_its_criterion(app, rw):
     with db.session_scope(url) as session:
         outcome = save_answers(session, CLI, a, {"C2.2": 9.5})
         assert outcome.ok, outcome.errors
-        submit(session, CLI, a)
+        submit(session, CLI, a, attested())
     after = stored(url, a)
     assert after["criteria"]["C2.1"]["status"] == "overridden"
     assert [(o["id"], o["to"]) for o in after["overrides"]] == [("C2.1", 0.5)]

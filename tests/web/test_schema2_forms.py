@@ -13,9 +13,9 @@ from app import db
 from app.services import CLI, add_evidence, answers_of, missing_for_submission, save_answers, score, submit
 from app.services.assessments import context
 from app.web.forms import field_names, page_layout
-from tests.builders import criterion, document, domain, load, standard
+from tests.builders import attested, criterion, document, domain, load, standard
 
-from .conftest import COMPLETE_ANSWERS_2, STANDARDS_2, build_world, signed_in, text
+from .conftest import COMPLETE_ANSWERS_2, STANDARDS_2, attestation, build_world, signed_in, text
 from .test_auth import error_list
 
 #: Every question asked when follow-up is by telephone and not recorded in the letter (C5.2, C5.4 and P1.2 are
@@ -289,7 +289,7 @@ def test_progress_and_submission_need_only_the_questions_asked(member, world):
     # Back to telephone: C5.2 and P1.2 keep their answers, and the submission goes through without them.
     save(world, {"C5.1": "phone"})
     assert missing(world) == []
-    response = member.post(f"/member/assessments/{world.assessments['a']}/submit")
+    response = member.post(f"/member/assessments/{world.assessments['a']}/submit", attestation())
     assert response.status_code == 302 and response.headers["Location"].endswith("/result")
     assert stored(world)["C5.2"] == 90 and stored(world)["P1.2"] == "yes"
 
@@ -340,7 +340,7 @@ def test_the_result_says_what_it_evidences_for_each_framework(member, world):
 def test_a_submitted_assessment_shows_option_texts_and_not_asked_questions(member, world):
     save(world, {**PHONE_ANSWERS, "C5.2": 90})
     with db.session_scope(world.url) as session:
-        submit(session, CLI, world.assessments["a"])
+        submit(session, CLI, world.assessments["a"], attested())
     body = text(member.get(domain_url(world)))
     assert "Telephone follow-up" in body and "National Hip Fracture Database" in body
     assert "Not asked because C5.1 is “Telephone follow-up”. Answer kept: 90%" in body

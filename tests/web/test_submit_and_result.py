@@ -11,8 +11,9 @@ from sqlmodel import select
 from app import db
 from app.models import Assessment, AssessmentResult
 from app.services import CLI, add_evidence, apply_for_membership, create_alliance, open_assessment, save_answers
+from tests.builders import attested
 
-from .conftest import COMPLETE_ANSWERS, signed_in, submit_peer, text
+from .conftest import COMPLETE_ANSWERS, attestation, signed_in, submit_peer, text
 from .test_auth import error_list
 
 # Member A's answers, scored by hand from the standards contract:
@@ -55,7 +56,7 @@ def test_submission_is_refused_listing_each_missing_item_linked_to_its_question(
     assessment = world.assessments["a"]
     check = member.get(f"/member/assessments/{assessment}/submit")
     assert "Still missing" in page(check)
-    response = member.post(f"/member/assessments/{assessment}/submit")
+    response = member.post(f"/member/assessments/{assessment}/submit", attestation())
     assert response.status_code == 200
     assert "<title>Error: Check and submit" in text(response)
     base = f"/member/assessments/{assessment}"
@@ -89,7 +90,7 @@ def test_submission_is_refused_listing_each_missing_item_linked_to_its_question(
 def test_submit_then_see_the_result(member, world):
     answer(world, A_ANSWERS)
     assessment = world.assessments["a"]
-    response = member.post(f"/member/assessments/{assessment}/submit")
+    response = member.post(f"/member/assessments/{assessment}/submit", attestation())
     assert response.status_code == 302
     assert response.headers["Location"] == f"/member/assessments/{assessment}/result"
     with db.session_scope(world.url) as session:
@@ -182,9 +183,9 @@ def test_benchmarks_against_other_members_anonymised(member, world):
         add_evidence(session, CLI, elsewhere.id, "C1.1", kind="link", url="https://example.nhs.uk/plan")
         from app.services import submit
 
-        submit(session, CLI, elsewhere.id)
+        submit(session, CLI, elsewhere.id, attested())
     answer(world, A_ANSWERS)
-    member.post(f"/member/assessments/{world.assessments['a']}/submit")
+    member.post(f"/member/assessments/{world.assessments['a']}/submit", attestation())
     body = page(member.get(f"/member/assessments/{world.assessments['a']}/result"))
     # C2.1 from 80, 90, 95: quartiles by the inclusive method 85 and 92.5, median 90; P1.1 from 8, 11, 14.
     # C2.2: only two other members gave a number (the third answered "na"), so nothing is shown.
@@ -235,7 +236,7 @@ def test_after_the_leads_decision_the_result_shows_it_first_with_its_conditions(
 
     answer(world, A_ANSWERS)
     assessment = world.assessments["a"]
-    member.post(f"/member/assessments/{assessment}/submit")
+    member.post(f"/member/assessments/{assessment}/submit", attestation())
     before = summary_rows(page(member.get(f"/member/assessments/{assessment}/result")))
     assert before[0] == (
         "Outcome",
@@ -273,7 +274,7 @@ def test_after_the_leads_decision_the_result_shows_it_first_with_its_conditions(
 
 def test_a_member_sees_its_own_result_through_the_api(member, world):
     answer(world, A_ANSWERS)
-    member.post(f"/member/assessments/{world.assessments['a']}/submit")
+    member.post(f"/member/assessments/{world.assessments['a']}/submit", attestation())
     data = member.get(f"/api/assessments/{world.assessments['a']}/result").get_json()
     assert data["status"] == "submitted"
     assert (data["result"]["overall"], data["result"]["outcome"]) == (54.9, "working_towards")
