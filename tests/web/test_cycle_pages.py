@@ -12,6 +12,7 @@ from sqlmodel import select
 from app import db
 from app.models import Assessment, AssessmentCycle, AuditEvent, utcnow
 from app.services import CLI, add_evidence, cycles, save_answers, submit
+from tests.builders import attested
 
 from .conftest import COMPLETE_ANSWERS, signed_in, text
 from .test_impact_preview import cell_after, draft_text, rw, upload  # noqa: F401  (rw: the review world fixture)
@@ -95,7 +96,7 @@ def submit_a(world) -> int:
     with db.session_scope(world.url) as session:
         assert save_answers(session, CLI, a, COMPLETE_ANSWERS).ok
         add_evidence(session, CLI, a, "C1.1", kind="link", url="https://example.nhs.uk/plan.pdf")
-        submit(session, world.actor("member_a"), a)
+        submit(session, world.actor("member_a"), a, attested())
     return a
 
 

@@ -35,9 +35,10 @@ def queue_scores(page: str) -> dict[str, str]:
     """Member -> overall score, read off the review queue table as the lead sees it."""
     table = page[page.index('id="queue"') :]
     found = {}
-    for row in re.findall(r"<tr class=\"nhsuk-table__row[^\"]*\">(.*?)</tr>", table, re.S):
-        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-        found[cells[0]] = cells[5]
+    for row in re.findall(r"<tr class=\"nhsuk-table__row[^\"]*\" id=\"row-\d+\">(.*?)</tr>", table, re.S):
+        name = re.search(r"<a [^>]*>(.*?)</a>", row).group(1).strip()  # the member's name links to its review
+        score = re.search(r"<td class=\"nhsuk-table__cell nhsuk-table__cell--numeric\">(.*?)</td>", row, re.S)
+        found[name] = re.sub(r"<[^>]+>", "", score.group(1)).strip()  # the first number: the overall score
     return found
 
 
