@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from app import db
+from app.jobs import queue
 from app.models import AuditEvent, Invitation, OutgoingMail, PasswordReset, User, clock_at, utcnow
 from app.services import (
     CLI,
@@ -33,7 +34,16 @@ NEW_PASSWORD = "plum heron quietly sketches"
 
 
 @pytest.fixture
-def world(database_url: str) -> World:
+def queued_mail(database_url: str, tmp_path):  # noqa: ANN201
+    """Mail written here waits on a queue file no worker reads, whatever an earlier test in this process left the
+    queue pointing at: these tests read the stored emails' links before anything sends them."""
+    queue.configure({"JOBS_URL": f"sqlite:///{tmp_path / 'jobs.db'}", "DATABASE_URL": database_url})
+    yield
+    queue.configure({"JOBS_URL": queue.IMMEDIATE, "DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def world(database_url: str, queued_mail) -> World:  # noqa: ANN001
     world = build_world(database_url)
     with db.session_scope(database_url) as session:
         colleague = create_user(
