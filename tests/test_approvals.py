@@ -400,6 +400,7 @@ def test_while_a_proposal_waits_no_other_decision_or_override_is_taken(rw):
         lambda s: approvals.decide(s, second(rw), rw.world.alliance_id, a, "working_towards"),
         lambda s: approvals.decide(s, second(rw), rw.world.alliance_id, a, "accredit"),
         lambda s: approvals.override(s, second(rw), rw.world.alliance_id, a, "standard", "C4", "met", "Seen"),
+        lambda s: approvals.return_to_member(s, second(rw), rw.world.alliance_id, a, "Fix C1 first"),
     ):
         with db.session_scope(rw.world.url) as session:
             with pytest.raises(ServiceError, match="awaits a second lead's approval"):

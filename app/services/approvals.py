@@ -194,6 +194,16 @@ def _propose(session: Session, actor: Actor, ctx: AssessmentContext, kind: str, 
     return approval
 
 
+def return_to_member(
+    session: Session, actor: Actor, alliance_id: Optional[int], assessment_id: int, note: str
+) -> Assessment:
+    """Send an assessment back to the member, unless a proposal on it awaits a second lead (approving it later
+    would act on an assessment the member is changing)."""
+    review.lead_assessment(session, alliance_id, assessment_id)  # another alliance's: not found, not "pending"
+    _none_pending(session, assessment_id)
+    return review.return_to_member(session, actor, alliance_id, assessment_id, note)
+
+
 def decide(
     session: Session,
     actor: Actor,

@@ -513,7 +513,7 @@ def start(assessment_id: int):
 def return_assessment(assessment_id: int):
     try:
         with unit_of_work() as session:
-            service.return_to_member(session, actor(), _alliance_id(), assessment_id, request.form.get("note", ""))
+            approvals.return_to_member(session, actor(), _alliance_id(), assessment_id, request.form.get("note", ""))
     except ServiceError as exc:
         if isinstance(exc, service.NotFound):
             raise
