@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from ..models import (
     ASSESSMENT_STATES,
     ROUTES,
+    Approval,
     Assessment,
     AssessmentCycle,
     AssessmentResult,
@@ -147,6 +148,7 @@ class QueueItem:
     reviewer_id: Optional[int]
     reviewer: Optional[str]  # the assigned lead's name
     days_waiting: Optional[int]  # since submission, while it waits (submitted or under review)
+    awaiting_approval: bool = False  # a lead's proposal on it waits for a second lead (four eyes)
 
     @property
     def at_risk(self) -> bool:
@@ -364,7 +366,8 @@ def review_queue(
 
 
 def _items(session: Session, rows, today: dt.date) -> list[QueueItem]:
-    """The page's rows with their breach counts and overrides (two reads, of this page's rows only)."""
+    """The page's rows with their breach counts, overrides and proposals awaiting approval (three reads, of this
+    page's rows only)."""
     result_ids = [row[4] for row in rows if row[4] is not None] or [-1]
     severities = {
         (result_id, severity): count
@@ -377,6 +380,13 @@ def _items(session: Session, rows, today: dt.date) -> list[QueueItem]:
     assessment_ids = [row[0].id for row in rows] or [-1]
     overridden = set(
         session.exec(select(ResultOverride.assessment_id).where(col(ResultOverride.assessment_id).in_(assessment_ids)))
+    )
+    awaiting = set(
+        session.exec(
+            select(Approval.assessment_id).where(
+                col(Approval.assessment_id).in_(assessment_ids), Approval.status == "pending"
+            )
+        )
     )
     items = []
     for a, m, o, c, result_id, outcome, overall, reviewer_id, reviewer in rows:
@@ -395,6 +405,7 @@ def _items(session: Session, rows, today: dt.date) -> list[QueueItem]:
                 reviewer_id=reviewer_id,
                 reviewer=reviewer,
                 days_waiting=max(0, (today - a.submitted_at.date()).days) if waiting else None,
+                awaiting_approval=a.id in awaiting,
             )
         )
     return items

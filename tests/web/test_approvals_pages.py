@@ -67,6 +67,9 @@ def test_a_favourable_decision_awaits_a_second_lead_who_approves_it(app, rw):
         assert session.get(Membership, m).status == "applicant"
 
     second = signed_in(app, rw.world, "second")
+    queue = text(second.get("/review/"))  # the queue marks the row that waits, and only that one
+    row = queue[queue.index(f'id="row-{a}"') :]
+    assert "Awaiting approval" in row[: row.index("</tr>")] and queue.count("app-awaiting") == 1
     listed = squash(second.get("/review/approvals"))
     assert "Clean Trust" in listed and "proposed by Alliance Lead" in listed and "Approve" in listed
     [approval_id] = pending_ids(rw.world.url)
@@ -74,6 +77,7 @@ def test_a_favourable_decision_awaits_a_second_lead_who_approves_it(app, rw):
     assert done.status_code == 302 and done.headers["Location"].endswith(f"/review/assessments/{a}")
     page = squash(second.get(f"/review/assessments/{a}"))
     assert "Approved: it has taken effect" in page and "Awaiting approval" not in page
+    assert "app-awaiting" not in text(second.get("/review/"))
     with db.session_scope(rw.world.url) as session:
         [decision] = session.exec(select(Decision).where(Decision.assessment_id == a)).all()
         assert (decision.kind, decision.notes, decision.decided_by) == (
