@@ -282,6 +282,10 @@ def start_assessment(session: Session, actor: Actor, organisation_id: int, membe
     existing = assessment_for_cycle(session, membership.id, cycle.id)
     if existing is not None:
         return existing
+    if cycle.closed_at is not None:  # closed by the lead, perhaps before its closing date
+        raise ServiceError(
+            f"the {cycle.name} cycle is closed: a self-assessment starts when the alliance's lead opens the next one"
+        )
     return open_assessment(session, actor, membership_id=membership.id, cycle_id=cycle.id)
 
 

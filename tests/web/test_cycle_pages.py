@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from app import db
 from app.models import Assessment, AssessmentCycle, AuditEvent, utcnow
-from app.services import CLI, add_evidence, cycles, save_answers, submit
+from app.services import CLI, ServiceError, add_evidence, cycles, portal, save_answers, submit
 from tests.builders import attested
 
 from .conftest import COMPLETE_ANSWERS, signed_in, text
@@ -112,6 +112,21 @@ def test_a_draft_submitted_after_the_cycle_is_closed_is_late_on_every_page(app, 
     member = signed_in(app, world, "member_a")
     assert "app-late" in text(member.get("/member/"))
     assert "app-late" in text(member.get(f"/member/memberships/{world.memberships['a']}"))
+
+
+def test_no_self_assessment_starts_in_a_cycle_the_lead_closed_early(app, world):
+    b = world.assessments["b"]
+    with db.session_scope(world.url) as session:  # member B has not started this cycle's yet
+        session.delete(session.get(Assessment, b))
+    lead = signed_in(app, world, "lead")
+    assert lead.post(f"/review/cycles/{world.cycle_id}/close").status_code == 302
+    with db.session_scope(world.url) as session, pytest.raises(ServiceError, match="cycle is closed"):
+        portal.start_assessment(session, world.actor("member_b"), world.organisations["b"], world.memberships["b"])
+    with db.session_scope(world.url) as session:  # one already started is still reached
+        started = portal.start_assessment(
+            session, world.actor("member_a"), world.organisations["a"], world.memberships["a"]
+        )
+        assert started.id == world.assessments["a"]
 
 
 def test_on_time_is_not_late_and_lateness_follows_the_dates():
