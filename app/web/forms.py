@@ -54,6 +54,18 @@ class PlainText:
             raise ValidationError(problem[:1].upper() + problem[1:])
 
 
+def _required_text(label: str, missing: str, longest: int) -> StringField:
+    """A one-line text a person must give: the message when it is missing, a length limit, plain text only."""
+    return StringField(
+        label,
+        validators=[
+            DataRequired(missing),
+            Length(max=longest, message=f"Use {longest} characters or fewer"),
+            PlainText(),
+        ],
+    )
+
+
 class ChoiceField(StringField):
     """A choice rendered by the page's own radios or select; ``choices`` holds (value, label) pairs and the
     form's ``validate_<name>`` checks the value against them."""
@@ -72,40 +84,12 @@ class LoginForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    organisation_name = StringField(
-        "Organisation name",
-        validators=[
-            DataRequired("Enter the organisation's name"),
-            Length(max=200, message="Use 200 characters or fewer"),
-            PlainText(),
-        ],
-    )
+    organisation_name = _required_text("Organisation name", "Enter the organisation's name", 200)
     ods_code = StringField("ODS code", validators=[DataRequired("Enter the organisation's ODS code")])
     org_type = ChoiceField("Type of organisation", validators=[DataRequired("Choose the type of organisation")])
-    region = StringField(
-        "Region",
-        validators=[
-            DataRequired("Enter the region"),
-            Length(max=100, message="Use 100 characters or fewer"),
-            PlainText(),
-        ],
-    )
-    name = StringField(
-        "Your full name",
-        validators=[
-            DataRequired("Enter your full name"),
-            Length(max=200, message="Use 200 characters or fewer"),
-            PlainText(),
-        ],
-    )
-    email = StringField(
-        "Email address",
-        validators=[
-            DataRequired("Enter your email address"),
-            Length(max=254, message="Use 254 characters or fewer"),
-            PlainText(),
-        ],
-    )
+    region = _required_text("Region", "Enter the region", 100)
+    name = _required_text("Your full name", "Enter your full name", 200)
+    email = _required_text("Email address", "Enter your email address", 254)
     password = PasswordField(
         "Create a password",
         validators=[
@@ -650,22 +634,8 @@ class AttestationForm(FlaskForm):
     """The approver's attestation with a submission: the box ticked, their name and their role."""
 
     confirmed = BooleanField("I confirm that this self-assessment is accurate")
-    name = StringField(
-        "Your full name",
-        validators=[
-            DataRequired("Enter your name"),
-            Length(max=200, message="Use 200 characters or fewer"),
-            PlainText(),
-        ],
-    )
-    role = StringField(
-        "Your role",
-        validators=[
-            DataRequired("Enter your role, for example Director of Nursing"),
-            Length(max=200, message="Use 200 characters or fewer"),
-            PlainText(),
-        ],
-    )
+    name = _required_text("Your full name", "Enter your name", 200)
+    role = _required_text("Your role", "Enter your role, for example Director of Nursing", 200)
 
     def validate_confirmed(self, field: Field) -> None:
         if not field.data:
@@ -673,14 +643,7 @@ class AttestationForm(FlaskForm):
 
 
 class AcceptInvitationForm(FlaskForm):
-    name = StringField(
-        "Your full name",
-        validators=[
-            DataRequired("Enter your full name"),
-            Length(max=200, message="Use 200 characters or fewer"),
-            PlainText(),
-        ],
-    )
+    name = _required_text("Your full name", "Enter your full name", 200)
     password = _new_password("Choose a password")
     confirm = _confirm()
 
